@@ -1,0 +1,116 @@
+//! The Graph IR container.
+//!
+//! A [`Graph`] is a list of [`Node`]s in topological order: a node's operands
+//! are always earlier nodes, so a forward walk over `nodes` is a valid
+//! evaluation order, and `ValueId(i)` names the value that node `i` computes.
+//! Inputs and params are nodes too (ops with no operands); their order in the
+//! node list is their order in the graph.
+
+use crate::infer::{infer, TypeError};
+use crate::op::Op;
+use crate::types::Type;
+use std::fmt;
+
+/// The value computed by node `self.0` of its graph.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ValueId(pub u32);
+
+impl ValueId {
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+impl fmt::Display for ValueId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "%{}", self.0)
+    }
+}
+
+/// A place in a source file, 1-based, kept so that errors found late (for
+/// example a feed that does not fit) can still point at the source.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Loc {
+    pub line: u32,
+    pub col: u32,
+}
+
+/// One SSA value: the op that computes it, its operands and its type.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Node {
+    pub op: Op,
+    pub args: Vec<ValueId>,
+    pub ty: Type,
+    /// The name the user bound this value to, if any (`y = …`, inputs, params).
+    pub name: Option<String>,
+    pub loc: Option<Loc>,
+}
+
+/// A data-flow graph: nodes in topological order and the named outputs.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Graph {
+    pub name: String,
+    pub nodes: Vec<Node>,
+    /// What a run returns, in order: (output name, value).
+    pub outputs: Vec<(String, ValueId)>,
+}
+
+impl Graph {
+    pub fn new(name: impl Into<String>) -> Graph {
+        Graph { name: name.into(), nodes: Vec::new(), outputs: Vec::new() }
+    }
+
+    /// Appends a node computing `op(args)`, with its type from the op registry.
+    /// Fails, leaving the graph unchanged, if the operands do not fit the op.
+    pub fn add(&mut self, op: Op, args: &[ValueId]) -> Result<ValueId, TypeError> {
+        let arg_types: Vec<&Type> = args
+            .iter()
+            .map(|a| self.nodes.get(a.index()).map(|n| &n.ty))
+            .collect::<Option<_>>()
+            .ok_or_else(|| TypeError::new("operand refers to a value that does not exist yet"))?;
+        let ty = infer(&op, &arg_types)?;
+        Ok(self.push(Node { op, args: args.to_vec(), ty, name: None, loc: None }))
+    }
+
+    /// Appends a node as given, without checking it (the verifier does).
+    pub fn push(&mut self, node: Node) -> ValueId {
+        self.nodes.push(node);
+        ValueId((self.nodes.len() - 1) as u32)
+    }
+
+    pub fn node(&self, v: ValueId) -> &Node {
+        &self.nodes[v.index()]
+    }
+
+    pub fn node_mut(&mut self, v: ValueId) -> &mut Node {
+        &mut self.nodes[v.index()]
+    }
+
+    pub fn ty(&self, v: ValueId) -> &Type {
+        &self.nodes[v.index()].ty
+    }
+
+    pub fn ids(&self) -> impl Iterator<Item = ValueId> {
+        (0..self.nodes.len() as u32).map(ValueId)
+    }
+
+    /// Input nodes, in graph order.
+    pub fn inputs(&self) -> impl Iterator<Item = ValueId> + '_ {
+        self.ids().filter(|&v| matches!(self.node(v).op, Op::Input { .. }))
+    }
+
+    /// Param nodes, in graph order.
+    pub fn params(&self) -> impl Iterator<Item = ValueId> + '_ {
+        self.ids().filter(|&v| matches!(self.node(v).op, Op::Param { .. }))
+    }
+
+    /// The value bound to `name` (input, param or named value), latest first.
+    pub fn lookup(&self, name: &str) -> Option<ValueId> {
+        self.ids().rev().find(|&v| self.node(v).name.as_deref() == Some(name))
+    }
+
+    /// The output named `name`.
+    pub fn output(&self, name: &str) -> Option<ValueId> {
+        self.outputs.iter().find(|(n, _)| n == name).map(|&(_, v)| v)
+    }
+}

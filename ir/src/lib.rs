@@ -1,0 +1,23 @@
+//! tfg's intermediate representations.
+//!
+//! The **Graph IR** ([`Graph`]) is an SSA data-flow graph over tensors: each
+//! [`Node`] computes exactly one [`Value`](ValueId) from earlier values with one
+//! [`Op`], and carries its result [`Type`] (a [`DType`] and a [`Shape`] whose
+//! dims may be symbolic). It is where algebra, autodiff and fusion happen.
+//!
+//! This crate owns the data structures, the op registry (the type and shape rule
+//! of every op, [`infer`]), the verifier, and the text form (printer and parser,
+//! which round-trip). It must not know about the surface language (`frontend`),
+//! about any pass, or about how a graph is executed (`backends`).
+
+pub mod graph;
+pub mod infer;
+pub mod op;
+pub mod tensor;
+pub mod types;
+
+pub use graph::{Graph, Loc, Node, ValueId};
+pub use infer::{infer, TypeError};
+pub use op::{BinaryOp, Init, Op, ReduceOp, UnaryOp};
+pub use tensor::{Data, Tensor};
+pub use types::{DType, Dim, Shape, Type};

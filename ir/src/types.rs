@@ -1,0 +1,162 @@
+//! Element types and shapes.
+//!
+//! A [`Shape`] is a list of [`Dim`]s; a dim is either a known size or a
+//! symbolic name (`B`) bound later by the feeds or by `--dim`. All uses of one
+//! name within a graph denote the same size.
+
+use std::fmt;
+
+/// The element type of a tensor (SPEC §1.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DType {
+    F32,
+    F64,
+    I32,
+    I64,
+    Bool,
+}
+
+impl DType {
+    pub const ALL: [DType; 5] = [DType::F32, DType::F64, DType::I32, DType::I64, DType::Bool];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            DType::F32 => "f32",
+            DType::F64 => "f64",
+            DType::I32 => "i32",
+            DType::I64 => "i64",
+            DType::Bool => "bool",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<DType> {
+        DType::ALL.into_iter().find(|d| d.name() == s)
+    }
+
+    pub fn is_float(self) -> bool {
+        matches!(self, DType::F32 | DType::F64)
+    }
+
+    pub fn is_int(self) -> bool {
+        matches!(self, DType::I32 | DType::I64)
+    }
+
+    /// Size of one element in bytes.
+    pub fn size(self) -> usize {
+        match self {
+            DType::F32 | DType::I32 => 4,
+            DType::F64 | DType::I64 => 8,
+            DType::Bool => 1,
+        }
+    }
+}
+
+impl fmt::Display for DType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One dimension of a shape.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Dim {
+    Known(u64),
+    Sym(String),
+}
+
+impl Dim {
+    pub fn known(self: &Dim) -> Option<u64> {
+        match self {
+            Dim::Known(n) => Some(*n),
+            Dim::Sym(_) => None,
+        }
+    }
+}
+
+impl From<u64> for Dim {
+    fn from(n: u64) -> Dim {
+        Dim::Known(n)
+    }
+}
+
+impl fmt::Display for Dim {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Dim::Known(n) => write!(f, "{n}"),
+            Dim::Sym(s) => f.write_str(s),
+        }
+    }
+}
+
+/// A tensor shape; rank 0 is a scalar.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Shape(pub Vec<Dim>);
+
+impl Shape {
+    pub fn scalar() -> Shape {
+        Shape(Vec::new())
+    }
+
+    pub fn known(dims: &[u64]) -> Shape {
+        Shape(dims.iter().map(|&d| Dim::Known(d)).collect())
+    }
+
+    pub fn rank(&self) -> usize {
+        self.0.len()
+    }
+
+    /// The sizes, if no dim is symbolic.
+    pub fn concrete(&self) -> Option<Vec<usize>> {
+        self.0.iter().map(|d| d.known().map(|n| n as usize)).collect()
+    }
+
+    /// Number of elements, if no dim is symbolic.
+    pub fn numel(&self) -> Option<u64> {
+        self.0.iter().try_fold(1u64, |acc, d| d.known().map(|n| acc * n))
+    }
+
+    pub fn is_symbolic(&self) -> bool {
+        self.0.iter().any(|d| matches!(d, Dim::Sym(_)))
+    }
+}
+
+impl fmt::Display for Shape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[")?;
+        for (i, d) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{d}")?;
+        }
+        f.write_str("]")
+    }
+}
+
+/// The type of a value: element type and shape.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Type {
+    pub dtype: DType,
+    pub shape: Shape,
+}
+
+impl Type {
+    pub fn new(dtype: DType, shape: Shape) -> Type {
+        Type { dtype, shape }
+    }
+
+    pub fn scalar(dtype: DType) -> Type {
+        Type { dtype, shape: Shape::scalar() }
+    }
+}
+
+/// Prints as the language writes types: `f32` for scalars, `f32[B, 3]` otherwise.
+impl fmt::Display for Type {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.dtype)?;
+        if self.shape.rank() > 0 {
+            write!(f, "{}", self.shape)?;
+        }
+        Ok(())
+    }
+}
