@@ -90,7 +90,7 @@ impl Graph {
         &self.nodes[v.index()].ty
     }
 
-    pub fn ids(&self) -> impl Iterator<Item = ValueId> {
+    pub fn ids(&self) -> impl DoubleEndedIterator<Item = ValueId> {
         (0..self.nodes.len() as u32).map(ValueId)
     }
 
