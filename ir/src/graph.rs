@@ -53,11 +53,15 @@ pub struct Graph {
     pub nodes: Vec<Node>,
     /// What a run returns, in order: (output name, value).
     pub outputs: Vec<(String, ValueId)>,
+    /// State updates a run applies after computing its outputs: (param node,
+    /// its new value). Empty for forward graphs; a training step graph has one
+    /// per param and per optimizer slot.
+    pub updates: Vec<(ValueId, ValueId)>,
 }
 
 impl Graph {
     pub fn new(name: impl Into<String>) -> Graph {
-        Graph { name: name.into(), nodes: Vec::new(), outputs: Vec::new() }
+        Graph { name: name.into(), nodes: Vec::new(), outputs: Vec::new(), updates: Vec::new() }
     }
 
     /// Appends a node computing `op(args)`, with its type from the op registry.

@@ -14,10 +14,12 @@ pub mod graph;
 pub mod infer;
 pub mod op;
 pub mod tensor;
+pub mod train;
 pub mod types;
 
 pub use graph::{Graph, Loc, Node, ValueId};
 pub use infer::{infer, TypeError};
 pub use op::{BinaryOp, Init, Op, ReduceOp, UnaryOp};
 pub use tensor::{Data, Tensor};
+pub use train::{Optimizer, TrainSpec};
 pub use types::{DType, Dim, Shape, Type};
