@@ -7,7 +7,8 @@
 //! node list is their order in the graph.
 
 use crate::infer::{infer, TypeError};
-use crate::op::Op;
+use crate::op::{Init, Op};
+use crate::tensor::Tensor;
 use crate::types::Type;
 use std::fmt;
 
@@ -74,6 +75,18 @@ impl Graph {
             .ok_or_else(|| TypeError::new("operand refers to a value that does not exist yet"))?;
         let ty = infer(&op, &arg_types)?;
         Ok(self.push(Node { op, args: args.to_vec(), ty, name: None, loc: None }))
+    }
+
+    /// Appends an input of declared type `ty`; `default` is its default feed.
+    pub fn add_input(&mut self, name: &str, ty: Type, default: Option<Tensor>) -> ValueId {
+        let op = Op::Input { name: name.to_string(), default };
+        self.push(Node { op, args: Vec::new(), ty, name: Some(name.to_string()), loc: None })
+    }
+
+    /// Appends a param of declared type `ty`.
+    pub fn add_param(&mut self, name: &str, ty: Type, init: Init) -> ValueId {
+        let op = Op::Param { name: name.to_string(), init };
+        self.push(Node { op, args: Vec::new(), ty, name: Some(name.to_string()), loc: None })
     }
 
     /// Appends a node as given, without checking it (the verifier does).
