@@ -1,0 +1,1 @@
+//! The training-step graph: forward pass, gradients and optimizer update in one graph.
