@@ -1,1 +1,75 @@
-//! placeholder
+//! The `.tfg` frontend: source text in, Graph IR out.
+//!
+//! [`compile`] parses a file ([`parse`] → [`ast`]), then lowers every graph to
+//! a [`tfg_ir::Graph`] and every `train` item to a [`tfg_ir::TrainSpec`]
+//! ([`lower`]), resolving names, inlining `fn`s, applying the weak-typing rule
+//! for literals ([`literal`]) and expanding composite builtins into IR ops
+//! ([`builtin`]). Every error in the file is reported as a [`Diagnostic`]
+//! with the place it refers to; [`diag::render`] prints them as rustc does.
+//!
+//! This crate knows the surface language and the IR's builder API. It must
+//! not know about passes, backends, files on disk or the command line.
+
+pub mod ast;
+pub mod builtin;
+pub mod diag;
+pub mod literal;
+pub mod lower;
+pub mod parse;
+pub mod train;
+
+pub use diag::Diagnostic;
+pub use literal::{Literal, Scalar};
+use tfg_ir::{Graph, TrainSpec};
+
+/// A compiled file: its graphs and its training set-ups, in source order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Program {
+    pub graphs: Vec<Graph>,
+    pub trains: Vec<TrainSpec>,
+}
+
+impl Program {
+    /// The graph a command works on (SPEC §1.3): the one named, or the only
+    /// one when no name is given.
+    pub fn graph(&self, name: Option<&str>) -> Result<&Graph, String> {
+        let names = || self.graphs.iter().map(|g| format!("`{}`", g.name)).collect::<Vec<_>>().join(", ");
+        match name {
+            Some(name) => self.graphs.iter().find(|g| g.name == name).ok_or_else(|| match self.graphs.len() {
+                0 => format!("no graph named `{name}`: the file has no graph"),
+                _ => format!("no graph named `{name}`; the file has {}", names()),
+            }),
+            None => match self.graphs.as_slice() {
+                [g] => Ok(g),
+                [] => Err("the file has no graph".to_string()),
+                _ => Err(format!("the file has several graphs ({}); choose one with --graph NAME", names())),
+            },
+        }
+    }
+
+    /// The `train` item for graph `name`, if the file has one.
+    pub fn train(&self, name: &str) -> Option<&TrainSpec> {
+        self.trains.iter().find(|t| t.graph == name)
+    }
+}
+
+/// Parses and lowers a whole file, reporting every error found (sorted by
+/// position) rather than only the first.
+pub fn compile(src: &str) -> Result<Program, Vec<Diagnostic>> {
+    let (file, mut diags) = parse::parse_file(src);
+    let (program, lower_diags) = lower::lower_file(&file, src);
+    diags.extend(lower_diags);
+    if diags.is_empty() {
+        return Ok(program);
+    }
+    diags.sort_by_key(|d| d.span.map_or(usize::MAX, |s| s.start));
+    diags.dedup();
+    Err(diags)
+}
+
+/// Parses a literal in `.tfg` syntax, as `--feed x=[1, 2, 3]` gives it:
+/// numbers (optionally negative), `true`/`false`, nested arrays of them.
+/// Spans in the error refer to `text`.
+pub fn parse_literal(text: &str) -> Result<Literal, Diagnostic> {
+    Literal::from_expr(&parse::parse_expr(text)?)
+}

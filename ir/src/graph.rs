@@ -130,4 +130,51 @@ impl Graph {
     pub fn output(&self, name: &str) -> Option<ValueId> {
         self.outputs.iter().find(|(n, _)| n == name).map(|&(_, v)| v)
     }
+
+    /// Which nodes the outputs and updates depend on (inputs and params always
+    /// count: they are the graph's interface).
+    pub fn live(&self) -> Vec<bool> {
+        let mut live = vec![false; self.nodes.len()];
+        let roots = self.outputs.iter().map(|&(_, v)| v).chain(self.updates.iter().flat_map(|&(p, v)| [p, v]));
+        for v in roots {
+            live[v.index()] = true;
+        }
+        for i in (0..self.nodes.len()).rev() {
+            if self.nodes[i].op.is_leaf_state() {
+                live[i] = true;
+            }
+            if live[i] {
+                for a in &self.nodes[i].args {
+                    live[a.index()] = true;
+                }
+            }
+        }
+        live
+    }
+
+    /// Drops the nodes whose `keep` entry is false and renumbers the rest.
+    /// Every kept node, output and update must refer only to kept nodes.
+    pub fn retain(&mut self, keep: &[bool]) {
+        let mut new_id = vec![None; self.nodes.len()];
+        let mut next = 0u32;
+        for (i, k) in keep.iter().enumerate() {
+            if *k {
+                new_id[i] = Some(ValueId(next));
+                next += 1;
+            }
+        }
+        let map = |v: &mut ValueId| *v = new_id[v.index()].expect("retain: a kept value refers to a dropped one");
+        let nodes = std::mem::take(&mut self.nodes);
+        self.nodes = nodes.into_iter().zip(keep).filter(|(_, k)| **k).map(|(n, _)| n).collect();
+        for n in &mut self.nodes {
+            n.args.iter_mut().for_each(map);
+        }
+        for (_, v) in &mut self.outputs {
+            map(v);
+        }
+        for (p, v) in &mut self.updates {
+            map(p);
+            map(v);
+        }
+    }
 }

@@ -10,16 +10,24 @@
 //! which round-trip). It must not know about the surface language (`frontend`),
 //! about any pass, or about how a graph is executed (`backends`).
 
+#[cfg(feature = "arbitrary")]
+pub mod arbitrary;
 pub mod graph;
 pub mod infer;
+pub mod init;
 pub mod op;
+pub mod specialize;
 pub mod tensor;
+pub mod text;
 pub mod train;
 pub mod types;
+pub mod verify;
 
 pub use graph::{Graph, Loc, Node, ValueId};
-pub use infer::{infer, TypeError};
+pub use infer::{broadcast_shapes, infer, TypeError};
 pub use op::{BinaryOp, Init, Op, ReduceOp, UnaryOp};
+pub use specialize::{bind_dims, specialize};
 pub use tensor::{Data, Tensor};
 pub use train::{Optimizer, TrainSpec};
 pub use types::{DType, Dim, Shape, Type};
+pub use verify::{verify, VerifyError};

@@ -1,1 +1,295 @@
 //! The training-step graph: forward pass, gradients and optimizer update in one graph.
+//!
+//! One run of the step graph computes the loss, the gradient of the loss for
+//! every param, and each param's new value, which it returns as
+//! [`Graph::updates`] entries, so the update is compiled code, not host code.
+//! Optimizer state (momentum accumulators, Adam's moments and step count) is
+//! kept in extra params whose names are not identifiers (`w/momentum`,
+//! `w/adam_m`, `w/adam_v`, `adam/step`), so they never clash with user params;
+//! they start at zero. The update formulas are those of TensorFlow's
+//! `tf.compat.v1.train` optimizers, written as its kernels compute them.
+
+use crate::autodiff::{expand_grads_mapped, gradients};
+use tfg_ir::{
+    BinaryOp, DType, Data, Graph, Init, Op, Optimizer, Tensor, TrainSpec, Type, UnaryOp, ValueId,
+};
+
+/// A graph that runs one training step.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainStep {
+    /// Outputs: the loss first, then each logged value in `spec.log` order,
+    /// each name once (a logged loss is output 0). Updates: every trained
+    /// param and every optimizer slot.
+    pub graph: Graph,
+    /// The loss, before this step's update.
+    pub loss: ValueId,
+    /// Each logged name, in `spec.log` order, with its index in the outputs.
+    pub log: Vec<(String, usize)>,
+    /// Each trained param with its gradient. A param the loss does not depend
+    /// on is not updated (as TensorFlow skips variables with no gradient).
+    pub grads: Vec<(ValueId, ValueId)>,
+    /// The optimizer's state, as params initialised to zeros.
+    pub slots: Vec<ValueId>,
+}
+
+/// Builds the step graph for training `g` as `spec` says.
+pub fn build_train_step(g: &Graph, spec: &TrainSpec) -> Result<TrainStep, String> {
+    if spec.graph != g.name {
+        return Err(format!(
+            "the train item is for graph `{}`, not `{}`",
+            spec.graph, g.name
+        ));
+    }
+    if !g.updates.is_empty() {
+        return Err(format!("graph `{}` already updates its params", g.name));
+    }
+    let find = |name: &str| {
+        g.output(name)
+            .or_else(|| g.lookup(name))
+            .ok_or_else(|| format!("graph `{}` has no value named `{name}`", g.name))
+    };
+    let loss = find(&spec.minimize)?;
+    let log = spec
+        .log
+        .iter()
+        .map(|n| Ok((n.clone(), find(n)?)))
+        .collect::<Result<Vec<_>, String>>()?;
+    let lt = g.ty(loss);
+    if !lt.dtype.is_float() || lt.shape.rank() != 0 {
+        return Err(format!(
+            "minimize `{}`: the loss must be a float scalar, got {lt}",
+            spec.minimize
+        ));
+    }
+    if let Some((name, v)) = log.iter().find(|(_, v)| g.ty(*v).shape.rank() != 0) {
+        return Err(format!(
+            "log `{name}`: only scalars can be logged, got {}",
+            g.ty(*v)
+        ));
+    }
+
+    let mut graph = g.clone();
+    let map = expand_grads_mapped(&mut graph).map_err(|e| e.to_string())?;
+    let loss = map[loss.index()];
+    let log: Vec<(String, ValueId)> = log.into_iter().map(|(n, v)| (n, map[v.index()])).collect();
+
+    let params: Vec<ValueId> = graph.params().collect();
+    if params.is_empty() {
+        return Err(format!("graph `{}` has no params to train", g.name));
+    }
+    if let Some(&p) = params.iter().find(|&&p| !graph.ty(p).dtype.is_float()) {
+        return Err(format!(
+            "param `{}` is {}; only float params can be trained",
+            param_name(&graph, p),
+            graph.ty(p)
+        ));
+    }
+    let dparams = gradients(&mut graph, loss, &params).map_err(|e| e.to_string())?;
+    let grads: Vec<(ValueId, ValueId)> = params
+        .iter()
+        .zip(dparams)
+        .filter_map(|(&p, d)| d.map(|d| (p, d)))
+        .collect();
+    if grads.is_empty() {
+        return Err(format!(
+            "the loss `{}` does not depend on any param",
+            spec.minimize
+        ));
+    }
+
+    let mut opt = Update {
+        g: &mut graph,
+        slots: Vec::new(),
+        updates: Vec::new(),
+        step: None,
+        alpha: Vec::new(),
+    };
+    for &(w, dw) in &grads {
+        opt.apply(&spec.optimizer, w, dw)
+            .map_err(|e| format!("optimizer update: {e}"))?;
+    }
+    let Update { slots, updates, .. } = opt;
+    graph.updates = updates;
+    graph.outputs = vec![(spec.minimize.clone(), loss)];
+    let log = log
+        .into_iter()
+        .map(|(name, v)| {
+            let i = match graph.outputs.iter().position(|(n, _)| *n == name) {
+                Some(i) => i,
+                None => {
+                    graph.outputs.push((name.clone(), v));
+                    graph.outputs.len() - 1
+                }
+            };
+            (name, i)
+        })
+        .collect();
+    Ok(TrainStep {
+        graph,
+        loss,
+        log,
+        grads,
+        slots,
+    })
+}
+
+fn param_name(g: &Graph, p: ValueId) -> String {
+    match &g.node(p).op {
+        Op::Param { name, .. } => name.clone(),
+        _ => p.to_string(),
+    }
+}
+
+/// Emits optimizer updates, creating slots as it goes.
+struct Update<'g> {
+    g: &'g mut Graph,
+    slots: Vec<ValueId>,
+    updates: Vec<(ValueId, ValueId)>,
+    /// Adam's step count after this step's increment, once created.
+    step: Option<ValueId>,
+    /// Adam's bias-corrected learning rate, once per dtype.
+    alpha: Vec<(DType, ValueId)>,
+}
+
+type Emitted = Result<ValueId, tfg_ir::TypeError>;
+
+impl Update<'_> {
+    fn apply(&mut self, opt: &Optimizer, w: ValueId, g: ValueId) -> Result<(), tfg_ir::TypeError> {
+        let new_w = match *opt {
+            // ApplyGradientDescent: var -= grad * lr
+            Optimizer::Sgd { lr } => {
+                let lr = self.constant(w, lr);
+                let step = self.binary(BinaryOp::Mul, g, lr)?;
+                self.binary(BinaryOp::Sub, w, step)?
+            }
+            // ApplyMomentum: accum = accum * momentum + grad; var -= accum * lr
+            Optimizer::Momentum { lr, beta } => {
+                let accum = self.slot(w, "momentum");
+                let beta = self.constant(w, beta);
+                let decayed = self.binary(BinaryOp::Mul, accum, beta)?;
+                let accum_new = self.binary(BinaryOp::Add, decayed, g)?;
+                self.updates.push((accum, accum_new));
+                let lr = self.constant(w, lr);
+                let step = self.binary(BinaryOp::Mul, accum_new, lr)?;
+                self.binary(BinaryOp::Sub, w, step)?
+            }
+            // ApplyAdam: alpha = lr·sqrt(1 - beta2^t)/(1 - beta1^t);
+            // m += (grad - m)·(1 - beta1); v += (grad² - v)·(1 - beta2);
+            // var -= m·alpha / (sqrt(v) + eps)
+            Optimizer::Adam {
+                lr,
+                beta1,
+                beta2,
+                eps,
+            } => {
+                let alpha = self.adam_alpha(w, lr, beta1, beta2)?;
+                let m = self.slot(w, "adam_m");
+                let v = self.slot(w, "adam_v");
+                let one_minus_beta1 = self.constant(w, 1.0 - rounded(self.dtype(w), beta1));
+                let one_minus_beta2 = self.constant(w, 1.0 - rounded(self.dtype(w), beta2));
+                let dm = self.binary(BinaryOp::Sub, g, m)?;
+                let dm = self.binary(BinaryOp::Mul, dm, one_minus_beta1)?;
+                let m_new = self.binary(BinaryOp::Add, m, dm)?;
+                let g2 = self.g.add(Op::Unary(UnaryOp::Square), &[g])?;
+                let dv = self.binary(BinaryOp::Sub, g2, v)?;
+                let dv = self.binary(BinaryOp::Mul, dv, one_minus_beta2)?;
+                let v_new = self.binary(BinaryOp::Add, v, dv)?;
+                self.updates.push((m, m_new));
+                self.updates.push((v, v_new));
+                let num = self.binary(BinaryOp::Mul, m_new, alpha)?;
+                let root = self.g.add(Op::Unary(UnaryOp::Sqrt), &[v_new])?;
+                let eps = self.constant(w, eps);
+                let den = self.binary(BinaryOp::Add, root, eps)?;
+                let step = self.binary(BinaryOp::Div, num, den)?;
+                self.binary(BinaryOp::Sub, w, step)?
+            }
+        };
+        self.updates.push((w, new_w));
+        Ok(())
+    }
+
+    fn dtype(&self, v: ValueId) -> DType {
+        self.g.ty(v).dtype
+    }
+
+    fn binary(&mut self, op: BinaryOp, a: ValueId, b: ValueId) -> Emitted {
+        self.g.add(Op::Binary(op), &[a, b])
+    }
+
+    /// A scalar constant of `like`'s dtype.
+    fn constant(&mut self, like: ValueId, value: f64) -> ValueId {
+        let dtype = self.dtype(like);
+        self.scalar(dtype, value)
+    }
+
+    fn scalar(&mut self, dtype: DType, value: f64) -> ValueId {
+        let t = Tensor {
+            shape: vec![],
+            data: Data::from_f64(dtype, [value]),
+        };
+        let ty = t.ty();
+        self.g.push(tfg_ir::Node {
+            op: Op::Const(t),
+            args: vec![],
+            ty,
+            name: None,
+            loc: None,
+        })
+    }
+
+    /// A zero-initialised state param named `{w}/{kind}`, shaped like `w`.
+    fn slot(&mut self, w: ValueId, kind: &str) -> ValueId {
+        let name = format!("{}/{kind}", param_name(self.g, w));
+        let ty = self.g.ty(w).clone();
+        self.new_slot(&name, ty)
+    }
+
+    fn new_slot(&mut self, name: &str, ty: Type) -> ValueId {
+        let s = self.g.add_param(name, ty, Init::Zeros);
+        self.slots.push(s);
+        s
+    }
+
+    /// Adam's bias-corrected learning rate for this step, in `w`'s dtype.
+    /// The step count is one i64 slot shared by every param.
+    fn adam_alpha(&mut self, w: ValueId, lr: f64, beta1: f64, beta2: f64) -> Emitted {
+        let dtype = self.dtype(w);
+        if let Some(&(_, alpha)) = self.alpha.iter().find(|(d, _)| *d == dtype) {
+            return Ok(alpha);
+        }
+        let t = match self.step {
+            Some(t) => t,
+            None => {
+                let step = self.new_slot("adam/step", Type::scalar(DType::I64));
+                let one = self.scalar(DType::I64, 1.0);
+                let t = self.binary(BinaryOp::Add, step, one)?;
+                self.updates.push((step, t));
+                self.step = Some(t);
+                t
+            }
+        };
+        let t = self.g.add(Op::Cast { to: dtype }, &[t])?;
+        let one = self.scalar(dtype, 1.0);
+        let beta1 = self.scalar(dtype, beta1);
+        let beta2 = self.scalar(dtype, beta2);
+        let beta1_power = self.binary(BinaryOp::Pow, beta1, t)?;
+        let beta2_power = self.binary(BinaryOp::Pow, beta2, t)?;
+        let c2 = self.binary(BinaryOp::Sub, one, beta2_power)?;
+        let c2 = self.g.add(Op::Unary(UnaryOp::Sqrt), &[c2])?;
+        let c1 = self.binary(BinaryOp::Sub, one, beta1_power)?;
+        let lr = self.scalar(dtype, lr);
+        let alpha = self.binary(BinaryOp::Mul, lr, c2)?;
+        let alpha = self.binary(BinaryOp::Div, alpha, c1)?;
+        self.alpha.push((dtype, alpha));
+        Ok(alpha)
+    }
+}
+
+/// `x` rounded to `dtype`, so that `1 - beta` is computed from the same
+/// rounded `beta` that TensorFlow's f32 kernels see.
+fn rounded(dtype: DType, x: f64) -> f64 {
+    match dtype {
+        DType::F32 => x as f32 as f64,
+        _ => x,
+    }
+}

@@ -1,0 +1,557 @@
+//! The builtin functions of SPEC §1.5: their signatures and how each call
+//! becomes IR ops.
+//!
+//! Most map to one op. The composites are expanded here, so that passes and
+//! backends see only the IR's small op set:
+//!
+//! | builtin | IR |
+//! |---|---|
+//! | `softmax(x, axis)` | `e = exp(x - reduce_max(x, axis, keepdims))`; `e / reduce_sum(e, axis, keepdims)` |
+//! | `log_softmax(x, axis)` | `s = x - reduce_max(x, axis, keepdims)`; `s - log(reduce_sum(exp(s), axis, keepdims))` |
+//! | `expand_dims(x, axis)` | `reshape` with a size-1 dim inserted at `axis` |
+//! | `squeeze(x, axis)` | `reshape` without the size-1 dim(s) at `axis` (all size-1 dims if no axis) |
+//! | `reshape(x, [.., -1, ..])` | `reshape` with the `-1` resolved from the element count |
+//! | `matmul(a, b)` | `matmul`, as `a @ b` |
+//! | `where(c, a, b)` | `select` |
+//! | `pow(a, b)` | `pow`, as `a ** b` |
+//!
+//! Static arguments (axes, shapes, `keepdims`, `depth`, dtypes) must be
+//! literals, or fn parameters given literals; negative axes are normalised.
+
+use crate::ast::{Expr, ExprKind, Ident, Span, UnOp};
+use crate::diag::Diagnostic;
+use crate::lower::{GraphLowerer, Lowered, Val};
+use tfg_ir::{BinaryOp, DType, Dim, Op, ReduceOp, Shape, Type, UnaryOp, ValueId};
+
+/// What an argument is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArgKind {
+    /// A tensor.
+    Value,
+    /// A list of tensors, written `[a, b, …]`.
+    Values,
+    /// Known when compiling: an axis, a shape, a flag, a dtype.
+    Static,
+}
+
+/// One parameter of a function's signature.
+#[derive(Clone, Copy, Debug)]
+pub struct Param<'a> {
+    pub name: &'a str,
+    pub kind: ArgKind,
+    pub required: bool,
+}
+
+impl<'a> Param<'a> {
+    pub const fn value(name: &'a str) -> Param<'a> {
+        Param { name, kind: ArgKind::Value, required: true }
+    }
+
+    const fn fixed(name: &'a str) -> Param<'a> {
+        Param { name, kind: ArgKind::Static, required: true }
+    }
+
+    const fn optional(name: &'a str) -> Param<'a> {
+        Param { name, kind: ArgKind::Static, required: false }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Kind {
+    Unary(UnaryOp),
+    Binary(BinaryOp),
+    Select,
+    Reduce(ReduceOp),
+    ArgMax,
+    ArgMin,
+    MatMul,
+    Transpose,
+    Reshape,
+    BroadcastTo,
+    Concat,
+    ExpandDims,
+    Squeeze,
+    Softmax,
+    LogSoftmax,
+    OneHot,
+    Cast,
+    Grad,
+}
+
+/// A builtin: its name, signature and meaning.
+#[derive(Clone, Copy, Debug)]
+pub struct Builtin {
+    pub name: &'static str,
+    pub params: &'static [Param<'static>],
+    pub kind: Kind,
+}
+
+/// Every builtin's name, in the order SPEC §1.5 lists them.
+pub const NAMES: [&str; 39] = [
+    "neg", "abs", "exp", "log", "sqrt", "rsqrt", "square", "tanh", "sigmoid", "relu", "sin", "cos", "floor", "ceil",
+    "sign", "reciprocal", "maximum", "minimum", "pow", "where", "sum", "mean", "max", "min", "prod", "argmax", "argmin",
+    "matmul", "transpose", "reshape", "broadcast_to", "concat", "expand_dims", "squeeze", "softmax", "log_softmax",
+    "one_hot", "cast", "grad",
+];
+
+const UNARY: &[Param] = &[Param::value("x")];
+const BINARY: &[Param] = &[Param::value("a"), Param::value("b")];
+const WHERE: &[Param] = &[Param::value("cond"), Param::value("a"), Param::value("b")];
+const REDUCE: &[Param] = &[Param::value("x"), Param::optional("axis"), Param::optional("keepdims")];
+const ARG_REDUCE: &[Param] = &[Param::value("x"), Param::fixed("axis")];
+const TRANSPOSE: &[Param] = &[Param::value("x"), Param::optional("perm")];
+const SHAPED: &[Param] = &[Param::value("x"), Param::fixed("shape")];
+const CONCAT: &[Param] = &[Param { name: "values", kind: ArgKind::Values, required: true }, Param::fixed("axis")];
+const AXIS: &[Param] = &[Param::value("x"), Param::fixed("axis")];
+const OPTIONAL_AXIS: &[Param] = &[Param::value("x"), Param::optional("axis")];
+const ONE_HOT: &[Param] = &[Param::value("indices"), Param::fixed("depth")];
+const CAST: &[Param] = &[Param::value("x"), Param::fixed("dtype")];
+const GRAD: &[Param] = &[Param::value("y"), Param::value("x")];
+
+/// The builtin called `name`.
+pub fn find(name: &str) -> Option<Builtin> {
+    let (params, kind) = match name {
+        "where" => (WHERE, Kind::Select),
+        "argmax" => (ARG_REDUCE, Kind::ArgMax),
+        "argmin" => (ARG_REDUCE, Kind::ArgMin),
+        "matmul" => (BINARY, Kind::MatMul),
+        "transpose" => (TRANSPOSE, Kind::Transpose),
+        "reshape" => (SHAPED, Kind::Reshape),
+        "broadcast_to" => (SHAPED, Kind::BroadcastTo),
+        "concat" => (CONCAT, Kind::Concat),
+        "expand_dims" => (AXIS, Kind::ExpandDims),
+        "squeeze" => (OPTIONAL_AXIS, Kind::Squeeze),
+        "softmax" => (OPTIONAL_AXIS, Kind::Softmax),
+        "log_softmax" => (OPTIONAL_AXIS, Kind::LogSoftmax),
+        "one_hot" => (ONE_HOT, Kind::OneHot),
+        "cast" => (CAST, Kind::Cast),
+        "grad" => (GRAD, Kind::Grad),
+        "maximum" | "minimum" | "pow" => (BINARY, Kind::Binary(BinaryOp::from_name(name)?)),
+        _ => match (UnaryOp::from_name(name), ReduceOp::from_name(name)) {
+            (Some(UnaryOp::Not), _) => return None,
+            (Some(u), _) => (UNARY, Kind::Unary(u)),
+            (None, Some(r)) => (REDUCE, Kind::Reduce(r)),
+            (None, None) => return None,
+        },
+    };
+    let name = NAMES.into_iter().find(|n| *n == name)?;
+    Some(Builtin { name, params, kind })
+}
+
+/// Signatures of the param initialisers that take arguments (SPEC §1.4).
+pub fn init_signature(name: &str) -> &'static [Param<'static>] {
+    const FULL: &[Param] = &[Param::fixed("v")];
+    const UNIFORM: &[Param] = &[Param::fixed("lo"), Param::fixed("hi")];
+    const NORMAL: &[Param] = &[Param::optional("mean"), Param::optional("std")];
+    match name {
+        "full" => FULL,
+        "uniform" => UNIFORM,
+        _ => NORMAL,
+    }
+}
+
+/// `callee(a, b = …)`, for notes.
+fn signature(callee: &str, params: &[Param]) -> String {
+    let list: Vec<String> =
+        params.iter().map(|p| if p.required { p.name.to_string() } else { format!("{} = …", p.name) }).collect();
+    format!("the signature is `{callee}({})`", list.join(", "))
+}
+
+/// Matches a call's arguments to `params`: positional ones in order, then
+/// keywords by name. Gives each parameter its argument, if any.
+pub fn bind_args<'e>(
+    callee: &str,
+    params: &[Param],
+    args: &'e [Expr],
+    kwargs: &'e [(Ident, Expr)],
+    call: Span,
+) -> Result<Vec<Option<&'e Expr>>, Diagnostic> {
+    if args.len() > params.len() {
+        let all_required = params.iter().all(|p| p.required);
+        let count = match params.len() {
+            1 => "1 argument".to_string(),
+            n => format!("{n} arguments"),
+        };
+        let bound = if all_required { count } else { format!("at most {count}") };
+        return Err(Diagnostic::error(format!("`{callee}` takes {bound} but {} were given", args.len()))
+            .at(args[params.len()].span)
+            .label("unexpected argument")
+            .note(signature(callee, params)));
+    }
+    let mut bound: Vec<Option<&Expr>> = vec![None; params.len()];
+    for (slot, a) in bound.iter_mut().zip(args) {
+        *slot = Some(a);
+    }
+    for (key, value) in kwargs {
+        let Some(k) = params.iter().position(|p| p.name == key.name) else {
+            return Err(Diagnostic::error(format!("`{callee}` has no argument named `{}`", key.name))
+                .at(key.span)
+                .note(signature(callee, params)));
+        };
+        if bound[k].is_some() {
+            return Err(Diagnostic::error(format!("argument `{}` of `{callee}` is given twice", key.name)).at(key.span));
+        }
+        bound[k] = Some(value);
+    }
+    if let Some(p) = params.iter().zip(&bound).find(|(p, b)| p.required && b.is_none()).map(|(p, _)| p) {
+        return Err(Diagnostic::error(format!("`{callee}` is missing its argument `{}`", p.name))
+            .at(call)
+            .note(signature(callee, params)));
+    }
+    Ok(bound)
+}
+
+/// A dimension in a shape argument.
+enum DimArg {
+    Dim(Dim),
+    /// `-1`: whatever makes the element counts agree.
+    Infer,
+}
+
+impl GraphLowerer<'_, '_> {
+    /// Lowers a call of builtin `b`.
+    pub(crate) fn builtin(&mut self, b: Builtin, call: &Expr, args: &[Expr], kwargs: &[(Ident, Expr)]) -> Lowered<Val> {
+        let bound = bind_args(b.name, b.params, args, kwargs, call.span).map_err(|d| self.error(d))?;
+        let span = call.span;
+        let name = b.name;
+        // `bind_args` fills every required parameter.
+        let arg = |k: usize| bound[k].ok_or(crate::lower::Reported);
+        let v = match b.kind {
+            Kind::Unary(u) => {
+                let x = self.lower_expr(arg(0)?)?;
+                let x = if u.float_only() { self.to_float(x)? } else { self.to_tensor(x)? };
+                self.add(Op::Unary(u), &[x], span, name)?
+            }
+            Kind::Binary(_) | Kind::MatMul | Kind::Select => {
+                let vals: Vec<Lowered<Val>> = bound.iter().flatten().map(|a| self.lower_expr(a)).collect();
+                let mut vals = vals.into_iter().collect::<Lowered<Vec<Val>>>()?;
+                let mut ids = Vec::new();
+                if b.kind == Kind::Select {
+                    let cond = vals.remove(0);
+                    ids.push(self.to_tensor(cond)?);
+                }
+                ids.extend(self.unify(vals)?);
+                let op = match b.kind {
+                    Kind::Binary(op) => Op::Binary(op),
+                    Kind::MatMul => Op::MatMul,
+                    _ => Op::Select,
+                };
+                self.add(op, &ids, span, name)?
+            }
+            Kind::Reduce(r) => {
+                let x = self.lower_expr(arg(0)?)?;
+                let x = if r == ReduceOp::Mean { self.to_float(x)? } else { self.to_tensor(x)? };
+                let ty = self.ty(x).clone();
+                let axes = match bound[1] {
+                    Some(a) => self.axes(a, &ty, 0)?,
+                    None => (0..ty.shape.rank()).collect(),
+                };
+                let keepdims = match bound[2] {
+                    Some(k) => self.static_bool(k)?,
+                    None => false,
+                };
+                self.add(Op::Reduce { op: r, axes, keepdims }, &[x], span, name)?
+            }
+            Kind::ArgMax | Kind::ArgMin => {
+                let x = self.value(arg(0)?)?;
+                let ty = self.ty(x).clone();
+                let axis = self.axis(arg(1)?, &ty, 0)?;
+                let op = if b.kind == Kind::ArgMax { Op::ArgMax { axis } } else { Op::ArgMin { axis } };
+                self.add(op, &[x], span, name)?
+            }
+            Kind::Transpose => {
+                let x = self.value(arg(0)?)?;
+                let ty = self.ty(x).clone();
+                let perm = match bound[1] {
+                    Some(p) => self.perm(p, &ty)?,
+                    None => (0..ty.shape.rank()).rev().collect(),
+                };
+                self.add(Op::Transpose { perm }, &[x], span, name)?
+            }
+            Kind::Reshape | Kind::BroadcastTo => {
+                let x = self.value(arg(0)?)?;
+                let ty = self.ty(x).clone();
+                let reshape = b.kind == Kind::Reshape;
+                let dims = self.dims(arg(1)?, reshape)?;
+                let op = if reshape {
+                    Op::Reshape { shape: self.resolve_reshape(&ty, dims, arg(1)?.span)? }
+                } else {
+                    let shape = dims.into_iter().filter_map(|d| if let DimArg::Dim(d) = d { Some(d) } else { None });
+                    Op::BroadcastTo { shape: Shape(shape.collect()) }
+                };
+                self.add(op, &[x], span, name)?
+            }
+            Kind::Concat => {
+                let list = arg(0)?;
+                let ExprKind::Array(items) = &list.kind else {
+                    return Err(self.error(
+                        Diagnostic::error("`concat` takes a list of tensors, such as `concat([a, b], 0)`")
+                            .at(list.span)
+                            .label("not a list"),
+                    ));
+                };
+                if items.is_empty() {
+                    return Err(self.error(Diagnostic::error("`concat` needs at least one tensor").at(list.span)));
+                }
+                let vals: Vec<Lowered<Val>> = items.iter().map(|a| self.lower_expr(a)).collect();
+                let ids = self.unify(vals.into_iter().collect::<Lowered<Vec<Val>>>()?)?;
+                let ty = self.ty(ids[0]).clone();
+                let axis = self.axis(arg(1)?, &ty, 0)?;
+                self.add(Op::Concat { axis }, &ids, span, name)?
+            }
+            Kind::ExpandDims => {
+                let x = self.value(arg(0)?)?;
+                let ty = self.ty(x).clone();
+                let axis = self.axis(arg(1)?, &ty, 1)?;
+                let mut dims = ty.shape.0.clone();
+                dims.insert(axis, Dim::Known(1));
+                self.add(Op::Reshape { shape: Shape(dims) }, &[x], span, name)?
+            }
+            Kind::Squeeze => {
+                let x = self.value(arg(0)?)?;
+                let ty = self.ty(x).clone();
+                let dims = &ty.shape.0;
+                let axes = match bound[1] {
+                    Some(a) => self.axes(a, &ty, 0)?,
+                    None => (0..dims.len()).filter(|&i| dims[i] == Dim::Known(1)).collect(),
+                };
+                if let Some(&bad) = axes.iter().find(|&&i| dims[i] != Dim::Known(1)) {
+                    let at = bound[1].map_or(span, |a| a.span);
+                    return Err(self.error(
+                        Diagnostic::error(format!("cannot squeeze axis {bad} of {ty}: its size is {}, not 1", dims[bad]))
+                            .at(at),
+                    ));
+                }
+                let kept = (0..dims.len()).filter(|i| !axes.contains(i)).map(|i| dims[i].clone());
+                self.add(Op::Reshape { shape: Shape(kept.collect()) }, &[x], span, name)?
+            }
+            Kind::Softmax | Kind::LogSoftmax => {
+                let x = self.lower_expr(arg(0)?)?;
+                let x = self.to_float(x)?;
+                let ty = self.ty(x).clone();
+                let axis = match bound[1] {
+                    Some(a) => self.axis(a, &ty, 0)?,
+                    None => self.normalise_axis(-1, &ty, 0, span)?,
+                };
+                let reduce = |op| Op::Reduce { op, axes: vec![axis], keepdims: true };
+                let max = self.add(reduce(ReduceOp::Max), &[x], span, name)?;
+                let shifted = self.add(Op::Binary(BinaryOp::Sub), &[x, max], span, name)?;
+                let exp = self.add(Op::Unary(UnaryOp::Exp), &[shifted], span, name)?;
+                let total = self.add(reduce(ReduceOp::Sum), &[exp], span, name)?;
+                if b.kind == Kind::Softmax {
+                    self.add(Op::Binary(BinaryOp::Div), &[exp, total], span, name)?
+                } else {
+                    let log_total = self.add(Op::Unary(UnaryOp::Log), &[total], span, name)?;
+                    self.add(Op::Binary(BinaryOp::Sub), &[shifted, log_total], span, name)?
+                }
+            }
+            Kind::OneHot => {
+                let i = self.value(arg(0)?)?;
+                let depth_arg = arg(1)?;
+                let depth = self.static_int(depth_arg)?;
+                if depth < 1 {
+                    return Err(self.error(
+                        Diagnostic::error(format!("`one_hot` needs a depth of at least 1, got {depth}"))
+                            .at(depth_arg.span),
+                    ));
+                }
+                self.add(Op::OneHot { depth: depth as u64 }, &[i], span, name)?
+            }
+            Kind::Cast => {
+                let x = self.value(arg(0)?)?;
+                let to = self.static_dtype(arg(1)?)?;
+                self.add(Op::Cast { to }, &[x], span, name)?
+            }
+            Kind::Grad => {
+                let y = self.lower_expr(arg(0)?);
+                let x = self.lower_expr(arg(1)?);
+                let (y, x) = (self.to_float(y?)?, self.to_float(x?)?);
+                self.add(Op::Grad, &[y, x], span, name)?
+            }
+        };
+        Ok(Val::Tensor(v))
+    }
+
+    // ---- static arguments ----
+
+    /// The literal an argument spells, or that a fn parameter it names holds.
+    fn static_literal(&self, e: &Expr) -> Option<crate::Literal> {
+        crate::Literal::from_expr(e).ok().or_else(|| self.weak_literal(e))
+    }
+
+    fn static_int(&mut self, e: &Expr) -> Lowered<i64> {
+        match self.static_literal(e) {
+            Some(lit) if lit.shape.is_empty() => match lit.elems[0] {
+                crate::Scalar::Int(n) => return Ok(n),
+                _ => {}
+            },
+            _ => {}
+        }
+        Err(self.error(Diagnostic::error("expected an integer literal").at(e.span).label("not an integer literal")))
+    }
+
+    fn static_bool(&mut self, e: &Expr) -> Lowered<bool> {
+        if let Some(lit) = self.static_literal(e) {
+            if let (true, crate::Scalar::Bool(b)) = (lit.shape.is_empty(), lit.elems[0]) {
+                return Ok(b);
+            }
+        }
+        Err(self.error(Diagnostic::error("expected `true` or `false`").at(e.span)))
+    }
+
+    fn static_dtype(&mut self, e: &Expr) -> Lowered<DType> {
+        if let ExprKind::Name(n) = &e.kind {
+            if let Some(d) = DType::from_name(n) {
+                return Ok(d);
+            }
+        }
+        Err(self.error(
+            Diagnostic::error("expected a dtype")
+                .at(e.span)
+                .label("not a dtype")
+                .note("the dtypes are f32, f64, i32, i64 and bool"),
+        ))
+    }
+
+    /// `axis` in `-(rank + extra) .. rank + extra`, made non-negative; `extra`
+    /// is 1 where the axis may also name the position after the last.
+    fn normalise_axis(&mut self, axis: i64, ty: &Type, extra: usize, span: Span) -> Lowered<usize> {
+        let n = (ty.shape.rank() + extra) as i64;
+        if (-n..n).contains(&axis) {
+            return Ok(if axis < 0 { axis + n } else { axis } as usize);
+        }
+        let valid = match n {
+            0 => format!("{ty} has no axes"),
+            _ => format!("valid axes are {} to {}", -n, n - 1),
+        };
+        Err(self.error(Diagnostic::error(format!("axis {axis} is out of range for {ty}")).at(span).label(valid)))
+    }
+
+    fn axis(&mut self, e: &Expr, ty: &Type, extra: usize) -> Lowered<usize> {
+        let a = self.static_int(e)?;
+        self.normalise_axis(a, ty, extra, e.span)
+    }
+
+    /// One axis or a list of them, normalised, sorted, without repeats.
+    fn axes(&mut self, e: &Expr, ty: &Type, extra: usize) -> Lowered<Vec<usize>> {
+        let items = match &e.kind {
+            ExprKind::Array(items) => items.iter().collect(),
+            _ => vec![e],
+        };
+        let mut axes: Vec<usize> = Vec::new();
+        for item in items {
+            let a = self.axis(item, ty, extra)?;
+            if axes.contains(&a) {
+                return Err(self.error(
+                    Diagnostic::error(format!("axis {a} is given twice")).at(item.span).label("repeated axis"),
+                ));
+            }
+            axes.push(a);
+        }
+        axes.sort_unstable();
+        Ok(axes)
+    }
+
+    /// `transpose`'s `perm`: a list of axes, negative ones normalised.
+    fn perm(&mut self, e: &Expr, ty: &Type) -> Lowered<Vec<usize>> {
+        let ExprKind::Array(items) = &e.kind else {
+            return Err(self.error(Diagnostic::error("`perm` must be a list of axes, such as `[1, 0]`").at(e.span)));
+        };
+        items.iter().map(|item| self.axis(item, ty, 0)).collect()
+    }
+
+    /// A shape argument `[d0, d1, …]`: integers, symbolic dim names, and (if
+    /// `allow_infer`) one `-1`.
+    fn dims(&mut self, e: &Expr, allow_infer: bool) -> Lowered<Vec<DimArg>> {
+        let ExprKind::Array(items) = &e.kind else {
+            return Err(self.error(Diagnostic::error("expected a shape, such as `[2, 3]` or `[B, -1]`").at(e.span)));
+        };
+        let mut dims = Vec::new();
+        for item in items {
+            let dim = match &item.kind {
+                ExprKind::Name(n) if self.weak_literal(item).is_none() => {
+                    if self.is_tensor_name(n) {
+                        return Err(self.error(
+                            Diagnostic::error(format!("`{n}` is a tensor, not a dimension"))
+                                .at(item.span)
+                                .note("a dimension is an integer literal or the name of a symbolic dimension"),
+                        ));
+                    }
+                    DimArg::Dim(Dim::Sym(n.clone()))
+                }
+                ExprKind::Unary { op: UnOp::Neg, .. } if allow_infer && self.static_int(item)? == -1 => {
+                    if dims.iter().any(|d| matches!(d, DimArg::Infer)) {
+                        return Err(self.error(
+                            Diagnostic::error("only one dimension of a reshape can be -1").at(item.span),
+                        ));
+                    }
+                    DimArg::Infer
+                }
+                _ => {
+                    let n = self.static_int(item)?;
+                    if n < 0 {
+                        let what = if allow_infer { "a size, or -1 for one inferred size" } else { "a size" };
+                        return Err(self.error(Diagnostic::error(format!("expected {what}, got {n}")).at(item.span)));
+                    }
+                    DimArg::Dim(Dim::Known(n as u64))
+                }
+            };
+            dims.push(dim);
+        }
+        Ok(dims)
+    }
+
+    /// The target shape of `reshape(x: ty, dims)`, its `-1` resolved: the known
+    /// sizes must divide, and the symbolic dims must cancel (or leave exactly
+    /// one symbol, which the `-1` becomes).
+    fn resolve_reshape(&mut self, ty: &Type, dims: Vec<DimArg>, span: Span) -> Lowered<Shape> {
+        if !dims.iter().any(|d| matches!(d, DimArg::Infer)) {
+            return Ok(Shape(dims.into_iter().filter_map(|d| if let DimArg::Dim(d) = d { Some(d) } else { None }).collect()));
+        }
+        let target: Vec<Option<Dim>> =
+            dims.into_iter().map(|d| if let DimArg::Dim(d) = d { Some(d) } else { None }).collect();
+        let shown = Shape(target.iter().map(|d| d.clone().unwrap_or(Dim::Sym("-1".into()))).collect());
+        let fail = |this: &mut Self, why: String| {
+            Err(this.error(Diagnostic::error(format!("cannot reshape {ty} to {shown}: {why}")).at(span).label(
+                "the -1 cannot be resolved",
+            )))
+        };
+        let (mut have, mut syms) = (1u64, Vec::new());
+        for d in &ty.shape.0 {
+            match d {
+                Dim::Known(n) => have = have.saturating_mul(*n),
+                Dim::Sym(s) => syms.push(s.clone()),
+            }
+        }
+        let mut want = 1u64;
+        for d in target.iter().flatten() {
+            match d {
+                Dim::Known(n) => want = want.saturating_mul(*n),
+                Dim::Sym(s) => match syms.iter().position(|x| x == s) {
+                    Some(i) => {
+                        syms.remove(i);
+                    }
+                    None => return fail(self, format!("`{s}` is not a dimension of the operand")),
+                },
+            }
+        }
+        if want == 0 {
+            return fail(self, "the other sizes multiply to 0".into());
+        }
+        if have % want != 0 {
+            return fail(self, format!("{have} elements do not divide into parts of {want}"));
+        }
+        let inferred = match (have / want, syms.as_slice()) {
+            (q, []) => Dim::Known(q),
+            (1, [s]) => Dim::Sym(s.clone()),
+            _ => return fail(self, "the inferred size would be a product of symbolic dims".into()),
+        };
+        Ok(Shape(target.into_iter().map(|d| d.unwrap_or_else(|| inferred.clone())).collect()))
+    }
+
+    /// Lowers a tensor argument to a node.
+    fn value(&mut self, e: &Expr) -> Lowered<ValueId> {
+        let v = self.lower_expr(e)?;
+        self.to_tensor(v)
+    }
+}

@@ -1,0 +1,171 @@
+//! Diagnostics: what went wrong and where, and their rustc-style rendering.
+//!
+//! ```text
+//! error: unknown name `z`
+//!  --> examples/bad.tfg:5:13
+//!   |
+//! 5 |     y = w * z
+//!   |             ^ not defined in graph `hello`
+//! ```
+//!
+//! The renderer is written out here rather than borrowed from
+//! codespan-reporting because that crate indents the `-->` line one column
+//! further than rustc does, and the SPEC fixes rustc's layout.
+
+use crate::ast::Span;
+use std::fmt::Write;
+
+/// One error, with the place it refers to (if any).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub message: String,
+    pub span: Option<Span>,
+    /// Text printed after the carets.
+    pub label: Option<String>,
+    /// Extra lines, printed as `= note: …` (or `= help: …` when the note
+    /// starts with `help: `).
+    pub notes: Vec<String>,
+}
+
+impl Diagnostic {
+    pub fn error(message: impl Into<String>) -> Diagnostic {
+        Diagnostic { message: message.into(), span: None, label: None, notes: Vec::new() }
+    }
+
+    pub fn at(mut self, span: Span) -> Diagnostic {
+        self.span = Some(span);
+        self
+    }
+
+    pub fn label(mut self, label: impl Into<String>) -> Diagnostic {
+        self.label = Some(label.into());
+        self
+    }
+
+    pub fn note(mut self, note: impl Into<String>) -> Diagnostic {
+        self.notes.push(note.into());
+        self
+    }
+}
+
+/// 1-based line and column (in characters) of byte offset `byte` of `src`.
+/// Offsets past the end, or inside a character, are moved back onto one.
+pub fn line_col(src: &str, byte: usize) -> (u32, u32) {
+    let byte = floor_char_boundary(src, byte);
+    let before = &src[..byte];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let col = src[line_start..byte].chars().count() + 1;
+    (line as u32, col as u32)
+}
+
+/// `line:col` of a byte offset, for notes that mention a second place.
+pub(crate) fn place(src: &str, byte: usize) -> String {
+    let (line, col) = line_col(src, byte);
+    format!("{line}:{col}")
+}
+
+fn floor_char_boundary(src: &str, byte: usize) -> usize {
+    let mut b = byte.min(src.len());
+    while !src.is_char_boundary(b) {
+        b -= 1;
+    }
+    b
+}
+
+/// Tabs are shown as this many spaces, as rustc does, so carets line up.
+const TAB: &str = "    ";
+
+struct Palette {
+    error: &'static str,
+    message: &'static str,
+    gutter: &'static str,
+    caret: &'static str,
+    reset: &'static str,
+}
+
+const PLAIN: Palette = Palette { error: "", message: "", gutter: "", caret: "", reset: "" };
+const ANSI: Palette = Palette {
+    error: "\x1b[1;31m",
+    message: "\x1b[1m",
+    gutter: "\x1b[1;34m",
+    caret: "\x1b[1;31m",
+    reset: "\x1b[0m",
+};
+
+/// Renders `diags` in rustc's layout, a blank line between two diagnostics;
+/// `color` adds ANSI colours.
+pub fn render(diags: &[Diagnostic], file_name: &str, src: &str, color: bool) -> String {
+    let p = if color { &ANSI } else { &PLAIN };
+    let mut out = String::new();
+    for (i, d) in diags.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        render_one(&mut out, d, file_name, src, p);
+    }
+    out
+}
+
+fn render_one(out: &mut String, d: &Diagnostic, file_name: &str, src: &str, p: &Palette) {
+    let (e, m, g, c, r) = (p.error, p.message, p.gutter, p.caret, p.reset);
+    let _ = writeln!(out, "{e}error{r}{m}: {}{r}", d.message);
+    let mut width = 1;
+    if let Some(span) = d.span {
+        let start = floor_char_boundary(src, span.start);
+        let end = floor_char_boundary(src, span.end.max(span.start));
+        let (line, col) = line_col(src, start);
+        width = line.to_string().len();
+        let line_start = src[..start].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = src[start..].find('\n').map_or(src.len(), |i| start + i);
+        let text = src[line_start..line_end].trim_end_matches('\r');
+        let shown = |s: &str| s.replace('\t', TAB);
+        let pad = shown(&src[line_start..start]).chars().count();
+        // A span running past its line is marked to the end of the line.
+        let marked = shown(&src[start..end.min(line_end)]).chars().count().max(1);
+        let _ = writeln!(out, "{:width$}{g}-->{r} {file_name}:{line}:{col}", "");
+        let _ = writeln!(out, "{:width$} {g}|{r}", "");
+        let _ = writeln!(out, "{g}{line:>width$} |{r} {}", shown(text));
+        let label = d.label.as_deref().map(|l| format!(" {l}")).unwrap_or_default();
+        let _ = writeln!(out, "{:width$} {g}|{r} {:pad$}{c}{}{label}{r}", "", "", "^".repeat(marked));
+        if !d.notes.is_empty() {
+            let _ = writeln!(out, "{:width$} {g}|{r}", "");
+        }
+    }
+    for note in &d.notes {
+        let (kind, text) = match note.strip_prefix("help: ") {
+            Some(help) => ("help", help),
+            None => ("note", note.as_str()),
+        };
+        let _ = writeln!(out, "{:width$} {g}={r} {m}{kind}{r}: {text}", "");
+    }
+}
+
+/// `help: did you mean `x`?` for the candidate closest to `name`, if one is
+/// within a third of its length in edits (one edit for short names).
+pub(crate) fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    let limit = (name.chars().count() / 3).max(1);
+    candidates
+        .into_iter()
+        .filter(|c| *c != name)
+        .map(|c| (edit_distance(name, c), c))
+        .filter(|&(d, _)| d <= limit)
+        .min()
+        .map(|(_, c)| format!("help: did you mean `{c}`?"))
+}
+
+/// Levenshtein distance over characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diag = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let next = (row[j + 1] + 1).min(row[j] + 1).min(diag + usize::from(ca != *cb));
+            diag = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
+}

@@ -1,0 +1,52 @@
+# Installs what tfg's scripts need, only where it is missing; quiet when all is there.
+# Sourced by scripts/demo and scripts/test (not run on its own).
+
+# Runs a command as root: directly when we are root, else through sudo.
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+apt_updated=
+# apt_install PACKAGE…: installs Debian packages that are not installed yet.
+apt_install() {
+    local missing=()
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    echo "installing ${missing[*]} (apt)"
+    if [ -z "$apt_updated" ]; then
+        as_root apt-get update -qq
+        apt_updated=1
+    fi
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+# Rust itself is a prerequisite (see README); a C linker is what a fresh Debian may lack.
+ensure_rust() {
+    if ! command -v cargo >/dev/null; then
+        echo "error: cargo not found; install Rust (https://rustup.rs) and run this again" >&2
+        exit 1
+    fi
+    command -v cc >/dev/null || apt_install gcc libc6-dev
+}
+
+ensure_clippy() {
+    cargo clippy --version >/dev/null 2>&1 && return 0
+    echo "installing clippy (rustup)"
+    rustup component add clippy >/dev/null
+}
+
+# The tests compare against numpy; it lives in a virtual environment in .venv.
+# Exports TFG_PYTHON, the interpreter the tests use.
+ensure_numpy() {
+    local venv="$PWD/.venv"
+    if ! "$venv/bin/python" -c 'import numpy, sys; sys.exit(tuple(map(int, numpy.__version__.split(".")[:2])) < (2, 3))' 2>/dev/null; then
+        command -v python3 >/dev/null || apt_install python3
+        python3 -c 'import ensurepip' 2>/dev/null || apt_install python3-venv
+        echo "installing numpy into .venv (pip)"
+        [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+        "$venv/bin/python" -m pip install -q --disable-pip-version-check "numpy>=2.3"
+    fi
+    export TFG_PYTHON="$venv/bin/python"
+}

@@ -1,0 +1,21 @@
+//! `tfg check FILE`: parse, resolve and check types and shapes, reporting every error.
+
+use crate::cli::CheckArgs;
+use crate::failure::Failure;
+use crate::source::Source;
+use crate::stdout;
+
+pub fn check(args: &CheckArgs) -> Result<(), Failure> {
+    let src = Source::load(&args.file)?;
+    let program = src.compile()?;
+    if let Some(name) = &args.graph {
+        program.graph(Some(name)).map_err(Failure::new)?;
+    }
+    let names = |it: &mut dyn Iterator<Item = &str>| it.map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ");
+    let graphs = names(&mut program.graphs.iter().map(|g| g.name.as_str()));
+    let mut summary = format!("{}: ok; graphs: {}", src.name, if graphs.is_empty() { "none" } else { &graphs });
+    if !program.trains.is_empty() {
+        summary += &format!("; train: {}", names(&mut program.trains.iter().map(|t| t.graph.as_str())));
+    }
+    stdout::write(&(summary + "\n"))
+}

@@ -1,0 +1,133 @@
+//! The command line: commands and options (SPEC §2), parsed by clap.
+//!
+//! Only the syntax lives here; what the commands do is in their own modules.
+//! clap answers a usage error (an unknown flag, a malformed option value) with
+//! exit status 2 before any command runs.
+
+use crate::feed::Feed;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(name = "tfg", version, about = "A graph compiler for tensor programs", propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Compile and run a graph once; print its outputs.
+    Run(RunArgs),
+    /// Parse, resolve and check types and shapes; report every error.
+    Check(CheckArgs),
+    /// Print the IR after each pass (or after the passes named by --after).
+    Dump(DumpArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// The .tfg file.
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub graph: GraphArg,
+    /// Feed an input: VALUE is a literal in .tfg syntax (x=[1,2,3]) or a path ending in .npy.
+    /// Repeatable. Inputs without a feed take their default.
+    #[arg(long = "feed", value_name = "NAME=VALUE")]
+    pub feeds: Vec<Feed>,
+    /// Where to run.
+    #[arg(long, value_enum, default_value_t = Backend::Cpu)]
+    pub backend: Backend,
+    /// Seed for random param initialisers.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Print exactly one JSON object on stdout: {"outputs": {NAME: {"dtype", "shape", "data"}, …}}.
+    #[arg(long)]
+    pub json: bool,
+    /// Write every output as DIR/NAME.npy (DIR is created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub dump: DumpOptions,
+}
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// The .tfg file.
+    pub file: PathBuf,
+    /// Also check that the file has a graph of this name.
+    #[arg(long, value_name = "NAME")]
+    pub graph: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct DumpArgs {
+    /// The .tfg file (not needed with --list-passes).
+    #[arg(required_unless_present = "list_passes")]
+    pub file: Option<PathBuf>,
+    #[command(flatten)]
+    pub graph: GraphArg,
+    /// Print the IR only after these stages (repeatable, or comma-separated); default: all.
+    #[arg(long, alias = "dump-after", value_name = "PASS", value_delimiter = ',', value_parser = stage_parser())]
+    pub after: Vec<String>,
+    /// Write one file per stage into DIR instead of printing.
+    #[arg(long, value_name = "DIR")]
+    pub dump_dir: Option<PathBuf>,
+    /// List the stages (the frontend's output, then each pass) and exit.
+    #[arg(long)]
+    pub list_passes: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct GraphArg {
+    /// Which graph of the file (needed when it has several).
+    #[arg(long = "graph", value_name = "NAME")]
+    pub name: Option<String>,
+}
+
+/// `--dump-after` / `--dump-dir` on commands that compile.
+#[derive(Args, Debug)]
+pub struct DumpOptions {
+    /// Print the IR to stderr after this pass, or after every stage with `all`
+    /// (repeatable, or comma-separated). `frontend` is the IR before any pass.
+    #[arg(long, value_name = "PASS|all", value_delimiter = ',', value_parser = stage_parser())]
+    pub dump_after: Vec<String>,
+    /// Write the dumps as one file per stage into DIR instead of stderr
+    /// (every stage unless --dump-after names some).
+    #[arg(long, value_name = "DIR")]
+    pub dump_dir: Option<PathBuf>,
+}
+
+/// Where a graph runs.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// Cranelift JIT. Not built yet: for now it runs on the reference interpreter.
+    Cpu,
+    /// The reference interpreter.
+    Interp,
+    /// A CUDA GPU. Not built yet: gives an error.
+    Cuda,
+}
+
+/// What `--dump-after` accepts: `all`, `frontend`, or a pass of the pipeline.
+fn stage_parser() -> clap::builder::PossibleValuesParser {
+    let stages = ["all", crate::ir_dump::FRONTEND].into_iter().chain(tfg_passes::pipeline().into_iter().map(|p| p.name));
+    clap::builder::PossibleValuesParser::new(stages)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn help_says_cpu_runs_on_the_interpreter_for_now() {
+        let help = Cli::command().find_subcommand_mut("run").expect("run exists").render_long_help().to_string();
+        assert!(help.contains("Not built yet: for now it runs on the reference interpreter"), "{help}");
+    }
+}

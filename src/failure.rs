@@ -1,0 +1,37 @@
+//! User errors as the binary reports them: text for stderr, exit status 1.
+//!
+//! Library crates return their own error values; this is the one place that
+//! turns them into what the user reads (`error: …`, with the place in the file
+//! where there is one, rendered by the frontend's diagnostic renderer).
+
+use std::fmt::Display;
+use std::io::IsTerminal;
+
+/// A user error, ready to print.
+#[derive(Debug)]
+pub struct Failure {
+    text: String,
+}
+
+impl Failure {
+    /// `error: MESSAGE`, for errors that have no place in a file.
+    pub fn new(message: impl Display) -> Failure {
+        Failure { text: format!("error: {message}\n") }
+    }
+
+    /// Diagnostics already rendered by `tfg_frontend::diag::render`.
+    pub fn rendered(text: String) -> Failure {
+        Failure { text }
+    }
+
+    /// What to print on stderr.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+}
+
+/// Whether diagnostics on stderr get ANSI colours: only on a terminal, and not
+/// when `NO_COLOR` is set (https://no-color.org).
+pub fn color() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}

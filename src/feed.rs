@@ -1,0 +1,249 @@
+//! Feeds: the values `--feed NAME=VALUE` gives a graph's inputs.
+//!
+//! Each feed is checked against its input's declaration (name, dtype, shape);
+//! inputs without a feed take their default. The fed shapes bind the graph's
+//! symbolic dims, and the graph is specialised to them, as `jax.jit` traces a
+//! function for the shapes it is called with. Feeds are never converted: a
+//! feed of the wrong dtype is an error, as a wrong shape is.
+
+use crate::failure::{color, Failure};
+use crate::npy;
+use crate::source::Source;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::str::FromStr;
+use tfg_frontend::diag::render;
+use tfg_ir::specialize::{bind_dims, specialize};
+use tfg_ir::{Data, Dim, Graph, Op, Tensor, Type, ValueId};
+
+/// One `--feed NAME=VALUE`.
+#[derive(Clone, Debug)]
+pub struct Feed {
+    pub name: String,
+    pub value: FeedValue,
+}
+
+#[derive(Clone, Debug)]
+pub enum FeedValue {
+    /// A literal in `.tfg` syntax.
+    Literal(String),
+    /// A `.npy` file.
+    Npy(PathBuf),
+}
+
+impl FromStr for Feed {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Feed, String> {
+        let (name, value) = s.split_once('=').ok_or("expected NAME=VALUE")?;
+        let is_name = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !is_name {
+            return Err(format!("`{name}` is not a name"));
+        }
+        if value.trim().is_empty() {
+            return Err(format!("no value for `{name}`"));
+        }
+        let value = match value.ends_with(".npy") {
+            true => FeedValue::Npy(PathBuf::from(value)),
+            false => FeedValue::Literal(value.to_string()),
+        };
+        Ok(Feed { name: name.to_string(), value })
+    }
+}
+
+/// A graph specialised to the shapes of its feeds, and the tensor for each input.
+pub struct Bound {
+    pub graph: Graph,
+    pub inputs: BTreeMap<String, Tensor>,
+}
+
+impl Bound {
+    /// The tensors for `g`'s inputs, in `g.inputs()` order.
+    pub fn inputs_for(&self, g: &Graph) -> Result<Vec<Tensor>, Failure> {
+        g.inputs()
+            .map(|v| {
+                let name = input_name(g, v);
+                self.inputs.get(name).cloned().ok_or_else(|| Failure::new(format!("no value for input `{name}`")))
+            })
+            .collect()
+    }
+}
+
+fn input_name(g: &Graph, v: ValueId) -> &str {
+    match &g.node(v).op {
+        Op::Input { name, .. } => name,
+        _ => g.node(v).name.as_deref().unwrap_or(""),
+    }
+}
+
+/// What an input starts from before its shape is checked.
+enum Value {
+    Tensor(Tensor),
+    /// A scalar default for a shaped input: it fills the shape once the dims are bound.
+    Fill(Tensor),
+}
+
+/// Checks `feeds` against `g`'s inputs, binds the symbolic dims and specialises `g`.
+pub fn bind(g: &Graph, feeds: &[Feed], src: &Source) -> Result<Bound, Failure> {
+    let inputs: Vec<ValueId> = g.inputs().collect();
+    let mut fed: BTreeMap<&str, &Feed> = BTreeMap::new();
+    for feed in feeds {
+        if !inputs.iter().any(|&v| input_name(g, v) == feed.name) {
+            return Err(no_such_input(g, &feed.name));
+        }
+        if fed.insert(&feed.name, feed).is_some() {
+            return Err(Failure::new(format!("input `{}` is fed more than once", feed.name)));
+        }
+    }
+
+    let mut values = Vec::with_capacity(inputs.len());
+    for &v in &inputs {
+        let node = g.node(v);
+        let name = input_name(g, v);
+        let declared = &node.ty;
+        let value = match (fed.get(name), &node.op) {
+            (Some(feed), _) => Value::Tensor(load(feed, declared, src, g, v)?),
+            (None, Op::Input { default: Some(t), .. }) if t.shape.is_empty() && declared.shape.rank() > 0 => {
+                Value::Fill(t.clone())
+            }
+            (None, Op::Input { default: Some(t), .. }) => Value::Tensor(t.clone()),
+            (None, _) => {
+                return Err(src.error_at(
+                    node.loc,
+                    format!("input `{name}` has no feed and no default; pass `--feed {name}=VALUE`"),
+                    "declared here",
+                ))
+            }
+        };
+        values.push(value);
+    }
+
+    // Shapes one input at a time, so a conflict is reported at the input that causes it.
+    let mut shapes: Vec<(ValueId, &[usize])> = Vec::new();
+    for (&v, value) in inputs.iter().zip(&values) {
+        let Value::Tensor(t) = value else { continue };
+        let node = g.node(v);
+        let name = input_name(g, v);
+        let fits = t.shape.len() == node.ty.shape.rank()
+            && t.shape.iter().zip(&node.ty.shape.0).all(|(&n, d)| d.known().is_none_or(|k| k == n as u64));
+        if !fits {
+            return Err(src.error_at(
+                node.loc,
+                format!("input `{name}` expects {} but is fed {}", node.ty, t.ty()),
+                "declared here",
+            ));
+        }
+        shapes.push((v, &t.shape));
+        bind_dims(g, &shapes).map_err(|e| src.error_at(node.loc, format!("input `{name}`: {e}"), "declared here"))?;
+    }
+    let dims = bind_dims(g, &shapes).map_err(|e| Failure::new(e.to_string()))?;
+
+    let mut bound = BTreeMap::new();
+    for (&v, value) in inputs.iter().zip(values) {
+        let node = g.node(v);
+        let tensor = match value {
+            Value::Tensor(t) => t,
+            Value::Fill(scalar) => {
+                let shape = node.ty.shape.0.iter().map(|d| match d {
+                    Dim::Known(n) => Ok(*n as usize),
+                    Dim::Sym(s) => dims.get(s).map(|&n| n as usize).ok_or_else(|| {
+                        src.error_at(
+                            node.loc,
+                            format!("the size of `{s}` is not known: feed input `{}` or another input with `{s}` in its shape", input_name(g, v)),
+                            "declared here",
+                        )
+                    }),
+                });
+                fill(&scalar, shape.collect::<Result<_, _>>()?)
+            }
+        };
+        bound.insert(input_name(g, v).to_string(), tensor);
+    }
+    let graph = specialize(g, &dims).map_err(|e| Failure::new(format!("graph `{}`: {e}", g.name)))?;
+    Ok(Bound { graph, inputs: bound })
+}
+
+/// The tensor a feed gives, checked against the input's dtype (shapes come later).
+fn load(feed: &Feed, declared: &Type, src: &Source, g: &Graph, v: ValueId) -> Result<Tensor, Failure> {
+    let name = &feed.name;
+    let loc = g.node(v).loc;
+    match &feed.value {
+        FeedValue::Npy(path) => {
+            let t = npy::read(path).map_err(Failure::new)?;
+            if t.dtype() != declared.dtype {
+                return Err(src.error_at(
+                    loc,
+                    format!(
+                        "input `{name}` expects {declared} but `{}` holds {}; convert it, e.g. with `a.astype(np.{})`",
+                        path.display(),
+                        t.ty(),
+                        numpy_name(declared)
+                    ),
+                    "declared here",
+                ));
+            }
+            Ok(t)
+        }
+        FeedValue::Literal(text) => {
+            let literal = tfg_frontend::parse_literal(text).map_err(|mut d| {
+                d.message = format!("the feed for input `{name}` is not a literal: {}", d.message);
+                Failure::rendered(render(&[d], &format!("--feed {name}"), text, color()))
+            })?;
+            literal.to_tensor(declared.dtype).map_err(|e| {
+                src.error_at(loc, format!("input `{name}` expects {declared} but is fed `{text}`: {e}"), "declared here")
+            })
+        }
+    }
+}
+
+fn numpy_name(ty: &Type) -> &'static str {
+    match ty.dtype {
+        tfg_ir::DType::F32 => "float32",
+        tfg_ir::DType::F64 => "float64",
+        tfg_ir::DType::I32 => "int32",
+        tfg_ir::DType::I64 => "int64",
+        tfg_ir::DType::Bool => "bool_",
+    }
+}
+
+fn no_such_input(g: &Graph, name: &str) -> Failure {
+    let inputs: Vec<String> = g.inputs().map(|v| format!("`{}`", input_name(g, v))).collect();
+    let is_param = g.params().any(|v| g.node(v).name.as_deref() == Some(name));
+    let what = if is_param { format!("`{name}` is a param, not an input") } else { format!("no input named `{name}`") };
+    let has = match inputs.len() {
+        0 => "it has no inputs".to_string(),
+        _ => format!("its inputs are {}", inputs.join(", ")),
+    };
+    Failure::new(format!("cannot feed `{name}`: graph `{}` has {what}; {has}", g.name))
+}
+
+/// `shape` filled with the element of the scalar `t`.
+fn fill(t: &Tensor, shape: Vec<usize>) -> Tensor {
+    let n = shape.iter().product();
+    let data = match &t.data {
+        Data::F32(v) => Data::F32(vec![v[0]; n]),
+        Data::F64(v) => Data::F64(vec![v[0]; n]),
+        Data::I32(v) => Data::I32(vec![v[0]; n]),
+        Data::I64(v) => Data::I64(vec![v[0]; n]),
+        Data::Bool(v) => Data::Bool(vec![v[0]; n]),
+    };
+    Tensor { shape, data }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_feed_options() {
+        let f: Feed = "x=[1, 2]".parse().expect("valid");
+        assert_eq!(f.name, "x");
+        assert!(matches!(f.value, FeedValue::Literal(ref s) if s == "[1, 2]"));
+        let f: Feed = "batch_1=data/x.npy".parse().expect("valid");
+        assert!(matches!(f.value, FeedValue::Npy(ref p) if p == &PathBuf::from("data/x.npy")));
+        for bad in ["x", "=1", "1x=2", "x-y=1", "x="] {
+            assert!(bad.parse::<Feed>().is_err(), "{bad} should be rejected");
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! The pass pipeline, run with IR dumps after the stages the user asked for
+//! (`--dump-after`, `--dump-dir`, `tfg dump`), as LLVM's `-print-after` does.
+//!
+//! The stages are `frontend` (the graph as the frontend built it) and then each
+//! pass of `tfg_passes::pipeline()`. Dumps of the stages that ran are emitted
+//! even when a later pass fails: they are what one needs to see why.
+
+use crate::failure::Failure;
+use crate::whole_file;
+use std::io::Write;
+use std::path::PathBuf;
+use tfg_ir::Graph;
+
+/// The stage before any pass.
+pub const FRONTEND: &str = "frontend";
+
+/// Where dumps go.
+pub enum Sink {
+    Stdout,
+    Stderr,
+    /// One file per stage: `DIR/GRAPH.NN-STAGE.tfgir`, holding only the IR text.
+    Dir(PathBuf),
+}
+
+pub struct Dumps {
+    /// Stage names, or `all`; empty: no dumps.
+    after: Vec<String>,
+    sink: Sink,
+}
+
+impl Dumps {
+    pub fn new(after: Vec<String>, sink: Sink) -> Dumps {
+        Dumps { after, sink }
+    }
+
+    /// `--dump-after` / `--dump-dir` of a command that runs a graph: to stderr,
+    /// or every stage into the directory unless `--dump-after` names some.
+    pub fn from_options(opts: &crate::cli::DumpOptions) -> Dumps {
+        match &opts.dump_dir {
+            Some(dir) if opts.dump_after.is_empty() => Dumps::new(vec!["all".into()], Sink::Dir(dir.clone())),
+            Some(dir) => Dumps::new(opts.dump_after.clone(), Sink::Dir(dir.clone())),
+            None => Dumps::new(opts.dump_after.clone(), Sink::Stderr),
+        }
+    }
+
+    fn wants(&self, stage: &str) -> bool {
+        self.after.iter().any(|a| a == "all" || a == stage)
+    }
+
+    /// Runs every pass over `g`, dumping after the stages asked for.
+    pub fn run_pipeline(&self, g: &mut Graph) -> Result<(), Failure> {
+        let mut dumps: Vec<(usize, &str, String)> = Vec::new();
+        if self.wants(FRONTEND) {
+            dumps.push((0, FRONTEND, tfg_ir::text::print(g)));
+        }
+        let passes = tfg_passes::pipeline();
+        let mut stage = 0;
+        let ran = tfg_passes::run_pipeline(g, &passes, |pass, g| {
+            stage += 1;
+            if self.wants(pass.name) {
+                dumps.push((stage, pass.name, tfg_ir::text::print(g)));
+            }
+        });
+        self.emit(&g.name, &dumps)?;
+        ran.map(|_| ()).map_err(|e| Failure::new(format!("graph `{}`: {e}", g.name)))
+    }
+
+    fn emit(&self, graph: &str, dumps: &[(usize, &str, String)]) -> Result<(), Failure> {
+        let stream = |out: &mut dyn Write| -> std::io::Result<()> {
+            for (_, stage, text) in dumps {
+                writeln!(out, "// ----- IR after {stage} (graph {graph}) -----")?;
+                writeln!(out, "{}", text.trim_end())?;
+            }
+            out.flush()
+        };
+        match &self.sink {
+            Sink::Stdout => crate::stdout::ignore_closed(stream(&mut std::io::stdout().lock())),
+            // Nothing sensible is left to do if stderr is gone.
+            Sink::Stderr => Ok(stream(&mut std::io::stderr().lock()).unwrap_or(())),
+            Sink::Dir(dir) => {
+                if dumps.is_empty() {
+                    return Ok(());
+                }
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| Failure::new(format!("cannot create directory `{}`: {e}", dir.display())))?;
+                for (stage_no, stage, text) in dumps {
+                    whole_file::write(&dir.join(format!("{graph}.{stage_no:02}-{stage}.tfgir")), text.as_bytes())
+                        .map_err(Failure::new)?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The stages in order with one line each, for `tfg dump --list-passes`.
+pub fn stages() -> Vec<(&'static str, &'static str)> {
+    std::iter::once((FRONTEND, "the graph as the frontend built it, before any pass"))
+        .chain(tfg_passes::pipeline().into_iter().map(|p| (p.name, p.summary)))
+        .collect()
+}

@@ -1,0 +1,89 @@
+//! The `--json` output (SPEC §2): `{"outputs": {"NAME": {"dtype", "shape", "data"}, …}}`.
+//!
+//! Written by hand rather than through `serde_json::Value` so that the outputs
+//! keep the graph's order and each float is printed with the shortest digits
+//! that read back to the same value *in its own dtype* (an f32 `0.8` prints as
+//! `0.8`, not as the f64 `0.800000011920929`). JSON has no NaN or infinity:
+//! they are written as the strings `"NaN"`, `"Infinity"` and `"-Infinity"`,
+//! which Python's `float()` and numpy's `astype` read back.
+
+use std::fmt::Write;
+use tfg_ir::{Data, Tensor};
+
+/// The `--json` object of `tfg run`.
+pub fn run_report(outputs: &[(&str, &Tensor)]) -> String {
+    format!("{{\"outputs\": {}}}\n", tensors(outputs))
+}
+
+/// `{"NAME": TENSOR, …}` in the given order.
+pub fn tensors(named: &[(&str, &Tensor)]) -> String {
+    let entries: Vec<String> = named.iter().map(|(name, t)| format!("{}: {}", string(name), tensor(t))).collect();
+    format!("{{{}}}", entries.join(", "))
+}
+
+/// `{"dtype": "f32", "shape": [2, 3], "data": [1.0, …]}`, data in row-major order.
+pub fn tensor(t: &Tensor) -> String {
+    let shape: Vec<String> = t.shape.iter().map(|d| d.to_string()).collect();
+    let mut data = String::new();
+    for i in 0..t.numel() {
+        if i > 0 {
+            data.push_str(", ");
+        }
+        let _ = match &t.data {
+            Data::F32(v) => float(&mut data, v[i].is_finite(), v[i].is_nan(), v[i] < 0.0, format_args!("{:?}", v[i])),
+            Data::F64(v) => float(&mut data, v[i].is_finite(), v[i].is_nan(), v[i] < 0.0, format_args!("{:?}", v[i])),
+            Data::I32(v) => write!(data, "{}", v[i]),
+            Data::I64(v) => write!(data, "{}", v[i]),
+            Data::Bool(v) => write!(data, "{}", v[i]),
+        };
+    }
+    format!("{{\"dtype\": \"{}\", \"shape\": [{}], \"data\": [{data}]}}", t.dtype(), shape.join(", "))
+}
+
+/// Rust's `{:?}` of a finite float is the shortest round-trip form and valid JSON (`0.8`, `1e-7`).
+fn float(out: &mut String, finite: bool, nan: bool, negative: bool, repr: std::fmt::Arguments) -> std::fmt::Result {
+    match (finite, nan, negative) {
+        (true, _, _) => out.write_fmt(repr),
+        (false, true, _) => out.write_str("\"NaN\""),
+        (false, false, false) => out.write_str("\"Infinity\""),
+        (false, false, true) => out.write_str("\"-Infinity\""),
+    }
+}
+
+/// A JSON string literal.
+fn string(s: &str) -> String {
+    serde_json::Value::from(s).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floats_read_back_to_the_same_bits() {
+        let values = [0.8f32, 0.64000005, 1.0, -0.0, 1e-7, 3.4028235e38, f32::MIN_POSITIVE, 1.0e-45];
+        let t = Tensor::new(vec![values.len()], Data::F32(values.to_vec())).expect("fits");
+        let parsed: serde_json::Value = serde_json::from_str(&tensor(&t)).expect("valid JSON");
+        let back: Vec<f32> = parsed["data"]
+            .as_array()
+            .expect("data is a list")
+            .iter()
+            .map(|x| x.as_f64().expect("a number") as f32)
+            .collect();
+        assert_eq!(back.iter().map(|x| x.to_bits()).collect::<Vec<_>>(), values.map(f32::to_bits));
+        assert!(tensor(&t).contains("[0.8, 0.64000005, 1.0, -0.0,"));
+    }
+
+    #[test]
+    fn non_finite_values_are_strings_and_order_is_kept() {
+        let a = Tensor::new(vec![3], Data::F64(vec![f64::NAN, f64::INFINITY, f64::NEG_INFINITY])).expect("fits");
+        let b = Tensor::new(vec![1, 2], Data::Bool(vec![true, false])).expect("fits");
+        let c = Tensor::new(vec![], Data::I64(vec![i64::MIN])).expect("fits");
+        let text = run_report(&[("z", &a), ("a\"b", &b), ("m", &c)]);
+        let parsed: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+        assert_eq!(parsed["outputs"]["z"]["data"], serde_json::json!(["NaN", "Infinity", "-Infinity"]));
+        assert_eq!(parsed["outputs"]["a\"b"], serde_json::json!({"dtype": "bool", "shape": [1, 2], "data": [true, false]}));
+        assert_eq!(parsed["outputs"]["m"]["data"][0].as_i64(), Some(i64::MIN));
+        assert!(text.find("\"z\"") < text.find("\"a\\\"b\"") && text.find("\"a\\\"b\"") < text.find("\"m\""));
+    }
+}

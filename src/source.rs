@@ -1,0 +1,68 @@
+//! The `.tfg` file a command works on, and errors that point into it.
+
+use crate::failure::{color, Failure};
+use std::path::Path;
+use tfg_frontend::diag::{render, Diagnostic};
+use tfg_frontend::Program;
+use tfg_ir::Loc;
+
+/// A source file: the name errors show and its text.
+pub struct Source {
+    pub name: String,
+    pub text: String,
+}
+
+impl Source {
+    /// Reads `path`; the name is the path as the user wrote it.
+    pub fn load(path: &Path) -> Result<Source, Failure> {
+        let name = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|e| Failure::new(format!("cannot read `{name}`: {e}")))?;
+        match String::from_utf8(bytes) {
+            Ok(text) => Ok(Source { name, text }),
+            Err(e) => {
+                // Point at the first bad byte, in a copy of the text where it is replaced.
+                let at = e.utf8_error().valid_up_to();
+                let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
+                let source = Source { name, text };
+                let d = Diagnostic::error(format!("`{}` is not UTF-8 text", source.name))
+                    .at(tfg_frontend::ast::Span::new(at, at + 1))
+                    .label("this byte is not UTF-8");
+                Err(source.failure(vec![d]))
+            }
+        }
+    }
+
+    /// Parses, resolves and type-checks the whole file; every error it finds.
+    pub fn compile(&self) -> Result<Program, Failure> {
+        tfg_frontend::compile(&self.text).map_err(|diags| self.failure(diags))
+    }
+
+    /// Renders `diags` against this file.
+    pub fn failure(&self, diags: Vec<Diagnostic>) -> Failure {
+        Failure::rendered(render(&diags, &self.name, &self.text, color()))
+    }
+
+    /// An error at `loc` (a node's place, such as an input's declaration),
+    /// marking the word that starts there; without a place, a plain error.
+    pub fn error_at(&self, loc: Option<Loc>, message: impl Into<String>, label: impl Into<String>) -> Failure {
+        let mut d = Diagnostic::error(message);
+        if let Some(start) = loc.and_then(|loc| self.offset(loc)) {
+            let word = self.text[start..].find(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap_or(0);
+            d = d.at(tfg_frontend::ast::Span::new(start, start + word.max(1))).label(label);
+        }
+        self.failure(vec![d])
+    }
+
+    /// The byte offset of a 1-based line and (character) column.
+    fn offset(&self, loc: Loc) -> Option<usize> {
+        let line_start = if loc.line <= 1 {
+            0
+        } else {
+            self.text.match_indices('\n').nth(loc.line as usize - 2)?.0 + 1
+        };
+        let rest = &self.text[line_start..];
+        let line = &rest[..rest.find('\n').unwrap_or(rest.len())];
+        let col = line.char_indices().nth(loc.col.saturating_sub(1) as usize).map_or(line.len(), |(i, _)| i);
+        Some(line_start + col)
+    }
+}
