@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use tfg_frontend::diag::render;
 use tfg_ir::specialize::{bind_dims, specialize};
-use tfg_ir::{Data, Dim, Graph, Op, Tensor, Type, ValueId};
+use tfg_ir::{Graph, Op, Tensor, Type, ValueId};
 
 /// One `--feed NAME=VALUE`.
 #[derive(Clone, Debug)]
@@ -77,13 +77,6 @@ fn input_name(g: &Graph, v: ValueId) -> &str {
     }
 }
 
-/// What an input starts from before its shape is checked.
-enum Value {
-    Tensor(Tensor),
-    /// A scalar default for a shaped input: it fills the shape once the dims are bound.
-    Fill(Tensor),
-}
-
 /// Checks `feeds` against `g`'s inputs, binds the symbolic dims and specialises `g`.
 pub fn bind(g: &Graph, feeds: &[Feed], src: &Source) -> Result<Bound, Failure> {
     let inputs: Vec<ValueId> = g.inputs().collect();
@@ -103,11 +96,9 @@ pub fn bind(g: &Graph, feeds: &[Feed], src: &Source) -> Result<Bound, Failure> {
         let name = input_name(g, v);
         let declared = &node.ty;
         let value = match (fed.get(name), &node.op) {
-            (Some(feed), _) => Value::Tensor(load(feed, declared, src, g, v)?),
-            (None, Op::Input { default: Some(t), .. }) if t.shape.is_empty() && declared.shape.rank() > 0 => {
-                Value::Fill(t.clone())
-            }
-            (None, Op::Input { default: Some(t), .. }) => Value::Tensor(t.clone()),
+            (Some(feed), _) => load(feed, declared, src, g, v)?,
+            // The frontend has checked the default against the declaration and filled its shape.
+            (None, Op::Input { default: Some(t), .. }) => t.clone(),
             (None, _) => {
                 return Err(src.error_at(
                     node.loc,
@@ -121,8 +112,7 @@ pub fn bind(g: &Graph, feeds: &[Feed], src: &Source) -> Result<Bound, Failure> {
 
     // Shapes one input at a time, so a conflict is reported at the input that causes it.
     let mut shapes: Vec<(ValueId, &[usize])> = Vec::new();
-    for (&v, value) in inputs.iter().zip(&values) {
-        let Value::Tensor(t) = value else { continue };
+    for (&v, t) in inputs.iter().zip(&values) {
         let node = g.node(v);
         let name = input_name(g, v);
         let fits = t.shape.len() == node.ty.shape.rank()
@@ -139,27 +129,7 @@ pub fn bind(g: &Graph, feeds: &[Feed], src: &Source) -> Result<Bound, Failure> {
     }
     let dims = bind_dims(g, &shapes).map_err(|e| Failure::new(e.to_string()))?;
 
-    let mut bound = BTreeMap::new();
-    for (&v, value) in inputs.iter().zip(values) {
-        let node = g.node(v);
-        let tensor = match value {
-            Value::Tensor(t) => t,
-            Value::Fill(scalar) => {
-                let shape = node.ty.shape.0.iter().map(|d| match d {
-                    Dim::Known(n) => Ok(*n as usize),
-                    Dim::Sym(s) => dims.get(s).map(|&n| n as usize).ok_or_else(|| {
-                        src.error_at(
-                            node.loc,
-                            format!("the size of `{s}` is not known: feed input `{}` or another input with `{s}` in its shape", input_name(g, v)),
-                            "declared here",
-                        )
-                    }),
-                });
-                fill(&scalar, shape.collect::<Result<_, _>>()?)
-            }
-        };
-        bound.insert(input_name(g, v).to_string(), tensor);
-    }
+    let bound = inputs.iter().map(|&v| input_name(g, v).to_string()).zip(values).collect();
     let graph = specialize(g, &dims).map_err(|e| Failure::new(format!("graph `{}`: {e}", g.name)))?;
     Ok(Bound { graph, inputs: bound })
 }
@@ -170,7 +140,7 @@ fn load(feed: &Feed, declared: &Type, src: &Source, g: &Graph, v: ValueId) -> Re
     let loc = g.node(v).loc;
     match &feed.value {
         FeedValue::Npy(path) => {
-            let t = npy::read(path).map_err(Failure::new)?;
+            let t = npy::read(path).map_err(|e| Failure::new(format!("cannot feed input `{name}`: {e}")))?;
             if t.dtype() != declared.dtype {
                 return Err(src.error_at(
                     loc,
@@ -210,25 +180,15 @@ fn numpy_name(ty: &Type) -> &'static str {
 fn no_such_input(g: &Graph, name: &str) -> Failure {
     let inputs: Vec<String> = g.inputs().map(|v| format!("`{}`", input_name(g, v))).collect();
     let is_param = g.params().any(|v| g.node(v).name.as_deref() == Some(name));
-    let what = if is_param { format!("`{name}` is a param, not an input") } else { format!("no input named `{name}`") };
+    let what = match is_param {
+        true => format!("`{name}` is a param of graph `{}`, not an input", g.name),
+        false => format!("graph `{}` has no input named `{name}`", g.name),
+    };
     let has = match inputs.len() {
         0 => "it has no inputs".to_string(),
         _ => format!("its inputs are {}", inputs.join(", ")),
     };
-    Failure::new(format!("cannot feed `{name}`: graph `{}` has {what}; {has}", g.name))
-}
-
-/// `shape` filled with the element of the scalar `t`.
-fn fill(t: &Tensor, shape: Vec<usize>) -> Tensor {
-    let n = shape.iter().product();
-    let data = match &t.data {
-        Data::F32(v) => Data::F32(vec![v[0]; n]),
-        Data::F64(v) => Data::F64(vec![v[0]; n]),
-        Data::I32(v) => Data::I32(vec![v[0]; n]),
-        Data::I64(v) => Data::I64(vec![v[0]; n]),
-        Data::Bool(v) => Data::Bool(vec![v[0]; n]),
-    };
-    Tensor { shape, data }
+    Failure::new(format!("cannot feed `{name}`: {what}; {has}"))
 }
 
 #[cfg(test)]

@@ -761,7 +761,7 @@ impl<'m, 'f> GraphLowerer<'m, 'f> {
             },
             ExprKind::Unary { op: UnOp::Neg, operand } => match Literal::from_expr(e) {
                 // A negated literal is a negative constant, not a `neg` op.
-                Ok(lit) if !matches!(operand.kind, ExprKind::Array(_)) => weak(lit),
+                Ok(lit) => weak(lit),
                 _ => {
                     let v = self.lower_expr(operand)?;
                     self.unary(UnaryOp::Neg, v, e.span, "-")

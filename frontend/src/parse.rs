@@ -576,6 +576,9 @@ impl<'a> Parser<'a> {
                     (r, StmtKind::Output(names))
                 }
             }
+            _ if is_keyword(word) && assign(blank(rest, false)).is_some() => {
+                return Err(self.fail_at(i, format!("`{word}` is a keyword and cannot name a value")));
+            }
             _ if is_keyword(word) => {
                 let mut f = self.unexpected(i, what);
                 if matches!(word, "graph" | "fn" | "train") {
