@@ -125,7 +125,7 @@ pub fn bind(g: &Graph, feeds: &[Feed], src: &Source) -> Result<Bound, Failure> {
             ));
         }
         shapes.push((v, &t.shape));
-        bind_dims(g, &shapes).map_err(|e| src.error_at(node.loc, format!("input `{name}`: {e}"), "declared here"))?;
+        bind_dims(g, &shapes).map_err(|e| src.error_at(node.loc, e.to_string(), "declared here"))?;
     }
     let dims = bind_dims(g, &shapes).map_err(|e| Failure::new(e.to_string()))?;
 

@@ -56,6 +56,10 @@ impl Program {
 /// Parses and lowers a whole file, reporting every error found (sorted by
 /// position) rather than only the first.
 pub fn compile(src: &str) -> Result<Program, Vec<Diagnostic>> {
+    on_big_stack(|| compile_here(src)).unwrap_or_else(|d| Err(vec![d]))
+}
+
+fn compile_here(src: &str) -> Result<Program, Vec<Diagnostic>> {
     let (file, mut diags) = parse::parse_file(src);
     let (program, lower_diags) = lower::lower_file(&file, src);
     diags.extend(lower_diags);
@@ -71,5 +75,27 @@ pub fn compile(src: &str) -> Result<Program, Vec<Diagnostic>> {
 /// numbers (optionally negative), `true`/`false`, nested arrays of them.
 /// Spans in the error refer to `text`.
 pub fn parse_literal(text: &str) -> Result<Literal, Diagnostic> {
-    Literal::from_expr(&parse::parse_expr(text)?)
+    on_big_stack(|| Literal::from_expr(&parse::parse_expr(text)?))?
+}
+
+/// Stack for parsing and lowering. Both recurse over the nesting of the
+/// source, which they bound ([`parse::MAX_NESTING`] and the lowering depth),
+/// and this holds the deepest nesting they accept even in a debug build,
+/// whose frames are large.
+const STACK_BYTES: usize = 64 << 20;
+
+/// Runs `f` on a thread of its own with [`STACK_BYTES`] of stack, as rustc
+/// does, so that no input can overflow the caller's stack.
+fn on_big_stack<T: Send>(f: impl FnOnce() -> T + Send) -> Result<T, Diagnostic> {
+    std::thread::scope(|s| {
+        let worker = std::thread::Builder::new()
+            .name("tfg-frontend".into())
+            .stack_size(STACK_BYTES)
+            .spawn_scoped(s, f)
+            .map_err(|e| Diagnostic::error(format!("cannot start the compiler's thread: {e}")))?;
+        match worker.join() {
+            Ok(out) => Ok(out),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
 }

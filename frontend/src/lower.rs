@@ -91,7 +91,7 @@ pub(crate) type GraphNames = HashMap<String, Option<Type>>;
 /// How deeply lowering may recurse through expressions and inlined fns
 /// together; parsing bounds a single expression, this bounds their nesting
 /// through calls.
-const MAX_LOWERING_DEPTH: u32 = 1024;
+const MAX_LOWERING_DEPTH: u32 = 512;
 
 /// Lowers a parsed file: every graph, then every `train` item.
 pub fn lower_file(file: &File, src: &str) -> (Program, Vec<Diagnostic>) {

@@ -15,6 +15,7 @@ pub mod arbitrary;
 pub mod graph;
 pub mod infer;
 pub mod init;
+pub mod kernel;
 pub mod op;
 pub mod specialize;
 pub mod tensor;

@@ -2,9 +2,9 @@
 
 use tfg_ir::{DType, Data, Tensor};
 
-/// numpy `astype`: floats truncate toward zero into integers (saturating,
-/// where numpy leaves out-of-range values undefined), integers wrap into
-/// narrower ones, nonzero is true, and bool is 0 or 1.
+/// numpy `astype`: floats truncate toward zero into integers (saturating, and
+/// NaN gives 0, where numpy leaves such values undefined), integers wrap into
+/// narrower ones, nonzero (and NaN) is true, and bool is 0 or 1.
 pub(crate) fn cast(x: &Data, to: DType) -> Data {
     macro_rules! convert {
         ($v:expr) => {

@@ -96,10 +96,18 @@ fn bind<'a>(
     fed: &'a [Tensor],
     values: &mut [Option<Cow<'a, Tensor>>],
 ) -> Result<(), RunError> {
+    // Leaves always have names; users know them without the IR's `%`.
+    let name = |v: ValueId| {
+        g.node(v)
+            .name
+            .clone()
+            .unwrap_or_else(|| describe(g, v.index()))
+    };
     if ids.len() != fed.len() {
-        let names: Vec<String> = ids.iter().map(|&v| describe(g, v.index())).collect();
+        let names: Vec<String> = ids.iter().map(|&v| name(v)).collect();
+        let plural = if ids.len() == 1 { "" } else { "s" };
         let message = format!(
-            "expected {} {kind}s ({}), got {}",
+            "expected {} {kind}{plural} ({}), got {}",
             ids.len(),
             names.join(", "),
             fed.len()
@@ -111,16 +119,20 @@ fn bind<'a>(
         let declared = concrete(&node.ty).map_err(|m| error_at(g, id.index(), m))?;
         if t.shape.iter().product::<usize>() != t.numel() {
             let m = format!(
-                "was fed a malformed tensor ({} elements for shape {:?})",
+                "{kind} {} was fed a malformed tensor ({} elements for shape {:?})",
+                name(id),
                 t.numel(),
                 t.shape
             );
-            return Err(error_at(g, id.index(), m));
+            return Err(RunError {
+                message: m,
+                loc: node.loc,
+            });
         }
         if t.dtype() != node.ty.dtype || t.shape != declared {
             let m = format!(
                 "{kind} {} expects {} but was fed {}",
-                describe(g, id.index()),
+                name(id),
                 node.ty,
                 t.ty()
             );

@@ -365,10 +365,7 @@ mod tests {
         assert_eq!(Num::pow(-1i32, -3), -1);
         assert_eq!(Num::pow(-1i64, -4), 1);
         // 3**40 wraps modulo 2**32 as numpy's int32 power does.
-        assert_eq!(
-            Num::pow(3i32, 40),
-            3i128.pow(40) as u32 as i32
-        );
+        assert_eq!(Num::pow(3i32, 40), 3i128.pow(40) as u32 as i32);
     }
 
     #[test]

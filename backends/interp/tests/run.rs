@@ -55,14 +55,11 @@ fn feeds_are_checked_against_the_declared_types() {
     let g = hello();
     let w = [Tensor::scalar_f32(0.8)];
     let err = run(&g, &[], &w).unwrap_err();
-    assert!(
-        err.message.contains("expected 1 inputs (%x), got 0"),
-        "{err}"
-    );
+    assert!(err.message.contains("expected 1 input (x), got 0"), "{err}");
     let err = run(&g, &[f32s(&[2], &[1.0, 2.0])], &w).unwrap_err();
     assert!(
         err.message
-            .contains("input %x expects f32 but was fed f32[2]"),
+            .contains("input x expects f32 but was fed f32[2]"),
         "{err}"
     );
     let err = run(
@@ -72,7 +69,7 @@ fn feeds_are_checked_against_the_declared_types() {
     )
     .unwrap_err();
     assert!(
-        err.message.contains("param %w expects f32 but was fed f64"),
+        err.message.contains("param w expects f32 but was fed f64"),
         "{err}"
     );
     let malformed = Tensor {

@@ -25,7 +25,7 @@ impl fmt::Display for ParseError {
 impl std::error::Error for ParseError {}
 
 /// Reads a program in the text form.
-pub fn parse(text: &str) -> Result<Program, ParseError> {
+pub fn parse(text: &str) -> Result<Program> {
     let mut c = Cursor { s: text, pos: 0 };
     let p = c.program()?;
     c.ws();

@@ -1,0 +1,117 @@
+//! The cost model, and extraction by it.
+//!
+//! A value costs the bytes its op reads and writes plus its arithmetic (one
+//! unit a flop, transcendental functions more), not one unit a node: a
+//! `broadcast_to` that materialises a large tensor is dear, a reshape (a
+//! view) and a scalar constant nearly free, and a matmul costs its `2·m·n·k`.
+
+use super::analysis::{Facts, TensorGraph};
+use super::lang::{Kind, TensorLang};
+use egg::{Id, Language};
+use std::collections::HashMap;
+use tfg_ir::{BinaryOp, Graph, Op, Shape, Type, UnaryOp};
+
+/// The size assumed for a symbolic dim.
+const SYMBOLIC_DIM: f64 = 32.0;
+
+pub fn numel(s: &Shape) -> f64 {
+    s.0.iter().map(|d| d.known().map_or(SYMBOLIC_DIM, |n| n as f64)).product()
+}
+
+pub fn bytes(t: &Type) -> f64 {
+    numel(&t.shape) * t.dtype.size() as f64
+}
+
+fn unary_flops(u: UnaryOp) -> f64 {
+    use UnaryOp::*;
+    match u {
+        Exp | Log | Sqrt | Rsqrt | Tanh | Sigmoid | Sin | Cos => 8.0,
+        Neg | Abs | Square | Relu | Floor | Ceil | Sign | Reciprocal | Not => 1.0,
+    }
+}
+
+/// The cost of computing a value of type `out` by `kind` from `args`.
+pub fn op_cost(kind: Kind, out: &Type, args: &[&Type]) -> f64 {
+    let moved = bytes(out) + args.iter().map(|a| bytes(a)).sum::<f64>();
+    let n = numel(&out.shape);
+    match kind {
+        Kind::Reshape => 1.0,
+        Kind::Unary(u) => moved + n * unary_flops(u),
+        Kind::Binary(BinaryOp::Pow) => moved + 8.0 * n,
+        Kind::Binary(_) | Kind::Select | Kind::Cast => moved + n,
+        Kind::BroadcastTo | Kind::Transpose | Kind::Concat | Kind::OneHot => moved,
+        Kind::Reduce(_) | Kind::ArgMax | Kind::ArgMin => moved + args.first().map_or(0.0, |a| numel(&a.shape)),
+        Kind::MatMul => {
+            let k = args.first().and_then(|a| a.shape.0.last()).map_or(1.0, |d| numel(&Shape(vec![d.clone()])));
+            moved + 2.0 * n * k
+        }
+        Kind::Grad => moved,
+    }
+}
+
+/// A constant costs its storage, a scalar next to nothing.
+fn constant_cost(t: &Type) -> f64 {
+    if numel(&t.shape) <= 1.0 {
+        1.0
+    } else {
+        bytes(t)
+    }
+}
+
+/// The total cost of the values `g`'s outputs and updates need, each once.
+pub fn graph_cost(g: &Graph) -> f64 {
+    let live = g.live();
+    g.nodes
+        .iter()
+        .zip(live)
+        .filter(|(_, live)| *live)
+        .map(|(node, _)| match &node.op {
+            Op::Input { .. } | Op::Param { .. } => 0.0,
+            Op::Const(_) => constant_cost(&node.ty),
+            op => match super::lang::split(op) {
+                Some((kind, _)) => {
+                    let args: Vec<&Type> = node.args.iter().map(|&a| g.ty(a)).collect();
+                    op_cost(kind, &node.ty, &args)
+                }
+                None => 0.0,
+            },
+        })
+        .sum()
+}
+
+/// The cost of one e-node of class `out` alone, its operands aside.
+fn node_cost(egraph: &TensorGraph, node: &TensorLang, out: &Facts) -> f64 {
+    let Some(out) = out.tensor() else { return 0.0 };
+    match node {
+        TensorLang::Leaf(_) | TensorLang::Attr(_) => 0.0,
+        TensorLang::Const(_) => constant_cost(&out.ty),
+        TensorLang::Op(kind, children) => {
+            let operands = if kind.has_attr() { &children[1..] } else { &children[..] };
+            let args: Option<Vec<&Type>> = operands.iter().map(|&c| egraph[c].data.tensor().map(|t| &t.ty)).collect();
+            args.map_or(f64::INFINITY, |args| op_cost(*kind, &out.ty, &args))
+        }
+    }
+}
+
+/// The cheapest e-node of every e-class, by the cost of the term it roots
+/// (shared subterms counted once for each use, as usual for e-graphs).
+pub fn extract(egraph: &TensorGraph) -> HashMap<Id, (f64, TensorLang)> {
+    let mut best: HashMap<Id, (f64, TensorLang)> = HashMap::new();
+    let mut changed = true;
+    while changed {
+        changed = false;
+        for class in egraph.classes() {
+            for node in &class.nodes {
+                let operands: Option<f64> =
+                    node.children().iter().map(|&c| best.get(&egraph.find(c)).map(|b| b.0)).sum();
+                let Some(operands) = operands else { continue };
+                let cost = operands + node_cost(egraph, node, &class.data);
+                if best.get(&class.id).is_none_or(|b| cost < b.0) {
+                    best.insert(class.id, (cost, node.clone()));
+                    changed = true;
+                }
+            }
+        }
+    }
+    best
+}

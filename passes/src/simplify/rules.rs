@@ -1,0 +1,355 @@
+//! The rewrite rules.
+//!
+//! Each rule is a pattern, a right-hand side, and a check that may refuse
+//! the match or supply the leaves the right-hand side needs (a composed perm,
+//! a count). Every right-hand side is type-checked by the op registry before
+//! it is added, and must have exactly the type of what it replaces, so
+//! `x * 1 → x` never fires where the `1` broadcasts `x` to a larger shape.
+//!
+//! All rules hold exactly in IEEE arithmetic except three, which hold within
+//! the SPEC's tolerance: `sum-broadcast` (one product instead of a sum of
+//! equal terms), the `factor-*` rules (one rounding fewer) and `exp-log`
+//! (`exp(log x)` rounds twice). Signed zeros: `x + 0.0 → x` would turn
+//! `-0.0 + 0.0 = 0.0` into `-0.0`, which `1/x` can tell apart, so the float
+//! rule fires only where the zero is `-0.0` (`x + -0.0` is `x` for every x)
+//! or where the analysis proves `x` is never `-0.0`; `x - 0.0` is always `x`.
+
+use super::analysis::{shape, tensor_type, Facts, TensorAnalysis, TensorFacts, TensorGraph};
+use super::cost::numel;
+use super::lang::{join, Attr, Kind, TensorLang};
+use egg::{Applier, ENodeOrVar, Id, Language, Pattern, PatternAst, Rewrite, Subst, Symbol, Var};
+use tfg_ir::{infer, Dim, ReduceOp, Tensor, Type};
+
+pub type Rule = Rewrite<TensorLang, TensorAnalysis>;
+
+/// New leaves for the right-hand side's unbound variables, or `None`: do not fire.
+type Leaves = Option<Vec<(&'static str, TensorLang)>>;
+
+/// One match of a rule's pattern, as its check sees it.
+pub struct Match<'a> {
+    egraph: &'a TensorGraph,
+    root: Id,
+    subst: &'a Subst,
+    vars: &'a [(String, Var)],
+}
+
+impl Match<'_> {
+    fn class(&self, var: &str) -> Option<Id> {
+        let (_, v) = self.vars.iter().find(|(name, _)| name == var)?;
+        self.subst.get(*v).copied()
+    }
+
+    fn tensor(&self, var: &str) -> Option<&TensorFacts> {
+        self.egraph[self.class(var)?].data.tensor()
+    }
+
+    fn attr(&self, var: &str) -> Option<&Attr> {
+        self.egraph[self.class(var)?].data.attr()
+    }
+
+    fn perm(&self, var: &str) -> Option<&[usize]> {
+        match self.attr(var)? {
+            Attr::Perm(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// The matched e-class: what the right-hand side replaces.
+    fn root(&self) -> Option<&TensorFacts> {
+        self.egraph[self.root].data.tensor()
+    }
+}
+
+/// Fire, adding nothing, when `cond` holds.
+fn when(cond: bool) -> Leaves {
+    cond.then(Vec::new)
+}
+
+/// The right-hand side of a rule: a pattern, completed and guarded by `check`.
+struct Rhs {
+    ast: PatternAst<TensorLang>,
+    vars: Vec<(String, Var)>,
+    check: Box<dyn Fn(&Match) -> Leaves + Send + Sync>,
+}
+
+/// What a right-hand side node is, for type-checking it.
+enum Sort {
+    Attr(Attr),
+    Tensor(Type),
+}
+
+impl Rhs {
+    fn var(&self, name: &str) -> Option<Var> {
+        self.vars.iter().find(|(n, _)| n == name).map(|(_, v)| *v)
+    }
+
+    /// The type of the right-hand side under `subst` plus `leaves`, if every
+    /// op in it accepts its operands.
+    fn type_of(&self, egraph: &TensorGraph, subst: &Subst, leaves: &[(Var, TensorLang)]) -> Option<Type> {
+        let leaf_sort = |node: &TensorLang| match node {
+            TensorLang::Const(c) => Some(Sort::Tensor(c.0.ty())),
+            TensorLang::Attr(a) => Some(Sort::Attr(a.clone())),
+            _ => None,
+        };
+        let mut sorts: Vec<Sort> = Vec::with_capacity(self.ast.len());
+        for node in self.ast.iter() {
+            let sort = match node {
+                ENodeOrVar::Var(v) => match leaves.iter().find(|(w, _)| w == v) {
+                    Some((_, leaf)) => leaf_sort(leaf)?,
+                    None => match &egraph[*subst.get(*v)?].data {
+                        Facts::Attr(a) => Sort::Attr(a.clone()),
+                        Facts::Tensor(t) => Sort::Tensor(t.ty.clone()),
+                        Facts::Invalid(_) => return None,
+                    },
+                },
+                ENodeOrVar::ENode(TensorLang::Op(kind, children)) => {
+                    let (attr, operands) = match kind.has_attr() {
+                        true => match &sorts[usize::from(children[0])] {
+                            Sort::Attr(a) => (Some(a), &children[1..]),
+                            Sort::Tensor(_) => return None,
+                        },
+                        false => (None, &children[..]),
+                    };
+                    let op = join(*kind, attr)?;
+                    let args: Vec<&Type> = operands
+                        .iter()
+                        .map(|&c| match &sorts[usize::from(c)] {
+                            Sort::Tensor(t) => Some(t),
+                            Sort::Attr(_) => None,
+                        })
+                        .collect::<Option<_>>()?;
+                    Sort::Tensor(infer(&op, &args).ok()?)
+                }
+                ENodeOrVar::ENode(leaf) => leaf_sort(leaf)?,
+            };
+            sorts.push(sort);
+        }
+        match sorts.pop()? {
+            Sort::Tensor(t) => Some(t),
+            Sort::Attr(_) => None,
+        }
+    }
+}
+
+impl Applier<TensorLang, TensorAnalysis> for Rhs {
+    fn apply_one(
+        &self,
+        egraph: &mut TensorGraph,
+        eclass: Id,
+        subst: &Subst,
+        searcher_ast: Option<&PatternAst<TensorLang>>,
+        rule_name: Symbol,
+    ) -> Vec<Id> {
+        let m = Match { egraph, root: eclass, subst, vars: &self.vars };
+        let Some(leaves) = (self.check)(&m) else { return vec![] };
+        let Some(leaves) = leaves.into_iter().map(|(n, leaf)| Some((self.var(n)?, leaf))).collect::<Option<Vec<_>>>()
+        else {
+            return vec![];
+        };
+        let fits = self.type_of(egraph, subst, &leaves);
+        if fits.is_none() || fits.as_ref() != tensor_type(egraph, eclass) {
+            return vec![];
+        }
+        let mut subst = subst.clone();
+        for (var, leaf) in leaves {
+            let id = egraph.add(leaf);
+            subst.insert(var, id);
+        }
+        match searcher_ast {
+            Some(lhs) => {
+                let (id, united) = egraph.union_instantiations(lhs, &self.ast, &subst, rule_name);
+                if united {
+                    vec![id]
+                } else {
+                    vec![]
+                }
+            }
+            None => {
+                let id = egraph.add_instantiation(&self.ast, &subst);
+                if egraph.union(eclass, id) {
+                    vec![eclass]
+                } else {
+                    vec![]
+                }
+            }
+        }
+    }
+}
+
+fn rule(name: &str, lhs: &str, rhs: &str, check: impl Fn(&Match) -> Leaves + Send + Sync + 'static) -> Result<Rule, String> {
+    let parse = |s: &str| s.parse::<Pattern<TensorLang>>().map_err(|e| format!("rule {name}: {e}"));
+    let (lhs, rhs) = (parse(lhs)?, parse(rhs)?);
+    let mut vars: Vec<(String, Var)> = lhs.vars().into_iter().chain(rhs.vars()).map(|v| (v.to_string(), v)).collect();
+    vars.dedup();
+    Rewrite::new(name, lhs, Rhs { ast: rhs.ast, vars, check: Box::new(check) })
+}
+
+fn is_one(f: &TensorFacts) -> bool {
+    f.splat_f64() == Some(1.0)
+}
+
+/// `x + z == x` for every element: `z` is zero, and for floats either `-0.0`
+/// or `x` is never `-0.0`.
+fn adds_nothing(x: &TensorFacts, z: &TensorFacts) -> bool {
+    z.splat_f64() == Some(0.0) && (!z.ty.dtype.is_float() || z.is_neg_zero() || x.no_neg_zero)
+}
+
+/// `x - z == x`: `x - 0.0` is `x + -0.0`, and `x - -0.0` is `x + 0.0`.
+fn subtracts_nothing(x: &TensorFacts, z: &TensorFacts) -> bool {
+    z.splat_f64() == Some(0.0) && (!z.ty.dtype.is_float() || !z.is_neg_zero() || x.no_neg_zero)
+}
+
+/// `[0, …, n-1, n-2]`: swaps the last two axes of a rank-`n` value.
+fn swap_last(rank: usize) -> Vec<usize> {
+    let mut p: Vec<usize> = (0..rank).collect();
+    p.swap(rank - 2, rank - 1);
+    p
+}
+
+fn swaps_last(p: &[usize]) -> bool {
+    p.len() >= 2 && p == swap_last(p.len())
+}
+
+fn perm_leaf(p: Vec<usize>) -> TensorLang {
+    TensorLang::Attr(Attr::Perm(p))
+}
+
+fn shape_leaf(dims: Vec<Dim>) -> TensorLang {
+    TensorLang::Attr(Attr::Shape(dims))
+}
+
+/// `reduce(broadcast_to(x, s))` over axes where `x` has size 1: every
+/// reduced element is the same element of `x`. Gives the leaves for
+/// `(broadcast_to ?r (reshape ?k x))`, and `?n`, the count of reduced
+/// elements, when `count` is asked for.
+fn reduce_of_broadcast(m: &Match, count: bool) -> Leaves {
+    let Attr::Axes { axes, keepdims } = m.attr("?a")? else { return None };
+    let Attr::Shape(s) = m.attr("?s")? else { return None };
+    let x = m.tensor("?x")?;
+    let pad = s.len().checked_sub(x.ty.shape.rank())?;
+    let x_dim = |i: usize| if i < pad { Dim::Known(1) } else { x.ty.shape.0[i - pad].clone() };
+    let mut n = 1u64;
+    let mut kept = Vec::new();
+    for (i, d) in s.iter().enumerate() {
+        if axes.contains(&i) {
+            if x_dim(i) != Dim::Known(1) {
+                return None;
+            }
+            n = n.checked_mul(d.known()?)?;
+            if *keepdims {
+                kept.push(Dim::Known(1));
+            }
+        } else {
+            kept.push(x_dim(i));
+        }
+    }
+    // A reduction over nothing is not a copy of `x` (an empty sum is 0).
+    if axes.is_empty() || n == 0 {
+        return None;
+    }
+    let mut leaves = vec![("?r", shape_leaf(m.root()?.ty.shape.0.clone())), ("?k", shape_leaf(kept))];
+    if count {
+        let n = Tensor::full(x.ty.dtype, vec![], n as f64);
+        leaves.push(("?n", TensorLang::Const(super::lang::Constant::new(n))));
+    }
+    Some(leaves)
+}
+
+/// `a*b + a*c → a*(b+c)` saves work when `b+c` is smaller than `a*b` and
+/// `a*c` together, and neither product is needed elsewhere.
+fn factoring_saves(m: &Match, left: bool) -> Leaves {
+    let (a, b, c) = (m.class("?a")?, m.class("?b")?, m.class("?c")?);
+    let product = |x| {
+        let children = if left { vec![a, x] } else { vec![x, a] };
+        m.egraph.lookup(TensorLang::Op(Kind::Binary(tfg_ir::BinaryOp::Mul), children))
+    };
+    let (ab, ac) = (product(b)?, product(c)?);
+    let single_use = |p: Id| m.egraph[p].parents().len() <= 1;
+    let b_plus_c = tfg_ir::broadcast_shapes(shape(m.egraph, b)?, shape(m.egraph, c)?).ok()?;
+    let products = numel(shape(m.egraph, ab)?) + numel(shape(m.egraph, ac)?);
+    when(single_use(ab) && single_use(ac) && numel(&b_plus_c) < products)
+}
+
+/// The default rule set.
+pub fn rules() -> Result<Vec<Rule>, String> {
+    let always = |_: &Match| Some(vec![]);
+    let mut rules = vec![
+        rule("mul-one", "(mul ?x ?c)", "?x", |m| when(is_one(m.tensor("?c")?)))?,
+        rule("one-mul", "(mul ?c ?x)", "?x", |m| when(is_one(m.tensor("?c")?)))?,
+        rule("mul-one-broadcast", "(mul ?x ?c)", "(broadcast_to ?s ?x)", |m| {
+            let out = m.root()?;
+            let grows = out.ty != m.tensor("?x")?.ty;
+            when(grows && is_one(m.tensor("?c")?))?;
+            Some(vec![("?s", shape_leaf(out.ty.shape.0.clone()))])
+        })?,
+        rule("one-mul-broadcast", "(mul ?c ?x)", "(broadcast_to ?s ?x)", |m| {
+            let out = m.root()?;
+            let grows = out.ty != m.tensor("?x")?.ty;
+            when(grows && is_one(m.tensor("?c")?))?;
+            Some(vec![("?s", shape_leaf(out.ty.shape.0.clone()))])
+        })?,
+        rule("add-zero", "(add ?x ?z)", "?x", |m| when(adds_nothing(m.tensor("?x")?, m.tensor("?z")?)))?,
+        rule("zero-add", "(add ?z ?x)", "?x", |m| when(adds_nothing(m.tensor("?x")?, m.tensor("?z")?)))?,
+        rule("sub-zero", "(sub ?x ?z)", "?x", |m| when(subtracts_nothing(m.tensor("?x")?, m.tensor("?z")?)))?,
+        rule("div-one", "(div ?x ?c)", "?x", |m| when(is_one(m.tensor("?c")?)))?,
+        rule("neg-neg", "(neg (neg ?x))", "?x", always)?,
+        rule("add-neg", "(add ?a (neg ?b))", "(sub ?a ?b)", always)?,
+        rule("sub-neg", "(sub ?a (neg ?b))", "(add ?a ?b)", always)?,
+        rule("transpose-transpose", "(transpose ?p (transpose ?q ?x))", "(transpose ?r ?x)", |m| {
+            let (p, q) = (m.perm("?p")?, m.perm("?q")?);
+            let r = p.iter().map(|&i| q.get(i).copied()).collect::<Option<Vec<_>>>()?;
+            Some(vec![("?r", perm_leaf(r))])
+        })?,
+        rule("transpose-identity", "(transpose ?p ?x)", "?x", |m| {
+            when(m.perm("?p")?.iter().enumerate().all(|(i, &p)| i == p))
+        })?,
+        rule("reshape-reshape", "(reshape ?s (reshape ?t ?x))", "(reshape ?s ?x)", always)?,
+        rule("reshape-same", "(reshape ?s ?x)", "?x", always)?,
+        rule("broadcast-broadcast", "(broadcast_to ?s (broadcast_to ?t ?x))", "(broadcast_to ?s ?x)", always)?,
+        rule("broadcast-same", "(broadcast_to ?s ?x)", "?x", always)?,
+        rule("exp-log", "(exp (log ?x))", "?x", |m| when(m.tensor("?x")?.non_negative))?,
+        rule(
+            "sum-broadcast",
+            "(reduce_sum ?a (broadcast_to ?s ?x))",
+            "(broadcast_to ?r (mul (reshape ?k ?x) ?n))",
+            |m| reduce_of_broadcast(m, true),
+        )?,
+        rule("matmul-transposes", "(matmul (transpose ?p ?a) (transpose ?q ?b))", "(transpose ?r (matmul ?b ?a))", |m| {
+            when(swaps_last(m.perm("?p")?) && swaps_last(m.perm("?q")?))?;
+            Some(vec![("?r", perm_leaf(swap_last(m.root()?.ty.shape.rank())))])
+        })?,
+        rule(
+            "transpose-matmul",
+            "(transpose ?p (matmul ?a ?b))",
+            "(matmul (transpose ?q ?b) (transpose ?r ?a))",
+            |m| {
+                let (a, b) = (m.tensor("?a")?.ty.shape.rank(), m.tensor("?b")?.ty.shape.rank());
+                when(swaps_last(m.perm("?p")?) && a >= 2 && b >= 2)?;
+                Some(vec![("?q", perm_leaf(swap_last(b))), ("?r", perm_leaf(swap_last(a)))])
+            },
+        )?,
+        rule("factor-left", "(add (mul ?a ?b) (mul ?a ?c))", "(mul ?a (add ?b ?c))", |m| factoring_saves(m, true))?,
+        rule("factor-right", "(add (mul ?b ?a) (mul ?c ?a))", "(mul (add ?b ?c) ?a)", |m| factoring_saves(m, false))?,
+        rule("factor-left-sub", "(sub (mul ?a ?b) (mul ?a ?c))", "(mul ?a (sub ?b ?c))", |m| {
+            factoring_saves(m, true)
+        })?,
+        rule("factor-right-sub", "(sub (mul ?b ?a) (mul ?c ?a))", "(mul (sub ?b ?c) ?a)", |m| {
+            factoring_saves(m, false)
+        })?,
+    ];
+    // Max, min and mean of equal elements are that element, exactly.
+    for op in [ReduceOp::Mean, ReduceOp::Max, ReduceOp::Min] {
+        let lhs = format!("({} ?a (broadcast_to ?s ?x))", Kind::Reduce(op).name());
+        rules.push(rule(&format!("{}-broadcast", op.name()), &lhs, "(broadcast_to ?r (reshape ?k ?x))", |m| {
+            reduce_of_broadcast(m, false)
+        })?);
+    }
+    // A reduction over no axes is the identity.
+    for op in ReduceOp::ALL {
+        let lhs = format!("({} ?a ?x)", Kind::Reduce(op).name());
+        rules.push(rule(&format!("{}-no-axes", op.name()), &lhs, "?x", |m| {
+            when(matches!(m.attr("?a")?, Attr::Axes { axes, .. } if axes.is_empty()))
+        })?);
+    }
+    Ok(rules)
+}

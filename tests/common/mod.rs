@@ -1,0 +1,84 @@
+//! Running the built `tfg` binary, and numpy where the machine has it.
+
+#![allow(dead_code)] // Each test binary uses a different part of this module.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// What one run of `tfg` did.
+pub struct Run {
+    pub status: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `tfg ARGS` in the repository root, so paths in messages are stable.
+pub fn tfg(args: &[&str]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_tfg"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("NO_COLOR")
+        .output()
+        .expect("the tfg binary runs");
+    Run {
+        status: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(out.stdout).expect("stdout is UTF-8"),
+        stderr: String::from_utf8(out.stderr).expect("stderr is UTF-8"),
+    }
+}
+
+/// `tfg ARGS` that must succeed; its stdout.
+pub fn tfg_ok(args: &[&str]) -> String {
+    let run = tfg(args);
+    assert_eq!(run.status, 0, "tfg {args:?} failed:\n{}", run.stderr);
+    run.stdout
+}
+
+/// A fresh, empty directory for one test.
+pub fn scratch(test: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-tests").join(test);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir is writable");
+    dir
+}
+
+/// Names of the entries of `dir`, sorted.
+pub fn entries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| d.map(|e| e.expect("entry").file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// A Python interpreter with numpy (`$TFG_PYTHON`, then `.venv`, then `python3`), or
+/// `None` with a note on stderr. With `TFG_REQUIRE_NUMPY` set (as `scripts/test`
+/// sets it) a missing numpy fails the test instead.
+pub fn numpy() -> Option<PathBuf> {
+    let candidates = std::env::var_os("TFG_PYTHON")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain([Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python"), PathBuf::from("python3")]);
+    for python in candidates {
+        let ok = Command::new(&python).args(["-c", "import numpy"]).output().is_ok_and(|o| o.status.success());
+        if ok {
+            return Some(python);
+        }
+    }
+    assert!(std::env::var_os("TFG_REQUIRE_NUMPY").is_none(), "numpy is required (TFG_REQUIRE_NUMPY) but not found");
+    eprintln!("skipped: no python3 with numpy found (run scripts/test to install it)");
+    None
+}
+
+/// Runs `tests/python/SCRIPT ARGS` with `python`; its stdout.
+pub fn python(python: &Path, script: &str, args: &[&str]) -> String {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python").join(script);
+    let out = Command::new(python).arg(&script).args(args).output().expect("python runs");
+    assert!(out.status.success(), "{} failed:\n{}", script.display(), String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).expect("UTF-8")
+}
+
+/// Parses JSON, failing the test with the text if it is not.
+pub fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}):\n{text}"))
+}
