@@ -252,7 +252,7 @@ fn statement_ends_at_newline_semicolon_or_brace() {
     // Outside them a newline ends the statement.
     assert_eq!(errors("graph g {\n  y = 1 +\n  2\n}"), [
         "expected an expression, found end of line",
-        "expected '=' after `2`, found end of line"
+        "expected a statement (`NAME = EXPR`, `input`, `param` or `output`), found `2`"
     ]);
 }
 

@@ -8,6 +8,7 @@
 
 pub mod autodiff;
 pub mod dce;
+pub mod simplify;
 pub mod train_step;
 
 use std::fmt;
@@ -31,7 +32,14 @@ pub fn pipeline() -> Vec<Pass> {
             summary: "expand grad(y, x) into gradient ops",
             run: |g| autodiff::expand_grads(g).map_err(|e| e.to_string()),
         },
-        Pass { name: "dce", summary: "remove values no output or update needs", run: |g| Ok(dce::dce(g)) },
+        Pass {
+            name: "dce",
+            summary: "remove values no output or update needs",
+            run: |g| {
+                dce::dce(g);
+                Ok(())
+            },
+        },
     ]
 }
 
@@ -66,11 +74,16 @@ pub fn run_pipeline(
     let mut times = Vec::with_capacity(passes.len());
     for pass in passes {
         let start = Instant::now();
-        (pass.run)(g).map_err(|message| PassError { pass: pass.name, message })?;
+        (pass.run)(g).map_err(|message| PassError {
+            pass: pass.name,
+            message,
+        })?;
         times.push((pass.name, start.elapsed()));
         if cfg!(debug_assertions) {
-            tfg_ir::verify::verify(g)
-                .map_err(|e| PassError { pass: pass.name, message: format!("left an invalid graph: {e}") })?;
+            tfg_ir::verify::verify(g).map_err(|e| PassError {
+                pass: pass.name,
+                message: format!("left an invalid graph: {e}"),
+            })?;
         }
         after(pass, g);
     }

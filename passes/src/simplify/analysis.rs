@@ -59,21 +59,30 @@ pub struct TensorFacts {
 impl TensorFacts {
     fn opaque(ty: Type) -> TensorFacts {
         let no_neg_zero = !ty.dtype.is_float();
-        TensorFacts { ty, value: None, splat: None, non_negative: false, no_neg_zero }
+        TensorFacts {
+            ty,
+            value: None,
+            splat: None,
+            non_negative: false,
+            no_neg_zero,
+        }
     }
 
     fn known(t: Tensor) -> TensorFacts {
         let mut facts = TensorFacts::opaque(t.ty());
         let n = t.numel();
-        let negative = |i| t.data.get_f64(i) < 0.0;
-        let neg_zero = |i| match &t.data {
+        let negative = |i: usize| t.data.get_f64(i) < 0.0;
+        let neg_zero = |i: usize| match &t.data {
             Data::F32(v) => v[i].to_bits() == (-0.0f32).to_bits(),
             Data::F64(v) => v[i].to_bits() == (-0.0f64).to_bits(),
             _ => false,
         };
         facts.no_neg_zero = !(0..n).any(neg_zero);
         facts.non_negative = facts.no_neg_zero && !(0..n).any(negative);
-        let first = Constant::new(Tensor { shape: vec![], data: fold_first(&t.data) });
+        let first = Constant::new(Tensor {
+            shape: vec![],
+            data: fold_first(&t.data),
+        });
         let all_equal = n > 0 && (1..n).all(|i| element_eq(&t.data, 0, i));
         if all_equal {
             facts.splat = Some(first.0);
@@ -127,6 +136,8 @@ pub struct TensorAnalysis {
     pub leaf_types: HashMap<u32, Type>,
     /// The first merge of e-classes with different types: a broken rule.
     pub conflict: Option<String>,
+    /// E-classes given a constant by folding.
+    pub folds: usize,
 }
 
 impl Analysis<TensorLang> for TensorAnalysis {
@@ -161,7 +172,10 @@ impl Analysis<TensorLang> for TensorAnalysis {
                     }
                 }
                 // Both describe the same value, so whatever either proves holds.
-                for (mine, theirs) in [(&mut x.non_negative, y.non_negative), (&mut x.no_neg_zero, y.no_neg_zero)] {
+                for (mine, theirs) in [
+                    (&mut x.non_negative, y.non_negative),
+                    (&mut x.no_neg_zero, y.no_neg_zero),
+                ] {
                     merged.0 |= theirs && !*mine;
                     merged.1 |= *mine && !theirs;
                     *mine |= theirs;
@@ -170,7 +184,9 @@ impl Analysis<TensorLang> for TensorAnalysis {
             }
             (Facts::Attr(x), Facts::Attr(y)) if *x == y => DidMerge(false, false),
             (a, b) => {
-                self.conflict.get_or_insert_with(|| format!("merged values that cannot be equal: {a:?} and {b:?}"));
+                self.conflict.get_or_insert_with(|| {
+                    format!("merged values that cannot be equal: {a:?} and {b:?}")
+                });
                 DidMerge(false, true)
             }
         }
@@ -179,10 +195,13 @@ impl Analysis<TensorLang> for TensorAnalysis {
     /// Constant folding: a class whose value is known gets the constant
     /// (a splat as `broadcast_to(scalar)`, which stays small at any size).
     fn modify(egraph: &mut TensorGraph, id: Id) {
-        let Some(target) = egraph[id].data.tensor().and_then(constant_form) else { return };
+        let Some(target) = egraph[id].data.tensor().and_then(constant_form) else {
+            return;
+        };
         if egraph.lookup_expr(&target) == Some(egraph.find(id)) {
             return;
         }
+        egraph.analysis.folds += 1;
         if egraph.are_explanations_enabled() {
             if let Some(from) = folded_term(egraph, id) {
                 let (from, to) = (Pattern::from(from).ast, Pattern::from(target).ast);
@@ -220,7 +239,10 @@ pub fn append(expr: &mut RecExpr<TensorLang>, piece: &[TensorLang]) -> Id {
     let base = expr.len();
     let mut root = Id::from(base);
     for node in piece {
-        root = expr.add(node.clone().map_children(|c| Id::from(usize::from(c) + base)));
+        root = expr.add(
+            node.clone()
+                .map_children(|c| Id::from(usize::from(c) + base)),
+        );
     }
     root
 }
@@ -240,7 +262,10 @@ fn folded_term(egraph: &TensorGraph, id: Id) -> Option<RecExpr<TensorLang>> {
             children.push(append(&mut expr, &piece));
         }
         let mut next = children.into_iter();
-        expr.add(node.clone().map_children(|_| next.next().unwrap_or(Id::from(0))));
+        expr.add(
+            node.clone()
+                .map_children(|_| next.next().unwrap_or(Id::from(0))),
+        );
         Some(expr)
     })
 }
@@ -269,7 +294,10 @@ pub fn derive(op: &Op, args: &[&TensorFacts], ty: Type) -> TensorFacts {
         .concrete()
         .filter(|dims| dims.iter().product::<usize>() as u64 <= VALUE_LIMIT)
         .and_then(|dims| {
-            let values: Vec<&Tensor> = args.iter().map(|a| a.value.as_deref()).collect::<Option<_>>()?;
+            let values: Vec<&Tensor> = args
+                .iter()
+                .map(|a| a.value.as_deref())
+                .collect::<Option<_>>()?;
             fold::eval(op, &values, &dims)
         });
     let mut facts = match value {
@@ -286,17 +314,26 @@ pub fn derive(op: &Op, args: &[&TensorFacts], ty: Type) -> TensorFacts {
     let non_negative = float
         && match op {
             Op::Unary(UnaryOp::Exp | UnaryOp::Sigmoid | UnaryOp::Abs | UnaryOp::Square) => true,
-            Op::Unary(UnaryOp::Sqrt | UnaryOp::Rsqrt | UnaryOp::Reciprocal | UnaryOp::Floor | UnaryOp::Ceil) => {
-                nonneg(0)
-            }
-            Op::Binary(BinaryOp::Add | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Maximum | BinaryOp::Minimum) => {
-                all_nonneg()
-            }
+            Op::Unary(
+                UnaryOp::Sqrt
+                | UnaryOp::Rsqrt
+                | UnaryOp::Reciprocal
+                | UnaryOp::Floor
+                | UnaryOp::Ceil,
+            ) => nonneg(0),
+            Op::Binary(
+                BinaryOp::Add
+                | BinaryOp::Mul
+                | BinaryOp::Div
+                | BinaryOp::Maximum
+                | BinaryOp::Minimum,
+            ) => all_nonneg(),
             Op::Binary(BinaryOp::Pow) => nonneg(0),
             Op::Select => nonneg(1) && nonneg(2),
-            Op::Reduce { op: ReduceOp::Sum | ReduceOp::Mean | ReduceOp::Max | ReduceOp::Min | ReduceOp::Prod, .. } => {
-                nonneg(0)
-            }
+            Op::Reduce {
+                op: ReduceOp::Sum | ReduceOp::Mean | ReduceOp::Max | ReduceOp::Min | ReduceOp::Prod,
+                ..
+            } => nonneg(0),
             Op::MatMul | Op::Concat { .. } => all_nonneg(),
             Op::Transpose { .. } | Op::Reshape { .. } | Op::BroadcastTo { .. } => nonneg(0),
             Op::OneHot { .. } => true,
@@ -324,10 +361,17 @@ pub fn derive(op: &Op, args: &[&TensorFacts], ty: Type) -> TensorFacts {
 
 /// The splat of an elementwise op or data movement on splats.
 fn splat(op: &Op, args: &[&TensorFacts]) -> Option<Arc<Tensor>> {
-    let splats: Vec<&Tensor> = args.iter().map(|a| a.splat.as_deref()).collect::<Option<_>>()?;
+    let splats: Vec<&Tensor> = args
+        .iter()
+        .map(|a| a.splat.as_deref())
+        .collect::<Option<_>>()?;
     match op {
-        Op::Transpose { .. } | Op::Reshape { .. } | Op::BroadcastTo { .. } => Some(Arc::new(splats[0].clone())),
-        Op::Unary(_) | Op::Binary(_) | Op::Select | Op::Cast { .. } => fold::eval(op, &splats, &[]).map(Arc::new),
+        Op::Transpose { .. } | Op::Reshape { .. } | Op::BroadcastTo { .. } => {
+            Some(Arc::new(splats[0].clone()))
+        }
+        Op::Unary(_) | Op::Binary(_) | Op::Select | Op::Cast { .. } => {
+            fold::eval(op, &splats, &[]).map(Arc::new)
+        }
         _ => None,
     }
 }

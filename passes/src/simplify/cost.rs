@@ -15,7 +15,9 @@ use tfg_ir::{BinaryOp, Graph, Op, Shape, Type, UnaryOp};
 const SYMBOLIC_DIM: f64 = 32.0;
 
 pub fn numel(s: &Shape) -> f64 {
-    s.0.iter().map(|d| d.known().map_or(SYMBOLIC_DIM, |n| n as f64)).product()
+    s.0.iter()
+        .map(|d| d.known().map_or(SYMBOLIC_DIM, |n| n as f64))
+        .product()
 }
 
 pub fn bytes(t: &Type) -> f64 {
@@ -40,9 +42,14 @@ pub fn op_cost(kind: Kind, out: &Type, args: &[&Type]) -> f64 {
         Kind::Binary(BinaryOp::Pow) => moved + 8.0 * n,
         Kind::Binary(_) | Kind::Select | Kind::Cast => moved + n,
         Kind::BroadcastTo | Kind::Transpose | Kind::Concat | Kind::OneHot => moved,
-        Kind::Reduce(_) | Kind::ArgMax | Kind::ArgMin => moved + args.first().map_or(0.0, |a| numel(&a.shape)),
+        Kind::Reduce(_) | Kind::ArgMax | Kind::ArgMin => {
+            moved + args.first().map_or(0.0, |a| numel(&a.shape))
+        }
         Kind::MatMul => {
-            let k = args.first().and_then(|a| a.shape.0.last()).map_or(1.0, |d| numel(&Shape(vec![d.clone()])));
+            let k = args
+                .first()
+                .and_then(|a| a.shape.0.last())
+                .map_or(1.0, |d| numel(&Shape(vec![d.clone()])));
             moved + 2.0 * n * k
         }
         Kind::Grad => moved,
@@ -86,8 +93,15 @@ fn node_cost(egraph: &TensorGraph, node: &TensorLang, out: &Facts) -> f64 {
         TensorLang::Leaf(_) | TensorLang::Attr(_) => 0.0,
         TensorLang::Const(_) => constant_cost(&out.ty),
         TensorLang::Op(kind, children) => {
-            let operands = if kind.has_attr() { &children[1..] } else { &children[..] };
-            let args: Option<Vec<&Type>> = operands.iter().map(|&c| egraph[c].data.tensor().map(|t| &t.ty)).collect();
+            let operands = if kind.has_attr() {
+                &children[1..]
+            } else {
+                &children[..]
+            };
+            let args: Option<Vec<&Type>> = operands
+                .iter()
+                .map(|&c| egraph[c].data.tensor().map(|t| &t.ty))
+                .collect();
             args.map_or(f64::INFINITY, |args| op_cost(*kind, &out.ty, &args))
         }
     }
@@ -102,8 +116,11 @@ pub fn extract(egraph: &TensorGraph) -> HashMap<Id, (f64, TensorLang)> {
         changed = false;
         for class in egraph.classes() {
             for node in &class.nodes {
-                let operands: Option<f64> =
-                    node.children().iter().map(|&c| best.get(&egraph.find(c)).map(|b| b.0)).sum();
+                let operands: Option<f64> = node
+                    .children()
+                    .iter()
+                    .map(|&c| best.get(&egraph.find(c)).map(|b| b.0))
+                    .sum();
                 let Some(operands) = operands else { continue };
                 let cost = operands + node_cost(egraph, node, &class.data);
                 if best.get(&class.id).is_none_or(|b| cost < b.0) {

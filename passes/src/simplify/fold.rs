@@ -28,7 +28,10 @@ pub fn eval(op: &Op, args: &[&Tensor], out: &[usize]) -> Option<Tensor> {
         (Op::BroadcastTo { .. }, [x]) => spread(x, out)?,
         (Op::Transpose { perm }, [x]) => {
             let strides = row_major_strides(&x.shape);
-            let permuted: Vec<usize> = perm.iter().map(|&p| strides.get(p).copied()).collect::<Option<_>>()?;
+            let permuted: Vec<usize> = perm
+                .iter()
+                .map(|&p| strides.get(p).copied())
+                .collect::<Option<_>>()?;
             gather(&x.data, &offsets(out, &permuted))
         }
         _ => return None,
@@ -70,8 +73,15 @@ fn spread(x: &Tensor, out: &[usize]) -> Option<Data> {
     }
     let pad = out.len().checked_sub(x.shape.len())?;
     let strides = row_major_strides(&x.shape);
-    let aligned: Vec<usize> =
-        (0..out.len()).map(|i| if i < pad || x.shape[i - pad] == 1 { 0 } else { strides[i - pad] }).collect();
+    let aligned: Vec<usize> = (0..out.len())
+        .map(|i| {
+            if i < pad || x.shape[i - pad] == 1 {
+                0
+            } else {
+                strides[i - pad]
+            }
+        })
+        .collect();
     Some(gather(&x.data, &offsets(out, &aligned)))
 }
 
@@ -267,7 +277,10 @@ fn binary(op: BinaryOp, x: &Data, y: &Data) -> Option<Data> {
 
 fn select(c: &[bool], a: &Data, b: &Data) -> Option<Data> {
     fn pick<T: Copy>(c: &[bool], a: &[T], b: &[T]) -> Vec<T> {
-        c.iter().zip(a.iter().zip(b)).map(|(&c, (&x, &y))| if c { x } else { y }).collect()
+        c.iter()
+            .zip(a.iter().zip(b))
+            .map(|(&c, (&x, &y))| if c { x } else { y })
+            .collect()
     }
     Some(match (a, b) {
         (Data::F32(x), Data::F32(y)) => Data::F32(pick(c, x, y)),

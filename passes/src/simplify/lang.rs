@@ -260,7 +260,11 @@ impl fmt::Display for Constant {
         let plain = matches!(t.dtype(), DType::F32 | DType::I32 | DType::Bool);
         if t.shape.is_empty() && t.numel() == 1 {
             element(&t.data, 0, f)?;
-            return if plain { Ok(()) } else { write!(f, ":{}", t.dtype()) };
+            return if plain {
+                Ok(())
+            } else {
+                write!(f, ":{}", t.dtype())
+            };
         }
         if t.numel() <= 8 {
             f.write_str("[")?;
@@ -371,9 +375,13 @@ pub fn split(op: &Op) -> Option<(Kind, Option<Attr>)> {
         Op::Unary(u) => (Kind::Unary(*u), None),
         Op::Binary(b) => (Kind::Binary(*b), None),
         Op::Select => (Kind::Select, None),
-        Op::Reduce { op, axes, keepdims } => {
-            (Kind::Reduce(*op), Some(Attr::Axes { axes: axes.clone(), keepdims: *keepdims }))
-        }
+        Op::Reduce { op, axes, keepdims } => (
+            Kind::Reduce(*op),
+            Some(Attr::Axes {
+                axes: axes.clone(),
+                keepdims: *keepdims,
+            }),
+        ),
         Op::ArgMax { axis } => (Kind::ArgMax, Some(Attr::Axis(*axis))),
         Op::ArgMin { axis } => (Kind::ArgMin, Some(Attr::Axis(*axis))),
         Op::MatMul => (Kind::MatMul, None),
@@ -393,15 +401,21 @@ pub fn join(kind: Kind, attr: Option<&Attr>) -> Option<Op> {
         (Kind::Unary(u), None) => Op::Unary(u),
         (Kind::Binary(b), None) => Op::Binary(b),
         (Kind::Select, None) => Op::Select,
-        (Kind::Reduce(op), Some(Attr::Axes { axes, keepdims })) => {
-            Op::Reduce { op, axes: axes.clone(), keepdims: *keepdims }
-        }
+        (Kind::Reduce(op), Some(Attr::Axes { axes, keepdims })) => Op::Reduce {
+            op,
+            axes: axes.clone(),
+            keepdims: *keepdims,
+        },
         (Kind::ArgMax, Some(Attr::Axis(axis))) => Op::ArgMax { axis: *axis },
         (Kind::ArgMin, Some(Attr::Axis(axis))) => Op::ArgMin { axis: *axis },
         (Kind::MatMul, None) => Op::MatMul,
         (Kind::Transpose, Some(Attr::Perm(perm))) => Op::Transpose { perm: perm.clone() },
-        (Kind::Reshape, Some(Attr::Shape(s))) => Op::Reshape { shape: Shape(s.clone()) },
-        (Kind::BroadcastTo, Some(Attr::Shape(s))) => Op::BroadcastTo { shape: Shape(s.clone()) },
+        (Kind::Reshape, Some(Attr::Shape(s))) => Op::Reshape {
+            shape: Shape(s.clone()),
+        },
+        (Kind::BroadcastTo, Some(Attr::Shape(s))) => Op::BroadcastTo {
+            shape: Shape(s.clone()),
+        },
         (Kind::Concat, Some(Attr::Axis(axis))) => Op::Concat { axis: *axis },
         (Kind::OneHot, Some(Attr::Depth(depth))) => Op::OneHot { depth: *depth },
         (Kind::Cast, Some(Attr::DType(to))) => Op::Cast { to: *to },

@@ -17,7 +17,7 @@
 use super::analysis::{shape, tensor_type, Facts, TensorAnalysis, TensorFacts, TensorGraph};
 use super::cost::numel;
 use super::lang::{join, Attr, Kind, TensorLang};
-use egg::{Applier, ENodeOrVar, Id, Language, Pattern, PatternAst, Rewrite, Subst, Symbol, Var};
+use egg::{Applier, ENodeOrVar, Id, Pattern, PatternAst, Rewrite, Subst, Symbol, Var};
 use tfg_ir::{infer, Dim, ReduceOp, Tensor, Type};
 
 pub type Rule = Rewrite<TensorLang, TensorAnalysis>;
@@ -85,7 +85,12 @@ impl Rhs {
 
     /// The type of the right-hand side under `subst` plus `leaves`, if every
     /// op in it accepts its operands.
-    fn type_of(&self, egraph: &TensorGraph, subst: &Subst, leaves: &[(Var, TensorLang)]) -> Option<Type> {
+    fn type_of(
+        &self,
+        egraph: &TensorGraph,
+        subst: &Subst,
+        leaves: &[(Var, TensorLang)],
+    ) -> Option<Type> {
         let leaf_sort = |node: &TensorLang| match node {
             TensorLang::Const(c) => Some(Sort::Tensor(c.0.ty())),
             TensorLang::Attr(a) => Some(Sort::Attr(a.clone())),
@@ -140,9 +145,19 @@ impl Applier<TensorLang, TensorAnalysis> for Rhs {
         searcher_ast: Option<&PatternAst<TensorLang>>,
         rule_name: Symbol,
     ) -> Vec<Id> {
-        let m = Match { egraph, root: eclass, subst, vars: &self.vars };
-        let Some(leaves) = (self.check)(&m) else { return vec![] };
-        let Some(leaves) = leaves.into_iter().map(|(n, leaf)| Some((self.var(n)?, leaf))).collect::<Option<Vec<_>>>()
+        let m = Match {
+            egraph: &*egraph,
+            root: eclass,
+            subst,
+            vars: &self.vars,
+        };
+        let Some(leaves) = (self.check)(&m) else {
+            return vec![];
+        };
+        let Some(leaves) = leaves
+            .into_iter()
+            .map(|(n, leaf)| Some((self.var(n)?, leaf)))
+            .collect::<Option<Vec<_>>>()
         else {
             return vec![];
         };
@@ -176,12 +191,32 @@ impl Applier<TensorLang, TensorAnalysis> for Rhs {
     }
 }
 
-fn rule(name: &str, lhs: &str, rhs: &str, check: impl Fn(&Match) -> Leaves + Send + Sync + 'static) -> Result<Rule, String> {
-    let parse = |s: &str| s.parse::<Pattern<TensorLang>>().map_err(|e| format!("rule {name}: {e}"));
+fn rule(
+    name: &str,
+    lhs: &str,
+    rhs: &str,
+    check: impl Fn(&Match) -> Leaves + Send + Sync + 'static,
+) -> Result<Rule, String> {
+    let parse = |s: &str| {
+        s.parse::<Pattern<TensorLang>>()
+            .map_err(|e| format!("rule {name}: {e}"))
+    };
     let (lhs, rhs) = (parse(lhs)?, parse(rhs)?);
-    let mut vars: Vec<(String, Var)> = lhs.vars().into_iter().chain(rhs.vars()).map(|v| (v.to_string(), v)).collect();
-    vars.dedup();
-    Rewrite::new(name, lhs, Rhs { ast: rhs.ast, vars, check: Box::new(check) })
+    let mut vars: Vec<(String, Var)> = Vec::new();
+    for v in lhs.vars().into_iter().chain(rhs.vars()) {
+        if !vars.iter().any(|(_, w)| *w == v) {
+            vars.push((v.to_string(), v));
+        }
+    }
+    Rewrite::new(
+        name,
+        lhs,
+        Rhs {
+            ast: rhs.ast,
+            vars,
+            check: Box::new(check),
+        },
+    )
 }
 
 fn is_one(f: &TensorFacts) -> bool {
@@ -223,11 +258,21 @@ fn shape_leaf(dims: Vec<Dim>) -> TensorLang {
 /// `(broadcast_to ?r (reshape ?k x))`, and `?n`, the count of reduced
 /// elements, when `count` is asked for.
 fn reduce_of_broadcast(m: &Match, count: bool) -> Leaves {
-    let Attr::Axes { axes, keepdims } = m.attr("?a")? else { return None };
-    let Attr::Shape(s) = m.attr("?s")? else { return None };
+    let Attr::Axes { axes, keepdims } = m.attr("?a")? else {
+        return None;
+    };
+    let Attr::Shape(s) = m.attr("?s")? else {
+        return None;
+    };
     let x = m.tensor("?x")?;
     let pad = s.len().checked_sub(x.ty.shape.rank())?;
-    let x_dim = |i: usize| if i < pad { Dim::Known(1) } else { x.ty.shape.0[i - pad].clone() };
+    let x_dim = |i: usize| {
+        if i < pad {
+            Dim::Known(1)
+        } else {
+            x.ty.shape.0[i - pad].clone()
+        }
+    };
     let mut n = 1u64;
     let mut kept = Vec::new();
     for (i, d) in s.iter().enumerate() {
@@ -247,7 +292,10 @@ fn reduce_of_broadcast(m: &Match, count: bool) -> Leaves {
     if axes.is_empty() || n == 0 {
         return None;
     }
-    let mut leaves = vec![("?r", shape_leaf(m.root()?.ty.shape.0.clone())), ("?k", shape_leaf(kept))];
+    let mut leaves = vec![
+        ("?r", shape_leaf(m.root()?.ty.shape.0.clone())),
+        ("?k", shape_leaf(kept)),
+    ];
     if count {
         let n = Tensor::full(x.ty.dtype, vec![], n as f64);
         leaves.push(("?n", TensorLang::Const(super::lang::Constant::new(n))));
@@ -261,7 +309,10 @@ fn factoring_saves(m: &Match, left: bool) -> Leaves {
     let (a, b, c) = (m.class("?a")?, m.class("?b")?, m.class("?c")?);
     let product = |x| {
         let children = if left { vec![a, x] } else { vec![x, a] };
-        m.egraph.lookup(TensorLang::Op(Kind::Binary(tfg_ir::BinaryOp::Mul), children))
+        m.egraph.lookup(TensorLang::Op(
+            Kind::Binary(tfg_ir::BinaryOp::Mul),
+            children,
+        ))
     };
     let (ab, ac) = (product(b)?, product(c)?);
     let single_use = |p: Id| m.egraph[p].parents().len() <= 1;
@@ -274,75 +325,150 @@ fn factoring_saves(m: &Match, left: bool) -> Leaves {
 pub fn rules() -> Result<Vec<Rule>, String> {
     let always = |_: &Match| Some(vec![]);
     let mut rules = vec![
-        rule("mul-one", "(mul ?x ?c)", "?x", |m| when(is_one(m.tensor("?c")?)))?,
-        rule("one-mul", "(mul ?c ?x)", "?x", |m| when(is_one(m.tensor("?c")?)))?,
-        rule("mul-one-broadcast", "(mul ?x ?c)", "(broadcast_to ?s ?x)", |m| {
-            let out = m.root()?;
-            let grows = out.ty != m.tensor("?x")?.ty;
-            when(grows && is_one(m.tensor("?c")?))?;
-            Some(vec![("?s", shape_leaf(out.ty.shape.0.clone()))])
+        rule("mul-one", "(mul ?x ?c)", "?x", |m| {
+            when(is_one(m.tensor("?c")?))
         })?,
-        rule("one-mul-broadcast", "(mul ?c ?x)", "(broadcast_to ?s ?x)", |m| {
-            let out = m.root()?;
-            let grows = out.ty != m.tensor("?x")?.ty;
-            when(grows && is_one(m.tensor("?c")?))?;
-            Some(vec![("?s", shape_leaf(out.ty.shape.0.clone()))])
+        rule("one-mul", "(mul ?c ?x)", "?x", |m| {
+            when(is_one(m.tensor("?c")?))
         })?,
-        rule("add-zero", "(add ?x ?z)", "?x", |m| when(adds_nothing(m.tensor("?x")?, m.tensor("?z")?)))?,
-        rule("zero-add", "(add ?z ?x)", "?x", |m| when(adds_nothing(m.tensor("?x")?, m.tensor("?z")?)))?,
-        rule("sub-zero", "(sub ?x ?z)", "?x", |m| when(subtracts_nothing(m.tensor("?x")?, m.tensor("?z")?)))?,
-        rule("div-one", "(div ?x ?c)", "?x", |m| when(is_one(m.tensor("?c")?)))?,
+        rule(
+            "mul-one-broadcast",
+            "(mul ?x ?c)",
+            "(broadcast_to ?s ?x)",
+            |m| {
+                let out = m.root()?;
+                let grows = out.ty != m.tensor("?x")?.ty;
+                when(grows && is_one(m.tensor("?c")?))?;
+                Some(vec![("?s", shape_leaf(out.ty.shape.0.clone()))])
+            },
+        )?,
+        rule(
+            "one-mul-broadcast",
+            "(mul ?c ?x)",
+            "(broadcast_to ?s ?x)",
+            |m| {
+                let out = m.root()?;
+                let grows = out.ty != m.tensor("?x")?.ty;
+                when(grows && is_one(m.tensor("?c")?))?;
+                Some(vec![("?s", shape_leaf(out.ty.shape.0.clone()))])
+            },
+        )?,
+        rule("add-zero", "(add ?x ?z)", "?x", |m| {
+            when(adds_nothing(m.tensor("?x")?, m.tensor("?z")?))
+        })?,
+        rule("zero-add", "(add ?z ?x)", "?x", |m| {
+            when(adds_nothing(m.tensor("?x")?, m.tensor("?z")?))
+        })?,
+        rule("sub-zero", "(sub ?x ?z)", "?x", |m| {
+            when(subtracts_nothing(m.tensor("?x")?, m.tensor("?z")?))
+        })?,
+        rule("div-one", "(div ?x ?c)", "?x", |m| {
+            when(is_one(m.tensor("?c")?))
+        })?,
         rule("neg-neg", "(neg (neg ?x))", "?x", always)?,
         rule("add-neg", "(add ?a (neg ?b))", "(sub ?a ?b)", always)?,
         rule("sub-neg", "(sub ?a (neg ?b))", "(add ?a ?b)", always)?,
-        rule("transpose-transpose", "(transpose ?p (transpose ?q ?x))", "(transpose ?r ?x)", |m| {
-            let (p, q) = (m.perm("?p")?, m.perm("?q")?);
-            let r = p.iter().map(|&i| q.get(i).copied()).collect::<Option<Vec<_>>>()?;
-            Some(vec![("?r", perm_leaf(r))])
-        })?,
+        rule(
+            "transpose-transpose",
+            "(transpose ?p (transpose ?q ?x))",
+            "(transpose ?r ?x)",
+            |m| {
+                let (p, q) = (m.perm("?p")?, m.perm("?q")?);
+                let r = p
+                    .iter()
+                    .map(|&i| q.get(i).copied())
+                    .collect::<Option<Vec<_>>>()?;
+                Some(vec![("?r", perm_leaf(r))])
+            },
+        )?,
         rule("transpose-identity", "(transpose ?p ?x)", "?x", |m| {
             when(m.perm("?p")?.iter().enumerate().all(|(i, &p)| i == p))
         })?,
-        rule("reshape-reshape", "(reshape ?s (reshape ?t ?x))", "(reshape ?s ?x)", always)?,
+        rule(
+            "reshape-reshape",
+            "(reshape ?s (reshape ?t ?x))",
+            "(reshape ?s ?x)",
+            always,
+        )?,
         rule("reshape-same", "(reshape ?s ?x)", "?x", always)?,
-        rule("broadcast-broadcast", "(broadcast_to ?s (broadcast_to ?t ?x))", "(broadcast_to ?s ?x)", always)?,
+        rule(
+            "broadcast-broadcast",
+            "(broadcast_to ?s (broadcast_to ?t ?x))",
+            "(broadcast_to ?s ?x)",
+            always,
+        )?,
         rule("broadcast-same", "(broadcast_to ?s ?x)", "?x", always)?,
-        rule("exp-log", "(exp (log ?x))", "?x", |m| when(m.tensor("?x")?.non_negative))?,
+        rule("exp-log", "(exp (log ?x))", "?x", |m| {
+            when(m.tensor("?x")?.non_negative)
+        })?,
         rule(
             "sum-broadcast",
             "(reduce_sum ?a (broadcast_to ?s ?x))",
             "(broadcast_to ?r (mul (reshape ?k ?x) ?n))",
             |m| reduce_of_broadcast(m, true),
         )?,
-        rule("matmul-transposes", "(matmul (transpose ?p ?a) (transpose ?q ?b))", "(transpose ?r (matmul ?b ?a))", |m| {
-            when(swaps_last(m.perm("?p")?) && swaps_last(m.perm("?q")?))?;
-            Some(vec![("?r", perm_leaf(swap_last(m.root()?.ty.shape.rank())))])
-        })?,
+        rule(
+            "matmul-transposes",
+            "(matmul (transpose ?p ?a) (transpose ?q ?b))",
+            "(transpose ?r (matmul ?b ?a))",
+            |m| {
+                when(swaps_last(m.perm("?p")?) && swaps_last(m.perm("?q")?))?;
+                Some(vec![(
+                    "?r",
+                    perm_leaf(swap_last(m.root()?.ty.shape.rank())),
+                )])
+            },
+        )?,
         rule(
             "transpose-matmul",
             "(transpose ?p (matmul ?a ?b))",
             "(matmul (transpose ?q ?b) (transpose ?r ?a))",
             |m| {
-                let (a, b) = (m.tensor("?a")?.ty.shape.rank(), m.tensor("?b")?.ty.shape.rank());
+                let (a, b) = (
+                    m.tensor("?a")?.ty.shape.rank(),
+                    m.tensor("?b")?.ty.shape.rank(),
+                );
                 when(swaps_last(m.perm("?p")?) && a >= 2 && b >= 2)?;
-                Some(vec![("?q", perm_leaf(swap_last(b))), ("?r", perm_leaf(swap_last(a)))])
+                Some(vec![
+                    ("?q", perm_leaf(swap_last(b))),
+                    ("?r", perm_leaf(swap_last(a))),
+                ])
             },
         )?,
-        rule("factor-left", "(add (mul ?a ?b) (mul ?a ?c))", "(mul ?a (add ?b ?c))", |m| factoring_saves(m, true))?,
-        rule("factor-right", "(add (mul ?b ?a) (mul ?c ?a))", "(mul (add ?b ?c) ?a)", |m| factoring_saves(m, false))?,
-        rule("factor-left-sub", "(sub (mul ?a ?b) (mul ?a ?c))", "(mul ?a (sub ?b ?c))", |m| {
-            factoring_saves(m, true)
-        })?,
-        rule("factor-right-sub", "(sub (mul ?b ?a) (mul ?c ?a))", "(mul (sub ?b ?c) ?a)", |m| {
-            factoring_saves(m, false)
-        })?,
+        rule(
+            "factor-left",
+            "(add (mul ?a ?b) (mul ?a ?c))",
+            "(mul ?a (add ?b ?c))",
+            |m| factoring_saves(m, true),
+        )?,
+        rule(
+            "factor-right",
+            "(add (mul ?b ?a) (mul ?c ?a))",
+            "(mul (add ?b ?c) ?a)",
+            |m| factoring_saves(m, false),
+        )?,
+        rule(
+            "factor-left-sub",
+            "(sub (mul ?a ?b) (mul ?a ?c))",
+            "(mul ?a (sub ?b ?c))",
+            |m| factoring_saves(m, true),
+        )?,
+        rule(
+            "factor-right-sub",
+            "(sub (mul ?b ?a) (mul ?c ?a))",
+            "(mul (sub ?b ?c) ?a)",
+            |m| factoring_saves(m, false),
+        )?,
     ];
     // Max, min and mean of equal elements are that element, exactly.
     for op in [ReduceOp::Mean, ReduceOp::Max, ReduceOp::Min] {
         let lhs = format!("({} ?a (broadcast_to ?s ?x))", Kind::Reduce(op).name());
-        rules.push(rule(&format!("{}-broadcast", op.name()), &lhs, "(broadcast_to ?r (reshape ?k ?x))", |m| {
-            reduce_of_broadcast(m, false)
-        })?);
+        rules.push(rule(
+            &format!("{}-broadcast", op.name()),
+            &lhs,
+            "(broadcast_to ?r (reshape ?k ?x))",
+            |m| reduce_of_broadcast(m, false),
+        )?);
     }
     // A reduction over no axes is the identity.
     for op in ReduceOp::ALL {

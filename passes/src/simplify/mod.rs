@@ -1,0 +1,423 @@
+//! Algebraic simplification by equality saturation, with [egg].
+//!
+//! The graph goes into an e-graph ([`lang`]), one e-node a value, so equal
+//! subterms are shared (CSE for free). The analysis ([`analysis`]) types
+//! every e-class with the op registry and folds small constants; the rules
+//! ([`rules`]) add equal forms until nothing new appears or a limit is hit;
+//! extraction ([`cost`]) picks the cheapest form of each root by bytes moved
+//! and flops; and the result is rebuilt as a [`Graph`], every node re-checked
+//! by [`Graph::add`]. Inputs, params (in their order), output names and
+//! updates are kept; values nothing needs are gone.
+//!
+//! [egg]: https://egraphs-good.github.io/
+
+mod analysis;
+mod cost;
+mod explain;
+mod fold;
+mod lang;
+mod rules;
+
+pub use explain::Step;
+
+use analysis::{TensorAnalysis, TensorGraph};
+use egg::{Id, Language, Runner, SimpleScheduler, StopReason};
+use lang::{join, split, Constant, Leaf, TensorLang};
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::time::Duration;
+use tfg_ir::{Graph, Op, ValueId};
+
+/// Bounds on saturation.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// E-nodes the e-graph may grow by, beyond the graph's own.
+    pub nodes: usize,
+    pub iters: usize,
+    pub time: Duration,
+    /// Record explanations (costs time and memory; for `--explain`).
+    pub explain: bool,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            nodes: 10_000,
+            iters: 30,
+            time: Duration::from_millis(200),
+            explain: false,
+        }
+    }
+}
+
+/// Why saturation stopped.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Stop {
+    /// No rule can add anything: the result is the best the rules allow.
+    Saturated,
+    Iterations(usize),
+    /// The e-graph grew past this many e-nodes.
+    Nodes(usize),
+    Time(Duration),
+    Other(String),
+}
+
+impl fmt::Display for Stop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Stop::Saturated => f.write_str("saturated"),
+            Stop::Iterations(n) => write!(f, "stopped early: iteration limit ({n}) reached"),
+            Stop::Nodes(n) => write!(f, "stopped early: node limit reached ({n} e-nodes)"),
+            Stop::Time(t) => write!(
+                f,
+                "stopped early: time limit reached ({} ms)",
+                t.as_millis()
+            ),
+            Stop::Other(why) => write!(f, "stopped early: {why}"),
+        }
+    }
+}
+
+/// What a run of [`simplify`] did.
+#[derive(Clone, Debug)]
+pub struct Report {
+    /// How often each rule added something, in order of first use;
+    /// `constant-fold` counts folded e-classes.
+    pub rules: Vec<(String, usize)>,
+    pub iterations: usize,
+    pub stop: Stop,
+    /// Size of the e-graph when saturation stopped.
+    pub egraph_nodes: usize,
+    pub egraph_classes: usize,
+    /// Nodes of the graph before and after.
+    pub nodes_before: usize,
+    pub nodes_after: usize,
+    /// Cost-model estimate of the graph's work before and after.
+    pub cost_before: f64,
+    pub cost_after: f64,
+    /// The rewrites that led to the result, if explanations were on.
+    pub steps: Option<Vec<Step>>,
+}
+
+impl Report {
+    pub fn saturated(&self) -> bool {
+        self.stop == Stop::Saturated
+    }
+
+    /// For `tfg dump --explain`: each rewrite used, with the rewritten
+    /// subterm before and after.
+    pub fn explain(&self) -> String {
+        let Some(steps) = &self.steps else {
+            return "no explanations: they were not recorded (Limits { explain: true, .. })\n"
+                .into();
+        };
+        let mut out = format!(
+            "{} rewrite{} used ({}):\n",
+            steps.len(),
+            plural(steps.len()),
+            self.stop
+        );
+        for step in steps {
+            out.push_str(&format!("  {step}\n"));
+        }
+        out
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "simplify: {} after {} iteration{} ({} e-nodes, {} e-classes)",
+            self.stop,
+            self.iterations,
+            plural(self.iterations),
+            self.egraph_nodes,
+            self.egraph_classes
+        )?;
+        writeln!(
+            f,
+            "  nodes {} -> {}, estimated cost {:.0} -> {:.0}",
+            self.nodes_before, self.nodes_after, self.cost_before, self.cost_after
+        )?;
+        for (rule, n) in &self.rules {
+            writeln!(f, "  {rule}: {n}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Simplifies `g` in place. On error `g` is unchanged.
+pub fn simplify(g: &mut Graph, limits: Limits) -> Result<Report, String> {
+    let rules = rules::rules()?;
+    let mut analysis = TensorAnalysis::default();
+    for (i, node) in g.nodes.iter().enumerate() {
+        if node.op.is_leaf_state() {
+            analysis.leaf_types.insert(i as u32, node.ty.clone());
+        }
+    }
+    let mut egraph = TensorGraph::new(analysis);
+    if limits.explain {
+        egraph = egraph.with_explanations_enabled();
+    }
+    let ids = encode(g, &mut egraph)?;
+    egraph.rebuild();
+    for (i, &id) in ids.iter().enumerate() {
+        if let analysis::Facts::Invalid(why) = &egraph[id].data {
+            return Err(format!(
+                "simplify: {} does not type-check: {why}",
+                ValueId(i as u32)
+            ));
+        }
+    }
+    let runner = Runner::default()
+        .with_egraph(egraph)
+        .with_scheduler(SimpleScheduler)
+        .with_node_limit(ids.len() + limits.nodes)
+        .with_iter_limit(limits.iters)
+        .with_time_limit(limits.time)
+        .run(&rules);
+    let mut rules_used: Vec<(String, usize)> = Vec::new();
+    for iteration in &runner.iterations {
+        for (rule, &n) in &iteration.applied {
+            match rules_used
+                .iter_mut()
+                .find(|(r, _)| r.as_str() == rule.as_str())
+            {
+                Some((_, count)) => *count += n,
+                None => rules_used.push((rule.to_string(), n)),
+            }
+        }
+    }
+    let stop = match runner.stop_reason.clone() {
+        Some(StopReason::Saturated) => Stop::Saturated,
+        Some(StopReason::IterationLimit(n)) => Stop::Iterations(n),
+        Some(StopReason::NodeLimit(n)) => Stop::Nodes(n),
+        Some(StopReason::TimeLimit(s)) => Stop::Time(Duration::from_secs_f64(s)),
+        Some(StopReason::Other(why)) => Stop::Other(why),
+        None => Stop::Other("the runner did not say why".into()),
+    };
+    let iterations = runner.iterations.len();
+    let mut egraph = runner.egraph;
+    if let Some(conflict) = &egraph.analysis.conflict {
+        return Err(format!("simplify: a rewrite broke typing: {conflict}"));
+    }
+    if let Some(why) = egraph.classes().find_map(|c| match &c.data {
+        analysis::Facts::Invalid(why) => Some(why),
+        _ => None,
+    }) {
+        return Err(format!(
+            "simplify: a rewrite made an ill-typed value: {why}"
+        ));
+    }
+    let folds = egraph.analysis.folds;
+    if folds > 0 {
+        rules_used.push(("constant-fold".into(), folds));
+    }
+    let (rebuilt, picked) = rebuild(g, &egraph, &ids)?;
+    let steps = limits
+        .explain
+        .then(|| explain_roots(g, &mut egraph, &ids, &picked));
+    let report = Report {
+        rules: rules_used,
+        iterations,
+        stop,
+        egraph_nodes: egraph.total_size(),
+        egraph_classes: egraph.number_of_classes(),
+        nodes_before: g.nodes.len(),
+        nodes_after: rebuilt.nodes.len(),
+        cost_before: cost::graph_cost(g),
+        cost_after: cost::graph_cost(&rebuilt),
+        steps,
+    };
+    *g = rebuilt;
+    Ok(report)
+}
+
+/// Adds every node of `g` to `egraph`; gives each node's e-node id
+/// (uncanonical, so explanations can start from the original term).
+fn encode(g: &Graph, egraph: &mut TensorGraph) -> Result<Vec<Id>, String> {
+    let mut ids: Vec<Id> = Vec::with_capacity(g.nodes.len());
+    for (i, node) in g.nodes.iter().enumerate() {
+        let enode = match (&node.op, split(&node.op)) {
+            (Op::Input { name, .. } | Op::Param { name, .. }, _) => TensorLang::Leaf(Leaf {
+                node: i as u32,
+                name: name.as_str().into(),
+            }),
+            (Op::Const(t), _) => TensorLang::Const(Constant::new(t.clone())),
+            (_, Some((kind, attr))) => {
+                let mut children = Vec::with_capacity(node.args.len() + 1);
+                if let Some(attr) = attr {
+                    children.push(egraph.add_uncanonical(TensorLang::Attr(attr)));
+                }
+                for a in &node.args {
+                    let id = ids
+                        .get(a.index())
+                        .ok_or_else(|| format!("{} uses a later value {a}", ValueId(i as u32)))?;
+                    children.push(*id);
+                }
+                TensorLang::Op(kind, children)
+            }
+            (op, None) => return Err(format!("simplify: cannot encode {}", op.name())),
+        };
+        ids.push(egraph.add_uncanonical(enode));
+    }
+    Ok(ids)
+}
+
+/// The graph of the cheapest form of `g`'s roots, and the e-nodes picked
+/// for it (canonical class, node), operands first.
+fn rebuild(
+    g: &Graph,
+    egraph: &TensorGraph,
+    ids: &[Id],
+) -> Result<(Graph, Vec<(Id, TensorLang)>), String> {
+    let best = cost::extract(egraph);
+    let mut out = Graph::new(g.name.clone());
+    let mut value: HashMap<Id, ValueId> = HashMap::new();
+    let mut picked: Vec<(Id, TensorLang)> = Vec::new();
+    // Inputs and params first, all of them, in graph order: they are the
+    // graph's interface even when nothing uses them.
+    for (i, node) in g.nodes.iter().enumerate() {
+        if node.op.is_leaf_state() {
+            let class = egraph.find(ids[i]);
+            let v = out.push(node.clone());
+            value.entry(class).or_insert(v);
+            picked.push((class, egraph.id_to_node(ids[i]).clone()));
+        }
+    }
+    let chosen = |class: Id| {
+        best.get(&egraph.find(class))
+            .map(|(_, n)| n)
+            .ok_or_else(|| format!("simplify: e-class {class} has no term"))
+    };
+    let roots = g
+        .outputs
+        .iter()
+        .map(|&(_, v)| v)
+        .chain(g.updates.iter().map(|&(_, v)| v));
+    let mut attrs: HashSet<Id> = HashSet::new();
+    let mut expanded: HashSet<Id> = HashSet::new();
+    for root in roots {
+        let mut stack = vec![(egraph.find(ids[root.index()]), false)];
+        while let Some((class, ready)) = stack.pop() {
+            if value.contains_key(&class) || attrs.contains(&class) {
+                continue;
+            }
+            let node = chosen(class)?;
+            if let TensorLang::Attr(_) = node {
+                attrs.insert(class);
+                picked.push((class, node.clone()));
+                continue;
+            }
+            if !ready {
+                // Met again before it is built: it is its own operand.
+                if !expanded.insert(class) {
+                    return Err("simplify: the extracted term has a cycle".into());
+                }
+                stack.push((class, true));
+                for &c in node.children() {
+                    stack.push((egraph.find(c), false));
+                }
+                continue;
+            }
+            let v = match node {
+                TensorLang::Const(c) => out.add(Op::Const((*c.0).clone()), &[]),
+                TensorLang::Op(kind, children) => {
+                    let (attr, operands) = match kind.has_attr() {
+                        true => match chosen(children[0])? {
+                            TensorLang::Attr(a) => (Some(a), &children[1..]),
+                            _ => return Err("simplify: an op lost its attribute".into()),
+                        },
+                        false => (None, &children[..]),
+                    };
+                    let op: Op =
+                        join(*kind, attr).ok_or("simplify: an attribute does not fit its op")?;
+                    let args = operands
+                        .iter()
+                        .map(|&c| value.get(&egraph.find(c)).copied())
+                        .collect::<Option<Vec<_>>>()
+                        .ok_or("simplify: the extracted term has a cycle")?;
+                    out.add(op, &args)
+                }
+                TensorLang::Leaf(_) | TensorLang::Attr(_) => {
+                    return Err("simplify: an input or param lost its node".into());
+                }
+            }
+            .map_err(|e| format!("simplify: rebuilt {} does not type-check: {e}", node))?;
+            value.insert(class, v);
+            picked.push((class, node.clone()));
+        }
+    }
+    let find = |v: ValueId| {
+        value
+            .get(&egraph.find(ids[v.index()]))
+            .copied()
+            .ok_or("simplify: a root was not rebuilt")
+    };
+    for (name, v) in &g.outputs {
+        out.outputs.push((name.clone(), find(*v)?));
+    }
+    for (p, v) in &g.updates {
+        out.updates.push((find(*p)?, find(*v)?));
+    }
+    // A value keeps the first user-given name and place among the values it
+    // now stands for.
+    for (i, node) in g.nodes.iter().enumerate() {
+        if node.op.is_leaf_state() || (node.name.is_none() && node.loc.is_none()) {
+            continue;
+        }
+        if let Some(&v) = value.get(&egraph.find(ids[i])) {
+            let new = out.node_mut(v);
+            if !new.op.is_leaf_state() && new.name.is_none() && new.loc.is_none() {
+                new.name = node.name.clone();
+                new.loc = node.loc;
+            }
+        }
+    }
+    Ok((out, picked))
+}
+
+/// Explains, for each output and update, how its original term became the
+/// extracted one.
+fn explain_roots(
+    g: &Graph,
+    egraph: &mut TensorGraph,
+    ids: &[Id],
+    picked: &[(Id, TensorLang)],
+) -> Vec<Step> {
+    let mut term: HashMap<Id, Id> = HashMap::new();
+    for (class, node) in picked {
+        let children: Option<Vec<Id>> = node
+            .children()
+            .iter()
+            .map(|&c| term.get(&egraph.find(c)).copied())
+            .collect();
+        let Some(children) = children else { continue };
+        let mut next = children.into_iter();
+        let node = node.clone().map_children(|c| next.next().unwrap_or(c));
+        let id = egraph.add_uncanonical(node);
+        term.insert(*class, id);
+    }
+    egraph.rebuild();
+    let roots = g
+        .outputs
+        .iter()
+        .map(|&(_, v)| v)
+        .chain(g.updates.iter().map(|&(_, v)| v));
+    let pairs: Vec<(Id, Id)> = roots
+        .filter_map(|v| {
+            let original = ids[v.index()];
+            Some((original, *term.get(&egraph.find(original))?))
+        })
+        .collect();
+    explain::steps(egraph, &pairs)
+}
