@@ -41,12 +41,15 @@ ensure_clippy() {
 # Exports TFG_PYTHON, the interpreter the tests use.
 ensure_numpy() {
     local venv="$PWD/.venv"
-    if ! "$venv/bin/python" -c 'import numpy, sys; sys.exit(tuple(map(int, numpy.__version__.split(".")[:2])) < (2, 3))' 2>/dev/null; then
-        command -v python3 >/dev/null || apt_install python3
-        python3 -c 'import ensurepip' 2>/dev/null || apt_install python3-venv
-        echo "installing numpy into .venv (pip)"
-        [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-        "$venv/bin/python" -m pip install -q --disable-pip-version-check "numpy>=2.3"
-    fi
     export TFG_PYTHON="$venv/bin/python"
+    "$TFG_PYTHON" -c 'import numpy, sys; sys.exit(tuple(map(int, numpy.__version__.split(".")[:2])) < (2, 3))' \
+        2>/dev/null && return 0
+    command -v python3 >/dev/null || apt_install python3
+    if ! "$TFG_PYTHON" -m pip --version >/dev/null 2>&1; then
+        rm -rf "$venv"
+        # Debian keeps venv's pip bootstrap in a package of its own.
+        python3 -m venv "$venv" >/dev/null 2>&1 || { rm -rf "$venv"; apt_install python3-venv; python3 -m venv "$venv"; }
+    fi
+    echo "installing numpy into .venv (pip)"
+    "$TFG_PYTHON" -m pip install -q --disable-pip-version-check "numpy>=2.3"
 }

@@ -33,7 +33,12 @@ pub fn array_str(t: &Tensor, prefix_len: usize) -> String {
     let summarize = t.numel() > THRESHOLD;
     let shown = shown_indices(&t.shape, summarize);
     let element = ElementFormat::new(&t.data, &shown);
-    let layout = Layout { shape: &t.shape, strides: strides(&t.shape), summarize, element: &|i| element.format(&t.data, i) };
+    let layout = Layout {
+        shape: &t.shape,
+        strides: strides(&t.shape),
+        summarize,
+        element: &|i| element.format(&t.data, i),
+    };
     let hanging = " ".repeat(1 + prefix_len);
     layout.array(0, 0, &hanging, LINE_WIDTH)
 }
@@ -68,7 +73,10 @@ fn shown_indices(shape: &[usize], summarize: bool) -> Vec<usize> {
         } else {
             (0..len).collect()
         };
-        flat = flat.iter().flat_map(|&base| along.iter().map(move |&j| base + j * stride)).collect();
+        flat = flat
+            .iter()
+            .flat_map(|&base| along.iter().map(move |&j| base + j * stride))
+            .collect();
     }
     flat
 }
@@ -90,10 +98,17 @@ impl Layout<'_> {
         let next_width = width.saturating_sub(1);
         let len = self.shape[axis];
         let summary = self.summarize && 2 * EDGE_ITEMS < len;
-        let (leading, trailing) = if summary { (EDGE_ITEMS, EDGE_ITEMS) } else { (0, len) };
+        let (leading, trailing) = if summary {
+            (EDGE_ITEMS, EDGE_ITEMS)
+        } else {
+            (0, len)
+        };
         let at = |i: usize| offset + i * self.strides[axis];
         let nested = |i: usize| self.array(axis + 1, at(i), &next_hanging, next_width);
-        let indices = (0..leading).map(Some).chain(summary.then_some(None)).chain((len - trailing..len).map(Some));
+        let indices = (0..leading)
+            .map(Some)
+            .chain(summary.then_some(None))
+            .chain((len - trailing..len).map(Some));
 
         let mut s = String::new();
         if axis + 1 == self.shape.len() {
@@ -139,10 +154,18 @@ impl ElementFormat {
     fn new(data: &Data, shown: &[usize]) -> ElementFormat {
         let int_width = |strs: Vec<String>| strs.iter().map(String::len).max().unwrap_or(0);
         match data {
-            Data::F32(v) => ElementFormat::F32(FloatFormat::new(&shown.iter().map(|&i| v[i]).collect::<Vec<_>>())),
-            Data::F64(v) => ElementFormat::F64(FloatFormat::new(&shown.iter().map(|&i| v[i]).collect::<Vec<_>>())),
-            Data::I32(v) => ElementFormat::Int { width: int_width(shown.iter().map(|&i| v[i].to_string()).collect()) },
-            Data::I64(v) => ElementFormat::Int { width: int_width(shown.iter().map(|&i| v[i].to_string()).collect()) },
+            Data::F32(v) => ElementFormat::F32(FloatFormat::new(
+                &shown.iter().map(|&i| v[i]).collect::<Vec<_>>(),
+            )),
+            Data::F64(v) => ElementFormat::F64(FloatFormat::new(
+                &shown.iter().map(|&i| v[i]).collect::<Vec<_>>(),
+            )),
+            Data::I32(v) => ElementFormat::Int {
+                width: int_width(shown.iter().map(|&i| v[i].to_string()).collect()),
+            },
+            Data::I64(v) => ElementFormat::Int {
+                width: int_width(shown.iter().map(|&i| v[i].to_string()).collect()),
+            },
             Data::Bool(_) => ElementFormat::Bool,
         }
     }
@@ -216,7 +239,9 @@ fn positional<T: Float>(x: T, max_frac: usize) -> (String, String) {
 
 /// As [`positional`], in scientific notation: `(integer digit, fraction, exponent)`.
 fn scientific<T: Float>(x: T, max_frac: usize) -> (String, String, i32) {
-    let trimmed = |(int, frac, exp): (String, String, i32)| (int, frac.trim_end_matches('0').to_string(), exp);
+    let trimmed = |(int, frac, exp): (String, String, i32)| {
+        (int, frac.trim_end_matches('0').to_string(), exp)
+    };
     let (int, frac, exp) = trimmed(split_scientific(&format!("{x:e}")));
     if frac.len() <= max_frac {
         (int, frac, exp)
@@ -233,7 +258,11 @@ fn split_scientific(s: &str) -> (String, String, i32) {
 }
 
 fn exponent(exp: i32, digits: usize) -> String {
-    format!("e{}{:0>digits$}", if exp < 0 { '-' } else { '+' }, exp.unsigned_abs())
+    format!(
+        "e{}{:0>digits$}",
+        if exp < 0 { '-' } else { '+' },
+        exp.unsigned_abs()
+    )
 }
 
 fn non_finite<T: Float>(x: T) -> &'static str {
@@ -257,7 +286,11 @@ fn float_scalar<T: Float>(x: T) -> String {
         format!("{int}.{}", if frac.is_empty() { "0" } else { &frac })
     } else {
         let (int, frac, exp) = scientific(x, usize::MAX);
-        let frac = if frac.is_empty() { String::new() } else { format!(".{frac}") };
+        let frac = if frac.is_empty() {
+            String::new()
+        } else {
+            format!(".{frac}")
+        };
         format!("{int}{frac}{}", exponent(exp, 2))
     }
 }
@@ -275,18 +308,35 @@ impl FloatFormat {
         let finite: Vec<T> = values.iter().copied().filter(|x| x.is_finite()).collect();
         let magnitudes = finite.iter().map(|x| x.abs()).filter(|&a| a != T::ZERO);
         let (min, max) = magnitudes.fold((None, None), |(lo, hi): (Option<T>, Option<T>), a| {
-            (Some(lo.map_or(a, |l| if a < l { a } else { l })), Some(hi.map_or(a, |h| if a > h { a } else { h })))
+            (
+                Some(lo.map_or(a, |l| if a < l { a } else { l })),
+                Some(hi.map_or(a, |h| if a > h { a } else { h })),
+            )
         });
         let use_scientific = match (min, max) {
-            (Some(min), Some(max)) => max >= T::LARGE || min < T::SMALL || max.ratio(min) > T::RATIO,
+            (Some(min), Some(max)) => {
+                max >= T::LARGE || min < T::SMALL || max.ratio(min) > T::RATIO
+            }
             _ => false,
         };
 
-        let mut f = FloatFormat { scientific: None, pad_left: 0, pad_right: 0 };
+        let mut f = FloatFormat {
+            scientific: None,
+            pad_left: 0,
+            pad_right: 0,
+        };
         if use_scientific {
             let parts: Vec<_> = finite.iter().map(|&x| scientific(x, PRECISION)).collect();
-            let exp_digits = parts.iter().map(|(_, _, e)| e.unsigned_abs().to_string().len().max(2)).max().unwrap_or(2);
-            let precision = parts.iter().map(|(_, frac, _)| frac.len()).max().unwrap_or(0);
+            let exp_digits = parts
+                .iter()
+                .map(|(_, _, e)| e.unsigned_abs().to_string().len().max(2))
+                .max()
+                .unwrap_or(2);
+            let precision = parts
+                .iter()
+                .map(|(_, frac, _)| frac.len())
+                .max()
+                .unwrap_or(0);
             f.scientific = Some((precision, exp_digits));
             f.pad_left = parts.iter().map(|(int, _, _)| int.len()).max().unwrap_or(0);
             f.pad_right = exp_digits + 2 + precision;
@@ -296,7 +346,9 @@ impl FloatFormat {
             f.pad_right = parts.iter().map(|(_, frac)| frac.len()).max().unwrap_or(0);
         }
         if finite.len() < values.len() {
-            let neg_inf = values.iter().any(|&x| !x.is_finite() && !x.is_nan() && x < T::ZERO);
+            let neg_inf = values
+                .iter()
+                .any(|&x| !x.is_finite() && !x.is_nan() && x < T::ZERO);
             let widest: usize = if neg_inf { 4 } else { 3 };
             f.pad_left = f.pad_left.max(widest.saturating_sub(f.pad_right + 1));
         }
@@ -306,7 +358,11 @@ impl FloatFormat {
     fn format<T: Float>(&self, x: T) -> String {
         let (pad_left, pad_right) = (self.pad_left, self.pad_right);
         if !x.is_finite() {
-            return format!("{:>width$}", non_finite(x), width = pad_left + pad_right + 1);
+            return format!(
+                "{:>width$}",
+                non_finite(x),
+                width = pad_left + pad_right + 1
+            );
         }
         match self.scientific {
             Some((precision, exp_digits)) => {
@@ -346,7 +402,10 @@ mod tests {
         for (x, expected) in cases {
             assert_eq!(array_str(&f32s(&[], &[x]), 0), expected);
         }
-        assert_eq!(scalar_str(&Data::F64(vec![0.1 + 0.2]), 0), "0.30000000000000004");
+        assert_eq!(
+            scalar_str(&Data::F64(vec![0.1 + 0.2]), 0),
+            "0.30000000000000004"
+        );
         assert_eq!(scalar_str(&Data::Bool(vec![true]), 0), "True");
     }
 
@@ -354,9 +413,15 @@ mod tests {
     fn vectors_align_their_columns() {
         assert_eq!(array_str(&f32s(&[3], &[1.0, 2.0, 3.0]), 0), "[1. 2. 3.]");
         assert_eq!(array_str(&f32s(&[2], &[1.5, 2.25]), 0), "[1.5  2.25]");
-        assert_eq!(array_str(&f32s(&[3], &[-1.0, f32::NAN, 0.5]), 0), "[-1.   nan  0.5]");
+        assert_eq!(
+            array_str(&f32s(&[3], &[-1.0, f32::NAN, 0.5]), 0),
+            "[-1.   nan  0.5]"
+        );
         assert_eq!(array_str(&f32s(&[2], &[1e-5, 1.5]), 0), "[1.0e-05 1.5e+00]");
-        assert_eq!(array_str(&f32s(&[2], &[1e-5, 1e100_f64 as f32]), 0), "[1.e-05    inf]");
+        assert_eq!(
+            array_str(&f32s(&[2], &[1e-5, 1e100_f64 as f32]), 0),
+            "[1.e-05    inf]"
+        );
         let t = Tensor::new(vec![2], Data::F64(vec![1e-5, 1e100])).expect("fits");
         assert_eq!(array_str(&t, 0), "[1.e-005 1.e+100]");
         let t = Tensor::new(vec![3], Data::F64(vec![1.0 / 3.0, 2.0, 100.0])).expect("fits");

@@ -11,11 +11,19 @@ pub fn check(args: &CheckArgs) -> Result<(), Failure> {
     if let Some(name) = &args.graph {
         program.graph(Some(name)).map_err(Failure::new)?;
     }
-    let names = |it: &mut dyn Iterator<Item = &str>| it.map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ");
-    let graphs = names(&mut program.graphs.iter().map(|g| g.name.as_str()));
-    let mut summary = format!("{}: ok; graphs: {}", src.name, if graphs.is_empty() { "none" } else { &graphs });
-    if !program.trains.is_empty() {
-        summary += &format!("; train: {}", names(&mut program.trains.iter().map(|t| t.graph.as_str())));
+    let graphs: Vec<&str> = program.graphs.iter().map(|g| g.name.as_str()).collect();
+    let trains: Vec<&str> = program.trains.iter().map(|t| t.graph.as_str()).collect();
+    let mut summary = format!(
+        "{}: ok; graphs: {}",
+        src.name,
+        if graphs.is_empty() {
+            "none".into()
+        } else {
+            graphs.join(", ")
+        }
+    );
+    if !trains.is_empty() {
+        summary += &format!("; train: {}", trains.join(", "));
     }
     stdout::write(&(summary + "\n"))
 }

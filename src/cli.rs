@@ -9,7 +9,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
-#[command(name = "tfg", version, about = "A graph compiler for tensor programs", propagate_version = true)]
+#[command(
+    name = "tfg",
+    version,
+    about = "A graph compiler for tensor programs",
+    propagate_version = true
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -35,7 +40,8 @@ pub struct RunArgs {
     /// Repeatable. Inputs without a feed take their default.
     #[arg(long = "feed", value_name = "NAME=VALUE")]
     pub feeds: Vec<Feed>,
-    /// Where to run.
+    /// Where to run. `cpu` (Cranelift JIT) is not built yet and runs on the
+    /// reference interpreter for now, as `interp` does; `cuda` is not built yet.
     #[arg(long, value_enum, default_value_t = Backend::Cpu)]
     pub backend: Backend,
     /// Seed for random param initialisers.
@@ -111,7 +117,9 @@ pub enum Backend {
 
 /// What `--dump-after` accepts: `all`, `frontend`, or a pass of the pipeline.
 fn stage_parser() -> clap::builder::PossibleValuesParser {
-    let stages = ["all", crate::ir_dump::FRONTEND].into_iter().chain(tfg_passes::pipeline().into_iter().map(|p| p.name));
+    let stages = ["all", crate::ir_dump::FRONTEND]
+        .into_iter()
+        .chain(tfg_passes::pipeline().into_iter().map(|p| p.name));
     clap::builder::PossibleValuesParser::new(stages)
 }
 
@@ -127,7 +135,14 @@ mod tests {
 
     #[test]
     fn help_says_cpu_runs_on_the_interpreter_for_now() {
-        let help = Cli::command().find_subcommand_mut("run").expect("run exists").render_long_help().to_string();
-        assert!(help.contains("Not built yet: for now it runs on the reference interpreter"), "{help}");
+        let help = Cli::command()
+            .find_subcommand_mut("run")
+            .expect("run exists")
+            .render_long_help()
+            .to_string();
+        assert!(
+            help.contains("Not built yet: for now it runs on the reference interpreter"),
+            "{help}"
+        );
     }
 }

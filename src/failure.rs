@@ -16,7 +16,9 @@ pub struct Failure {
 impl Failure {
     /// `error: MESSAGE`, for errors that have no place in a file.
     pub fn new(message: impl Display) -> Failure {
-        Failure { text: format!("error: {message}\n") }
+        Failure {
+            text: format!("error: {message}\n"),
+        }
     }
 
     /// Diagnostics already rendered by `tfg_frontend::diag::render`.

@@ -48,7 +48,10 @@ impl FromStr for Feed {
             true => FeedValue::Npy(PathBuf::from(value)),
             false => FeedValue::Literal(value.to_string()),
         };
-        Ok(Feed { name: name.to_string(), value })
+        Ok(Feed {
+            name: name.to_string(),
+            value,
+        })
     }
 }
 
@@ -64,7 +67,10 @@ impl Bound {
         g.inputs()
             .map(|v| {
                 let name = input_name(g, v);
-                self.inputs.get(name).cloned().ok_or_else(|| Failure::new(format!("no value for input `{name}`")))
+                self.inputs
+                    .get(name)
+                    .cloned()
+                    .ok_or_else(|| Failure::new(format!("no value for input `{name}`")))
             })
             .collect()
     }
@@ -86,7 +92,12 @@ pub fn bind(g: &Graph, feeds: &[Feed], src: &Source) -> Result<Bound, Failure> {
             return Err(no_such_input(g, &feed.name));
         }
         if fed.insert(&feed.name, feed).is_some() {
-            return Err(Failure::new(format!("input `{}` is fed more than once", feed.name)));
+            let loc = g.lookup(&feed.name).and_then(|v| g.node(v).loc);
+            return Err(src.error_at(
+                loc,
+                format!("input `{}` is fed more than once", feed.name),
+                "declared here",
+            ));
         }
     }
 
@@ -98,11 +109,18 @@ pub fn bind(g: &Graph, feeds: &[Feed], src: &Source) -> Result<Bound, Failure> {
         let value = match (fed.get(name), &node.op) {
             (Some(feed), _) => load(feed, declared, src, g, v)?,
             // The frontend has checked the default against the declaration and filled its shape.
-            (None, Op::Input { default: Some(t), .. }) => t.clone(),
+            (
+                None,
+                Op::Input {
+                    default: Some(t), ..
+                },
+            ) => t.clone(),
             (None, _) => {
                 return Err(src.error_at(
                     node.loc,
-                    format!("input `{name}` has no feed and no default; pass `--feed {name}=VALUE`"),
+                    format!(
+                        "input `{name}` has no feed and no default; pass `--feed {name}=VALUE`"
+                    ),
                     "declared here",
                 ))
             }
@@ -116,7 +134,10 @@ pub fn bind(g: &Graph, feeds: &[Feed], src: &Source) -> Result<Bound, Failure> {
         let node = g.node(v);
         let name = input_name(g, v);
         let fits = t.shape.len() == node.ty.shape.rank()
-            && t.shape.iter().zip(&node.ty.shape.0).all(|(&n, d)| d.known().is_none_or(|k| k == n as u64));
+            && t.shape
+                .iter()
+                .zip(&node.ty.shape.0)
+                .all(|(&n, d)| d.known().is_none_or(|k| k == n as u64));
         if !fits {
             return Err(src.error_at(
                 node.loc,
@@ -125,22 +146,38 @@ pub fn bind(g: &Graph, feeds: &[Feed], src: &Source) -> Result<Bound, Failure> {
             ));
         }
         shapes.push((v, &t.shape));
-        bind_dims(g, &shapes).map_err(|e| src.error_at(node.loc, e.to_string(), "declared here"))?;
+        bind_dims(g, &shapes)
+            .map_err(|e| src.error_at(node.loc, e.to_string(), "declared here"))?;
     }
     let dims = bind_dims(g, &shapes).map_err(|e| Failure::new(e.to_string()))?;
 
-    let bound = inputs.iter().map(|&v| input_name(g, v).to_string()).zip(values).collect();
-    let graph = specialize(g, &dims).map_err(|e| Failure::new(format!("graph `{}`: {e}", g.name)))?;
-    Ok(Bound { graph, inputs: bound })
+    let bound = inputs
+        .iter()
+        .map(|&v| input_name(g, v).to_string())
+        .zip(values)
+        .collect();
+    let graph =
+        specialize(g, &dims).map_err(|e| Failure::new(format!("graph `{}`: {e}", g.name)))?;
+    Ok(Bound {
+        graph,
+        inputs: bound,
+    })
 }
 
 /// The tensor a feed gives, checked against the input's dtype (shapes come later).
-fn load(feed: &Feed, declared: &Type, src: &Source, g: &Graph, v: ValueId) -> Result<Tensor, Failure> {
+fn load(
+    feed: &Feed,
+    declared: &Type,
+    src: &Source,
+    g: &Graph,
+    v: ValueId,
+) -> Result<Tensor, Failure> {
     let name = &feed.name;
     let loc = g.node(v).loc;
     match &feed.value {
         FeedValue::Npy(path) => {
-            let t = npy::read(path).map_err(|e| Failure::new(format!("cannot feed input `{name}`: {e}")))?;
+            let t = npy::read(path)
+                .map_err(|e| Failure::new(format!("cannot feed input `{name}`: {e}")))?;
             if t.dtype() != declared.dtype {
                 return Err(src.error_at(
                     loc,
@@ -157,11 +194,18 @@ fn load(feed: &Feed, declared: &Type, src: &Source, g: &Graph, v: ValueId) -> Re
         }
         FeedValue::Literal(text) => {
             let literal = tfg_frontend::parse_literal(text).map_err(|mut d| {
-                d.message = format!("the feed for input `{name}` is not a literal: {}", d.message);
+                d.message = format!(
+                    "the feed for input `{name}` is not a literal: {}",
+                    d.message
+                );
                 Failure::rendered(render(&[d], &format!("--feed {name}"), text, color()))
             })?;
             literal.to_tensor(declared.dtype).map_err(|e| {
-                src.error_at(loc, format!("input `{name}` expects {declared} but is fed `{text}`: {e}"), "declared here")
+                src.error_at(
+                    loc,
+                    format!("input `{name}` expects {declared} but is fed `{text}`: {e}"),
+                    "declared here",
+                )
             })
         }
     }
@@ -178,7 +222,10 @@ fn numpy_name(ty: &Type) -> &'static str {
 }
 
 fn no_such_input(g: &Graph, name: &str) -> Failure {
-    let inputs: Vec<String> = g.inputs().map(|v| format!("`{}`", input_name(g, v))).collect();
+    let inputs: Vec<String> = g
+        .inputs()
+        .map(|v| format!("`{}`", input_name(g, v)))
+        .collect();
     let is_param = g.params().any(|v| g.node(v).name.as_deref() == Some(name));
     let what = match is_param {
         true => format!("`{name}` is a param of graph `{}`, not an input", g.name),

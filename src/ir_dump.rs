@@ -37,7 +37,9 @@ impl Dumps {
     /// or every stage into the directory unless `--dump-after` names some.
     pub fn from_options(opts: &crate::cli::DumpOptions) -> Dumps {
         match &opts.dump_dir {
-            Some(dir) if opts.dump_after.is_empty() => Dumps::new(vec!["all".into()], Sink::Dir(dir.clone())),
+            Some(dir) if opts.dump_after.is_empty() => {
+                Dumps::new(vec!["all".into()], Sink::Dir(dir.clone()))
+            }
             Some(dir) => Dumps::new(opts.dump_after.clone(), Sink::Dir(dir.clone())),
             None => Dumps::new(opts.dump_after.clone(), Sink::Stderr),
         }
@@ -62,7 +64,8 @@ impl Dumps {
             }
         });
         self.emit(&g.name, &dumps)?;
-        ran.map(|_| ()).map_err(|e| Failure::new(format!("graph `{}`: {e}", g.name)))
+        ran.map(|_| ())
+            .map_err(|e| Failure::new(format!("graph `{}`: {e}", g.name)))
     }
 
     fn emit(&self, graph: &str, dumps: &[(usize, &str, String)]) -> Result<(), Failure> {
@@ -75,17 +78,24 @@ impl Dumps {
         };
         match &self.sink {
             Sink::Stdout => crate::stdout::ignore_closed(stream(&mut std::io::stdout().lock())),
-            // Nothing sensible is left to do if stderr is gone.
-            Sink::Stderr => Ok(stream(&mut std::io::stderr().lock()).unwrap_or(())),
+            Sink::Stderr => {
+                // Nothing sensible is left to do if stderr is gone.
+                let _ = stream(&mut std::io::stderr().lock());
+                Ok(())
+            }
             Sink::Dir(dir) => {
                 if dumps.is_empty() {
                     return Ok(());
                 }
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| Failure::new(format!("cannot create directory `{}`: {e}", dir.display())))?;
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    Failure::new(format!("cannot create directory `{}`: {e}", dir.display()))
+                })?;
                 for (stage_no, stage, text) in dumps {
-                    whole_file::write(&dir.join(format!("{graph}.{stage_no:02}-{stage}.tfgir")), text.as_bytes())
-                        .map_err(Failure::new)?;
+                    whole_file::write(
+                        &dir.join(format!("{graph}.{stage_no:02}-{stage}.tfgir")),
+                        text.as_bytes(),
+                    )
+                    .map_err(Failure::new)?;
                 }
                 Ok(())
             }
@@ -95,7 +105,14 @@ impl Dumps {
 
 /// The stages in order with one line each, for `tfg dump --list-passes`.
 pub fn stages() -> Vec<(&'static str, &'static str)> {
-    std::iter::once((FRONTEND, "the graph as the frontend built it, before any pass"))
-        .chain(tfg_passes::pipeline().into_iter().map(|p| (p.name, p.summary)))
-        .collect()
+    std::iter::once((
+        FRONTEND,
+        "the graph as the frontend built it, before any pass",
+    ))
+    .chain(
+        tfg_passes::pipeline()
+            .into_iter()
+            .map(|p| (p.name, p.summary)),
+    )
+    .collect()
 }

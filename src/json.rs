@@ -17,7 +17,10 @@ pub fn run_report(outputs: &[(&str, &Tensor)]) -> String {
 
 /// `{"NAME": TENSOR, …}` in the given order.
 pub fn tensors(named: &[(&str, &Tensor)]) -> String {
-    let entries: Vec<String> = named.iter().map(|(name, t)| format!("{}: {}", string(name), tensor(t))).collect();
+    let entries: Vec<String> = named
+        .iter()
+        .map(|(name, t)| format!("{}: {}", string(name), tensor(t)))
+        .collect();
     format!("{{{}}}", entries.join(", "))
 }
 
@@ -30,18 +33,40 @@ pub fn tensor(t: &Tensor) -> String {
             data.push_str(", ");
         }
         let _ = match &t.data {
-            Data::F32(v) => float(&mut data, v[i].is_finite(), v[i].is_nan(), v[i] < 0.0, format_args!("{:?}", v[i])),
-            Data::F64(v) => float(&mut data, v[i].is_finite(), v[i].is_nan(), v[i] < 0.0, format_args!("{:?}", v[i])),
+            Data::F32(v) => float(
+                &mut data,
+                v[i].is_finite(),
+                v[i].is_nan(),
+                v[i] < 0.0,
+                format_args!("{:?}", v[i]),
+            ),
+            Data::F64(v) => float(
+                &mut data,
+                v[i].is_finite(),
+                v[i].is_nan(),
+                v[i] < 0.0,
+                format_args!("{:?}", v[i]),
+            ),
             Data::I32(v) => write!(data, "{}", v[i]),
             Data::I64(v) => write!(data, "{}", v[i]),
             Data::Bool(v) => write!(data, "{}", v[i]),
         };
     }
-    format!("{{\"dtype\": \"{}\", \"shape\": [{}], \"data\": [{data}]}}", t.dtype(), shape.join(", "))
+    format!(
+        "{{\"dtype\": \"{}\", \"shape\": [{}], \"data\": [{data}]}}",
+        t.dtype(),
+        shape.join(", ")
+    )
 }
 
 /// Rust's `{:?}` of a finite float is the shortest round-trip form and valid JSON (`0.8`, `1e-7`).
-fn float(out: &mut String, finite: bool, nan: bool, negative: bool, repr: std::fmt::Arguments) -> std::fmt::Result {
+fn float(
+    out: &mut String,
+    finite: bool,
+    nan: bool,
+    negative: bool,
+    repr: std::fmt::Arguments,
+) -> std::fmt::Result {
     match (finite, nan, negative) {
         (true, _, _) => out.write_fmt(repr),
         (false, true, _) => out.write_str("\"NaN\""),
@@ -61,7 +86,16 @@ mod tests {
 
     #[test]
     fn floats_read_back_to_the_same_bits() {
-        let values = [0.8f32, 0.64000005, 1.0, -0.0, 1e-7, 3.4028235e38, f32::MIN_POSITIVE, 1.0e-45];
+        let values = [
+            0.8f32,
+            0.64000005,
+            1.0,
+            -0.0,
+            1e-7,
+            3.4028235e38,
+            f32::MIN_POSITIVE,
+            1.0e-45,
+        ];
         let t = Tensor::new(vec![values.len()], Data::F32(values.to_vec())).expect("fits");
         let parsed: serde_json::Value = serde_json::from_str(&tensor(&t)).expect("valid JSON");
         let back: Vec<f32> = parsed["data"]
@@ -70,20 +104,36 @@ mod tests {
             .iter()
             .map(|x| x.as_f64().expect("a number") as f32)
             .collect();
-        assert_eq!(back.iter().map(|x| x.to_bits()).collect::<Vec<_>>(), values.map(f32::to_bits));
+        assert_eq!(
+            back.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+            values.map(f32::to_bits)
+        );
         assert!(tensor(&t).contains("[0.8, 0.64000005, 1.0, -0.0,"));
     }
 
     #[test]
     fn non_finite_values_are_strings_and_order_is_kept() {
-        let a = Tensor::new(vec![3], Data::F64(vec![f64::NAN, f64::INFINITY, f64::NEG_INFINITY])).expect("fits");
+        let a = Tensor::new(
+            vec![3],
+            Data::F64(vec![f64::NAN, f64::INFINITY, f64::NEG_INFINITY]),
+        )
+        .expect("fits");
         let b = Tensor::new(vec![1, 2], Data::Bool(vec![true, false])).expect("fits");
         let c = Tensor::new(vec![], Data::I64(vec![i64::MIN])).expect("fits");
         let text = run_report(&[("z", &a), ("a\"b", &b), ("m", &c)]);
         let parsed: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
-        assert_eq!(parsed["outputs"]["z"]["data"], serde_json::json!(["NaN", "Infinity", "-Infinity"]));
-        assert_eq!(parsed["outputs"]["a\"b"], serde_json::json!({"dtype": "bool", "shape": [1, 2], "data": [true, false]}));
+        assert_eq!(
+            parsed["outputs"]["z"]["data"],
+            serde_json::json!(["NaN", "Infinity", "-Infinity"])
+        );
+        assert_eq!(
+            parsed["outputs"]["a\"b"],
+            serde_json::json!({"dtype": "bool", "shape": [1, 2], "data": [true, false]})
+        );
         assert_eq!(parsed["outputs"]["m"]["data"][0].as_i64(), Some(i64::MIN));
-        assert!(text.find("\"z\"") < text.find("\"a\\\"b\"") && text.find("\"a\\\"b\"") < text.find("\"m\""));
+        assert!(
+            text.find("\"z\"") < text.find("\"a\\\"b\"")
+                && text.find("\"a\\\"b\"") < text.find("\"m\"")
+        );
     }
 }

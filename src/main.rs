@@ -39,7 +39,9 @@ fn main() -> ExitCode {
         eprintln!("error: internal error in tfg (this is a bug; please report it): {info}");
     }));
     let cli = Cli::parse();
-    let worker = std::thread::Builder::new().stack_size(STACK_SIZE).spawn(move || dispatch(&cli));
+    let worker = std::thread::Builder::new()
+        .stack_size(STACK_SIZE)
+        .spawn(move || dispatch(&cli));
     match worker.map(|w| w.join()) {
         Ok(Ok(Ok(()))) => ExitCode::SUCCESS,
         Ok(Ok(Err(failure))) => {

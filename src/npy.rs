@@ -19,7 +19,8 @@ const MAX_HEADER: usize = 1 << 20;
 
 /// Reads `path`; errors name the file.
 pub fn read(path: &Path) -> Result<Tensor, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    let bytes =
+        std::fs::read(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
     decode(&bytes).map_err(|e| format!("`{}` is not a valid .npy file: {e}", path.display()))
 }
 
@@ -37,16 +38,29 @@ pub fn decode(bytes: &[u8]) -> Result<Tensor, String> {
     let len_size = match (major, minor) {
         (1, 0) => 2,
         (2, 0) | (3, 0) => 4,
-        _ => return Err(format!("format version {major}.{minor} is not supported (1.0, 2.0 and 3.0 are)")),
+        _ => {
+            return Err(format!(
+                "format version {major}.{minor} is not supported (1.0, 2.0 and 3.0 are)"
+            ))
+        }
     };
     let len_at = MAGIC.len() + 2;
-    let len_bytes = bytes.get(len_at..len_at + len_size).ok_or("it is truncated inside the header")?;
-    let header_len = len_bytes.iter().rev().fold(0usize, |acc, &b| (acc << 8) | b as usize);
+    let len_bytes = bytes
+        .get(len_at..len_at + len_size)
+        .ok_or("it is truncated inside the header")?;
+    let header_len = len_bytes
+        .iter()
+        .rev()
+        .fold(0usize, |acc, &b| (acc << 8) | b as usize);
     if header_len > MAX_HEADER {
-        return Err(format!("its header claims {header_len} bytes, which is implausible"));
+        return Err(format!(
+            "its header claims {header_len} bytes, which is implausible"
+        ));
     }
     let data_at = len_at + len_size + header_len;
-    let header = bytes.get(len_at + len_size..data_at).ok_or("it is truncated inside the header")?;
+    let header = bytes
+        .get(len_at + len_size..data_at)
+        .ok_or("it is truncated inside the header")?;
     // Versions 1 and 2 are latin-1; 3 is UTF-8. The keys and values tfg accepts are ASCII either way.
     let header = std::str::from_utf8(header).map_err(|_| "its header is not text")?;
     let header = Header::parse(header)?;
@@ -56,7 +70,9 @@ pub fn decode(bytes: &[u8]) -> Result<Tensor, String> {
         .iter()
         .try_fold(1usize, |acc, &d| acc.checked_mul(d))
         .ok_or("its shape has more elements than this machine can address")?;
-    let size = count.checked_mul(header.dtype.size()).ok_or("its shape is too large")?;
+    let size = count
+        .checked_mul(header.dtype.size())
+        .ok_or("its shape is too large")?;
     let data = &bytes[data_at..];
     if data.len() < size {
         return Err(format!(
@@ -74,31 +90,54 @@ pub fn decode(bytes: &[u8]) -> Result<Tensor, String> {
             header.dtype
         ));
     }
-    Tensor::new(header.shape, decode_data(header.dtype, data)).ok_or_else(|| "its data does not fit its shape".into())
+    Tensor::new(header.shape, decode_data(header.dtype, data))
+        .ok_or_else(|| "its data does not fit its shape".into())
 }
 
 /// The bytes of a `.npy` file (version 1.0, or 2.0 for a huge header) holding `t`.
 pub fn encode(t: &Tensor) -> Vec<u8> {
     let shape = match t.shape.as_slice() {
         [d] => format!("({d},)"),
-        dims => format!("({})", dims.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")),
+        dims => format!(
+            "({})",
+            dims.iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     };
-    let mut dict = format!("{{'descr': '{}', 'fortran_order': False, 'shape': {shape}, }}", descr(t.dtype()));
-    let (version, len_size) = if MAGIC.len() + 2 + 2 + dict.len() < 1 << 16 { (1u8, 2) } else { (2u8, 4) };
+    let mut dict = format!(
+        "{{'descr': '{}', 'fortran_order': False, 'shape': {shape}, }}",
+        descr(t.dtype())
+    );
+    let (version, len_size) = if MAGIC.len() + 2 + 2 + dict.len() < 1 << 16 {
+        (1u8, 2)
+    } else {
+        (2u8, 4)
+    };
     let unpadded = MAGIC.len() + 2 + len_size + dict.len() + 1;
     dict.extend(std::iter::repeat_n(' ', (ALIGN - unpadded % ALIGN) % ALIGN));
     dict.push('\n');
 
-    let mut out = Vec::with_capacity(MAGIC.len() + 2 + len_size + dict.len() + t.numel() * t.dtype().size());
+    let mut out =
+        Vec::with_capacity(MAGIC.len() + 2 + len_size + dict.len() + t.numel() * t.dtype().size());
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&[version, 0]);
     out.extend_from_slice(&(dict.len() as u32).to_le_bytes()[..len_size]);
     out.extend_from_slice(dict.as_bytes());
     match &t.data {
-        Data::F32(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-        Data::F64(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-        Data::I32(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-        Data::I64(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+        Data::F32(v) => v
+            .iter()
+            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+        Data::F64(v) => v
+            .iter()
+            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+        Data::I32(v) => v
+            .iter()
+            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+        Data::I64(v) => v
+            .iter()
+            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
         Data::Bool(v) => out.extend(v.iter().map(|&b| b as u8)),
     }
     out
@@ -141,7 +180,10 @@ fn dtype_of(descr: &str) -> Result<DType, String> {
 
 fn decode_data(dtype: DType, bytes: &[u8]) -> Data {
     fn words<const N: usize, T>(bytes: &[u8], from: fn([u8; N]) -> T) -> Vec<T> {
-        bytes.chunks_exact(N).map(|c| from(c.try_into().expect("chunks_exact yields N bytes"))).collect()
+        bytes
+            .chunks_exact(N)
+            .map(|c| from(c.try_into().expect("chunks_exact yields N bytes")))
+            .collect()
     }
     match dtype {
         DType::F32 => Data::F32(words(bytes, f32::from_le_bytes)),
@@ -161,7 +203,9 @@ struct Header {
 impl Header {
     /// Parses `{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }`.
     fn parse(text: &str) -> Result<Header, String> {
-        let mut p = Literal { rest: text.trim_end_matches(['\n', ' ', '\0']) };
+        let mut p = Literal {
+            rest: text.trim_end_matches(['\n', ' ', '\0']),
+        };
         let Value::Dict(entries) = p.value(0)? else {
             return Err("its header is not a dictionary".into());
         };
@@ -243,7 +287,10 @@ impl Literal<'_> {
                 }
             }
             Ok(Value::Dict(entries))
-        } else if let Some(close) = [("(", ")"), ("[", "]")].into_iter().find_map(|(o, c)| self.eat(o).then_some(c)) {
+        } else if let Some(close) = [("(", ")"), ("[", "]")]
+            .into_iter()
+            .find_map(|(o, c)| self.eat(o).then_some(c))
+        {
             // A list only appears in a structured dtype, which is rejected later; parse it as a tuple.
             let mut items = Vec::new();
             while !self.eat(close) {
@@ -259,15 +306,23 @@ impl Literal<'_> {
             Ok(Value::Bool(false))
         } else if let Some(quote) = self.rest.chars().next().filter(|c| *c == '\'' || *c == '"') {
             let body = &self.rest[1..];
-            let end = body.find(quote).ok_or("its header has an unterminated string")?;
+            let end = body
+                .find(quote)
+                .ok_or("its header has an unterminated string")?;
             self.rest = &body[end + 1..];
             Ok(Value::Str(body[..end].to_string()))
         } else {
-            let digits = self.rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(self.rest.len());
+            let digits = self
+                .rest
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(self.rest.len());
             let (number, rest) = self.rest.split_at(digits);
             // numpy 1.x wrote `3L` for Python 2 longs.
             self.rest = rest.strip_prefix('L').unwrap_or(rest);
-            number.parse().map(Value::Int).map_err(|_| "its header is malformed".into())
+            number
+                .parse()
+                .map(Value::Int)
+                .map_err(|_| "its header is malformed".into())
         }
     }
 }
@@ -292,10 +347,18 @@ mod tests {
         ];
         for t in cases {
             let bytes = encode(&t);
-            assert_eq!((bytes.len() - t.numel() * t.dtype().size()) % ALIGN, 0, "data is 64-byte aligned");
+            assert_eq!(
+                (bytes.len() - t.numel() * t.dtype().size()) % ALIGN,
+                0,
+                "data is 64-byte aligned"
+            );
             let back = decode(&bytes).expect("decodes what it encodes");
             assert_eq!(back.shape, t.shape);
-            assert_eq!(format!("{:?}", back.data), format!("{:?}", t.data), "bit-equal, NaN included");
+            assert_eq!(
+                format!("{:?}", back.data),
+                format!("{:?}", t.data),
+                "bit-equal, NaN included"
+            );
         }
     }
 
@@ -326,12 +389,20 @@ mod tests {
     fn reads_versions_2_and_3_and_old_spellings() {
         let data: Vec<u8> = [7i64, -1].iter().flat_map(|x| x.to_le_bytes()).collect();
         for version in [2, 3] {
-            let t = decode(&file(version, "{\"descr\": \"<i8\", \"fortran_order\": False, \"shape\": (2,)}\n", &data))
-                .expect("valid");
+            let t = decode(&file(
+                version,
+                "{\"descr\": \"<i8\", \"fortran_order\": False, \"shape\": (2,)}\n",
+                &data,
+            ))
+            .expect("valid");
             assert_eq!(t.data, Data::I64(vec![7, -1]));
         }
-        let t = decode(&file(1, "{'descr': '|b1', 'fortran_order': True, 'shape': (2L,), }\n", &[1, 0]))
-            .expect("1-D Fortran order is C order");
+        let t = decode(&file(
+            1,
+            "{'descr': '|b1', 'fortran_order': True, 'shape': (2L,), }\n",
+            &[1, 0],
+        ))
+        .expect("1-D Fortran order is C order");
         assert_eq!(t.data, Data::Bool(vec![true, false]));
     }
 
@@ -340,17 +411,71 @@ mod tests {
         let cases: [(Vec<u8>, &str); 9] = [
             (b"PK\x03\x04".to_vec(), "magic"),
             (file(4, "{}", &[]), "version 4.0"),
-            (file(1, "{'descr': '>f4', 'fortran_order': False, 'shape': (1,), }", &[0; 4]), "big-endian"),
-            (file(1, "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }", &[0; 16]), "Fortran order"),
-            (file(1, "{'descr': '<i2', 'fortran_order': False, 'shape': (1,), }", &[0; 2]), "'<i2' is not supported"),
-            (file(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }", &[0; 8]), "truncated"),
-            (file(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }", &[0; 8]), "4 bytes after"),
-            (file(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (", &[]), "malformed"),
-            (file(1, "{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (), }", &[0; 4]), "structured"),
+            (
+                file(
+                    1,
+                    "{'descr': '>f4', 'fortran_order': False, 'shape': (1,), }",
+                    &[0; 4],
+                ),
+                "big-endian",
+            ),
+            (
+                file(
+                    1,
+                    "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }",
+                    &[0; 16],
+                ),
+                "Fortran order",
+            ),
+            (
+                file(
+                    1,
+                    "{'descr': '<i2', 'fortran_order': False, 'shape': (1,), }",
+                    &[0; 2],
+                ),
+                "'<i2' is not supported",
+            ),
+            (
+                file(
+                    1,
+                    "{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }",
+                    &[0; 8],
+                ),
+                "truncated",
+            ),
+            (
+                file(
+                    1,
+                    "{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }",
+                    &[0; 8],
+                ),
+                "4 bytes after",
+            ),
+            (
+                file(
+                    1,
+                    "{'descr': '<f4', 'fortran_order': False, 'shape': (",
+                    &[],
+                ),
+                "malformed",
+            ),
+            (
+                file(
+                    1,
+                    "{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (), }",
+                    &[0; 4],
+                ),
+                "structured",
+            ),
         ];
         for (bytes, expected) in cases {
-            let err = decode(&bytes).err().unwrap_or_else(|| panic!("accepted a file that should fail: {expected}"));
-            assert!(err.contains(expected), "`{err}` should mention `{expected}`");
+            let err = decode(&bytes)
+                .err()
+                .unwrap_or_else(|| panic!("accepted a file that should fail: {expected}"));
+            assert!(
+                err.contains(expected),
+                "`{err}` should mention `{expected}`"
+            );
         }
     }
 
@@ -358,7 +483,10 @@ mod tests {
     fn never_panics_on_prefixes_of_a_valid_file() {
         let bytes = encode(&tensor(&[2, 3], Data::F64(vec![1.0; 6])));
         for n in 0..bytes.len() {
-            assert!(decode(&bytes[..n]).is_err(), "a {n}-byte prefix is not a whole file");
+            assert!(
+                decode(&bytes[..n]).is_err(),
+                "a {n}-byte prefix is not a whole file"
+            );
         }
     }
 }

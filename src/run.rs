@@ -10,11 +10,15 @@ use tfg_ir::Tensor;
 
 pub fn run(args: &RunArgs) -> Result<(), Failure> {
     if args.backend == Backend::Cuda {
-        return Err(Failure::new("the cuda backend is not built yet; use `--backend interp` (or `cpu`)"));
+        return Err(Failure::new(
+            "the cuda backend is not built yet; use `--backend interp` (or `cpu`)",
+        ));
     }
     let src = Source::load(&args.file)?;
     let program = src.compile()?;
-    let graph = program.graph(args.graph.name.as_deref()).map_err(Failure::new)?;
+    let graph = program
+        .graph(args.graph.name.as_deref())
+        .map_err(Failure::new)?;
     let bound = feed::bind(graph, &args.feeds, &src)?;
     let mut g = bound.graph.clone();
     Dumps::from_options(&args.dump).run_pipeline(&mut g)?;
@@ -23,11 +27,17 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
     // `cpu` runs on the interpreter until the Cranelift backend exists.
     let result = tfg_interp::run(&g, &bound.inputs_for(&g)?, &session.params_for(&g)?)
         .map_err(|e| Failure::new(format!("graph `{}`: {e}", g.name)))?;
-    let outputs: Vec<(&str, &Tensor)> = g.outputs.iter().map(|(name, _)| name.as_str()).zip(&result.outputs).collect();
+    let outputs: Vec<(&str, &Tensor)> = g
+        .outputs
+        .iter()
+        .map(|(name, _)| name.as_str())
+        .zip(&result.outputs)
+        .collect();
 
     if let Some(dir) = &args.out {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Failure::new(format!("cannot create directory `{}`: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir).map_err(|e| {
+            Failure::new(format!("cannot create directory `{}`: {e}", dir.display()))
+        })?;
         for (name, t) in &outputs {
             npy::write(&dir.join(format!("{name}.npy")), t).map_err(Failure::new)?;
         }
@@ -35,7 +45,10 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
     if args.json {
         stdout::write(&json::run_report(&outputs))
     } else {
-        let text: String = outputs.iter().map(|(name, t)| arrayprint::named(name, t) + "\n").collect();
+        let text: String = outputs
+            .iter()
+            .map(|(name, t)| arrayprint::named(name, t) + "\n")
+            .collect();
         stdout::write(&text)
     }
 }

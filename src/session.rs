@@ -19,9 +19,16 @@ impl Session {
         let mut params = BTreeMap::new();
         for v in g.params() {
             let node = g.node(v);
-            let Op::Param { name, init } = &node.op else { continue };
-            let value = tfg_ir::init::materialize(init, &node.ty, seed, name)
-                .map_err(|e| src.error_at(node.loc, format!("cannot initialise param `{name}`: {e}"), "declared here"))?;
+            let Op::Param { name, init } = &node.op else {
+                continue;
+            };
+            let value = tfg_ir::init::materialize(init, &node.ty, seed, name).map_err(|e| {
+                src.error_at(
+                    node.loc,
+                    format!("cannot initialise param `{name}`: {e}"),
+                    "declared here",
+                )
+            })?;
             params.insert(name.clone(), value);
         }
         Ok(Session { params })
@@ -29,11 +36,15 @@ impl Session {
 
     /// The current values of `g`'s params, in `g.params()` order.
     pub fn params_for(&self, g: &Graph) -> Result<Vec<Tensor>, Failure> {
-        g.params().map(|v| self.get(param_name(g, v)).cloned()).collect()
+        g.params()
+            .map(|v| self.get(param_name(g, v)).cloned())
+            .collect()
     }
 
     fn get(&self, name: &str) -> Result<&Tensor, Failure> {
-        self.params.get(name).ok_or_else(|| Failure::new(format!("param `{name}` has no value in this session")))
+        self.params
+            .get(name)
+            .ok_or_else(|| Failure::new(format!("param `{name}` has no value in this session")))
     }
 }
 

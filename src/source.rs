@@ -16,7 +16,8 @@ impl Source {
     /// Reads `path`; the name is the path as the user wrote it.
     pub fn load(path: &Path) -> Result<Source, Failure> {
         let name = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|e| Failure::new(format!("cannot read `{name}`: {e}")))?;
+        let bytes =
+            std::fs::read(path).map_err(|e| Failure::new(format!("cannot read `{name}`: {e}")))?;
         match String::from_utf8(bytes) {
             Ok(text) => Ok(Source { name, text }),
             Err(e) => {
@@ -44,11 +45,20 @@ impl Source {
 
     /// An error at `loc` (a node's place, such as an input's declaration),
     /// marking the word that starts there; without a place, a plain error.
-    pub fn error_at(&self, loc: Option<Loc>, message: impl Into<String>, label: impl Into<String>) -> Failure {
+    pub fn error_at(
+        &self,
+        loc: Option<Loc>,
+        message: impl Into<String>,
+        label: impl Into<String>,
+    ) -> Failure {
         let mut d = Diagnostic::error(message);
         if let Some(start) = loc.and_then(|loc| self.offset(loc)) {
-            let word = self.text[start..].find(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap_or(0);
-            d = d.at(tfg_frontend::ast::Span::new(start, start + word.max(1))).label(label);
+            let word = self.text[start..]
+                .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .unwrap_or(0);
+            d = d
+                .at(tfg_frontend::ast::Span::new(start, start + word.max(1)))
+                .label(label);
         }
         self.failure(vec![d])
     }
@@ -62,7 +72,10 @@ impl Source {
         };
         let rest = &self.text[line_start..];
         let line = &rest[..rest.find('\n').unwrap_or(rest.len())];
-        let col = line.char_indices().nth(loc.col.saturating_sub(1) as usize).map_or(line.len(), |(i, _)| i);
+        let col = line
+            .char_indices()
+            .nth(loc.col.saturating_sub(1) as usize)
+            .map_or(line.len(), |(i, _)| i);
         Some(line_start + col)
     }
 }

@@ -15,7 +15,9 @@ pub fn write(text: &str) -> Result<(), Failure> {
 /// A write error, unless it only says that the reader has gone.
 pub fn ignore_closed(result: std::io::Result<()>) -> Result<(), Failure> {
     match result {
-        Err(e) if e.kind() != ErrorKind::BrokenPipe => Err(Failure::new(format!("cannot write to stdout: {e}"))),
+        Err(e) if e.kind() != ErrorKind::BrokenPipe => {
+            Err(Failure::new(format!("cannot write to stdout: {e}")))
+        }
         _ => Ok(()),
     }
 }

@@ -13,7 +13,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// Writes `bytes` to `path`, whole or not at all. The directory must exist.
 pub fn write(path: &Path, bytes: &[u8]) -> Result<(), String> {
     let fail = |e: std::io::Error| format!("cannot write `{}`: {e}", path.display());
-    let temp = temp_path(path).ok_or_else(|| format!("cannot write `{}`: it is not a file name", path.display()))?;
+    let temp = temp_path(path)
+        .ok_or_else(|| format!("cannot write `{}`: it is not a file name", path.display()))?;
     let written = File::create(&temp).and_then(|mut f| {
         f.write_all(bytes)?;
         f.sync_all()
@@ -41,7 +42,8 @@ mod tests {
     use super::*;
 
     fn scratch(test: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("tfg-whole-file-{test}-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("tfg-whole-file-{test}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).expect("temp dir is writable");
         dir
@@ -54,7 +56,10 @@ mod tests {
         write(&path, b"old").expect("writable");
         write(&path, b"new contents").expect("writable");
         assert_eq!(fs::read(&path).expect("exists"), b"new contents");
-        let names: Vec<_> = fs::read_dir(&dir).expect("listable").map(|e| e.expect("entry").file_name()).collect();
+        let names: Vec<_> = fs::read_dir(&dir)
+            .expect("listable")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
         assert_eq!(names, ["out.npy"]);
         fs::remove_dir_all(dir).expect("cleanup");
     }
@@ -67,7 +72,10 @@ mod tests {
         // A directory in the way: the rename fails after the temporary was written.
         fs::create_dir(dir.join("taken")).expect("mkdir");
         assert!(write(&dir.join("taken"), b"x").is_err());
-        let names: Vec<_> = fs::read_dir(&dir).expect("listable").map(|e| e.expect("entry").file_name()).collect();
+        let names: Vec<_> = fs::read_dir(&dir)
+            .expect("listable")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
         assert_eq!(names, ["taken"]);
         fs::remove_dir_all(dir).expect("cleanup");
     }

@@ -19,7 +19,10 @@ impl Span {
 
     /// The smallest span covering both.
     pub fn to(self, other: Span) -> Span {
-        Span { start: self.start.min(other.start), end: self.end.max(other.end) }
+        Span {
+            start: self.start.min(other.start),
+            end: self.end.max(other.end),
+        }
     }
 }
 
@@ -43,7 +46,10 @@ pub enum Item {
     Train(TrainItem),
     /// An item whose header did not parse. Its name, when the parser got that
     /// far, lets lowering stay quiet about later uses of it.
-    Broken { kind: ItemKind, name: Option<Ident> },
+    Broken {
+        kind: ItemKind,
+        name: Option<Ident>,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -95,9 +101,17 @@ pub struct Stmt {
 #[derive(Clone, Debug, PartialEq)]
 pub enum StmtKind {
     /// `input NAME: TYPE` with an optional `= LITERAL` default feed.
-    Input { name: Ident, ty: TypeExpr, default: Option<Expr> },
+    Input {
+        name: Ident,
+        ty: TypeExpr,
+        default: Option<Expr>,
+    },
     /// `param NAME: TYPE = INIT`
-    Param { name: Ident, ty: TypeExpr, init: Expr },
+    Param {
+        name: Ident,
+        ty: TypeExpr,
+        init: Expr,
+    },
     /// `NAME = EXPR`
     Let(Binding),
     /// `output NAME, …`
@@ -178,7 +192,10 @@ impl BinOp {
     }
 
     pub fn is_comparison(self) -> bool {
-        matches!(self, BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge | BinOp::Eq | BinOp::Ne)
+        matches!(
+            self,
+            BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge | BinOp::Eq | BinOp::Ne
+        )
     }
 }
 
@@ -205,9 +222,21 @@ pub enum ExprKind {
     /// depending on where it appears.
     Array(Vec<Expr>),
     /// `f(positional…, key = value…)`
-    Call { func: Ident, args: Vec<Expr>, kwargs: Vec<(Ident, Expr)> },
-    Unary { op: UnOp, operand: Box<Expr> },
-    Binary { op: BinOp, op_span: Span, lhs: Box<Expr>, rhs: Box<Expr> },
+    Call {
+        func: Ident,
+        args: Vec<Expr>,
+        kwargs: Vec<(Ident, Expr)>,
+    },
+    Unary {
+        op: UnOp,
+        operand: Box<Expr>,
+    },
+    Binary {
+        op: BinOp,
+        op_span: Span,
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+    },
 }
 
 impl Expr {
@@ -215,17 +244,28 @@ impl Expr {
     pub fn new(kind: ExprKind, span: Span) -> Expr {
         let below = match &kind {
             ExprKind::Array(items) => items.iter().map(|e| e.height).max().unwrap_or(0),
-            ExprKind::Call { args, kwargs, .. } => {
-                args.iter().chain(kwargs.iter().map(|(_, e)| e)).map(|e| e.height).max().unwrap_or(0)
-            }
+            ExprKind::Call { args, kwargs, .. } => args
+                .iter()
+                .chain(kwargs.iter().map(|(_, e)| e))
+                .map(|e| e.height)
+                .max()
+                .unwrap_or(0),
             ExprKind::Unary { operand, .. } => operand.height,
             ExprKind::Binary { lhs, rhs, .. } => lhs.height.max(rhs.height),
             _ => 0,
         };
-        Expr { kind, span, height: below + 1 }
+        Expr {
+            kind,
+            span,
+            height: below + 1,
+        }
     }
 
     pub fn leaf(kind: ExprKind, span: Span) -> Expr {
-        Expr { kind, span, height: 1 }
+        Expr {
+            kind,
+            span,
+            height: 1,
+        }
     }
 }

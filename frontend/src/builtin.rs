@@ -44,15 +44,27 @@ pub struct Param<'a> {
 
 impl<'a> Param<'a> {
     pub const fn value(name: &'a str) -> Param<'a> {
-        Param { name, kind: ArgKind::Value, required: true }
+        Param {
+            name,
+            kind: ArgKind::Value,
+            required: true,
+        }
     }
 
     const fn fixed(name: &'a str) -> Param<'a> {
-        Param { name, kind: ArgKind::Static, required: true }
+        Param {
+            name,
+            kind: ArgKind::Static,
+            required: true,
+        }
     }
 
     const fn optional(name: &'a str) -> Param<'a> {
-        Param { name, kind: ArgKind::Static, required: false }
+        Param {
+            name,
+            kind: ArgKind::Static,
+            required: false,
+        }
     }
 }
 
@@ -88,20 +100,66 @@ pub struct Builtin {
 
 /// Every builtin's name, in the order SPEC §1.5 lists them.
 pub const NAMES: [&str; 39] = [
-    "neg", "abs", "exp", "log", "sqrt", "rsqrt", "square", "tanh", "sigmoid", "relu", "sin", "cos", "floor", "ceil",
-    "sign", "reciprocal", "maximum", "minimum", "pow", "where", "sum", "mean", "max", "min", "prod", "argmax", "argmin",
-    "matmul", "transpose", "reshape", "broadcast_to", "concat", "expand_dims", "squeeze", "softmax", "log_softmax",
-    "one_hot", "cast", "grad",
+    "neg",
+    "abs",
+    "exp",
+    "log",
+    "sqrt",
+    "rsqrt",
+    "square",
+    "tanh",
+    "sigmoid",
+    "relu",
+    "sin",
+    "cos",
+    "floor",
+    "ceil",
+    "sign",
+    "reciprocal",
+    "maximum",
+    "minimum",
+    "pow",
+    "where",
+    "sum",
+    "mean",
+    "max",
+    "min",
+    "prod",
+    "argmax",
+    "argmin",
+    "matmul",
+    "transpose",
+    "reshape",
+    "broadcast_to",
+    "concat",
+    "expand_dims",
+    "squeeze",
+    "softmax",
+    "log_softmax",
+    "one_hot",
+    "cast",
+    "grad",
 ];
 
 const UNARY: &[Param] = &[Param::value("x")];
 const BINARY: &[Param] = &[Param::value("a"), Param::value("b")];
 const WHERE: &[Param] = &[Param::value("cond"), Param::value("a"), Param::value("b")];
-const REDUCE: &[Param] = &[Param::value("x"), Param::optional("axis"), Param::optional("keepdims")];
+const REDUCE: &[Param] = &[
+    Param::value("x"),
+    Param::optional("axis"),
+    Param::optional("keepdims"),
+];
 const ARG_REDUCE: &[Param] = &[Param::value("x"), Param::fixed("axis")];
 const TRANSPOSE: &[Param] = &[Param::value("x"), Param::optional("perm")];
 const SHAPED: &[Param] = &[Param::value("x"), Param::fixed("shape")];
-const CONCAT: &[Param] = &[Param { name: "values", kind: ArgKind::Values, required: true }, Param::fixed("axis")];
+const CONCAT: &[Param] = &[
+    Param {
+        name: "values",
+        kind: ArgKind::Values,
+        required: true,
+    },
+    Param::fixed("axis"),
+];
 const AXIS: &[Param] = &[Param::value("x"), Param::fixed("axis")];
 const OPTIONAL_AXIS: &[Param] = &[Param::value("x"), Param::optional("axis")];
 const ONE_HOT: &[Param] = &[Param::value("indices"), Param::fixed("depth")];
@@ -152,8 +210,16 @@ pub fn init_signature(name: &str) -> &'static [Param<'static>] {
 
 /// `callee(a, b = …)`, for notes.
 fn signature(callee: &str, params: &[Param]) -> String {
-    let list: Vec<String> =
-        params.iter().map(|p| if p.required { p.name.to_string() } else { format!("{} = …", p.name) }).collect();
+    let list: Vec<String> = params
+        .iter()
+        .map(|p| {
+            if p.required {
+                p.name.to_string()
+            } else {
+                format!("{} = …", p.name)
+            }
+        })
+        .collect();
     format!("the signature is `{callee}({})`", list.join(", "))
 }
 
@@ -172,11 +238,18 @@ pub fn bind_args<'e>(
             1 => "1 argument".to_string(),
             n => format!("{n} arguments"),
         };
-        let bound = if all_required { count } else { format!("at most {count}") };
-        return Err(Diagnostic::error(format!("`{callee}` takes {bound} but {} were given", args.len()))
-            .at(args[params.len()].span)
-            .label("unexpected argument")
-            .note(signature(callee, params)));
+        let bound = if all_required {
+            count
+        } else {
+            format!("at most {count}")
+        };
+        return Err(Diagnostic::error(format!(
+            "`{callee}` takes {bound} but {} were given",
+            args.len()
+        ))
+        .at(args[params.len()].span)
+        .label("unexpected argument")
+        .note(signature(callee, params)));
     }
     let mut bound: Vec<Option<&Expr>> = vec![None; params.len()];
     for (slot, a) in bound.iter_mut().zip(args) {
@@ -184,19 +257,33 @@ pub fn bind_args<'e>(
     }
     for (key, value) in kwargs {
         let Some(k) = params.iter().position(|p| p.name == key.name) else {
-            return Err(Diagnostic::error(format!("`{callee}` has no argument named `{}`", key.name))
-                .at(key.span)
-                .note(signature(callee, params)));
+            return Err(Diagnostic::error(format!(
+                "`{callee}` has no argument named `{}`",
+                key.name
+            ))
+            .at(key.span)
+            .note(signature(callee, params)));
         };
         if bound[k].is_some() {
-            return Err(Diagnostic::error(format!("argument `{}` of `{callee}` is given twice", key.name)).at(key.span));
+            return Err(Diagnostic::error(format!(
+                "argument `{}` of `{callee}` is given twice",
+                key.name
+            ))
+            .at(key.span));
         }
         bound[k] = Some(value);
     }
-    if let Some(p) = params.iter().zip(&bound).find(|(p, b)| p.required && b.is_none()).map(|(p, _)| p) {
-        return Err(Diagnostic::error(format!("`{callee}` is missing its argument `{}`", p.name))
-            .at(call)
-            .note(signature(callee, params)));
+    if let Some(p) = params
+        .iter()
+        .zip(&bound)
+        .find(|(p, b)| p.required && b.is_none())
+        .map(|(p, _)| p)
+    {
+        return Err(
+            Diagnostic::error(format!("`{callee}` is missing its argument `{}`", p.name))
+                .at(call)
+                .note(signature(callee, params)),
+        );
     }
     Ok(bound)
 }
@@ -210,8 +297,15 @@ enum DimArg {
 
 impl GraphLowerer<'_, '_> {
     /// Lowers a call of builtin `b`.
-    pub(crate) fn builtin(&mut self, b: Builtin, call: &Expr, args: &[Expr], kwargs: &[(Ident, Expr)]) -> Lowered<Val> {
-        let bound = bind_args(b.name, b.params, args, kwargs, call.span).map_err(|d| self.error(d))?;
+    pub(crate) fn builtin(
+        &mut self,
+        b: Builtin,
+        call: &Expr,
+        args: &[Expr],
+        kwargs: &[(Ident, Expr)],
+    ) -> Lowered<Val> {
+        let bound =
+            bind_args(b.name, b.params, args, kwargs, call.span).map_err(|d| self.error(d))?;
         let span = call.span;
         let name = b.name;
         // `bind_args` fills every required parameter.
@@ -219,16 +313,21 @@ impl GraphLowerer<'_, '_> {
         let v = match b.kind {
             Kind::Unary(u) => {
                 let x = self.lower_expr(arg(0)?)?;
-                let x = if u.float_only() { self.to_float(x)? } else { self.to_tensor(x)? };
+                let x = if u.float_only() {
+                    self.float_tensor(x)?
+                } else {
+                    self.tensor(x)?
+                };
                 self.add(Op::Unary(u), &[x], span, name)?
             }
             Kind::Binary(_) | Kind::MatMul | Kind::Select => {
-                let vals: Vec<Lowered<Val>> = bound.iter().flatten().map(|a| self.lower_expr(a)).collect();
+                let vals: Vec<Lowered<Val>> =
+                    bound.iter().flatten().map(|a| self.lower_expr(a)).collect();
                 let mut vals = vals.into_iter().collect::<Lowered<Vec<Val>>>()?;
                 let mut ids = Vec::new();
                 if b.kind == Kind::Select {
                     let cond = vals.remove(0);
-                    ids.push(self.to_tensor(cond)?);
+                    ids.push(self.tensor(cond)?);
                 }
                 ids.extend(self.unify(vals)?);
                 let op = match b.kind {
@@ -240,7 +339,11 @@ impl GraphLowerer<'_, '_> {
             }
             Kind::Reduce(r) => {
                 let x = self.lower_expr(arg(0)?)?;
-                let x = if r == ReduceOp::Mean { self.to_float(x)? } else { self.to_tensor(x)? };
+                let x = if r == ReduceOp::Mean {
+                    self.float_tensor(x)?
+                } else {
+                    self.tensor(x)?
+                };
                 let ty = self.ty(x).clone();
                 let axes = match bound[1] {
                     Some(a) => self.axes(a, &ty, 0)?,
@@ -250,13 +353,26 @@ impl GraphLowerer<'_, '_> {
                     Some(k) => self.static_bool(k)?,
                     None => false,
                 };
-                self.add(Op::Reduce { op: r, axes, keepdims }, &[x], span, name)?
+                self.add(
+                    Op::Reduce {
+                        op: r,
+                        axes,
+                        keepdims,
+                    },
+                    &[x],
+                    span,
+                    name,
+                )?
             }
             Kind::ArgMax | Kind::ArgMin => {
                 let x = self.value(arg(0)?)?;
                 let ty = self.ty(x).clone();
                 let axis = self.axis(arg(1)?, &ty, 0)?;
-                let op = if b.kind == Kind::ArgMax { Op::ArgMax { axis } } else { Op::ArgMin { axis } };
+                let op = if b.kind == Kind::ArgMax {
+                    Op::ArgMax { axis }
+                } else {
+                    Op::ArgMin { axis }
+                };
                 self.add(op, &[x], span, name)?
             }
             Kind::Transpose => {
@@ -274,10 +390,20 @@ impl GraphLowerer<'_, '_> {
                 let reshape = b.kind == Kind::Reshape;
                 let dims = self.dims(arg(1)?, reshape)?;
                 let op = if reshape {
-                    Op::Reshape { shape: self.resolve_reshape(&ty, dims, arg(1)?.span)? }
+                    Op::Reshape {
+                        shape: self.resolve_reshape(&ty, dims, arg(1)?.span)?,
+                    }
                 } else {
-                    let shape = dims.into_iter().filter_map(|d| if let DimArg::Dim(d) = d { Some(d) } else { None });
-                    Op::BroadcastTo { shape: Shape(shape.collect()) }
+                    let shape = dims.into_iter().filter_map(|d| {
+                        if let DimArg::Dim(d) = d {
+                            Some(d)
+                        } else {
+                            None
+                        }
+                    });
+                    Op::BroadcastTo {
+                        shape: Shape(shape.collect()),
+                    }
                 };
                 self.add(op, &[x], span, name)?
             }
@@ -285,13 +411,17 @@ impl GraphLowerer<'_, '_> {
                 let list = arg(0)?;
                 let ExprKind::Array(items) = &list.kind else {
                     return Err(self.error(
-                        Diagnostic::error("`concat` takes a list of tensors, such as `concat([a, b], 0)`")
-                            .at(list.span)
-                            .label("not a list"),
+                        Diagnostic::error(
+                            "`concat` takes a list of tensors, such as `concat([a, b], 0)`",
+                        )
+                        .at(list.span)
+                        .label("not a list"),
                     ));
                 };
                 if items.is_empty() {
-                    return Err(self.error(Diagnostic::error("`concat` needs at least one tensor").at(list.span)));
+                    return Err(self.error(
+                        Diagnostic::error("`concat` needs at least one tensor").at(list.span),
+                    ));
                 }
                 let vals: Vec<Lowered<Val>> = items.iter().map(|a| self.lower_expr(a)).collect();
                 let ids = self.unify(vals.into_iter().collect::<Lowered<Vec<Val>>>()?)?;
@@ -313,27 +443,45 @@ impl GraphLowerer<'_, '_> {
                 let dims = &ty.shape.0;
                 let axes = match bound[1] {
                     Some(a) => self.axes(a, &ty, 0)?,
-                    None => (0..dims.len()).filter(|&i| dims[i] == Dim::Known(1)).collect(),
+                    None => (0..dims.len())
+                        .filter(|&i| dims[i] == Dim::Known(1))
+                        .collect(),
                 };
                 if let Some(&bad) = axes.iter().find(|&&i| dims[i] != Dim::Known(1)) {
                     let at = bound[1].map_or(span, |a| a.span);
                     return Err(self.error(
-                        Diagnostic::error(format!("cannot squeeze axis {bad} of {ty}: its size is {}, not 1", dims[bad]))
-                            .at(at),
+                        Diagnostic::error(format!(
+                            "cannot squeeze axis {bad} of {ty}: its size is {}, not 1",
+                            dims[bad]
+                        ))
+                        .at(at),
                     ));
                 }
-                let kept = (0..dims.len()).filter(|i| !axes.contains(i)).map(|i| dims[i].clone());
-                self.add(Op::Reshape { shape: Shape(kept.collect()) }, &[x], span, name)?
+                let kept = (0..dims.len())
+                    .filter(|i| !axes.contains(i))
+                    .map(|i| dims[i].clone());
+                self.add(
+                    Op::Reshape {
+                        shape: Shape(kept.collect()),
+                    },
+                    &[x],
+                    span,
+                    name,
+                )?
             }
             Kind::Softmax | Kind::LogSoftmax => {
                 let x = self.lower_expr(arg(0)?)?;
-                let x = self.to_float(x)?;
+                let x = self.float_tensor(x)?;
                 let ty = self.ty(x).clone();
                 let axis = match bound[1] {
                     Some(a) => self.axis(a, &ty, 0)?,
                     None => self.normalise_axis(-1, &ty, 0, span)?,
                 };
-                let reduce = |op| Op::Reduce { op, axes: vec![axis], keepdims: true };
+                let reduce = |op| Op::Reduce {
+                    op,
+                    axes: vec![axis],
+                    keepdims: true,
+                };
                 let max = self.add(reduce(ReduceOp::Max), &[x], span, name)?;
                 let shifted = self.add(Op::Binary(BinaryOp::Sub), &[x, max], span, name)?;
                 let exp = self.add(Op::Unary(UnaryOp::Exp), &[shifted], span, name)?;
@@ -351,11 +499,20 @@ impl GraphLowerer<'_, '_> {
                 let depth = self.static_int(depth_arg)?;
                 if depth < 1 {
                     return Err(self.error(
-                        Diagnostic::error(format!("`one_hot` needs a depth of at least 1, got {depth}"))
-                            .at(depth_arg.span),
+                        Diagnostic::error(format!(
+                            "`one_hot` needs a depth of at least 1, got {depth}"
+                        ))
+                        .at(depth_arg.span),
                     ));
                 }
-                self.add(Op::OneHot { depth: depth as u64 }, &[i], span, name)?
+                self.add(
+                    Op::OneHot {
+                        depth: depth as u64,
+                    },
+                    &[i],
+                    span,
+                    name,
+                )?
             }
             Kind::Cast => {
                 let x = self.value(arg(0)?)?;
@@ -364,8 +521,17 @@ impl GraphLowerer<'_, '_> {
             }
             Kind::Grad => {
                 let y = self.lower_expr(arg(0)?);
-                let x = self.lower_expr(arg(1)?);
-                let (y, x) = (self.to_float(y?)?, self.to_float(x?)?);
+                let x = match self.lower_expr(arg(1)?)? {
+                    Val::Tensor(x) => x,
+                    Val::Weak(_) => {
+                        return Err(self.error(
+                            Diagnostic::error("`grad` differentiates with respect to a value of the graph, not a literal")
+                                .at(arg(1)?.span)
+                                .note("help: name an input or a param, as in `grad(loss, w)`"),
+                        ))
+                    }
+                };
+                let y = self.float_tensor(y?)?;
                 self.add(Op::Grad, &[y, x], span, name)?
             }
         };
@@ -376,18 +542,22 @@ impl GraphLowerer<'_, '_> {
 
     /// The literal an argument spells, or that a fn parameter it names holds.
     fn static_literal(&self, e: &Expr) -> Option<crate::Literal> {
-        crate::Literal::from_expr(e).ok().or_else(|| self.weak_literal(e))
+        crate::Literal::from_expr(e)
+            .ok()
+            .or_else(|| self.weak_literal(e))
     }
 
     fn static_int(&mut self, e: &Expr) -> Lowered<i64> {
-        match self.static_literal(e) {
-            Some(lit) if lit.shape.is_empty() => match lit.elems[0] {
-                crate::Scalar::Int(n) => return Ok(n),
-                _ => {}
-            },
-            _ => {}
+        if let Some(lit) = self.static_literal(e) {
+            if let (true, crate::Scalar::Int(n)) = (lit.shape.is_empty(), lit.elems[0]) {
+                return Ok(n);
+            }
         }
-        Err(self.error(Diagnostic::error("expected an integer literal").at(e.span).label("not an integer literal")))
+        Err(self.error(
+            Diagnostic::error("expected an integer literal")
+                .at(e.span)
+                .label("not an integer literal"),
+        ))
     }
 
     fn static_bool(&mut self, e: &Expr) -> Lowered<bool> {
@@ -424,7 +594,11 @@ impl GraphLowerer<'_, '_> {
             0 => format!("{ty} has no axes"),
             _ => format!("valid axes are {} to {}", -n, n - 1),
         };
-        Err(self.error(Diagnostic::error(format!("axis {axis} is out of range for {ty}")).at(span).label(valid)))
+        Err(self.error(
+            Diagnostic::error(format!("axis {axis} is out of range for {ty}"))
+                .at(span)
+                .label(valid),
+        ))
     }
 
     fn axis(&mut self, e: &Expr, ty: &Type, extra: usize) -> Lowered<usize> {
@@ -443,7 +617,9 @@ impl GraphLowerer<'_, '_> {
             let a = self.axis(item, ty, extra)?;
             if axes.contains(&a) {
                 return Err(self.error(
-                    Diagnostic::error(format!("axis {a} is given twice")).at(item.span).label("repeated axis"),
+                    Diagnostic::error(format!("axis {a} is given twice"))
+                        .at(item.span)
+                        .label("repeated axis"),
                 ));
             }
             axes.push(a);
@@ -455,7 +631,9 @@ impl GraphLowerer<'_, '_> {
     /// `transpose`'s `perm`: a list of axes, negative ones normalised.
     fn perm(&mut self, e: &Expr, ty: &Type) -> Lowered<Vec<usize>> {
         let ExprKind::Array(items) = &e.kind else {
-            return Err(self.error(Diagnostic::error("`perm` must be a list of axes, such as `[1, 0]`").at(e.span)));
+            return Err(self.error(
+                Diagnostic::error("`perm` must be a list of axes, such as `[1, 0]`").at(e.span),
+            ));
         };
         items.iter().map(|item| self.axis(item, ty, 0)).collect()
     }
@@ -464,7 +642,9 @@ impl GraphLowerer<'_, '_> {
     /// `allow_infer`) one `-1`.
     fn dims(&mut self, e: &Expr, allow_infer: bool) -> Lowered<Vec<DimArg>> {
         let ExprKind::Array(items) = &e.kind else {
-            return Err(self.error(Diagnostic::error("expected a shape, such as `[2, 3]` or `[B, -1]`").at(e.span)));
+            return Err(self.error(
+                Diagnostic::error("expected a shape, such as `[2, 3]` or `[B, -1]`").at(e.span),
+            ));
         };
         let mut dims = Vec::new();
         for item in items {
@@ -479,10 +659,13 @@ impl GraphLowerer<'_, '_> {
                     }
                     DimArg::Dim(Dim::Sym(n.clone()))
                 }
-                ExprKind::Unary { op: UnOp::Neg, .. } if allow_infer && self.static_int(item)? == -1 => {
+                ExprKind::Unary { op: UnOp::Neg, .. }
+                    if allow_infer && self.static_int(item)? == -1 =>
+                {
                     if dims.iter().any(|d| matches!(d, DimArg::Infer)) {
                         return Err(self.error(
-                            Diagnostic::error("only one dimension of a reshape can be -1").at(item.span),
+                            Diagnostic::error("only one dimension of a reshape can be -1")
+                                .at(item.span),
                         ));
                     }
                     DimArg::Infer
@@ -490,8 +673,14 @@ impl GraphLowerer<'_, '_> {
                 _ => {
                     let n = self.static_int(item)?;
                     if n < 0 {
-                        let what = if allow_infer { "a size, or -1 for one inferred size" } else { "a size" };
-                        return Err(self.error(Diagnostic::error(format!("expected {what}, got {n}")).at(item.span)));
+                        let what = if allow_infer {
+                            "a size, or -1 for one inferred size"
+                        } else {
+                            "a size"
+                        };
+                        return Err(self.error(
+                            Diagnostic::error(format!("expected {what}, got {n}")).at(item.span),
+                        ));
                     }
                     DimArg::Dim(Dim::Known(n as u64))
                 }
@@ -506,15 +695,40 @@ impl GraphLowerer<'_, '_> {
     /// one symbol, which the `-1` becomes).
     fn resolve_reshape(&mut self, ty: &Type, dims: Vec<DimArg>, span: Span) -> Lowered<Shape> {
         if !dims.iter().any(|d| matches!(d, DimArg::Infer)) {
-            return Ok(Shape(dims.into_iter().filter_map(|d| if let DimArg::Dim(d) = d { Some(d) } else { None }).collect()));
+            return Ok(Shape(
+                dims.into_iter()
+                    .filter_map(|d| {
+                        if let DimArg::Dim(d) = d {
+                            Some(d)
+                        } else {
+                            None
+                        }
+                    })
+                    .collect(),
+            ));
         }
-        let target: Vec<Option<Dim>> =
-            dims.into_iter().map(|d| if let DimArg::Dim(d) = d { Some(d) } else { None }).collect();
-        let shown = Shape(target.iter().map(|d| d.clone().unwrap_or(Dim::Sym("-1".into()))).collect());
+        let target: Vec<Option<Dim>> = dims
+            .into_iter()
+            .map(|d| {
+                if let DimArg::Dim(d) = d {
+                    Some(d)
+                } else {
+                    None
+                }
+            })
+            .collect();
+        let shown = Shape(
+            target
+                .iter()
+                .map(|d| d.clone().unwrap_or(Dim::Sym("-1".into())))
+                .collect(),
+        );
         let fail = |this: &mut Self, why: String| {
-            Err(this.error(Diagnostic::error(format!("cannot reshape {ty} to {shown}: {why}")).at(span).label(
-                "the -1 cannot be resolved",
-            )))
+            Err(this.error(
+                Diagnostic::error(format!("cannot reshape {ty} to {shown}: {why}"))
+                    .at(span)
+                    .label("the -1 cannot be resolved"),
+            ))
         };
         let (mut have, mut syms) = (1u64, Vec::new());
         for d in &ty.shape.0 {
@@ -535,23 +749,34 @@ impl GraphLowerer<'_, '_> {
                 },
             }
         }
-        if want == 0 {
-            return fail(self, "the other sizes multiply to 0".into());
-        }
-        if have % want != 0 {
-            return fail(self, format!("{have} elements do not divide into parts of {want}"));
-        }
-        let inferred = match (have / want, syms.as_slice()) {
-            (q, []) => Dim::Known(q),
-            (1, [s]) => Dim::Sym(s.clone()),
-            _ => return fail(self, "the inferred size would be a product of symbolic dims".into()),
+        let inferred = match syms.as_slice() {
+            [] if want == 0 => return fail(self, "the other sizes multiply to 0".into()),
+            [] if have % want != 0 => {
+                return fail(
+                    self,
+                    format!("{have} elements do not divide into parts of {want}"),
+                );
+            }
+            [] => Dim::Known(have / want),
+            [s] if have == want => Dim::Sym(s.clone()),
+            _ => {
+                return fail(
+                    self,
+                    "the inferred size would be a product of symbolic dims".into(),
+                )
+            }
         };
-        Ok(Shape(target.into_iter().map(|d| d.unwrap_or_else(|| inferred.clone())).collect()))
+        Ok(Shape(
+            target
+                .into_iter()
+                .map(|d| d.unwrap_or_else(|| inferred.clone()))
+                .collect(),
+        ))
     }
 
     /// Lowers a tensor argument to a node.
     fn value(&mut self, e: &Expr) -> Lowered<ValueId> {
         let v = self.lower_expr(e)?;
-        self.to_tensor(v)
+        self.tensor(v)
     }
 }

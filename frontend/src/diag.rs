@@ -29,7 +29,12 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn error(message: impl Into<String>) -> Diagnostic {
-        Diagnostic { message: message.into(), span: None, label: None, notes: Vec::new() }
+        Diagnostic {
+            message: message.into(),
+            span: None,
+            label: None,
+            notes: Vec::new(),
+        }
     }
 
     pub fn at(mut self, span: Span) -> Diagnostic {
@@ -84,7 +89,13 @@ struct Palette {
     reset: &'static str,
 }
 
-const PLAIN: Palette = Palette { error: "", message: "", gutter: "", caret: "", reset: "" };
+const PLAIN: Palette = Palette {
+    error: "",
+    message: "",
+    gutter: "",
+    caret: "",
+    reset: "",
+};
 const ANSI: Palette = Palette {
     error: "\x1b[1;31m",
     message: "\x1b[1m",
@@ -126,8 +137,18 @@ fn render_one(out: &mut String, d: &Diagnostic, file_name: &str, src: &str, p: &
         let _ = writeln!(out, "{:width$}{g}-->{r} {file_name}:{line}:{col}", "");
         let _ = writeln!(out, "{:width$} {g}|{r}", "");
         let _ = writeln!(out, "{g}{line:>width$} |{r} {}", shown(text));
-        let label = d.label.as_deref().map(|l| format!(" {l}")).unwrap_or_default();
-        let _ = writeln!(out, "{:width$} {g}|{r} {:pad$}{c}{}{label}{r}", "", "", "^".repeat(marked));
+        let label = d
+            .label
+            .as_deref()
+            .map(|l| format!(" {l}"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "{:width$} {g}|{r} {:pad$}{c}{}{label}{r}",
+            "",
+            "",
+            "^".repeat(marked)
+        );
         if !d.notes.is_empty() {
             let _ = writeln!(out, "{:width$} {g}|{r}", "");
         }
@@ -142,14 +163,18 @@ fn render_one(out: &mut String, d: &Diagnostic, file_name: &str, src: &str, p: &
 }
 
 /// `help: did you mean `x`?` for the candidate closest to `name`, if one is
-/// within a third of its length in edits (one edit for short names).
-pub(crate) fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
-    let limit = (name.chars().count() / 3).max(1);
+/// within a third of its length in edits (so none for names under three
+/// characters, where any other short name would be as close).
+pub(crate) fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
+    let limit = name.chars().count() / 3;
     candidates
         .into_iter()
         .filter(|c| *c != name)
         .map(|c| (edit_distance(name, c), c))
-        .filter(|&(d, _)| d <= limit)
+        .filter(|&(d, _)| d >= 1 && d <= limit)
         .min()
         .map(|(_, c)| format!("help: did you mean `{c}`?"))
 }
@@ -162,7 +187,9 @@ fn edit_distance(a: &str, b: &str) -> usize {
         let mut diag = row[0];
         row[0] = i + 1;
         for (j, cb) in b.iter().enumerate() {
-            let next = (row[j + 1] + 1).min(row[j] + 1).min(diag + usize::from(ca != *cb));
+            let next = (row[j + 1] + 1)
+                .min(row[j] + 1)
+                .min(diag + usize::from(ca != *cb));
             diag = row[j + 1];
             row[j + 1] = next;
         }

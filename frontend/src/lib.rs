@@ -7,6 +7,11 @@
 //! ([`builtin`]). Every error in the file is reported as a [`Diagnostic`]
 //! with the place it refers to; [`diag::render`] prints them as rustc does.
 //!
+//! Lowering keeps everything it knows about one graph (the graph so far and
+//! the names in scope) in one `GraphLowerer` that takes statements one at a
+//! time, so a REPL can later lower each statement it reads into a graph that
+//! is already built.
+//!
 //! This crate knows the surface language and the IR's builder API. It must
 //! not know about passes, backends, files on disk or the command line.
 
@@ -33,16 +38,30 @@ impl Program {
     /// The graph a command works on (SPEC §1.3): the one named, or the only
     /// one when no name is given.
     pub fn graph(&self, name: Option<&str>) -> Result<&Graph, String> {
-        let names = || self.graphs.iter().map(|g| format!("`{}`", g.name)).collect::<Vec<_>>().join(", ");
+        let names = || {
+            self.graphs
+                .iter()
+                .map(|g| format!("`{}`", g.name))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         match name {
-            Some(name) => self.graphs.iter().find(|g| g.name == name).ok_or_else(|| match self.graphs.len() {
-                0 => format!("no graph named `{name}`: the file has no graph"),
-                _ => format!("no graph named `{name}`; the file has {}", names()),
-            }),
+            Some(name) => {
+                self.graphs
+                    .iter()
+                    .find(|g| g.name == name)
+                    .ok_or_else(|| match self.graphs.len() {
+                        0 => format!("no graph named `{name}`: the file has no graph"),
+                        _ => format!("no graph named `{name}`; the file has {}", names()),
+                    })
+            }
             None => match self.graphs.as_slice() {
                 [g] => Ok(g),
                 [] => Err("the file has no graph".to_string()),
-                _ => Err(format!("the file has several graphs ({}); choose one with --graph NAME", names())),
+                _ => Err(format!(
+                    "the file has several graphs ({}); choose one with --graph NAME",
+                    names()
+                )),
             },
         }
     }

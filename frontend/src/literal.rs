@@ -26,7 +26,10 @@ pub struct Literal {
 
 impl Literal {
     pub fn scalar(x: Scalar) -> Literal {
-        Literal { shape: Vec::new(), elems: vec![x] }
+        Literal {
+            shape: Vec::new(),
+            elems: vec![x],
+        }
     }
 
     pub fn has_float(&self) -> bool {
@@ -75,11 +78,19 @@ impl Literal {
                 _ => None,
             })?),
         };
-        Tensor::new(self.shape.clone(), data).ok_or_else(|| "a literal's elements do not fill its shape".to_string())
+        Tensor::new(self.shape.clone(), data)
+            .ok_or_else(|| "a literal's elements do not fill its shape".to_string())
     }
 
-    fn map<T>(&self, dtype: DType, convert: impl Fn(Scalar) -> Option<T>) -> Result<Vec<T>, String> {
-        self.elems.iter().map(|&e| convert(e).ok_or_else(|| misfit(e, dtype))).collect()
+    fn map<T>(
+        &self,
+        dtype: DType,
+        convert: impl Fn(Scalar) -> Option<T>,
+    ) -> Result<Vec<T>, String> {
+        self.elems
+            .iter()
+            .map(|&e| convert(e).ok_or_else(|| misfit(e, dtype)))
+            .collect()
     }
 
     /// The literal an expression spells (a number, possibly negated,
@@ -89,23 +100,33 @@ impl Literal {
             ExprKind::Int(n) => Ok(Literal::scalar(Scalar::Int(*n))),
             ExprKind::Float(x) => Ok(Literal::scalar(Scalar::Float(*x))),
             ExprKind::Bool(b) => Ok(Literal::scalar(Scalar::Bool(*b))),
-            ExprKind::Unary { op: UnOp::Neg, operand } => match operand.kind {
+            ExprKind::Unary {
+                op: UnOp::Neg,
+                operand,
+            } => match operand.kind {
                 ExprKind::Int(n) => Ok(Literal::scalar(Scalar::Int(-n))),
                 ExprKind::Float(x) => Ok(Literal::scalar(Scalar::Float(-x))),
                 _ => Err(not_literal(e)),
             },
             ExprKind::Array(items) => {
                 let Some(first) = items.first() else {
-                    return Err(Diagnostic::error("`[]` is not a tensor").at(e.span).label("an array needs elements"));
+                    return Err(Diagnostic::error("`[]` is not a tensor")
+                        .at(e.span)
+                        .label("an array needs elements"));
                 };
                 let first = Literal::from_expr(first)?;
                 let mut elems = first.elems;
                 for item in &items[1..] {
                     let lit = Literal::from_expr(item)?;
                     if lit.shape != first.shape {
-                        return Err(Diagnostic::error("array elements must all have the same shape")
-                            .at(item.span)
-                            .label(format!("this has shape {:?}, the first element {:?}", lit.shape, first.shape)));
+                        return Err(Diagnostic::error(
+                            "array elements must all have the same shape",
+                        )
+                        .at(item.span)
+                        .label(format!(
+                            "this has shape {:?}, the first element {:?}",
+                            lit.shape, first.shape
+                        )));
                     }
                     elems.extend(lit.elems);
                 }
@@ -113,7 +134,9 @@ impl Literal {
                 shape.extend(first.shape);
                 let lit = Literal { shape, elems };
                 if lit.has_bool() && lit.elems.iter().any(|x| !matches!(x, Scalar::Bool(_))) {
-                    return Err(Diagnostic::error("an array literal mixes booleans and numbers").at(e.span));
+                    return Err(
+                        Diagnostic::error("an array literal mixes booleans and numbers").at(e.span),
+                    );
                 }
                 Ok(lit)
             }
@@ -132,8 +155,12 @@ fn not_literal(e: &Expr) -> Diagnostic {
 fn misfit(e: Scalar, dtype: DType) -> String {
     match e {
         Scalar::Bool(b) => format!("the literal `{b}` cannot be used as {dtype}"),
-        Scalar::Float(x) if dtype.is_float() => format!("the literal `{x}` is out of range for {dtype}"),
-        Scalar::Float(x) => format!("the float literal `{x:?}` cannot be used as {dtype}; write an integer or use cast"),
+        Scalar::Float(x) if dtype.is_float() => {
+            format!("the literal `{x:?}` is out of range for {dtype}")
+        }
+        Scalar::Float(x) => format!(
+            "the float literal `{x:?}` cannot be used as {dtype}; write an integer or use cast"
+        ),
         Scalar::Int(n) if dtype.is_int() => format!("the integer `{n}` does not fit in {dtype}"),
         Scalar::Int(n) => format!("the number `{n}` cannot be used as {dtype}"),
     }

@@ -113,12 +113,16 @@ pub fn lower_file(file: &File, src: &str) -> (Program, Vec<Diagnostic>) {
                     continue;
                 }
                 first_span.insert(&g.name.name, g.name.span);
-                let (graph, graph_names, graph_diags) = GraphLowerer::new(&module, &g.name.name).run(g);
+                let (graph, graph_names, graph_diags) =
+                    GraphLowerer::new(&module, &g.name.name).run(g);
                 diags.extend(graph_diags);
                 names.insert(&g.name.name, Some(graph_names));
                 graphs.push(graph);
             }
-            Item::Broken { kind: ItemKind::Graph, name: Some(n) } => {
+            Item::Broken {
+                kind: ItemKind::Graph,
+                name: Some(n),
+            } => {
                 names.entry(&n.name).or_insert(None);
             }
             _ => {}
@@ -159,37 +163,37 @@ impl<'f> Module<'f> {
     /// names, parameters, names and calls in its body, and recursion.
     fn new(file: &'f File, src: &'f str, diags: &mut Vec<Diagnostic>) -> Module<'f> {
         let mut fns: HashMap<&'f str, Option<&'f FnItem>> = HashMap::new();
-        let mut order = Vec::new();
+        let mut order: Vec<&'f FnItem> = Vec::new();
         for item in &file.items {
             match item {
                 Item::Fn(f) => {
                     let name = f.name.name.as_str();
                     if builtin::find(name).is_some() {
                         diags.push(
-                            Diagnostic::error(format!("`{name}` is a builtin function; a fn cannot take its name"))
-                                .at(f.name.span),
+                            Diagnostic::error(format!(
+                                "`{name}` is a builtin function; a fn cannot take its name"
+                            ))
+                            .at(f.name.span),
                         );
-                    } else if let Some(first) = file.items.iter().find_map(|i| match i {
-                        Item::Fn(g) if g.name.name == name && !std::ptr::eq(g, f) => Some(g),
-                        _ => None,
-                    }) {
-                        if first.span.start < f.span.start {
-                            diags.push(
-                                Diagnostic::error(format!("fn `{name}` is defined twice"))
-                                    .at(f.name.span)
-                                    .label("second definition")
-                                    .note(format!("first defined at {}", place(src, first.name.span.start))),
-                            );
-                        } else {
-                            fns.insert(name, Some(f));
-                            order.push(f);
-                        }
+                    } else if let Some(first) = order.iter().find(|g| g.name.name == name) {
+                        diags.push(
+                            Diagnostic::error(format!("fn `{name}` is defined twice"))
+                                .at(f.name.span)
+                                .label("second definition")
+                                .note(format!(
+                                    "first defined at {}",
+                                    place(src, first.name.span.start)
+                                )),
+                        );
                     } else {
                         fns.insert(name, Some(f));
                         order.push(f);
                     }
                 }
-                Item::Broken { kind: ItemKind::Fn, name: Some(n) } => {
+                Item::Broken {
+                    kind: ItemKind::Fn,
+                    name: Some(n),
+                } => {
                     fns.entry(n.name.as_str()).or_insert(None);
                 }
                 _ => {}
@@ -198,7 +202,13 @@ impl<'f> Module<'f> {
         let mut module = Module { src, fns };
         let mut calls: HashMap<&'f str, Vec<(&'f str, Span)>> = HashMap::new();
         for f in &order {
-            let mut checker = FnChecker { module: &module, f, names: HashSet::new(), calls: Vec::new(), diags };
+            let mut checker = FnChecker {
+                module: &module,
+                f,
+                names: HashSet::new(),
+                calls: Vec::new(),
+                diags,
+            };
             let ok = checker.check();
             calls.insert(&f.name.name, checker.calls);
             if !ok {
@@ -229,8 +239,11 @@ impl<'f> FnChecker<'_, 'f, '_> {
         for p in &self.f.params {
             if !self.names.insert(&p.name) {
                 self.diags.push(
-                    Diagnostic::error(format!("parameter `{}` appears twice in fn `{}`", p.name, self.f.name.name))
-                        .at(p.span),
+                    Diagnostic::error(format!(
+                        "parameter `{}` appears twice in fn `{}`",
+                        p.name, self.f.name.name
+                    ))
+                    .at(p.span),
                 );
             }
         }
@@ -258,7 +271,8 @@ impl<'f> FnChecker<'_, 'f, '_> {
                 if let Some(help) = did_you_mean(n, self.names.iter().copied()) {
                     d = d.note(help);
                 }
-                self.diags.push(d.note("help: a fn sees only its parameters and its own bindings"));
+                self.diags
+                    .push(d.note("help: a fn sees only its parameters and its own bindings"));
             }
             ExprKind::Array(items) => items.iter().for_each(|x| self.expr(x)),
             ExprKind::Unary { operand, .. } => self.expr(operand),
@@ -271,7 +285,13 @@ impl<'f> FnChecker<'_, 'f, '_> {
         }
     }
 
-    fn call(&mut self, e: &'f Expr, func: &'f Ident, args: &'f [Expr], kwargs: &'f [(Ident, Expr)]) {
+    fn call(
+        &mut self,
+        e: &'f Expr,
+        func: &'f Ident,
+        args: &'f [Expr],
+        kwargs: &'f [(Ident, Expr)],
+    ) {
         let user_params;
         let params: &[Param] = match self.module.fns.get(func.name.as_str()) {
             Some(Some(callee)) => {
@@ -281,7 +301,9 @@ impl<'f> FnChecker<'_, 'f, '_> {
             }
             // A broken fn: its own errors are reported; check the arguments.
             Some(None) => {
-                args.iter().chain(kwargs.iter().map(|(_, a)| a)).for_each(|a| self.expr(a));
+                args.iter()
+                    .chain(kwargs.iter().map(|(_, a)| a))
+                    .for_each(|a| self.expr(a));
                 return;
             }
             None => match builtin::find(&func.name) {
@@ -298,9 +320,13 @@ impl<'f> FnChecker<'_, 'f, '_> {
                 for (p, arg) in params.iter().zip(bound) {
                     match (p.kind, arg) {
                         (ArgKind::Value, Some(a)) => self.expr(a),
-                        (ArgKind::Values, Some(Expr { kind: ExprKind::Array(items), .. })) => {
-                            items.iter().for_each(|x| self.expr(x))
-                        }
+                        (
+                            ArgKind::Values,
+                            Some(Expr {
+                                kind: ExprKind::Array(items),
+                                ..
+                            }),
+                        ) => items.iter().for_each(|x| self.expr(x)),
                         (ArgKind::Values, Some(a)) => self.expr(a),
                         _ => {}
                     }
@@ -318,7 +344,10 @@ fn fn_params(params: &[Ident]) -> Vec<Param<'_>> {
 impl Module<'_> {
     /// Every function name a call may use, for suggestions.
     fn function_names(&self) -> impl Iterator<Item = &str> {
-        self.fns.keys().copied().chain(builtin::NAMES.iter().copied())
+        self.fns
+            .keys()
+            .copied()
+            .chain(builtin::NAMES.iter().copied())
     }
 }
 
@@ -346,7 +375,10 @@ fn find_recursion<'f>(
         Open,
         Done,
     }
-    let mut state: HashMap<&str, State> = order.iter().map(|f| (f.name.name.as_str(), State::New)).collect();
+    let mut state: HashMap<&str, State> = order
+        .iter()
+        .map(|f| (f.name.name.as_str(), State::New))
+        .collect();
     let mut on_cycle = Vec::new();
     for root in order {
         let root = root.name.name.as_str();
@@ -373,7 +405,12 @@ fn find_recursion<'f>(
                 Some(State::Open) => {
                     let from = stack.iter().position(|(g, _)| *g == callee).unwrap_or(0);
                     let cycle: Vec<&str> = stack[from..].iter().map(|(g, _)| *g).collect();
-                    let path = cycle.iter().chain([&callee]).copied().collect::<Vec<_>>().join(" -> ");
+                    let path = cycle
+                        .iter()
+                        .chain([&callee])
+                        .copied()
+                        .collect::<Vec<_>>()
+                        .join(" -> ");
                     diags.push(
                         Diagnostic::error(format!("fn `{callee}` is recursive: {path}"))
                             .at(span)
@@ -458,7 +495,11 @@ impl<'m, 'f> GraphLowerer<'m, 'f> {
     /// Records `d`, noting the fn calls it sits in, and says it is reported.
     pub(crate) fn error(&mut self, mut d: Diagnostic) -> Reported {
         for frame in self.frames.iter().rev() {
-            d.notes.push(format!("in fn `{}`, inlined at {}", frame.name, place(self.m.src, frame.call.start)));
+            d.notes.push(format!(
+                "in fn `{}`, inlined at {}",
+                frame.name,
+                place(self.m.src, frame.call.start)
+            ));
         }
         self.diags.push(d);
         Reported
@@ -471,13 +512,23 @@ impl<'m, 'f> GraphLowerer<'m, 'f> {
 
     /// Appends `op(args)`, located at `span`; a type error becomes a
     /// diagnostic there, its label naming the surface form `what`.
-    pub(crate) fn add(&mut self, op: Op, args: &[ValueId], span: Span, what: &str) -> Lowered<ValueId> {
+    pub(crate) fn add(
+        &mut self,
+        op: Op,
+        args: &[ValueId],
+        span: Span,
+        what: &str,
+    ) -> Lowered<ValueId> {
         match self.graph.add(op, args) {
             Ok(v) => {
                 self.graph.node_mut(v).loc = Some(self.loc(span));
                 Ok(v)
             }
-            Err(e) => Err(self.error(Diagnostic::error(e.message).at(span).label(format!("in `{what}`")))),
+            Err(e) => Err(self.error(
+                Diagnostic::error(e.message)
+                    .at(span)
+                    .label(format!("in `{what}`")),
+            )),
         }
     }
 
@@ -491,7 +542,10 @@ impl<'m, 'f> GraphLowerer<'m, 'f> {
         match &s.kind {
             StmtKind::Input { name, ty, default } => {
                 let ty = type_of(ty);
-                let default = default.as_ref().map(|e| self.default_feed(e, &ty, &name.name)).transpose();
+                let default = default
+                    .as_ref()
+                    .map(|e| self.default_feed(e, &ty, &name.name))
+                    .transpose();
                 if self.check_unbound(&name.name, name.span) {
                     let val = default.ok().map(|d| {
                         let v = self.graph.add_input(&name.name, ty, d);
@@ -538,7 +592,13 @@ impl<'m, 'f> GraphLowerer<'m, 'f> {
     }
 
     fn bind(&mut self, name: &Ident, val: Option<Val>) {
-        self.scope.insert(name.name.clone(), Bound { val, span: name.span });
+        self.scope.insert(
+            name.name.clone(),
+            Bound {
+                val,
+                span: name.span,
+            },
+        );
     }
 
     /// Reports a second binding of `name`; true if it is free.
@@ -559,7 +619,7 @@ impl<'m, 'f> GraphLowerer<'m, 'f> {
     /// `NAME = EXPR` at graph level: the value gets the name, literals their
     /// default dtype.
     fn let_binding(&mut self, b: &Binding) -> Option<ValueId> {
-        let val = self.lower_expr(&b.value).and_then(|v| self.to_tensor(v));
+        let val = self.lower_expr(&b.value).and_then(|v| self.tensor(v));
         if !self.check_unbound(&b.name.name, b.name.span) {
             return None;
         }
@@ -576,7 +636,9 @@ impl<'m, 'f> GraphLowerer<'m, 'f> {
 
     fn output(&mut self, name: &Ident, v: ValueId) {
         if self.graph.outputs.iter().any(|(n, _)| *n == name.name) {
-            self.error(Diagnostic::error(format!("`{}` is already an output", name.name)).at(name.span));
+            self.error(
+                Diagnostic::error(format!("`{}` is already an output", name.name)).at(name.span),
+            );
             return;
         }
         self.graph.outputs.push((name.name.clone(), v));
@@ -587,25 +649,38 @@ impl<'m, 'f> GraphLowerer<'m, 'f> {
     fn default_feed(&mut self, e: &Expr, ty: &Type, name: &str) -> Lowered<Tensor> {
         let lit = Literal::from_expr(e).map_err(|d| self.error(d))?;
         let lit = self.fit_shape(lit, ty, name, e.span, true)?;
-        lit.to_tensor(ty.dtype).map_err(|m| self.error(Diagnostic::error(m).at(e.span)))
+        lit.to_tensor(ty.dtype)
+            .map_err(|m| self.error(Diagnostic::error(m).at(e.span)))
     }
 
     /// Checks a literal's shape against a declared type. A scalar stays a
     /// scalar unless `fill`, which spreads it over the (known) shape.
-    fn fit_shape(&mut self, lit: Literal, ty: &Type, name: &str, span: Span, fill: bool) -> Lowered<Literal> {
+    fn fit_shape(
+        &mut self,
+        lit: Literal,
+        ty: &Type,
+        name: &str,
+        span: Span,
+        fill: bool,
+    ) -> Lowered<Literal> {
         if lit.shape.is_empty() && ty.shape.rank() > 0 {
             if !fill {
                 return Ok(lit);
             }
             let Some(shape) = ty.shape.concrete() else {
                 return Err(self.error(
-                    Diagnostic::error(format!("a scalar default cannot fill {ty}: its shape has symbolic dims"))
-                        .at(span)
-                        .note(format!("help: give `{name}` an array default, or none")),
+                    Diagnostic::error(format!(
+                        "a scalar default cannot fill {ty}: its shape has symbolic dims"
+                    ))
+                    .at(span)
+                    .note(format!("help: give `{name}` an array default, or none")),
                 ));
             };
             let n = shape.iter().product();
-            return Ok(Literal { shape, elems: vec![lit.elems[0]; n] });
+            return Ok(Literal {
+                shape,
+                elems: vec![lit.elems[0]; n],
+            });
         }
         let mut sizes: HashMap<&str, usize> = HashMap::new();
         let fits = lit.shape.len() == ty.shape.rank()
@@ -615,8 +690,11 @@ impl<'m, 'f> GraphLowerer<'m, 'f> {
             });
         if !fits {
             return Err(self.error(
-                Diagnostic::error(format!("this literal has shape {:?}, but `{name}` is declared {ty}", lit.shape))
-                    .at(span),
+                Diagnostic::error(format!(
+                    "this literal has shape {:?}, but `{name}` is declared {ty}",
+                    lit.shape
+                ))
+                .at(span),
             ));
         }
         Ok(lit)
@@ -692,7 +770,9 @@ impl<'m, 'f> GraphLowerer<'m, 'f> {
             _ => return Err(self.error(Diagnostic::error("expected a number").at(e.span))),
         };
         let dtype = if of_dtype { ty.dtype } else { DType::F64 };
-        let t = lit.to_tensor(dtype).map_err(|m| self.error(Diagnostic::error(m).at(e.span)))?;
+        let t = lit
+            .to_tensor(dtype)
+            .map_err(|m| self.error(Diagnostic::error(m).at(e.span)))?;
         Ok(t.data.get_f64(0))
     }
 
@@ -722,7 +802,9 @@ impl<'m, 'f> GraphLowerer<'m, 'f> {
             }
         }
         if self.m.fns.contains_key(name) || builtin::find(name).is_some() {
-            d = d.note(format!("help: `{name}` is a function; call it as `{name}(…)`"));
+            d = d.note(format!(
+                "help: `{name}` is a function; call it as `{name}(…)`"
+            ));
         }
         Err(self.error(d))
     }
@@ -730,7 +812,9 @@ impl<'m, 'f> GraphLowerer<'m, 'f> {
     pub(crate) fn lower_expr(&mut self, e: &Expr) -> Lowered<Val> {
         if self.depth >= MAX_LOWERING_DEPTH {
             return Err(self.error(
-                Diagnostic::error("expressions and fn calls nest too deeply here").at(e.span).label("too deep"),
+                Diagnostic::error("expressions and fn calls nest too deeply here")
+                    .at(e.span)
+                    .label("too deep"),
             ));
         }
         self.depth += 1;
@@ -754,12 +838,21 @@ impl<'m, 'f> GraphLowerer<'m, 'f> {
             ExprKind::Array(items) => match Literal::from_expr(e) {
                 Ok(lit) => weak(lit),
                 Err(d) => {
-                    let joins_values = items.iter().any(|x| matches!(x.kind, ExprKind::Name(_) | ExprKind::Call { .. }));
-                    let d = if joins_values { d.note("help: to join tensors, use `concat([a, b], axis)`") } else { d };
+                    let joins_values = items
+                        .iter()
+                        .any(|x| matches!(x.kind, ExprKind::Name(_) | ExprKind::Call { .. }));
+                    let d = if joins_values {
+                        d.note("help: to join tensors, use `concat([a, b], axis)`")
+                    } else {
+                        d
+                    };
                     Err(self.error(d))
                 }
             },
-            ExprKind::Unary { op: UnOp::Neg, operand } => match Literal::from_expr(e) {
+            ExprKind::Unary {
+                op: UnOp::Neg,
+                operand,
+            } => match Literal::from_expr(e) {
                 // A negated literal is a negative constant, not a `neg` op.
                 Ok(lit) => weak(lit),
                 _ => {
@@ -767,7 +860,10 @@ impl<'m, 'f> GraphLowerer<'m, 'f> {
                     self.unary(UnaryOp::Neg, v, e.span, "-")
                 }
             },
-            ExprKind::Unary { op: UnOp::Not, operand } => {
+            ExprKind::Unary {
+                op: UnOp::Not,
+                operand,
+            } => {
                 let v = self.lower_expr(operand)?;
                 self.unary(UnaryOp::Not, v, e.span, "!")
             }
@@ -791,11 +887,21 @@ impl<'m, 'f> GraphLowerer<'m, 'f> {
     pub(crate) fn binary(&mut self, op: BinOp, l: Val, r: Val, span: Span) -> Lowered<Val> {
         if let (Val::Weak(a), Val::Weak(b)) = (&l, &r) {
             if !op.is_comparison() {
-                return Ok(Val::Weak(Rc::new(Weak::Binary(op, a.clone(), b.clone(), span))));
+                return Ok(Val::Weak(Rc::new(Weak::Binary(
+                    op,
+                    a.clone(),
+                    b.clone(),
+                    span,
+                ))));
             }
         }
         let args = self.unify(vec![l, r])?;
-        Ok(Val::Tensor(self.add(ir_op(op), &args, span, op.symbol())?))
+        Ok(Val::Tensor(self.add(
+            ir_op(op),
+            &args,
+            span,
+            op.symbol(),
+        )?))
     }
 
     /// Nodes for values that must share a dtype: weak ones take the dtype of
@@ -826,7 +932,7 @@ impl<'m, 'f> GraphLowerer<'m, 'f> {
         let mut out = Vec::new();
         let mut failed = false;
         for v in vals {
-            match self.to_dtype(v, dtype) {
+            match self.tensor_of(v, dtype) {
                 Ok(t) => out.push(t),
                 Err(_) => failed = true,
             }
@@ -838,7 +944,7 @@ impl<'m, 'f> GraphLowerer<'m, 'f> {
     }
 
     /// The node of `v`; a weak value takes its default dtype.
-    pub(crate) fn to_tensor(&mut self, v: Val) -> Lowered<ValueId> {
+    pub(crate) fn tensor(&mut self, v: Val) -> Lowered<ValueId> {
         match v {
             Val::Tensor(t) => Ok(t),
             Val::Weak(w) => self.materialize(&w, w.default_dtype()),
@@ -846,15 +952,15 @@ impl<'m, 'f> GraphLowerer<'m, 'f> {
     }
 
     /// The node of `v` for an op that needs floats: a weak number is `f32`.
-    pub(crate) fn to_float(&mut self, v: Val) -> Lowered<ValueId> {
+    pub(crate) fn float_tensor(&mut self, v: Val) -> Lowered<ValueId> {
         match v {
             Val::Weak(w) if w.default_dtype() != DType::Bool => self.materialize(&w, DType::F32),
-            v => self.to_tensor(v),
+            v => self.tensor(v),
         }
     }
 
     /// The node of `v`, a weak value taking `dtype`.
-    fn to_dtype(&mut self, v: Val, dtype: DType) -> Lowered<ValueId> {
+    fn tensor_of(&mut self, v: Val, dtype: DType) -> Lowered<ValueId> {
         match v {
             Val::Tensor(t) => Ok(t),
             Val::Weak(w) => self.materialize(&w, dtype),
@@ -868,8 +974,20 @@ impl<'m, 'f> GraphLowerer<'m, 'f> {
                 Err(m) => Err(self.error(Diagnostic::error(m).at(*span))),
             },
             Weak::Unary(op, a, span) => {
-                let a = self.materialize(a, if *op == UnaryOp::Not { DType::Bool } else { dtype })?;
-                self.add(Op::Unary(*op), &[a], *span, if *op == UnaryOp::Not { "!" } else { "-" })
+                let a = self.materialize(
+                    a,
+                    if *op == UnaryOp::Not {
+                        DType::Bool
+                    } else {
+                        dtype
+                    },
+                )?;
+                self.add(
+                    Op::Unary(*op),
+                    &[a],
+                    *span,
+                    if *op == UnaryOp::Not { "!" } else { "-" },
+                )
             }
             Weak::Binary(op, a, b, span) => {
                 let a = self.materialize(a, dtype);
@@ -879,7 +997,13 @@ impl<'m, 'f> GraphLowerer<'m, 'f> {
         }
     }
 
-    fn call(&mut self, e: &Expr, func: &Ident, args: &[Expr], kwargs: &[(Ident, Expr)]) -> Lowered<Val> {
+    fn call(
+        &mut self,
+        e: &Expr,
+        func: &Ident,
+        args: &[Expr],
+        kwargs: &[(Ident, Expr)],
+    ) -> Lowered<Val> {
         if let Some(&f) = self.m.fns.get(func.name.as_str()) {
             return match f {
                 Some(f) => self.inline(f, e, args, kwargs),
@@ -894,24 +1018,46 @@ impl<'m, 'f> GraphLowerer<'m, 'f> {
 
     /// Inlines fn `f` at call `e`: arguments are lowered in the caller's
     /// scope, then the body in a scope of its own.
-    fn inline(&mut self, f: &FnItem, e: &Expr, args: &[Expr], kwargs: &[(Ident, Expr)]) -> Lowered<Val> {
+    fn inline(
+        &mut self,
+        f: &FnItem,
+        e: &Expr,
+        args: &[Expr],
+        kwargs: &[(Ident, Expr)],
+    ) -> Lowered<Val> {
         let params = fn_params(&f.params);
-        let bound = bind_args(&f.name.name, &params, args, kwargs, e.span).map_err(|d| self.error(d))?;
+        let bound =
+            bind_args(&f.name.name, &params, args, kwargs, e.span).map_err(|d| self.error(d))?;
         let mut scope = HashMap::new();
         let mut failed = false;
         for (p, arg) in f.params.iter().zip(bound) {
             let val = arg.ok_or(Reported).and_then(|a| self.lower_expr(a));
             failed |= val.is_err();
-            scope.insert(p.name.clone(), Bound { val: val.ok(), span: p.span });
+            scope.insert(
+                p.name.clone(),
+                Bound {
+                    val: val.ok(),
+                    span: p.span,
+                },
+            );
         }
         if failed {
             return Err(Reported);
         }
         let caller_scope = std::mem::replace(&mut self.scope, scope);
-        self.frames.push(Frame { name: f.name.name.clone(), call: e.span });
+        self.frames.push(Frame {
+            name: f.name.name.clone(),
+            call: e.span,
+        });
         for b in &f.bindings {
             let val = self.lower_expr(&b.value).ok();
-            self.scope.insert(b.name.name.clone(), Bound { val, span: b.name.span });
+            self.scope.insert(
+                b.name.name.clone(),
+                Bound {
+                    val,
+                    span: b.name.span,
+                },
+            );
         }
         let result = self.lower_expr(&f.result);
         self.frames.pop();
@@ -933,7 +1079,10 @@ impl<'m, 'f> GraphLowerer<'m, 'f> {
 
     /// Whether `name` is bound to a tensor in scope.
     pub(crate) fn is_tensor_name(&self, name: &str) -> bool {
-        matches!(self.scope.get(name).and_then(|b| b.val.as_ref()), Some(Val::Tensor(_)))
+        matches!(
+            self.scope.get(name).and_then(|b| b.val.as_ref()),
+            Some(Val::Tensor(_))
+        )
     }
 }
 
@@ -960,5 +1109,8 @@ pub(crate) fn ir_op(op: BinOp) -> Op {
 }
 
 fn type_of(t: &TypeExpr) -> Type {
-    Type::new(t.dtype, Shape(t.dims.iter().map(|(d, _)| d.clone()).collect()))
+    Type::new(
+        t.dtype,
+        Shape(t.dims.iter().map(|(d, _)| d.clone()).collect()),
+    )
 }

@@ -19,8 +19,20 @@ use tfg_ir::{DType, Dim};
 /// Words that cannot name a value. `true`/`false` are literals, and a keyword
 /// directly followed by `(` is still a call (`log(x)` is a builtin).
 pub const KEYWORDS: [&str; 14] = [
-    "graph", "input", "param", "output", "train", "fn", "return", "minimize", "optimizer", "steps", "batch", "log",
-    "true", "false",
+    "graph",
+    "input",
+    "param",
+    "output",
+    "train",
+    "fn",
+    "return",
+    "minimize",
+    "optimizer",
+    "steps",
+    "batch",
+    "log",
+    "true",
+    "false",
 ];
 
 /// How deeply expressions may nest. Bounds the recursion of the parser and of
@@ -72,18 +84,28 @@ fn is_ident_char(c: char) -> bool {
 }
 
 fn ident_text(i: &str) -> IResult<&str, &str> {
-    recognize((take_while1(|c: char| c.is_ascii_alphabetic() || c == '_'), take_while(is_ident_char))).parse(i)
+    recognize((
+        take_while1(|c: char| c.is_ascii_alphabetic() || c == '_'),
+        take_while(is_ident_char),
+    ))
+    .parse(i)
 }
 
 /// `42`, `1.0`, `2.5e-3`, `1e4`, `1E-05`.
 fn number_text(i: &str) -> IResult<&str, &str> {
-    recognize((digit1, opt((char('.'), digit1)), opt((one_of("eE"), opt(one_of("+-")), digit1)))).parse(i)
+    recognize((
+        digit1,
+        opt((char('.'), digit1)),
+        opt((one_of("eE"), opt(one_of("+-")), digit1)),
+    ))
+    .parse(i)
 }
 
 /// Skips spaces, tabs, carriage returns and comments, and newlines if `nl`.
 fn blank(mut i: &str, nl: bool) -> &str {
     loop {
-        let trimmed = i.trim_start_matches(|c| c == ' ' || c == '\t' || c == '\r' || (nl && c == '\n'));
+        let trimmed =
+            i.trim_start_matches(|c| c == ' ' || c == '\t' || c == '\r' || (nl && c == '\n'));
         match trimmed.strip_prefix('#') {
             Some(comment) => i = &comment[comment.find('\n').unwrap_or(comment.len())..],
             None => return trimmed,
@@ -133,7 +155,9 @@ fn describe(i: &str) -> String {
 }
 
 fn binary_op(i: &str, ops: &[(&str, BinOp)]) -> Option<(BinOp, usize)> {
-    ops.iter().find(|(s, _)| i.starts_with(s)).map(|&(s, op)| (op, s.len()))
+    ops.iter()
+        .find(|(s, _)| i.starts_with(s))
+        .map(|&(s, op)| (op, s.len()))
 }
 
 fn additive_op(i: &str) -> Option<(BinOp, usize)> {
@@ -207,7 +231,7 @@ fn recover_statement(i: &str) -> &str {
 /// Whether `i` starts an item header (`graph NAME`, `fn NAME`, `train NAME`).
 fn starts_item(i: &str) -> bool {
     match ident_text(i) {
-        Ok((rest, word)) if matches!(word, "graph" | "fn" | "train") => ident_text(blank(rest, false)).is_ok(),
+        Ok((rest, "graph" | "fn" | "train")) => ident_text(blank(rest, false)).is_ok(),
         _ => false,
     }
 }
@@ -252,7 +276,11 @@ struct Parser<'a> {
 
 impl<'a> Parser<'a> {
     fn new(src: &'a str) -> Parser<'a> {
-        Parser { src, errors: Vec::new(), nesting: 0 }
+        Parser {
+            src,
+            errors: Vec::new(),
+            nesting: 0,
+        }
     }
 
     fn off(&self, i: &str) -> usize {
@@ -270,7 +298,10 @@ impl<'a> Parser<'a> {
     }
 
     fn fail_at(&self, i: &'a str, message: impl Into<String>) -> Box<Failure<'a>> {
-        Box::new(Failure { resume: i, diag: Diagnostic::error(message).at(self.token_span(i)) })
+        Box::new(Failure {
+            resume: i,
+            diag: Diagnostic::error(message).at(self.token_span(i)),
+        })
     }
 
     /// "expected WHAT, found …" at `i`.
@@ -278,34 +309,66 @@ impl<'a> Parser<'a> {
         self.fail_at(i, format!("expected {what}, found {}", describe(i)))
     }
 
-    /// The error for a bracket opened at `open` that is not closed where
-    /// `found` is, `after` being the end of what came before. A bracket that
-    /// looks left open (at the end of the file, before another closer, or with
-    /// the unexpected token on a new line) is reported where it opened;
-    /// anything else where it is.
-    fn unclosed(&self, open: &'a str, close: char, after: &'a str, in_list: bool) -> Box<Failure<'a>> {
+    /// The error for a bracket opened at `open` that is not closed where the
+    /// next token after `after` is. A bracket that looks left open (at the end
+    /// of the file, before another closer or item, or on an earlier line than
+    /// the unexpected token) is reported where it opened; anything else where
+    /// the token is.
+    fn unclosed(
+        &self,
+        open: &'a str,
+        close: char,
+        after: &'a str,
+        in_list: bool,
+    ) -> Box<Failure<'a>> {
         let opener = open.chars().next().unwrap_or('(');
         let found = blank(after, true);
-        let new_line = after[..after.len() - found.len()].contains('\n');
-        let truly_unclosed = found.is_empty() || found.starts_with(['}', ')', ']']) || starts_item(found) || new_line;
+        let other_line = self.src[self.off(open)..self.off(found)].contains('\n');
+        let truly_unclosed = found.is_empty()
+            || found.starts_with(['}', ')', ']'])
+            || starts_item(found)
+            || other_line;
         let diag = if truly_unclosed {
-            Diagnostic::error(format!("expected '{close}' to close '{opener}' opened here"))
-                .at(Span::new(self.off(open), self.off(open) + 1))
-                .label(format!("unclosed '{opener}'"))
-                .note(format!("found {} at {}", describe(found), place(self.src, self.off(found))))
+            Diagnostic::error(format!(
+                "expected '{close}' to close '{opener}' opened here"
+            ))
+            .at(Span::new(self.off(open), self.off(open) + 1))
+            .label(format!("unclosed '{opener}'"))
+            .note(format!(
+                "found {} at {}",
+                describe(found),
+                place(self.src, self.off(found))
+            ))
         } else {
-            let expected = if in_list { format!("',' or '{close}'") } else { format!("'{close}'") };
+            let expected = if in_list {
+                format!("',' or '{close}'")
+            } else {
+                format!("'{close}'")
+            };
             Diagnostic::error(format!("expected {expected}, found {}", describe(found)))
                 .at(self.token_span(found))
-                .note(format!("to close the '{opener}' opened at {}", place(self.src, self.off(open))))
+                .note(format!(
+                    "to close the '{opener}' opened at {}",
+                    place(self.src, self.off(open))
+                ))
         };
-        Box::new(Failure { resume: found, diag })
+        Box::new(Failure {
+            resume: found,
+            diag,
+        })
     }
 
     /// Runs `f` one nesting level deeper, refusing to go past [`MAX_NESTING`].
-    fn nested<T>(&mut self, at: &'a str, f: impl FnOnce(&mut Self) -> Parsed<'a, T>) -> Parsed<'a, T> {
+    fn nested<T>(
+        &mut self,
+        at: &'a str,
+        f: impl FnOnce(&mut Self) -> Parsed<'a, T>,
+    ) -> Parsed<'a, T> {
         if self.nesting >= MAX_NESTING {
-            return Err(self.fail_at(at, format!("expression is nested too deeply (more than {MAX_NESTING} levels)")));
+            return Err(self.fail_at(
+                at,
+                format!("expression is nested too deeply (more than {MAX_NESTING} levels)"),
+            ));
         }
         self.nesting += 1;
         let r = f(self);
@@ -317,7 +380,10 @@ impl<'a> Parser<'a> {
     fn node(&self, kind: ExprKind, span: Span, at: &'a str) -> Result<Expr, Box<Failure<'a>>> {
         let e = Expr::new(kind, span);
         if e.height > MAX_NESTING {
-            return Err(self.fail_at(at, format!("expression is nested too deeply (more than {MAX_NESTING} levels)")));
+            return Err(self.fail_at(
+                at,
+                format!("expression is nested too deeply (more than {MAX_NESTING} levels)"),
+            ));
         }
         Ok(e)
     }
@@ -330,10 +396,19 @@ impl<'a> Parser<'a> {
     fn ident(&self, i: &'a str, what: &str) -> Parsed<'a, Ident> {
         let i = blank(i, false);
         match ident_text(i) {
-            Ok((_, word)) if is_keyword(word) => {
-                Err(self.fail_at(i, format!("expected {what}, found keyword `{word}`; keywords cannot be used as names")))
-            }
-            Ok((rest, word)) => Ok((rest, Ident { name: word.to_string(), span: self.span(i, rest) })),
+            Ok((_, word)) if is_keyword(word) => Err(self.fail_at(
+                i,
+                format!(
+                    "expected {what}, found keyword `{word}`; keywords cannot be used as names"
+                ),
+            )),
+            Ok((rest, word)) => Ok((
+                rest,
+                Ident {
+                    name: word.to_string(),
+                    span: self.span(i, rest),
+                },
+            )),
             Err(_) => Err(self.unexpected(i, what)),
         }
     }
@@ -358,7 +433,7 @@ impl<'a> Parser<'a> {
                     if let Some(broken) = self.broken_item(i) {
                         items.push(broken);
                     }
-                    i = recover_item(if f.resume.len() < i.len() { f.resume } else { i });
+                    i = recover_item(f.resume);
                 }
             }
         }
@@ -388,7 +463,9 @@ impl<'a> Parser<'a> {
             "train" => self.train(i, rest),
             _ => {
                 let mut f = self.unexpected(i, what);
-                f.diag.notes.push("help: statements belong inside `graph NAME { … }`".into());
+                f.diag
+                    .notes
+                    .push("help: statements belong inside `graph NAME { … }`".into());
                 Err(f)
             }
         }
@@ -399,16 +476,29 @@ impl<'a> Parser<'a> {
         let open = blank(i, true);
         self.expect(open, '{', &format!("'{{' after `graph {}`", name.name))?;
         let (rest, body) = self.block(open, Self::graph_stmt, |p, i| Stmt {
-            kind: StmtKind::Error { binds: p.binds_of(i) },
+            kind: StmtKind::Error {
+                binds: p.binds_of(i),
+            },
             span: p.span(i, i),
         });
-        Ok((rest, Item::Graph(GraphItem { name, body, span: self.span(start, rest) })))
+        Ok((
+            rest,
+            Item::Graph(GraphItem {
+                name,
+                body,
+                span: self.span(start, rest),
+            }),
+        ))
     }
 
     fn function(&mut self, start: &'a str, i: &'a str) -> Parsed<'a, Item> {
         let (i, name) = self.ident(blank(i, true), "a function name")?;
         let open = blank(i, true);
-        self.expect(open, '(', &format!("'(' and the parameters of `{}`", name.name))?;
+        self.expect(
+            open,
+            '(',
+            &format!("'(' and the parameters of `{}`", name.name),
+        )?;
         let (i, params) = self.list(open, ')', |p, i| p.ident(i, "a parameter name"))?;
         let i = blank(i, true);
         if let Some(body) = assign(i) {
@@ -416,10 +506,22 @@ impl<'a> Parser<'a> {
             let (rest, result) = self.expr(body, false)?;
             let rest = self.end_of_statement(rest)?;
             let span = self.span(start, rest);
-            return Ok((rest, Item::Fn(FnItem { name, params, bindings: Vec::new(), result, span })));
+            return Ok((
+                rest,
+                Item::Fn(FnItem {
+                    name,
+                    params,
+                    bindings: Vec::new(),
+                    result,
+                    span,
+                }),
+            ));
         }
         if !i.starts_with('{') {
-            return Err(self.unexpected(i, &format!("'=' or '{{' after the parameters of `{}`", name.name)));
+            return Err(self.unexpected(
+                i,
+                &format!("'=' or '{{' after the parameters of `{}`", name.name),
+            ));
         }
         let errors_before = self.errors.len();
         let (rest, body) = self.block(i, Self::fn_stmt, |_, _| FnStmt::Error);
@@ -431,7 +533,9 @@ impl<'a> Parser<'a> {
             if let Some((_, at)) = &result {
                 if !misplaced_return {
                     self.errors.push(
-                        Diagnostic::error("`return` must be the last statement of a fn").at(*at).label("statements follow it"),
+                        Diagnostic::error("`return` must be the last statement of a fn")
+                            .at(*at)
+                            .label("statements follow it"),
                     );
                     misplaced_return = true;
                 }
@@ -444,17 +548,38 @@ impl<'a> Parser<'a> {
             }
         }
         if self.errors.len() > errors_before {
-            return Ok((rest, Item::Broken { kind: ItemKind::Fn, name: Some(name) }));
+            return Ok((
+                rest,
+                Item::Broken {
+                    kind: ItemKind::Fn,
+                    name: Some(name),
+                },
+            ));
         }
         match result {
-            Some((result, _)) => Ok((rest, Item::Fn(FnItem { name, params, bindings, result, span }))),
+            Some((result, _)) => Ok((
+                rest,
+                Item::Fn(FnItem {
+                    name,
+                    params,
+                    bindings,
+                    result,
+                    span,
+                }),
+            )),
             None => {
                 self.errors.push(
                     Diagnostic::error(format!("fn `{}` has no `return`", name.name))
                         .at(name.span)
                         .label("its body must end with `return EXPR`"),
                 );
-                Ok((rest, Item::Broken { kind: ItemKind::Fn, name: Some(name) }))
+                Ok((
+                    rest,
+                    Item::Broken {
+                        kind: ItemKind::Fn,
+                        name: Some(name),
+                    },
+                ))
             }
         }
     }
@@ -463,9 +588,18 @@ impl<'a> Parser<'a> {
         let (i, graph) = self.ident(blank(i, true), "the name of the graph to train")?;
         let open = blank(i, true);
         self.expect(open, '{', &format!("'{{' after `train {}`", graph.name))?;
-        let (rest, body) =
-            self.block(open, Self::train_stmt, |p, i| TrainStmt { kind: TrainStmtKind::Error, span: p.span(i, i) });
-        Ok((rest, Item::Train(TrainItem { graph, body, span: self.span(start, rest) })))
+        let (rest, body) = self.block(open, Self::train_stmt, |p, i| TrainStmt {
+            kind: TrainStmtKind::Error,
+            span: p.span(i, i),
+        });
+        Ok((
+            rest,
+            Item::Train(TrainItem {
+                graph,
+                body,
+                span: self.span(start, rest),
+            }),
+        ))
     }
 
     /// The statements of a `{ … }` block opened at `open`, each parsed by
@@ -497,7 +631,7 @@ impl<'a> Parser<'a> {
                 Err(f) => {
                     self.errors.push(f.diag);
                     out.push(on_error(self, i));
-                    i = recover_statement(if f.resume.len() <= i.len() { f.resume } else { i });
+                    i = recover_statement(f.resume);
                 }
             }
         }
@@ -525,7 +659,10 @@ impl<'a> Parser<'a> {
                 declares.then_some(name)
             }
             _ if is_keyword(word) => None,
-            _ => assign(blank(rest, false)).map(|_| Ident { name: word.to_string(), span: self.span(i, rest) }),
+            _ => assign(blank(rest, false)).map(|_| Ident {
+                name: word.to_string(),
+                span: self.span(i, rest),
+            }),
         }
     }
 
@@ -542,17 +679,34 @@ impl<'a> Parser<'a> {
                 let (r, ty) = self.ty(r)?;
                 let after = blank(r, false);
                 match (word, assign(after)) {
-                    ("input", None) => (r, StmtKind::Input { name, ty, default: None }),
+                    ("input", None) => (
+                        r,
+                        StmtKind::Input {
+                            name,
+                            ty,
+                            default: None,
+                        },
+                    ),
                     ("input", Some(v)) => {
                         let (r, default) = self.expr(v, false)?;
-                        (r, StmtKind::Input { name, ty, default: Some(default) })
+                        (
+                            r,
+                            StmtKind::Input {
+                                name,
+                                ty,
+                                default: Some(default),
+                            },
+                        )
                     }
                     (_, Some(v)) => {
                         let (r, init) = self.expr(v, false)?;
                         (r, StmtKind::Param { name, ty, init })
                     }
                     (_, None) => {
-                        let mut f = self.unexpected(after, &format!("'=' and the initialiser of `{}`", name.name));
+                        let mut f = self.unexpected(
+                            after,
+                            &format!("'=' and the initialiser of `{}`", name.name),
+                        );
                         f.diag.notes.push(
                             "help: a param needs an initialiser, such as `= 0.5`, `zeros` or `normal(std = 0.1)`".into(),
                         );
@@ -577,17 +731,24 @@ impl<'a> Parser<'a> {
                 }
             }
             _ if is_keyword(word) && assign(blank(rest, false)).is_some() => {
-                return Err(self.fail_at(i, format!("`{word}` is a keyword and cannot name a value")));
+                return Err(
+                    self.fail_at(i, format!("`{word}` is a keyword and cannot name a value"))
+                );
             }
             _ if is_keyword(word) => {
                 let mut f = self.unexpected(i, what);
                 if matches!(word, "graph" | "fn" | "train") {
-                    f.diag.notes.push("help: is a '}' missing before this item?".into());
+                    f.diag
+                        .notes
+                        .push("help: is a '}' missing before this item?".into());
                 }
                 return Err(f);
             }
             _ => {
-                let name = Ident { name: word.to_string(), span: self.span(i, rest) };
+                let name = Ident {
+                    name: word.to_string(),
+                    span: self.span(i, rest),
+                };
                 let after = blank(rest, false);
                 let Some(v) = assign(after) else {
                     return Err(self.unexpected(after, &format!("'=' after `{word}`")));
@@ -596,7 +757,13 @@ impl<'a> Parser<'a> {
                 (r, StmtKind::Let(Binding { name, value }))
             }
         };
-        Ok((rest, Stmt { kind, span: self.span(i, rest) }))
+        Ok((
+            rest,
+            Stmt {
+                kind,
+                span: self.span(i, rest),
+            },
+        ))
     }
 
     fn fn_stmt(&mut self, i: &'a str) -> Parsed<'a, FnStmt> {
@@ -606,7 +773,10 @@ impl<'a> Parser<'a> {
                 Ok((r, FnStmt::Return(e, self.span(i, r))))
             }
             Ok((rest, word)) if !is_keyword(word) => {
-                let name = Ident { name: word.to_string(), span: self.span(i, rest) };
+                let name = Ident {
+                    name: word.to_string(),
+                    span: self.span(i, rest),
+                };
                 let after = blank(rest, false);
                 let Some(v) = assign(after) else {
                     return Err(self.unexpected(after, &format!("'=' after `{word}`")));
@@ -634,7 +804,14 @@ impl<'a> Parser<'a> {
             }
             "steps" | "batch" => {
                 let (r, e) = self.expr(rest, false)?;
-                (r, if word == "steps" { TrainStmtKind::Steps(e) } else { TrainStmtKind::Batch(e) })
+                (
+                    r,
+                    if word == "steps" {
+                        TrainStmtKind::Steps(e)
+                    } else {
+                        TrainStmtKind::Batch(e)
+                    },
+                )
             }
             "log" => {
                 let (mut r, first) = self.ident(rest, "the name of a value to log")?;
@@ -648,7 +825,13 @@ impl<'a> Parser<'a> {
             }
             _ => return Err(self.unexpected(i, what)),
         };
-        Ok((rest, TrainStmt { kind, span: self.span(i, rest) }))
+        Ok((
+            rest,
+            TrainStmt {
+                kind,
+                span: self.span(i, rest),
+            },
+        ))
     }
 
     /// `DTYPE` or `DTYPE[D0, …]`.
@@ -659,22 +842,41 @@ impl<'a> Parser<'a> {
         };
         let Some(dtype) = DType::from_name(word) else {
             let mut f = self.fail_at(i, format!("unknown dtype `{word}`"));
-            f.diag.notes.push("the dtypes are f32, f64, i32, i64 and bool".into());
+            f.diag
+                .notes
+                .push("the dtypes are f32, f64, i32, i64 and bool".into());
             return Err(f);
         };
         let open = blank(rest, false);
         if !open.starts_with('[') {
-            return Ok((rest, TypeExpr { dtype, dims: Vec::new(), span: self.span(i, rest) }));
+            return Ok((
+                rest,
+                TypeExpr {
+                    dtype,
+                    dims: Vec::new(),
+                    span: self.span(i, rest),
+                },
+            ));
         }
         let (rest, dims) = self.list(open, ']', |p, d| p.dim(d))?;
-        Ok((rest, TypeExpr { dtype, dims, span: self.span(i, rest) }))
+        Ok((
+            rest,
+            TypeExpr {
+                dtype,
+                dims,
+                span: self.span(i, rest),
+            },
+        ))
     }
 
     fn dim(&mut self, i: &'a str) -> Parsed<'a, (Dim, Span)> {
         let what = "a dimension (an integer or a name)";
         if let Ok((rest, digits)) = number_text(i) {
             let size = digits.parse::<u64>().map_err(|_| {
-                self.fail_at(i, format!("expected {what}, found `{digits}`; a dimension is a whole number"))
+                self.fail_at(
+                    i,
+                    format!("expected {what}, found `{digits}`; a dimension is a whole number"),
+                )
             })?;
             return Ok((rest, (Dim::Known(size), self.span(i, rest))));
         }
@@ -729,12 +931,23 @@ impl<'a> Parser<'a> {
         let (rest, rhs) = self.additive(&at[len..], nl)?;
         let op_span = Span::new(self.off(at), self.off(at) + len);
         let span = lhs.span.to(rhs.span);
-        let e = self.node(ExprKind::Binary { op, op_span, lhs: Box::new(lhs), rhs: Box::new(rhs) }, span, at)?;
+        let e = self.node(
+            ExprKind::Binary {
+                op,
+                op_span,
+                lhs: Box::new(lhs),
+                rhs: Box::new(rhs),
+            },
+            span,
+            at,
+        )?;
         let next = blank(rest, nl);
         if comparison_op(next).is_some() {
             let mut f = self.fail_at(next, "comparison operators cannot be chained");
             f.diag.label = Some("second comparison".into());
-            f.diag.notes.push("help: use parentheses, such as `(a < b) == c`".into());
+            f.diag
+                .notes
+                .push("help: use parentheses, such as `(a < b) == c`".into());
             return Err(f);
         }
         Ok((rest, e))
@@ -768,7 +981,16 @@ impl<'a> Parser<'a> {
             let (r, rhs) = operand(self, &at[len..], nl)?;
             let op_span = Span::new(self.off(at), self.off(at) + len);
             let span = lhs.span.to(rhs.span);
-            lhs = self.node(ExprKind::Binary { op, op_span, lhs: Box::new(lhs), rhs: Box::new(rhs) }, span, at)?;
+            lhs = self.node(
+                ExprKind::Binary {
+                    op,
+                    op_span,
+                    lhs: Box::new(lhs),
+                    rhs: Box::new(rhs),
+                },
+                span,
+                at,
+            )?;
             rest = r;
         }
     }
@@ -783,7 +1005,14 @@ impl<'a> Parser<'a> {
         };
         let (rest, operand) = self.nested(i, |p| p.unary(&i[1..], nl))?;
         let span = Span::new(self.off(i), operand.span.end);
-        let e = self.node(ExprKind::Unary { op, operand: Box::new(operand) }, span, i)?;
+        let e = self.node(
+            ExprKind::Unary {
+                op,
+                operand: Box::new(operand),
+            },
+            span,
+            i,
+        )?;
         Ok((rest, e))
     }
 
@@ -798,7 +1027,12 @@ impl<'a> Parser<'a> {
         let (rest, exponent) = self.nested(at, |p| p.unary(exp, nl))?;
         let op_span = Span::new(self.off(at), self.off(at) + 2);
         let span = base.span.to(exponent.span);
-        let kind = ExprKind::Binary { op: BinOp::Pow, op_span, lhs: Box::new(base), rhs: Box::new(exponent) };
+        let kind = ExprKind::Binary {
+            op: BinOp::Pow,
+            op_span,
+            lhs: Box::new(base),
+            rhs: Box::new(exponent),
+        };
         Ok((rest, self.node(kind, span, at)?))
     }
 
@@ -838,7 +1072,10 @@ impl<'a> Parser<'a> {
         }
         let open = blank(rest, nl);
         if open.starts_with('(') {
-            let func = Ident { name: word.to_string(), span };
+            let func = Ident {
+                name: word.to_string(),
+                span,
+            };
             return self.nested(open, |p| p.call(i, func, open));
         }
         if is_keyword(word) {
@@ -855,7 +1092,10 @@ impl<'a> Parser<'a> {
         let (rest, list) = self.list(open, ')', |p, i| {
             if let Ok((after, word)) = ident_text(i) {
                 if let Some(value) = assign(blank(after, true)) {
-                    let key = Ident { name: word.to_string(), span: p.span(i, after) };
+                    let key = Ident {
+                        name: word.to_string(),
+                        span: p.span(i, after),
+                    };
                     let (r, e) = p.expr(value, true)?;
                     return Ok((r, Arg::Keyword(key, e)));
                 }
@@ -876,7 +1116,11 @@ impl<'a> Parser<'a> {
                 Arg::Keyword(k, e) => kwargs.push((k, e)),
             }
         }
-        let e = self.node(ExprKind::Call { func, args, kwargs }, self.span(start, rest), open)?;
+        let e = self.node(
+            ExprKind::Call { func, args, kwargs },
+            self.span(start, rest),
+            open,
+        )?;
         Ok((rest, e))
     }
 
@@ -885,7 +1129,9 @@ impl<'a> Parser<'a> {
             return Err(self.unexpected(i, "a number"));
         };
         if rest.starts_with(|c: char| is_ident_char(c) || c == '.') {
-            let tail = rest.find(|c: char| !(is_ident_char(c) || c == '.')).unwrap_or(rest.len());
+            let tail = rest
+                .find(|c: char| !(is_ident_char(c) || c == '.'))
+                .unwrap_or(rest.len());
             let bad = &i[..text.len() + tail];
             let mut f = self.fail_at(i, format!("invalid number `{bad}`"));
             f.diag.span = Some(Span::new(self.off(i), self.off(i) + bad.len()));
@@ -920,9 +1166,14 @@ impl<'a> Parser<'a> {
                     Some((_, e @ ('"' | '\\'))) => value.push(e),
                     other => {
                         let end = other.map_or(at + 1, |(k, c)| k + c.len_utf8());
-                        let mut f = self.fail_at(&i[at..], format!("unknown escape `{}` in a string", &i[at..end]));
+                        let mut f = self.fail_at(
+                            &i[at..],
+                            format!("unknown escape `{}` in a string", &i[at..end]),
+                        );
                         f.diag.span = Some(Span::new(self.off(&i[at..]), self.off(&i[end..])));
-                        f.diag.notes.push("a string allows only the escapes `\\\"` and `\\\\`".into());
+                        f.diag
+                            .notes
+                            .push("a string allows only the escapes `\\\"` and `\\\\`".into());
                         return Err(f);
                     }
                 },
@@ -931,7 +1182,8 @@ impl<'a> Parser<'a> {
             }
         }
         let mut f = self.fail_at(i, "unterminated string");
-        f.diag.label = Some("the string starts here; it needs a closing '\"' on the same line".into());
+        f.diag.label =
+            Some("the string starts here; it needs a closing '\"' on the same line".into());
         Err(f)
     }
 }

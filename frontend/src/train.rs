@@ -10,12 +10,21 @@ use crate::lower::GraphNames;
 use std::collections::HashMap;
 use tfg_ir::{Loc, Optimizer, TrainSpec};
 
-/// The optimizers, their parameters and TensorFlow's defaults (`None`:
-/// required).
-const OPTIMIZERS: [(&str, &[(&str, Option<f64>)]); 3] = [
+/// An optimizer's parameters with TensorFlow's defaults (`None`: required).
+type Hyperparameters = &'static [(&'static str, Option<f64>)];
+
+const OPTIMIZERS: [(&str, Hyperparameters); 3] = [
     ("sgd", &[("lr", None)]),
     ("momentum", &[("lr", None), ("beta", Some(0.9))]),
-    ("adam", &[("lr", Some(0.001)), ("beta1", Some(0.9)), ("beta2", Some(0.999)), ("eps", Some(1e-8))]),
+    (
+        "adam",
+        &[
+            ("lr", Some(0.001)),
+            ("beta1", Some(0.9)),
+            ("beta2", Some(0.999)),
+            ("eps", Some(1e-8)),
+        ],
+    ),
 ];
 
 /// The spec of train item `t`, or `None` after reporting why it has none.
@@ -41,7 +50,10 @@ pub(crate) fn lower_train(
             None
         }
     };
-    let check = Checker { graph: &t.graph.name, names };
+    let check = Checker {
+        graph: &t.graph.name,
+        names,
+    };
     let mut minimize = None;
     let mut optimizer = None;
     let mut steps = None;
@@ -51,15 +63,30 @@ pub(crate) fn lower_train(
     for s in &t.body {
         let (slot_name, fresh) = match &s.kind {
             TrainStmtKind::Minimize(n) => {
-                let name = check.value(n, "minimized", true, diags).then(|| n.name.clone());
+                let name = check
+                    .value(n, "minimized", true, diags)
+                    .then(|| n.name.clone());
                 ("minimize", set(&mut minimize, name))
             }
-            TrainStmtKind::Optimizer(e) => ("optimizer", set(&mut optimizer, optimizer_of(e, diags))),
+            TrainStmtKind::Optimizer(e) => {
+                ("optimizer", set(&mut optimizer, optimizer_of(e, diags)))
+            }
             TrainStmtKind::Steps(e) => ("steps", set(&mut steps, positive(e, "steps", diags))),
             TrainStmtKind::Batch(e) => ("batch", set(&mut batch, positive(e, "batch", diags))),
             TrainStmtKind::Log(ns) => {
-                let ok = ns.iter().fold(true, |ok, n| check.value(n, "logged", false, diags) && ok);
-                ("log", set(&mut log, ok.then(|| ns.iter().map(|n| n.name.clone()).collect())))
+                // Check every name, not only up to the first bad one.
+                let bad = ns
+                    .iter()
+                    .filter(|n| !check.value(n, "logged", false, diags))
+                    .count();
+                let ok = bad == 0;
+                (
+                    "log",
+                    set(
+                        &mut log,
+                        ok.then(|| ns.iter().map(|n| n.name.clone()).collect()),
+                    ),
+                )
             }
             TrainStmtKind::Error => {
                 failed = true;
@@ -67,25 +94,45 @@ pub(crate) fn lower_train(
             }
         };
         if !fresh {
-            diags.push(Diagnostic::error(format!("`{slot_name}` is given twice in this train item")).at(s.span));
+            diags.push(
+                Diagnostic::error(format!("`{slot_name}` is given twice in this train item"))
+                    .at(s.span),
+            );
         }
     }
     let required = [
-        ("minimize", "minimize loss", absent(t, |k| matches!(k, TrainStmtKind::Minimize(_)))),
-        ("optimizer", "optimizer sgd(lr = 0.01)", absent(t, |k| matches!(k, TrainStmtKind::Optimizer(_)))),
-        ("steps", "steps 100", absent(t, |k| matches!(k, TrainStmtKind::Steps(_)))),
+        (
+            "minimize",
+            "minimize loss",
+            absent(t, |k| matches!(k, TrainStmtKind::Minimize(_))),
+        ),
+        (
+            "optimizer",
+            "optimizer sgd(lr = 0.01)",
+            absent(t, |k| matches!(k, TrainStmtKind::Optimizer(_))),
+        ),
+        (
+            "steps",
+            "steps 100",
+            absent(t, |k| matches!(k, TrainStmtKind::Steps(_))),
+        ),
     ];
     for (what, example, _) in required.iter().filter(|r| r.2) {
         diags.push(
-            Diagnostic::error(format!("the train item for `{}` has no `{what}` statement", t.graph.name))
-                .at(t.graph.span)
-                .note(format!("help: add `{example}`")),
+            Diagnostic::error(format!(
+                "the train item for `{}` has no `{what}` statement",
+                t.graph.name
+            ))
+            .at(t.graph.span)
+            .note(format!("help: add `{example}`")),
         );
     }
     if failed || diags.len() > errors_before {
         return None;
     }
-    let (Some(Some(minimize)), Some(Some(optimizer)), Some(Some(steps))) = (minimize, optimizer, steps) else {
+    let (Some(Some(minimize)), Some(Some(optimizer)), Some(Some(steps))) =
+        (minimize, optimizer, steps)
+    else {
         return None;
     };
     let (line, col) = line_col(src, t.span.start);
@@ -142,9 +189,12 @@ impl Checker<'_> {
         let kind = if float { "a float scalar" } else { "a scalar" };
         if ty.shape.rank() > 0 || (float && !ty.dtype.is_float()) {
             diags.push(
-                Diagnostic::error(format!("the {role} value must be {kind}, but `{}` is {ty}", n.name))
-                    .at(n.span)
-                    .note("help: reduce it first, for example with `sum` or `mean`"),
+                Diagnostic::error(format!(
+                    "the {role} value must be {kind}, but `{}` is {ty}",
+                    n.name
+                ))
+                .at(n.span)
+                .note("help: reduce it first, for example with `sum` or `mean`"),
             );
             return false;
         }
@@ -156,7 +206,14 @@ impl Checker<'_> {
 fn optimizer_of(e: &Expr, diags: &mut Vec<Diagnostic>) -> Option<Optimizer> {
     let (name, args, kwargs): (&Ident, &[Expr], &[(Ident, Expr)]) = match &e.kind {
         ExprKind::Call { func, args, kwargs } => (func, args, kwargs),
-        ExprKind::Name(n) => (&Ident { name: n.clone(), span: e.span }, &[], &[]),
+        ExprKind::Name(n) => (
+            &Ident {
+                name: n.clone(),
+                span: e.span,
+            },
+            &[],
+            &[],
+        ),
         _ => {
             diags.push(
                 Diagnostic::error("expected an optimizer, such as `sgd(lr = 0.01)`")
@@ -178,9 +235,14 @@ fn optimizer_of(e: &Expr, diags: &mut Vec<Diagnostic>) -> Option<Optimizer> {
     };
     let params: Vec<Param> = spec
         .iter()
-        .map(|&(p, default)| Param { required: default.is_none(), ..Param::value(p) })
+        .map(|&(p, default)| Param {
+            required: default.is_none(),
+            ..Param::value(p)
+        })
         .collect();
-    let bound = bind_args(&name.name, &params, args, kwargs, e.span).map_err(|d| diags.push(d)).ok()?;
+    let bound = bind_args(&name.name, &params, args, kwargs, e.span)
+        .map_err(|d| diags.push(d))
+        .ok()?;
     let mut values = Vec::new();
     for (&(p, default), arg) in spec.iter().zip(bound) {
         let value = match arg {
@@ -192,7 +254,12 @@ fn optimizer_of(e: &Expr, diags: &mut Vec<Diagnostic>) -> Option<Optimizer> {
     Some(match (name.name.as_str(), values.as_slice()) {
         ("sgd", &[lr]) => Optimizer::Sgd { lr },
         ("momentum", &[lr, beta]) => Optimizer::Momentum { lr, beta },
-        (_, &[lr, beta1, beta2, eps]) => Optimizer::Adam { lr, beta1, beta2, eps },
+        (_, &[lr, beta1, beta2, eps]) => Optimizer::Adam {
+            lr,
+            beta1,
+            beta2,
+            eps,
+        },
         _ => return None,
     })
 }
@@ -212,7 +279,11 @@ fn hyperparameter(e: &Expr, name: &str, diags: &mut Vec<Diagnostic>) -> Option<f
         diags.push(Diagnostic::error(format!("`{name}` must be a number")).at(e.span));
         return None;
     }
-    let (ok, range) = if name.starts_with("beta") { ((0.0..1.0).contains(&x), "in [0, 1)") } else { (x > 0.0, "positive") };
+    let (ok, range) = if name.starts_with("beta") {
+        ((0.0..1.0).contains(&x), "in [0, 1)")
+    } else {
+        (x > 0.0, "positive")
+    };
     if !ok {
         diags.push(Diagnostic::error(format!("`{name}` must be {range}, got {x}")).at(e.span));
         return None;
@@ -222,18 +293,18 @@ fn hyperparameter(e: &Expr, name: &str, diags: &mut Vec<Diagnostic>) -> Option<f
 
 /// `steps N` / `batch N`: an integer literal of at least 1.
 fn positive(e: &Expr, what: &str, diags: &mut Vec<Diagnostic>) -> Option<u64> {
-    match e.kind {
-        ExprKind::Int(n) if n >= 1 => Some(n as u64),
-        _ => {
-            diags.push(Diagnostic::error(format!("`{what}` must be a positive integer")).at(e.span).label(span_label(e)));
-            None
-        }
-    }
-}
-
-fn span_label(e: &Expr) -> &'static str {
-    match e.kind {
-        ExprKind::Int(_) => "at least 1",
+    let label = match Literal::from_expr(e) {
+        Ok(Literal { shape, elems }) if shape.is_empty() => match elems[0] {
+            Scalar::Int(n) if n >= 1 => return Some(n as u64),
+            Scalar::Int(_) => "at least 1",
+            _ => "not an integer",
+        },
         _ => "not an integer literal",
-    }
+    };
+    diags.push(
+        Diagnostic::error(format!("`{what}` must be a positive integer"))
+            .at(e.span)
+            .label(label),
+    );
+    None
 }

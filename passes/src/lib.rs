@@ -8,6 +8,8 @@
 
 pub mod autodiff;
 pub mod dce;
+pub mod fuse;
+pub mod lower;
 pub mod simplify;
 pub mod train_step;
 

@@ -36,7 +36,9 @@ pub fn tfg_ok(args: &[&str]) -> String {
 
 /// A fresh, empty directory for one test.
 pub fn scratch(test: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-tests").join(test);
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("cli-tests")
+        .join(test);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("scratch dir is writable");
     dir
@@ -45,7 +47,10 @@ pub fn scratch(test: &str) -> PathBuf {
 /// Names of the entries of `dir`, sorted.
 pub fn entries(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
-        .map(|d| d.map(|e| e.expect("entry").file_name().to_string_lossy().into_owned()).collect())
+        .map(|d| {
+            d.map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+                .collect()
+        })
         .unwrap_or_default();
     names.sort();
     names
@@ -58,23 +63,43 @@ pub fn numpy() -> Option<PathBuf> {
     let candidates = std::env::var_os("TFG_PYTHON")
         .map(PathBuf::from)
         .into_iter()
-        .chain([Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python"), PathBuf::from("python3")]);
+        .chain([
+            Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python"),
+            PathBuf::from("python3"),
+        ]);
     for python in candidates {
-        let ok = Command::new(&python).args(["-c", "import numpy"]).output().is_ok_and(|o| o.status.success());
+        let ok = Command::new(&python)
+            .args(["-c", "import numpy"])
+            .output()
+            .is_ok_and(|o| o.status.success());
         if ok {
             return Some(python);
         }
     }
-    assert!(std::env::var_os("TFG_REQUIRE_NUMPY").is_none(), "numpy is required (TFG_REQUIRE_NUMPY) but not found");
+    assert!(
+        std::env::var_os("TFG_REQUIRE_NUMPY").is_none(),
+        "numpy is required (TFG_REQUIRE_NUMPY) but not found"
+    );
     eprintln!("skipped: no python3 with numpy found (run scripts/test to install it)");
     None
 }
 
 /// Runs `tests/python/SCRIPT ARGS` with `python`; its stdout.
 pub fn python(python: &Path, script: &str, args: &[&str]) -> String {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python").join(script);
-    let out = Command::new(python).arg(&script).args(args).output().expect("python runs");
-    assert!(out.status.success(), "{} failed:\n{}", script.display(), String::from_utf8_lossy(&out.stderr));
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/python")
+        .join(script);
+    let out = Command::new(python)
+        .arg(&script)
+        .args(args)
+        .output()
+        .expect("python runs");
+    assert!(
+        out.status.success(),
+        "{} failed:\n{}",
+        script.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).expect("UTF-8")
 }
 

@@ -13,6 +13,7 @@
 mod convert;
 mod elementwise;
 mod index;
+pub mod kernel;
 mod layout;
 mod matmul;
 mod reduce;

@@ -107,8 +107,8 @@ impl Affine {
 /// The extents of a kernel's loop variables: what bounds every index.
 #[derive(Clone, Debug, Default)]
 pub struct Ranges {
-    /// Largest value of each variable, by id.
-    max: Vec<u64>,
+    /// The extent of each variable, by id (0 for one not declared).
+    extent: Vec<u64>,
 }
 
 impl Ranges {
@@ -119,22 +119,23 @@ impl Ranges {
     /// Declares that `v` runs over `0..extent`.
     pub fn set(&mut self, v: Var, extent: u64) {
         let i = v.0 as usize;
-        if self.max.len() <= i {
-            self.max.resize(i + 1, 0);
+        if self.extent.len() <= i {
+            self.extent.resize(i + 1, 0);
         }
-        self.max[i] = extent.saturating_sub(1);
+        self.extent[i] = extent;
     }
 
-    /// The variable `v`; `0` if it only ever takes that value.
+    /// The variable `v`; `0` if its loop runs once. (A loop that never runs
+    /// keeps its variable, so nothing inside it looks loop-invariant.)
     pub fn var(&self, v: Var) -> Affine {
-        if self.var_max(v.0) == 0 {
+        if self.extent.get(v.0 as usize) == Some(&1) {
             return Affine::constant(0);
         }
         Affine::from_atom(Atom::Var(v.0))
     }
 
     fn var_max(&self, v: u32) -> u64 {
-        self.max.get(v as usize).copied().unwrap_or(0)
+        self.extent.get(v as usize).map_or(0, |e| e.saturating_sub(1))
     }
 
     /// The largest value `a` can take.

@@ -138,6 +138,8 @@ pub struct TensorAnalysis {
     pub conflict: Option<String>,
     /// E-classes given a constant by folding.
     pub folds: usize,
+    /// E-nodes of the graph's outputs and updates: values used outside it.
+    pub roots: Vec<Id>,
 }
 
 impl Analysis<TensorLang> for TensorAnalysis {

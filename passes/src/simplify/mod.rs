@@ -170,6 +170,12 @@ pub fn simplify(g: &mut Graph, limits: Limits) -> Result<Report, String> {
     }
     let ids = encode(g, &mut egraph)?;
     egraph.rebuild();
+    let roots = g
+        .outputs
+        .iter()
+        .map(|&(_, v)| v)
+        .chain(g.updates.iter().map(|&(_, v)| v));
+    egraph.analysis.roots = roots.map(|v| ids[v.index()]).collect();
     for (i, &id) in ids.iter().enumerate() {
         if let analysis::Facts::Invalid(why) = &egraph[id].data {
             return Err(format!(

@@ -315,7 +315,9 @@ fn factoring_saves(m: &Match, left: bool) -> Leaves {
         ))
     };
     let (ab, ac) = (product(b)?, product(c)?);
-    let single_use = |p: Id| m.egraph[p].parents().len() <= 1;
+    let roots = &m.egraph.analysis.roots;
+    let single_use =
+        |p: Id| m.egraph[p].parents().len() <= 1 && !roots.iter().any(|&r| m.egraph.find(r) == p);
     let b_plus_c = tfg_ir::broadcast_shapes(shape(m.egraph, b)?, shape(m.egraph, c)?).ok()?;
     let products = numel(shape(m.egraph, ab)?) + numel(shape(m.egraph, ac)?);
     when(single_use(ab) && single_use(ac) && numel(&b_plus_c) < products)

@@ -1,0 +1,698 @@
+//! Kernel IR → CLIF: each kernel becomes one or more functions of a
+//! `cranelift_module::Module` (a JIT module now, an object module ahead of
+//! time), one per *task*.
+//!
+//! Every task function has the signature `fn(buffers: *const *mut u8, lo: u64,
+//! hi: u64)`: `buffers[b]` is the base address of buffer `b`, and a task that
+//! is a top-level loop runs iterations `lo..hi` of it, so a caller may split a
+//! parallel loop across threads. Loop variables are block parameters, locals
+//! are Cranelift `Variable`s, and addresses are computed from `Index`
+//! arithmetic on 64-bit integers. Scalar semantics live in `ops`, inline math
+//! in `math`, and which loops run as vectors is `vectorize`'s decision.
+
+use crate::cost::work;
+use crate::runtime::RuntimeFn;
+use crate::vectorize::{self, Access, Accumulator};
+use crate::{gemm, Options};
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::types::{F64, I32, I64};
+use cranelift_codegen::ir::{
+    AbiParam, BlockArg, FuncRef, Function, InstBuilder, MemFlagsData, Signature, Type, UserFuncName, Value,
+};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
+use cranelift_module::{FuncId, Linkage, Module};
+use std::collections::{BTreeSet, HashMap};
+use tfg_ir::kernel::{BufId, Expr, Gemm, Index, Local, MatRef, Program, Ranges, Stmt, Var};
+use tfg_ir::DType;
+
+/// One function of the translated program.
+#[derive(Clone, Debug)]
+pub(crate) struct Task {
+    pub symbol: String,
+    pub func: FuncId,
+    /// Index of the kernel it comes from.
+    pub kernel: usize,
+    /// The extent of the top-level loop whose iterations `lo..hi` the
+    /// function runs; `None` for straight-line code, which ignores them.
+    pub extent: Option<u64>,
+    /// Whether that loop is `parallel`.
+    pub parallel: bool,
+    /// Estimated cost of running the whole task, in scalar operations.
+    pub work: u64,
+}
+
+pub(crate) type Result<T> = std::result::Result<T, String>;
+
+/// Adds a function for every task of every kernel of `p` to `module`,
+/// calling `show` with the CLIF of each as it was generated (before
+/// Cranelift's optimisations). Kernels are numbered in the error messages
+/// by name.
+pub(crate) fn translate<M: Module>(
+    module: &mut M,
+    p: &Program,
+    opts: &Options,
+    linkage: Linkage,
+    mut show: Option<&mut dyn FnMut(&Task, &Function)>,
+) -> std::result::Result<Vec<Task>, String> {
+    let mut ctx = module.make_context();
+    let mut fctx = FunctionBuilderContext::new();
+    let mut runtime: HashMap<RuntimeFn, FuncId> = HashMap::new();
+    let mut tasks = Vec::new();
+    let sig = task_signature(module);
+    for (ki, k) in p.kernels.iter().enumerate() {
+        let in_kernel = |m: String| format!("kernel {}: {m}", k.name);
+        for (ti, part) in tasks_of(&k.body).into_iter().enumerate() {
+            let symbol = format!("tfg_kernel{ki}_{ti}");
+            let func = module.declare_function(&symbol, linkage, &sig).map_err(|e| in_kernel(e.to_string()))?;
+            let (extent, parallel) = match part {
+                [Stmt::Loop { extent, parallel, .. }] => (Some(*extent), *parallel),
+                _ => (None, false),
+            };
+            let task = Task { symbol, func, kernel: ki, extent, parallel, work: work(part) };
+            // A vector operation the host cannot encode fails the
+            // compilation; the scalar translation always works.
+            let mut vector = opts.vectorize;
+            loop {
+                ctx.func = Function::with_name_signature(UserFuncName::user(0, func.as_u32()), sig.clone());
+                build(module, &mut ctx.func, &mut fctx, &mut runtime, p, part, extent.is_some(), opts, vector).map_err(in_kernel)?;
+                let shown = show.is_some().then(|| ctx.func.clone());
+                let defined = module.define_function(func, &mut ctx);
+                module.clear_context(&mut ctx);
+                match defined {
+                    Ok(()) => {
+                        if let (Some(show), Some(f)) = (show.as_mut(), shown) {
+                            show(&task, &f);
+                        }
+                        break;
+                    }
+                    Err(_) if vector => vector = false,
+                    Err(e) => return Err(in_kernel(format!("code generation failed: {e:?}"))),
+                }
+            }
+            tasks.push(task);
+        }
+    }
+    Ok(tasks)
+}
+
+/// `(buffers, lo, hi)`, nothing returned.
+fn task_signature<M: Module>(module: &M) -> Signature {
+    let mut sig = module.make_signature();
+    let ptr = module.target_config().pointer_type();
+    sig.params.extend([AbiParam::new(ptr), AbiParam::new(I64), AbiParam::new(I64)]);
+    sig
+}
+
+/// A kernel body cut into tasks: each top-level loop alone (so it can be
+/// split), and the straight-line statements between them together. A body
+/// with top-level locals stays whole, as they may be used anywhere after.
+fn tasks_of(body: &[Stmt]) -> Vec<&[Stmt]> {
+    if body.iter().any(|s| matches!(s, Stmt::Let { .. } | Stmt::Assign { .. })) {
+        return vec![body];
+    }
+    let mut parts = Vec::new();
+    let mut start = 0;
+    for (i, s) in body.iter().enumerate() {
+        if matches!(s, Stmt::Loop { .. }) {
+            if start < i {
+                parts.push(&body[start..i]);
+            }
+            parts.push(&body[i..i + 1]);
+            start = i + 1;
+        }
+    }
+    if start < body.len() {
+        parts.push(&body[start..]);
+    }
+    parts
+}
+
+#[allow(clippy::too_many_arguments)]
+fn build<M: Module>(
+    module: &mut M,
+    func: &mut Function,
+    fctx: &mut FunctionBuilderContext,
+    runtime: &mut HashMap<RuntimeFn, FuncId>,
+    p: &Program,
+    part: &[Stmt],
+    as_loop: bool,
+    opts: &Options,
+    vector: bool,
+) -> Result<()> {
+    let config = module.target_config();
+    let mut b = FunctionBuilder::new(func, fctx);
+    let entry = b.create_block();
+    b.append_block_params_for_function_params(entry);
+    b.switch_to_block(entry);
+    b.seal_block(entry);
+    let &[table, lo, hi] = b.block_params(entry) else {
+        return Err("internal error: a task function takes three parameters".into());
+    };
+    let mut t = Translator {
+        b,
+        module,
+        runtime,
+        imported: HashMap::new(),
+        p,
+        opts,
+        vectorize: vector,
+        bases: HashMap::new(),
+        vars: HashMap::new(),
+        locals: HashMap::new(),
+        ranges: Ranges::new(),
+        vector: None,
+    };
+    t.load_bases(table, part)?;
+    match part {
+        [Stmt::Loop { var, extent, body, .. }] if as_loop => {
+            t.ranges.set(*var, *extent);
+            t.for_loop(*var, lo, hi, body)?;
+        }
+        _ => t.block(part)?,
+    }
+    t.b.ins().return_(&[]);
+    t.b.finalize(config);
+    Ok(())
+}
+
+/// A local: its variable, dtype, and lanes (1 for a scalar).
+#[derive(Clone, Copy)]
+pub(crate) struct Slot {
+    pub var: Variable,
+    pub dtype: DType,
+    pub lanes: u8,
+}
+
+/// The loop being emitted as vectors.
+pub(crate) struct VectorCtx {
+    pub var: Var,
+    pub lanes: u8,
+    /// Vector accumulators, by the local they stand for.
+    pub accumulators: HashMap<Local, (Variable, Accumulator)>,
+}
+
+/// State while one task function is built.
+pub(crate) struct Translator<'a, M: Module> {
+    pub b: FunctionBuilder<'a>,
+    module: &'a mut M,
+    runtime: &'a mut HashMap<RuntimeFn, FuncId>,
+    imported: HashMap<RuntimeFn, FuncRef>,
+    pub p: &'a Program,
+    pub opts: &'a Options,
+    vectorize: bool,
+    bases: HashMap<BufId, Value>,
+    /// The current value of each loop variable in scope (in a vector loop,
+    /// its variable holds the first lane's iteration).
+    vars: HashMap<Var, Value>,
+    pub locals: HashMap<Local, Slot>,
+    ranges: Ranges,
+    pub vector: Option<VectorCtx>,
+}
+
+/// Memory flags of a scalar access: in bounds and naturally aligned.
+pub(crate) fn scalar_flags() -> MemFlagsData {
+    MemFlagsData::trusted()
+}
+
+/// Memory flags of a vector access: in bounds, but aligned only to its lanes.
+fn vector_flags() -> MemFlagsData {
+    MemFlagsData::new().with_notrap()
+}
+
+impl<'a, M: Module> Translator<'a, M> {
+    /// Lanes of the values being computed: 1 outside vector loops.
+    pub fn lanes(&self) -> u8 {
+        self.vector.as_ref().map_or(1, |v| v.lanes)
+    }
+
+    /// The runtime function `f`, imported into this function.
+    pub fn runtime_ref(&mut self, f: RuntimeFn) -> Result<FuncRef> {
+        if let Some(r) = self.imported.get(&f) {
+            return Ok(*r);
+        }
+        let id = match self.runtime.get(&f) {
+            Some(id) => *id,
+            None => {
+                let mut sig = self.module.make_signature();
+                let (params, returns) = f.signature();
+                sig.params.extend(params.into_iter().map(AbiParam::new));
+                sig.returns.extend(returns.into_iter().map(AbiParam::new));
+                let id = self.module.declare_function(f.name(), Linkage::Import, &sig).map_err(|e| e.to_string())?;
+                self.runtime.insert(f, id);
+                id
+            }
+        };
+        let r = self.module.declare_func_in_func(id, self.b.func);
+        self.imported.insert(f, r);
+        Ok(r)
+    }
+
+    /// Loads the base address of every buffer `part` touches, once, at entry.
+    fn load_bases(&mut self, table: Value, part: &[Stmt]) -> Result<()> {
+        let mut used = BTreeSet::new();
+        Stmt::walk(part, &mut |s| {
+            match s {
+                Stmt::Store { buf, .. } => {
+                    used.insert(*buf);
+                }
+                Stmt::Gemm(g) => used.extend([g.a.buf, g.b.buf, g.c.buf]),
+                _ => {}
+            }
+            for e in s.exprs() {
+                e.walk(&mut |x| {
+                    if let Expr::Load { buf, .. } = x {
+                        used.insert(*buf);
+                    }
+                });
+            }
+        });
+        let ptr = self.module.target_config().pointer_type();
+        for buf in used {
+            if self.p.buffer(buf).is_none() {
+                return Err(format!("{buf} does not exist"));
+            }
+            let offset = i32::try_from(buf.index() * ptr.bytes() as usize).map_err(|_| "too many buffers".to_string())?;
+            let base = self.b.ins().load(ptr, scalar_flags().with_readonly(), table, offset);
+            self.bases.insert(buf, base);
+        }
+        Ok(())
+    }
+
+    pub fn block(&mut self, body: &[Stmt]) -> Result<()> {
+        for s in body {
+            self.stmt(s)?;
+        }
+        Ok(())
+    }
+
+    fn stmt(&mut self, s: &Stmt) -> Result<()> {
+        let lanes = self.lanes();
+        match s {
+            Stmt::Loop { var, extent, body, .. } => {
+                self.ranges.set(*var, *extent);
+                let lo = self.b.ins().iconst(I64, 0);
+                let hi = self.b.ins().iconst(I64, *extent as i64);
+                self.for_loop(*var, lo, hi, body)
+            }
+            Stmt::Let { local, dtype, value } => {
+                let x = self.expr(value, lanes)?;
+                let var = self.b.declare_var(clif_type(*dtype, lanes));
+                self.b.def_var(var, x);
+                self.locals.insert(*local, Slot { var, dtype: *dtype, lanes });
+                Ok(())
+            }
+            Stmt::Assign { local, value } => {
+                let acc = self.vector.as_ref().and_then(|v| v.accumulators.get(local)).cloned();
+                if let Some((var, acc)) = acc {
+                    return self.accumulate(var, &acc, value);
+                }
+                let slot = *self.locals.get(local).ok_or_else(|| format!("{local} is assigned outside its scope"))?;
+                let x = self.expr(value, slot.lanes)?;
+                self.b.def_var(slot.var, x);
+                Ok(())
+            }
+            Stmt::Store { buf, index, value } => self.store(*buf, index, value),
+            Stmt::Gemm(g) => self.gemm(g),
+        }
+    }
+
+    /// `for v in lo..hi { body }`, as vectors and a scalar tail where
+    /// [`vectorize::analyse`] allows.
+    fn for_loop(&mut self, v: Var, lo: Value, hi: Value, body: &[Stmt]) -> Result<()> {
+        if self.vectorize && self.vector.is_none() {
+            let outer: HashMap<Local, DType> = self.locals.iter().map(|(l, s)| (*l, s.dtype)).collect();
+            if let Some(plan) = vectorize::analyse(self.p, v, body, &outer, &self.ranges) {
+                let rest = self.vector_loop(v, lo, hi, body, plan.lanes, plan.accumulators)?;
+                return self.scalar_loop(v, rest, hi, body);
+            }
+        }
+        self.scalar_loop(v, lo, hi, body)
+    }
+
+    fn scalar_loop(&mut self, v: Var, lo: Value, hi: Value, body: &[Stmt]) -> Result<()> {
+        let header = self.b.create_block();
+        let i = self.b.append_block_param(header, I64);
+        let inside = self.b.create_block();
+        let exit = self.b.create_block();
+        self.b.ins().jump(header, &[BlockArg::Value(lo)]);
+        self.b.switch_to_block(header);
+        let go = self.b.ins().icmp(IntCC::UnsignedLessThan, i, hi);
+        self.b.ins().brif(go, inside, &[], exit, &[]);
+        self.b.switch_to_block(inside);
+        self.b.seal_block(inside);
+        self.vars.insert(v, i);
+        self.block(body)?;
+        let next = self.b.ins().iadd_imm(i, 1);
+        self.b.ins().jump(header, &[BlockArg::Value(next)]);
+        self.b.seal_block(header);
+        self.b.switch_to_block(exit);
+        self.b.seal_block(exit);
+        self.vars.remove(&v);
+        Ok(())
+    }
+
+    /// The vector part of a loop: whole steps of `lanes` iterations from
+    /// `lo`; gives the first iteration left for the scalar tail.
+    fn vector_loop(&mut self, v: Var, lo: Value, hi: Value, body: &[Stmt], lanes: u8, accs: Vec<Accumulator>) -> Result<Value> {
+        let span = self.b.ins().isub(hi, lo);
+        let odd = self.b.ins().band_imm(span, i64::from(lanes - 1));
+        let end = self.b.ins().isub(hi, odd);
+        let mut accumulators = HashMap::new();
+        for a in accs {
+            let var = self.b.declare_var(clif_type(a.dtype, lanes));
+            let init = self.konst(crate::ops::identity(a.op, a.dtype), lanes);
+            self.b.def_var(var, init);
+            accumulators.insert(a.local, (var, a));
+        }
+        let header = self.b.create_block();
+        let i = self.b.append_block_param(header, I64);
+        let inside = self.b.create_block();
+        let exit = self.b.create_block();
+        let rest = self.b.append_block_param(exit, I64);
+        self.b.ins().jump(header, &[BlockArg::Value(lo)]);
+        self.b.switch_to_block(header);
+        let go = self.b.ins().icmp(IntCC::UnsignedLessThan, i, end);
+        self.b.ins().brif(go, inside, &[], exit, &[BlockArg::Value(i)]);
+        self.b.switch_to_block(inside);
+        self.b.seal_block(inside);
+        self.vars.insert(v, i);
+        self.vector = Some(VectorCtx { var: v, lanes, accumulators });
+        let done = self.block(body);
+        let ctx = self.vector.take();
+        done?;
+        let next = self.b.ins().iadd_imm(i, i64::from(lanes));
+        self.b.ins().jump(header, &[BlockArg::Value(next)]);
+        self.b.seal_block(header);
+        self.b.switch_to_block(exit);
+        self.b.seal_block(exit);
+        self.vars.remove(&v);
+        // Fold each vector accumulator into its local.
+        let mut accs: Vec<(Variable, Accumulator)> = ctx.map(|c| c.accumulators.into_values().collect()).unwrap_or_default();
+        accs.sort_by_key(|(_, a)| a.local);
+        for (var, a) in accs {
+            let slot = *self.locals.get(&a.local).ok_or_else(|| format!("{} is assigned outside its scope", a.local))?;
+            let vec = self.b.use_var(var);
+            let mut parts: Vec<Value> = (0..lanes).map(|l| self.lane(a.dtype, vec, l)).collect();
+            while parts.len() > 1 {
+                let mut next = Vec::with_capacity(parts.len() / 2);
+                for pair in parts.chunks(2) {
+                    next.push(self.binary(a.op, a.dtype, 1, pair[0], pair[1])?);
+                }
+                parts = next;
+            }
+            let old = self.b.use_var(slot.var);
+            let new = self.binary(a.op, a.dtype, 1, old, parts[0])?;
+            self.b.def_var(slot.var, new);
+        }
+        Ok(rest)
+    }
+
+    /// `local = op(local, e)` on the vector accumulator `var`.
+    fn accumulate(&mut self, var: Variable, acc: &Accumulator, value: &Expr) -> Result<()> {
+        let Expr::Binary(_, a, b) = value else {
+            return Err("internal error: an accumulator update is not a binary op".into());
+        };
+        let other = if **a == Expr::Local(acc.local) { b } else { a };
+        let lanes = self.lanes();
+        let x = self.expr(other, lanes)?;
+        let sum = self.b.use_var(var);
+        let r = self.binary(acc.op, acc.dtype, lanes, sum, x)?;
+        self.b.def_var(var, r);
+        Ok(())
+    }
+
+    /// Runs `f` once for each lane of the vector loop, with the loop
+    /// variable set to that lane's iteration.
+    fn each_lane(&mut self, mut f: impl FnMut(&mut Self, u8) -> Result<Value>) -> Result<Vec<Value>> {
+        let Some((v, lanes)) = self.vector.as_ref().map(|c| (c.var, c.lanes)) else {
+            return Ok(vec![f(self, 0)?]);
+        };
+        let first = *self.vars.get(&v).ok_or("internal error: vector loop variable unset")?;
+        let mut out = Vec::with_capacity(lanes.into());
+        for lane in 0..lanes {
+            let i = self.b.ins().iadd_imm(first, i64::from(lane));
+            self.vars.insert(v, i);
+            let r = f(self, lane);
+            self.vars.insert(v, first);
+            out.push(r?);
+        }
+        Ok(out)
+    }
+
+    /// The value of `e` as `lanes` lanes (a scalar for 1).
+    pub fn expr(&mut self, e: &Expr, lanes: u8) -> Result<Value> {
+        match e {
+            Expr::Const(s) => Ok(self.konst(*s, lanes)),
+            Expr::Local(l) => {
+                let slot = *self.locals.get(l).ok_or_else(|| format!("{l} is used outside its scope"))?;
+                let x = self.b.use_var(slot.var);
+                match (slot.lanes, lanes) {
+                    (a, b) if a == b => Ok(x),
+                    (1, _) => Ok(self.splat(slot.dtype, lanes, x)),
+                    _ => Err(format!("internal error: {l} has {} lanes, {lanes} wanted", slot.lanes)),
+                }
+            }
+            Expr::Index(i) => {
+                let canon = self.ranges.affine(i).to_index();
+                if lanes == 1 {
+                    return self.index(&canon);
+                }
+                let xs = self.each_lane(|t, _| t.index(&canon))?;
+                Ok(self.gather(DType::I64, lanes, &xs))
+            }
+            Expr::Load { buf, index } => self.load(*buf, index, lanes),
+            Expr::Unary(op, a) => {
+                let d = self.dtype(a)?;
+                let x = self.expr(a, lanes)?;
+                self.unary(*op, d, lanes, x)
+            }
+            Expr::Binary(op, a, b) => {
+                let d = self.dtype(a)?;
+                let x = self.expr(a, lanes)?;
+                let y = self.expr(b, lanes)?;
+                self.binary(*op, d, lanes, x, y)
+            }
+            Expr::Select(c, a, b) => {
+                let d = self.dtype(a)?;
+                let c = self.expr(c, lanes)?;
+                let x = self.expr(a, lanes)?;
+                let y = self.expr(b, lanes)?;
+                Ok(self.select(d, lanes, c, x, y))
+            }
+            Expr::Cast(to, a) => {
+                let from = self.dtype(a)?;
+                let x = self.expr(a, lanes)?;
+                self.cast(from, *to, lanes, x)
+            }
+        }
+    }
+
+    pub fn dtype(&self, e: &Expr) -> Result<DType> {
+        crate::typing::dtype_of(self.p, e, &|l| self.locals.get(&l).map(|s| s.dtype))
+            .ok_or_else(|| "an expression refers to something undefined".into())
+    }
+
+    fn buffer_dtype(&self, buf: BufId) -> Result<DType> {
+        Ok(self.p.buffer(buf).ok_or_else(|| format!("{buf} does not exist"))?.dtype)
+    }
+
+    fn load(&mut self, buf: BufId, index: &Index, lanes: u8) -> Result<Value> {
+        let d = self.buffer_dtype(buf)?;
+        let canon = self.ranges.affine(index).to_index();
+        if lanes == 1 {
+            return self.load_scalar(buf, d, &canon);
+        }
+        let v = self.vector.as_ref().map(|c| c.var).ok_or("internal error: no vector loop")?;
+        match vectorize::access(&canon, v) {
+            Access::Contiguous if d != DType::Bool => {
+                let addr = self.address(buf, &canon, u64::from(lanes))?;
+                Ok(self.b.ins().load(clif_type(d, lanes), vector_flags().with_readonly_if(self.read_only(buf)), addr, 0))
+            }
+            Access::Invariant => {
+                let x = self.load_scalar(buf, d, &canon)?;
+                Ok(self.splat(d, lanes, x))
+            }
+            _ => {
+                let xs = self.each_lane(|t, _| t.load_scalar(buf, d, &canon))?;
+                Ok(self.gather(d, lanes, &xs))
+            }
+        }
+    }
+
+    fn read_only(&self, buf: BufId) -> bool {
+        use tfg_ir::kernel::Role;
+        self.p.buffer(buf).is_some_and(|b| matches!(b.role, Role::Input(_) | Role::Param(_) | Role::Const(_)))
+    }
+
+    fn load_scalar(&mut self, buf: BufId, d: DType, canon: &Index) -> Result<Value> {
+        let addr = self.address(buf, canon, 1)?;
+        Ok(self.b.ins().load(clif_type(d, 1), scalar_flags().with_readonly_if(self.read_only(buf)), addr, 0))
+    }
+
+    fn store(&mut self, buf: BufId, index: &Index, value: &Expr) -> Result<()> {
+        let d = self.buffer_dtype(buf)?;
+        let canon = self.ranges.affine(index).to_index();
+        let lanes = self.lanes();
+        let x = self.expr(value, lanes)?;
+        if lanes == 1 {
+            let addr = self.address(buf, &canon, 1)?;
+            self.b.ins().store(scalar_flags(), x, addr, 0);
+            return Ok(());
+        }
+        let v = self.vector.as_ref().map(|c| c.var).ok_or("internal error: no vector loop")?;
+        if vectorize::access(&canon, v) == Access::Contiguous && d != DType::Bool {
+            let addr = self.address(buf, &canon, u64::from(lanes))?;
+            self.b.ins().store(vector_flags(), x, addr, 0);
+            return Ok(());
+        }
+        self.each_lane(|t, lane| {
+            let e = t.lane(d, x, lane);
+            let addr = t.address(buf, &canon, 1)?;
+            t.b.ins().store(scalar_flags(), e, addr, 0);
+            Ok(e)
+        })?;
+        Ok(())
+    }
+
+    /// The address of `buf[index .. index + span]`. An index that cannot be
+    /// proved in bounds (only `/` and `%` make that possible) is clamped, so
+    /// no program reaches outside its buffers.
+    fn address(&mut self, buf: BufId, canon: &Index, span: u64) -> Result<Value> {
+        let len = self.p.buffer(buf).ok_or_else(|| format!("{buf} does not exist"))?.len();
+        let size = self.buffer_dtype(buf)?.size() as i64;
+        let base = *self.bases.get(&buf).ok_or_else(|| format!("internal error: no base address for {buf}"))?;
+        let mut i = self.index(canon)?;
+        let last = self.ranges.max(&self.ranges.affine(canon)).saturating_add(span - 1);
+        if last >= len {
+            let top = self.b.ins().iconst(I64, len.saturating_sub(span) as i64);
+            i = self.b.ins().umin(i, top);
+        }
+        let offset = self.b.ins().imul_imm(i, size);
+        Ok(self.b.ins().iadd(base, offset))
+    }
+
+    /// An index as an `i64`; division and remainder by constants, which
+    /// Cranelift strength-reduces.
+    pub fn index(&mut self, i: &Index) -> Result<Value> {
+        Ok(match i {
+            Index::Const(c) => self.b.ins().iconst(I64, *c as i64),
+            Index::Var(v) => *self.vars.get(v).ok_or_else(|| format!("{v} is used outside its loop"))?,
+            Index::Add(a, b) => {
+                let (x, y) = (self.index(a)?, self.index(b)?);
+                self.b.ins().iadd(x, y)
+            }
+            Index::Mul(a, c) => {
+                let x = self.index(a)?;
+                self.b.ins().imul_imm(x, *c as i64)
+            }
+            Index::Div(a, c) | Index::Rem(a, c) => {
+                if *c == 0 {
+                    return Err("an index divides by zero".into());
+                }
+                let x = self.index(a)?;
+                let c = self.b.ins().iconst(I64, *c as i64);
+                match i {
+                    Index::Div(..) => self.b.ins().udiv(x, c),
+                    _ => self.b.ins().urem(x, c),
+                }
+            }
+        })
+    }
+
+    fn gemm(&mut self, g: &Gemm) -> Result<()> {
+        let d = self.buffer_dtype(g.c.buf)?;
+        let code = match d {
+            DType::F32 => gemm::F32_CODE,
+            DType::F64 => gemm::F64_CODE,
+            DType::I32 => gemm::I32_CODE,
+            DType::I64 => gemm::I64_CODE,
+            DType::Bool => return Err("gemm on bool".into()),
+        };
+        if g.c.buf == g.a.buf || g.c.buf == g.b.buf {
+            return Err(format!("gemm writes {}, which it also reads", g.c.buf));
+        }
+        let empty = g.m == 0 || g.n == 0 || g.batch == 0;
+        let a = self.matrix(&g.a, g.m, g.k, g.trans_a, g.batch, empty)?;
+        let b = self.matrix(&g.b, g.k, g.n, g.trans_b, g.batch, empty)?;
+        let c = self.matrix(&g.c, g.m, g.n, false, g.batch, empty)?;
+        let f = self.runtime_ref(RuntimeFn::Gemm)?;
+        let ins = |t: &mut Self, ty: Type, x: i64| t.b.ins().iconst(ty, x);
+        let mut args = vec![ins(self, I32, i64::from(code))];
+        for x in [g.m, g.n, g.k, g.batch] {
+            args.push(ins(self, I64, x as i64));
+        }
+        for (ptr, r) in [(a, &g.a), (b, &g.b), (c, &g.c)] {
+            args.push(ptr);
+            args.push(ins(self, I64, r.ld as i64));
+            args.push(ins(self, I64, r.stride as i64));
+        }
+        args.push(ins(self, I32, i64::from(g.trans_a) | i64::from(g.trans_b) << 1));
+        args.push(self.b.ins().f64const(g.alpha));
+        args.push(self.b.ins().f64const(g.beta));
+        self.b.ins().call(f, &args);
+        Ok(())
+    }
+
+    /// The address of a GEMM operand's first matrix, after checking that
+    /// every matrix of the batch lies in its buffer.
+    fn matrix(&mut self, r: &MatRef, rows: u64, cols: u64, trans: bool, batch: u64, empty: bool) -> Result<Value> {
+        let (rows, cols) = if trans { (cols, rows) } else { (rows, cols) };
+        let len = self.p.buffer(r.buf).ok_or_else(|| format!("{} does not exist", r.buf))?.len();
+        let canon = self.ranges.affine(&r.offset).to_index();
+        if !(empty || rows == 0 || cols == 0) {
+            let span = (batch - 1)
+                .checked_mul(r.stride)
+                .and_then(|s| s.checked_add((rows - 1).checked_mul(r.ld)?))
+                .and_then(|s| s.checked_add(cols));
+            let last = span.and_then(|s| self.ranges.max(&self.ranges.affine(&canon)).checked_add(s));
+            if last.is_none_or(|l| l > len) {
+                return Err(format!("gemm reads or writes {} past its {len} elements", r.buf));
+            }
+        }
+        let base = *self.bases.get(&r.buf).ok_or_else(|| format!("internal error: no base address for {}", r.buf))?;
+        let i = self.index(&canon)?;
+        let size = self.buffer_dtype(r.buf)?.size() as i64;
+        let offset = self.b.ins().imul_imm(i, size);
+        Ok(self.b.ins().iadd(base, offset))
+    }
+
+    /// Calls a runtime function with one result.
+    pub fn call(&mut self, f: RuntimeFn, args: &[Value]) -> Result<Value> {
+        let r = self.runtime_ref(f)?;
+        let call = self.b.ins().call(r, args);
+        self.b.inst_results(call).first().copied().ok_or_else(|| format!("internal error: {} returns nothing", f.name()))
+    }
+}
+
+/// `readonly` on loads from buffers no kernel writes, so Cranelift may hoist
+/// them out of loops.
+trait ReadOnlyIf {
+    fn with_readonly_if(self, yes: bool) -> Self;
+}
+
+impl ReadOnlyIf for MemFlagsData {
+    fn with_readonly_if(self, yes: bool) -> Self {
+        if yes {
+            self.with_readonly().with_can_move()
+        } else {
+            self
+        }
+    }
+}
+
+/// The CLIF type holding `lanes` lanes of `d`: bools are `i8` scalars (0 or 1)
+/// and, in vectors, lane masks as wide as the other lanes (all ones or zero).
+pub(crate) fn clif_type(d: DType, lanes: u8) -> Type {
+    use cranelift_codegen::ir::types;
+    match (d, lanes) {
+        (DType::F32, 4) => types::F32X4,
+        (DType::F64, 2) => types::F64X2,
+        (DType::I32, 4) | (DType::Bool, 4) => types::I32X4,
+        (DType::I64, 2) | (DType::Bool, 2) => types::I64X2,
+        (DType::F32, _) => types::F32,
+        (DType::F64, _) => F64,
+        (DType::I32, _) => I32,
+        (DType::I64, _) => I64,
+        (DType::Bool, _) => types::I8,
+    }
+}

@@ -1,0 +1,1219 @@
+//! Lowering: each fused group of the Graph IR becomes one Kernel IR kernel.
+//!
+//! [`lower`] gives every graph input, param, output and update a buffer,
+//! every value a group stores a buffer (an output's own, or a temporary),
+//! then writes each group as a loop nest:
+//!
+//! - elementwise: one loop over the stored values' elements. It is a single
+//!   flat loop when every access is the loop index itself (or a constant);
+//!   where broadcasting or a transpose makes addresses depend on the
+//!   multi-index, one loop per dim, so addresses stay multiply-adds.
+//! - reduction: loops over the kept dims (parallel), and in each, one
+//!   accumulation loop over the reduced dims per reduction, then — for
+//!   reduce-then-broadcast patterns — one more pass over the row for the
+//!   values stored per row element. Producers are computed inside the loops,
+//!   at the index each access needs.
+//! - gemm: a [`Gemm`] call (batched with strides, or inside loops over the
+//!   batch dims where numpy broadcasting needs it), then the epilogue loop,
+//!   which updates the GEMM's result in place when it reads each element once.
+//! - concat: one loop nest per operand, each writing its slice.
+//!
+//! Every value a group computes is bound to a local at the loop depth where
+//! its index varies (so loop-invariant work is hoisted), and used ever after
+//! from there: each input element is loaded once per iteration. Locals used
+//! once are then folded into their use, so a chain of ops reads as one
+//! expression. Sums and means of f32 accumulate in f64: one sequential
+//! accumulator, unlike numpy's pairwise summation, would lose accuracy
+//! linearly with the row length. Last, the buffer plan packs temporaries into
+//! one arena, reusing the bytes of values no later kernel reads.
+
+use crate::fuse::{reduced_axes, swaps_last_two, Fusion, Group, Kind};
+use std::collections::{BTreeSet, HashMap};
+use tfg_ir::kernel::{
+    self, Affine, BufId, Buffer, Expr, Gemm, Kernel, Local, MatRef, Plan, Program, Ranges, Role, Scalar, Stmt, Var,
+    ARENA_ALIGN,
+};
+use tfg_ir::{BinaryOp, DType, Graph, Op, ReduceOp, ValueId};
+
+/// The Kernel IR program that computes `g` as `f` partitions it. `g` must
+/// have concrete shapes and no `grad` on the way to its outputs.
+pub fn lower(g: &Graph, f: &Fusion) -> Result<Program, String> {
+    if f.group_of.len() != g.nodes.len() {
+        return Err(format!(
+            "the fusion covers {} nodes but the graph has {}",
+            f.group_of.len(),
+            g.nodes.len()
+        ));
+    }
+    let live = g.live();
+    for v in g.ids().filter(|v| live[v.index()]) {
+        let node = g.node(v);
+        if node.ty.shape.concrete().is_none() {
+            return Err(format!(
+                "{} has type {}: bind its symbolic dims before lowering",
+                label(g, v),
+                tfg_ir::text::type_text(&node.ty)
+            ));
+        }
+        if node.op == Op::Grad {
+            return Err(format!("{} is a grad: expand it with the autodiff pass before lowering", label(g, v)));
+        }
+        let is_compute = !matches!(node.op, Op::Input { .. } | Op::Param { .. } | Op::Const(_));
+        if is_compute && f.group_of[v.index()].is_none() {
+            return Err(format!("{} is in no kernel of the fusion", label(g, v)));
+        }
+    }
+    let mut cx = Context::new(g, false);
+    let mut kernels = Vec::new();
+    for grp in &f.groups {
+        match grp.kind {
+            Kind::View => {
+                let [v] = grp.members[..] else {
+                    return Err(format!("view {} must hold exactly one reshape", grp.name));
+                };
+                let src = cx.buffer_of(g.node(v).args[0])?;
+                cx.home[v.index()] = Some(src);
+            }
+            Kind::Opaque => return Err(format!("kernel {} holds an op that cannot be lowered", grp.name)),
+            _ => kernels.push(cx.kernel(grp)?),
+        }
+    }
+    kernels.extend(cx.copies()?);
+    let plan = plan(&cx.buffers, &kernels);
+    let p = Program { buffers: cx.buffers, kernels, plan };
+    kernel::verify(&p).map_err(|e| format!("lowering produced an invalid program: {e}"))?;
+    Ok(p)
+}
+
+/// Whether `grp` lowers, with every value outside it in memory: how fusion
+/// tries a grouping before it commits to it.
+pub(crate) fn check_group(g: &Graph, grp: &Group) -> Result<(), String> {
+    Context::new(g, true).kernel(grp).map(|_| ())
+}
+
+fn label(g: &Graph, v: ValueId) -> String {
+    match &g.node(v).name {
+        Some(n) => format!("%{n}"),
+        None => v.to_string(),
+    }
+}
+
+fn dims(g: &Graph, v: ValueId) -> Vec<u64> {
+    g.ty(v).shape.0.iter().map(|d| d.known().unwrap_or(0)).collect()
+}
+
+/// Row-major strides of `dims`.
+fn strides(dims: &[u64]) -> Vec<u64> {
+    let mut s = vec![1u64; dims.len()];
+    for i in (0..dims.len().saturating_sub(1)).rev() {
+        s[i] = s[i + 1].saturating_mul(dims[i + 1]);
+    }
+    s
+}
+
+/// Buffers and where each value lives, across the kernels of one program.
+struct Context<'g> {
+    g: &'g Graph,
+    /// Checking a grouping only: any value outside it gets a scratch buffer.
+    trial: bool,
+    buffers: Vec<Buffer>,
+    home: Vec<Option<BufId>>,
+    /// The buffer of each output and update, and whether a kernel fills it.
+    outputs: Vec<(BufId, bool)>,
+    updates: Vec<(BufId, bool)>,
+}
+
+impl<'g> Context<'g> {
+    fn new(g: &'g Graph, trial: bool) -> Context<'g> {
+        let mut cx = Context {
+            g,
+            trial,
+            buffers: Vec::new(),
+            home: vec![None; g.nodes.len()],
+            outputs: Vec::new(),
+            updates: Vec::new(),
+        };
+        if trial {
+            return cx;
+        }
+        for (i, v) in g.inputs().enumerate() {
+            let b = cx.push(v, Role::Input(i as u32), g.node(v).name.clone());
+            cx.home[v.index()] = Some(b);
+        }
+        for (i, v) in g.params().enumerate() {
+            let b = cx.push(v, Role::Param(i as u32), g.node(v).name.clone());
+            cx.home[v.index()] = Some(b);
+        }
+        for (i, (name, v)) in g.outputs.iter().enumerate() {
+            let b = cx.push(*v, Role::Output(i as u32), Some(name.clone()));
+            cx.outputs.push((b, false));
+        }
+        for (i, &(p, v)) in g.updates.iter().enumerate() {
+            let b = cx.push(v, Role::Update(i as u32), g.node(p).name.clone());
+            cx.updates.push((b, false));
+        }
+        cx
+    }
+
+    /// A new buffer shaped like `v`.
+    fn push(&mut self, v: ValueId, role: Role, name: Option<String>) -> BufId {
+        let b = BufId(self.buffers.len() as u32);
+        self.buffers.push(Buffer { dtype: self.g.ty(v).dtype, shape: dims(self.g, v), role, name });
+        b
+    }
+
+    /// The buffer holding `v`, making one for a constant.
+    fn buffer_of(&mut self, v: ValueId) -> Result<BufId, String> {
+        if let Some(b) = self.home[v.index()] {
+            return Ok(b);
+        }
+        let b = match &self.g.node(v).op {
+            Op::Const(t) => self.push(v, Role::Const(t.data.clone()), None),
+            _ if self.trial => self.push(v, Role::Temp, None),
+            _ => return Err(format!("{} is read before any kernel computes it", label(self.g, v))),
+        };
+        self.home[v.index()] = Some(b);
+        Ok(b)
+    }
+
+    /// Gives each value `grp` stores a buffer: its output's or update's if it
+    /// is one (the first such), else a temporary.
+    fn place_stored(&mut self, grp: &Group) {
+        for &s in &grp.stored {
+            if self.home[s.index()].is_some() {
+                continue;
+            }
+            let g = self.g;
+            let out = g.outputs.iter().zip(&mut self.outputs).find(|((_, v), (_, done))| *v == s && !*done);
+            let b = if let Some((_, slot)) = out {
+                slot.1 = true;
+                slot.0
+            } else if let Some((_, slot)) =
+                g.updates.iter().zip(&mut self.updates).find(|((_, v), (_, done))| *v == s && !*done)
+            {
+                slot.1 = true;
+                slot.0
+            } else {
+                let name = g.node(s).name.clone();
+                self.push(s, Role::Temp, name)
+            };
+            self.home[s.index()] = Some(b);
+        }
+    }
+
+    fn kernel(&mut self, grp: &Group) -> Result<Kernel, String> {
+        self.place_stored(grp);
+        let mut body = self.body(grp)?;
+        inline_single_uses(&mut body);
+        renumber_locals(&mut body);
+        let (reads, writes) = accesses(&body);
+        Ok(Kernel { name: grp.name.clone(), reads, writes, body })
+    }
+
+    /// The body of `grp`'s kernel, in the best loop shape that lowers: flat
+    /// loops where no address then needs `/` or `%`, else one loop per dim.
+    fn body(&mut self, grp: &Group) -> Result<Vec<Stmt>, String> {
+        let shapes: &[(bool, bool)] = if grp.kind == Kind::Reduction {
+            &[(true, true), (true, false), (false, true), (false, false)]
+        } else {
+            &[(true, true), (false, false)]
+        };
+        let mut fallback: Option<Vec<Stmt>> = None;
+        let mut last_error = String::new();
+        for &shape in shapes {
+            match self.try_body(grp, shape) {
+                Ok((body, false)) => {
+                    fallback = Some(body);
+                    break;
+                }
+                Ok((body, true)) => {
+                    fallback.get_or_insert(body);
+                }
+                Err(e) => last_error = e,
+            }
+        }
+        let mut body = fallback.ok_or(last_error)?;
+        let mut uses_scratch = false;
+        Stmt::walk(&body, &mut |s| uses_scratch |= stmt_bufs(s).contains(&SCRATCH));
+        if uses_scratch {
+            let g = self.g;
+            let mm = grp.members.iter().copied().find(|&m| g.node(m).op == Op::MatMul).ok_or("no matmul")?;
+            let real = self.push(mm, Role::Temp, None);
+            rename_buf(&mut body, SCRATCH, real);
+        }
+        Ok(body)
+    }
+
+    /// One attempt; says whether some address needed `/` or `%`.
+    fn try_body(&mut self, grp: &Group, (outer_flat, inner_flat): (bool, bool)) -> Result<(Vec<Stmt>, bool), String> {
+        let g = self.g;
+        let matmul = grp.members.iter().copied().find(|&m| g.node(m).op == Op::MatMul);
+        // Where the GEMM writes: the matmul's own buffer if it is stored;
+        // else over a stored value of the same size, if the epilogue reads
+        // each element once and before it writes it; else a temporary.
+        let mut targets: Vec<(Option<BufId>, bool)> = Vec::new();
+        match matmul {
+            None => targets.push((None, false)),
+            Some(mm) if grp.stored.contains(&mm) => targets.push((Some(self.buffer_of(mm)?), false)),
+            Some(mm) => {
+                let (dtype, numel) = (g.ty(mm).dtype, g.ty(mm).shape.numel());
+                for &s in &grp.stored {
+                    if g.ty(s).dtype == dtype && g.ty(s).shape.numel() == numel {
+                        targets.push((Some(self.buffer_of(s)?), true));
+                    }
+                }
+                targets.push((Some(SCRATCH), false));
+            }
+        }
+        let mut last_error = String::new();
+        for (c, in_place) in targets {
+            let mut e = Emitter::new(self, grp, outer_flat, inner_flat);
+            e.gemm = matmul.zip(c);
+            if let Err(err) = e.group() {
+                last_error = err;
+                continue;
+            }
+            if in_place && !e.row_flat.as_ref().is_some_and(|f| e.c_loads.iter().all(|l| l == f)) {
+                continue;
+            }
+            return Ok(e.finish());
+        }
+        Err(last_error)
+    }
+
+    /// Kernels that copy into the outputs and updates no group wrote: values
+    /// that are inputs, params, constants or views, or one value twice.
+    fn copies(&mut self) -> Result<Vec<Kernel>, String> {
+        let g = self.g;
+        let mut kernels = Vec::new();
+        let jobs: Vec<(String, ValueId, BufId, bool)> = g
+            .outputs
+            .iter()
+            .zip(&self.outputs)
+            .enumerate()
+            .map(|(i, ((_, v), &(b, done)))| (format!("copy_output{i}"), *v, b, done))
+            .chain(
+                g.updates
+                    .iter()
+                    .zip(&self.updates)
+                    .enumerate()
+                    .map(|(i, ((_, v), &(b, done)))| (format!("copy_update{i}"), *v, b, done)),
+            )
+            .collect();
+        for (name, v, dst, done) in jobs {
+            if done {
+                continue;
+            }
+            let src = self.buffer_of(v)?;
+            let n = self.buffers[dst.index()].len();
+            let (index, wrap) = if n == 1 {
+                (kernel::Index::Const(0), false)
+            } else {
+                (kernel::Index::Var(Var(0)), true)
+            };
+            let store = Stmt::Store { buf: dst, index: index.clone(), value: Expr::Load { buf: src, index } };
+            let body = if wrap {
+                vec![Stmt::Loop { var: Var(0), extent: n, parallel: true, body: vec![store] }]
+            } else {
+                vec![store]
+            };
+            let (reads, writes) = accesses(&body);
+            kernels.push(Kernel { name, reads, writes, body });
+        }
+        Ok(kernels)
+    }
+}
+
+/// One open block of statements, and the values already computed in it.
+#[derive(Default)]
+struct Block {
+    stmts: Vec<Stmt>,
+    memo: HashMap<(ValueId, Affine), Local>,
+}
+
+/// Builds one kernel body.
+struct Emitter<'c, 'g> {
+    cx: &'c mut Context<'g>,
+    g: &'g Graph,
+    grp: &'c Group,
+    outer_flat: bool,
+    inner_flat: bool,
+    ranges: Ranges,
+    next_var: u32,
+    next_local: u32,
+    /// `blocks[0]` is the kernel's top level; each open loop adds one.
+    blocks: Vec<Block>,
+    /// The open loops, outermost first.
+    loops: Vec<(Var, u64, bool)>,
+    var_depth: HashMap<Var, usize>,
+    local_depth: HashMap<Local, usize>,
+    /// Finished reductions of this row: the local holding each result.
+    reduced: HashMap<ValueId, Local>,
+    /// The flat index of the current row (reduction results) or element
+    /// (elementwise loop).
+    row_flat: Option<Affine>,
+    /// The matmul member and the buffer its GEMM writes.
+    gemm: Option<(ValueId, BufId)>,
+    /// Every index at which the epilogue read the GEMM's result.
+    c_loads: Vec<Affine>,
+    div_rem: bool,
+}
+
+/// Loop-invariance depth of an accumulator: it changes in the innermost loop.
+const VARYING: usize = usize::MAX;
+
+impl<'c, 'g> Emitter<'c, 'g> {
+    fn new(cx: &'c mut Context<'g>, grp: &'c Group, outer_flat: bool, inner_flat: bool) -> Emitter<'c, 'g> {
+        let g = cx.g;
+        Emitter {
+            cx,
+            g,
+            grp,
+            outer_flat,
+            inner_flat,
+            ranges: Ranges::new(),
+            next_var: 0,
+            next_local: 0,
+            blocks: vec![Block::default()],
+            loops: Vec::new(),
+            var_depth: HashMap::new(),
+            local_depth: HashMap::new(),
+            reduced: HashMap::new(),
+            row_flat: None,
+            gemm: None,
+            c_loads: Vec::new(),
+            div_rem: false,
+        }
+    }
+
+    fn finish(mut self) -> (Vec<Stmt>, bool) {
+        (std::mem::take(&mut self.blocks[0].stmts), self.div_rem)
+    }
+
+    fn is_member(&self, v: ValueId) -> bool {
+        self.grp.members.binary_search(&v).is_ok()
+    }
+
+    fn dims(&self, v: ValueId) -> Vec<u64> {
+        dims(self.g, v)
+    }
+
+    // ---- loops, locals and the index helpers ----
+
+    /// Opens loops over `shape`: one flat loop, or one per dim (dims of 1 get
+    /// none); gives the multi-index.
+    fn open(&mut self, shape: &[u64], flat: bool, parallel: bool) -> Vec<Affine> {
+        if flat {
+            let n: u64 = shape.iter().product();
+            let f = if n == 1 { Affine::constant(0) } else { self.open_loop(n, parallel) };
+            return self.split(&f, shape);
+        }
+        let mut idx = Vec::with_capacity(shape.len());
+        let mut first = true;
+        for &d in shape {
+            if d == 1 {
+                idx.push(Affine::constant(0));
+            } else {
+                idx.push(self.open_loop(d, parallel && first));
+                first = false;
+            }
+        }
+        idx
+    }
+
+    fn open_loop(&mut self, extent: u64, parallel: bool) -> Affine {
+        let var = Var(self.next_var);
+        self.next_var += 1;
+        self.ranges.set(var, extent);
+        self.loops.push((var, extent, parallel));
+        self.blocks.push(Block::default());
+        self.var_depth.insert(var, self.blocks.len() - 1);
+        self.ranges.var(var)
+    }
+
+    /// Closes the loops opened since there were `depth` blocks.
+    fn close_to(&mut self, depth: usize) {
+        while self.blocks.len() > depth {
+            let block = self.blocks.pop().map(|b| b.stmts).unwrap_or_default();
+            let Some((var, extent, parallel)) = self.loops.pop() else { return };
+            let stmt = Stmt::Loop { var, extent, parallel, body: block };
+            if let Some(parent) = self.blocks.last_mut() {
+                parent.stmts.push(stmt);
+            }
+        }
+    }
+
+    fn flat(&self, idx: &[Affine], shape: &[u64]) -> Affine {
+        let st = strides(shape);
+        idx.iter().zip(&st).zip(shape).fold(Affine::constant(0), |acc, ((i, &s), &d)| {
+            if d == 1 {
+                acc
+            } else {
+                self.ranges.add(&acc, &self.ranges.mul(i, s))
+            }
+        })
+    }
+
+    /// The multi-index of element `f` of a row-major `shape`.
+    fn split(&self, f: &Affine, shape: &[u64]) -> Vec<Affine> {
+        let st = strides(shape);
+        shape
+            .iter()
+            .zip(&st)
+            .map(|(&d, &s)| match d {
+                1 => Affine::constant(0),
+                // An empty shape has no elements: keep `f`, so that nothing
+                // computed from it looks invariant in the loop that never runs.
+                0 => f.clone(),
+                _ => self.ranges.rem(&self.ranges.div(f, s), d),
+            })
+            .collect()
+    }
+
+    /// The index into an operand of shape `arg` that numpy broadcasting
+    /// reads for result index `idx`.
+    fn broadcast(&self, idx: &[Affine], arg: &[u64]) -> Vec<Affine> {
+        let pad = idx.len() - arg.len().min(idx.len());
+        arg.iter()
+            .enumerate()
+            .map(|(d, &n)| if n == 1 { Affine::constant(0) } else { idx[d + pad].clone() })
+            .collect()
+    }
+
+    fn depth(&self, e: &Expr) -> usize {
+        let mut d = 0;
+        e.walk(&mut |x| match x {
+            Expr::Local(l) => d = d.max(self.local_depth.get(l).copied().unwrap_or(VARYING)),
+            Expr::Index(i) | Expr::Load { index: i, .. } => {
+                i.vars(&mut |v| d = d.max(self.var_depth.get(&v).copied().unwrap_or(VARYING)))
+            }
+            _ => {}
+        });
+        d.min(self.blocks.len() - 1)
+    }
+
+    fn new_local(&mut self) -> Local {
+        let l = Local(self.next_local);
+        self.next_local += 1;
+        l
+    }
+
+    /// Binds `e` to a local in the outermost block where its inputs are
+    /// defined, remembering it as the value of `key` there.
+    fn bind(&mut self, e: Expr, dtype: DType, key: Option<(ValueId, Affine)>) -> Expr {
+        let local = self.new_local();
+        let depth = self.depth(&e);
+        self.local_depth.insert(local, depth);
+        let block = &mut self.blocks[depth];
+        block.stmts.push(Stmt::Let { local, dtype, value: e });
+        if let Some(k) = key {
+            block.memo.insert(k, local);
+        }
+        Expr::Local(local)
+    }
+
+    fn memo(&self, v: ValueId, at: &Affine) -> Option<Expr> {
+        let key = (v, at.clone());
+        self.blocks.iter().rev().find_map(|b| b.memo.get(&key)).map(|&l| Expr::Local(l))
+    }
+
+    fn index(&mut self, a: &Affine) -> kernel::Index {
+        self.div_rem |= a.has_div_rem();
+        a.to_index()
+    }
+
+    fn load(&mut self, v: ValueId, buf: BufId, at: Affine) -> Expr {
+        let index = self.index(&at);
+        let dtype = self.g.ty(v).dtype;
+        self.bind(Expr::Load { buf, index }, dtype, Some((v, at)))
+    }
+
+    /// A local that a loop updates: declared here, never hoisted.
+    fn accumulator(&mut self, dtype: DType, init: Scalar) -> Local {
+        let local = self.new_local();
+        self.local_depth.insert(local, VARYING);
+        let value = Expr::Const(init);
+        if let Some(b) = self.blocks.last_mut() {
+            b.stmts.push(Stmt::Let { local, dtype, value });
+        }
+        local
+    }
+
+    fn push(&mut self, s: Stmt) {
+        if let Some(b) = self.blocks.last_mut() {
+            b.stmts.push(s);
+        }
+    }
+
+    // ---- values ----
+
+    /// Element `idx` of `v`: a constant or a local.
+    fn value(&mut self, v: ValueId, idx: &[Affine]) -> Result<Expr, String> {
+        let g = self.g;
+        let shape = self.dims(v);
+        let at = self.flat(idx, &shape);
+        if let Some(e) = self.memo(v, &at) {
+            return Ok(e);
+        }
+        let node = g.node(v);
+        if !self.is_member(v) {
+            if let Op::Const(t) = &node.op {
+                if t.numel() == 1 {
+                    return Scalar::from_data(&t.data, 0)
+                        .map(Expr::Const)
+                        .ok_or_else(|| format!("constant {} is empty", label(g, v)));
+                }
+            }
+            let buf = self.cx.buffer_of(v)?;
+            return Ok(self.load(v, buf, at));
+        }
+        if let Some((mm, c)) = self.gemm {
+            if mm == v {
+                self.c_loads.push(at.clone());
+                return Ok(self.load(v, c, at));
+            }
+        }
+        let args = &node.args;
+        let arg_dims = |i: usize| dims(g, args[i]);
+        let e = match &node.op {
+            Op::Reduce { .. } | Op::ArgMax { .. } | Op::ArgMin { .. } => {
+                let local = self.reduced.get(&v).copied().ok_or_else(|| {
+                    format!("{} is read before the kernel has computed it", label(g, v))
+                })?;
+                if self.row_flat.as_ref() != Some(&at) {
+                    return Err(format!("{} is read outside the row it reduces", label(g, v)));
+                }
+                return Ok(Expr::Local(local));
+            }
+            Op::Unary(u) => {
+                let a = self.value(args[0], &self.broadcast(idx, &arg_dims(0)))?;
+                Expr::Unary(*u, Box::new(a))
+            }
+            Op::Binary(b) => {
+                let a = self.value(args[0], &self.broadcast(idx, &arg_dims(0)))?;
+                let c = self.value(args[1], &self.broadcast(idx, &arg_dims(1)))?;
+                Expr::Binary(*b, Box::new(a), Box::new(c))
+            }
+            Op::Select => {
+                let c = self.value(args[0], &self.broadcast(idx, &arg_dims(0)))?;
+                let a = self.value(args[1], &self.broadcast(idx, &arg_dims(1)))?;
+                let b = self.value(args[2], &self.broadcast(idx, &arg_dims(2)))?;
+                Expr::Select(Box::new(c), Box::new(a), Box::new(b))
+            }
+            Op::Cast { to } => {
+                let a = self.value(args[0], idx)?;
+                if g.ty(args[0]).dtype == *to {
+                    return Ok(a);
+                }
+                Expr::Cast(*to, Box::new(a))
+            }
+            Op::BroadcastTo { .. } => return self.value(args[0], &self.broadcast(idx, &arg_dims(0))),
+            Op::Transpose { perm } => {
+                let mut from = vec![Affine::constant(0); perm.len()];
+                for (i, &p) in perm.iter().enumerate() {
+                    if let (Some(slot), Some(x)) = (from.get_mut(p), idx.get(i)) {
+                        *slot = x.clone();
+                    }
+                }
+                return self.value(args[0], &from);
+            }
+            Op::Reshape { .. } => {
+                let from = self.split(&at, &arg_dims(0));
+                return self.value(args[0], &from);
+            }
+            Op::OneHot { .. } => {
+                let r = idx.len();
+                let a = self.value(args[0], &idx[..r - 1])?;
+                let a = if g.ty(args[0]).dtype == DType::I64 { a } else { Expr::Cast(DType::I64, Box::new(a)) };
+                let depth_index = self.index(&idx[r - 1]);
+                let hit = Expr::Binary(BinaryOp::Eq, Box::new(a), Box::new(Expr::Index(depth_index)));
+                Expr::Cast(DType::F32, Box::new(hit))
+            }
+            op => return Err(format!("{} ({}) cannot be computed inside a loop", label(g, v), op.name())),
+        };
+        Ok(self.bind(e, node.ty.dtype, Some((v, at))))
+    }
+
+    // ---- groups ----
+
+    fn group(&mut self) -> Result<(), String> {
+        let g = self.g;
+        if self.grp.kind == Kind::Concat {
+            return self.concat();
+        }
+        if let Some((mm, c)) = self.gemm {
+            self.gemm_call(mm, c)?;
+        }
+        let skip = self.gemm.map(|(mm, _)| mm);
+        let stores: Vec<ValueId> = self.grp.stored.iter().copied().filter(|&s| Some(s) != skip).collect();
+        if stores.is_empty() {
+            return Ok(());
+        }
+        let reductions: Vec<ValueId> = self
+            .grp
+            .members
+            .iter()
+            .copied()
+            .filter(|&m| matches!(g.node(m).op, Op::Reduce { .. } | Op::ArgMax { .. } | Op::ArgMin { .. }))
+            .collect();
+        let Some(&first) = reductions.first() else {
+            let root = *self.grp.members.last().ok_or("an empty kernel")?;
+            let space = self.dims(root);
+            let idx = self.open(&space, self.outer_flat, true);
+            let at = self.flat(&idx, &space);
+            self.row_flat = Some(at.clone());
+            self.store_all(&stores, &at, space.iter().product())?;
+            self.close_to(1);
+            return Ok(());
+        };
+        let x = g.node(first).args[0];
+        let x_dims = self.dims(x);
+        let axes = reduced_axes(&g.node(first).op);
+        let (kept, rows): (Vec<u64>, Vec<u64>) = {
+            let k = x_dims.iter().enumerate().filter(|(i, _)| !axes.contains(i)).map(|(_, &d)| d).collect();
+            let r = axes.iter().map(|&a| x_dims.get(a).copied().unwrap_or(0)).collect();
+            (k, r)
+        };
+        let (n_kept, n_all) = (kept.iter().product::<u64>(), x_dims.iter().product::<u64>());
+        let kidx = self.open(&kept, self.outer_flat, true);
+        let kat = self.flat(&kidx, &kept);
+        self.row_flat = Some(kat.clone());
+        let outer = self.blocks.len();
+        for &r in &reductions {
+            self.reduce(r, &kidx, &rows, &axes, &x_dims)?;
+        }
+        let (row_stores, kept_stores): (Vec<ValueId>, Vec<ValueId>) =
+            stores.iter().partition(|&&s| n_all != n_kept && g.ty(s).shape.numel() == Some(n_all));
+        if !row_stores.is_empty() {
+            let ridx = self.open(&rows, self.inner_flat, false);
+            let full = merge(&kidx, &ridx, &axes, x_dims.len());
+            let at = self.flat(&full, &x_dims);
+            self.store_all(&row_stores, &at, n_all)?;
+            self.close_to(outer);
+        }
+        self.store_all(&kept_stores, &kat, n_kept)?;
+        self.close_to(1);
+        Ok(())
+    }
+
+    /// Computes each value of `stores` at element `at` of a loop over `n`
+    /// elements, then stores them all (loads of an in-place GEMM result come
+    /// first).
+    fn store_all(&mut self, stores: &[ValueId], at: &Affine, n: u64) -> Result<(), String> {
+        let g = self.g;
+        let mut done = Vec::with_capacity(stores.len());
+        for &s in stores {
+            if g.ty(s).shape.numel() != Some(n) {
+                return Err(format!("{} does not have the {n} elements of its kernel's loop", label(g, s)));
+            }
+            let idx = self.split(at, &self.dims(s));
+            let e = self.value(s, &idx)?;
+            let buf = self.cx.buffer_of(s)?;
+            done.push((buf, e));
+        }
+        for (buf, value) in done {
+            let index = self.index(at);
+            self.push(Stmt::Store { buf, index, value });
+        }
+        Ok(())
+    }
+
+    /// One reduction of the current row: an accumulation loop, then the
+    /// result in a local.
+    fn reduce(&mut self, r: ValueId, kidx: &[Affine], rows: &[u64], axes: &[usize], x_dims: &[u64]) -> Result<(), String> {
+        let g = self.g;
+        let node = g.node(r);
+        let x = node.args[0];
+        let xt = g.ty(x).dtype;
+        let depth = self.blocks.len();
+        let result = match &node.op {
+            Op::Reduce { op, .. } => {
+                let wide = xt == DType::F32 && matches!(op, ReduceOp::Sum | ReduceOp::Mean);
+                let acc_t = if wide { DType::F64 } else { xt };
+                let init = match op {
+                    ReduceOp::Sum | ReduceOp::Mean => Scalar::from_f64(acc_t, 0.0),
+                    ReduceOp::Prod => Scalar::from_f64(acc_t, 1.0),
+                    ReduceOp::Max => lowest(acc_t),
+                    ReduceOp::Min => highest(acc_t),
+                };
+                let acc = self.accumulator(acc_t, init);
+                let ridx = self.open(rows, self.inner_flat, false);
+                let full = merge(kidx, &ridx, axes, x_dims.len());
+                let mut e = self.value(x, &full)?;
+                if wide {
+                    e = Expr::Cast(acc_t, Box::new(e));
+                }
+                let combine = match op {
+                    ReduceOp::Sum | ReduceOp::Mean => BinaryOp::Add,
+                    ReduceOp::Prod => BinaryOp::Mul,
+                    ReduceOp::Max => BinaryOp::Maximum,
+                    ReduceOp::Min => BinaryOp::Minimum,
+                };
+                self.push(Stmt::Assign { local: acc, value: Expr::Binary(combine, Box::new(Expr::Local(acc)), Box::new(e)) });
+                self.close_to(depth);
+                self.local_depth.insert(acc, depth - 1);
+                let mut result = Expr::Local(acc);
+                if *op == ReduceOp::Mean {
+                    let n = Scalar::from_f64(acc_t, rows.iter().product::<u64>() as f64);
+                    result = Expr::Binary(BinaryOp::Div, Box::new(result), Box::new(Expr::Const(n)));
+                }
+                if wide {
+                    result = Expr::Cast(xt, Box::new(result));
+                }
+                result
+            }
+            Op::ArgMax { .. } | Op::ArgMin { .. } => {
+                let max = matches!(node.op, Op::ArgMax { .. });
+                let best = self.accumulator(xt, if max { lowest(xt) } else { highest(xt) });
+                let arg = self.accumulator(DType::I32, Scalar::I32(0));
+                let ridx = self.open(rows, self.inner_flat, false);
+                let full = merge(kidx, &ridx, axes, x_dims.len());
+                let e = self.value(x, &full)?;
+                let cmp = if max { BinaryOp::Gt } else { BinaryOp::Lt };
+                let better = Expr::Binary(cmp, Box::new(e.clone()), Box::new(Expr::Local(best)));
+                // numpy: the first NaN wins, and nothing beats it.
+                let take = if xt.is_float() {
+                    let is_nan = Expr::Binary(BinaryOp::Ne, Box::new(e.clone()), Box::new(e.clone()));
+                    let best_ok = Expr::Binary(BinaryOp::Eq, Box::new(Expr::Local(best)), Box::new(Expr::Local(best)));
+                    Expr::Select(Box::new(is_nan), Box::new(best_ok), Box::new(better))
+                } else {
+                    better
+                };
+                let take = self.bind(take, DType::Bool, None);
+                let position = match ridx.first() {
+                    Some(j) => {
+                        let j = self.index(j);
+                        Expr::Cast(DType::I32, Box::new(Expr::Index(j)))
+                    }
+                    None => Expr::Const(Scalar::I32(0)),
+                };
+                let pick = |a: Expr, b: Local| Expr::Select(Box::new(take.clone()), Box::new(a), Box::new(Expr::Local(b)));
+                self.push(Stmt::Assign { local: arg, value: pick(position, arg) });
+                self.push(Stmt::Assign { local: best, value: pick(e, best) });
+                self.close_to(depth);
+                self.local_depth.insert(best, depth - 1);
+                self.local_depth.insert(arg, depth - 1);
+                Expr::Local(arg)
+            }
+            op => return Err(format!("{} is not a reduction", op.name())),
+        };
+        let local = match result {
+            Expr::Local(l) => l,
+            e => match self.bind(e, node.ty.dtype, None) {
+                Expr::Local(l) => l,
+                _ => return Err("internal: a bound value is not a local".into()),
+            },
+        };
+        self.reduced.insert(r, local);
+        Ok(())
+    }
+
+    fn concat(&mut self) -> Result<(), String> {
+        let g = self.g;
+        let c = *self.grp.members.last().ok_or("an empty kernel")?;
+        let Op::Concat { axis } = g.node(c).op else {
+            return Err(format!("{} is not a concat", label(g, c)));
+        };
+        let out_dims = self.dims(c);
+        let out = self.cx.buffer_of(c)?;
+        let mut offset = 0u64;
+        for &a in &g.node(c).args {
+            let a_dims = self.dims(a);
+            let idx = self.open(&a_dims, self.outer_flat, true);
+            let mut at = idx.clone();
+            at[axis] = self.ranges.add(&at[axis], &Affine::constant(offset));
+            let out_at = self.flat(&at, &out_dims);
+            let value = self.value(a, &idx)?;
+            let index = self.index(&out_at);
+            self.push(Stmt::Store { buf: out, index, value });
+            self.close_to(1);
+            offset += a_dims.get(axis).copied().unwrap_or(0);
+        }
+        Ok(())
+    }
+
+    /// The GEMM (or GEMMs, in loops over broadcast batch dims) of `mm`,
+    /// writing buffer `c`.
+    fn gemm_call(&mut self, mm: ValueId, c: BufId) -> Result<(), String> {
+        let g = self.g;
+        let [a, b] = g.node(mm).args[..] else {
+            return Err(format!("{} needs two operands", label(g, mm)));
+        };
+        // An operand transposed in its last two dims is read through the flag.
+        let operand = |v: ValueId| {
+            if self.grp.transposed.contains(&v) && swaps_last_two(&g.node(v).op) {
+                (g.node(v).args[0], true)
+            } else {
+                (v, false)
+            }
+        };
+        let ((pa, ta), (pb, tb)) = (operand(a), operand(b));
+        let (a_buf, b_buf) = (self.cx.buffer_of(pa)?, self.cx.buffer_of(pb)?);
+        let (da, db) = (self.dims(pa), self.dims(pb));
+        let (ra, rb) = (da.len(), db.len());
+        let logical = |d: &[u64], t: bool| {
+            let mut d = d.to_vec();
+            let r = d.len();
+            if t && r >= 2 {
+                d.swap(r - 1, r - 2);
+            }
+            d
+        };
+        let (la, lb) = (logical(&da, ta), logical(&db, tb));
+        let m = if ra >= 2 { la[ra - 2] } else { 1 };
+        let k = la.last().copied().unwrap_or(0);
+        let n = if rb >= 2 { lb[rb - 1] } else { 1 };
+        let lda = da.last().copied().unwrap_or(1);
+        let ldb = if rb >= 2 { db[rb - 1] } else { 1 };
+        let a_batch = &da[..ra.saturating_sub(2)];
+        let b_batch = &db[..rb.saturating_sub(2)];
+        let out = self.dims(mm);
+        let batch_rank = out.len() - usize::from(ra >= 2) - usize::from(rb >= 2);
+        let batch = out[..batch_rank].to_vec();
+        let (a_mat, b_mat, c_mat) = (m * k, k * n, m * n);
+        let simple = |x: &[u64], mat: u64| {
+            if x.iter().product::<u64>() == 1 {
+                Some(0)
+            } else if x == batch.as_slice() {
+                Some(mat)
+            } else {
+                None
+            }
+        };
+        let mat = |buf, offset: Affine, ld, stride, e: &mut Self| MatRef { buf, offset: e.index(&offset), ld, stride };
+        let call = |e: &mut Self, count: u64, offs: [Affine; 3], strides: [u64; 3]| {
+            let [oa, ob, oc] = offs;
+            let gemm = Gemm {
+                m,
+                n,
+                k,
+                batch: count,
+                a: mat(a_buf, oa, lda, strides[0], e),
+                b: mat(b_buf, ob, ldb, strides[1], e),
+                c: mat(c, oc, n, strides[2], e),
+                trans_a: ta,
+                trans_b: tb,
+                alpha: 1.0,
+                beta: 0.0,
+            };
+            e.push(Stmt::Gemm(gemm));
+        };
+        let zero = || Affine::constant(0);
+        match (simple(a_batch, a_mat), simple(b_batch, b_mat)) {
+            (Some(sa), Some(sb)) => {
+                let count = batch.iter().product();
+                call(self, count, [zero(), zero(), zero()], [sa, sb, c_mat]);
+            }
+            _ => {
+                let depth = self.blocks.len();
+                let bidx = self.open(&batch, false, true);
+                let oa = self.ranges.mul(&self.flat(&self.broadcast(&bidx, a_batch), a_batch), a_mat);
+                let ob = self.ranges.mul(&self.flat(&self.broadcast(&bidx, b_batch), b_batch), b_mat);
+                let oc = self.ranges.mul(&self.flat(&bidx, &batch), c_mat);
+                call(self, 1, [oa, ob, oc], [a_mat, b_mat, c_mat]);
+                self.close_to(depth);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Stands for the GEMM's scratch buffer until a body is chosen.
+const SCRATCH: BufId = BufId(u32::MAX);
+
+/// The buffers a statement itself names.
+fn stmt_bufs(s: &Stmt) -> Vec<BufId> {
+    let mut bufs = Vec::new();
+    for e in s.exprs() {
+        e.walk(&mut |x| {
+            if let Expr::Load { buf, .. } = x {
+                bufs.push(*buf);
+            }
+        });
+    }
+    match s {
+        Stmt::Store { buf, .. } => bufs.push(*buf),
+        Stmt::Gemm(gm) => bufs.extend([gm.a.buf, gm.b.buf, gm.c.buf]),
+        _ => {}
+    }
+    bufs
+}
+
+fn rename_buf(body: &mut [Stmt], from: BufId, to: BufId) {
+    fn expr(e: &mut Expr, from: BufId, to: BufId) {
+        match e {
+            Expr::Load { buf, .. } if *buf == from => *buf = to,
+            Expr::Unary(_, a) | Expr::Cast(_, a) => expr(a, from, to),
+            Expr::Binary(_, a, b) => {
+                expr(a, from, to);
+                expr(b, from, to);
+            }
+            Expr::Select(c, a, b) => {
+                expr(c, from, to);
+                expr(a, from, to);
+                expr(b, from, to);
+            }
+            _ => {}
+        }
+    }
+    let swap = |b: &mut BufId| {
+        if *b == from {
+            *b = to;
+        }
+    };
+    for s in body {
+        match s {
+            Stmt::Loop { body, .. } => rename_buf(body, from, to),
+            Stmt::Let { value, .. } | Stmt::Assign { value, .. } => expr(value, from, to),
+            Stmt::Store { buf, value, .. } => {
+                swap(buf);
+                expr(value, from, to);
+            }
+            Stmt::Gemm(gm) => {
+                swap(&mut gm.a.buf);
+                swap(&mut gm.b.buf);
+                swap(&mut gm.c.buf);
+            }
+        }
+    }
+}
+
+/// The index into a reduction's operand: kept dims from `kept`, reduced
+/// dims (`axes`) from `rows`.
+fn merge(kept: &[Affine], rows: &[Affine], axes: &[usize], rank: usize) -> Vec<Affine> {
+    let (mut k, mut r) = (kept.iter(), rows.iter());
+    (0..rank)
+        .map(|d| if axes.contains(&d) { r.next() } else { k.next() }.cloned().unwrap_or_default())
+        .collect()
+}
+
+fn lowest(d: DType) -> Scalar {
+    match d {
+        DType::F32 => Scalar::F32(f32::NEG_INFINITY),
+        DType::F64 => Scalar::F64(f64::NEG_INFINITY),
+        DType::I32 => Scalar::I32(i32::MIN),
+        DType::I64 => Scalar::I64(i64::MIN),
+        DType::Bool => Scalar::Bool(false),
+    }
+}
+
+fn highest(d: DType) -> Scalar {
+    match d {
+        DType::F32 => Scalar::F32(f32::INFINITY),
+        DType::F64 => Scalar::F64(f64::INFINITY),
+        DType::I32 => Scalar::I32(i32::MAX),
+        DType::I64 => Scalar::I64(i64::MAX),
+        DType::Bool => Scalar::Bool(true),
+    }
+}
+
+/// Folds each local used exactly once into its use, when the use is in the
+/// same block and only other definitions lie between (so nothing it reads can
+/// change on the way).
+fn inline_single_uses(body: &mut Vec<Stmt>) {
+    let mut uses: HashMap<Local, usize> = HashMap::new();
+    let mut assigned: BTreeSet<Local> = BTreeSet::new();
+    Stmt::walk(body, &mut |s| {
+        if let Stmt::Assign { local, .. } = s {
+            assigned.insert(*local);
+        }
+        for e in s.exprs() {
+            e.walk(&mut |x| {
+                if let Expr::Local(l) = x {
+                    *uses.entry(*l).or_default() += 1;
+                }
+            });
+        }
+    });
+    inline_block(body, &uses, &assigned);
+}
+
+fn inline_block(body: &mut Vec<Stmt>, uses: &HashMap<Local, usize>, assigned: &BTreeSet<Local>) {
+    let mut i = body.len();
+    while i > 0 {
+        i -= 1;
+        if let Stmt::Loop { body: inner, .. } = &mut body[i] {
+            inline_block(inner, uses, assigned);
+            continue;
+        }
+        let Stmt::Let { local, .. } = body[i] else { continue };
+        if uses.get(&local) != Some(&1) || assigned.contains(&local) {
+            continue;
+        }
+        let mut j = i + 1;
+        let found = loop {
+            let Some(s) = body.get(j) else { break false };
+            if s.exprs().iter().any(|e| mentions(e, local)) {
+                break true;
+            }
+            if !matches!(s, Stmt::Let { .. }) {
+                break false;
+            }
+            j += 1;
+        };
+        if !found {
+            continue;
+        }
+        let Stmt::Let { value, .. } = body.remove(i) else { continue };
+        match &mut body[j - 1] {
+            Stmt::Let { value: target, .. } | Stmt::Assign { value: target, .. } | Stmt::Store { value: target, .. } => {
+                substitute(target, local, value)
+            }
+            Stmt::Loop { .. } | Stmt::Gemm(_) => {}
+        }
+    }
+}
+
+/// Numbers the locals that are left `t0, t1, …` in order of definition.
+fn renumber_locals(body: &mut [Stmt]) {
+    let mut order: HashMap<Local, Local> = HashMap::new();
+    Stmt::walk(body, &mut |s| {
+        if let Stmt::Let { local, .. } = s {
+            let next = Local(order.len() as u32);
+            order.entry(*local).or_insert(next);
+        }
+    });
+    fn expr(e: &mut Expr, order: &HashMap<Local, Local>) {
+        match e {
+            Expr::Local(l) => *l = order.get(l).copied().unwrap_or(*l),
+            Expr::Unary(_, a) | Expr::Cast(_, a) => expr(a, order),
+            Expr::Binary(_, a, b) => {
+                expr(a, order);
+                expr(b, order);
+            }
+            Expr::Select(c, a, b) => {
+                expr(c, order);
+                expr(a, order);
+                expr(b, order);
+            }
+            Expr::Const(_) | Expr::Index(_) | Expr::Load { .. } => {}
+        }
+    }
+    fn block(body: &mut [Stmt], order: &HashMap<Local, Local>) {
+        for s in body {
+            match s {
+                Stmt::Loop { body, .. } => block(body, order),
+                Stmt::Let { local, value, .. } | Stmt::Assign { local, value } => {
+                    *local = order.get(local).copied().unwrap_or(*local);
+                    expr(value, order);
+                }
+                Stmt::Store { value, .. } => expr(value, order),
+                Stmt::Gemm(_) => {}
+            }
+        }
+    }
+    block(body, &order);
+}
+
+fn mentions(e: &Expr, l: Local) -> bool {
+    let mut found = false;
+    e.walk(&mut |x| found |= *x == Expr::Local(l));
+    found
+}
+
+fn substitute(e: &mut Expr, l: Local, value: Expr) {
+    let mut value = Some(value);
+    substitute_once(e, l, &mut value);
+}
+
+fn substitute_once(e: &mut Expr, l: Local, value: &mut Option<Expr>) {
+    match e {
+        Expr::Local(x) if *x == l => {
+            if let Some(v) = value.take() {
+                *e = v;
+            }
+        }
+        Expr::Unary(_, a) | Expr::Cast(_, a) => substitute_once(a, l, value),
+        Expr::Binary(_, a, b) => {
+            substitute_once(a, l, value);
+            substitute_once(b, l, value);
+        }
+        Expr::Select(c, a, b) => {
+            substitute_once(c, l, value);
+            substitute_once(a, l, value);
+            substitute_once(b, l, value);
+        }
+        _ => {}
+    }
+}
+
+/// The buffers a body reads and writes, ascending.
+fn accesses(body: &[Stmt]) -> (Vec<BufId>, Vec<BufId>) {
+    let (mut reads, mut writes) = (BTreeSet::new(), BTreeSet::new());
+    Stmt::walk(body, &mut |s| {
+        for e in s.exprs() {
+            e.walk(&mut |x| {
+                if let Expr::Load { buf, .. } = x {
+                    reads.insert(*buf);
+                }
+            });
+        }
+        match s {
+            Stmt::Store { buf, .. } => {
+                writes.insert(*buf);
+            }
+            Stmt::Gemm(gm) => {
+                reads.insert(gm.a.buf);
+                reads.insert(gm.b.buf);
+                if gm.beta != 0.0 {
+                    reads.insert(gm.c.buf);
+                }
+                writes.insert(gm.c.buf);
+            }
+            _ => {}
+        }
+    });
+    (reads.into_iter().collect(), writes.into_iter().collect())
+}
+
+/// Places the temporaries in one arena: largest first, each at the lowest
+/// aligned offset clear of every temporary placed so far whose lifetime
+/// (first kernel that touches it to the last) overlaps its own — the greedy
+/// "by size" strategy of TensorFlow Lite's arena planner.
+pub fn plan(buffers: &[Buffer], kernels: &[Kernel]) -> Plan {
+    let mut life: HashMap<BufId, (usize, usize)> = HashMap::new();
+    for (t, k) in kernels.iter().enumerate() {
+        for &b in k.reads.iter().chain(&k.writes) {
+            let span = life.entry(b).or_insert((t, t));
+            span.1 = t;
+        }
+    }
+    let mut temps: Vec<(BufId, u64)> = buffers
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| b.role == Role::Temp)
+        .map(|(i, b)| (BufId(i as u32), b.bytes()))
+        .collect();
+    temps.sort_by_key(|&(b, bytes)| (std::cmp::Reverse(bytes), b));
+    let align = |x: u64| x.div_ceil(ARENA_ALIGN) * ARENA_ALIGN;
+    let mut offsets = vec![None; buffers.len()];
+    let mut placed: Vec<(u64, u64, (usize, usize))> = Vec::new();
+    let mut arena = 0;
+    for (b, bytes) in temps {
+        let span = life.get(&b).copied();
+        let mut clash: Vec<(u64, u64)> = match span {
+            Some((s, e)) => placed
+                .iter()
+                .filter(|(_, _, (s2, e2))| s <= *e2 && *s2 <= e)
+                .map(|&(lo, hi, _)| (lo, hi))
+                .collect(),
+            None => Vec::new(),
+        };
+        clash.sort();
+        let mut offset = 0;
+        for (lo, hi) in clash {
+            if offset + bytes <= lo {
+                break;
+            }
+            offset = offset.max(align(hi));
+        }
+        offsets[b.index()] = Some(offset);
+        if bytes > 0 {
+            if let Some(span) = span {
+                placed.push((offset, offset + bytes, span));
+            }
+            arena = arena.max(align(offset + bytes));
+        }
+    }
+    Plan { arena_bytes: arena, offsets }
+}

@@ -1,0 +1,545 @@
+//! Lowering is tested against the Graph IR interpreter: for every op (in
+//! every dtype and shape corner its type rule allows), for compositions, for
+//! a training step and for random graphs, fuse + lower + the Kernel IR
+//! interpreter must give what the Graph IR interpreter gives, within SPEC
+//! §1.6's tolerances. The printed programs must parse back to themselves.
+
+use proptest::prelude::*;
+use tfg_interp::kernel::run_program;
+use tfg_ir::kernel::{self, Expr, Program, Role, Stmt};
+use tfg_ir::{BinaryOp, DType, Data, Graph, Init, Op, Optimizer, ReduceOp, Shape, Tensor, TrainSpec, Type, UnaryOp, ValueId};
+use tfg_passes::fuse::fuse;
+use tfg_passes::lower::lower;
+
+fn ty(dtype: DType, dims: &[u64]) -> Type {
+    Type::new(dtype, Shape::known(dims))
+}
+
+fn input(g: &mut Graph, name: &str, dtype: DType, dims: &[u64]) -> ValueId {
+    g.add_input(name, ty(dtype, dims), None)
+}
+
+fn add(g: &mut Graph, op: Op, args: &[ValueId]) -> ValueId {
+    g.add(op, args).unwrap_or_else(|e| panic!("test graph: {e}"))
+}
+
+fn scalar(g: &mut Graph, x: f32) -> ValueId {
+    add(g, Op::Const(Tensor::scalar_f32(x)), &[])
+}
+
+/// splitmix64: the test's own reproducible randomness.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// A random tensor of type `t`: floats in [-2, 2], integers in [-4, 4].
+fn random(t: &Type, rng: &mut Rng) -> Tensor {
+    let shape = t.shape.concrete().expect("concrete test shapes");
+    let n: usize = shape.iter().product();
+    let data = match t.dtype {
+        DType::F32 => Data::F32((0..n).map(|_| (rng.unit() * 4.0 - 2.0) as f32).collect()),
+        DType::F64 => Data::F64((0..n).map(|_| rng.unit() * 4.0 - 2.0).collect()),
+        DType::I32 => Data::I32((0..n).map(|_| (rng.next() % 9) as i32 - 4).collect()),
+        DType::I64 => Data::I64((0..n).map(|_| (rng.next() % 9) as i64 - 4).collect()),
+        DType::Bool => Data::Bool((0..n).map(|_| rng.next() % 2 == 0).collect()),
+    };
+    Tensor { shape, data }
+}
+
+fn feeds(g: &Graph, seed: u64) -> (Vec<Tensor>, Vec<Tensor>) {
+    let mut rng = Rng(seed);
+    let inputs = g.inputs().map(|v| random(g.ty(v), &mut rng)).collect();
+    let params = g
+        .params()
+        .map(|v| match &g.node(v).op {
+            Op::Param { name, init } => tfg_ir::init::materialize(init, g.ty(v), seed, name).expect("param init"),
+            _ => unreachable!("params() gives params"),
+        })
+        .collect();
+    (inputs, params)
+}
+
+/// Within SPEC §1.6 (relative 1e-4, the looser of its two bounds, with an
+/// absolute floor near zero); NaN matches NaN, integers and bools exactly.
+fn close(want: &Tensor, got: &Tensor) -> Result<(), String> {
+    if want.shape != got.shape || want.dtype() != got.dtype() {
+        return Err(format!("{:?} {} vs {:?} {}", want.shape, want.dtype(), got.shape, got.dtype()));
+    }
+    for i in 0..want.numel() {
+        let (a, b) = (want.data.get_f64(i), got.data.get_f64(i));
+        let ok = if want.dtype().is_float() {
+            (a.is_nan() && b.is_nan()) || a == b || (a - b).abs() <= 1e-4 * a.abs().max(b.abs()) + 1e-5
+        } else {
+            a == b
+        };
+        if !ok {
+            return Err(format!("element {i}: want {a}, got {b}"));
+        }
+    }
+    Ok(())
+}
+
+/// Fuses and lowers `g`, runs it both ways on random feeds, compares.
+fn agree(g: &Graph, seed: u64) -> Result<Program, String> {
+    tfg_ir::verify(g).map_err(|e| format!("test graph is invalid: {e}"))?;
+    let f = fuse(g);
+    let p = lower(g, &f).map_err(|e| format!("lowering failed: {e}\n{}", f.print(g)))?;
+    let (inputs, params) = feeds(g, seed);
+    let want = tfg_interp::run(g, &inputs, &params).map_err(|e| format!("graph interpreter: {e}"))?;
+    let got = run_program(&p, &inputs, &params)
+        .map_err(|e| format!("kernel interpreter: {e}\n{}", kernel::print(&p)))?;
+    let pairs = want.outputs.iter().zip(&got.outputs).chain(want.updates.iter().zip(&got.updates));
+    if want.outputs.len() != got.outputs.len() || want.updates.len() != got.updates.len() {
+        return Err("different numbers of results".into());
+    }
+    for (i, (w, o)) in pairs.enumerate() {
+        close(w, o).map_err(|e| {
+            format!("result {i}: {e}\n{}\n{}", tfg_ir::text::print(g), kernel::print(&p))
+        })?;
+    }
+    Ok(p)
+}
+
+fn check(g: &Graph) -> Program {
+    agree(g, 7).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn unary_graph(op: UnaryOp, dtype: DType) -> Graph {
+    let mut g = Graph::new("unary");
+    let x = input(&mut g, "x", dtype, &[2, 3]);
+    let y = add(&mut g, Op::Unary(op), &[x]);
+    g.outputs.push(("y".into(), y));
+    g
+}
+
+#[test]
+fn every_unary_op_in_every_dtype() {
+    for op in UnaryOp::ALL {
+        for dtype in DType::ALL {
+            if tfg_ir::infer(&Op::Unary(op), &[&ty(dtype, &[2, 3])]).is_ok() {
+                check(&unary_graph(op, dtype));
+            }
+        }
+    }
+}
+
+const BROADCASTS: [(&[u64], &[u64]); 5] =
+    [(&[2, 3], &[2, 3]), (&[2, 1], &[3]), (&[], &[4]), (&[3, 1, 2], &[1, 4, 1]), (&[5], &[])];
+
+#[test]
+fn every_binary_op_with_broadcasting() {
+    for op in BinaryOp::ALL {
+        for dtype in DType::ALL {
+            for (a, b) in BROADCASTS {
+                let mut g = Graph::new("binary");
+                let x = input(&mut g, "x", dtype, a);
+                let y = input(&mut g, "y", dtype, b);
+                let Ok(z) = g.add(Op::Binary(op), &[x, y]) else { continue };
+                g.outputs.push(("z".into(), z));
+                check(&g);
+            }
+        }
+    }
+}
+
+#[test]
+fn select_broadcasts_three_ways() {
+    for dtype in DType::ALL {
+        let mut g = Graph::new("select");
+        let c = input(&mut g, "c", DType::Bool, &[2, 1, 1]);
+        let a = input(&mut g, "a", dtype, &[3, 1]);
+        let b = input(&mut g, "b", dtype, &[4]);
+        let z = add(&mut g, Op::Select, &[c, a, b]);
+        g.outputs.push(("z".into(), z));
+        check(&g);
+    }
+}
+
+#[test]
+fn reductions_over_every_axis_set() {
+    let axis_sets: [&[usize]; 8] = [&[], &[0], &[1], &[2], &[0, 1], &[0, 2], &[1, 2], &[0, 1, 2]];
+    for op in ReduceOp::ALL {
+        for dtype in [DType::F32, DType::F64, DType::I32, DType::I64] {
+            for axes in axis_sets {
+                for keepdims in [false, true] {
+                    let mut g = Graph::new("reduce");
+                    let x = input(&mut g, "x", dtype, &[2, 3, 4]);
+                    let Ok(y) = g.add(Op::Reduce { op, axes: axes.to_vec(), keepdims }, &[x]) else { continue };
+                    g.outputs.push(("y".into(), y));
+                    check(&g);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn reductions_of_empty_axes() {
+    for op in [ReduceOp::Sum, ReduceOp::Mean, ReduceOp::Prod] {
+        let mut g = Graph::new("empty");
+        let x = input(&mut g, "x", DType::F32, &[3, 0]);
+        let y = add(&mut g, Op::Reduce { op, axes: vec![1], keepdims: false }, &[x]);
+        g.outputs.push(("y".into(), y));
+        check(&g);
+    }
+}
+
+#[test]
+fn argmax_and_argmin_take_the_first_extreme_and_nan() {
+    let data = [2.0, 5.0, 5.0, f32::NAN, 1.0, f32::NAN, -1.0, -1.0, 0.0, 7.0, 7.0, -3.0];
+    for axis in 0..2 {
+        for max in [true, false] {
+            let mut g = Graph::new("arg");
+            let x = add(&mut g, Op::Const(Tensor::new(vec![3, 4], Data::F32(data.to_vec())).expect("12")), &[]);
+            let op = if max { Op::ArgMax { axis } } else { Op::ArgMin { axis } };
+            let y = add(&mut g, op, &[x]);
+            g.outputs.push(("y".into(), y));
+            check(&g);
+        }
+    }
+    for dtype in DType::ALL {
+        for axis in 0..3 {
+            let mut g = Graph::new("arg");
+            let x = input(&mut g, "x", dtype, &[2, 3, 4]);
+            let Ok(y) = g.add(Op::ArgMin { axis }, &[x]) else { continue };
+            g.outputs.push(("y".into(), y));
+            check(&g);
+        }
+    }
+}
+
+#[test]
+fn matmul_in_every_rank_case() {
+    let cases: [(&[u64], &[u64]); 10] = [
+        (&[3], &[3]),
+        (&[3], &[3, 4]),
+        (&[2, 3], &[3]),
+        (&[2, 3], &[3, 4]),
+        (&[5, 2, 3], &[3, 4]),
+        (&[2, 3], &[5, 3, 4]),
+        (&[5, 1, 2, 3], &[7, 3, 4]),
+        (&[3], &[6, 3, 4]),
+        (&[6, 2, 3], &[3]),
+        (&[2, 0], &[0, 3]),
+    ];
+    for dtype in [DType::F32, DType::F64, DType::I32, DType::I64] {
+        for (a, b) in cases {
+            let mut g = Graph::new("matmul");
+            let x = input(&mut g, "x", dtype, a);
+            let w = input(&mut g, "w", dtype, b);
+            let y = add(&mut g, Op::MatMul, &[x, w]);
+            g.outputs.push(("y".into(), y));
+            check(&g);
+        }
+    }
+}
+
+#[test]
+fn matmul_reads_transposed_operands_through_the_flags() {
+    let mut g = Graph::new("gemm_t");
+    let x = input(&mut g, "x", DType::F32, &[4, 3, 2]);
+    let w = input(&mut g, "w", DType::F32, &[5, 3]);
+    let xt = add(&mut g, Op::Transpose { perm: vec![0, 2, 1] }, &[x]);
+    let wt = add(&mut g, Op::Transpose { perm: vec![1, 0] }, &[w]);
+    let y = add(&mut g, Op::MatMul, &[xt, wt]);
+    let b = input(&mut g, "b", DType::F32, &[5]);
+    let z = add(&mut g, Op::Binary(BinaryOp::Add), &[y, b]);
+    let r = add(&mut g, Op::Unary(UnaryOp::Relu), &[z]);
+    g.outputs.push(("r".into(), r));
+    let p = check(&g);
+    assert_eq!(p.kernels.len(), 1, "{}", kernel::print(&p));
+    let mut gemms = Vec::new();
+    Stmt::walk(&p.kernels[0].body, &mut |s| {
+        if let Stmt::Gemm(gm) = s {
+            gemms.push(gm.clone());
+        }
+    });
+    assert_eq!(gemms.len(), 1);
+    assert!(gemms[0].trans_a && gemms[0].trans_b);
+    // The epilogue runs in place over the GEMM's result: no scratch memory.
+    assert_eq!(p.plan.arena_bytes, 0);
+}
+
+#[test]
+fn index_only_ops() {
+    let x_dims = [2u64, 3, 4];
+    let mut ops: Vec<Op> = [[0, 1, 2], [2, 0, 1], [1, 0, 2], [2, 1, 0]]
+        .iter()
+        .map(|p| Op::Transpose { perm: p.to_vec() })
+        .collect();
+    for s in [&[6u64, 4][..], &[24], &[4, 3, 2], &[2, 12], &[1, 24, 1]] {
+        ops.push(Op::Reshape { shape: Shape::known(s) });
+    }
+    ops.push(Op::BroadcastTo { shape: Shape::known(&[5, 2, 3, 4]) });
+    for op in ops {
+        for dtype in [DType::F32, DType::Bool] {
+            let mut g = Graph::new("index");
+            let x = input(&mut g, "x", dtype, &x_dims);
+            let y = add(&mut g, op.clone(), &[x]);
+            g.outputs.push(("y".into(), y));
+            check(&g);
+        }
+    }
+    let mut g = Graph::new("broadcast");
+    let x = input(&mut g, "x", DType::I32, &[3, 1]);
+    let y = add(&mut g, Op::BroadcastTo { shape: Shape::known(&[2, 3, 4]) }, &[x]);
+    g.outputs.push(("y".into(), y));
+    check(&g);
+}
+
+#[test]
+fn concat_along_each_axis() {
+    for axis in 0..2 {
+        let mut g = Graph::new("concat");
+        let dims = |n: u64| if axis == 0 { vec![n, 3] } else { vec![3, n] };
+        let a = input(&mut g, "a", DType::F32, &dims(1));
+        let b = input(&mut g, "b", DType::F32, &dims(2));
+        let c = input(&mut g, "c", DType::F32, &dims(4));
+        let ea = add(&mut g, Op::Unary(UnaryOp::Exp), &[a]);
+        let y = add(&mut g, Op::Concat { axis }, &[ea, b, c, b]);
+        g.outputs.push(("y".into(), y));
+        check(&g);
+    }
+}
+
+#[test]
+fn one_hot_gives_zero_rows_out_of_range() {
+    for dtype in [DType::I32, DType::I64] {
+        let mut g = Graph::new("one_hot");
+        let i = input(&mut g, "i", dtype, &[2, 5]);
+        let y = add(&mut g, Op::OneHot { depth: 3 }, &[i]);
+        g.outputs.push(("y".into(), y));
+        check(&g);
+    }
+}
+
+#[test]
+fn cast_between_every_dtype() {
+    for from in DType::ALL {
+        for to in DType::ALL {
+            let mut g = Graph::new("cast");
+            let x = input(&mut g, "x", from, &[7]);
+            let y = add(&mut g, Op::Cast { to }, &[x]);
+            g.outputs.push(("y".into(), y));
+            check(&g);
+        }
+    }
+}
+
+#[test]
+fn outputs_that_are_leaves_views_or_repeated_are_copied() {
+    let mut g = Graph::new("copies");
+    let x = input(&mut g, "x", DType::F32, &[2, 3]);
+    let w = g.add_param("w", ty(DType::F32, &[3]), Init::Uniform { lo: -1.0, hi: 1.0 });
+    let c = add(&mut g, Op::Const(Tensor::new(vec![2], Data::I64(vec![3, -1])).expect("2")), &[]);
+    let r = add(&mut g, Op::Reshape { shape: Shape::known(&[6]) }, &[x]);
+    let e = add(&mut g, Op::Unary(UnaryOp::Exp), &[r]);
+    g.outputs = vec![("x".into(), x), ("c".into(), c), ("r".into(), r), ("e".into(), e), ("e2".into(), e)];
+    let two = scalar(&mut g, 2.0);
+    let w2 = add(&mut g, Op::Binary(BinaryOp::Mul), &[w, two]);
+    g.updates = vec![(w, w2)];
+    check(&g);
+    g.updates = vec![(w, w)];
+    check(&g);
+}
+
+fn softmax(g: &mut Graph, x: ValueId, axis: usize) -> ValueId {
+    let m = add(g, Op::Reduce { op: ReduceOp::Max, axes: vec![axis], keepdims: true }, &[x]);
+    let d = add(g, Op::Binary(BinaryOp::Sub), &[x, m]);
+    let e = add(g, Op::Unary(UnaryOp::Exp), &[d]);
+    let s = add(g, Op::Reduce { op: ReduceOp::Sum, axes: vec![axis], keepdims: true }, &[e]);
+    add(g, Op::Binary(BinaryOp::Div), &[e, s])
+}
+
+#[test]
+fn softmax_is_one_kernel_over_rows() {
+    for axis in 0..2 {
+        let mut g = Graph::new("softmax");
+        let x = input(&mut g, "x", DType::F32, &[4, 6]);
+        let y = softmax(&mut g, x, axis);
+        g.outputs.push(("y".into(), y));
+        let p = check(&g);
+        assert_eq!(p.kernels.len(), 1, "{}", kernel::print(&p));
+    }
+}
+
+#[test]
+fn layer_norm_and_a_reduction_epilogue() {
+    let mut g = Graph::new("norm");
+    let x = input(&mut g, "x", DType::F32, &[3, 5]);
+    let mean = add(&mut g, Op::Reduce { op: ReduceOp::Mean, axes: vec![1], keepdims: false }, &[x]);
+    let m2 = add(&mut g, Op::Reshape { shape: Shape::known(&[3, 1]) }, &[mean]);
+    let d = add(&mut g, Op::Binary(BinaryOp::Sub), &[x, m2]);
+    let sq = add(&mut g, Op::Unary(UnaryOp::Square), &[d]);
+    let var = add(&mut g, Op::Reduce { op: ReduceOp::Mean, axes: vec![1], keepdims: true }, &[sq]);
+    let eps = scalar(&mut g, 1e-5);
+    let ve = add(&mut g, Op::Binary(BinaryOp::Add), &[var, eps]);
+    let r = add(&mut g, Op::Unary(UnaryOp::Rsqrt), &[ve]);
+    let y = add(&mut g, Op::Binary(BinaryOp::Mul), &[d, r]);
+    let total = add(&mut g, Op::Reduce { op: ReduceOp::Sum, axes: vec![0, 1], keepdims: false }, &[y]);
+    g.outputs = vec![("y".into(), y), ("mean".into(), mean), ("total".into(), total)];
+    check(&g);
+}
+
+/// A two-layer classifier: `relu(x @ w1 + b1) @ w2 + b2`, softmax cross-entropy.
+pub fn mlp(batch: u64, features: u64, hidden: u64, classes: u64) -> Graph {
+    let mut g = Graph::new("mlp");
+    let x = input(&mut g, "x", DType::F32, &[batch, features]);
+    let labels = input(&mut g, "labels", DType::I32, &[batch]);
+    let w1 = g.add_param("w1", ty(DType::F32, &[features, hidden]), Init::Glorot);
+    let b1 = g.add_param("b1", ty(DType::F32, &[hidden]), Init::Uniform { lo: -0.1, hi: 0.1 });
+    let w2 = g.add_param("w2", ty(DType::F32, &[hidden, classes]), Init::Glorot);
+    let b2 = g.add_param("b2", ty(DType::F32, &[classes]), Init::Zeros);
+    let xw = add(&mut g, Op::MatMul, &[x, w1]);
+    let z = add(&mut g, Op::Binary(BinaryOp::Add), &[xw, b1]);
+    let h = add(&mut g, Op::Unary(UnaryOp::Relu), &[z]);
+    let hw = add(&mut g, Op::MatMul, &[h, w2]);
+    let logits = add(&mut g, Op::Binary(BinaryOp::Add), &[hw, b2]);
+    let m = add(&mut g, Op::Reduce { op: ReduceOp::Max, axes: vec![1], keepdims: true }, &[logits]);
+    let d = add(&mut g, Op::Binary(BinaryOp::Sub), &[logits, m]);
+    let e = add(&mut g, Op::Unary(UnaryOp::Exp), &[d]);
+    let s = add(&mut g, Op::Reduce { op: ReduceOp::Sum, axes: vec![1], keepdims: true }, &[e]);
+    let ls = add(&mut g, Op::Unary(UnaryOp::Log), &[s]);
+    let logp = add(&mut g, Op::Binary(BinaryOp::Sub), &[d, ls]);
+    let onehot = add(&mut g, Op::OneHot { depth: classes }, &[labels]);
+    let picked = add(&mut g, Op::Binary(BinaryOp::Mul), &[onehot, logp]);
+    let per_row = add(&mut g, Op::Reduce { op: ReduceOp::Sum, axes: vec![1], keepdims: false }, &[picked]);
+    let mean = add(&mut g, Op::Reduce { op: ReduceOp::Mean, axes: vec![0], keepdims: false }, &[per_row]);
+    let loss = add(&mut g, Op::Unary(UnaryOp::Neg), &[mean]);
+    g.node_mut(loss).name = Some("loss".into());
+    let pred = add(&mut g, Op::ArgMax { axis: 1 }, &[logits]);
+    g.outputs = vec![("loss".into(), loss), ("pred".into(), pred)];
+    g
+}
+
+fn train_step(g: &Graph, optimizer: Optimizer) -> Graph {
+    let spec = TrainSpec {
+        graph: g.name.clone(),
+        minimize: "loss".into(),
+        optimizer,
+        steps: 1,
+        batch: None,
+        log: Vec::new(),
+        loc: None,
+    };
+    let mut step = tfg_passes::train_step::build_train_step(g, &spec).expect("train step").graph;
+    tfg_passes::dce::dce(&mut step);
+    step
+}
+
+#[test]
+fn mlp_forward_and_training_steps() {
+    let g = mlp(8, 5, 6, 3);
+    check(&g);
+    for opt in [
+        Optimizer::Sgd { lr: 0.1 },
+        Optimizer::Momentum { lr: 0.1, beta: 0.9 },
+        Optimizer::Adam { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8 },
+    ] {
+        let step = train_step(&g, opt);
+        assert!(!step.updates.is_empty());
+        check(&step);
+    }
+}
+
+#[test]
+fn elementwise_example_is_one_kernel_reading_x_once() {
+    // y = tanh(0.5*x + 0.1) * sigmoid(x) + x*x, as examples/elementwise.tfg.
+    let mut g = Graph::new("elementwise");
+    let x = input(&mut g, "x", DType::F32, &[1000]);
+    let half = scalar(&mut g, 0.5);
+    let tenth = scalar(&mut g, 0.1);
+    let hx = add(&mut g, Op::Binary(BinaryOp::Mul), &[half, x]);
+    let a = add(&mut g, Op::Binary(BinaryOp::Add), &[hx, tenth]);
+    let t = add(&mut g, Op::Unary(UnaryOp::Tanh), &[a]);
+    let s = add(&mut g, Op::Unary(UnaryOp::Sigmoid), &[x]);
+    let ts = add(&mut g, Op::Binary(BinaryOp::Mul), &[t, s]);
+    let xx = add(&mut g, Op::Binary(BinaryOp::Mul), &[x, x]);
+    let y = add(&mut g, Op::Binary(BinaryOp::Add), &[ts, xx]);
+    g.outputs.push(("y".into(), y));
+    let p = check(&g);
+    let [k] = &p.kernels[..] else { panic!("expected one kernel:\n{}", kernel::print(&p)) };
+    let role = |b: &tfg_ir::kernel::BufId| p.buffers[b.index()].role.clone();
+    assert_eq!(k.reads.iter().map(role).collect::<Vec<_>>(), [Role::Input(0)]);
+    assert_eq!(k.writes.iter().map(role).collect::<Vec<_>>(), [Role::Output(0)]);
+    let (mut loads, mut stores, mut loops) = (0, 0, 0);
+    Stmt::walk(&k.body, &mut |s| {
+        match s {
+            Stmt::Store { .. } => stores += 1,
+            Stmt::Loop { .. } => loops += 1,
+            _ => {}
+        }
+        for e in s.exprs() {
+            e.walk(&mut |x| loads += usize::from(matches!(x, Expr::Load { .. })));
+        }
+    });
+    assert_eq!((loops, loads, stores), (1, 1, 1), "{}", kernel::print(&p));
+    assert_eq!(p.plan.arena_bytes, 0);
+    
+}
+
+#[test]
+fn softmax_kernel_text() {
+    let mut g = Graph::new("softmax");
+    let x = input(&mut g, "x", DType::F32, &[4, 6]);
+    let y = softmax(&mut g, x, 1);
+    g.outputs.push(("y".into(), y));
+    let _ = check(&g);
+}
+
+#[test]
+fn temporaries_share_the_arena_when_their_lifetimes_do_not_overlap() {
+    // A chain of matmuls: each product is a temporary read only by the next.
+    let mut g = Graph::new("chain");
+    let mut v = input(&mut g, "x", DType::F32, &[16, 16]);
+    let w = input(&mut g, "w", DType::F32, &[16, 16]);
+    for _ in 0..6 {
+        v = add(&mut g, Op::MatMul, &[v, w]);
+    }
+    g.outputs.push(("y".into(), v));
+    let p = check(&g);
+    let temps = p.buffers.iter().filter(|b| b.role == Role::Temp).count();
+    assert_eq!(temps, 5);
+    // Two 1 KiB matrices live at a time, not five.
+    assert_eq!(p.plan.arena_bytes, 2 * 16 * 16 * 4);
+}
+
+fn lowered_round_trips(p: &Program) -> Result<(), TestCaseError> {
+    let text = kernel::print(p);
+    let back = kernel::parse(&text).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
+    prop_assert_eq!(kernel::print(&back), text.clone());
+    prop_assert!(back == *p, "parsed program differs from the printed one:\n{}", text);
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 6000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_graphs_agree_and_round_trip(g in tfg_ir::arbitrary::arb_graph()) {
+        let p = agree(&g, 11).map_err(TestCaseError::fail)?;
+        lowered_round_trips(&p)?;
+    }
+
+    #[test]
+    fn random_graphs_with_updates_agree(g in tfg_ir::arbitrary::arb_graph_with(tfg_ir::arbitrary::GraphConfig {
+        steps: 10..=40,
+        dtypes: vec![DType::F32],
+        updates: true,
+    })) {
+        let p = agree(&g, 5).map_err(TestCaseError::fail)?;
+        lowered_round_trips(&p)?;
+    }
+}

@@ -1,0 +1,928 @@
+//! The egg simplifier: each rule fires where it should and not where it
+//! must not, and every simplified graph computes what the original did, as
+//! the interpreter (the oracle) says, within the SPEC's tolerance.
+
+use proptest::prelude::*;
+use tfg_ir::arbitrary::{arb_graph, arb_graph_with, GraphConfig};
+use tfg_ir::init::materialize;
+use tfg_ir::{
+    verify, BinaryOp, DType, Data, Graph, Init, Op, ReduceOp, Shape, Tensor, Type, UnaryOp, ValueId,
+};
+use tfg_passes::simplify::{simplify, Limits, Report, Stop};
+
+fn ty(dtype: DType, dims: &[u64]) -> Type {
+    Type::new(dtype, Shape::known(dims))
+}
+
+fn input(g: &mut Graph, name: &str, dtype: DType, dims: &[u64]) -> ValueId {
+    g.add_input(name, ty(dtype, dims), None)
+}
+
+fn add(g: &mut Graph, op: Op, args: &[ValueId]) -> ValueId {
+    g.add(op, args)
+        .unwrap_or_else(|e| panic!("test graph is ill-typed: {e}"))
+}
+
+fn constant(g: &mut Graph, t: Tensor) -> ValueId {
+    add(g, Op::Const(t), &[])
+}
+
+fn f32s(g: &mut Graph, shape: &[usize], values: &[f32]) -> ValueId {
+    constant(
+        g,
+        Tensor::new(shape.to_vec(), Data::F32(values.to_vec())).expect("shape fits"),
+    )
+}
+
+fn scalar(g: &mut Graph, x: f32) -> ValueId {
+    constant(g, Tensor::scalar_f32(x))
+}
+
+fn bin(g: &mut Graph, op: BinaryOp, a: ValueId, b: ValueId) -> ValueId {
+    add(g, Op::Binary(op), &[a, b])
+}
+
+fn un(g: &mut Graph, op: UnaryOp, a: ValueId) -> ValueId {
+    add(g, Op::Unary(op), &[a])
+}
+
+fn transpose(g: &mut Graph, perm: &[usize], x: ValueId) -> ValueId {
+    add(
+        g,
+        Op::Transpose {
+            perm: perm.to_vec(),
+        },
+        &[x],
+    )
+}
+
+fn output(mut g: Graph, v: ValueId) -> Graph {
+    g.outputs.push(("y".into(), v));
+    g
+}
+
+/// A random feed for a value of type `ty`: floats in [-3, 3), integers in
+/// -3..3, bools about half true.
+fn feed(ty: &Type, seed: u64, name: &str) -> Tensor {
+    let wide = Type::new(DType::F64, ty.shape.clone());
+    let t = materialize(&Init::Uniform { lo: -3.0, hi: 3.0 }, &wide, seed, name)
+        .expect("concrete shape");
+    let Data::F64(v) = &t.data else {
+        unreachable!("asked for f64")
+    };
+    let data = match ty.dtype {
+        DType::F32 | DType::F64 => Data::from_f64(ty.dtype, v.iter().copied()),
+        DType::I32 | DType::I64 => Data::from_f64(ty.dtype, v.iter().map(|x| x.floor())),
+        DType::Bool => Data::Bool(v.iter().map(|&x| x > 0.0).collect()),
+    };
+    Tensor {
+        shape: t.shape,
+        data,
+    }
+}
+
+fn run(g: &Graph, seed: u64) -> tfg_interp::Outputs {
+    let inputs: Vec<Tensor> = g
+        .inputs()
+        .map(|v| feed(g.ty(v), seed, g.node(v).name.as_deref().unwrap_or("")))
+        .collect();
+    let params: Vec<Tensor> = g
+        .params()
+        .map(|v| match &g.node(v).op {
+            Op::Param { name, init } => {
+                materialize(init, g.ty(v), seed, name).expect("param initialises")
+            }
+            _ => unreachable!("params() gives params"),
+        })
+        .collect();
+    tfg_interp::run(g, &inputs, &params).unwrap_or_else(|e| panic!("interpreter failed: {e}"))
+}
+
+/// Equal within the SPEC's tolerance for reductions (relative 1e-4, with a
+/// small absolute floor near zero); NaN equals NaN; integers and bools exactly.
+fn assert_close(a: &Tensor, b: &Tensor, what: &str) {
+    assert_eq!((a.dtype(), &a.shape), (b.dtype(), &b.shape), "{what}: type");
+    for i in 0..a.numel() {
+        let (x, y) = (a.data.get_f64(i), b.data.get_f64(i));
+        let ok = if a.dtype().is_float() {
+            (x.is_nan() && y.is_nan())
+                || x == y
+                || (x - y).abs() <= 1e-4 * x.abs().max(y.abs()) + 1e-6
+        } else {
+            x == y
+        };
+        assert!(ok, "{what}: element {i} is {y}, expected {x}");
+    }
+}
+
+fn assert_same_results(before: &Graph, after: &Graph) {
+    for seed in 0..3 {
+        let (want, got) = (run(before, seed), run(after, seed));
+        for (i, (w, g)) in want.outputs.iter().zip(&got.outputs).enumerate() {
+            assert_close(w, g, &format!("output {i} (seed {seed})"));
+        }
+        for (i, (w, g)) in want.updates.iter().zip(&got.updates).enumerate() {
+            assert_close(w, g, &format!("update {i} (seed {seed})"));
+        }
+    }
+}
+
+/// Simplifies a copy of `g`, checks it and compares its results with `g`'s.
+fn simplified(g: &Graph) -> (Graph, Report) {
+    let mut s = g.clone();
+    let report =
+        simplify(&mut s, Limits::default()).unwrap_or_else(|e| panic!("simplify failed: {e}"));
+    verify(&s).unwrap_or_else(|e| {
+        panic!(
+            "simplified graph is invalid: {e}\n{}",
+            tfg_ir::text::print(&s)
+        )
+    });
+    assert_eq!(
+        s.outputs.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+        g.outputs.iter().map(|(n, _)| n).collect::<Vec<_>>()
+    );
+    assert_same_results(g, &s);
+    (s, report)
+}
+
+fn fired(report: &Report, rule: &str) -> usize {
+    report
+        .rules
+        .iter()
+        .find(|(r, _)| r == rule)
+        .map_or(0, |(_, n)| *n)
+}
+
+/// The ops (by name) of the nodes that are not inputs or params.
+fn ops(g: &Graph) -> Vec<String> {
+    g.nodes
+        .iter()
+        .filter(|n| !n.op.is_leaf_state())
+        .map(|n| n.op.name())
+        .collect()
+}
+
+/// The graph's first output is its input `x` itself.
+fn returns_input(g: &Graph) -> bool {
+    matches!(g.node(g.outputs[0].1).op, Op::Input { .. })
+}
+
+#[test]
+fn mul_by_one_is_the_operand() {
+    let mut g = Graph::new("g");
+    let x = input(&mut g, "x", DType::F32, &[2, 3]);
+    let one = scalar(&mut g, 1.0);
+    let a = bin(&mut g, BinaryOp::Mul, x, one);
+    let y = bin(&mut g, BinaryOp::Mul, one, a);
+    let (s, report) = simplified(&output(g, y));
+    assert!(
+        fired(&report, "mul-one") >= 1 && fired(&report, "one-mul") >= 1,
+        "{report}"
+    );
+    assert!(returns_input(&s), "{}", tfg_ir::text::print(&s));
+}
+
+#[test]
+fn mul_by_broadcast_ones_is_a_broadcast() {
+    let mut g = Graph::new("g");
+    let x = input(&mut g, "x", DType::F32, &[3]);
+    let ones = f32s(&mut g, &[2, 3], &[1.0; 6]);
+    let y = bin(&mut g, BinaryOp::Mul, x, ones);
+    let (s, report) = simplified(&output(g, y));
+    assert_eq!(
+        fired(&report, "mul-one"),
+        0,
+        "the ones make the result larger than x"
+    );
+    assert!(fired(&report, "mul-one-broadcast") >= 1, "{report}");
+    assert_eq!(ops(&s), ["broadcast_to"]);
+}
+
+#[test]
+fn adding_negative_zero_is_exact() {
+    let mut g = Graph::new("g");
+    let x = input(&mut g, "x", DType::F32, &[4]);
+    let z = scalar(&mut g, -0.0);
+    let y = bin(&mut g, BinaryOp::Add, x, z);
+    let (s, report) = simplified(&output(g, y));
+    assert_eq!(fired(&report, "add-zero"), 1, "{report}");
+    assert!(returns_input(&s));
+}
+
+#[test]
+fn adding_positive_zero_keeps_the_add_where_x_may_be_negative_zero() {
+    let mut g = Graph::new("g");
+    let x = input(&mut g, "x", DType::F32, &[]);
+    let z = scalar(&mut g, 0.0);
+    let y = bin(&mut g, BinaryOp::Add, x, z);
+    let g = output(g, y);
+    let (s, report) = simplified(&g);
+    assert_eq!(fired(&report, "add-zero"), 0, "{report}");
+    // IEEE: -0.0 + 0.0 is +0.0; without the add the output would be -0.0.
+    let out = tfg_interp::run(&s, &[Tensor::scalar_f32(-0.0)], &[]).expect("runs");
+    let Data::F32(v) = &out.outputs[0].data else {
+        panic!("f32 output")
+    };
+    assert_eq!(v[0].to_bits(), 0.0f32.to_bits());
+}
+
+#[test]
+fn adding_positive_zero_to_a_value_that_is_never_negative_zero() {
+    let mut g = Graph::new("g");
+    let x = input(&mut g, "x", DType::F32, &[3]);
+    let e = un(&mut g, UnaryOp::Exp, x);
+    let z = f32s(&mut g, &[3], &[0.0; 3]);
+    let y = bin(&mut g, BinaryOp::Add, z, e);
+    let (s, report) = simplified(&output(g, y));
+    assert_eq!(fired(&report, "zero-add"), 1, "{report}");
+    assert_eq!(ops(&s), ["exp"]);
+}
+
+#[test]
+fn integer_zero_add_and_sub_zero() {
+    let mut g = Graph::new("g");
+    let x = input(&mut g, "x", DType::I32, &[5]);
+    let zero = constant(&mut g, Tensor::full(DType::I32, vec![], 0.0));
+    let a = bin(&mut g, BinaryOp::Add, zero, x);
+    let y = bin(&mut g, BinaryOp::Sub, a, zero);
+    let (s, report) = simplified(&output(g, y));
+    assert!(
+        fired(&report, "zero-add") == 1 && fired(&report, "sub-zero") >= 1,
+        "{report}"
+    );
+    assert!(returns_input(&s));
+}
+
+#[test]
+fn sub_zero_keeps_negative_zero() {
+    let mut g = Graph::new("g");
+    let x = input(&mut g, "x", DType::F32, &[]);
+    let z = scalar(&mut g, 0.0);
+    let y = bin(&mut g, BinaryOp::Sub, x, z);
+    let (s, report) = simplified(&output(g, y));
+    assert_eq!(fired(&report, "sub-zero"), 1, "{report}");
+    // -0.0 - 0.0 is -0.0: dropping the sub keeps the sign.
+    let out = tfg_interp::run(&s, &[Tensor::scalar_f32(-0.0)], &[]).expect("runs");
+    let Data::F32(v) = &out.outputs[0].data else {
+        panic!("f32 output")
+    };
+    assert_eq!(v[0].to_bits(), (-0.0f32).to_bits());
+}
+
+#[test]
+fn div_by_one() {
+    let mut g = Graph::new("g");
+    let x = input(&mut g, "x", DType::I64, &[2, 2]);
+    let one = constant(&mut g, Tensor::full(DType::I64, vec![1, 2], 1.0));
+    let y = bin(&mut g, BinaryOp::Div, x, one);
+    let (s, report) = simplified(&output(g, y));
+    assert_eq!(fired(&report, "div-one"), 1, "{report}");
+    assert!(returns_input(&s));
+}
+
+#[test]
+fn double_negation_and_negated_operands() {
+    let mut g = Graph::new("g");
+    let a = input(&mut g, "a", DType::F32, &[3]);
+    let b = input(&mut g, "b", DType::F32, &[3]);
+    let nb = un(&mut g, UnaryOp::Neg, b);
+    let nna = un(&mut g, UnaryOp::Neg, a);
+    let nna = un(&mut g, UnaryOp::Neg, nna);
+    let s1 = bin(&mut g, BinaryOp::Add, nna, nb);
+    let y = bin(&mut g, BinaryOp::Sub, s1, nb);
+    let (s, report) = simplified(&output(g, y));
+    for rule in ["neg-neg", "add-neg", "sub-neg"] {
+        assert!(fired(&report, rule) >= 1, "{rule}: {report}");
+    }
+    assert_eq!(ops(&s), ["sub", "add"]);
+}
+
+#[test]
+fn transposes_compose() {
+    let mut g = Graph::new("g");
+    let x = input(&mut g, "x", DType::F32, &[2, 3, 4]);
+    let t = transpose(&mut g, &[1, 0, 2], x);
+    let y = transpose(&mut g, &[0, 2, 1], t);
+    let (s, report) = simplified(&output(g, y));
+    assert_eq!(fired(&report, "transpose-transpose"), 1, "{report}");
+    assert_eq!(ops(&s), ["transpose"]);
+    // y[i, j, k] = t[i, k, j] = x[k, i, j]: one transpose with perm [1, 2, 0].
+    assert_eq!(
+        s.node(s.outputs[0].1).op,
+        Op::Transpose {
+            perm: vec![1, 2, 0]
+        }
+    );
+}
+
+#[test]
+fn inverse_transposes_cancel() {
+    let mut g = Graph::new("g");
+    let x = input(&mut g, "x", DType::F32, &[2, 3, 4]);
+    let t = transpose(&mut g, &[1, 2, 0], x);
+    let y = transpose(&mut g, &[2, 0, 1], t);
+    let (s, report) = simplified(&output(g, y));
+    assert!(
+        fired(&report, "transpose-transpose") >= 1 && fired(&report, "transpose-identity") >= 1,
+        "{report}"
+    );
+    assert!(returns_input(&s));
+}
+
+#[test]
+fn reshape_chains_become_one_reshape() {
+    let mut g = Graph::new("g");
+    let x = input(&mut g, "x", DType::F32, &[2, 3, 4]);
+    let a = add(
+        &mut g,
+        Op::Reshape {
+            shape: Shape::known(&[6, 4]),
+        },
+        &[x],
+    );
+    let b = add(
+        &mut g,
+        Op::Reshape {
+            shape: Shape::known(&[24]),
+        },
+        &[a],
+    );
+    let y = add(
+        &mut g,
+        Op::Reshape {
+            shape: Shape::known(&[4, 6]),
+        },
+        &[b],
+    );
+    let back = add(
+        &mut g,
+        Op::Reshape {
+            shape: Shape::known(&[2, 3, 4]),
+        },
+        &[y],
+    );
+    let mut g = output(g, y);
+    g.outputs.push(("back".into(), back));
+    let (s, report) = simplified(&g);
+    assert!(
+        fired(&report, "reshape-reshape") >= 2 && fired(&report, "reshape-same") >= 1,
+        "{report}"
+    );
+    assert_eq!(ops(&s), ["reshape"]);
+    assert!(matches!(s.node(s.outputs[1].1).op, Op::Input { .. }));
+}
+
+#[test]
+fn broadcasts_collapse() {
+    let mut g = Graph::new("g");
+    let x = input(&mut g, "x", DType::Bool, &[3, 1]);
+    let a = add(
+        &mut g,
+        Op::BroadcastTo {
+            shape: Shape::known(&[3, 1]),
+        },
+        &[x],
+    );
+    let b = add(
+        &mut g,
+        Op::BroadcastTo {
+            shape: Shape::known(&[2, 3, 1]),
+        },
+        &[a],
+    );
+    let y = add(
+        &mut g,
+        Op::BroadcastTo {
+            shape: Shape::known(&[4, 2, 3, 5]),
+        },
+        &[b],
+    );
+    let (s, report) = simplified(&output(g, y));
+    assert!(
+        fired(&report, "broadcast-same") >= 1 && fired(&report, "broadcast-broadcast") >= 1,
+        "{report}"
+    );
+    assert_eq!(ops(&s), ["broadcast_to"]);
+}
+
+#[test]
+fn exp_of_log_only_where_the_operand_is_never_negative() {
+    let mut g = Graph::new("g");
+    let x = input(&mut g, "x", DType::F32, &[4]);
+    let sq = un(&mut g, UnaryOp::Square, x);
+    let l = un(&mut g, UnaryOp::Log, sq);
+    let y = un(&mut g, UnaryOp::Exp, l);
+    let l2 = un(&mut g, UnaryOp::Log, x);
+    let z = un(&mut g, UnaryOp::Exp, l2);
+    let mut g = output(g, y);
+    g.outputs.push(("z".into(), z));
+    let (s, report) = simplified(&g);
+    assert_eq!(fired(&report, "exp-log"), 1, "{report}");
+    // exp(log(x)) stays: a negative x gives NaN there.
+    assert_eq!(ops(&s), ["square", "log", "exp"]);
+}
+
+#[test]
+fn sum_of_a_broadcast_scalar_is_a_product() {
+    let mut g = Graph::new("g");
+    let x = input(&mut g, "x", DType::F32, &[]);
+    let b = add(
+        &mut g,
+        Op::BroadcastTo {
+            shape: Shape::known(&[3, 4]),
+        },
+        &[x],
+    );
+    let y = add(
+        &mut g,
+        Op::Reduce {
+            op: ReduceOp::Sum,
+            axes: vec![0, 1],
+            keepdims: false,
+        },
+        &[b],
+    );
+    let g = output(g, y);
+    let (s, report) = simplified(&g);
+    assert!(fired(&report, "sum-broadcast") >= 1, "{report}");
+    assert_eq!(ops(&s), ["const", "mul"]);
+    // Hand-derived: twelve copies of 2.5.
+    let out = tfg_interp::run(&s, &[Tensor::scalar_f32(2.5)], &[]).expect("runs");
+    assert_eq!(out.outputs[0].data, Data::F32(vec![30.0]));
+}
+
+#[test]
+fn reductions_of_broadcasts_over_the_broadcast_axes() {
+    let mut g = Graph::new("g");
+    let x = input(&mut g, "x", DType::F32, &[3, 1]);
+    let b = add(
+        &mut g,
+        Op::BroadcastTo {
+            shape: Shape::known(&[2, 3, 4]),
+        },
+        &[x],
+    );
+    for (name, op, keepdims) in [
+        ("sum", ReduceOp::Sum, false),
+        ("mean", ReduceOp::Mean, true),
+        ("max", ReduceOp::Max, false),
+        ("min", ReduceOp::Min, true),
+    ] {
+        let r = add(
+            &mut g,
+            Op::Reduce {
+                op,
+                axes: vec![0, 2],
+                keepdims,
+            },
+            &[b],
+        );
+        g.outputs.push((name.into(), r));
+    }
+    // Axis 1 is not a broadcast axis of x: this one must stay a reduction.
+    let r = add(
+        &mut g,
+        Op::Reduce {
+            op: ReduceOp::Sum,
+            axes: vec![1],
+            keepdims: false,
+        },
+        &[b],
+    );
+    g.outputs.push(("kept".into(), r));
+    let (s, report) = simplified(&g);
+    for rule in [
+        "sum-broadcast",
+        "mean-broadcast",
+        "max-broadcast",
+        "min-broadcast",
+    ] {
+        assert!(fired(&report, rule) >= 1, "{rule}: {report}");
+    }
+    assert_eq!(
+        ops(&s).iter().filter(|o| o.starts_with("reduce")).count(),
+        1
+    );
+}
+
+#[test]
+fn reductions_over_no_axes_are_the_identity() {
+    let mut g = Graph::new("g");
+    let x = input(&mut g, "x", DType::I32, &[2, 3]);
+    let y = add(
+        &mut g,
+        Op::Reduce {
+            op: ReduceOp::Prod,
+            axes: vec![],
+            keepdims: true,
+        },
+        &[x],
+    );
+    let (s, report) = simplified(&output(g, y));
+    assert_eq!(fired(&report, "prod-no-axes"), 1, "{report}");
+    assert!(returns_input(&s));
+}
+
+#[test]
+fn matmul_of_transposes_is_a_transposed_matmul() {
+    // The product is smaller than its operands: one transpose of it is
+    // cheaper than two of them.
+    let mut g = Graph::new("g");
+    let a = input(&mut g, "a", DType::F32, &[2, 6, 2]);
+    let b = input(&mut g, "b", DType::F32, &[3, 6]);
+    let ta = transpose(&mut g, &[0, 2, 1], a);
+    let tb = transpose(&mut g, &[1, 0], b);
+    let y = add(&mut g, Op::MatMul, &[ta, tb]);
+    let (s, report) = simplified(&output(g, y));
+    assert_eq!(fired(&report, "matmul-transposes"), 1, "{report}");
+    assert_eq!(ops(&s), ["matmul", "transpose"]);
+}
+
+#[test]
+fn transposed_matmul_absorbs_a_transpose() {
+    let mut g = Graph::new("g");
+    let x = input(&mut g, "x", DType::F32, &[4, 3]);
+    let dy = input(&mut g, "dy", DType::F32, &[4, 2]);
+    let xt = transpose(&mut g, &[1, 0], x);
+    let m = add(&mut g, Op::MatMul, &[xt, dy]);
+    let y = transpose(&mut g, &[1, 0], m);
+    let (s, report) = simplified(&output(g, y));
+    assert!(fired(&report, "transpose-matmul") >= 1, "{report}");
+    assert_eq!(ops(&s), ["transpose", "matmul"]);
+}
+
+#[test]
+fn factoring_where_it_saves_work() {
+    let mut g = Graph::new("g");
+    let a = input(&mut g, "a", DType::F32, &[4, 5]);
+    let b = input(&mut g, "b", DType::F32, &[4, 5]);
+    let c = input(&mut g, "c", DType::F32, &[5]);
+    let ab = bin(&mut g, BinaryOp::Mul, a, b);
+    let ac = bin(&mut g, BinaryOp::Mul, a, c);
+    let y = bin(&mut g, BinaryOp::Add, ab, ac);
+    let (s, report) = simplified(&output(g, y));
+    assert_eq!(fired(&report, "factor-left"), 1, "{report}");
+    assert_eq!(ops(&s), ["add", "mul"]);
+}
+
+#[test]
+fn no_factoring_where_the_sum_is_larger_than_the_products() {
+    let mut g = Graph::new("g");
+    let a = input(&mut g, "a", DType::F32, &[]);
+    let b = input(&mut g, "b", DType::F32, &[6, 1]);
+    let c = input(&mut g, "c", DType::F32, &[1, 7]);
+    let ba = bin(&mut g, BinaryOp::Mul, b, a);
+    let ca = bin(&mut g, BinaryOp::Mul, c, a);
+    let y = bin(&mut g, BinaryOp::Sub, ba, ca);
+    let (s, report) = simplified(&output(g, y));
+    assert_eq!(fired(&report, "factor-right-sub"), 0, "{report}");
+    assert_eq!(ops(&s), ["mul", "mul", "sub"]);
+}
+
+#[test]
+fn no_factoring_where_a_product_is_used_elsewhere() {
+    let mut g = Graph::new("g");
+    let a = input(&mut g, "a", DType::F32, &[4]);
+    let b = input(&mut g, "b", DType::F32, &[4]);
+    let c = input(&mut g, "c", DType::F32, &[4]);
+    let ab = bin(&mut g, BinaryOp::Mul, a, b);
+    let ac = bin(&mut g, BinaryOp::Mul, a, c);
+    let y = bin(&mut g, BinaryOp::Add, ab, ac);
+    let mut g = output(g, y);
+    g.outputs.push(("ab".into(), ab));
+    let (_, report) = simplified(&g);
+    assert_eq!(fired(&report, "factor-left"), 0, "{report}");
+}
+
+/// A graph of constants only folds to one constant an output, equal bit for
+/// bit to what the interpreter computes.
+#[test]
+fn constant_folding_matches_the_interpreter_exactly() {
+    let mut g = Graph::new("g");
+    let a = f32s(&mut g, &[2, 3], &[0.5, -1.5, 2.0, f32::NAN, -0.0, 3.25]);
+    let b = f32s(&mut g, &[3], &[2.0, 0.0, -4.0]);
+    let ints = constant(
+        &mut g,
+        Tensor::new(vec![4], Data::I32(vec![-7, 7, 5, i32::MIN])).expect("4 ints"),
+    );
+    let div = constant(
+        &mut g,
+        Tensor::new(vec![4], Data::I32(vec![2, -2, 0, -1])).expect("4 ints"),
+    );
+    let mut outs = vec![
+        bin(&mut g, BinaryOp::Div, a, b),
+        bin(&mut g, BinaryOp::Maximum, a, b),
+        bin(&mut g, BinaryOp::Pow, b, a),
+        bin(&mut g, BinaryOp::Div, ints, div),
+        bin(&mut g, BinaryOp::Pow, div, ints),
+        bin(&mut g, BinaryOp::Le, a, b),
+    ];
+    for u in [
+        UnaryOp::Sigmoid,
+        UnaryOp::Tanh,
+        UnaryOp::Relu,
+        UnaryOp::Sign,
+        UnaryOp::Rsqrt,
+        UnaryOp::Floor,
+    ] {
+        outs.push(un(&mut g, u, a));
+    }
+    let t = transpose(&mut g, &[1, 0], a);
+    outs.push(add(&mut g, Op::Cast { to: DType::I64 }, &[t]));
+    let c = bin(&mut g, BinaryOp::Gt, a, b);
+    outs.push(add(&mut g, Op::Select, &[c, a, b]));
+    outs.push(add(
+        &mut g,
+        Op::BroadcastTo {
+            shape: Shape::known(&[2, 2, 3]),
+        },
+        &[b],
+    ));
+    for (i, v) in outs.iter().enumerate() {
+        g.outputs.push((format!("o{i}"), *v));
+    }
+    let (s, report) = simplified(&g);
+    assert!(fired(&report, "constant-fold") >= outs.len(), "{report}");
+    assert!(
+        s.nodes
+            .iter()
+            .all(|n| matches!(n.op, Op::Const(_) | Op::BroadcastTo { .. })),
+        "{}",
+        tfg_ir::text::print(&s)
+    );
+    let (want, got) = (run(&g, 0), run(&s, 0));
+    for (i, (w, o)) in want.outputs.iter().zip(&got.outputs).enumerate() {
+        let bits = |t: &Tensor| -> Vec<u64> {
+            (0..t.numel())
+                .map(|k| t.data.get_f64(k).to_bits())
+                .collect()
+        };
+        assert_eq!(bits(w), bits(o), "output o{i}");
+    }
+}
+
+#[test]
+fn common_subexpressions_are_computed_once() {
+    let mut g = Graph::new("g");
+    let x = input(&mut g, "x", DType::F32, &[3]);
+    let w = input(&mut g, "w", DType::F32, &[3]);
+    let a = bin(&mut g, BinaryOp::Mul, x, w);
+    let b = bin(&mut g, BinaryOp::Mul, x, w);
+    let y = bin(&mut g, BinaryOp::Add, a, b);
+    let (s, _) = simplified(&output(g, y));
+    assert_eq!(ops(&s), ["mul", "add"]);
+}
+
+#[test]
+fn the_interface_is_kept() {
+    let mut g = Graph::new("step");
+    let x = input(&mut g, "x", DType::F32, &[2]);
+    let unused = input(&mut g, "unused", DType::I32, &[]);
+    let w = g.add_param("w", ty(DType::F32, &[2]), Init::Full(0.5));
+    let one = scalar(&mut g, 1.0);
+    let h = bin(&mut g, BinaryOp::Mul, x, w);
+    let h = bin(&mut g, BinaryOp::Mul, h, one);
+    g.node_mut(h).name = Some("h".into());
+    let lr = scalar(&mut g, 0.1);
+    let step = bin(&mut g, BinaryOp::Mul, h, lr);
+    let nw = bin(&mut g, BinaryOp::Sub, w, step);
+    g.outputs.push(("h".into(), h));
+    g.outputs.push(("again".into(), h));
+    g.updates.push((w, nw));
+    let (s, _) = simplified(&g);
+    let names = |g: &Graph, vs: Vec<ValueId>| -> Vec<String> {
+        vs.into_iter()
+            .map(|v| g.node(v).name.clone().unwrap_or_default())
+            .collect()
+    };
+    assert_eq!(names(&s, s.inputs().collect()), ["x", "unused"]);
+    assert_eq!(names(&s, s.params().collect()), ["w"]);
+    assert_eq!(s.outputs[0].1, s.outputs[1].1);
+    assert_eq!(s.node(s.outputs[0].1).name.as_deref(), Some("h"));
+    assert_eq!(s.updates.len(), 1);
+    assert!(matches!(&s.node(s.updates[0].0).op, Op::Param { name, .. } if name == "w"));
+    let _ = unused;
+}
+
+#[test]
+fn limits_stop_saturation_early_and_say_so() {
+    let mut g = Graph::new("g");
+    let x = input(&mut g, "x", DType::F32, &[2, 3]);
+    let mut v = x;
+    for _ in 0..6 {
+        v = transpose(&mut g, &[1, 0], v);
+        v = transpose(&mut g, &[1, 0], v);
+        v = un(&mut g, UnaryOp::Neg, v);
+        v = un(&mut g, UnaryOp::Neg, v);
+    }
+    let g = output(g, v);
+    let mut s = g.clone();
+    let report = simplify(
+        &mut s,
+        Limits {
+            iters: 1,
+            ..Limits::default()
+        },
+    )
+    .expect("simplifies");
+    assert_eq!(report.stop, Stop::Iterations(1));
+    assert!(!report.saturated());
+    assert!(report.to_string().contains("stopped early"), "{report}");
+    assert_same_results(&g, &s);
+    let mut s = g.clone();
+    let report = simplify(
+        &mut s,
+        Limits {
+            nodes: 0,
+            ..Limits::default()
+        },
+    )
+    .expect("simplifies");
+    assert!(matches!(report.stop, Stop::Nodes(_)), "{report}");
+    assert_same_results(&g, &s);
+    let (_, report) = simplified(&g);
+    assert!(report.saturated(), "{report}");
+}
+
+#[test]
+fn an_ill_typed_graph_is_an_error_and_left_alone() {
+    let mut g = Graph::new("g");
+    let x = input(&mut g, "x", DType::F32, &[2]);
+    let y = input(&mut g, "y", DType::F32, &[3]);
+    let bad = g.push(tfg_ir::Node {
+        op: Op::Binary(BinaryOp::Add),
+        args: vec![x, y],
+        ty: ty(DType::F32, &[2]),
+        name: None,
+        loc: None,
+    });
+    let mut g = output(g, bad);
+    let before = g.clone();
+    let err = simplify(&mut g, Limits::default()).expect_err("ill-typed");
+    assert!(err.contains("does not type-check"), "{err}");
+    assert_eq!(g, before);
+}
+
+/// The backward pass of `loss = sum(x @ w)` as autodiff writes it, seeds of
+/// ones and double transposes included.
+fn gradient_like() -> Graph {
+    let mut g = Graph::new("grad");
+    let x = input(&mut g, "x", DType::F32, &[4, 3]);
+    let w = g.add_param("w", ty(DType::F32, &[3, 2]), Init::Glorot);
+    let y = add(&mut g, Op::MatMul, &[x, w]);
+    let loss = add(
+        &mut g,
+        Op::Reduce {
+            op: ReduceOp::Sum,
+            axes: vec![0, 1],
+            keepdims: false,
+        },
+        &[y],
+    );
+    let seed = scalar(&mut g, 1.0);
+    let one = scalar(&mut g, 1.0);
+    let dloss = bin(&mut g, BinaryOp::Mul, seed, one);
+    let dy = add(
+        &mut g,
+        Op::BroadcastTo {
+            shape: Shape::known(&[4, 2]),
+        },
+        &[dloss],
+    );
+    let xt = transpose(&mut g, &[1, 0], x);
+    let dw = add(&mut g, Op::MatMul, &[xt, dy]);
+    let dwt = transpose(&mut g, &[1, 0], dw);
+    let dw = transpose(&mut g, &[1, 0], dwt);
+    let lr = scalar(&mut g, 0.5);
+    let step = bin(&mut g, BinaryOp::Mul, lr, dw);
+    let zero = scalar(&mut g, 0.0);
+    let step = bin(&mut g, BinaryOp::Sub, step, zero);
+    let nw = bin(&mut g, BinaryOp::Sub, w, step);
+    g.outputs.push(("loss".into(), loss));
+    g.updates.push((w, nw));
+    g
+}
+
+#[test]
+fn explain_lists_the_rewrites_used() {
+    let g = gradient_like();
+    let mut s = g.clone();
+    let report = simplify(
+        &mut s,
+        Limits {
+            explain: true,
+            ..Limits::default()
+        },
+    )
+    .expect("simplifies");
+    assert_same_results(&g, &s);
+    let mut plain = g.clone();
+    let without = simplify(&mut plain, Limits::default()).expect("simplifies");
+    assert_eq!(plain, s, "explanations must not change the result");
+    assert!(without.explain().starts_with("no explanations"));
+    insta::assert_snapshot!(report.explain());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    /// `simplified` checks the results against the interpreter's.
+    #[test]
+    fn simplify_keeps_results(g in arb_graph()) {
+        simplified(&g);
+    }
+
+    /// Random graphs with identities wrapped around their outputs: the rules
+    /// take them off again.
+    #[test]
+    fn simplify_removes_identities(g in arb_graph_with(GraphConfig { updates: true, ..GraphConfig::default() }), picks in proptest::collection::vec(0usize..8, 1..4)) {
+        let mut decorated = g.clone();
+        for i in 0..decorated.outputs.len() {
+            let mut v = decorated.outputs[i].1;
+            for &p in &picks {
+                v = wrap_in_identity(&mut decorated, v, p);
+            }
+            decorated.outputs[i].1 = v;
+        }
+        let (plain, plain_report) = simplified(&g);
+        let (s, report) = simplified(&decorated);
+        if report.saturated() && plain_report.saturated() {
+            prop_assert!(s.nodes.len() <= plain.nodes.len(), "{}\nvs\n{}", tfg_ir::text::print(&s), tfg_ir::text::print(&plain));
+        }
+    }
+}
+
+/// `v` under an identity the rules know (the `p`-th of them, where its type allows).
+fn wrap_in_identity(g: &mut Graph, v: ValueId, p: usize) -> ValueId {
+    let t = g.ty(v).clone();
+    let numeric = t.dtype != DType::Bool;
+    let dims: Vec<u64> = t.shape.0.iter().filter_map(|d| d.known()).collect();
+    match p {
+        0 if numeric => {
+            let one = constant(g, Tensor::full(t.dtype, vec![], 1.0));
+            bin(g, BinaryOp::Mul, v, one)
+        }
+        1 if numeric => {
+            let n = un(g, UnaryOp::Neg, v);
+            un(g, UnaryOp::Neg, n)
+        }
+        2 if dims.len() >= 2 => {
+            let perm: Vec<usize> = (0..dims.len()).rev().collect();
+            let a = transpose(g, &perm, v);
+            transpose(g, &perm, a)
+        }
+        3 => {
+            let flat = add(
+                g,
+                Op::Reshape {
+                    shape: Shape::known(&[dims.iter().product()]),
+                },
+                &[v],
+            );
+            add(
+                g,
+                Op::Reshape {
+                    shape: t.shape.clone(),
+                },
+                &[flat],
+            )
+        }
+        4 if numeric => {
+            let mut wide = vec![2];
+            wide.extend(&dims);
+            let b = add(
+                g,
+                Op::BroadcastTo {
+                    shape: Shape::known(&wide),
+                },
+                &[v],
+            );
+            add(
+                g,
+                Op::Reduce {
+                    op: ReduceOp::Max,
+                    axes: vec![0],
+                    keepdims: false,
+                },
+                &[b],
+            )
+        }
+        5 if numeric => {
+            let zero = constant(g, Tensor::full(t.dtype, vec![], 0.0));
+            bin(g, BinaryOp::Sub, v, zero)
+        }
+        6 if t.dtype.is_float() => {
+            let z = constant(g, Tensor::full(t.dtype, vec![], -0.0));
+            bin(g, BinaryOp::Add, z, v)
+        }
+        7 => add(
+            g,
+            Op::BroadcastTo {
+                shape: t.shape.clone(),
+            },
+            &[v],
+        ),
+        _ => v,
+    }
+}
