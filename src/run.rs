@@ -19,8 +19,8 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
     let graph = program
         .graph(args.graph.name.as_deref())
         .map_err(Failure::new)?;
-    let bound = feed::bind(graph, &args.feeds, &src)?;
-    let mut g = bound.graph.clone();
+    let mut bound = feed::bind(graph, &args.feeds, &src)?;
+    let mut g = std::mem::take(&mut bound.graph);
     Dumps::from_options(&args.dump).run_pipeline(&mut g)?;
 
     let session = Session::new(&g, args.seed, &src)?;

@@ -20,7 +20,8 @@
 
 use crate::ast::{Expr, ExprKind, Ident, Span, UnOp};
 use crate::diag::Diagnostic;
-use crate::lower::{GraphLowerer, Lowered, Val};
+use crate::literal::{Literal, Scalar};
+use crate::lower::{GraphLowerer, Lowered, Reported, Val};
 use tfg_ir::{BinaryOp, DType, Dim, Op, ReduceOp, Shape, Type, UnaryOp, ValueId};
 
 /// What an argument is.
@@ -309,7 +310,7 @@ impl GraphLowerer<'_, '_> {
         let span = call.span;
         let name = b.name;
         // `bind_args` fills every required parameter.
-        let arg = |k: usize| bound[k].ok_or(crate::lower::Reported);
+        let arg = |k: usize| bound[k].ok_or(Reported);
         let v = match b.kind {
             Kind::Unary(u) => {
                 let x = self.lower_expr(arg(0)?)?;
@@ -541,15 +542,13 @@ impl GraphLowerer<'_, '_> {
     // ---- static arguments ----
 
     /// The literal an argument spells, or that a fn parameter it names holds.
-    fn static_literal(&self, e: &Expr) -> Option<crate::Literal> {
-        crate::Literal::from_expr(e)
-            .ok()
-            .or_else(|| self.weak_literal(e))
+    fn static_literal(&self, e: &Expr) -> Option<Literal> {
+        Literal::from_expr(e).ok().or_else(|| self.weak_literal(e))
     }
 
     fn static_int(&mut self, e: &Expr) -> Lowered<i64> {
         if let Some(lit) = self.static_literal(e) {
-            if let (true, crate::Scalar::Int(n)) = (lit.shape.is_empty(), lit.elems[0]) {
+            if let (true, Scalar::Int(n)) = (lit.shape.is_empty(), lit.elems[0]) {
                 return Ok(n);
             }
         }
@@ -562,7 +561,7 @@ impl GraphLowerer<'_, '_> {
 
     fn static_bool(&mut self, e: &Expr) -> Lowered<bool> {
         if let Some(lit) = self.static_literal(e) {
-            if let (true, crate::Scalar::Bool(b)) = (lit.shape.is_empty(), lit.elems[0]) {
+            if let (true, Scalar::Bool(b)) = (lit.shape.is_empty(), lit.elems[0]) {
                 return Ok(b);
             }
         }

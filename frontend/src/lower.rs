@@ -6,13 +6,13 @@
 //! Builtin calls become IR ops, composites expanded ([`crate::builtin`]).
 //!
 //! Literals are weakly typed (SPEC §1.5): a literal, or an expression of
-//! literals alone such as `2 * 3`, stays a [`Weak`] value with no dtype until
+//! literals alone such as `2 * 3`, stays a `Weak` value with no dtype until
 //! it meets a tensor (then it takes that tensor's dtype), initialises a
 //! declaration (the declared dtype), or is bound to a graph name (then it is
 //! `bool`, `f32` if any element is floating, else `i32`).
 //!
 //! Every error is reported and lowering goes on: an expression that fails
-//! yields [`Reported`], and the name a failed statement binds is poisoned, so
+//! yields `Reported`, and the name a failed statement binds is poisoned, so
 //! later uses of it stay quiet instead of cascading.
 
 use crate::ast::*;

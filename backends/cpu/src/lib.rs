@@ -1,1 +1,74 @@
-//! placeholder
+//! tfg's CPU backend: Kernel IR programs translated to native code with
+//! Cranelift and run in-process.
+//!
+//! [`compile`] turns a [`Program`] into a [`Compiled`]: one native function
+//! per kernel task, vectorised with 128-bit SIMD where loops allow, plus the
+//! program's arena, allocated once. [`Compiled::run`] binds the feeds and
+//! runs the kernels, splitting large parallel loops across a thread pool
+//! created once per process. [`clif`] shows the Cranelift IR it generates.
+//!
+//! It knows the Kernel IR (`tfg_ir::kernel`) and nothing else: not the
+//! surface language, not the Graph IR passes that produce Kernel IR, not the
+//! other backends. Translation to CLIF (`translate`) is separate from
+//! running it (`jit`), so an object-file writer can reuse the translation.
+
+mod cost;
+mod gemm;
+mod isa;
+mod jit;
+mod math;
+mod ops;
+mod runtime;
+mod translate;
+mod typing;
+mod vectorize;
+
+pub use jit::{clif, compile, compile_with, Compiled, Outputs};
+use std::fmt;
+pub use tfg_ir::kernel::Program;
+
+/// Code generation choices; the defaults are what `tfg` runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// Run innermost loops as 128-bit SIMD where they qualify.
+    pub vectorize: bool,
+    /// Inline polynomial f32 `exp`/`log`/`tanh`/`sigmoid` instead of calls to
+    /// the runtime's (libm-accurate) ones.
+    pub inline_math: bool,
+    /// Split large parallel loops across the thread pool.
+    pub threads: bool,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options { vectorize: true, inline_math: true, threads: true }
+    }
+}
+
+/// Why a program could not be compiled.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CompileError {
+    pub message: String,
+}
+
+impl fmt::Display for CompileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for CompileError {}
+
+/// Why a compiled program could not run: feeds that do not match it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunError {
+    pub message: String,
+}
+
+impl fmt::Display for RunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for RunError {}

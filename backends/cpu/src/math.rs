@@ -76,13 +76,13 @@ impl<M: Module> Translator<'_, M> {
     /// into `y`, so that results in the subnormal range and overflow to
     /// infinity both come out right.
     fn scale_by_pow2(&mut self, lanes: u8, y: Value, n: Value) -> Value {
-        let half = self.b.ins().sshr_imm(n, 1);
+        let half = self.b.ins().sshr_imm_u(n, 1);
         let rest = self.b.ins().isub(n, half);
         let mut r = y;
         for e in [half, rest] {
             let bias = self.ci(lanes, 127);
             let biased = self.b.ins().iadd(e, bias);
-            let bits = self.b.ins().ishl_imm(biased, 23);
+            let bits = self.b.ins().ishl_imm_u(biased, 23);
             let p = self.from_bits(lanes, bits);
             r = self.b.ins().fmul(r, p);
         }
@@ -126,7 +126,7 @@ impl<M: Module> Translator<'_, M> {
         let e0 = self.ci(lanes, 0);
         let e_adjust = self.select(DType::I32, lanes, tiny, e23, e0);
         let bits = self.to_bits(lanes, xs);
-        let exp_bits = self.b.ins().ushr_imm(bits, 23);
+        let exp_bits = self.b.ins().ushr_imm_u(bits, 23);
         let mask = self.ci(lanes, 0xff);
         let exp_bits = self.b.ins().band(exp_bits, mask);
         let bias = self.ci(lanes, 127);

@@ -10,7 +10,7 @@ use crate::runtime::RuntimeFn;
 use crate::translate::{clif_type, Result, Translator};
 use crate::vectorize::native_binary;
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
-use cranelift_codegen::ir::types::{F32, F64, I32, I64, I8};
+use cranelift_codegen::ir::types::{self, I32, I64, I8};
 use cranelift_codegen::ir::{Endianness, InstBuilder, MemFlagsData, Value};
 use cranelift_module::Module;
 use tfg_ir::kernel::Scalar;
@@ -64,7 +64,7 @@ impl<M: Module> Translator<'_, M> {
     pub fn lane(&mut self, d: DType, x: Value, i: u8) -> Value {
         let e = self.b.ins().extractlane(x, i);
         if d == DType::Bool {
-            self.b.ins().icmp_imm(IntCC::NotEqual, e, 0)
+            self.b.ins().icmp_imm_s(IntCC::NotEqual, e, 0)
         } else {
             e
         }
@@ -144,7 +144,7 @@ impl<M: Module> Translator<'_, M> {
                 let hi = self.b.ins().smax(x, minus);
                 self.b.ins().smin(hi, one)
             }
-            Not if lanes == 1 => self.b.ins().bxor_imm(x, 1),
+            Not if lanes == 1 => self.b.ins().bxor_imm_u(x, 1),
             Not => self.b.ins().bnot(x),
             Sqrt => self.b.ins().sqrt(x),
             Rsqrt => {
@@ -163,10 +163,9 @@ impl<M: Module> Translator<'_, M> {
             Tanh if inline_f32 => self.tanh_f32(lanes, x),
             Sigmoid if inline_f32 => self.sigmoid_f32(lanes, x),
             Exp | Log | Tanh | Sigmoid | Sin | Cos => {
-                let f = math_fn(op, d).ok_or_else(|| format!("{} on {d}", op.name()))?;
+                let f = math_fn(op, d).ok_or_else(|| format!("{} does not apply to {d}", op.name()))?;
                 self.call(f, &[x])?
             }
-            _ => return Err(format!("{} does not apply to {d}", op.name())),
         })
     }
 
@@ -240,8 +239,8 @@ impl<M: Module> Translator<'_, M> {
         let ins = |t: &mut Self, v: i64| t.b.ins().iconst(ty, v);
         let one = ins(self, 1);
         let zero = ins(self, 0);
-        let is_zero = self.b.ins().icmp_imm(IntCC::Equal, y, 0);
-        let is_minus_one = self.b.ins().icmp_imm(IntCC::Equal, y, -1);
+        let is_zero = self.b.ins().icmp_imm_s(IntCC::Equal, y, 0);
+        let is_minus_one = self.b.ins().icmp_imm_s(IntCC::Equal, y, -1);
         let unsafe_divisor = self.b.ins().bor(is_zero, is_minus_one);
         let divisor = self.b.ins().select(unsafe_divisor, one, y);
         let q = self.b.ins().sdiv(x, divisor);
@@ -249,9 +248,9 @@ impl<M: Module> Translator<'_, M> {
         let r = self.b.ins().isub(x, qd);
         // Truncation rounded toward zero; floor is one lower when the
         // remainder is nonzero and its sign differs from the divisor's.
-        let inexact = self.b.ins().icmp_imm(IntCC::NotEqual, r, 0);
+        let inexact = self.b.ins().icmp_imm_s(IntCC::NotEqual, r, 0);
         let signs = self.b.ins().bxor(r, divisor);
-        let differ = self.b.ins().icmp_imm(IntCC::SignedLessThan, signs, 0);
+        let differ = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, signs, 0);
         let adjust = self.b.ins().band(inexact, differ);
         let adjust = self.b.ins().uextend(ty, adjust);
         let q = self.b.ins().isub(q, adjust);
@@ -308,20 +307,20 @@ impl<M: Module> Translator<'_, M> {
         }
         let ty = clif_type(to, 1);
         Ok(match (from, to) {
-            (F32, F64) => self.b.ins().fpromote(F64, x),
-            (F64, F32) => self.b.ins().fdemote(F32, x),
+            (F32, F64) => self.b.ins().fpromote(types::F64, x),
+            (F64, F32) => self.b.ins().fdemote(types::F32, x),
             (F32 | F64, I32 | I64) => self.b.ins().fcvt_to_sint_sat(ty, x),
             (F32 | F64, Bool) => {
                 let z = self.konst(Scalar::from_f64(from, 0.0), 1);
                 self.b.ins().fcmp(FloatCC::NotEqual, x, z)
             }
-            (I32 | I64, Bool) => self.b.ins().icmp_imm(IntCC::NotEqual, x, 0),
-            (I32, I64) => self.b.ins().sextend(I64, x),
-            (I64, I32) => self.b.ins().ireduce(I32, x),
+            (I32 | I64, Bool) => self.b.ins().icmp_imm_s(IntCC::NotEqual, x, 0),
+            (I32, I64) => self.b.ins().sextend(types::I64, x),
+            (I64, I32) => self.b.ins().ireduce(types::I32, x),
             (I32 | I64, F32 | F64) => self.b.ins().fcvt_from_sint(ty, x),
             (Bool, I32 | I64) => self.b.ins().uextend(ty, x),
             (Bool, F32 | F64) => {
-                let wide = self.b.ins().uextend(I32, x);
+                let wide = self.b.ins().uextend(types::I32, x);
                 self.b.ins().fcvt_from_sint(ty, wide)
             }
             _ => return Err(format!("cast from {from} to {to}")),

@@ -342,7 +342,7 @@ impl<'a, M: Module> Translator<'a, M> {
         self.b.seal_block(inside);
         self.vars.insert(v, i);
         self.block(body)?;
-        let next = self.b.ins().iadd_imm(i, 1);
+        let next = self.b.ins().iadd_imm_s(i, 1);
         self.b.ins().jump(header, &[BlockArg::Value(next)]);
         self.b.seal_block(header);
         self.b.switch_to_block(exit);
@@ -355,7 +355,7 @@ impl<'a, M: Module> Translator<'a, M> {
     /// `lo`; gives the first iteration left for the scalar tail.
     fn vector_loop(&mut self, v: Var, lo: Value, hi: Value, body: &[Stmt], lanes: u8, accs: Vec<Accumulator>) -> Result<Value> {
         let span = self.b.ins().isub(hi, lo);
-        let odd = self.b.ins().band_imm(span, i64::from(lanes - 1));
+        let odd = self.b.ins().band_imm_u(span, i64::from(lanes - 1));
         let end = self.b.ins().isub(hi, odd);
         let mut accumulators = HashMap::new();
         for a in accs {
@@ -380,7 +380,7 @@ impl<'a, M: Module> Translator<'a, M> {
         let done = self.block(body);
         let ctx = self.vector.take();
         done?;
-        let next = self.b.ins().iadd_imm(i, i64::from(lanes));
+        let next = self.b.ins().iadd_imm_s(i, i64::from(lanes));
         self.b.ins().jump(header, &[BlockArg::Value(next)]);
         self.b.seal_block(header);
         self.b.switch_to_block(exit);
@@ -430,7 +430,7 @@ impl<'a, M: Module> Translator<'a, M> {
         let first = *self.vars.get(&v).ok_or("internal error: vector loop variable unset")?;
         let mut out = Vec::with_capacity(lanes.into());
         for lane in 0..lanes {
-            let i = self.b.ins().iadd_imm(first, i64::from(lane));
+            let i = self.b.ins().iadd_imm_s(first, i64::from(lane));
             self.vars.insert(v, i);
             let r = f(self, lane);
             self.vars.insert(v, first);
@@ -506,7 +506,8 @@ impl<'a, M: Module> Translator<'a, M> {
         match vectorize::access(&canon, v) {
             Access::Contiguous if d != DType::Bool => {
                 let addr = self.address(buf, &canon, u64::from(lanes))?;
-                Ok(self.b.ins().load(clif_type(d, lanes), vector_flags().with_readonly_if(self.read_only(buf)), addr, 0))
+                let flags = vector_flags().with_readonly_if(self.read_only(buf));
+                Ok(self.b.ins().load(clif_type(d, lanes), flags, addr, 0))
             }
             Access::Invariant => {
                 let x = self.load_scalar(buf, d, &canon)?;
@@ -526,7 +527,8 @@ impl<'a, M: Module> Translator<'a, M> {
 
     fn load_scalar(&mut self, buf: BufId, d: DType, canon: &Index) -> Result<Value> {
         let addr = self.address(buf, canon, 1)?;
-        Ok(self.b.ins().load(clif_type(d, 1), scalar_flags().with_readonly_if(self.read_only(buf)), addr, 0))
+        let flags = scalar_flags().with_readonly_if(self.read_only(buf));
+        Ok(self.b.ins().load(clif_type(d, 1), flags, addr, 0))
     }
 
     fn store(&mut self, buf: BufId, index: &Index, value: &Expr) -> Result<()> {
@@ -567,7 +569,7 @@ impl<'a, M: Module> Translator<'a, M> {
             let top = self.b.ins().iconst(I64, len.saturating_sub(span) as i64);
             i = self.b.ins().umin(i, top);
         }
-        let offset = self.b.ins().imul_imm(i, size);
+        let offset = self.b.ins().imul_imm_s(i, size);
         Ok(self.b.ins().iadd(base, offset))
     }
 
@@ -583,7 +585,7 @@ impl<'a, M: Module> Translator<'a, M> {
             }
             Index::Mul(a, c) => {
                 let x = self.index(a)?;
-                self.b.ins().imul_imm(x, *c as i64)
+                self.b.ins().imul_imm_s(x, *c as i64)
             }
             Index::Div(a, c) | Index::Rem(a, c) => {
                 if *c == 0 {
@@ -652,7 +654,7 @@ impl<'a, M: Module> Translator<'a, M> {
         let base = *self.bases.get(&r.buf).ok_or_else(|| format!("internal error: no base address for {}", r.buf))?;
         let i = self.index(&canon)?;
         let size = self.buffer_dtype(r.buf)?.size() as i64;
-        let offset = self.b.ins().imul_imm(i, size);
+        let offset = self.b.ins().imul_imm_s(i, size);
         Ok(self.b.ins().iadd(base, offset))
     }
 

@@ -1,0 +1,296 @@
+//! Running translated programs in-process: the JIT module, the arena and
+//! buffer table of a compiled program, and the thread pool launches.
+
+use crate::runtime::RuntimeFn;
+use crate::translate::{translate, Task};
+use crate::{isa, CompileError, Options, RunError};
+use cranelift_jit::{JITBuilder, JITModule};
+use cranelift_module::{default_libcall_names, Linkage};
+use rayon::prelude::*;
+use tfg_ir::kernel::{Program, Role, ARENA_ALIGN};
+use tfg_ir::{DType, Data, Tensor};
+
+/// What one run computes (the interpreters' shape).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outputs {
+    /// The program's outputs, in output order.
+    pub outputs: Vec<Tensor>,
+    /// The new value of each updated param, in update order.
+    pub updates: Vec<Tensor>,
+}
+
+/// A compiled task: `f(buffers, lo, hi)`.
+type TaskFn = unsafe extern "C" fn(*const usize, u64, u64);
+
+/// Loops with less estimated work than this run on the calling thread:
+/// waking the pool costs a few microseconds.
+const PARALLEL_WORK: u64 = 1 << 16;
+
+struct Launch {
+    f: TaskFn,
+    /// Iterations of the task's top-level loop (0 for straight-line code).
+    extent: u64,
+    split: bool,
+}
+
+/// A buffer the caller feeds or receives.
+struct Binding {
+    buf: usize,
+    dtype: DType,
+    shape: Vec<usize>,
+    name: String,
+}
+
+/// One cache line of the arena, so the arena is 64-byte aligned.
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct Line([u8; ARENA_ALIGN as usize]);
+
+/// A program compiled to native code, with its memory.
+pub struct Compiled {
+    module: Option<JITModule>,
+    launches: Vec<Launch>,
+    /// The base address of every buffer, by id, as the kernels read it.
+    table: Vec<usize>,
+    /// Temporaries, placed by the program's plan; allocated once.
+    arena: Vec<Line>,
+    /// Constants' elements, kept alive for the kernels.
+    consts: Vec<Vec<Line>>,
+    inputs: Vec<Binding>,
+    params: Vec<Binding>,
+    outputs: Vec<Binding>,
+    updates: Vec<Binding>,
+}
+
+/// Compiles `p` with the default [`Options`].
+pub fn compile(p: &Program) -> Result<Compiled, CompileError> {
+    compile_with(p, &Options::default())
+}
+
+pub fn compile_with(p: &Program, opts: &Options) -> Result<Compiled, CompileError> {
+    let err = |message: String| CompileError { message };
+    tfg_ir::kernel::verify(p).map_err(|e| err(e.to_string()))?;
+    let bindings = |pick: &dyn Fn(&Role) -> Option<u32>, kind: &str| -> Result<Vec<Binding>, CompileError> {
+        let mut found: Vec<Option<Binding>> = Vec::new();
+        for (i, b) in p.buffers.iter().enumerate() {
+            if let Some(n) = pick(&b.role) {
+                let n = n as usize;
+                if found.len() <= n {
+                    found.resize_with(n + 1, || None);
+                }
+                let shape = b.shape.iter().map(|&d| usize::try_from(d)).collect::<Result<Vec<_>, _>>().map_err(|_| err(format!("b{i} is too large")))?;
+                let name = b.name.clone().unwrap_or_else(|| format!("{kind} {n}"));
+                found[n] = Some(Binding { buf: i, dtype: b.dtype, shape, name });
+            }
+        }
+        found.into_iter().enumerate().map(|(n, b)| b.ok_or_else(|| err(format!("{kind} {n} has no buffer")))).collect()
+    };
+    let inputs = bindings(&|r| if let Role::Input(n) = r { Some(*n) } else { None }, "input")?;
+    let params = bindings(&|r| if let Role::Param(n) = r { Some(*n) } else { None }, "param")?;
+    let outputs = bindings(&|r| if let Role::Output(n) = r { Some(*n) } else { None }, "output")?;
+    let updates = bindings(&|r| if let Role::Update(n) = r { Some(*n) } else { None }, "update")?;
+    let too_large = |what: &str| err(format!("{what} does not fit in this machine's memory"));
+    for b in &p.buffers {
+        b.len().checked_mul(b.dtype.size() as u64).filter(|&n| n <= isize::MAX as u64).ok_or_else(|| too_large("a buffer"))?;
+    }
+
+    let mut module = jit_module().map_err(err)?;
+    let tasks = translate(&mut module, p, opts, Linkage::Local, None).map_err(err)?;
+    module.finalize_definitions().map_err(|e| err(format!("linking failed: {e}")))?;
+    let threads = opts.threads && rayon::current_num_threads() > 1;
+    let launches = tasks
+        .iter()
+        .map(|t: &Task| {
+            let code = module.get_finalized_function(t.func);
+            // SAFETY: `translate` defined `t.func` with the task signature.
+            let f = unsafe { std::mem::transmute::<*const u8, TaskFn>(code) };
+            let extent = t.extent.unwrap_or(0);
+            Launch { f, extent, split: threads && t.parallel && extent > 1 && t.work >= PARALLEL_WORK }
+        })
+        .collect();
+
+    let lines = |bytes: u64| usize::try_from(bytes.div_ceil(ARENA_ALIGN)).map_err(|_| too_large("the arena"));
+    let mut arena = vec![Line([0; ARENA_ALIGN as usize]); lines(p.plan.arena_bytes)?];
+    let arena_base = arena.as_mut_ptr() as usize;
+    let mut table = vec![0usize; p.buffers.len()];
+    let mut consts = Vec::new();
+    for (i, b) in p.buffers.iter().enumerate() {
+        match (&b.role, p.plan.offsets.get(i).copied().flatten()) {
+            (Role::Temp, Some(offset)) => table[i] = arena_base + offset as usize,
+            (Role::Const(data), _) => {
+                let bytes = data_bytes(data);
+                let mut c = vec![Line([0; ARENA_ALIGN as usize]); lines(bytes.len() as u64)?];
+                for (line, chunk) in c.iter_mut().zip(bytes.chunks(ARENA_ALIGN as usize)) {
+                    line.0[..chunk.len()].copy_from_slice(chunk);
+                }
+                table[i] = c.as_mut_ptr() as usize;
+                consts.push(c);
+            }
+            _ => {}
+        }
+    }
+    Ok(Compiled { module: Some(module), launches, table, arena, consts, inputs, params, outputs, updates })
+}
+
+/// A JIT module for the host that resolves the runtime's symbols.
+fn jit_module() -> Result<JITModule, String> {
+    let mut builder = JITBuilder::with_isa(isa::host()?, default_libcall_names());
+    for f in RuntimeFn::ALL {
+        builder.symbol(f.name(), f.address());
+    }
+    Ok(JITModule::new(builder))
+}
+
+/// The CLIF of every task function of `p`, as generated (before
+/// Cranelift's optimisations), each after a comment naming its kernel.
+pub fn clif(p: &Program) -> Result<String, CompileError> {
+    clif_with(p, &Options::default())
+}
+
+pub fn clif_with(p: &Program, opts: &Options) -> Result<String, CompileError> {
+    let err = |message: String| CompileError { message };
+    tfg_ir::kernel::verify(p).map_err(|e| err(e.to_string()))?;
+    let mut module = jit_module().map_err(err)?;
+    let mut text = String::new();
+    let mut show = |t: &Task, f: &cranelift_codegen::ir::Function| {
+        let name = p.kernels.get(t.kernel).map_or("?", |k| k.name.as_str());
+        let what = match (t.extent, t.parallel) {
+            (Some(n), true) => format!("parallel loop over 0..{n}"),
+            (Some(n), false) => format!("loop over 0..{n}"),
+            (None, _) => "straight-line code".to_string(),
+        };
+        text.push_str(&format!("; kernel {name}: {} ({what})\n{}\n", t.symbol, f.display()));
+    };
+    let translated = translate(&mut module, p, opts, Linkage::Local, Some(&mut show));
+    // SAFETY: nothing was finalised, so no pointer into the module escapes.
+    unsafe { module.free_memory() };
+    translated.map_err(err)?;
+    Ok(text)
+}
+
+/// The elements of `d` as bytes, in memory order (bools as 0 or 1).
+fn data_bytes(d: &Data) -> Vec<u8> {
+    match d {
+        Data::F32(v) => v.iter().flat_map(|x| x.to_ne_bytes()).collect(),
+        Data::F64(v) => v.iter().flat_map(|x| x.to_ne_bytes()).collect(),
+        Data::I32(v) => v.iter().flat_map(|x| x.to_ne_bytes()).collect(),
+        Data::I64(v) => v.iter().flat_map(|x| x.to_ne_bytes()).collect(),
+        Data::Bool(v) => v.iter().map(|&b| u8::from(b)).collect(),
+    }
+}
+
+fn data_ptr(d: &Data) -> usize {
+    match d {
+        Data::F32(v) => v.as_ptr() as usize,
+        Data::F64(v) => v.as_ptr() as usize,
+        Data::I32(v) => v.as_ptr() as usize,
+        Data::I64(v) => v.as_ptr() as usize,
+        Data::Bool(v) => v.as_ptr() as usize,
+    }
+}
+
+fn zeros(d: DType, n: usize) -> Data {
+    match d {
+        DType::F32 => Data::F32(vec![0.0; n]),
+        DType::F64 => Data::F64(vec![0.0; n]),
+        DType::I32 => Data::I32(vec![0; n]),
+        DType::I64 => Data::I64(vec![0; n]),
+        DType::Bool => Data::Bool(vec![false; n]),
+    }
+}
+
+impl Compiled {
+    /// Runs the program once. `inputs` and `params` are in the program's
+    /// input and param order, each of exactly its buffer's dtype and shape.
+    /// Nothing but the returned tensors is allocated.
+    pub fn run(&mut self, inputs: &[Tensor], params: &[Tensor]) -> Result<Outputs, RunError> {
+        bind(&mut self.table, &self.inputs, inputs, "input")?;
+        bind(&mut self.table, &self.params, params, "param")?;
+        let fresh = |bs: &[Binding], table: &mut [usize]| -> Vec<Data> {
+            bs.iter()
+                .map(|b| {
+                    let d = zeros(b.dtype, b.shape.iter().product());
+                    table[b.buf] = data_ptr(&d);
+                    d
+                })
+                .collect()
+        };
+        let outputs = fresh(&self.outputs, &mut self.table);
+        let updates = fresh(&self.updates, &mut self.table);
+        let table = Table(self.table.as_ptr());
+        for l in &self.launches {
+            launch(l, table);
+        }
+        let tensors = |bs: &[Binding], data: Vec<Data>| bs.iter().zip(data).map(|(b, data)| Tensor { shape: b.shape.clone(), data }).collect();
+        Ok(Outputs { outputs: tensors(&self.outputs, outputs), updates: tensors(&self.updates, updates) })
+    }
+
+    /// Bytes of the arena holding the temporaries.
+    pub fn arena_bytes(&self) -> usize {
+        self.arena.len() * ARENA_ALIGN as usize
+    }
+}
+
+impl Drop for Compiled {
+    fn drop(&mut self) {
+        self.consts.clear();
+        if let Some(m) = self.module.take() {
+            // SAFETY: the only pointers into the module's code are in
+            // `launches`, which dies with `self`.
+            unsafe { m.free_memory() };
+        }
+    }
+}
+
+/// Checks the fed tensors against the program's buffers and points the
+/// table at their elements.
+fn bind(table: &mut [usize], bs: &[Binding], fed: &[Tensor], kind: &str) -> Result<(), RunError> {
+    if bs.len() != fed.len() {
+        let names: Vec<&str> = bs.iter().map(|b| b.name.as_str()).collect();
+        let plural = if bs.len() == 1 { "" } else { "s" };
+        return Err(RunError { message: format!("expected {} {kind}{plural} ({}), got {}", bs.len(), names.join(", "), fed.len()) });
+    }
+    for (b, t) in bs.iter().zip(fed) {
+        if t.dtype() != b.dtype || t.shape != b.shape || t.numel() != b.shape.iter().product::<usize>() {
+            let want = Tensor::full(b.dtype, b.shape.clone(), 0.0).ty();
+            return Err(RunError { message: format!("{kind} {} expects {want} but was fed {} ({} elements)", b.name, t.ty(), t.numel()) });
+        }
+        table[b.buf] = data_ptr(&t.data);
+    }
+    Ok(())
+}
+
+/// The buffer table, shared read-only by the threads of one launch.
+#[derive(Clone, Copy)]
+struct Table(*const usize);
+
+// SAFETY: kernels only read the table; the buffers it points to are written
+// by disjoint iterations of a parallel loop.
+unsafe impl Send for Table {}
+unsafe impl Sync for Table {}
+
+impl Table {
+    fn get(self) -> *const usize {
+        self.0
+    }
+}
+
+/// Runs one task, its loop split into chunks across the pool if it is
+/// parallel and large.
+fn launch(l: &Launch, table: Table) {
+    let f = l.f;
+    if !l.split {
+        // SAFETY: the table holds a valid address for every buffer.
+        unsafe { f(table.get(), 0, l.extent) };
+        return;
+    }
+    let chunks = (rayon::current_num_threads() as u64 * 4).min(l.extent);
+    // Chunks of whole vectors keep every chunk's vector loop aligned alike.
+    let step = l.extent.div_ceil(chunks).next_multiple_of(16);
+    let extent = l.extent;
+    (0..extent.div_ceil(step)).into_par_iter().for_each(|c| {
+        let lo = c * step;
+        // SAFETY: as above; the iterations of a parallel loop are independent.
+        unsafe { f(table.get(), lo, (lo + step).min(extent)) };
+    });
+}
