@@ -32,6 +32,19 @@ use tfg_ir::{Graph, TrainSpec};
 pub struct Program {
     pub graphs: Vec<Graph>,
     pub trains: Vec<TrainSpec>,
+    /// Inputs whose default feed is a file: `input x: f32[N, 4] = "x.npy"`.
+    pub input_paths: Vec<InputPath>,
+}
+
+/// An input whose default feed is the `.npy` file at `path`, relative to the
+/// directory of the `.tfg` file that names it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InputPath {
+    pub graph: String,
+    pub input: String,
+    pub path: String,
+    /// The string literal, for errors about the file.
+    pub span: ast::Span,
 }
 
 impl Program {
@@ -64,6 +77,11 @@ impl Program {
                 )),
             },
         }
+    }
+
+    /// The file that gives input `input` of graph `graph` its default feed.
+    pub fn input_path(&self, graph: &str, input: &str) -> Option<&InputPath> {
+        self.input_paths.iter().find(|p| p.graph == graph && p.input == input)
     }
 
     /// The `train` item for graph `name`, if the file has one.

@@ -20,7 +20,7 @@ use crate::builtin::{self, bind_args, ArgKind, Param};
 use crate::diag::{did_you_mean, line_col, place, Diagnostic};
 use crate::literal::{Literal, Scalar};
 use crate::train;
-use crate::Program;
+use crate::{InputPath, Program};
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 use tfg_ir::{BinaryOp, DType, Dim, Graph, Init, Loc, Op, Shape, Tensor, Type, UnaryOp, ValueId};
@@ -98,6 +98,7 @@ pub fn lower_file(file: &File, src: &str) -> (Program, Vec<Diagnostic>) {
     let mut diags = Vec::new();
     let module = Module::new(file, src, &mut diags);
     let mut graphs = Vec::new();
+    let mut input_paths = Vec::new();
     let mut names: HashMap<&str, Option<GraphNames>> = HashMap::new();
     let mut first_span: HashMap<&str, Span> = HashMap::new();
     for item in &file.items {
@@ -113,9 +114,10 @@ pub fn lower_file(file: &File, src: &str) -> (Program, Vec<Diagnostic>) {
                     continue;
                 }
                 first_span.insert(&g.name.name, g.name.span);
-                let (graph, graph_names, graph_diags) =
+                let (graph, graph_names, paths, graph_diags) =
                     GraphLowerer::new(&module, &g.name.name).run(g);
                 diags.extend(graph_diags);
+                input_paths.extend(paths);
                 names.insert(&g.name.name, Some(graph_names));
                 graphs.push(graph);
             }
@@ -147,7 +149,7 @@ pub fn lower_file(file: &File, src: &str) -> (Program, Vec<Diagnostic>) {
             }
         }
     }
-    (Program { graphs, trains }, diags)
+    (Program { graphs, trains, input_paths }, diags)
 }
 
 /// The file-wide context of lowering: the source and the `fn`s.
@@ -449,6 +451,8 @@ pub(crate) struct GraphLowerer<'m, 'f> {
     frames: Vec<Frame>,
     depth: u32,
     diags: Vec<Diagnostic>,
+    /// Inputs whose default feed is a `.npy` file named by a string.
+    input_paths: Vec<InputPath>,
 }
 
 impl<'m, 'f> GraphLowerer<'m, 'f> {
@@ -461,10 +465,11 @@ impl<'m, 'f> GraphLowerer<'m, 'f> {
             frames: Vec::new(),
             depth: 0,
             diags: Vec::new(),
+            input_paths: Vec::new(),
         }
     }
 
-    fn run(mut self, g: &GraphItem) -> (Graph, GraphNames, Vec<Diagnostic>) {
+    fn run(mut self, g: &GraphItem) -> (Graph, GraphNames, Vec<InputPath>, Vec<Diagnostic>) {
         for s in &g.body {
             let bound = match &s.kind {
                 StmtKind::Input { name, .. } | StmtKind::Param { name, .. } => Some(name),
@@ -489,7 +494,7 @@ impl<'m, 'f> GraphLowerer<'m, 'f> {
                 (n.clone(), ty)
             })
             .collect();
-        (self.graph, names, self.diags)
+        (self.graph, names, self.input_paths, self.diags)
     }
 
     /// Records `d`, noting the fn calls it sits in, and says it is reported.
@@ -542,8 +547,18 @@ impl<'m, 'f> GraphLowerer<'m, 'f> {
         match &s.kind {
             StmtKind::Input { name, ty, default } => {
                 let ty = type_of(ty);
+                // A string default names a .npy file, which the driver loads.
+                if let Some(Expr { kind: ExprKind::Str(path), span, .. }) = default {
+                    self.input_paths.push(InputPath {
+                        graph: self.graph.name.clone(),
+                        input: name.name.clone(),
+                        path: path.clone(),
+                        span: *span,
+                    });
+                }
                 let default = default
                     .as_ref()
+                    .filter(|e| !matches!(e.kind, ExprKind::Str(_)))
                     .map(|e| self.default_feed(e, &ty, &name.name))
                     .transpose();
                 if self.check_unbound(&name.name, name.span) {
