@@ -543,3 +543,13 @@ proptest! {
         lowered_round_trips(&p)?;
     }
 }
+
+#[test]
+fn show_mlp() {
+    let g = mlp(32, 64, 32, 10);
+    let step = train_step(&g, Optimizer::Sgd { lr: 0.1 });
+    let f = fuse(&step);
+    println!("{}", f.print(&step));
+    let p = lower(&step, &f).unwrap();
+    println!("{}", kernel::print(&p));
+}

@@ -108,7 +108,7 @@ impl TensorFacts {
     }
 }
 
-fn fold_first(d: &Data) -> Data {
+fn first_element(d: &Data) -> Data {
     match d {
         Data::F32(v) => Data::F32(v[..1].to_vec()),
         Data::F64(v) => Data::F64(v[..1].to_vec()),
@@ -203,35 +203,40 @@ impl Analysis<TensorLang> for TensorAnalysis {
         if egraph.lookup_expr(&target) == Some(egraph.find(id)) {
             return;
         }
-        egraph.analysis.folds += 1;
-        if egraph.are_explanations_enabled() {
-            if let Some(from) = folded_term(egraph, id) {
+        let from = match egraph.are_explanations_enabled() {
+            true => folded_term(egraph, id),
+            false => None,
+        };
+        let united = match from {
+            Some(from) => {
                 let (from, to) = (Pattern::from(from).ast, Pattern::from(target).ast);
-                egraph.union_instantiations(&from, &to, &Subst::default(), "constant-fold");
-                return;
+                egraph.union_instantiations(&from, &to, &Subst::default(), "constant-fold").1
             }
-        }
-        let folded = egraph.add_expr(&target);
-        egraph.union_trusted(id, folded, "constant-fold");
+            None => {
+                let folded = egraph.add_expr(&target);
+                egraph.union_trusted(id, folded, "constant-fold")
+            }
+        };
+        egraph.analysis.folds += united as usize;
     }
 }
 
 /// The constant that `facts` says its class equals: `c`, or
-/// `(broadcast_to shape=[…] c)` for a splat.
+/// `(broadcast_to shape=[…] c)` for a splat of more than one element.
 pub fn constant_form(facts: &TensorFacts) -> Option<RecExpr<TensorLang>> {
     let mut expr = RecExpr::default();
-    match (&facts.splat, &facts.value) {
-        (Some(s), _) => {
+    match (&facts.value, &facts.splat) {
+        (Some(v), s) if v.numel() <= 1 || s.is_none() => {
+            expr.add(TensorLang::Const(Constant(v.clone())));
+        }
+        (_, Some(s)) => {
             let c = expr.add(TensorLang::Const(Constant(s.clone())));
             if facts.ty.shape.rank() > 0 {
                 let a = expr.add(TensorLang::Attr(Attr::shape(&facts.ty.shape)));
                 expr.add(TensorLang::Op(Kind::BroadcastTo, vec![a, c]));
             }
         }
-        (None, Some(v)) => {
-            expr.add(TensorLang::Const(Constant(v.clone())));
-        }
-        (None, None) => return None,
+        _ => return None,
     }
     Some(expr)
 }

@@ -176,6 +176,7 @@ pub fn simplify(g: &mut Graph, limits: Limits) -> Result<Report, String> {
         .map(|&(_, v)| v)
         .chain(g.updates.iter().map(|&(_, v)| v));
     egraph.analysis.roots = roots.map(|v| ids[v.index()]).collect();
+    let initial = egraph.total_size();
     for (i, &id) in ids.iter().enumerate() {
         if let analysis::Facts::Invalid(why) = &egraph[id].data {
             return Err(format!(
@@ -187,7 +188,7 @@ pub fn simplify(g: &mut Graph, limits: Limits) -> Result<Report, String> {
     let runner = Runner::default()
         .with_egraph(egraph)
         .with_scheduler(SimpleScheduler)
-        .with_node_limit(ids.len() + limits.nodes)
+        .with_node_limit(initial + limits.nodes)
         .with_iter_limit(limits.iters)
         .with_time_limit(limits.time)
         .run(&rules);

@@ -219,6 +219,11 @@ fn rule(
     )
 }
 
+/// Known, so a `neg` of it folds away.
+fn is_constant(f: &TensorFacts) -> bool {
+    f.value.is_some() || f.splat.is_some()
+}
+
 fn is_one(f: &TensorFacts) -> bool {
     f.splat_f64() == Some(1.0)
 }
@@ -368,6 +373,8 @@ pub fn rules() -> Result<Vec<Rule>, String> {
             when(is_one(m.tensor("?c")?))
         })?,
         rule("neg-neg", "(neg (neg ?x))", "?x", always)?,
+        rule("neg-mul", "(neg (mul ?c ?x))", "(mul (neg ?c) ?x)", |m| when(is_constant(m.tensor("?c")?)))?,
+        rule("neg-mul-right", "(neg (mul ?x ?c))", "(mul ?x (neg ?c))", |m| when(is_constant(m.tensor("?c")?)))?,
         rule("add-neg", "(add ?a (neg ?b))", "(sub ?a ?b)", always)?,
         rule("sub-neg", "(sub ?a (neg ?b))", "(add ?a ?b)", always)?,
         rule(

@@ -1,0 +1,423 @@
+//! The JIT against the Kernel IR interpreter: every op in every dtype and
+//! shape corner, compositions, GEMMs in every layout, and random graphs.
+//! Graphs go through `fuse` + `lower`; both backends run the same program on
+//! the same feeds, and must agree within SPEC §1.6's tolerances (NaN matches
+//! NaN, integers and bools exactly). Each program runs under several code
+//! generation options (vectorised or not, inline or runtime math, threads or
+//! not), so every path is checked.
+
+use proptest::prelude::*;
+use tfg_cpu::Options;
+use tfg_interp::kernel::run_program;
+use tfg_ir::kernel::{self, Program};
+use tfg_ir::{BinaryOp, DType, Data, Graph, Op, ReduceOp, Shape, Tensor, Type, UnaryOp, ValueId};
+use tfg_passes::fuse::fuse;
+use tfg_passes::lower::lower;
+
+fn ty(dtype: DType, dims: &[u64]) -> Type {
+    Type::new(dtype, Shape::known(dims))
+}
+
+fn input(g: &mut Graph, name: &str, dtype: DType, dims: &[u64]) -> ValueId {
+    g.add_input(name, ty(dtype, dims), None)
+}
+
+fn add(g: &mut Graph, op: Op, args: &[ValueId]) -> ValueId {
+    g.add(op, args).unwrap_or_else(|e| panic!("test graph: {e}"))
+}
+
+/// splitmix64: the test's own reproducible randomness.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// Floats that exercise every special case: signed zeros, infinities, NaN,
+/// subnormals, huge and tiny values, integers and halves.
+const SPECIAL: [f64; 16] = [0.0, -0.0, 1.0, -1.0, 0.5, -2.5, f64::INFINITY, f64::NEG_INFINITY, f64::NAN, 1e-40, -3e-39, 88.5, -90.0, 1e30, -7.0, 3.0];
+
+/// A random tensor of type `t`: floats mostly in [-3, 3] with the special
+/// values mixed in, integers in [-9, 9] with their extremes, bools.
+fn random(t: &Type, rng: &mut Rng, special: bool) -> Tensor {
+    let shape = t.shape.concrete().expect("concrete test shapes");
+    let n: usize = shape.iter().product();
+    let mut float = |rng: &mut Rng| {
+        if special && rng.next() % 4 == 0 {
+            SPECIAL[(rng.next() % SPECIAL.len() as u64) as usize]
+        } else {
+            rng.unit() * 6.0 - 3.0
+        }
+    };
+    let data = match t.dtype {
+        DType::F32 => Data::F32((0..n).map(|_| float(rng) as f32).collect()),
+        DType::F64 => Data::F64((0..n).map(|_| float(rng)).collect()),
+        DType::I32 => Data::I32((0..n).map(|_| int(rng, special, i32::MIN as i64, i32::MAX as i64) as i32).collect()),
+        DType::I64 => Data::I64((0..n).map(|_| int(rng, special, i64::MIN, i64::MAX)).collect()),
+        DType::Bool => Data::Bool((0..n).map(|_| rng.next() % 2 == 0).collect()),
+    };
+    Tensor { shape, data }
+}
+
+fn int(rng: &mut Rng, special: bool, min: i64, max: i64) -> i64 {
+    match rng.next() % 16 {
+        0 if special => min,
+        1 if special => max,
+        _ => (rng.next() % 19) as i64 - 9,
+    }
+}
+
+fn feeds(g: &Graph, seed: u64, special: bool) -> (Vec<Tensor>, Vec<Tensor>) {
+    let mut rng = Rng(seed);
+    let inputs = g.inputs().map(|v| random(g.ty(v), &mut rng, special)).collect();
+    let params = g
+        .params()
+        .map(|v| match &g.node(v).op {
+            Op::Param { name, init } => tfg_ir::init::materialize(init, g.ty(v), seed, name).expect("param init"),
+            _ => unreachable!("params() gives params"),
+        })
+        .collect();
+    (inputs, params)
+}
+
+/// SPEC §1.6: relative 1e-5 elementwise, 1e-4 for reductions and products
+/// (`tol`), with an absolute floor near zero; NaN matches NaN, and
+/// integers and bools match exactly.
+fn close(want: &Tensor, got: &Tensor, tol: f64) -> Result<(), String> {
+    if want.shape != got.shape || want.dtype() != got.dtype() {
+        return Err(format!("{:?} {} vs {:?} {}", want.shape, want.dtype(), got.shape, got.dtype()));
+    }
+    for i in 0..want.numel() {
+        let (a, b) = (want.data.get_f64(i), got.data.get_f64(i));
+        let ok = if want.dtype().is_float() {
+            (a.is_nan() && b.is_nan()) || a == b || (a - b).abs() <= tol * a.abs().max(b.abs()) + 1e-30
+        } else {
+            a == b
+        };
+        if !ok {
+            return Err(format!("element {i}: want {a:e}, got {b:e}"));
+        }
+    }
+    Ok(())
+}
+
+/// The option sets every program is compiled with.
+fn variants() -> [Options; 4] {
+    let all = Options::default();
+    [
+        all.clone(),
+        Options { vectorize: false, ..all.clone() },
+        Options { inline_math: false, ..all.clone() },
+        Options { threads: false, vectorize: false, inline_math: false },
+    ]
+}
+
+/// Runs `p` in the interpreter and under every option set; compares.
+fn agree_program(p: &Program, inputs: &[Tensor], params: &[Tensor], tol: f64) -> Result<(), String> {
+    let want = run_program(p, inputs, params).map_err(|e| format!("kernel interpreter: {e}\n{}", kernel::print(p)))?;
+    for opts in variants() {
+        let mut c = tfg_cpu::compile_with(p, &opts).map_err(|e| format!("{opts:?}: compile: {e}\n{}", kernel::print(p)))?;
+        // Twice: the arena is reused, and the second run must not see the first.
+        for run in 0..2 {
+            let got = c.run(inputs, params).map_err(|e| format!("{opts:?}: run: {e}"))?;
+            if want.outputs.len() != got.outputs.len() || want.updates.len() != got.updates.len() {
+                return Err("different numbers of results".into());
+            }
+            let pairs = want.outputs.iter().zip(&got.outputs).chain(want.updates.iter().zip(&got.updates));
+            for (i, (w, o)) in pairs.enumerate() {
+                close(w, o, tol).map_err(|e| format!("{opts:?}, run {run}, result {i}: {e}\n{}", kernel::print(p)))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn agree(g: &Graph, seed: u64, special: bool, tol: f64) -> Result<(), String> {
+    tfg_ir::verify(g).map_err(|e| format!("test graph is invalid: {e}"))?;
+    let p = lower(g, &fuse(g)).map_err(|e| format!("lowering failed: {e}"))?;
+    let (inputs, params) = feeds(g, seed, special);
+    agree_program(&p, &inputs, &params, tol)
+}
+
+fn check(g: &Graph) {
+    agree(g, 7, true, 1e-5).unwrap_or_else(|e| panic!("{}\n{e}", tfg_ir::text::print(g)));
+}
+
+fn check_reduction(g: &Graph) {
+    agree(g, 7, false, 1e-4).unwrap_or_else(|e| panic!("{}\n{e}", tfg_ir::text::print(g)));
+}
+
+/// Sizes around the vector width and the thread split: a scalar, one
+/// element, odd, a vector and a tail, and enough to split across threads.
+const SHAPES: [&[u64]; 6] = [&[], &[1], &[7], &[4, 5], &[2, 33], &[300, 301]];
+
+#[test]
+fn every_unary_op_in_every_dtype_and_shape() {
+    for op in UnaryOp::ALL {
+        for dtype in DType::ALL {
+            for shape in SHAPES {
+                if tfg_ir::infer(&Op::Unary(op), &[&ty(dtype, shape)]).is_err() {
+                    continue;
+                }
+                let mut g = Graph::new("unary");
+                let x = input(&mut g, "x", dtype, shape);
+                let y = add(&mut g, Op::Unary(op), &[x]);
+                g.outputs.push(("y".into(), y));
+                check(&g);
+            }
+        }
+    }
+}
+
+const BROADCASTS: [(&[u64], &[u64]); 6] = [(&[2, 3], &[2, 3]), (&[2, 1], &[3]), (&[], &[9]), (&[3, 1, 2], &[1, 4, 1]), (&[11], &[]), (&[257, 129], &[257, 129])];
+
+#[test]
+fn every_binary_op_in_every_dtype_with_broadcasting() {
+    for op in BinaryOp::ALL {
+        for dtype in DType::ALL {
+            for (a, b) in BROADCASTS {
+                let mut g = Graph::new("binary");
+                let x = input(&mut g, "x", dtype, a);
+                let y = input(&mut g, "y", dtype, b);
+                let Ok(z) = g.add(Op::Binary(op), &[x, y]) else { continue };
+                g.outputs.push(("z".into(), z));
+                check(&g);
+            }
+        }
+    }
+}
+
+#[test]
+fn select_in_every_dtype() {
+    for dtype in DType::ALL {
+        for (c_shape, a_shape, b_shape) in [(&[2u64, 1, 1][..], &[3u64, 1][..], &[4u64][..]), (&[13], &[13], &[13])] {
+            let mut g = Graph::new("select");
+            let c = input(&mut g, "c", DType::Bool, c_shape);
+            let a = input(&mut g, "a", dtype, a_shape);
+            let b = input(&mut g, "b", dtype, b_shape);
+            let z = add(&mut g, Op::Select, &[c, a, b]);
+            g.outputs.push(("z".into(), z));
+            check(&g);
+        }
+    }
+}
+
+#[test]
+fn cast_between_every_dtype() {
+    for from in DType::ALL {
+        for to in DType::ALL {
+            for shape in [&[9u64][..], &[2, 3]] {
+                let mut g = Graph::new("cast");
+                let x = input(&mut g, "x", from, shape);
+                let y = add(&mut g, Op::Cast { to }, &[x]);
+                g.outputs.push(("y".into(), y));
+                check(&g);
+            }
+        }
+    }
+}
+
+#[test]
+fn reductions_over_every_axis_set() {
+    let axis_sets: [&[usize]; 8] = [&[], &[0], &[1], &[2], &[0, 1], &[0, 2], &[1, 2], &[0, 1, 2]];
+    for op in ReduceOp::ALL {
+        for dtype in [DType::F32, DType::F64, DType::I32, DType::I64] {
+            for shape in [&[2u64, 3, 4][..], &[3, 5, 17]] {
+                for axes in axis_sets {
+                    let mut g = Graph::new("reduce");
+                    let x = input(&mut g, "x", dtype, shape);
+                    let Ok(y) = g.add(Op::Reduce { op, axes: axes.to_vec(), keepdims: false }, &[x]) else { continue };
+                    g.outputs.push(("y".into(), y));
+                    check_reduction(&g);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn large_rows_reduce_with_vector_accumulators() {
+    for op in ReduceOp::ALL {
+        for dtype in [DType::F32, DType::F64, DType::I32, DType::I64] {
+            let mut g = Graph::new("rows");
+            let x = input(&mut g, "x", dtype, &[37, 1029]);
+            let Ok(y) = g.add(Op::Reduce { op, axes: vec![1], keepdims: false }, &[x]) else { continue };
+            let Ok(z) = g.add(Op::Reduce { op, axes: vec![0], keepdims: true }, &[x]) else { continue };
+            g.outputs.push(("y".into(), y));
+            g.outputs.push(("z".into(), z));
+            // Products of a thousand values overflow; compare the others.
+            if op != ReduceOp::Prod {
+                check_reduction(&g);
+            }
+        }
+    }
+}
+
+#[test]
+fn argmax_and_argmin() {
+    for dtype in [DType::F32, DType::F64, DType::I32, DType::I64] {
+        for axis in 0..2 {
+            for op in [Op::ArgMax { axis }, Op::ArgMin { axis }] {
+                let mut g = Graph::new("arg");
+                let x = input(&mut g, "x", dtype, &[5, 9]);
+                let y = add(&mut g, op, &[x]);
+                g.outputs.push(("y".into(), y));
+                check(&g);
+            }
+        }
+    }
+}
+
+#[test]
+fn matmul_in_every_rank_case_and_dtype() {
+    let cases: [(&[u64], &[u64]); 8] = [
+        (&[5], &[5]),
+        (&[3], &[3, 4]),
+        (&[4, 3], &[3]),
+        (&[2, 3], &[3, 4]),
+        (&[2, 2, 3], &[3, 4]),
+        (&[3, 1, 2, 3], &[2, 3, 5]),
+        (&[1, 4], &[4, 1]),
+        (&[33, 65], &[65, 17]),
+    ];
+    for dtype in [DType::F32, DType::F64, DType::I32, DType::I64] {
+        for (a, b) in cases {
+            let mut g = Graph::new("matmul");
+            let x = input(&mut g, "a", dtype, a);
+            let y = input(&mut g, "b", dtype, b);
+            let z = add(&mut g, Op::MatMul, &[x, y]);
+            g.outputs.push(("z".into(), z));
+            check_reduction(&g);
+        }
+    }
+}
+
+#[test]
+fn matmul_of_transposed_operands() {
+    for (ta, tb) in [(false, true), (true, false), (true, true)] {
+        let mut g = Graph::new("mt");
+        let (ad, bd): (&[u64], &[u64]) = (if ta { &[6, 5] } else { &[5, 6] }, if tb { &[7, 6] } else { &[6, 7] });
+        let mut x = input(&mut g, "a", DType::F32, ad);
+        let mut y = input(&mut g, "b", DType::F32, bd);
+        if ta {
+            x = add(&mut g, Op::Transpose { perm: vec![1, 0] }, &[x]);
+        }
+        if tb {
+            y = add(&mut g, Op::Transpose { perm: vec![1, 0] }, &[y]);
+        }
+        let z = add(&mut g, Op::MatMul, &[x, y]);
+        let one = add(&mut g, Op::Const(Tensor::scalar_f32(1.0)), &[]);
+        let w = add(&mut g, Op::Binary(BinaryOp::Add), &[z, one]);
+        g.outputs.push(("w".into(), w));
+        check_reduction(&g);
+    }
+}
+
+#[test]
+fn layout_ops() {
+    for dtype in DType::ALL {
+        let mut g = Graph::new("layout");
+        let x = input(&mut g, "x", dtype, &[2, 3, 5]);
+        let t = add(&mut g, Op::Transpose { perm: vec![2, 0, 1] }, &[x]);
+        let r = add(&mut g, Op::Reshape { shape: Shape::known(&[6, 5]) }, &[x]);
+        let b = add(&mut g, Op::BroadcastTo { shape: Shape::known(&[4, 2, 3, 5]) }, &[x]);
+        let c = add(&mut g, Op::Concat { axis: 1 }, &[x, x]);
+        for (n, v) in [("t", t), ("r", r), ("b", b), ("c", c)] {
+            g.outputs.push((n.into(), v));
+        }
+        check(&g);
+    }
+}
+
+#[test]
+fn one_hot_of_both_integer_dtypes() {
+    for dtype in [DType::I32, DType::I64] {
+        let mut g = Graph::new("one_hot");
+        let x = input(&mut g, "x", dtype, &[3, 7]);
+        let y = add(&mut g, Op::OneHot { depth: 5 }, &[x]);
+        g.outputs.push(("y".into(), y));
+        check(&g);
+    }
+}
+
+/// `softmax(x)` over the last axis, as the frontend expands it.
+fn softmax(g: &mut Graph, x: ValueId) -> ValueId {
+    let m = add(g, Op::Reduce { op: ReduceOp::Max, axes: vec![1], keepdims: true }, &[x]);
+    let d = add(g, Op::Binary(BinaryOp::Sub), &[x, m]);
+    let e = add(g, Op::Unary(UnaryOp::Exp), &[d]);
+    let s = add(g, Op::Reduce { op: ReduceOp::Sum, axes: vec![1], keepdims: true }, &[e]);
+    add(g, Op::Binary(BinaryOp::Div), &[e, s])
+}
+
+#[test]
+fn softmax_rows() {
+    for (rows, cols) in [(1, 1), (3, 7), (64, 1000)] {
+        let mut g = Graph::new("softmax");
+        let x = input(&mut g, "x", DType::F32, &[rows, cols]);
+        let y = softmax(&mut g, x);
+        g.outputs.push(("y".into(), y));
+        check_reduction(&g);
+    }
+}
+
+/// The W1 expression: `tanh(0.5*x + 0.1) * sigmoid(x) + x*x`.
+pub fn w1(n: u64) -> Graph {
+    let mut g = Graph::new("w1");
+    let x = input(&mut g, "x", DType::F32, &[n]);
+    let half = add(&mut g, Op::Const(Tensor::scalar_f32(0.5)), &[]);
+    let tenth = add(&mut g, Op::Const(Tensor::scalar_f32(0.1)), &[]);
+    let a = add(&mut g, Op::Binary(BinaryOp::Mul), &[half, x]);
+    let a = add(&mut g, Op::Binary(BinaryOp::Add), &[a, tenth]);
+    let t = add(&mut g, Op::Unary(UnaryOp::Tanh), &[a]);
+    let s = add(&mut g, Op::Unary(UnaryOp::Sigmoid), &[x]);
+    let ts = add(&mut g, Op::Binary(BinaryOp::Mul), &[t, s]);
+    let xx = add(&mut g, Op::Binary(BinaryOp::Mul), &[x, x]);
+    let y = add(&mut g, Op::Binary(BinaryOp::Add), &[ts, xx]);
+    g.outputs.push(("y".into(), y));
+    g
+}
+
+#[test]
+fn w1_expression_at_every_size_class() {
+    for n in [1, 3, 4, 5, 1000, 100_003] {
+        check(&w1(n));
+    }
+}
+
+#[test]
+fn feeds_are_checked() {
+    let p = lower(&w1(4), &fuse(&w1(4))).expect("lowers");
+    let mut c = tfg_cpu::compile(&p).expect("compiles");
+    let wrong_shape = Tensor::full(DType::F32, vec![5], 1.0);
+    let e = c.run(&[wrong_shape], &[]).expect_err("a feed of the wrong shape");
+    assert!(e.message.contains("expects f32[4]"), "{}", e.message);
+    let wrong_dtype = Tensor::full(DType::F64, vec![4], 1.0);
+    assert!(c.run(&[wrong_dtype], &[]).is_err());
+    assert!(c.run(&[], &[]).expect_err("no feed").message.contains("expected 1 input"));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_graphs_agree(g in tfg_ir::arbitrary::arb_graph(), seed in any::<u64>()) {
+        agree(&g, seed, false, 1e-4).map_err(|e| TestCaseError::fail(format!("{}\n{e}", tfg_ir::text::print(&g))))?;
+    }
+
+    #[test]
+    fn random_graphs_with_updates_agree(g in tfg_ir::arbitrary::arb_graph_with(tfg_ir::arbitrary::GraphConfig {
+        updates: true, ..Default::default()
+    }), seed in any::<u64>()) {
+        agree(&g, seed, false, 1e-4).map_err(|e| TestCaseError::fail(format!("{}\n{e}", tfg_ir::text::print(&g))))?;
+    }
+}
