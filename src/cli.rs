@@ -24,6 +24,8 @@ pub struct Cli {
 pub enum Command {
     /// Compile and run a graph once; print its outputs.
     Run(RunArgs),
+    /// Train a graph as the file's `train` item says; print the final loss and the outputs.
+    Train(TrainArgs),
     /// Parse, resolve and check types and shapes; report every error.
     Check(CheckArgs),
     /// Print the IR after each pass (or after the passes named by --after).
@@ -51,6 +53,45 @@ pub struct RunArgs {
     #[arg(long)]
     pub json: bool,
     /// Write every output as DIR/NAME.npy (DIR is created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Start from the params in this safetensors checkpoint instead of their initialisers.
+    #[arg(long, value_name = "CKPT")]
+    pub restore: Option<PathBuf>,
+    #[command(flatten)]
+    pub dump: DumpOptions,
+}
+
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    /// The .tfg file.
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub graph: GraphArg,
+    /// Feed an input: VALUE is a literal in .tfg syntax (x=[1,2,3]) or a path ending in .npy.
+    /// Repeatable. Inputs fed from files are cut into minibatches when the train item says `batch N`.
+    #[arg(long = "feed", value_name = "NAME=VALUE")]
+    pub feeds: Vec<Feed>,
+    /// Where to run, as for `tfg run`.
+    #[arg(long, value_enum, default_value_t = Backend::Cpu)]
+    pub backend: Backend,
+    /// Seed for random param initialisers and for shuffling minibatches.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Run this many steps instead of the train item's `steps`.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub steps: Option<u64>,
+    /// Start from the params in this safetensors checkpoint instead of their initialisers.
+    #[arg(long, value_name = "CKPT")]
+    pub restore: Option<PathBuf>,
+    /// Write every param after training to this safetensors checkpoint.
+    #[arg(long, value_name = "CKPT")]
+    pub save: Option<PathBuf>,
+    /// Print exactly one JSON object on stdout:
+    /// {"steps", "final_loss", "outputs": {NAME: TENSOR, …}, "params": {NAME: TENSOR, …}}.
+    #[arg(long)]
+    pub json: bool,
+    /// Write every output of the run after training as DIR/NAME.npy (DIR is created if missing).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     #[command(flatten)]

@@ -29,6 +29,8 @@ pub enum FeedValue {
     Literal(String),
     /// A `.npy` file.
     Npy(PathBuf),
+    /// A `.npy` file read and checked already (an input's file default).
+    NpyLoaded(Tensor),
 }
 
 impl FromStr for Feed {
@@ -192,6 +194,7 @@ fn load(
             }
             Ok(t)
         }
+        FeedValue::NpyLoaded(t) => Ok(t.clone()),
         FeedValue::Literal(text) => {
             let literal = tfg_frontend::parse_literal(text).map_err(|mut d| {
                 d.message = format!(
@@ -211,7 +214,7 @@ fn load(
     }
 }
 
-fn numpy_name(ty: &Type) -> &'static str {
+pub fn numpy_name(ty: &Type) -> &'static str {
     match ty.dtype {
         tfg_ir::DType::F32 => "float32",
         tfg_ir::DType::F64 => "float64",

@@ -1,4 +1,5 @@
-//! The `--json` output (SPEC §2): `{"outputs": {"NAME": {"dtype", "shape", "data"}, …}}`.
+//! The `--json` output (SPEC §2): `{"outputs": {"NAME": {"dtype", "shape", "data"}, …}}`
+//! for `tfg run`, and `{"steps", "final_loss", "outputs", "params"}` for `tfg train`.
 //!
 //! Written by hand rather than through `serde_json::Value` so that the outputs
 //! keep the graph's order and each float is printed with the shortest digits
@@ -13,6 +14,24 @@ use tfg_ir::{Data, Tensor};
 /// The `--json` object of `tfg run`.
 pub fn run_report(outputs: &[(&str, &Tensor)]) -> String {
     format!("{{\"outputs\": {}}}\n", tensors(outputs))
+}
+
+/// The `--json` object of `tfg train`: the steps run, the loss of the last
+/// step (a number in the loss's own dtype), the outputs of one more run with
+/// the trained params, and every param.
+pub fn train_report(
+    steps: u64,
+    final_loss: &Tensor,
+    outputs: &[(&str, &Tensor)],
+    params: &[(&str, &Tensor)],
+) -> String {
+    let mut loss = String::new();
+    element(&mut loss, &final_loss.data, 0);
+    format!(
+        "{{\"steps\": {steps}, \"final_loss\": {loss}, \"outputs\": {}, \"params\": {}}}\n",
+        tensors(outputs),
+        tensors(params)
+    )
 }
 
 /// `{"NAME": TENSOR, …}` in the given order.
@@ -32,31 +51,36 @@ pub fn tensor(t: &Tensor) -> String {
         if i > 0 {
             data.push_str(", ");
         }
-        let _ = match &t.data {
-            Data::F32(v) => float(
-                &mut data,
-                v[i].is_finite(),
-                v[i].is_nan(),
-                v[i] < 0.0,
-                format_args!("{:?}", v[i]),
-            ),
-            Data::F64(v) => float(
-                &mut data,
-                v[i].is_finite(),
-                v[i].is_nan(),
-                v[i] < 0.0,
-                format_args!("{:?}", v[i]),
-            ),
-            Data::I32(v) => write!(data, "{}", v[i]),
-            Data::I64(v) => write!(data, "{}", v[i]),
-            Data::Bool(v) => write!(data, "{}", v[i]),
-        };
+        element(&mut data, &t.data, i);
     }
     format!(
         "{{\"dtype\": \"{}\", \"shape\": [{}], \"data\": [{data}]}}",
         t.dtype(),
         shape.join(", ")
     )
+}
+
+/// Element `i` of `data` as a JSON value.
+fn element(out: &mut String, data: &Data, i: usize) {
+    let _ = match data {
+        Data::F32(v) => float(
+            out,
+            v[i].is_finite(),
+            v[i].is_nan(),
+            v[i] < 0.0,
+            format_args!("{:?}", v[i]),
+        ),
+        Data::F64(v) => float(
+            out,
+            v[i].is_finite(),
+            v[i].is_nan(),
+            v[i] < 0.0,
+            format_args!("{:?}", v[i]),
+        ),
+        Data::I32(v) => write!(out, "{}", v[i]),
+        Data::I64(v) => write!(out, "{}", v[i]),
+        Data::Bool(v) => write!(out, "{}", v[i]),
+    };
 }
 
 /// Rust's `{:?}` of a finite float is the shortest round-trip form and valid JSON (`0.8`, `1e-7`).

@@ -11,11 +11,15 @@
 //! a usage error (clap's), 101 for a bug (a panic, reported by the hook below).
 
 mod arrayprint;
+mod backend;
+mod batch;
 mod check;
+mod checkpoint;
 mod cli;
 mod dump;
 mod failure;
 mod feed;
+mod file_defaults;
 mod ir_dump;
 mod json;
 mod npy;
@@ -23,6 +27,7 @@ mod run;
 mod session;
 mod source;
 mod stdout;
+mod train;
 mod whole_file;
 
 use clap::Parser;
@@ -59,6 +64,7 @@ fn main() -> ExitCode {
 fn dispatch(cli: &Cli) -> Result<(), failure::Failure> {
     match &cli.command {
         Command::Run(args) => run::run(args),
+        Command::Train(args) => train::train(args),
         Command::Check(args) => check::check(args),
         Command::Dump(args) => dump::dump(args),
     }

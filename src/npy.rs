@@ -125,7 +125,14 @@ pub fn encode(t: &Tensor) -> Vec<u8> {
     out.extend_from_slice(&[version, 0]);
     out.extend_from_slice(&(dict.len() as u32).to_le_bytes()[..len_size]);
     out.extend_from_slice(dict.as_bytes());
-    match &t.data {
+    write_data(&t.data, &mut out);
+    out
+}
+
+/// Appends the elements of `data` as little-endian bytes (a bool is one byte, 0 or 1),
+/// the layout `.npy` and safetensors files share.
+pub fn write_data(data: &Data, out: &mut Vec<u8>) {
+    match data {
         Data::F32(v) => v
             .iter()
             .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
@@ -140,7 +147,6 @@ pub fn encode(t: &Tensor) -> Vec<u8> {
             .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
         Data::Bool(v) => out.extend(v.iter().map(|&b| b as u8)),
     }
-    out
 }
 
 fn descr(dtype: DType) -> &'static str {
@@ -178,7 +184,9 @@ fn dtype_of(descr: &str) -> Result<DType, String> {
     }
 }
 
-fn decode_data(dtype: DType, bytes: &[u8]) -> Data {
+/// The elements in `bytes`, laid out as [`write_data`] writes them; `bytes`
+/// must hold a whole number of elements.
+pub fn decode_data(dtype: DType, bytes: &[u8]) -> Data {
     fn words<const N: usize, T>(bytes: &[u8], from: fn([u8; N]) -> T) -> Vec<T> {
         bytes
             .chunks_exact(N)

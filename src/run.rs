@@ -1,54 +1,72 @@
 //! `tfg run FILE`: compile a graph, feed it, run it once, print its outputs.
 
-use crate::cli::{Backend, RunArgs};
+use crate::cli::RunArgs;
 use crate::failure::Failure;
 use crate::ir_dump::Dumps;
 use crate::session::Session;
 use crate::source::Source;
-use crate::{arrayprint, feed, json, npy, stdout};
-use tfg_ir::Tensor;
+use crate::{arrayprint, backend, checkpoint, feed, file_defaults, json, npy, stdout};
+use std::path::Path;
+use tfg_ir::{Graph, Tensor};
 
 pub fn run(args: &RunArgs) -> Result<(), Failure> {
-    if args.backend == Backend::Cuda {
-        return Err(Failure::new(
-            "the cuda backend is not built yet; use `--backend interp` (or `cpu`)",
-        ));
-    }
+    backend::check_available(args.backend)?;
     let src = Source::load(&args.file)?;
     let program = src.compile()?;
     let graph = program
         .graph(args.graph.name.as_deref())
         .map_err(Failure::new)?;
-    let mut bound = feed::bind(graph, &args.feeds, &src)?;
-    let mut g = std::mem::take(&mut bound.graph);
-    Dumps::from_options(&args.dump).run_pipeline(&mut g)?;
+    let feeds = file_defaults::with_file_defaults(&program, graph, &args.feeds, &args.file, &src)?;
+    let bound = feed::bind(graph, &feeds, &src)?;
+    // Params are checked against the graph as declared: the passes may drop unused ones.
+    let mut session = Session::default();
+    if let Some(ckpt) = &args.restore {
+        checkpoint::restore(ckpt, &bound.graph, &mut session, &src)?;
+    }
+    session.init_missing(&bound.graph, args.seed, &src)?;
 
-    let session = Session::new(&g, args.seed, &src)?;
-    // `cpu` runs on the interpreter until the Cranelift backend exists.
-    let result = tfg_interp::run(&g, &bound.inputs_for(&g)?, &session.params_for(&g)?)
-        .map_err(|e| Failure::new(format!("graph `{}`: {e}", g.name)))?;
-    let outputs: Vec<(&str, &Tensor)> = g
-        .outputs
-        .iter()
-        .map(|(name, _)| name.as_str())
-        .zip(&result.outputs)
-        .collect();
+    let mut g = bound.graph.clone();
+    Dumps::from_options(&args.dump).run_pipeline(&mut g)?;
+    let exe = backend::prepare(args.backend, g)?;
+    let result = exe.run(
+        &bound.inputs_for(exe.graph())?,
+        &session.params_for(exe.graph())?,
+    )?;
+    let outputs = named_outputs(exe.graph(), &result.outputs);
 
     if let Some(dir) = &args.out {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            Failure::new(format!("cannot create directory `{}`: {e}", dir.display()))
-        })?;
-        for (name, t) in &outputs {
-            npy::write(&dir.join(format!("{name}.npy")), t).map_err(Failure::new)?;
-        }
+        write_outputs(dir, &outputs)?;
     }
     if args.json {
         stdout::write(&json::run_report(&outputs))
     } else {
-        let text: String = outputs
-            .iter()
-            .map(|(name, t)| arrayprint::named(name, t) + "\n")
-            .collect();
-        stdout::write(&text)
+        stdout::write(&outputs_text(&outputs))
     }
+}
+
+/// `g`'s outputs with their names, in the order of its `output` statements.
+pub fn named_outputs<'a>(g: &'a Graph, values: &'a [Tensor]) -> Vec<(&'a str, &'a Tensor)> {
+    g.outputs
+        .iter()
+        .map(|(name, _)| name.as_str())
+        .zip(values)
+        .collect()
+}
+
+/// `--out DIR`: every output as `DIR/NAME.npy`, creating `DIR` if needed.
+pub fn write_outputs(dir: &Path, outputs: &[(&str, &Tensor)]) -> Result<(), Failure> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Failure::new(format!("cannot create directory `{}`: {e}", dir.display())))?;
+    for (name, t) in outputs {
+        npy::write(&dir.join(format!("{name}.npy")), t).map_err(Failure::new)?;
+    }
+    Ok(())
+}
+
+/// Outputs as text, one `NAME = VALUE : TYPE` each, printed as numpy prints arrays.
+pub fn outputs_text(outputs: &[(&str, &Tensor)]) -> String {
+    outputs
+        .iter()
+        .map(|(name, t)| arrayprint::named(name, t) + "\n")
+        .collect()
 }

@@ -1,27 +1,32 @@
 //! Param state: the values of a graph's params, kept between runs.
 //!
 //! A session starts from the params' initialisers with a seed (SPEC §1.4),
-//! and hands the current values to each run. Params are keyed by name, so a
-//! graph rewritten by the passes finds its state again.
+//! or from a checkpoint, and hands the current values to each run; a training
+//! step's updates are stored back into it. Params are keyed by name, so a
+//! graph rewritten by the passes (or a training-step graph built from it, with
+//! its optimizer slots) finds its state again.
 
 use crate::failure::Failure;
 use crate::source::Source;
 use std::collections::BTreeMap;
-use tfg_ir::{Graph, Op, Tensor};
+use tfg_ir::{Graph, Op, Tensor, ValueId};
 
+#[derive(Default)]
 pub struct Session {
     params: BTreeMap<String, Tensor>,
 }
 
 impl Session {
-    /// Initialises every param of `g` (whose shapes are concrete) from its initialiser.
-    pub fn new(g: &Graph, seed: u64, src: &Source) -> Result<Session, Failure> {
-        let mut params = BTreeMap::new();
+    /// Initialises the params of `g` (whose shapes are concrete) that have no value yet.
+    pub fn init_missing(&mut self, g: &Graph, seed: u64, src: &Source) -> Result<(), Failure> {
         for v in g.params() {
             let node = g.node(v);
             let Op::Param { name, init } = &node.op else {
                 continue;
             };
+            if self.params.contains_key(name) {
+                continue;
+            }
             let value = tfg_ir::init::materialize(init, &node.ty, seed, name).map_err(|e| {
                 src.error_at(
                     node.loc,
@@ -29,9 +34,9 @@ impl Session {
                     "declared here",
                 )
             })?;
-            params.insert(name.clone(), value);
+            self.params.insert(name.clone(), value);
         }
-        Ok(Session { params })
+        Ok(())
     }
 
     /// The current values of `g`'s params, in `g.params()` order.
@@ -41,6 +46,23 @@ impl Session {
             .collect()
     }
 
+    /// Stores the new param values a run of `g` computed, in `g.updates` order.
+    pub fn apply_updates(&mut self, g: &Graph, updates: Vec<Tensor>) {
+        for (&(param, _), value) in g.updates.iter().zip(updates) {
+            self.params.insert(param_name(g, param).to_string(), value);
+        }
+    }
+
+    /// The value of param `name`, if it has one.
+    pub fn value(&self, name: &str) -> Option<&Tensor> {
+        self.params.get(name)
+    }
+
+    /// Sets param `name` (from a checkpoint).
+    pub fn set(&mut self, name: &str, value: Tensor) {
+        self.params.insert(name.to_string(), value);
+    }
+
     fn get(&self, name: &str) -> Result<&Tensor, Failure> {
         self.params
             .get(name)
@@ -48,7 +70,8 @@ impl Session {
     }
 }
 
-fn param_name(g: &Graph, v: tfg_ir::ValueId) -> &str {
+/// The name a param is known by in a session and a checkpoint.
+pub fn param_name(g: &Graph, v: ValueId) -> &str {
     match &g.node(v).op {
         Op::Param { name, .. } => name,
         _ => g.node(v).name.as_deref().unwrap_or(""),

@@ -101,22 +101,24 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
-/// Steele, Lea and Flood's splitmix64: tiny, fast, and good enough for weights.
-struct SplitMix64 {
+/// Steele, Lea and Flood's splitmix64: tiny, fast, and good enough for weights
+/// (and for shuffling minibatches, which the driver draws from it too).
+pub struct SplitMix64 {
     state: u64,
 }
 
 impl SplitMix64 {
-    /// The stream of param `name` in a run seeded with `seed`. The seed goes
-    /// through one mixing step so that nearby seeds give unrelated streams.
-    fn for_param(seed: u64, name: &str) -> SplitMix64 {
+    /// The stream of param `name` in a run seeded with `seed` (or of any other
+    /// named use, such as `batch/shuffle`). The seed goes through one mixing
+    /// step so that nearby seeds give unrelated streams.
+    pub fn for_param(seed: u64, name: &str) -> SplitMix64 {
         let mixed_seed = SplitMix64 { state: seed }.next_u64();
         SplitMix64 {
             state: mixed_seed ^ fnv1a(name.as_bytes()),
         }
     }
 
-    fn next_u64(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.state = self.state.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.state;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);

@@ -32,8 +32,8 @@
 //! leaves every op in a kernel of its own.
 
 use crate::lower;
-use std::collections::{BTreeSet, BinaryHeap};
 use std::cmp::Reverse;
+use std::collections::{BTreeSet, BinaryHeap};
 use std::fmt::Write;
 use tfg_ir::{Graph, Op, ValueId};
 
@@ -112,7 +112,11 @@ impl Fusion {
         by_kind.sort();
         Summary {
             ops: self.groups.iter().map(|grp| grp.members.len()).sum(),
-            kernels: self.groups.iter().filter(|grp| grp.kind != Kind::View).count(),
+            kernels: self
+                .groups
+                .iter()
+                .filter(|grp| grp.kind != Kind::View)
+                .count(),
             by_kind,
         }
     }
@@ -128,7 +132,10 @@ impl Fusion {
             lines
                 .get(v.index() + 1)
                 .filter(|_| lines.len() >= g.nodes.len() + 2)
-                .map_or_else(|| format!("{v} = {}", g.node(v).op.name()), |l| l.trim().to_string())
+                .map_or_else(
+                    || format!("{v} = {}", g.node(v).op.name()),
+                    |l| l.trim().to_string(),
+                )
         };
         let mut out = String::new();
         let _ = writeln!(out, "{}", lines.first().copied().unwrap_or("graph {"));
@@ -140,7 +147,12 @@ impl Fusion {
         for grp in &self.groups {
             let what = match grp.kind {
                 Kind::View => "view".to_string(),
-                k => format!("{}, {} op{}", k.name(), grp.members.len(), if grp.members.len() == 1 { "" } else { "s" }),
+                k => format!(
+                    "{}, {} op{}",
+                    k.name(),
+                    grp.members.len(),
+                    if grp.members.len() == 1 { "" } else { "s" }
+                ),
             };
             let _ = writeln!(out, "  kernel {} ({what})", grp.name);
             for &m in &grp.members {
@@ -162,8 +174,18 @@ impl Fusion {
             let _ = writeln!(out, "{l}");
         }
         let s = self.summary();
-        let kinds: Vec<String> = s.by_kind.iter().map(|(k, n)| format!("{n} {}", k.name())).collect();
-        let _ = writeln!(out, "// {} kernels for {} ops: {}", s.kernels, s.ops, kinds.join(", "));
+        let kinds: Vec<String> = s
+            .by_kind
+            .iter()
+            .map(|(k, n)| format!("{n} {}", k.name()))
+            .collect();
+        let _ = writeln!(
+            out,
+            "// {} kernels for {} ops: {}",
+            s.kernels,
+            s.ops,
+            kinds.join(", ")
+        );
         out
     }
 }
@@ -208,20 +230,30 @@ pub(crate) fn reduced_axes(op: &Op) -> Vec<usize> {
 
 /// A transpose that swaps the last two dims and nothing else.
 pub(crate) fn swaps_last_two(op: &Op) -> bool {
-    let Op::Transpose { perm } = op else { return false };
+    let Op::Transpose { perm } = op else {
+        return false;
+    };
     let r = perm.len();
-    r >= 2 && perm[r - 1] == r - 2 && perm[r - 2] == r - 1 && perm[..r - 2].iter().enumerate().all(|(i, &p)| i == p)
+    r >= 2
+        && perm[r - 1] == r - 2
+        && perm[r - 2] == r - 1
+        && perm[..r - 2].iter().enumerate().all(|(i, &p)| i == p)
 }
 
 /// Partitions `g`'s live compute nodes into kernels.
 pub fn fuse(g: &Graph) -> Fusion {
     let live = g.live();
-    let concrete = g.ids().all(|v| !live[v.index()] || g.ty(v).shape.concrete().is_some());
+    let concrete = g
+        .ids()
+        .all(|v| !live[v.index()] || g.ty(v).shape.concrete().is_some());
     let mut b = Builder::new(g, live);
     for v in g.ids().rev() {
         if b.live[v.index()] && class(&g.node(v).op) != Class::Leaf {
             b.place(v, concrete);
         }
+    }
+    if concrete {
+        b.merge_groups();
     }
     b.finish()
 }
@@ -241,7 +273,11 @@ struct Draft {
 #[derive(Clone, Debug)]
 enum Note {
     /// `value` could have joined draft `into` but did not, because `why`.
-    NotFused { value: ValueId, into: usize, why: String },
+    NotFused {
+        value: ValueId,
+        into: usize,
+        why: String,
+    },
 }
 
 struct Builder<'g> {
@@ -253,6 +289,8 @@ struct Builder<'g> {
     is_root: Vec<bool>,
     group_of: Vec<Option<usize>>,
     drafts: Vec<Draft>,
+    /// The draft each draft was merged into, if it was.
+    redirect: Vec<Option<usize>>,
 }
 
 impl<'g> Builder<'g> {
@@ -268,10 +306,23 @@ impl<'g> Builder<'g> {
             }
         }
         let mut is_root = vec![false; n];
-        for v in g.outputs.iter().map(|o| o.1).chain(g.updates.iter().map(|u| u.1)) {
+        for v in g
+            .outputs
+            .iter()
+            .map(|o| o.1)
+            .chain(g.updates.iter().map(|u| u.1))
+        {
             is_root[v.index()] = true;
         }
-        Builder { g, live, consumers, is_root, group_of: vec![None; n], drafts: Vec::new() }
+        Builder {
+            g,
+            live,
+            consumers,
+            is_root,
+            group_of: vec![None; n],
+            drafts: Vec::new(),
+            redirect: Vec::new(),
+        }
     }
 
     fn numel(&self, v: ValueId) -> Option<u64> {
@@ -314,10 +365,15 @@ impl<'g> Builder<'g> {
             _ => {}
         }
         if let Some((into, why)) = first_refusal {
-            draft.notes.push(Note::NotFused { value: v, into, why });
+            draft.notes.push(Note::NotFused {
+                value: v,
+                into,
+                why,
+            });
         }
         self.group_of[v.index()] = Some(self.drafts.len());
         self.drafts.push(draft);
+        self.redirect.push(None);
     }
 
     /// Adds `v` to draft `d` if that is sound; otherwise why not (`None`
@@ -329,8 +385,9 @@ impl<'g> Builder<'g> {
         if draft.opaque || matches!(cls, Class::Concat | Class::Opaque) {
             return Err(None);
         }
-        let (inside, outside): (Vec<ValueId>, Vec<ValueId>) =
-            self.consumers[v.index()].iter().partition(|c| self.group_of[c.index()] == Some(d));
+        let (inside, outside): (Vec<ValueId>, Vec<ValueId>) = self.consumers[v.index()]
+            .iter()
+            .partition(|c| self.group_of[c.index()] == Some(d));
         let stored = self.is_root[v.index()] || !outside.is_empty();
         if cls == Class::Elementwise
             && !stored
@@ -352,7 +409,9 @@ impl<'g> Builder<'g> {
                 return Err(Some("a kernel with a gemm takes no reduction".into()))
             }
             Class::Reduction | Class::MatMul if draft.concat => return Err(None),
-            Class::MatMul if draft.matmul.is_some() => return Err(Some("the kernel has a gemm already".into())),
+            Class::MatMul if draft.matmul.is_some() => {
+                return Err(Some("the kernel has a gemm already".into()))
+            }
             Class::MatMul if !draft.reductions.is_empty() => {
                 return Err(Some("a reduction kernel takes no gemm".into()))
             }
@@ -363,7 +422,14 @@ impl<'g> Builder<'g> {
             if draft.concat {
                 return Err(Some("a concat kernel stores only its result".into()));
             }
-            let spaces = self.spaces(d, if cls == Class::Reduction { Some(v) } else { None });
+            let spaces = self.spaces(
+                d,
+                if cls == Class::Reduction {
+                    Some(v)
+                } else {
+                    None
+                },
+            );
             let n = self.numel(v);
             if !spaces.contains(&n) {
                 return Err(Some(format!(
@@ -374,14 +440,20 @@ impl<'g> Builder<'g> {
             for c in &outside {
                 if let Some(h) = self.group_of[c.index()] {
                     if self.reaches(h, d) {
-                        return Err(Some(format!("{c} is computed from this kernel's results and also reads {v}")));
+                        return Err(Some(format!(
+                            "{c} is computed from this kernel's results and also reads {v}"
+                        )));
                     }
                 }
             }
         }
         if cls == Class::Reduction {
             let trial = self.trial_group(d, v);
-            lower::check_group(g, &trial).map_err(|e| Some(format!("its result is not read along the kernel's rows ({e})")))?;
+            lower::check_group(g, &trial).map_err(|e| {
+                Some(format!(
+                    "its result is not read along the kernel's rows ({e})"
+                ))
+            })?;
         }
         self.commit(v, d);
         match cls {
@@ -413,7 +485,9 @@ impl<'g> Builder<'g> {
         let spaces = self.spaces(d, Some(r));
         for s in self.stored_members(d) {
             if !spaces.contains(&self.numel(s)) {
-                return Err(Some(format!("the kernel stores {s}, which is neither a row result nor a row element")));
+                return Err(Some(format!(
+                    "the kernel stores {s}, which is neither a row result nor a row element"
+                )));
             }
         }
         Ok(())
@@ -429,7 +503,11 @@ impl<'g> Builder<'g> {
                 let x = g.node(r).args[0];
                 vec![self.numel(r), self.numel(x)]
             }
-            None => draft.members.first().map(|&root| vec![self.numel(root)]).unwrap_or_default(),
+            None => draft
+                .members
+                .first()
+                .map(|&root| vec![self.numel(root)])
+                .unwrap_or_default(),
         }
     }
 
@@ -441,7 +519,9 @@ impl<'g> Builder<'g> {
             .filter(|&m| {
                 !self.drafts[d].transposed.contains(&m)
                     && (self.is_root[m.index()]
-                        || self.consumers[m.index()].iter().any(|c| self.group_of[c.index()] != Some(d)))
+                        || self.consumers[m.index()]
+                            .iter()
+                            .any(|c| self.group_of[c.index()] != Some(d)))
             })
             .collect();
         s.sort();
@@ -473,6 +553,98 @@ impl<'g> Builder<'g> {
         false
     }
 
+    /// The second phase: a group whose consumer group could have taken it
+    /// whole (the reduce-then-broadcast of softmax, where the broadcasting
+    /// consumer was placed before the reduction it reads) merges with it.
+    fn merge_groups(&mut self) {
+        loop {
+            let mut merged = false;
+            for c in 0..self.drafts.len() {
+                for p in self.producers(c) {
+                    if self.try_merge(p, c) {
+                        merged = true;
+                        break;
+                    }
+                }
+            }
+            if !merged {
+                return;
+            }
+        }
+    }
+
+    /// The drafts whose values draft `c` reads, ascending.
+    fn producers(&self, c: usize) -> Vec<usize> {
+        let set: BTreeSet<usize> = self.drafts[c]
+            .members
+            .iter()
+            .flat_map(|m| self.g.node(*m).args.iter())
+            .filter_map(|a| self.group_of[a.index()])
+            .filter(|&p| p != c)
+            .collect();
+        set.into_iter().collect()
+    }
+
+    /// Moves draft `c` into draft `p` (which it reads from), if the result is
+    /// one kernel that lowers and no third group runs between them.
+    fn try_merge(&mut self, p: usize, c: usize) -> bool {
+        let g = self.g;
+        let (dp, dc) = (&self.drafts[p], &self.drafts[c]);
+        if dp.opaque || dc.opaque || dp.concat || dc.concat {
+            return false;
+        }
+        let matmuls = usize::from(dp.matmul.is_some()) + usize::from(dc.matmul.is_some());
+        let reductions = !dp.reductions.is_empty() || !dc.reductions.is_empty();
+        if matmuls > 1 || (matmuls == 1 && reductions) {
+            return false;
+        }
+        if let (Some(&a), Some(&b)) = (dp.reductions.first(), dc.reductions.first()) {
+            let (xa, xb) = (g.node(a).args[0], g.node(b).args[0]);
+            if g.ty(xa).shape != g.ty(xb).shape
+                || reduced_axes(&g.node(a).op) != reduced_axes(&g.node(b).op)
+            {
+                return false;
+            }
+        }
+        // A group between them (read from p, read by c) must run in between.
+        let successors: BTreeSet<usize> = dp
+            .members
+            .iter()
+            .flat_map(|m| self.consumers[m.index()].iter())
+            .filter_map(|x| self.group_of[x.index()])
+            .filter(|&h| h != p && h != c)
+            .collect();
+        if successors.into_iter().any(|h| self.reaches(h, c)) {
+            return false;
+        }
+        let moved = std::mem::take(&mut self.drafts[c]);
+        for m in &moved.members {
+            self.group_of[m.index()] = Some(p);
+        }
+        let before = self.drafts[p].clone();
+        let d = &mut self.drafts[p];
+        d.members.extend(moved.members.iter().copied());
+        d.reductions.extend(moved.reductions.iter().copied());
+        d.transposed.extend(moved.transposed.iter().copied());
+        d.matmul = d.matmul.or(moved.matmul);
+        d.notes.extend(moved.notes.iter().cloned());
+        let spaces = self.spaces(p, None);
+        let fits = self
+            .stored_members(p)
+            .iter()
+            .all(|&s| spaces.contains(&self.numel(s)));
+        if fits && lower::check_group(g, &self.group(p, String::new())).is_ok() {
+            self.redirect[c] = Some(p);
+            return true;
+        }
+        for m in &moved.members {
+            self.group_of[m.index()] = Some(c);
+        }
+        self.drafts[p] = before;
+        self.drafts[c] = moved;
+        false
+    }
+
     fn commit(&mut self, v: ValueId, d: usize) {
         self.group_of[v.index()] = Some(d);
         self.drafts[d].members.push(v);
@@ -500,7 +672,11 @@ impl<'g> Builder<'g> {
             Kind::Concat
         } else if draft.matmul.is_some() {
             Kind::Gemm
-        } else if !draft.reductions.is_empty() || members.iter().any(|&m| class(&self.g.node(m).op) == Class::Reduction) {
+        } else if !draft.reductions.is_empty()
+            || members
+                .iter()
+                .any(|&m| class(&self.g.node(m).op) == Class::Reduction)
+        {
             Kind::Reduction
         } else if let [only] = members[..] {
             match self.g.node(only).op {
@@ -510,17 +686,38 @@ impl<'g> Builder<'g> {
         } else {
             Kind::Elementwise
         };
-        let stored = if kind == Kind::View { Vec::new() } else { self.stored_members(d) };
-        Group { name, kind, members, stored, transposed, notes: Vec::new() }
+        let stored = if kind == Kind::View {
+            Vec::new()
+        } else {
+            self.stored_members(d)
+        };
+        Group {
+            name,
+            kind,
+            members,
+            stored,
+            transposed,
+            notes: Vec::new(),
+        }
+    }
+
+    /// Where draft `d` ended up after merges.
+    fn resolve(&self, mut d: usize) -> usize {
+        while let Some(next) = self.redirect[d] {
+            d = next;
+        }
+        d
     }
 
     /// Orders the drafts so that each runs after the ones it reads from
     /// (earliest root first among those ready), names them, renders notes.
     fn finish(self) -> Fusion {
-        let n = self.drafts.len();
-        let mut preds: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); n];
-        for (d, draft) in self.drafts.iter().enumerate() {
-            for m in &draft.members {
+        let alive: Vec<usize> = (0..self.drafts.len())
+            .filter(|&d| !self.drafts[d].members.is_empty())
+            .collect();
+        let mut preds: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); self.drafts.len()];
+        for &d in &alive {
+            for m in &self.drafts[d].members {
                 for c in &self.consumers[m.index()] {
                     if let Some(h) = self.group_of[c.index()] {
                         if h != d {
@@ -532,13 +729,16 @@ impl<'g> Builder<'g> {
         }
         let key = |d: usize| self.drafts[d].members.iter().max().copied();
         let mut waiting: Vec<usize> = preds.iter().map(BTreeSet::len).collect();
-        let mut ready: BinaryHeap<Reverse<(Option<ValueId>, usize)>> =
-            (0..n).filter(|&d| waiting[d] == 0).map(|d| Reverse((key(d), d))).collect();
-        let mut order = Vec::with_capacity(n);
+        let mut ready: BinaryHeap<Reverse<(Option<ValueId>, usize)>> = alive
+            .iter()
+            .filter(|&&d| waiting[d] == 0)
+            .map(|&d| Reverse((key(d), d)))
+            .collect();
+        let mut order = Vec::with_capacity(alive.len());
         while let Some(Reverse((_, d))) = ready.pop() {
             order.push(d);
-            for (h, p) in preds.iter().enumerate() {
-                if p.contains(&d) {
+            for &h in &alive {
+                if preds[h].contains(&d) {
                     waiting[h] -= 1;
                     if waiting[h] == 0 {
                         ready.push(Reverse((key(h), h)));
@@ -549,16 +749,16 @@ impl<'g> Builder<'g> {
         // Fusion never makes a cycle; should one slip through, keep every
         // group rather than lose ops (the verifier of the lowered program
         // then reports the order).
-        for d in 0..n {
+        for &d in &alive {
             if !order.contains(&d) {
                 order.push(d);
             }
         }
-        let mut position = vec![0; n];
+        let mut position = vec![usize::MAX; self.drafts.len()];
         for (i, &d) in order.iter().enumerate() {
             position[d] = i;
         }
-        let mut groups: Vec<Group> = Vec::with_capacity(n);
+        let mut groups: Vec<Group> = Vec::with_capacity(order.len());
         let (mut kernels, mut views) = (0, 0);
         for &d in &order {
             let mut grp = self.group(d, String::new());
@@ -580,7 +780,14 @@ impl<'g> Builder<'g> {
             let mut notes = Vec::new();
             for note in &self.drafts[d].notes {
                 let Note::NotFused { value, into, why } = note;
-                notes.push(format!("{} not fused into {}: {why}", label(*value), groups[position[*into]].name));
+                let into = self.resolve(*into);
+                if self.group_of[value.index()] != Some(into) {
+                    notes.push(format!(
+                        "{} not fused into {}: {why}",
+                        label(*value),
+                        groups[position[into]].name
+                    ));
+                }
             }
             for &s in &groups[i].stored {
                 let readers: BTreeSet<usize> = self.consumers[s.index()]
@@ -589,18 +796,26 @@ impl<'g> Builder<'g> {
                     .filter(|&h| h != d)
                     .map(|h| position[h])
                     .collect();
-                if readers.len() > 1 || (!readers.is_empty() && self.is_root[s.index()]) {
-                    let names: Vec<&str> = readers.iter().map(|&r| groups[r].name.as_str()).collect();
-                    let out = if self.is_root[s.index()] { "a result, and " } else { "" };
+                // Worth a word where one kernel stores several values, or
+                // several kernels read one.
+                if !readers.is_empty() && (readers.len() > 1 || groups[i].stored.len() > 1) {
+                    let names: Vec<&str> =
+                        readers.iter().map(|&r| groups[r].name.as_str()).collect();
+                    let out = if self.is_root[s.index()] {
+                        "a result, and "
+                    } else {
+                        ""
+                    };
                     notes.push(format!("{} is {out}read by {}", label(s), names.join(", ")));
                 }
             }
             groups[i].notes = notes;
         }
-        let mut group_of = vec![None; self.group_of.len()];
-        for (v, d) in self.group_of.iter().enumerate() {
-            group_of[v] = d.map(|d| position[d]);
-        }
+        let group_of = self
+            .group_of
+            .iter()
+            .map(|d| d.map(|d| position[d]))
+            .collect();
         Fusion { groups, group_of }
     }
 }

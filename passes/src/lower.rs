@@ -30,8 +30,8 @@
 use crate::fuse::{reduced_axes, swaps_last_two, Fusion, Group, Kind};
 use std::collections::{BTreeSet, HashMap};
 use tfg_ir::kernel::{
-    self, Affine, BufId, Buffer, Expr, Gemm, Kernel, Local, MatRef, Plan, Program, Ranges, Role, Scalar, Stmt, Var,
-    ARENA_ALIGN,
+    self, Affine, BufId, Buffer, Expr, Gemm, Kernel, Local, MatRef, Plan, Program, Ranges, Role,
+    Scalar, Stmt, Var, ARENA_ALIGN,
 };
 use tfg_ir::{BinaryOp, DType, Graph, Op, ReduceOp, ValueId};
 
@@ -56,7 +56,10 @@ pub fn lower(g: &Graph, f: &Fusion) -> Result<Program, String> {
             ));
         }
         if node.op == Op::Grad {
-            return Err(format!("{} is a grad: expand it with the autodiff pass before lowering", label(g, v)));
+            return Err(format!(
+                "{} is a grad: expand it with the autodiff pass before lowering",
+                label(g, v)
+            ));
         }
         let is_compute = !matches!(node.op, Op::Input { .. } | Op::Param { .. } | Op::Const(_));
         if is_compute && f.group_of[v.index()].is_none() {
@@ -74,13 +77,22 @@ pub fn lower(g: &Graph, f: &Fusion) -> Result<Program, String> {
                 let src = cx.buffer_of(g.node(v).args[0])?;
                 cx.home[v.index()] = Some(src);
             }
-            Kind::Opaque => return Err(format!("kernel {} holds an op that cannot be lowered", grp.name)),
+            Kind::Opaque => {
+                return Err(format!(
+                    "kernel {} holds an op that cannot be lowered",
+                    grp.name
+                ))
+            }
             _ => kernels.push(cx.kernel(grp)?),
         }
     }
     kernels.extend(cx.copies()?);
     let plan = plan(&cx.buffers, &kernels);
-    let p = Program { buffers: cx.buffers, kernels, plan };
+    let p = Program {
+        buffers: cx.buffers,
+        kernels,
+        plan,
+    };
     kernel::verify(&p).map_err(|e| format!("lowering produced an invalid program: {e}"))?;
     Ok(p)
 }
@@ -99,7 +111,12 @@ fn label(g: &Graph, v: ValueId) -> String {
 }
 
 fn dims(g: &Graph, v: ValueId) -> Vec<u64> {
-    g.ty(v).shape.0.iter().map(|d| d.known().unwrap_or(0)).collect()
+    g.ty(v)
+        .shape
+        .0
+        .iter()
+        .map(|d| d.known().unwrap_or(0))
+        .collect()
 }
 
 /// Row-major strides of `dims`.
@@ -158,7 +175,12 @@ impl<'g> Context<'g> {
     /// A new buffer shaped like `v`.
     fn push(&mut self, v: ValueId, role: Role, name: Option<String>) -> BufId {
         let b = BufId(self.buffers.len() as u32);
-        self.buffers.push(Buffer { dtype: self.g.ty(v).dtype, shape: dims(self.g, v), role, name });
+        self.buffers.push(Buffer {
+            dtype: self.g.ty(v).dtype,
+            shape: dims(self.g, v),
+            role,
+            name,
+        });
         b
     }
 
@@ -170,7 +192,12 @@ impl<'g> Context<'g> {
         let b = match &self.g.node(v).op {
             Op::Const(t) => self.push(v, Role::Const(t.data.clone()), None),
             _ if self.trial => self.push(v, Role::Temp, None),
-            _ => return Err(format!("{} is read before any kernel computes it", label(self.g, v))),
+            _ => {
+                return Err(format!(
+                    "{} is read before any kernel computes it",
+                    label(self.g, v)
+                ))
+            }
         };
         self.home[v.index()] = Some(b);
         Ok(b)
@@ -184,12 +211,19 @@ impl<'g> Context<'g> {
                 continue;
             }
             let g = self.g;
-            let out = g.outputs.iter().zip(&mut self.outputs).find(|((_, v), (_, done))| *v == s && !*done);
+            let out = g
+                .outputs
+                .iter()
+                .zip(&mut self.outputs)
+                .find(|((_, v), (_, done))| *v == s && !*done);
             let b = if let Some((_, slot)) = out {
                 slot.1 = true;
                 slot.0
-            } else if let Some((_, slot)) =
-                g.updates.iter().zip(&mut self.updates).find(|((_, v), (_, done))| *v == s && !*done)
+            } else if let Some((_, slot)) = g
+                .updates
+                .iter()
+                .zip(&mut self.updates)
+                .find(|((_, v), (_, done))| *v == s && !*done)
             {
                 slot.1 = true;
                 slot.0
@@ -207,7 +241,12 @@ impl<'g> Context<'g> {
         inline_single_uses(&mut body);
         renumber_locals(&mut body);
         let (reads, writes) = accesses(&body);
-        Ok(Kernel { name: grp.name.clone(), reads, writes, body })
+        Ok(Kernel {
+            name: grp.name.clone(),
+            reads,
+            writes,
+            body,
+        })
     }
 
     /// The body of `grp`'s kernel, in the best loop shape that lowers: flat
@@ -234,10 +273,17 @@ impl<'g> Context<'g> {
         }
         let mut body = fallback.ok_or(last_error)?;
         let mut uses_scratch = false;
-        Stmt::walk(&body, &mut |s| uses_scratch |= stmt_bufs(s).contains(&SCRATCH));
+        Stmt::walk(&body, &mut |s| {
+            uses_scratch |= stmt_bufs(s).contains(&SCRATCH)
+        });
         if uses_scratch {
             let g = self.g;
-            let mm = grp.members.iter().copied().find(|&m| g.node(m).op == Op::MatMul).ok_or("no matmul")?;
+            let mm = grp
+                .members
+                .iter()
+                .copied()
+                .find(|&m| g.node(m).op == Op::MatMul)
+                .ok_or("no matmul")?;
             let real = self.push(mm, Role::Temp, None);
             rename_buf(&mut body, SCRATCH, real);
         }
@@ -245,16 +291,26 @@ impl<'g> Context<'g> {
     }
 
     /// One attempt; says whether some address needed `/` or `%`.
-    fn try_body(&mut self, grp: &Group, (outer_flat, inner_flat): (bool, bool)) -> Result<(Vec<Stmt>, bool), String> {
+    fn try_body(
+        &mut self,
+        grp: &Group,
+        (outer_flat, inner_flat): (bool, bool),
+    ) -> Result<(Vec<Stmt>, bool), String> {
         let g = self.g;
-        let matmul = grp.members.iter().copied().find(|&m| g.node(m).op == Op::MatMul);
+        let matmul = grp
+            .members
+            .iter()
+            .copied()
+            .find(|&m| g.node(m).op == Op::MatMul);
         // Where the GEMM writes: the matmul's own buffer if it is stored;
         // else over a stored value of the same size, if the epilogue reads
         // each element once and before it writes it; else a temporary.
         let mut targets: Vec<(Option<BufId>, bool)> = Vec::new();
         match matmul {
             None => targets.push((None, false)),
-            Some(mm) if grp.stored.contains(&mm) => targets.push((Some(self.buffer_of(mm)?), false)),
+            Some(mm) if grp.stored.contains(&mm) => {
+                targets.push((Some(self.buffer_of(mm)?), false))
+            }
             Some(mm) => {
                 let (dtype, numel) = (g.ty(mm).dtype, g.ty(mm).shape.numel());
                 for &s in &grp.stored {
@@ -273,7 +329,12 @@ impl<'g> Context<'g> {
                 last_error = err;
                 continue;
             }
-            if in_place && !e.row_flat.as_ref().is_some_and(|f| e.c_loads.iter().all(|l| l == f)) {
+            if in_place
+                && !e
+                    .row_flat
+                    .as_ref()
+                    .is_some_and(|f| e.c_loads.iter().all(|l| l == f))
+            {
                 continue;
             }
             return Ok(e.finish());
@@ -311,14 +372,28 @@ impl<'g> Context<'g> {
             } else {
                 (kernel::Index::Var(Var(0)), true)
             };
-            let store = Stmt::Store { buf: dst, index: index.clone(), value: Expr::Load { buf: src, index } };
+            let store = Stmt::Store {
+                buf: dst,
+                index: index.clone(),
+                value: Expr::Load { buf: src, index },
+            };
             let body = if wrap {
-                vec![Stmt::Loop { var: Var(0), extent: n, parallel: true, body: vec![store] }]
+                vec![Stmt::Loop {
+                    var: Var(0),
+                    extent: n,
+                    parallel: true,
+                    body: vec![store],
+                }]
             } else {
                 vec![store]
             };
             let (reads, writes) = accesses(&body);
-            kernels.push(Kernel { name, reads, writes, body });
+            kernels.push(Kernel {
+                name,
+                reads,
+                writes,
+                body,
+            });
         }
         Ok(kernels)
     }
@@ -363,7 +438,12 @@ struct Emitter<'c, 'g> {
 const VARYING: usize = usize::MAX;
 
 impl<'c, 'g> Emitter<'c, 'g> {
-    fn new(cx: &'c mut Context<'g>, grp: &'c Group, outer_flat: bool, inner_flat: bool) -> Emitter<'c, 'g> {
+    fn new(
+        cx: &'c mut Context<'g>,
+        grp: &'c Group,
+        outer_flat: bool,
+        inner_flat: bool,
+    ) -> Emitter<'c, 'g> {
         let g = cx.g;
         Emitter {
             cx,
@@ -405,7 +485,11 @@ impl<'c, 'g> Emitter<'c, 'g> {
     fn open(&mut self, shape: &[u64], flat: bool, parallel: bool) -> Vec<Affine> {
         if flat {
             let n: u64 = shape.iter().product();
-            let f = if n == 1 { Affine::constant(0) } else { self.open_loop(n, parallel) };
+            let f = if n == 1 {
+                Affine::constant(0)
+            } else {
+                self.open_loop(n, parallel)
+            };
             return self.split(&f, shape);
         }
         let mut idx = Vec::with_capacity(shape.len());
@@ -435,8 +519,15 @@ impl<'c, 'g> Emitter<'c, 'g> {
     fn close_to(&mut self, depth: usize) {
         while self.blocks.len() > depth {
             let block = self.blocks.pop().map(|b| b.stmts).unwrap_or_default();
-            let Some((var, extent, parallel)) = self.loops.pop() else { return };
-            let stmt = Stmt::Loop { var, extent, parallel, body: block };
+            let Some((var, extent, parallel)) = self.loops.pop() else {
+                return;
+            };
+            let stmt = Stmt::Loop {
+                var,
+                extent,
+                parallel,
+                body: block,
+            };
             if let Some(parent) = self.blocks.last_mut() {
                 parent.stmts.push(stmt);
             }
@@ -445,13 +536,16 @@ impl<'c, 'g> Emitter<'c, 'g> {
 
     fn flat(&self, idx: &[Affine], shape: &[u64]) -> Affine {
         let st = strides(shape);
-        idx.iter().zip(&st).zip(shape).fold(Affine::constant(0), |acc, ((i, &s), &d)| {
-            if d == 1 {
-                acc
-            } else {
-                self.ranges.add(&acc, &self.ranges.mul(i, s))
-            }
-        })
+        idx.iter()
+            .zip(&st)
+            .zip(shape)
+            .fold(Affine::constant(0), |acc, ((i, &s), &d)| {
+                if d == 1 {
+                    acc
+                } else {
+                    self.ranges.add(&acc, &self.ranges.mul(i, s))
+                }
+            })
     }
 
     /// The multi-index of element `f` of a row-major `shape`.
@@ -476,7 +570,13 @@ impl<'c, 'g> Emitter<'c, 'g> {
         let pad = idx.len() - arg.len().min(idx.len());
         arg.iter()
             .enumerate()
-            .map(|(d, &n)| if n == 1 { Affine::constant(0) } else { idx[d + pad].clone() })
+            .map(|(d, &n)| {
+                if n == 1 {
+                    Affine::constant(0)
+                } else {
+                    idx[d + pad].clone()
+                }
+            })
             .collect()
     }
 
@@ -505,7 +605,11 @@ impl<'c, 'g> Emitter<'c, 'g> {
         let depth = self.depth(&e);
         self.local_depth.insert(local, depth);
         let block = &mut self.blocks[depth];
-        block.stmts.push(Stmt::Let { local, dtype, value: e });
+        block.stmts.push(Stmt::Let {
+            local,
+            dtype,
+            value: e,
+        });
         if let Some(k) = key {
             block.memo.insert(k, local);
         }
@@ -514,7 +618,11 @@ impl<'c, 'g> Emitter<'c, 'g> {
 
     fn memo(&self, v: ValueId, at: &Affine) -> Option<Expr> {
         let key = (v, at.clone());
-        self.blocks.iter().rev().find_map(|b| b.memo.get(&key)).map(|&l| Expr::Local(l))
+        self.blocks
+            .iter()
+            .rev()
+            .find_map(|b| b.memo.get(&key))
+            .map(|&l| Expr::Local(l))
     }
 
     fn index(&mut self, a: &Affine) -> kernel::Index {
@@ -534,7 +642,11 @@ impl<'c, 'g> Emitter<'c, 'g> {
         self.local_depth.insert(local, VARYING);
         let value = Expr::Const(init);
         if let Some(b) = self.blocks.last_mut() {
-            b.stmts.push(Stmt::Let { local, dtype, value });
+            b.stmts.push(Stmt::Let {
+                local,
+                dtype,
+                value,
+            });
         }
         local
     }
@@ -581,7 +693,10 @@ impl<'c, 'g> Emitter<'c, 'g> {
                     format!("{} is read before the kernel has computed it", label(g, v))
                 })?;
                 if self.row_flat.as_ref() != Some(&at) {
-                    return Err(format!("{} is read outside the row it reduces", label(g, v)));
+                    return Err(format!(
+                        "{} is read outside the row it reduces",
+                        label(g, v)
+                    ));
                 }
                 return Ok(Expr::Local(local));
             }
@@ -607,7 +722,9 @@ impl<'c, 'g> Emitter<'c, 'g> {
                 }
                 Expr::Cast(*to, Box::new(a))
             }
-            Op::BroadcastTo { .. } => return self.value(args[0], &self.broadcast(idx, &arg_dims(0))),
+            Op::BroadcastTo { .. } => {
+                return self.value(args[0], &self.broadcast(idx, &arg_dims(0)))
+            }
             Op::Transpose { perm } => {
                 let mut from = vec![Affine::constant(0); perm.len()];
                 for (i, &p) in perm.iter().enumerate() {
@@ -624,12 +741,26 @@ impl<'c, 'g> Emitter<'c, 'g> {
             Op::OneHot { .. } => {
                 let r = idx.len();
                 let a = self.value(args[0], &idx[..r - 1])?;
-                let a = if g.ty(args[0]).dtype == DType::I64 { a } else { Expr::Cast(DType::I64, Box::new(a)) };
+                let a = if g.ty(args[0]).dtype == DType::I64 {
+                    a
+                } else {
+                    Expr::Cast(DType::I64, Box::new(a))
+                };
                 let depth_index = self.index(&idx[r - 1]);
-                let hit = Expr::Binary(BinaryOp::Eq, Box::new(a), Box::new(Expr::Index(depth_index)));
+                let hit = Expr::Binary(
+                    BinaryOp::Eq,
+                    Box::new(a),
+                    Box::new(Expr::Index(depth_index)),
+                );
                 Expr::Cast(DType::F32, Box::new(hit))
             }
-            op => return Err(format!("{} ({}) cannot be computed inside a loop", label(g, v), op.name())),
+            op => {
+                return Err(format!(
+                    "{} ({}) cannot be computed inside a loop",
+                    label(g, v),
+                    op.name()
+                ))
+            }
         };
         Ok(self.bind(e, node.ty.dtype, Some((v, at))))
     }
@@ -645,7 +776,13 @@ impl<'c, 'g> Emitter<'c, 'g> {
             self.gemm_call(mm, c)?;
         }
         let skip = self.gemm.map(|(mm, _)| mm);
-        let stores: Vec<ValueId> = self.grp.stored.iter().copied().filter(|&s| Some(s) != skip).collect();
+        let stores: Vec<ValueId> = self
+            .grp
+            .stored
+            .iter()
+            .copied()
+            .filter(|&s| Some(s) != skip)
+            .collect();
         if stores.is_empty() {
             return Ok(());
         }
@@ -654,7 +791,12 @@ impl<'c, 'g> Emitter<'c, 'g> {
             .members
             .iter()
             .copied()
-            .filter(|&m| matches!(g.node(m).op, Op::Reduce { .. } | Op::ArgMax { .. } | Op::ArgMin { .. }))
+            .filter(|&m| {
+                matches!(
+                    g.node(m).op,
+                    Op::Reduce { .. } | Op::ArgMax { .. } | Op::ArgMin { .. }
+                )
+            })
             .collect();
         let Some(&first) = reductions.first() else {
             let root = *self.grp.members.last().ok_or("an empty kernel")?;
@@ -670,8 +812,16 @@ impl<'c, 'g> Emitter<'c, 'g> {
         let x_dims = self.dims(x);
         let axes = reduced_axes(&g.node(first).op);
         let (kept, rows): (Vec<u64>, Vec<u64>) = {
-            let k = x_dims.iter().enumerate().filter(|(i, _)| !axes.contains(i)).map(|(_, &d)| d).collect();
-            let r = axes.iter().map(|&a| x_dims.get(a).copied().unwrap_or(0)).collect();
+            let k = x_dims
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !axes.contains(i))
+                .map(|(_, &d)| d)
+                .collect();
+            let r = axes
+                .iter()
+                .map(|&a| x_dims.get(a).copied().unwrap_or(0))
+                .collect();
             (k, r)
         };
         let (n_kept, n_all) = (kept.iter().product::<u64>(), x_dims.iter().product::<u64>());
@@ -682,8 +832,9 @@ impl<'c, 'g> Emitter<'c, 'g> {
         for &r in &reductions {
             self.reduce(r, &kidx, &rows, &axes, &x_dims)?;
         }
-        let (row_stores, kept_stores): (Vec<ValueId>, Vec<ValueId>) =
-            stores.iter().partition(|&&s| n_all != n_kept && g.ty(s).shape.numel() == Some(n_all));
+        let (row_stores, kept_stores): (Vec<ValueId>, Vec<ValueId>) = stores
+            .iter()
+            .partition(|&&s| n_all != n_kept && g.ty(s).shape.numel() == Some(n_all));
         if !row_stores.is_empty() {
             let ridx = self.open(&rows, self.inner_flat, false);
             let full = merge(&kidx, &ridx, &axes, x_dims.len());
@@ -704,7 +855,10 @@ impl<'c, 'g> Emitter<'c, 'g> {
         let mut done = Vec::with_capacity(stores.len());
         for &s in stores {
             if g.ty(s).shape.numel() != Some(n) {
-                return Err(format!("{} does not have the {n} elements of its kernel's loop", label(g, s)));
+                return Err(format!(
+                    "{} does not have the {n} elements of its kernel's loop",
+                    label(g, s)
+                ));
             }
             let idx = self.split(at, &self.dims(s));
             let e = self.value(s, &idx)?;
@@ -720,7 +874,14 @@ impl<'c, 'g> Emitter<'c, 'g> {
 
     /// One reduction of the current row: an accumulation loop, then the
     /// result in a local.
-    fn reduce(&mut self, r: ValueId, kidx: &[Affine], rows: &[u64], axes: &[usize], x_dims: &[u64]) -> Result<(), String> {
+    fn reduce(
+        &mut self,
+        r: ValueId,
+        kidx: &[Affine],
+        rows: &[u64],
+        axes: &[usize],
+        x_dims: &[u64],
+    ) -> Result<(), String> {
         let g = self.g;
         let node = g.node(r);
         let x = node.args[0];
@@ -749,13 +910,17 @@ impl<'c, 'g> Emitter<'c, 'g> {
                     ReduceOp::Max => BinaryOp::Maximum,
                     ReduceOp::Min => BinaryOp::Minimum,
                 };
-                self.push(Stmt::Assign { local: acc, value: Expr::Binary(combine, Box::new(Expr::Local(acc)), Box::new(e)) });
+                self.push(Stmt::Assign {
+                    local: acc,
+                    value: Expr::Binary(combine, Box::new(Expr::Local(acc)), Box::new(e)),
+                });
                 self.close_to(depth);
                 self.local_depth.insert(acc, depth - 1);
                 let mut result = Expr::Local(acc);
                 if *op == ReduceOp::Mean {
                     let n = Scalar::from_f64(acc_t, rows.iter().product::<u64>() as f64);
-                    result = Expr::Binary(BinaryOp::Div, Box::new(result), Box::new(Expr::Const(n)));
+                    result =
+                        Expr::Binary(BinaryOp::Div, Box::new(result), Box::new(Expr::Const(n)));
                 }
                 if wide {
                     result = Expr::Cast(xt, Box::new(result));
@@ -773,8 +938,13 @@ impl<'c, 'g> Emitter<'c, 'g> {
                 let better = Expr::Binary(cmp, Box::new(e.clone()), Box::new(Expr::Local(best)));
                 // numpy: the first NaN wins, and nothing beats it.
                 let take = if xt.is_float() {
-                    let is_nan = Expr::Binary(BinaryOp::Ne, Box::new(e.clone()), Box::new(e.clone()));
-                    let best_ok = Expr::Binary(BinaryOp::Eq, Box::new(Expr::Local(best)), Box::new(Expr::Local(best)));
+                    let is_nan =
+                        Expr::Binary(BinaryOp::Ne, Box::new(e.clone()), Box::new(e.clone()));
+                    let best_ok = Expr::Binary(
+                        BinaryOp::Eq,
+                        Box::new(Expr::Local(best)),
+                        Box::new(Expr::Local(best)),
+                    );
                     Expr::Select(Box::new(is_nan), Box::new(best_ok), Box::new(better))
                 } else {
                     better
@@ -787,9 +957,21 @@ impl<'c, 'g> Emitter<'c, 'g> {
                     }
                     None => Expr::Const(Scalar::I32(0)),
                 };
-                let pick = |a: Expr, b: Local| Expr::Select(Box::new(take.clone()), Box::new(a), Box::new(Expr::Local(b)));
-                self.push(Stmt::Assign { local: arg, value: pick(position, arg) });
-                self.push(Stmt::Assign { local: best, value: pick(e, best) });
+                let pick = |a: Expr, b: Local| {
+                    Expr::Select(
+                        Box::new(take.clone()),
+                        Box::new(a),
+                        Box::new(Expr::Local(b)),
+                    )
+                };
+                self.push(Stmt::Assign {
+                    local: arg,
+                    value: pick(position, arg),
+                });
+                self.push(Stmt::Assign {
+                    local: best,
+                    value: pick(e, best),
+                });
                 self.close_to(depth);
                 self.local_depth.insert(best, depth - 1);
                 self.local_depth.insert(arg, depth - 1);
@@ -825,7 +1007,11 @@ impl<'c, 'g> Emitter<'c, 'g> {
             let out_at = self.flat(&at, &out_dims);
             let value = self.value(a, &idx)?;
             let index = self.index(&out_at);
-            self.push(Stmt::Store { buf: out, index, value });
+            self.push(Stmt::Store {
+                buf: out,
+                index,
+                value,
+            });
             self.close_to(1);
             offset += a_dims.get(axis).copied().unwrap_or(0);
         }
@@ -848,6 +1034,14 @@ impl<'c, 'g> Emitter<'c, 'g> {
             }
         };
         let ((pa, ta), (pb, tb)) = (operand(a), operand(b));
+        for x in [pa, pb] {
+            if self.is_member(x) {
+                return Err(format!(
+                    "{} is a gemm operand, so it must be in memory",
+                    label(g, x)
+                ));
+            }
+        }
         let (a_buf, b_buf) = (self.cx.buffer_of(pa)?, self.cx.buffer_of(pb)?);
         let (da, db) = (self.dims(pa), self.dims(pb));
         let (ra, rb) = (da.len(), db.len());
@@ -880,7 +1074,12 @@ impl<'c, 'g> Emitter<'c, 'g> {
                 None
             }
         };
-        let mat = |buf, offset: Affine, ld, stride, e: &mut Self| MatRef { buf, offset: e.index(&offset), ld, stride };
+        let mat = |buf, offset: Affine, ld, stride, e: &mut Self| MatRef {
+            buf,
+            offset: e.index(&offset),
+            ld,
+            stride,
+        };
         let call = |e: &mut Self, count: u64, offs: [Affine; 3], strides: [u64; 3]| {
             let [oa, ob, oc] = offs;
             let gemm = Gemm {
@@ -907,8 +1106,12 @@ impl<'c, 'g> Emitter<'c, 'g> {
             _ => {
                 let depth = self.blocks.len();
                 let bidx = self.open(&batch, false, true);
-                let oa = self.ranges.mul(&self.flat(&self.broadcast(&bidx, a_batch), a_batch), a_mat);
-                let ob = self.ranges.mul(&self.flat(&self.broadcast(&bidx, b_batch), b_batch), b_mat);
+                let oa = self
+                    .ranges
+                    .mul(&self.flat(&self.broadcast(&bidx, a_batch), a_batch), a_mat);
+                let ob = self
+                    .ranges
+                    .mul(&self.flat(&self.broadcast(&bidx, b_batch), b_batch), b_mat);
                 let oc = self.ranges.mul(&self.flat(&bidx, &batch), c_mat);
                 call(self, 1, [oa, ob, oc], [a_mat, b_mat, c_mat]);
                 self.close_to(depth);
@@ -983,7 +1186,15 @@ fn rename_buf(body: &mut [Stmt], from: BufId, to: BufId) {
 fn merge(kept: &[Affine], rows: &[Affine], axes: &[usize], rank: usize) -> Vec<Affine> {
     let (mut k, mut r) = (kept.iter(), rows.iter());
     (0..rank)
-        .map(|d| if axes.contains(&d) { r.next() } else { k.next() }.cloned().unwrap_or_default())
+        .map(|d| {
+            if axes.contains(&d) {
+                r.next()
+            } else {
+                k.next()
+            }
+            .cloned()
+            .unwrap_or_default()
+        })
         .collect()
 }
 
@@ -1036,7 +1247,9 @@ fn inline_block(body: &mut Vec<Stmt>, uses: &HashMap<Local, usize>, assigned: &B
             inline_block(inner, uses, assigned);
             continue;
         }
-        let Stmt::Let { local, .. } = body[i] else { continue };
+        let Stmt::Let { local, .. } = body[i] else {
+            continue;
+        };
         if uses.get(&local) != Some(&1) || assigned.contains(&local) {
             continue;
         }
@@ -1054,11 +1267,13 @@ fn inline_block(body: &mut Vec<Stmt>, uses: &HashMap<Local, usize>, assigned: &B
         if !found {
             continue;
         }
-        let Stmt::Let { value, .. } = body.remove(i) else { continue };
+        let Stmt::Let { value, .. } = body.remove(i) else {
+            continue;
+        };
         match &mut body[j - 1] {
-            Stmt::Let { value: target, .. } | Stmt::Assign { value: target, .. } | Stmt::Store { value: target, .. } => {
-                substitute(target, local, value)
-            }
+            Stmt::Let { value: target, .. }
+            | Stmt::Assign { value: target, .. }
+            | Stmt::Store { value: target, .. } => substitute(target, local, value),
             Stmt::Loop { .. } | Stmt::Gemm(_) => {}
         }
     }
@@ -1215,5 +1430,8 @@ pub fn plan(buffers: &[Buffer], kernels: &[Kernel]) -> Plan {
             arena = arena.max(align(offset + bytes));
         }
     }
-    Plan { arena_bytes: arena, offsets }
+    Plan {
+        arena_bytes: arena,
+        offsets,
+    }
 }

@@ -7,7 +7,10 @@
 use proptest::prelude::*;
 use tfg_interp::kernel::run_program;
 use tfg_ir::kernel::{self, Expr, Program, Role, Stmt};
-use tfg_ir::{BinaryOp, DType, Data, Graph, Init, Op, Optimizer, ReduceOp, Shape, Tensor, TrainSpec, Type, UnaryOp, ValueId};
+use tfg_ir::{
+    BinaryOp, DType, Data, Graph, Init, Op, Optimizer, ReduceOp, Shape, Tensor, TrainSpec, Type,
+    UnaryOp, ValueId,
+};
 use tfg_passes::fuse::fuse;
 use tfg_passes::lower::lower;
 
@@ -20,7 +23,8 @@ fn input(g: &mut Graph, name: &str, dtype: DType, dims: &[u64]) -> ValueId {
 }
 
 fn add(g: &mut Graph, op: Op, args: &[ValueId]) -> ValueId {
-    g.add(op, args).unwrap_or_else(|e| panic!("test graph: {e}"))
+    g.add(op, args)
+        .unwrap_or_else(|e| panic!("test graph: {e}"))
 }
 
 fn scalar(g: &mut Graph, x: f32) -> ValueId {
@@ -53,7 +57,7 @@ fn random(t: &Type, rng: &mut Rng) -> Tensor {
         DType::F64 => Data::F64((0..n).map(|_| rng.unit() * 4.0 - 2.0).collect()),
         DType::I32 => Data::I32((0..n).map(|_| (rng.next() % 9) as i32 - 4).collect()),
         DType::I64 => Data::I64((0..n).map(|_| (rng.next() % 9) as i64 - 4).collect()),
-        DType::Bool => Data::Bool((0..n).map(|_| rng.next() % 2 == 0).collect()),
+        DType::Bool => Data::Bool((0..n).map(|_| rng.next() & 1 == 0).collect()),
     };
     Tensor { shape, data }
 }
@@ -64,7 +68,9 @@ fn feeds(g: &Graph, seed: u64) -> (Vec<Tensor>, Vec<Tensor>) {
     let params = g
         .params()
         .map(|v| match &g.node(v).op {
-            Op::Param { name, init } => tfg_ir::init::materialize(init, g.ty(v), seed, name).expect("param init"),
+            Op::Param { name, init } => {
+                tfg_ir::init::materialize(init, g.ty(v), seed, name).expect("param init")
+            }
             _ => unreachable!("params() gives params"),
         })
         .collect();
@@ -75,12 +81,20 @@ fn feeds(g: &Graph, seed: u64) -> (Vec<Tensor>, Vec<Tensor>) {
 /// absolute floor near zero); NaN matches NaN, integers and bools exactly.
 fn close(want: &Tensor, got: &Tensor) -> Result<(), String> {
     if want.shape != got.shape || want.dtype() != got.dtype() {
-        return Err(format!("{:?} {} vs {:?} {}", want.shape, want.dtype(), got.shape, got.dtype()));
+        return Err(format!(
+            "{:?} {} vs {:?} {}",
+            want.shape,
+            want.dtype(),
+            got.shape,
+            got.dtype()
+        ));
     }
     for i in 0..want.numel() {
         let (a, b) = (want.data.get_f64(i), got.data.get_f64(i));
         let ok = if want.dtype().is_float() {
-            (a.is_nan() && b.is_nan()) || a == b || (a - b).abs() <= 1e-4 * a.abs().max(b.abs()) + 1e-5
+            (a.is_nan() && b.is_nan())
+                || a == b
+                || (a - b).abs() <= 1e-4 * a.abs().max(b.abs()) + 1e-5
         } else {
             a == b
         };
@@ -97,16 +111,25 @@ fn agree(g: &Graph, seed: u64) -> Result<Program, String> {
     let f = fuse(g);
     let p = lower(g, &f).map_err(|e| format!("lowering failed: {e}\n{}", f.print(g)))?;
     let (inputs, params) = feeds(g, seed);
-    let want = tfg_interp::run(g, &inputs, &params).map_err(|e| format!("graph interpreter: {e}"))?;
+    let want =
+        tfg_interp::run(g, &inputs, &params).map_err(|e| format!("graph interpreter: {e}"))?;
     let got = run_program(&p, &inputs, &params)
         .map_err(|e| format!("kernel interpreter: {e}\n{}", kernel::print(&p)))?;
-    let pairs = want.outputs.iter().zip(&got.outputs).chain(want.updates.iter().zip(&got.updates));
+    let pairs = want
+        .outputs
+        .iter()
+        .zip(&got.outputs)
+        .chain(want.updates.iter().zip(&got.updates));
     if want.outputs.len() != got.outputs.len() || want.updates.len() != got.updates.len() {
         return Err("different numbers of results".into());
     }
     for (i, (w, o)) in pairs.enumerate() {
         close(w, o).map_err(|e| {
-            format!("result {i}: {e}\n{}\n{}", tfg_ir::text::print(g), kernel::print(&p))
+            format!(
+                "result {i}: {e}\n{}\n{}",
+                tfg_ir::text::print(g),
+                kernel::print(&p)
+            )
         })?;
     }
     Ok(p)
@@ -135,8 +158,13 @@ fn every_unary_op_in_every_dtype() {
     }
 }
 
-const BROADCASTS: [(&[u64], &[u64]); 5] =
-    [(&[2, 3], &[2, 3]), (&[2, 1], &[3]), (&[], &[4]), (&[3, 1, 2], &[1, 4, 1]), (&[5], &[])];
+const BROADCASTS: [(&[u64], &[u64]); 5] = [
+    (&[2, 3], &[2, 3]),
+    (&[2, 1], &[3]),
+    (&[], &[4]),
+    (&[3, 1, 2], &[1, 4, 1]),
+    (&[5], &[]),
+];
 
 #[test]
 fn every_binary_op_with_broadcasting() {
@@ -146,7 +174,9 @@ fn every_binary_op_with_broadcasting() {
                 let mut g = Graph::new("binary");
                 let x = input(&mut g, "x", dtype, a);
                 let y = input(&mut g, "y", dtype, b);
-                let Ok(z) = g.add(Op::Binary(op), &[x, y]) else { continue };
+                let Ok(z) = g.add(Op::Binary(op), &[x, y]) else {
+                    continue;
+                };
                 g.outputs.push(("z".into(), z));
                 check(&g);
             }
@@ -176,7 +206,16 @@ fn reductions_over_every_axis_set() {
                 for keepdims in [false, true] {
                     let mut g = Graph::new("reduce");
                     let x = input(&mut g, "x", dtype, &[2, 3, 4]);
-                    let Ok(y) = g.add(Op::Reduce { op, axes: axes.to_vec(), keepdims }, &[x]) else { continue };
+                    let Ok(y) = g.add(
+                        Op::Reduce {
+                            op,
+                            axes: axes.to_vec(),
+                            keepdims,
+                        },
+                        &[x],
+                    ) else {
+                        continue;
+                    };
                     g.outputs.push(("y".into(), y));
                     check(&g);
                 }
@@ -190,7 +229,15 @@ fn reductions_of_empty_axes() {
     for op in [ReduceOp::Sum, ReduceOp::Mean, ReduceOp::Prod] {
         let mut g = Graph::new("empty");
         let x = input(&mut g, "x", DType::F32, &[3, 0]);
-        let y = add(&mut g, Op::Reduce { op, axes: vec![1], keepdims: false }, &[x]);
+        let y = add(
+            &mut g,
+            Op::Reduce {
+                op,
+                axes: vec![1],
+                keepdims: false,
+            },
+            &[x],
+        );
         g.outputs.push(("y".into(), y));
         check(&g);
     }
@@ -198,12 +245,33 @@ fn reductions_of_empty_axes() {
 
 #[test]
 fn argmax_and_argmin_take_the_first_extreme_and_nan() {
-    let data = [2.0, 5.0, 5.0, f32::NAN, 1.0, f32::NAN, -1.0, -1.0, 0.0, 7.0, 7.0, -3.0];
+    let data = [
+        2.0,
+        5.0,
+        5.0,
+        f32::NAN,
+        1.0,
+        f32::NAN,
+        -1.0,
+        -1.0,
+        0.0,
+        7.0,
+        7.0,
+        -3.0,
+    ];
     for axis in 0..2 {
         for max in [true, false] {
             let mut g = Graph::new("arg");
-            let x = add(&mut g, Op::Const(Tensor::new(vec![3, 4], Data::F32(data.to_vec())).expect("12")), &[]);
-            let op = if max { Op::ArgMax { axis } } else { Op::ArgMin { axis } };
+            let x = add(
+                &mut g,
+                Op::Const(Tensor::new(vec![3, 4], Data::F32(data.to_vec())).expect("12")),
+                &[],
+            );
+            let op = if max {
+                Op::ArgMax { axis }
+            } else {
+                Op::ArgMin { axis }
+            };
             let y = add(&mut g, op, &[x]);
             g.outputs.push(("y".into(), y));
             check(&g);
@@ -213,7 +281,9 @@ fn argmax_and_argmin_take_the_first_extreme_and_nan() {
         for axis in 0..3 {
             let mut g = Graph::new("arg");
             let x = input(&mut g, "x", dtype, &[2, 3, 4]);
-            let Ok(y) = g.add(Op::ArgMin { axis }, &[x]) else { continue };
+            let Ok(y) = g.add(Op::ArgMin { axis }, &[x]) else {
+                continue;
+            };
             g.outputs.push(("y".into(), y));
             check(&g);
         }
@@ -251,7 +321,13 @@ fn matmul_reads_transposed_operands_through_the_flags() {
     let mut g = Graph::new("gemm_t");
     let x = input(&mut g, "x", DType::F32, &[4, 3, 2]);
     let w = input(&mut g, "w", DType::F32, &[5, 3]);
-    let xt = add(&mut g, Op::Transpose { perm: vec![0, 2, 1] }, &[x]);
+    let xt = add(
+        &mut g,
+        Op::Transpose {
+            perm: vec![0, 2, 1],
+        },
+        &[x],
+    );
     let wt = add(&mut g, Op::Transpose { perm: vec![1, 0] }, &[w]);
     let y = add(&mut g, Op::MatMul, &[xt, wt]);
     let b = input(&mut g, "b", DType::F32, &[5]);
@@ -280,9 +356,13 @@ fn index_only_ops() {
         .map(|p| Op::Transpose { perm: p.to_vec() })
         .collect();
     for s in [&[6u64, 4][..], &[24], &[4, 3, 2], &[2, 12], &[1, 24, 1]] {
-        ops.push(Op::Reshape { shape: Shape::known(s) });
+        ops.push(Op::Reshape {
+            shape: Shape::known(s),
+        });
     }
-    ops.push(Op::BroadcastTo { shape: Shape::known(&[5, 2, 3, 4]) });
+    ops.push(Op::BroadcastTo {
+        shape: Shape::known(&[5, 2, 3, 4]),
+    });
     for op in ops {
         for dtype in [DType::F32, DType::Bool] {
             let mut g = Graph::new("index");
@@ -294,7 +374,13 @@ fn index_only_ops() {
     }
     let mut g = Graph::new("broadcast");
     let x = input(&mut g, "x", DType::I32, &[3, 1]);
-    let y = add(&mut g, Op::BroadcastTo { shape: Shape::known(&[2, 3, 4]) }, &[x]);
+    let y = add(
+        &mut g,
+        Op::BroadcastTo {
+            shape: Shape::known(&[2, 3, 4]),
+        },
+        &[x],
+    );
     g.outputs.push(("y".into(), y));
     check(&g);
 }
@@ -342,11 +428,31 @@ fn cast_between_every_dtype() {
 fn outputs_that_are_leaves_views_or_repeated_are_copied() {
     let mut g = Graph::new("copies");
     let x = input(&mut g, "x", DType::F32, &[2, 3]);
-    let w = g.add_param("w", ty(DType::F32, &[3]), Init::Uniform { lo: -1.0, hi: 1.0 });
-    let c = add(&mut g, Op::Const(Tensor::new(vec![2], Data::I64(vec![3, -1])).expect("2")), &[]);
-    let r = add(&mut g, Op::Reshape { shape: Shape::known(&[6]) }, &[x]);
+    let w = g.add_param(
+        "w",
+        ty(DType::F32, &[3]),
+        Init::Uniform { lo: -1.0, hi: 1.0 },
+    );
+    let c = add(
+        &mut g,
+        Op::Const(Tensor::new(vec![2], Data::I64(vec![3, -1])).expect("2")),
+        &[],
+    );
+    let r = add(
+        &mut g,
+        Op::Reshape {
+            shape: Shape::known(&[6]),
+        },
+        &[x],
+    );
     let e = add(&mut g, Op::Unary(UnaryOp::Exp), &[r]);
-    g.outputs = vec![("x".into(), x), ("c".into(), c), ("r".into(), r), ("e".into(), e), ("e2".into(), e)];
+    g.outputs = vec![
+        ("x".into(), x),
+        ("c".into(), c),
+        ("r".into(), r),
+        ("e".into(), e),
+        ("e2".into(), e),
+    ];
     let two = scalar(&mut g, 2.0);
     let w2 = add(&mut g, Op::Binary(BinaryOp::Mul), &[w, two]);
     g.updates = vec![(w, w2)];
@@ -356,10 +462,26 @@ fn outputs_that_are_leaves_views_or_repeated_are_copied() {
 }
 
 fn softmax(g: &mut Graph, x: ValueId, axis: usize) -> ValueId {
-    let m = add(g, Op::Reduce { op: ReduceOp::Max, axes: vec![axis], keepdims: true }, &[x]);
+    let m = add(
+        g,
+        Op::Reduce {
+            op: ReduceOp::Max,
+            axes: vec![axis],
+            keepdims: true,
+        },
+        &[x],
+    );
     let d = add(g, Op::Binary(BinaryOp::Sub), &[x, m]);
     let e = add(g, Op::Unary(UnaryOp::Exp), &[d]);
-    let s = add(g, Op::Reduce { op: ReduceOp::Sum, axes: vec![axis], keepdims: true }, &[e]);
+    let s = add(
+        g,
+        Op::Reduce {
+            op: ReduceOp::Sum,
+            axes: vec![axis],
+            keepdims: true,
+        },
+        &[e],
+    );
     add(g, Op::Binary(BinaryOp::Div), &[e, s])
 }
 
@@ -379,17 +501,51 @@ fn softmax_is_one_kernel_over_rows() {
 fn layer_norm_and_a_reduction_epilogue() {
     let mut g = Graph::new("norm");
     let x = input(&mut g, "x", DType::F32, &[3, 5]);
-    let mean = add(&mut g, Op::Reduce { op: ReduceOp::Mean, axes: vec![1], keepdims: false }, &[x]);
-    let m2 = add(&mut g, Op::Reshape { shape: Shape::known(&[3, 1]) }, &[mean]);
+    let mean = add(
+        &mut g,
+        Op::Reduce {
+            op: ReduceOp::Mean,
+            axes: vec![1],
+            keepdims: false,
+        },
+        &[x],
+    );
+    let m2 = add(
+        &mut g,
+        Op::Reshape {
+            shape: Shape::known(&[3, 1]),
+        },
+        &[mean],
+    );
     let d = add(&mut g, Op::Binary(BinaryOp::Sub), &[x, m2]);
     let sq = add(&mut g, Op::Unary(UnaryOp::Square), &[d]);
-    let var = add(&mut g, Op::Reduce { op: ReduceOp::Mean, axes: vec![1], keepdims: true }, &[sq]);
+    let var = add(
+        &mut g,
+        Op::Reduce {
+            op: ReduceOp::Mean,
+            axes: vec![1],
+            keepdims: true,
+        },
+        &[sq],
+    );
     let eps = scalar(&mut g, 1e-5);
     let ve = add(&mut g, Op::Binary(BinaryOp::Add), &[var, eps]);
     let r = add(&mut g, Op::Unary(UnaryOp::Rsqrt), &[ve]);
     let y = add(&mut g, Op::Binary(BinaryOp::Mul), &[d, r]);
-    let total = add(&mut g, Op::Reduce { op: ReduceOp::Sum, axes: vec![0, 1], keepdims: false }, &[y]);
-    g.outputs = vec![("y".into(), y), ("mean".into(), mean), ("total".into(), total)];
+    let total = add(
+        &mut g,
+        Op::Reduce {
+            op: ReduceOp::Sum,
+            axes: vec![0, 1],
+            keepdims: false,
+        },
+        &[y],
+    );
+    g.outputs = vec![
+        ("y".into(), y),
+        ("mean".into(), mean),
+        ("total".into(), total),
+    ];
     check(&g);
 }
 
@@ -399,7 +555,11 @@ pub fn mlp(batch: u64, features: u64, hidden: u64, classes: u64) -> Graph {
     let x = input(&mut g, "x", DType::F32, &[batch, features]);
     let labels = input(&mut g, "labels", DType::I32, &[batch]);
     let w1 = g.add_param("w1", ty(DType::F32, &[features, hidden]), Init::Glorot);
-    let b1 = g.add_param("b1", ty(DType::F32, &[hidden]), Init::Uniform { lo: -0.1, hi: 0.1 });
+    let b1 = g.add_param(
+        "b1",
+        ty(DType::F32, &[hidden]),
+        Init::Uniform { lo: -0.1, hi: 0.1 },
+    );
     let w2 = g.add_param("w2", ty(DType::F32, &[hidden, classes]), Init::Glorot);
     let b2 = g.add_param("b2", ty(DType::F32, &[classes]), Init::Zeros);
     let xw = add(&mut g, Op::MatMul, &[x, w1]);
@@ -407,16 +567,48 @@ pub fn mlp(batch: u64, features: u64, hidden: u64, classes: u64) -> Graph {
     let h = add(&mut g, Op::Unary(UnaryOp::Relu), &[z]);
     let hw = add(&mut g, Op::MatMul, &[h, w2]);
     let logits = add(&mut g, Op::Binary(BinaryOp::Add), &[hw, b2]);
-    let m = add(&mut g, Op::Reduce { op: ReduceOp::Max, axes: vec![1], keepdims: true }, &[logits]);
+    let m = add(
+        &mut g,
+        Op::Reduce {
+            op: ReduceOp::Max,
+            axes: vec![1],
+            keepdims: true,
+        },
+        &[logits],
+    );
     let d = add(&mut g, Op::Binary(BinaryOp::Sub), &[logits, m]);
     let e = add(&mut g, Op::Unary(UnaryOp::Exp), &[d]);
-    let s = add(&mut g, Op::Reduce { op: ReduceOp::Sum, axes: vec![1], keepdims: true }, &[e]);
+    let s = add(
+        &mut g,
+        Op::Reduce {
+            op: ReduceOp::Sum,
+            axes: vec![1],
+            keepdims: true,
+        },
+        &[e],
+    );
     let ls = add(&mut g, Op::Unary(UnaryOp::Log), &[s]);
     let logp = add(&mut g, Op::Binary(BinaryOp::Sub), &[d, ls]);
     let onehot = add(&mut g, Op::OneHot { depth: classes }, &[labels]);
     let picked = add(&mut g, Op::Binary(BinaryOp::Mul), &[onehot, logp]);
-    let per_row = add(&mut g, Op::Reduce { op: ReduceOp::Sum, axes: vec![1], keepdims: false }, &[picked]);
-    let mean = add(&mut g, Op::Reduce { op: ReduceOp::Mean, axes: vec![0], keepdims: false }, &[per_row]);
+    let per_row = add(
+        &mut g,
+        Op::Reduce {
+            op: ReduceOp::Sum,
+            axes: vec![1],
+            keepdims: false,
+        },
+        &[picked],
+    );
+    let mean = add(
+        &mut g,
+        Op::Reduce {
+            op: ReduceOp::Mean,
+            axes: vec![0],
+            keepdims: false,
+        },
+        &[per_row],
+    );
     let loss = add(&mut g, Op::Unary(UnaryOp::Neg), &[mean]);
     g.node_mut(loss).name = Some("loss".into());
     let pred = add(&mut g, Op::ArgMax { axis: 1 }, &[logits]);
@@ -434,7 +626,9 @@ fn train_step(g: &Graph, optimizer: Optimizer) -> Graph {
         log: Vec::new(),
         loc: None,
     };
-    let mut step = tfg_passes::train_step::build_train_step(g, &spec).expect("train step").graph;
+    let mut step = tfg_passes::train_step::build_train_step(g, &spec)
+        .expect("train step")
+        .graph;
     tfg_passes::dce::dce(&mut step);
     step
 }
@@ -446,7 +640,12 @@ fn mlp_forward_and_training_steps() {
     for opt in [
         Optimizer::Sgd { lr: 0.1 },
         Optimizer::Momentum { lr: 0.1, beta: 0.9 },
-        Optimizer::Adam { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8 },
+        Optimizer::Adam {
+            lr: 0.01,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+        },
     ] {
         let step = train_step(&g, opt);
         assert!(!step.updates.is_empty());
@@ -470,10 +669,18 @@ fn elementwise_example_is_one_kernel_reading_x_once() {
     let y = add(&mut g, Op::Binary(BinaryOp::Add), &[ts, xx]);
     g.outputs.push(("y".into(), y));
     let p = check(&g);
-    let [k] = &p.kernels[..] else { panic!("expected one kernel:\n{}", kernel::print(&p)) };
+    let [k] = &p.kernels[..] else {
+        panic!("expected one kernel:\n{}", kernel::print(&p))
+    };
     let role = |b: &tfg_ir::kernel::BufId| p.buffers[b.index()].role.clone();
-    assert_eq!(k.reads.iter().map(role).collect::<Vec<_>>(), [Role::Input(0)]);
-    assert_eq!(k.writes.iter().map(role).collect::<Vec<_>>(), [Role::Output(0)]);
+    assert_eq!(
+        k.reads.iter().map(role).collect::<Vec<_>>(),
+        [Role::Input(0)]
+    );
+    assert_eq!(
+        k.writes.iter().map(role).collect::<Vec<_>>(),
+        [Role::Output(0)]
+    );
     let (mut loads, mut stores, mut loops) = (0, 0, 0);
     Stmt::walk(&k.body, &mut |s| {
         match s {
@@ -520,7 +727,11 @@ fn lowered_round_trips(p: &Program) -> Result<(), TestCaseError> {
     let text = kernel::print(p);
     let back = kernel::parse(&text).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
     prop_assert_eq!(kernel::print(&back), text.clone());
-    prop_assert!(back == *p, "parsed program differs from the printed one:\n{}", text);
+    prop_assert!(
+        back == *p,
+        "parsed program differs from the printed one:\n{}",
+        text
+    );
     Ok(())
 }
 
@@ -542,4 +753,36 @@ proptest! {
         let p = agree(&g, 5).map_err(TestCaseError::fail)?;
         lowered_round_trips(&p)?;
     }
+}
+
+#[test]
+fn graphs_that_cannot_run_are_errors() {
+    let mut g = Graph::new("grad");
+    let x = input(&mut g, "x", DType::F32, &[]);
+    let y = add(&mut g, Op::Unary(UnaryOp::Exp), &[x]);
+    let dy = add(&mut g, Op::Grad, &[y, x]);
+    g.outputs.push(("dy".into(), dy));
+    let e = lower(&g, &fuse(&g)).expect_err("grad");
+    assert!(
+        e.contains("is a grad: expand it with the autodiff pass before lowering"),
+        "{e}"
+    );
+
+    let mut g = Graph::new("sym");
+    let x = g.add_input(
+        "x",
+        Type::new(DType::F32, Shape(vec![tfg_ir::Dim::Sym("B".into())])),
+        None,
+    );
+    let y = add(&mut g, Op::Unary(UnaryOp::Exp), &[x]);
+    g.outputs.push(("y".into(), y));
+    let e = lower(&g, &fuse(&g)).expect_err("symbolic");
+    assert_eq!(
+        e,
+        "%x has type f32[B]: bind its symbolic dims before lowering"
+    );
+
+    let other = fuse(&mlp(2, 2, 2, 2));
+    let e = lower(&g, &other).expect_err("another graph's fusion");
+    assert!(e.contains("the fusion covers"), "{e}");
 }

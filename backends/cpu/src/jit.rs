@@ -2,7 +2,7 @@
 //! buffer table of a compiled program, and the thread pool launches.
 
 use crate::runtime::RuntimeFn;
-use crate::translate::{translate, Task};
+use crate::translate::{translate, Listing, Task};
 use crate::{isa, CompileError, Options, RunError};
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{default_libcall_names, Linkage};
@@ -144,24 +144,29 @@ fn jit_module() -> Result<JITModule, String> {
 /// The CLIF of every task function of `p`, as generated (before
 /// Cranelift's optimisations), each after a comment naming its kernel.
 pub fn clif(p: &Program) -> Result<String, CompileError> {
-    clif_with(p, &Options::default())
+    listing(p, &Options::default(), Listing::Clif)
 }
 
-pub fn clif_with(p: &Program, opts: &Options) -> Result<String, CompileError> {
+/// The machine code of every task function of `p`, disassembled.
+pub fn asm(p: &Program) -> Result<String, CompileError> {
+    listing(p, &Options::default(), Listing::Asm)
+}
+
+fn listing(p: &Program, opts: &Options, what: Listing) -> Result<String, CompileError> {
     let err = |message: String| CompileError { message };
     tfg_ir::kernel::verify(p).map_err(|e| err(e.to_string()))?;
     let mut module = jit_module().map_err(err)?;
     let mut text = String::new();
-    let mut show = |t: &Task, f: &cranelift_codegen::ir::Function| {
+    let mut show = |t: &Task, f: &str| {
         let name = p.kernels.get(t.kernel).map_or("?", |k| k.name.as_str());
         let what = match (t.extent, t.parallel) {
             (Some(n), true) => format!("parallel loop over 0..{n}"),
             (Some(n), false) => format!("loop over 0..{n}"),
             (None, _) => "straight-line code".to_string(),
         };
-        text.push_str(&format!("; kernel {name}: {} ({what})\n{}\n", t.symbol, f.display()));
+        text.push_str(&format!("; kernel {name}: {} ({what})\n{f}\n", t.symbol));
     };
-    let translated = translate(&mut module, p, opts, Linkage::Local, Some(&mut show));
+    let translated = translate(&mut module, p, opts, Linkage::Local, Some((what, &mut show)));
     // SAFETY: nothing was finalised, so no pointer into the module escapes.
     unsafe { module.free_memory() };
     translated.map_err(err)?;

@@ -23,7 +23,7 @@ mod translate;
 mod typing;
 mod vectorize;
 
-pub use jit::{clif, compile, compile_with, Compiled, Outputs};
+pub use jit::{asm, clif, compile, compile_with, Compiled, Outputs};
 use std::fmt;
 pub use tfg_ir::kernel::Program;
 

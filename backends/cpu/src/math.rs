@@ -1,5 +1,5 @@
 //! Inline f32 `exp`, `log`, `tanh` and `sigmoid`: polynomial approximations
-//! (Cephes' single-precision ones) written with plain arithmetic and bit
+//! (Cephes' single-precision `exp` and `log`, a rational `tanh`) written with plain arithmetic and bit
 //! manipulation, so the same code runs on a scalar or on every lane of an
 //! `f32x4`. Every special case is a select, not a branch. The measured
 //! accuracy is in `docs/backend-cpu.md`; the test `math_accuracy` sweeps it.
@@ -31,8 +31,14 @@ const LOG_P: [f32; 9] = [
     -2.499_999_4e-1,
     3.333_333e-1,
 ];
-/// Cephes `tanhf`: tanh x ≈ x + x³·P(x²) on |x| < 0.625.
-const TANH_P: [f32; 5] = [-5.704_988_7e-3, 2.063_908_9e-2, -5.373_971_6e-2, 1.333_144_2e-1, -3.333_328_2e-1];
+/// tanh x ≈ x·P(x²) / Q(x²) on |x| ≤ [`TANH_CLAMP`] (a rational
+/// approximation of degree 13/6, as Eigen's fast tanh), 1 in f32 beyond.
+const TANH_P: [f32; 7] = [-2.760_768_5e-16, 2.000_187_9e-13, -8.604_671_5e-11, 5.122_297e-8, 1.485_722_4e-5, 6.372_619_3e-4, 4.893_524_6e-3];
+const TANH_Q: [f32; 4] = [1.198_258_4e-6, 1.185_347_1e-4, 2.268_434_7e-3, 4.893_525e-3];
+const TANH_CLAMP: f32 = 7.905_311;
+/// 1.5·2²³: adding it rounds an f32 of magnitude below 2²² to an integer,
+/// which the low bits of the sum then hold.
+const ROUNDING: f32 = 12_582_912.0;
 
 impl<M: Module> Translator<'_, M> {
     fn types(lanes: u8) -> (Type, Type) {
@@ -61,13 +67,22 @@ impl<M: Module> Translator<'_, M> {
         self.b.ins().bitcast(Self::types(lanes).0, flags, x)
     }
 
+    /// `a · b + c`, fused where the target can.
+    fn mul_add(&mut self, a: Value, b: Value, c: Value) -> Value {
+        if self.fma {
+            self.b.ins().fma(a, b, c)
+        } else {
+            let m = self.b.ins().fmul(a, b);
+            self.b.ins().fadd(m, c)
+        }
+    }
+
     /// `Σ coeffs[i] · x^(n-1-i)` by Horner's rule.
     fn horner(&mut self, lanes: u8, x: Value, coeffs: &[f32]) -> Value {
         let mut acc = self.c(lanes, coeffs[0]);
         for &k in &coeffs[1..] {
-            let m = self.b.ins().fmul(acc, x);
             let k = self.c(lanes, k);
-            acc = self.b.ins().fadd(m, k);
+            acc = self.mul_add(acc, x, k);
         }
         acc
     }
@@ -89,29 +104,39 @@ impl<M: Module> Translator<'_, M> {
         r
     }
 
+    /// `x` limited to `[lo, hi]` by compares and selects: unlike `fmin` and
+    /// `fmax` one instruction each, and NaN passes through.
+    fn clamp(&mut self, lanes: u8, x: Value, lo: f32, hi: f32) -> Value {
+        let lo = self.c(lanes, lo);
+        let hi = self.c(lanes, hi);
+        let below = self.b.ins().fcmp(FloatCC::LessThan, x, lo);
+        let x = self.select(DType::F32, lanes, below, lo, x);
+        let above = self.b.ins().fcmp(FloatCC::GreaterThan, x, hi);
+        self.select(DType::F32, lanes, above, hi, x)
+    }
+
     pub fn exp_f32(&mut self, lanes: u8, x: Value) -> Value {
         // Past these bounds e^x is 0 or infinite in f32 anyway; clamping keeps
-        // n in the range `scale_by_pow2` handles. NaN passes through.
-        let lo = self.c(lanes, -104.0);
-        let hi = self.c(lanes, 89.0);
-        let x = self.b.ins().fmax(x, lo);
-        let x = self.b.ins().fmin(x, hi);
+        // n in the range `scale_by_pow2` handles.
+        let x = self.clamp(lanes, x, -104.0, 89.0);
+        // n = round(x / ln 2), as a float and as an integer, by the
+        // rounding constant (NaN makes n garbage, but y stays NaN).
         let log2e = self.c(lanes, LOG2_E);
-        let t = self.b.ins().fmul(x, log2e);
-        let n = self.b.ins().nearest(t);
-        let ln2_hi = self.c(lanes, LN2_HI);
-        let ln2_lo = self.c(lanes, LN2_LO);
-        let a = self.b.ins().fmul(n, ln2_hi);
-        let r = self.b.ins().fsub(x, a);
-        let a = self.b.ins().fmul(n, ln2_lo);
-        let r = self.b.ins().fsub(r, a);
+        let rounding = self.c(lanes, ROUNDING);
+        let t = self.mul_add(x, log2e, rounding);
+        let n = self.b.ins().fsub(t, rounding);
+        let t_bits = self.to_bits(lanes, t);
+        let rounding_bits = self.ci(lanes, ROUNDING.to_bits() as i32);
+        let ni = self.b.ins().isub(t_bits, rounding_bits);
+        let minus_ln2_hi = self.c(lanes, -LN2_HI);
+        let minus_ln2_lo = self.c(lanes, -LN2_LO);
+        let r = self.mul_add(n, minus_ln2_hi, x);
+        let r = self.mul_add(n, minus_ln2_lo, r);
         let p = self.horner(lanes, r, &EXP_P);
         let r2 = self.b.ins().fmul(r, r);
-        let y = self.b.ins().fmul(r2, p);
-        let y = self.b.ins().fadd(y, r);
+        let y = self.mul_add(r2, p, r);
         let one = self.c(lanes, 1.0);
         let y = self.b.ins().fadd(y, one);
-        let ni = self.b.ins().fcvt_to_sint_sat(Self::types(lanes).1, n);
         self.scale_by_pow2(lanes, y, ni)
     }
 
@@ -176,29 +201,12 @@ impl<M: Module> Translator<'_, M> {
     }
 
     pub fn tanh_f32(&mut self, lanes: u8, x: Value) -> Value {
-        // Near 0 an odd polynomial; elsewhere 1 - 2 / (e^2|x| + 1) with x's sign.
-        let z = self.b.ins().fmul(x, x);
-        let p = self.horner(lanes, z, &TANH_P);
-        let xz = self.b.ins().fmul(x, z);
-        let t = self.b.ins().fmul(xz, p);
-        let small = self.b.ins().fadd(x, t);
-        let a = self.b.ins().fabs(x);
-        let two_a = self.b.ins().fadd(a, a);
-        let e = self.exp_f32(lanes, two_a);
-        let one = self.c(lanes, 1.0);
-        let two = self.c(lanes, 2.0);
-        let d = self.b.ins().fadd(e, one);
-        let q = self.b.ins().fdiv(two, d);
-        let large = self.b.ins().fsub(one, q);
-        let sign_mask = self.ci(lanes, i32::MIN);
-        let xb = self.to_bits(lanes, x);
-        let sign = self.b.ins().band(xb, sign_mask);
-        let lb = self.to_bits(lanes, large);
-        let lb = self.b.ins().bor(lb, sign);
-        let large = self.from_bits(lanes, lb);
-        let bound = self.c(lanes, 0.625);
-        let is_small = self.b.ins().fcmp(FloatCC::LessThan, a, bound);
-        self.select(DType::F32, lanes, is_small, small, large)
+        let x = self.clamp(lanes, x, -TANH_CLAMP, TANH_CLAMP);
+        let x2 = self.b.ins().fmul(x, x);
+        let p = self.horner(lanes, x2, &TANH_P);
+        let p = self.b.ins().fmul(x, p);
+        let q = self.horner(lanes, x2, &TANH_Q);
+        self.b.ins().fdiv(p, q)
     }
 
     pub fn sigmoid_f32(&mut self, lanes: u8, x: Value) -> Value {

@@ -15,9 +15,9 @@ use crate::runtime::RuntimeFn;
 use crate::vectorize::{self, Access, Accumulator};
 use crate::{gemm, Options};
 use cranelift_codegen::ir::condcodes::IntCC;
-use cranelift_codegen::ir::types::{F64, I32, I64};
+use cranelift_codegen::ir::types::{F64, I32, I64, I8X16};
 use cranelift_codegen::ir::{
-    AbiParam, BlockArg, FuncRef, Function, InstBuilder, MemFlagsData, Signature, Type, UserFuncName, Value,
+    AbiParam, ConstantData, Endianness, BlockArg, FuncRef, Function, InstBuilder, MemFlagsData, Signature, Type, UserFuncName, Value,
 };
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 use cranelift_module::{FuncId, Linkage, Module};
@@ -43,16 +43,23 @@ pub(crate) struct Task {
 
 pub(crate) type Result<T> = std::result::Result<T, String>;
 
+/// What [`translate`] shows of each function it defines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Listing {
+    /// The CLIF as generated, before Cranelift's optimisations.
+    Clif,
+    /// The machine code, disassembled by Cranelift.
+    Asm,
+}
+
 /// Adds a function for every task of every kernel of `p` to `module`,
-/// calling `show` with the CLIF of each as it was generated (before
-/// Cranelift's optimisations). Kernels are numbered in the error messages
-/// by name.
+/// passing each to `show` as `listing` says, if given.
 pub(crate) fn translate<M: Module>(
     module: &mut M,
     p: &Program,
     opts: &Options,
     linkage: Linkage,
-    mut show: Option<&mut dyn FnMut(&Task, &Function)>,
+    mut show: Option<(Listing, &mut dyn FnMut(&Task, &str))>,
 ) -> std::result::Result<Vec<Task>, String> {
     let mut ctx = module.make_context();
     let mut fctx = FunctionBuilderContext::new();
@@ -75,13 +82,16 @@ pub(crate) fn translate<M: Module>(
             loop {
                 ctx.func = Function::with_name_signature(UserFuncName::user(0, func.as_u32()), sig.clone());
                 build(module, &mut ctx.func, &mut fctx, &mut runtime, p, part, extent.is_some(), opts, vector).map_err(in_kernel)?;
-                let shown = show.is_some().then(|| ctx.func.clone());
+                let listing = show.as_ref().map(|(l, _)| *l);
+                let clif = (listing == Some(Listing::Clif)).then(|| ctx.func.display().to_string());
+                ctx.set_disasm(listing == Some(Listing::Asm));
                 let defined = module.define_function(func, &mut ctx);
+                let asm = ctx.compiled_code().and_then(|c| c.vcode.clone());
                 module.clear_context(&mut ctx);
                 match defined {
                     Ok(()) => {
-                        if let (Some(show), Some(f)) = (show.as_mut(), shown) {
-                            show(&task, &f);
+                        if let Some((_, show)) = show.as_mut() {
+                            show(&task, clif.or(asm).as_deref().unwrap_or(""));
                         }
                         break;
                     }
@@ -148,8 +158,10 @@ fn build<M: Module>(
     let &[table, lo, hi] = b.block_params(entry) else {
         return Err("internal error: a task function takes three parameters".into());
     };
+    let fma = module.isa().has_native_fma();
     let mut t = Translator {
         b,
+        fma,
         module,
         runtime,
         imported: HashMap::new(),
@@ -187,13 +199,16 @@ pub(crate) struct Slot {
 pub(crate) struct VectorCtx {
     pub var: Var,
     pub lanes: u8,
-    /// Vector accumulators, by the local they stand for.
-    pub accumulators: HashMap<Local, (Variable, Accumulator)>,
+    /// Vector accumulators (two f64 halves for a widening one), by the
+    /// local they stand for.
+    pub accumulators: HashMap<Local, (Vec<Variable>, Accumulator)>,
 }
 
 /// State while one task function is built.
 pub(crate) struct Translator<'a, M: Module> {
     pub b: FunctionBuilder<'a>,
+    /// Whether the target has a fused multiply-add instruction.
+    pub fma: bool,
     module: &'a mut M,
     runtime: &'a mut HashMap<RuntimeFn, FuncId>,
     imported: HashMap<RuntimeFn, FuncRef>,
@@ -303,8 +318,8 @@ impl<'a, M: Module> Translator<'a, M> {
             }
             Stmt::Assign { local, value } => {
                 let acc = self.vector.as_ref().and_then(|v| v.accumulators.get(local)).cloned();
-                if let Some((var, acc)) = acc {
-                    return self.accumulate(var, &acc, value);
+                if let Some((vars, acc)) = acc {
+                    return self.accumulate(&vars, &acc, value);
                 }
                 let slot = *self.locals.get(local).ok_or_else(|| format!("{local} is assigned outside its scope"))?;
                 let x = self.expr(value, slot.lanes)?;
@@ -359,10 +374,16 @@ impl<'a, M: Module> Translator<'a, M> {
         let end = self.b.ins().isub(hi, odd);
         let mut accumulators = HashMap::new();
         for a in accs {
-            let var = self.b.declare_var(clif_type(a.dtype, lanes));
-            let init = self.konst(crate::ops::identity(a.op, a.dtype), lanes);
-            self.b.def_var(var, init);
-            accumulators.insert(a.local, (var, a));
+            let (parts, width) = if a.widen { (2, 2) } else { (1, lanes) };
+            let vars = (0..parts)
+                .map(|_| {
+                    let var = self.b.declare_var(clif_type(a.dtype, width));
+                    let init = self.konst(crate::ops::identity(a.op, a.dtype), width);
+                    self.b.def_var(var, init);
+                    var
+                })
+                .collect();
+            accumulators.insert(a.local, (vars, a));
         }
         let header = self.b.create_block();
         let i = self.b.append_block_param(header, I64);
@@ -387,12 +408,17 @@ impl<'a, M: Module> Translator<'a, M> {
         self.b.seal_block(exit);
         self.vars.remove(&v);
         // Fold each vector accumulator into its local.
-        let mut accs: Vec<(Variable, Accumulator)> = ctx.map(|c| c.accumulators.into_values().collect()).unwrap_or_default();
+        let mut accs: Vec<(Vec<Variable>, Accumulator)> = ctx.map(|c| c.accumulators.into_values().collect()).unwrap_or_default();
         accs.sort_by_key(|(_, a)| a.local);
-        for (var, a) in accs {
+        for (vars, a) in accs {
             let slot = *self.locals.get(&a.local).ok_or_else(|| format!("{} is assigned outside its scope", a.local))?;
-            let vec = self.b.use_var(var);
-            let mut parts: Vec<Value> = (0..lanes).map(|l| self.lane(a.dtype, vec, l)).collect();
+            let width = if a.widen { 2 } else { lanes };
+            let mut vec = self.b.use_var(vars[0]);
+            for &more in &vars[1..] {
+                let x = self.b.use_var(more);
+                vec = self.binary(a.op, a.dtype, width, vec, x)?;
+            }
+            let mut parts: Vec<Value> = (0..width).map(|l| self.lane(a.dtype, vec, l)).collect();
             while parts.len() > 1 {
                 let mut next = Vec::with_capacity(parts.len() / 2);
                 for pair in parts.chunks(2) {
@@ -407,18 +433,42 @@ impl<'a, M: Module> Translator<'a, M> {
         Ok(rest)
     }
 
-    /// `local = op(local, e)` on the vector accumulator `var`.
-    fn accumulate(&mut self, var: Variable, acc: &Accumulator, value: &Expr) -> Result<()> {
+    /// `local = op(local, e)` on the vector accumulator(s) `vars`.
+    fn accumulate(&mut self, vars: &[Variable], acc: &Accumulator, value: &Expr) -> Result<()> {
         let Expr::Binary(_, a, b) = value else {
             return Err("internal error: an accumulator update is not a binary op".into());
         };
         let other = if **a == Expr::Local(acc.local) { b } else { a };
         let lanes = self.lanes();
-        let x = self.expr(other, lanes)?;
-        let sum = self.b.use_var(var);
-        let r = self.binary(acc.op, acc.dtype, lanes, sum, x)?;
-        self.b.def_var(var, r);
+        let (xs, width) = match (acc.widen, &**other) {
+            (true, Expr::Cast(_, x)) => {
+                // f32 lanes 0-1 and 2-3, each widened to an f64x2.
+                let x = self.expr(x, lanes)?;
+                let low = self.b.ins().fvpromote_low(x);
+                let high = self.high_half(x);
+                let high = self.b.ins().fvpromote_low(high);
+                (vec![low, high], 2)
+            }
+            (true, _) => return Err("internal error: a widening accumulator without its cast".into()),
+            (false, _) => (vec![self.expr(other, lanes)?], lanes),
+        };
+        for (&var, x) in vars.iter().zip(xs) {
+            let sum = self.b.use_var(var);
+            let r = self.binary(acc.op, acc.dtype, width, sum, x)?;
+            self.b.def_var(var, r);
+        }
         Ok(())
+    }
+
+    /// Lanes 2 and 3 of a 4-lane vector moved to lanes 0 and 1.
+    fn high_half(&mut self, x: Value) -> Value {
+        let bytes: Vec<u8> = (8..16).chain(8..16).collect();
+        let mask = self.b.func.dfg.immediates.push(ConstantData::from(bytes));
+        let flags = MemFlagsData::new().with_endianness(Endianness::Little);
+        let ty = self.b.func.dfg.value_type(x);
+        let b = self.b.ins().bitcast(I8X16, flags, x);
+        let s = self.b.ins().shuffle(b, b, mask);
+        self.b.ins().bitcast(ty, flags, s)
     }
 
     /// Runs `f` once for each lane of the vector loop, with the loop
@@ -564,8 +614,9 @@ impl<'a, M: Module> Translator<'a, M> {
         let size = self.buffer_dtype(buf)?.size() as i64;
         let base = *self.bases.get(&buf).ok_or_else(|| format!("internal error: no base address for {buf}"))?;
         let mut i = self.index(canon)?;
-        let last = self.ranges.max(&self.ranges.affine(canon)).saturating_add(span - 1);
-        if last >= len {
+        // A vector access starts at most `span - 1` elements before the
+        // largest index, so it ends where the scalar accesses would.
+        if self.ranges.max(&self.ranges.affine(canon)) >= len {
             let top = self.b.ins().iconst(I64, len.saturating_sub(span) as i64);
             i = self.b.ins().umin(i, top);
         }

@@ -29,6 +29,9 @@ pub(crate) struct Accumulator {
     pub local: Local,
     pub op: BinaryOp,
     pub dtype: DType,
+    /// `e` is `cast<f64>(x)` of an f32 `x` (how sums of f32 accumulate):
+    /// the loop runs f32 lanes, each vector widened into two f64 halves.
+    pub widen: bool,
 }
 
 /// How an access moves with the loop variable.
@@ -120,12 +123,17 @@ pub(crate) fn analyse(p: &Program, v: Var, body: &[Stmt], outer: &HashMap<Local,
             }
             Stmt::Assign { local, value } if inner.contains(local) => (value, None),
             Stmt::Assign { local, value } => {
-                let acc = accumulator(*local, value, &locals)?;
+                let (acc, operand) = accumulator(p, *local, value, &locals)?;
                 if accumulators.iter().any(|a: &Accumulator| a.local == *local) {
                     return None;
                 }
+                if acc.widen {
+                    widths.insert(4);
+                } else {
+                    widths.extend(lanes_of(acc.dtype));
+                }
                 accumulators.push(acc);
-                (value, None)
+                (operand, None)
             }
             Stmt::Loop { .. } | Stmt::Gemm(_) => return None,
         };
@@ -190,24 +198,31 @@ pub(crate) fn analyse(p: &Program, v: Var, body: &[Stmt], outer: &HashMap<Local,
         1 => widths.into_iter().next()?,
         _ => return None,
     };
-    if accumulators.iter().any(|a| !native_binary(a.op, a.dtype, lanes)) {
+    if accumulators.iter().any(|a| !a.widen && !native_binary(a.op, a.dtype, lanes)) {
         return None;
     }
     (dense || !accumulators.is_empty()).then_some(VectorLoop { lanes, accumulators })
 }
 
-/// `local = op(local, e)` with an associative, commutative `op`.
-fn accumulator(local: Local, value: &Expr, locals: &HashMap<Local, DType>) -> Option<Accumulator> {
+/// `local = op(local, e)` with an associative, commutative `op`; gives the
+/// accumulator and the expression the loop computes for it each iteration.
+fn accumulator<'e>(p: &Program, local: Local, value: &'e Expr, locals: &HashMap<Local, DType>) -> Option<(Accumulator, &'e Expr)> {
     let Expr::Binary(op, a, b) = value else { return None };
     if !matches!(op, BinaryOp::Add | BinaryOp::Mul | BinaryOp::Maximum | BinaryOp::Minimum) {
         return None;
     }
     let me = Expr::Local(local);
-    if **a != me && **b != me {
+    let operand: &Expr = if **a == me { b } else if **b == me { a } else { return None };
+    let dtype = *locals.get(&local)?;
+    if dtype == DType::Bool {
         return None;
     }
-    let dtype = *locals.get(&local)?;
-    (dtype != DType::Bool).then_some(Accumulator { local, op: *op, dtype })
+    if let Expr::Cast(DType::F64, x) = operand {
+        if *op == BinaryOp::Add && dtype_of(p, x, &|l| locals.get(&l).copied()) == Some(DType::F32) {
+            return Some((Accumulator { local, op: *op, dtype, widen: true }, x));
+        }
+    }
+    Some((Accumulator { local, op: *op, dtype, widen: false }, operand))
 }
 
 #[cfg(test)]
@@ -261,8 +276,21 @@ mod tests {
                  for i1 in 0..5 { t0 = add(t0, b0[i0 * 5 + i1]) }
                  store b1[i0] = t0 } } }",
         );
-        let acc = Accumulator { local: Local(0), op: BinaryOp::Add, dtype: DType::F64 };
+        let acc = Accumulator { local: Local(0), op: BinaryOp::Add, dtype: DType::F64, widen: false };
         assert_eq!(v, Some(VectorLoop { lanes: 2, accumulators: vec![acc] }));
+    }
+
+    #[test]
+    fn f32_sum_in_f64_widens_f32_lanes() {
+        let v = analyse_text(
+            "program { buffer b0: f32[3, 9] input 0  buffer b1: f64[3] output 0  arena 0
+               kernel k reads b0 writes b1 { parallel for i0 in 0..3 {
+                 let t0: f64 = 0.0f64
+                 for i1 in 0..9 { t0 = add(t0, cast<f64>(exp(b0[i0 * 9 + i1]))) }
+                 store b1[i0] = t0 } } }",
+        );
+        let acc = Accumulator { local: Local(0), op: BinaryOp::Add, dtype: DType::F64, widen: true };
+        assert_eq!(v, Some(VectorLoop { lanes: 4, accumulators: vec![acc] }));
     }
 
     #[test]

@@ -23,7 +23,8 @@ pub fn run_program(p: &Program, inputs: &[Tensor], params: &[Tensor]) -> Result<
     let mut m = Memory::new(p, inputs, params)?;
     for k in &p.kernels {
         let mut env = Env::for_body(&k.body);
-        m.block(&k.body, &mut env).map_err(|e| error(format!("kernel {}: {e}", k.name)))?;
+        m.block(&k.body, &mut env)
+            .map_err(|e| error(format!("kernel {}: {e}", k.name)))?;
     }
     let outputs = m.results(&p.outputs(), "output")?;
     let updates = m.results(&p.updates(), "update")?;
@@ -64,7 +65,10 @@ impl Env {
             Stmt::Let { local, .. } => locals = locals.max(local.0 as usize + 1),
             _ => {}
         });
-        Env { vars: vec![0; vars], locals: vec![None; locals] }
+        Env {
+            vars: vec![0; vars],
+            locals: vec![None; locals],
+        }
     }
 
     fn var(&self, v: Var) -> Option<u64> {
@@ -72,11 +76,18 @@ impl Env {
     }
 
     fn local(&self, l: Local) -> Result<Scalar, String> {
-        self.locals.get(l.0 as usize).copied().flatten().ok_or_else(|| format!("{l} is read before it is set"))
+        self.locals
+            .get(l.0 as usize)
+            .copied()
+            .flatten()
+            .ok_or_else(|| format!("{l} is read before it is set"))
     }
 
     fn set(&mut self, l: Local, x: Scalar) -> Result<(), String> {
-        let slot = self.locals.get_mut(l.0 as usize).ok_or_else(|| format!("{l} is not defined"))?;
+        let slot = self
+            .locals
+            .get_mut(l.0 as usize)
+            .ok_or_else(|| format!("{l} is not defined"))?;
         *slot = Some(x);
         Ok(())
     }
@@ -92,9 +103,16 @@ impl Env {
 const POISON: u8 = 0xff;
 
 impl<'a> Memory<'a> {
-    fn new(p: &'a Program, inputs: &'a [Tensor], params: &'a [Tensor]) -> Result<Memory<'a>, RunError> {
+    fn new(
+        p: &'a Program,
+        inputs: &'a [Tensor],
+        params: &'a [Tensor],
+    ) -> Result<Memory<'a>, RunError> {
         let count = |f: fn(&Role) -> bool| p.buffers.iter().filter(|b| f(&b.role)).count();
-        let (n_in, n_par) = (count(|r| matches!(r, Role::Input(_))), count(|r| matches!(r, Role::Param(_))));
+        let (n_in, n_par) = (
+            count(|r| matches!(r, Role::Input(_))),
+            count(|r| matches!(r, Role::Param(_))),
+        );
         if inputs.len() != n_in || params.len() != n_par {
             return Err(error(format!(
                 "the program takes {n_in} inputs and {n_par} params, but was given {} and {}",
@@ -102,7 +120,8 @@ impl<'a> Memory<'a> {
                 params.len()
             )));
         }
-        let arena_len = usize::try_from(p.plan.arena_bytes).map_err(|_| error("the arena is too large".into()))?;
+        let arena_len = usize::try_from(p.plan.arena_bytes)
+            .map_err(|_| error("the arena is too large".into()))?;
         let mut storage = Vec::with_capacity(p.buffers.len());
         for (i, b) in p.buffers.iter().enumerate() {
             let fed = |kind: &str, t: &'a Tensor| {
@@ -124,16 +143,23 @@ impl<'a> Memory<'a> {
                 Role::Param(n) => fed("param", &params[*n as usize])?,
                 Role::Const(d) => Storage::Borrowed(d),
                 Role::Output(_) | Role::Update(_) => {
-                    let n = usize::try_from(b.len()).map_err(|_| error(format!("b{i} is too large")))?;
+                    let n = usize::try_from(b.len())
+                        .map_err(|_| error(format!("b{i} is too large")))?;
                     Storage::Owned(poison(b.dtype, n))
                 }
                 Role::Temp => {
                     let off = p.plan.offsets.get(i).copied().flatten().unwrap_or(0);
-                    Storage::Arena(usize::try_from(off).map_err(|_| error(format!("b{i} is too far out")))?)
+                    Storage::Arena(
+                        usize::try_from(off).map_err(|_| error(format!("b{i} is too far out")))?,
+                    )
                 }
             });
         }
-        Ok(Memory { p, storage, arena: vec![POISON; arena_len] })
+        Ok(Memory {
+            p,
+            storage,
+            arena: vec![POISON; arena_len],
+        })
     }
 
     fn results(&mut self, bufs: &[Option<BufId>], kind: &str) -> Result<Vec<Tensor>, RunError> {
@@ -141,7 +167,11 @@ impl<'a> Memory<'a> {
             .enumerate()
             .map(|(i, b)| {
                 let b = b.ok_or_else(|| error(format!("no buffer holds {kind} {i}")))?;
-                let shape = self.p.buffers[b.index()].shape.iter().map(|&d| d as usize).collect();
+                let shape = self.p.buffers[b.index()]
+                    .shape
+                    .iter()
+                    .map(|&d| d as usize)
+                    .collect();
                 match std::mem::replace(&mut self.storage[b.index()], Storage::Arena(0)) {
                     Storage::Owned(data) => Ok(Tensor { shape, data }),
                     _ => Err(error(format!("{kind} {i} is not in a result buffer"))),
@@ -151,7 +181,10 @@ impl<'a> Memory<'a> {
     }
 
     fn bounds(&self, b: BufId, i: usize) -> Result<DType, String> {
-        let buf = self.p.buffer(b).ok_or_else(|| format!("{b} does not exist"))?;
+        let buf = self
+            .p
+            .buffer(b)
+            .ok_or_else(|| format!("{b} does not exist"))?;
         if i as u64 >= buf.len() {
             return Err(format!("{b}[{i}] is past its {} elements", buf.len()));
         }
@@ -165,7 +198,9 @@ impl<'a> Memory<'a> {
             Storage::Owned(d) => Scalar::from_data(d, i),
             Storage::Arena(off) => {
                 let at = off + i * dtype.size();
-                self.arena.get(at..at + dtype.size()).map(|bytes| decode(dtype, bytes))
+                self.arena
+                    .get(at..at + dtype.size())
+                    .map(|bytes| decode(dtype, bytes))
             }
         }
         .ok_or_else(|| format!("{b}[{i}] is outside its memory"))
@@ -200,9 +235,14 @@ impl<'a> Memory<'a> {
     fn block(&mut self, body: &[Stmt], env: &mut Env) -> Result<(), String> {
         for s in body {
             match s {
-                Stmt::Loop { var, extent, body, .. } => {
+                Stmt::Loop {
+                    var, extent, body, ..
+                } => {
                     for x in 0..*extent {
-                        let slot = env.vars.get_mut(var.0 as usize).ok_or_else(|| format!("{var} is not defined"))?;
+                        let slot = env
+                            .vars
+                            .get_mut(var.0 as usize)
+                            .ok_or_else(|| format!("{var} is not defined"))?;
                         *slot = x;
                         self.block(body, env)?;
                     }
@@ -242,20 +282,29 @@ impl<'a> Memory<'a> {
     }
 
     fn gemm(&mut self, g: &Gemm, env: &Env) -> Result<(), String> {
-        let dtype = self.p.buffer(g.c.buf).ok_or_else(|| format!("{} does not exist", g.c.buf))?.dtype;
+        let dtype = self
+            .p
+            .buffer(g.c.buf)
+            .ok_or_else(|| format!("{} does not exist", g.c.buf))?
+            .dtype;
         with_numeric!(dtype, T => self.gemm_typed::<T>(g, env), bool => Err("gemm on bool".into()))
     }
 
     /// The reference GEMM: each dot product summed in `k` order from zero, as
     /// the Graph IR interpreter's matmul does.
     fn gemm_typed<T: Elem>(&mut self, g: &Gemm, env: &Env) -> Result<(), String> {
-        let (oa, ob, oc) = (env.index(&g.a.offset)?, env.index(&g.b.offset)?, env.index(&g.c.offset)?);
+        let (oa, ob, oc) = (
+            env.index(&g.a.offset)?,
+            env.index(&g.b.offset)?,
+            env.index(&g.c.offset)?,
+        );
         let big = |x: u64| usize::try_from(x).map_err(|_| "a gemm dimension overflows".to_string());
         let [m, n, k, batch] = [big(g.m)?, big(g.n)?, big(g.k)?, big(g.batch)?];
         let [lda, ldb, ldc] = [big(g.a.ld)?, big(g.b.ld)?, big(g.c.ld)?];
         let [sa, sb, sc] = [big(g.a.stride)?, big(g.b.stride)?, big(g.c.stride)?];
         let get = |m: &Self, b: BufId, i: usize| -> Result<T, String> {
-            T::from_scalar(m.read(b, i)?).ok_or_else(|| format!("{b} does not hold the gemm's dtype"))
+            T::from_scalar(m.read(b, i)?)
+                .ok_or_else(|| format!("{b} does not hold the gemm's dtype"))
         };
         let (alpha, beta) = (T::from_f64(g.alpha), T::from_f64(g.beta));
         for p in 0..batch {
@@ -405,7 +454,9 @@ fn binary(op: BinaryOp, x: Scalar, y: Scalar) -> Result<Scalar, String> {
             (Scalar::F64(a), Scalar::F64(b)) => compare(op, a, b),
             (Scalar::I32(a), Scalar::I32(b)) => compare(op, a, b),
             (Scalar::I64(a), Scalar::I64(b)) => compare(op, a, b),
-            (Scalar::Bool(a), Scalar::Bool(b)) if matches!(op, BinaryOp::Eq | BinaryOp::Ne) => compare(op, a, b),
+            (Scalar::Bool(a), Scalar::Bool(b)) if matches!(op, BinaryOp::Eq | BinaryOp::Ne) => {
+                compare(op, a, b)
+            }
             _ => None,
         }
         .map(Scalar::Bool)
@@ -418,7 +469,14 @@ fn binary(op: BinaryOp, x: Scalar, y: Scalar) -> Result<Scalar, String> {
             _ => None,
         }
     };
-    r.ok_or_else(|| format!("{} is not defined on {} and {}", op.name(), x.dtype(), y.dtype()))
+    r.ok_or_else(|| {
+        format!(
+            "{} is not defined on {} and {}",
+            op.name(),
+            x.dtype(),
+            y.dtype()
+        )
+    })
 }
 
 fn arithmetic<T: Num>(op: BinaryOp, a: T, b: T) -> Option<T> {

@@ -30,7 +30,10 @@ enum Atom {
 
 impl Affine {
     pub fn constant(c: u64) -> Affine {
-        Affine { terms: Vec::new(), constant: c }
+        Affine {
+            terms: Vec::new(),
+            constant: c,
+        }
     }
 
     /// The value, if the index is a constant.
@@ -63,7 +66,11 @@ impl Affine {
                 Atom::Div(x, n) => Index::Div(Box::new(x.to_index()), *n),
                 Atom::Rem(x, n) => Index::Rem(Box::new(x.to_index()), *n),
             };
-            let t = if *c == 1 { t } else { Index::Mul(Box::new(t), *c) };
+            let t = if *c == 1 {
+                t
+            } else {
+                Index::Mul(Box::new(t), *c)
+            };
             acc = Some(match acc {
                 None => t,
                 Some(a) => Index::Add(Box::new(a), Box::new(t)),
@@ -79,7 +86,10 @@ impl Affine {
     /// `(q, r)` with `self = n·q + r`, taking from each coefficient (and the
     /// constant) its multiple of `n`.
     fn split(&self, n: u64) -> (Affine, Affine) {
-        let (mut q, mut r) = (Affine::constant(self.constant / n), Affine::constant(self.constant % n));
+        let (mut q, mut r) = (
+            Affine::constant(self.constant / n),
+            Affine::constant(self.constant % n),
+        );
         for (a, c) in &self.terms {
             if c / n > 0 {
                 q.terms.push((a.clone(), c / n));
@@ -100,7 +110,10 @@ impl Affine {
     }
 
     fn from_atom(a: Atom) -> Affine {
-        Affine { terms: vec![(a, 1)], constant: 0 }
+        Affine {
+            terms: vec![(a, 1)],
+            constant: 0,
+        }
     }
 }
 
@@ -135,7 +148,9 @@ impl Ranges {
     }
 
     fn var_max(&self, v: u32) -> u64 {
-        self.extent.get(v as usize).map_or(0, |e| e.saturating_sub(1))
+        self.extent
+            .get(v as usize)
+            .map_or(0, |e| e.saturating_sub(1))
     }
 
     /// The largest value `a` can take.
@@ -160,8 +175,15 @@ impl Ranges {
         if c == 0 {
             return Affine::constant(0);
         }
-        let terms = a.terms.iter().map(|(t, k)| (t.clone(), k.saturating_mul(c))).collect();
-        Affine { terms, constant: a.constant.saturating_mul(c) }
+        let terms = a
+            .terms
+            .iter()
+            .map(|(t, k)| (t.clone(), k.saturating_mul(c)))
+            .collect();
+        Affine {
+            terms,
+            constant: a.constant.saturating_mul(c),
+        }
     }
 
     /// Floor division by `n > 0` (`n == 0` is treated as 1).
@@ -224,7 +246,12 @@ impl Ranges {
             }
             merged.retain(|(_, c)| *c > 0);
             match self.recompose(&merged) {
-                None => return Affine { terms: merged, constant },
+                None => {
+                    return Affine {
+                        terms: merged,
+                        constant,
+                    }
+                }
                 Some((i, j, replacement)) => {
                     let (hi, lo) = (i.max(j), i.min(j));
                     merged.remove(hi);
@@ -248,7 +275,9 @@ impl Ranges {
                 match aj {
                     Atom::Div(y, b) if y == x && b == a => return Some((i, j, self.mul(x, *ci))),
                     Atom::Rem(y, b) => {
-                        let Some(Atom::Div(z, d)) = y.as_atom() else { continue };
+                        let Some(Atom::Div(z, d)) = y.as_atom() else {
+                            continue;
+                        };
                         if z == x && d == a {
                             let whole = self.rem(x, a.saturating_mul(*b));
                             return Some((i, j, self.mul(&whole, *ci)));
@@ -304,7 +333,13 @@ mod tests {
         assert_eq!(r.rem(&flat, 6), j);
         assert_eq!(r.rem(&flat, 3), r.rem(&j, 3));
         assert_eq!(r.div(&flat, 3), r.add(&r.mul(&i, 2), &r.div(&j, 3)));
-        assert_eq!(flat.to_index(), Index::Add(Box::new(Index::Mul(Box::new(Index::Var(Var(0))), 6)), Box::new(Index::Var(Var(1)))));
+        assert_eq!(
+            flat.to_index(),
+            Index::Add(
+                Box::new(Index::Mul(Box::new(Index::Var(Var(0))), 6)),
+                Box::new(Index::Var(Var(1)))
+            )
+        );
     }
 
     #[test]
@@ -323,7 +358,10 @@ mod tests {
     fn canonical_index_evaluates_like_the_original() {
         let r = ranges(&[5, 7]);
         let e = Index::Rem(
-            Box::new(Index::Add(Box::new(Index::Mul(Box::new(Index::Var(Var(0))), 7)), Box::new(Index::Var(Var(1))))),
+            Box::new(Index::Add(
+                Box::new(Index::Mul(Box::new(Index::Var(Var(0))), 7)),
+                Box::new(Index::Var(Var(1))),
+            )),
             3,
         );
         let canon = r.affine(&e).to_index();

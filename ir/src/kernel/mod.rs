@@ -141,13 +141,26 @@ pub enum Stmt {
     /// independent (they write disjoint elements and read nothing another
     /// iteration writes): a backend may split it across threads or map it to
     /// the GPU grid.
-    Loop { var: Var, extent: u64, parallel: bool, body: Vec<Stmt> },
+    Loop {
+        var: Var,
+        extent: u64,
+        parallel: bool,
+        body: Vec<Stmt>,
+    },
     /// Defines `local`, of type `dtype`, as `value`.
-    Let { local: Local, dtype: DType, value: Expr },
+    Let {
+        local: Local,
+        dtype: DType,
+        value: Expr,
+    },
     /// Overwrites a local defined in an enclosing block (reduction accumulators).
     Assign { local: Local, value: Expr },
     /// `buf[index] = value`.
-    Store { buf: BufId, index: Index, value: Expr },
+    Store {
+        buf: BufId,
+        index: Index,
+        value: Expr,
+    },
     /// A matrix product done by a library routine.
     Gemm(Gemm),
 }
@@ -160,7 +173,10 @@ pub enum Expr {
     /// The value of an index expression, as `i64`.
     Index(Index),
     /// `buf[index]`.
-    Load { buf: BufId, index: Index },
+    Load {
+        buf: BufId,
+        index: Index,
+    },
     Unary(UnaryOp, Box<Expr>),
     Binary(BinaryOp, Box<Expr>, Box<Expr>),
     /// `cond ? a : b`; both sides are evaluated (they have no effects).

@@ -2,7 +2,9 @@
 //! writes. Whitespace (newlines included) only separates words, and `//`
 //! starts a comment to the end of the line.
 
-use super::{BufId, Buffer, Expr, Gemm, Index, Kernel, Local, MatRef, Plan, Program, Role, Scalar, Stmt, Var};
+use super::{
+    BufId, Buffer, Expr, Gemm, Index, Kernel, Local, MatRef, Plan, Program, Role, Scalar, Stmt, Var,
+};
 use crate::op::{BinaryOp, UnaryOp};
 use crate::tensor::Data;
 use crate::types::DType;
@@ -47,7 +49,11 @@ impl<'a> Cursor<'a> {
         let before = &self.s[..self.pos];
         let line = before.matches('\n').count() as u32 + 1;
         let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) as u32 + 1;
-        ParseError { line, col, message: message.into() }
+        ParseError {
+            line,
+            col,
+            message: message.into(),
+        }
     }
 
     fn rest(&self) -> &'a str {
@@ -97,7 +103,9 @@ impl<'a> Cursor<'a> {
         let r = self.rest();
         let end = r
             .char_indices()
-            .find(|&(i, c)| !(c.is_ascii_alphanumeric() || c == '_') || (i == 0 && c.is_ascii_digit()))
+            .find(|&(i, c)| {
+                !(c.is_ascii_alphanumeric() || c == '_') || (i == 0 && c.is_ascii_digit())
+            })
             .map_or(r.len(), |(i, _)| i);
         &r[..end]
     }
@@ -115,7 +123,9 @@ impl<'a> Cursor<'a> {
         self.ws();
         let r = self.rest();
         let end = r.find(|c: char| !c.is_ascii_digit()).unwrap_or(r.len());
-        let n = r[..end].parse().map_err(|_| self.error("expected a non-negative integer"))?;
+        let n = r[..end]
+            .parse()
+            .map_err(|_| self.error("expected a non-negative integer"))?;
         self.pos += end;
         Ok(n)
     }
@@ -123,8 +133,12 @@ impl<'a> Cursor<'a> {
     /// `prefix` followed by a number, as one word (`b3`, `i0`, `t12`).
     fn id(&mut self, prefix: char, what: &str) -> Result<u32> {
         let w = self.peek_word();
-        let n = w.strip_prefix(prefix).and_then(|d| d.parse::<u32>().ok()).filter(|_| w.len() > 1);
-        let n = n.ok_or_else(|| self.error(format!("expected {what} (`{prefix}0`, `{prefix}1`, …)")))?;
+        let n = w
+            .strip_prefix(prefix)
+            .and_then(|d| d.parse::<u32>().ok())
+            .filter(|_| w.len() > 1);
+        let n =
+            n.ok_or_else(|| self.error(format!("expected {what} (`{prefix}0`, `{prefix}1`, …)")))?;
         self.pos += w.len();
         Ok(n)
     }
@@ -153,7 +167,8 @@ impl<'a> Cursor<'a> {
 
     fn dtype(&mut self) -> Result<DType> {
         let w = self.peek_word();
-        let d = DType::from_name(w).ok_or_else(|| self.error(format!("expected a dtype, found `{w}`")))?;
+        let d = DType::from_name(w)
+            .ok_or_else(|| self.error(format!("expected a dtype, found `{w}`")))?;
         self.pos += w.len();
         Ok(d)
     }
@@ -164,8 +179,11 @@ impl<'a> Cursor<'a> {
         let mut buffers = Vec::new();
         let mut offsets = Vec::new();
         while self.eat("buffer") {
+            self.ws();
+            let start = self.pos;
             let id = self.id('b', "a buffer")?;
             if id as usize != buffers.len() {
+                self.pos = start;
                 return Err(self.error(format!("expected buffer b{} next", buffers.len())));
             }
             self.expect(":")?;
@@ -180,7 +198,14 @@ impl<'a> Cursor<'a> {
             kernels.push(self.kernel()?);
         }
         self.expect("}")?;
-        Ok(Program { buffers, kernels, plan: Plan { arena_bytes, offsets } })
+        Ok(Program {
+            buffers,
+            kernels,
+            plan: Plan {
+                arena_bytes,
+                offsets,
+            },
+        })
     }
 
     fn buffer(&mut self) -> Result<(Buffer, Option<u64>)> {
@@ -205,10 +230,26 @@ impl<'a> Cursor<'a> {
             "const" => Role::Const(self.data(dtype)?),
             w => return Err(self.error(format!("unknown buffer role `{w}`"))),
         };
-        let offset = if self.eat("@") { Some(self.uint()?) } else { None };
+        let offset = if self.eat("@") {
+            Some(self.uint()?)
+        } else {
+            None
+        };
         self.ws();
-        let name = if self.rest().starts_with('"') { Some(self.string()?) } else { None };
-        Ok((Buffer { dtype, shape, role, name }, offset))
+        let name = if self.rest().starts_with('"') {
+            Some(self.string()?)
+        } else {
+            None
+        };
+        Ok((
+            Buffer {
+                dtype,
+                shape,
+                role,
+                name,
+            },
+            offset,
+        ))
     }
 
     fn u32(&mut self) -> Result<u32> {
@@ -229,11 +270,36 @@ impl<'a> Cursor<'a> {
             }
         }
         let data = match dtype {
-            DType::F32 => Data::F32(elems.iter().map(|s| if let Scalar::F32(x) = s { *x } else { 0.0 }).collect()),
-            DType::F64 => Data::F64(elems.iter().map(|s| if let Scalar::F64(x) = s { *x } else { 0.0 }).collect()),
-            DType::I32 => Data::I32(elems.iter().map(|s| if let Scalar::I32(x) = s { *x } else { 0 }).collect()),
-            DType::I64 => Data::I64(elems.iter().map(|s| if let Scalar::I64(x) = s { *x } else { 0 }).collect()),
-            DType::Bool => Data::Bool(elems.iter().map(|s| matches!(s, Scalar::Bool(true))).collect()),
+            DType::F32 => Data::F32(
+                elems
+                    .iter()
+                    .map(|s| if let Scalar::F32(x) = s { *x } else { 0.0 })
+                    .collect(),
+            ),
+            DType::F64 => Data::F64(
+                elems
+                    .iter()
+                    .map(|s| if let Scalar::F64(x) = s { *x } else { 0.0 })
+                    .collect(),
+            ),
+            DType::I32 => Data::I32(
+                elems
+                    .iter()
+                    .map(|s| if let Scalar::I32(x) = s { *x } else { 0 })
+                    .collect(),
+            ),
+            DType::I64 => Data::I64(
+                elems
+                    .iter()
+                    .map(|s| if let Scalar::I64(x) = s { *x } else { 0 })
+                    .collect(),
+            ),
+            DType::Bool => Data::Bool(
+                elems
+                    .iter()
+                    .map(|s| matches!(s, Scalar::Bool(true)))
+                    .collect(),
+            ),
         };
         Ok(data)
     }
@@ -289,7 +355,9 @@ impl<'a> Cursor<'a> {
             }
         }
         let text = r[..i].to_string();
-        let suffix_end = r[i..].find(|c: char| !c.is_ascii_alphanumeric()).map_or(r.len(), |e| i + e);
+        let suffix_end = r[i..]
+            .find(|c: char| !c.is_ascii_alphanumeric())
+            .map_or(r.len(), |e| i + e);
         self.pos += suffix_end;
         Ok((text, &r[i..suffix_end]))
     }
@@ -311,11 +379,17 @@ impl<'a> Cursor<'a> {
         for special in ["nan", "inf"] {
             if after_sign.starts_with(special) {
                 self.pos += usize::from(neg) + special.len();
-                let mut x = if special == "inf" { F::INFINITY } else { F::NAN };
+                let mut x = if special == "inf" {
+                    F::INFINITY
+                } else {
+                    F::NAN
+                };
                 if special == "nan" && self.rest().starts_with("(0x") {
                     self.pos += 3;
                     let r = self.rest();
-                    let end = r.find(')').ok_or_else(|| self.error("expected `)` after NaN bits"))?;
+                    let end = r
+                        .find(')')
+                        .ok_or_else(|| self.error("expected `)` after NaN bits"))?;
                     x = F::from_hex(&r[..end]).ok_or_else(|| self.error("bad NaN bits"))?;
                     self.pos += end + 1;
                 }
@@ -323,19 +397,27 @@ impl<'a> Cursor<'a> {
                     x = x.negate();
                 }
                 let r = self.rest();
-                let end = r.find(|c: char| !c.is_ascii_alphanumeric()).unwrap_or(r.len());
+                let end = r
+                    .find(|c: char| !c.is_ascii_alphanumeric())
+                    .unwrap_or(r.len());
                 self.pos += end;
                 return Ok((x, &r[..end]));
             }
         }
         let (text, suffix) = self.number_text()?;
-        let x = text.parse::<F>().map_err(|_| self.error(format!("bad number `{text}`")))?;
+        let x = text
+            .parse::<F>()
+            .map_err(|_| self.error(format!("bad number `{text}`")))?;
         Ok((x, suffix))
     }
 
     fn kernel(&mut self) -> Result<Kernel> {
         self.ws();
-        let name = if self.rest().starts_with('"') { self.string()? } else { self.word()?.to_string() };
+        let name = if self.rest().starts_with('"') {
+            self.string()?
+        } else {
+            self.word()?.to_string()
+        };
         let mut lists = [Vec::new(), Vec::new()];
         for (i, word) in ["reads", "writes"].into_iter().enumerate() {
             if self.eat(word) {
@@ -349,7 +431,12 @@ impl<'a> Cursor<'a> {
         }
         let [reads, writes] = lists;
         let body = self.block()?;
-        Ok(Kernel { name, reads, writes, body })
+        Ok(Kernel {
+            name,
+            reads,
+            writes,
+            body,
+        })
     }
 
     fn block(&mut self) -> Result<Vec<Stmt>> {
@@ -372,7 +459,12 @@ impl<'a> Cursor<'a> {
             self.expect("..")?;
             let extent = self.uint()?;
             let body = self.block()?;
-            return Ok(Stmt::Loop { var, extent, parallel, body });
+            return Ok(Stmt::Loop {
+                var,
+                extent,
+                parallel,
+                body,
+            });
         }
         if parallel {
             return Err(self.error("expected `for` after `parallel`"));
@@ -382,12 +474,20 @@ impl<'a> Cursor<'a> {
             self.expect(":")?;
             let dtype = self.dtype()?;
             self.expect("=")?;
-            return Ok(Stmt::Let { local, dtype, value: self.expr()? });
+            return Ok(Stmt::Let {
+                local,
+                dtype,
+                value: self.expr()?,
+            });
         }
         if self.eat("store") {
             let (buf, index) = self.access()?;
             self.expect("=")?;
-            return Ok(Stmt::Store { buf, index, value: self.expr()? });
+            return Ok(Stmt::Store {
+                buf,
+                index,
+                value: self.expr()?,
+            });
         }
         if self.eat("gemm") {
             return self.gemm().map(Stmt::Gemm);
@@ -395,7 +495,10 @@ impl<'a> Cursor<'a> {
         if self.peek_word().starts_with('t') {
             let local = Local(self.id('t', "a local")?);
             self.expect("=")?;
-            return Ok(Stmt::Assign { local, value: self.expr()? });
+            return Ok(Stmt::Assign {
+                local,
+                value: self.expr()?,
+            });
         }
         Err(self.error("expected a statement (`for`, `let`, `store`, `gemm` or an assignment)"))
     }
@@ -432,7 +535,19 @@ impl<'a> Cursor<'a> {
         let beta = self.float::<f64>()?;
         self.expect("}")?;
         let [m, n, k, batch] = ints;
-        Ok(Gemm { m, n, k, batch, a, b, c, trans_a, trans_b, alpha, beta })
+        Ok(Gemm {
+            m,
+            n,
+            k,
+            batch,
+            a,
+            b,
+            c,
+            trans_a,
+            trans_b,
+            alpha,
+            beta,
+        })
     }
 
     fn mat_ref(&mut self) -> Result<(MatRef, bool)> {
@@ -442,7 +557,15 @@ impl<'a> Cursor<'a> {
         self.expect("stride")?;
         let stride = self.uint()?;
         let trans = self.eat("trans");
-        Ok((MatRef { buf, offset, ld, stride }, trans))
+        Ok((
+            MatRef {
+                buf,
+                offset,
+                ld,
+                stride,
+            },
+            trans,
+        ))
     }
 
     fn index(&mut self) -> Result<Index> {
@@ -484,7 +607,8 @@ impl<'a> Cursor<'a> {
             return self.literal().map(Expr::Const);
         }
         let w = self.peek_word();
-        let numbered = |p: char| w.len() > 1 && w.starts_with(p) && w[1..].bytes().all(|b| b.is_ascii_digit());
+        let numbered =
+            |p: char| w.len() > 1 && w.starts_with(p) && w[1..].bytes().all(|b| b.is_ascii_digit());
         if numbered('t') {
             return Ok(Expr::Local(Local(self.id('t', "a local")?)));
         }
@@ -545,7 +669,8 @@ impl<'a> Cursor<'a> {
             v.push(self.expr()?);
         }
         self.expect(")")?;
-        v.try_into().map_err(|_| self.error("wrong number of operands"))
+        v.try_into()
+            .map_err(|_| self.error("wrong number of operands"))
     }
 
     /// A constant: f32 bare, other dtypes with a suffix (`f64`, `i32`, `i64`).
@@ -563,7 +688,11 @@ impl<'a> Cursor<'a> {
             "i32" | "i64" => {
                 self.pos = start;
                 let (text, _) = self.number_text()?;
-                let bad = |c: &Self| c.error(format!("expected an integer before `{suffix}`, found `{text}`"));
+                let bad = |c: &Self| {
+                    c.error(format!(
+                        "expected an integer before `{suffix}`, found `{text}`"
+                    ))
+                };
                 if suffix == "i32" {
                     text.parse().map(Scalar::I32).map_err(|_| bad(self))
                 } else {

@@ -100,19 +100,32 @@ fn block(out: &mut String, body: &[Stmt], depth: usize) {
     let pad = "  ".repeat(depth);
     for s in body {
         match s {
-            Stmt::Loop { var, extent, parallel, body } => {
+            Stmt::Loop {
+                var,
+                extent,
+                parallel,
+                body,
+            } => {
                 let par = if *parallel { "parallel " } else { "" };
                 let _ = writeln!(out, "{pad}{par}for {var} in 0..{extent} {{");
                 block(out, body, depth + 1);
                 let _ = writeln!(out, "{pad}}}");
             }
-            Stmt::Let { local, dtype, value } => {
+            Stmt::Let {
+                local,
+                dtype,
+                value,
+            } => {
                 let _ = writeln!(out, "{pad}let {local}: {dtype} = {}", expr(value));
             }
             Stmt::Assign { local, value } => {
                 let _ = writeln!(out, "{pad}{local} = {}", expr(value));
             }
-            Stmt::Store { buf, index: i, value } => {
+            Stmt::Store {
+                buf,
+                index: i,
+                value,
+            } => {
                 let _ = writeln!(out, "{pad}store {buf}[{}] = {}", index(i), expr(value));
             }
             Stmt::Gemm(g) => {
@@ -125,7 +138,13 @@ fn block(out: &mut String, body: &[Stmt], depth: usize) {
 fn gemm(g: &Gemm) -> String {
     let m = |r: &MatRef, trans: bool| {
         let t = if trans { " trans" } else { "" };
-        format!("{}[{}] ld {} stride {}{t}", r.buf, index(&r.offset), r.ld, r.stride)
+        format!(
+            "{}[{}] ld {} stride {}{t}",
+            r.buf,
+            index(&r.offset),
+            r.ld,
+            r.stride
+        )
     };
     format!(
         "gemm {} = {} @ {} {{m = {}, n = {}, k = {}, batch = {}, alpha = {}, beta = {}}}",
@@ -148,7 +167,11 @@ pub(super) fn index(i: &Index) -> String {
         Index::Const(c) => c.to_string(),
         Index::Var(v) => v.to_string(),
         Index::Add(a, b) => {
-            let rhs = if matches!(**b, Index::Add(..)) { format!("({})", index(b)) } else { index(b) };
+            let rhs = if matches!(**b, Index::Add(..)) {
+                format!("({})", index(b))
+            } else {
+                index(b)
+            };
             format!("{} + {rhs}", index(a))
         }
         Index::Mul(a, c) | Index::Div(a, c) | Index::Rem(a, c) => {
@@ -157,7 +180,11 @@ pub(super) fn index(i: &Index) -> String {
                 Index::Div(..) => "/",
                 _ => "%",
             };
-            let lhs = if matches!(**a, Index::Add(..)) { format!("({})", index(a)) } else { index(a) };
+            let lhs = if matches!(**a, Index::Add(..)) {
+                format!("({})", index(a))
+            } else {
+                index(a)
+            };
             format!("{lhs} {op} {c}")
         }
     }

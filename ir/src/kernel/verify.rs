@@ -37,7 +37,10 @@ impl fmt::Display for VerifyError {
 impl std::error::Error for VerifyError {}
 
 fn fail<T>(message: impl Into<String>) -> Result<T, VerifyError> {
-    Err(VerifyError { kernel: None, message: message.into() })
+    Err(VerifyError {
+        kernel: None,
+        message: message.into(),
+    })
 }
 
 pub fn verify(p: &Program) -> Result<(), VerifyError> {
@@ -46,7 +49,10 @@ pub fn verify(p: &Program) -> Result<(), VerifyError> {
     let mut written: HashSet<BufId> = HashSet::new();
     let mut life: HashMap<BufId, (usize, usize)> = HashMap::new();
     for (t, k) in p.kernels.iter().enumerate() {
-        let in_kernel = |message: String| VerifyError { kernel: Some(k.name.clone()), message };
+        let in_kernel = |message: String| VerifyError {
+            kernel: Some(k.name.clone()),
+            message,
+        };
         if !names.insert(k.name.as_str()) {
             return Err(in_kernel("a kernel of this name comes earlier".into()));
         }
@@ -59,14 +65,21 @@ pub fn verify(p: &Program) -> Result<(), VerifyError> {
             span.1 = t;
         }
         for &b in &reads {
-            let produced = matches!(p.buffers[b.index()].role, Role::Input(_) | Role::Param(_) | Role::Const(_));
+            let produced = matches!(
+                p.buffers[b.index()].role,
+                Role::Input(_) | Role::Param(_) | Role::Const(_)
+            );
             if !produced && !written.contains(&b) {
-                return Err(in_kernel(format!("reads {b}, which no kernel has written yet")));
+                return Err(in_kernel(format!(
+                    "reads {b}, which no kernel has written yet"
+                )));
             }
         }
     }
     for (i, buf) in p.buffers.iter().enumerate() {
-        if matches!(buf.role, Role::Output(_) | Role::Update(_)) && !written.contains(&BufId(i as u32)) {
+        if matches!(buf.role, Role::Output(_) | Role::Update(_))
+            && !written.contains(&BufId(i as u32))
+        {
             return fail(format!("no kernel writes b{i}, a result"));
         }
     }
@@ -102,7 +115,10 @@ fn roles(p: &Program) -> Result<(), VerifyError> {
     }
     for (kind, ns) in seen {
         if let Some(missing) = (0..ns.len() as u32).find(|n| !ns.contains(n)) {
-            return fail(format!("{kind}s are not numbered 0..{}: {kind} {missing} is missing", ns.len()));
+            return fail(format!(
+                "{kind}s are not numbered 0..{}: {kind} {missing} is missing",
+                ns.len()
+            ));
         }
     }
     Ok(())
@@ -110,19 +126,30 @@ fn roles(p: &Program) -> Result<(), VerifyError> {
 
 fn plan(p: &Program, life: &HashMap<BufId, (usize, usize)>) -> Result<(), VerifyError> {
     if p.plan.offsets.len() != p.buffers.len() {
-        return fail(format!("the plan places {} buffers, but there are {}", p.plan.offsets.len(), p.buffers.len()));
+        return fail(format!(
+            "the plan places {} buffers, but there are {}",
+            p.plan.offsets.len(),
+            p.buffers.len()
+        ));
     }
     let mut placed = Vec::new();
     for (i, (b, off)) in p.buffers.iter().zip(&p.plan.offsets).enumerate() {
         match (b.role == Role::Temp, off) {
             (true, None) => return fail(format!("b{i} is a temporary the plan does not place")),
-            (false, Some(_)) => return fail(format!("b{i} is not a temporary, but the plan places it")),
+            (false, Some(_)) => {
+                return fail(format!("b{i} is not a temporary, but the plan places it"))
+            }
             (true, Some(o)) => {
                 if o % ARENA_ALIGN != 0 {
-                    return fail(format!("b{i} is at offset {o}, not a multiple of {ARENA_ALIGN}"));
+                    return fail(format!(
+                        "b{i} is at offset {o}, not a multiple of {ARENA_ALIGN}"
+                    ));
                 }
                 if o.saturating_add(b.bytes()) > p.plan.arena_bytes {
-                    return fail(format!("b{i} ends past the arena's {} bytes", p.plan.arena_bytes));
+                    return fail(format!(
+                        "b{i} ends past the arena's {} bytes",
+                        p.plan.arena_bytes
+                    ));
                 }
                 if b.bytes() > 0 {
                     if let Some(&span) = life.get(&BufId(i as u32)) {
@@ -136,7 +163,9 @@ fn plan(p: &Program, life: &HashMap<BufId, (usize, usize)>) -> Result<(), Verify
     for (x, &(i, lo, hi, (s, e))) in placed.iter().enumerate() {
         for &(j, lo2, hi2, (s2, e2)) in &placed[x + 1..] {
             if lo < hi2 && lo2 < hi && s <= e2 && s2 <= e {
-                return fail(format!("b{i} and b{j} share arena bytes while both are live"));
+                return fail(format!(
+                    "b{i} and b{j} share arena bytes while both are live"
+                ));
             }
         }
     }
@@ -160,13 +189,24 @@ fn check_kernel(p: &Program, k: &Kernel) -> Result<(Vec<BufId>, Vec<BufId>), Str
     let reads: Vec<BufId> = c.reads.into_iter().collect();
     let writes: Vec<BufId> = c.writes.into_iter().collect();
     if reads != k.reads {
-        return Err(format!("declares reads {} but its body reads {}", list(&k.reads), list(&reads)));
+        return Err(format!(
+            "declares reads {} but its body reads {}",
+            list(&k.reads),
+            list(&reads)
+        ));
     }
     if writes != k.writes {
-        return Err(format!("declares writes {} but its body writes {}", list(&k.writes), list(&writes)));
+        return Err(format!(
+            "declares writes {} but its body writes {}",
+            list(&k.writes),
+            list(&writes)
+        ));
     }
     for b in &writes {
-        if matches!(p.buffers[b.index()].role, Role::Input(_) | Role::Param(_) | Role::Const(_)) {
+        if matches!(
+            p.buffers[b.index()].role,
+            Role::Input(_) | Role::Param(_) | Role::Const(_)
+        ) {
             return Err(format!("writes {b}, which is read-only"));
         }
     }
@@ -177,7 +217,10 @@ fn list(bs: &[BufId]) -> String {
     if bs.is_empty() {
         return "nothing".into();
     }
-    bs.iter().map(BufId::to_string).collect::<Vec<_>>().join(", ")
+    bs.iter()
+        .map(BufId::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 struct Checker<'a> {
@@ -207,7 +250,9 @@ impl Checker<'_> {
 
     fn stmt(&mut self, s: &Stmt) -> Result<(), String> {
         match s {
-            Stmt::Loop { var, extent, body, .. } => {
+            Stmt::Loop {
+                var, extent, body, ..
+            } => {
                 if !self.vars.insert(*var) {
                     return Err(format!("loop variable {var} is defined twice"));
                 }
@@ -219,7 +264,11 @@ impl Checker<'_> {
                 self.dead -= dead;
                 self.scope_vars.pop();
             }
-            Stmt::Let { local, dtype, value } => {
+            Stmt::Let {
+                local,
+                dtype,
+                value,
+            } => {
                 let t = self.expr(value)?;
                 if t != *dtype {
                     return Err(format!("let {local}: {dtype} is given a {t} value"));
@@ -260,7 +309,10 @@ impl Checker<'_> {
 
     /// Checks `buf[index .. index + span]`, gives the buffer's dtype.
     fn access(&mut self, buf: BufId, index: &Index, span: u64) -> Result<DType, String> {
-        let b = self.p.buffer(buf).ok_or_else(|| format!("{buf} does not exist"))?;
+        let b = self
+            .p
+            .buffer(buf)
+            .ok_or_else(|| format!("{buf} does not exist"))?;
         let mut unbound = None;
         index.vars(&mut |v| {
             if !self.scope_vars.contains(&v) {
@@ -274,7 +326,10 @@ impl Checker<'_> {
         if self.dead == 0 && span > 0 && !a.has_div_rem() {
             let last = self.ranges.max(&a).saturating_add(span - 1);
             if last >= b.len() {
-                return Err(format!("accesses {buf}[{last}], past its {} elements", b.len()));
+                return Err(format!(
+                    "accesses {buf}[{last}], past its {} elements",
+                    b.len()
+                ));
             }
         }
         Ok(b.dtype)
@@ -348,7 +403,10 @@ impl Checker<'_> {
             return Err("gemm on bool".into());
         }
         if !dc.is_float() && (g.alpha != 1.0 || (g.beta != 0.0 && g.beta != 1.0)) {
-            return Err(format!("an integer gemm takes alpha 1 and beta 0 or 1, not {} and {}", g.alpha, g.beta));
+            return Err(format!(
+                "an integer gemm takes alpha 1 and beta 0 or 1, not {} and {}",
+                g.alpha, g.beta
+            ));
         }
         self.reads.insert(g.a.buf);
         self.reads.insert(g.b.buf);

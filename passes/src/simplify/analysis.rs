@@ -79,13 +79,12 @@ impl TensorFacts {
         };
         facts.no_neg_zero = !(0..n).any(neg_zero);
         facts.non_negative = facts.no_neg_zero && !(0..n).any(negative);
-        let first = Constant::new(Tensor {
-            shape: vec![],
-            data: fold_first(&t.data),
-        });
-        let all_equal = n > 0 && (1..n).all(|i| element_eq(&t.data, 0, i));
-        if all_equal {
-            facts.splat = Some(first.0);
+        if n > 0 && (1..n).all(|i| element_eq(&t.data, 0, i)) {
+            let first = Tensor {
+                shape: vec![],
+                data: first_element(&t.data),
+            };
+            facts.splat = Some(Arc::new(first));
         }
         if n as u64 <= VALUE_LIMIT {
             facts.value = Some(Arc::new(t));
@@ -207,23 +206,24 @@ impl Analysis<TensorLang> for TensorAnalysis {
             true => folded_term(egraph, id),
             false => None,
         };
-        let united = match from {
-            Some(from) => {
-                let (from, to) = (Pattern::from(from).ast, Pattern::from(target).ast);
-                egraph.union_instantiations(&from, &to, &Subst::default(), "constant-fold").1
-            }
-            None => {
-                let folded = egraph.add_expr(&target);
-                egraph.union_trusted(id, folded, "constant-fold")
-            }
-        };
+        let mut united = false;
+        if let Some(from) = from {
+            let (from, to) = (Pattern::from(from).ast, Pattern::from(target.clone()).ast);
+            united = egraph
+                .union_instantiations(&from, &to, &Subst::default(), "constant-fold")
+                .1;
+        }
+        let folded = egraph.add_expr(&target);
+        if egraph.find(folded) != egraph.find(id) {
+            united = egraph.union_trusted(id, folded, "constant-fold");
+        }
         egraph.analysis.folds += united as usize;
     }
 }
 
 /// The constant that `facts` says its class equals: `c`, or
 /// `(broadcast_to shape=[…] c)` for a splat of more than one element.
-pub fn constant_form(facts: &TensorFacts) -> Option<RecExpr<TensorLang>> {
+fn constant_form(facts: &TensorFacts) -> Option<RecExpr<TensorLang>> {
     let mut expr = RecExpr::default();
     match (&facts.value, &facts.splat) {
         (Some(v), s) if v.numel() <= 1 || s.is_none() => {
@@ -242,7 +242,7 @@ pub fn constant_form(facts: &TensorFacts) -> Option<RecExpr<TensorLang>> {
 }
 
 /// Appends `piece` to `expr`, returning the id of its root.
-pub fn append(expr: &mut RecExpr<TensorLang>, piece: &[TensorLang]) -> Id {
+fn append(expr: &mut RecExpr<TensorLang>, piece: &[TensorLang]) -> Id {
     let base = expr.len();
     let mut root = Id::from(base);
     for node in piece {
@@ -254,8 +254,9 @@ pub fn append(expr: &mut RecExpr<TensorLang>, piece: &[TensorLang]) -> Id {
     root
 }
 
-/// A node of class `id` with each operand replaced by its constant, so an
-/// explanation shows what was folded: `(mul 2.0 3.0)`.
+/// A node of class `id` with each operand replaced by the constant already
+/// in that operand's class, so an explanation shows what was folded:
+/// `(mul 2.0 3.0)`.
 fn folded_term(egraph: &TensorGraph, id: Id) -> Option<RecExpr<TensorLang>> {
     egraph[id].nodes.iter().find_map(|node| {
         let mut expr = RecExpr::default();
@@ -266,6 +267,11 @@ fn folded_term(egraph: &TensorGraph, id: Id) -> Option<RecExpr<TensorLang>> {
                 Facts::Tensor(t) => constant_form(t)?,
                 Facts::Invalid(_) => return None,
             };
+            if egraph.find(c) == egraph.find(id)
+                || egraph.lookup_expr(&piece) != Some(egraph.find(c))
+            {
+                return None;
+            }
             children.push(append(&mut expr, &piece));
         }
         let mut next = children.into_iter();
@@ -279,10 +285,8 @@ fn folded_term(egraph: &TensorGraph, id: Id) -> Option<RecExpr<TensorLang>> {
 
 /// The facts of `kind(children)`, or why its operands do not fit.
 fn op_facts(egraph: &TensorGraph, kind: Kind, children: &[Id]) -> Result<TensorFacts, String> {
-    let (attr, operands) = match kind.has_attr() {
-        true => (egraph[children[0]].data.attr(), &children[1..]),
-        false => (None, children),
-    };
+    let (attr, operands) = kind.operands(children);
+    let attr = attr.and_then(|a| egraph[a].data.attr());
     let op = join(kind, attr).ok_or_else(|| format!("{} has no fitting attribute", kind.name()))?;
     let args: Vec<&TensorFacts> = operands
         .iter()
@@ -295,7 +299,7 @@ fn op_facts(egraph: &TensorGraph, kind: Kind, children: &[Id]) -> Result<TensorF
 }
 
 /// What `op` keeps of its operands' facts.
-pub fn derive(op: &Op, args: &[&TensorFacts], ty: Type) -> TensorFacts {
+fn derive(op: &Op, args: &[&TensorFacts], ty: Type) -> TensorFacts {
     let value = ty
         .shape
         .concrete()

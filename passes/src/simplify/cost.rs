@@ -93,11 +93,7 @@ fn node_cost(egraph: &TensorGraph, node: &TensorLang, out: &Facts) -> f64 {
         TensorLang::Leaf(_) | TensorLang::Attr(_) => 0.0,
         TensorLang::Const(_) => constant_cost(&out.ty),
         TensorLang::Op(kind, children) => {
-            let operands = if kind.has_attr() {
-                &children[1..]
-            } else {
-                &children[..]
-            };
+            let (_, operands) = kind.operands(children);
             let args: Option<Vec<&Type>> = operands
                 .iter()
                 .map(|&c| egraph[c].data.tensor().map(|t| &t.ty))

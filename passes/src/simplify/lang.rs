@@ -101,6 +101,15 @@ impl Kind {
         )
     }
 
+    /// The attribute child (if the kind has one) and the operands, among an
+    /// e-node's children.
+    pub fn operands(self, children: &[Id]) -> (Option<Id>, &[Id]) {
+        match children.split_first() {
+            Some((&attr, rest)) if self.has_attr() => (Some(attr), rest),
+            _ => (None, children),
+        }
+    }
+
     /// A total order for `Language`'s `Ord` (the IR's op enums have none).
     fn rank(self) -> (u8, u8) {
         match self {

@@ -20,7 +20,7 @@ mod rules;
 
 pub use explain::Step;
 
-use analysis::{TensorAnalysis, TensorGraph};
+use analysis::{Facts, TensorAnalysis, TensorGraph};
 use egg::{Id, Language, Runner, SimpleScheduler, StopReason};
 use lang::{join, split, Constant, Leaf, TensorLang};
 use std::collections::{HashMap, HashSet};
@@ -158,6 +158,18 @@ impl fmt::Display for Report {
 /// Simplifies `g` in place. On error `g` is unchanged.
 pub fn simplify(g: &mut Graph, limits: Limits) -> Result<Report, String> {
     let rules = rules::rules()?;
+    let roots: Vec<ValueId> = g
+        .outputs
+        .iter()
+        .map(|&(_, v)| v)
+        .chain(g.updates.iter().map(|&(_, v)| v))
+        .collect();
+    let used = roots.iter().chain(g.updates.iter().map(|(p, _)| p));
+    if let Some(v) = used.into_iter().find(|v| v.index() >= g.nodes.len()) {
+        return Err(format!(
+            "simplify: the graph's outputs or updates refer to {v}, which does not exist"
+        ));
+    }
     let mut analysis = TensorAnalysis::default();
     for (i, node) in g.nodes.iter().enumerate() {
         if node.op.is_leaf_state() {
@@ -170,21 +182,18 @@ pub fn simplify(g: &mut Graph, limits: Limits) -> Result<Report, String> {
     }
     let ids = encode(g, &mut egraph)?;
     egraph.rebuild();
-    let roots = g
-        .outputs
+    if let Some((i, why)) = ids
         .iter()
-        .map(|&(_, v)| v)
-        .chain(g.updates.iter().map(|&(_, v)| v));
-    egraph.analysis.roots = roots.map(|v| ids[v.index()]).collect();
-    let initial = egraph.total_size();
-    for (i, &id) in ids.iter().enumerate() {
-        if let analysis::Facts::Invalid(why) = &egraph[id].data {
-            return Err(format!(
-                "simplify: {} does not type-check: {why}",
-                ValueId(i as u32)
-            ));
-        }
+        .enumerate()
+        .find_map(|(i, &id)| invalid(&egraph[id].data).map(|w| (i, w)))
+    {
+        return Err(format!(
+            "simplify: {} does not type-check: {why}",
+            ValueId(i as u32)
+        ));
     }
+    egraph.analysis.roots = roots.iter().map(|v| ids[v.index()]).collect();
+    let initial = egraph.total_size();
     let runner = Runner::default()
         .with_egraph(egraph)
         .with_scheduler(SimpleScheduler)
@@ -193,15 +202,13 @@ pub fn simplify(g: &mut Graph, limits: Limits) -> Result<Report, String> {
         .with_time_limit(limits.time)
         .run(&rules);
     let mut rules_used: Vec<(String, usize)> = Vec::new();
-    for iteration in &runner.iterations {
-        for (rule, &n) in &iteration.applied {
-            match rules_used
-                .iter_mut()
-                .find(|(r, _)| r.as_str() == rule.as_str())
-            {
-                Some((_, count)) => *count += n,
-                None => rules_used.push((rule.to_string(), n)),
-            }
+    for (rule, &n) in runner.iterations.iter().flat_map(|it| &it.applied) {
+        match rules_used
+            .iter_mut()
+            .find(|(r, _)| r.as_str() == rule.as_str())
+        {
+            Some((_, count)) => *count += n,
+            None => rules_used.push((rule.to_string(), n)),
         }
     }
     let stop = match runner.stop_reason.clone() {
@@ -217,22 +224,18 @@ pub fn simplify(g: &mut Graph, limits: Limits) -> Result<Report, String> {
     if let Some(conflict) = &egraph.analysis.conflict {
         return Err(format!("simplify: a rewrite broke typing: {conflict}"));
     }
-    if let Some(why) = egraph.classes().find_map(|c| match &c.data {
-        analysis::Facts::Invalid(why) => Some(why),
-        _ => None,
-    }) {
+    if let Some(why) = egraph.classes().find_map(|c| invalid(&c.data)) {
         return Err(format!(
             "simplify: a rewrite made an ill-typed value: {why}"
         ));
     }
-    let folds = egraph.analysis.folds;
-    if folds > 0 {
-        rules_used.push(("constant-fold".into(), folds));
+    if egraph.analysis.folds > 0 {
+        rules_used.push(("constant-fold".into(), egraph.analysis.folds));
     }
-    let (rebuilt, picked) = rebuild(g, &egraph, &ids)?;
+    let (rebuilt, picked) = rebuild(g, &egraph, &ids, &roots)?;
     let steps = limits
         .explain
-        .then(|| explain_roots(g, &mut egraph, &ids, &picked));
+        .then(|| explain_roots(&mut egraph, &roots, &ids, &picked));
     let report = Report {
         rules: rules_used,
         iterations,
@@ -247,6 +250,13 @@ pub fn simplify(g: &mut Graph, limits: Limits) -> Result<Report, String> {
     };
     *g = rebuilt;
     Ok(report)
+}
+
+fn invalid(facts: &Facts) -> Option<&String> {
+    match facts {
+        Facts::Invalid(why) => Some(why),
+        _ => None,
+    }
 }
 
 /// Adds every node of `g` to `egraph`; gives each node's e-node id
@@ -286,6 +296,7 @@ fn rebuild(
     g: &Graph,
     egraph: &TensorGraph,
     ids: &[Id],
+    roots: &[ValueId],
 ) -> Result<(Graph, Vec<(Id, TensorLang)>), String> {
     let best = cost::extract(egraph);
     let mut out = Graph::new(g.name.clone());
@@ -306,11 +317,6 @@ fn rebuild(
             .map(|(_, n)| n)
             .ok_or_else(|| format!("simplify: e-class {class} has no term"))
     };
-    let roots = g
-        .outputs
-        .iter()
-        .map(|&(_, v)| v)
-        .chain(g.updates.iter().map(|&(_, v)| v));
     let mut attrs: HashSet<Id> = HashSet::new();
     let mut expanded: HashSet<Id> = HashSet::new();
     for root in roots {
@@ -339,12 +345,11 @@ fn rebuild(
             let v = match node {
                 TensorLang::Const(c) => out.add(Op::Const((*c.0).clone()), &[]),
                 TensorLang::Op(kind, children) => {
-                    let (attr, operands) = match kind.has_attr() {
-                        true => match chosen(children[0])? {
-                            TensorLang::Attr(a) => (Some(a), &children[1..]),
-                            _ => return Err("simplify: an op lost its attribute".into()),
-                        },
-                        false => (None, &children[..]),
+                    let (attr, operands) = kind.operands(children);
+                    let attr = match attr.map(chosen).transpose()? {
+                        Some(TensorLang::Attr(a)) => Some(a),
+                        Some(_) => return Err("simplify: an op lost its attribute".into()),
+                        None => None,
                     };
                     let op: Op =
                         join(*kind, attr).ok_or("simplify: an attribute does not fit its op")?;
@@ -396,11 +401,12 @@ fn rebuild(
 /// Explains, for each output and update, how its original term became the
 /// extracted one.
 fn explain_roots(
-    g: &Graph,
     egraph: &mut TensorGraph,
+    roots: &[ValueId],
     ids: &[Id],
     picked: &[(Id, TensorLang)],
 ) -> Vec<Step> {
+    // The extracted terms, as e-nodes of their own (egg explains between e-nodes).
     let mut term: HashMap<Id, Id> = HashMap::new();
     for (class, node) in picked {
         let children: Option<Vec<Id>> = node
@@ -415,12 +421,8 @@ fn explain_roots(
         term.insert(*class, id);
     }
     egraph.rebuild();
-    let roots = g
-        .outputs
-        .iter()
-        .map(|&(_, v)| v)
-        .chain(g.updates.iter().map(|&(_, v)| v));
     let pairs: Vec<(Id, Id)> = roots
+        .iter()
         .filter_map(|v| {
             let original = ids[v.index()];
             Some((original, *term.get(&egraph.find(original))?))

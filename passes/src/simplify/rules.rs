@@ -6,13 +6,17 @@
 //! it is added, and must have exactly the type of what it replaces, so
 //! `x * 1 → x` never fires where the `1` broadcasts `x` to a larger shape.
 //!
-//! All rules hold exactly in IEEE arithmetic except three, which hold within
-//! the SPEC's tolerance: `sum-broadcast` (one product instead of a sum of
-//! equal terms), the `factor-*` rules (one rounding fewer) and `exp-log`
-//! (`exp(log x)` rounds twice). Signed zeros: `x + 0.0 → x` would turn
-//! `-0.0 + 0.0 = 0.0` into `-0.0`, which `1/x` can tell apart, so the float
-//! rule fires only where the zero is `-0.0` (`x + -0.0` is `x` for every x)
-//! or where the analysis proves `x` is never `-0.0`; `x - 0.0` is always `x`.
+//! Every rule gives bit-identical results in IEEE arithmetic except these,
+//! which move a result by a rounding or two, well within the SPEC's
+//! tolerance: `sum-broadcast` and `mean-broadcast` (one product, or the
+//! element itself, for a sum of equal terms), the `factor-*` rules (one
+//! rounding fewer) and `exp-log` (`exp(log x)` rounds twice). Signed zeros:
+//! `x + 0.0 → x` would turn `-0.0 + 0.0 = 0.0` into `-0.0`, which `1/x` tells
+//! apart, so for floats it fires only where the zero is `-0.0` (`x + -0.0`
+//! is `x` for every `x`) or where the analysis proves `x` is never `-0.0`;
+//! `x - 0.0` is always `x`. Commutativity is left out on purpose (it
+//! multiplies the e-graph): a rule that cares about operand order is written
+//! out for each order it handles (`mul-one`, `one-mul`).
 
 use super::analysis::{shape, tensor_type, Facts, TensorAnalysis, TensorFacts, TensorGraph};
 use super::cost::numel;
@@ -108,12 +112,11 @@ impl Rhs {
                     },
                 },
                 ENodeOrVar::ENode(TensorLang::Op(kind, children)) => {
-                    let (attr, operands) = match kind.has_attr() {
-                        true => match &sorts[usize::from(children[0])] {
-                            Sort::Attr(a) => (Some(a), &children[1..]),
-                            Sort::Tensor(_) => return None,
-                        },
-                        false => (None, &children[..]),
+                    let (attr, operands) = kind.operands(children);
+                    let attr = match attr.map(|a| &sorts[usize::from(a)]) {
+                        Some(Sort::Attr(a)) => Some(a),
+                        Some(Sort::Tensor(_)) => return None,
+                        None => None,
                     };
                     let op = join(*kind, attr)?;
                     let args: Vec<&Type> = operands
@@ -373,8 +376,15 @@ pub fn rules() -> Result<Vec<Rule>, String> {
             when(is_one(m.tensor("?c")?))
         })?,
         rule("neg-neg", "(neg (neg ?x))", "?x", always)?,
-        rule("neg-mul", "(neg (mul ?c ?x))", "(mul (neg ?c) ?x)", |m| when(is_constant(m.tensor("?c")?)))?,
-        rule("neg-mul-right", "(neg (mul ?x ?c))", "(mul ?x (neg ?c))", |m| when(is_constant(m.tensor("?c")?)))?,
+        rule("neg-mul", "(neg (mul ?c ?x))", "(mul (neg ?c) ?x)", |m| {
+            when(is_constant(m.tensor("?c")?))
+        })?,
+        rule(
+            "neg-mul-right",
+            "(neg (mul ?x ?c))",
+            "(mul ?x (neg ?c))",
+            |m| when(is_constant(m.tensor("?c")?)),
+        )?,
         rule("add-neg", "(add ?a (neg ?b))", "(sub ?a ?b)", always)?,
         rule("sub-neg", "(sub ?a (neg ?b))", "(add ?a ?b)", always)?,
         rule(

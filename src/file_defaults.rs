@@ -1,0 +1,69 @@
+//! Inputs whose default feed is a `.npy` file: `input x: f32[N, 64] = "data/x.npy"`.
+//!
+//! The path is relative to the directory of the `.tfg` file that names it, so
+//! an example finds its data wherever it is run from. A file is read only when
+//! its input has no `--feed`, and a file that cannot be read, or holds another
+//! dtype, is an error that points at the string.
+
+use crate::failure::Failure;
+use crate::feed::{numpy_name, Feed, FeedValue};
+use crate::npy;
+use crate::source::Source;
+use std::path::Path;
+use tfg_frontend::diag::Diagnostic;
+use tfg_frontend::Program;
+use tfg_ir::{Graph, Op};
+
+/// `feeds`, then a feed for every input of `g` that has a file default and no
+/// feed in `feeds`. `file` is the `.tfg` file's path.
+pub fn with_file_defaults(
+    program: &Program,
+    g: &Graph,
+    feeds: &[Feed],
+    file: &Path,
+    src: &Source,
+) -> Result<Vec<Feed>, Failure> {
+    let dir = file.parent().unwrap_or(Path::new(""));
+    let mut all = feeds.to_vec();
+    for v in g.inputs() {
+        let node = g.node(v);
+        let Op::Input { name, .. } = &node.op else {
+            continue;
+        };
+        let Some(default) = program.input_path(&g.name, name) else {
+            continue;
+        };
+        if feeds.iter().any(|f| f.name == *name) {
+            continue;
+        }
+        let path = dir.join(&default.path);
+        let at_string = |message: String, label: &str| {
+            src.failure(vec![Diagnostic::error(message)
+                .at(default.span)
+                .label(label)])
+        };
+        let t = npy::read(&path).map_err(|e| {
+            at_string(
+                format!("cannot load the default feed of input `{name}`: {e}"),
+                "the default feed of this input",
+            )
+        })?;
+        if t.dtype() != node.ty.dtype {
+            return Err(at_string(
+                format!(
+                    "input `{name}` is declared {} but `{}` holds {}; convert it, e.g. with `a.astype(np.{})`",
+                    node.ty,
+                    path.display(),
+                    t.ty(),
+                    numpy_name(&node.ty)
+                ),
+                "the default feed of this input",
+            ));
+        }
+        all.push(Feed {
+            name: name.clone(),
+            value: FeedValue::NpyLoaded(t),
+        });
+    }
+    Ok(all)
+}

@@ -1,0 +1,358 @@
+//! `tfg train FILE`: train a graph as the file's `train` item says (SPEC §1.7, §2).
+//!
+//! The training-step graph (`tfg_passes::train_step`: forward pass, gradients
+//! and optimizer update in one graph) is built once from the graph as
+//! written, then specialised to the shapes it is fed, run through the pass
+//! pipeline and prepared for the backend once per distinct shape (with a
+//! fixed batch size, once in all). Each step runs it and stores its updates
+//! in the session. After the last step, one more run of the graph itself
+//! with the trained params gives the outputs, as `sess.run(y)` after a
+//! TensorFlow training loop does.
+
+mod progress;
+
+use crate::backend::{self, Executable};
+use crate::batch::Batches;
+use crate::cli::{Backend, TrainArgs};
+use crate::failure::Failure;
+use crate::feed::{self, Feed, FeedValue};
+use crate::ir_dump::Dumps;
+use crate::session::{param_name, Session};
+use crate::source::Source;
+use crate::{arrayprint, checkpoint, file_defaults, json, run, stdout};
+use progress::Progress;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::Instant;
+use tfg_ir::specialize::{bind_dims, specialize};
+use tfg_ir::{Dim, Graph, Op, Tensor, TrainSpec, ValueId};
+use tfg_passes::train_step::{build_train_step, TrainStep};
+
+pub fn train(args: &TrainArgs) -> Result<(), Failure> {
+    backend::check_available(args.backend)?;
+    let src = Source::load(&args.file)?;
+    let program = src.compile()?;
+    let graph = program
+        .graph(args.graph.name.as_deref())
+        .map_err(Failure::new)?;
+    let spec = program.train(&graph.name).ok_or_else(|| {
+        Failure::new(format!(
+            "graph `{}` has no train item; add `train {} {{ minimize …; optimizer …; steps … }}`",
+            graph.name, graph.name
+        ))
+    })?;
+    let feeds = file_defaults::with_file_defaults(&program, graph, &args.feeds, &args.file, &src)?;
+    // Checks every feed against the graph as the user wrote it, before any work.
+    let bound = feed::bind(graph, &feeds, &src)?;
+    let mut session = Session::default();
+    if let Some(ckpt) = &args.restore {
+        checkpoint::restore(ckpt, &bound.graph, &mut session, &src)?;
+    }
+    session.init_missing(&bound.graph, args.seed, &src)?;
+
+    let mut feeding = Feeding::new(graph, spec, &feeds, &bound.inputs, args.seed, &src)?;
+    let mut trainer = Trainer::new(
+        graph,
+        spec,
+        args.backend,
+        Dumps::from_options(&args.dump),
+        args.seed,
+        &src,
+    )?;
+    let steps = args.steps.unwrap_or(spec.steps);
+    let mut progress = Progress::new(args.json, steps);
+    if let (Some(n), None) = (spec.batch, &feeding.batches) {
+        progress.warn(&format!(
+            "`batch {n}` has no effect: no input the loss `{}` depends on is fed from a file",
+            spec.minimize
+        ));
+    }
+    let started = Instant::now();
+    let final_loss = train_loop(
+        &mut trainer,
+        &mut session,
+        &mut feeding,
+        steps,
+        &mut |report| progress.step(report),
+    )?;
+    progress.finish(steps, started.elapsed());
+
+    let mut forward = bound.graph.clone();
+    Dumps::from_options(&args.dump).run_pipeline(&mut forward)?;
+    let exe = backend::prepare(args.backend, forward)?;
+    let result = exe.run(
+        &bound.inputs_for(exe.graph())?,
+        &session.params_for(exe.graph())?,
+    )?;
+    let outputs = run::named_outputs(exe.graph(), &result.outputs);
+    let params = user_params(&bound.graph, &session)?;
+
+    if let Some(ckpt) = &args.save {
+        checkpoint::save(ckpt, &params)?;
+    }
+    if let Some(dir) = &args.out {
+        run::write_outputs(dir, &outputs)?;
+    }
+    if args.json {
+        stdout::write(&json::train_report(steps, &final_loss, &outputs, &params))
+    } else {
+        let text =
+            arrayprint::named("final_loss", &final_loss) + "\n" + &run::outputs_text(&outputs);
+        stdout::write(&text)
+    }
+}
+
+/// What one training step reports.
+pub struct StepReport<'a> {
+    /// Counted from 1.
+    pub step: u64,
+    pub steps: u64,
+    /// The loss computed in this step, before its update.
+    pub loss: &'a Tensor,
+    /// The `log` values of this step, in the train item's order (the loss too, if logged).
+    pub logged: Vec<(&'a str, &'a Tensor)>,
+    /// This is the first step whose loss is NaN or infinite (SPEC §3).
+    pub first_non_finite: bool,
+}
+
+/// Runs `steps` training steps, telling `observe` about each. NaN and
+/// infinities propagate as IEEE says; training goes on. Returns the loss of
+/// the last step.
+pub fn train_loop(
+    trainer: &mut Trainer,
+    session: &mut Session,
+    feeding: &mut Feeding,
+    steps: u64,
+    observe: &mut dyn FnMut(&StepReport),
+) -> Result<Tensor, Failure> {
+    let mut last = None;
+    let mut finite_so_far = true;
+    for step in 1..=steps {
+        let inputs = feeding.inputs_for(trainer.graph())?;
+        let outputs = trainer.step(session, inputs)?;
+        let logged = trainer
+            .log
+            .iter()
+            .map(|(name, i)| (name.as_str(), &outputs[*i]))
+            .collect();
+        let finite = outputs[0].data.get_f64(0).is_finite();
+        observe(&StepReport {
+            step,
+            steps,
+            loss: &outputs[0],
+            logged,
+            first_non_finite: finite_so_far && !finite,
+        });
+        finite_so_far &= finite;
+        last = outputs.into_iter().next();
+    }
+    last.ok_or_else(|| Failure::new("no training step ran"))
+}
+
+/// The training-step graph, prepared once per distinct shape of its feeds.
+pub struct Trainer<'s> {
+    step: TrainStep,
+    /// Each logged name and its output index.
+    log: Vec<(String, usize)>,
+    backend: Backend,
+    dumps: Dumps,
+    seed: u64,
+    src: &'s Source,
+    prepared: HashMap<Vec<Vec<usize>>, Executable>,
+}
+
+impl<'s> Trainer<'s> {
+    /// The step graph for training `g` (as written, dims symbolic) as `spec` says.
+    pub fn new(
+        g: &Graph,
+        spec: &TrainSpec,
+        backend: Backend,
+        dumps: Dumps,
+        seed: u64,
+        src: &'s Source,
+    ) -> Result<Trainer<'s>, Failure> {
+        let step = build_train_step(g, spec)
+            .map_err(|e| src.error_at(spec.loc, e, "in this train item"))?;
+        let log = step.log.clone();
+        Ok(Trainer {
+            step,
+            log,
+            backend,
+            dumps,
+            seed,
+            src,
+            prepared: HashMap::new(),
+        })
+    }
+
+    /// The step graph as built, before specialisation: its inputs are what a step is fed.
+    pub fn graph(&self) -> &Graph {
+        &self.step.graph
+    }
+
+    /// One step: runs the step graph on `inputs` (in `graph().inputs()` order)
+    /// and the session's params, stores the updated params and optimizer
+    /// slots, and returns the outputs: the loss, then the logged values.
+    pub fn step(
+        &mut self,
+        session: &mut Session,
+        inputs: Vec<Tensor>,
+    ) -> Result<Vec<Tensor>, Failure> {
+        let shapes: Vec<Vec<usize>> = inputs.iter().map(|t| t.shape.clone()).collect();
+        if !self.prepared.contains_key(&shapes) {
+            let exe = self.prepare(&shapes, session)?;
+            self.prepared.insert(shapes.clone(), exe);
+        }
+        let exe = &self.prepared[&shapes];
+        let result = exe.run(&inputs, &session.params_for(exe.graph())?)?;
+        session.apply_updates(exe.graph(), result.updates);
+        Ok(result.outputs)
+    }
+
+    /// Specialises the step graph to `shapes`, runs the pipeline, and
+    /// initialises the optimizer slots the session does not hold yet.
+    fn prepare(&self, shapes: &[Vec<usize>], session: &mut Session) -> Result<Executable, Failure> {
+        let g = &self.step.graph;
+        let fed: Vec<(ValueId, &[usize])> = g
+            .inputs()
+            .zip(shapes)
+            .map(|(v, s)| (v, s.as_slice()))
+            .collect();
+        let failed = |e: tfg_ir::TypeError| {
+            Failure::new(format!("training step of graph `{}`: {e}", g.name))
+        };
+        let dims = bind_dims(g, &fed).map_err(failed)?;
+        let mut specialised = specialize(g, &dims).map_err(failed)?;
+        self.dumps.run_pipeline(&mut specialised)?;
+        session.init_missing(&specialised, self.seed, self.src)?;
+        backend::prepare(self.backend, specialised)
+    }
+}
+
+/// What each step is fed: minibatches of the inputs the loss depends on that
+/// come from files (when the train item says `batch N`), every other input whole.
+pub struct Feeding {
+    whole: BTreeMap<String, Tensor>,
+    batches: Option<Batches>,
+}
+
+impl Feeding {
+    /// `feeds` are the feeds bound to `g` (file defaults included); `values`
+    /// the tensor of every input.
+    pub fn new(
+        g: &Graph,
+        spec: &TrainSpec,
+        feeds: &[Feed],
+        values: &BTreeMap<String, Tensor>,
+        seed: u64,
+        src: &Source,
+    ) -> Result<Feeding, Failure> {
+        let mut whole = values.clone();
+        let Some(size) = spec.batch else {
+            return Ok(Feeding {
+                whole,
+                batches: None,
+            });
+        };
+        let from_files: BTreeSet<&str> = feeds
+            .iter()
+            .filter(|f| matches!(f.value, FeedValue::Npy(_) | FeedValue::NpyLoaded(_)))
+            .map(|f| f.name.as_str())
+            .collect();
+        let loss = g
+            .output(&spec.minimize)
+            .or_else(|| g.lookup(&spec.minimize));
+        let mut batched = Vec::new();
+        for v in loss.map(|l| inputs_behind(g, l)).unwrap_or_default() {
+            let node = g.node(v);
+            let Op::Input { name, .. } = &node.op else {
+                continue;
+            };
+            if !from_files.contains(name.as_str()) {
+                continue;
+            }
+            if let Some(Dim::Known(n)) = node.ty.shape.0.first() {
+                return Err(src.error_at(
+                    node.loc,
+                    format!(
+                        "input `{name}` is cut into batches of {size} along axis 0, so its first dim must be symbolic (such as `N`), not {n}"
+                    ),
+                    "declared here",
+                ));
+            }
+            let t = whole
+                .remove(name)
+                .ok_or_else(|| Failure::new(format!("no value for input `{name}`")))?;
+            batched.push((name.clone(), t));
+        }
+        if batched.is_empty() {
+            return Ok(Feeding {
+                whole,
+                batches: None,
+            });
+        }
+        let batches = Batches::new(batched, size as usize, seed).map_err(|e| {
+            src.error_at(
+                spec.loc,
+                format!("cannot cut the inputs into batches: {e}"),
+                "in this train item",
+            )
+        })?;
+        Ok(Feeding {
+            whole,
+            batches: Some(batches),
+        })
+    }
+
+    /// The inputs of `g` for the next step, in `g.inputs()` order.
+    pub fn inputs_for(&mut self, g: &Graph) -> Result<Vec<Tensor>, Failure> {
+        let mut batch: BTreeMap<String, Tensor> = match &mut self.batches {
+            Some(b) => {
+                let names: Vec<String> = b.names().map(str::to_string).collect();
+                names.into_iter().zip(b.next_batch()).collect()
+            }
+            None => BTreeMap::new(),
+        };
+        g.inputs()
+            .map(|v| {
+                let name = match &g.node(v).op {
+                    Op::Input { name, .. } => name.as_str(),
+                    _ => "",
+                };
+                batch
+                    .remove(name)
+                    .or_else(|| self.whole.get(name).cloned())
+                    .ok_or_else(|| Failure::new(format!("no value for input `{name}`")))
+            })
+            .collect()
+    }
+}
+
+/// The inputs `v` is computed from, in graph order.
+fn inputs_behind(g: &Graph, v: ValueId) -> Vec<ValueId> {
+    let mut needed = vec![false; g.nodes.len()];
+    needed[v.index()] = true;
+    for i in (0..=v.index()).rev() {
+        if needed[i] {
+            for a in &g.nodes[i].args {
+                needed[a.index()] = true;
+            }
+        }
+    }
+    g.inputs().filter(|v| needed[v.index()]).collect()
+}
+
+/// Every param of `g` with its value, in `g.params()` order.
+fn user_params<'a>(
+    g: &'a Graph,
+    session: &'a Session,
+) -> Result<Vec<(&'a str, &'a Tensor)>, Failure> {
+    g.params()
+        .map(|v| {
+            let name = param_name(g, v);
+            session
+                .value(name)
+                .map(|t| (name, t))
+                .ok_or_else(|| Failure::new(format!("param `{name}` has no value in this session")))
+        })
+        .collect()
+}

@@ -1,0 +1,97 @@
+//! How `tfg train` shows its progress on stderr: a live bar (step, loss,
+//! steps/s) on a terminal, a plain line every tenth of the run otherwise, and
+//! with `--json` nothing but warnings.
+
+use super::StepReport;
+use crate::arrayprint::scalar_str;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::{IsTerminal, Write};
+use std::time::Duration;
+
+pub enum Progress {
+    Bar(ProgressBar),
+    Lines { every: u64 },
+    Quiet,
+}
+
+impl Progress {
+    pub fn new(json: bool, steps: u64) -> Progress {
+        if json {
+            return Progress::Quiet;
+        }
+        if !std::io::stderr().is_terminal() {
+            return Progress::Lines {
+                every: (steps / 10).max(1),
+            };
+        }
+        let bar = ProgressBar::new(steps);
+        if let Ok(style) = ProgressStyle::with_template(
+            "{bar:30.cyan/blue} step {pos}/{len}  {msg}  {per_sec} {elapsed_precise}",
+        ) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        Progress::Bar(bar)
+    }
+
+    pub fn step(&mut self, report: &StepReport) {
+        if report.first_non_finite {
+            self.warn(&format!(
+                "loss is {} at step {}",
+                scalar_str(&report.loss.data, 0),
+                report.step
+            ));
+        }
+        match self {
+            Progress::Bar(bar) => {
+                bar.set_message(values(report));
+                bar.inc(1);
+            }
+            Progress::Lines { every } => {
+                let n = report.step;
+                if n == 1 || n % *every == 0 || n == report.steps {
+                    stderr_line(&format!("step {n}/{}  {}", report.steps, values(report)));
+                }
+            }
+            Progress::Quiet => {}
+        }
+    }
+
+    /// `warning: TEXT` on stderr, above the bar if there is one.
+    pub fn warn(&self, text: &str) {
+        let line = format!("warning: {text}");
+        match self {
+            Progress::Bar(bar) => bar.println(line),
+            _ => stderr_line(&line),
+        }
+    }
+
+    /// Ends the bar and says how fast training went.
+    pub fn finish(&self, steps: u64, took: Duration) {
+        match self {
+            Progress::Quiet => return,
+            Progress::Bar(bar) => bar.finish(),
+            Progress::Lines { .. } => {}
+        }
+        let secs = took.as_secs_f64();
+        stderr_line(&format!(
+            "trained {steps} steps in {secs:.3} s ({:.1} steps/s)",
+            steps as f64 / secs.max(1e-9)
+        ));
+    }
+}
+
+/// `loss L  NAME V …`: the loss, then each logged value that is not the loss.
+fn values(report: &StepReport) -> String {
+    let mut text = format!("loss {}", scalar_str(&report.loss.data, 0));
+    for (name, t) in &report.logged {
+        if !std::ptr::eq(*t, report.loss) {
+            text += &format!("  {name} {}", scalar_str(&t.data, 0));
+        }
+    }
+    text
+}
+
+/// A line on stderr; if stderr is gone there is nobody left to tell.
+fn stderr_line(text: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{text}");
+}
