@@ -30,6 +30,28 @@ pub enum Command {
     Check(CheckArgs),
     /// Print the IR after each pass (or after the passes named by --after).
     Dump(DumpArgs),
+    /// Draw the graph as a picture: SVG (laid out by tfg) or Graphviz DOT.
+    Graph(GraphArgs),
+    /// An interactive prompt that compiles and runs each statement as it is entered.
+    Repl(ReplArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ReplArgs {
+    /// A .tfg file to start from: its graph, fns and train item.
+    pub file: Option<PathBuf>,
+    #[command(flatten)]
+    pub graph: GraphArg,
+    /// Feed an input: VALUE is a literal in .tfg syntax (x=[1,2,3]) or a path ending in .npy.
+    /// Repeatable; `:feed NAME = VALUE` sets one at the prompt.
+    #[arg(long = "feed", value_name = "NAME=VALUE")]
+    pub feeds: Vec<Feed>,
+    /// Where to run, as for `tfg run`; `:backend NAME` changes it at the prompt.
+    #[arg(long, value_enum, default_value_t = Backend::Cpu)]
+    pub backend: Backend,
+    /// Seed for random param initialisers and for shuffling minibatches.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
 }
 
 #[derive(Args, Debug)]
@@ -123,6 +145,29 @@ pub struct DumpArgs {
     /// List the stages (the frontend's output, then each pass) and exit.
     #[arg(long)]
     pub list_passes: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct GraphArgs {
+    /// The .tfg file.
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub graph: GraphArg,
+    /// Draw the graph after this stage (`all`: after every pass); default: as the frontend built it.
+    #[arg(long, value_name = "PASS", value_parser = stage_parser())]
+    pub after: Option<String>,
+    /// Draw the training step (forward pass, gradients, optimizer update) of the file's train item.
+    #[arg(long)]
+    pub train: bool,
+    /// Group the ops into the kernels fusion makes: a cluster each in DOT, one box each in SVG.
+    #[arg(long)]
+    pub kernels: bool,
+    /// Bind a symbolic dimension (repeatable), so shapes are concrete and fusion can group ops.
+    #[arg(long = "dim", value_name = "NAME=N", value_parser = crate::graph_cmd::dim_binding)]
+    pub dims: Vec<(String, u64)>,
+    /// Where to write the picture; the extension picks the format: .svg or .dot.
+    #[arg(short, long, value_name = "OUT.svg|OUT.dot")]
+    pub output: PathBuf,
 }
 
 #[derive(Args, Debug)]

@@ -20,13 +20,18 @@ mod dump;
 mod failure;
 mod feed;
 mod file_defaults;
+mod graph_cmd;
 mod ir_dump;
 mod json;
 mod npy;
+mod picture;
+mod repl;
 mod run;
 mod session;
 mod source;
 mod stdout;
+#[allow(dead_code)] // Until `tfg train --logdir` writes events.
+mod tensorboard;
 mod train;
 mod whole_file;
 
@@ -67,5 +72,7 @@ fn dispatch(cli: &Cli) -> Result<(), failure::Failure> {
         Command::Train(args) => train::train(args),
         Command::Check(args) => check::check(args),
         Command::Dump(args) => dump::dump(args),
+        Command::Repl(args) => repl::repl(args),
+        Command::Graph(args) => graph_cmd::graph(args),
     }
 }

@@ -60,7 +60,7 @@ pub fn train(args: &TrainArgs) -> Result<(), Failure> {
     )?;
     let steps = args.steps.unwrap_or(spec.steps);
     let mut progress = Progress::new(args.json, steps);
-    if let (Some(n), None) = (spec.batch, &feeding.batches) {
+    if let (Some(n), false) = (spec.batch, feeding.is_batched()) {
         progress.warn(&format!(
             "`batch {n}` has no effect: no input the loss `{}` depends on is fed from a file",
             spec.minimize
@@ -127,8 +127,8 @@ pub fn train_loop(
     let mut last = None;
     let mut finite_so_far = true;
     for step in 1..=steps {
-        let inputs = feeding.inputs_for(trainer.graph())?;
-        let outputs = trainer.step(session, inputs)?;
+        let (names, inputs) = feeding.next_inputs();
+        let outputs = trainer.step(session, names, inputs)?;
         let logged = trainer
             .log
             .iter()
@@ -157,7 +157,7 @@ pub struct Trainer<'s> {
     dumps: Dumps,
     seed: u64,
     src: &'s Source,
-    prepared: HashMap<Vec<Vec<usize>>, Executable>,
+    prepared: HashMap<Vec<Vec<usize>>, Prepared>,
 }
 
 impl<'s> Trainer<'s> {
@@ -170,8 +170,10 @@ impl<'s> Trainer<'s> {
         seed: u64,
         src: &'s Source,
     ) -> Result<Trainer<'s>, Failure> {
-        let step = build_train_step(g, spec)
+        let mut step = build_train_step(g, spec)
             .map_err(|e| src.error_at(spec.loc, e, "in this train item"))?;
+        // Its own name, so its dumps (`--dump-dir`) and errors are told apart from the graph's.
+        step.graph.name = format!("{}_step", g.name);
         let log = step.log.clone();
         Ok(Trainer {
             step,
@@ -189,55 +191,89 @@ impl<'s> Trainer<'s> {
         &self.step.graph
     }
 
-    /// One step: runs the step graph on `inputs` (in `graph().inputs()` order)
-    /// and the session's params, stores the updated params and optimizer
-    /// slots, and returns the outputs: the loss, then the logged values.
+    /// One step: runs the step graph on `inputs` (named by `names`) and the
+    /// session's params, stores the updated params and optimizer slots, and
+    /// returns the outputs: the loss, then the logged values.
     pub fn step(
         &mut self,
         session: &mut Session,
-        inputs: Vec<Tensor>,
+        names: &[String],
+        inputs: &[Tensor],
     ) -> Result<Vec<Tensor>, Failure> {
         let shapes: Vec<Vec<usize>> = inputs.iter().map(|t| t.shape.clone()).collect();
         if !self.prepared.contains_key(&shapes) {
-            let exe = self.prepare(&shapes, session)?;
-            self.prepared.insert(shapes.clone(), exe);
+            let prepared = self.prepare(names, &shapes, session)?;
+            self.prepared.insert(shapes.clone(), prepared);
         }
-        let exe = &self.prepared[&shapes];
-        let result = exe.run(&inputs, &session.params_for(exe.graph())?)?;
+        let Prepared { exe, order } = &self.prepared[&shapes];
+        let params = session.params_for(exe.graph())?;
+        let result = if order.iter().enumerate().all(|(i, &j)| i == j) {
+            exe.run(inputs, &params)?
+        } else {
+            let reordered: Vec<Tensor> = order.iter().map(|&j| inputs[j].clone()).collect();
+            exe.run(&reordered, &params)?
+        };
         session.apply_updates(exe.graph(), result.updates);
         Ok(result.outputs)
     }
 
-    /// Specialises the step graph to `shapes`, runs the pipeline, and
-    /// initialises the optimizer slots the session does not hold yet.
-    fn prepare(&self, shapes: &[Vec<usize>], session: &mut Session) -> Result<Executable, Failure> {
+    /// Specialises the step graph to the shapes of the inputs named `names`,
+    /// runs the pipeline, and initialises the optimizer slots the session
+    /// does not hold yet.
+    fn prepare(
+        &self,
+        names: &[String],
+        shapes: &[Vec<usize>],
+        session: &mut Session,
+    ) -> Result<Prepared, Failure> {
         let g = &self.step.graph;
-        let fed: Vec<(ValueId, &[usize])> = g
-            .inputs()
-            .zip(shapes)
-            .map(|(v, s)| (v, s.as_slice()))
-            .collect();
-        let failed = |e: tfg_ir::TypeError| {
-            Failure::new(format!("training step of graph `{}`: {e}", g.name))
+        let position = |g: &Graph, v: ValueId| {
+            let name = input_name(g, v);
+            names
+                .iter()
+                .position(|n| n == name)
+                .ok_or_else(|| Failure::new(format!("no value for input `{name}`")))
         };
+        let fed = g
+            .inputs()
+            .map(|v| Ok((v, shapes[position(g, v)?].as_slice())))
+            .collect::<Result<Vec<_>, Failure>>()?;
+        let failed = |e: tfg_ir::TypeError| Failure::new(format!("graph `{}`: {e}", g.name));
         let dims = bind_dims(g, &fed).map_err(failed)?;
         let mut specialised = specialize(g, &dims).map_err(failed)?;
         self.dumps.run_pipeline(&mut specialised)?;
         session.init_missing(&specialised, self.seed, self.src)?;
-        backend::prepare(self.backend, specialised)
+        let order = specialised
+            .inputs()
+            .map(|v| position(&specialised, v))
+            .collect::<Result<_, _>>()?;
+        let exe = backend::prepare(self.backend, specialised)?;
+        Ok(Prepared { exe, order })
     }
+}
+
+/// The step graph prepared for one shape of its feeds.
+struct Prepared {
+    exe: Executable,
+    /// For each input of `exe`'s graph, the index of its tensor in what a step is fed.
+    order: Vec<usize>,
 }
 
 /// What each step is fed: minibatches of the inputs the loss depends on that
 /// come from files (when the train item says `batch N`), every other input whole.
 pub struct Feeding {
-    whole: BTreeMap<String, Tensor>,
+    /// The graph's inputs, in its order; batched ones hold the last batch.
+    names: Vec<String>,
+    inputs: Vec<Tensor>,
+    /// Where each batched input sits in `inputs`, in `Batches::names` order.
+    batched_at: Vec<usize>,
     batches: Option<Batches>,
 }
 
 impl Feeding {
-    /// `feeds` are the feeds bound to `g` (file defaults included); `values`
-    /// the tensor of every input.
+    /// Feeds for training `g` (as written) as `spec` says: `feeds` are the
+    /// feeds bound to `g` (file defaults included), `values` the tensor of
+    /// every input.
     pub fn new(
         g: &Graph,
         spec: &TrainSpec,
@@ -246,10 +282,21 @@ impl Feeding {
         seed: u64,
         src: &Source,
     ) -> Result<Feeding, Failure> {
-        let mut whole = values.clone();
+        let names: Vec<String> = g.inputs().map(|v| input_name(g, v).to_string()).collect();
+        let inputs = names
+            .iter()
+            .map(|name| {
+                values
+                    .get(name)
+                    .cloned()
+                    .ok_or_else(|| Failure::new(format!("no value for input `{name}`")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let Some(size) = spec.batch else {
             return Ok(Feeding {
-                whole,
+                names,
+                inputs,
+                batched_at: Vec::new(),
                 batches: None,
             });
         };
@@ -258,18 +305,24 @@ impl Feeding {
             .filter(|f| matches!(f.value, FeedValue::Npy(_) | FeedValue::NpyLoaded(_)))
             .map(|f| f.name.as_str())
             .collect();
+        let mut batched = Vec::new();
+        let mut batched_at = Vec::new();
         let loss = g
             .output(&spec.minimize)
-            .or_else(|| g.lookup(&spec.minimize));
-        let mut batched = Vec::new();
-        for v in loss.map(|l| inputs_behind(g, l)).unwrap_or_default() {
-            let node = g.node(v);
-            let Op::Input { name, .. } = &node.op else {
-                continue;
-            };
-            if !from_files.contains(name.as_str()) {
+            .or_else(|| g.lookup(&spec.minimize))
+            .ok_or_else(|| {
+                Failure::new(format!(
+                    "graph `{}` has no value named `{}`",
+                    g.name, spec.minimize
+                ))
+            })?;
+        let needed = needed_by(g, loss);
+        for (at, v) in g.inputs().enumerate() {
+            let name = input_name(g, v);
+            if !needed[v.index()] || !from_files.contains(name) {
                 continue;
             }
+            let node = g.node(v);
             if let Some(Dim::Known(n)) = node.ty.shape.0.first() {
                 return Err(src.error_at(
                     node.loc,
@@ -279,14 +332,14 @@ impl Feeding {
                     "declared here",
                 ));
             }
-            let t = whole
-                .remove(name)
-                .ok_or_else(|| Failure::new(format!("no value for input `{name}`")))?;
-            batched.push((name.clone(), t));
+            batched.push((name.to_string(), inputs[at].clone()));
+            batched_at.push(at);
         }
         if batched.is_empty() {
             return Ok(Feeding {
-                whole,
+                names,
+                inputs,
+                batched_at,
                 batches: None,
             });
         }
@@ -298,37 +351,38 @@ impl Feeding {
             )
         })?;
         Ok(Feeding {
-            whole,
+            names,
+            inputs,
+            batched_at,
             batches: Some(batches),
         })
     }
 
-    /// The inputs of `g` for the next step, in `g.inputs()` order.
-    pub fn inputs_for(&mut self, g: &Graph) -> Result<Vec<Tensor>, Failure> {
-        let mut batch: BTreeMap<String, Tensor> = match &mut self.batches {
-            Some(b) => {
-                let names: Vec<String> = b.names().map(str::to_string).collect();
-                names.into_iter().zip(b.next_batch()).collect()
+    /// The inputs for the next step with their names, in the graph's `inputs()` order.
+    pub fn next_inputs(&mut self) -> (&[String], &[Tensor]) {
+        if let Some(batches) = &mut self.batches {
+            for (at, batch) in self.batched_at.iter().zip(batches.next_batch()) {
+                self.inputs[*at] = batch;
             }
-            None => BTreeMap::new(),
-        };
-        g.inputs()
-            .map(|v| {
-                let name = match &g.node(v).op {
-                    Op::Input { name, .. } => name.as_str(),
-                    _ => "",
-                };
-                batch
-                    .remove(name)
-                    .or_else(|| self.whole.get(name).cloned())
-                    .ok_or_else(|| Failure::new(format!("no value for input `{name}`")))
-            })
-            .collect()
+        }
+        (&self.names, &self.inputs)
+    }
+
+    /// Whether some inputs are cut into minibatches.
+    pub fn is_batched(&self) -> bool {
+        self.batches.is_some()
     }
 }
 
-/// The inputs `v` is computed from, in graph order.
-fn inputs_behind(g: &Graph, v: ValueId) -> Vec<ValueId> {
+fn input_name(g: &Graph, v: ValueId) -> &str {
+    match &g.node(v).op {
+        Op::Input { name, .. } => name,
+        _ => "",
+    }
+}
+
+/// Which nodes `v` is computed from (`v` included), by node index.
+fn needed_by(g: &Graph, v: ValueId) -> Vec<bool> {
     let mut needed = vec![false; g.nodes.len()];
     needed[v.index()] = true;
     for i in (0..=v.index()).rev() {
@@ -338,7 +392,7 @@ fn inputs_behind(g: &Graph, v: ValueId) -> Vec<ValueId> {
             }
         }
     }
-    g.inputs().filter(|v| needed[v.index()]).collect()
+    needed
 }
 
 /// Every param of `g` with its value, in `g.params()` order.

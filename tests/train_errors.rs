@@ -81,7 +81,7 @@ fn missing_file_default() {
 fn mistyped_file_default() {
     check(
         "mistyped_file_default",
-        &["train", "tests/train/mistyped_default.tfg"],
+        &["run", "tests/train/mistyped_default.tfg"],
     );
 }
 

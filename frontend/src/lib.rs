@@ -9,8 +9,8 @@
 //!
 //! Lowering keeps everything it knows about one graph (the graph so far and
 //! the names in scope) in one `GraphLowerer` that takes statements one at a
-//! time, so a REPL can later lower each statement it reads into a graph that
-//! is already built.
+//! time, so a REPL can lower each statement it reads into a graph that is
+//! already built ([`incremental`]).
 //!
 //! This crate knows the surface language and the IR's builder API. It must
 //! not know about passes, backends, files on disk or the command line.
@@ -18,12 +18,14 @@
 pub mod ast;
 pub mod builtin;
 pub mod diag;
+pub mod incremental;
 pub mod literal;
 pub mod lower;
 pub mod parse;
 pub mod train;
 
 pub use diag::Diagnostic;
+pub use incremental::Incremental;
 pub use literal::{Literal, Scalar};
 use tfg_ir::{Graph, TrainSpec};
 

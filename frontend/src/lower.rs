@@ -163,7 +163,7 @@ pub(crate) struct Module<'f> {
 impl<'f> Module<'f> {
     /// Collects the fns and checks each on its own: duplicate and builtin
     /// names, parameters, names and calls in its body, and recursion.
-    fn new(file: &'f File, src: &'f str, diags: &mut Vec<Diagnostic>) -> Module<'f> {
+    pub(crate) fn new(file: &'f File, src: &'f str, diags: &mut Vec<Diagnostic>) -> Module<'f> {
         let mut fns: HashMap<&'f str, Option<&'f FnItem>> = HashMap::new();
         let mut order: Vec<&'f FnItem> = Vec::new();
         for item in &file.items {
@@ -444,15 +444,15 @@ struct Frame {
 pub(crate) struct GraphLowerer<'m, 'f> {
     pub(crate) m: &'m Module<'f>,
     pub(crate) graph: Graph,
-    scope: HashMap<String, Bound>,
+    pub(crate) scope: HashMap<String, Bound>,
     /// Where each graph-level name is bound, to say "defined later" when a
     /// name is used before its statement.
     later: HashMap<String, Span>,
     frames: Vec<Frame>,
     depth: u32,
-    diags: Vec<Diagnostic>,
+    pub(crate) diags: Vec<Diagnostic>,
     /// Inputs whose default feed is a `.npy` file named by a string.
-    input_paths: Vec<InputPath>,
+    pub(crate) input_paths: Vec<InputPath>,
 }
 
 impl<'m, 'f> GraphLowerer<'m, 'f> {
@@ -543,7 +543,7 @@ impl<'m, 'f> GraphLowerer<'m, 'f> {
 
     // ---- statements ----
 
-    fn stmt(&mut self, s: &Stmt) {
+    pub(crate) fn stmt(&mut self, s: &Stmt) {
         match &s.kind {
             StmtKind::Input { name, ty, default } => {
                 let ty = type_of(ty);
@@ -606,7 +606,7 @@ impl<'m, 'f> GraphLowerer<'m, 'f> {
         }
     }
 
-    fn bind(&mut self, name: &Ident, val: Option<Val>) {
+    pub(crate) fn bind(&mut self, name: &Ident, val: Option<Val>) {
         self.scope.insert(
             name.name.clone(),
             Bound {

@@ -69,6 +69,49 @@ pub fn parse_expr(text: &str) -> Result<Expr, Diagnostic> {
     }
 }
 
+/// One thing typed at a REPL: a graph statement, or an expression to show.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Entry {
+    Stmt(Stmt),
+    Expr(Expr),
+}
+
+/// Parses `src[start..]` as a REPL reads it: graph statements and bare
+/// expressions, separated by newlines or `;`. Spans are offsets into `src`.
+/// The first syntax error ends parsing.
+pub fn parse_entries(src: &str, start: usize) -> Result<Vec<Entry>, Diagnostic> {
+    let mut p = Parser::new(src);
+    let mut i = separators(&src[start..]);
+    let mut entries = Vec::new();
+    while !i.is_empty() {
+        p.nesting = 0;
+        let parsed = if starts_statement(i) {
+            p.graph_stmt(i).map(|(r, s)| (r, Entry::Stmt(s)))
+        } else {
+            p.expr(i, false).map(|(r, e)| (r, Entry::Expr(e)))
+        };
+        let (rest, entry) = parsed
+            .and_then(|(r, e)| Ok((p.end_of_statement(r)?, e)))
+            .map_err(|f| f.diag)?;
+        if let Some(d) = p.errors.drain(..).next() {
+            return Err(d);
+        }
+        entries.push(entry);
+        i = separators(rest);
+    }
+    Ok(entries)
+}
+
+/// Whether REPL text at `i` is a statement rather than an expression: it
+/// starts with `input`, `param` or `output`, or binds a name (`NAME =`).
+fn starts_statement(i: &str) -> bool {
+    match ident_text(i) {
+        Ok((_, "input" | "param" | "output")) => true,
+        Ok((rest, _)) => assign(blank(rest, false)).is_some(),
+        Err(_) => false,
+    }
+}
+
 /// A syntax error and where parsing can go on from.
 struct Failure<'a> {
     resume: &'a str,

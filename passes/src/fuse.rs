@@ -28,8 +28,9 @@
 //! joined a consumer's kernel but did not, the group keeps a note saying why,
 //! and the printed [`Fusion`] shows every decision.
 //!
-//! Fusion expects concrete shapes (a specialised graph); with symbolic dims it
-//! leaves every op in a kernel of its own.
+//! Fusion expects a valid graph with concrete shapes (a specialised graph);
+//! with symbolic dims it leaves every op in a kernel of its own, and an
+//! invalid graph gets no kernels at all (lowering then says what is wrong).
 
 use crate::lower;
 use std::cmp::Reverse;
@@ -242,6 +243,13 @@ pub(crate) fn swaps_last_two(op: &Op) -> bool {
 
 /// Partitions `g`'s live compute nodes into kernels.
 pub fn fuse(g: &Graph) -> Fusion {
+    // An invalid graph gets no kernels; lowering reports what is wrong with it.
+    if tfg_ir::verify(g).is_err() {
+        return Fusion {
+            groups: Vec::new(),
+            group_of: vec![None; g.nodes.len()],
+        };
+    }
     let live = g.live();
     let concrete = g
         .ids()

@@ -45,6 +45,7 @@ pub fn lower(g: &Graph, f: &Fusion) -> Result<Program, String> {
             g.nodes.len()
         ));
     }
+    tfg_ir::verify(g).map_err(|e| format!("cannot lower an invalid graph: {e}"))?;
     let live = g.live();
     for v in g.ids().filter(|v| live[v.index()]) {
         let node = g.node(v);
@@ -574,7 +575,7 @@ impl<'c, 'g> Emitter<'c, 'g> {
                 if n == 1 {
                     Affine::constant(0)
                 } else {
-                    idx[d + pad].clone()
+                    idx.get(d + pad).cloned().unwrap_or_default()
                 }
             })
             .collect()
@@ -739,14 +740,16 @@ impl<'c, 'g> Emitter<'c, 'g> {
                 return self.value(args[0], &from);
             }
             Op::OneHot { .. } => {
-                let r = idx.len();
-                let a = self.value(args[0], &idx[..r - 1])?;
+                let Some((depth_at, row)) = idx.split_last() else {
+                    return Err(format!("{} is a one_hot without a depth axis", label(g, v)));
+                };
+                let a = self.value(args[0], row)?;
                 let a = if g.ty(args[0]).dtype == DType::I64 {
                     a
                 } else {
                     Expr::Cast(DType::I64, Box::new(a))
                 };
-                let depth_index = self.index(&idx[r - 1]);
+                let depth_index = self.index(depth_at);
                 let hit = Expr::Binary(
                     BinaryOp::Eq,
                     Box::new(a),
@@ -1003,7 +1006,9 @@ impl<'c, 'g> Emitter<'c, 'g> {
             let a_dims = self.dims(a);
             let idx = self.open(&a_dims, self.outer_flat, true);
             let mut at = idx.clone();
-            at[axis] = self.ranges.add(&at[axis], &Affine::constant(offset));
+            if let Some(i) = at.get_mut(axis) {
+                *i = self.ranges.add(i, &Affine::constant(offset));
+            }
             let out_at = self.flat(&at, &out_dims);
             let value = self.value(a, &idx)?;
             let index = self.index(&out_at);
@@ -1062,7 +1067,10 @@ impl<'c, 'g> Emitter<'c, 'g> {
         let a_batch = &da[..ra.saturating_sub(2)];
         let b_batch = &db[..rb.saturating_sub(2)];
         let out = self.dims(mm);
-        let batch_rank = out.len() - usize::from(ra >= 2) - usize::from(rb >= 2);
+        let batch_rank = out
+            .len()
+            .checked_sub(usize::from(ra >= 2) + usize::from(rb >= 2))
+            .ok_or_else(|| format!("{} has a result of the wrong rank", label(g, mm)))?;
         let batch = out[..batch_rank].to_vec();
         let (a_mat, b_mat, c_mat) = (m * k, k * n, m * n);
         let simple = |x: &[u64], mat: u64| {

@@ -6,7 +6,8 @@ use proptest::prelude::*;
 use tfg_ir::arbitrary::{arb_graph, arb_graph_with, GraphConfig};
 use tfg_ir::init::materialize;
 use tfg_ir::{
-    verify, BinaryOp, DType, Data, Graph, Init, Op, ReduceOp, Shape, Tensor, Type, UnaryOp, ValueId,
+    verify, BinaryOp, DType, Data, Dim, Graph, Init, Op, ReduceOp, Shape, Tensor, Type, UnaryOp,
+    ValueId,
 };
 use tfg_passes::simplify::{simplify, Limits, Report, Stop};
 
@@ -706,6 +707,36 @@ fn constant_folding_matches_the_interpreter_exactly() {
 }
 
 #[test]
+fn symbolic_shapes_simplify_too() {
+    let b = || Dim::Sym("B".into());
+    let mut g = Graph::new("g");
+    let x = g.add_input(
+        "x",
+        Type::new(DType::F32, Shape(vec![b(), Dim::Known(3)])),
+        None,
+    );
+    let one = scalar(&mut g, 1.0);
+    let ones = add(
+        &mut g,
+        Op::BroadcastTo {
+            shape: Shape(vec![b(), Dim::Known(3)]),
+        },
+        &[one],
+    );
+    let t = transpose(&mut g, &[1, 0], x);
+    let t = transpose(&mut g, &[1, 0], t);
+    let y = bin(&mut g, BinaryOp::Mul, ones, t);
+    let g = output(g, y);
+    let mut s = g.clone();
+    let report = simplify(&mut s, Limits::default()).expect("simplifies");
+    verify(&s).expect("valid");
+    assert!(returns_input(&s), "{report}{}", tfg_ir::text::print(&s));
+    let dims = [("B".to_string(), 4u64)].into_iter().collect();
+    let concrete = |g: &Graph| tfg_ir::specialize(g, &dims).expect("B is bound");
+    assert_same_results(&concrete(&g), &concrete(&s));
+}
+
+#[test]
 fn common_subexpressions_are_computed_once() {
     let mut g = Graph::new("g");
     let x = input(&mut g, "x", DType::F32, &[3]);
@@ -878,6 +909,15 @@ proptest! {
     #[test]
     fn simplify_keeps_results(g in arb_graph()) {
         simplified(&g);
+    }
+
+    #[test]
+    fn explaining_changes_nothing(g in arb_graph_with(GraphConfig { updates: true, ..GraphConfig::default() })) {
+        let (mut plain, mut explained) = (g.clone(), g.clone());
+        simplify(&mut plain, Limits::default()).expect("simplifies");
+        let report = simplify(&mut explained, Limits { explain: true, ..Limits::default() }).expect("simplifies");
+        prop_assert_eq!(tfg_ir::text::print(&plain), tfg_ir::text::print(&explained));
+        prop_assert!(report.explain().lines().count() > report.steps.as_ref().map_or(0, Vec::len));
     }
 
     /// Random graphs with identities wrapped around their outputs: the rules

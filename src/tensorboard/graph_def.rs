@@ -118,19 +118,18 @@ fn data_type(d: DType) -> i32 {
 }
 
 fn shape_proto(s: &Shape) -> TensorShapeProto {
-    let dim = s
-        .0
-        .iter()
-        .map(|d| match d {
-            Dim::Known(n) => ShapeDim {
-                size: *n as i64,
-                name: String::new(),
-            },
-            Dim::Sym(name) => ShapeDim {
-                size: -1,
-                name: name.clone(),
-            },
-        })
-        .collect();
+    let dim =
+        s.0.iter()
+            .map(|d| match d {
+                Dim::Known(n) => ShapeDim {
+                    size: *n as i64,
+                    name: String::new(),
+                },
+                Dim::Sym(name) => ShapeDim {
+                    size: -1,
+                    name: name.clone(),
+                },
+            })
+            .collect();
     TensorShapeProto { dim }
 }

@@ -12,8 +12,8 @@ mod proto;
 mod record;
 
 use graph_def::graph_def;
-use proto::{Event, Summary, SummaryValue};
 use prost::Message;
+use proto::{Event, Summary, SummaryValue};
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, ErrorKind, Write};
 use std::path::{Path, PathBuf};

@@ -39,11 +39,31 @@ fn matmul(n: u64) -> Graph {
 
 fn softmax(rows: u64, cols: u64) -> Graph {
     let mut g = Graph::new("softmax");
-    let x = g.add_input("x", Type::new(DType::F32, Shape::known(&[rows, cols])), None);
-    let m = add(&mut g, Op::Reduce { op: ReduceOp::Max, axes: vec![1], keepdims: true }, &[x]);
+    let x = g.add_input(
+        "x",
+        Type::new(DType::F32, Shape::known(&[rows, cols])),
+        None,
+    );
+    let m = add(
+        &mut g,
+        Op::Reduce {
+            op: ReduceOp::Max,
+            axes: vec![1],
+            keepdims: true,
+        },
+        &[x],
+    );
     let d = add(&mut g, Op::Binary(BinaryOp::Sub), &[x, m]);
     let e = add(&mut g, Op::Unary(UnaryOp::Exp), &[d]);
-    let s = add(&mut g, Op::Reduce { op: ReduceOp::Sum, axes: vec![1], keepdims: true }, &[e]);
+    let s = add(
+        &mut g,
+        Op::Reduce {
+            op: ReduceOp::Sum,
+            axes: vec![1],
+            keepdims: true,
+        },
+        &[e],
+    );
     let y = add(&mut g, Op::Binary(BinaryOp::Div), &[e, s]);
     g.outputs.push(("y".into(), y));
     g
@@ -54,8 +74,13 @@ fn feed(g: &Graph) -> Vec<Tensor> {
         .map(|v| {
             let shape = g.ty(v).shape.concrete().expect("concrete");
             let n: usize = shape.iter().product();
-            let data = (0..n).map(|i| ((i * 7919 % 2003) as f32 / 1001.0) - 1.0).collect();
-            Tensor { shape, data: tfg_ir::Data::F32(data) }
+            let data = (0..n)
+                .map(|i| ((i * 7919 % 2003) as f32 / 1001.0) - 1.0)
+                .collect();
+            Tensor {
+                shape,
+                data: tfg_ir::Data::F32(data),
+            }
         })
         .collect()
 }
@@ -80,11 +105,21 @@ fn ms(d: Duration) -> f64 {
 }
 
 fn bench(name: &str, g: &Graph, runs: usize, note: impl Fn(Duration) -> String) {
+    bench_with(name, g, &tfg_cpu::Options::default(), runs, note)
+}
+
+fn bench_with(
+    name: &str,
+    g: &Graph,
+    opts: &tfg_cpu::Options,
+    runs: usize,
+    note: impl Fn(Duration) -> String,
+) {
     let t = Instant::now();
     let p = tfg_passes::lower::lower(g, &tfg_passes::fuse::fuse(g)).expect("lowers");
     let lowered = t.elapsed();
     let t = Instant::now();
-    let mut c = tfg_cpu::compile(&p).expect("compiles");
+    let mut c = tfg_cpu::compile_with(&p, opts).expect("compiles");
     let compiled = t.elapsed();
     let inputs = feed(g);
     let (med, min, max) = time(runs, || {
@@ -110,12 +145,22 @@ fn main() {
         let dst = src.clone();
         std::hint::black_box(&dst);
     });
-    println!("copy 2^24 f32 (alloc + read + write)  median {:.3} ms  {:.2} GB/s", ms(copy), bytes / copy.as_secs_f64() / 1e9);
-    bench("W1 2^24 f32", &w1(n), 10, |d| format!("{:.2} GB/s", bytes / d.as_secs_f64() / 1e9));
+    println!(
+        "copy 2^24 f32 (alloc + read + write)  median {:.3} ms  {:.2} GB/s",
+        ms(copy),
+        bytes / copy.as_secs_f64() / 1e9
+    );
+    bench("W1 2^24 f32", &w1(n), 10, |d| {
+        format!("{:.2} GB/s", bytes / d.as_secs_f64() / 1e9)
+    });
     for size in [1024u64, 2048] {
         let flops = 2.0 * (size as f64).powi(3);
-        bench(&format!("W2 matmul {size}^3 f32"), &matmul(size), 5, |d| format!("{:.1} GFLOP/s", flops / d.as_secs_f64() / 1e9));
+        bench(&format!("W2 matmul {size}^3 f32"), &matmul(size), 5, |d| {
+            format!("{:.1} GFLOP/s", flops / d.as_secs_f64() / 1e9)
+        });
     }
-    let sm_bytes = (4096.0 * 1024.0 * 8.0) as f64;
-    bench("W4 softmax 4096x1024", &softmax(4096, 1024), 10, |d| format!("{:.2} GB/s", sm_bytes / d.as_secs_f64() / 1e9));
+    let sm_bytes = 4096.0 * 1024.0 * 8.0;
+    bench("W4 softmax 4096x1024", &softmax(4096, 1024), 10, |d| {
+        format!("{:.2} GB/s", sm_bytes / d.as_secs_f64() / 1e9)
+    });
 }

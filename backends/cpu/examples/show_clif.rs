@@ -12,7 +12,14 @@ fn main() {
     let shown = std::fs::read_to_string(&path)
         .map_err(|e| e.to_string())
         .and_then(|text| tfg_ir::kernel::parse(&text).map_err(|e| e.to_string()))
-        .and_then(|p| if asm { tfg_cpu::asm(&p) } else { tfg_cpu::clif(&p) }.map_err(|e| e.to_string()));
+        .and_then(|p| {
+            if asm {
+                tfg_cpu::asm(&p)
+            } else {
+                tfg_cpu::clif(&p)
+            }
+            .map_err(|e| e.to_string())
+        });
     match shown {
         Ok(text) => print!("{text}"),
         Err(e) => {

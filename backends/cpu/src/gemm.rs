@@ -7,7 +7,9 @@ use cranelift_codegen::ir::Type;
 use gemm::Parallelism;
 
 /// The parameters of [`tfg_rt_gemm`], in order.
-pub(crate) const PARAMS: [Type; 17] = [I32, I64, I64, I64, I64, I64, I64, I64, I64, I64, I64, I64, I64, I64, I32, F64, F64];
+pub(crate) const PARAMS: [Type; 17] = [
+    I32, I64, I64, I64, I64, I64, I64, I64, I64, I64, I64, I64, I64, I64, I32, F64, F64,
+];
 
 /// [`tfg_rt_gemm`]'s `dtype` codes.
 pub(crate) const F32_CODE: i32 = 0;
@@ -52,16 +54,38 @@ pub(crate) unsafe extern "C" fn tfg_rt_gemm(
     alpha: f64,
     beta: f64,
 ) {
-    let dims = Dims { m: m as usize, n: n as usize, k: k as usize, batch: batch as usize, trans_a: trans & 1 != 0, trans_b: trans & 2 != 0 };
+    let dims = Dims {
+        m: m as usize,
+        n: n as usize,
+        k: k as usize,
+        batch: batch as usize,
+        trans_a: trans & 1 != 0,
+        trans_b: trans & 2 != 0,
+    };
     let op = |ptr: i64, ld: i64, stride: i64| (ptr, ld as isize, stride as isize);
-    let (a, b, c) = (op(a, a_ld, a_stride), op(b, b_ld, b_stride), op(c, c_ld, c_stride));
+    let (a, b, c) = (
+        op(a, a_ld, a_stride),
+        op(b, b_ld, b_stride),
+        op(c, c_ld, c_stride),
+    );
     fn cast<T>((ptr, ld, stride): (i64, isize, isize)) -> Operand<T> {
-        Operand { ptr: ptr as usize as *mut T, ld, stride }
+        Operand {
+            ptr: ptr as usize as *mut T,
+            ld,
+            stride,
+        }
     }
     // SAFETY: the caller's contract above.
     unsafe {
         match dtype {
-            F32_CODE => float(&dims, cast::<f32>(a), cast(b), cast(c), alpha as f32, beta as f32),
+            F32_CODE => float(
+                &dims,
+                cast::<f32>(a),
+                cast(b),
+                cast(c),
+                alpha as f32,
+                beta as f32,
+            ),
             F64_CODE => float(&dims, cast::<f64>(a), cast(b), cast(c), alpha, beta),
             I32_CODE => int(&dims, cast::<i32>(a), cast(b), cast(c), beta != 0.0),
             I64_CODE => int(&dims, cast::<i64>(a), cast(b), cast(c), beta != 0.0),
@@ -112,13 +136,22 @@ macro_rules! impl_float {
 impl_float!(f32);
 impl_float!(f64);
 
-unsafe fn float<T: Float + 'static>(d: &Dims, a: Operand<T>, b: Operand<T>, c: Operand<T>, alpha: T, beta: T) {
+unsafe fn float<T: Float + 'static>(
+    d: &Dims,
+    a: Operand<T>,
+    b: Operand<T>,
+    c: Operand<T>,
+    alpha: T,
+    beta: T,
+) {
     if d.m == 0 || d.n == 0 || d.batch == 0 {
         return;
     }
     let (a_rs, a_cs) = Dims::strides(&a, d.trans_a);
     let (b_rs, b_cs) = Dims::strides(&b, d.trans_b);
-    let work = (d.m as u64).saturating_mul(d.n as u64).saturating_mul(d.k.max(1) as u64);
+    let work = (d.m as u64)
+        .saturating_mul(d.n as u64)
+        .saturating_mul(d.k.max(1) as u64);
     // Inside a pool thread (a kernel already split across cores) or for a
     // small product, stay on this thread.
     let threads = if rayon::current_thread_index().is_some() || work < PARALLEL_WORK {
@@ -128,7 +161,11 @@ unsafe fn float<T: Float + 'static>(d: &Dims, a: Operand<T>, b: Operand<T>, c: O
     };
     let read_c = !beta.is_zero();
     for p in 0..d.batch as isize {
-        let (ap, bp, cp) = (a.ptr.offset(p * a.stride), b.ptr.offset(p * b.stride), c.ptr.offset(p * c.stride));
+        let (ap, bp, cp) = (
+            a.ptr.offset(p * a.stride),
+            b.ptr.offset(p * b.stride),
+            c.ptr.offset(p * c.stride),
+        );
         if d.k == 0 {
             // An empty sum: `c = beta · c`, and nothing of `c` read when beta is 0.
             for i in 0..d.m as isize {
@@ -141,7 +178,8 @@ unsafe fn float<T: Float + 'static>(d: &Dims, a: Operand<T>, b: Operand<T>, c: O
         }
         // gemm computes `dst = alpha·dst + beta·lhs·rhs`: the names swap.
         gemm::gemm(
-            d.m, d.n, d.k, cp, 1, c.ld, read_c, ap, a_cs, a_rs, bp, b_cs, b_rs, beta, alpha, false, false, false, threads,
+            d.m, d.n, d.k, cp, 1, c.ld, read_c, ap, a_cs, a_rs, bp, b_cs, b_rs, beta, alpha, false,
+            false, false, threads,
         );
     }
 }
@@ -163,11 +201,21 @@ impl Wrapping for i64 {
 }
 
 /// Integer products wrap, as numpy's do; `alpha` is 1.
-unsafe fn int<T: Wrapping>(d: &Dims, a: Operand<T>, b: Operand<T>, c: Operand<T>, accumulate: bool) {
+unsafe fn int<T: Wrapping>(
+    d: &Dims,
+    a: Operand<T>,
+    b: Operand<T>,
+    c: Operand<T>,
+    accumulate: bool,
+) {
     let (a_rs, a_cs) = Dims::strides(&a, d.trans_a);
     let (b_rs, b_cs) = Dims::strides(&b, d.trans_b);
     for p in 0..d.batch as isize {
-        let (ap, bp, cp) = (a.ptr.offset(p * a.stride), b.ptr.offset(p * b.stride), c.ptr.offset(p * c.stride));
+        let (ap, bp, cp) = (
+            a.ptr.offset(p * a.stride),
+            b.ptr.offset(p * b.stride),
+            c.ptr.offset(p * c.stride),
+        );
         for i in 0..d.m as isize {
             let row = cp.offset(i * c.ld);
             if !accumulate {

@@ -13,13 +13,27 @@ pub(crate) fn host() -> Result<OwnedTargetIsa, String> {
 
 fn detect() -> Result<OwnedTargetIsa, String> {
     let mut flags = settings::builder();
-    let set = |f: &mut settings::Builder, k: &str, v: &str| f.set(k, v).map_err(|e| format!("cranelift setting {k}: {e}"));
+    let set = |f: &mut settings::Builder, k: &str, v: &str| {
+        f.set(k, v)
+            .map_err(|e| format!("cranelift setting {k}: {e}"))
+    };
     set(&mut flags, "opt_level", "speed")?;
     // JIT code and the runtime it calls may be far apart in memory.
     set(&mut flags, "use_colocated_libcalls", "false")?;
     set(&mut flags, "is_pic", "false")?;
     // Cranelift's IR verifier costs compile time; keep it for debug builds.
-    set(&mut flags, "enable_verifier", if cfg!(debug_assertions) { "true" } else { "false" })?;
-    let builder = cranelift_native::builder().map_err(|e| format!("this CPU is not supported: {e}"))?;
-    builder.finish(settings::Flags::new(flags)).map_err(|e| format!("cannot target this CPU: {e}"))
+    set(
+        &mut flags,
+        "enable_verifier",
+        if cfg!(debug_assertions) {
+            "true"
+        } else {
+            "false"
+        },
+    )?;
+    let builder =
+        cranelift_native::builder().map_err(|e| format!("this CPU is not supported: {e}"))?;
+    builder
+        .finish(settings::Flags::new(flags))
+        .map_err(|e| format!("cannot target this CPU: {e}"))
 }

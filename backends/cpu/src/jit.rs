@@ -70,33 +70,89 @@ pub fn compile(p: &Program) -> Result<Compiled, CompileError> {
 pub fn compile_with(p: &Program, opts: &Options) -> Result<Compiled, CompileError> {
     let err = |message: String| CompileError { message };
     tfg_ir::kernel::verify(p).map_err(|e| err(e.to_string()))?;
-    let bindings = |pick: &dyn Fn(&Role) -> Option<u32>, kind: &str| -> Result<Vec<Binding>, CompileError> {
-        let mut found: Vec<Option<Binding>> = Vec::new();
-        for (i, b) in p.buffers.iter().enumerate() {
-            if let Some(n) = pick(&b.role) {
-                let n = n as usize;
-                if found.len() <= n {
-                    found.resize_with(n + 1, || None);
+    let bindings =
+        |pick: &dyn Fn(&Role) -> Option<u32>, kind: &str| -> Result<Vec<Binding>, CompileError> {
+            let mut found: Vec<Option<Binding>> = Vec::new();
+            for (i, b) in p.buffers.iter().enumerate() {
+                if let Some(n) = pick(&b.role) {
+                    let n = n as usize;
+                    if found.len() <= n {
+                        found.resize_with(n + 1, || None);
+                    }
+                    let shape = b
+                        .shape
+                        .iter()
+                        .map(|&d| usize::try_from(d))
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(|_| err(format!("b{i} is too large")))?;
+                    let name = b.name.clone().unwrap_or_else(|| format!("{kind} {n}"));
+                    found[n] = Some(Binding {
+                        buf: i,
+                        dtype: b.dtype,
+                        shape,
+                        name,
+                    });
                 }
-                let shape = b.shape.iter().map(|&d| usize::try_from(d)).collect::<Result<Vec<_>, _>>().map_err(|_| err(format!("b{i} is too large")))?;
-                let name = b.name.clone().unwrap_or_else(|| format!("{kind} {n}"));
-                found[n] = Some(Binding { buf: i, dtype: b.dtype, shape, name });
             }
-        }
-        found.into_iter().enumerate().map(|(n, b)| b.ok_or_else(|| err(format!("{kind} {n} has no buffer")))).collect()
-    };
-    let inputs = bindings(&|r| if let Role::Input(n) = r { Some(*n) } else { None }, "input")?;
-    let params = bindings(&|r| if let Role::Param(n) = r { Some(*n) } else { None }, "param")?;
-    let outputs = bindings(&|r| if let Role::Output(n) = r { Some(*n) } else { None }, "output")?;
-    let updates = bindings(&|r| if let Role::Update(n) = r { Some(*n) } else { None }, "update")?;
+            found
+                .into_iter()
+                .enumerate()
+                .map(|(n, b)| b.ok_or_else(|| err(format!("{kind} {n} has no buffer"))))
+                .collect()
+        };
+    let inputs = bindings(
+        &|r| {
+            if let Role::Input(n) = r {
+                Some(*n)
+            } else {
+                None
+            }
+        },
+        "input",
+    )?;
+    let params = bindings(
+        &|r| {
+            if let Role::Param(n) = r {
+                Some(*n)
+            } else {
+                None
+            }
+        },
+        "param",
+    )?;
+    let outputs = bindings(
+        &|r| {
+            if let Role::Output(n) = r {
+                Some(*n)
+            } else {
+                None
+            }
+        },
+        "output",
+    )?;
+    let updates = bindings(
+        &|r| {
+            if let Role::Update(n) = r {
+                Some(*n)
+            } else {
+                None
+            }
+        },
+        "update",
+    )?;
     let too_large = |what: &str| err(format!("{what} does not fit in this machine's memory"));
     for b in &p.buffers {
-        b.len().checked_mul(b.dtype.size() as u64).filter(|&n| n <= isize::MAX as u64).ok_or_else(|| too_large("a buffer"))?;
+        b.len()
+            .checked_mul(b.dtype.size() as u64)
+            .filter(|&n| n <= isize::MAX as u64)
+            .ok_or_else(|| too_large("a buffer"))?;
     }
 
     let mut module = jit_module().map_err(err)?;
     let tasks = translate(&mut module, p, opts, Linkage::Local, None).map_err(err)?;
-    module.finalize_definitions().map_err(|e| err(format!("linking failed: {e}")))?;
+    module
+        .finalize_definitions()
+        .map_err(|e| err(format!("linking failed: {e}")))?;
     let threads = opts.threads && rayon::current_num_threads() > 1;
     let launches = tasks
         .iter()
@@ -105,11 +161,17 @@ pub fn compile_with(p: &Program, opts: &Options) -> Result<Compiled, CompileErro
             // SAFETY: `translate` defined `t.func` with the task signature.
             let f = unsafe { std::mem::transmute::<*const u8, TaskFn>(code) };
             let extent = t.extent.unwrap_or(0);
-            Launch { f, extent, split: threads && t.parallel && extent > 1 && t.work >= PARALLEL_WORK }
+            Launch {
+                f,
+                extent,
+                split: threads && t.parallel && extent > 1 && t.work >= PARALLEL_WORK,
+            }
         })
         .collect();
 
-    let lines = |bytes: u64| usize::try_from(bytes.div_ceil(ARENA_ALIGN)).map_err(|_| too_large("the arena"));
+    let lines = |bytes: u64| {
+        usize::try_from(bytes.div_ceil(ARENA_ALIGN)).map_err(|_| too_large("the arena"))
+    };
     let mut arena = vec![Line([0; ARENA_ALIGN as usize]); lines(p.plan.arena_bytes)?];
     let arena_base = arena.as_mut_ptr() as usize;
     let mut table = vec![0usize; p.buffers.len()];
@@ -129,7 +191,17 @@ pub fn compile_with(p: &Program, opts: &Options) -> Result<Compiled, CompileErro
             _ => {}
         }
     }
-    Ok(Compiled { module: Some(module), launches, table, arena, consts, inputs, params, outputs, updates })
+    Ok(Compiled {
+        module: Some(module),
+        launches,
+        table,
+        arena,
+        consts,
+        inputs,
+        params,
+        outputs,
+        updates,
+    })
 }
 
 /// A JIT module for the host that resolves the runtime's symbols.
@@ -144,7 +216,11 @@ fn jit_module() -> Result<JITModule, String> {
 /// The CLIF of every task function of `p`, as generated (before
 /// Cranelift's optimisations), each after a comment naming its kernel.
 pub fn clif(p: &Program) -> Result<String, CompileError> {
-    listing(p, &Options::default(), Listing::Clif)
+    clif_with(p, &Options::default())
+}
+
+pub fn clif_with(p: &Program, opts: &Options) -> Result<String, CompileError> {
+    listing(p, opts, Listing::Clif)
 }
 
 /// The machine code of every task function of `p`, disassembled.
@@ -166,7 +242,13 @@ fn listing(p: &Program, opts: &Options, what: Listing) -> Result<String, Compile
         };
         text.push_str(&format!("; kernel {name}: {} ({what})\n{f}\n", t.symbol));
     };
-    let translated = translate(&mut module, p, opts, Linkage::Local, Some((what, &mut show)));
+    let translated = translate(
+        &mut module,
+        p,
+        opts,
+        Linkage::Local,
+        Some((what, &mut show)),
+    );
     // SAFETY: nothing was finalised, so no pointer into the module escapes.
     unsafe { module.free_memory() };
     translated.map_err(err)?;
@@ -226,8 +308,19 @@ impl Compiled {
         for l in &self.launches {
             launch(l, table);
         }
-        let tensors = |bs: &[Binding], data: Vec<Data>| bs.iter().zip(data).map(|(b, data)| Tensor { shape: b.shape.clone(), data }).collect();
-        Ok(Outputs { outputs: tensors(&self.outputs, outputs), updates: tensors(&self.updates, updates) })
+        let tensors = |bs: &[Binding], data: Vec<Data>| {
+            bs.iter()
+                .zip(data)
+                .map(|(b, data)| Tensor {
+                    shape: b.shape.clone(),
+                    data,
+                })
+                .collect()
+        };
+        Ok(Outputs {
+            outputs: tensors(&self.outputs, outputs),
+            updates: tensors(&self.updates, updates),
+        })
     }
 
     /// Bytes of the arena holding the temporaries.
@@ -253,12 +346,29 @@ fn bind(table: &mut [usize], bs: &[Binding], fed: &[Tensor], kind: &str) -> Resu
     if bs.len() != fed.len() {
         let names: Vec<&str> = bs.iter().map(|b| b.name.as_str()).collect();
         let plural = if bs.len() == 1 { "" } else { "s" };
-        return Err(RunError { message: format!("expected {} {kind}{plural} ({}), got {}", bs.len(), names.join(", "), fed.len()) });
+        return Err(RunError {
+            message: format!(
+                "expected {} {kind}{plural} ({}), got {}",
+                bs.len(),
+                names.join(", "),
+                fed.len()
+            ),
+        });
     }
     for (b, t) in bs.iter().zip(fed) {
-        if t.dtype() != b.dtype || t.shape != b.shape || t.numel() != b.shape.iter().product::<usize>() {
+        if t.dtype() != b.dtype
+            || t.shape != b.shape
+            || t.numel() != b.shape.iter().product::<usize>()
+        {
             let want = Tensor::full(b.dtype, b.shape.clone(), 0.0).ty();
-            return Err(RunError { message: format!("{kind} {} expects {want} but was fed {} ({} elements)", b.name, t.ty(), t.numel()) });
+            return Err(RunError {
+                message: format!(
+                    "{kind} {} expects {want} but was fed {} ({} elements)",
+                    b.name,
+                    t.ty(),
+                    t.numel()
+                ),
+            });
         }
         table[b.buf] = data_ptr(&t.data);
     }
@@ -298,4 +408,15 @@ fn launch(l: &Launch, table: Table) {
         // SAFETY: as above; the iterations of a parallel loop are independent.
         unsafe { f(table.get(), lo, (lo + step).min(extent)) };
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compiled_programs_can_move_between_threads() {
+        fn send<T: Send>() {}
+        send::<Compiled>();
+    }
 }

@@ -23,7 +23,7 @@ mod translate;
 mod typing;
 mod vectorize;
 
-pub use jit::{asm, clif, compile, compile_with, Compiled, Outputs};
+pub use jit::{asm, clif, clif_with, compile, compile_with, Compiled, Outputs};
 use std::fmt;
 pub use tfg_ir::kernel::Program;
 
@@ -37,11 +37,19 @@ pub struct Options {
     pub inline_math: bool,
     /// Split large parallel loops across the thread pool.
     pub threads: bool,
+    /// Use fused multiply-adds in inline math where the host has them (they
+    /// are faster, and round once instead of twice).
+    pub fma: bool,
 }
 
 impl Default for Options {
     fn default() -> Options {
-        Options { vectorize: true, inline_math: true, threads: true }
+        Options {
+            vectorize: true,
+            inline_math: true,
+            threads: true,
+            fma: true,
+        }
     }
 }
 

@@ -18,7 +18,14 @@ const LN2_HI: f32 = 0.693_359_4;
 const LN2_LO: f32 = -2.121_944_4e-4;
 
 /// Cephes `expf`: e^r ≈ 1 + r + r²·P(r) on |r| ≤ ln2/2.
-const EXP_P: [f32; 6] = [1.987_569_1e-4, 1.398_199_9e-3, 8.333_452e-3, 4.166_579_6e-2, 1.666_666_5e-1, 5.000_000_1e-1];
+const EXP_P: [f32; 6] = [
+    1.987_569_1e-4,
+    1.398_199_9e-3,
+    8.333_452e-3,
+    4.166_579_6e-2,
+    1.666_666_5e-1,
+    5e-1,
+];
 /// Cephes `logf`: ln(1 + f) ≈ f - f²/2 + f³·P(f) on √½ - 1 ≤ f ≤ √2 - 1.
 const LOG_P: [f32; 9] = [
     7.037_683_6e-2,
@@ -33,7 +40,15 @@ const LOG_P: [f32; 9] = [
 ];
 /// tanh x ≈ x·P(x²) / Q(x²) on |x| ≤ [`TANH_CLAMP`] (a rational
 /// approximation of degree 13/6, as Eigen's fast tanh), 1 in f32 beyond.
-const TANH_P: [f32; 7] = [-2.760_768_5e-16, 2.000_187_9e-13, -8.604_671_5e-11, 5.122_297e-8, 1.485_722_4e-5, 6.372_619_3e-4, 4.893_524_6e-3];
+const TANH_P: [f32; 7] = [
+    -2.760_768_5e-16,
+    2.000_188e-13,
+    -8.604_672e-11,
+    5.122_297e-8,
+    1.485_722_4e-5,
+    6.372_619_3e-4,
+    4.893_524_6e-3,
+];
 const TANH_Q: [f32; 4] = [1.198_258_4e-6, 1.185_347_1e-4, 2.268_434_7e-3, 4.893_525e-3];
 const TANH_CLAMP: f32 = 7.905_311;
 /// 1.5·2²³: adding it rounds an f32 of magnitude below 2²² to an integer,
@@ -57,12 +72,12 @@ impl<M: Module> Translator<'_, M> {
         self.konst(Scalar::I32(x), lanes)
     }
 
-    fn to_bits(&mut self, lanes: u8, x: Value) -> Value {
+    fn bits_of(&mut self, lanes: u8, x: Value) -> Value {
         let flags = MemFlagsData::new().with_endianness(Endianness::Little);
         self.b.ins().bitcast(Self::types(lanes).1, flags, x)
     }
 
-    fn from_bits(&mut self, lanes: u8, x: Value) -> Value {
+    fn float_of(&mut self, lanes: u8, x: Value) -> Value {
         let flags = MemFlagsData::new().with_endianness(Endianness::Little);
         self.b.ins().bitcast(Self::types(lanes).0, flags, x)
     }
@@ -98,7 +113,7 @@ impl<M: Module> Translator<'_, M> {
             let bias = self.ci(lanes, 127);
             let biased = self.b.ins().iadd(e, bias);
             let bits = self.b.ins().ishl_imm_u(biased, 23);
-            let p = self.from_bits(lanes, bits);
+            let p = self.float_of(lanes, bits);
             r = self.b.ins().fmul(r, p);
         }
         r
@@ -125,7 +140,7 @@ impl<M: Module> Translator<'_, M> {
         let rounding = self.c(lanes, ROUNDING);
         let t = self.mul_add(x, log2e, rounding);
         let n = self.b.ins().fsub(t, rounding);
-        let t_bits = self.to_bits(lanes, t);
+        let t_bits = self.bits_of(lanes, t);
         let rounding_bits = self.ci(lanes, ROUNDING.to_bits() as i32);
         let ni = self.b.ins().isub(t_bits, rounding_bits);
         let minus_ln2_hi = self.c(lanes, -LN2_HI);
@@ -150,7 +165,7 @@ impl<M: Module> Translator<'_, M> {
         let e23 = self.ci(lanes, 23);
         let e0 = self.ci(lanes, 0);
         let e_adjust = self.select(DType::I32, lanes, tiny, e23, e0);
-        let bits = self.to_bits(lanes, xs);
+        let bits = self.bits_of(lanes, xs);
         let exp_bits = self.b.ins().ushr_imm_u(bits, 23);
         let mask = self.ci(lanes, 0xff);
         let exp_bits = self.b.ins().band(exp_bits, mask);
@@ -162,7 +177,7 @@ impl<M: Module> Translator<'_, M> {
         let one_bits = self.ci(lanes, 0x3f80_0000);
         let m = self.b.ins().band(bits, mant_mask);
         let m = self.b.ins().bor(m, one_bits);
-        let m = self.from_bits(lanes, m);
+        let m = self.float_of(lanes, m);
         let sqrt2 = self.c(lanes, std::f32::consts::SQRT_2);
         let big = self.b.ins().fcmp(FloatCC::GreaterThan, m, sqrt2);
         let half = self.c(lanes, 0.5);

@@ -56,7 +56,11 @@ impl<M: Module> Translator<'_, M> {
             return x;
         }
         let ty = clif_type(d, lanes);
-        let x = if d == DType::Bool { self.b.ins().bmask(ty.lane_type(), x) } else { x };
+        let x = if d == DType::Bool {
+            self.b.ins().bmask(ty.lane_type(), x)
+        } else {
+            x
+        };
         self.b.ins().splat(ty, x)
     }
 
@@ -73,7 +77,17 @@ impl<M: Module> Translator<'_, M> {
     /// A vector of the scalars `xs`, one a lane.
     pub fn gather(&mut self, d: DType, lanes: u8, xs: &[Value]) -> Value {
         let ty = clif_type(d, lanes);
-        let mut xs = xs.iter().map(|&x| if d == DType::Bool { self.b.ins().bmask(ty.lane_type(), x) } else { x }).collect::<Vec<_>>().into_iter();
+        let mut xs = xs
+            .iter()
+            .map(|&x| {
+                if d == DType::Bool {
+                    self.b.ins().bmask(ty.lane_type(), x)
+                } else {
+                    x
+                }
+            })
+            .collect::<Vec<_>>()
+            .into_iter();
         let Some(first) = xs.next() else {
             return self.b.ins().iconst(ty, 0);
         };
@@ -163,18 +177,28 @@ impl<M: Module> Translator<'_, M> {
             Tanh if inline_f32 => self.tanh_f32(lanes, x),
             Sigmoid if inline_f32 => self.sigmoid_f32(lanes, x),
             Exp | Log | Tanh | Sigmoid | Sin | Cos => {
-                let f = math_fn(op, d).ok_or_else(|| format!("{} does not apply to {d}", op.name()))?;
+                let f =
+                    math_fn(op, d).ok_or_else(|| format!("{} does not apply to {d}", op.name()))?;
                 self.call(f, &[x])?
             }
         })
     }
 
     /// `op(x, y)` for operands of dtype `d`.
-    pub fn binary(&mut self, op: BinaryOp, d: DType, lanes: u8, x: Value, y: Value) -> Result<Value> {
+    pub fn binary(
+        &mut self,
+        op: BinaryOp,
+        d: DType,
+        lanes: u8,
+        x: Value,
+        y: Value,
+    ) -> Result<Value> {
         use BinaryOp::*;
         if lanes > 1 && !native_binary(op, d, lanes) {
             let out = if op.is_comparison() { DType::Bool } else { d };
-            return self.per_lane(out, lanes, &[(d, x), (d, y)], |t, a| t.binary(op, d, 1, a[0], a[1]));
+            return self.per_lane(out, lanes, &[(d, x), (d, y)], |t, a| {
+                t.binary(op, d, 1, a[0], a[1])
+            });
         }
         let float = d.is_float();
         Ok(match op {
@@ -198,7 +222,11 @@ impl<M: Module> Translator<'_, M> {
             }
             Maximum | Minimum if float => {
                 // numpy: `x` if it is NaN or wins the comparison, else `y`.
-                let cc = if op == Maximum { FloatCC::GreaterThanOrEqual } else { FloatCC::LessThanOrEqual };
+                let cc = if op == Maximum {
+                    FloatCC::GreaterThanOrEqual
+                } else {
+                    FloatCC::LessThanOrEqual
+                };
                 let wins = self.b.ins().fcmp(cc, x, y);
                 let nan = self.b.ins().fcmp(FloatCC::Unordered, x, x);
                 let keep = self.b.ins().bor(wins, nan);
@@ -265,7 +293,11 @@ impl<M: Module> Translator<'_, M> {
             return self.b.ins().select(c, x, y);
         }
         let ty = clif_type(d, lanes);
-        let c = if ty == clif_type(DType::Bool, lanes) { c } else { self.b.ins().bitcast(ty, lanes_flags(), c) };
+        let c = if ty == clif_type(DType::Bool, lanes) {
+            c
+        } else {
+            self.b.ins().bitcast(ty, lanes_flags(), c)
+        };
         self.b.ins().bitselect(c, x, y)
     }
 
@@ -277,7 +309,10 @@ impl<M: Module> Translator<'_, M> {
             return Ok(x);
         }
         if lanes > 1 {
-            let native = matches!((from, to), (F32, I32) | (I32, F32) | (_, Bool) | (Bool, F32 | I32 | I64 | F64));
+            let native = matches!(
+                (from, to),
+                (F32, I32) | (I32, F32) | (_, Bool) | (Bool, F32 | I32 | I64 | F64)
+            );
             if !native {
                 return self.per_lane(to, lanes, &[(from, x)], |t, a| t.cast(from, to, 1, a[0]));
             }
@@ -292,10 +327,16 @@ impl<M: Module> Translator<'_, M> {
                 }
                 (Bool, F32 | F64) => {
                     // A mask anded with the bits of 1.0 is 1.0 or 0.0.
-                    let one = if to == F32 { Scalar::I32(1.0f32.to_bits() as i32) } else { Scalar::I64(1.0f64.to_bits() as i64) };
+                    let one = if to == F32 {
+                        Scalar::I32(1.0f32.to_bits() as i32)
+                    } else {
+                        Scalar::I64(1.0f64.to_bits() as i64)
+                    };
                     let bits = self.konst(one, lanes);
                     let masked = self.b.ins().band(x, bits);
-                    self.b.ins().bitcast(clif_type(to, lanes), lanes_flags(), masked)
+                    self.b
+                        .ins()
+                        .bitcast(clif_type(to, lanes), lanes_flags(), masked)
                 }
                 (Bool, _) => {
                     let one = self.konst(Scalar::from_f64(to, 1.0), lanes);
@@ -333,12 +374,48 @@ fn math_fn(op: UnaryOp, d: DType) -> Option<RuntimeFn> {
     use RuntimeFn::*;
     let f32 = d == DType::F32;
     Some(match op {
-        UnaryOp::Exp => if f32 { ExpF32 } else { ExpF64 },
-        UnaryOp::Log => if f32 { LogF32 } else { LogF64 },
-        UnaryOp::Tanh => if f32 { TanhF32 } else { TanhF64 },
-        UnaryOp::Sigmoid => if f32 { SigmoidF32 } else { SigmoidF64 },
-        UnaryOp::Sin => if f32 { SinF32 } else { SinF64 },
-        UnaryOp::Cos => if f32 { CosF32 } else { CosF64 },
+        UnaryOp::Exp => {
+            if f32 {
+                ExpF32
+            } else {
+                ExpF64
+            }
+        }
+        UnaryOp::Log => {
+            if f32 {
+                LogF32
+            } else {
+                LogF64
+            }
+        }
+        UnaryOp::Tanh => {
+            if f32 {
+                TanhF32
+            } else {
+                TanhF64
+            }
+        }
+        UnaryOp::Sigmoid => {
+            if f32 {
+                SigmoidF32
+            } else {
+                SigmoidF64
+            }
+        }
+        UnaryOp::Sin => {
+            if f32 {
+                SinF32
+            } else {
+                SinF64
+            }
+        }
+        UnaryOp::Cos => {
+            if f32 {
+                CosF32
+            } else {
+                CosF64
+            }
+        }
         _ => return None,
     })
 }

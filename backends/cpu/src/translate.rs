@@ -17,7 +17,8 @@ use crate::{gemm, Options};
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::types::{F64, I32, I64, I8X16};
 use cranelift_codegen::ir::{
-    AbiParam, ConstantData, Endianness, BlockArg, FuncRef, Function, InstBuilder, MemFlagsData, Signature, Type, UserFuncName, Value,
+    AbiParam, BlockArg, ConstantData, Endianness, FuncRef, Function, InstBuilder, MemFlagsData,
+    Signature, Type, UserFuncName, Value,
 };
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 use cranelift_module::{FuncId, Linkage, Module};
@@ -52,6 +53,9 @@ pub(crate) enum Listing {
     Asm,
 }
 
+/// A listing to make, and where each function's goes.
+pub(crate) type Show<'a> = (Listing, &'a mut dyn FnMut(&Task, &str));
+
 /// Adds a function for every task of every kernel of `p` to `module`,
 /// passing each to `show` as `listing` says, if given.
 pub(crate) fn translate<M: Module>(
@@ -59,7 +63,7 @@ pub(crate) fn translate<M: Module>(
     p: &Program,
     opts: &Options,
     linkage: Linkage,
-    mut show: Option<(Listing, &mut dyn FnMut(&Task, &str))>,
+    mut show: Option<Show>,
 ) -> std::result::Result<Vec<Task>, String> {
     let mut ctx = module.make_context();
     let mut fctx = FunctionBuilderContext::new();
@@ -70,18 +74,43 @@ pub(crate) fn translate<M: Module>(
         let in_kernel = |m: String| format!("kernel {}: {m}", k.name);
         for (ti, part) in tasks_of(&k.body).into_iter().enumerate() {
             let symbol = format!("tfg_kernel{ki}_{ti}");
-            let func = module.declare_function(&symbol, linkage, &sig).map_err(|e| in_kernel(e.to_string()))?;
+            let func = module
+                .declare_function(&symbol, linkage, &sig)
+                .map_err(|e| in_kernel(e.to_string()))?;
             let (extent, parallel) = match part {
-                [Stmt::Loop { extent, parallel, .. }] => (Some(*extent), *parallel),
+                [Stmt::Loop {
+                    extent, parallel, ..
+                }] => (Some(*extent), *parallel),
                 _ => (None, false),
             };
-            let task = Task { symbol, func, kernel: ki, extent, parallel, work: work(part) };
+            let task = Task {
+                symbol,
+                func,
+                kernel: ki,
+                extent,
+                parallel,
+                work: work(part),
+            };
             // A vector operation the host cannot encode fails the
             // compilation; the scalar translation always works.
             let mut vector = opts.vectorize;
             loop {
-                ctx.func = Function::with_name_signature(UserFuncName::user(0, func.as_u32()), sig.clone());
-                build(module, &mut ctx.func, &mut fctx, &mut runtime, p, part, extent.is_some(), opts, vector).map_err(in_kernel)?;
+                ctx.func = Function::with_name_signature(
+                    UserFuncName::user(0, func.as_u32()),
+                    sig.clone(),
+                );
+                build(
+                    module,
+                    &mut ctx.func,
+                    &mut fctx,
+                    &mut runtime,
+                    p,
+                    part,
+                    extent.is_some(),
+                    opts,
+                    vector,
+                )
+                .map_err(in_kernel)?;
                 let listing = show.as_ref().map(|(l, _)| *l);
                 let clif = (listing == Some(Listing::Clif)).then(|| ctx.func.display().to_string());
                 ctx.set_disasm(listing == Some(Listing::Asm));
@@ -109,7 +138,8 @@ pub(crate) fn translate<M: Module>(
 fn task_signature<M: Module>(module: &M) -> Signature {
     let mut sig = module.make_signature();
     let ptr = module.target_config().pointer_type();
-    sig.params.extend([AbiParam::new(ptr), AbiParam::new(I64), AbiParam::new(I64)]);
+    sig.params
+        .extend([AbiParam::new(ptr), AbiParam::new(I64), AbiParam::new(I64)]);
     sig
 }
 
@@ -117,7 +147,10 @@ fn task_signature<M: Module>(module: &M) -> Signature {
 /// split), and the straight-line statements between them together. A body
 /// with top-level locals stays whole, as they may be used anywhere after.
 fn tasks_of(body: &[Stmt]) -> Vec<&[Stmt]> {
-    if body.iter().any(|s| matches!(s, Stmt::Let { .. } | Stmt::Assign { .. })) {
+    if body
+        .iter()
+        .any(|s| matches!(s, Stmt::Let { .. } | Stmt::Assign { .. }))
+    {
         return vec![body];
     }
     let mut parts = Vec::new();
@@ -158,7 +191,7 @@ fn build<M: Module>(
     let &[table, lo, hi] = b.block_params(entry) else {
         return Err("internal error: a task function takes three parameters".into());
     };
-    let fma = module.isa().has_native_fma();
+    let fma = opts.fma && module.isa().has_native_fma();
     let mut t = Translator {
         b,
         fma,
@@ -176,7 +209,9 @@ fn build<M: Module>(
     };
     t.load_bases(table, part)?;
     match part {
-        [Stmt::Loop { var, extent, body, .. }] if as_loop => {
+        [Stmt::Loop {
+            var, extent, body, ..
+        }] if as_loop => {
             t.ranges.set(*var, *extent);
             t.for_loop(*var, lo, hi, body)?;
         }
@@ -252,7 +287,10 @@ impl<'a, M: Module> Translator<'a, M> {
                 let (params, returns) = f.signature();
                 sig.params.extend(params.into_iter().map(AbiParam::new));
                 sig.returns.extend(returns.into_iter().map(AbiParam::new));
-                let id = self.module.declare_function(f.name(), Linkage::Import, &sig).map_err(|e| e.to_string())?;
+                let id = self
+                    .module
+                    .declare_function(f.name(), Linkage::Import, &sig)
+                    .map_err(|e| e.to_string())?;
                 self.runtime.insert(f, id);
                 id
             }
@@ -286,8 +324,12 @@ impl<'a, M: Module> Translator<'a, M> {
             if self.p.buffer(buf).is_none() {
                 return Err(format!("{buf} does not exist"));
             }
-            let offset = i32::try_from(buf.index() * ptr.bytes() as usize).map_err(|_| "too many buffers".to_string())?;
-            let base = self.b.ins().load(ptr, scalar_flags().with_readonly(), table, offset);
+            let offset = i32::try_from(buf.index() * ptr.bytes() as usize)
+                .map_err(|_| "too many buffers".to_string())?;
+            let base = self
+                .b
+                .ins()
+                .load(ptr, scalar_flags().with_readonly(), table, offset);
             self.bases.insert(buf, base);
         }
         Ok(())
@@ -303,25 +345,45 @@ impl<'a, M: Module> Translator<'a, M> {
     fn stmt(&mut self, s: &Stmt) -> Result<()> {
         let lanes = self.lanes();
         match s {
-            Stmt::Loop { var, extent, body, .. } => {
+            Stmt::Loop {
+                var, extent, body, ..
+            } => {
                 self.ranges.set(*var, *extent);
                 let lo = self.b.ins().iconst(I64, 0);
                 let hi = self.b.ins().iconst(I64, *extent as i64);
                 self.for_loop(*var, lo, hi, body)
             }
-            Stmt::Let { local, dtype, value } => {
+            Stmt::Let {
+                local,
+                dtype,
+                value,
+            } => {
                 let x = self.expr(value, lanes)?;
                 let var = self.b.declare_var(clif_type(*dtype, lanes));
                 self.b.def_var(var, x);
-                self.locals.insert(*local, Slot { var, dtype: *dtype, lanes });
+                self.locals.insert(
+                    *local,
+                    Slot {
+                        var,
+                        dtype: *dtype,
+                        lanes,
+                    },
+                );
                 Ok(())
             }
             Stmt::Assign { local, value } => {
-                let acc = self.vector.as_ref().and_then(|v| v.accumulators.get(local)).cloned();
+                let acc = self
+                    .vector
+                    .as_ref()
+                    .and_then(|v| v.accumulators.get(local))
+                    .cloned();
                 if let Some((vars, acc)) = acc {
                     return self.accumulate(&vars, &acc, value);
                 }
-                let slot = *self.locals.get(local).ok_or_else(|| format!("{local} is assigned outside its scope"))?;
+                let slot = *self
+                    .locals
+                    .get(local)
+                    .ok_or_else(|| format!("{local} is assigned outside its scope"))?;
                 let x = self.expr(value, slot.lanes)?;
                 self.b.def_var(slot.var, x);
                 Ok(())
@@ -335,7 +397,8 @@ impl<'a, M: Module> Translator<'a, M> {
     /// [`vectorize::analyse`] allows.
     fn for_loop(&mut self, v: Var, lo: Value, hi: Value, body: &[Stmt]) -> Result<()> {
         if self.vectorize && self.vector.is_none() {
-            let outer: HashMap<Local, DType> = self.locals.iter().map(|(l, s)| (*l, s.dtype)).collect();
+            let outer: HashMap<Local, DType> =
+                self.locals.iter().map(|(l, s)| (*l, s.dtype)).collect();
             if let Some(plan) = vectorize::analyse(self.p, v, body, &outer, &self.ranges) {
                 let rest = self.vector_loop(v, lo, hi, body, plan.lanes, plan.accumulators)?;
                 return self.scalar_loop(v, rest, hi, body);
@@ -368,7 +431,15 @@ impl<'a, M: Module> Translator<'a, M> {
 
     /// The vector part of a loop: whole steps of `lanes` iterations from
     /// `lo`; gives the first iteration left for the scalar tail.
-    fn vector_loop(&mut self, v: Var, lo: Value, hi: Value, body: &[Stmt], lanes: u8, accs: Vec<Accumulator>) -> Result<Value> {
+    fn vector_loop(
+        &mut self,
+        v: Var,
+        lo: Value,
+        hi: Value,
+        body: &[Stmt],
+        lanes: u8,
+        accs: Vec<Accumulator>,
+    ) -> Result<Value> {
         let span = self.b.ins().isub(hi, lo);
         let odd = self.b.ins().band_imm_u(span, i64::from(lanes - 1));
         let end = self.b.ins().isub(hi, odd);
@@ -393,11 +464,17 @@ impl<'a, M: Module> Translator<'a, M> {
         self.b.ins().jump(header, &[BlockArg::Value(lo)]);
         self.b.switch_to_block(header);
         let go = self.b.ins().icmp(IntCC::UnsignedLessThan, i, end);
-        self.b.ins().brif(go, inside, &[], exit, &[BlockArg::Value(i)]);
+        self.b
+            .ins()
+            .brif(go, inside, &[], exit, &[BlockArg::Value(i)]);
         self.b.switch_to_block(inside);
         self.b.seal_block(inside);
         self.vars.insert(v, i);
-        self.vector = Some(VectorCtx { var: v, lanes, accumulators });
+        self.vector = Some(VectorCtx {
+            var: v,
+            lanes,
+            accumulators,
+        });
         let done = self.block(body);
         let ctx = self.vector.take();
         done?;
@@ -408,10 +485,15 @@ impl<'a, M: Module> Translator<'a, M> {
         self.b.seal_block(exit);
         self.vars.remove(&v);
         // Fold each vector accumulator into its local.
-        let mut accs: Vec<(Vec<Variable>, Accumulator)> = ctx.map(|c| c.accumulators.into_values().collect()).unwrap_or_default();
+        let mut accs: Vec<(Vec<Variable>, Accumulator)> = ctx
+            .map(|c| c.accumulators.into_values().collect())
+            .unwrap_or_default();
         accs.sort_by_key(|(_, a)| a.local);
         for (vars, a) in accs {
-            let slot = *self.locals.get(&a.local).ok_or_else(|| format!("{} is assigned outside its scope", a.local))?;
+            let slot = *self
+                .locals
+                .get(&a.local)
+                .ok_or_else(|| format!("{} is assigned outside its scope", a.local))?;
             let width = if a.widen { 2 } else { lanes };
             let mut vec = self.b.use_var(vars[0]);
             for &more in &vars[1..] {
@@ -449,7 +531,9 @@ impl<'a, M: Module> Translator<'a, M> {
                 let high = self.b.ins().fvpromote_low(high);
                 (vec![low, high], 2)
             }
-            (true, _) => return Err("internal error: a widening accumulator without its cast".into()),
+            (true, _) => {
+                return Err("internal error: a widening accumulator without its cast".into())
+            }
             (false, _) => (vec![self.expr(other, lanes)?], lanes),
         };
         for (&var, x) in vars.iter().zip(xs) {
@@ -473,11 +557,17 @@ impl<'a, M: Module> Translator<'a, M> {
 
     /// Runs `f` once for each lane of the vector loop, with the loop
     /// variable set to that lane's iteration.
-    fn each_lane(&mut self, mut f: impl FnMut(&mut Self, u8) -> Result<Value>) -> Result<Vec<Value>> {
+    fn each_lane(
+        &mut self,
+        mut f: impl FnMut(&mut Self, u8) -> Result<Value>,
+    ) -> Result<Vec<Value>> {
         let Some((v, lanes)) = self.vector.as_ref().map(|c| (c.var, c.lanes)) else {
             return Ok(vec![f(self, 0)?]);
         };
-        let first = *self.vars.get(&v).ok_or("internal error: vector loop variable unset")?;
+        let first = *self
+            .vars
+            .get(&v)
+            .ok_or("internal error: vector loop variable unset")?;
         let mut out = Vec::with_capacity(lanes.into());
         for lane in 0..lanes {
             let i = self.b.ins().iadd_imm_s(first, i64::from(lane));
@@ -494,12 +584,18 @@ impl<'a, M: Module> Translator<'a, M> {
         match e {
             Expr::Const(s) => Ok(self.konst(*s, lanes)),
             Expr::Local(l) => {
-                let slot = *self.locals.get(l).ok_or_else(|| format!("{l} is used outside its scope"))?;
+                let slot = *self
+                    .locals
+                    .get(l)
+                    .ok_or_else(|| format!("{l} is used outside its scope"))?;
                 let x = self.b.use_var(slot.var);
                 match (slot.lanes, lanes) {
                     (a, b) if a == b => Ok(x),
                     (1, _) => Ok(self.splat(slot.dtype, lanes, x)),
-                    _ => Err(format!("internal error: {l} has {} lanes, {lanes} wanted", slot.lanes)),
+                    _ => Err(format!(
+                        "internal error: {l} has {} lanes, {lanes} wanted",
+                        slot.lanes
+                    )),
                 }
             }
             Expr::Index(i) => {
@@ -543,7 +639,11 @@ impl<'a, M: Module> Translator<'a, M> {
     }
 
     fn buffer_dtype(&self, buf: BufId) -> Result<DType> {
-        Ok(self.p.buffer(buf).ok_or_else(|| format!("{buf} does not exist"))?.dtype)
+        Ok(self
+            .p
+            .buffer(buf)
+            .ok_or_else(|| format!("{buf} does not exist"))?
+            .dtype)
     }
 
     fn load(&mut self, buf: BufId, index: &Index, lanes: u8) -> Result<Value> {
@@ -552,7 +652,11 @@ impl<'a, M: Module> Translator<'a, M> {
         if lanes == 1 {
             return self.load_scalar(buf, d, &canon);
         }
-        let v = self.vector.as_ref().map(|c| c.var).ok_or("internal error: no vector loop")?;
+        let v = self
+            .vector
+            .as_ref()
+            .map(|c| c.var)
+            .ok_or("internal error: no vector loop")?;
         match vectorize::access(&canon, v) {
             Access::Contiguous if d != DType::Bool => {
                 let addr = self.address(buf, &canon, u64::from(lanes))?;
@@ -572,7 +676,9 @@ impl<'a, M: Module> Translator<'a, M> {
 
     fn read_only(&self, buf: BufId) -> bool {
         use tfg_ir::kernel::Role;
-        self.p.buffer(buf).is_some_and(|b| matches!(b.role, Role::Input(_) | Role::Param(_) | Role::Const(_)))
+        self.p
+            .buffer(buf)
+            .is_some_and(|b| matches!(b.role, Role::Input(_) | Role::Param(_) | Role::Const(_)))
     }
 
     fn load_scalar(&mut self, buf: BufId, d: DType, canon: &Index) -> Result<Value> {
@@ -591,7 +697,11 @@ impl<'a, M: Module> Translator<'a, M> {
             self.b.ins().store(scalar_flags(), x, addr, 0);
             return Ok(());
         }
-        let v = self.vector.as_ref().map(|c| c.var).ok_or("internal error: no vector loop")?;
+        let v = self
+            .vector
+            .as_ref()
+            .map(|c| c.var)
+            .ok_or("internal error: no vector loop")?;
         if vectorize::access(&canon, v) == Access::Contiguous && d != DType::Bool {
             let addr = self.address(buf, &canon, u64::from(lanes))?;
             self.b.ins().store(vector_flags(), x, addr, 0);
@@ -610,9 +720,16 @@ impl<'a, M: Module> Translator<'a, M> {
     /// proved in bounds (only `/` and `%` make that possible) is clamped, so
     /// no program reaches outside its buffers.
     fn address(&mut self, buf: BufId, canon: &Index, span: u64) -> Result<Value> {
-        let len = self.p.buffer(buf).ok_or_else(|| format!("{buf} does not exist"))?.len();
+        let len = self
+            .p
+            .buffer(buf)
+            .ok_or_else(|| format!("{buf} does not exist"))?
+            .len();
         let size = self.buffer_dtype(buf)?.size() as i64;
-        let base = *self.bases.get(&buf).ok_or_else(|| format!("internal error: no base address for {buf}"))?;
+        let base = *self
+            .bases
+            .get(&buf)
+            .ok_or_else(|| format!("internal error: no base address for {buf}"))?;
         let mut i = self.index(canon)?;
         // A vector access starts at most `span - 1` elements before the
         // largest index, so it ends where the scalar accesses would.
@@ -629,7 +746,10 @@ impl<'a, M: Module> Translator<'a, M> {
     pub fn index(&mut self, i: &Index) -> Result<Value> {
         Ok(match i {
             Index::Const(c) => self.b.ins().iconst(I64, *c as i64),
-            Index::Var(v) => *self.vars.get(v).ok_or_else(|| format!("{v} is used outside its loop"))?,
+            Index::Var(v) => *self
+                .vars
+                .get(v)
+                .ok_or_else(|| format!("{v} is used outside its loop"))?,
             Index::Add(a, b) => {
                 let (x, y) = (self.index(a)?, self.index(b)?);
                 self.b.ins().iadd(x, y)
@@ -679,7 +799,11 @@ impl<'a, M: Module> Translator<'a, M> {
             args.push(ins(self, I64, r.ld as i64));
             args.push(ins(self, I64, r.stride as i64));
         }
-        args.push(ins(self, I32, i64::from(g.trans_a) | i64::from(g.trans_b) << 1));
+        args.push(ins(
+            self,
+            I32,
+            i64::from(g.trans_a) | i64::from(g.trans_b) << 1,
+        ));
         args.push(self.b.ins().f64const(g.alpha));
         args.push(self.b.ins().f64const(g.beta));
         self.b.ins().call(f, &args);
@@ -688,21 +812,40 @@ impl<'a, M: Module> Translator<'a, M> {
 
     /// The address of a GEMM operand's first matrix, after checking that
     /// every matrix of the batch lies in its buffer.
-    fn matrix(&mut self, r: &MatRef, rows: u64, cols: u64, trans: bool, batch: u64, empty: bool) -> Result<Value> {
+    fn matrix(
+        &mut self,
+        r: &MatRef,
+        rows: u64,
+        cols: u64,
+        trans: bool,
+        batch: u64,
+        empty: bool,
+    ) -> Result<Value> {
         let (rows, cols) = if trans { (cols, rows) } else { (rows, cols) };
-        let len = self.p.buffer(r.buf).ok_or_else(|| format!("{} does not exist", r.buf))?.len();
+        let len = self
+            .p
+            .buffer(r.buf)
+            .ok_or_else(|| format!("{} does not exist", r.buf))?
+            .len();
         let canon = self.ranges.affine(&r.offset).to_index();
         if !(empty || rows == 0 || cols == 0) {
             let span = (batch - 1)
                 .checked_mul(r.stride)
                 .and_then(|s| s.checked_add((rows - 1).checked_mul(r.ld)?))
                 .and_then(|s| s.checked_add(cols));
-            let last = span.and_then(|s| self.ranges.max(&self.ranges.affine(&canon)).checked_add(s));
+            let last =
+                span.and_then(|s| self.ranges.max(&self.ranges.affine(&canon)).checked_add(s));
             if last.is_none_or(|l| l > len) {
-                return Err(format!("gemm reads or writes {} past its {len} elements", r.buf));
+                return Err(format!(
+                    "gemm reads or writes {} past its {len} elements",
+                    r.buf
+                ));
             }
         }
-        let base = *self.bases.get(&r.buf).ok_or_else(|| format!("internal error: no base address for {}", r.buf))?;
+        let base = *self
+            .bases
+            .get(&r.buf)
+            .ok_or_else(|| format!("internal error: no base address for {}", r.buf))?;
         let i = self.index(&canon)?;
         let size = self.buffer_dtype(r.buf)?.size() as i64;
         let offset = self.b.ins().imul_imm_s(i, size);
@@ -713,7 +856,11 @@ impl<'a, M: Module> Translator<'a, M> {
     pub fn call(&mut self, f: RuntimeFn, args: &[Value]) -> Result<Value> {
         let r = self.runtime_ref(f)?;
         let call = self.b.ins().call(r, args);
-        self.b.inst_results(call).first().copied().ok_or_else(|| format!("internal error: {} returns nothing", f.name()))
+        self.b
+            .inst_results(call)
+            .first()
+            .copied()
+            .ok_or_else(|| format!("internal error: {} returns nothing", f.name()))
     }
 }
 

@@ -5,7 +5,11 @@ use tfg_ir::kernel::{Expr, Local, Program};
 use tfg_ir::DType;
 
 /// `None` for a local or buffer that does not exist.
-pub(crate) fn dtype_of(p: &Program, e: &Expr, local: &impl Fn(Local) -> Option<DType>) -> Option<DType> {
+pub(crate) fn dtype_of(
+    p: &Program,
+    e: &Expr,
+    local: &impl Fn(Local) -> Option<DType>,
+) -> Option<DType> {
     Some(match e {
         Expr::Const(s) => s.dtype(),
         Expr::Local(l) => local(*l)?,

@@ -97,7 +97,13 @@ pub(crate) fn native_binary(op: BinaryOp, d: DType, lanes: u8) -> bool {
 /// Decides whether the loop `for v in … { body }` is vectorised.
 /// `outer` gives the dtype of each local of the enclosing blocks;
 /// `ranges` knows the extents of every loop variable in scope.
-pub(crate) fn analyse(p: &Program, v: Var, body: &[Stmt], outer: &HashMap<Local, DType>, ranges: &Ranges) -> Option<VectorLoop> {
+pub(crate) fn analyse(
+    p: &Program,
+    v: Var,
+    body: &[Stmt],
+    outer: &HashMap<Local, DType>,
+    ranges: &Ranges,
+) -> Option<VectorLoop> {
     let mut locals = outer.clone();
     let mut inner: HashSet<Local> = HashSet::new();
     let mut widths: HashSet<u8> = HashSet::new();
@@ -107,9 +113,11 @@ pub(crate) fn analyse(p: &Program, v: Var, body: &[Stmt], outer: &HashMap<Local,
     let mut dense = false;
     for s in body {
         let (value, target) = match s {
-            Stmt::Let { local, dtype, value } => {
-                (value, Some((*local, *dtype)))
-            }
+            Stmt::Let {
+                local,
+                dtype,
+                value,
+            } => (value, Some((*local, *dtype))),
             Stmt::Store { buf, index, value } => {
                 let index = ranges.affine(index).to_index();
                 let d = p.buffer(*buf)?.dtype;
@@ -198,31 +206,70 @@ pub(crate) fn analyse(p: &Program, v: Var, body: &[Stmt], outer: &HashMap<Local,
         1 => widths.into_iter().next()?,
         _ => return None,
     };
-    if accumulators.iter().any(|a| !a.widen && !native_binary(a.op, a.dtype, lanes)) {
+    if accumulators
+        .iter()
+        .any(|a| !a.widen && !native_binary(a.op, a.dtype, lanes))
+    {
         return None;
     }
-    (dense || !accumulators.is_empty()).then_some(VectorLoop { lanes, accumulators })
+    (dense || !accumulators.is_empty()).then_some(VectorLoop {
+        lanes,
+        accumulators,
+    })
 }
 
 /// `local = op(local, e)` with an associative, commutative `op`; gives the
 /// accumulator and the expression the loop computes for it each iteration.
-fn accumulator<'e>(p: &Program, local: Local, value: &'e Expr, locals: &HashMap<Local, DType>) -> Option<(Accumulator, &'e Expr)> {
-    let Expr::Binary(op, a, b) = value else { return None };
-    if !matches!(op, BinaryOp::Add | BinaryOp::Mul | BinaryOp::Maximum | BinaryOp::Minimum) {
+fn accumulator<'e>(
+    p: &Program,
+    local: Local,
+    value: &'e Expr,
+    locals: &HashMap<Local, DType>,
+) -> Option<(Accumulator, &'e Expr)> {
+    let Expr::Binary(op, a, b) = value else {
+        return None;
+    };
+    if !matches!(
+        op,
+        BinaryOp::Add | BinaryOp::Mul | BinaryOp::Maximum | BinaryOp::Minimum
+    ) {
         return None;
     }
     let me = Expr::Local(local);
-    let operand: &Expr = if **a == me { b } else if **b == me { a } else { return None };
+    let operand: &Expr = if **a == me {
+        b
+    } else if **b == me {
+        a
+    } else {
+        return None;
+    };
     let dtype = *locals.get(&local)?;
     if dtype == DType::Bool {
         return None;
     }
     if let Expr::Cast(DType::F64, x) = operand {
-        if *op == BinaryOp::Add && dtype_of(p, x, &|l| locals.get(&l).copied()) == Some(DType::F32) {
-            return Some((Accumulator { local, op: *op, dtype, widen: true }, x));
+        if *op == BinaryOp::Add && dtype_of(p, x, &|l| locals.get(&l).copied()) == Some(DType::F32)
+        {
+            return Some((
+                Accumulator {
+                    local,
+                    op: *op,
+                    dtype,
+                    widen: true,
+                },
+                x,
+            ));
         }
     }
-    Some((Accumulator { local, op: *op, dtype, widen: false }, operand))
+    Some((
+        Accumulator {
+            local,
+            op: *op,
+            dtype,
+            widen: false,
+        },
+        operand,
+    ))
 }
 
 #[cfg(test)]
@@ -240,7 +287,12 @@ mod tests {
             let mut next = None;
             for s in body {
                 match s {
-                    Stmt::Loop { var, extent, body: b, .. } => {
+                    Stmt::Loop {
+                        var,
+                        extent,
+                        body: b,
+                        ..
+                    } => {
                         ranges.set(*var, *extent);
                         next = Some((*var, b));
                     }
@@ -264,7 +316,13 @@ mod tests {
             "program { buffer b0: f32[7] input 0  buffer b1: f32[7] output 0  arena 0
                kernel k reads b0 writes b1 { parallel for i0 in 0..7 { store b1[i0] = mul(b0[i0], b0[0]) } } }",
         );
-        assert_eq!(v, Some(VectorLoop { lanes: 4, accumulators: vec![] }));
+        assert_eq!(
+            v,
+            Some(VectorLoop {
+                lanes: 4,
+                accumulators: vec![]
+            })
+        );
     }
 
     #[test]
@@ -276,8 +334,19 @@ mod tests {
                  for i1 in 0..5 { t0 = add(t0, b0[i0 * 5 + i1]) }
                  store b1[i0] = t0 } } }",
         );
-        let acc = Accumulator { local: Local(0), op: BinaryOp::Add, dtype: DType::F64, widen: false };
-        assert_eq!(v, Some(VectorLoop { lanes: 2, accumulators: vec![acc] }));
+        let acc = Accumulator {
+            local: Local(0),
+            op: BinaryOp::Add,
+            dtype: DType::F64,
+            widen: false,
+        };
+        assert_eq!(
+            v,
+            Some(VectorLoop {
+                lanes: 2,
+                accumulators: vec![acc]
+            })
+        );
     }
 
     #[test]
@@ -289,8 +358,19 @@ mod tests {
                  for i1 in 0..9 { t0 = add(t0, cast<f64>(exp(b0[i0 * 9 + i1]))) }
                  store b1[i0] = t0 } } }",
         );
-        let acc = Accumulator { local: Local(0), op: BinaryOp::Add, dtype: DType::F64, widen: true };
-        assert_eq!(v, Some(VectorLoop { lanes: 4, accumulators: vec![acc] }));
+        let acc = Accumulator {
+            local: Local(0),
+            op: BinaryOp::Add,
+            dtype: DType::F64,
+            widen: true,
+        };
+        assert_eq!(
+            v,
+            Some(VectorLoop {
+                lanes: 4,
+                accumulators: vec![acc]
+            })
+        );
     }
 
     #[test]

@@ -23,7 +23,8 @@ fn input(g: &mut Graph, name: &str, dtype: DType, dims: &[u64]) -> ValueId {
 }
 
 fn add(g: &mut Graph, op: Op, args: &[ValueId]) -> ValueId {
-    g.add(op, args).unwrap_or_else(|e| panic!("test graph: {e}"))
+    g.add(op, args)
+        .unwrap_or_else(|e| panic!("test graph: {e}"))
 }
 
 /// splitmix64: the test's own reproducible randomness.
@@ -45,15 +46,32 @@ impl Rng {
 
 /// Floats that exercise every special case: signed zeros, infinities, NaN,
 /// subnormals, huge and tiny values, integers and halves.
-const SPECIAL: [f64; 16] = [0.0, -0.0, 1.0, -1.0, 0.5, -2.5, f64::INFINITY, f64::NEG_INFINITY, f64::NAN, 1e-40, -3e-39, 88.5, -90.0, 1e30, -7.0, 3.0];
+const SPECIAL: [f64; 16] = [
+    0.0,
+    -0.0,
+    1.0,
+    -1.0,
+    0.5,
+    -2.5,
+    f64::INFINITY,
+    f64::NEG_INFINITY,
+    f64::NAN,
+    1e-40,
+    -3e-39,
+    88.5,
+    -90.0,
+    1e30,
+    -7.0,
+    3.0,
+];
 
 /// A random tensor of type `t`: floats mostly in [-3, 3] with the special
 /// values mixed in, integers in [-9, 9] with their extremes, bools.
 fn random(t: &Type, rng: &mut Rng, special: bool) -> Tensor {
     let shape = t.shape.concrete().expect("concrete test shapes");
     let n: usize = shape.iter().product();
-    let mut float = |rng: &mut Rng| {
-        if special && rng.next() % 4 == 0 {
+    let float = |rng: &mut Rng| {
+        if special && rng.next().is_multiple_of(4) {
             SPECIAL[(rng.next() % SPECIAL.len() as u64) as usize]
         } else {
             rng.unit() * 6.0 - 3.0
@@ -62,9 +80,17 @@ fn random(t: &Type, rng: &mut Rng, special: bool) -> Tensor {
     let data = match t.dtype {
         DType::F32 => Data::F32((0..n).map(|_| float(rng) as f32).collect()),
         DType::F64 => Data::F64((0..n).map(|_| float(rng)).collect()),
-        DType::I32 => Data::I32((0..n).map(|_| int(rng, special, i32::MIN as i64, i32::MAX as i64) as i32).collect()),
-        DType::I64 => Data::I64((0..n).map(|_| int(rng, special, i64::MIN, i64::MAX)).collect()),
-        DType::Bool => Data::Bool((0..n).map(|_| rng.next() % 2 == 0).collect()),
+        DType::I32 => Data::I32(
+            (0..n)
+                .map(|_| int(rng, special, i32::MIN as i64, i32::MAX as i64) as i32)
+                .collect(),
+        ),
+        DType::I64 => Data::I64(
+            (0..n)
+                .map(|_| int(rng, special, i64::MIN, i64::MAX))
+                .collect(),
+        ),
+        DType::Bool => Data::Bool((0..n).map(|_| rng.next().is_multiple_of(2)).collect()),
     };
     Tensor { shape, data }
 }
@@ -79,11 +105,16 @@ fn int(rng: &mut Rng, special: bool, min: i64, max: i64) -> i64 {
 
 fn feeds(g: &Graph, seed: u64, special: bool) -> (Vec<Tensor>, Vec<Tensor>) {
     let mut rng = Rng(seed);
-    let inputs = g.inputs().map(|v| random(g.ty(v), &mut rng, special)).collect();
+    let inputs = g
+        .inputs()
+        .map(|v| random(g.ty(v), &mut rng, special))
+        .collect();
     let params = g
         .params()
         .map(|v| match &g.node(v).op {
-            Op::Param { name, init } => tfg_ir::init::materialize(init, g.ty(v), seed, name).expect("param init"),
+            Op::Param { name, init } => {
+                tfg_ir::init::materialize(init, g.ty(v), seed, name).expect("param init")
+            }
             _ => unreachable!("params() gives params"),
         })
         .collect();
@@ -95,12 +126,20 @@ fn feeds(g: &Graph, seed: u64, special: bool) -> (Vec<Tensor>, Vec<Tensor>) {
 /// integers and bools match exactly.
 fn close(want: &Tensor, got: &Tensor, tol: f64) -> Result<(), String> {
     if want.shape != got.shape || want.dtype() != got.dtype() {
-        return Err(format!("{:?} {} vs {:?} {}", want.shape, want.dtype(), got.shape, got.dtype()));
+        return Err(format!(
+            "{:?} {} vs {:?} {}",
+            want.shape,
+            want.dtype(),
+            got.shape,
+            got.dtype()
+        ));
     }
     for i in 0..want.numel() {
         let (a, b) = (want.data.get_f64(i), got.data.get_f64(i));
         let ok = if want.dtype().is_float() {
-            (a.is_nan() && b.is_nan()) || a == b || (a - b).abs() <= tol * a.abs().max(b.abs()) + 1e-30
+            (a.is_nan() && b.is_nan())
+                || a == b
+                || (a - b).abs() <= tol * a.abs().max(b.abs()) + 1e-30
         } else {
             a == b
         };
@@ -116,26 +155,52 @@ fn variants() -> [Options; 4] {
     let all = Options::default();
     [
         all.clone(),
-        Options { vectorize: false, ..all.clone() },
-        Options { inline_math: false, ..all.clone() },
-        Options { threads: false, vectorize: false, inline_math: false },
+        Options {
+            vectorize: false,
+            ..all.clone()
+        },
+        Options {
+            inline_math: false,
+            ..all.clone()
+        },
+        Options {
+            threads: false,
+            vectorize: false,
+            inline_math: false,
+            fma: false,
+        },
     ]
 }
 
 /// Runs `p` in the interpreter and under every option set; compares.
-fn agree_program(p: &Program, inputs: &[Tensor], params: &[Tensor], tol: f64) -> Result<(), String> {
-    let want = run_program(p, inputs, params).map_err(|e| format!("kernel interpreter: {e}\n{}", kernel::print(p)))?;
+fn agree_program(
+    p: &Program,
+    inputs: &[Tensor],
+    params: &[Tensor],
+    tol: f64,
+) -> Result<(), String> {
+    let want = run_program(p, inputs, params)
+        .map_err(|e| format!("kernel interpreter: {e}\n{}", kernel::print(p)))?;
     for opts in variants() {
-        let mut c = tfg_cpu::compile_with(p, &opts).map_err(|e| format!("{opts:?}: compile: {e}\n{}", kernel::print(p)))?;
+        let mut c = tfg_cpu::compile_with(p, &opts)
+            .map_err(|e| format!("{opts:?}: compile: {e}\n{}", kernel::print(p)))?;
         // Twice: the arena is reused, and the second run must not see the first.
         for run in 0..2 {
-            let got = c.run(inputs, params).map_err(|e| format!("{opts:?}: run: {e}"))?;
+            let got = c
+                .run(inputs, params)
+                .map_err(|e| format!("{opts:?}: run: {e}"))?;
             if want.outputs.len() != got.outputs.len() || want.updates.len() != got.updates.len() {
                 return Err("different numbers of results".into());
             }
-            let pairs = want.outputs.iter().zip(&got.outputs).chain(want.updates.iter().zip(&got.updates));
+            let pairs = want
+                .outputs
+                .iter()
+                .zip(&got.outputs)
+                .chain(want.updates.iter().zip(&got.updates));
             for (i, (w, o)) in pairs.enumerate() {
-                close(w, o, tol).map_err(|e| format!("{opts:?}, run {run}, result {i}: {e}\n{}", kernel::print(p)))?;
+                close(w, o, tol).map_err(|e| {
+                    format!("{opts:?}, run {run}, result {i}: {e}\n{}", kernel::print(p))
+                })?;
             }
         }
     }
@@ -179,7 +244,14 @@ fn every_unary_op_in_every_dtype_and_shape() {
     }
 }
 
-const BROADCASTS: [(&[u64], &[u64]); 6] = [(&[2, 3], &[2, 3]), (&[2, 1], &[3]), (&[], &[9]), (&[3, 1, 2], &[1, 4, 1]), (&[11], &[]), (&[257, 129], &[257, 129])];
+const BROADCASTS: [(&[u64], &[u64]); 6] = [
+    (&[2, 3], &[2, 3]),
+    (&[2, 1], &[3]),
+    (&[], &[9]),
+    (&[3, 1, 2], &[1, 4, 1]),
+    (&[11], &[]),
+    (&[257, 129], &[257, 129]),
+];
 
 #[test]
 fn every_binary_op_in_every_dtype_with_broadcasting() {
@@ -189,7 +261,9 @@ fn every_binary_op_in_every_dtype_with_broadcasting() {
                 let mut g = Graph::new("binary");
                 let x = input(&mut g, "x", dtype, a);
                 let y = input(&mut g, "y", dtype, b);
-                let Ok(z) = g.add(Op::Binary(op), &[x, y]) else { continue };
+                let Ok(z) = g.add(Op::Binary(op), &[x, y]) else {
+                    continue;
+                };
                 g.outputs.push(("z".into(), z));
                 check(&g);
             }
@@ -200,7 +274,10 @@ fn every_binary_op_in_every_dtype_with_broadcasting() {
 #[test]
 fn select_in_every_dtype() {
     for dtype in DType::ALL {
-        for (c_shape, a_shape, b_shape) in [(&[2u64, 1, 1][..], &[3u64, 1][..], &[4u64][..]), (&[13], &[13], &[13])] {
+        for (c_shape, a_shape, b_shape) in [
+            (&[2u64, 1, 1][..], &[3u64, 1][..], &[4u64][..]),
+            (&[13], &[13], &[13]),
+        ] {
             let mut g = Graph::new("select");
             let c = input(&mut g, "c", DType::Bool, c_shape);
             let a = input(&mut g, "a", dtype, a_shape);
@@ -236,7 +313,16 @@ fn reductions_over_every_axis_set() {
                 for axes in axis_sets {
                     let mut g = Graph::new("reduce");
                     let x = input(&mut g, "x", dtype, shape);
-                    let Ok(y) = g.add(Op::Reduce { op, axes: axes.to_vec(), keepdims: false }, &[x]) else { continue };
+                    let Ok(y) = g.add(
+                        Op::Reduce {
+                            op,
+                            axes: axes.to_vec(),
+                            keepdims: false,
+                        },
+                        &[x],
+                    ) else {
+                        continue;
+                    };
                     g.outputs.push(("y".into(), y));
                     check_reduction(&g);
                 }
@@ -251,8 +337,26 @@ fn large_rows_reduce_with_vector_accumulators() {
         for dtype in [DType::F32, DType::F64, DType::I32, DType::I64] {
             let mut g = Graph::new("rows");
             let x = input(&mut g, "x", dtype, &[37, 1029]);
-            let Ok(y) = g.add(Op::Reduce { op, axes: vec![1], keepdims: false }, &[x]) else { continue };
-            let Ok(z) = g.add(Op::Reduce { op, axes: vec![0], keepdims: true }, &[x]) else { continue };
+            let Ok(y) = g.add(
+                Op::Reduce {
+                    op,
+                    axes: vec![1],
+                    keepdims: false,
+                },
+                &[x],
+            ) else {
+                continue;
+            };
+            let Ok(z) = g.add(
+                Op::Reduce {
+                    op,
+                    axes: vec![0],
+                    keepdims: true,
+                },
+                &[x],
+            ) else {
+                continue;
+            };
             g.outputs.push(("y".into(), y));
             g.outputs.push(("z".into(), z));
             // Products of a thousand values overflow; compare the others.
@@ -306,7 +410,10 @@ fn matmul_in_every_rank_case_and_dtype() {
 fn matmul_of_transposed_operands() {
     for (ta, tb) in [(false, true), (true, false), (true, true)] {
         let mut g = Graph::new("mt");
-        let (ad, bd): (&[u64], &[u64]) = (if ta { &[6, 5] } else { &[5, 6] }, if tb { &[7, 6] } else { &[6, 7] });
+        let (ad, bd): (&[u64], &[u64]) = (
+            if ta { &[6, 5] } else { &[5, 6] },
+            if tb { &[7, 6] } else { &[6, 7] },
+        );
         let mut x = input(&mut g, "a", DType::F32, ad);
         let mut y = input(&mut g, "b", DType::F32, bd);
         if ta {
@@ -328,9 +435,27 @@ fn layout_ops() {
     for dtype in DType::ALL {
         let mut g = Graph::new("layout");
         let x = input(&mut g, "x", dtype, &[2, 3, 5]);
-        let t = add(&mut g, Op::Transpose { perm: vec![2, 0, 1] }, &[x]);
-        let r = add(&mut g, Op::Reshape { shape: Shape::known(&[6, 5]) }, &[x]);
-        let b = add(&mut g, Op::BroadcastTo { shape: Shape::known(&[4, 2, 3, 5]) }, &[x]);
+        let t = add(
+            &mut g,
+            Op::Transpose {
+                perm: vec![2, 0, 1],
+            },
+            &[x],
+        );
+        let r = add(
+            &mut g,
+            Op::Reshape {
+                shape: Shape::known(&[6, 5]),
+            },
+            &[x],
+        );
+        let b = add(
+            &mut g,
+            Op::BroadcastTo {
+                shape: Shape::known(&[4, 2, 3, 5]),
+            },
+            &[x],
+        );
         let c = add(&mut g, Op::Concat { axis: 1 }, &[x, x]);
         for (n, v) in [("t", t), ("r", r), ("b", b), ("c", c)] {
             g.outputs.push((n.into(), v));
@@ -352,10 +477,26 @@ fn one_hot_of_both_integer_dtypes() {
 
 /// `softmax(x)` over the last axis, as the frontend expands it.
 fn softmax(g: &mut Graph, x: ValueId) -> ValueId {
-    let m = add(g, Op::Reduce { op: ReduceOp::Max, axes: vec![1], keepdims: true }, &[x]);
+    let m = add(
+        g,
+        Op::Reduce {
+            op: ReduceOp::Max,
+            axes: vec![1],
+            keepdims: true,
+        },
+        &[x],
+    );
     let d = add(g, Op::Binary(BinaryOp::Sub), &[x, m]);
     let e = add(g, Op::Unary(UnaryOp::Exp), &[d]);
-    let s = add(g, Op::Reduce { op: ReduceOp::Sum, axes: vec![1], keepdims: true }, &[e]);
+    let s = add(
+        g,
+        Op::Reduce {
+            op: ReduceOp::Sum,
+            axes: vec![1],
+            keepdims: true,
+        },
+        &[e],
+    );
     add(g, Op::Binary(BinaryOp::Div), &[e, s])
 }
 
@@ -399,11 +540,17 @@ fn feeds_are_checked() {
     let p = lower(&w1(4), &fuse(&w1(4))).expect("lowers");
     let mut c = tfg_cpu::compile(&p).expect("compiles");
     let wrong_shape = Tensor::full(DType::F32, vec![5], 1.0);
-    let e = c.run(&[wrong_shape], &[]).expect_err("a feed of the wrong shape");
+    let e = c
+        .run(&[wrong_shape], &[])
+        .expect_err("a feed of the wrong shape");
     assert!(e.message.contains("expects f32[4]"), "{}", e.message);
     let wrong_dtype = Tensor::full(DType::F64, vec![4], 1.0);
     assert!(c.run(&[wrong_dtype], &[]).is_err());
-    assert!(c.run(&[], &[]).expect_err("no feed").message.contains("expected 1 input"));
+    assert!(c
+        .run(&[], &[])
+        .expect_err("no feed")
+        .message
+        .contains("expected 1 input"));
 }
 
 proptest! {

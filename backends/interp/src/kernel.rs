@@ -196,12 +196,10 @@ impl<'a> Memory<'a> {
         match &self.storage[b.index()] {
             Storage::Borrowed(d) => Scalar::from_data(d, i),
             Storage::Owned(d) => Scalar::from_data(d, i),
-            Storage::Arena(off) => {
-                let at = off + i * dtype.size();
-                self.arena
-                    .get(at..at + dtype.size())
-                    .map(|bytes| decode(dtype, bytes))
-            }
+            Storage::Arena(off) => self
+                .arena
+                .get(arena_range(*off, i, dtype))
+                .map(|bytes| decode(dtype, bytes)),
         }
         .ok_or_else(|| format!("{b}[{i}] is outside its memory"))
     }
@@ -214,16 +212,13 @@ impl<'a> Memory<'a> {
         let ok = match &mut self.storage[b.index()] {
             Storage::Borrowed(_) => return Err(format!("{b} is read-only")),
             Storage::Owned(d) => set(d, i, x),
-            Storage::Arena(off) => {
-                let at = *off + i * dtype.size();
-                match self.arena.get_mut(at..at + dtype.size()) {
-                    Some(bytes) => {
-                        encode(x, bytes);
-                        true
-                    }
-                    None => false,
+            Storage::Arena(off) => match self.arena.get_mut(arena_range(*off, i, dtype)) {
+                Some(bytes) => {
+                    encode(x, bytes);
+                    true
                 }
-            }
+                None => false,
+            },
         };
         if ok {
             Ok(())
@@ -307,16 +302,25 @@ impl<'a> Memory<'a> {
                 .ok_or_else(|| format!("{b} does not hold the gemm's dtype"))
         };
         let (alpha, beta) = (T::from_f64(g.alpha), T::from_f64(g.beta));
+        // Wrapping arithmetic: an address that overflows is out of bounds,
+        // which the reads and writes report.
+        let at = |off: usize, p: usize, stride: usize, row: usize, ld: usize, col: usize| {
+            off.wrapping_add(p.wrapping_mul(stride))
+                .wrapping_add(row.wrapping_mul(ld))
+                .wrapping_add(col)
+        };
         for p in 0..batch {
             for i in 0..m {
                 for j in 0..n {
                     let mut acc = T::ZERO;
                     for l in 0..k {
-                        let ai = oa + p * sa + if g.trans_a { l * lda + i } else { i * lda + l };
-                        let bi = ob + p * sb + if g.trans_b { j * ldb + l } else { l * ldb + j };
-                        acc = acc.add(get(self, g.a.buf, ai)?.mul(get(self, g.b.buf, bi)?));
+                        let (ar, ac) = if g.trans_a { (l, i) } else { (i, l) };
+                        let (br, bc) = if g.trans_b { (j, l) } else { (l, j) };
+                        let x = get(self, g.a.buf, at(oa, p, sa, ar, lda, ac))?;
+                        let y = get(self, g.b.buf, at(ob, p, sb, br, ldb, bc))?;
+                        acc = acc.add(x.mul(y));
                     }
-                    let ci = oc + p * sc + i * ldc + j;
+                    let ci = at(oc, p, sc, i, ldc, j);
                     if g.alpha != 1.0 {
                         acc = alpha.mul(acc);
                     }
@@ -361,6 +365,16 @@ impl_elem!(f32, F32);
 impl_elem!(f64, F64);
 impl_elem!(i32, I32);
 impl_elem!(i64, I64);
+
+/// The bytes of element `i` of a temporary at byte `off`; empty on overflow
+/// (which then reads as out of bounds).
+fn arena_range(off: usize, i: usize, dtype: DType) -> std::ops::Range<usize> {
+    let size = dtype.size();
+    match i.checked_mul(size).and_then(|b| off.checked_add(b)) {
+        Some(at) if at.checked_add(size).is_some() => at..at + size,
+        _ => usize::MAX..usize::MAX,
+    }
+}
 
 fn poison(dtype: DType, n: usize) -> Data {
     match dtype {

@@ -1,1 +1,3 @@
-//! placeholder
+//! tfg's GPU backend.
+#[allow(dead_code)]
+mod math;

@@ -389,7 +389,10 @@ impl Checker<'_> {
             let span = if empty || rows == 0 || cols == 0 {
                 0
             } else {
-                (g.batch - 1) * r.stride + (rows - 1) * r.ld + cols
+                (g.batch - 1)
+                    .saturating_mul(r.stride)
+                    .saturating_add((rows - 1).saturating_mul(r.ld))
+                    .saturating_add(cols)
             };
             c.access(r.buf, &r.offset, span)
         };

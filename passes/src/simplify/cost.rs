@@ -9,15 +9,18 @@ use super::analysis::{Facts, TensorGraph};
 use super::lang::{Kind, TensorLang};
 use egg::{Id, Language};
 use std::collections::HashMap;
-use tfg_ir::{BinaryOp, Graph, Op, Shape, Type, UnaryOp};
+use std::hash::{DefaultHasher, Hash, Hasher};
+use tfg_ir::{BinaryOp, Dim, Graph, Op, Shape, Type, UnaryOp};
 
 /// The size assumed for a symbolic dim.
 const SYMBOLIC_DIM: f64 = 32.0;
 
+fn size(d: &Dim) -> f64 {
+    d.known().map_or(SYMBOLIC_DIM, |n| n as f64)
+}
+
 pub fn numel(s: &Shape) -> f64 {
-    s.0.iter()
-        .map(|d| d.known().map_or(SYMBOLIC_DIM, |n| n as f64))
-        .product()
+    s.0.iter().map(size).product()
 }
 
 pub fn bytes(t: &Type) -> f64 {
@@ -49,7 +52,7 @@ pub fn op_cost(kind: Kind, out: &Type, args: &[&Type]) -> f64 {
             let k = args
                 .first()
                 .and_then(|a| a.shape.0.last())
-                .map_or(1.0, |d| numel(&Shape(vec![d.clone()])));
+                .map_or(1.0, size);
             moved + 2.0 * n * k
         }
         Kind::Grad => moved,
@@ -103,28 +106,115 @@ fn node_cost(egraph: &TensorGraph, node: &TensorLang, out: &Facts) -> f64 {
     }
 }
 
+/// The e-node extraction picked for an e-class.
+pub struct Choice {
+    /// The cost of the term it roots.
+    pub cost: f64,
+    /// A hash of that term's structure, which decides between terms of
+    /// equal cost, so the choice does not depend on how the e-graph
+    /// numbered its classes (explanations change the numbering).
+    print: u64,
+    pub node: TensorLang,
+}
+
+fn fingerprint(node: &TensorLang, operands: &[u64]) -> u64 {
+    let mut h = DefaultHasher::new();
+    match node {
+        TensorLang::Leaf(l) => (0u8, l.node, l.name.as_str()).hash(&mut h),
+        TensorLang::Const(c) => (1u8, c).hash(&mut h),
+        TensorLang::Attr(a) => (2u8, a).hash(&mut h),
+        TensorLang::Op(kind, _) => (3u8, kind).hash(&mut h),
+    }
+    operands.hash(&mut h);
+    h.finish()
+}
+
+/// The cost of the term `node` roots, given its operands' costs.
+fn term_cost(egraph: &TensorGraph, node: &TensorLang, class: &Facts, operands: &[f64]) -> f64 {
+    operands
+        .iter()
+        .fold(node_cost(egraph, node, class), |sum, c| sum + c)
+}
+
 /// The cheapest e-node of every e-class, by the cost of the term it roots
 /// (shared subterms counted once for each use, as usual for e-graphs).
-pub fn extract(egraph: &TensorGraph) -> HashMap<Id, (f64, TensorLang)> {
-    let mut best: HashMap<Id, (f64, TensorLang)> = HashMap::new();
+pub fn extract(egraph: &TensorGraph) -> HashMap<Id, Choice> {
+    // The least cost of each class: a fixpoint, as egg's extractor finds it.
+    let mut least: HashMap<Id, (f64, &TensorLang)> = HashMap::new();
     let mut changed = true;
     while changed {
         changed = false;
         for class in egraph.classes() {
             for node in &class.nodes {
-                let operands: Option<f64> = node
+                let operands: Option<Vec<f64>> = node
                     .children()
                     .iter()
-                    .map(|&c| best.get(&egraph.find(c)).map(|b| b.0))
-                    .sum();
+                    .map(|&c| least.get(&egraph.find(c)).map(|l| l.0))
+                    .collect();
                 let Some(operands) = operands else { continue };
-                let cost = operands + node_cost(egraph, node, &class.data);
-                if best.get(&class.id).is_none_or(|b| cost < b.0) {
-                    best.insert(class.id, (cost, node.clone()));
+                let cost = term_cost(egraph, node, &class.data, &operands);
+                if least.get(&class.id).is_none_or(|l| cost < l.0) {
+                    least.insert(class.id, (cost, node));
                     changed = true;
                 }
             }
         }
+    }
+    // Among the nodes that reach it, the one with the least fingerprint,
+    // cheapest classes first so that operands are decided before users.
+    let mut pending: Vec<(f64, Id)> = least.iter().map(|(&id, &(c, _))| (c, id)).collect();
+    pending.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    let mut best: HashMap<Id, Choice> = HashMap::new();
+    while !pending.is_empty() {
+        let decided = best.len();
+        let mut deferred = Vec::new();
+        for (cost, id) in pending {
+            let class = &egraph[id];
+            let mut pick: Option<Choice> = None;
+            for node in &class.nodes {
+                let operands: Option<Vec<&Choice>> = node
+                    .children()
+                    .iter()
+                    .map(|&c| best.get(&egraph.find(c)))
+                    .collect();
+                let Some(operands) = operands else { continue };
+                let costs: Vec<f64> = operands.iter().map(|o| o.cost).collect();
+                if term_cost(egraph, node, &class.data, &costs) != cost {
+                    continue;
+                }
+                let prints: Vec<u64> = operands.iter().map(|o| o.print).collect();
+                let print = fingerprint(node, &prints);
+                if pick.as_ref().is_none_or(|p| print < p.print) {
+                    pick = Some(Choice {
+                        cost,
+                        print,
+                        node: node.clone(),
+                    });
+                }
+            }
+            match pick {
+                Some(choice) => {
+                    best.insert(id, choice);
+                }
+                None => deferred.push((cost, id)),
+            }
+        }
+        // Costs so large that adding an operator's own cost rounds to
+        // nothing can leave a class waiting on itself: take its cheapest node.
+        if best.len() == decided {
+            for (cost, id) in deferred.drain(..) {
+                let node = least[&id].1.clone();
+                best.insert(
+                    id,
+                    Choice {
+                        cost,
+                        print: 0,
+                        node,
+                    },
+                );
+            }
+        }
+        pending = deferred;
     }
     best
 }

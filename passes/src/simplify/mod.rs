@@ -1,10 +1,10 @@
 //! Algebraic simplification by equality saturation, with [egg].
 //!
-//! The graph goes into an e-graph ([`lang`]), one e-node a value, so equal
-//! subterms are shared (CSE for free). The analysis ([`analysis`]) types
+//! The graph goes into an e-graph (`lang`), one e-node a value, so equal
+//! subterms are shared (CSE for free). The analysis (`analysis`) types
 //! every e-class with the op registry and folds small constants; the rules
-//! ([`rules`]) add equal forms until nothing new appears or a limit is hit;
-//! extraction ([`cost`]) picks the cheapest form of each root by bytes moved
+//! (`rules`) add equal forms until nothing new appears or a limit is hit;
+//! extraction (`cost`) picks the cheapest form of each root by bytes moved
 //! and flops; and the result is rebuilt as a [`Graph`], every node re-checked
 //! by [`Graph::add`]. Inputs, params (in their order), output names and
 //! updates are kept; values nothing needs are gone.
@@ -314,7 +314,7 @@ fn rebuild(
     }
     let chosen = |class: Id| {
         best.get(&egraph.find(class))
-            .map(|(_, n)| n)
+            .map(|choice| &choice.node)
             .ok_or_else(|| format!("simplify: e-class {class} has no term"))
     };
     let mut attrs: HashSet<Id> = HashSet::new();

@@ -1,0 +1,99 @@
+//! `tfg graph FILE -o OUT.svg|OUT.dot`: a picture of a graph, as the frontend
+//! built it or after a stage of the pass pipeline.
+
+use crate::cli::GraphArgs;
+use crate::failure::Failure;
+use crate::picture::{dot, svg, Picture, LARGE};
+use crate::source::Source;
+use crate::whole_file;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+enum Format {
+    Svg,
+    Dot,
+}
+
+impl Format {
+    fn of(path: &Path) -> Result<Format, Failure> {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some(e) if e.eq_ignore_ascii_case("svg") => Ok(Format::Svg),
+            Some(e) if e.eq_ignore_ascii_case("dot") || e.eq_ignore_ascii_case("gv") => {
+                Ok(Format::Dot)
+            }
+            _ => Err(Failure::new(format!(
+                "cannot tell the picture format of `{}`: the output must end in .svg or .dot",
+                path.display()
+            ))),
+        }
+    }
+}
+
+pub fn graph(args: &GraphArgs) -> Result<(), Failure> {
+    let format = Format::of(&args.output)?;
+    let src = Source::load(&args.file)?;
+    let program = src.compile()?;
+    let forward = program
+        .graph(args.graph.name.as_deref())
+        .map_err(Failure::new)?;
+    let mut g = if args.train {
+        let spec = program.train(&forward.name).ok_or_else(|| {
+            Failure::new(format!(
+                "--train: `{}` has no train item for graph `{}`",
+                src.name, forward.name
+            ))
+        })?;
+        tfg_passes::train_step::build_train_step(forward, spec)
+            .map_err(|e| Failure::new(format!("graph `{}`: {e}", forward.name)))?
+            .graph
+    } else {
+        forward.clone()
+    };
+    if !args.dims.is_empty() {
+        let dims: BTreeMap<String, u64> = args.dims.iter().cloned().collect();
+        g = tfg_ir::specialize(&g, &dims)
+            .map_err(|e| Failure::new(format!("graph `{}`: {e}", g.name)))?;
+    }
+    let mut passes = tfg_passes::pipeline();
+    let stage = args.after.as_deref().unwrap_or(crate::ir_dump::FRONTEND);
+    let upto = match stage {
+        "all" => passes.len(),
+        _ => passes
+            .iter()
+            .position(|p| p.name == stage)
+            .map_or(0, |i| i + 1),
+    };
+    passes.truncate(upto);
+    tfg_passes::run_pipeline(&mut g, &passes, |_, _| {})
+        .map_err(|e| Failure::new(format!("graph `{}`: {e}", g.name)))?;
+
+    let fusion = args.kernels.then(|| tfg_passes::fuse::fuse(&g));
+    let mut picture = Picture::new(&g, fusion.as_ref());
+    if stage != crate::ir_dump::FRONTEND {
+        picture.title = format!("{} after {stage}", picture.title);
+    }
+    let text = match format {
+        Format::Dot => dot::render(&picture),
+        Format::Svg => {
+            let picture = if picture.items.len() > LARGE {
+                picture.with_chains()
+            } else {
+                picture
+            };
+            svg::render(&picture.collapsed())
+        }
+    };
+    whole_file::write(&args.output, text.as_bytes()).map_err(Failure::new)
+}
+
+/// `--dim NAME=N`.
+pub fn dim_binding(text: &str) -> Result<(String, u64), String> {
+    let (name, size) = text
+        .split_once('=')
+        .ok_or_else(|| format!("expected NAME=N, got `{text}`"))?;
+    let size = size
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{size}` is not a size (a non-negative integer)"))?;
+    Ok((name.trim().to_string(), size))
+}

@@ -1,0 +1,457 @@
+//! The REPL's commands: entries that start with `:`.
+//!
+//! Each command is a line of [`COMMANDS`] (what `:help` prints and what the
+//! editor completes) and a function here. Commands reuse what the other
+//! commands of `tfg` do: the pass pipeline and IR printers of `tfg dump`,
+//! autodiff, the training loop and checkpoints of `tfg train`.
+
+use super::workspace::{restricted, Origin, Workspace};
+use super::{Flow, Repl};
+use crate::arrayprint::{self, scalar_str};
+use crate::cli::Backend;
+use crate::failure::Failure;
+use crate::feed::Feed;
+use crate::ir_dump::{self, Dumps, Sink};
+use crate::session::param_name;
+use crate::train::{train_loop, Feeding, Trainer};
+use crate::{checkpoint, stdout};
+use clap::ValueEnum;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use tfg_ir::{Graph, Tensor};
+
+/// A command: its name, its arguments and what it does, for `:help`.
+pub struct Command {
+    pub name: &'static str,
+    pub args: &'static str,
+    pub summary: &'static str,
+}
+
+const fn command(name: &'static str, args: &'static str, summary: &'static str) -> Command {
+    Command {
+        name,
+        args,
+        summary,
+    }
+}
+
+pub const COMMANDS: [Command; 18] = [
+    command("help", "", "this list"),
+    command(
+        "load",
+        "FILE [GRAPH]",
+        "start afresh from a file: its graph, fns and train item",
+    ),
+    command(
+        "feed",
+        "NAME = VALUE",
+        "feed an input: a literal, or a path ending in .npy",
+    ),
+    command(
+        "ir",
+        "[NAME]",
+        "the Graph IR of a value, or of the whole graph",
+    ),
+    command(
+        "dump",
+        "PASS [NAME]",
+        "the IR after a pass (`frontend`: before any)",
+    ),
+    command(
+        "kernels",
+        "[NAME]",
+        "the Kernel IR of a value, or of the graph's outputs",
+    ),
+    command(
+        "clif",
+        "[NAME]",
+        "the Cranelift IR the cpu backend generates",
+    ),
+    command(
+        "asm",
+        "[NAME]",
+        "the machine code the cpu backend generates",
+    ),
+    command("ptx", "[NAME]", "the PTX the cuda backend generates"),
+    command(
+        "time",
+        "STATEMENT",
+        "run a statement; show compile and run time",
+    ),
+    command("grad", "Y X", "the gradient dY/dX of a float scalar Y"),
+    command("train", "[STEPS]", "train as the file's train item says"),
+    command(
+        "save",
+        "FILE",
+        "write every param to a safetensors checkpoint",
+    ),
+    command(
+        "restore",
+        "FILE",
+        "read every param from a safetensors checkpoint",
+    ),
+    command(
+        "backend",
+        "[NAME]",
+        "show or set where graphs run: cpu, interp, cuda",
+    ),
+    command(
+        "reset",
+        "",
+        "back to the start: the file's graph, fresh params",
+    ),
+    command("quit", "", "leave (Ctrl-D does too)"),
+    command("exit", "", "leave"),
+];
+
+/// Runs the command `text` (the entry without its `:`).
+pub fn run(repl: &mut Repl, text: &str) -> Flow {
+    let text = text.trim();
+    let (name, args) = text.split_once(char::is_whitespace).unwrap_or((text, ""));
+    let args = args.trim();
+    let ws = &mut repl.ws;
+    let done: Result<String, Failure> = match name {
+        "quit" | "q" | "exit" => return Flow::Quit,
+        "help" | "h" => Ok(help()),
+        "time" => {
+            repl.statement(args, true);
+            return Flow::Go;
+        }
+        "load" => load(ws, args),
+        "reset" => reset(ws),
+        "feed" => {
+            let before = ws.feeds.clone();
+            let shown = feed(ws, args).and_then(|targets| repl.evaluate(&targets));
+            if shown.is_err() {
+                repl.ws.feeds = before;
+            }
+            shown.map(|_| String::new())
+        }
+        "ir" => ir(ws, args),
+        "dump" => dump(ws, args),
+        "kernels" => kernels(ws, args),
+        "clif" | "asm" => Ok(
+            "not available yet: needs the cpu backend (Cranelift), which `tfg` does not run yet\n"
+                .into(),
+        ),
+        "ptx" => Ok("not available yet: needs the cuda backend\n".into()),
+        "grad" => grad(ws, args),
+        "train" => train(ws, args),
+        "save" => save(ws, args),
+        "restore" => restore(ws, args),
+        "backend" => backend(ws, args),
+        _ => Err(Failure::new(format!(
+            "unknown command `:{name}`; `:help` lists the commands"
+        ))),
+    };
+    match done {
+        Ok(text) => repl.out.print(&text),
+        Err(f) => repl.out.failure(&f),
+    }
+    Flow::Go
+}
+
+fn help() -> String {
+    let width = COMMANDS
+        .iter()
+        .map(|c| c.name.len() + c.args.len() + 1)
+        .max()
+        .unwrap_or(0);
+    let mut text = String::from(
+        "Statements are those of a graph body (input, param, NAME = EXPR, output);\n\
+         a bare expression is shown and bound to _1, _2, … (and _ to the latest).\n\n",
+    );
+    for c in &COMMANDS {
+        let usage = format!("{} {}", c.name, c.args);
+        text += &format!(":{usage:width$}  {}\n", c.summary);
+    }
+    text
+}
+
+/// At most `n` whitespace-separated arguments, and at least `min`.
+fn arguments<'a>(
+    args: &'a str,
+    min: usize,
+    max: usize,
+    usage: &str,
+) -> Result<Vec<&'a str>, Failure> {
+    let words: Vec<&str> = args.split_whitespace().collect();
+    if words.len() < min || words.len() > max {
+        return Err(Failure::new(format!("usage: :{usage}")));
+    }
+    Ok(words)
+}
+
+fn load(ws: &mut Workspace, args: &str) -> Result<String, Failure> {
+    let words = arguments(args, 1, 2, "load FILE [GRAPH]")?;
+    let origin = Origin {
+        file: Some(PathBuf::from(words[0])),
+        graph: words.get(1).map(|g| g.to_string()),
+        feeds: Vec::new(),
+    };
+    replace(ws, origin)
+}
+
+fn reset(ws: &mut Workspace) -> Result<String, Failure> {
+    let origin = Origin {
+        file: ws.origin.file.clone(),
+        graph: ws.origin.graph.clone(),
+        feeds: ws.origin.feeds.clone(),
+    };
+    replace(ws, origin)
+}
+
+/// Starts `ws` afresh on `origin`; it stays as it was if that fails.
+fn replace(ws: &mut Workspace, origin: Origin) -> Result<String, Failure> {
+    let (fresh, failures) = Workspace::open(origin, ws.backend, ws.seed)?;
+    *ws = fresh;
+    let mut text: String = failures.iter().map(|f| f.text().to_string()).collect();
+    text += &summary(ws.inc.graph());
+    Ok(text)
+}
+
+/// One line that says what a graph has.
+pub fn summary(g: &Graph) -> String {
+    let names = |ids: Vec<tfg_ir::ValueId>| {
+        let names: Vec<&str> = ids
+            .iter()
+            .map(|&v| g.node(v).name.as_deref().unwrap_or("?"))
+            .collect();
+        match names.is_empty() {
+            true => "none".to_string(),
+            false => names.join(", "),
+        }
+    };
+    let outputs: Vec<_> = g.outputs.iter().map(|&(_, v)| v).collect();
+    format!(
+        "graph `{}`: inputs {}; params {}; outputs {}\n",
+        g.name,
+        names(g.inputs().collect()),
+        names(g.params().collect()),
+        names(outputs),
+    )
+}
+
+/// `:feed NAME = VALUE`: sets the feed; the input to show it with.
+fn feed(ws: &mut Workspace, args: &str) -> Result<Vec<(String, tfg_ir::ValueId)>, Failure> {
+    let usage = || Failure::new("usage: :feed NAME = VALUE");
+    let (name, value) = args.split_once('=').ok_or_else(usage)?;
+    let (name, value) = (name.trim(), value.trim());
+    let feed: Feed = format!("{name}={value}")
+        .parse()
+        .map_err(|e| Failure::new(format!("cannot feed `{name}`: {e}")))?;
+    let g = ws.inc.graph();
+    let Some(v) = g
+        .inputs()
+        .find(|&v| g.node(v).name.as_deref() == Some(name))
+    else {
+        let inputs: Vec<String> = g
+            .inputs()
+            .filter_map(|v| g.node(v).name.as_ref().map(|n| format!("`{n}`")))
+            .collect();
+        let has = match inputs.is_empty() {
+            true => "it has no inputs".to_string(),
+            false => format!("its inputs are {}", inputs.join(", ")),
+        };
+        return Err(Failure::new(format!(
+            "graph `{}` has no input named `{name}`; {has}",
+            g.name
+        )));
+    };
+    ws.feeds.retain(|f| f.name != name);
+    ws.feeds.push(feed);
+    Ok(vec![(name.to_string(), v)])
+}
+
+/// `:ir [NAME]`: the graph, or what one value needs.
+fn ir(ws: &Workspace, args: &str) -> Result<String, Failure> {
+    let words = arguments(args, 0, 1, "ir [NAME]")?;
+    let g = match words.first() {
+        None => ws.inc.graph().clone(),
+        Some(name) => restricted(ws.inc.graph(), &ws.targets(Some(name))?),
+    };
+    Ok(tfg_ir::text::print(&g))
+}
+
+/// `:dump PASS [NAME]`: the IR after `PASS`, as `tfg dump --after PASS` prints it.
+fn dump(ws: &Workspace, args: &str) -> Result<String, Failure> {
+    let words = arguments(args, 1, 2, "dump PASS [NAME]")?;
+    let stages = ir_dump::stages();
+    let pass = words[0];
+    if !stages.iter().any(|(name, _)| *name == pass) {
+        let names: Vec<&str> = stages.iter().map(|(name, _)| *name).collect();
+        return Err(Failure::new(format!(
+            "no pass named `{pass}`; the stages are {}",
+            names.join(", ")
+        )));
+    }
+    let mut g = restricted(ws.inc.graph(), &ws.targets(words.get(1).copied())?);
+    let mut text = (pass == ir_dump::FRONTEND).then(|| tfg_ir::text::print(&g));
+    tfg_passes::run_pipeline(&mut g, &tfg_passes::pipeline(), |p, g| {
+        if p.name == pass {
+            text = Some(tfg_ir::text::print(g));
+        }
+    })
+    .map_err(|e| Failure::new(format!("graph `{}`: {e}", g.name)))?;
+    Ok(text.unwrap_or_default())
+}
+
+/// `:kernels [NAME]`: the Kernel IR, for the shapes of the current feeds.
+fn kernels(ws: &mut Workspace, args: &str) -> Result<String, Failure> {
+    let words = arguments(args, 0, 1, "kernels [NAME]")?;
+    let targets = ws.targets(words.first().copied())?;
+    let g = ws.inc.graph().clone();
+    let mut g = ws.bind(&g, &targets)?.graph;
+    Dumps::new(Vec::new(), Sink::Stderr).run_pipeline(&mut g)?;
+    let fusion = tfg_passes::fuse::fuse(&g);
+    let program = tfg_passes::lower::lower(&g, &fusion)
+        .map_err(|e| Failure::new(format!("cannot lower graph `{}` to kernels: {e}", g.name)))?;
+    Ok(tfg_ir::kernel::print(&program))
+}
+
+/// `:grad Y X`: dY/dX with the current params and feeds.
+fn grad(ws: &mut Workspace, args: &str) -> Result<String, Failure> {
+    let words = arguments(args, 2, 2, "grad Y X")?;
+    let (y, x) = (ws.value(words[0])?, ws.value(words[1])?);
+    let mut g = ws.inc.graph().clone();
+    let dx = tfg_passes::autodiff::differentiate(&mut g, y, &[x])
+        .map_err(|e| Failure::new(format!("cannot differentiate: {e}")))?;
+    let name = format!("d{}/d{}", words[0], words[1]);
+    let e = ws.evaluate(&g, &[(name, dx[0])])?;
+    Ok(shown(&e.values))
+}
+
+fn shown(values: &[(String, Tensor)]) -> String {
+    values
+        .iter()
+        .map(|(name, t)| arrayprint::named(name, t) + "\n")
+        .collect()
+}
+
+/// `:train [STEPS]`: the file's train item, from the current params; they
+/// stay trained.
+fn train(ws: &mut Workspace, args: &str) -> Result<String, Failure> {
+    let words = arguments(args, 0, 1, "train [STEPS]")?;
+    let Some(spec) = ws.train.clone() else {
+        return Err(Failure::new(format!(
+            "graph `{}` has no train item; `:load` a file that has one",
+            ws.inc.graph().name
+        )));
+    };
+    let steps = match words.first() {
+        None => spec.steps,
+        Some(n) => n
+            .parse::<u64>()
+            .ok()
+            .filter(|&n| n > 0)
+            .ok_or_else(|| Failure::new(format!("`{n}` is not a number of steps")))?,
+    };
+    // Only what the loss and the logged values need is trained and fed.
+    let mut wanted = vec![spec.minimize.clone()];
+    wanted.extend(spec.log.iter().cloned());
+    let targets = wanted
+        .iter()
+        .map(|n| Ok((n.clone(), ws.value(n)?)))
+        .collect::<Result<Vec<_>, Failure>>()?;
+    let g = restricted(ws.inc.graph(), &targets);
+    let bound = ws.bind(&ws.inc.graph().clone(), &targets)?;
+    let src = ws.source();
+    let feeds: Vec<Feed> = ws
+        .feeds
+        .iter()
+        .filter(|f| bound.inputs.contains_key(&f.name))
+        .cloned()
+        .collect();
+    let dumps = Dumps::new(Vec::new(), Sink::Stderr);
+    let mut trainer = Trainer::new(&g, &spec, ws.backend, dumps, ws.seed, &src)?;
+    let mut feeding = Feeding::new(&trainer, &spec, &feeds, &bound.inputs, ws.seed, &src)?;
+    let lines = std::io::stdout().is_terminal();
+    let every = (steps / 10).max(1);
+    let mut non_finite = None;
+    let started = Instant::now();
+    let loss = train_loop(
+        &mut trainer,
+        &mut ws.session,
+        &mut feeding,
+        steps,
+        &mut |r| {
+            if r.first_non_finite {
+                non_finite = Some(r.step);
+            }
+            if lines && (r.step % every == 0) && r.step < steps {
+                let loss = scalar_str(&r.loss.data, 0);
+                let _ = stdout::write(&format!("step {}/{steps}  loss {loss}\n", r.step));
+            }
+        },
+    )?;
+    let secs = started.elapsed().as_secs_f64();
+    let mut text = format!("trained {steps} steps in {secs:.3} s\n");
+    if let Some(step) = non_finite {
+        text += &format!("warning: the loss became non-finite at step {step}\n");
+    }
+    Ok(text + &arrayprint::named("final_loss", &loss) + "\n")
+}
+
+/// `:save FILE`: every param of the graph.
+fn save(ws: &mut Workspace, args: &str) -> Result<String, Failure> {
+    let path = file_argument(args, "save FILE")?;
+    let g = ws.inc.graph().clone();
+    ws.session.init_missing(&g, ws.seed, &ws.source())?;
+    let params = g
+        .params()
+        .map(|v| {
+            let name = param_name(&g, v);
+            let value = ws.session.value(name).ok_or_else(|| {
+                Failure::new(format!("param `{name}` has no value in this session"))
+            })?;
+            Ok((name, value))
+        })
+        .collect::<Result<Vec<_>, Failure>>()?;
+    checkpoint::save(path, &params)?;
+    Ok(format!(
+        "saved {} params to {}\n",
+        params.len(),
+        path.display()
+    ))
+}
+
+/// `:restore FILE`: every param of the graph.
+fn restore(ws: &mut Workspace, args: &str) -> Result<String, Failure> {
+    let path = file_argument(args, "restore FILE")?;
+    let g = ws.inc.graph().clone();
+    let src = ws.source();
+    checkpoint::restore(path, &g, &mut ws.session, &src)?;
+    Ok(format!(
+        "restored {} params from {}\n",
+        g.params().count(),
+        path.display()
+    ))
+}
+
+fn file_argument<'a>(args: &'a str, usage: &str) -> Result<&'a Path, Failure> {
+    match args.trim() {
+        "" => Err(Failure::new(format!("usage: :{usage}"))),
+        path => Ok(Path::new(path)),
+    }
+}
+
+/// `:backend [NAME]`.
+fn backend(ws: &mut Workspace, args: &str) -> Result<String, Failure> {
+    let words = arguments(args, 0, 1, "backend [NAME]")?;
+    if let Some(name) = words.first() {
+        let backend = Backend::from_str(name, true).map_err(|_| {
+            Failure::new(format!(
+                "no backend named `{name}`; the backends are cpu, interp and cuda"
+            ))
+        })?;
+        crate::backend::check_available(backend)?;
+        ws.backend = backend;
+    }
+    let name = ws
+        .backend
+        .to_possible_value()
+        .map(|v| v.get_name().to_string())
+        .unwrap_or_default();
+    Ok(format!("backend: {name}\n"))
+}
