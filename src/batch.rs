@@ -57,12 +57,7 @@ impl Batches {
         Ok(batches)
     }
 
-    /// The names of the batched inputs.
-    pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.inputs.iter().map(|(name, _)| name.as_str())
-    }
-
-    /// The next minibatch of every batched input, in [`Batches::names`] order.
+    /// The next minibatch of every batched input, in the order they were given.
     pub fn next_batch(&mut self) -> Vec<Tensor> {
         if self.next == self.order.len() / self.size {
             self.shuffle();

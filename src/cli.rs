@@ -116,6 +116,10 @@ pub struct TrainArgs {
     /// Write every output of the run after training as DIR/NAME.npy (DIR is created if missing).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Write a TensorBoard event file into DIR: the loss and logged values at every step,
+    /// and the training-step graph.
+    #[arg(long, value_name = "DIR")]
+    pub logdir: Option<PathBuf>,
     #[command(flatten)]
     pub dump: DumpOptions,
 }
@@ -145,6 +149,19 @@ pub struct DumpArgs {
     /// List the stages (the frontend's output, then each pass) and exit.
     #[arg(long)]
     pub list_passes: bool,
+    /// Bind a symbolic dimension (repeatable). Fusion and lowering need
+    /// concrete shapes; without them the dump stops at the Graph IR passes.
+    #[arg(long = "dim", value_name = "NAME=N", value_parser = crate::graph_cmd::dim_binding)]
+    pub dims: Vec<(String, u64)>,
+    /// Dump the training step of the file's train item instead of the forward graph.
+    #[arg(long)]
+    pub train: bool,
+    /// Print a table of how long each pass took (to stderr).
+    #[arg(long)]
+    pub time_passes: bool,
+    /// After simplify, print each rewrite it applied: the rule, and the term before and after.
+    #[arg(long)]
+    pub explain: bool,
 }
 
 #[derive(Args, Debug)]

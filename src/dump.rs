@@ -5,6 +5,8 @@ use crate::failure::Failure;
 use crate::ir_dump::{stages, Dumps, Sink};
 use crate::source::Source;
 use crate::stdout;
+use std::collections::BTreeMap;
+use tfg_passes::{Ir, Level, Options, PassTime};
 
 pub fn dump(args: &DumpArgs) -> Result<(), Failure> {
     if args.list_passes {
@@ -24,15 +26,62 @@ pub fn dump(args: &DumpArgs) -> Result<(), Failure> {
     };
     let src = Source::load(file)?;
     let program = src.compile()?;
-    let mut g = program
+    let forward = program
         .graph(args.graph.name.as_deref())
-        .map_err(Failure::new)?
-        .clone();
+        .map_err(Failure::new)?;
+    let mut g = if args.train {
+        let spec = program.train(&forward.name).ok_or_else(|| {
+            Failure::new(format!(
+                "--train: graph `{}` has no train item",
+                forward.name
+            ))
+        })?;
+        tfg_passes::train_step::build_train_step(forward, spec)
+            .map_err(|e| Failure::new(format!("graph `{}`: {e}", forward.name)))?
+            .graph
+    } else {
+        forward.clone()
+    };
+    if !args.dims.is_empty() {
+        let dims: BTreeMap<String, u64> = args.dims.iter().cloned().collect();
+        g = tfg_ir::specialize(&g, &dims)
+            .map_err(|e| Failure::new(format!("graph `{}`: {e}", g.name)))?;
+    }
     let after = if args.after.is_empty() {
         vec!["all".to_string()]
     } else {
         args.after.clone()
     };
+    // Fusion and lowering work on concrete shapes only.
+    let level = if g.nodes.iter().any(|n| n.ty.shape.is_symbolic()) {
+        eprintln!(
+            "note: graph `{}` has symbolic dims; stopping before fusion (bind them with --dim NAME=N)",
+            g.name
+        );
+        Level::Graph
+    } else {
+        Level::Kernel
+    };
     let sink = args.dump_dir.clone().map_or(Sink::Stdout, Sink::Dir);
-    Dumps::new(after, sink).run_pipeline(&mut g)
+    let options = Options {
+        explain: args.explain,
+    };
+    let times = Dumps::new(after, sink).run_to(&mut Ir::Graph(g), level, &options)?;
+    if args.time_passes {
+        eprint!("{}", time_table(&times));
+    }
+    Ok(())
+}
+
+/// `--time-passes`: one row a pass and the total, as LLVM's `-time-passes` prints.
+fn time_table(times: &[PassTime]) -> String {
+    let total: f64 = times.iter().map(|t| t.time.as_secs_f64()).sum();
+    let mut out = format!("{:>10}  {:>6}  pass\n", "time (ms)", "%");
+    for t in times {
+        let s = t.time.as_secs_f64();
+        let share = if total > 0.0 { 100.0 * s / total } else { 0.0 };
+        out += &format!("{:>10.3}  {:>5.1}%  {}\n", s * 1e3, share, t.pass);
+    }
+    out += &format!("{:>10.3}  {:>5.1}%  total\n", total * 1e3, 100.0);
+    out
 }

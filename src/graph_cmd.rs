@@ -8,6 +8,7 @@ use crate::source::Source;
 use crate::whole_file;
 use std::collections::BTreeMap;
 use std::path::Path;
+use tfg_passes::{Ir, Level, Options};
 
 enum Format {
     Svg,
@@ -54,20 +55,27 @@ pub fn graph(args: &GraphArgs) -> Result<(), Failure> {
         g = tfg_ir::specialize(&g, &dims)
             .map_err(|e| Failure::new(format!("graph `{}`: {e}", g.name)))?;
     }
-    let mut passes = tfg_passes::pipeline();
+    // A picture shows the Graph IR; after `fuse` or `lower` it shows the
+    // optimised graph with its kernels.
+    let mut passes = tfg_passes::pipeline_to(Level::Graph);
     let stage = args.after.as_deref().unwrap_or(crate::ir_dump::FRONTEND);
-    let upto = match stage {
-        "all" => passes.len(),
-        _ => passes
-            .iter()
-            .position(|p| p.name == stage)
-            .map_or(0, |i| i + 1),
+    let graph_stage = passes.iter().position(|p| p.name == stage);
+    let upto = match (stage, graph_stage) {
+        (crate::ir_dump::FRONTEND, _) => 0,
+        (_, Some(i)) => i + 1,
+        _ => passes.len(),
     };
+    let kernels = args.kernels || (stage != crate::ir_dump::FRONTEND && graph_stage.is_none() && stage != "all");
     passes.truncate(upto);
-    tfg_passes::run_pipeline(&mut g, &passes, |_, _| {})
-        .map_err(|e| Failure::new(format!("graph `{}`: {e}", g.name)))?;
+    let name = g.name.clone();
+    let mut ir = Ir::Graph(g);
+    tfg_passes::run_pipeline(&mut ir, &passes, &Options::default(), |_, _, _| {})
+        .map_err(|e| Failure::new(format!("graph `{name}`: {e}")))?;
+    let Ir::Graph(g) = ir else {
+        return Err(Failure::new(format!("graph `{name}`: the Graph IR passes left no graph")));
+    };
 
-    let fusion = args.kernels.then(|| tfg_passes::fuse::fuse(&g));
+    let fusion = kernels.then(|| tfg_passes::fuse::fuse(&g));
     let mut picture = Picture::new(&g, fusion.as_ref());
     if stage != crate::ir_dump::FRONTEND {
         picture.title = format!("{} after {stage}", picture.title);

@@ -10,6 +10,7 @@ use crate::whole_file;
 use std::io::Write;
 use std::path::PathBuf;
 use tfg_ir::Graph;
+use tfg_passes::{Ir, Level, Options, PassTime};
 
 /// The stage before any pass.
 pub const FRONTEND: &str = "frontend";
@@ -49,23 +50,50 @@ impl Dumps {
         self.after.iter().any(|a| a == "all" || a == stage)
     }
 
-    /// Runs every pass over `g`, dumping after the stages asked for.
+    /// Runs the Graph IR passes over `g` (what the interpreter needs),
+    /// dumping after the stages asked for.
     pub fn run_pipeline(&self, g: &mut Graph) -> Result<(), Failure> {
+        let mut ir = Ir::Graph(std::mem::take(g));
+        let ran = self.run_to(&mut ir, Level::Graph, &Options::default());
+        if let Ir::Graph(done) = ir {
+            *g = done;
+        }
+        ran.map(|_| ())
+    }
+
+    /// Runs the passes of the pipeline that lead to `level` over `ir`,
+    /// dumping after the stages asked for (a pass's report, such as
+    /// simplify's explanations, follows its IR). Returns the pass times.
+    pub fn run_to(
+        &self,
+        ir: &mut Ir,
+        level: Level,
+        options: &Options,
+    ) -> Result<Vec<PassTime>, Failure> {
+        let name = match &*ir {
+            Ir::Graph(g) | Ir::Fused(g, _) => g.name.clone(),
+            Ir::Kernel(_) => "program".to_string(),
+        };
         let mut dumps: Vec<(usize, &str, String)> = Vec::new();
         if self.wants(FRONTEND) {
-            dumps.push((0, FRONTEND, tfg_ir::text::print(g)));
+            dumps.push((0, FRONTEND, ir.print()));
         }
-        let passes = tfg_passes::pipeline();
+        let passes = tfg_passes::pipeline_to(level);
         let mut stage = 0;
-        let ran = tfg_passes::run_pipeline(g, &passes, |pass, g| {
+        let ran = tfg_passes::run_pipeline(ir, &passes, options, |pass, ir, report| {
             stage += 1;
             if self.wants(pass.name) {
-                dumps.push((stage, pass.name, tfg_ir::text::print(g)));
+                let mut text = ir.print();
+                if let Some(report) = report {
+                    text.push_str("\n// ");
+                    text.push_str(&report.trim_end().replace('\n', "\n// "));
+                    text.push('\n');
+                }
+                dumps.push((stage, pass.name, text));
             }
         });
-        self.emit(&g.name, &dumps)?;
-        ran.map(|_| ())
-            .map_err(|e| Failure::new(format!("graph `{}`: {e}", g.name)))
+        self.emit(&name, &dumps)?;
+        ran.map_err(|e| Failure::new(format!("graph `{name}`: {e}")))
     }
 
     fn emit(&self, graph: &str, dumps: &[(usize, &str, String)]) -> Result<(), Failure> {

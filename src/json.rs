@@ -136,6 +136,20 @@ mod tests {
     }
 
     #[test]
+    fn train_report_has_the_spec_keys_in_order() {
+        let loss = Tensor::new(vec![], Data::F32(vec![f32::NAN])).expect("fits");
+        let y = Tensor::new(vec![2], Data::F64(vec![0.1, -2.5])).expect("fits");
+        let w = Tensor::new(vec![], Data::F32(vec![0.8])).expect("fits");
+        let text = train_report(7, &loss, &[("y", &y)], &[("w", &w)]);
+        assert_eq!(
+            text,
+            "{\"steps\": 7, \"final_loss\": \"NaN\", \
+             \"outputs\": {\"y\": {\"dtype\": \"f64\", \"shape\": [2], \"data\": [0.1, -2.5]}}, \
+             \"params\": {\"w\": {\"dtype\": \"f32\", \"shape\": [], \"data\": [0.8]}}}\n"
+        );
+    }
+
+    #[test]
     fn non_finite_values_are_strings_and_order_is_kept() {
         let a = Tensor::new(
             vec![3],

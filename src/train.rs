@@ -49,7 +49,6 @@ pub fn train(args: &TrainArgs) -> Result<(), Failure> {
     }
     session.init_missing(&bound.graph, args.seed, &src)?;
 
-    let mut feeding = Feeding::new(graph, spec, &feeds, &bound.inputs, args.seed, &src)?;
     let mut trainer = Trainer::new(
         graph,
         spec,
@@ -58,6 +57,7 @@ pub fn train(args: &TrainArgs) -> Result<(), Failure> {
         args.seed,
         &src,
     )?;
+    let mut feeding = Feeding::new(&trainer, spec, &feeds, &bound.inputs, args.seed, &src)?;
     let steps = args.steps.unwrap_or(spec.steps);
     let mut progress = Progress::new(args.json, steps);
     if let (Some(n), false) = (spec.batch, feeding.is_batched()) {
@@ -265,23 +265,24 @@ pub struct Feeding {
     /// The graph's inputs, in its order; batched ones hold the last batch.
     names: Vec<String>,
     inputs: Vec<Tensor>,
-    /// Where each batched input sits in `inputs`, in `Batches::names` order.
+    /// Where each batched input sits in `inputs`, in the order `batches` yields them.
     batched_at: Vec<usize>,
     batches: Option<Batches>,
 }
 
 impl Feeding {
-    /// Feeds for training `g` (as written) as `spec` says: `feeds` are the
-    /// feeds bound to `g` (file defaults included), `values` the tensor of
+    /// Feeds for `trainer`'s steps as `spec` says: `feeds` are the feeds
+    /// bound to the graph (file defaults included), `values` the tensor of
     /// every input.
     pub fn new(
-        g: &Graph,
+        trainer: &Trainer,
         spec: &TrainSpec,
         feeds: &[Feed],
         values: &BTreeMap<String, Tensor>,
         seed: u64,
         src: &Source,
     ) -> Result<Feeding, Failure> {
+        let g = trainer.graph();
         let names: Vec<String> = g.inputs().map(|v| input_name(g, v).to_string()).collect();
         let inputs = names
             .iter()
@@ -307,16 +308,7 @@ impl Feeding {
             .collect();
         let mut batched = Vec::new();
         let mut batched_at = Vec::new();
-        let loss = g
-            .output(&spec.minimize)
-            .or_else(|| g.lookup(&spec.minimize))
-            .ok_or_else(|| {
-                Failure::new(format!(
-                    "graph `{}` has no value named `{}`",
-                    g.name, spec.minimize
-                ))
-            })?;
-        let needed = needed_by(g, loss);
+        let needed = needed_by(g, trainer.step.loss);
         for (at, v) in g.inputs().enumerate() {
             let name = input_name(g, v);
             if !needed[v.index()] || !from_files.contains(name) {

@@ -15,11 +15,12 @@
 
 use crate::ast::{ExprKind, File, Ident, Item, Span, Stmt, StmtKind};
 use crate::diag::{line_col, Diagnostic};
-use crate::lower::{Bound, GraphLowerer, Module, Val};
+use crate::lower::{Bound, GraphLowerer, GraphNames, Module, Val};
 use crate::parse::{self, Entry};
+use crate::train::lower_train;
 use crate::InputPath;
 use std::collections::HashMap;
-use tfg_ir::{Graph, ValueId};
+use tfg_ir::{Graph, TrainSpec, ValueId};
 
 /// The name of the latest bare expression's value, as in Python's REPL.
 pub const LAST: &str = "_";
@@ -91,6 +92,10 @@ impl Incremental {
         };
         let mut inc = Incremental::new(graph);
         inc.text = src.to_string();
+        // Typed lines start on a line of their own.
+        if !src.is_empty() && !src.ends_with('\n') {
+            inc.text.push('\n');
+        }
         inc.file_name = file_name.to_string();
         inc.file_len = src.len();
         inc.file = file;
@@ -216,6 +221,46 @@ impl Incremental {
         }
         self.results = results;
         Ok(defined)
+    }
+
+    /// Lowers a `train` item typed at the prompt, `train GRAPH { … }` for
+    /// this graph, checking the names it uses against those in scope.
+    /// Diagnostics have spans into `text`.
+    pub fn train_item(&mut self, text: &str) -> Result<TrainSpec, Vec<Diagnostic>> {
+        let lowered = crate::on_big_stack(|| {
+            let (file, mut diags) = parse::parse_file(text);
+            let t = match file.items.as_slice() {
+                _ if !diags.is_empty() => return Err(diags),
+                [Item::Train(t)] => t,
+                _ => {
+                    let d = Diagnostic::error("expected one train item: `train GRAPH { … }`");
+                    return Err(vec![d.at(Span::new(0, text.len()))]);
+                }
+            };
+            let g = &self.state.graph;
+            let names: GraphNames = self
+                .state
+                .scope
+                .iter()
+                .map(|(name, &(v, _))| (name.clone(), Some(g.ty(v).clone())))
+                .collect();
+            let graphs = HashMap::from([(g.name.as_str(), Some(names))]);
+            match lower_train(t, &graphs, text, &mut diags) {
+                Some(spec) if diags.is_empty() => Ok(spec),
+                _ => Err(diags),
+            }
+        });
+        let mut spec = lowered.unwrap_or_else(|d| Err(vec![d]))?;
+        // Its place, like those of statements, is in the text.
+        let lines_before = self.text.matches('\n').count() as u32;
+        if let Some(loc) = &mut spec.loc {
+            loc.line += lines_before;
+        }
+        let start = self.text.len();
+        self.text.push_str(text);
+        self.text.push('\n');
+        self.lines.push(Span::new(start, self.text.len()));
+        Ok(spec)
     }
 
     /// `d` with its span moved into the line that starts at `start` in the
@@ -449,6 +494,20 @@ mod tests {
         let text = error(&mut inc, "z = y +");
         assert!(text.starts_with("error: expected "), "{text}");
         assert!(text.contains(" --> <repl>:1:8\n"), "{text}");
+    }
+
+    #[test]
+    fn a_train_item_is_checked_against_the_names_in_scope() {
+        let mut inc = typed(&HELLO);
+        let spec = inc
+            .train_item("train hello {\n  minimize loss\n  optimizer sgd(lr = 0.5)\n  steps 3\n}")
+            .expect("the item lowers");
+        assert_eq!((spec.minimize.as_str(), spec.steps), ("loss", 3));
+        assert_eq!(spec.loc.map(|l| l.line), Some(6), "after the five typed lines");
+        let diags = inc
+            .train_item("train hello { minimize los; optimizer sgd(lr = 1); steps 1 }")
+            .expect_err("`los` is not defined");
+        assert!(diags[0].message.contains("los"), "{diags:?}");
     }
 
     #[test]

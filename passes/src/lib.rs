@@ -1,10 +1,12 @@
-//! Transformations of the Graph IR, and the pipeline that runs them.
+//! Transformations of the tfg IRs, and the pipeline that runs them.
 //!
-//! Each pass is a named unit ([`Pass`]) that rewrites a graph in place; the
-//! pipeline ([`pipeline`]) is a list of passes, so dumping the IR after a pass,
-//! timing passes and verifying after each one happen in one place
-//! ([`run_pipeline`]), as LLVM's `-print-after-all` does. This crate must not
-//! know about the surface language or about how a graph is executed.
+//! Each pass is a named unit ([`Pass`]) with a declared input and output IR
+//! level ([`Level`]): Graph IR → Graph IR rewrites (autodiff, simplify, dce),
+//! then `fuse` (Graph IR → Graph IR partitioned into kernels) and `lower`
+//! (→ Kernel IR). The pipeline ([`pipeline`]) is a list of passes, so dumping
+//! the IR after a pass, timing passes and verifying after each one happen in
+//! one place ([`run_pipeline`]), as LLVM's `-print-after-all` does. This crate
+//! must not know about the surface language or about how a program is executed.
 
 pub mod autodiff;
 pub mod dce;
@@ -13,36 +15,190 @@ pub mod lower;
 pub mod simplify;
 pub mod train_step;
 
+use fuse::Fusion;
 use std::fmt;
 use std::time::{Duration, Instant};
+use tfg_ir::kernel::Program;
 use tfg_ir::Graph;
 
-/// A named graph-to-graph transformation.
+/// The IR levels a program passes through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    /// The Graph IR.
+    Graph,
+    /// The Graph IR partitioned into kernels.
+    Fused,
+    /// The Kernel IR: loop nests over buffers.
+    Kernel,
+}
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Level::Graph => "graph",
+            Level::Fused => "fused",
+            Level::Kernel => "kernel",
+        })
+    }
+}
+
+/// A program at one of the [`Level`]s.
+#[derive(Clone, Debug)]
+pub enum Ir {
+    Graph(Graph),
+    Fused(Graph, Fusion),
+    Kernel(Program),
+}
+
+impl Ir {
+    pub fn level(&self) -> Level {
+        match self {
+            Ir::Graph(_) => Level::Graph,
+            Ir::Fused(..) => Level::Fused,
+            Ir::Kernel(_) => Level::Kernel,
+        }
+    }
+
+    /// The text form of the IR at its level: what dumps show.
+    pub fn print(&self) -> String {
+        match self {
+            Ir::Graph(g) => tfg_ir::text::print(g),
+            Ir::Fused(g, f) => f.print(g),
+            Ir::Kernel(p) => tfg_ir::kernel::print(p),
+        }
+    }
+
+    /// Checks the IR's invariants with the verifier of its level.
+    pub fn verify(&self) -> Result<(), String> {
+        match self {
+            Ir::Graph(g) | Ir::Fused(g, _) => tfg_ir::verify::verify(g).map_err(|e| e.to_string()),
+            Ir::Kernel(p) => tfg_ir::kernel::verify(p).map_err(|e| e.to_string()),
+        }
+    }
+
+    /// The graph, at the Graph IR level.
+    pub fn into_graph(self) -> Option<Graph> {
+        match self {
+            Ir::Graph(g) => Some(g),
+            _ => None,
+        }
+    }
+
+    /// The program, at the Kernel IR level.
+    pub fn into_program(self) -> Option<Program> {
+        match self {
+            Ir::Kernel(p) => Some(p),
+            _ => None,
+        }
+    }
+}
+
+/// What a pass does, which fixes its input and output levels.
+#[derive(Clone, Copy)]
+pub enum Transform {
+    /// Graph IR → Graph IR, in place; may return a report for `--explain`.
+    Graph(fn(&mut Graph, &Options) -> Result<Option<String>, String>),
+    /// Graph IR → fused Graph IR.
+    Fuse,
+    /// Fused Graph IR → Kernel IR.
+    Lower,
+}
+
+/// Settings every pass sees.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Passes that can say why they changed the IR (simplify's egg
+    /// explanations) record it, at some cost in time.
+    pub explain: bool,
+}
+
+/// A named transformation between IR levels.
 pub struct Pass {
     /// The name users type after `--dump-after`.
     pub name: &'static str,
     /// One line for `--list-passes`.
     pub summary: &'static str,
-    pub run: fn(&mut Graph) -> Result<(), String>,
+    pub transform: Transform,
 }
 
-/// The passes every graph goes through before it runs, in order.
+impl Pass {
+    pub fn input(&self) -> Level {
+        match self.transform {
+            Transform::Graph(_) | Transform::Fuse => Level::Graph,
+            Transform::Lower => Level::Fused,
+        }
+    }
+
+    pub fn output(&self) -> Level {
+        match self.transform {
+            Transform::Graph(_) => Level::Graph,
+            Transform::Fuse => Level::Fused,
+            Transform::Lower => Level::Kernel,
+        }
+    }
+
+    /// Runs the pass; `Err` if the IR is not at the pass's input level.
+    pub fn run(&self, ir: Ir, options: &Options) -> Result<(Ir, Option<String>), String> {
+        match (self.transform, ir) {
+            (Transform::Graph(f), Ir::Graph(mut g)) => {
+                let report = f(&mut g, options)?;
+                Ok((Ir::Graph(g), report))
+            }
+            (Transform::Fuse, Ir::Graph(g)) => {
+                let fusion = fuse::fuse(&g);
+                Ok((Ir::Fused(g, fusion), None))
+            }
+            (Transform::Lower, Ir::Fused(g, f)) => Ok((Ir::Kernel(lower::lower(&g, &f)?), None)),
+            (_, ir) => Err(format!(
+                "expects {} IR but was given {} IR",
+                self.input(),
+                ir.level()
+            )),
+        }
+    }
+}
+
+/// Every pass, in the order a program goes through them.
 pub fn pipeline() -> Vec<Pass> {
     vec![
         Pass {
             name: "autodiff",
             summary: "expand grad(y, x) into gradient ops",
-            run: |g| autodiff::expand_grads(g).map_err(|e| e.to_string()),
+            transform: Transform::Graph(|g, _| {
+                autodiff::expand_grads(g).map_err(|e| e.to_string())?;
+                Ok(None)
+            }),
         },
         Pass {
             name: "dce",
             summary: "remove values no output or update needs",
-            run: |g| {
+            transform: Transform::Graph(|g, _| {
                 dce::dce(g);
-                Ok(())
-            },
+                Ok(None)
+            }),
+        },
+        Pass {
+            name: "fuse",
+            summary: "partition the graph into kernels",
+            transform: Transform::Fuse,
+        },
+        Pass {
+            name: "lower",
+            summary: "turn each kernel into loop nests over buffers (Kernel IR)",
+            transform: Transform::Lower,
         },
     ]
+}
+
+/// The passes of the pipeline up to the last one that gives `level`.
+pub fn pipeline_to(level: Level) -> Vec<Pass> {
+    let mut passes = pipeline();
+    let end = passes
+        .iter()
+        .rposition(|p| p.output() == level)
+        .map_or(0, |i| i + 1);
+    passes.truncate(end);
+    passes
 }
 
 /// The pass called `name`, if the pipeline has one.
@@ -50,7 +206,7 @@ pub fn find(name: &str) -> Option<Pass> {
     pipeline().into_iter().find(|p| p.name == name)
 }
 
-/// A pass failed, or left a graph the verifier rejects.
+/// A pass failed, or left IR its verifier rejects.
 #[derive(Debug)]
 pub struct PassError {
     pub pass: &'static str,
@@ -65,29 +221,42 @@ impl fmt::Display for PassError {
 
 impl std::error::Error for PassError {}
 
-/// Runs `passes` over `g` in order. After each pass, `after` sees the pass and
-/// the graph (for dumps); in debug builds the verifier checks the graph too.
-/// Returns how long each pass took.
+/// How long one pass took.
+#[derive(Clone, Debug)]
+pub struct PassTime {
+    pub pass: &'static str,
+    pub time: Duration,
+}
+
+/// Runs `passes` over `ir` in order. After each pass, `after` sees the pass,
+/// the IR and the pass's report, if any (for dumps); in debug builds the
+/// verifier of the new level checks the IR too. Returns how long each pass
+/// took. On error the IR in `ir` is gone; the error says why.
 pub fn run_pipeline(
-    g: &mut Graph,
+    ir: &mut Ir,
     passes: &[Pass],
-    mut after: impl FnMut(&Pass, &Graph),
-) -> Result<Vec<(&'static str, Duration)>, PassError> {
+    options: &Options,
+    mut after: impl FnMut(&Pass, &Ir, Option<&str>),
+) -> Result<Vec<PassTime>, PassError> {
     let mut times = Vec::with_capacity(passes.len());
     for pass in passes {
-        let start = Instant::now();
-        (pass.run)(g).map_err(|message| PassError {
+        let fail = |message| PassError {
             pass: pass.name,
             message,
-        })?;
-        times.push((pass.name, start.elapsed()));
+        };
+        let start = Instant::now();
+        let input = std::mem::replace(ir, Ir::Graph(Graph::default()));
+        let (out, report) = pass.run(input, options).map_err(fail)?;
+        *ir = out;
+        times.push(PassTime {
+            pass: pass.name,
+            time: start.elapsed(),
+        });
         if cfg!(debug_assertions) {
-            tfg_ir::verify::verify(g).map_err(|e| PassError {
-                pass: pass.name,
-                message: format!("left an invalid graph: {e}"),
-            })?;
+            ir.verify()
+                .map_err(|e| fail(format!("left invalid IR: {e}")))?;
         }
-        after(pass, g);
+        after(pass, ir, report.as_deref());
     }
     Ok(times)
 }

@@ -324,6 +324,20 @@ fn negation_of_a_scaled_value_folds_into_the_scale() {
 }
 
 #[test]
+fn no_negation_folding_where_the_product_is_used_elsewhere() {
+    let mut g = Graph::new("g");
+    let x = input(&mut g, "x", DType::F32, &[3]);
+    let two = scalar(&mut g, 2.0);
+    let m = bin(&mut g, BinaryOp::Mul, two, x);
+    let y = un(&mut g, UnaryOp::Neg, m);
+    let mut g = output(g, y);
+    g.outputs.push(("m".into(), m));
+    let (s, report) = simplified(&g);
+    assert_eq!(fired(&report, "neg-mul"), 0, "{report}");
+    assert_eq!(ops(&s), ["const", "mul", "neg"]);
+}
+
+#[test]
 fn transposes_compose() {
     let mut g = Graph::new("g");
     let x = input(&mut g, "x", DType::F32, &[2, 3, 4]);

@@ -20,6 +20,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use tfg_ir::{Graph, Tensor};
+use tfg_passes::{Ir, Level, Options};
 
 /// A command: its name, its arguments and what it does, for `:help`.
 pub struct Command {
@@ -160,7 +161,8 @@ fn help() -> String {
         .unwrap_or(0);
     let mut text = String::from(
         "Statements are those of a graph body (input, param, NAME = EXPR, output);\n\
-         a bare expression is shown and bound to _1, _2, … (and _ to the latest).\n\n",
+         a bare expression is shown and bound to _1, _2, … (and _ to the latest);\n\
+         a `train GRAPH { … }` item sets what :train runs.\n\n",
     );
     for c in &COMMANDS {
         let usage = format!("{} {}", c.name, c.args);
@@ -286,14 +288,19 @@ fn dump(ws: &Workspace, args: &str) -> Result<String, Failure> {
             names.join(", ")
         )));
     }
-    let mut g = restricted(ws.inc.graph(), &ws.targets(words.get(1).copied())?);
+    let g = restricted(ws.inc.graph(), &ws.targets(words.get(1).copied())?);
     let mut text = (pass == ir_dump::FRONTEND).then(|| tfg_ir::text::print(&g));
-    tfg_passes::run_pipeline(&mut g, &tfg_passes::pipeline(), |p, g| {
+    let name = g.name.clone();
+    // Fusion and lowering need concrete shapes.
+    let level = if g.nodes.iter().any(|n| n.ty.shape.is_symbolic()) { Level::Graph } else { Level::Kernel };
+    let mut ir = Ir::Graph(g);
+    let passes = tfg_passes::pipeline_to(level);
+    tfg_passes::run_pipeline(&mut ir, &passes, &Options::default(), |p, ir, _| {
         if p.name == pass {
-            text = Some(tfg_ir::text::print(g));
+            text = Some(ir.print());
         }
     })
-    .map_err(|e| Failure::new(format!("graph `{}`: {e}", g.name)))?;
+    .map_err(|e| Failure::new(format!("graph `{name}`: {e}")))?;
     Ok(text.unwrap_or_default())
 }
 

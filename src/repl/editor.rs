@@ -33,7 +33,7 @@ pub fn run(repl: &mut Repl) -> Result<(), Failure> {
     }
     let g = repl.ws.inc.graph();
     repl.out.print(&format!(
-        "tfg repl: {}`:help` lists the commands; Ctrl-D leaves\n",
+        "{}:help lists the commands; Ctrl-D leaves\n",
         super::command::summary(g)
     ));
     let prompt = match repl.out.color {
@@ -89,14 +89,14 @@ fn history_file() -> Option<PathBuf> {
 }
 
 /// What a name may complete to: names in scope, the file's fns, builtins and
-/// the statement keywords, sorted.
+/// the keywords that start an entry, sorted.
 fn words(repl: &Repl) -> Vec<String> {
     let inc = &repl.ws.inc;
     let mut words: Vec<String> = inc
         .names()
         .chain(inc.fn_names())
         .chain(tfg_frontend::builtin::NAMES)
-        .chain(["input", "param", "output"])
+        .chain(["input", "param", "output", "train"])
         .map(str::to_string)
         .collect();
     words.sort();

@@ -1,12 +1,13 @@
 //! Where an entry ends: at the end of a line, unless a bracket is still open.
 //!
 //! Inside `( )` and `[ ]` newlines are spaces (SPEC §1.1), so an entry goes
-//! on over the next lines until its brackets close, as Python's prompt does.
+//! on over the next lines until its brackets close, as Python's prompt does;
+//! so does a `train GRAPH { … }` item until its `}`.
 //! An empty line ends an entry whatever is open, so a stray bracket cannot
 //! swallow the rest of a session: the parser then says what is missing.
 //! Commands (`:…`) are always one line.
 
-/// Whether `text` is a whole entry: no `(` or `[` left open outside
+/// Whether `text` is a whole entry: no `(`, `[` or `{` left open outside
 /// comments and strings, or an empty last line.
 pub fn is_complete(text: &str) -> bool {
     let ends_blank = text
@@ -19,8 +20,8 @@ pub fn is_complete(text: &str) -> bool {
     let mut chars = text.chars();
     while let Some(c) = chars.next() {
         match c {
-            '(' | '[' => depth += 1,
-            ')' | ']' => depth -= 1,
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' | '}' => depth -= 1,
             '#' => {
                 chars.by_ref().find(|&c| c == '\n');
             }
@@ -65,6 +66,7 @@ mod tests {
             assert!(!is_complete(open), "{open}");
         }
         assert!(is_complete("m = [[1, 2],\n [3, 4]]"));
+        assert!(!is_complete("train g {\n  steps 1"));
         assert!(is_complete("y = f(a,\n  "), "an empty line ends it");
     }
 }

@@ -4,7 +4,8 @@
 //! Statements are those of a graph body, or bare expressions; each is
 //! lowered into the session's graph ([`workspace`]), and the values it binds
 //! are compiled, run and printed as `tfg run` prints outputs. Entries that
-//! start with `:` are commands ([`command`]). On a terminal the prompt is a
+//! start with `:` are commands ([`command`]), and a `train GRAPH { … }` item
+//! sets what `:train` runs. On a terminal the prompt is a
 //! line editor with history and completion ([`editor`]); otherwise entries
 //! are read from stdin and only results are printed ([`piped`]), so a session
 //! can be scripted. An error is printed and the session goes on; a piped
@@ -73,12 +74,31 @@ pub enum Flow {
 impl Repl {
     /// Does what one entry says, printing its results and errors.
     pub fn enter(&mut self, text: &str) -> Flow {
-        match text.trim_start().strip_prefix(':') {
-            Some(command) => command::run(self, command),
-            None => {
-                self.statement(text, false);
-                Flow::Go
+        let start = text.trim_start();
+        if let Some(command) = start.strip_prefix(':') {
+            return command::run(self, command);
+        }
+        let is_train_item = start
+            .strip_prefix("train")
+            .is_some_and(|rest| rest.starts_with(char::is_whitespace));
+        match is_train_item {
+            true => self.train_item(text),
+            false => self.statement(text, false),
+        }
+        Flow::Go
+    }
+
+    /// A `train` item typed at the prompt: what `:train` runs from now on.
+    fn train_item(&mut self, text: &str) {
+        match self.ws.inc.train_item(text) {
+            Ok(spec) => {
+                self.out.print(&format!(
+                    "train item set: minimize `{}` for {} steps; `:train` runs it\n",
+                    spec.minimize, spec.steps
+                ));
+                self.ws.train = Some(spec);
             }
+            Err(diags) => self.out.diagnostics(&diags, text),
         }
     }
 

@@ -150,9 +150,13 @@ fn main() {
         ms(copy),
         bytes / copy.as_secs_f64() / 1e9
     );
-    bench("W1 2^24 f32", &w1(n), 10, |d| {
-        format!("{:.2} GB/s", bytes / d.as_secs_f64() / 1e9)
-    });
+    let gbs = |d: Duration| format!("{:.2} GB/s", bytes / d.as_secs_f64() / 1e9);
+    bench("W1 2^24 f32", &w1(n), 10, gbs);
+    let one_thread = tfg_cpu::Options {
+        threads: false,
+        ..Default::default()
+    };
+    bench_with("W1, one thread", &w1(n), &one_thread, 10, gbs);
     for size in [1024u64, 2048] {
         let flops = 2.0 * (size as f64).powi(3);
         bench(&format!("W2 matmul {size}^3 f32"), &matmul(size), 5, |d| {

@@ -7,11 +7,11 @@
 //! instruction sequence runs lane by lane.
 
 use crate::runtime::RuntimeFn;
-use crate::translate::{clif_type, Result, Translator};
+use crate::translate::{clif_type, lanes_flags, Result, Translator};
 use crate::vectorize::native_binary;
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::types::{self, I32, I64, I8};
-use cranelift_codegen::ir::{Endianness, InstBuilder, MemFlagsData, Value};
+use cranelift_codegen::ir::{InstBuilder, Value};
 use cranelift_module::Module;
 use tfg_ir::kernel::Scalar;
 use tfg_ir::{BinaryOp, DType, UnaryOp};
@@ -31,11 +31,6 @@ pub(crate) fn identity(op: BinaryOp, d: DType) -> Scalar {
         (BinaryOp::Minimum, _) => float(f64::INFINITY),
         _ => float(0.0),
     }
-}
-
-/// Flags for a bitcast between vector types.
-fn lanes_flags() -> MemFlagsData {
-    MemFlagsData::new().with_endianness(Endianness::Little)
 }
 
 impl<M: Module> Translator<'_, M> {

@@ -15,7 +15,7 @@ use crate::runtime::RuntimeFn;
 use crate::vectorize::{self, Access, Accumulator};
 use crate::{gemm, Options};
 use cranelift_codegen::ir::condcodes::IntCC;
-use cranelift_codegen::ir::types::{F64, I32, I64, I8X16};
+use cranelift_codegen::ir::types::{F64, I16, I32, I32X4, I64, I8X16};
 use cranelift_codegen::ir::{
     AbiParam, BlockArg, ConstantData, Endianness, FuncRef, Function, InstBuilder, MemFlagsData,
     Signature, Type, UserFuncName, Value,
@@ -262,6 +262,11 @@ pub(crate) struct Translator<'a, M: Module> {
 /// Memory flags of a scalar access: in bounds and naturally aligned.
 pub(crate) fn scalar_flags() -> MemFlagsData {
     MemFlagsData::trusted()
+}
+
+/// Flags for a bitcast between vector types.
+pub(crate) fn lanes_flags() -> MemFlagsData {
+    MemFlagsData::new().with_endianness(Endianness::Little)
 }
 
 /// Memory flags of a vector access: in bounds, but aligned only to its lanes.
@@ -658,9 +663,12 @@ impl<'a, M: Module> Translator<'a, M> {
             .map(|c| c.var)
             .ok_or("internal error: no vector loop")?;
         match vectorize::access(&canon, v) {
-            Access::Contiguous if d != DType::Bool => {
+            Access::Contiguous => {
                 let addr = self.address(buf, &canon, u64::from(lanes))?;
                 let flags = vector_flags().with_readonly_if(self.read_only(buf));
+                if d == DType::Bool {
+                    return Ok(self.load_masks(lanes, flags, addr));
+                }
                 Ok(self.b.ins().load(clif_type(d, lanes), flags, addr, 0))
             }
             Access::Invariant => {
@@ -702,9 +710,13 @@ impl<'a, M: Module> Translator<'a, M> {
             .as_ref()
             .map(|c| c.var)
             .ok_or("internal error: no vector loop")?;
-        if vectorize::access(&canon, v) == Access::Contiguous && d != DType::Bool {
+        if vectorize::access(&canon, v) == Access::Contiguous {
             let addr = self.address(buf, &canon, u64::from(lanes))?;
-            self.b.ins().store(vector_flags(), x, addr, 0);
+            if d == DType::Bool {
+                self.store_masks(lanes, x, addr);
+            } else {
+                self.b.ins().store(vector_flags(), x, addr, 0);
+            }
             return Ok(());
         }
         self.each_lane(|t, lane| {
@@ -714,6 +726,41 @@ impl<'a, M: Module> Translator<'a, M> {
             Ok(e)
         })?;
         Ok(())
+    }
+
+    /// `lanes` consecutive bools (bytes 0 or 1) as lane masks: the bytes in
+    /// one scalar load, sign-extended lane by lane after a negation.
+    fn load_masks(&mut self, lanes: u8, flags: MemFlagsData, addr: Value) -> Value {
+        let (word, widenings) = if lanes == 4 { (I32, 2) } else { (I16, 3) };
+        let bytes = self.b.ins().load(word, flags, addr, 0);
+        let bytes = if word == I16 { self.b.ins().uextend(I32, bytes) } else { bytes };
+        let v = self.b.ins().scalar_to_vector(I32X4, bytes);
+        let mut v = self.b.ins().bitcast(I8X16, lanes_flags(), v);
+        // 1 → -1 (all ones) and 0 → 0, so sign extension gives the masks.
+        v = self.b.ins().ineg(v);
+        for _ in 0..widenings {
+            v = self.b.ins().swiden_low(v);
+        }
+        v
+    }
+
+    /// Lane masks stored as `lanes` consecutive bools.
+    fn store_masks(&mut self, lanes: u8, mask: Value, addr: Value) {
+        let mut v = mask;
+        if lanes == 2 {
+            v = self.b.ins().snarrow(v, v);
+        }
+        let v = self.b.ins().snarrow(v, v);
+        let v = self.b.ins().snarrow(v, v);
+        // -1 → 1, 0 → 0.
+        let v = self.b.ins().ineg(v);
+        let words = self.b.ins().bitcast(I32X4, lanes_flags(), v);
+        let word = self.b.ins().extractlane(words, 0);
+        if lanes == 4 {
+            self.b.ins().store(vector_flags(), word, addr, 0);
+        } else {
+            self.b.ins().istore16(vector_flags(), word, addr, 0);
+        }
     }
 
     /// The address of `buf[index .. index + span]`. An index that cannot be

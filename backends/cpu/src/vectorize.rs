@@ -3,7 +3,8 @@
 //! A loop qualifies when its body is straight-line code (lets, stores,
 //! accumulator updates), every value in it fits one lane count (4 for 32-bit
 //! dtypes, 2 for 64-bit; bools are masks of either), it touches memory
-//! contiguously in the loop variable (or not depending on it at all), and no
+//! contiguously in the loop variable (or not depending on it at all; bools
+//! may be anywhere, one lane at a time), and no
 //! iteration reads what another writes. The translator then runs
 //! `lanes` iterations at a time and the remainder as a scalar tail.
 //! Accumulators — a local of an enclosing block updated as
@@ -122,7 +123,7 @@ pub(crate) fn analyse(
                 let index = ranges.affine(index).to_index();
                 let d = p.buffer(*buf)?.dtype;
                 match access(&index, v) {
-                    Access::Contiguous if d != DType::Bool => dense = true,
+                    Access::Contiguous => dense = true,
                     Access::Scattered if d != DType::Bool => return None,
                     _ => {}
                 }
@@ -183,7 +184,7 @@ pub(crate) fn analyse(
     for (buf, index) in &loads {
         let d = p.buffer(*buf)?.dtype;
         let kind = access(index, v);
-        if kind == Access::Contiguous && d != DType::Bool {
+        if kind == Access::Contiguous {
             dense = true;
         }
         if kind == Access::Scattered && d != DType::Bool {

@@ -22,7 +22,7 @@ use super::analysis::{shape, tensor_type, Facts, TensorAnalysis, TensorFacts, Te
 use super::cost::numel;
 use super::lang::{join, Attr, Kind, TensorLang};
 use egg::{Applier, ENodeOrVar, Id, Pattern, PatternAst, Rewrite, Subst, Symbol, Var};
-use tfg_ir::{infer, Dim, ReduceOp, Tensor, Type};
+use tfg_ir::{infer, BinaryOp, Dim, ReduceOp, Tensor, Type};
 
 pub type Rule = Rewrite<TensorLang, TensorAnalysis>;
 
@@ -56,6 +56,21 @@ impl Match<'_> {
             Attr::Perm(p) => Some(p),
             _ => None,
         }
+    }
+
+    /// The e-class of `a * b`, if there is one.
+    fn product(&self, a: Id, b: Id) -> Option<Id> {
+        self.egraph
+            .lookup(TensorLang::Op(Kind::Binary(BinaryOp::Mul), vec![a, b]))
+    }
+
+    /// No other value uses `class`: one user at most, and it is not an
+    /// output or update. Rewriting the only user of a value lets the value go;
+    /// rewriting one of several keeps it and adds work.
+    fn single_use(&self, class: Id) -> bool {
+        let roots = &self.egraph.analysis.roots;
+        self.egraph[class].parents().len() <= 1
+            && !roots.iter().any(|&r| self.egraph.find(r) == class)
     }
 
     /// The matched e-class: what the right-hand side replaces.
@@ -315,20 +330,26 @@ fn reduce_of_broadcast(m: &Match, count: bool) -> Leaves {
 /// `a*c` together, and neither product is needed elsewhere.
 fn factoring_saves(m: &Match, left: bool) -> Leaves {
     let (a, b, c) = (m.class("?a")?, m.class("?b")?, m.class("?c")?);
-    let product = |x| {
-        let children = if left { vec![a, x] } else { vec![x, a] };
-        m.egraph.lookup(TensorLang::Op(
-            Kind::Binary(tfg_ir::BinaryOp::Mul),
-            children,
-        ))
+    let (ab, ac) = if left {
+        (m.product(a, b)?, m.product(a, c)?)
+    } else {
+        (m.product(b, a)?, m.product(c, a)?)
     };
-    let (ab, ac) = (product(b)?, product(c)?);
-    let roots = &m.egraph.analysis.roots;
-    let single_use =
-        |p: Id| m.egraph[p].parents().len() <= 1 && !roots.iter().any(|&r| m.egraph.find(r) == p);
     let b_plus_c = tfg_ir::broadcast_shapes(shape(m.egraph, b)?, shape(m.egraph, c)?).ok()?;
     let products = numel(shape(m.egraph, ab)?) + numel(shape(m.egraph, ac)?);
-    when(single_use(ab) && single_use(ac) && numel(&b_plus_c) < products)
+    when(m.single_use(ab) && m.single_use(ac) && numel(&b_plus_c) < products)
+}
+
+/// `-(c * x) → (-c) * x` for a constant `c`, whose negation folds away,
+/// where nothing else needs `c * x`.
+fn negation_folds(m: &Match, constant_first: bool) -> Leaves {
+    let (c, x) = (m.class("?c")?, m.class("?x")?);
+    let product = if constant_first {
+        m.product(c, x)?
+    } else {
+        m.product(x, c)?
+    };
+    when(is_constant(m.tensor("?c")?) && m.single_use(product))
 }
 
 /// The default rule set.
@@ -377,13 +398,13 @@ pub fn rules() -> Result<Vec<Rule>, String> {
         })?,
         rule("neg-neg", "(neg (neg ?x))", "?x", always)?,
         rule("neg-mul", "(neg (mul ?c ?x))", "(mul (neg ?c) ?x)", |m| {
-            when(is_constant(m.tensor("?c")?))
+            negation_folds(m, true)
         })?,
         rule(
             "neg-mul-right",
             "(neg (mul ?x ?c))",
             "(mul ?x (neg ?c))",
-            |m| when(is_constant(m.tensor("?c")?)),
+            |m| negation_folds(m, false),
         )?,
         rule("add-neg", "(add ?a (neg ?b))", "(sub ?a ?b)", always)?,
         rule("sub-neg", "(sub ?a (neg ?b))", "(add ?a ?b)", always)?,
