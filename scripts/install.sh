@@ -53,3 +53,8 @@ ensure_numpy() {
     echo "installing numpy into .venv (pip)"
     "$TFG_PYTHON" -m pip install -q --disable-pip-version-check "numpy>=2.3"
 }
+
+# The REPL's terminal test drives `tfg repl` through tmux.
+ensure_tmux() {
+    command -v tmux >/dev/null || apt_install tmux
+}

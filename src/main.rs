@@ -30,7 +30,6 @@ mod run;
 mod session;
 mod source;
 mod stdout;
-#[allow(dead_code)] // Until `tfg train --logdir` writes events.
 mod tensorboard;
 mod train;
 mod whole_file;

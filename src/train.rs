@@ -9,6 +9,7 @@
 //! with the trained params gives the outputs, as `sess.run(y)` after a
 //! TensorFlow training loop does.
 
+mod logdir;
 mod progress;
 
 use crate::backend::{self, Executable};
@@ -20,6 +21,7 @@ use crate::ir_dump::Dumps;
 use crate::session::{param_name, Session};
 use crate::source::Source;
 use crate::{arrayprint, checkpoint, file_defaults, json, run, stdout};
+use logdir::Logdir;
 use progress::Progress;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Instant;
@@ -66,15 +68,31 @@ pub fn train(args: &TrainArgs) -> Result<(), Failure> {
             spec.minimize
         ));
     }
+    let mut events = match &args.logdir {
+        Some(dir) => {
+            Some(Logdir::open(dir, trainer.graph(), &spec.minimize).map_err(Failure::new)?)
+        }
+        None => None,
+    };
     let started = Instant::now();
     let final_loss = train_loop(
         &mut trainer,
         &mut session,
         &mut feeding,
         steps,
-        &mut |report| progress.step(report),
+        &mut |report| {
+            progress.step(report);
+            if let Some(Err(e)) = events.as_mut().map(|log| log.step(report)) {
+                // Losing the log is no reason to lose the training.
+                progress.warn(&format!("{e}; no more events are logged"));
+                events = None;
+            }
+        },
     )?;
     progress.finish(steps, started.elapsed());
+    if let Some(events) = &events {
+        progress.note(&format!("TensorBoard events: {}", events.path().display()));
+    }
 
     let mut forward = bound.graph.clone();
     Dumps::from_options(&args.dump).run_pipeline(&mut forward)?;

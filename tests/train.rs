@@ -261,3 +261,56 @@ fn mlp_digits_reaches_95_percent_test_accuracy_and_reports_it() {
         .unwrap_or_else(|e| panic!("{line}: {e}"));
     assert!(accuracy >= 0.95, "{line}");
 }
+
+/// What TensorBoard's own loader reads from an event directory: each scalar
+/// series as `[step, value]` pairs, and the graph's node count.
+const READ_EVENTS: &str = r#"
+import json, sys
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+ea = EventAccumulator(sys.argv[1], size_guidance={"scalars": 0})
+ea.Reload()
+print(json.dumps({
+    "scalars": {t: [[e.step, e.value] for e in ea.Scalars(t)] for t in ea.Tags()["scalars"]},
+    "nodes": len(ea.Graph().node),
+}))
+"#;
+
+#[test]
+fn logdir_holds_the_loss_and_logged_values_at_every_step() {
+    let Some(python) = common::numpy() else {
+        return;
+    };
+    let has_tensorboard = std::process::Command::new(&python)
+        .args(["-c", "import tensorboard"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_tensorboard {
+        eprintln!("skipped: no tensorboard package for {}", python.display());
+        return;
+    }
+    let dir = scratch("train-logdir");
+    let dir_arg = dir.to_str().expect("UTF-8 path");
+    tfg_ok(&["train", HELLO, "--json", "--logdir", dir_arg]);
+    let out = std::process::Command::new(&python)
+        .args(["-c", READ_EVENTS, dir_arg])
+        .output()
+        .expect("python runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let events = json(&String::from_utf8(out.stdout).expect("UTF-8"));
+    // Step k runs with w = 0.8·0.95^(k-1): y = w, loss = w².
+    for (tag, power) in [("y", 1), ("loss", 2)] {
+        let series = events["scalars"][tag].as_array().expect("logged");
+        assert_eq!(series.len(), 100, "{tag}");
+        for (k, point) in (1..).zip(series) {
+            assert_eq!(point[0], k);
+            let want = (0.8 * 0.95f64.powi(k - 1)).powi(power);
+            let got = point[1].as_f64().expect("a value");
+            assert!(close(got, want, 1e-5), "{tag} at step {k}: {got} vs {want}");
+        }
+    }
+    assert!(events["nodes"].as_u64().expect("a graph") > 5, "{events}");
+}

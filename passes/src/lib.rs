@@ -170,6 +170,23 @@ pub fn pipeline() -> Vec<Pass> {
             }),
         },
         Pass {
+            name: "simplify",
+            summary: "algebraic rewrites by equality saturation (egg), CSE, constant folding",
+            transform: Transform::Graph(|g, options| {
+                let limits = simplify::Limits {
+                    explain: options.explain,
+                    ..Default::default()
+                };
+                let report = simplify::simplify(g, limits)?;
+                let mut text = report.to_string();
+                if options.explain {
+                    text.push('\n');
+                    text.push_str(&report.explain());
+                }
+                Ok(Some(text))
+            }),
+        },
+        Pass {
             name: "dce",
             summary: "remove values no output or update needs",
             transform: Transform::Graph(|g, _| {

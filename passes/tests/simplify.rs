@@ -829,6 +829,17 @@ fn limits_stop_saturation_early_and_say_so() {
     .expect("simplifies");
     assert!(matches!(report.stop, Stop::Nodes(_)), "{report}");
     assert_same_results(&g, &s);
+    let mut s = g.clone();
+    let report = simplify(
+        &mut s,
+        Limits {
+            time: std::time::Duration::ZERO,
+            ..Limits::default()
+        },
+    )
+    .expect("simplifies");
+    assert!(matches!(report.stop, Stop::Time(_)), "{report}");
+    assert_same_results(&g, &s);
     let (_, report) = simplified(&g);
     assert!(report.saturated(), "{report}");
 }

@@ -225,6 +225,9 @@ pub fn summary(g: &Graph) -> String {
             false => names.join(", "),
         }
     };
+    if g.nodes.is_empty() {
+        return format!("graph `{}`: empty\n", g.name);
+    }
     let outputs: Vec<_> = g.outputs.iter().map(|&(_, v)| v).collect();
     format!(
         "graph `{}`: inputs {}; params {}; outputs {}\n",
@@ -292,7 +295,11 @@ fn dump(ws: &Workspace, args: &str) -> Result<String, Failure> {
     let mut text = (pass == ir_dump::FRONTEND).then(|| tfg_ir::text::print(&g));
     let name = g.name.clone();
     // Fusion and lowering need concrete shapes.
-    let level = if g.nodes.iter().any(|n| n.ty.shape.is_symbolic()) { Level::Graph } else { Level::Kernel };
+    let level = if g.nodes.iter().any(|n| n.ty.shape.is_symbolic()) {
+        Level::Graph
+    } else {
+        Level::Kernel
+    };
     let mut ir = Ir::Graph(g);
     let passes = tfg_passes::pipeline_to(level);
     tfg_passes::run_pipeline(&mut ir, &passes, &Options::default(), |p, ir, _| {

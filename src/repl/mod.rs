@@ -114,14 +114,20 @@ impl Repl {
             Err(diags) => return self.out.diagnostics(&diags, text),
         };
         let lowered = started.elapsed();
-        let (unfed, targets): (Vec<_>, Vec<_>) = defined
-            .into_iter()
-            .partition(|(_, v)| self.ws.unfed(self.ws.inc.graph(), *v));
-        for (name, v) in &unfed {
-            let ty = &self.ws.inc.graph().ty(*v);
-            self.out.print(&format!(
-                "{name} : {ty} (no feed yet; `:feed {name} = VALUE` sets one)\n"
-            ));
+        let mut targets = Vec::new();
+        for (name, v) in defined {
+            let waiting = self.ws.unfed_inputs(&[(name.clone(), v)]);
+            if waiting.is_empty() {
+                targets.push((name, v));
+                continue;
+            }
+            let ty = self.ws.inc.graph().ty(v);
+            let feeds: Vec<String> = waiting
+                .iter()
+                .map(|i| format!("`:feed {i} = VALUE`"))
+                .collect();
+            self.out
+                .print(&format!("{name} : {ty} (waits for {})\n", feeds.join(", ")));
         }
         if targets.is_empty() {
             if timed {

@@ -186,8 +186,17 @@ impl Workspace {
         Ok(bound)
     }
 
+    /// The inputs that `targets` read and that have no feed and no default.
+    pub fn unfed_inputs(&self, targets: &[(String, ValueId)]) -> Vec<String> {
+        let g = restricted(self.inc.graph(), targets);
+        g.inputs()
+            .filter(|&v| self.unfed(&g, v))
+            .filter_map(|v| g.node(v).name.clone())
+            .collect()
+    }
+
     /// Whether `v` of `g` is an input with no feed and no default.
-    pub fn unfed(&self, g: &Graph, v: ValueId) -> bool {
+    fn unfed(&self, g: &Graph, v: ValueId) -> bool {
         match &g.node(v).op {
             Op::Input { name, default } => {
                 default.is_none() && !self.feeds.iter().any(|f| f.name == *name)

@@ -48,7 +48,7 @@ impl Progress {
             }
             Progress::Lines { every } => {
                 let n = report.step;
-                if n == 1 || n % *every == 0 || n == report.steps {
+                if n == 1 || n.is_multiple_of(*every) || n == report.steps {
                     stderr_line(&format!("step {n}/{}  {}", report.steps, values(report)));
                 }
             }
@@ -62,6 +62,15 @@ impl Progress {
         match self {
             Progress::Bar(bar) => bar.println(line),
             _ => stderr_line(&line),
+        }
+    }
+
+    /// A line of information on stderr, unless the output is JSON.
+    pub fn note(&self, text: &str) {
+        match self {
+            Progress::Bar(bar) => bar.println(text),
+            Progress::Lines { .. } => stderr_line(text),
+            Progress::Quiet => {}
         }
     }
 

@@ -551,13 +551,16 @@ impl<'a, M: Module> Translator<'a, M> {
 
     /// Lanes 2 and 3 of a 4-lane vector moved to lanes 0 and 1.
     fn high_half(&mut self, x: Value) -> Value {
-        let bytes: Vec<u8> = (8..16).chain(8..16).collect();
-        let mask = self.b.func.dfg.immediates.push(ConstantData::from(bytes));
-        let flags = MemFlagsData::new().with_endianness(Endianness::Little);
         let ty = self.b.func.dfg.value_type(x);
-        let b = self.b.ins().bitcast(I8X16, flags, x);
-        let s = self.b.ins().shuffle(b, b, mask);
-        self.b.ins().bitcast(ty, flags, s)
+        self.shuffle_bytes(x, (8..16).chain(8..16).collect(), ty)
+    }
+
+    /// Byte `bytes[i]` of `x` as byte `i` of a vector of type `ty`.
+    fn shuffle_bytes(&mut self, x: Value, bytes: Vec<u8>, ty: Type) -> Value {
+        let order = self.b.func.dfg.immediates.push(ConstantData::from(bytes));
+        let b = self.b.ins().bitcast(I8X16, lanes_flags(), x);
+        let s = self.b.ins().shuffle(b, b, order);
+        self.b.ins().bitcast(ty, lanes_flags(), s)
     }
 
     /// Runs `f` once for each lane of the vector loop, with the loop
@@ -733,7 +736,11 @@ impl<'a, M: Module> Translator<'a, M> {
     fn load_masks(&mut self, lanes: u8, flags: MemFlagsData, addr: Value) -> Value {
         let (word, widenings) = if lanes == 4 { (I32, 2) } else { (I16, 3) };
         let bytes = self.b.ins().load(word, flags, addr, 0);
-        let bytes = if word == I16 { self.b.ins().uextend(I32, bytes) } else { bytes };
+        let bytes = if word == I16 {
+            self.b.ins().uextend(I32, bytes)
+        } else {
+            bytes
+        };
         let v = self.b.ins().scalar_to_vector(I32X4, bytes);
         let mut v = self.b.ins().bitcast(I8X16, lanes_flags(), v);
         // 1 → -1 (all ones) and 0 → 0, so sign extension gives the masks.
@@ -748,7 +755,9 @@ impl<'a, M: Module> Translator<'a, M> {
     fn store_masks(&mut self, lanes: u8, mask: Value, addr: Value) {
         let mut v = mask;
         if lanes == 2 {
-            v = self.b.ins().snarrow(v, v);
+            // i64 masks to i32 masks: the low half of each lane.
+            let bytes: Vec<u8> = (0..4).chain(8..12).chain(0..4).chain(8..12).collect();
+            v = self.shuffle_bytes(v, bytes, I32X4);
         }
         let v = self.b.ins().snarrow(v, v);
         let v = self.b.ins().snarrow(v, v);

@@ -204,6 +204,8 @@ pub(crate) fn analyse(
         }
     }
     let lanes = match widths.len() {
+        // All bools: 4 lanes of 32-bit masks.
+        0 => 4,
         1 => widths.into_iter().next()?,
         _ => return None,
     };

@@ -56,11 +56,20 @@ fn program(inputs: &[&str], outputs: &[&str], n: u64, body: &str) -> tfg_ir::ker
         text.push_str(&format!("buffer b{i}: {d}[{n}] input {i}\n"));
     }
     for (j, d) in outputs.iter().enumerate() {
-        text.push_str(&format!("buffer b{}: {d}[{n}] output {j}\n", inputs.len() + j));
+        text.push_str(&format!(
+            "buffer b{}: {d}[{n}] output {j}\n",
+            inputs.len() + j
+        ));
     }
     let reads: Vec<String> = (0..inputs.len()).map(|i| format!("b{i}")).collect();
-    let writes: Vec<String> = (0..outputs.len()).map(|j| format!("b{}", inputs.len() + j)).collect();
-    text.push_str(&format!("arena 0\nkernel k reads {} writes {} {{\n{body}\n}}\n}}\n", reads.join(", "), writes.join(", ")));
+    let writes: Vec<String> = (0..outputs.len())
+        .map(|j| format!("b{}", inputs.len() + j))
+        .collect();
+    text.push_str(&format!(
+        "arena 0\nkernel k reads {} writes {} {{\n{body}\n}}\n}}\n",
+        reads.join(", "),
+        writes.join(", ")
+    ));
     tfg_ir::kernel::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"))
 }
 
@@ -71,9 +80,9 @@ fn program(inputs: &[&str], outputs: &[&str], n: u64, body: &str) -> tfg_ir::ker
 fn kernels_of_every_dtype_compile_to_vectors() {
     let cases = [
         (vec!["f32", "f32"], vec!["bool"], "parallel for i0 in 0..19 { store b2[i0] = lt(b0[i0], b1[i0]) }", "i32x4"),
-        (vec!["f64", "f64"], vec!["bool"], "parallel for i0 in 0..19 { store b2[i0] = ne(b0[i0], b1[i0]) }", "i64x2"),
+        (vec!["f64", "f64"], vec!["bool"], "parallel for i0 in 0..19 { store b2[i0] = ne(b0[i0], b1[i0]) }", "f64x2"),
         (vec!["bool", "i32", "i32"], vec!["i32"], "parallel for i0 in 0..19 { store b3[i0] = select(b0[i0], b1[i0], b2[i0]) }", "i32x4"),
-        (vec!["bool"], vec!["bool"], "parallel for i0 in 0..19 { store b1[i0] = not(b0[i0]) }", "f32x4"),
+        (vec!["bool"], vec!["bool"], "parallel for i0 in 0..19 { store b1[i0] = not(b0[i0]) }", "swiden_low"),
         (vec!["i64", "i64"], vec!["i64"], "parallel for i0 in 0..19 { store b2[i0] = add(b0[i0], b1[i0]) }", "i64x2"),
         (vec!["f32"], vec!["i32"], "parallel for i0 in 0..19 { store b1[i0] = cast<i32>(floor(b0[i0])) }", "i32x4"),
         (vec!["i32"], vec!["f32"], "parallel for i0 in 0..19 { store b1[i0] = cast<f32>(maximum(b0[i0], 0i32)) }", "f32x4"),

@@ -22,7 +22,14 @@ fn logarithmic(lo: f64, hi: f64, n: usize) -> impl Iterator<Item = f64> {
 /// multiply-adds; gives (x, result) pairs.
 fn jit(op: &str, xs: &[f32]) -> Vec<(f32, f32)> {
     let mut pairs = jit_with(op, xs, &tfg_cpu::Options::default());
-    pairs.extend(jit_with(op, xs, &tfg_cpu::Options { fma: false, ..Default::default() }));
+    pairs.extend(jit_with(
+        op,
+        xs,
+        &tfg_cpu::Options {
+            fma: false,
+            ..Default::default()
+        },
+    ));
     pairs
 }
 
