@@ -239,3 +239,58 @@ fn each_writer_gets_its_own_file() {
         .windows(13)
         .any(|w| w == b"brain.Event:2"));
 }
+
+/// `tfg train --logdir` end to end: hello's `y` and `loss` at every step,
+/// against their closed form (SGD on (w·1)² with lr 0.025 scales w by 0.95 a
+/// step, from 0.8; step k logs the values before its update), and the
+/// training step graph.
+#[test]
+fn tfg_train_logdir_holds_every_step_for_tensorboard() {
+    let Some(python) = python_with_tensorboard() else {
+        return;
+    };
+    let dir = scratch("tensorboard_tfg_train");
+    let logdir = dir.join("logs");
+    let run = common::tfg(&[
+        "train",
+        "examples/hello.tfg",
+        "--json",
+        "--logdir",
+        logdir.to_str().expect("UTF-8 path"),
+    ]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    let files = common::entries(&logdir);
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert!(files[0].starts_with("events.out.tfevents."), "{files:?}");
+
+    let back = read_back(&python, &logdir);
+    for (tag, value) in [
+        ("y", (|w: f64| w) as fn(f64) -> f64),
+        ("loss", |w: f64| w * w),
+    ] {
+        let got = back["scalars"][tag].as_array().expect("the tag was read");
+        assert_eq!(got.len(), 100, "{tag}: one value a step");
+        for (k, e) in got.iter().enumerate() {
+            assert_eq!(
+                e[0].as_i64(),
+                Some(k as i64 + 1),
+                "{tag}: steps count from 1"
+            );
+            let want = value(0.8 * 0.95f64.powi(k as i32));
+            let v = e[1].as_f64().expect("a value");
+            assert!(
+                (v - want).abs() < 1e-6,
+                "{tag} at step {}: {v} vs {want}",
+                k + 1
+            );
+        }
+    }
+    let src = std::fs::read_to_string("examples/hello.tfg").expect("readable");
+    let program = tfg_frontend::compile(&src).expect("compiles");
+    let step = tfg_passes::train_step::build_train_step(&program.graphs[0], &program.trains[0])
+        .expect("builds");
+    assert_eq!(
+        back["nodes"].as_array().expect("a graph").len(),
+        step.graph.nodes.len()
+    );
+}

@@ -7,7 +7,8 @@
 //!    sources not pinned to the top (constants) move down to just above their
 //!    first user, so they sit beside what uses them.
 //! 3. An edge longer than one layer passes through one dummy vertex per layer
-//!    it crosses.
+//!    it crosses; the long edges leaving one box share their dummies, so they
+//!    run down as one line that branches off where each one ends.
 //! 4. Order within each layer: barycentre sweeps, down then up, keeping the
 //!    order with the fewest crossings seen.
 //! 5. x: each vertex is pulled toward the mean x of its neighbours, and each
@@ -25,6 +26,9 @@ use std::collections::BinaryHeap;
 pub struct Node {
     pub width: f64,
     pub height: f64,
+    /// Width to keep free around the box's centre (for text beside it), if
+    /// more than `width`.
+    pub room: f64,
     /// Keep in the first layer (inputs, params: the graph's interface).
     pub top: bool,
     /// Within a layer, lower bands come first (keeps a group side by side).
@@ -230,23 +234,27 @@ impl Layered {
             chains: Vec::new(),
         };
         for (node, &l) in nodes.iter().zip(layer) {
-            g.vertex(l, node.width, true, node.band);
+            g.vertex(l, node.width.max(node.room), true, node.band);
         }
+        // The dummies below each box, one per layer, shared by all its long
+        // edges: they run as one line that branches where each one ends.
+        let mut trunks: Vec<Vec<usize>> = vec![Vec::new(); nodes.len()];
         for &(a, b) in downward {
             if a == b {
                 g.chains.push(vec![a]);
                 continue;
             }
+            let span = layer[b] - layer[a] - 1;
+            while trunks[a].len() < span {
+                let above = trunks[a].last().copied().unwrap_or(a);
+                let d = g.vertex(layer[a] + trunks[a].len() + 1, 0.0, false, 0);
+                g.link(above, d);
+                trunks[a].push(d);
+            }
             let mut chain = vec![a];
-            for l in layer[a] + 1..layer[b] {
-                let d = g.vertex(l, 0.0, false, 0);
-                chain.push(d);
-            }
+            chain.extend(&trunks[a][..span]);
+            g.link(chain[span], b);
             chain.push(b);
-            for w in chain.windows(2) {
-                g.down[w[0]].push(w[1]);
-                g.up[w[1]].push(w[0]);
-            }
             g.chains.push(chain);
         }
         let depth = g.layer.iter().max().map_or(0, |&l| l + 1);
@@ -272,6 +280,13 @@ impl Layered {
         self.down.push(Vec::new());
         self.x.push(0.0);
         self.layer.len() - 1
+    }
+
+    fn link(&mut self, upper: usize, lower: usize) {
+        if !self.down[upper].contains(&lower) {
+            self.down[upper].push(lower);
+            self.up[lower].push(upper);
+        }
     }
 
     fn sync_pos(&mut self) {
@@ -460,6 +475,7 @@ mod tests {
             .map(|v| Node {
                 width: 40.0 + (v % 3) as f64 * 20.0,
                 height: 24.0 + (v % 2) as f64 * 10.0,
+                room: 0.0,
                 top: top.contains(&v),
                 band: 0,
             })

@@ -362,7 +362,7 @@ fn summary(members: &[&Item], role: GroupRole) -> Vec<String> {
             .filter_map(|m| m.title.split_once(" = ").map(|(name, _)| name))
             .collect();
         if !names.is_empty() {
-            lines.push(shorten(&names, 4));
+            lines.push(format!("values: {}", shorten(&names, 4)));
         }
     }
     lines

@@ -3,12 +3,11 @@
 //! Each box is a `<g class="node ROLE">` whose `data-values` lists the graph
 //! nodes it draws, with a `<title>` for hover text; each arrow is a
 //! `<g class="edge">`. Text is monospace, so box sizes follow from character
-//! counts. A value's type is written once per arrow leaving a box, just
-//! below the box, where all its arrows start.
+//! counts. Each type leaving a box is written once, just below the box where
+//! its arrows start, and the layout keeps room beside the box for it.
 
 use super::layout::{layout, Layout, Node};
 use super::{GroupRole, Item, Picture, Role};
-use std::collections::HashSet;
 use std::fmt::Write;
 
 const FONT: &str = "DejaVu Sans Mono, Menlo, Consolas, monospace";
@@ -17,6 +16,9 @@ const FONT_SIZE: f64 = 12.0;
 const CHAR_W: f64 = 7.3;
 const LINE_H: f64 = 15.0;
 const LABEL_SIZE: f64 = 10.0;
+const LABEL_CHAR_W: f64 = 6.1;
+/// Space between an arrow and its type label.
+const LABEL_GAP: f64 = 4.0;
 const PAD_X: f64 = 10.0;
 const PAD_Y: f64 = 6.0;
 const MARGIN: f64 = 20.0;
@@ -81,9 +83,11 @@ pub fn render(p: &Picture) -> String {
         .items
         .iter()
         .zip(&sizes)
-        .map(|(item, &(width, height))| Node {
+        .enumerate()
+        .map(|(i, (item, &(width, height)))| Node {
             width,
             height,
+            room: 2.0 * (LABEL_GAP + out_label_width(p, i)),
             top: matches!(item.role, Role::Input | Role::Param),
             band: u8::from(item.role == Role::Param),
         })
@@ -143,7 +147,7 @@ pub fn render(p: &Picture) -> String {
         }
         let _ = writeln!(
             s,
-            r##"<g class="group {role}" id="{id}"><rect x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" rx="8" fill="none" stroke="#c77700" stroke-dasharray="5 3"/><text x="{:.1}" y="{:.1}" font-size="11" fill="#c77700">{}</text></g>"##,
+            r##"<g class="group params" id="{id}"><rect x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" rx="8" fill="none" stroke="#c77700" stroke-dasharray="5 3"/><text x="{:.1}" y="{:.1}" font-size="11" fill="#c77700">{}</text></g>"##,
             x0 - FRAME_PAD,
             y0 - FRAME_PAD,
             x1 - x0 + 2.0 * FRAME_PAD,
@@ -151,7 +155,6 @@ pub fn render(p: &Picture) -> String {
             x0 - FRAME_PAD + 4.0,
             y0 - FRAME_PAD - 4.0,
             esc(&grp.label),
-            role = "params",
             id = esc(&grp.id),
         );
     }
@@ -160,22 +163,15 @@ pub fn render(p: &Picture) -> String {
         if route.len() < 2 {
             continue;
         }
-        let points: Vec<String> = route
-            .iter()
-            .map(|&pt| {
-                let (x, y) = at(pt);
-                format!("{x:.1},{y:.1}")
-            })
-            .collect();
         let _ = writeln!(
             s,
-            r##"<g class="edge" data-from="n{}" data-to="n{}"><title>{} → {}: {}</title><polyline points="{}" fill="none" stroke="#555555" stroke-width="1.1" marker-end="url(#arrow)"/></g>"##,
+            r##"<g class="edge" data-from="n{}" data-to="n{}"><title>{} → {}: {}</title><path d="{}" fill="none" stroke="#555555" stroke-width="1.1" marker-end="url(#arrow)"/></g>"##,
             e.from,
             e.to,
             esc(&p.items[e.from].title),
             esc(&p.items[e.to].title),
             esc(&e.label),
-            points.join(" ")
+            curve(&route.iter().map(|&pt| at(pt)).collect::<Vec<_>>())
         );
     }
 
@@ -183,26 +179,23 @@ pub fn render(p: &Picture) -> String {
         node(&mut s, i, item, at(centers[i]), sizes[i]);
     }
 
-    // Each distinct type leaving a box, once, beside the start of its first arrow.
-    let mut written = HashSet::new();
+    // Each distinct type leaving a box, once, beside where its arrows start.
+    let mut written: Vec<(usize, &str)> = Vec::new();
     for (e, route) in p.edges.iter().zip(&routes) {
-        let (Some(&a), Some(&b)) = (route.first(), route.get(1)) else {
+        let Some(&start) = route.first() else {
             continue;
         };
-        if !written.insert((e.from, e.label.as_str())) {
+        if written.contains(&(e.from, e.label.as_str())) {
             continue;
         }
-        let len = ((b.0 - a.0).powi(2) + (b.1 - a.1).powi(2)).sqrt().max(1e-9);
-        let along = (len * 0.5).min(16.0);
-        let (x, y) = at((
-            a.0 + (b.0 - a.0) / len * along,
-            a.1 + (b.1 - a.1) / len * along,
-        ));
+        let below = written.iter().filter(|(f, _)| *f == e.from).count() as f64;
+        written.push((e.from, e.label.as_str()));
+        let (x, y) = at(start);
         let _ = writeln!(
             s,
             r##"<text class="type" x="{:.1}" y="{:.1}" font-size="{LABEL_SIZE}" fill="#333333" stroke="#ffffff" stroke-width="3" paint-order="stroke">{}</text>"##,
-            x + 4.0,
-            y + 3.0,
+            x + LABEL_GAP,
+            y + 12.0 + below * LABEL_SIZE * 1.1,
             esc(&e.label)
         );
     }
@@ -210,6 +203,36 @@ pub fn render(p: &Picture) -> String {
     legend(&mut s, p, dy + height + MARGIN);
     s.push_str("</svg>\n");
     s
+}
+
+/// Width of the widest type label under box `i`.
+fn out_label_width(p: &Picture, i: usize) -> f64 {
+    p.edges
+        .iter()
+        .filter(|e| e.from == i)
+        .map(|e| e.label.chars().count())
+        .max()
+        .map_or(0.0, |n| n as f64 * LABEL_CHAR_W)
+}
+
+/// A route as an SVG path: each step down is an S-curve that leaves and
+/// arrives vertically, so the pieces join smoothly at the dummies; a step
+/// that does not go down (an edge turned round to break a cycle) is straight.
+fn curve(points: &[(f64, f64)]) -> String {
+    let mut d = String::new();
+    if let Some((x, y)) = points.first() {
+        let _ = write!(d, "M{x:.1},{y:.1}");
+    }
+    for w in points.windows(2) {
+        let ((x0, y0), (x1, y1)) = (w[0], w[1]);
+        if y1 - y0 > 1.0 && (x1 - x0).abs() > 0.5 {
+            let ym = (y0 + y1) / 2.0;
+            let _ = write!(d, " C{x0:.1},{ym:.1} {x1:.1},{ym:.1} {x1:.1},{y1:.1}");
+        } else {
+            let _ = write!(d, " L{x1:.1},{y1:.1}");
+        }
+    }
+    d
 }
 
 fn node(s: &mut String, i: usize, item: &Item, (cx, cy): (f64, f64), (w, h): (f64, f64)) {

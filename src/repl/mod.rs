@@ -106,13 +106,13 @@ impl Repl {
     /// `timed` adds how long compiling and running took.
     fn statement(&mut self, text: &str, timed: bool) {
         let started = Instant::now();
-        let defined = match self.ws.lower(text) {
-            Ok((defined, failures)) => {
-                failures.iter().for_each(|f| self.out.failure(f));
-                defined
-            }
+        let defined = match self.ws.inc.statement(text) {
+            Ok(defined) => defined,
             Err(diags) => return self.out.diagnostics(&diags, text),
         };
+        for f in self.ws.load_file_defaults() {
+            self.out.failure(&f);
+        }
         let lowered = started.elapsed();
         let mut targets = Vec::new();
         for (name, v) in defined {

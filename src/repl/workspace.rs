@@ -19,7 +19,6 @@ use crate::session::Session;
 use crate::source::Source;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
-use tfg_frontend::diag::Diagnostic;
 use tfg_frontend::{Incremental, Program};
 use tfg_ir::{Graph, Op, Tensor, TrainSpec, ValueId};
 
@@ -108,21 +107,11 @@ impl Workspace {
         }
     }
 
-    /// Lowers `text` into the graph: the names it binds, or the diagnostics
-    /// (spans into `text`). File defaults of new inputs are loaded; those that
-    /// fail come back as the third part of the `Ok`.
-    pub fn lower(
-        &mut self,
-        text: &str,
-    ) -> Result<(Vec<(String, ValueId)>, Vec<Failure>), Vec<Diagnostic>> {
-        let defined = self.inc.statement(text)?;
-        Ok((defined, self.load_file_defaults()))
-    }
-
     /// Reads the `.npy` file defaults of inputs that got none yet. A path is
     /// relative to the file that names it, or to the working directory for an
-    /// input declared at the prompt.
-    fn load_file_defaults(&mut self) -> Vec<Failure> {
+    /// input declared at the prompt. Those that cannot be read are returned:
+    /// their inputs are left without a feed.
+    pub fn load_file_defaults(&mut self) -> Vec<Failure> {
         let paths = self.inc.input_paths()[self.paths_loaded..].to_vec();
         self.paths_loaded += paths.len();
         let src = self.source();

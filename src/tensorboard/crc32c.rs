@@ -35,5 +35,5 @@ pub fn crc32c(bytes: &[u8]) -> u32 {
 /// is rotated and offset, so that checksumming the checksum does not cancel out.
 pub fn masked_crc32c(bytes: &[u8]) -> u32 {
     let crc = crc32c(bytes);
-    ((crc >> 15) | (crc << 17)).wrapping_add(0xa282_ead8)
+    crc.rotate_right(15).wrapping_add(0xa282_ead8)
 }

@@ -6,11 +6,18 @@ use super::StepReport;
 use crate::arrayprint::scalar_str;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::{IsTerminal, Write};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub enum Progress {
-    Bar(ProgressBar),
-    Lines { every: u64 },
+    Bar {
+        bar: ProgressBar,
+        started: Instant,
+        /// The last step's line, which stays when the bar goes.
+        last: String,
+    },
+    Lines {
+        every: u64,
+    },
     Quiet,
 }
 
@@ -25,12 +32,16 @@ impl Progress {
             };
         }
         let bar = ProgressBar::new(steps);
-        if let Ok(style) = ProgressStyle::with_template(
-            "{bar:30.cyan/blue} step {pos}/{len}  {msg}  {per_sec} {elapsed_precise}",
-        ) {
+        if let Ok(style) =
+            ProgressStyle::with_template("{bar:30.cyan/blue} step {pos}/{len}  {msg}  {elapsed}")
+        {
             bar.set_style(style.progress_chars("=> "));
         }
-        Progress::Bar(bar)
+        Progress::Bar {
+            bar,
+            started: Instant::now(),
+            last: String::new(),
+        }
     }
 
     pub fn step(&mut self, report: &StepReport) {
@@ -42,9 +53,11 @@ impl Progress {
             ));
         }
         match self {
-            Progress::Bar(bar) => {
-                bar.set_message(values(report));
+            Progress::Bar { bar, started, last } => {
+                let rate = report.step as f64 / started.elapsed().as_secs_f64().max(1e-9);
+                bar.set_message(format!("{}  {rate:.0} steps/s", values(report)));
                 bar.inc(1);
+                *last = format!("step {}/{}  {}", report.step, report.steps, values(report));
             }
             Progress::Lines { every } => {
                 let n = report.step;
@@ -60,17 +73,15 @@ impl Progress {
     pub fn warn(&self, text: &str) {
         let line = format!("warning: {text}");
         match self {
-            Progress::Bar(bar) => bar.println(line),
+            Progress::Bar { bar, .. } if !bar.is_finished() => bar.println(line),
             _ => stderr_line(&line),
         }
     }
 
-    /// A line of information on stderr, unless the output is JSON.
+    /// A line of information on stderr after training, unless the output is JSON.
     pub fn note(&self, text: &str) {
-        match self {
-            Progress::Bar(bar) => bar.println(text),
-            Progress::Lines { .. } => stderr_line(text),
-            Progress::Quiet => {}
+        if !matches!(self, Progress::Quiet) {
+            stderr_line(text);
         }
     }
 
@@ -78,7 +89,10 @@ impl Progress {
     pub fn finish(&self, steps: u64, took: Duration) {
         match self {
             Progress::Quiet => return,
-            Progress::Bar(bar) => bar.finish(),
+            Progress::Bar { bar, last, .. } => {
+                bar.finish_and_clear();
+                stderr_line(last);
+            }
             Progress::Lines { .. } => {}
         }
         let secs = took.as_secs_f64();

@@ -1,5 +1,106 @@
-//! tfg's GPU backend.
-#[allow(dead_code)]
+//! tfg's GPU backend: Kernel IR programs compiled to PTX through LLVM's
+//! NVPTX target, and a CUDA runtime that runs them.
+//!
+//! [`compile_ptx`] turns a [`Program`] into a [`PtxModule`]: PTX text (one
+//! `.entry` per launch) and a [`Manifest`], the launch plan — grid and
+//! block of each launch, the buffers it takes, the buffer plan, the graph's
+//! inputs, params, outputs and updates. [`cuda`] loads such a module on a
+//! GPU through the CUDA driver API (loaded at run time, so nothing here
+//! needs CUDA to build) and runs it, keeping params and optimizer state on
+//! the device between steps.
+//!
+//! Code generation needs LLVM and sits behind the `llvm` feature (on by
+//! default); without it the crate still reads manifests and runs PTX, so a
+//! build for a GPU machine carries no LLVM.
+//!
+//! It knows the Kernel IR (`tfg_ir::kernel`) and nothing else: not the
+//! surface language, not the passes that produce Kernel IR, not the other
+//! backends.
+
+#[cfg(feature = "llvm")]
+mod codegen;
+pub mod cuda;
+pub mod manifest;
+#[cfg_attr(not(feature = "llvm"), allow(dead_code))]
 mod math;
-#[allow(dead_code)]
+#[cfg_attr(not(feature = "llvm"), allow(dead_code))]
 mod schedule;
+
+pub use manifest::Manifest;
+use std::path::Path;
+pub use tfg_ir::kernel::Program;
+
+/// The GPU architecture PTX is generated for unless one is asked for.
+pub const DEFAULT_SM: &str = "sm_80";
+/// The names of a module's files in its directory.
+pub const PTX_FILE: &str = "program.ptx";
+pub const MANIFEST_FILE: &str = "manifest.json";
+
+/// A compiled program: PTX text and its launch plan.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PtxModule {
+    pub ptx: String,
+    pub manifest: Manifest,
+}
+
+/// Compiles `p` to PTX for `sm` (`sm_80`, `sm_90`, …; `sm_70` or newer).
+#[cfg(feature = "llvm")]
+pub fn compile_ptx(p: &Program, sm: &str) -> Result<PtxModule, String> {
+    tfg_ir::kernel::verify(p).map_err(|e| format!("invalid program: {e}"))?;
+    let launches = schedule::schedule(p)?;
+    let ptx = codegen::ptx(p, &launches, sm)?;
+    Ok(PtxModule { ptx, manifest: Manifest::new(p, &launches, sm) })
+}
+
+/// The LLVM IR that [`compile_ptx`] turns into PTX (after optimisation),
+/// for `--emit llvm`.
+#[cfg(feature = "llvm")]
+pub fn llvm_ir(p: &Program) -> Result<String, String> {
+    tfg_ir::kernel::verify(p).map_err(|e| format!("invalid program: {e}"))?;
+    let launches = schedule::schedule(p)?;
+    codegen::llvm_ir(p, &launches, DEFAULT_SM)
+}
+
+/// Unoptimised LLVM IR of `p` for the host, with the launch plan: each entry
+/// is called once per thread as `entry(ptr buffers, ptr ids)`, where `ids`
+/// points at `[tid.x, ctaid.x, ctaid.y, ctaid.z, nctaid.x, nctaid.y,
+/// nctaid.z]` (i32), and the caller provides `tfg_host_barrier()`,
+/// `tfg_host_warp_sync()` and `tfg_host_shfl_bfly(i32, i32) -> i32`. The
+/// tests run the generated code this way where there is no GPU.
+#[cfg(feature = "llvm")]
+#[doc(hidden)]
+pub fn host_ir(p: &Program) -> Result<(String, Manifest), String> {
+    tfg_ir::kernel::verify(p).map_err(|e| format!("invalid program: {e}"))?;
+    let launches = schedule::schedule(p)?;
+    Ok((codegen::host_ir(p, &launches)?, Manifest::new(p, &launches, "host")))
+}
+
+impl PtxModule {
+    /// Writes `DIR/program.ptx` and `DIR/manifest.json`, each whole or not
+    /// at all (written to a temporary name, then renamed).
+    pub fn write(&self, dir: &Path) -> Result<(), String> {
+        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        write_whole(&dir.join(PTX_FILE), &self.ptx)?;
+        write_whole(&dir.join(MANIFEST_FILE), &self.manifest.to_json())
+    }
+
+    /// Reads a module that [`PtxModule::write`] wrote.
+    pub fn read(dir: &Path) -> Result<PtxModule, String> {
+        let read = |name: &str| {
+            let path = dir.join(name);
+            std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+        };
+        let manifest = Manifest::from_json(&read(MANIFEST_FILE)?)?;
+        Ok(PtxModule { ptx: read(PTX_FILE)?, manifest })
+    }
+}
+
+fn write_whole(path: &Path, text: &str) -> Result<(), String> {
+    let tmp = path.with_extension("partial");
+    std::fs::write(&tmp, text)
+        .and_then(|_| std::fs::rename(&tmp, path))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            format!("cannot write {}: {e}", path.display())
+        })
+}

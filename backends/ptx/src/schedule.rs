@@ -34,6 +34,10 @@ pub(crate) const WARP: u32 = 32;
 pub(crate) const VECTOR: u32 = 4;
 /// The tile edge of the GEMM kernel (a tile is `TILE × TILE` results).
 pub(crate) const TILE: u64 = 64;
+/// The GEMM kernel's step along `k`.
+pub(crate) const DEPTH: u64 = 16;
+/// Shared memory a block-wide reduction uses: one 8-byte slot a warp.
+pub(crate) const SLOT_BYTES: u32 = 32 * 8;
 
 /// One CUDA launch.
 #[derive(Clone, Debug)]
@@ -102,6 +106,25 @@ pub(crate) fn schedule(p: &Program) -> Result<Vec<Launch>, String> {
 fn entry_name(kernel: &str) -> String {
     let clean: String = kernel.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect();
     format!("tfg_{clean}")
+}
+
+/// The static shared memory a launch uses, in bytes.
+pub(crate) fn shared_bytes(p: &Program, l: &Launch) -> u32 {
+    match &l.mapping {
+        Mapping::Gemm { gemm, .. } => {
+            let size = p.buffer(gemm.c.buf).map_or(8, |b| b.dtype.size() as u64);
+            (2 * DEPTH * (TILE + 1) * size) as u32
+        }
+        Mapping::Rows { body, group, .. } | Mapping::Serial { body, group } => {
+            let mut reduces = false;
+            Stmt::walk(body, &mut |s| reduces |= matches!(split(s), Some(Split::Reduce(_))));
+            if *group > WARP && reduces {
+                SLOT_BYTES
+            } else {
+                0
+            }
+        }
+    }
 }
 
 /// Grid and block size.

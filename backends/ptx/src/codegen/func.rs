@@ -12,8 +12,8 @@ use super::{Error, Gen, Target, R};
 use crate::schedule::{split, Launch, Mapping, RowIndex, Split, BLOCK};
 use inkwell::basic_block::BasicBlock;
 use inkwell::builder::Builder;
-use inkwell::types::{BasicType, BasicTypeEnum, IntType};
-use inkwell::values::{BasicMetadataValueEnum, BasicValueEnum, FunctionValue, IntValue, PointerValue, VectorValue};
+use inkwell::types::{BasicTypeEnum, IntType};
+use inkwell::values::{BasicMetadataValueEnum, BasicValue, BasicValueEnum, FunctionValue, IntValue, PointerValue, VectorValue};
 use inkwell::IntPredicate;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use tfg_ir::kernel::{BufId, Expr, Index, Local, Scalar, Stmt, Var};
@@ -259,7 +259,7 @@ impl<'g, 'p, 'ctx> Fx<'g, 'p, 'ctx> {
     }
 
     /// Sets the variables of a collapsed loop nest from the flat row.
-    fn set_nest(&mut self, nest: &[(Var, u64)], row: IntValue<'ctx>) -> R<()> {
+    pub fn set_nest(&mut self, nest: &[(Var, u64)], row: IntValue<'ctx>) -> R<()> {
         let mut stride = 1u64;
         for (k, &(v, e)) in nest.iter().enumerate().rev() {
             let b = &self.g.b;
@@ -669,20 +669,20 @@ fn fits_i32(g: &Gen, l: &Launch, stmts: &[Stmt]) -> bool {
         }
     });
     ok &= extents.values().all(|&e| e < LIMIT);
-    let max = |i: &Index| index_max(i, &extents);
+    let fits = |i: &Index| index_range(i, &extents).1 < LIMIT;
     Stmt::walk(stmts, &mut |s| {
         match s {
-            Stmt::Store { index, .. } => ok &= max(index) < LIMIT,
+            Stmt::Store { index, .. } => ok &= fits(index),
             Stmt::Gemm(gm) => {
                 let total = gm.batch.saturating_mul(gm.m).saturating_mul(gm.n);
-                ok &= total < LIMIT && [&gm.a, &gm.b, &gm.c].iter().all(|r| max(&r.offset) < LIMIT);
+                ok &= total < LIMIT && [&gm.a, &gm.b, &gm.c].iter().all(|r| fits(&r.offset));
             }
             _ => {}
         }
         for e in s.exprs() {
             e.walk(&mut |x| {
                 if let Expr::Load { index, .. } | Expr::Index(index) = x {
-                    ok &= max(index) < LIMIT;
+                    ok &= fits(index);
                 }
             });
         }
@@ -690,14 +690,27 @@ fn fits_i32(g: &Gen, l: &Launch, stmts: &[Stmt]) -> bool {
     ok
 }
 
-/// The largest value any part of `i` takes.
-fn index_max(i: &Index, extents: &HashMap<Var, u64>) -> u64 {
-    match i {
-        Index::Const(c) => *c,
-        Index::Var(v) => extents.get(v).map_or(u64::MAX, |e| e.saturating_sub(1)),
-        Index::Add(a, b) => index_max(a, extents).saturating_add(index_max(b, extents)),
-        Index::Mul(a, c) => index_max(a, extents).saturating_mul(*c),
-        Index::Div(a, c) => index_max(a, extents) / (*c).max(1),
-        Index::Rem(a, c) => index_max(a, extents).min(c.saturating_sub(1)),
-    }
+/// The largest value `i` takes, and the largest any part of it takes.
+fn index_range(i: &Index, extents: &HashMap<Var, u64>) -> (u64, u64) {
+    let (value, inner) = match i {
+        Index::Const(c) => (*c, 0),
+        Index::Var(v) => (extents.get(v).map_or(u64::MAX, |e| e.saturating_sub(1)), 0),
+        Index::Add(a, b) => {
+            let ((x, p), (y, q)) = (index_range(a, extents), index_range(b, extents));
+            (x.saturating_add(y), p.max(q))
+        }
+        Index::Mul(a, c) => {
+            let (x, p) = index_range(a, extents);
+            (x.saturating_mul(*c), p)
+        }
+        Index::Div(a, c) => {
+            let (x, p) = index_range(a, extents);
+            (x / (*c).max(1), p.max(x))
+        }
+        Index::Rem(a, c) => {
+            let (x, p) = index_range(a, extents);
+            (x.min(c.saturating_sub(1)), p.max(x))
+        }
+    };
+    (value, inner.max(value))
 }

@@ -260,3 +260,48 @@ fn const_array<'ctx>(elem: BasicTypeEnum<'ctx>, values: &[BasicValueEnum<'ctx>])
         other => other.array_type(0).const_zero(),
     }
 }
+
+impl<'ctx> Gen<'_, 'ctx> {
+    /// The declaration of intrinsic (or host-provided function) `name`.
+    pub fn intrinsic(&self, name: &str, ret: Option<BasicTypeEnum<'ctx>>, args: &[BasicTypeEnum<'ctx>]) -> FunctionValue<'ctx> {
+        if let Some(f) = self.module.get_function(name) {
+            return f;
+        }
+        let args: Vec<BasicMetadataTypeEnum> = args.iter().map(|&a| a.into()).collect();
+        let t = match ret {
+            Some(r) => r.fn_type(&args, false),
+            None => self.cx.void_type().fn_type(&args, false),
+        };
+        let f = self.module.add_function(name, t, None);
+        if !name.starts_with("llvm.") {
+            // Barriers and shuffles must not be moved or duplicated.
+            f.add_attribute(AttributeLoc::Function, self.enum_attr("convergent"));
+        }
+        f
+    }
+
+    /// A new shared-memory array of type `t`.
+    pub fn shared(&self, t: BasicTypeEnum<'ctx>, name: &str) -> PointerValue<'ctx> {
+        let g = self.module.add_global(t, Some(self.shared_space()), name);
+        g.set_linkage(Linkage::Internal);
+        g.set_initializer(&t.const_zero());
+        if self.target == Target::Nvptx {
+            // Shared memory cannot be initialised.
+            g.set_initializer(&undef(t));
+        }
+        g.set_alignment(16);
+        g.as_pointer_value()
+    }
+}
+
+fn undef(t: BasicTypeEnum) -> BasicValueEnum {
+    match t {
+        BasicTypeEnum::ArrayType(a) => a.get_undef().into(),
+        BasicTypeEnum::FloatType(f) => f.get_undef().into(),
+        BasicTypeEnum::IntType(i) => i.get_undef().into(),
+        BasicTypeEnum::PointerType(p) => p.get_undef().into(),
+        BasicTypeEnum::StructType(s) => s.get_undef().into(),
+        BasicTypeEnum::VectorType(v) => v.get_undef().into(),
+        BasicTypeEnum::ScalableVectorType(v) => v.get_undef().into(),
+    }
+}

@@ -1,0 +1,316 @@
+//! Running a [`PtxModule`] on a GPU through the CUDA driver API.
+//!
+//! `libcuda` is loaded when [`open`] is first called (cudarc's dynamic
+//! loading), so this module builds and links everywhere and reports a clear
+//! error where there is no driver or no GPU. A [`Session`] loads the PTX
+//! once, allocates the whole buffer plan once (one arena for every
+//! temporary, one allocation for each input, param, output and update), and
+//! then runs the launches in order on one stream as often as asked. Params
+//! stay on the device: [`Session::step`] makes each update the param's new
+//! value by swapping the two allocations, so a training loop copies only
+//! its feeds in and its outputs out.
+
+use crate::manifest::{self, Manifest, TensorSpec};
+use crate::PtxModule;
+use cudarc::driver::{CudaContext, CudaFunction, CudaModule, CudaSlice, CudaStream, DevicePtr, LaunchConfig, PushKernelArg};
+use cudarc::nvrtc::Ptx;
+use std::sync::Arc;
+use tfg_ir::{DType, Data, Tensor};
+
+/// A GPU, with the stream everything runs on.
+pub struct Device {
+    ctx: Arc<CudaContext>,
+    stream: Arc<CudaStream>,
+    name: String,
+}
+
+/// The first GPU, or why there is none.
+pub fn open() -> Result<Device, String> {
+    // Loading the library is the only step that would otherwise panic.
+    if !unsafe { cudarc::driver::sys::is_culib_present() } {
+        return Err("no CUDA driver found (libcuda.so.1): the cuda backend needs an NVIDIA GPU and its driver".into());
+    }
+    let count = CudaContext::device_count().map_err(|e| format!("the CUDA driver cannot start: {e}"))?;
+    if count < 1 {
+        return Err("no CUDA device found: the driver is installed, but it sees no GPU".into());
+    }
+    let ctx = CudaContext::new(0).map_err(|e| format!("cannot use CUDA device 0: {e}"))?;
+    let name = ctx.name().unwrap_or_else(|_| "CUDA device 0".into());
+    let stream = ctx.default_stream();
+    Ok(Device { ctx, stream, name })
+}
+
+fn driver(what: &str) -> impl Fn(cudarc::driver::DriverError) -> String + '_ {
+    move |e| format!("{what}: {e}")
+}
+
+impl Device {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// `(major, minor)` compute capability.
+    pub fn compute_capability(&self) -> Result<(i32, i32), String> {
+        self.ctx.compute_capability().map_err(driver("compute capability"))
+    }
+
+    /// Loads `m`'s PTX and allocates its buffer plan.
+    pub fn load(&self, m: &PtxModule) -> Result<Session, String> {
+        let module = self.ctx.load_module(Ptx::from_src(m.ptx.clone())).map_err(driver("loading the PTX"))?;
+        let functions = m
+            .manifest
+            .launches
+            .iter()
+            .map(|l| module.load_function(&l.entry).map_err(driver(&format!("entry {}", l.entry))))
+            .collect::<Result<Vec<_>, _>>()?;
+        let alloc = |bytes: u64| -> Result<CudaSlice<u8>, String> {
+            let n = usize::try_from(bytes.max(1)).map_err(|_| format!("{bytes} bytes do not fit in memory"))?;
+            self.stream.alloc_zeros::<u8>(n).map_err(driver("allocating device memory"))
+        };
+        let arena = alloc(m.manifest.arena_bytes)?;
+        let mut own = Vec::with_capacity(m.manifest.buffers.len());
+        for b in &m.manifest.buffers {
+            own.push(match b.role.as_str() {
+                "temp" | "const" => None,
+                _ => Some(alloc(b.bytes)?),
+            });
+        }
+        Ok(Session { stream: self.stream.clone(), manifest: m.manifest.clone(), functions, _module: module, arena, own })
+    }
+
+    /// Device-to-device copy bandwidth over `bytes`, in GB/s (read plus
+    /// write bytes per second, as bandwidth tests count), best of `repeats`.
+    pub fn copy_bandwidth(&self, bytes: usize, repeats: usize) -> Result<f64, String> {
+        let src = self.stream.alloc_zeros::<u8>(bytes).map_err(driver("allocating"))?;
+        let mut dst = self.stream.alloc_zeros::<u8>(bytes).map_err(driver("allocating"))?;
+        let mut best = f64::INFINITY;
+        for _ in 0..repeats.max(1) {
+            let ms = self.timed(|s| s.memcpy_dtod(&src, &mut dst).map_err(driver("copy")))?;
+            best = best.min(ms);
+        }
+        Ok(2.0 * bytes as f64 / (best * 1e-3) / 1e9)
+    }
+
+    /// Milliseconds `work` takes on the stream.
+    fn timed(&self, work: impl FnOnce(&Arc<CudaStream>) -> Result<(), String>) -> Result<f64, String> {
+        let start = self.ctx.new_event(None).map_err(driver("event"))?;
+        let end = self.ctx.new_event(None).map_err(driver("event"))?;
+        start.record(&self.stream).map_err(driver("event"))?;
+        work(&self.stream)?;
+        end.record(&self.stream).map_err(driver("event"))?;
+        end.synchronize().map_err(driver("event"))?;
+        start.elapsed_ms(&end).map(f64::from).map_err(driver("timing"))
+    }
+}
+
+/// A loaded program with its memory.
+pub struct Session {
+    stream: Arc<CudaStream>,
+    manifest: Manifest,
+    functions: Vec<CudaFunction>,
+    _module: Arc<CudaModule>,
+    arena: CudaSlice<u8>,
+    /// The allocation of every buffer that is not a temporary or a constant.
+    own: Vec<Option<CudaSlice<u8>>>,
+}
+
+/// What one run computes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outputs {
+    pub outputs: Vec<Tensor>,
+    pub updates: Vec<Tensor>,
+}
+
+impl Session {
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// Copies every param's value to the device.
+    pub fn set_params(&mut self, params: &[Tensor]) -> Result<(), String> {
+        let specs = self.manifest.params.clone();
+        self.upload("param", &specs, params)
+    }
+
+    /// The params' current values.
+    pub fn params(&self) -> Result<Vec<Tensor>, String> {
+        self.download(&self.manifest.params)
+    }
+
+    /// One run on `inputs`: the outputs and the updates (not applied).
+    pub fn run(&mut self, inputs: &[Tensor]) -> Result<Outputs, String> {
+        self.feed_and_launch(inputs)?;
+        let updates: Vec<TensorSpec> = self
+            .manifest
+            .updates
+            .iter()
+            .map(|u| TensorSpec { name: u.name.clone(), dtype: u.dtype.clone(), shape: u.shape.clone(), buffer: u.buffer })
+            .collect();
+        Ok(Outputs { outputs: self.download(&self.manifest.outputs)?, updates: self.download(&updates)? })
+    }
+
+    /// One training step on `inputs`: runs, then makes every update its
+    /// param's new value on the device. Gives the outputs.
+    pub fn step(&mut self, inputs: &[Tensor]) -> Result<Vec<Tensor>, String> {
+        self.feed_and_launch(inputs)?;
+        self.apply_updates()?;
+        self.download(&self.manifest.outputs)
+    }
+
+    /// Mean milliseconds of each launch over `repeats` runs on `inputs`
+    /// (updates are not applied, so every run sees the same params).
+    pub fn time_launches(&mut self, inputs: &[Tensor], repeats: usize) -> Result<Vec<f64>, String> {
+        let specs = self.manifest.inputs.clone();
+        self.upload("input", &specs, inputs)?;
+        self.launch_all()?;
+        let ctx = self.stream.context().clone();
+        let mut total = vec![0.0; self.functions.len()];
+        for _ in 0..repeats.max(1) {
+            for (i, t) in total.iter_mut().enumerate() {
+                let start = ctx.new_event(None).map_err(driver("event"))?;
+                let end = ctx.new_event(None).map_err(driver("event"))?;
+                start.record(&self.stream).map_err(driver("event"))?;
+                self.launch(i)?;
+                end.record(&self.stream).map_err(driver("event"))?;
+                end.synchronize().map_err(driver("event"))?;
+                *t += f64::from(start.elapsed_ms(&end).map_err(driver("timing"))?);
+            }
+        }
+        Ok(total.into_iter().map(|t| t / repeats.max(1) as f64).collect())
+    }
+
+    fn feed_and_launch(&mut self, inputs: &[Tensor]) -> Result<(), String> {
+        let specs = self.manifest.inputs.clone();
+        self.upload("input", &specs, inputs)?;
+        self.launch_all()
+    }
+
+    fn launch_all(&mut self) -> Result<(), String> {
+        for i in 0..self.functions.len() {
+            self.launch(i)?;
+        }
+        Ok(())
+    }
+
+    fn launch(&mut self, i: usize) -> Result<(), String> {
+        let l = &self.manifest.launches[i];
+        let args = l.buffers.iter().map(|&b| self.pointer(b)).collect::<Result<Vec<u64>, String>>()?;
+        let cfg = LaunchConfig { grid_dim: (l.grid[0], l.grid[1], l.grid[2]), block_dim: (l.block[0], l.block[1], l.block[2]), shared_mem_bytes: 0 };
+        let mut b = self.stream.launch_builder(&self.functions[i]);
+        for a in &args {
+            b.arg(a);
+        }
+        // The arguments are the device pointers of the buffers the entry
+        // was generated for, each as large as the plan says.
+        unsafe { b.launch(cfg) }.map_err(driver(&format!("launching {}", l.entry)))?;
+        Ok(())
+    }
+
+    /// The device address of buffer `b`.
+    fn pointer(&self, b: u32) -> Result<u64, String> {
+        let spec = self.manifest.buffers.get(b as usize).ok_or_else(|| format!("buffer {b} does not exist"))?;
+        if let Some(slice) = self.own.get(b as usize).and_then(Option::as_ref) {
+            let (p, _sync) = slice.device_ptr(&self.stream);
+            return Ok(p);
+        }
+        match spec.offset {
+            Some(off) => {
+                let (base, _sync) = self.arena.device_ptr(&self.stream);
+                Ok(base + off)
+            }
+            None => Err(format!("buffer {b} ({}) has no device memory", spec.role)),
+        }
+    }
+
+    fn apply_updates(&mut self) -> Result<(), String> {
+        for u in &self.manifest.updates {
+            let p = u.param.ok_or_else(|| format!("update {} replaces no param", u.name))?;
+            let param = self.manifest.params.get(p as usize).ok_or_else(|| format!("param {p} does not exist"))?.buffer;
+            // Both allocations have the same size: the update's becomes the param's.
+            self.own.swap(param as usize, u.buffer as usize);
+        }
+        Ok(())
+    }
+
+    fn upload(&mut self, kind: &str, specs: &[TensorSpec], values: &[Tensor]) -> Result<(), String> {
+        if specs.len() != values.len() {
+            return Err(format!("the program takes {} {kind}s, but was given {}", specs.len(), values.len()));
+        }
+        for (s, t) in specs.iter().zip(values) {
+            let want = manifest::dtype(&s.dtype)?;
+            let shape: Vec<u64> = t.shape.iter().map(|&d| d as u64).collect();
+            if t.dtype() != want || shape != s.shape {
+                return Err(format!("{kind} {} must be {} {:?}, but was given {} {:?}", s.name, s.dtype, s.shape, t.dtype(), t.shape));
+            }
+            let bytes = to_bytes(&t.data);
+            if bytes.is_empty() {
+                continue;
+            }
+            let slot = self.own.get_mut(s.buffer as usize).and_then(Option::as_mut).ok_or_else(|| format!("{kind} {} has no device memory", s.name))?;
+            self.stream.memcpy_htod(&bytes, slot).map_err(driver(&format!("copying {kind} {}", s.name)))?;
+        }
+        Ok(())
+    }
+
+    fn download(&self, specs: &[TensorSpec]) -> Result<Vec<Tensor>, String> {
+        let mut out = Vec::with_capacity(specs.len());
+        for s in specs {
+            let d = manifest::dtype(&s.dtype)?;
+            let shape: Vec<usize> = s.shape.iter().map(|&x| x as usize).collect();
+            let n: usize = shape.iter().product();
+            let slot = self.own.get(s.buffer as usize).and_then(Option::as_ref).ok_or_else(|| format!("{} has no device memory", s.name))?;
+            let mut bytes = self.stream.clone_dtoh(slot).map_err(driver(&format!("copying {} back", s.name)))?;
+            bytes.truncate(n * d.size());
+            out.push(Tensor { shape, data: from_bytes(d, &bytes) });
+        }
+        self.stream.synchronize().map_err(driver("running the program"))?;
+        Ok(out)
+    }
+}
+
+/// Elements as little-endian bytes (bool as one byte, 0 or 1).
+fn to_bytes(d: &Data) -> Vec<u8> {
+    match d {
+        Data::F32(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+        Data::F64(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+        Data::I32(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+        Data::I64(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+        Data::Bool(v) => v.iter().map(|&x| u8::from(x)).collect(),
+    }
+}
+
+fn from_bytes(d: DType, b: &[u8]) -> Data {
+    fn chunks<const N: usize>(b: &[u8]) -> impl Iterator<Item = [u8; N]> + '_ {
+        b.chunks_exact(N).map(|c| {
+            let mut a = [0u8; N];
+            a.copy_from_slice(c);
+            a
+        })
+    }
+    match d {
+        DType::F32 => Data::F32(chunks::<4>(b).map(f32::from_le_bytes).collect()),
+        DType::F64 => Data::F64(chunks::<8>(b).map(f64::from_le_bytes).collect()),
+        DType::I32 => Data::I32(chunks::<4>(b).map(i32::from_le_bytes).collect()),
+        DType::I64 => Data::I64(chunks::<8>(b).map(i64::from_le_bytes).collect()),
+        DType::Bool => Data::Bool(b.iter().map(|&x| x != 0).collect()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn elements_round_trip_through_device_bytes() {
+        for d in [
+            Data::F32(vec![1.5, -0.0, f32::INFINITY]),
+            Data::F64(vec![std::f64::consts::PI, -1e300]),
+            Data::I32(vec![i32::MIN, 7]),
+            Data::I64(vec![i64::MAX, -3]),
+            Data::Bool(vec![true, false, true]),
+        ] {
+            assert_eq!(from_bytes(d.dtype(), &to_bytes(&d)), d);
+        }
+        assert_eq!(to_bytes(&Data::F32(vec![1.0])), [0, 0, 0x80, 0x3f]);
+    }
+}
