@@ -7,8 +7,8 @@ new statement (a fresh name, so it is lowered, compiled and run from
 scratch); the clock starts when Enter is written and stops when the next
 prompt appears after the printed value.
 
-Usage: bench/repl_latency.py [ROUNDS]   (default 10 rounds of 4 statements)
-Run `cargo build --release --bin tfg` first (bench/repl_latency.sh does).
+Usage: bench/repl_latency.py [ROUNDS]   (default 10 rounds of 5 statements)
+Build first: `cargo build --release --bin tfg`.
 """
 
 import os
@@ -24,12 +24,14 @@ TFG = os.path.join(ROOT, "target", "release", "tfg")
 PROMPT = b">>> "
 
 # One forward layer on the test set, the logits, the predictions and the
-# accuracy: what a user pokes at on the MLP.
+# accuracy, and the whole forward pass on the 1437 training images: what a
+# user pokes at on the MLP.
 STATEMENTS = [
     "h{i} = relu(x_test @ w1 + b1)",
     "logits{i} = h{i} @ w2 + b2",
     "pred{i} = argmax(logits{i}, 1)",
     "acc{i} = mean(cast(pred{i} == labels_test, f32))",
+    "train_logits{i} = mlp(x, w1, b1, w2, b2)",
 ]
 
 

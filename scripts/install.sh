@@ -54,6 +54,15 @@ ensure_numpy() {
     "$TFG_PYTHON" -m pip install -q --disable-pip-version-check "numpy>=2.3"
 }
 
+# The TensorBoard test reads tfg's event files back with the tensorboard
+# package itself; it goes into the same .venv (after ensure_numpy).
+ensure_tensorboard() {
+    "$TFG_PYTHON" -c 'import tensorboard.backend.event_processing.event_accumulator' \
+        2>/dev/null && return 0
+    echo "installing tensorboard into .venv (pip)"
+    "$TFG_PYTHON" -m pip install -q --disable-pip-version-check "tensorboard>=2.16"
+}
+
 # The REPL's terminal test drives `tfg repl` through tmux.
 ensure_tmux() {
     command -v tmux >/dev/null || apt_install tmux

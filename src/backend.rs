@@ -1,35 +1,72 @@
 //! Where graphs run: the one place that turns `--backend` into something that
 //! executes a graph, for every command that runs one.
 //!
-//! A graph is prepared once ([`prepare`]) and then run as often as needed, so
-//! a compiling backend compiles a training step once per shape, not once per
-//! step. Today every backend runs on the reference interpreter: `cpu` until
-//! the Cranelift JIT is wired in here, `cuda` not at all.
+//! A graph is prepared once ([`prepare`]: the pass pipeline to the IR level
+//! the backend takes, then code generation) and then run as often as needed,
+//! so a compiling backend compiles a training step once per shape, not once
+//! per step. `interp` runs the Graph IR on the reference interpreter; `cpu`
+//! lowers to the Kernel IR and JIT-compiles it with Cranelift; `cuda` is not
+//! built yet.
 
 use crate::cli::Backend;
 use crate::failure::Failure;
+use crate::ir_dump::Dumps;
 use tfg_interp::Outputs;
 use tfg_ir::{Graph, Tensor};
+use tfg_passes::{Ir, Level, Options};
 
-/// A specialised graph, after the pass pipeline, ready to run on a backend.
+/// A specialised graph, compiled for a backend, ready to run.
 pub struct Executable {
+    /// The graph after the Graph IR passes: its inputs and params, in order,
+    /// are what [`Executable::run`] takes.
     graph: Graph,
+    code: Code,
 }
 
-/// Prepares `g` (specialised, after the pipeline) to run on `backend`.
-pub fn prepare(backend: Backend, g: Graph) -> Result<Executable, Failure> {
+enum Code {
+    Interp,
+    Cpu(Box<tfg_cpu::Compiled>),
+}
+
+/// Runs the pass pipeline over `g` (specialised) as far as `backend` needs,
+/// dumping as `dumps` asks, and compiles the result.
+pub fn prepare(backend: Backend, g: Graph, dumps: &Dumps) -> Result<Executable, Failure> {
     check_available(backend)?;
-    Ok(Executable { graph: g })
+    let name = g.name.clone();
+    let failed = |e: String| Failure::new(format!("graph `{name}`: {e}"));
+    let options = Options::default();
+    let mut ir = Ir::Graph(g);
+    dumps.run_to(&mut ir, Level::Graph, &options)?;
+    let Ir::Graph(graph) = ir else {
+        return Err(failed("the Graph IR passes left no graph".into()));
+    };
+    let code = match backend {
+        Backend::Interp => Code::Interp,
+        Backend::Cpu => {
+            let mut ir = Ir::Graph(graph.clone());
+            let passes = tfg_passes::pipeline_between(Level::Graph, Level::Kernel, false);
+            dumps.run_passes(&mut ir, &passes, &options)?;
+            let Ir::Kernel(program) = ir else {
+                return Err(failed("lowering left no Kernel IR".into()));
+            };
+            let compiled = tfg_cpu::compile(&program).map_err(|e| failed(e.to_string()))?;
+            Code::Cpu(Box::new(compiled))
+        }
+        Backend::Cuda => return Err(cuda_missing()),
+    };
+    Ok(Executable { graph, code })
 }
 
 /// An error for a backend this build cannot run, before any work is done.
 pub fn check_available(backend: Backend) -> Result<(), Failure> {
     match backend {
-        Backend::Cuda => Err(Failure::new(
-            "the cuda backend is not built yet; use `--backend interp` (or `cpu`)",
-        )),
+        Backend::Cuda => Err(cuda_missing()),
         Backend::Cpu | Backend::Interp => Ok(()),
     }
+}
+
+fn cuda_missing() -> Failure {
+    Failure::new("the cuda backend is not built yet; use `--backend cpu` or `--backend interp`")
 }
 
 impl Executable {
@@ -38,8 +75,19 @@ impl Executable {
     }
 
     /// One run: `inputs` in `graph().inputs()` order, `params` in `graph().params()` order.
-    pub fn run(&self, inputs: &[Tensor], params: &[Tensor]) -> Result<Outputs, Failure> {
-        tfg_interp::run(&self.graph, inputs, params)
-            .map_err(|e| Failure::new(format!("graph `{}`: {e}", self.graph.name)))
+    pub fn run(&mut self, inputs: &[Tensor], params: &[Tensor]) -> Result<Outputs, Failure> {
+        let failed = |e: String| Failure::new(format!("graph `{}`: {e}", self.graph.name));
+        match &mut self.code {
+            Code::Interp => {
+                tfg_interp::run(&self.graph, inputs, params).map_err(|e| failed(e.to_string()))
+            }
+            Code::Cpu(c) => {
+                let out = c.run(inputs, params).map_err(|e| failed(e.to_string()))?;
+                Ok(Outputs {
+                    outputs: out.outputs,
+                    updates: out.updates,
+                })
+            }
+        }
     }
 }

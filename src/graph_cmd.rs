@@ -65,16 +65,24 @@ pub fn graph(args: &GraphArgs) -> Result<(), Failure> {
         (_, Some(i)) => i + 1,
         _ => passes.len(),
     };
-    let kernels = args.kernels || (stage != crate::ir_dump::FRONTEND && graph_stage.is_none() && stage != "all");
+    let kernels = args.kernels
+        || (stage != crate::ir_dump::FRONTEND && graph_stage.is_none() && stage != "all");
     passes.truncate(upto);
     let name = g.name.clone();
     let mut ir = Ir::Graph(g);
     tfg_passes::run_pipeline(&mut ir, &passes, &Options::default(), |_, _, _| {})
         .map_err(|e| Failure::new(format!("graph `{name}`: {e}")))?;
     let Ir::Graph(g) = ir else {
-        return Err(Failure::new(format!("graph `{name}`: the Graph IR passes left no graph")));
+        return Err(Failure::new(format!(
+            "graph `{name}`: the Graph IR passes left no graph"
+        )));
     };
 
+    if kernels && g.nodes.iter().any(|n| n.ty.shape.is_symbolic()) {
+        eprintln!(
+            "note: graph `{name}` has symbolic dims; fusion keeps each op in a kernel of its own (bind them with --dim NAME=N)"
+        );
+    }
     let fusion = kernels.then(|| tfg_passes::fuse::fuse(&g));
     let mut picture = Picture::new(&g, fusion.as_ref());
     if stage != crate::ir_dump::FRONTEND {

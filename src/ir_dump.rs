@@ -10,7 +10,7 @@ use crate::whole_file;
 use std::io::Write;
 use std::path::PathBuf;
 use tfg_ir::Graph;
-use tfg_passes::{Ir, Level, Options, PassTime};
+use tfg_passes::{Ir, Level, Options, Pass, PassTime};
 
 /// The stage before any pass.
 pub const FRONTEND: &str = "frontend";
@@ -62,26 +62,37 @@ impl Dumps {
     }
 
     /// Runs the passes of the pipeline that lead to `level` over `ir`,
-    /// dumping after the stages asked for (a pass's report, such as
-    /// simplify's explanations, follows its IR). Returns the pass times.
+    /// dumping after the stages asked for. Returns the pass times.
     pub fn run_to(
         &self,
         ir: &mut Ir,
         level: Level,
         options: &Options,
     ) -> Result<Vec<PassTime>, Failure> {
+        self.run_passes(ir, &tfg_passes::pipeline_to(level), options)
+    }
+
+    /// Runs `passes` (a stretch of the pipeline) over `ir`, dumping after the
+    /// stages asked for (a pass's report, such as simplify's explanations,
+    /// follows its IR). Stages are numbered by their place in the pipeline.
+    pub fn run_passes(
+        &self,
+        ir: &mut Ir,
+        passes: &[Pass],
+        options: &Options,
+    ) -> Result<Vec<PassTime>, Failure> {
         let name = match &*ir {
             Ir::Graph(g) | Ir::Fused(g, _) => g.name.clone(),
             Ir::Kernel(_) => "program".to_string(),
         };
+        let order: Vec<&str> = tfg_passes::pipeline().iter().map(|p| p.name).collect();
+        let stage_no = |pass: &str| order.iter().position(|p| *p == pass).map_or(0, |i| i + 1);
         let mut dumps: Vec<(usize, &str, String)> = Vec::new();
-        if self.wants(FRONTEND) {
+        let from_start = passes.first().is_some_and(|p| stage_no(p.name) == 1);
+        if from_start && self.wants(FRONTEND) {
             dumps.push((0, FRONTEND, ir.print()));
         }
-        let passes = tfg_passes::pipeline_to(level);
-        let mut stage = 0;
-        let ran = tfg_passes::run_pipeline(ir, &passes, options, |pass, ir, report| {
-            stage += 1;
+        let ran = tfg_passes::run_pipeline(ir, passes, options, |pass, ir, report| {
             if self.wants(pass.name) {
                 let mut text = ir.print();
                 if let Some(report) = report {
@@ -89,7 +100,7 @@ impl Dumps {
                     text.push_str(&report.trim_end().replace('\n', "\n// "));
                     text.push('\n');
                 }
-                dumps.push((stage, pass.name, text));
+                dumps.push((stage_no(pass.name), pass.name, text));
             }
         });
         self.emit(&name, &dumps)?;

@@ -1,12 +1,15 @@
 //! `tfg run FILE`: compile a graph, feed it, run it once, print its outputs.
 
-use crate::cli::RunArgs;
+use crate::backend::Executable;
+use crate::cli::{Backend, RunArgs};
 use crate::failure::Failure;
+use crate::feed::Bound;
 use crate::ir_dump::Dumps;
 use crate::session::Session;
 use crate::source::Source;
 use crate::{arrayprint, backend, checkpoint, feed, file_defaults, json, npy, stdout};
 use std::path::Path;
+use tfg_interp::Outputs;
 use tfg_ir::{Graph, Tensor};
 
 pub fn run(args: &RunArgs) -> Result<(), Failure> {
@@ -25,13 +28,8 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
     }
     session.init_missing(&bound.graph, args.seed, &src)?;
 
-    let mut g = bound.graph.clone();
-    Dumps::from_options(&args.dump).run_pipeline(&mut g)?;
-    let exe = backend::prepare(args.backend, g)?;
-    let result = exe.run(
-        &bound.inputs_for(exe.graph())?,
-        &session.params_for(exe.graph())?,
-    )?;
+    let dumps = Dumps::from_options(&args.dump);
+    let (exe, result) = run_once(&bound, &session, args.backend, &dumps)?;
     let outputs = named_outputs(exe.graph(), &result.outputs);
 
     if let Some(dir) = &args.out {
@@ -42,6 +40,23 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
     } else {
         stdout::write(&outputs_text(&outputs))
     }
+}
+
+/// Runs the graph `bound` was specialised to once: the pass pipeline (with
+/// `dumps`), then `backend` on `bound`'s inputs and `session`'s params.
+/// Returns what ran (its graph names the outputs) and what it computed.
+pub fn run_once(
+    bound: &Bound,
+    session: &Session,
+    backend: Backend,
+    dumps: &Dumps,
+) -> Result<(Executable, Outputs), Failure> {
+    let mut exe = backend::prepare(backend, bound.graph.clone(), dumps)?;
+    let result = exe.run(
+        &bound.inputs_for(exe.graph())?,
+        &session.params_for(exe.graph())?,
+    )?;
+    Ok((exe, result))
 }
 
 /// `g`'s outputs with their names, in the order of its `output` statements.

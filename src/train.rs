@@ -94,13 +94,8 @@ pub fn train(args: &TrainArgs) -> Result<(), Failure> {
         progress.note(&format!("TensorBoard events: {}", events.path().display()));
     }
 
-    let mut forward = bound.graph.clone();
-    Dumps::from_options(&args.dump).run_pipeline(&mut forward)?;
-    let exe = backend::prepare(args.backend, forward)?;
-    let result = exe.run(
-        &bound.inputs_for(exe.graph())?,
-        &session.params_for(exe.graph())?,
-    )?;
+    let dumps = Dumps::from_options(&args.dump);
+    let (exe, result) = run::run_once(&bound, &session, args.backend, &dumps)?;
     let outputs = run::named_outputs(exe.graph(), &result.outputs);
     let params = user_params(&bound.graph, &session)?;
 
@@ -223,7 +218,9 @@ impl<'s> Trainer<'s> {
             let prepared = self.prepare(names, &shapes, session)?;
             self.prepared.insert(shapes.clone(), prepared);
         }
-        let Prepared { exe, order } = &self.prepared[&shapes];
+        let Some(Prepared { exe, order }) = self.prepared.get_mut(&shapes) else {
+            return Err(Failure::new("no compiled step for these shapes"));
+        };
         let params = session.params_for(exe.graph())?;
         let result = if order.iter().enumerate().all(|(i, &j)| i == j) {
             exe.run(inputs, &params)?
@@ -236,8 +233,8 @@ impl<'s> Trainer<'s> {
     }
 
     /// Specialises the step graph to the shapes of the inputs named `names`,
-    /// runs the pipeline, and initialises the optimizer slots the session
-    /// does not hold yet.
+    /// initialises the optimizer slots the session does not hold yet, and
+    /// prepares it for the backend (pass pipeline and code generation).
     fn prepare(
         &self,
         names: &[String],
@@ -258,14 +255,14 @@ impl<'s> Trainer<'s> {
             .collect::<Result<Vec<_>, Failure>>()?;
         let failed = |e: tfg_ir::TypeError| Failure::new(format!("graph `{}`: {e}", g.name));
         let dims = bind_dims(g, &fed).map_err(failed)?;
-        let mut specialised = specialize(g, &dims).map_err(failed)?;
-        self.dumps.run_pipeline(&mut specialised)?;
+        let specialised = specialize(g, &dims).map_err(failed)?;
         session.init_missing(&specialised, self.seed, self.src)?;
-        let order = specialised
+        let exe = backend::prepare(self.backend, specialised, &self.dumps)?;
+        let order = exe
+            .graph()
             .inputs()
-            .map(|v| position(&specialised, v))
+            .map(|v| position(exe.graph(), v))
             .collect::<Result<_, _>>()?;
-        let exe = backend::prepare(self.backend, specialised)?;
         Ok(Prepared { exe, order })
     }
 }

@@ -55,7 +55,8 @@ fn program(path: &Path) -> tfg_frontend::Program {
 fn after_every_pass(g: Graph) -> Graph {
     let mut ir = tfg_passes::Ir::Graph(g);
     let passes = tfg_passes::pipeline_to(tfg_passes::Level::Graph);
-    tfg_passes::run_pipeline(&mut ir, &passes, &Default::default(), |_, _, _| {}).expect("passes run");
+    tfg_passes::run_pipeline(&mut ir, &passes, &Default::default(), |_, _, _| {})
+        .expect("passes run");
     ir.into_graph().expect("graph passes give a graph")
 }
 
@@ -326,6 +327,16 @@ fn fused_kernels_are_clusters_in_dot_and_boxes_in_svg() {
         members.sort();
         assert_eq!(inside, members, "kernel {}", k.name);
     }
+
+    // After the fuse pass, the kernels are drawn without being asked for.
+    let fused = ["--dim", "B=8", "--after", "fuse", file];
+    let clusters: BTreeSet<String> = check_dot(&picture(&dir, "fused.dot", &fused), &g)
+        .nodes
+        .into_values()
+        .flatten()
+        .filter(|c| c != "cluster_params")
+        .collect();
+    assert_eq!(clusters.len(), fusion.groups.len());
 
     let boxes = check_svg(&picture(&dir, "mlp.svg", &args), &g);
     let kernels: Vec<&SvgBox> = boxes.iter().filter(|b| b.class == "kernel").collect();

@@ -207,15 +207,20 @@ pub fn pipeline() -> Vec<Pass> {
     ]
 }
 
-/// The passes of the pipeline up to the last one that gives `level`.
+/// The passes of the pipeline whose output is at most `level`: all a
+/// program needs to reach it.
 pub fn pipeline_to(level: Level) -> Vec<Pass> {
-    let mut passes = pipeline();
-    let end = passes
-        .iter()
-        .rposition(|p| p.output() == level)
-        .map_or(0, |i| i + 1);
-    passes.truncate(end);
-    passes
+    pipeline_between(Level::Graph, level, true)
+}
+
+/// The passes that take a program from the end of `from` to `to`: those
+/// whose output level is above `from` (or equal, with `from_start`: the
+/// passes within `from` too) and at most `to`.
+pub fn pipeline_between(from: Level, to: Level, from_start: bool) -> Vec<Pass> {
+    pipeline()
+        .into_iter()
+        .filter(|p| (p.output() > from || (from_start && p.output() == from)) && p.output() <= to)
+        .collect()
 }
 
 /// The pass called `name`, if the pipeline has one.

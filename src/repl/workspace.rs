@@ -202,9 +202,8 @@ impl Workspace {
     ) -> Result<Evaluation, Failure> {
         let started = Instant::now();
         let bound = self.bind(g, targets)?;
-        let mut compiled = bound.graph.clone();
-        Dumps::new(Vec::new(), Sink::Stderr).run_pipeline(&mut compiled)?;
-        let exe = backend::prepare(self.backend, compiled)?;
+        let dumps = Dumps::new(Vec::new(), Sink::Stderr);
+        let mut exe = backend::prepare(self.backend, bound.graph.clone(), &dumps)?;
         let inputs = bound.inputs_for(exe.graph())?;
         let params = self.session.params_for(exe.graph())?;
         let compile = started.elapsed();
