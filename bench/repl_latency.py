@@ -7,7 +7,7 @@ new statement (a fresh name, so it is lowered, compiled and run from
 scratch); the clock starts when Enter is written and stops when the next
 prompt appears after the printed value.
 
-Usage: bench/repl_latency.py [ROUNDS]   (default 10 rounds of 5 statements)
+Usage: bench/repl_latency.py [ROUNDS] [BACKEND]   (default: 10 rounds of 5 statements, cpu)
 Build first: `cargo build --release --bin tfg`.
 """
 
@@ -51,11 +51,12 @@ def read_until(fd, pattern, timeout=30.0):
 
 def main():
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 10
+    backend = sys.argv[2] if len(sys.argv) > 2 else "cpu"
     env = dict(os.environ, NO_COLOR="1", XDG_DATA_HOME=os.path.join(ROOT, "target", "bench-repl"))
     pid, fd = pty.fork()
     if pid == 0:
         os.chdir(ROOT)
-        os.execve(TFG, [TFG, "repl", "examples/mlp_digits.tfg"], env)
+        os.execve(TFG, [TFG, "repl", "examples/mlp_digits.tfg", "--backend", backend], env)
     read_until(fd, re.escape(PROMPT))
     times = {s: [] for s in STATEMENTS}
     for i in range(rounds):
@@ -76,7 +77,7 @@ def main():
     everything = [t for ts in times.values() for t in ts]
     for template, ts in times.items():
         print(f"{template.format(i='N'):45} median {statistics.median(ts) * 1e3:7.2f} ms  max {max(ts) * 1e3:7.2f} ms")
-    print(f"{'all':45} median {statistics.median(everything) * 1e3:7.2f} ms  max {max(everything) * 1e3:7.2f} ms"
+    print(f"{'all (' + backend + ')':45} median {statistics.median(everything) * 1e3:7.2f} ms  max {max(everything) * 1e3:7.2f} ms"
           f"  ({len(everything)} entries)")
 
 

@@ -30,10 +30,27 @@ pub enum Command {
     Check(CheckArgs),
     /// Print the IR after each pass (or after the passes named by --after).
     Dump(DumpArgs),
+    /// Run single passes over a dumped IR file (`.tfir`) and print the result.
+    Opt(OptArgs),
     /// Draw the graph as a picture: SVG (laid out by tfg) or Graphviz DOT.
     Graph(GraphArgs),
     /// An interactive prompt that compiles and runs each statement as it is entered.
     Repl(ReplArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct OptArgs {
+    /// A Graph IR text file, as `tfg dump` writes it (.tfir).
+    pub file: PathBuf,
+    /// The passes to run, in order (comma-separated or repeated).
+    #[arg(long, value_name = "PASS", value_delimiter = ',', required = true, value_parser = pass_parser())]
+    pub passes: Vec<String>,
+    /// Say why each rewrite of simplify fired.
+    #[arg(long)]
+    pub explain: bool,
+    /// Write the result to this file instead of stdout.
+    #[arg(short, long, value_name = "OUT")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -80,6 +97,10 @@ pub struct RunArgs {
     /// Start from the params in this safetensors checkpoint instead of their initialisers.
     #[arg(long, value_name = "CKPT")]
     pub restore: Option<PathBuf>,
+    /// Compile once, run once to warm up, then time N runs: print the compile time and the
+    /// median/min/max time per run (in --json as "timing": {"compile_ms", "run_ms": {…}}).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub bench: Option<u64>,
     #[command(flatten)]
     pub dump: DumpOptions,
 }
@@ -103,6 +124,10 @@ pub struct TrainArgs {
     /// Run this many steps instead of the train item's `steps`.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub steps: Option<u64>,
+    /// Run one warm-up step and then N timed steps instead of the train item's `steps`: print
+    /// the compile time and the median/min/max time per step (in --json as "timing").
+    #[arg(long, value_name = "N", conflicts_with = "steps", value_parser = clap::value_parser!(u64).range(1..))]
+    pub bench: Option<u64>,
     /// Start from the params in this safetensors checkpoint instead of their initialisers.
     #[arg(long, value_name = "CKPT")]
     pub restore: Option<PathBuf>,
@@ -216,6 +241,11 @@ pub enum Backend {
     Interp,
     /// A CUDA GPU. Not built yet: gives an error.
     Cuda,
+}
+
+/// The names of the pipeline's passes.
+fn pass_parser() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(tfg_passes::pipeline().into_iter().map(|p| p.name))
 }
 
 /// What `--dump-after` accepts: `all`, `frontend`, or a pass of the pipeline.

@@ -9,7 +9,6 @@ use crate::failure::Failure;
 use crate::whole_file;
 use std::io::Write;
 use std::path::PathBuf;
-use tfg_ir::Graph;
 use tfg_passes::{Ir, Level, Options, Pass, PassTime};
 
 /// The stage before any pass.
@@ -48,17 +47,6 @@ impl Dumps {
 
     fn wants(&self, stage: &str) -> bool {
         self.after.iter().any(|a| a == "all" || a == stage)
-    }
-
-    /// Runs the Graph IR passes over `g` (what the interpreter needs),
-    /// dumping after the stages asked for.
-    pub fn run_pipeline(&self, g: &mut Graph) -> Result<(), Failure> {
-        let mut ir = Ir::Graph(std::mem::take(g));
-        let ran = self.run_to(&mut ir, Level::Graph, &Options::default());
-        if let Ir::Graph(done) = ir {
-            *g = done;
-        }
-        ran.map(|_| ())
     }
 
     /// Runs the passes of the pipeline that lead to `level` over `ir`,

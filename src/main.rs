@@ -24,6 +24,7 @@ mod graph_cmd;
 mod ir_dump;
 mod json;
 mod npy;
+mod opt;
 mod picture;
 mod repl;
 mod run;
@@ -31,6 +32,7 @@ mod session;
 mod source;
 mod stdout;
 mod tensorboard;
+mod timing;
 mod train;
 mod whole_file;
 
@@ -71,6 +73,7 @@ fn dispatch(cli: &Cli) -> Result<(), failure::Failure> {
         Command::Train(args) => train::train(args),
         Command::Check(args) => check::check(args),
         Command::Dump(args) => dump::dump(args),
+        Command::Opt(args) => opt::opt(args),
         Command::Repl(args) => repl::repl(args),
         Command::Graph(args) => graph_cmd::graph(args),
     }

@@ -7,15 +7,19 @@ use crate::feed::Bound;
 use crate::ir_dump::Dumps;
 use crate::session::Session;
 use crate::source::Source;
+use crate::timing::{self, Timing};
 use crate::{arrayprint, backend, checkpoint, feed, file_defaults, json, npy, stdout};
 use std::path::Path;
+use std::time::{Duration, Instant};
 use tfg_interp::Outputs;
 use tfg_ir::{Graph, Tensor};
 
 pub fn run(args: &RunArgs) -> Result<(), Failure> {
     backend::check_available(args.backend)?;
     let src = Source::load(&args.file)?;
+    let started = Instant::now();
     let program = src.compile()?;
+    let frontend = started.elapsed();
     let graph = program
         .graph(args.graph.name.as_deref())
         .map_err(Failure::new)?;
@@ -29,17 +33,51 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
     session.init_missing(&bound.graph, args.seed, &src)?;
 
     let dumps = Dumps::from_options(&args.dump);
-    let (exe, result) = run_once(&bound, &session, args.backend, &dumps)?;
+    let (exe, result, timing) = match args.bench {
+        None => {
+            let (exe, result) = run_once(&bound, &session, args.backend, &dumps)?;
+            (exe, result, None)
+        }
+        Some(runs) => {
+            let (exe, result, timing) =
+                bench(&bound, &session, args.backend, &dumps, runs, frontend)?;
+            (exe, result, Some(timing))
+        }
+    };
     let outputs = named_outputs(exe.graph(), &result.outputs);
 
     if let Some(dir) = &args.out {
         write_outputs(dir, &outputs)?;
     }
-    if args.json {
-        stdout::write(&json::run_report(&outputs))
-    } else {
-        stdout::write(&outputs_text(&outputs))
+    match (args.json, &timing) {
+        (true, None) => stdout::write(&json::run_report(&outputs)),
+        (true, Some(t)) => stdout::write(&timing::with_timing(&json::run_report(&outputs), t)),
+        (false, None) => stdout::write(&outputs_text(&outputs)),
+        (false, Some(t)) => stdout::write(&(outputs_text(&outputs) + &t.text("run"))),
     }
+}
+
+/// `--bench`: prepares the graph once, runs it once to warm up, then `runs`
+/// timed times on the same inputs. Compile time is `frontend` (parsing and
+/// checking) plus the pass pipeline and code generation.
+fn bench(
+    bound: &Bound,
+    session: &Session,
+    backend: Backend,
+    dumps: &Dumps,
+    runs: u64,
+    frontend: Duration,
+) -> Result<(Executable, Outputs, Timing), Failure> {
+    let started = Instant::now();
+    let mut exe = backend::prepare(backend, bound.graph.clone(), dumps)?;
+    let mut timing = Timing::new(frontend + started.elapsed());
+    let inputs = bound.inputs_for(exe.graph())?;
+    let params = session.params_for(exe.graph())?;
+    let mut result = exe.run(&inputs, &params)?;
+    for _ in 0..runs {
+        result = timing.run(|| exe.run(&inputs, &params))?;
+    }
+    Ok((exe, result, timing))
 }
 
 /// Runs the graph `bound` was specialised to once: the pass pipeline (with

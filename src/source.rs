@@ -34,8 +34,27 @@ impl Source {
     }
 
     /// Parses, resolves and type-checks the whole file; every error it finds.
+    /// A `.tfir` file (Graph IR text, as `tfg dump` writes it) gives a
+    /// program of that one graph, so a dump is a working input.
     pub fn compile(&self) -> Result<Program, Failure> {
+        if self.is_ir() {
+            return self.parse_ir();
+        }
         tfg_frontend::compile(&self.text).map_err(|diags| self.failure(diags))
+    }
+
+    /// Whether the file holds Graph IR text rather than `.tfg` source.
+    pub fn is_ir(&self) -> bool {
+        self.name.ends_with(".tfir") || self.name.ends_with(".tfgir")
+    }
+
+    fn parse_ir(&self) -> Result<Program, Failure> {
+        let g = tfg_ir::text::parse(&self.text).map_err(|e| {
+            let loc = Loc { line: e.line, col: e.col };
+            self.error_at(Some(loc), e.message.clone(), e.message)
+        })?;
+        tfg_ir::verify(&g).map_err(|e| Failure::new(format!("{}: invalid IR: {e}", self.name)))?;
+        Ok(Program { graphs: vec![g], trains: Vec::new(), input_paths: Vec::new() })
     }
 
     /// Renders `diags` against this file.

@@ -20,11 +20,12 @@ use crate::feed::{self, Feed, FeedValue};
 use crate::ir_dump::Dumps;
 use crate::session::{param_name, Session};
 use crate::source::Source;
+use crate::timing::{self, Timing};
 use crate::{arrayprint, checkpoint, file_defaults, json, run, stdout};
 use logdir::Logdir;
 use progress::Progress;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tfg_ir::specialize::{bind_dims, specialize};
 use tfg_ir::{Dim, Graph, Op, Tensor, TrainSpec, ValueId};
 use tfg_passes::train_step::{build_train_step, TrainStep};
@@ -32,7 +33,9 @@ use tfg_passes::train_step::{build_train_step, TrainStep};
 pub fn train(args: &TrainArgs) -> Result<(), Failure> {
     backend::check_available(args.backend)?;
     let src = Source::load(&args.file)?;
+    let compile_started = Instant::now();
     let program = src.compile()?;
+    let mut frontend = compile_started.elapsed();
     let graph = program
         .graph(args.graph.name.as_deref())
         .map_err(Failure::new)?;
@@ -51,6 +54,7 @@ pub fn train(args: &TrainArgs) -> Result<(), Failure> {
     }
     session.init_missing(&bound.graph, args.seed, &src)?;
 
+    let trainer_started = Instant::now();
     let mut trainer = Trainer::new(
         graph,
         spec,
@@ -59,8 +63,14 @@ pub fn train(args: &TrainArgs) -> Result<(), Failure> {
         args.seed,
         &src,
     )?;
+    frontend += trainer_started.elapsed();
     let mut feeding = Feeding::new(&trainer, spec, &feeds, &bound.inputs, args.seed, &src)?;
-    let steps = args.steps.unwrap_or(spec.steps);
+    // `--bench N`: one warm-up step (which compiles), then N timed ones.
+    let steps = match args.bench {
+        Some(n) => n.saturating_add(1),
+        None => args.steps.unwrap_or(spec.steps),
+    };
+    let mut timing = args.bench.map(|_| Timing::new(Duration::ZERO));
     let mut progress = Progress::new(args.json, steps);
     if let (Some(n), false) = (spec.batch, feeding.is_batched()) {
         progress.warn(&format!(
@@ -81,6 +91,9 @@ pub fn train(args: &TrainArgs) -> Result<(), Failure> {
         &mut feeding,
         steps,
         &mut |report| {
+            if let (Some(t), true) = (timing.as_mut(), report.step > 1) {
+                t.record(report.took);
+            }
             progress.step(report);
             if let Some(Err(e)) = events.as_mut().map(|log| log.step(report)) {
                 // Losing the log is no reason to lose the training.
@@ -90,6 +103,9 @@ pub fn train(args: &TrainArgs) -> Result<(), Failure> {
         },
     )?;
     progress.finish(steps, started.elapsed());
+    if let Some(t) = timing.as_mut() {
+        t.compile = frontend + trainer.compile_time;
+    }
     if let Some(events) = &events {
         progress.note(&format!("TensorBoard events: {}", events.path().display()));
     }
@@ -106,11 +122,16 @@ pub fn train(args: &TrainArgs) -> Result<(), Failure> {
         run::write_outputs(dir, &outputs)?;
     }
     if args.json {
-        stdout::write(&json::train_report(steps, &final_loss, &outputs, &params))
+        let report = json::train_report(steps, &final_loss, &outputs, &params);
+        match &timing {
+            Some(t) => stdout::write(&timing::with_timing(&report, t)),
+            None => stdout::write(&report),
+        }
     } else {
         let text =
             arrayprint::named("final_loss", &final_loss) + "\n" + &run::outputs_text(&outputs);
-        stdout::write(&text)
+        let bench = timing.as_ref().map(|t| t.text("step")).unwrap_or_default();
+        stdout::write(&(text + &bench))
     }
 }
 
@@ -125,6 +146,8 @@ pub struct StepReport<'a> {
     pub logged: Vec<(&'a str, &'a Tensor)>,
     /// This is the first step whose loss is NaN or infinite (SPEC §3).
     pub first_non_finite: bool,
+    /// How long the step ran, not counting compiling it.
+    pub took: Duration,
 }
 
 /// Runs `steps` training steps, telling `observe` about each. NaN and
@@ -154,6 +177,7 @@ pub fn train_loop(
             loss: &outputs[0],
             logged,
             first_non_finite: finite_so_far && !finite,
+            took: trainer.last_step,
         });
         finite_so_far &= finite;
         last = outputs.into_iter().next();
@@ -171,6 +195,10 @@ pub struct Trainer<'s> {
     seed: u64,
     src: &'s Source,
     prepared: HashMap<Vec<Vec<usize>>, Prepared>,
+    /// Time spent specialising and compiling the step graph, over every shape.
+    pub compile_time: Duration,
+    /// How long the last step ran, not counting compiling it.
+    pub last_step: Duration,
 }
 
 impl<'s> Trainer<'s> {
@@ -196,6 +224,8 @@ impl<'s> Trainer<'s> {
             seed,
             src,
             prepared: HashMap::new(),
+            compile_time: Duration::ZERO,
+            last_step: Duration::ZERO,
         })
     }
 
@@ -215,9 +245,12 @@ impl<'s> Trainer<'s> {
     ) -> Result<Vec<Tensor>, Failure> {
         let shapes: Vec<Vec<usize>> = inputs.iter().map(|t| t.shape.clone()).collect();
         if !self.prepared.contains_key(&shapes) {
+            let started = Instant::now();
             let prepared = self.prepare(names, &shapes, session)?;
+            self.compile_time += started.elapsed();
             self.prepared.insert(shapes.clone(), prepared);
         }
+        let started = Instant::now();
         let Some(Prepared { exe, order }) = self.prepared.get_mut(&shapes) else {
             return Err(Failure::new("no compiled step for these shapes"));
         };
@@ -229,6 +262,7 @@ impl<'s> Trainer<'s> {
             exe.run(&reordered, &params)?
         };
         session.apply_updates(exe.graph(), result.updates);
+        self.last_step = started.elapsed();
         Ok(result.outputs)
     }
 

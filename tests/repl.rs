@@ -205,10 +205,28 @@ t = w @ x
 :grad y x2
 :restore tests/fixtures/corrupt.npy
 :train 0
-:dump nopass
 :frobnicate
 ";
     insta::assert_snapshot!(transcript(&["examples/hello.tfg"], script));
+}
+
+#[test]
+fn an_unknown_pass_lists_the_stages() {
+    let s = repl(&["examples/hello.tfg"], ":dump nopass\n:dump dce y\n");
+    assert_eq!(s.status, 1);
+    let first = s.output.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with("error: no pass named `nopass`; the stages are "),
+        "{first}"
+    );
+    for stage in ["frontend", "autodiff", "dce", "fuse", "lower"] {
+        assert!(first.contains(stage), "{first}");
+    }
+    assert!(
+        s.output.contains("\n  %y = mul %w, %x : f32"),
+        "{}",
+        s.output
+    );
 }
 
 #[test]
@@ -255,4 +273,17 @@ h = relu(x_test @ w1 + b1)
     );
     assert!(s.output.contains("\nprogram {\n"), "{}", s.output);
     assert!(s.output.contains(" gemm "), "{}", s.output);
+}
+
+#[test]
+fn the_code_the_cpu_backend_generates() {
+    let s = repl(&["examples/hello.tfg"], ":clif y\n:asm y\n");
+    assert_eq!(s.status, 0, "{}", s.output);
+    assert!(s.output.contains("; kernel k0"), "{}", s.output);
+    assert!(
+        s.output.contains(" = fmul "),
+        "the Cranelift IR multiplies w by x:\n{}",
+        s.output
+    );
+    assert!(s.output.contains("ret"), "{}", s.output);
 }

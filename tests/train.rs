@@ -57,6 +57,26 @@ fn hello_json_is_the_spec_object_and_ends_at_the_spec_value() {
 }
 
 #[test]
+fn every_backend_trains_hello_and_minibatches_alike() {
+    for backend in ["cpu", "interp"] {
+        let report = json(&tfg_ok(&["train", HELLO, "--backend", backend, "--json"]));
+        let y = scalar(&report["outputs"]["y"]);
+        assert!(
+            (y - 0.8 * 0.95f64.powi(100)).abs() < 1e-6,
+            "{backend}: y = {y}"
+        );
+        let report = json(&tfg_ok(&[
+            "train",
+            "tests/train/batching.tfg",
+            "--backend",
+            backend,
+            "--json",
+        ]));
+        assert_eq!(scalar(&report["outputs"]["w"]), -7.0, "{backend}");
+    }
+}
+
+#[test]
 fn steps_overrides_the_train_item() {
     let report = json(&tfg_ok(&["train", HELLO, "--steps", "10", "--json"]));
     assert_eq!(report["steps"], 10);

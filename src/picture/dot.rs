@@ -15,10 +15,7 @@ pub fn render(p: &Picture) -> String {
     );
     s.push_str("  node [fontname=\"Helvetica\", fontsize=11];\n");
     s.push_str("  edge [fontname=\"Helvetica\", fontsize=9, color=\"#555555\"];\n");
-    for (k, grp) in p.groups.iter().enumerate() {
-        let members: Vec<usize> = (0..p.items.len())
-            .filter(|&i| p.items[i].group == Some(k))
-            .collect();
+    for (grp, members) in p.groups.iter().zip(p.members()) {
         if members.is_empty() {
             continue;
         }

@@ -16,7 +16,9 @@
 //!    allow (a least-squares fit solved exactly by pool-adjacent-violators).
 //!    y: one band per layer, as tall as its tallest box.
 //! 6. Routes: polylines through the dummies; the arrows into a box are spread
-//!    along its top edge in the order they arrive.
+//!    along its top edge in the order they arrive. A trunk is returned once,
+//!    and each edge's route only from where it leaves it, so the output stays
+//!    linear in the size of the layout.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -40,9 +42,14 @@ pub struct Node {
 pub struct Layout {
     /// The centre of each box.
     pub centers: Vec<(f64, f64)>,
-    /// Each edge as a polyline from the source's border to the target's; an
-    /// edge from a box to itself has no route.
+    /// Each edge as a polyline to the target's border, from where it leaves
+    /// its source's trunk, or from the source's border if it has no dummies;
+    /// an edge from a box to itself has no route.
     pub routes: Vec<Vec<(f64, f64)>>,
+    /// Each box's trunk: the line from its bottom through the dummies its
+    /// long edges share (empty for a box without long edges). An edge is
+    /// drawn as the part of its source's trunk above its route, then its route.
+    pub trunks: Vec<Vec<(f64, f64)>>,
     pub width: f64,
     pub height: f64,
 }
@@ -52,6 +59,8 @@ const NODE_GAP: f64 = 28.0;
 /// Space beside a dummy: edges may run closer together than boxes.
 const DUMMY_GAP: f64 = 10.0;
 const SWEEPS: usize = 12;
+/// How much more a dummy resists moving than a box does.
+const DUMMY_WEIGHT: f64 = 8.0;
 const PULLS: usize = 8;
 /// Most space between two arrow heads on one box.
 const PORT_GAP: f64 = 16.0;
@@ -91,22 +100,37 @@ pub fn layout(nodes: &[Node], edges: &[(usize, usize)]) -> Layout {
         .fold(0.0, f64::max);
     let height = top.last().zip(heights.last()).map_or(0.0, |(t, h)| t + h);
 
-    // Routes from the upper box down, without their last point yet.
+    // The trunk of each box with long edges: from its bottom through its dummies.
+    let bottom = |v: usize| (centers[v].0, centers[v].1 + nodes[v].height / 2.0);
+    let through = |d: usize| {
+        let l = g.layer[d];
+        [
+            (g.x[d] + shift, top[l]),
+            (g.x[d] + shift, top[l] + heights[l]),
+        ]
+    };
+    let trunks: Vec<Vec<(f64, f64)>> = (0..nodes.len())
+        .map(|v| match g.trunks[v].as_slice() {
+            [] => Vec::new(),
+            dummies => std::iter::once(bottom(v))
+                .chain(dummies.iter().flat_map(|&d| through(d)))
+                .collect(),
+        })
+        .collect();
+    // Each edge's own part, without its last point yet: from where it leaves
+    // its source's trunk (or its source), or whole if it was turned round.
+    let turned = |e: usize| edges[e].0 != downward[e].0;
     let mut routes: Vec<Vec<(f64, f64)>> = g
         .chains
         .iter()
-        .map(|chain| {
-            let [first, inner @ .., _] = chain.as_slice() else {
-                return Vec::new();
-            };
-            let (x, y) = centers[*first];
-            let mut points = vec![(x, y + nodes[*first].height / 2.0)];
-            for &d in inner {
-                let l = g.layer[d];
-                points.push((g.x[d] + shift, top[l]));
-                points.push((g.x[d] + shift, top[l] + heights[l]));
-            }
-            points
+        .enumerate()
+        .map(|(e, chain)| match chain.as_slice() {
+            [_] | [] => Vec::new(),
+            [first, .., _] if turned(e) => std::iter::once(bottom(*first))
+                .chain(chain[1..chain.len() - 1].iter().flat_map(|&d| through(d)))
+                .collect(),
+            [first, _] => vec![bottom(*first)],
+            [.., last_dummy, _] => vec![through(*last_dummy)[1]],
         })
         .collect();
     // Arrow ends, spread along the top of each box in the order they arrive.
@@ -127,14 +151,15 @@ pub fn layout(nodes: &[Node], edges: &[(usize, usize)]) -> Layout {
             routes[e].push((port, y - nodes[v].height / 2.0));
         }
     }
-    for (route, (&(a, _), &(da, _))) in routes.iter_mut().zip(edges.iter().zip(&downward)) {
-        if a != da {
+    for (e, route) in routes.iter_mut().enumerate() {
+        if turned(e) {
             route.reverse();
         }
     }
     Layout {
         centers,
         routes,
+        trunks,
         width,
         height,
     }
@@ -217,6 +242,8 @@ struct Layered {
     x: Vec<f64>,
     /// Each edge's vertices, from its upper box to its lower one.
     chains: Vec<Vec<usize>>,
+    /// The dummies below each box, one per layer, shared by its long edges.
+    trunks: Vec<Vec<usize>>,
 }
 
 impl Layered {
@@ -232,27 +259,27 @@ impl Layered {
             pos: Vec::new(),
             x: Vec::new(),
             chains: Vec::new(),
+            trunks: vec![Vec::new(); nodes.len()],
         };
         for (node, &l) in nodes.iter().zip(layer) {
             g.vertex(l, node.width.max(node.room), true, node.band);
         }
-        // The dummies below each box, one per layer, shared by all its long
-        // edges: they run as one line that branches where each one ends.
-        let mut trunks: Vec<Vec<usize>> = vec![Vec::new(); nodes.len()];
+        // Long edges from one box share its trunk of dummies: they run as one
+        // line that branches where each one ends.
         for &(a, b) in downward {
             if a == b {
                 g.chains.push(vec![a]);
                 continue;
             }
             let span = layer[b] - layer[a] - 1;
-            while trunks[a].len() < span {
-                let above = trunks[a].last().copied().unwrap_or(a);
-                let d = g.vertex(layer[a] + trunks[a].len() + 1, 0.0, false, 0);
+            while g.trunks[a].len() < span {
+                let above = g.trunks[a].last().copied().unwrap_or(a);
+                let d = g.vertex(layer[a] + g.trunks[a].len() + 1, 0.0, false, 0);
                 g.link(above, d);
-                trunks[a].push(d);
+                g.trunks[a].push(d);
             }
             let mut chain = vec![a];
-            chain.extend(&trunks[a][..span]);
+            chain.extend(&g.trunks[a][..span]);
             g.link(chain[span], b);
             chain.push(b);
             g.chains.push(chain);
@@ -418,7 +445,7 @@ impl Layered {
                         let nbrs = self.up[v]
                             .iter()
                             .filter(|_| up)
-                            .chain(self.down[v].iter().filter(|_| down));
+                            .chain(self.below(v).iter().filter(|_| down));
                         let (sum, count) = nbrs.fold((0.0, 0), |(s, c), &u| (s + self.x[u], c + 1));
                         if count == 0 {
                             self.x[v]
@@ -432,33 +459,48 @@ impl Layered {
         }
     }
 
-    /// Places layer `l` to minimise Σ (xᵢ − targetᵢ)² subject to
+    /// The neighbours below `v` that pull it sideways. A trunk dummy follows
+    /// the trunk only, not the branches that leave it: pulled toward its
+    /// branches' boxes, the trunk would lean over, layer after layer.
+    fn below(&self, v: usize) -> &[usize] {
+        let trunk = self.down[v].iter().position(|&d| !self.real[d]);
+        match trunk {
+            Some(i) if !self.real[v] => &self.down[v][i..=i],
+            _ => &self.down[v],
+        }
+    }
+
+    /// Places layer `l` to minimise Σ wᵢ (xᵢ − targetᵢ)² subject to
     /// xᵢ₊₁ − xᵢ ≥ sepᵢ. Subtracting the running sum of the seps turns the
-    /// constraints into "non-decreasing", which pool-adjacent-violators solves.
+    /// constraints into "non-decreasing", which pool-adjacent-violators
+    /// solves. Dummies weigh more than boxes, so long edges stay straight and
+    /// the boxes beside them move instead (with equal weights a box and a
+    /// long edge beside it push each other sideways, layer after layer).
     fn fit(&mut self, l: usize, targets: &[f64]) {
         let vs = &self.layers[l];
         let mut offset = vec![0.0; vs.len()];
         for i in 1..vs.len() {
             offset[i] = offset[i - 1] + self.sep(vs[i - 1], vs[i]);
         }
-        // Blocks of equal value: (sum of shifted targets, count).
-        let mut blocks: Vec<(f64, usize)> = Vec::new();
-        for (t, o) in targets.iter().zip(&offset) {
-            blocks.push((t - o, 1));
-            while let [.., (s1, c1), (s2, c2)] = blocks[..] {
-                if s1 / c1 as f64 <= s2 / c2 as f64 {
+        // Blocks of equal value: (weighted sum of shifted targets, total weight, count).
+        let mut blocks: Vec<(f64, f64, usize)> = Vec::new();
+        for ((t, o), &v) in targets.iter().zip(&offset).zip(vs) {
+            let w = if self.real[v] { 1.0 } else { DUMMY_WEIGHT };
+            blocks.push((w * (t - o), w, 1));
+            while let [.., (s1, w1, c1), (s2, w2, c2)] = blocks[..] {
+                if s1 / w1 <= s2 / w2 {
                     break;
                 }
                 blocks.pop();
                 if let Some(last) = blocks.last_mut() {
-                    *last = (s1 + s2, c1 + c2);
+                    *last = (s1 + s2, w1 + w2, c1 + c2);
                 }
             }
         }
         let mut i = 0;
-        for (sum, count) in blocks {
+        for (sum, weight, count) in blocks {
             for _ in 0..count {
-                self.x[self.layers[l][i]] = sum / count as f64 + offset[i];
+                self.x[self.layers[l][i]] = sum / weight + offset[i];
                 i += 1;
             }
         }
@@ -515,6 +557,25 @@ mod tests {
         // The edge turned round still ends at its own target's border.
         let end = l.routes[2].last().copied().unwrap_or_default();
         assert!((end.1 - l.centers[0].1).abs() <= nodes[0].height / 2.0 + 1e-9);
+    }
+
+    #[test]
+    fn a_long_edge_beside_a_chain_does_not_lean() {
+        // A chain 1 → 2 → … and a box 0 on top feeding every link: its
+        // trunk runs beside the chain, which must not drift sideways with depth.
+        let width = |n: usize| {
+            let edges: Vec<(usize, usize)> = (1..n)
+                .map(|v| (v, v + 1))
+                .chain((1..=n).map(|v| (0, v)))
+                .collect();
+            layout(&boxes(n + 1, &[0]), &edges).width
+        };
+        assert!(
+            width(100) < width(10) + 1.0,
+            "{} vs {}",
+            width(100),
+            width(10)
+        );
     }
 
     proptest! {

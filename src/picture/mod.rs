@@ -240,9 +240,13 @@ impl Picture {
             }
             i
         };
+        let mut joined = vec![false; n];
+        for u in joins.iter().flatten() {
+            joined[*u] = true;
+        }
         let mut members: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
         for i in 0..n {
-            if joins[i].is_some() || joins.contains(&Some(i)) {
+            if joins[i].is_some() || joined[i] {
                 members.entry(root(i)).or_default().push(i);
             }
         }
@@ -257,6 +261,17 @@ impl Picture {
             }
         }
         self
+    }
+
+    /// The items of each group, by group index.
+    pub fn members(&self) -> Vec<Vec<usize>> {
+        let mut members = vec![Vec::new(); self.groups.len()];
+        for (i, item) in self.items.iter().enumerate() {
+            if let Some(k) = item.group {
+                members[k].push(i);
+            }
+        }
+        members
     }
 
     /// The picture with every kernel and chain group drawn as one box.
@@ -295,12 +310,14 @@ impl Picture {
                 }
             }
         }
-        for (&k, &b) in &box_of_group {
-            let members: Vec<&Item> = (0..self.items.len())
-                .filter(|&i| collapses(i) == Some(k))
-                .map(|i| &self.items[i])
-                .collect();
-            items[b].detail = summary(&members, self.groups[k].role);
+        let mut members: BTreeMap<usize, Vec<&Item>> = BTreeMap::new();
+        for (i, item) in self.items.iter().enumerate() {
+            if let Some(k) = collapses(i) {
+                members.entry(k).or_default().push(item);
+            }
+        }
+        for (k, members) in members {
+            items[box_of_group[&k]].detail = summary(&members, self.groups[k].role);
         }
         let mut edges: Vec<Edge> = self
             .edges

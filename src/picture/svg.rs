@@ -2,9 +2,11 @@
 //!
 //! Each box is a `<g class="node ROLE">` whose `data-values` lists the graph
 //! nodes it draws, with a `<title>` for hover text; each arrow is a
-//! `<g class="edge">`. Text is monospace, so box sizes follow from character
-//! counts. Each type leaving a box is written once, just below the box where
-//! its arrows start, and the layout keeps room beside the box for it.
+//! `<g class="edge">`, drawn from where it leaves its source's trunk (the
+//! line its source's long arrows share, a `<path class="trunk">`). Text is
+//! monospace, so box sizes follow from character counts. Each type leaving a
+//! box is written once, just below the box, and the layout keeps room beside
+//! the box for it.
 
 use super::layout::{layout, Layout, Node};
 use super::{GroupRole, Item, Picture, Role};
@@ -96,6 +98,7 @@ pub fn render(p: &Picture) -> String {
     let Layout {
         centers,
         routes,
+        trunks,
         width,
         height,
     } = layout(&nodes, &edges);
@@ -129,10 +132,7 @@ pub fn render(p: &Picture) -> String {
     );
 
     // Group frames still drawn around their boxes (the params).
-    for (k, grp) in p.groups.iter().enumerate() {
-        let members: Vec<usize> = (0..p.items.len())
-            .filter(|&i| p.items[i].group == Some(k))
-            .collect();
+    for (grp, members) in p.groups.iter().zip(p.members()) {
         if members.is_empty() || grp.role != GroupRole::Params {
             continue;
         }
@@ -159,6 +159,13 @@ pub fn render(p: &Picture) -> String {
         );
     }
 
+    for (i, trunk) in trunks.iter().enumerate().filter(|(_, t)| !t.is_empty()) {
+        let _ = writeln!(
+            s,
+            r##"<path class="trunk" data-from="n{i}" d="{}" fill="none" stroke="#555555" stroke-width="1.1"/>"##,
+            curve(&trunk.iter().map(|&pt| at(pt)).collect::<Vec<_>>())
+        );
+    }
     for (e, route) in p.edges.iter().zip(&routes) {
         if route.len() < 2 {
             continue;
@@ -182,15 +189,13 @@ pub fn render(p: &Picture) -> String {
     // Each distinct type leaving a box, once, beside where its arrows start.
     let mut written: Vec<(usize, &str)> = Vec::new();
     for (e, route) in p.edges.iter().zip(&routes) {
-        let Some(&start) = route.first() else {
-            continue;
-        };
-        if written.contains(&(e.from, e.label.as_str())) {
+        if route.is_empty() || written.contains(&(e.from, e.label.as_str())) {
             continue;
         }
         let below = written.iter().filter(|(f, _)| *f == e.from).count() as f64;
         written.push((e.from, e.label.as_str()));
-        let (x, y) = at(start);
+        let (cx, cy) = at(centers[e.from]);
+        let (x, y) = (cx, cy + sizes[e.from].1 / 2.0);
         let _ = writeln!(
             s,
             r##"<text class="type" x="{:.1}" y="{:.1}" font-size="{LABEL_SIZE}" fill="#333333" stroke="#ffffff" stroke-width="3" paint-order="stroke">{}</text>"##,

@@ -6,7 +6,7 @@
 //! autodiff, the training loop and checkpoints of `tfg train`.
 
 use super::workspace::{restricted, Origin, Workspace};
-use super::{Flow, Repl};
+use super::{shown, Flow, Repl};
 use crate::arrayprint::{self, scalar_str};
 use crate::cli::Backend;
 use crate::failure::Failure;
@@ -19,7 +19,8 @@ use clap::ValueEnum;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use tfg_ir::{Graph, Tensor};
+use tfg_ir::kernel::Program;
+use tfg_ir::Graph;
 use tfg_passes::{Ir, Level, Options};
 
 /// A command: its name, its arguments and what it does, for `:help`.
@@ -115,10 +116,11 @@ pub fn run(repl: &mut Repl, text: &str) -> Flow {
     let done: Result<String, Failure> = match name {
         "quit" | "q" | "exit" => return Flow::Quit,
         "help" | "h" => Ok(help()),
-        "time" => {
+        "time" if !args.is_empty() => {
             repl.statement(args, true);
             return Flow::Go;
         }
+        "time" => Err(Failure::new("usage: :time STATEMENT")),
         "load" => load(ws, args),
         "reset" => reset(ws),
         "feed" => {
@@ -132,10 +134,12 @@ pub fn run(repl: &mut Repl, text: &str) -> Flow {
         "ir" => ir(ws, args),
         "dump" => dump(ws, args),
         "kernels" => kernels(ws, args),
-        "clif" | "asm" => Ok(
-            "not available yet: needs the cpu backend (Cranelift), which `tfg` does not run yet\n"
-                .into(),
-        ),
+        "clif" => kernel_program(ws, args, "clif [NAME]").and_then(|p| {
+            tfg_cpu::clif(&p).map_err(|e| Failure::new(format!("cannot generate code: {e}")))
+        }),
+        "asm" => kernel_program(ws, args, "asm [NAME]").and_then(|p| {
+            tfg_cpu::asm(&p).map_err(|e| Failure::new(format!("cannot generate code: {e}")))
+        }),
         "ptx" => Ok("not available yet: needs the cuda backend\n".into()),
         "grad" => grad(ws, args),
         "train" => train(ws, args),
@@ -171,7 +175,7 @@ fn help() -> String {
     text
 }
 
-/// At most `n` whitespace-separated arguments, and at least `min`.
+/// The whitespace-separated arguments, of which there must be `min` to `max`.
 fn arguments<'a>(
     args: &'a str,
     min: usize,
@@ -313,15 +317,21 @@ fn dump(ws: &Workspace, args: &str) -> Result<String, Failure> {
 
 /// `:kernels [NAME]`: the Kernel IR, for the shapes of the current feeds.
 fn kernels(ws: &mut Workspace, args: &str) -> Result<String, Failure> {
-    let words = arguments(args, 0, 1, "kernels [NAME]")?;
+    let program = kernel_program(ws, args, "kernels [NAME]")?;
+    Ok(tfg_ir::kernel::print(&program))
+}
+
+/// The Kernel IR program of a value, or of the graph's outputs, for the
+/// shapes of the current feeds: what the cpu backend compiles.
+fn kernel_program(ws: &mut Workspace, args: &str, usage: &str) -> Result<Program, Failure> {
+    let words = arguments(args, 0, 1, usage)?;
     let targets = ws.targets(words.first().copied())?;
     let g = ws.inc.graph().clone();
-    let mut g = ws.bind(&g, &targets)?.graph;
-    Dumps::new(Vec::new(), Sink::Stderr).run_pipeline(&mut g)?;
-    let fusion = tfg_passes::fuse::fuse(&g);
-    let program = tfg_passes::lower::lower(&g, &fusion)
-        .map_err(|e| Failure::new(format!("cannot lower graph `{}` to kernels: {e}", g.name)))?;
-    Ok(tfg_ir::kernel::print(&program))
+    let name = g.name.clone();
+    let mut ir = Ir::Graph(ws.bind(&g, &targets)?.graph);
+    Dumps::new(Vec::new(), Sink::Stderr).run_to(&mut ir, Level::Kernel, &Options::default())?;
+    ir.into_program()
+        .ok_or_else(|| Failure::new(format!("the passes left graph `{name}` without Kernel IR")))
 }
 
 /// `:grad Y X`: dY/dX with the current params and feeds.
@@ -334,13 +344,6 @@ fn grad(ws: &mut Workspace, args: &str) -> Result<String, Failure> {
     let name = format!("d{}/d{}", words[0], words[1]);
     let e = ws.evaluate(&g, &[(name, dx[0])])?;
     Ok(shown(&e.values))
-}
-
-fn shown(values: &[(String, Tensor)]) -> String {
-    values
-        .iter()
-        .map(|(name, t)| arrayprint::named(name, t) + "\n")
-        .collect()
 }
 
 /// `:train [STEPS]`: the file's train item, from the current params; they

@@ -24,7 +24,7 @@ use crate::stdout;
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 use tfg_frontend::diag::{render, Diagnostic};
-use tfg_ir::ValueId;
+use tfg_ir::{Tensor, ValueId};
 use workspace::{Origin, Workspace};
 
 /// The name errors in typed entries are reported against.
@@ -147,17 +147,17 @@ impl Repl {
     fn evaluate(&mut self, targets: &[(String, ValueId)]) -> Result<(Duration, Duration), Failure> {
         let g = self.ws.inc.graph().clone();
         let e = self.ws.evaluate(&g, targets)?;
-        self.show(&e.values);
+        self.out.print(&shown(&e.values));
         Ok((e.compile, e.run))
     }
+}
 
-    fn show(&self, values: &[(String, tfg_ir::Tensor)]) {
-        let text: String = values
-            .iter()
-            .map(|(name, t)| arrayprint::named(name, t) + "\n")
-            .collect();
-        self.out.print(&text);
-    }
+/// Values as `tfg run` prints outputs: `NAME = ARRAY : TYPE`, one a line.
+fn shown(values: &[(String, Tensor)]) -> String {
+    values
+        .iter()
+        .map(|(name, t)| arrayprint::named(name, t) + "\n")
+        .collect()
 }
 
 /// `:time`'s line.

@@ -5,9 +5,9 @@
 //! backend and the seed, and the file it started from. A statement is lowered
 //! into the graph; then the values it binds are compiled and run: the graph
 //! is cut down to what they need, so an input that has no feed only stops
-//! the values that read it, and goes through the same steps as `tfg run`
-//! (bind the feeds, initialise missing params, the pass pipeline,
-//! [`backend::prepare`]).
+//! the values that read it, and goes through the same steps as `tfg run`:
+//! bind the feeds, initialise missing params, then the pass pipeline and code
+//! generation for the session's backend ([`backend::prepare`]).
 
 use crate::backend;
 use crate::cli::Backend;

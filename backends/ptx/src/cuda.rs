@@ -12,7 +12,10 @@
 
 use crate::manifest::{self, Manifest, TensorSpec};
 use crate::PtxModule;
-use cudarc::driver::{CudaContext, CudaFunction, CudaModule, CudaSlice, CudaStream, DevicePtr, LaunchConfig, PushKernelArg};
+use cudarc::driver::{
+    CudaContext, CudaFunction, CudaModule, CudaSlice, CudaStream, DevicePtr, LaunchConfig,
+    PushKernelArg,
+};
 use cudarc::nvrtc::Ptx;
 use std::sync::Arc;
 use tfg_ir::{DType, Data, Tensor};
@@ -30,7 +33,8 @@ pub fn open() -> Result<Device, String> {
     if !unsafe { cudarc::driver::sys::is_culib_present() } {
         return Err("no CUDA driver found (libcuda.so.1): the cuda backend needs an NVIDIA GPU and its driver".into());
     }
-    let count = CudaContext::device_count().map_err(|e| format!("the CUDA driver cannot start: {e}"))?;
+    let count =
+        CudaContext::device_count().map_err(|e| format!("the CUDA driver cannot start: {e}"))?;
     if count < 1 {
         return Err("no CUDA device found: the driver is installed, but it sees no GPU".into());
     }
@@ -51,21 +55,33 @@ impl Device {
 
     /// `(major, minor)` compute capability.
     pub fn compute_capability(&self) -> Result<(i32, i32), String> {
-        self.ctx.compute_capability().map_err(driver("compute capability"))
+        self.ctx
+            .compute_capability()
+            .map_err(driver("compute capability"))
     }
 
     /// Loads `m`'s PTX and allocates its buffer plan.
     pub fn load(&self, m: &PtxModule) -> Result<Session, String> {
-        let module = self.ctx.load_module(Ptx::from_src(m.ptx.clone())).map_err(driver("loading the PTX"))?;
+        let module = self
+            .ctx
+            .load_module(Ptx::from_src(m.ptx.clone()))
+            .map_err(driver("loading the PTX"))?;
         let functions = m
             .manifest
             .launches
             .iter()
-            .map(|l| module.load_function(&l.entry).map_err(driver(&format!("entry {}", l.entry))))
+            .map(|l| {
+                module
+                    .load_function(&l.entry)
+                    .map_err(driver(&format!("entry {}", l.entry)))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let alloc = |bytes: u64| -> Result<CudaSlice<u8>, String> {
-            let n = usize::try_from(bytes.max(1)).map_err(|_| format!("{bytes} bytes do not fit in memory"))?;
-            self.stream.alloc_zeros::<u8>(n).map_err(driver("allocating device memory"))
+            let n = usize::try_from(bytes.max(1))
+                .map_err(|_| format!("{bytes} bytes do not fit in memory"))?;
+            self.stream
+                .alloc_zeros::<u8>(n)
+                .map_err(driver("allocating device memory"))
         };
         let arena = alloc(m.manifest.arena_bytes)?;
         let mut own = Vec::with_capacity(m.manifest.buffers.len());
@@ -75,14 +91,27 @@ impl Device {
                 _ => Some(alloc(b.bytes)?),
             });
         }
-        Ok(Session { stream: self.stream.clone(), manifest: m.manifest.clone(), functions, _module: module, arena, own })
+        Ok(Session {
+            stream: self.stream.clone(),
+            manifest: m.manifest.clone(),
+            functions,
+            _module: module,
+            arena,
+            own,
+        })
     }
 
     /// Device-to-device copy bandwidth over `bytes`, in GB/s (read plus
     /// write bytes per second, as bandwidth tests count), best of `repeats`.
     pub fn copy_bandwidth(&self, bytes: usize, repeats: usize) -> Result<f64, String> {
-        let src = self.stream.alloc_zeros::<u8>(bytes).map_err(driver("allocating"))?;
-        let mut dst = self.stream.alloc_zeros::<u8>(bytes).map_err(driver("allocating"))?;
+        let src = self
+            .stream
+            .alloc_zeros::<u8>(bytes)
+            .map_err(driver("allocating"))?;
+        let mut dst = self
+            .stream
+            .alloc_zeros::<u8>(bytes)
+            .map_err(driver("allocating"))?;
         let mut best = f64::INFINITY;
         for _ in 0..repeats.max(1) {
             let ms = self.timed(|s| s.memcpy_dtod(&src, &mut dst).map_err(driver("copy")))?;
@@ -92,14 +121,20 @@ impl Device {
     }
 
     /// Milliseconds `work` takes on the stream.
-    fn timed(&self, work: impl FnOnce(&Arc<CudaStream>) -> Result<(), String>) -> Result<f64, String> {
+    fn timed(
+        &self,
+        work: impl FnOnce(&Arc<CudaStream>) -> Result<(), String>,
+    ) -> Result<f64, String> {
         let start = self.ctx.new_event(None).map_err(driver("event"))?;
         let end = self.ctx.new_event(None).map_err(driver("event"))?;
         start.record(&self.stream).map_err(driver("event"))?;
         work(&self.stream)?;
         end.record(&self.stream).map_err(driver("event"))?;
         end.synchronize().map_err(driver("event"))?;
-        start.elapsed_ms(&end).map(f64::from).map_err(driver("timing"))
+        start
+            .elapsed_ms(&end)
+            .map(f64::from)
+            .map_err(driver("timing"))
     }
 }
 
@@ -144,9 +179,17 @@ impl Session {
             .manifest
             .updates
             .iter()
-            .map(|u| TensorSpec { name: u.name.clone(), dtype: u.dtype.clone(), shape: u.shape.clone(), buffer: u.buffer })
+            .map(|u| TensorSpec {
+                name: u.name.clone(),
+                dtype: u.dtype.clone(),
+                shape: u.shape.clone(),
+                buffer: u.buffer,
+            })
             .collect();
-        Ok(Outputs { outputs: self.download(&self.manifest.outputs)?, updates: self.download(&updates)? })
+        Ok(Outputs {
+            outputs: self.download(&self.manifest.outputs)?,
+            updates: self.download(&updates)?,
+        })
     }
 
     /// One training step on `inputs`: runs, then makes every update its
@@ -176,7 +219,10 @@ impl Session {
                 *t += f64::from(start.elapsed_ms(&end).map_err(driver("timing"))?);
             }
         }
-        Ok(total.into_iter().map(|t| t / repeats.max(1) as f64).collect())
+        Ok(total
+            .into_iter()
+            .map(|t| t / repeats.max(1) as f64)
+            .collect())
     }
 
     fn feed_and_launch(&mut self, inputs: &[Tensor]) -> Result<(), String> {
@@ -194,8 +240,16 @@ impl Session {
 
     fn launch(&mut self, i: usize) -> Result<(), String> {
         let l = &self.manifest.launches[i];
-        let args = l.buffers.iter().map(|&b| self.pointer(b)).collect::<Result<Vec<u64>, String>>()?;
-        let cfg = LaunchConfig { grid_dim: (l.grid[0], l.grid[1], l.grid[2]), block_dim: (l.block[0], l.block[1], l.block[2]), shared_mem_bytes: 0 };
+        let args = l
+            .buffers
+            .iter()
+            .map(|&b| self.pointer(b))
+            .collect::<Result<Vec<u64>, String>>()?;
+        let cfg = LaunchConfig {
+            grid_dim: (l.grid[0], l.grid[1], l.grid[2]),
+            block_dim: (l.block[0], l.block[1], l.block[2]),
+            shared_mem_bytes: 0,
+        };
         let mut b = self.stream.launch_builder(&self.functions[i]);
         for a in &args {
             b.arg(a);
@@ -208,7 +262,11 @@ impl Session {
 
     /// The device address of buffer `b`.
     fn pointer(&self, b: u32) -> Result<u64, String> {
-        let spec = self.manifest.buffers.get(b as usize).ok_or_else(|| format!("buffer {b} does not exist"))?;
+        let spec = self
+            .manifest
+            .buffers
+            .get(b as usize)
+            .ok_or_else(|| format!("buffer {b} does not exist"))?;
         if let Some(slice) = self.own.get(b as usize).and_then(Option::as_ref) {
             let (p, _sync) = slice.device_ptr(&self.stream);
             return Ok(p);
@@ -224,30 +282,59 @@ impl Session {
 
     fn apply_updates(&mut self) -> Result<(), String> {
         for u in &self.manifest.updates {
-            let p = u.param.ok_or_else(|| format!("update {} replaces no param", u.name))?;
-            let param = self.manifest.params.get(p as usize).ok_or_else(|| format!("param {p} does not exist"))?.buffer;
+            let p = u
+                .param
+                .ok_or_else(|| format!("update {} replaces no param", u.name))?;
+            let param = self
+                .manifest
+                .params
+                .get(p as usize)
+                .ok_or_else(|| format!("param {p} does not exist"))?
+                .buffer;
             // Both allocations have the same size: the update's becomes the param's.
             self.own.swap(param as usize, u.buffer as usize);
         }
         Ok(())
     }
 
-    fn upload(&mut self, kind: &str, specs: &[TensorSpec], values: &[Tensor]) -> Result<(), String> {
+    fn upload(
+        &mut self,
+        kind: &str,
+        specs: &[TensorSpec],
+        values: &[Tensor],
+    ) -> Result<(), String> {
         if specs.len() != values.len() {
-            return Err(format!("the program takes {} {kind}s, but was given {}", specs.len(), values.len()));
+            return Err(format!(
+                "the program takes {} {kind}s, but was given {}",
+                specs.len(),
+                values.len()
+            ));
         }
         for (s, t) in specs.iter().zip(values) {
             let want = manifest::dtype(&s.dtype)?;
             let shape: Vec<u64> = t.shape.iter().map(|&d| d as u64).collect();
             if t.dtype() != want || shape != s.shape {
-                return Err(format!("{kind} {} must be {} {:?}, but was given {} {:?}", s.name, s.dtype, s.shape, t.dtype(), t.shape));
+                return Err(format!(
+                    "{kind} {} must be {} {:?}, but was given {} {:?}",
+                    s.name,
+                    s.dtype,
+                    s.shape,
+                    t.dtype(),
+                    t.shape
+                ));
             }
             let bytes = to_bytes(&t.data);
             if bytes.is_empty() {
                 continue;
             }
-            let slot = self.own.get_mut(s.buffer as usize).and_then(Option::as_mut).ok_or_else(|| format!("{kind} {} has no device memory", s.name))?;
-            self.stream.memcpy_htod(&bytes, slot).map_err(driver(&format!("copying {kind} {}", s.name)))?;
+            let slot = self
+                .own
+                .get_mut(s.buffer as usize)
+                .and_then(Option::as_mut)
+                .ok_or_else(|| format!("{kind} {} has no device memory", s.name))?;
+            self.stream
+                .memcpy_htod(&bytes, slot)
+                .map_err(driver(&format!("copying {kind} {}", s.name)))?;
         }
         Ok(())
     }
@@ -258,12 +345,24 @@ impl Session {
             let d = manifest::dtype(&s.dtype)?;
             let shape: Vec<usize> = s.shape.iter().map(|&x| x as usize).collect();
             let n: usize = shape.iter().product();
-            let slot = self.own.get(s.buffer as usize).and_then(Option::as_ref).ok_or_else(|| format!("{} has no device memory", s.name))?;
-            let mut bytes = self.stream.clone_dtoh(slot).map_err(driver(&format!("copying {} back", s.name)))?;
+            let slot = self
+                .own
+                .get(s.buffer as usize)
+                .and_then(Option::as_ref)
+                .ok_or_else(|| format!("{} has no device memory", s.name))?;
+            let mut bytes = self
+                .stream
+                .clone_dtoh(slot)
+                .map_err(driver(&format!("copying {} back", s.name)))?;
             bytes.truncate(n * d.size());
-            out.push(Tensor { shape, data: from_bytes(d, &bytes) });
+            out.push(Tensor {
+                shape,
+                data: from_bytes(d, &bytes),
+            });
         }
-        self.stream.synchronize().map_err(driver("running the program"))?;
+        self.stream
+            .synchronize()
+            .map_err(driver("running the program"))?;
         Ok(out)
     }
 }

@@ -49,7 +49,10 @@ pub fn compile_ptx(p: &Program, sm: &str) -> Result<PtxModule, String> {
     tfg_ir::kernel::verify(p).map_err(|e| format!("invalid program: {e}"))?;
     let launches = schedule::schedule(p)?;
     let ptx = codegen::ptx(p, &launches, sm)?;
-    Ok(PtxModule { ptx, manifest: Manifest::new(p, &launches, sm) })
+    Ok(PtxModule {
+        ptx,
+        manifest: Manifest::new(p, &launches, sm),
+    })
 }
 
 /// The LLVM IR that [`compile_ptx`] turns into PTX (after optimisation),
@@ -72,14 +75,18 @@ pub fn llvm_ir(p: &Program) -> Result<String, String> {
 pub fn host_ir(p: &Program) -> Result<(String, Manifest), String> {
     tfg_ir::kernel::verify(p).map_err(|e| format!("invalid program: {e}"))?;
     let launches = schedule::schedule(p)?;
-    Ok((codegen::host_ir(p, &launches)?, Manifest::new(p, &launches, "host")))
+    Ok((
+        codegen::host_ir(p, &launches)?,
+        Manifest::new(p, &launches, "host"),
+    ))
 }
 
 impl PtxModule {
     /// Writes `DIR/program.ptx` and `DIR/manifest.json`, each whole or not
     /// at all (written to a temporary name, then renamed).
     pub fn write(&self, dir: &Path) -> Result<(), String> {
-        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         write_whole(&dir.join(PTX_FILE), &self.ptx)?;
         write_whole(&dir.join(MANIFEST_FILE), &self.manifest.to_json())
     }
@@ -88,10 +95,14 @@ impl PtxModule {
     pub fn read(dir: &Path) -> Result<PtxModule, String> {
         let read = |name: &str| {
             let path = dir.join(name);
-            std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+            std::fs::read_to_string(&path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))
         };
         let manifest = Manifest::from_json(&read(MANIFEST_FILE)?)?;
-        Ok(PtxModule { ptx: read(PTX_FILE)?, manifest })
+        Ok(PtxModule {
+            ptx: read(PTX_FILE)?,
+            manifest,
+        })
     }
 }
 

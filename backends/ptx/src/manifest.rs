@@ -89,13 +89,20 @@ pub struct LaunchSpec {
 }
 
 impl Manifest {
+    #[cfg_attr(not(feature = "llvm"), allow(dead_code))]
     pub(crate) fn new(p: &Program, launches: &[Launch], sm: &str) -> Manifest {
         let mut buffers = Vec::with_capacity(p.buffers.len());
-        let (mut inputs, mut params, mut outputs, mut updates) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut inputs, mut params, mut outputs, mut updates) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for (i, b) in p.buffers.iter().enumerate() {
             let id = i as u32;
             let name = b.name.clone().unwrap_or_else(|| format!("b{i}"));
-            let spec = TensorSpec { name: name.clone(), dtype: b.dtype.name().into(), shape: b.shape.clone(), buffer: id };
+            let spec = TensorSpec {
+                name: name.clone(),
+                dtype: b.dtype.name().into(),
+                shape: b.shape.clone(),
+                buffer: id,
+            };
             let (role, index) = match &b.role {
                 Role::Input(n) => {
                     inputs.push((*n, spec));
@@ -136,7 +143,10 @@ impl Manifest {
         let updates = ordered(updates)
             .into_iter()
             .map(|s| UpdateSpec {
-                param: params.iter().position(|p| p.name == s.name && p.dtype == s.dtype && p.shape == s.shape).map(|i| i as u32),
+                param: params
+                    .iter()
+                    .position(|p| p.name == s.name && p.dtype == s.dtype && p.shape == s.shape)
+                    .map(|i| i as u32),
                 name: s.name,
                 dtype: s.dtype,
                 shape: s.shape,
@@ -154,7 +164,17 @@ impl Manifest {
                 buffers: l.buffers.iter().map(|b| b.0).collect(),
             })
             .collect();
-        Manifest { version: VERSION, sm: sm.into(), arena_bytes: p.plan.arena_bytes, buffers, inputs, params, outputs, updates, launches }
+        Manifest {
+            version: VERSION,
+            sm: sm.into(),
+            arena_bytes: p.plan.arena_bytes,
+            buffers,
+            inputs,
+            params,
+            outputs,
+            updates,
+            launches,
+        }
     }
 
     pub fn to_json(&self) -> String {
@@ -167,7 +187,10 @@ impl Manifest {
     pub fn from_json(text: &str) -> Result<Manifest, String> {
         let m: Manifest = serde_json::from_str(text).map_err(|e| format!("manifest: {e}"))?;
         if m.version != VERSION {
-            return Err(format!("manifest: version {} is not the supported {VERSION}", m.version));
+            return Err(format!(
+                "manifest: version {} is not the supported {VERSION}",
+                m.version
+            ));
         }
         let n = m.buffers.len() as u32;
         for (i, b) in m.buffers.iter().enumerate() {
@@ -177,7 +200,10 @@ impl Manifest {
             let d = dtype(&b.dtype)?;
             let elems = b.shape.iter().try_fold(1u64, |a, &x| a.checked_mul(x));
             if elems.and_then(|e| e.checked_mul(d.size() as u64)) != Some(b.bytes) {
-                return Err(format!("manifest: buffer {i} is {} bytes, not {} {:?}", b.bytes, b.dtype, b.shape));
+                return Err(format!(
+                    "manifest: buffer {i} is {} bytes, not {} {:?}",
+                    b.bytes, b.dtype, b.shape
+                ));
             }
             if b.role == "temp" {
                 let end = b.offset.and_then(|o| o.checked_add(b.bytes));
@@ -186,8 +212,16 @@ impl Manifest {
                 }
             }
         }
-        let tensors = m.inputs.iter().chain(&m.params).chain(&m.outputs).map(|t| t.buffer);
-        for b in tensors.chain(m.updates.iter().map(|u| u.buffer)).chain(m.launches.iter().flat_map(|l| l.buffers.iter().copied())) {
+        let tensors = m
+            .inputs
+            .iter()
+            .chain(&m.params)
+            .chain(&m.outputs)
+            .map(|t| t.buffer);
+        for b in tensors
+            .chain(m.updates.iter().map(|u| u.buffer))
+            .chain(m.launches.iter().flat_map(|l| l.buffers.iter().copied()))
+        {
             if b >= n {
                 return Err(format!("manifest: buffer {b} does not exist"));
             }

@@ -53,8 +53,8 @@ pub(crate) trait Arith {
     fn not(&mut self, a: Self::B) -> Self::B;
     fn select(&mut self, c: Self::B, a: Self::F, b: Self::F) -> Self::F;
 
-    fn to_bits(&mut self, a: Self::F) -> Self::I;
-    fn from_bits(&mut self, a: Self::I) -> Self::F;
+    fn float_to_bits(&mut self, a: Self::F) -> Self::I;
+    fn bits_to_float(&mut self, a: Self::I) -> Self::F;
     fn iadd(&mut self, a: Self::I, b: Self::I) -> Self::I;
     fn isub(&mut self, a: Self::I, b: Self::I) -> Self::I;
     fn iand(&mut self, a: Self::I, b: Self::I) -> Self::I;
@@ -73,11 +73,18 @@ pub(crate) trait Arith {
 /// (f32: Cephes' split; f64: fdlibm's, 32 significant bits in the high part).
 const LN2_HI_32: f64 = 0.693_359_375;
 const LN2_LO_32: f64 = -2.121_944_4e-4;
-const LN2_HI_64: f64 = 6.931_471_803_691_238_164_90e-1;
-const LN2_LO_64: f64 = 1.908_214_929_270_587_700_02e-10;
+const LN2_HI_64: f64 = 0.6931471803691238;
+const LN2_LO_64: f64 = 1.9082149292705877e-10;
 
 /// Cephes `expf`: e^r ≈ 1 + r + r²·P(r) on |r| ≤ ln2/2.
-const EXP_P_32: [f64; 6] = [1.987_569_1e-4, 1.398_199_9e-3, 8.333_452e-3, 4.166_579_6e-2, 1.666_666_5e-1, 5.000_000_1e-1];
+const EXP_P_32: [f64; 6] = [
+    1.987_569_1e-4,
+    1.398_199_9e-3,
+    8.333_452e-3,
+    4.166_579_6e-2,
+    1.666_666_5e-1,
+    5.000_000_1e-1,
+];
 /// Cephes `logf`: ln(1 + f) ≈ f - f²/2 + f³·P(f) on √½ - 1 ≤ f ≤ √2 - 1.
 const LOG_P_32: [f64; 9] = [
     7.037_683_6e-2,
@@ -91,30 +98,42 @@ const LOG_P_32: [f64; 9] = [
     3.333_333e-1,
 ];
 /// tanh x ≈ x·P(x²) / Q(x²) on |x| ≤ [`TANH_CLAMP_32`]; ±1 in f32 beyond.
-const TANH_P_32: [f64; 7] = [-2.760_768_5e-16, 2.000_187_9e-13, -8.604_671_5e-11, 5.122_297e-8, 1.485_722_4e-5, 6.372_619_3e-4, 4.893_524_6e-3];
+const TANH_P_32: [f64; 7] = [
+    -2.760_768_5e-16,
+    2.000_187_9e-13,
+    -8.604_671_5e-11,
+    5.122_297e-8,
+    1.485_722_4e-5,
+    6.372_619_3e-4,
+    4.893_524_6e-3,
+];
 const TANH_Q_32: [f64; 4] = [1.198_258_4e-6, 1.185_347_1e-4, 2.268_434_7e-3, 4.893_525e-3];
 const TANH_CLAMP_32: f64 = 7.905_311;
 
 /// fdlibm's `__kernel_sin` and `__kernel_cos` coefficients, on |r| ≤ π/4.
 const SIN_S: [f64; 6] = [
-    1.589_690_995_211_550_102_21e-10,
-    -2.505_076_025_340_686_341_95e-8,
-    2.755_731_370_707_006_767_89e-6,
-    -1.984_126_982_985_794_931_34e-4,
-    8.333_333_333_322_489_461_24e-3,
-    -1.666_666_666_666_663_243_48e-1,
+    1.58969099521155e-10,
+    -2.5050760253406863e-08,
+    2.7557313707070068e-06,
+    -0.0001984126982985795,
+    0.00833333333332249,
+    -0.16666666666666632,
 ];
 const COS_C: [f64; 6] = [
-    -1.135_964_755_778_819_482_65e-11,
-    2.087_572_321_298_174_827_90e-9,
-    -2.755_731_435_139_066_330_35e-7,
-    2.480_158_728_947_672_941_78e-5,
-    -1.388_888_888_887_410_957_49e-3,
-    4.166_666_666_666_660_190_37e-2,
+    -1.1359647557788195e-11,
+    2.087572321298175e-09,
+    -2.7557314351390663e-07,
+    2.480158728947673e-05,
+    -0.001388888888887411,
+    0.0416666666666666,
 ];
 /// π/2 in three 33-bit parts (fdlibm's `pio2_1`, `pio2_2`, `pio2_3`): `n`
 /// times each of the first two is exact for `n < 2²⁰`.
-const PIO2: [f64; 3] = [1.570_796_326_734_125_614_17, 6.077_100_506_303_965_976_60e-11, 2.022_266_248_711_166_455_80e-21];
+const PIO2: [f64; 3] = [
+    1.5707963267341256,
+    6.077100506303966e-11,
+    2.0222662487111665e-21,
+];
 
 /// `Σ coeffs[i] · x^(n-1-i)` by Horner's rule with fused multiply-adds.
 fn horner<A: Arith>(a: &mut A, x: A::F, coeffs: &[f64]) -> A::F {
@@ -163,7 +182,7 @@ fn scale_by_pow2<A: Arith>(a: &mut A, y: A::F, n: A::I) -> A::F {
         let bias = a.i(exponent_bias(a));
         let biased = a.iadd(e, bias);
         let bits = a.shl(biased, mantissa_bits(a));
-        let p = a.from_bits(bits);
+        let p = a.bits_to_float(bits);
         r = a.mul(r, p);
     }
     r
@@ -171,7 +190,11 @@ fn scale_by_pow2<A: Arith>(a: &mut A, y: A::F, n: A::I) -> A::F {
 
 /// `(n, r)` with `x = n·ln2 + r`, |r| ≤ ln2/2, `n` as a float and as an integer.
 fn reduce_ln2<A: Arith>(a: &mut A, x: A::F) -> (A::I, A::F) {
-    let (hi, lo) = if a.wide() { (LN2_HI_64, LN2_LO_64) } else { (LN2_HI_32, LN2_LO_32) };
+    let (hi, lo) = if a.wide() {
+        (LN2_HI_64, LN2_LO_64)
+    } else {
+        (LN2_HI_32, LN2_LO_32)
+    };
     let log2e = a.f(std::f64::consts::LOG2_E);
     let t = a.mul(x, log2e);
     let n = a.rint(t);
@@ -186,7 +209,11 @@ fn reduce_ln2<A: Arith>(a: &mut A, x: A::F) -> (A::I, A::F) {
 pub(crate) fn exp<A: Arith>(a: &mut A, x: A::F) -> A::F {
     // Past these bounds e^x is 0 or infinite anyway; clamping keeps n in
     // the range `scale_by_pow2` handles.
-    let x = if a.wide() { clamp(a, x, -746.0, 710.0) } else { clamp(a, x, -104.0, 89.0) };
+    let x = if a.wide() {
+        clamp(a, x, -746.0, 710.0)
+    } else {
+        clamp(a, x, -104.0, 89.0)
+    };
     let (n, r) = reduce_ln2(a, x);
     let one = a.f(1.0);
     let y = if a.wide() {
@@ -214,14 +241,18 @@ pub(crate) fn log<A: Arith>(a: &mut A, x: A::F) -> A::F {
     let wide = a.wide();
     let mbits = mantissa_bits(a);
     // Subnormals are scaled into the normal range first.
-    let min_normal = a.f(if wide { f64::MIN_POSITIVE } else { f32::MIN_POSITIVE as f64 });
+    let min_normal = a.f(if wide {
+        f64::MIN_POSITIVE
+    } else {
+        f32::MIN_POSITIVE as f64
+    });
     let tiny = a.lt(x, min_normal);
     let scale = a.f(2f64.powi(mbits as i32));
     let scaled = a.mul(x, scale);
     let xs = a.select(tiny, scaled, x);
     let (adj, zero_i) = (a.i(mbits as i64), a.i(0));
     let e_adjust = a.iselect(tiny, adj, zero_i);
-    let bits = a.to_bits(xs);
+    let bits = a.float_to_bits(xs);
     let exp_bits = a.ashr(bits, mbits);
     let mask = a.i(if wide { 0x7ff } else { 0xff });
     let exp_bits = a.iand(exp_bits, mask);
@@ -233,7 +264,7 @@ pub(crate) fn log<A: Arith>(a: &mut A, x: A::F) -> A::F {
     let one_bits = a.i(exponent_bias(a) << mbits);
     let m = a.iand(bits, mant_mask);
     let m = a.ior(m, one_bits);
-    let m = a.from_bits(m);
+    let m = a.bits_to_float(m);
     let sqrt2 = a.f(std::f64::consts::SQRT_2);
     let big = a.gt(m, sqrt2);
     let half = a.f(0.5);
@@ -342,7 +373,7 @@ pub(crate) fn sigmoid<A: Arith>(a: &mut A, x: A::F) -> A::F {
     let one = a.f(1.0);
     let d = a.add(one, e);
     let r = a.div(one, d);
-    let er = a.div(e, d);
+    let er = a.mul(e, r);
     let zero = a.f(0.0);
     let pos = a.ge(x, zero);
     a.select(pos, r, er)
@@ -428,7 +459,7 @@ pub(crate) fn pow<A: Arith>(a: &mut A, x: A::F, y: A::F) -> A::F {
     let rem = a.fma(fh, m2, y);
     let one = a.f(1.0);
     let odd = a.eq(rem, one);
-    let bits = a.to_bits(x);
+    let bits = a.float_to_bits(x);
     let zero_i = a.i(0);
     let sign = a.ilt(bits, zero_i);
     let flip = a.and(sign, odd);
@@ -542,10 +573,10 @@ pub(crate) mod host {
                         b
                     }
                 }
-                fn to_bits(&mut self, a: $f) -> $i {
+                fn float_to_bits(&mut self, a: $f) -> $i {
                     a.to_bits() as $i
                 }
-                fn from_bits(&mut self, a: $i) -> $f {
+                fn bits_to_float(&mut self, a: $i) -> $f {
                     <$f>::from_bits(a as _)
                 }
                 fn iadd(&mut self, a: $i, b: $i) -> $i {
@@ -604,7 +635,11 @@ mod tests {
     /// results near zero; NaN must match NaN and infinities exactly.
     fn error(want: f64, got: f64, floor: f64) -> f64 {
         if want.is_nan() || got.is_nan() {
-            return if want.is_nan() && got.is_nan() { 0.0 } else { f64::INFINITY };
+            return if want.is_nan() && got.is_nan() {
+                0.0
+            } else {
+                f64::INFINITY
+            };
         }
         if want.is_infinite() || got.is_infinite() {
             return if want == got { 0.0 } else { f64::INFINITY };
@@ -614,12 +649,34 @@ mod tests {
 
     /// Points from `lo` to `hi`: a uniform grid plus every special value.
     fn sweep(lo: f64, hi: f64, n: usize) -> Vec<f64> {
-        let mut v: Vec<f64> = (0..=n).map(|i| lo + (hi - lo) * i as f64 / n as f64).collect();
-        v.extend([0.0, -0.0, 1.0, -1.0, 0.5, 1e-3, -1e-3, 1e-7, -1e-7, f64::INFINITY, f64::NEG_INFINITY, f64::NAN]);
+        let mut v: Vec<f64> = (0..=n)
+            .map(|i| lo + (hi - lo) * i as f64 / n as f64)
+            .collect();
+        v.extend([
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            0.5,
+            1e-3,
+            -1e-3,
+            1e-7,
+            -1e-7,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+        ]);
         v
     }
 
-    fn check32(name: &str, xs: &[f64], f: impl Fn(&mut Host<f32>, f32) -> f32, want: impl Fn(f64) -> f64, tol: f64, floor: f64) {
+    fn check32(
+        name: &str,
+        xs: &[f64],
+        f: impl Fn(&mut Host<f32>, f32) -> f32,
+        want: impl Fn(f64) -> f64,
+        tol: f64,
+        floor: f64,
+    ) {
         let mut a = Host::<f32>::new();
         let mut worst = (0.0, 0.0);
         for &x in xs {
@@ -630,10 +687,22 @@ mod tests {
                 worst = (e, x32 as f64);
             }
         }
-        assert!(worst.0 <= tol, "{name} f32: relative error {:e} at x = {:e}", worst.0, worst.1);
+        assert!(
+            worst.0 <= tol,
+            "{name} f32: relative error {:e} at x = {:e}",
+            worst.0,
+            worst.1
+        );
     }
 
-    fn check64(name: &str, xs: &[f64], f: impl Fn(&mut Host<f64>, f64) -> f64, want: impl Fn(f64) -> f64, tol: f64, floor: f64) {
+    fn check64(
+        name: &str,
+        xs: &[f64],
+        f: impl Fn(&mut Host<f64>, f64) -> f64,
+        want: impl Fn(f64) -> f64,
+        tol: f64,
+        floor: f64,
+    ) {
         let mut a = Host::<f64>::new();
         let mut worst = (0.0, 0.0);
         for &x in xs {
@@ -642,67 +711,129 @@ mod tests {
                 worst = (e, x);
             }
         }
-        assert!(worst.0 <= tol, "{name} f64: relative error {:e} at x = {:e}", worst.0, worst.1);
+        assert!(
+            worst.0 <= tol,
+            "{name} f64: relative error {:e} at x = {:e}",
+            worst.0,
+            worst.1
+        );
     }
 
     #[test]
     fn exp_is_accurate_over_its_range() {
         let xs = sweep(-110.0, 95.0, 200_000);
-        check32("exp", &xs, |a, x| exp(a, x), f64::exp, 1e-6, f32::MIN_POSITIVE as f64);
+        check32("exp", &xs, exp, f64::exp, 1e-6, f32::MIN_POSITIVE as f64);
         let xs = sweep(-750.0, 712.0, 200_000);
-        check64("exp", &xs, |a, x| exp(a, x), f64::exp, 1e-14, f64::MIN_POSITIVE);
+        check64("exp", &xs, exp, f64::exp, 1e-14, f64::MIN_POSITIVE);
     }
 
     #[test]
     fn log_is_accurate_down_to_subnormals() {
-        let mut xs: Vec<f64> = (-149..128).flat_map(|e| [1.0, 1.3, 1.7, 1.999].map(|m| m * 2f64.powi(e))).collect();
+        let mut xs: Vec<f64> = (-149..128)
+            .flat_map(|e| [1.0, 1.3, 1.7, 1.999].map(|m| m * 2f64.powi(e)))
+            .collect();
         xs.extend(sweep(-1.0, 10.0, 100_000));
-        check32("log", &xs, |a, x| log(a, x), f64::ln, 1e-6, 1e-30);
-        let mut xs: Vec<f64> = (-1074..1024).flat_map(|e| [1.0, 1.3, 1.7, 1.999].map(|m| m * 2f64.powi(e))).collect();
+        check32("log", &xs, log, f64::ln, 1e-6, 1e-30);
+        let mut xs: Vec<f64> = (-1074..1024)
+            .flat_map(|e| [1.0, 1.3, 1.7, 1.999].map(|m| m * 2f64.powi(e)))
+            .collect();
         xs.extend(sweep(-1.0, 10.0, 100_000));
-        check64("log", &xs, |a, x| log(a, x), f64::ln, 1e-14, 1e-300);
+        check64("log", &xs, log, f64::ln, 1e-14, 1e-300);
     }
 
     #[test]
     fn tanh_and_sigmoid_are_accurate_including_tails() {
         let xs = sweep(-30.0, 30.0, 200_000);
-        check32("tanh", &xs, |a, x| tanh(a, x), f64::tanh, 2e-6, 1e-30);
-        check64("tanh", &xs, |a, x| tanh(a, x), f64::tanh, 1e-14, 1e-300);
-        let sig = |x: f64| if x >= 0.0 { 1.0 / (1.0 + (-x).exp()) } else { x.exp() / (1.0 + x.exp()) };
+        check32("tanh", &xs, tanh, f64::tanh, 2e-6, 1e-30);
+        check64("tanh", &xs, tanh, f64::tanh, 1e-14, 1e-300);
+        let sig = |x: f64| {
+            if x >= 0.0 {
+                1.0 / (1.0 + (-x).exp())
+            } else {
+                x.exp() / (1.0 + x.exp())
+            }
+        };
         let xs = sweep(-120.0, 120.0, 200_000);
-        check32("sigmoid", &xs, |a, x| sigmoid(a, x), sig, 1e-6, f32::MIN_POSITIVE as f64);
+        check32("sigmoid", &xs, sigmoid, sig, 1e-6, f32::MIN_POSITIVE as f64);
         let xs = sweep(-750.0, 750.0, 200_000);
-        check64("sigmoid", &xs, |a, x| sigmoid(a, x), sig, 1e-14, f64::MIN_POSITIVE);
+        check64("sigmoid", &xs, sigmoid, sig, 1e-14, f64::MIN_POSITIVE);
     }
 
     #[test]
     fn sin_and_cos_are_accurate_for_moderate_arguments() {
         let xs = sweep(-1e5, 1e5, 400_000);
         let floor = 1e-9;
-        check64("sin", &xs, |a, x| sin_cos(a, x, false), f64::sin, 1e-12, floor);
-        check64("cos", &xs, |a, x| sin_cos(a, x, true), f64::cos, 1e-12, floor);
+        check64(
+            "sin",
+            &xs,
+            |a, x| sin_cos(a, x, false),
+            f64::sin,
+            1e-12,
+            floor,
+        );
+        check64(
+            "cos",
+            &xs,
+            |a, x| sin_cos(a, x, true),
+            f64::cos,
+            1e-12,
+            floor,
+        );
         // The f32 functions go through f64, then round.
-        let via = |cos: bool| move |_: &mut Host<f32>, x: f32| sin_cos(&mut Host::<f64>::new(), x as f64, cos) as f32;
+        let via = |cos: bool| {
+            move |_: &mut Host<f32>, x: f32| sin_cos(&mut Host::<f64>::new(), x as f64, cos) as f32
+        };
         check32("sin", &xs, via(false), f64::sin, 1e-6, 1e-7);
         check32("cos", &xs, via(true), f64::cos, 1e-6, 1e-7);
     }
 
     #[test]
     fn pow_follows_c99_special_cases() {
-        let specials = [0.0, -0.0, 1.0, -1.0, 2.0, -2.0, 0.5, -0.5, 3.0, -3.0, 2.5, f64::INFINITY, f64::NEG_INFINITY, f64::NAN, 1e-3, 1e3];
+        let specials = [
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            2.0,
+            -2.0,
+            0.5,
+            -0.5,
+            3.0,
+            -3.0,
+            2.5,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+            1e-3,
+            1e3,
+        ];
         let mut a = Host::<f64>::new();
         for &x in &specials {
             for &y in &specials {
                 let (want, got) = (x.powf(y), pow(&mut a, x, y));
-                assert!(error(want, got, 1e-300) < 1e-12, "pow({x}, {y}): want {want}, got {got}");
+                assert!(
+                    error(want, got, 1e-300) < 1e-12,
+                    "pow({x}, {y}): want {want}, got {got}"
+                );
                 if !want.is_nan() {
-                    assert_eq!(want.is_sign_negative(), got.is_sign_negative(), "sign of pow({x}, {y})");
+                    assert_eq!(
+                        want.is_sign_negative(),
+                        got.is_sign_negative(),
+                        "sign of pow({x}, {y})"
+                    );
                 }
             }
         }
         let xs = sweep(0.01, 50.0, 2_000);
         for y in [-7.5, -2.0, -0.3, 0.7, 1.5, 3.0, 11.25] {
-            check64("pow", &xs, |a, x| pow(a, x, y), |x| x.powf(y), 1e-12, 1e-300);
+            check64(
+                "pow",
+                &xs,
+                |a, x| pow(a, x, y),
+                |x| x.powf(y),
+                1e-12,
+                1e-300,
+            );
         }
     }
 }

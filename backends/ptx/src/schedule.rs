@@ -20,7 +20,9 @@
 //! always correct.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
-use tfg_ir::kernel::{Affine, BufId, Expr, Gemm, Index, Kernel, Local, Program, Ranges, Role, Stmt, Var};
+use tfg_ir::kernel::{
+    Affine, BufId, Expr, Gemm, Index, Kernel, Local, Program, Ranges, Role, Stmt, Var,
+};
 use tfg_ir::{BinaryOp, DType};
 
 /// Threads per block for rows and GEMM launches.
@@ -61,7 +63,13 @@ pub(crate) enum Mapping {
     /// (outermost first) runs `body` on one group of `group` threads;
     /// `vector > 1` runs `vector` consecutive rows per thread, with 16-byte
     /// loads and stores of the accesses at the row index.
-    Rows { prelude: Vec<Stmt>, nest: Vec<(Var, u64)>, body: Vec<Stmt>, group: u32, vector: u32 },
+    Rows {
+        prelude: Vec<Stmt>,
+        nest: Vec<(Var, u64)>,
+        body: Vec<Stmt>,
+        group: u32,
+        vector: u32,
+    },
     /// `body` once, by one block of `group` threads.
     Serial { body: Vec<Stmt>, group: u32 },
     /// A tiled GEMM, inside batch loops (outermost first).
@@ -89,13 +97,24 @@ pub(crate) fn schedule(p: &Program) -> Result<Vec<Launch>, String> {
         let mappings = mappings(k);
         let many = mappings.len() > 1;
         for (j, mapping) in mappings.into_iter().enumerate() {
-            let mut entry = if many { format!("{base}_{j}") } else { base.clone() };
+            let mut entry = if many {
+                format!("{base}_{j}")
+            } else {
+                base.clone()
+            };
             while !names.insert(entry.clone()) {
                 entry.push('_');
             }
             let (grid, block) = geometry(&mapping)?;
             let buffers = buffers(p, &mapping);
-            launches.push(Launch { entry, kernel: k.name.clone(), mapping, grid, block, buffers });
+            launches.push(Launch {
+                entry,
+                kernel: k.name.clone(),
+                mapping,
+                grid,
+                block,
+                buffers,
+            });
         }
     }
     Ok(launches)
@@ -104,7 +123,16 @@ pub(crate) fn schedule(p: &Program) -> Result<Vec<Launch>, String> {
 /// A PTX identifier for a kernel name: `tfg_` and the name with anything but
 /// letters, digits and `_` replaced.
 fn entry_name(kernel: &str) -> String {
-    let clean: String = kernel.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect();
+    let clean: String = kernel
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
     format!("tfg_{clean}")
 }
 
@@ -117,7 +145,9 @@ pub(crate) fn shared_bytes(p: &Program, l: &Launch) -> u32 {
         }
         Mapping::Rows { body, group, .. } | Mapping::Serial { body, group } => {
             let mut reduces = false;
-            Stmt::walk(body, &mut |s| reduces |= matches!(split(s), Some(Split::Reduce(_))));
+            Stmt::walk(body, &mut |s| {
+                reduces |= matches!(split(s), Some(Split::Reduce(_)))
+            });
             if *group > WARP && reduces {
                 SLOT_BYTES
             } else {
@@ -130,7 +160,12 @@ pub(crate) fn shared_bytes(p: &Program, l: &Launch) -> u32 {
 /// Grid and block size.
 fn geometry(m: &Mapping) -> Result<([u32; 3], u32), String> {
     match m {
-        Mapping::Rows { nest, group, vector, .. } => {
+        Mapping::Rows {
+            nest,
+            group,
+            vector,
+            ..
+        } => {
             let rows: u64 = nest.iter().map(|&(_, e)| e).product::<u64>() / u64::from(*vector);
             let threads = rows.saturating_mul(u64::from(*group));
             let blocks = threads.div_ceil(u64::from(BLOCK)).clamp(1, MAX_GRID);
@@ -140,7 +175,10 @@ fn geometry(m: &Mapping) -> Result<([u32; 3], u32), String> {
         Mapping::Gemm { gemm, .. } => {
             let (x, y) = (gemm.n.div_ceil(TILE).max(1), gemm.m.div_ceil(TILE).max(1));
             if x > i32::MAX as u64 || y > 65_535 {
-                return Err(format!("a {} × {} matrix product is too large for one launch", gemm.m, gemm.n));
+                return Err(format!(
+                    "a {} × {} matrix product is too large for one launch",
+                    gemm.m, gemm.n
+                ));
             }
             // Batches beyond the grid's z limit are covered by a loop.
             Ok(([x as u32, y as u32, 1], BLOCK))
@@ -161,7 +199,9 @@ fn buffers(p: &Program, m: &Mapping) -> Vec<BufId> {
             set.extend([gemm.a.buf, gemm.b.buf, gemm.c.buf]);
         }
     }
-    set.into_iter().filter(|b| !matches!(p.buffer(*b).map(|x| &x.role), Some(Role::Const(_)))).collect()
+    set.into_iter()
+        .filter(|b| !matches!(p.buffer(*b).map(|x| &x.role), Some(Role::Const(_))))
+        .collect()
 }
 
 fn touched(body: &[Stmt], set: &mut BTreeSet<BufId>) {
@@ -210,7 +250,9 @@ fn units(k: &Kernel) -> Option<Vec<Mapping>> {
     let mut floating: HashMap<Local, usize> = HashMap::new();
     for (i, s) in body.iter().enumerate() {
         if let Stmt::Let { local, value, .. } = s {
-            if !assigned.contains(local) && expr_locals(value).iter().all(|l| floating.contains_key(l)) {
+            if !assigned.contains(local)
+                && expr_locals(value).iter().all(|l| floating.contains_key(l))
+            {
                 floating.insert(*local, i);
             }
         }
@@ -227,7 +269,9 @@ fn units(k: &Kernel) -> Option<Vec<Mapping>> {
         let kind = match s {
             Stmt::Let { local, .. } if floating.contains_key(local) => continue,
             _ if gemm_nest(s).is_some() => Kind::Gemm,
-            Stmt::Loop { parallel: true, .. } if !contains_gemm(std::slice::from_ref(s)) => Kind::Rows,
+            Stmt::Loop { parallel: true, .. } if !contains_gemm(std::slice::from_ref(s)) => {
+                Kind::Rows
+            }
             _ => Kind::Serial,
         };
         match ranges.last_mut() {
@@ -271,7 +315,10 @@ fn units(k: &Kernel) -> Option<Vec<Mapping>> {
         out.push(match kind {
             Kind::Gemm => {
                 let (loops, gemm) = gemm_nest(&stmts[0])?;
-                Mapping::Gemm { loops, gemm: gemm.clone() }
+                Mapping::Gemm {
+                    loops,
+                    gemm: gemm.clone(),
+                }
             }
             Kind::Rows => rows(prelude, &stmts[0]),
             Kind::Serial => serial(prelude.into_iter().chain(stmts).collect()),
@@ -282,17 +329,28 @@ fn units(k: &Kernel) -> Option<Vec<Mapping>> {
 
 /// A rows mapping of the parallel loop `s`.
 fn rows(prelude: Vec<Stmt>, s: &Stmt) -> Mapping {
-    let Stmt::Loop { var, extent, body, .. } = s else {
+    let Stmt::Loop {
+        var, extent, body, ..
+    } = s
+    else {
         return serial(prelude.into_iter().chain([s.clone()]).collect());
     };
     let mut nest = vec![(*var, *extent)];
     let mut body = body.clone();
     // Collapse `[let…, L]` where L's iterations are independent stores and
     // the lets read nothing L writes: the lets then run once per element.
-    loop {
-        let Some((last, lets)) = body.split_last() else { break };
-        let Stmt::Loop { var, extent, body: inner, .. } = last else { break };
-        if !lets.iter().all(|s| matches!(s, Stmt::Let { .. })) || split(last) != Some(Split::Stores) {
+    while let Some((last, lets)) = body.split_last() {
+        let Stmt::Loop {
+            var,
+            extent,
+            body: inner,
+            ..
+        } = last
+        else {
+            break;
+        };
+        if !lets.iter().all(|s| matches!(s, Stmt::Let { .. })) || split(last) != Some(Split::Stores)
+        {
             break;
         }
         let (mut reads, mut writes) = (BTreeSet::new(), BTreeSet::new());
@@ -313,8 +371,18 @@ fn rows(prelude: Vec<Stmt>, s: &Stmt) -> Mapping {
     } else {
         WARP
     };
-    let vector = if group == 1 && vectorizable(&nest, &body) { VECTOR } else { 1 };
-    Mapping::Rows { prelude, nest, body, group, vector }
+    let vector = if group == 1 && vectorizable(&nest, &body) {
+        VECTOR
+    } else {
+        1
+    };
+    Mapping::Rows {
+        prelude,
+        nest,
+        body,
+        group,
+        vector,
+    }
 }
 
 /// Whether a rows body can run [`VECTOR`] rows per thread: straight-line
@@ -322,7 +390,11 @@ fn rows(prelude: Vec<Stmt>, s: &Stmt) -> Mapping {
 /// and every buffer that is both read and written accessed only there.
 fn vectorizable(nest: &[(Var, u64)], body: &[Stmt]) -> bool {
     let rows: u64 = nest.iter().map(|&(_, e)| e).product();
-    if rows % u64::from(VECTOR) != 0 || !body.iter().all(|s| matches!(s, Stmt::Let { .. } | Stmt::Store { .. })) {
+    if !rows.is_multiple_of(u64::from(VECTOR))
+        || !body
+            .iter()
+            .all(|s| matches!(s, Stmt::Let { .. } | Stmt::Store { .. }))
+    {
         return false;
     }
     let at_row = RowIndex::new(nest);
@@ -342,7 +414,9 @@ fn vectorizable(nest: &[(Var, u64)], body: &[Stmt]) -> bool {
     let (mut loaded, mut stored) = (BTreeSet::new(), BTreeSet::new());
     touched_loads(body, &mut loaded);
     self::stored(body, &mut stored);
-    let clash = loaded.intersection(&stored).any(|b| accesses.iter().any(|&(x, row)| x == *b && !row));
+    let clash = loaded
+        .intersection(&stored)
+        .any(|b| accesses.iter().any(|&(x, row)| x == *b && !row));
     accesses.iter().any(|&(_, row)| row) && !clash
 }
 
@@ -409,7 +483,15 @@ pub(crate) fn widest_split(body: &[Stmt]) -> u64 {
 
 /// How the iterations of loop `s` may be spread over threads, if they may.
 pub(crate) fn split(s: &Stmt) -> Option<Split> {
-    let Stmt::Loop { var, body, parallel, .. } = s else { return None };
+    let Stmt::Loop {
+        var,
+        body,
+        parallel,
+        ..
+    } = s
+    else {
+        return None;
+    };
     if contains_gemm(body) {
         return None;
     }
@@ -422,7 +504,9 @@ pub(crate) fn split(s: &Stmt) -> Option<Split> {
     let mut assigns: Vec<(Local, Expr)> = Vec::new();
     let mut has_store = false;
     Stmt::walk(body, &mut |s| match s {
-        Stmt::Assign { local, value } if !defined.contains(local) => assigns.push((*local, value.clone())),
+        Stmt::Assign { local, value } if !defined.contains(local) => {
+            assigns.push((*local, value.clone()))
+        }
         Stmt::Store { .. } => has_store = true,
         _ => {}
     });
@@ -432,8 +516,13 @@ pub(crate) fn split(s: &Stmt) -> Option<Split> {
         }
         let mut accs = Vec::new();
         for (t, value) in &assigns {
-            let Expr::Binary(op, x, y) = value else { return None };
-            if !matches!(op, BinaryOp::Add | BinaryOp::Mul | BinaryOp::Maximum | BinaryOp::Minimum) {
+            let Expr::Binary(op, x, y) = value else {
+                return None;
+            };
+            if !matches!(
+                op,
+                BinaryOp::Add | BinaryOp::Mul | BinaryOp::Maximum | BinaryOp::Minimum
+            ) {
                 return None;
             }
             let own = |e: &Expr| matches!(e, Expr::Local(l) if l == t);
@@ -486,7 +575,9 @@ pub(crate) fn split(s: &Stmt) -> Option<Split> {
             });
         }
     });
-    let same_place = written.iter().all(|b| at[b].windows(2).all(|w| w[0] == w[1]));
+    let same_place = written
+        .iter()
+        .all(|b| at[b].windows(2).all(|w| w[0] == w[1]));
     (ok && same_place).then_some(Split::Stores)
 }
 
@@ -495,7 +586,9 @@ pub(crate) fn split(s: &Stmt) -> Option<Split> {
 fn gemm_nest(s: &Stmt) -> Option<(Vec<(Var, u64)>, &Gemm)> {
     match s {
         Stmt::Gemm(g) => Some((Vec::new(), g)),
-        Stmt::Loop { var, extent, body, .. } => match body.as_slice() {
+        Stmt::Loop {
+            var, extent, body, ..
+        } => match body.as_slice() {
             [inner] => {
                 let (mut loops, g) = gemm_nest(inner)?;
                 loops.insert(0, (*var, *extent));
@@ -623,10 +716,21 @@ mod tests {
   }
 }",
         );
-        let [l] = &ls[..] else { panic!("one launch expected") };
-        let Mapping::Rows { nest, body, group, .. } = &l.mapping else { panic!("rows expected") };
+        let [l] = &ls[..] else {
+            panic!("one launch expected")
+        };
+        let Mapping::Rows {
+            nest, body, group, ..
+        } = &l.mapping
+        else {
+            panic!("rows expected")
+        };
         assert_eq!((nest.len(), *group), (1, WARP));
-        let splits: Vec<Option<Split>> = body.iter().filter(|s| matches!(s, Stmt::Loop { .. })).map(split).collect();
+        let splits: Vec<Option<Split>> = body
+            .iter()
+            .filter(|s| matches!(s, Stmt::Loop { .. }))
+            .map(split)
+            .collect();
         assert_eq!(
             splits,
             [
@@ -635,7 +739,10 @@ mod tests {
                 Some(Split::Stores)
             ]
         );
-        assert_eq!((l.entry.as_str(), l.buffers.clone(), l.block), ("tfg_k0", vec![BufId(0), BufId(1)], BLOCK));
+        assert_eq!(
+            (l.entry.as_str(), l.buffers.clone(), l.block),
+            ("tfg_k0", vec![BufId(0), BufId(1)], BLOCK)
+        );
     }
 
     #[test]
@@ -655,7 +762,15 @@ mod tests {
   }
 }",
         );
-        let Mapping::Rows { nest, group, vector, .. } = &ls[0].mapping else { panic!("rows expected") };
+        let Mapping::Rows {
+            nest,
+            group,
+            vector,
+            ..
+        } = &ls[0].mapping
+        else {
+            panic!("rows expected")
+        };
         assert_eq!((nest.len(), *group, *vector), (2, 1, VECTOR));
         // 128 elements, 4 a thread: one block of 256 threads is plenty.
         assert_eq!(ls[0].grid, [1, 1, 1]);
@@ -678,9 +793,14 @@ mod tests {
   }
 }",
         );
-        assert_eq!(ls.iter().map(|l| l.entry.as_str()).collect::<Vec<_>>(), ["tfg_k0_0", "tfg_k0_1"]);
+        assert_eq!(
+            ls.iter().map(|l| l.entry.as_str()).collect::<Vec<_>>(),
+            ["tfg_k0_0", "tfg_k0_1"]
+        );
         assert!(matches!(ls[0].mapping, Mapping::Gemm { .. }));
-        let Mapping::Rows { prelude, .. } = &ls[1].mapping else { panic!("rows expected") };
+        let Mapping::Rows { prelude, .. } = &ls[1].mapping else {
+            panic!("rows expected")
+        };
         assert_eq!(prelude.len(), 1);
         assert_eq!(ls[0].grid, [1, 1, 1]);
     }
@@ -704,8 +824,14 @@ mod tests {
   }
 }",
         );
-        let [l] = &ls[..] else { panic!("one launch expected") };
-        assert!(matches!(l.mapping, Mapping::Serial { group: WARP, .. }), "{:?}", l.mapping);
+        let [l] = &ls[..] else {
+            panic!("one launch expected")
+        };
+        assert!(
+            matches!(l.mapping, Mapping::Serial { group: WARP, .. }),
+            "{:?}",
+            l.mapping
+        );
         assert_eq!((l.grid, l.block), ([1, 1, 1], WARP));
     }
 }

@@ -13,7 +13,8 @@ fn every_program_matches_the_interpreter() {
     let cases = all_cases();
     for c in &cases {
         let (inputs, params) = feeds(c, 7);
-        let want = run_program(&c.program, &inputs, &params).unwrap_or_else(|e| panic!("{}: interpreter: {e}", c.name));
+        let want = run_program(&c.program, &inputs, &params)
+            .unwrap_or_else(|e| panic!("{}: interpreter: {e}", c.name));
         let got = match emulator::run(&c.program, &inputs, &params) {
             Ok(r) => r,
             Err(e) => {
@@ -21,12 +22,22 @@ fn every_program_matches_the_interpreter() {
                 continue;
             }
         };
-        let pairs = want.outputs.iter().zip(&got.0).chain(want.updates.iter().zip(&got.1));
+        let pairs = want
+            .outputs
+            .iter()
+            .zip(&got.0)
+            .chain(want.updates.iter().zip(&got.1));
         for (i, (w, g)) in pairs.enumerate() {
             if let Err(e) = close(w, g, c.tol) {
                 failures.push(format!("{} result {i}: {e}", c.name));
             }
         }
     }
-    assert!(failures.is_empty(), "{} of {} programs differ:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} programs differ:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }

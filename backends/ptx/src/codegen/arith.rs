@@ -18,7 +18,11 @@ pub(crate) struct Llvm<'a, 'g, 'p, 'ctx> {
 
 impl<'a, 'g, 'p, 'ctx> Llvm<'a, 'g, 'p, 'ctx> {
     pub fn new(fx: &'a Fx<'g, 'p, 'ctx>, wide: bool) -> Self {
-        Llvm { fx, wide, error: None }
+        Llvm {
+            fx,
+            wide,
+            error: None,
+        }
     }
 
     /// `value`, unless building it failed.
@@ -70,7 +74,11 @@ impl<'a, 'g, 'p, 'ctx> Llvm<'a, 'g, 'p, 'ctx> {
     fn intrinsic(&mut self, name: &str, args: &[FloatValue<'ctx>]) -> FloatValue<'ctx> {
         let suffix = if self.wide { "f64" } else { "f32" };
         let t = self.ft();
-        let f = self.fx.g.intrinsic(&format!("llvm.{name}.{suffix}"), Some(t.into()), &vec![t.into(); args.len()]);
+        let f = self.fx.g.intrinsic(
+            &format!("llvm.{name}.{suffix}"),
+            Some(t.into()),
+            &vec![t.into(); args.len()],
+        );
         let args: Vec<_> = args.iter().map(|&a| a.into()).collect();
         match self.fx.call(f, &args) {
             Ok(v) => v.into_float_value(),
@@ -81,7 +89,12 @@ impl<'a, 'g, 'p, 'ctx> Llvm<'a, 'g, 'p, 'ctx> {
         }
     }
 
-    fn fcmp(&mut self, p: FloatPredicate, a: FloatValue<'ctx>, b: FloatValue<'ctx>) -> IntValue<'ctx> {
+    fn fcmp(
+        &mut self,
+        p: FloatPredicate,
+        a: FloatValue<'ctx>,
+        b: FloatValue<'ctx>,
+    ) -> IntValue<'ctx> {
         let r = self.fx.g.b.build_float_compare(p, a, b, "");
         self.boolean(r)
     }
@@ -161,17 +174,32 @@ impl<'ctx> Arith for Llvm<'_, '_, '_, 'ctx> {
         self.boolean(r)
     }
     fn select(&mut self, c: Self::B, a: Self::F, b: Self::F) -> Self::F {
-        let r = self.fx.g.b.build_select(c, a, b, "").map(|v| v.into_float_value());
+        let r = self
+            .fx
+            .g
+            .b
+            .build_select(c, a, b, "")
+            .map(|v| v.into_float_value());
         self.float(r)
     }
-    fn to_bits(&mut self, a: Self::F) -> Self::I {
+    fn float_to_bits(&mut self, a: Self::F) -> Self::I {
         let t = self.it();
-        let r = self.fx.g.b.build_bit_cast(a, t, "").map(|v| v.into_int_value());
+        let r = self
+            .fx
+            .g
+            .b
+            .build_bit_cast(a, t, "")
+            .map(|v| v.into_int_value());
         self.int(r)
     }
-    fn from_bits(&mut self, a: Self::I) -> Self::F {
+    fn bits_to_float(&mut self, a: Self::I) -> Self::F {
         let t = self.ft();
-        let r = self.fx.g.b.build_bit_cast(a, t, "").map(|v| v.into_float_value());
+        let r = self
+            .fx
+            .g
+            .b
+            .build_bit_cast(a, t, "")
+            .map(|v| v.into_float_value());
         self.float(r)
     }
     fn iadd(&mut self, a: Self::I, b: Self::I) -> Self::I {
@@ -205,7 +233,12 @@ impl<'ctx> Arith for Llvm<'_, '_, '_, 'ctx> {
         self.boolean(r)
     }
     fn iselect(&mut self, c: Self::B, a: Self::I, b: Self::I) -> Self::I {
-        let r = self.fx.g.b.build_select(c, a, b, "").map(|v| v.into_int_value());
+        let r = self
+            .fx
+            .g
+            .b
+            .build_select(c, a, b, "")
+            .map(|v| v.into_int_value());
         self.int(r)
     }
     fn to_int(&mut self, a: Self::F) -> Self::I {

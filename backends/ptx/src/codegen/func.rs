@@ -13,7 +13,10 @@ use crate::schedule::{split, Launch, Mapping, RowIndex, Split, BLOCK};
 use inkwell::basic_block::BasicBlock;
 use inkwell::builder::Builder;
 use inkwell::types::{BasicTypeEnum, IntType};
-use inkwell::values::{BasicMetadataValueEnum, BasicValue, BasicValueEnum, FunctionValue, IntValue, PointerValue, VectorValue};
+use inkwell::values::{
+    BasicMetadataValueEnum, BasicValue, BasicValueEnum, FunctionValue, IntValue, PointerValue,
+    VectorValue,
+};
 use inkwell::IntPredicate;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use tfg_ir::kernel::{BufId, Expr, Index, Local, Scalar, Stmt, Var};
@@ -24,7 +27,10 @@ use tfg_ir::{BinaryOp, DType};
 pub(crate) enum Mode<'ctx> {
     Thread,
     /// `size` threads in step; `lane` (i32) is this thread's place among them.
-    Group { size: u32, lane: IntValue<'ctx> },
+    Group {
+        size: u32,
+        lane: IntValue<'ctx>,
+    },
 }
 
 /// The thread and block indices (i32).
@@ -80,13 +86,30 @@ pub(crate) fn emit(g: &Gen, l: &Launch) -> R<()> {
     if let Mapping::Gemm { gemm, .. } = &l.mapping {
         written.insert(gemm.c.buf);
     }
-    let params: Vec<(BufId, bool)> = l.buffers.iter().map(|b| (*b, written.contains(b))).collect();
+    let params: Vec<(BufId, bool)> = l
+        .buffers
+        .iter()
+        .map(|b| (*b, written.contains(b)))
+        .collect();
     let f = g.entry(&l.entry, &params, l.block);
     let mut fx = Fx::new(g, f, l, &stmts)?;
     match &l.mapping {
-        Mapping::Rows { prelude, nest, body, group, vector } => fx.rows(prelude, nest, body, *group, *vector)?,
+        Mapping::Rows {
+            prelude,
+            nest,
+            body,
+            group,
+            vector,
+        } => fx.rows(prelude, nest, body, *group, *vector)?,
         Mapping::Serial { body, group } => {
-            let mode = if *group > 1 { Mode::Group { size: *group, lane: fx.ids.tid } } else { Mode::Thread };
+            let mode = if *group > 1 {
+                Mode::Group {
+                    size: *group,
+                    lane: fx.ids.tid,
+                }
+            } else {
+                Mode::Thread
+            };
             fx.block(body, mode)?;
         }
         Mapping::Gemm { loops, gemm } => super::gemm::tiled(&mut fx, loops, gemm)?,
@@ -110,9 +133,17 @@ impl<'g, 'p, 'ctx> Fx<'g, 'p, 'ctx> {
         let entry = g.cx.create_builder();
         entry.position_at_end(entry_block);
         g.b.position_at_end(first);
-        let idx = if fits_i32(g, l, stmts) { g.cx.i32_type() } else { g.cx.i64_type() };
+        let idx = if fits_i32(g, l, stmts) {
+            g.cx.i32_type()
+        } else {
+            g.cx.i64_type()
+        };
         let i32t = g.cx.i32_type();
-        let placeholder = Ids { tid: i32t.const_zero(), ctaid: [i32t.const_zero(); 3], nctaid: [i32t.const_zero(); 3] };
+        let placeholder = Ids {
+            tid: i32t.const_zero(),
+            ctaid: [i32t.const_zero(); 3],
+            nctaid: [i32t.const_zero(); 3],
+        };
         let mut fx = Fx {
             g,
             f,
@@ -168,9 +199,18 @@ impl<'g, 'p, 'ctx> Fx<'g, 'p, 'ctx> {
         match self.g.target {
             Target::Nvptx => {
                 let read = |reg: &str| -> R<IntValue<'ctx>> {
-                    let f = self.g.intrinsic(&format!("llvm.nvvm.read.ptx.sreg.{reg}"), Some(i32t.into()), &[]);
-                    let v = self.entry.build_call(f, &[], "")?.try_as_basic_value().basic();
-                    v.map(|v| v.into_int_value()).ok_or_else(|| Error(format!("sreg {reg} gave no value")))
+                    let f = self.g.intrinsic(
+                        &format!("llvm.nvvm.read.ptx.sreg.{reg}"),
+                        Some(i32t.into()),
+                        &[],
+                    );
+                    let v = self
+                        .entry
+                        .build_call(f, &[], "")?
+                        .try_as_basic_value()
+                        .basic();
+                    v.map(|v| v.into_int_value())
+                        .ok_or_else(|| Error(format!("sreg {reg} gave no value")))
                 };
                 Ok(Ids {
                     tid: read("tid.x")?,
@@ -180,13 +220,24 @@ impl<'g, 'p, 'ctx> Fx<'g, 'p, 'ctx> {
             }
             Target::Host => {
                 // The second parameter points at tid.x, ctaid.xyz, nctaid.xyz.
-                let ids = self.f.get_nth_param(1).ok_or_else(|| Error("host entry without ids".into()))?.into_pointer_value();
+                let ids = self
+                    .f
+                    .get_nth_param(1)
+                    .ok_or_else(|| Error("host entry without ids".into()))?
+                    .into_pointer_value();
                 let mut v = Vec::with_capacity(7);
                 for i in 0..7 {
-                    let at = unsafe { self.entry.build_in_bounds_gep(i32t, ids, &[i32t.const_int(i, false)], "") }?;
+                    let at = unsafe {
+                        self.entry
+                            .build_in_bounds_gep(i32t, ids, &[i32t.const_int(i, false)], "")
+                    }?;
                     v.push(self.entry.build_load(i32t, at, "")?.into_int_value());
                 }
-                Ok(Ids { tid: v[0], ctaid: [v[1], v[2], v[3]], nctaid: [v[4], v[5], v[6]] })
+                Ok(Ids {
+                    tid: v[0],
+                    ctaid: [v[1], v[2], v[3]],
+                    nctaid: [v[4], v[5], v[6]],
+                })
             }
         }
     }
@@ -195,20 +246,31 @@ impl<'g, 'p, 'ctx> Fx<'g, 'p, 'ctx> {
         let ptr_t = self.g.cx.ptr_type(self.g.global_space());
         for (i, &b) in l.buffers.iter().enumerate() {
             let p = match self.g.target {
-                Target::Nvptx => self.f.get_nth_param(i as u32).map(|p| p.into_pointer_value()),
+                Target::Nvptx => self
+                    .f
+                    .get_nth_param(i as u32)
+                    .map(|p| p.into_pointer_value()),
                 Target::Host => {
                     let bufs = self.f.get_nth_param(0).map(|p| p.into_pointer_value());
                     match bufs {
                         Some(bufs) => {
                             let i64t = self.g.cx.i64_type();
-                            let at = unsafe { self.entry.build_in_bounds_gep(ptr_t, bufs, &[i64t.const_int(i as u64, false)], "") }?;
+                            let at = unsafe {
+                                self.entry.build_in_bounds_gep(
+                                    ptr_t,
+                                    bufs,
+                                    &[i64t.const_int(i as u64, false)],
+                                    "",
+                                )
+                            }?;
                             Some(self.entry.build_load(ptr_t, at, "")?.into_pointer_value())
                         }
                         None => None,
                     }
                 }
             };
-            let p = p.ok_or_else(|| Error(format!("launch {} lacks a parameter for {b}", l.entry)))?;
+            let p =
+                p.ok_or_else(|| Error(format!("launch {} lacks a parameter for {b}", l.entry)))?;
             self.bufs.insert(b, p);
         }
         for (b, p) in &self.g.consts {
@@ -219,7 +281,14 @@ impl<'g, 'p, 'ctx> Fx<'g, 'p, 'ctx> {
 
     // ---- the mappings ----
 
-    fn rows(&mut self, prelude: &[Stmt], nest: &[(Var, u64)], body: &[Stmt], group: u32, vector: u32) -> R<()> {
+    fn rows(
+        &mut self,
+        prelude: &[Stmt],
+        nest: &[(Var, u64)],
+        body: &[Stmt],
+        group: u32,
+        vector: u32,
+    ) -> R<()> {
         self.block(prelude, Mode::Thread)?;
         let rows: u64 = nest.iter().map(|&(_, e)| e).product::<u64>() / u64::from(vector);
         let b = &self.g.b;
@@ -231,7 +300,10 @@ impl<'g, 'p, 'ctx> Fx<'g, 'p, 'ctx> {
             (self.ids.tid, Mode::Thread)
         } else {
             let lane = b.build_int_unsigned_rem(self.ids.tid, c(group), "")?;
-            (b.build_int_unsigned_div(self.ids.tid, c(group), "")?, Mode::Group { size: group, lane })
+            (
+                b.build_int_unsigned_div(self.ids.tid, c(group), "")?,
+                Mode::Group { size: group, lane },
+            )
         };
         let gid = b.build_int_add(base, in_block, "")?;
         let groups = b.build_int_mul(self.ids.nctaid[0], c(per_block), "")?;
@@ -244,13 +316,23 @@ impl<'g, 'p, 'ctx> Fx<'g, 'p, 'ctx> {
                 fx.set_nest(nest, row)?;
                 return fx.block(body, mode);
             }
-            let first = fx.g.b.build_int_mul(row, fx.idx.const_int(u64::from(vector), false), "")?;
-            fx.lanes = Some(Lanes { at_row: RowIndex::new(nest), base: first, lane: 0, loaded: HashMap::new(), pending: BTreeMap::new() });
+            let first =
+                fx.g.b
+                    .build_int_mul(row, fx.idx.const_int(u64::from(vector), false), "")?;
+            fx.lanes = Some(Lanes {
+                at_row: RowIndex::new(nest),
+                base: first,
+                lane: 0,
+                loaded: HashMap::new(),
+                pending: BTreeMap::new(),
+            });
             for j in 0..vector {
                 if let Some(l) = fx.lanes.as_mut() {
                     l.lane = j;
                 }
-                let at = fx.g.b.build_int_add(first, fx.idx.const_int(u64::from(j), false), "")?;
+                let at =
+                    fx.g.b
+                        .build_int_add(first, fx.idx.const_int(u64::from(j), false), "")?;
                 fx.set_nest(nest, at)?;
                 fx.block(body, Mode::Thread)?;
             }
@@ -296,7 +378,9 @@ impl<'g, 'p, 'ctx> Fx<'g, 'p, 'ctx> {
 
     fn stmt(&mut self, s: &Stmt, mode: Mode<'ctx>) -> R<()> {
         match s {
-            Stmt::Loop { var, extent, body, .. } => {
+            Stmt::Loop {
+                var, extent, body, ..
+            } => {
                 if let Mode::Group { size, lane } = mode {
                     if let Some(how) = split(s) {
                         return self.split_loop(*var, *extent, body, &how, size, lane);
@@ -337,7 +421,15 @@ impl<'g, 'p, 'ctx> Fx<'g, 'p, 'ctx> {
     }
 
     /// A loop whose iterations the group's threads share.
-    fn split_loop(&mut self, var: Var, extent: u64, body: &[Stmt], how: &Split, size: u32, lane: IntValue<'ctx>) -> R<()> {
+    fn split_loop(
+        &mut self,
+        var: Var,
+        extent: u64,
+        body: &[Stmt],
+        how: &Split,
+        size: u32,
+        lane: IntValue<'ctx>,
+    ) -> R<()> {
         let ptr = self.var(var)?;
         let start = self.widen(lane)?;
         let end = self.idx.const_int(extent, false);
@@ -419,7 +511,11 @@ impl<'g, 'p, 'ctx> Fx<'g, 'p, 'ctx> {
     }
 
     /// Runs `then` on the group's first thread only.
-    pub fn if_first(&mut self, lane: IntValue<'ctx>, then: impl FnOnce(&mut Self) -> R<()>) -> R<()> {
+    pub fn if_first(
+        &mut self,
+        lane: IntValue<'ctx>,
+        then: impl FnOnce(&mut Self) -> R<()>,
+    ) -> R<()> {
         let b = &self.g.b;
         let zero = lane.get_type().const_zero();
         let first = b.build_int_compare(IntPredicate::EQ, lane, zero, "")?;
@@ -427,7 +523,11 @@ impl<'g, 'p, 'ctx> Fx<'g, 'p, 'ctx> {
     }
 
     /// `if cond { then }`.
-    pub fn if_then(&mut self, cond: IntValue<'ctx>, then: impl FnOnce(&mut Self) -> R<()>) -> R<()> {
+    pub fn if_then(
+        &mut self,
+        cond: IntValue<'ctx>,
+        then: impl FnOnce(&mut Self) -> R<()>,
+    ) -> R<()> {
         let cx = self.g.cx;
         let yes = cx.append_basic_block(self.f, "then");
         let after = cx.append_basic_block(self.f, "after");
@@ -440,24 +540,43 @@ impl<'g, 'p, 'ctx> Fx<'g, 'p, 'ctx> {
     }
 
     pub fn var(&self, v: Var) -> R<PointerValue<'ctx>> {
-        self.vars.get(&v).copied().ok_or_else(|| Error(format!("loop variable {v} has no slot")))
+        self.vars
+            .get(&v)
+            .copied()
+            .ok_or_else(|| Error(format!("loop variable {v} has no slot")))
     }
 
     fn local(&self, l: Local) -> R<(PointerValue<'ctx>, DType)> {
-        self.locals.get(&l).copied().ok_or_else(|| Error(format!("{l} is used but never defined")))
+        self.locals
+            .get(&l)
+            .copied()
+            .ok_or_else(|| Error(format!("{l} is used but never defined")))
     }
 
     // ---- memory ----
 
     fn buffer(&self, b: BufId) -> R<(PointerValue<'ctx>, DType)> {
-        let p = self.bufs.get(&b).copied().ok_or_else(|| Error(format!("{b} is not bound in this launch")))?;
-        let d = self.g.program.buffer(b).ok_or_else(|| Error(format!("{b} does not exist")))?.dtype;
+        let p = self
+            .bufs
+            .get(&b)
+            .copied()
+            .ok_or_else(|| Error(format!("{b} is not bound in this launch")))?;
+        let d = self
+            .g
+            .program
+            .buffer(b)
+            .ok_or_else(|| Error(format!("{b} does not exist")))?
+            .dtype;
         Ok((p, d))
     }
 
     fn element(&self, b: BufId, i: IntValue<'ctx>) -> R<(PointerValue<'ctx>, DType)> {
         let (base, d) = self.buffer(b)?;
-        let p = unsafe { self.g.b.build_in_bounds_gep(self.g.mem_type(d), base, &[i], "") }?;
+        let p = unsafe {
+            self.g
+                .b
+                .build_in_bounds_gep(self.g.mem_type(d), base, &[i], "")
+        }?;
         Ok((p, d))
     }
 
@@ -465,35 +584,45 @@ impl<'g, 'p, 'ctx> Fx<'g, 'p, 'ctx> {
     pub fn load(&self, b: BufId, i: IntValue<'ctx>) -> R<(BasicValueEnum<'ctx>, DType)> {
         let (p, d) = self.element(b, i)?;
         let v = self.g.b.build_load(self.g.mem_type(d), p, "")?;
-        Ok((self.from_memory(v, d)?, d))
+        Ok((self.register_value(v, d)?, d))
     }
 
     pub fn store(&self, b: BufId, i: IntValue<'ctx>, v: BasicValueEnum<'ctx>) -> R<()> {
         let (p, d) = self.element(b, i)?;
-        let v = self.to_memory(v, d)?;
+        let v = self.memory_value(v, d)?;
         self.g.b.build_store(p, v)?;
         Ok(())
     }
 
-    fn from_memory(&self, v: BasicValueEnum<'ctx>, d: DType) -> R<BasicValueEnum<'ctx>> {
+    fn register_value(&self, v: BasicValueEnum<'ctx>, d: DType) -> R<BasicValueEnum<'ctx>> {
         if d != DType::Bool {
             return Ok(v);
         }
         let zero = self.g.cx.i8_type().const_zero();
-        Ok(self.g.b.build_int_compare(IntPredicate::NE, v.into_int_value(), zero, "")?.into())
+        Ok(self
+            .g
+            .b
+            .build_int_compare(IntPredicate::NE, v.into_int_value(), zero, "")?
+            .into())
     }
 
-    fn to_memory(&self, v: BasicValueEnum<'ctx>, d: DType) -> R<BasicValueEnum<'ctx>> {
+    fn memory_value(&self, v: BasicValueEnum<'ctx>, d: DType) -> R<BasicValueEnum<'ctx>> {
         if d != DType::Bool {
             return Ok(v);
         }
-        Ok(self.g.b.build_int_z_extend(v.into_int_value(), self.g.cx.i8_type(), "")?.into())
+        Ok(self
+            .g
+            .b
+            .build_int_z_extend(v.into_int_value(), self.g.cx.i8_type(), "")?
+            .into())
     }
 
     /// Lane `lanes.lane` of the 16-byte-wide load of `buf` at the chunk.
     fn lane_load(&mut self, buf: BufId) -> R<(BasicValueEnum<'ctx>, DType)> {
         let (base, d) = self.buffer(buf)?;
-        let Some(l) = self.lanes.as_ref() else { return Err(Error("no vector lanes".into())) };
+        let Some(l) = self.lanes.as_ref() else {
+            return Err(Error("no vector lanes".into()));
+        };
         let (first, lane) = (l.base, l.lane);
         let vector = match l.loaded.get(&buf) {
             Some(v) => *v,
@@ -510,13 +639,19 @@ impl<'g, 'p, 'ctx> Fx<'g, 'p, 'ctx> {
                 v
             }
         };
-        let x = self.g.b.build_extract_element(vector, self.g.cx.i32_type().const_int(u64::from(lane), false), "")?;
-        Ok((self.from_memory(x, d)?, d))
+        let x = self.g.b.build_extract_element(
+            vector,
+            self.g.cx.i32_type().const_int(u64::from(lane), false),
+            "",
+        )?;
+        Ok((self.register_value(x, d)?, d))
     }
 
     /// Stores the values every lane left for the row index, one vector a buffer.
     fn flush_lanes(&mut self, width: u32) -> R<()> {
-        let Some(l) = self.lanes.take() else { return Ok(()) };
+        let Some(l) = self.lanes.take() else {
+            return Ok(());
+        };
         for (buf, values) in l.pending {
             let (base, d) = self.buffer(buf)?;
             let elem = self.g.mem_type(d);
@@ -524,12 +659,18 @@ impl<'g, 'p, 'ctx> Fx<'g, 'p, 'ctx> {
             let mut v = vt.get_undef();
             for (j, x) in values.iter().enumerate() {
                 let x = x.ok_or_else(|| Error(format!("lane {j} stores nothing to {buf}")))?;
-                let x = self.to_memory(x, d)?;
-                v = self.g.b.build_insert_element(v, x, self.g.cx.i32_type().const_int(j as u64, false), "")?;
+                let x = self.memory_value(x, d)?;
+                v = self.g.b.build_insert_element(
+                    v,
+                    x,
+                    self.g.cx.i32_type().const_int(j as u64, false),
+                    "",
+                )?;
             }
             let p = unsafe { self.g.b.build_in_bounds_gep(elem, base, &[l.base], "") }?;
             let st = self.g.b.build_store(p, v)?;
-            st.set_alignment(vector_align(d)).map_err(|e| Error(format!("alignment: {e}")))?;
+            st.set_alignment(vector_align(d))
+                .map_err(|e| Error(format!("alignment: {e}")))?;
         }
         Ok(())
     }
@@ -569,7 +710,11 @@ impl<'g, 'p, 'ctx> Fx<'g, 'p, 'ctx> {
             }
             Expr::Index(i) => {
                 let v = self.index(i)?;
-                let wide = if self.idx.get_bit_width() == 64 { v } else { self.g.b.build_int_z_extend(v, self.g.cx.i64_type(), "")? };
+                let wide = if self.idx.get_bit_width() == 64 {
+                    v
+                } else {
+                    self.g.b.build_int_z_extend(v, self.g.cx.i64_type(), "")?
+                };
                 Ok((wide.into(), DType::I64))
             }
             Expr::Load { buf, index } => {
@@ -609,10 +754,19 @@ impl<'g, 'p, 'ctx> Fx<'g, 'p, 'ctx> {
     }
 
     /// Calls `f` (which must return a value) with `args`.
-    pub fn call(&self, f: FunctionValue<'ctx>, args: &[BasicValueEnum<'ctx>]) -> R<BasicValueEnum<'ctx>> {
+    pub fn call(
+        &self,
+        f: FunctionValue<'ctx>,
+        args: &[BasicValueEnum<'ctx>],
+    ) -> R<BasicValueEnum<'ctx>> {
         let args: Vec<BasicMetadataValueEnum> = args.iter().map(|&a| a.into()).collect();
         let name = f.get_name().to_string_lossy().into_owned();
-        self.g.b.build_call(f, &args, "")?.try_as_basic_value().basic().ok_or_else(|| Error(format!("{name} returned nothing")))
+        self.g
+            .b
+            .build_call(f, &args, "")?
+            .try_as_basic_value()
+            .basic()
+            .ok_or_else(|| Error(format!("{name} returned nothing")))
     }
 
     /// Shared memory for combining the partial results of a block's warps.
@@ -643,8 +797,11 @@ fn vector_align(d: DType) -> u32 {
 }
 
 fn align(v: BasicValueEnum, d: DType) -> R<()> {
-    let inst = v.as_instruction_value().ok_or_else(|| Error("a load that is not an instruction".into()))?;
-    inst.set_alignment(vector_align(d)).map_err(|e| Error(format!("alignment: {e}")))
+    let inst = v
+        .as_instruction_value()
+        .ok_or_else(|| Error("a load that is not an instruction".into()))?;
+    inst.set_alignment(vector_align(d))
+        .map_err(|e| Error(format!("alignment: {e}")))
 }
 
 /// Whether every index, loop bound and buffer the launch uses fits in i32.

@@ -23,7 +23,11 @@ use tfg_ir::{BinaryOp, DType};
 const PIECE: u64 = 4;
 
 fn dtype(fx: &Fx, g: &Gemm) -> R<DType> {
-    let d = fx.g.program.buffer(g.c.buf).ok_or_else(|| Error(format!("{} does not exist", g.c.buf)))?.dtype;
+    let d =
+        fx.g.program
+            .buffer(g.c.buf)
+            .ok_or_else(|| Error(format!("{} does not exist", g.c.buf)))?
+            .dtype;
     if d == DType::Bool {
         return Err(Error("a gemm on bool".into()));
     }
@@ -41,7 +45,10 @@ pub(super) fn tiled(fx: &mut Fx, loops: &[(Var, u64)], g: &Gemm) -> R<()> {
     let row_t = t.array_type((TILE + 1) as u32);
     let tile_t: BasicTypeEnum = row_t.array_type(DEPTH as u32).into();
     let name = fx.f.get_name().to_string_lossy().into_owned();
-    let (a_s, b_s) = (fx.g.shared(tile_t, &format!("{name}_a")), fx.g.shared(tile_t, &format!("{name}_b")));
+    let (a_s, b_s) = (
+        fx.g.shared(tile_t, &format!("{name}_a")),
+        fx.g.shared(tile_t, &format!("{name}_b")),
+    );
     let i32t = fx.g.cx.i32_type();
     let c32 = |x: u64| i32t.const_int(x, false);
     let b = &fx.g.b;
@@ -62,7 +69,11 @@ pub(super) fn tiled(fx: &mut Fx, loops: &[(Var, u64)], g: &Gemm) -> R<()> {
             fx.g.b.build_store(acc, zero)?;
         }
         let k0 = fx.alloca(fx.idx.into())?;
-        let (start, kend, step) = (fx.idx.const_zero(), fx.idx.const_int(g.k, false), fx.idx.const_int(DEPTH, false));
+        let (start, kend, step) = (
+            fx.idx.const_zero(),
+            fx.idx.const_int(g.k, false),
+            fx.idx.const_int(DEPTH, false),
+        );
         fx.for_range(k0, start, kend, step, |fx| {
             let k0v = fx.g.b.build_load(fx.idx, k0, "")?.into_int_value();
             stage(fx, g, d, k0v, bm, bn, &offsets, (a_s, b_s, tile_t))?;
@@ -73,10 +84,12 @@ pub(super) fn tiled(fx: &mut Fx, loops: &[(Var, u64)], g: &Gemm) -> R<()> {
                 for r in 0..PIECE {
                     let b = &fx.g.b;
                     let i = b.build_int_add(b.build_int_mul(ty, c32(PIECE), "")?, c32(r), "")?;
-                    let at = unsafe { b.build_in_bounds_gep(tile_t, a_s, &[c32(0), c32(kk), i], "") }?;
+                    let at =
+                        unsafe { b.build_in_bounds_gep(tile_t, a_s, &[c32(0), c32(kk), i], "") }?;
                     av.push(b.build_load(t, at, "")?);
                     let j = b.build_int_add(tx, c32(16 * r), "")?;
-                    let at = unsafe { b.build_in_bounds_gep(tile_t, b_s, &[c32(0), c32(kk), j], "") }?;
+                    let at =
+                        unsafe { b.build_in_bounds_gep(tile_t, b_s, &[c32(0), c32(kk), j], "") }?;
                     bv.push(b.build_load(t, at, "")?);
                 }
                 for r in 0..PIECE as usize {
@@ -115,7 +128,12 @@ pub(super) fn tiled(fx: &mut Fx, loops: &[(Var, u64)], g: &Gemm) -> R<()> {
 
 /// The offsets of `a`, `b` and `c` for flat batch `z` (the enclosing
 /// loops' variables set from it).
-fn batch_offsets<'ctx>(fx: &mut Fx<'_, '_, 'ctx>, loops: &[(Var, u64)], g: &Gemm, z: IntValue<'ctx>) -> R<[IntValue<'ctx>; 3]> {
+fn batch_offsets<'ctx>(
+    fx: &mut Fx<'_, '_, 'ctx>,
+    loops: &[(Var, u64)],
+    g: &Gemm,
+    z: IntValue<'ctx>,
+) -> R<[IntValue<'ctx>; 3]> {
     let batch = fx.idx.const_int(g.batch.max(1), false);
     let b = &fx.g.b;
     let p = b.build_int_unsigned_rem(z, batch, "")?;
@@ -123,7 +141,9 @@ fn batch_offsets<'ctx>(fx: &mut Fx<'_, '_, 'ctx>, loops: &[(Var, u64)], g: &Gemm
     fx.set_nest(loops, outer)?;
     let offset = |fx: &Fx<'_, '_, 'ctx>, r: &MatRef| -> R<IntValue<'ctx>> {
         let o = fx.index(&r.offset)?;
-        let s = fx.g.b.build_int_mul(p, fx.idx.const_int(r.stride, false), "")?;
+        let s =
+            fx.g.b
+                .build_int_mul(p, fx.idx.const_int(r.stride, false), "")?;
         Ok(fx.g.b.build_int_add(o, s, "")?)
     };
     Ok([offset(fx, &g.a)?, offset(fx, &g.b)?, offset(fx, &g.c)?])
@@ -151,22 +171,56 @@ fn stage<'ctx>(
         // Element (row, l) of the 64 × 16 slice of op(a); consecutive
         // threads walk the dimension that is contiguous in memory.
         let (row, l) = if g.trans_a {
-            (b.build_int_unsigned_rem(flat, c32(TILE), "")?, b.build_int_unsigned_div(flat, c32(TILE), "")?)
+            (
+                b.build_int_unsigned_rem(flat, c32(TILE), "")?,
+                b.build_int_unsigned_div(flat, c32(TILE), "")?,
+            )
         } else {
-            (b.build_int_unsigned_div(flat, c32(DEPTH), "")?, b.build_int_unsigned_rem(flat, c32(DEPTH), "")?)
+            (
+                b.build_int_unsigned_div(flat, c32(DEPTH), "")?,
+                b.build_int_unsigned_rem(flat, c32(DEPTH), "")?,
+            )
         };
-        let v = operand(fx, d, &g.a, offsets[0], (bm, row, g.m), (k0, l, g.k), g.trans_a)?;
-        let at = unsafe { fx.g.b.build_in_bounds_gep(tile_t, a_s, &[c32(0), l, row], "") }?;
+        let v = operand(
+            fx,
+            d,
+            &g.a,
+            offsets[0],
+            (bm, row, g.m),
+            (k0, l, g.k),
+            !g.trans_a,
+        )?;
+        let at = unsafe {
+            fx.g.b
+                .build_in_bounds_gep(tile_t, a_s, &[c32(0), l, row], "")
+        }?;
         fx.g.b.build_store(at, v)?;
         let b = &fx.g.b;
         // Element (l, col) of the 16 × 64 slice of op(b).
         let (l, col) = if g.trans_b {
-            (b.build_int_unsigned_rem(flat, c32(DEPTH), "")?, b.build_int_unsigned_div(flat, c32(DEPTH), "")?)
+            (
+                b.build_int_unsigned_rem(flat, c32(DEPTH), "")?,
+                b.build_int_unsigned_div(flat, c32(DEPTH), "")?,
+            )
         } else {
-            (b.build_int_unsigned_div(flat, c32(TILE), "")?, b.build_int_unsigned_rem(flat, c32(TILE), "")?)
+            (
+                b.build_int_unsigned_div(flat, c32(TILE), "")?,
+                b.build_int_unsigned_rem(flat, c32(TILE), "")?,
+            )
         };
-        let v = operand(fx, d, &g.b, offsets[1], (bn, col, g.n), (k0, l, g.k), !g.trans_b)?;
-        let at = unsafe { fx.g.b.build_in_bounds_gep(tile_t, b_s, &[c32(0), l, col], "") }?;
+        let v = operand(
+            fx,
+            d,
+            &g.b,
+            offsets[1],
+            (bn, col, g.n),
+            (k0, l, g.k),
+            g.trans_b,
+        )?;
+        let at = unsafe {
+            fx.g.b
+                .build_in_bounds_gep(tile_t, b_s, &[c32(0), l, col], "")
+        }?;
         fx.g.b.build_store(at, v)?;
     }
     Ok(())
@@ -193,10 +247,16 @@ fn operand<'ctx>(
     let b = &fx.g.b;
     let ld = fx.idx.const_int(r.ld, false);
     let (major, minor) = if outer_major { (o, kk) } else { (kk, o) };
-    let at = b.build_int_add(b.build_int_add(offset, b.build_int_mul(major, ld, "")?, "")?, minor, "")?;
+    let at = b.build_int_add(
+        b.build_int_add(offset, b.build_int_mul(major, ld, "")?, "")?,
+        minor,
+        "",
+    )?;
     // Outside the matrix, read its first element instead (always there when
     // the product is not empty) and use zero.
-    let at = b.build_select(inside, at, fx.idx.const_zero(), "")?.into_int_value();
+    let at = b
+        .build_select(inside, at, fx.idx.const_zero(), "")?
+        .into_int_value();
     let (v, _) = fx.load(r.buf, at)?;
     let z = zero(fx.g.reg_type(d));
     Ok(fx.g.b.build_select(inside, v, z, "")?)
@@ -221,19 +281,28 @@ fn zero(t: BasicTypeEnum) -> BasicValueEnum {
     }
 }
 
-/// `acc + a·b`: fused for floats, wrapping for integers.
-fn multiply_add<'ctx>(fx: &mut Fx<'_, '_, 'ctx>, d: DType, a: BasicValueEnum<'ctx>, b: BasicValueEnum<'ctx>, acc: BasicValueEnum<'ctx>) -> R<BasicValueEnum<'ctx>> {
-    if d.is_float() {
-        let t = a.get_type();
-        let f = fx.g.intrinsic(&format!("llvm.fma.{}", if d == DType::F64 { "f64" } else { "f32" }), Some(t), &[t, t, t]);
-        return fx.call(f, &[a, b, acc]);
-    }
+/// `acc + a·b`, rounded twice as the interpreter's GEMM does (so that the
+/// two agree exactly; a fused multiply-add would be faster on the GPU but
+/// round differently), wrapping for integers.
+fn multiply_add<'ctx>(
+    fx: &mut Fx<'_, '_, 'ctx>,
+    d: DType,
+    a: BasicValueEnum<'ctx>,
+    b: BasicValueEnum<'ctx>,
+    acc: BasicValueEnum<'ctx>,
+) -> R<BasicValueEnum<'ctx>> {
     let m = fx.binary(BinaryOp::Mul, d, a, b)?;
     fx.binary(BinaryOp::Add, d, acc, m)
 }
 
 /// Stores `alpha·acc + beta·c[at]` to `c[at]` (`c` read only when `beta ≠ 0`).
-fn finish<'ctx>(fx: &mut Fx<'_, '_, 'ctx>, g: &Gemm, d: DType, acc: BasicValueEnum<'ctx>, at: IntValue<'ctx>) -> R<()> {
+fn finish<'ctx>(
+    fx: &mut Fx<'_, '_, 'ctx>,
+    g: &Gemm,
+    d: DType,
+    acc: BasicValueEnum<'ctx>,
+    at: IntValue<'ctx>,
+) -> R<()> {
     let t = fx.g.reg_type(d);
     let constant = |x: f64| -> BasicValueEnum<'ctx> {
         match t {
@@ -248,7 +317,11 @@ fn finish<'ctx>(fx: &mut Fx<'_, '_, 'ctx>, g: &Gemm, d: DType, acc: BasicValueEn
     }
     if g.beta != 0.0 {
         let (old, _) = fx.load(g.c.buf, at)?;
-        let scaled = if g.beta == 1.0 { old } else { fx.binary(BinaryOp::Mul, d, constant(g.beta), old)? };
+        let scaled = if g.beta == 1.0 {
+            old
+        } else {
+            fx.binary(BinaryOp::Mul, d, constant(g.beta), old)?
+        };
         v = fx.binary(BinaryOp::Add, d, v, scaled)?;
     }
     fx.store(g.c.buf, at, v)
@@ -267,7 +340,10 @@ pub(super) fn naive<'ctx>(fx: &mut Fx<'_, '_, 'ctx>, g: &Gemm, mode: Mode<'ctx>)
     if total > 0 {
         let t = fx.g.reg_type(d);
         let e = fx.alloca(fx.idx.into())?;
-        let (end, step) = (fx.idx.const_int(total, false), fx.idx.const_int(u64::from(size), false));
+        let (end, step) = (
+            fx.idx.const_int(total, false),
+            fx.idx.const_int(u64::from(size), false),
+        );
         fx.for_range(e, lane, end, step, |fx| {
             let c = |x: u64| fx.idx.const_int(x.max(1), false);
             let b = &fx.g.b;
@@ -278,29 +354,47 @@ pub(super) fn naive<'ctx>(fx: &mut Fx<'_, '_, 'ctx>, g: &Gemm, mode: Mode<'ctx>)
             let j = b.build_int_unsigned_rem(rem, c(n), "")?;
             let offset = |fx: &Fx<'_, '_, 'ctx>, r: &MatRef| -> R<IntValue<'ctx>> {
                 let o = fx.index(&r.offset)?;
-                let s = fx.g.b.build_int_mul(p, fx.idx.const_int(r.stride, false), "")?;
+                let s =
+                    fx.g.b
+                        .build_int_mul(p, fx.idx.const_int(r.stride, false), "")?;
                 Ok(fx.g.b.build_int_add(o, s, "")?)
             };
             let (oa, ob, oc) = (offset(fx, &g.a)?, offset(fx, &g.b)?, offset(fx, &g.c)?);
             let acc = fx.alloca(t)?;
             fx.g.b.build_store(acc, zero(t))?;
             let l = fx.alloca(fx.idx.into())?;
-            let (start, kend, one) = (fx.idx.const_zero(), fx.idx.const_int(g.k, false), fx.idx.const_int(1, false));
+            let (start, kend, one) = (
+                fx.idx.const_zero(),
+                fx.idx.const_int(g.k, false),
+                fx.idx.const_int(1, false),
+            );
             fx.for_range(l, start, kend, one, |fx| {
                 let b = &fx.g.b;
                 let lv = b.build_load(fx.idx, l, "")?.into_int_value();
-                let at = |fx: &Fx<'_, '_, 'ctx>, base: IntValue<'ctx>, major: IntValue<'ctx>, minor: IntValue<'ctx>, ld: u64| -> R<IntValue<'ctx>> {
+                let at = |fx: &Fx<'_, '_, 'ctx>,
+                          base: IntValue<'ctx>,
+                          major: IntValue<'ctx>,
+                          minor: IntValue<'ctx>,
+                          ld: u64|
+                 -> R<IntValue<'ctx>> {
                     let b = &fx.g.b;
                     let row = b.build_int_mul(major, fx.idx.const_int(ld, false), "")?;
                     Ok(b.build_int_add(b.build_int_add(base, row, "")?, minor, "")?)
                 };
-                let ai = if g.trans_a { at(fx, oa, lv, i, g.a.ld)? } else { at(fx, oa, i, lv, g.a.ld)? };
-                let bi = if g.trans_b { at(fx, ob, j, lv, g.b.ld)? } else { at(fx, ob, lv, j, g.b.ld)? };
+                let ai = if g.trans_a {
+                    at(fx, oa, lv, i, g.a.ld)?
+                } else {
+                    at(fx, oa, i, lv, g.a.ld)?
+                };
+                let bi = if g.trans_b {
+                    at(fx, ob, j, lv, g.b.ld)?
+                } else {
+                    at(fx, ob, lv, j, g.b.ld)?
+                };
                 let (av, _) = fx.load(g.a.buf, ai)?;
                 let (bv, _) = fx.load(g.b.buf, bi)?;
                 let old = fx.g.b.build_load(t, acc, "")?;
-                let prod = fx.binary(BinaryOp::Mul, d, av, bv)?;
-                let new = fx.binary(BinaryOp::Add, d, old, prod)?;
+                let new = multiply_add(fx, d, av, bv, old)?;
                 fx.g.b.build_store(acc, new)?;
                 Ok(())
             })?;

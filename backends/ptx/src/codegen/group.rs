@@ -22,8 +22,12 @@ impl<'ctx> Fx<'_, '_, 'ctx> {
         let i32t = self.g.cx.i32_type();
         match self.g.target {
             Target::Nvptx => {
-                let f = self.g.intrinsic("llvm.nvvm.bar.warp.sync", None, &[i32t.into()]);
-                self.g.b.build_call(f, &[i32t.const_all_ones().into()], "")?;
+                let f = self
+                    .g
+                    .intrinsic("llvm.nvvm.bar.warp.sync", None, &[i32t.into()]);
+                self.g
+                    .b
+                    .build_call(f, &[i32t.const_all_ones().into()], "")?;
             }
             Target::Host => {
                 let f = self.g.intrinsic("tfg_host_warp_sync", None, &[]);
@@ -50,11 +54,25 @@ impl<'ctx> Fx<'_, '_, 'ctx> {
         let c = |v: u64| i32t.const_int(v, false);
         let v = match self.g.target {
             Target::Nvptx => {
-                let f = self.g.intrinsic("llvm.nvvm.shfl.sync.bfly.i32", Some(i32t.into()), &[i32t.into(); 4]);
-                self.call(f, &[i32t.const_all_ones().into(), x.into(), c(u64::from(xor)).into(), c(31).into()])?
+                let f = self.g.intrinsic(
+                    "llvm.nvvm.shfl.sync.bfly.i32",
+                    Some(i32t.into()),
+                    &[i32t.into(); 4],
+                );
+                self.call(
+                    f,
+                    &[
+                        i32t.const_all_ones().into(),
+                        x.into(),
+                        c(u64::from(xor)).into(),
+                        c(31).into(),
+                    ],
+                )?
             }
             Target::Host => {
-                let f = self.g.intrinsic("tfg_host_shfl_bfly", Some(i32t.into()), &[i32t.into(); 2]);
+                let f =
+                    self.g
+                        .intrinsic("tfg_host_shfl_bfly", Some(i32t.into()), &[i32t.into(); 2]);
                 self.call(f, &[x.into(), c(u64::from(xor)).into()])?
             }
         };
@@ -63,24 +81,28 @@ impl<'ctx> Fx<'_, '_, 'ctx> {
 
     /// [`Self::shfl_i32`] for any numeric value: 64-bit ones in two halves.
     fn shfl(&self, v: BasicValueEnum<'ctx>, d: DType, xor: u32) -> R<BasicValueEnum<'ctx>> {
-        let bits = self.to_bits64(v, d)?;
+        let bits = self.value_to_bits64(v, d)?;
         let b = &self.g.b;
         let (i32t, i64t) = (self.g.cx.i32_type(), self.g.cx.i64_type());
         let lo = b.build_int_truncate(bits, i32t, "")?;
         let hi = b.build_right_shift(bits, i64t.const_int(32, false), false, "")?;
         let hi = b.build_int_truncate(hi, i32t, "")?;
         let lo = self.shfl_i32(lo, xor)?;
-        let hi = if d.size() == 8 { self.shfl_i32(hi, xor)? } else { hi };
+        let hi = if d.size() == 8 {
+            self.shfl_i32(hi, xor)?
+        } else {
+            hi
+        };
         let b = &self.g.b;
         let lo = b.build_int_z_extend(lo, i64t, "")?;
         let hi = b.build_int_z_extend(hi, i64t, "")?;
         let hi = b.build_left_shift(hi, i64t.const_int(32, false), "")?;
         let bits = b.build_or(hi, lo, "")?;
-        self.from_bits64(bits, d)
+        self.bits64_to_value(bits, d)
     }
 
     /// The bits of a numeric value, in an i64.
-    fn to_bits64(&self, v: BasicValueEnum<'ctx>, d: DType) -> R<IntValue<'ctx>> {
+    fn value_to_bits64(&self, v: BasicValueEnum<'ctx>, d: DType) -> R<IntValue<'ctx>> {
         let b = &self.g.b;
         let (i32t, i64t) = (self.g.cx.i32_type(), self.g.cx.i64_type());
         Ok(match d {
@@ -95,7 +117,7 @@ impl<'ctx> Fx<'_, '_, 'ctx> {
         })
     }
 
-    fn from_bits64(&self, bits: IntValue<'ctx>, d: DType) -> R<BasicValueEnum<'ctx>> {
+    fn bits64_to_value(&self, bits: IntValue<'ctx>, d: DType) -> R<BasicValueEnum<'ctx>> {
         let b = &self.g.b;
         let i32t = self.g.cx.i32_type();
         Ok(match d {
@@ -114,7 +136,13 @@ impl<'ctx> Fx<'_, '_, 'ctx> {
     /// block): a butterfly of shuffles within each warp, then, for a block,
     /// each warp's result through shared memory. Every thread gets the same
     /// result, combined in the same order.
-    pub fn combine(&mut self, op: BinaryOp, d: DType, v: BasicValueEnum<'ctx>, size: u32) -> R<BasicValueEnum<'ctx>> {
+    pub fn combine(
+        &mut self,
+        op: BinaryOp,
+        d: DType,
+        v: BasicValueEnum<'ctx>,
+        size: u32,
+    ) -> R<BasicValueEnum<'ctx>> {
         if size <= 1 {
             return Ok(v);
         }
@@ -132,20 +160,33 @@ impl<'ctx> Fx<'_, '_, 'ctx> {
         let b = &self.g.b;
         let warp = b.build_int_unsigned_div(self.ids.tid, i32t.const_int(32, false), "")?;
         let in_warp = b.build_int_unsigned_rem(self.ids.tid, i32t.const_int(32, false), "")?;
-        let bits = self.to_bits64(v, d)?;
+        let bits = self.value_to_bits64(v, d)?;
         let slot_type = i64t.array_type(32);
-        let first = self.g.b.build_int_compare(IntPredicate::EQ, in_warp, i32t.const_zero(), "")?;
+        let first = self
+            .g
+            .b
+            .build_int_compare(IntPredicate::EQ, in_warp, i32t.const_zero(), "")?;
         self.if_then(first, |fx| {
-            let p = unsafe { fx.g.b.build_in_bounds_gep(slot_type, slots, &[i32t.const_zero(), warp], "") }?;
+            let p = unsafe {
+                fx.g.b
+                    .build_in_bounds_gep(slot_type, slots, &[i32t.const_zero(), warp], "")
+            }?;
             fx.g.b.build_store(p, bits)?;
             Ok(())
         })?;
         self.block_sync()?;
         let mut acc: Option<BasicValueEnum<'ctx>> = None;
         for w in 0..size / 32 {
-            let p = unsafe { self.g.b.build_in_bounds_gep(slot_type, slots, &[i32t.const_zero(), i32t.const_int(u64::from(w), false)], "") }?;
+            let p = unsafe {
+                self.g.b.build_in_bounds_gep(
+                    slot_type,
+                    slots,
+                    &[i32t.const_zero(), i32t.const_int(u64::from(w), false)],
+                    "",
+                )
+            }?;
             let x = self.g.b.build_load(i64t, p, "")?.into_int_value();
-            let x = self.from_bits64(x, d)?;
+            let x = self.bits64_to_value(x, d)?;
             acc = Some(match acc {
                 None => x,
                 Some(a) => self.binary(op, d, a, x)?,

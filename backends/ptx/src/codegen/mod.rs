@@ -24,7 +24,10 @@ use inkwell::builder::{Builder, BuilderError};
 use inkwell::context::Context;
 use inkwell::module::{Linkage, Module};
 use inkwell::passes::PassBuilderOptions;
-use inkwell::targets::{CodeModel, FileType, InitializationConfig, RelocMode, Target as LlvmTarget, TargetMachine, TargetTriple};
+use inkwell::targets::{
+    CodeModel, FileType, InitializationConfig, RelocMode, Target as LlvmTarget, TargetMachine,
+    TargetTriple,
+};
 use inkwell::types::{BasicMetadataTypeEnum, BasicType, BasicTypeEnum};
 use inkwell::values::{BasicValueEnum, FunctionValue, PointerValue};
 use inkwell::{AddressSpace, OptimizationLevel};
@@ -37,8 +40,8 @@ use tfg_ir::{DType, Data};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Target {
     Nvptx,
-    /// The host, one call per thread: `entry(ptr bufs, i32 tid, i32 ctaid,
-    /// i32 ntid, i32 nctaid)`, with `bufs` the launch's buffer pointers and
+    /// The host, one call per thread: `entry(ptr bufs, ptr ids)`, with
+    /// `bufs` the launch's buffer pointers, `ids` its thread indices, and
     /// `tfg_host_barrier`, `tfg_host_warp_sync` and `tfg_host_shfl_bfly`
     /// provided by the caller.
     Host,
@@ -75,7 +78,9 @@ const TRIPLE: &str = "nvptx64-nvidia-cuda";
 pub(crate) fn ptx(p: &Program, launches: &[Launch], sm: &str) -> Result<String, String> {
     let cx = Context::create();
     let (module, tm) = optimised(&cx, p, launches, sm).map_err(|e| e.0)?;
-    let buf = tm.write_to_memory_buffer(&module, FileType::Assembly).map_err(|e| format!("PTX emission: {e}"))?;
+    let buf = tm
+        .write_to_memory_buffer(&module, FileType::Assembly)
+        .map_err(|e| format!("PTX emission: {e}"))?;
     String::from_utf8(buf.as_slice().to_vec()).map_err(|e| format!("PTX emission: {e}"))
 }
 
@@ -93,12 +98,19 @@ pub(crate) fn host_ir(p: &Program, launches: &[Launch]) -> Result<String, String
     Ok(module.print_to_string().to_string())
 }
 
-fn optimised<'ctx>(cx: &'ctx Context, p: &Program, launches: &[Launch], sm: &str) -> R<(Module<'ctx>, TargetMachine)> {
+fn optimised<'ctx>(
+    cx: &'ctx Context,
+    p: &Program,
+    launches: &[Launch],
+    sm: &str,
+) -> R<(Module<'ctx>, TargetMachine)> {
     let tm = machine(sm)?;
     let module = generate(cx, p, launches, Target::Nvptx)?;
     module.set_triple(&tm.get_triple());
     module.set_data_layout(&tm.get_target_data().get_data_layout());
-    module.run_passes("default<O3>", &tm, PassBuilderOptions::create()).map_err(|e| Error(format!("LLVM O3: {e}")))?;
+    module
+        .run_passes("default<O3>", &tm, PassBuilderOptions::create())
+        .map_err(|e| Error(format!("LLVM O3: {e}")))?;
     Ok((module, tm))
 }
 
@@ -109,26 +121,52 @@ fn machine(sm: &str) -> R<TargetMachine> {
     let digits = arch.trim_end_matches(['a', 'f']);
     match digits.parse::<u32>() {
         Ok(n) if n >= 70 && !digits.is_empty() => {}
-        _ => return Err(Error(format!("unknown GPU architecture `{sm}`: expected sm_70 or newer, such as sm_80 or sm_90"))),
+        _ => {
+            return Err(Error(format!(
+                "unknown GPU architecture `{sm}`: expected sm_70 or newer, such as sm_80 or sm_90"
+            )))
+        }
     }
     LlvmTarget::initialize_nvptx(&InitializationConfig::default());
     let triple = TargetTriple::create(TRIPLE);
-    let target = LlvmTarget::from_triple(&triple).map_err(|e| Error(format!("LLVM has no NVPTX target: {e}")))?;
+    let target = LlvmTarget::from_triple(&triple)
+        .map_err(|e| Error(format!("LLVM has no NVPTX target: {e}")))?;
     target
-        .create_target_machine(&triple, sm, "", OptimizationLevel::Aggressive, RelocMode::Default, CodeModel::Default)
+        .create_target_machine(
+            &triple,
+            sm,
+            "",
+            OptimizationLevel::Aggressive,
+            RelocMode::Default,
+            CodeModel::Default,
+        )
         .ok_or_else(|| Error(format!("LLVM does not know the GPU architecture `{sm}`")))
 }
 
 /// The module with one function per launch, verified.
-fn generate<'ctx>(cx: &'ctx Context, p: &Program, launches: &[Launch], target: Target) -> R<Module<'ctx>> {
+fn generate<'ctx>(
+    cx: &'ctx Context,
+    p: &Program,
+    launches: &[Launch],
+    target: Target,
+) -> R<Module<'ctx>> {
     let module = cx.create_module("tfg");
-    let g = Gen { cx, module, b: cx.create_builder(), target, program: p, consts: HashMap::new() };
+    let g = Gen {
+        cx,
+        module,
+        b: cx.create_builder(),
+        target,
+        program: p,
+        consts: HashMap::new(),
+    };
     let mut g = g;
     g.constants()?;
     for l in launches {
         func::emit(&g, l)?;
     }
-    g.module.verify().map_err(|e| Error(format!("generated LLVM IR is invalid: {e}")))?;
+    g.module
+        .verify()
+        .map_err(|e| Error(format!("generated LLVM IR is invalid: {e}")))?;
     Ok(g.module)
 }
 
@@ -180,12 +218,13 @@ impl<'ctx> Gen<'_, 'ctx> {
     /// An entry point taking `buffers` (one pointer each; see [`Target`]).
     pub fn entry(&self, name: &str, buffers: &[(BufId, bool)], block: u32) -> FunctionValue<'ctx> {
         let ptr = self.cx.ptr_type(self.global_space());
-        let i32t = self.cx.i32_type();
         let params: Vec<BasicMetadataTypeEnum> = match self.target {
             Target::Nvptx => buffers.iter().map(|_| ptr.into()).collect(),
-            Target::Host => vec![ptr.into(), i32t.into(), i32t.into(), i32t.into(), i32t.into()],
+            Target::Host => vec![ptr.into(), ptr.into()],
         };
-        let f = self.module.add_function(name, self.cx.void_type().fn_type(&params, false), None);
+        let f = self
+            .module
+            .add_function(name, self.cx.void_type().fn_type(&params, false), None);
         if self.target == Target::Nvptx {
             // PTX_Kernel: printed as `.visible .entry`.
             f.set_call_conventions(71);
@@ -203,7 +242,8 @@ impl<'ctx> Gen<'_, 'ctx> {
     }
 
     fn enum_attr(&self, name: &str) -> Attribute {
-        self.cx.create_enum_attribute(Attribute::get_named_enum_kind_id(name), 0)
+        self.cx
+            .create_enum_attribute(Attribute::get_named_enum_kind_id(name), 0)
     }
 
     /// `!nvvm.annotations = !{ptr @f, !"key", i32 value}`.
@@ -220,22 +260,44 @@ impl<'ctx> Gen<'_, 'ctx> {
     /// A global for every constant buffer, initialised with its elements.
     fn constants(&mut self) -> R<()> {
         for (i, buf) in self.program.buffers.iter().enumerate() {
-            let Role::Const(data) = &buf.role else { continue };
+            let Role::Const(data) = &buf.role else {
+                continue;
+            };
             let elem = self.mem_type(buf.dtype);
             let values: Vec<BasicValueEnum> = match data {
-                Data::F32(v) => v.iter().map(|&x| self.cx.f32_type().const_float(f64::from(x)).into()).collect(),
-                Data::F64(v) => v.iter().map(|&x| self.cx.f64_type().const_float(x).into()).collect(),
-                Data::I32(v) => v.iter().map(|&x| self.cx.i32_type().const_int(x as u64, true).into()).collect(),
-                Data::I64(v) => v.iter().map(|&x| self.cx.i64_type().const_int(x as u64, true).into()).collect(),
-                Data::Bool(v) => v.iter().map(|&x| self.cx.i8_type().const_int(u64::from(x), false).into()).collect(),
+                Data::F32(v) => v
+                    .iter()
+                    .map(|&x| self.cx.f32_type().const_float(f64::from(x)).into())
+                    .collect(),
+                Data::F64(v) => v
+                    .iter()
+                    .map(|&x| self.cx.f64_type().const_float(x).into())
+                    .collect(),
+                Data::I32(v) => v
+                    .iter()
+                    .map(|&x| self.cx.i32_type().const_int(x as u64, true).into())
+                    .collect(),
+                Data::I64(v) => v
+                    .iter()
+                    .map(|&x| self.cx.i64_type().const_int(x as u64, true).into())
+                    .collect(),
+                Data::Bool(v) => v
+                    .iter()
+                    .map(|&x| self.cx.i8_type().const_int(u64::from(x), false).into())
+                    .collect(),
             };
             let init = const_array(elem, &values);
-            let global = self.module.add_global(init.get_type(), Some(self.global_space()), &format!("tfg_const_b{i}"));
+            let global = self.module.add_global(
+                init.get_type(),
+                Some(self.global_space()),
+                &format!("tfg_const_b{i}"),
+            );
             global.set_initializer(&init);
             global.set_constant(true);
             global.set_linkage(Linkage::Internal);
             global.set_alignment(16);
-            self.consts.insert(BufId(i as u32), global.as_pointer_value());
+            self.consts
+                .insert(BufId(i as u32), global.as_pointer_value());
         }
         Ok(())
     }
@@ -243,7 +305,10 @@ impl<'ctx> Gen<'_, 'ctx> {
 
 /// A constant array of `values`, all of type `elem`; one zero element
 /// stands in for an empty buffer.
-fn const_array<'ctx>(elem: BasicTypeEnum<'ctx>, values: &[BasicValueEnum<'ctx>]) -> inkwell::values::ArrayValue<'ctx> {
+fn const_array<'ctx>(
+    elem: BasicTypeEnum<'ctx>,
+    values: &[BasicValueEnum<'ctx>],
+) -> inkwell::values::ArrayValue<'ctx> {
     macro_rules! array {
         ($t:expr, $conv:ident) => {{
             let vs: Vec<_> = values.iter().map(|v| v.$conv()).collect();
@@ -263,7 +328,12 @@ fn const_array<'ctx>(elem: BasicTypeEnum<'ctx>, values: &[BasicValueEnum<'ctx>])
 
 impl<'ctx> Gen<'_, 'ctx> {
     /// The declaration of intrinsic (or host-provided function) `name`.
-    pub fn intrinsic(&self, name: &str, ret: Option<BasicTypeEnum<'ctx>>, args: &[BasicTypeEnum<'ctx>]) -> FunctionValue<'ctx> {
+    pub fn intrinsic(
+        &self,
+        name: &str,
+        ret: Option<BasicTypeEnum<'ctx>>,
+        args: &[BasicTypeEnum<'ctx>],
+    ) -> FunctionValue<'ctx> {
         if let Some(f) = self.module.get_function(name) {
             return f;
         }
@@ -284,11 +354,8 @@ impl<'ctx> Gen<'_, 'ctx> {
     pub fn shared(&self, t: BasicTypeEnum<'ctx>, name: &str) -> PointerValue<'ctx> {
         let g = self.module.add_global(t, Some(self.shared_space()), name);
         g.set_linkage(Linkage::Internal);
-        g.set_initializer(&t.const_zero());
-        if self.target == Target::Nvptx {
-            // Shared memory cannot be initialised.
-            g.set_initializer(&undef(t));
-        }
+        // Shared memory cannot be initialised.
+        g.set_initializer(&undef(t));
         g.set_alignment(16);
         g.as_pointer_value()
     }

@@ -14,7 +14,12 @@ use inkwell::{FloatPredicate, IntPredicate};
 use tfg_ir::{BinaryOp, DType, UnaryOp};
 
 impl<'g, 'p, 'ctx> Fx<'g, 'p, 'ctx> {
-    pub fn unary(&mut self, op: UnaryOp, d: DType, v: BasicValueEnum<'ctx>) -> R<BasicValueEnum<'ctx>> {
+    pub fn unary(
+        &mut self,
+        op: UnaryOp,
+        d: DType,
+        v: BasicValueEnum<'ctx>,
+    ) -> R<BasicValueEnum<'ctx>> {
         if d == DType::Bool {
             return match op {
                 UnaryOp::Not => Ok(self.g.b.build_not(v.into_int_value(), "")?.into()),
@@ -66,14 +71,18 @@ impl<'g, 'p, 'ctx> Fx<'g, 'p, 'ctx> {
             UnaryOp::Square => b.build_float_mul(x, x, "")?,
             UnaryOp::Floor => self.float_intrinsic("floor", wide, &[x])?,
             UnaryOp::Ceil => self.float_intrinsic("ceil", wide, &[x])?,
-            UnaryOp::Relu => self.binary(BinaryOp::Maximum, d, x.into(), zero.into())?.into_float_value(),
+            UnaryOp::Relu => self
+                .binary(BinaryOp::Maximum, d, x.into(), zero.into())?
+                .into_float_value(),
             UnaryOp::Sign => {
                 // 1, -1, or x itself for ±0 (as +0) and NaN.
                 let pos = b.build_float_compare(FloatPredicate::OGT, x, zero, "")?;
                 let neg = b.build_float_compare(FloatPredicate::OLT, x, zero, "")?;
                 let is_zero = b.build_float_compare(FloatPredicate::OEQ, x, zero, "")?;
                 let v = b.build_select(is_zero, zero, x, "")?.into_float_value();
-                let v = b.build_select(neg, t.const_float(-1.0), v, "")?.into_float_value();
+                let v = b
+                    .build_select(neg, t.const_float(-1.0), v, "")?
+                    .into_float_value();
                 b.build_select(pos, one, v, "")?.into_float_value()
             }
             UnaryOp::Exp => self.formula(wide, x, |a, x| math::exp(a, x))?,
@@ -86,33 +95,65 @@ impl<'g, 'p, 'ctx> Fx<'g, 'p, 'ctx> {
         })
     }
 
-    fn float_intrinsic(&self, name: &str, wide: bool, args: &[FloatValue<'ctx>]) -> R<FloatValue<'ctx>> {
+    fn float_intrinsic(
+        &self,
+        name: &str,
+        wide: bool,
+        args: &[FloatValue<'ctx>],
+    ) -> R<FloatValue<'ctx>> {
         let t = args[0].get_type();
-        let f = self.g.intrinsic(&format!("llvm.{name}.{}", if wide { "f64" } else { "f32" }), Some(t.into()), &vec![t.into(); args.len()]);
+        let f = self.g.intrinsic(
+            &format!("llvm.{name}.{}", if wide { "f64" } else { "f32" }),
+            Some(t.into()),
+            &vec![t.into(); args.len()],
+        );
         let args: Vec<_> = args.iter().map(|&a| a.into()).collect();
         Ok(self.call(f, &args)?.into_float_value())
     }
 
     /// One of [`math`]'s formulas at the operand's width.
-    fn formula(&self, wide: bool, x: FloatValue<'ctx>, f: impl FnOnce(&mut Llvm<'_, 'g, 'p, 'ctx>, FloatValue<'ctx>) -> FloatValue<'ctx>) -> R<FloatValue<'ctx>> {
+    fn formula(
+        &self,
+        wide: bool,
+        x: FloatValue<'ctx>,
+        f: impl FnOnce(&mut Llvm<'_, 'g, 'p, 'ctx>, FloatValue<'ctx>) -> FloatValue<'ctx>,
+    ) -> R<FloatValue<'ctx>> {
         let mut a = Llvm::new(self, wide);
         let y = f(&mut a, x);
         a.finish(y)
     }
 
     /// A formula evaluated in f64 (f32 operands are widened, the result rounded).
-    fn in_f64(&self, x: FloatValue<'ctx>, f: impl FnOnce(&mut Llvm<'_, 'g, 'p, 'ctx>, FloatValue<'ctx>) -> FloatValue<'ctx>) -> R<FloatValue<'ctx>> {
+    fn in_f64(
+        &self,
+        x: FloatValue<'ctx>,
+        f: impl FnOnce(&mut Llvm<'_, 'g, 'p, 'ctx>, FloatValue<'ctx>) -> FloatValue<'ctx>,
+    ) -> R<FloatValue<'ctx>> {
         let f64t = self.g.cx.f64_type();
         let narrow = x.get_type() != f64t;
-        let xw = if narrow { self.g.b.build_float_ext(x, f64t, "")? } else { x };
+        let xw = if narrow {
+            self.g.b.build_float_ext(x, f64t, "")?
+        } else {
+            x
+        };
         let mut a = Llvm::new(self, true);
         let y = f(&mut a, xw);
         let y = a.finish(y)?;
-        Ok(if narrow { self.g.b.build_float_trunc(y, x.get_type(), "")? } else { y })
+        Ok(if narrow {
+            self.g.b.build_float_trunc(y, x.get_type(), "")?
+        } else {
+            y
+        })
     }
 
     /// `a op b` for operands of dtype `d`.
-    pub fn binary(&mut self, op: BinaryOp, d: DType, a: BasicValueEnum<'ctx>, b: BasicValueEnum<'ctx>) -> R<BasicValueEnum<'ctx>> {
+    pub fn binary(
+        &mut self,
+        op: BinaryOp,
+        d: DType,
+        a: BasicValueEnum<'ctx>,
+        b: BasicValueEnum<'ctx>,
+    ) -> R<BasicValueEnum<'ctx>> {
         if d.is_float() {
             return self.float_binary(op, a.into_float_value(), b.into_float_value());
         }
@@ -139,7 +180,11 @@ impl<'g, 'p, 'ctx> Fx<'g, 'p, 'ctx> {
             BinaryOp::Div => self.floor_div(x, y)?.into(),
             BinaryOp::Pow => self.int_pow(x, y)?.into(),
             BinaryOp::Maximum | BinaryOp::Minimum => {
-                let p = if op == BinaryOp::Maximum { IntPredicate::SGE } else { IntPredicate::SLE };
+                let p = if op == BinaryOp::Maximum {
+                    IntPredicate::SGE
+                } else {
+                    IntPredicate::SLE
+                };
                 let keep = bd.build_int_compare(p, x, y, "")?;
                 bd.build_select(keep, x, y, "")?
             }
@@ -147,7 +192,12 @@ impl<'g, 'p, 'ctx> Fx<'g, 'p, 'ctx> {
         })
     }
 
-    fn float_binary(&mut self, op: BinaryOp, x: FloatValue<'ctx>, y: FloatValue<'ctx>) -> R<BasicValueEnum<'ctx>> {
+    fn float_binary(
+        &mut self,
+        op: BinaryOp,
+        x: FloatValue<'ctx>,
+        y: FloatValue<'ctx>,
+    ) -> R<BasicValueEnum<'ctx>> {
         let b = &self.g.b;
         let cmp = |p| b.build_float_compare(p, x, y, "");
         Ok(match op {
@@ -158,7 +208,14 @@ impl<'g, 'p, 'ctx> Fx<'g, 'p, 'ctx> {
             BinaryOp::Pow => {
                 let f64t = self.g.cx.f64_type();
                 let narrow = x.get_type() != f64t;
-                let (xw, yw) = if narrow { (b.build_float_ext(x, f64t, "")?, b.build_float_ext(y, f64t, "")?) } else { (x, y) };
+                let (xw, yw) = if narrow {
+                    (
+                        b.build_float_ext(x, f64t, "")?,
+                        b.build_float_ext(y, f64t, "")?,
+                    )
+                } else {
+                    (x, y)
+                };
                 let mut a = Llvm::new(self, true);
                 let r = math::pow(&mut a, xw, yw);
                 let r = a.finish(r)?;
@@ -170,7 +227,11 @@ impl<'g, 'p, 'ctx> Fx<'g, 'p, 'ctx> {
             }
             BinaryOp::Maximum | BinaryOp::Minimum => {
                 // numpy: x if x is NaN or x wins the comparison, else y.
-                let p = if op == BinaryOp::Maximum { FloatPredicate::OGE } else { FloatPredicate::OLE };
+                let p = if op == BinaryOp::Maximum {
+                    FloatPredicate::OGE
+                } else {
+                    FloatPredicate::OLE
+                };
                 let wins = cmp(p)?;
                 let nan = b.build_float_compare(FloatPredicate::UNO, x, x, "")?;
                 let keep = b.build_or(wins, nan, "")?;
@@ -212,7 +273,11 @@ impl<'g, 'p, 'ctx> Fx<'g, 'p, 'ctx> {
     fn int_pow(&mut self, x: IntValue<'ctx>, y: IntValue<'ctx>) -> R<IntValue<'ctx>> {
         let t = x.get_type();
         let (zero, one) = (t.const_zero(), t.const_int(1, false));
-        let (acc, base, exp) = (self.alloca(t.into())?, self.alloca(t.into())?, self.alloca(t.into())?);
+        let (acc, base, exp) = (
+            self.alloca(t.into())?,
+            self.alloca(t.into())?,
+            self.alloca(t.into())?,
+        );
         let b = &self.g.b;
         let negative = b.build_int_compare(IntPredicate::SLT, y, zero, "")?;
         let e = b.build_select(negative, zero, y, "")?;
@@ -249,7 +314,9 @@ impl<'g, 'p, 'ctx> Fx<'g, 'p, 'ctx> {
         let is_minus_one = b.build_int_compare(IntPredicate::EQ, x, t.const_all_ones(), "")?;
         let y_odd = b.build_and(y, one, "")?;
         let y_odd = b.build_int_compare(IntPredicate::NE, y_odd, zero, "")?;
-        let m = b.build_select(y_odd, t.const_all_ones(), one, "")?.into_int_value();
+        let m = b
+            .build_select(y_odd, t.const_all_ones(), one, "")?
+            .into_int_value();
         let r = b.build_select(is_minus_one, m, zero, "")?.into_int_value();
         let r = b.build_select(is_one, one, r, "")?.into_int_value();
         Ok(b.build_select(negative, r, positive, "")?.into_int_value())
@@ -266,14 +333,20 @@ impl<'g, 'p, 'ctx> Fx<'g, 'p, 'ctx> {
             (_, DType::Bool) if from.is_float() => {
                 let x = v.into_float_value();
                 // Unordered-or-not-equal: NaN is true.
-                b.build_float_compare(FloatPredicate::UNE, x, x.get_type().const_zero(), "")?.into()
+                b.build_float_compare(FloatPredicate::UNE, x, x.get_type().const_zero(), "")?
+                    .into()
             }
             (_, DType::Bool) => {
                 let x = v.into_int_value();
-                b.build_int_compare(IntPredicate::NE, x, x.get_type().const_zero(), "")?.into()
+                b.build_int_compare(IntPredicate::NE, x, x.get_type().const_zero(), "")?
+                    .into()
             }
-            (DType::Bool, _) if to.is_float() => b.build_unsigned_int_to_float(v.into_int_value(), target.into_float_type(), "")?.into(),
-            (DType::Bool, _) => b.build_int_z_extend(v.into_int_value(), target.into_int_type(), "")?.into(),
+            (DType::Bool, _) if to.is_float() => b
+                .build_unsigned_int_to_float(v.into_int_value(), target.into_float_type(), "")?
+                .into(),
+            (DType::Bool, _) => b
+                .build_int_z_extend(v.into_int_value(), target.into_int_type(), "")?
+                .into(),
             _ if from.is_float() && to.is_float() => {
                 let x = v.into_float_value();
                 if to.size() > from.size() {
@@ -282,8 +355,12 @@ impl<'g, 'p, 'ctx> Fx<'g, 'p, 'ctx> {
                     b.build_float_trunc(x, target.into_float_type(), "")?.into()
                 }
             }
-            _ if from.is_float() => self.float_to_int_sat(v.into_float_value(), target.into_int_type())?.into(),
-            _ if to.is_float() => b.build_signed_int_to_float(v.into_int_value(), target.into_float_type(), "")?.into(),
+            _ if from.is_float() => self
+                .float_to_int_sat(v.into_float_value(), target.into_int_type())?
+                .into(),
+            _ if to.is_float() => b
+                .build_signed_int_to_float(v.into_int_value(), target.into_float_type(), "")?
+                .into(),
             _ => {
                 let x = v.into_int_value();
                 let t = target.into_int_type();
@@ -300,8 +377,16 @@ impl<'g, 'p, 'ctx> Fx<'g, 'p, 'ctx> {
     /// (Rust's `as`, and what the interpreter does).
     pub fn float_to_int_sat(&self, x: FloatValue<'ctx>, t: IntType<'ctx>) -> R<IntValue<'ctx>> {
         let ft = x.get_type();
-        let suffix = format!("i{}.f{}", t.get_bit_width(), if ft == self.g.cx.f64_type() { 64 } else { 32 });
-        let f = self.g.intrinsic(&format!("llvm.fptosi.sat.{suffix}"), Some(t.into()), &[ft.into()]);
+        let suffix = format!(
+            "i{}.f{}",
+            t.get_bit_width(),
+            if ft == self.g.cx.f64_type() { 64 } else { 32 }
+        );
+        let f = self.g.intrinsic(
+            &format!("llvm.fptosi.sat.{suffix}"),
+            Some(t.into()),
+            &[ft.into()],
+        );
         Ok(self.call(f, &[x.into()])?.into_int_value())
     }
 }

@@ -31,7 +31,9 @@ thread_local! {
 fn with_thread<T>(f: impl FnOnce(&Block, usize) -> T) -> T {
     THREAD.with(|t| {
         let t = t.borrow();
-        let (block, tid) = t.as_ref().expect("a host callback outside an emulated thread");
+        let (block, tid) = t
+            .as_ref()
+            .expect("a host callback outside an emulated thread");
         f(block, *tid)
     })
 }
@@ -85,7 +87,11 @@ impl Memory {
 }
 
 /// Runs `p` on the host as the GPU would; gives the outputs and updates.
-pub fn run(p: &Program, inputs: &[Tensor], params: &[Tensor]) -> Result<(Vec<Tensor>, Vec<Tensor>), String> {
+pub fn run(
+    p: &Program,
+    inputs: &[Tensor],
+    params: &[Tensor],
+) -> Result<(Vec<Tensor>, Vec<Tensor>), String> {
     let (ir, manifest) = tfg_ptx::host_ir(p)?;
     Target::initialize_native(&InitializationConfig::default())?;
     let cx = Context::create();
@@ -94,14 +100,31 @@ pub fn run(p: &Program, inputs: &[Tensor], params: &[Tensor]) -> Result<(Vec<Ten
     let triple = TargetMachine::get_default_triple();
     let target = Target::from_triple(&triple).map_err(|e| e.to_string())?;
     let tm = target
-        .create_target_machine(&triple, "", "", OptimizationLevel::Default, RelocMode::Default, CodeModel::JITDefault)
+        .create_target_machine(
+            &triple,
+            "",
+            "",
+            OptimizationLevel::Default,
+            RelocMode::Default,
+            CodeModel::JITDefault,
+        )
         .ok_or("no host target machine")?;
-    module.run_passes("default<O2>", &tm, PassBuilderOptions::create()).map_err(|e| e.to_string())?;
-    let ee = module.create_jit_execution_engine(OptimizationLevel::Default).map_err(|e| e.to_string())?;
+    module
+        .run_passes("default<O2>", &tm, PassBuilderOptions::create())
+        .map_err(|e| e.to_string())?;
+    let ee = module
+        .create_jit_execution_engine(OptimizationLevel::Default)
+        .map_err(|e| e.to_string())?;
     for (name, addr) in [
-        ("tfg_host_barrier", tfg_host_barrier as usize),
-        ("tfg_host_warp_sync", tfg_host_warp_sync as usize),
-        ("tfg_host_shfl_bfly", tfg_host_shfl_bfly as usize),
+        ("tfg_host_barrier", tfg_host_barrier as *const () as usize),
+        (
+            "tfg_host_warp_sync",
+            tfg_host_warp_sync as *const () as usize,
+        ),
+        (
+            "tfg_host_shfl_bfly",
+            tfg_host_shfl_bfly as *const () as usize,
+        ),
     ] {
         if let Some(f) = module.get_function(name) {
             ee.add_global_mapping(&f, addr);
@@ -109,9 +132,15 @@ pub fn run(p: &Program, inputs: &[Tensor], params: &[Tensor]) -> Result<(Vec<Ten
     }
     let mut memory = allocate(&manifest, inputs, params)?;
     for l in &manifest.launches {
-        let addr = ee.get_function_address(&l.entry).map_err(|e| format!("{}: {e}", l.entry))?;
+        let addr = ee
+            .get_function_address(&l.entry)
+            .map_err(|e| format!("{}: {e}", l.entry))?;
         let entry: Entry = unsafe { std::mem::transmute::<usize, Entry>(addr) };
-        let args: Vec<usize> = l.buffers.iter().map(|&b| pointer(&manifest, &mut memory, b)).collect::<Result<_, _>>()?;
+        let args: Vec<usize> = l
+            .buffers
+            .iter()
+            .map(|&b| pointer(&manifest, &mut memory, b))
+            .collect::<Result<_, _>>()?;
         launch(entry, &args, l.grid, l.block[0] as usize);
     }
     let results = |specs: Vec<(String, Vec<u64>, u32)>| -> Result<Vec<Tensor>, String> {
@@ -121,13 +150,31 @@ pub fn run(p: &Program, inputs: &[Tensor], params: &[Tensor]) -> Result<(Vec<Ten
                 let d = tfg_ptx::manifest::dtype(&dtype)?;
                 let shape: Vec<usize> = shape.iter().map(|&x| x as usize).collect();
                 let n: usize = shape.iter().product();
-                let bytes = memory.own[b as usize].as_ref().ok_or("a result without memory")?.bytes();
-                Ok(Tensor { data: decode(d, &bytes[..n * d.size()]), shape })
+                let bytes = memory.own[b as usize]
+                    .as_ref()
+                    .ok_or("a result without memory")?
+                    .bytes();
+                Ok(Tensor {
+                    data: decode(d, &bytes[..n * d.size()]),
+                    shape,
+                })
             })
             .collect()
     };
-    let outputs = results(manifest.outputs.iter().map(|t| (t.dtype.clone(), t.shape.clone(), t.buffer)).collect())?;
-    let updates = results(manifest.updates.iter().map(|t| (t.dtype.clone(), t.shape.clone(), t.buffer)).collect())?;
+    let outputs = results(
+        manifest
+            .outputs
+            .iter()
+            .map(|t| (t.dtype.clone(), t.shape.clone(), t.buffer))
+            .collect(),
+    )?;
+    let updates = results(
+        manifest
+            .updates
+            .iter()
+            .map(|t| (t.dtype.clone(), t.shape.clone(), t.buffer))
+            .collect(),
+    )?;
     Ok((outputs, updates))
 }
 
@@ -137,24 +184,39 @@ struct Buffers {
 }
 
 fn allocate(m: &Manifest, inputs: &[Tensor], params: &[Tensor]) -> Result<Buffers, String> {
-    let mut own: Vec<Option<Memory>> = m.buffers.iter().map(|b| (b.role != "temp" && b.role != "const").then(|| Memory::new(b.bytes))).collect();
+    let mut own: Vec<Option<Memory>> = m
+        .buffers
+        .iter()
+        .map(|b| (b.role != "temp" && b.role != "const").then(|| Memory::new(b.bytes)))
+        .collect();
     for (specs, values) in [(&m.inputs, inputs), (&m.params, params)] {
         if specs.len() != values.len() {
-            return Err(format!("{} values for {} buffers", values.len(), specs.len()));
+            return Err(format!(
+                "{} values for {} buffers",
+                values.len(),
+                specs.len()
+            ));
         }
         for (s, t) in specs.iter().zip(values) {
-            let mem = own[s.buffer as usize].as_mut().ok_or("a feed without memory")?;
+            let mem = own[s.buffer as usize]
+                .as_mut()
+                .ok_or("a feed without memory")?;
             mem.fill(&encode(&t.data));
         }
     }
-    Ok(Buffers { arena: Memory::new(m.arena_bytes), own })
+    Ok(Buffers {
+        arena: Memory::new(m.arena_bytes),
+        own,
+    })
 }
 
 fn pointer(m: &Manifest, mem: &mut Buffers, b: u32) -> Result<usize, String> {
     if let Some(own) = mem.own[b as usize].as_mut() {
         return Ok(own.ptr() as usize);
     }
-    let off = m.buffers[b as usize].offset.ok_or("a constant passed as an argument")?;
+    let off = m.buffers[b as usize]
+        .offset
+        .ok_or("a constant passed as an argument")?;
     Ok(mem.arena.ptr() as usize + off as usize)
 }
 
@@ -162,7 +224,9 @@ fn pointer(m: &Manifest, mem: &mut Buffers, b: u32) -> Result<usize, String> {
 fn launch(entry: Entry, args: &[usize], grid: [u32; 3], threads: usize) {
     let block = Arc::new(Block {
         barrier: Barrier::new(threads),
-        warps: (0..threads.div_ceil(32)).map(|w| Barrier::new((threads - 32 * w).min(32))).collect(),
+        warps: (0..threads.div_ceil(32))
+            .map(|w| Barrier::new((threads - 32 * w).min(32)))
+            .collect(),
         slots: (0..threads).map(|_| AtomicU32::new(0)).collect(),
     });
     let args: Vec<*mut u8> = args.iter().map(|&a| a as *mut u8).collect();
@@ -175,7 +239,15 @@ fn launch(entry: Entry, args: &[usize], grid: [u32; 3], threads: usize) {
                 for z in 0..grid[2] {
                     for y in 0..grid[1] {
                         for x in 0..grid[0] {
-                            let ids = [tid as i32, x as i32, y as i32, z as i32, grid[0] as i32, grid[1] as i32, grid[2] as i32];
+                            let ids = [
+                                tid as i32,
+                                x as i32,
+                                y as i32,
+                                z as i32,
+                                grid[0] as i32,
+                                grid[1] as i32,
+                                grid[2] as i32,
+                            ];
                             // The entry was generated for exactly these buffers.
                             unsafe { entry(args.0.as_ptr(), ids.as_ptr()) };
                             block.barrier.wait();
@@ -205,7 +277,10 @@ fn encode(d: &Data) -> Vec<u8> {
 fn decode(d: tfg_ir::DType, b: &[u8]) -> Data {
     use tfg_ir::DType;
     let words4 = || b.chunks_exact(4).map(|c| [c[0], c[1], c[2], c[3]]);
-    let words8 = || b.chunks_exact(8).map(|c| [c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+    let words8 = || {
+        b.chunks_exact(8)
+            .map(|c| [c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])
+    };
     match d {
         DType::F32 => Data::F32(words4().map(f32::from_le_bytes).collect()),
         DType::F64 => Data::F64(words8().map(f64::from_le_bytes).collect()),

@@ -15,7 +15,9 @@ pub mod emulator;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use tfg_ir::kernel::Program;
-use tfg_ir::{BinaryOp, DType, Data, Graph, Init, Op, ReduceOp, Shape, Tensor, Type, UnaryOp, ValueId};
+use tfg_ir::{
+    BinaryOp, DType, Data, Graph, Init, Op, ReduceOp, Shape, Tensor, Type, UnaryOp, ValueId,
+};
 
 /// One test program, with the relative tolerance SPEC §1.6 gives it.
 pub struct Case {
@@ -36,26 +38,42 @@ fn input(g: &mut Graph, name: &str, dtype: DType, dims: &[u64]) -> ValueId {
 }
 
 fn add(g: &mut Graph, op: Op, args: &[ValueId]) -> ValueId {
-    g.add(op, args).unwrap_or_else(|e| panic!("test graph: {e}"))
+    g.add(op, args)
+        .unwrap_or_else(|e| panic!("test graph: {e}"))
 }
 
 /// `g` through the whole pass pipeline, to Kernel IR.
 pub fn lower(g: &Graph) -> Program {
     let mut ir = tfg_passes::Ir::Graph(g.clone());
-    tfg_passes::run_pipeline(&mut ir, &tfg_passes::pipeline(), &tfg_passes::Options::default(), |_, _, _| {})
-        .unwrap_or_else(|e| panic!("graph {}: {e}", g.name));
+    tfg_passes::run_pipeline(
+        &mut ir,
+        &tfg_passes::pipeline(),
+        &tfg_passes::Options::default(),
+        |_, _, _| {},
+    )
+    .unwrap_or_else(|e| panic!("graph {}: {e}", g.name));
     ir.into_program().expect("the pipeline ends in Kernel IR")
 }
 
 fn case(name: impl Into<String>, g: Graph, tol: f64, special: bool) -> Case {
     let program = lower(&g);
-    Case { name: name.into(), graph: g, program, tol, special }
+    Case {
+        name: name.into(),
+        graph: g,
+        program,
+        tol,
+        special,
+    }
 }
 
 /// A graph computing one op on fresh inputs of the given types.
 fn single(name: &str, op: Op, args: &[(DType, &[u64])]) -> Graph {
     let mut g = Graph::new(name);
-    let vs: Vec<ValueId> = args.iter().enumerate().map(|(i, (d, dims))| input(&mut g, &format!("x{i}"), *d, dims)).collect();
+    let vs: Vec<ValueId> = args
+        .iter()
+        .enumerate()
+        .map(|(i, (d, dims))| input(&mut g, &format!("x{i}"), *d, dims))
+        .collect();
     let y = add(&mut g, op, &vs);
     g.outputs.push(("y".into(), y));
     g
@@ -78,7 +96,12 @@ pub fn op_cases() -> Vec<Case> {
         };
         for &d in dtypes {
             let name = format!("{}_{d}", op.name());
-            cases.push(case(&name, single(&name, Op::Unary(op), &[(d, &[3, 37])]), 1e-5, true));
+            cases.push(case(
+                &name,
+                single(&name, Op::Unary(op), &[(d, &[3, 37])]),
+                1e-5,
+                true,
+            ));
         }
     }
     for op in BinaryOp::ALL {
@@ -89,37 +112,118 @@ pub fn op_cases() -> Vec<Case> {
         for d in dtypes {
             let name = format!("{}_{d}", op.name());
             // Broadcast a row against a matrix.
-            cases.push(case(&name, single(&name, Op::Binary(op), &[(d, &[5, 12]), (d, &[12])]), 1e-5, true));
+            cases.push(case(
+                &name,
+                single(&name, Op::Binary(op), &[(d, &[5, 12]), (d, &[12])]),
+                1e-5,
+                true,
+            ));
         }
     }
-    let select = single("select", Op::Select, &[(DType::Bool, &[4, 1]), (DType::F32, &[4, 6]), (DType::F32, &[6])]);
+    let select = single(
+        "select",
+        Op::Select,
+        &[
+            (DType::Bool, &[4, 1]),
+            (DType::F32, &[4, 6]),
+            (DType::F32, &[6]),
+        ],
+    );
     cases.push(case("select", select, 1e-5, true));
     for from in DType::ALL {
         for to in DType::ALL {
             if from != to {
                 let name = format!("cast_{from}_{to}");
-                cases.push(case(&name, single(&name, Op::Cast { to }, &[(from, &[40])]), 1e-5, true));
+                cases.push(case(
+                    &name,
+                    single(&name, Op::Cast { to }, &[(from, &[40])]),
+                    1e-5,
+                    true,
+                ));
             }
         }
     }
-    cases.push(case("one_hot", single("one_hot", Op::OneHot { depth: 5 }, &[(DType::I32, &[7])]), 1e-5, false));
-    cases.push(case("transpose", single("transpose", Op::Transpose { perm: vec![2, 0, 1] }, &[(DType::F32, &[2, 3, 4])]), 1e-5, false));
-    cases.push(case("reshape", single("reshape", Op::Reshape { shape: Shape::known(&[6, 4]) }, &[(DType::F32, &[2, 3, 4])]), 1e-5, false));
-    cases.push(case("broadcast_to", single("broadcast_to", Op::BroadcastTo { shape: Shape::known(&[3, 4, 5]) }, &[(DType::I64, &[4, 1])]), 1e-5, false));
-    cases.push(case("concat", single("concat", Op::Concat { axis: 1 }, &[(DType::F32, &[3, 2]), (DType::F32, &[3, 5])]), 1e-5, false));
+    cases.push(case(
+        "one_hot",
+        single("one_hot", Op::OneHot { depth: 5 }, &[(DType::I32, &[7])]),
+        1e-5,
+        false,
+    ));
+    cases.push(case(
+        "transpose",
+        single(
+            "transpose",
+            Op::Transpose {
+                perm: vec![2, 0, 1],
+            },
+            &[(DType::F32, &[2, 3, 4])],
+        ),
+        1e-5,
+        false,
+    ));
+    cases.push(case(
+        "reshape",
+        single(
+            "reshape",
+            Op::Reshape {
+                shape: Shape::known(&[6, 4]),
+            },
+            &[(DType::F32, &[2, 3, 4])],
+        ),
+        1e-5,
+        false,
+    ));
+    cases.push(case(
+        "broadcast_to",
+        single(
+            "broadcast_to",
+            Op::BroadcastTo {
+                shape: Shape::known(&[3, 4, 5]),
+            },
+            &[(DType::I64, &[4, 1])],
+        ),
+        1e-5,
+        false,
+    ));
+    cases.push(case(
+        "concat",
+        single(
+            "concat",
+            Op::Concat { axis: 1 },
+            &[(DType::F32, &[3, 2]), (DType::F32, &[3, 5])],
+        ),
+        1e-5,
+        false,
+    ));
     for op in ReduceOp::ALL {
-        for &d in if op == ReduceOp::Mean { &FLOATS[..] } else { &NUMERIC[..] } {
+        for &d in if op == ReduceOp::Mean {
+            &FLOATS[..]
+        } else {
+            &NUMERIC[..]
+        } {
             for (axes, keepdims) in [(vec![1], false), (vec![0], true), (vec![0, 1], false)] {
                 let name = format!("reduce_{}_{d}_{axes:?}", op.name());
                 let g = single(&name, Op::Reduce { op, axes, keepdims }, &[(d, &[6, 45])]);
                 // Products of many values under- or overflow; keep them short.
-                let g = if op == ReduceOp::Prod { single(&name, g.node(g.outputs[0].1).op.clone(), &[(d, &[3, 4])]) } else { g };
+                let g = if op == ReduceOp::Prod {
+                    single(&name, g.node(g.outputs[0].1).op.clone(), &[(d, &[3, 4])])
+                } else {
+                    g
+                };
                 cases.push(case(&name, g, 1e-4, false));
             }
         }
     }
-    for (op, name) in [(Op::ArgMax { axis: 1 }, "argmax"), (Op::ArgMin { axis: 0 }, "argmin")] {
-        cases.push(case(name, single(name, op, &[(DType::F32, &[7, 40])]), 1e-5, true));
+    for (op, name) in [
+        (Op::ArgMax { axis: 1 }, "argmax"),
+        (Op::ArgMin { axis: 0 }, "argmin"),
+    ] {
+        cases.push(case(
+            name,
+            single(name, op, &[(DType::F32, &[7, 40])]),
+            1e-5,
+            true,
+        ));
     }
     cases
 }
@@ -129,13 +233,67 @@ pub fn shape_cases() -> Vec<Case> {
     let mut cases = Vec::new();
     for (m, k, n) in [(70, 33, 65), (5, 3, 1), (64, 64, 64)] {
         let name = format!("matmul_{m}x{k}x{n}");
-        cases.push(case(&name, single(&name, Op::MatMul, &[(DType::F32, &[m, k]), (DType::F32, &[k, n])]), 1e-4, false));
+        cases.push(case(
+            &name,
+            single(
+                &name,
+                Op::MatMul,
+                &[(DType::F32, &[m, k]), (DType::F32, &[k, n])],
+            ),
+            1e-4,
+            false,
+        ));
     }
-    cases.push(case("matmul_f64", single("matmul_f64", Op::MatMul, &[(DType::F64, &[9, 7]), (DType::F64, &[7, 3])]), 1e-4, false));
-    cases.push(case("matmul_i32", single("matmul_i32", Op::MatMul, &[(DType::I32, &[4, 6]), (DType::I32, &[6, 5])]), 1e-4, false));
-    cases.push(case("matmul_batched", single("matmul_batched", Op::MatMul, &[(DType::F32, &[2, 3, 4]), (DType::F32, &[4, 5])]), 1e-4, false));
-    cases.push(case("matmul_broadcast", single("matmul_broadcast", Op::MatMul, &[(DType::F32, &[2, 1, 3, 4]), (DType::F32, &[3, 4, 2])]), 1e-4, false));
-    cases.push(case("matvec", single("matvec", Op::MatMul, &[(DType::F32, &[6, 4]), (DType::F32, &[4])]), 1e-4, false));
+    cases.push(case(
+        "matmul_f64",
+        single(
+            "matmul_f64",
+            Op::MatMul,
+            &[(DType::F64, &[9, 7]), (DType::F64, &[7, 3])],
+        ),
+        1e-4,
+        false,
+    ));
+    cases.push(case(
+        "matmul_i32",
+        single(
+            "matmul_i32",
+            Op::MatMul,
+            &[(DType::I32, &[4, 6]), (DType::I32, &[6, 5])],
+        ),
+        1e-4,
+        false,
+    ));
+    cases.push(case(
+        "matmul_batched",
+        single(
+            "matmul_batched",
+            Op::MatMul,
+            &[(DType::F32, &[2, 3, 4]), (DType::F32, &[4, 5])],
+        ),
+        1e-4,
+        false,
+    ));
+    cases.push(case(
+        "matmul_broadcast",
+        single(
+            "matmul_broadcast",
+            Op::MatMul,
+            &[(DType::F32, &[2, 1, 3, 4]), (DType::F32, &[3, 4, 2])],
+        ),
+        1e-4,
+        false,
+    ));
+    cases.push(case(
+        "matvec",
+        single(
+            "matvec",
+            Op::MatMul,
+            &[(DType::F32, &[6, 4]), (DType::F32, &[4])],
+        ),
+        1e-4,
+        false,
+    ));
     // x @ transpose(w): the GEMM reads w through its transpose flag.
     let mut g = Graph::new("matmul_transposed");
     let x = input(&mut g, "x", DType::F32, &[20, 9]);
@@ -147,18 +305,47 @@ pub fn shape_cases() -> Vec<Case> {
     cases.push(case("softmax_rows", softmax(&[300, 100]), 1e-4, false));
     cases.push(case("softmax_long_rows", softmax(&[3, 5000]), 1e-4, false));
     cases.push(case("softmax_short_rows", softmax(&[50, 10]), 1e-4, false));
-    let sum_all = single("sum_all", Op::Reduce { op: ReduceOp::Sum, axes: vec![0], keepdims: false }, &[(DType::F32, &[70_000])]);
+    let sum_all = single(
+        "sum_all",
+        Op::Reduce {
+            op: ReduceOp::Sum,
+            axes: vec![0],
+            keepdims: false,
+        },
+        &[(DType::F32, &[70_000])],
+    );
     cases.push(case("sum_all", sum_all, 1e-4, false));
-    let column_max = single("column_max", Op::Reduce { op: ReduceOp::Max, axes: vec![0], keepdims: false }, &[(DType::F32, &[500, 7])]);
+    let column_max = single(
+        "column_max",
+        Op::Reduce {
+            op: ReduceOp::Max,
+            axes: vec![0],
+            keepdims: false,
+        },
+        &[(DType::F32, &[500, 7])],
+    );
     cases.push(case("column_max", column_max, 1e-4, false));
     cases.push(case("elementwise", elementwise(&[8, 1000]), 1e-5, true));
     cases.push(case("elementwise_odd", elementwise(&[7, 3]), 1e-5, true));
     cases.push(case("mlp_forward", mlp(32, 12, 16, 5, false), 1e-4, false));
     for (name, opt) in [
         ("mlp_sgd", tfg_ir::Optimizer::Sgd { lr: 0.1 }),
-        ("mlp_adam", tfg_ir::Optimizer::Adam { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8 }),
+        (
+            "mlp_adam",
+            tfg_ir::Optimizer::Adam {
+                lr: 0.01,
+                beta1: 0.9,
+                beta2: 0.999,
+                eps: 1e-8,
+            },
+        ),
     ] {
-        cases.push(case(name, train_step(&mlp(32, 12, 16, 5, true), opt), 1e-4, false));
+        cases.push(case(
+            name,
+            train_step(&mlp(32, 12, 16, 5, true), opt),
+            1e-4,
+            false,
+        ));
     }
     cases
 }
@@ -168,10 +355,26 @@ fn softmax(dims: &[u64]) -> Graph {
     let mut g = Graph::new("softmax");
     let x = input(&mut g, "x", DType::F32, dims);
     let axis = dims.len() - 1;
-    let m = add(&mut g, Op::Reduce { op: ReduceOp::Max, axes: vec![axis], keepdims: true }, &[x]);
+    let m = add(
+        &mut g,
+        Op::Reduce {
+            op: ReduceOp::Max,
+            axes: vec![axis],
+            keepdims: true,
+        },
+        &[x],
+    );
     let d = add(&mut g, Op::Binary(BinaryOp::Sub), &[x, m]);
     let e = add(&mut g, Op::Unary(UnaryOp::Exp), &[d]);
-    let s = add(&mut g, Op::Reduce { op: ReduceOp::Sum, axes: vec![axis], keepdims: true }, &[e]);
+    let s = add(
+        &mut g,
+        Op::Reduce {
+            op: ReduceOp::Sum,
+            axes: vec![axis],
+            keepdims: true,
+        },
+        &[e],
+    );
     let y = add(&mut g, Op::Binary(BinaryOp::Div), &[e, s]);
     g.outputs.push(("y".into(), y));
     g
@@ -201,7 +404,11 @@ pub fn mlp(batch: u64, features: u64, hidden: u64, classes: u64, loss_only: bool
     let x = input(&mut g, "x", DType::F32, &[batch, features]);
     let labels = input(&mut g, "labels", DType::I32, &[batch]);
     let w1 = g.add_param("w1", ty(DType::F32, &[features, hidden]), Init::Glorot);
-    let b1 = g.add_param("b1", ty(DType::F32, &[hidden]), Init::Uniform { lo: -0.1, hi: 0.1 });
+    let b1 = g.add_param(
+        "b1",
+        ty(DType::F32, &[hidden]),
+        Init::Uniform { lo: -0.1, hi: 0.1 },
+    );
     let w2 = g.add_param("w2", ty(DType::F32, &[hidden, classes]), Init::Glorot);
     let b2 = g.add_param("b2", ty(DType::F32, &[classes]), Init::Zeros);
     let bin = |g: &mut Graph, op, a, b| add(g, Op::Binary(op), &[a, b]);
@@ -210,16 +417,48 @@ pub fn mlp(batch: u64, features: u64, hidden: u64, classes: u64, loss_only: bool
     let h = add(&mut g, Op::Unary(UnaryOp::Relu), &[z]);
     let hw = add(&mut g, Op::MatMul, &[h, w2]);
     let logits = bin(&mut g, BinaryOp::Add, hw, b2);
-    let m = add(&mut g, Op::Reduce { op: ReduceOp::Max, axes: vec![1], keepdims: true }, &[logits]);
+    let m = add(
+        &mut g,
+        Op::Reduce {
+            op: ReduceOp::Max,
+            axes: vec![1],
+            keepdims: true,
+        },
+        &[logits],
+    );
     let d = bin(&mut g, BinaryOp::Sub, logits, m);
     let e = add(&mut g, Op::Unary(UnaryOp::Exp), &[d]);
-    let s = add(&mut g, Op::Reduce { op: ReduceOp::Sum, axes: vec![1], keepdims: true }, &[e]);
+    let s = add(
+        &mut g,
+        Op::Reduce {
+            op: ReduceOp::Sum,
+            axes: vec![1],
+            keepdims: true,
+        },
+        &[e],
+    );
     let ls = add(&mut g, Op::Unary(UnaryOp::Log), &[s]);
     let logp = bin(&mut g, BinaryOp::Sub, d, ls);
     let onehot = add(&mut g, Op::OneHot { depth: classes }, &[labels]);
     let picked = bin(&mut g, BinaryOp::Mul, onehot, logp);
-    let per_row = add(&mut g, Op::Reduce { op: ReduceOp::Sum, axes: vec![1], keepdims: false }, &[picked]);
-    let mean = add(&mut g, Op::Reduce { op: ReduceOp::Mean, axes: vec![0], keepdims: false }, &[per_row]);
+    let per_row = add(
+        &mut g,
+        Op::Reduce {
+            op: ReduceOp::Sum,
+            axes: vec![1],
+            keepdims: false,
+        },
+        &[picked],
+    );
+    let mean = add(
+        &mut g,
+        Op::Reduce {
+            op: ReduceOp::Mean,
+            axes: vec![0],
+            keepdims: false,
+        },
+        &[per_row],
+    );
     let loss = add(&mut g, Op::Unary(UnaryOp::Neg), &[mean]);
     g.node_mut(loss).name = Some("loss".into());
     g.outputs.push(("loss".into(), loss));
@@ -231,8 +470,18 @@ pub fn mlp(batch: u64, features: u64, hidden: u64, classes: u64, loss_only: bool
 }
 
 fn train_step(g: &Graph, optimizer: tfg_ir::Optimizer) -> Graph {
-    let spec = tfg_ir::TrainSpec { graph: g.name.clone(), minimize: "loss".into(), optimizer, steps: 1, batch: None, log: Vec::new(), loc: None };
-    tfg_passes::train_step::build_train_step(g, &spec).expect("train step").graph
+    let spec = tfg_ir::TrainSpec {
+        graph: g.name.clone(),
+        minimize: "loss".into(),
+        optimizer,
+        steps: 1,
+        batch: None,
+        log: Vec::new(),
+        loc: None,
+    };
+    tfg_passes::train_step::build_train_step(g, &spec)
+        .expect("train step")
+        .graph
 }
 
 /// The examples' forward and training-step graphs, with their symbolic
@@ -240,18 +489,31 @@ fn train_step(g: &Graph, optimizer: tfg_ir::Optimizer) -> Graph {
 pub fn example_cases() -> Vec<Case> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
     let mut cases = Vec::new();
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir).expect("examples/").filter_map(|e| e.ok().map(|e| e.path())).collect();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("examples/")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
     files.sort();
-    for path in files.into_iter().filter(|p| p.extension().is_some_and(|e| e == "tfg")) {
+    for path in files
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "tfg"))
+    {
         let src = std::fs::read_to_string(&path).expect("example source");
-        let file = tfg_frontend::compile(&src).unwrap_or_else(|_| panic!("{} does not compile", path.display()));
-        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("example").to_string();
+        let file = tfg_frontend::compile(&src)
+            .unwrap_or_else(|_| panic!("{} does not compile", path.display()));
+        let stem = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("example")
+            .to_string();
         for g in &file.graphs {
             let dims: BTreeMap<String, u64> = symbols(g).into_iter().map(|s| (s, 24)).collect();
             let forward = tfg_ir::specialize(g, &dims).expect("specialise");
             cases.push(case(format!("{stem}_{}", g.name), forward, 1e-4, false));
             if let Some(spec) = file.train(&g.name) {
-                let step = tfg_passes::train_step::build_train_step(g, spec).expect("train step").graph;
+                let step = tfg_passes::train_step::build_train_step(g, spec)
+                    .expect("train step")
+                    .graph;
                 let step = tfg_ir::specialize(&step, &dims).expect("specialise");
                 cases.push(case(format!("{stem}_{}_train", g.name), step, 1e-4, false));
             }
@@ -300,19 +562,34 @@ impl Rng {
 }
 
 /// Signed zeros, infinities, NaN, subnormals, huge and tiny values.
-const SPECIAL: [f64; 14] = [0.0, -0.0, 1.0, -1.0, 0.5, -2.5, f64::INFINITY, f64::NEG_INFINITY, f64::NAN, 1e-40, -3e-39, 88.5, -90.0, 3.0];
+const SPECIAL: [f64; 14] = [
+    0.0,
+    -0.0,
+    1.0,
+    -1.0,
+    0.5,
+    -2.5,
+    f64::INFINITY,
+    f64::NEG_INFINITY,
+    f64::NAN,
+    1e-40,
+    -3e-39,
+    88.5,
+    -90.0,
+    3.0,
+];
 
 fn random(t: &Type, rng: &mut Rng, special: bool) -> Tensor {
     let shape = t.shape.concrete().expect("concrete test shapes");
     let n: usize = shape.iter().product();
-    let mut float = |rng: &mut Rng| {
-        if special && rng.next() % 5 == 0 {
+    let float = |rng: &mut Rng| {
+        if special && rng.next().is_multiple_of(5) {
             SPECIAL[(rng.next() % SPECIAL.len() as u64) as usize]
         } else {
             rng.unit() * 6.0 - 3.0
         }
     };
-    let mut int = |rng: &mut Rng, min: i64, max: i64| match rng.next() % 16 {
+    let int = |rng: &mut Rng, min: i64, max: i64| match rng.next() % 16 {
         0 if special => min,
         1 if special => max,
         _ => (rng.next() % 19) as i64 - 9,
@@ -320,9 +597,13 @@ fn random(t: &Type, rng: &mut Rng, special: bool) -> Tensor {
     let data = match t.dtype {
         DType::F32 => Data::F32((0..n).map(|_| float(rng) as f32).collect()),
         DType::F64 => Data::F64((0..n).map(|_| float(rng)).collect()),
-        DType::I32 => Data::I32((0..n).map(|_| int(rng, i32::MIN as i64, i32::MAX as i64) as i32).collect()),
+        DType::I32 => Data::I32(
+            (0..n)
+                .map(|_| int(rng, i32::MIN as i64, i32::MAX as i64) as i32)
+                .collect(),
+        ),
         DType::I64 => Data::I64((0..n).map(|_| int(rng, i64::MIN, i64::MAX)).collect()),
-        DType::Bool => Data::Bool((0..n).map(|_| rng.next() % 2 == 0).collect()),
+        DType::Bool => Data::Bool((0..n).map(|_| rng.next().is_multiple_of(2)).collect()),
     };
     Tensor { shape, data }
 }
@@ -332,11 +613,16 @@ fn random(t: &Type, rng: &mut Rng, special: bool) -> Tensor {
 pub fn feeds(c: &Case, seed: u64) -> (Vec<Tensor>, Vec<Tensor>) {
     let g = &c.graph;
     let mut rng = Rng(seed);
-    let inputs = g.inputs().map(|v| random(g.ty(v), &mut rng, c.special)).collect();
+    let inputs = g
+        .inputs()
+        .map(|v| random(g.ty(v), &mut rng, c.special))
+        .collect();
     let params = g
         .params()
         .map(|v| match &g.node(v).op {
-            Op::Param { name, init } => tfg_ir::init::materialize(init, g.ty(v), seed, name).expect("param init"),
+            Op::Param { name, init } => {
+                tfg_ir::init::materialize(init, g.ty(v), seed, name).expect("param init")
+            }
             _ => unreachable!("params() gives params"),
         })
         .collect();
@@ -347,12 +633,20 @@ pub fn feeds(c: &Case, seed: u64) -> (Vec<Tensor>, Vec<Tensor>) {
 /// NaN, integers and bools match exactly.
 pub fn close(want: &Tensor, got: &Tensor, tol: f64) -> Result<(), String> {
     if want.shape != got.shape || want.dtype() != got.dtype() {
-        return Err(format!("{:?} {} vs {:?} {}", want.shape, want.dtype(), got.shape, got.dtype()));
+        return Err(format!(
+            "{:?} {} vs {:?} {}",
+            want.shape,
+            want.dtype(),
+            got.shape,
+            got.dtype()
+        ));
     }
     for i in 0..want.numel() {
         let (a, b) = (want.data.get_f64(i), got.data.get_f64(i));
         let ok = if want.dtype().is_float() {
-            (a.is_nan() && b.is_nan()) || a == b || (a - b).abs() <= tol * a.abs().max(b.abs()) + 1e-30
+            (a.is_nan() && b.is_nan())
+                || a == b
+                || (a - b).abs() <= tol * a.abs().max(b.abs()) + 1e-30
         } else {
             a == b
         };
@@ -378,4 +672,11 @@ pub fn ptxas() -> Option<PathBuf> {
         .collect();
     found.sort();
     found.pop()
+}
+
+/// Writes a line to the terminal even while the test harness captures
+/// output, so that a skipped test says so.
+pub fn note(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
 }

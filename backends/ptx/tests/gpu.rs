@@ -1,0 +1,119 @@
+//! The PTX run on a GPU through the CUDA runtime, against the Kernel IR
+//! interpreter. Where there is no GPU (or no driver) each test says
+//! `GPU test skipped: no CUDA device` and checks only the error it got.
+
+mod common;
+
+use common::{all_cases, close, feeds, note};
+use std::collections::BTreeMap;
+use tfg_interp::kernel::run_program;
+use tfg_ptx::cuda::{self, Device};
+
+/// The GPU, or `None` after saying why the test is skipped.
+fn device() -> Option<Device> {
+    match cuda::open() {
+        Ok(d) => Some(d),
+        Err(e) => {
+            note(&format!("GPU test skipped: no CUDA device ({e})"));
+            None
+        }
+    }
+}
+
+fn sm(d: &Device) -> String {
+    let (major, minor) = d.compute_capability().expect("compute capability");
+    // PTX for a newer architecture than sm_90 is not needed: the driver
+    // compiles sm_90 PTX for newer GPUs.
+    format!("sm_{}", (major * 10 + minor).clamp(70, 90))
+}
+
+#[test]
+fn without_a_gpu_open_says_what_is_missing() {
+    match cuda::open() {
+        Ok(d) => assert!(!d.name().is_empty()),
+        Err(e) => {
+            note(&format!("GPU test skipped: no CUDA device ({e})"));
+            assert!(
+                e.starts_with("no CUDA driver found (libcuda.so.1)") || e.contains("CUDA"),
+                "{e}"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_program_matches_the_interpreter() {
+    let Some(dev) = device() else { return };
+    let sm = sm(&dev);
+    let mut failures = Vec::new();
+    let cases = all_cases();
+    for c in &cases {
+        let (inputs, params) = feeds(c, 11);
+        let want = run_program(&c.program, &inputs, &params)
+            .unwrap_or_else(|e| panic!("{}: interpreter: {e}", c.name));
+        let run = || -> Result<cuda::Outputs, String> {
+            let m = tfg_ptx::compile_ptx(&c.program, &sm)?;
+            let mut s = dev.load(&m)?;
+            s.set_params(&params)?;
+            s.run(&inputs)
+        };
+        match run() {
+            Ok(got) => {
+                let pairs = want
+                    .outputs
+                    .iter()
+                    .zip(&got.outputs)
+                    .chain(want.updates.iter().zip(&got.updates));
+                for (i, (w, g)) in pairs.enumerate() {
+                    if let Err(e) = close(w, g, c.tol) {
+                        failures.push(format!("{} result {i}: {e}", c.name));
+                    }
+                }
+            }
+            Err(e) => failures.push(format!("{}: {e}", c.name)),
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} programs differ:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn hello_trains_on_the_device_to_the_spec_value() {
+    let Some(dev) = device() else { return };
+    let src = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/hello.tfg"
+    ))
+    .expect("hello.tfg");
+    let file = tfg_frontend::compile(&src)
+        .map_err(|_| "hello.tfg does not compile")
+        .expect("compiles");
+    let g = file.graph(None).expect("one graph");
+    let spec = file.train(&g.name).expect("a train item");
+    let step = tfg_passes::train_step::build_train_step(g, spec).expect("train step");
+    let step = tfg_ir::specialize(&step.graph, &BTreeMap::new()).expect("specialise");
+    let m = tfg_ptx::compile_ptx(&common::lower(&step), &sm(&dev)).expect("compiles");
+    let mut s = dev.load(&m).expect("loads");
+    let params: Vec<tfg_ir::Tensor> = step
+        .params()
+        .map(|v| match &step.node(v).op {
+            tfg_ir::Op::Param { name, init } => {
+                tfg_ir::init::materialize(init, step.ty(v), 0, name).expect("init")
+            }
+            _ => unreachable!("params() gives params"),
+        })
+        .collect();
+    s.set_params(&params).expect("params");
+    let x = tfg_ir::Tensor::scalar_f32(1.0);
+    for _ in 0..spec.steps {
+        s.step(std::slice::from_ref(&x)).expect("step");
+    }
+    let w = s.params().expect("params")[0].data.get_f64(0);
+    let want = 0.8 * 0.95f64.powi(100);
+    assert!((w - want).abs() < 1e-6, "w = {w}, want {want}");
+}

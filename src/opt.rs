@@ -1,0 +1,39 @@
+//! `tfg opt FILE.tfir --passes a,b`: single passes over a dumped IR file, as
+//! XLA's `hlo-opt --passes` does, so a bug report can be one text file.
+
+use crate::cli::OptArgs;
+use crate::failure::Failure;
+use crate::source::Source;
+use crate::{stdout, whole_file};
+use tfg_passes::{Ir, Options};
+
+pub fn opt(args: &OptArgs) -> Result<(), Failure> {
+    let src = Source::load(&args.file)?;
+    let program = src.compile()?;
+    let g = program.graph(None).map_err(Failure::new)?.clone();
+    let passes: Vec<_> = args
+        .passes
+        .iter()
+        .filter_map(|name| tfg_passes::find(name))
+        .collect();
+    let mut ir = Ir::Graph(g);
+    let mut reports = String::new();
+    let options = Options { explain: args.explain };
+    tfg_passes::run_pipeline(&mut ir, &passes, &options, |_, _, report| {
+        if let Some(report) = report {
+            // Reports name their pass.
+            reports.push_str("// ");
+            reports.push_str(&report.trim_end().replace('\n', "\n// "));
+            reports.push('\n');
+        }
+    })
+    .map_err(|e| Failure::new(format!("{}: {e}", src.name)))?;
+    let mut text = ir.print();
+    if args.explain {
+        text.push_str(&reports);
+    }
+    match &args.output {
+        Some(path) => whole_file::write(path, text.as_bytes()).map_err(Failure::new),
+        None => stdout::write(&text),
+    }
+}

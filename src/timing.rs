@@ -1,0 +1,118 @@
+//! `--bench N` on `tfg run` and `tfg train`: how long compiling took and how
+//! long each of N timed runs (or training steps) took after a warm-up, as the
+//! `"timing"` member of the `--json` object and as two lines of text.
+//!
+//! Compile time is from the `.tfg` text to runnable code: the frontend, the
+//! pass pipeline and code generation, not reading files or feeds.
+
+use std::time::{Duration, Instant};
+
+/// What `--bench` measured.
+pub struct Timing {
+    pub compile: Duration,
+    runs: Vec<Duration>,
+}
+
+impl Timing {
+    pub fn new(compile: Duration) -> Timing {
+        Timing {
+            compile,
+            runs: Vec::new(),
+        }
+    }
+
+    /// Times `f` as one run.
+    pub fn run<T>(&mut self, f: impl FnOnce() -> T) -> T {
+        let started = Instant::now();
+        let out = f();
+        self.runs.push(started.elapsed());
+        out
+    }
+
+    /// Records a run timed elsewhere.
+    pub fn record(&mut self, run: Duration) {
+        self.runs.push(run);
+    }
+
+    /// (median, min, max) in milliseconds; the median of an even count is
+    /// the mean of the middle two. Zeros when nothing ran.
+    fn stats(&self) -> (f64, f64, f64) {
+        let mut ms: Vec<f64> = self.runs.iter().map(|d| millis(*d)).collect();
+        ms.sort_by(f64::total_cmp);
+        let n = ms.len();
+        match (ms.first(), ms.last()) {
+            (Some(&min), Some(&max)) => {
+                let median = if n % 2 == 1 {
+                    ms[n / 2]
+                } else {
+                    (ms[n / 2 - 1] + ms[n / 2]) / 2.0
+                };
+                (median, min, max)
+            }
+            _ => (0.0, 0.0, 0.0),
+        }
+    }
+
+    /// `{"compile_ms": …, "run_ms": {"median": …, "min": …, "max": …}}`.
+    pub fn json(&self) -> String {
+        let (median, min, max) = self.stats();
+        format!(
+            "{{\"compile_ms\": {:?}, \"run_ms\": {{\"median\": {median:?}, \"min\": {min:?}, \"max\": {max:?}}}}}",
+            millis(self.compile)
+        )
+    }
+
+    /// Two lines for people; `per` names what was timed ("run", "step").
+    pub fn text(&self, per: &str) -> String {
+        let (median, min, max) = self.stats();
+        format!(
+            "compile: {:.3} ms\n{per}: median {median:.3} ms, min {min:.3} ms, max {max:.3} ms over {} {per}s\n",
+            millis(self.compile),
+            self.runs.len()
+        )
+    }
+}
+
+fn millis(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// Adds `"timing": …` as the last member of a `--json` object (`report` ends in `}\n`).
+pub fn with_timing(report: &str, timing: &Timing) -> String {
+    let body = report.trim_end().trim_end_matches('}');
+    format!("{body}, \"timing\": {}}}\n", timing.json())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn timing(compile_ms: u64, runs_ms: &[u64]) -> Timing {
+        let mut t = Timing::new(Duration::from_millis(compile_ms));
+        for &r in runs_ms {
+            t.record(Duration::from_millis(r));
+        }
+        t
+    }
+
+    #[test]
+    fn median_of_odd_and_even_counts() {
+        assert_eq!(timing(0, &[5, 1, 3]).stats(), (3.0, 1.0, 5.0));
+        assert_eq!(timing(0, &[4, 1, 2, 8]).stats(), (3.0, 1.0, 8.0));
+    }
+
+    #[test]
+    fn timing_is_the_last_member_of_the_report() {
+        let t = timing(12, &[2, 4, 3]);
+        let text = with_timing("{\"outputs\": {}}\n", &t);
+        let parsed: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+        assert_eq!(
+            parsed,
+            serde_json::json!({
+                "outputs": {},
+                "timing": {"compile_ms": 12.0, "run_ms": {"median": 3.0, "min": 2.0, "max": 4.0}}
+            })
+        );
+        assert!(text.ends_with("}}}\n"));
+    }
+}
