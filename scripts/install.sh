@@ -67,3 +67,24 @@ ensure_tensorboard() {
 ensure_tmux() {
     command -v tmux >/dev/null || apt_install tmux
 }
+
+# The PTX backend links LLVM 19 statically (inkwell's llvm19-1);
+# .cargo/config.toml points LLVM_SYS_191_PREFIX at /usr/lib/llvm-19.
+ensure_llvm() {
+    [ -e /usr/lib/llvm-19/lib/libLLVMCore.a ] && return 0
+    apt_install llvm-19-dev libpolly-19-dev zlib1g-dev libzstd-dev
+}
+
+# The PTX tests assemble the generated code with NVIDIA's ptxas, which the
+# pip package nvidia-cuda-nvcc-cu12 ships; it goes into the same .venv
+# (after ensure_numpy). Exports TFG_PTXAS, the assembler the tests use.
+ensure_ptxas() {
+    local found
+    found=$(ls "$PWD"/.venv/lib/python3*/site-packages/nvidia/cuda_nvcc/bin/ptxas 2>/dev/null | head -n 1)
+    if [ -z "$found" ]; then
+        echo "installing ptxas into .venv (pip nvidia-cuda-nvcc-cu12)"
+        "$TFG_PYTHON" -m pip install -q --disable-pip-version-check nvidia-cuda-nvcc-cu12
+        found=$(ls "$PWD"/.venv/lib/python3*/site-packages/nvidia/cuda_nvcc/bin/ptxas | head -n 1)
+    fi
+    export TFG_PTXAS="$found"
+}

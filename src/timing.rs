@@ -79,7 +79,8 @@ fn millis(d: Duration) -> f64 {
 
 /// Adds `"timing": …` as the last member of a `--json` object (`report` ends in `}\n`).
 pub fn with_timing(report: &str, timing: &Timing) -> String {
-    let body = report.trim_end().trim_end_matches('}');
+    let body = report.trim_end();
+    let body = body.strip_suffix('}').unwrap_or(body);
     format!("{body}, \"timing\": {}}}\n", timing.json())
 }
 
@@ -104,12 +105,12 @@ mod tests {
     #[test]
     fn timing_is_the_last_member_of_the_report() {
         let t = timing(12, &[2, 4, 3]);
-        let text = with_timing("{\"outputs\": {}}\n", &t);
+        let text = with_timing("{\"outputs\": {\"y\": {}}}\n", &t);
         let parsed: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
         assert_eq!(
             parsed,
             serde_json::json!({
-                "outputs": {},
+                "outputs": {"y": {}},
                 "timing": {"compile_ms": 12.0, "run_ms": {"median": 3.0, "min": 2.0, "max": 4.0}}
             })
         );

@@ -1,5 +1,5 @@
-//! Lowering one line at a time into a graph that is already built: how
-//! `tfg repl` compiles what is typed at its prompt.
+//! Lowering one line at a time into a graph that is already built: what a
+//! REPL compiles each entry with.
 //!
 //! An [`Incremental`] holds one graph, the names in its scope and the fns of
 //! the file it came from. Each line it is given (graph statements, or a bare

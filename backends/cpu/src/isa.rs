@@ -8,10 +8,16 @@ use std::sync::OnceLock;
 /// The host ISA, detected once per process.
 pub(crate) fn host() -> Result<OwnedTargetIsa, String> {
     static ISA: OnceLock<Result<OwnedTargetIsa, String>> = OnceLock::new();
-    ISA.get_or_init(detect).clone()
+    ISA.get_or_init(|| detect(false)).clone()
 }
 
-fn detect() -> Result<OwnedTargetIsa, String> {
+/// The host ISA generating position-independent code, for object files
+/// linked into (PIE) executables.
+pub(crate) fn host_pic() -> Result<OwnedTargetIsa, String> {
+    detect(true)
+}
+
+fn detect(pic: bool) -> Result<OwnedTargetIsa, String> {
     let mut flags = settings::builder();
     let set = |f: &mut settings::Builder, k: &str, v: &str| {
         f.set(k, v)
@@ -20,7 +26,7 @@ fn detect() -> Result<OwnedTargetIsa, String> {
     set(&mut flags, "opt_level", "speed")?;
     // JIT code and the runtime it calls may be far apart in memory.
     set(&mut flags, "use_colocated_libcalls", "false")?;
-    set(&mut flags, "is_pic", "false")?;
+    set(&mut flags, "is_pic", if pic { "true" } else { "false" })?;
     // Cranelift's IR verifier costs compile time; keep it for debug builds.
     set(
         &mut flags,

@@ -24,7 +24,7 @@ type TaskFn = unsafe extern "C" fn(*const usize, u64, u64);
 
 /// Loops with less estimated work than this run on the calling thread:
 /// waking the pool costs a few microseconds.
-const PARALLEL_WORK: u64 = 1 << 16;
+pub(crate) const PARALLEL_WORK: u64 = 1 << 16;
 
 struct Launch {
     f: TaskFn,
@@ -256,7 +256,7 @@ fn listing(p: &Program, opts: &Options, what: Listing) -> Result<String, Compile
 }
 
 /// The elements of `d` as bytes, in memory order (bools as 0 or 1).
-fn data_bytes(d: &Data) -> Vec<u8> {
+pub(crate) fn data_bytes(d: &Data) -> Vec<u8> {
     match d {
         Data::F32(v) => v.iter().flat_map(|x| x.to_ne_bytes()).collect(),
         Data::F64(v) => v.iter().flat_map(|x| x.to_ne_bytes()).collect(),

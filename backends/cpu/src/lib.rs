@@ -10,20 +10,25 @@
 //! It knows the Kernel IR (`tfg_ir::kernel`) and nothing else: not the
 //! surface language, not the Graph IR passes that produce Kernel IR, not the
 //! other backends. Translation to CLIF (`translate`) is separate from
-//! running it (`jit`), so an object-file writer can reuse the translation.
+//! running it (`jit`), so the object-file writer (`object`, with its C
+//! `header`) reuses the translation.
 
 mod cost;
 mod gemm;
+pub mod header;
 mod isa;
 mod jit;
 mod math;
+pub mod object;
 mod ops;
 mod runtime;
 mod translate;
 mod typing;
 mod vectorize;
 
+pub use header::header;
 pub use jit::{asm, clif, clif_with, compile, compile_with, Compiled, Outputs};
+pub use object::{object, AotModel, AotParam, AotProgram, Slot};
 use std::fmt;
 pub use tfg_ir::kernel::Program;
 

@@ -63,6 +63,19 @@ pub(crate) fn translate<M: Module>(
     p: &Program,
     opts: &Options,
     linkage: Linkage,
+    show: Option<Show>,
+) -> std::result::Result<Vec<Task>, String> {
+    translate_prefixed(module, p, opts, linkage, "tfg", show)
+}
+
+/// [`translate`], naming the functions `{prefix}_kernel{k}_{t}`, so that
+/// several programs can share one module (an object file).
+pub(crate) fn translate_prefixed<M: Module>(
+    module: &mut M,
+    p: &Program,
+    opts: &Options,
+    linkage: Linkage,
+    prefix: &str,
     mut show: Option<Show>,
 ) -> std::result::Result<Vec<Task>, String> {
     let mut ctx = module.make_context();
@@ -73,7 +86,7 @@ pub(crate) fn translate<M: Module>(
     for (ki, k) in p.kernels.iter().enumerate() {
         let in_kernel = |m: String| format!("kernel {}: {m}", k.name);
         for (ti, part) in tasks_of(&k.body).into_iter().enumerate() {
-            let symbol = format!("tfg_kernel{ki}_{ti}");
+            let symbol = format!("{prefix}_kernel{ki}_{ti}");
             let func = module
                 .declare_function(&symbol, linkage, &sig)
                 .map_err(|e| in_kernel(e.to_string()))?;

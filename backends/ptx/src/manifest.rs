@@ -79,6 +79,9 @@ pub struct LaunchSpec {
     pub entry: String,
     /// The Kernel IR kernel it runs (or part of).
     pub kernel: String,
+    /// How its threads share the work, for readers (`rows 300 × 100, a warp
+    /// a row`).
+    pub mapping: String,
     pub grid: [u32; 3],
     pub block: [u32; 3],
     /// Static shared memory the entry declares (no dynamic shared memory
@@ -158,6 +161,7 @@ impl Manifest {
             .map(|l| LaunchSpec {
                 entry: l.entry.clone(),
                 kernel: l.kernel.clone(),
+                mapping: schedule::describe(&l.mapping),
                 grid: l.grid,
                 block: [l.block, 1, 1],
                 shared_bytes: schedule::shared_bytes(p, l),
@@ -230,7 +234,90 @@ impl Manifest {
     }
 }
 
+/// The launch plan as `tfg dump` shows it: one line a launch.
+impl std::fmt::Display for Manifest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "launch plan for {}: {} launches, arena {} bytes",
+            self.sm,
+            self.launches.len(),
+            self.arena_bytes
+        )?;
+        for l in &self.launches {
+            let args: Vec<String> = l.buffers.iter().map(|b| format!("b{b}")).collect();
+            writeln!(
+                f,
+                "  {} ({}): grid {:?} block {} shared {} B, {}; args {}",
+                l.entry,
+                l.kernel,
+                l.grid,
+                l.block[0],
+                l.shared_bytes,
+                l.mapping,
+                args.join(" ")
+            )?;
+        }
+        Ok(())
+    }
+}
+
 /// The dtype called `name`.
 pub fn dtype(name: &str) -> Result<DType, String> {
     DType::from_name(name).ok_or_else(|| format!("manifest: unknown dtype `{name}`"))
+}
+
+#[cfg(all(test, feature = "llvm"))]
+mod tests {
+    use super::*;
+    use tfg_ir::kernel::parse;
+
+    fn manifest() -> Manifest {
+        let p = parse(
+            "program {
+  buffer b0: f32[4, 4] input 0 \"a\"
+  buffer b1: f32[4, 4] param 0 \"w\"
+  buffer b2: f32[4, 4] output 0 \"c\"
+  buffer b3: f32[4, 4] update 0 \"w\"
+  buffer b4: f32[4, 4] temp @ 0
+  arena 64
+  kernel k0 reads b0, b1 writes b4 {
+    gemm b4[0] ld 4 stride 16 = b0[0] ld 4 stride 0 @ b1[0] ld 4 stride 0 {m = 4, n = 4, k = 4, batch = 1, alpha = 1.0, beta = 0.0}
+  }
+  kernel k1 reads b1, b4 writes b2, b3 {
+    parallel for i0 in 0..16 {
+      store b2[i0] = b4[i0]
+      store b3[i0] = sub(b1[i0], b4[i0])
+    }
+  }
+}",
+        )
+        .expect("parses");
+        let launches = crate::schedule::schedule(&p).expect("schedules");
+        Manifest::new(&p, &launches, "sm_80")
+    }
+
+    #[test]
+    fn the_plan_names_roles_offsets_and_the_param_each_update_replaces() {
+        let m = manifest();
+        let roles: Vec<&str> = m.buffers.iter().map(|b| b.role.as_str()).collect();
+        assert_eq!(roles, ["input", "param", "output", "update", "temp"]);
+        assert_eq!((m.buffers[4].offset, m.buffers[4].bytes, m.arena_bytes), (Some(0), 64, 64));
+        assert_eq!(m.updates[0].param, Some(0));
+        assert_eq!(m.launches.iter().map(|l| l.buffers.clone()).collect::<Vec<_>>(), [vec![0, 1, 4], vec![1, 2, 3, 4]]);
+        assert_eq!(m.launches[0].mapping, "gemm 4 × 4 × 4, batch 1, 64 × 64 tiles");
+    }
+
+    #[test]
+    fn manifests_round_trip_through_json_and_bad_ones_are_rejected() {
+        let m = manifest();
+        assert_eq!(Manifest::from_json(&m.to_json()), Ok(m.clone()));
+        let mut bad = m.clone();
+        bad.launches[0].buffers.push(9);
+        assert_eq!(Manifest::from_json(&bad.to_json()), Err("manifest: buffer 9 does not exist".into()));
+        let mut bad = m;
+        bad.buffers[4].offset = Some(32);
+        assert_eq!(Manifest::from_json(&bad.to_json()), Err("manifest: temporary 4 is not inside the arena".into()));
+        assert!(Manifest::from_json("{").is_err());
+    }
 }

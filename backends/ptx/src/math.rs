@@ -837,3 +837,51 @@ mod tests {
         }
     }
 }
+#[cfg(test)]
+mod scratch_report {
+    use super::host::Host;
+    use super::*;
+    fn worst32(f: impl Fn(&mut Host<f32>, f32) -> f32, want: impl Fn(f64) -> f64, lo: f64, hi: f64, floor: f64) -> (f64, f64) {
+        let mut a = Host::<f32>::new();
+        let mut w = (0.0, 0.0);
+        for i in 0..=2_000_000 {
+            let x = (lo + (hi - lo) * i as f64 / 2e6) as f32;
+            let r = want(x as f64) as f32 as f64;
+            let g = f(&mut a, x) as f64;
+            if !r.is_finite() { continue; }
+            let e = (r - g).abs() / r.abs().max(floor);
+            if e > w.0 { w = (e, x as f64); }
+        }
+        w
+    }
+    fn worst64(f: impl Fn(&mut Host<f64>, f64) -> f64, want: impl Fn(f64) -> f64, lo: f64, hi: f64, floor: f64) -> (f64, f64) {
+        let mut a = Host::<f64>::new();
+        let mut w = (0.0, 0.0);
+        for i in 0..=2_000_000 {
+            let x = lo + (hi - lo) * i as f64 / 2e6;
+            let r = want(x);
+            let g = f(&mut a, x);
+            if !r.is_finite() { continue; }
+            let e = (r - g).abs() / r.abs().max(floor);
+            if e > w.0 { w = (e, x); }
+        }
+        w
+    }
+    #[test]
+    fn report() {
+        let m = f32::MIN_POSITIVE as f64;
+        println!("exp32 {:?}", worst32(exp, f64::exp, -87.0, 88.0, m));
+        println!("log32 {:?}", worst32(log, f64::ln, 1e-30, 1e3, m));
+        println!("tanh32 {:?}", worst32(tanh, f64::tanh, -10.0, 10.0, m));
+        let sig = |x: f64| 1.0 / (1.0 + (-x).exp());
+        println!("sig32 {:?}", worst32(sigmoid, sig, -80.0, 80.0, m));
+        println!("sin32 {:?}", worst32(|_, x| sin_cos(&mut Host::<f64>::new(), x as f64, false) as f32, f64::sin, -1e5, 1e5, m));
+        println!("exp64 {:?}", worst64(exp, f64::exp, -700.0, 700.0, f64::MIN_POSITIVE));
+        println!("log64 {:?}", worst64(log, f64::ln, 1e-300, 1e3, f64::MIN_POSITIVE));
+        println!("tanh64 {:?}", worst64(tanh, f64::tanh, -20.0, 20.0, f64::MIN_POSITIVE));
+        println!("sig64 {:?}", worst64(sigmoid, sig, -700.0, 700.0, f64::MIN_POSITIVE));
+        println!("sin64 {:?}", worst64(|a, x| sin_cos(a, x, false), f64::sin, -1e5, 1e5, 1e-300));
+        println!("cos64 {:?}", worst64(|a, x| sin_cos(a, x, true), f64::cos, -1e5, 1e5, 1e-300));
+        println!("pow64 {:?}", worst64(|a, x| pow(a, x, 7.3), |x| x.powf(7.3), 0.01, 50.0, 1e-300));
+    }
+}

@@ -136,6 +136,39 @@ fn entry_name(kernel: &str) -> String {
     format!("tfg_{clean}")
 }
 
+/// A mapping in words, for the manifest.
+pub(crate) fn describe(m: &Mapping) -> String {
+    let who = |group: u32| match group {
+        1 => "a thread".to_string(),
+        WARP => "a warp".to_string(),
+        n => format!("a block of {n}"),
+    };
+    match m {
+        Mapping::Rows {
+            nest,
+            group,
+            vector,
+            ..
+        } => {
+            let dims: Vec<String> = nest.iter().map(|(_, e)| e.to_string()).collect();
+            let per = if *vector > 1 {
+                format!("{} for {vector} consecutive rows", who(*group))
+            } else {
+                format!("{} a row", who(*group))
+            };
+            format!("rows {}, {per}", dims.join(" × "))
+        }
+        Mapping::Serial { group, .. } => format!("serial, {}", who(*group)),
+        Mapping::Gemm { loops, gemm } => {
+            let batch = loops.iter().map(|&(_, e)| e).product::<u64>() * gemm.batch;
+            format!(
+                "gemm {} × {} × {}, batch {batch}, {TILE} × {TILE} tiles",
+                gemm.m, gemm.k, gemm.n
+            )
+        }
+    }
+}
+
 /// The static shared memory a launch uses, in bytes.
 pub(crate) fn shared_bytes(p: &Program, l: &Launch) -> u32 {
     match &l.mapping {

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Builds, on any machine with Rust and LLVM 19, what bench/gpu/run.sh needs
+# on a GPU machine (which has neither) and puts it in bench/gpu/bin/:
+#   gpu_bench   the tfg-ptx example that checks and times the generated PTX
+#   tfg         the tfg binary, if this checkout's can run --backend cuda
+# Both are stripped release builds: LLVM is linked in statically, CUDA is
+# loaded at run time, so they run as they are on the GPU machine.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+source scripts/install.sh
+ensure_rust
+ensure_llvm
+out=bench/gpu/bin
+mkdir -p "$out"
+
+cargo build --release --quiet -p tfg-ptx --example gpu_bench
+cp target/release/examples/gpu_bench "$out/gpu_bench"
+cargo build --release --quiet --bin tfg
+cp target/release/tfg "$out/tfg"
+strip "$out"/*
+ls -l "$out"

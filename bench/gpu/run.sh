@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The GPU half of issue 6's checks, on a machine with an NVIDIA GPU and
+# driver (no Rust or LLVM needed there): run bench/gpu/build.sh elsewhere,
+# bring the checkout with bench/gpu/bin/, then run this from the checkout.
+#
+#   1. every test program (each op, each launch mapping, the examples'
+#      forward and training graphs) on the GPU against the Kernel IR
+#      interpreter, within SPEC §1.6's tolerances;
+#   2. every example with `tfg run --backend cuda` against
+#      `--backend interp`, and `tfg train examples/hello.tfg --backend cuda`
+#      to SPEC's y = 0.8 · 0.95^100;
+#   3. the fused kernel of examples/elementwise.tfg over 2^26 f32 against a
+#      device-to-device copy of the same bytes (the bar: 80% of it);
+#   4. the mlp_digits training step against PyTorch's on the same GPU.
+#
+# Usage: bench/gpu/run.sh   (set TFG_GPU_BIN to use binaries elsewhere)
+# Prints one line a result and ends with a summary; exits 1 if a check fails.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+bin=${TFG_GPU_BIN:-bench/gpu/bin}
+python=${PYTHON:-python3}
+status=0
+fail() { echo "FAIL: $*"; status=1; }
+
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || fail "nvidia-smi"
+
+echo "== 1. test programs vs the interpreter"
+"$bin/gpu_bench" check || fail "test programs differ from the interpreter"
+
+echo "== 2. examples with --backend cuda vs --backend interp"
+if "$bin/tfg" run examples/hello.tfg --backend cuda --json >/dev/null 2>&1; then
+    for f in examples/*.tfg; do
+        "$bin/tfg" run "$f" --backend interp --json >/tmp/tfg_interp.json || { fail "$f (interp)"; continue; }
+        "$bin/tfg" run "$f" --backend cuda --json >/tmp/tfg_cuda.json || { fail "$f (cuda)"; continue; }
+        "$python" bench/gpu/compare.py /tmp/tfg_interp.json /tmp/tfg_cuda.json && echo "ok: $f" || fail "$f"
+    done
+    "$bin/tfg" train examples/hello.tfg --backend cuda --json >/tmp/tfg_train.json || fail "train hello (cuda)"
+    "$python" bench/gpu/compare.py --hello /tmp/tfg_train.json && echo "ok: hello trains to 0.8*0.95^100" || fail "hello training"
+else
+    fail "this tfg binary cannot run --backend cuda (see docs/backend-ptx.md)"
+fi
+
+echo "== 3. elementwise kernel vs copy bandwidth"
+line=$("$bin/gpu_bench" elementwise 26) || fail "elementwise bench"
+echo "$line"
+"$python" -c 'import json,sys; r=json.loads(sys.argv[1]); sys.exit(r["fraction_of_copy"] < 0.8)' "$line" \
+    || fail "the elementwise kernel reaches less than 80% of the copy bandwidth"
+
+echo "== 4. mlp_digits training step vs PyTorch"
+ours=$("$bin/gpu_bench" mlp 64 4096) || fail "mlp bench"
+echo "$ours"
+theirs=$("$python" bench/gpu/mlp_torch.py 64 4096) || fail "PyTorch bench (is torch installed?)"
+echo "$theirs"
+"$python" - "$ours" "$theirs" <<'PY'
+import json, sys
+ours = {r["batch"]: r for r in map(json.loads, sys.argv[1].splitlines())}
+theirs = {r["batch"]: r for r in map(json.loads, sys.argv[2].splitlines())}
+for b in sorted(ours.keys() & theirs.keys()):
+    o, t = ours[b]["step_ms"], theirs[b]["step_ms"]
+    print(f"mlp step, batch {b}: tfg {o:.4f} ms, PyTorch {t:.4f} ms, tfg/PyTorch time ratio {o / t:.2f}")
+PY
+
+[ $status -eq 0 ] && echo "summary: all GPU checks passed" || echo "summary: some GPU checks failed"
+exit $status
