@@ -1,0 +1,172 @@
+//! `tfg compile FILE --target cpu`: a graph compiled ahead of time into an
+//! object file and a C header (or its CLIF or assembly, with `--emit`).
+//!
+//! The object holds the forward graph as `{graph}_run` and, where the file
+//! has a `train` item, its training step as `{graph}_train_step`; the
+//! initial param values are computed here (with `--seed`) and embedded.
+
+use crate::cli::{CompileArgs, Emit};
+use crate::failure::Failure;
+use crate::source::Source;
+use crate::{stdout, whole_file};
+use std::collections::BTreeMap;
+use tfg_cpu::{AotModel, AotParam, AotProgram, Slot};
+use tfg_ir::{Dim, Graph, Op};
+use tfg_passes::{Ir, Level, Options};
+
+pub fn compile(args: &CompileArgs) -> Result<(), Failure> {
+    let src = Source::load(&args.file)?;
+    let program = src.compile()?;
+    let forward = program
+        .graph(args.graph.name.as_deref())
+        .map_err(Failure::new)?;
+    let failed = |e: String| Failure::new(format!("graph `{}`: {e}", forward.name));
+    let spec = program.train(&forward.name);
+    if args.train && spec.is_none() {
+        return Err(failed("--train: the file has no train item for it".into()));
+    }
+    let step = spec
+        .map(|s| tfg_passes::train_step::build_train_step(forward, s))
+        .transpose()
+        .map_err(failed)?;
+
+    let dims: BTreeMap<String, u64> = args.dims.iter().cloned().collect();
+    let specialise = |g: &Graph| -> Result<Graph, Failure> {
+        if let Some(sym) = unbound(g, &dims) {
+            return Err(failed(format!(
+                "dim `{sym}` is symbolic; bind it with --dim {sym}=SIZE"
+            )));
+        }
+        tfg_ir::specialize(g, &dims).map_err(|e| failed(e.to_string()))
+    };
+    let forward = specialise(forward)?;
+    let step = step.map(|s| specialise(&s.graph)).transpose()?;
+
+    // The model's params: the step graph's (the forward ones and the
+    // optimizer slots) when there is one.
+    let params = param_values(step.as_ref().unwrap_or(&forward), args.seed).map_err(failed)?;
+    let run = lower(&forward, &params).map_err(failed)?;
+    let train = step.as_ref().map(|s| lower(s, &params)).transpose().map_err(failed)?;
+    let model = AotModel {
+        name: c_name(&forward.name),
+        params,
+        run,
+        train,
+    };
+
+    let opts = tfg_cpu::Options::default();
+    let listing = |p: &AotProgram, asm: bool| {
+        if asm {
+            tfg_cpu::asm(&p.program)
+        } else {
+            tfg_cpu::clif_with(&p.program, &opts)
+        }
+        .map_err(|e| failed(e.to_string()))
+    };
+    match args.emit {
+        Emit::Clif | Emit::Asm => {
+            // With --train the step is shown; otherwise the forward graph.
+            let p = match (&model.train, args.train) {
+                (Some(t), true) => t,
+                _ => &model.run,
+            };
+            let text = listing(p, args.emit == Emit::Asm)?;
+            match &args.output {
+                Some(path) => whole_file::write(path, text.as_bytes()).map_err(Failure::new),
+                None => stdout::write(&text),
+            }
+        }
+        Emit::Obj => {
+            let Some(out) = &args.output else {
+                return Err(Failure::new("-o FILE.o is needed to write an object file"));
+            };
+            let bytes = tfg_cpu::object(&model, &opts).map_err(|e| failed(e.to_string()))?;
+            whole_file::write(out, &bytes).map_err(Failure::new)?;
+            if let Some(h) = &args.header {
+                whole_file::write(h, tfg_cpu::header(&model).as_bytes()).map_err(Failure::new)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// A symbolic dim of `g` that `dims` leaves unbound.
+fn unbound(g: &Graph, dims: &BTreeMap<String, u64>) -> Option<String> {
+    g.nodes.iter().flat_map(|n| &n.ty.shape.0).find_map(|d| match d {
+        Dim::Sym(s) if !dims.contains_key(s) => Some(s.clone()),
+        _ => None,
+    })
+}
+
+/// Every param of `g` at its initial value.
+fn param_values(g: &Graph, seed: u64) -> Result<Vec<AotParam>, String> {
+    g.params()
+        .map(|p| match &g.node(p).op {
+            Op::Param { name, init } => Ok(AotParam {
+                name: name.clone(),
+                value: tfg_ir::init::materialize(init, g.ty(p), seed, name)?,
+            }),
+            _ => Err("a param node is not a param".into()),
+        })
+        .collect()
+}
+
+/// `g` through the pass pipeline to Kernel IR, with its inputs, outputs,
+/// params and updates named against the model's params.
+fn lower(g: &Graph, params: &[AotParam]) -> Result<AotProgram, String> {
+    let options = Options::default();
+    let mut ir = Ir::Graph(g.clone());
+    let quiet = |_: &_, _: &_, _: Option<&str>| {};
+    tfg_passes::run_pipeline(&mut ir, &tfg_passes::pipeline_to(Level::Graph), &options, quiet)
+        .map_err(|e| e.to_string())?;
+    let Ir::Graph(graph) = ir else {
+        return Err("the Graph IR passes left no graph".into());
+    };
+    let mut ir = Ir::Graph(graph.clone());
+    let passes = tfg_passes::pipeline_between(Level::Graph, Level::Kernel, false);
+    tfg_passes::run_pipeline(&mut ir, &passes, &options, quiet).map_err(|e| e.to_string())?;
+    let Ir::Kernel(program) = ir else {
+        return Err("lowering left no Kernel IR".into());
+    };
+    let slot = |name: &str, v| {
+        let ty = graph.ty(v);
+        let shape = ty.shape.0.iter().map(|d| d.known().unwrap_or(0)).collect();
+        Slot {
+            name: name.to_string(),
+            dtype: ty.dtype,
+            shape,
+        }
+    };
+    let name_of = |v| match &graph.node(v).op {
+        Op::Input { name, .. } | Op::Param { name, .. } => Ok(name.clone()),
+        _ => Err("an input or param node has no name".to_string()),
+    };
+    let model_param = |v| {
+        let name = name_of(v)?;
+        params
+            .iter()
+            .position(|p| p.name == name)
+            .ok_or_else(|| format!("param `{name}` is not among the model's"))
+    };
+    Ok(AotProgram {
+        program,
+        inputs: graph
+            .inputs()
+            .map(|v| Ok(slot(&name_of(v)?, v)))
+            .collect::<Result<_, String>>()?,
+        outputs: graph.outputs.iter().map(|(n, v)| slot(n, *v)).collect(),
+        params: graph.params().map(model_param).collect::<Result<_, _>>()?,
+        updates: graph
+            .updates
+            .iter()
+            .map(|(p, _)| model_param(*p))
+            .collect::<Result<_, _>>()?,
+    })
+}
+
+/// The graph's name as a C identifier prefix.
+fn c_name(name: &str) -> String {
+    name.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect()
+}
