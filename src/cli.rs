@@ -32,6 +32,8 @@ pub enum Command {
     Dump(DumpArgs),
     /// Run single passes over a dumped IR file (`.tfir`) and print the result.
     Opt(OptArgs),
+    /// Compile a graph ahead of time: an object file and a C header (or its CLIF or assembly).
+    Compile(CompileArgs),
     /// Draw the graph as a picture: SVG (laid out by tfg) or Graphviz DOT.
     Graph(GraphArgs),
     /// An interactive prompt that compiles and runs each statement as it is entered.
@@ -176,7 +178,7 @@ pub struct DumpArgs {
     pub list_passes: bool,
     /// Bind a symbolic dimension (repeatable). Fusion and lowering need
     /// concrete shapes; without them the dump stops at the Graph IR passes.
-    #[arg(long = "dim", value_name = "NAME=N", value_parser = crate::graph_cmd::dim_binding)]
+    #[arg(long = "dim", value_name = "NAME=N", value_parser = crate::selection::dim_binding)]
     pub dims: Vec<(String, u64)>,
     /// Dump the training step of the file's train item instead of the forward graph.
     #[arg(long)]
@@ -205,7 +207,7 @@ pub struct GraphArgs {
     #[arg(long)]
     pub kernels: bool,
     /// Bind a symbolic dimension (repeatable), so shapes are concrete and fusion can group ops.
-    #[arg(long = "dim", value_name = "NAME=N", value_parser = crate::graph_cmd::dim_binding)]
+    #[arg(long = "dim", value_name = "NAME=N", value_parser = crate::selection::dim_binding)]
     pub dims: Vec<(String, u64)>,
     /// Where to write the picture; the extension picks the format: .svg or .dot.
     #[arg(short, long, value_name = "OUT.svg|OUT.dot")]
@@ -278,4 +280,47 @@ mod tests {
             "{help}"
         );
     }
+}
+
+#[derive(Args, Debug)]
+pub struct CompileArgs {
+    /// The .tfg file.
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub graph: GraphArg,
+    /// What to compile for.
+    #[arg(long, value_enum, default_value_t = Target::Cpu)]
+    pub target: Target,
+    /// Bind a symbolic dimension (repeatable); every one must be bound.
+    #[arg(long = "dim", value_name = "NAME=N", value_parser = crate::selection::dim_binding)]
+    pub dims: Vec<(String, u64)>,
+    /// Require the file's train item (its step becomes `NAME_train_step`); with
+    /// --emit clif|asm, show the training step instead of the forward graph.
+    #[arg(long)]
+    pub train: bool,
+    /// What to write: an object file, or the CLIF or assembly of the kernels.
+    #[arg(long, value_enum, default_value_t = Emit::Obj)]
+    pub emit: Emit,
+    /// Where to write it (the object file; CLIF and assembly default to stdout).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Where to write the C header declaring the object's API.
+    #[arg(long, value_name = "FILE.h")]
+    pub header: Option<PathBuf>,
+    /// Seed for random param initialisers, whose values are embedded in the object.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Target {
+    /// The CPU tfg runs on, through Cranelift.
+    Cpu,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Emit {
+    Obj,
+    Clif,
+    Asm,
 }

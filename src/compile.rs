@@ -46,7 +46,11 @@ pub fn compile(args: &CompileArgs) -> Result<(), Failure> {
     // optimizer slots) when there is one.
     let params = param_values(step.as_ref().unwrap_or(&forward), args.seed).map_err(failed)?;
     let run = lower(&forward, &params).map_err(failed)?;
-    let train = step.as_ref().map(|s| lower(s, &params)).transpose().map_err(failed)?;
+    let train = step
+        .as_ref()
+        .map(|s| lower(s, &params))
+        .transpose()
+        .map_err(failed)?;
     let model = AotModel {
         name: c_name(&forward.name),
         params,
@@ -92,10 +96,13 @@ pub fn compile(args: &CompileArgs) -> Result<(), Failure> {
 
 /// A symbolic dim of `g` that `dims` leaves unbound.
 fn unbound(g: &Graph, dims: &BTreeMap<String, u64>) -> Option<String> {
-    g.nodes.iter().flat_map(|n| &n.ty.shape.0).find_map(|d| match d {
-        Dim::Sym(s) if !dims.contains_key(s) => Some(s.clone()),
-        _ => None,
-    })
+    g.nodes
+        .iter()
+        .flat_map(|n| &n.ty.shape.0)
+        .find_map(|d| match d {
+            Dim::Sym(s) if !dims.contains_key(s) => Some(s.clone()),
+            _ => None,
+        })
 }
 
 /// Every param of `g` at its initial value.
@@ -117,8 +124,13 @@ fn lower(g: &Graph, params: &[AotParam]) -> Result<AotProgram, String> {
     let options = Options::default();
     let mut ir = Ir::Graph(g.clone());
     let quiet = |_: &_, _: &_, _: Option<&str>| {};
-    tfg_passes::run_pipeline(&mut ir, &tfg_passes::pipeline_to(Level::Graph), &options, quiet)
-        .map_err(|e| e.to_string())?;
+    tfg_passes::run_pipeline(
+        &mut ir,
+        &tfg_passes::pipeline_to(Level::Graph),
+        &options,
+        quiet,
+    )
+    .map_err(|e| e.to_string())?;
     let Ir::Graph(graph) = ir else {
         return Err("the Graph IR passes left no graph".into());
     };

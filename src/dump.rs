@@ -4,8 +4,7 @@ use crate::cli::DumpArgs;
 use crate::failure::Failure;
 use crate::ir_dump::{stages, Dumps, Sink};
 use crate::source::Source;
-use crate::stdout;
-use std::collections::BTreeMap;
+use crate::{selection, stdout};
 use tfg_passes::{Ir, Level, Options, PassTime};
 
 pub fn dump(args: &DumpArgs) -> Result<(), Failure> {
@@ -26,27 +25,7 @@ pub fn dump(args: &DumpArgs) -> Result<(), Failure> {
     };
     let src = Source::load(file)?;
     let program = src.compile()?;
-    let forward = program
-        .graph(args.graph.name.as_deref())
-        .map_err(Failure::new)?;
-    let mut g = if args.train {
-        let spec = program.train(&forward.name).ok_or_else(|| {
-            Failure::new(format!(
-                "--train: graph `{}` has no train item",
-                forward.name
-            ))
-        })?;
-        tfg_passes::train_step::build_train_step(forward, spec)
-            .map_err(|e| Failure::new(format!("graph `{}`: {e}", forward.name)))?
-            .graph
-    } else {
-        forward.clone()
-    };
-    if !args.dims.is_empty() {
-        let dims: BTreeMap<String, u64> = args.dims.iter().cloned().collect();
-        g = tfg_ir::specialize(&g, &dims)
-            .map_err(|e| Failure::new(format!("graph `{}`: {e}", g.name)))?;
-    }
+    let g = selection::select(&src, &program, args.graph.name.as_deref(), args.train, &args.dims)?;
     let after = if args.after.is_empty() {
         vec!["all".to_string()]
     } else {

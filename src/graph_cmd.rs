@@ -5,8 +5,7 @@ use crate::cli::GraphArgs;
 use crate::failure::Failure;
 use crate::picture::{dot, svg, Picture, LARGE};
 use crate::source::Source;
-use crate::whole_file;
-use std::collections::BTreeMap;
+use crate::{selection, whole_file};
 use std::path::Path;
 use tfg_passes::{Ir, Level, Options};
 
@@ -34,27 +33,7 @@ pub fn graph(args: &GraphArgs) -> Result<(), Failure> {
     let format = Format::of(&args.output)?;
     let src = Source::load(&args.file)?;
     let program = src.compile()?;
-    let forward = program
-        .graph(args.graph.name.as_deref())
-        .map_err(Failure::new)?;
-    let mut g = if args.train {
-        let spec = program.train(&forward.name).ok_or_else(|| {
-            Failure::new(format!(
-                "--train: `{}` has no train item for graph `{}`",
-                src.name, forward.name
-            ))
-        })?;
-        tfg_passes::train_step::build_train_step(forward, spec)
-            .map_err(|e| Failure::new(format!("graph `{}`: {e}", forward.name)))?
-            .graph
-    } else {
-        forward.clone()
-    };
-    if !args.dims.is_empty() {
-        let dims: BTreeMap<String, u64> = args.dims.iter().cloned().collect();
-        g = tfg_ir::specialize(&g, &dims)
-            .map_err(|e| Failure::new(format!("graph `{}`: {e}", g.name)))?;
-    }
+    let g = selection::select(&src, &program, args.graph.name.as_deref(), args.train, &args.dims)?;
     // A picture shows the Graph IR; after `fuse` or `lower` it shows the
     // optimised graph with its kernels.
     let mut passes = tfg_passes::pipeline_to(Level::Graph);
@@ -100,16 +79,4 @@ pub fn graph(args: &GraphArgs) -> Result<(), Failure> {
         }
     };
     whole_file::write(&args.output, text.as_bytes()).map_err(Failure::new)
-}
-
-/// `--dim NAME=N`.
-pub fn dim_binding(text: &str) -> Result<(String, u64), String> {
-    let (name, size) = text
-        .split_once('=')
-        .ok_or_else(|| format!("expected NAME=N, got `{text}`"))?;
-    let size = size
-        .trim()
-        .parse()
-        .map_err(|_| format!("`{size}` is not a size (a non-negative integer)"))?;
-    Ok((name.trim().to_string(), size))
 }

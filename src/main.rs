@@ -16,6 +16,7 @@ mod batch;
 mod check;
 mod checkpoint;
 mod cli;
+mod compile;
 mod dump;
 mod failure;
 mod feed;
@@ -28,6 +29,7 @@ mod opt;
 mod picture;
 mod repl;
 mod run;
+mod selection;
 mod session;
 mod source;
 mod stdout;
@@ -74,6 +76,7 @@ fn dispatch(cli: &Cli) -> Result<(), failure::Failure> {
         Command::Check(args) => check::check(args),
         Command::Dump(args) => dump::dump(args),
         Command::Opt(args) => opt::opt(args),
+        Command::Compile(args) => compile::compile(args),
         Command::Repl(args) => repl::repl(args),
         Command::Graph(args) => graph_cmd::graph(args),
     }

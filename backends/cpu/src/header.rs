@@ -129,8 +129,18 @@ int {n}_run({n}_model *model, const {n}_inputs *inputs, const {n}_outputs *outpu
     );
     if let Some(t) = &m.train {
         let _ = writeln!(o, "/* Inputs of {n}_train_step. */");
-        slots(&mut o, n, "train_input", "train_inputs", "const ", &t.inputs);
-        let loss = t.outputs.first().map_or("loss".to_string(), |s| s.name.clone());
+        slots(
+            &mut o,
+            n,
+            "train_input",
+            "train_inputs",
+            "const ",
+            &t.inputs,
+        );
+        let loss = t
+            .outputs
+            .first()
+            .map_or("loss".to_string(), |s| s.name.clone());
         let _ = write!(
             o,
             "/* One training step as the file's `train` item says: updates the params

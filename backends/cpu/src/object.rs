@@ -162,7 +162,14 @@ impl Writer {
     }
 
     fn bytes(&mut self, what: &str, bytes: Vec<u8>, align: u64) -> Result<DataId> {
-        self.data(what, Blob { bytes, relocs: Vec::new() }, align)
+        self.data(
+            what,
+            Blob {
+                bytes,
+                relocs: Vec::new(),
+            },
+            align,
+        )
     }
 
     /// An array of descriptors, or `None` for an empty one (a NULL pointer).
@@ -181,8 +188,20 @@ impl Writer {
             let mut name = p.name.clone().into_bytes();
             name.push(0);
             let name = self.bytes("name", name, 1)?;
-            let shape: Vec<u8> = p.value.shape.iter().flat_map(|&d| (d as u64).to_le_bytes()).collect();
-            let shape = self.array("shape", Blob { bytes: shape, relocs: Vec::new() }, p.value.shape.len())?;
+            let shape: Vec<u8> = p
+                .value
+                .shape
+                .iter()
+                .flat_map(|&d| (d as u64).to_le_bytes())
+                .collect();
+            let shape = self.array(
+                "shape",
+                Blob {
+                    bytes: shape,
+                    relocs: Vec::new(),
+                },
+                p.value.shape.len(),
+            )?;
             let init = data_bytes(&p.value.data);
             let len = init.len() as u64;
             let init = self.bytes("init", init, 64)?;
@@ -211,7 +230,13 @@ impl Writer {
     }
 
     /// Appends program `index`'s `ProgramDesc` to `out`.
-    fn program(&mut self, out: &mut Blob, a: &AotProgram, index: usize, opts: &Options) -> Result<()> {
+    fn program(
+        &mut self,
+        out: &mut Blob,
+        a: &AotProgram,
+        index: usize,
+        opts: &Options,
+    ) -> Result<()> {
         let p = &a.program;
         tfg_ir::kernel::verify(p).map_err(|e| e.to_string())?;
         let prefix = format!("{}_p{index}", self.prefix);
@@ -220,7 +245,10 @@ impl Writer {
         for t in &tasks {
             let extent = t.extent.unwrap_or(0);
             let split = opts.threads && t.parallel && extent > 1 && t.work >= PARALLEL_WORK;
-            table.ptr(Some(Target::Func(t.func))).u64(extent).u64(u64::from(split));
+            table
+                .ptr(Some(Target::Func(t.func)))
+                .u64(extent)
+                .u64(u64::from(split));
         }
         let tasks_ptr = self.array("tasks", table, tasks.len())?;
         let mut buffers = Blob::default();
@@ -269,11 +297,23 @@ impl Writer {
         // (entry, driver, entry params, program index to pass, result)
         let mut list = vec![
             ("init", "tfg_rt_model_new", vec![ptr], None, Some(ptr)),
-            ("run", "tfg_rt_model_run", vec![ptr, ptr, ptr], Some(0), Some(i32t)),
+            (
+                "run",
+                "tfg_rt_model_run",
+                vec![ptr, ptr, ptr],
+                Some(0),
+                Some(i32t),
+            ),
             ("free", "tfg_rt_model_free", vec![ptr], None, None),
         ];
         if m.train.is_some() {
-            list.push(("train_step", "tfg_rt_model_train", vec![ptr, ptr], Some(1), Some(f64t)));
+            list.push((
+                "train_step",
+                "tfg_rt_model_train",
+                vec![ptr, ptr],
+                Some(1),
+                Some(f64t),
+            ));
         }
         let mut fctx = FunctionBuilderContext::new();
         let mut ctx = self.module.make_context();

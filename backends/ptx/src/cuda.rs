@@ -39,6 +39,9 @@ pub fn open() -> Result<Device, String> {
         return Err("no CUDA device found: the driver is installed, but it sees no GPU".into());
     }
     let ctx = CudaContext::new(0).map_err(|e| format!("cannot use CUDA device 0: {e}"))?;
+    // Everything runs on one stream, in order: the per-allocation events
+    // cudarc would record for cross-stream safety are pure overhead here.
+    unsafe { ctx.disable_event_tracking() };
     let name = ctx.name().unwrap_or_else(|_| "CUDA device 0".into());
     let stream = ctx.default_stream();
     Ok(Device { ctx, stream, name })
@@ -147,6 +150,8 @@ pub struct Session {
     arena: CudaSlice<u8>,
     /// The allocation of every buffer that is not a temporary or a constant.
     own: Vec<Option<CudaSlice<u8>>>,
+    /// The device address of every buffer that has one.
+    addresses: Vec<Option<u64>>,
 }
 
 /// What one run computes.
@@ -293,6 +298,7 @@ impl Session {
                 .buffer;
             // Both allocations have the same size: the update's becomes the param's.
             self.own.swap(param as usize, u.buffer as usize);
+            self.addresses.swap(param as usize, u.buffer as usize);
         }
         Ok(())
     }

@@ -12,9 +12,9 @@
 //!   rational approximation (as Eigen's); `sigmoid` from `exp`.
 //! - f64 `exp`, `log`, `tanh`, `sigmoid`: range reduction plus Taylor or
 //!   `atanh` series long enough for full double precision.
-//! - `sin`, `cos` (both widths, f32 through f64): Cody–Waite reduction by π/2
-//!   in three parts, fdlibm's kernel polynomials; accurate for |x| < 2²⁰·π/2
-//!   and degrading beyond (documented in `docs/backend-ptx.md`).
+//! - `sin`, `cos` (both widths, f32 through f64): reduction by π/2 —
+//!   Cody–Waite in three parts below 10⁶, Payne–Hanek with exact products
+//!   against a 1166-bit 2/π above — then fdlibm's kernel polynomials.
 //! - `pow` (both widths, f32 through f64): `exp(y·log|x|)` with C99's special
 //!   cases.
 
@@ -62,7 +62,13 @@ pub(crate) trait Arith {
     fn shl(&mut self, a: Self::I, bits: u32) -> Self::I;
     /// Arithmetic shift right.
     fn ashr(&mut self, a: Self::I, bits: u32) -> Self::I;
+    /// `a · c`, wrapping.
+    fn imul(&mut self, a: Self::I, c: i64) -> Self::I;
+    /// `a / d` for `a ≥ 0` and a constant `d > 0`.
+    fn idiv(&mut self, a: Self::I, d: i64) -> Self::I;
     fn ilt(&mut self, a: Self::I, b: Self::I) -> Self::B;
+    /// `values[i]`, for `i` in range, from a constant table called `name`.
+    fn table(&mut self, name: &'static str, values: &'static [f64], i: Self::I) -> Self::F;
     fn iselect(&mut self, c: Self::B, a: Self::I, b: Self::I) -> Self::I;
     /// An integer-valued float (small enough to fit) as an integer.
     fn to_int(&mut self, a: Self::F) -> Self::I;
@@ -134,6 +140,37 @@ const PIO2: [f64; 3] = [
     6.077100506303966e-11,
     2.0222662487111665e-21,
 ];
+
+/// 2/π in 53-bit pieces, 2/π = Σ TWO_OVER_PI[k] · 2^(-53(k+1)): enough
+/// for the largest f64 exponent. Computed with Machin's formula in integer
+/// arithmetic; the first 48 bits are fdlibm's `two_over_pi` (0xA2F983,
+/// 0x6E4E44).
+const TWO_OVER_PI: [f64; 22] = [
+    5734161139222658.0,
+    5814151408469972.0,
+    7440259586542284.0,
+    5563773718881558.0,
+    2066796102992750.0,
+    2563573915284664.0,
+    55291115753100.0,
+    5098427330010289.0,
+    1465545334474430.0,
+    5835026907506289.0,
+    6776677510095004.0,
+    7069188010357663.0,
+    2595984518904818.0,
+    2831001892290551.0,
+    4552804911380620.0,
+    3195225570766134.0,
+    4461702110328553.0,
+    8190251822055336.0,
+    6397593724909042.0,
+    8751785341853560.0,
+    5811081437509311.0,
+    3456741467624832.0,
+];
+/// Below this |x| the Cody–Waite reduction is exact enough (n < 2²⁰).
+const CODY_WAITE_LIMIT: f64 = 1.0e6;
 
 /// `Σ coeffs[i] · x^(n-1-i)` by Horner's rule with fused multiply-adds.
 fn horner<A: Arith>(a: &mut A, x: A::F, coeffs: &[f64]) -> A::F {
@@ -398,6 +435,89 @@ fn reduce_pio2<A: Arith>(a: &mut A, x: A::F) -> (A::I, A::F) {
     (a.to_int(q), r)
 }
 
+/// `(s, e)` with `s + e = a + b` exactly (Knuth's TwoSum).
+fn two_sum<A: Arith>(a: &mut A, x: A::F, y: A::F) -> (A::F, A::F) {
+    let s = a.add(x, y);
+    let yy = a.sub(s, x);
+    let xx = a.sub(s, yy);
+    let dx = a.sub(x, xx);
+    let dy = a.sub(y, yy);
+    let e = a.add(dx, dy);
+    (s, e)
+}
+
+/// `v` less a multiple of 4 when |v| ≥ 4 (exactly), else `v`.
+fn mod4<A: Arith>(a: &mut A, v: A::F) -> A::F {
+    let quarter = a.f(0.25);
+    let t = a.mul(v, quarter);
+    let t = a.floor(t);
+    let m4 = a.f(-4.0);
+    let r = a.fma(t, m4, v);
+    let av = a.abs(v);
+    let four = a.f(4.0);
+    let big = a.ge(av, four);
+    a.select(big, r, v)
+}
+
+/// Payne–Hanek reduction of `ax ≥ 0` (f64): with `ax = M·2^E`, only the
+/// pieces of 2/π whose products with `M` are not multiples of 4 matter;
+/// each product is split exactly into two doubles (an FMA), reduced mod 4
+/// and summed with TwoSum, so the fraction keeps ~100 bits.
+fn reduce_pio2_large<A: Arith>(a: &mut A, ax: A::F) -> (A::I, A::F) {
+    let bits = a.float_to_bits(ax);
+    let e = a.ashr(bits, 52);
+    let mask = a.i(0x7ff);
+    let e = a.iand(e, mask);
+    let bias = a.i(1075);
+    let e = a.isub(e, bias);
+    let (mant, implicit) = (a.i((1i64 << 52) - 1), a.i(1i64 << 52));
+    let m = a.iand(bits, mant);
+    let m = a.ior(m, implicit);
+    let m = a.to_float(m);
+    // The first piece whose products are not all multiples of 4.
+    let two = a.i(2);
+    let t = a.isub(e, two);
+    let zero = a.i(0);
+    let negative = a.ilt(t, zero);
+    let t = a.iselect(negative, zero, t);
+    let k0 = a.idiv(t, 53);
+    let k53 = a.imul(k0, 53);
+    let shift = a.isub(e, k53);
+    let mut parts = Vec::with_capacity(8);
+    for j in 0..4i64 {
+        let jj = a.i(j);
+        let k = a.iadd(k0, jj);
+        let c = a.table("tfg_two_over_pi", &TWO_OVER_PI, k);
+        let hi = a.mul(m, c);
+        let nhi = a.neg(hi);
+        let lo = a.fma(m, c, nhi);
+        // 2^(E - 53(k0 + j + 1)): a normal power of two for every E here.
+        let off = a.i(1023 - 53 * (j + 1));
+        let ex = a.iadd(shift, off);
+        let ex = a.shl(ex, 52);
+        let scale = a.bits_to_float(ex);
+        parts.push(a.mul(hi, scale));
+        parts.push(a.mul(lo, scale));
+    }
+    let (mut sum, mut err) = (a.f(0.0), a.f(0.0));
+    for i in [0, 2, 1, 4, 3, 6, 5, 7] {
+        let p = mod4(a, parts[i]);
+        let (s, e) = two_sum(a, sum, p);
+        err = a.add(err, e);
+        sum = mod4(a, s);
+    }
+    let n = a.rint(sum);
+    let f = a.sub(sum, n);
+    let f = a.add(f, err);
+    let quarter = a.f(0.25);
+    let n4 = a.mul(n, quarter);
+    let n4 = a.floor(n4);
+    let m4 = a.f(-4.0);
+    let q = a.fma(n4, m4, n);
+    let pio2 = a.f(std::f64::consts::FRAC_PI_2);
+    (a.to_int(q), a.mul(f, pio2))
+}
+
 fn sin_kernel<A: Arith>(a: &mut A, r: A::F) -> A::F {
     let r2 = a.mul(r, r);
     let p = horner(a, r2, &SIN_S);
@@ -418,7 +538,21 @@ fn cos_kernel<A: Arith>(a: &mut A, r: A::F) -> A::F {
 
 /// sin x (`cosine == false`) or cos x, for f64 operands.
 pub(crate) fn sin_cos<A: Arith>(a: &mut A, x: A::F, cosine: bool) -> A::F {
-    let (q, r) = reduce_pio2(a, x);
+    let (qs, rs) = reduce_pio2(a, x);
+    let ax = a.abs(x);
+    let (ql, rl) = reduce_pio2_large(a, ax);
+    // The large reduction is of |x|: x < 0 negates r and the quadrant.
+    let zero = a.f(0.0);
+    let negative = a.lt(x, zero);
+    let nrl = a.neg(rl);
+    let rl = a.select(negative, nrl, rl);
+    let zero_i = a.i(0);
+    let nql = a.isub(zero_i, ql);
+    let ql = a.iselect(negative, nql, ql);
+    let limit = a.f(CODY_WAITE_LIMIT);
+    let small = a.lt(ax, limit);
+    let q = a.iselect(small, qs, ql);
+    let r = a.select(small, rs, rl);
     let s = sin_kernel(a, r);
     let c = cos_kernel(a, r);
     // cos x = sin(x + π/2): the quadrant moves on by one.
@@ -439,7 +573,12 @@ pub(crate) fn sin_cos<A: Arith>(a: &mut A, x: A::F, cosine: bool) -> A::F {
     let v = a.select(use_cos, c, s);
     let nv = a.neg(v);
     let negate = a.ilt(zero, upper);
-    a.select(negate, nv, v)
+    let v = a.select(negate, nv, v);
+    // sin and cos of ±inf and NaN are NaN.
+    let inf = a.f(f64::INFINITY);
+    let finite = a.lt(ax, inf);
+    let nan = a.f(f64::NAN);
+    a.select(finite, v, nan)
 }
 
 /// x^y with C99's special cases: `pow(x, ±0) = 1` and `pow(1, y) = 1` even
@@ -597,8 +736,17 @@ pub(crate) mod host {
                 fn ashr(&mut self, a: $i, bits: u32) -> $i {
                     a >> bits
                 }
+                fn imul(&mut self, a: $i, c: i64) -> $i {
+                    a.wrapping_mul(c as $i)
+                }
+                fn idiv(&mut self, a: $i, d: i64) -> $i {
+                    a / d as $i
+                }
                 fn ilt(&mut self, a: $i, b: $i) -> bool {
                     a < b
+                }
+                fn table(&mut self, _: &'static str, values: &'static [f64], i: $i) -> $f {
+                    values[i as usize] as $f
                 }
                 fn iselect(&mut self, c: bool, a: $i, b: $i) -> $i {
                     if c {
@@ -788,6 +936,22 @@ mod tests {
     }
 
     #[test]
+    fn sin_and_cos_reduce_huge_arguments_exactly() {
+        // Every binade up to the largest double, both signs, a few mantissas.
+        let xs: Vec<f64> = (19..1024)
+            .flat_map(|e| [1.0, 1.1234567, 1.5, 1.9999999].map(|m| m * 2f64.powi(e)))
+            .flat_map(|x| [x, -x])
+            .chain([f64::MAX, -f64::MAX, 1e22, 1e300])
+            .collect();
+        check64("sin", &xs, |a, x| sin_cos(a, x, false), f64::sin, 1e-13, 1e-9);
+        check64("cos", &xs, |a, x| sin_cos(a, x, true), f64::cos, 1e-13, 1e-9);
+        let xs: Vec<f64> = xs.into_iter().filter(|x| x.abs() < f32::MAX as f64).collect();
+        let via = |cos: bool| move |_: &mut Host<f32>, x: f32| sin_cos(&mut Host::<f64>::new(), x as f64, cos) as f32;
+        check32("sin", &xs, via(false), f64::sin, 1e-6, 1e-7);
+        check32("cos", &xs, via(true), f64::cos, 1e-6, 1e-7);
+    }
+
+    #[test]
     fn pow_follows_c99_special_cases() {
         let specials = [
             0.0,
@@ -835,53 +999,5 @@ mod tests {
                 1e-300,
             );
         }
-    }
-}
-#[cfg(test)]
-mod scratch_report {
-    use super::host::Host;
-    use super::*;
-    fn worst32(f: impl Fn(&mut Host<f32>, f32) -> f32, want: impl Fn(f64) -> f64, lo: f64, hi: f64, floor: f64) -> (f64, f64) {
-        let mut a = Host::<f32>::new();
-        let mut w = (0.0, 0.0);
-        for i in 0..=2_000_000 {
-            let x = (lo + (hi - lo) * i as f64 / 2e6) as f32;
-            let r = want(x as f64) as f32 as f64;
-            let g = f(&mut a, x) as f64;
-            if !r.is_finite() { continue; }
-            let e = (r - g).abs() / r.abs().max(floor);
-            if e > w.0 { w = (e, x as f64); }
-        }
-        w
-    }
-    fn worst64(f: impl Fn(&mut Host<f64>, f64) -> f64, want: impl Fn(f64) -> f64, lo: f64, hi: f64, floor: f64) -> (f64, f64) {
-        let mut a = Host::<f64>::new();
-        let mut w = (0.0, 0.0);
-        for i in 0..=2_000_000 {
-            let x = lo + (hi - lo) * i as f64 / 2e6;
-            let r = want(x);
-            let g = f(&mut a, x);
-            if !r.is_finite() { continue; }
-            let e = (r - g).abs() / r.abs().max(floor);
-            if e > w.0 { w = (e, x); }
-        }
-        w
-    }
-    #[test]
-    fn report() {
-        let m = f32::MIN_POSITIVE as f64;
-        println!("exp32 {:?}", worst32(exp, f64::exp, -87.0, 88.0, m));
-        println!("log32 {:?}", worst32(log, f64::ln, 1e-30, 1e3, m));
-        println!("tanh32 {:?}", worst32(tanh, f64::tanh, -10.0, 10.0, m));
-        let sig = |x: f64| 1.0 / (1.0 + (-x).exp());
-        println!("sig32 {:?}", worst32(sigmoid, sig, -80.0, 80.0, m));
-        println!("sin32 {:?}", worst32(|_, x| sin_cos(&mut Host::<f64>::new(), x as f64, false) as f32, f64::sin, -1e5, 1e5, m));
-        println!("exp64 {:?}", worst64(exp, f64::exp, -700.0, 700.0, f64::MIN_POSITIVE));
-        println!("log64 {:?}", worst64(log, f64::ln, 1e-300, 1e3, f64::MIN_POSITIVE));
-        println!("tanh64 {:?}", worst64(tanh, f64::tanh, -20.0, 20.0, f64::MIN_POSITIVE));
-        println!("sig64 {:?}", worst64(sigmoid, sig, -700.0, 700.0, f64::MIN_POSITIVE));
-        println!("sin64 {:?}", worst64(|a, x| sin_cos(a, x, false), f64::sin, -1e5, 1e5, 1e-300));
-        println!("cos64 {:?}", worst64(|a, x| sin_cos(a, x, true), f64::cos, -1e5, 1e5, 1e-300));
-        println!("pow64 {:?}", worst64(|a, x| pow(a, x, 7.3), |x| x.powf(7.3), 0.01, 50.0, 1e-300));
     }
 }

@@ -4,7 +4,6 @@
 
 use gemm::Parallelism;
 
-
 /// [`tfg_rt_gemm`]'s `dtype` codes.
 pub const F32_CODE: i32 = 0;
 pub const F64_CODE: i32 = 1;
@@ -25,6 +24,8 @@ struct Operand<T> {
 }
 
 /// Called by compiled kernels. `trans` has bit 0 for `a` and bit 1 for `b`.
+///
+/// # Safety
 /// The compiler has checked that every element touched is in its buffer,
 /// that `c` overlaps neither `a` nor `b`, and that an integer product has
 /// `alpha == 1` and `beta` 0 or 1.

@@ -55,7 +55,7 @@ pub extern "C" fn tfg_rt_pow_f64(x: f64, y: f64) -> f64 {
 macro_rules! sigmoid {
     ($name:ident, $t:ty) => {
         #[no_mangle]
-pub extern "C" fn $name(x: $t) -> $t {
+        pub extern "C" fn $name(x: $t) -> $t {
             if x >= 0.0 {
                 1.0 / (1.0 + (-x).exp())
             } else {
@@ -73,7 +73,7 @@ sigmoid!(tfg_rt_sigmoid_f64, f64);
 macro_rules! int_pow {
     ($name:ident, $t:ty) => {
         #[no_mangle]
-pub extern "C" fn $name(base: $t, exp: $t) -> $t {
+        pub extern "C" fn $name(base: $t, exp: $t) -> $t {
             if exp < 0 {
                 return match base {
                     1 => 1,

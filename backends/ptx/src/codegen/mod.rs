@@ -350,6 +350,22 @@ impl<'ctx> Gen<'_, 'ctx> {
         f
     }
 
+    /// The global constant array `name` holding `values` (made on first use).
+    pub fn table(&self, name: &str, values: &[f64]) -> PointerValue<'ctx> {
+        if let Some(g) = self.module.get_global(name) {
+            return g.as_pointer_value();
+        }
+        let t = self.cx.f64_type();
+        let elems: Vec<_> = values.iter().map(|&v| t.const_float(v)).collect();
+        let init = t.const_array(&elems);
+        let g = self.module.add_global(init.get_type(), Some(self.global_space()), name);
+        g.set_initializer(&init);
+        g.set_constant(true);
+        g.set_linkage(Linkage::Internal);
+        g.set_alignment(16);
+        g.as_pointer_value()
+    }
+
     /// A new shared-memory array of type `t`.
     pub fn shared(&self, t: BasicTypeEnum<'ctx>, name: &str) -> PointerValue<'ctx> {
         let g = self.module.add_global(t, Some(self.shared_space()), name);

@@ -562,7 +562,7 @@ impl Rng {
 }
 
 /// Signed zeros, infinities, NaN, subnormals, huge and tiny values.
-const SPECIAL: [f64; 14] = [
+const SPECIAL: [f64; 16] = [
     0.0,
     -0.0,
     1.0,
@@ -577,6 +577,8 @@ const SPECIAL: [f64; 14] = [
     88.5,
     -90.0,
     3.0,
+    1e30,
+    -7e19,
 ];
 
 fn random(t: &Type, rng: &mut Rng, special: bool) -> Tensor {

@@ -1,0 +1,51 @@
+//! The graph a compiling command (`dump`, `graph`, `compile`) works on:
+//! `--graph NAME` picks it, `--train` swaps in its training step, and
+//! `--dim NAME=N` binds symbolic dims.
+
+use crate::failure::Failure;
+use crate::source::Source;
+use std::collections::BTreeMap;
+use tfg_frontend::Program;
+use tfg_ir::Graph;
+
+/// The graph named `name` (or the file's only one), or with `train` the
+/// training step of its train item, specialised to `dims`.
+pub fn select(
+    src: &Source,
+    program: &Program,
+    name: Option<&str>,
+    train: bool,
+    dims: &[(String, u64)],
+) -> Result<Graph, Failure> {
+    let forward = program.graph(name).map_err(Failure::new)?;
+    let g = if train {
+        let spec = program.train(&forward.name).ok_or_else(|| {
+            Failure::new(format!(
+                "--train: `{}` has no train item for graph `{}`",
+                src.name, forward.name
+            ))
+        })?;
+        tfg_passes::train_step::build_train_step(forward, spec)
+            .map_err(|e| Failure::new(format!("graph `{}`: {e}", forward.name)))?
+            .graph
+    } else {
+        forward.clone()
+    };
+    if dims.is_empty() {
+        return Ok(g);
+    }
+    let dims: BTreeMap<String, u64> = dims.iter().cloned().collect();
+    tfg_ir::specialize(&g, &dims).map_err(|e| Failure::new(format!("graph `{}`: {e}", g.name)))
+}
+
+/// Parses `--dim NAME=N`.
+pub fn dim_binding(text: &str) -> Result<(String, u64), String> {
+    let (name, size) = text
+        .split_once('=')
+        .ok_or_else(|| format!("expected NAME=N, got `{text}`"))?;
+    let size = size
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{size}` is not a size (a non-negative integer)"))?;
+    Ok((name.trim().to_string(), size))
+}
