@@ -94,14 +94,19 @@ impl Device {
                 _ => Some(alloc(b.bytes)?),
             });
         }
-        Ok(Session {
+        let mut s = Session {
             stream: self.stream.clone(),
             manifest: m.manifest.clone(),
             functions,
             _module: module,
             arena,
             own,
-        })
+            addresses: Vec::new(),
+        };
+        s.addresses = (0..s.manifest.buffers.len() as u32)
+            .map(|b| s.pointer(b).ok())
+            .collect();
+        Ok(s)
     }
 
     /// Device-to-device copy bandwidth over `bytes`, in GB/s (read plus
