@@ -80,7 +80,8 @@ ensure_llvm() {
 # (after ensure_numpy). Exports TFG_PTXAS, the assembler the tests use.
 ensure_ptxas() {
     local found
-    found=$(ls "$PWD"/.venv/lib/python3*/site-packages/nvidia/cuda_nvcc/bin/ptxas 2>/dev/null | head -n 1)
+    # `|| true`: no match is the normal first-run case, not a failure.
+    found=$(ls "$PWD"/.venv/lib/python3*/site-packages/nvidia/cuda_nvcc/bin/ptxas 2>/dev/null | head -n 1 || true)
     if [ -z "$found" ]; then
         echo "installing ptxas into .venv (pip nvidia-cuda-nvcc-cu12)"
         "$TFG_PYTHON" -m pip install -q --disable-pip-version-check nvidia-cuda-nvcc-cu12

@@ -31,13 +31,22 @@ fn run(args: &[String]) -> Result<(), String> {
     let (major, minor) = dev.compute_capability()?;
     let sm = format!("sm_{}", (major * 10 + minor).clamp(70, 90));
     eprintln!("device: {} ({sm})", dev.name());
-    let numbers = |from: usize| args.iter().skip(from).map(|a| a.parse::<u64>().map_err(|e| format!("{a}: {e}"))).collect::<Result<Vec<_>, _>>();
+    let numbers = |from: usize| {
+        args.iter()
+            .skip(from)
+            .map(|a| a.parse::<u64>().map_err(|e| format!("{a}: {e}")))
+            .collect::<Result<Vec<_>, _>>()
+    };
     match args.first().map(String::as_str) {
         Some("check") => check(&dev, &sm),
         Some("elementwise") => elementwise(&dev, &sm, numbers(1)?.first().copied().unwrap_or(26)),
         Some("mlp") => {
             let batches = numbers(1)?;
-            for b in if batches.is_empty() { vec![64] } else { batches } {
+            for b in if batches.is_empty() {
+                vec![64]
+            } else {
+                batches
+            } {
                 mlp(&dev, &sm, b)?;
             }
             Ok(())
@@ -52,7 +61,8 @@ fn check(dev: &Device, sm: &str) -> Result<(), String> {
     let mut failed = 0;
     for c in &cases {
         let (inputs, params) = common::feeds(c, 11);
-        let want = tfg_interp::kernel::run_program(&c.program, &inputs, &params).map_err(|e| e.to_string())?;
+        let want = tfg_interp::kernel::run_program(&c.program, &inputs, &params)
+            .map_err(|e| e.to_string())?;
         let got = tfg_ptx::compile_ptx(&c.program, sm).and_then(|m| {
             let mut s = dev.load(&m)?;
             s.set_params(&params)?;
@@ -69,12 +79,21 @@ fn check(dev: &Device, sm: &str) -> Result<(), String> {
         };
         if let Err(e) = verdict {
             failed += 1;
-            println!("{{\"check\": {:?}, \"ok\": false, \"error\": {:?}}}", c.name, e);
+            println!(
+                "{{\"check\": {:?}, \"ok\": false, \"error\": {:?}}}",
+                c.name, e
+            );
         }
     }
-    println!("{{\"check\": \"all\", \"programs\": {}, \"failed\": {failed}}}", cases.len());
+    println!(
+        "{{\"check\": \"all\", \"programs\": {}, \"failed\": {failed}}}",
+        cases.len()
+    );
     if failed > 0 {
-        return Err(format!("{failed} of {} programs differ from the interpreter", cases.len()));
+        return Err(format!(
+            "{failed} of {} programs differ from the interpreter",
+            cases.len()
+        ));
     }
     Ok(())
 }
@@ -90,14 +109,21 @@ fn elementwise(dev: &Device, sm: &str, log2: u64) -> Result<(), String> {
     let n = 1u64 << log2;
     let file = example("elementwise.tfg")?;
     let g = file.graph(None)?;
-    let g = tfg_ir::specialize(g, &BTreeMap::from([("N".to_string(), n)])).map_err(|e| e.to_string())?;
+    let g = tfg_ir::specialize(g, &BTreeMap::from([("N".to_string(), n)]))
+        .map_err(|e| e.to_string())?;
     let p = common::lower(&g);
     let m = tfg_ptx::compile_ptx(&p, sm)?;
     if m.manifest.launches.len() != 1 {
-        return Err(format!("expected one fused kernel, got {}", m.manifest.launches.len()));
+        return Err(format!(
+            "expected one fused kernel, got {}",
+            m.manifest.launches.len()
+        ));
     }
     let mut s = dev.load(&m)?;
-    let x = Tensor { shape: vec![n as usize], data: Data::F32((0..n).map(|i| (i % 1000) as f32 * 0.006 - 3.0).collect()) };
+    let x = Tensor {
+        shape: vec![n as usize],
+        data: Data::F32((0..n).map(|i| (i % 1000) as f32 * 0.006 - 3.0).collect()),
+    };
     let ms = s.time_launches(std::slice::from_ref(&x), 20)?[0];
     let bytes = 2 * 4 * n as usize;
     let kernel = bytes as f64 / (ms * 1e-3) / 1e9;
@@ -118,7 +144,13 @@ fn mlp(dev: &Device, sm: &str, batch: u64) -> Result<(), String> {
     let step = tfg_passes::train_step::build_train_step(g, spec)?.graph;
     let dims = BTreeMap::from([("N".to_string(), batch), ("T".to_string(), batch)]);
     let step = tfg_ir::specialize(&step, &dims).map_err(|e| e.to_string())?;
-    let case = common::Case { name: "mlp".into(), program: common::lower(&step), graph: step, tol: 1e-4, special: false };
+    let case = common::Case {
+        name: "mlp".into(),
+        program: common::lower(&step),
+        graph: step,
+        tol: 1e-4,
+        special: false,
+    };
     let (mut inputs, params) = common::feeds(&case, 1);
     // Labels in 0..10.
     for t in &mut inputs {

@@ -115,3 +115,46 @@ fn write_whole(path: &Path, text: &str) -> Result<(), String> {
             format!("cannot write {}: {e}", path.display())
         })
 }
+
+#[cfg(all(test, feature = "llvm"))]
+mod tests {
+    use super::*;
+
+    fn program() -> Program {
+        tfg_ir::kernel::parse(
+            "program {
+  buffer b0: f32[8] input 0 \"x\"
+  buffer b1: f32[8] output 0 \"y\"
+  arena 0
+  kernel k0 reads b0 writes b1 {
+    parallel for i0 in 0..8 {
+      store b1[i0] = exp(b0[i0])
+    }
+  }
+}",
+        )
+        .expect("parses")
+    }
+
+    #[test]
+    fn a_module_written_to_a_directory_reads_back_the_same() {
+        let m = compile_ptx(&program(), "sm_90").expect("compiles");
+        assert!(m.ptx.contains(".target sm_90") && m.ptx.contains(".visible .entry tfg_k0("));
+        let dir = std::env::temp_dir().join(format!("tfg-ptx-module-{}", std::process::id()));
+        m.write(&dir).expect("writes");
+        let back = PtxModule::read(&dir);
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(back, Ok(m));
+    }
+
+    #[test]
+    fn unknown_architectures_are_errors() {
+        for sm in ["sm_52", "compute_80", "sm_", "80"] {
+            let e = compile_ptx(&program(), sm).expect_err(sm);
+            assert!(e.contains("unknown GPU architecture"), "{sm}: {e}");
+        }
+        assert!(llvm_ir(&program())
+            .expect("IR")
+            .contains("ptx_kernel void @tfg_k0"));
+    }
+}

@@ -302,10 +302,22 @@ mod tests {
         let m = manifest();
         let roles: Vec<&str> = m.buffers.iter().map(|b| b.role.as_str()).collect();
         assert_eq!(roles, ["input", "param", "output", "update", "temp"]);
-        assert_eq!((m.buffers[4].offset, m.buffers[4].bytes, m.arena_bytes), (Some(0), 64, 64));
+        assert_eq!(
+            (m.buffers[4].offset, m.buffers[4].bytes, m.arena_bytes),
+            (Some(0), 64, 64)
+        );
         assert_eq!(m.updates[0].param, Some(0));
-        assert_eq!(m.launches.iter().map(|l| l.buffers.clone()).collect::<Vec<_>>(), [vec![0, 1, 4], vec![1, 2, 3, 4]]);
-        assert_eq!(m.launches[0].mapping, "gemm 4 × 4 × 4, batch 1, 64 × 64 tiles");
+        assert_eq!(
+            m.launches
+                .iter()
+                .map(|l| l.buffers.clone())
+                .collect::<Vec<_>>(),
+            [vec![0, 1, 4], vec![1, 2, 3, 4]]
+        );
+        assert_eq!(
+            m.launches[0].mapping,
+            "gemm 4 × 4 × 4, batch 1, 64 × 64 tiles"
+        );
     }
 
     #[test]
@@ -314,10 +326,16 @@ mod tests {
         assert_eq!(Manifest::from_json(&m.to_json()), Ok(m.clone()));
         let mut bad = m.clone();
         bad.launches[0].buffers.push(9);
-        assert_eq!(Manifest::from_json(&bad.to_json()), Err("manifest: buffer 9 does not exist".into()));
+        assert_eq!(
+            Manifest::from_json(&bad.to_json()),
+            Err("manifest: buffer 9 does not exist".into())
+        );
         let mut bad = m;
         bad.buffers[4].offset = Some(32);
-        assert_eq!(Manifest::from_json(&bad.to_json()), Err("manifest: temporary 4 is not inside the arena".into()));
+        assert_eq!(
+            Manifest::from_json(&bad.to_json()),
+            Err("manifest: temporary 4 is not inside the arena".into())
+        );
         assert!(Manifest::from_json("{").is_err());
     }
 }

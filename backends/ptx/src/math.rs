@@ -943,10 +943,29 @@ mod tests {
             .flat_map(|x| [x, -x])
             .chain([f64::MAX, -f64::MAX, 1e22, 1e300])
             .collect();
-        check64("sin", &xs, |a, x| sin_cos(a, x, false), f64::sin, 1e-13, 1e-9);
-        check64("cos", &xs, |a, x| sin_cos(a, x, true), f64::cos, 1e-13, 1e-9);
-        let xs: Vec<f64> = xs.into_iter().filter(|x| x.abs() < f32::MAX as f64).collect();
-        let via = |cos: bool| move |_: &mut Host<f32>, x: f32| sin_cos(&mut Host::<f64>::new(), x as f64, cos) as f32;
+        check64(
+            "sin",
+            &xs,
+            |a, x| sin_cos(a, x, false),
+            f64::sin,
+            1e-13,
+            1e-9,
+        );
+        check64(
+            "cos",
+            &xs,
+            |a, x| sin_cos(a, x, true),
+            f64::cos,
+            1e-13,
+            1e-9,
+        );
+        let xs: Vec<f64> = xs
+            .into_iter()
+            .filter(|x| x.abs() < f32::MAX as f64)
+            .collect();
+        let via = |cos: bool| {
+            move |_: &mut Host<f32>, x: f32| sin_cos(&mut Host::<f64>::new(), x as f64, cos) as f32
+        };
         check32("sin", &xs, via(false), f64::sin, 1e-6, 1e-7);
         check32("cos", &xs, via(true), f64::cos, 1e-6, 1e-7);
     }

@@ -358,7 +358,9 @@ impl<'ctx> Gen<'_, 'ctx> {
         let t = self.cx.f64_type();
         let elems: Vec<_> = values.iter().map(|&v| t.const_float(v)).collect();
         let init = t.const_array(&elems);
-        let g = self.module.add_global(init.get_type(), Some(self.global_space()), name);
+        let g = self
+            .module
+            .add_global(init.get_type(), Some(self.global_space()), name);
         g.set_initializer(&init);
         g.set_constant(true);
         g.set_linkage(Linkage::Internal);

@@ -1,0 +1,90 @@
+//! Every example, through every path: its IR text round-trips (forward and
+//! training-step graphs), and the Cranelift backend agrees with the
+//! reference interpreter on `run` and on `train`.
+
+mod common;
+
+use common::tfg_ok;
+use serde_json::Value;
+use std::path::PathBuf;
+
+fn examples() -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir("examples")
+        .expect("examples/")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "tfg"))
+        .collect();
+    found.sort();
+    assert!(found.len() >= 4, "{found:?}");
+    found
+}
+
+#[test]
+fn ir_text_round_trips_for_every_example_and_its_training_step() {
+    for path in examples() {
+        let src = std::fs::read_to_string(&path).expect("readable");
+        let program = tfg_frontend::compile(&src).expect("examples compile");
+        for g in &program.graphs {
+            let mut graphs = vec![g.clone()];
+            if let Some(spec) = program.train(&g.name) {
+                graphs.push(tfg_passes::train_step::build_train_step(g, spec).expect("step").graph);
+            }
+            for g in graphs {
+                let text = tfg_ir::text::print(&g);
+                let back = tfg_ir::text::parse(&text)
+                    .unwrap_or_else(|e| panic!("{}: {e}\n{text}", path.display()));
+                assert_eq!(back, g, "{}", path.display());
+            }
+        }
+    }
+}
+
+/// Every float of every output (and param) of a `--json` report.
+fn numbers(report: &Value, key: &str) -> Vec<(String, f64)> {
+    let mut out = Vec::new();
+    for (name, t) in report[key].as_object().expect("an object") {
+        for (i, x) in t["data"].as_array().expect("data").iter().enumerate() {
+            let x = x.as_f64().or_else(|| x.as_bool().map(|b| b as u8 as f64)).expect("a number");
+            out.push((format!("{name}[{i}]"), x));
+        }
+    }
+    out
+}
+
+fn assert_close(what: &str, cpu: &[(String, f64)], interp: &[(String, f64)], rtol: f64) {
+    assert_eq!(cpu.len(), interp.len(), "{what}");
+    for ((name, a), (_, b)) in cpu.iter().zip(interp) {
+        let tol = rtol * a.abs().max(b.abs()).max(1e-3);
+        assert!((a - b).abs() <= tol, "{what} {name}: cpu {a} vs interp {b}");
+    }
+}
+
+fn json(args: &[&str]) -> Value {
+    serde_json::from_str(&tfg_ok(args)).expect("one JSON object")
+}
+
+#[test]
+fn cpu_backend_agrees_with_the_interpreter_on_every_example() {
+    for path in examples() {
+        let file = path.to_str().expect("UTF-8");
+        let cpu = json(&["run", file, "--json", "--backend", "cpu"]);
+        let interp = json(&["run", file, "--json", "--backend", "interp"]);
+        assert_close(file, &numbers(&cpu, "outputs"), &numbers(&interp, "outputs"), 1e-4);
+    }
+}
+
+#[test]
+fn cpu_backend_trains_every_example_as_the_interpreter_does() {
+    for path in examples() {
+        let file = path.to_str().expect("UTF-8");
+        let src = std::fs::read_to_string(&path).expect("readable");
+        if !src.contains("\ntrain ") {
+            continue;
+        }
+        let run = |backend: &str| json(&["train", file, "--json", "--steps", "20", "--backend", backend]);
+        let (cpu, interp) = (run("cpu"), run("interp"));
+        // Twenty optimizer steps may amplify rounding differences a little.
+        assert_close(file, &numbers(&cpu, "params"), &numbers(&interp, "params"), 1e-3);
+        assert_close(file, &numbers(&cpu, "outputs"), &numbers(&interp, "outputs"), 1e-3);
+    }
+}
