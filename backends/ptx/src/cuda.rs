@@ -3,8 +3,8 @@
 //! `libcuda` is loaded when [`open`] is first called (cudarc's dynamic
 //! loading), so this module builds and links everywhere and reports a clear
 //! error where there is no driver or no GPU. A [`Session`] loads the PTX
-//! once, allocates the whole buffer plan once (one arena for every
-//! temporary, one allocation for each input, param, output and update), and
+//! once, allocates the whole buffer plan once (one allocation: the arena of
+//! temporaries, then each input, param, output and update), and
 //! then runs the launches in order on one stream as often as asked. Params
 //! stay on the device: [`Session::step`] makes each update the param's new
 //! value by swapping the two allocations, so a training loop copies only
@@ -79,34 +79,34 @@ impl Device {
                     .map_err(driver(&format!("entry {}", l.entry)))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let alloc = |bytes: u64| -> Result<CudaSlice<u8>, String> {
-            let n = usize::try_from(bytes.max(1))
-                .map_err(|_| format!("{bytes} bytes do not fit in memory"))?;
-            self.stream
-                .alloc_zeros::<u8>(n)
-                .map_err(driver("allocating device memory"))
-        };
-        let arena = alloc(m.manifest.arena_bytes)?;
-        let mut own = Vec::with_capacity(m.manifest.buffers.len());
-        for b in &m.manifest.buffers {
-            own.push(match b.role.as_str() {
-                "temp" | "const" => None,
-                _ => Some(alloc(b.bytes)?),
-            });
-        }
-        let mut s = Session {
+        let places = layout(&m.manifest)?;
+        let total = places
+            .iter()
+            .flatten()
+            .map(|&(off, len)| off + len)
+            .max()
+            .unwrap_or(0)
+            + ALIGN;
+        let memory = self
+            .stream
+            .alloc_zeros::<u8>(total)
+            .map_err(driver("allocating device memory"))?;
+        let base = memory.device_ptr(&self.stream).0;
+        // Start at an aligned address, whatever the allocator gave.
+        let shift = (ALIGN - (base % ALIGN as u64) as usize) % ALIGN;
+        let places = places
+            .into_iter()
+            .map(|p| p.map(|(off, len)| (off + shift, len)))
+            .collect();
+        Ok(Session {
             stream: self.stream.clone(),
             manifest: m.manifest.clone(),
             functions,
             _module: module,
-            arena,
-            own,
-            addresses: Vec::new(),
-        };
-        s.addresses = (0..s.manifest.buffers.len() as u32)
-            .map(|b| s.pointer(b).ok())
-            .collect();
-        Ok(s)
+            memory,
+            base,
+            places,
+        })
     }
 
     /// Device-to-device copy bandwidth over `bytes`, in GB/s (read plus
@@ -152,11 +152,40 @@ pub struct Session {
     manifest: Manifest,
     functions: Vec<CudaFunction>,
     _module: Arc<CudaModule>,
-    arena: CudaSlice<u8>,
-    /// The allocation of every buffer that is not a temporary or a constant.
-    own: Vec<Option<CudaSlice<u8>>>,
-    /// The device address of every buffer that has one.
-    addresses: Vec<Option<u64>>,
+    /// The whole buffer plan: the arena, then every input, param, output
+    /// and update, each 256-byte aligned.
+    memory: CudaSlice<u8>,
+    /// The device address of `memory`.
+    base: u64,
+    /// Each buffer's bytes in `memory` (offset, length); none for constants.
+    places: Vec<Option<(usize, usize)>>,
+}
+
+/// Alignment of every buffer: more than any vector access needs.
+const ALIGN: usize = 256;
+
+/// Where each buffer goes in the plan's memory: the temporaries at their
+/// arena offsets from 0, then each buffer the caller sees.
+fn layout(m: &Manifest) -> Result<Vec<Option<(usize, usize)>>, String> {
+    let size = |x: u64| usize::try_from(x).map_err(|_| format!("{x} bytes do not fit in memory"));
+    let up = |x: usize| x.div_ceil(ALIGN) * ALIGN;
+    let mut next = up(size(m.arena_bytes)?);
+    m.buffers
+        .iter()
+        .map(|b| {
+            let len = size(b.bytes)?;
+            Ok(match (b.role.as_str(), b.offset) {
+                ("const", _) => None,
+                ("temp", Some(off)) => Some((size(off)?, len)),
+                ("temp", None) => return Err(format!("temporary {} has no arena offset", b.id)),
+                _ => {
+                    let at = next;
+                    next = up(at + len.max(1));
+                    Some((at, len))
+                }
+            })
+        })
+        .collect()
 }
 
 /// What one run computes.
@@ -253,7 +282,7 @@ impl Session {
         let args = l
             .buffers
             .iter()
-            .map(|&b| self.pointer(b))
+            .map(|&b| self.address(b))
             .collect::<Result<Vec<u64>, String>>()?;
         let cfg = LaunchConfig {
             grid_dim: (l.grid[0], l.grid[1], l.grid[2]),
@@ -271,23 +300,17 @@ impl Session {
     }
 
     /// The device address of buffer `b`.
-    fn pointer(&self, b: u32) -> Result<u64, String> {
-        let spec = self
-            .manifest
-            .buffers
+    fn address(&self, b: u32) -> Result<u64, String> {
+        let (off, _) = self.place(b)?;
+        Ok(self.base + off as u64)
+    }
+
+    fn place(&self, b: u32) -> Result<(usize, usize), String> {
+        self.places
             .get(b as usize)
-            .ok_or_else(|| format!("buffer {b} does not exist"))?;
-        if let Some(slice) = self.own.get(b as usize).and_then(Option::as_ref) {
-            let (p, _sync) = slice.device_ptr(&self.stream);
-            return Ok(p);
-        }
-        match spec.offset {
-            Some(off) => {
-                let (base, _sync) = self.arena.device_ptr(&self.stream);
-                Ok(base + off)
-            }
-            None => Err(format!("buffer {b} ({}) has no device memory", spec.role)),
-        }
+            .copied()
+            .flatten()
+            .ok_or_else(|| format!("buffer {b} has no device memory"))
     }
 
     fn apply_updates(&mut self) -> Result<(), String> {
@@ -302,8 +325,7 @@ impl Session {
                 .ok_or_else(|| format!("param {p} does not exist"))?
                 .buffer;
             // Both allocations have the same size: the update's becomes the param's.
-            self.own.swap(param as usize, u.buffer as usize);
-            self.addresses.swap(param as usize, u.buffer as usize);
+            self.places.swap(param as usize, u.buffer as usize);
         }
         Ok(())
     }
@@ -338,13 +360,17 @@ impl Session {
             if bytes.is_empty() {
                 continue;
             }
-            let slot = self
-                .own
-                .get_mut(s.buffer as usize)
-                .and_then(Option::as_mut)
-                .ok_or_else(|| format!("{kind} {} has no device memory", s.name))?;
+            let (off, len) = self.place(s.buffer)?;
+            if len != bytes.len() {
+                return Err(format!(
+                    "{kind} {} takes {len} bytes, not {}",
+                    s.name,
+                    bytes.len()
+                ));
+            }
+            let mut slot = self.memory.slice_mut(off..off + len);
             self.stream
-                .memcpy_htod(&bytes, slot)
+                .memcpy_htod(&bytes, &mut slot)
                 .map_err(driver(&format!("copying {kind} {}", s.name)))?;
         }
         Ok(())
@@ -355,17 +381,14 @@ impl Session {
         for s in specs {
             let d = manifest::dtype(&s.dtype)?;
             let shape: Vec<usize> = s.shape.iter().map(|&x| x as usize).collect();
-            let n: usize = shape.iter().product();
-            let slot = self
-                .own
-                .get(s.buffer as usize)
-                .and_then(Option::as_ref)
-                .ok_or_else(|| format!("{} has no device memory", s.name))?;
-            let mut bytes = self
-                .stream
-                .clone_dtoh(slot)
-                .map_err(driver(&format!("copying {} back", s.name)))?;
-            bytes.truncate(n * d.size());
+            let (off, len) = self.place(s.buffer)?;
+            let bytes = if len == 0 {
+                Vec::new()
+            } else {
+                self.stream
+                    .clone_dtoh(&self.memory.slice(off..off + len))
+                    .map_err(driver(&format!("copying {} back", s.name)))?
+            };
             out.push(Tensor {
                 shape,
                 data: from_bytes(d, &bytes),
@@ -409,6 +432,48 @@ fn from_bytes(d: DType, b: &[u8]) -> Data {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_plan_is_laid_out_aligned_and_without_overlap() {
+        let p = tfg_ir::kernel::parse(
+            "program {
+  buffer b0: f32[3] input 0 \"x\"
+  buffer b1: f32[3] output 0 \"y\"
+  buffer b2: f32[3] temp @ 0
+  buffer b3: bool[5] const [true, false, true, true, false]
+  buffer b4: f32[3] temp @ 64
+  arena 76
+  kernel k0 reads b0, b3 writes b2 {
+    parallel for i0 in 0..3 {
+      store b2[i0] = select(b3[i0], b0[i0], 0.0)
+    }
+  }
+  kernel k1 reads b2 writes b4 {
+    parallel for i0 in 0..3 {
+      store b4[i0] = exp(b2[i0])
+    }
+  }
+  kernel k2 reads b4 writes b1 {
+    parallel for i0 in 0..3 {
+      store b1[i0] = b4[i0]
+    }
+  }
+}",
+        )
+        .expect("parses");
+        let launches = crate::schedule::schedule(&p).expect("schedules");
+        let places = layout(&Manifest::new(&p, &launches, "sm_80")).expect("lays out");
+        assert_eq!(
+            places,
+            [
+                Some((256, 12)),
+                Some((512, 12)),
+                Some((0, 12)),
+                None,
+                Some((64, 12))
+            ]
+        );
+    }
 
     #[test]
     fn elements_round_trip_through_device_bytes() {

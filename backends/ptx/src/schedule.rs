@@ -431,26 +431,43 @@ fn vectorizable(nest: &[(Var, u64)], body: &[Stmt]) -> bool {
         return false;
     }
     let at_row = RowIndex::new(nest);
-    let mut accesses: Vec<(BufId, bool)> = Vec::new();
+    // Stores at the row index are deferred to the end of the chunk and
+    // loads there are done at its start, so a buffer written at the row
+    // index must be written nowhere else, and a buffer both read and
+    // written must be accessed only at the row index and read before it
+    // is written.
+    let mut any_row = false;
+    let mut ok = true;
+    let (mut loaded, mut stored_row, mut stored_other) =
+        (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
+    let mut loaded_other = BTreeSet::new();
     for s in body {
-        if let Stmt::Store { buf, index, .. } = s {
-            accesses.push((*buf, at_row.is_row(index)));
-        }
         for e in s.exprs() {
             e.walk(&mut |x| {
                 if let Expr::Load { buf, index } = x {
-                    accesses.push((*buf, at_row.is_row(index)));
+                    let row = at_row.is_row(index);
+                    any_row |= row;
+                    ok &= !stored_row.contains(buf) && !stored_other.contains(buf);
+                    loaded.insert(*buf);
+                    if !row {
+                        loaded_other.insert(*buf);
+                    }
                 }
             });
         }
+        if let Stmt::Store { buf, index, .. } = s {
+            let row = at_row.is_row(index);
+            any_row |= row;
+            if row {
+                stored_row.insert(*buf);
+            } else {
+                stored_other.insert(*buf);
+            }
+        }
     }
-    let (mut loaded, mut stored) = (BTreeSet::new(), BTreeSet::new());
-    touched_loads(body, &mut loaded);
-    self::stored(body, &mut stored);
-    let clash = loaded
-        .intersection(&stored)
-        .any(|b| accesses.iter().any(|&(x, row)| x == *b && !row));
-    accesses.iter().any(|&(_, row)| row) && !clash
+    ok &= stored_row.is_disjoint(&stored_other);
+    ok &= loaded_other.is_disjoint(&stored_row) && loaded.is_disjoint(&stored_other);
+    any_row && ok
 }
 
 /// Decides whether an index is exactly the flat row index of a collapsed
@@ -807,6 +824,32 @@ mod tests {
         assert_eq!((nest.len(), *group, *vector), (2, 1, VECTOR));
         // 128 elements, 4 a thread: one block of 256 threads is plenty.
         assert_eq!(ls[0].grid, [1, 1, 1]);
+    }
+
+    #[test]
+    fn vectors_keep_in_place_updates_but_not_reads_after_writes() {
+        let rows = |body: &str| {
+            let text = format!(
+                "program {{
+  buffer b0: f32[16] input 0 \"x\"
+  buffer b1: f32[16] output 0 \"y\"
+  arena 0
+  kernel k0 reads b0, b1 writes b1 {{
+    parallel for i0 in 0..16 {{
+      {body}
+    }}
+  }}
+}}"
+            );
+            match &launches(&text)[0].mapping {
+                Mapping::Rows { vector, .. } => *vector,
+                other => panic!("rows expected, got {other:?}"),
+            }
+        };
+        let in_place =
+            "store b1[i0] = b0[i0]\n      let t0: f32 = b1[i0]\n      store b1[i0] = add(t0, 1.0)";
+        assert_eq!(rows(in_place), 1, "a read after a write of the same buffer");
+        assert_eq!(rows("store b1[i0] = exp(b0[i0])"), VECTOR);
     }
 
     #[test]

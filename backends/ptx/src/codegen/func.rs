@@ -117,6 +117,56 @@ pub(crate) fn emit(g: &Gen, l: &Launch) -> R<()> {
     fx.finish()
 }
 
+/// The thread and block indices, read in the entry block.
+fn read_ids<'ctx>(
+    g: &Gen<'_, 'ctx>,
+    f: FunctionValue<'ctx>,
+    entry: &Builder<'ctx>,
+) -> R<Ids<'ctx>> {
+    let i32t = g.cx.i32_type();
+    match g.target {
+        Target::Nvptx => {
+            let read = |reg: &str| -> R<IntValue<'ctx>> {
+                let sreg = g.intrinsic(
+                    &format!("llvm.nvvm.read.ptx.sreg.{reg}"),
+                    Some(i32t.into()),
+                    &[],
+                );
+                let v = entry
+                    .build_call(sreg, &[], "")?
+                    .try_as_basic_value()
+                    .basic();
+                v.map(|v| v.into_int_value())
+                    .ok_or_else(|| Error(format!("sreg {reg} gave no value")))
+            };
+            Ok(Ids {
+                tid: read("tid.x")?,
+                ctaid: [read("ctaid.x")?, read("ctaid.y")?, read("ctaid.z")?],
+                nctaid: [read("nctaid.x")?, read("nctaid.y")?, read("nctaid.z")?],
+            })
+        }
+        Target::Host => {
+            // The second parameter points at tid.x, ctaid.xyz, nctaid.xyz.
+            let ids = f
+                .get_nth_param(1)
+                .ok_or_else(|| Error("host entry without ids".into()))?
+                .into_pointer_value();
+            let mut v = Vec::with_capacity(7);
+            for i in 0..7 {
+                let at = unsafe {
+                    entry.build_in_bounds_gep(i32t, ids, &[i32t.const_int(i, false)], "")
+                }?;
+                v.push(entry.build_load(i32t, at, "")?.into_int_value());
+            }
+            Ok(Ids {
+                tid: v[0],
+                ctaid: [v[1], v[2], v[3]],
+                nctaid: [v[4], v[5], v[6]],
+            })
+        }
+    }
+}
+
 /// Every statement a mapping runs, for the allocas and the index width.
 fn mapping_stmts(m: &Mapping) -> Vec<Stmt> {
     match m {
@@ -138,12 +188,7 @@ impl<'g, 'p, 'ctx> Fx<'g, 'p, 'ctx> {
         } else {
             g.cx.i64_type()
         };
-        let i32t = g.cx.i32_type();
-        let placeholder = Ids {
-            tid: i32t.const_zero(),
-            ctaid: [i32t.const_zero(); 3],
-            nctaid: [i32t.const_zero(); 3],
-        };
+        let ids = read_ids(g, f, &entry)?;
         let mut fx = Fx {
             g,
             f,
@@ -153,11 +198,10 @@ impl<'g, 'p, 'ctx> Fx<'g, 'p, 'ctx> {
             locals: HashMap::new(),
             vars: HashMap::new(),
             idx,
-            ids: placeholder,
+            ids,
             slots: None,
             lanes: None,
         };
-        fx.ids = fx.read_ids()?;
         fx.bind_buffers(l)?;
         let mut types = HashMap::new();
         crate::schedule::local_types(stmts, &mut types);
@@ -192,54 +236,6 @@ impl<'g, 'p, 'ctx> Fx<'g, 'p, 'ctx> {
     /// A new stack slot of type `t`, in the entry block.
     pub fn alloca(&self, t: BasicTypeEnum<'ctx>) -> R<PointerValue<'ctx>> {
         Ok(self.entry.build_alloca(t, "")?)
-    }
-
-    fn read_ids(&self) -> R<Ids<'ctx>> {
-        let i32t = self.g.cx.i32_type();
-        match self.g.target {
-            Target::Nvptx => {
-                let read = |reg: &str| -> R<IntValue<'ctx>> {
-                    let f = self.g.intrinsic(
-                        &format!("llvm.nvvm.read.ptx.sreg.{reg}"),
-                        Some(i32t.into()),
-                        &[],
-                    );
-                    let v = self
-                        .entry
-                        .build_call(f, &[], "")?
-                        .try_as_basic_value()
-                        .basic();
-                    v.map(|v| v.into_int_value())
-                        .ok_or_else(|| Error(format!("sreg {reg} gave no value")))
-                };
-                Ok(Ids {
-                    tid: read("tid.x")?,
-                    ctaid: [read("ctaid.x")?, read("ctaid.y")?, read("ctaid.z")?],
-                    nctaid: [read("nctaid.x")?, read("nctaid.y")?, read("nctaid.z")?],
-                })
-            }
-            Target::Host => {
-                // The second parameter points at tid.x, ctaid.xyz, nctaid.xyz.
-                let ids = self
-                    .f
-                    .get_nth_param(1)
-                    .ok_or_else(|| Error("host entry without ids".into()))?
-                    .into_pointer_value();
-                let mut v = Vec::with_capacity(7);
-                for i in 0..7 {
-                    let at = unsafe {
-                        self.entry
-                            .build_in_bounds_gep(i32t, ids, &[i32t.const_int(i, false)], "")
-                    }?;
-                    v.push(self.entry.build_load(i32t, at, "")?.into_int_value());
-                }
-                Ok(Ids {
-                    tid: v[0],
-                    ctaid: [v[1], v[2], v[3]],
-                    nctaid: [v[4], v[5], v[6]],
-                })
-            }
-        }
     }
 
     fn bind_buffers(&mut self, l: &Launch) -> R<()> {

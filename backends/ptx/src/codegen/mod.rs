@@ -150,16 +150,14 @@ fn generate<'ctx>(
     launches: &[Launch],
     target: Target,
 ) -> R<Module<'ctx>> {
-    let module = cx.create_module("tfg");
-    let g = Gen {
+    let mut g = Gen {
         cx,
-        module,
+        module: cx.create_module("tfg"),
         b: cx.create_builder(),
         target,
         program: p,
         consts: HashMap::new(),
     };
-    let mut g = g;
     g.constants()?;
     for l in launches {
         func::emit(&g, l)?;
