@@ -40,6 +40,7 @@ pub fn prepare(backend: Backend, g: Graph, dumps: &Dumps) -> Result<Executable, 
     let Ir::Graph(graph) = ir else {
         return Err(failed("the Graph IR passes left no graph".into()));
     };
+    check_memory(&graph)?;
     let code = match backend {
         Backend::Interp => Code::Interp,
         Backend::Cpu => {
@@ -63,6 +64,35 @@ pub fn check_available(backend: Backend) -> Result<(), Failure> {
         Backend::Cuda => Err(cuda_missing()),
         Backend::Cpu | Backend::Interp => Ok(()),
     }
+}
+
+/// Refuses a graph with a value larger than this machine's memory, which
+/// would otherwise abort the process when its buffer is allocated.
+pub fn check_memory(g: &Graph) -> Result<(), Failure> {
+    let limit = memory_bytes().unwrap_or(u64::MAX);
+    for node in &g.nodes {
+        let bytes = node
+            .ty
+            .shape
+            .numel()
+            .and_then(|n| n.checked_mul(node.ty.dtype.size() as u64));
+        if bytes.is_none_or(|b| b > limit) {
+            let what = node.name.as_deref().map_or_else(|| node.op.name(), |n| format!("`{n}`"));
+            return Err(Failure::new(format!(
+                "graph `{}`: {what} of type {} needs more memory than this machine has ({} bytes)",
+                g.name, node.ty, limit
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Total physical memory, where the system says (Linux's /proc/meminfo).
+fn memory_bytes() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    kib.checked_mul(1024)
 }
 
 fn cuda_missing() -> Failure {

@@ -19,6 +19,7 @@ pub struct Session {
 impl Session {
     /// Initialises the params of `g` (whose shapes are concrete) that have no value yet.
     pub fn init_missing(&mut self, g: &Graph, seed: u64, src: &Source) -> Result<(), Failure> {
+        crate::backend::check_memory(g)?;
         for v in g.params() {
             let node = g.node(v);
             let Op::Param { name, init } = &node.op else {
