@@ -37,7 +37,9 @@ pub fn compile(args: &CompileArgs) -> Result<(), Failure> {
                 "dim `{sym}` is symbolic; bind it with --dim {sym}=SIZE"
             )));
         }
-        tfg_ir::specialize(g, &dims).map_err(|e| failed(e.to_string()))
+        let g = tfg_ir::specialize(g, &dims).map_err(|e| failed(e.to_string()))?;
+        crate::backend::check_memory(&g)?;
+        Ok(g)
     };
     let forward = specialise(forward)?;
     let step = step.map(|s| specialise(&s.graph)).transpose()?;

@@ -19,5 +19,9 @@ fn a_value_larger_than_memory_is_an_error_not_an_abort() {
             assert_eq!(run.status, 1, "{name} on {backend}: {}", run.stderr);
             assert!(run.stderr.contains("needs more memory than this machine has"), "{}", run.stderr);
         }
+        let object = dir.join("m.o");
+        let run = tfg(&["compile", path.to_str().expect("UTF-8"), "--target", "cpu", "-o", object.to_str().expect("UTF-8")]);
+        assert_eq!(run.status, 1, "{name} compile: {}", run.stderr);
+        assert!(!object.exists(), "no partial output");
     }
 }
