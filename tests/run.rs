@@ -253,12 +253,12 @@ fn a_failed_write_leaves_no_partial_file() {
 }
 
 #[test]
-fn cpu_runs_on_the_interpreter_for_now() {
+fn cpu_is_the_jit_and_agrees_with_the_interpreter() {
     let interp = tfg_ok(&["run", "examples/hello.tfg", "--json", "--backend", "interp"]);
     let cpu = tfg_ok(&["run", "examples/hello.tfg", "--json", "--backend", "cpu"]);
     assert_eq!(interp, cpu);
     let help = tfg_ok(&["run", "--help"]);
-    assert!(help.contains("runs on the reference interpreter"), "{help}");
+    assert!(help.contains("`cpu` JIT-compiles with Cranelift"), "{help}");
 }
 
 /// Corrupted `.npy` files are errors, never crashes: every byte flipped in turn.
