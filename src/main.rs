@@ -13,6 +13,7 @@
 mod arrayprint;
 mod backend;
 mod batch;
+mod buffer_cache;
 mod check;
 mod checkpoint;
 mod cli;
@@ -42,6 +43,9 @@ use clap::Parser;
 use cli::{Cli, Command};
 use std::io::Write;
 use std::process::ExitCode;
+
+#[global_allocator]
+static ALLOCATOR: buffer_cache::BufferCache = buffer_cache::BufferCache;
 
 /// Deeply nested input (`((((…))))`) recurses deeply in the frontend; a large
 /// stack turns what would be a stack overflow into plain work.

@@ -276,27 +276,47 @@ fn data_ptr(d: &Data) -> usize {
     }
 }
 
-fn zeros(d: DType, n: usize) -> Data {
+/// Room for `n` elements of a result, none written yet. Zeroing would be
+/// wasted: a program stores every element of its outputs and updates (the
+/// Kernel IR's rule, which the Kernel IR interpreter checks by poisoning
+/// them), and for large buffers the zeroing costs as much as a kernel pass.
+fn unwritten(d: DType, n: usize) -> Data {
     match d {
-        DType::F32 => Data::F32(vec![0.0; n]),
-        DType::F64 => Data::F64(vec![0.0; n]),
-        DType::I32 => Data::I32(vec![0; n]),
-        DType::I64 => Data::I64(vec![0; n]),
-        DType::Bool => Data::Bool(vec![false; n]),
+        DType::F32 => Data::F32(Vec::with_capacity(n)),
+        DType::F64 => Data::F64(Vec::with_capacity(n)),
+        DType::I32 => Data::I32(Vec::with_capacity(n)),
+        DType::I64 => Data::I64(Vec::with_capacity(n)),
+        DType::Bool => Data::Bool(Vec::with_capacity(n)),
+    }
+}
+
+/// Makes the `n` elements the kernels stored into an [`unwritten`] buffer
+/// part of it.
+///
+/// # Safety
+/// Every one of the `n` elements has been written (bools as 0 or 1).
+unsafe fn written(d: &mut Data, n: usize) {
+    match d {
+        Data::F32(v) => v.set_len(n),
+        Data::F64(v) => v.set_len(n),
+        Data::I32(v) => v.set_len(n),
+        Data::I64(v) => v.set_len(n),
+        Data::Bool(v) => v.set_len(n),
     }
 }
 
 impl Compiled {
     /// Runs the program once. `inputs` and `params` are in the program's
     /// input and param order, each of exactly its buffer's dtype and shape.
-    /// Nothing but the returned tensors is allocated.
+    /// Nothing but the returned tensors is allocated, and they are not
+    /// zeroed first.
     pub fn run(&mut self, inputs: &[Tensor], params: &[Tensor]) -> Result<Outputs, RunError> {
         bind(&mut self.table, &self.inputs, inputs, "input")?;
         bind(&mut self.table, &self.params, params, "param")?;
         let fresh = |bs: &[Binding], table: &mut [usize]| -> Vec<Data> {
             bs.iter()
                 .map(|b| {
-                    let d = zeros(b.dtype, b.shape.iter().product());
+                    let d = unwritten(b.dtype, b.shape.iter().product());
                     table[b.buf] = data_ptr(&d);
                     d
                 })
@@ -311,9 +331,14 @@ impl Compiled {
         let tensors = |bs: &[Binding], data: Vec<Data>| {
             bs.iter()
                 .zip(data)
-                .map(|(b, data)| Tensor {
-                    shape: b.shape.clone(),
-                    data,
+                .map(|(b, mut data)| {
+                    // SAFETY: the program has stored every element of its
+                    // outputs and updates (see `unwritten`).
+                    unsafe { written(&mut data, b.shape.iter().product()) };
+                    Tensor {
+                        shape: b.shape.clone(),
+                        data,
+                    }
                 })
                 .collect()
         };
