@@ -6,7 +6,7 @@ use crate::translate::{translate, Listing, Task};
 use crate::{isa, CompileError, Options, RunError};
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{default_libcall_names, Linkage};
-use rayon::prelude::*;
+use tfg_rt::pool::{self, Table, TaskFn};
 use tfg_ir::kernel::{Program, Role, ARENA_ALIGN};
 use tfg_ir::{DType, Data, Tensor};
 
@@ -19,8 +19,6 @@ pub struct Outputs {
     pub updates: Vec<Tensor>,
 }
 
-/// A compiled task: `f(buffers, lo, hi)`.
-type TaskFn = unsafe extern "C" fn(*const usize, u64, u64);
 
 /// Loops with less estimated work than this run on the calling thread:
 /// waking the pool costs a few microseconds.
@@ -325,9 +323,14 @@ impl Compiled {
         let outputs = fresh(&self.outputs, &mut self.table);
         let updates = fresh(&self.updates, &mut self.table);
         let table = Table(self.table.as_ptr());
-        for l in &self.launches {
-            launch(l, table);
-        }
+        let launches = &self.launches;
+        pool::run_program(|| {
+            for l in launches {
+                // SAFETY: `compile` made each task for this table, which
+                // now holds an address for every buffer.
+                unsafe { pool::launch(l.f, table, l.extent, l.split) };
+            }
+        });
         let tensors = |bs: &[Binding], data: Vec<Data>| {
             bs.iter()
                 .zip(data)
@@ -398,41 +401,6 @@ fn bind(table: &mut [usize], bs: &[Binding], fed: &[Tensor], kind: &str) -> Resu
         table[b.buf] = data_ptr(&t.data);
     }
     Ok(())
-}
-
-/// The buffer table, shared read-only by the threads of one launch.
-#[derive(Clone, Copy)]
-struct Table(*const usize);
-
-// SAFETY: kernels only read the table; the buffers it points to are written
-// by disjoint iterations of a parallel loop.
-unsafe impl Send for Table {}
-unsafe impl Sync for Table {}
-
-impl Table {
-    fn get(self) -> *const usize {
-        self.0
-    }
-}
-
-/// Runs one task, its loop split into chunks across the pool if it is
-/// parallel and large.
-fn launch(l: &Launch, table: Table) {
-    let f = l.f;
-    if !l.split {
-        // SAFETY: the table holds a valid address for every buffer.
-        unsafe { f(table.get(), 0, l.extent) };
-        return;
-    }
-    let chunks = (rayon::current_num_threads() as u64 * 4).min(l.extent);
-    // Chunks of whole vectors keep every chunk's vector loop aligned alike.
-    let step = l.extent.div_ceil(chunks).next_multiple_of(16);
-    let extent = l.extent;
-    (0..extent.div_ceil(step)).into_par_iter().for_each(|c| {
-        let lo = c * step;
-        // SAFETY: as above; the iterations of a parallel loop are independent.
-        unsafe { f(table.get(), lo, (lo + step).min(extent)) };
-    });
 }
 
 #[cfg(test)]

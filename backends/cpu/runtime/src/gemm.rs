@@ -148,9 +148,9 @@ unsafe fn float<T: Float + 'static>(
     let work = (d.m as u64)
         .saturating_mul(d.n as u64)
         .saturating_mul(d.k.max(1) as u64);
-    // Inside a pool thread (a kernel already split across cores) or for a
-    // small product, stay on this thread.
-    let threads = if rayon::current_thread_index().is_some() || work < PARALLEL_WORK {
+    // Inside a kernel already split across cores, or for a small product,
+    // stay on this thread.
+    let threads = if crate::pool::in_split_task() || work < PARALLEL_WORK {
         Parallelism::None
     } else {
         Parallelism::Rayon(0)

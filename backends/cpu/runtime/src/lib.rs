@@ -11,3 +11,4 @@
 pub mod gemm;
 pub mod math;
 pub mod model;
+pub mod pool;

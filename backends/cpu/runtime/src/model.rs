@@ -9,7 +9,7 @@
 //! scratch first and are copied into the params after the whole program ran,
 //! since a later kernel may still read the old value.
 
-use rayon::prelude::*;
+use crate::pool::{self, Table};
 use std::cell::RefCell;
 use std::ffi::{c_char, CStr, CString};
 
@@ -59,8 +59,7 @@ pub struct BufferDesc {
     pub bytes: u64,
 }
 
-/// A task function: `f(buffers, lo, hi)`.
-pub type TaskFn = unsafe extern "C" fn(*const usize, u64, u64);
+pub use crate::pool::TaskFn;
 
 #[repr(C)]
 pub struct TaskDesc {
@@ -306,9 +305,13 @@ pub unsafe extern "C" fn tfg_rt_model_run(
         };
     }
     let table = Table(ps.table.as_ptr());
-    for t in slice(p.tasks, p.n_tasks) {
-        launch(t, table);
-    }
+    let tasks = slice(p.tasks, p.n_tasks);
+    pool::run_program(|| {
+        for t in tasks {
+            // SAFETY: the compiler made each task for this table.
+            unsafe { pool::launch(t.func, table, t.extent, t.split != 0) };
+        }
+    });
     for (i, b) in buffers.iter().enumerate() {
         if b.kind == BUF_UPDATE {
             if let Some(scratch) = &ps.scratch[i] {
@@ -362,39 +365,4 @@ pub unsafe extern "C" fn tfg_rt_model_free(model: *mut Model) {
     if !model.is_null() {
         drop(Box::from_raw(model));
     }
-}
-
-/// The buffer table, shared read-only by the threads of one launch.
-#[derive(Clone, Copy)]
-struct Table(*const usize);
-
-// SAFETY: kernels only read the table; the buffers it points to are written
-// by disjoint iterations of a parallel loop.
-unsafe impl Send for Table {}
-unsafe impl Sync for Table {}
-
-impl Table {
-    fn get(self) -> *const usize {
-        self.0
-    }
-}
-
-/// Runs one task, its loop split into chunks across rayon's pool if the
-/// compiler marked it large enough.
-fn launch(t: &TaskDesc, table: Table) {
-    let f = t.func;
-    let threads = rayon::current_num_threads() as u64;
-    if t.split == 0 || threads < 2 || t.extent < 2 {
-        // SAFETY: the table holds a valid address for every buffer.
-        unsafe { f(table.get(), 0, t.extent) };
-        return;
-    }
-    let chunks = (threads * 4).min(t.extent);
-    let step = t.extent.div_ceil(chunks).next_multiple_of(16);
-    let extent = t.extent;
-    (0..extent.div_ceil(step)).into_par_iter().for_each(|c| {
-        let lo = c * step;
-        // SAFETY: as above; the iterations of a parallel loop are independent.
-        unsafe { f(table.get(), lo, (lo + step).min(extent)) };
-    });
 }
