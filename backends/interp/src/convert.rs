@@ -1,29 +1,15 @@
 //! Dtype conversions: `cast` and `one_hot`.
 
+use tfg_ir::element;
+use tfg_ir::kernel::Scalar;
 use tfg_ir::{DType, Data, Tensor};
 
-/// numpy `astype`: floats truncate toward zero into integers (saturating, and
-/// NaN gives 0, where numpy leaves such values undefined), integers wrap into
-/// narrower ones, nonzero (and NaN) is true, and bool is 0 or 1.
-pub(crate) fn cast(x: &Data, to: DType) -> Data {
-    macro_rules! convert {
-        ($v:expr) => {
-            match to {
-                DType::F32 => Data::F32($v.iter().map(|&a| a as f32).collect()),
-                DType::F64 => Data::F64($v.iter().map(|&a| a as f64).collect()),
-                DType::I32 => Data::I32($v.iter().map(|&a| a as i32).collect()),
-                DType::I64 => Data::I64($v.iter().map(|&a| a as i64).collect()),
-                DType::Bool => Data::Bool($v.iter().map(|&a| a != Default::default()).collect()),
-            }
-        };
-    }
-    match x {
-        Data::F32(v) => convert!(v),
-        Data::F64(v) => convert!(v),
-        Data::I32(v) => convert!(v),
-        Data::I64(v) => convert!(v),
-        Data::Bool(v) => convert!(v.iter().map(|&b| b as u8).collect::<Vec<u8>>()),
-    }
+/// numpy `astype`, element by element as [`element::cast`] says.
+pub(crate) fn cast(x: &Data, to: DType) -> Result<Data, String> {
+    element::collect(to, x.len(), |i| {
+        Scalar::from_data(x, i).map(|s| element::cast(s, to))
+    })
+    .ok_or_else(|| "internal error: a cast produced the wrong dtype".into())
 }
 
 /// A row of `depth` f32s per index, 1 at the index; an index outside

@@ -2,7 +2,10 @@
 //! numpy broadcasting, and `select`.
 
 use crate::index::{broadcast_strides, Offsets};
-use crate::scalar::{typed, with_any, with_float, with_numeric, Elem, Float, Num};
+use tfg_ir::element::{
+    arithmetic, comparison, float_unary, numeric_unary, typed, with_any, with_float, with_numeric,
+    Elem,
+};
 use tfg_ir::{BinaryOp, DType, Data, Tensor, UnaryOp};
 
 pub(crate) fn unary(op: UnaryOp, x: &Tensor) -> Result<Data, String> {
@@ -21,35 +24,6 @@ pub(crate) fn unary(op: UnaryOp, x: &Tensor) -> Result<Data, String> {
     }, bool => Err(unsupported())))
 }
 
-/// The unary ops every numeric dtype has.
-fn numeric_unary<T: Num>(op: UnaryOp) -> Option<fn(T) -> T> {
-    Some(match op {
-        UnaryOp::Neg => T::neg,
-        UnaryOp::Abs => T::abs,
-        UnaryOp::Square => T::square,
-        UnaryOp::Relu => T::relu,
-        UnaryOp::Sign => T::sign,
-        _ => return None,
-    })
-}
-
-fn float_unary<T: Float>(op: UnaryOp) -> Option<fn(T) -> T> {
-    Some(match op {
-        UnaryOp::Exp => T::exp,
-        UnaryOp::Log => T::ln,
-        UnaryOp::Sqrt => T::sqrt,
-        UnaryOp::Rsqrt => T::rsqrt,
-        UnaryOp::Tanh => T::tanh,
-        UnaryOp::Sigmoid => T::sigmoid,
-        UnaryOp::Sin => T::sin,
-        UnaryOp::Cos => T::cos,
-        UnaryOp::Floor => T::floor,
-        UnaryOp::Ceil => T::ceil,
-        UnaryOp::Reciprocal => T::reciprocal,
-        _ => return numeric_unary(op),
-    })
-}
-
 pub(crate) fn binary(op: BinaryOp, a: &Tensor, b: &Tensor, out: &[usize]) -> Result<Data, String> {
     let dtype = a.dtype();
     let unsupported = || format!("{} is not defined on {dtype}", op.name());
@@ -65,32 +39,6 @@ pub(crate) fn binary(op: BinaryOp, a: &Tensor, b: &Tensor, out: &[usize]) -> Res
         let (x, y) = (typed::<T>(&a.data, dtype)?, typed::<T>(&b.data, dtype)?);
         Ok(T::wrap(zip_broadcast(x, &a.shape, y, &b.shape, out, f)))
     }, bool => Err(unsupported()))
-}
-
-fn arithmetic<T: Num>(op: BinaryOp) -> Option<fn(T, T) -> T> {
-    Some(match op {
-        BinaryOp::Add => T::add,
-        BinaryOp::Sub => T::sub,
-        BinaryOp::Mul => T::mul,
-        BinaryOp::Div => T::div,
-        BinaryOp::Pow => T::pow,
-        BinaryOp::Maximum => T::maximum,
-        BinaryOp::Minimum => T::minimum,
-        _ => return None,
-    })
-}
-
-/// IEEE comparisons: anything against NaN is false, except `!=`.
-fn comparison<T: PartialOrd>(op: BinaryOp) -> Option<fn(T, T) -> bool> {
-    Some(match op {
-        BinaryOp::Lt => |a, b| a < b,
-        BinaryOp::Le => |a, b| a <= b,
-        BinaryOp::Gt => |a, b| a > b,
-        BinaryOp::Ge => |a, b| a >= b,
-        BinaryOp::Eq => |a, b| a == b,
-        BinaryOp::Ne => |a, b| a != b,
-        _ => return None,
-    })
 }
 
 /// `f` applied to `a` and `b` broadcast to the shape `out`.

@@ -1,19 +1,19 @@
 //! The Kernel IR interpreter: runs a lowered [`Program`] statement by
 //! statement, so that lowering is tested without any code generator.
 //!
-//! It executes exactly what the program says, with the same scalar semantics
-//! as the Graph IR interpreter (the same `Num`/`Float` arithmetic: f32 math in
-//! f32, numpy's NaN and integer rules). Temporaries live where the buffer
+//! It executes exactly what the program says, with the scalar semantics of
+//! `tfg_ir::element`, as the Graph IR interpreter does (f32 math in f32,
+//! numpy's NaN and integer rules). Temporaries live where the buffer
 //! plan puts them, in one byte arena that starts filled with NaN bit patterns,
 //! so a plan that lets two live values share bytes, or a kernel that reads
 //! memory nobody wrote, shows up as wrong results rather than going unseen.
 //! Every access is bounds-checked: a malformed program is an error, never a
 //! panic.
 
-use crate::scalar::{with_numeric, Float, Num};
 use crate::{Outputs, RunError};
+use tfg_ir::element::{self, with_numeric, Num};
 use tfg_ir::kernel::{self, BufId, Expr, Gemm, Local, Program, Role, Scalar, Stmt, Var};
-use tfg_ir::{BinaryOp, DType, Data, Tensor, UnaryOp};
+use tfg_ir::{DType, Data, Tensor};
 
 /// Runs `p` once. `inputs` and `params` are in the order of the graph the
 /// program was lowered from, each of its buffer's dtype and shape. Gives the
@@ -263,8 +263,8 @@ impl<'a> Memory<'a> {
             Expr::Local(l) => env.local(*l),
             Expr::Index(i) => Ok(Scalar::I64(env.index(i)? as i64)),
             Expr::Load { buf, index } => self.read(*buf, env.index(index)?),
-            Expr::Unary(op, a) => unary(*op, self.eval(a, env)?),
-            Expr::Binary(op, a, b) => binary(*op, self.eval(a, env)?, self.eval(b, env)?),
+            Expr::Unary(op, a) => element::unary(*op, self.eval(a, env)?),
+            Expr::Binary(op, a, b) => element::binary(*op, self.eval(a, env)?, self.eval(b, env)?),
             Expr::Select(c, a, b) => {
                 let (c, a, b) = (self.eval(c, env)?, self.eval(a, env)?, self.eval(b, env)?);
                 match c {
@@ -272,7 +272,7 @@ impl<'a> Memory<'a> {
                     other => Err(format!("select on a {} condition", other.dtype())),
                 }
             }
-            Expr::Cast(to, a) => Ok(cast(self.eval(a, env)?, *to)),
+            Expr::Cast(to, a) => Ok(element::cast(self.eval(a, env)?, *to)),
         }
     }
 
@@ -419,125 +419,5 @@ fn encode(x: Scalar, out: &mut [u8]) {
         Scalar::I32(v) => out.copy_from_slice(&v.to_le_bytes()),
         Scalar::I64(v) => out.copy_from_slice(&v.to_le_bytes()),
         Scalar::Bool(v) => out[0] = u8::from(v),
-    }
-}
-
-fn unary(op: UnaryOp, x: Scalar) -> Result<Scalar, String> {
-    let r = match x {
-        Scalar::F32(v) => float_unary(op, v).map(Scalar::F32),
-        Scalar::F64(v) => float_unary(op, v).map(Scalar::F64),
-        Scalar::I32(v) => numeric_unary(op, v).map(Scalar::I32),
-        Scalar::I64(v) => numeric_unary(op, v).map(Scalar::I64),
-        Scalar::Bool(b) => (op == UnaryOp::Not).then_some(Scalar::Bool(!b)),
-    };
-    r.ok_or_else(|| format!("{} is not defined on {}", op.name(), x.dtype()))
-}
-
-fn numeric_unary<T: Num>(op: UnaryOp, x: T) -> Option<T> {
-    Some(match op {
-        UnaryOp::Neg => x.neg(),
-        UnaryOp::Abs => x.abs(),
-        UnaryOp::Square => x.square(),
-        UnaryOp::Relu => x.relu(),
-        UnaryOp::Sign => x.sign(),
-        _ => return None,
-    })
-}
-
-fn float_unary<T: Float>(op: UnaryOp, x: T) -> Option<T> {
-    Some(match op {
-        UnaryOp::Exp => x.exp(),
-        UnaryOp::Log => x.ln(),
-        UnaryOp::Sqrt => x.sqrt(),
-        UnaryOp::Rsqrt => x.rsqrt(),
-        UnaryOp::Tanh => x.tanh(),
-        UnaryOp::Sigmoid => x.sigmoid(),
-        UnaryOp::Sin => x.sin(),
-        UnaryOp::Cos => x.cos(),
-        UnaryOp::Floor => x.floor(),
-        UnaryOp::Ceil => x.ceil(),
-        UnaryOp::Reciprocal => x.reciprocal(),
-        _ => return numeric_unary(op, x),
-    })
-}
-
-fn binary(op: BinaryOp, x: Scalar, y: Scalar) -> Result<Scalar, String> {
-    let r = if op.is_comparison() {
-        match (x, y) {
-            (Scalar::F32(a), Scalar::F32(b)) => compare(op, a, b),
-            (Scalar::F64(a), Scalar::F64(b)) => compare(op, a, b),
-            (Scalar::I32(a), Scalar::I32(b)) => compare(op, a, b),
-            (Scalar::I64(a), Scalar::I64(b)) => compare(op, a, b),
-            (Scalar::Bool(a), Scalar::Bool(b)) if matches!(op, BinaryOp::Eq | BinaryOp::Ne) => {
-                compare(op, a, b)
-            }
-            _ => None,
-        }
-        .map(Scalar::Bool)
-    } else {
-        match (x, y) {
-            (Scalar::F32(a), Scalar::F32(b)) => arithmetic(op, a, b).map(Scalar::F32),
-            (Scalar::F64(a), Scalar::F64(b)) => arithmetic(op, a, b).map(Scalar::F64),
-            (Scalar::I32(a), Scalar::I32(b)) => arithmetic(op, a, b).map(Scalar::I32),
-            (Scalar::I64(a), Scalar::I64(b)) => arithmetic(op, a, b).map(Scalar::I64),
-            _ => None,
-        }
-    };
-    r.ok_or_else(|| {
-        format!(
-            "{} is not defined on {} and {}",
-            op.name(),
-            x.dtype(),
-            y.dtype()
-        )
-    })
-}
-
-fn arithmetic<T: Num>(op: BinaryOp, a: T, b: T) -> Option<T> {
-    Some(match op {
-        BinaryOp::Add => a.add(b),
-        BinaryOp::Sub => a.sub(b),
-        BinaryOp::Mul => a.mul(b),
-        BinaryOp::Div => a.div(b),
-        BinaryOp::Pow => a.pow(b),
-        BinaryOp::Maximum => a.maximum(b),
-        BinaryOp::Minimum => a.minimum(b),
-        _ => return None,
-    })
-}
-
-/// IEEE comparisons: anything against NaN is false, except `!=`.
-fn compare<T: PartialOrd>(op: BinaryOp, a: T, b: T) -> Option<bool> {
-    Some(match op {
-        BinaryOp::Lt => a < b,
-        BinaryOp::Le => a <= b,
-        BinaryOp::Gt => a > b,
-        BinaryOp::Ge => a >= b,
-        BinaryOp::Eq => a == b,
-        BinaryOp::Ne => a != b,
-        _ => return None,
-    })
-}
-
-/// numpy `astype`, as the Graph IR's `cast`: floats truncate toward zero
-/// (saturating), integers wrap, nonzero (NaN included) is true, bool is 0 or 1.
-fn cast(x: Scalar, to: DType) -> Scalar {
-    macro_rules! convert {
-        ($v:expr, $zero:expr) => {
-            match to {
-                DType::F32 => Scalar::F32($v as f32),
-                DType::F64 => Scalar::F64($v as f64),
-                DType::I32 => Scalar::I32($v as i32),
-                DType::I64 => Scalar::I64($v as i64),
-                DType::Bool => Scalar::Bool($v != $zero),
-            }
-        };
-    }
-    match x {
-        Scalar::F32(v) => convert!(v, 0.0),
-        Scalar::F64(v) => convert!(v, 0.0),
-        Scalar::I32(v) => convert!(v, 0),
-        Scalar::I64(v) => convert!(v, 0),
-        Scalar::Bool(v) => convert!(u8::from(v), 0),
     }
 }

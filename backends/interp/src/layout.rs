@@ -2,7 +2,7 @@
 //! broadcast_to and concat. (Reshape moves nothing: row-major order is kept.)
 
 use crate::index::{broadcast_strides, gather, strides};
-use crate::scalar::{typed, with_any, Elem};
+use tfg_ir::element::{typed, with_any, Elem};
 use tfg_ir::{Data, Tensor};
 
 /// Result dim `i` is operand dim `perm[i]`.

@@ -17,7 +17,6 @@ pub mod kernel;
 mod layout;
 mod matmul;
 mod reduce;
-mod scalar;
 
 use std::borrow::Cow;
 use std::fmt;
@@ -230,7 +229,7 @@ fn eval(g: &Graph, i: usize, values: &[Option<Cow<Tensor>>]) -> Result<Tensor, S
         Op::BroadcastTo { .. } => layout::broadcast_to(args[0], &shape)?,
         Op::Concat { axis } => layout::concat(&args, *axis, &shape)?,
         Op::OneHot { depth } => convert::one_hot(args[0], *depth)?,
-        Op::Cast { to } => convert::cast(&args[0].data, *to),
+        Op::Cast { to } => convert::cast(&args[0].data, *to)?,
         Op::Grad | Op::Input { .. } | Op::Param { .. } => {
             return Err("has no operands to compute it from".into())
         }

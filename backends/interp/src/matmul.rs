@@ -2,7 +2,7 @@
 //! with broadcasting.
 
 use crate::index::{broadcast_strides, Offsets};
-use crate::scalar::{typed, with_numeric, Elem, Num};
+use tfg_ir::element::{typed, with_numeric, Elem, Num};
 use tfg_ir::{Data, Tensor};
 
 pub(crate) fn matmul(a: &Tensor, b: &Tensor) -> Result<Data, String> {

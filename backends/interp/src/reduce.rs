@@ -1,7 +1,7 @@
 //! Reductions over sets of axes, and argmax / argmin along one axis.
 
 use crate::index::{strides, Offsets};
-use crate::scalar::{typed, with_float, with_numeric, Elem, Float, Num};
+use tfg_ir::element::{typed, with_float, with_numeric, Elem, Float, Num};
 use tfg_ir::{Data, ReduceOp, Tensor};
 
 /// `op` over `axes` of `x`. `keepdims` only changes the result's shape, not

@@ -1,20 +1,26 @@
-//! Element types and their arithmetic, with numpy's semantics.
+//! What the elementwise ops of both IRs compute on one element: the single
+//! definition of tfg's numeric semantics (numpy's), which the Graph IR and
+//! Kernel IR interpreters and the constant folder all use, so that they
+//! cannot disagree.
 //!
-//! Kernels are written once, generic over these traits, and instantiated per
-//! dtype by the `with_*` dispatch macros. Integer arithmetic wraps, as numpy's
-//! fixed-width integers do; float math stays in the operand's width (f32 math
-//! is never done through f64).
+//! Integer arithmetic wraps, as numpy's fixed-width integers do; integer `//`
+//! floors and gives 0 for a zero divisor; float math stays in the operand's
+//! width (f32 math is never done through f64); `maximum` and `minimum` let a
+//! NaN win. Code generic over [`Num`] and [`Float`] is instantiated per dtype
+//! by the `with_*` dispatch macros; [`unary`], [`binary`] and [`cast`] do the
+//! same on one [`Scalar`].
 
-use tfg_ir::{DType, Data};
+use crate::kernel::Scalar;
+use crate::{BinaryOp, DType, Data, UnaryOp};
 
 /// A Rust type that stores one [`DType`]'s elements in a [`Data`] buffer.
-pub(crate) trait Elem: Copy + PartialEq + 'static {
+pub trait Elem: Copy + PartialEq + 'static {
     fn slice(d: &Data) -> Option<&[Self]>;
     fn wrap(v: Vec<Self>) -> Data;
 }
 
 /// Numeric elements: everything but bool.
-pub(crate) trait Num: Elem + PartialOrd {
+pub trait Num: Elem + PartialOrd {
     const ZERO: Self;
     const ONE: Self;
     fn add(self, o: Self) -> Self;
@@ -59,7 +65,7 @@ pub(crate) trait Num: Elem + PartialOrd {
 }
 
 /// Floating-point elements: the transcendental functions.
-pub(crate) trait Float: Num {
+pub trait Float: Num {
     fn exp(self) -> Self;
     fn ln(self) -> Self;
     fn sqrt(self) -> Self;
@@ -257,51 +263,55 @@ impl_int!(i64);
 
 /// Evaluates `$body` with the type alias `$T` bound to the Rust type of
 /// `$dtype`; bool goes to `$bool` (an expression).
+#[doc(hidden)]
+#[macro_export]
 macro_rules! with_numeric {
     ($dtype:expr, $T:ident => $body:expr, bool => $bool:expr) => {
         match $dtype {
-            tfg_ir::DType::F32 => {
+            $crate::DType::F32 => {
                 type $T = f32;
                 $body
             }
-            tfg_ir::DType::F64 => {
+            $crate::DType::F64 => {
                 type $T = f64;
                 $body
             }
-            tfg_ir::DType::I32 => {
+            $crate::DType::I32 => {
                 type $T = i32;
                 $body
             }
-            tfg_ir::DType::I64 => {
+            $crate::DType::I64 => {
                 type $T = i64;
                 $body
             }
-            tfg_ir::DType::Bool => $bool,
+            $crate::DType::Bool => $bool,
         }
     };
 }
 
 /// As [`with_numeric`], for every dtype.
+#[doc(hidden)]
+#[macro_export]
 macro_rules! with_any {
     ($dtype:expr, $T:ident => $body:expr) => {
         match $dtype {
-            tfg_ir::DType::F32 => {
+            $crate::DType::F32 => {
                 type $T = f32;
                 $body
             }
-            tfg_ir::DType::F64 => {
+            $crate::DType::F64 => {
                 type $T = f64;
                 $body
             }
-            tfg_ir::DType::I32 => {
+            $crate::DType::I32 => {
                 type $T = i32;
                 $body
             }
-            tfg_ir::DType::I64 => {
+            $crate::DType::I64 => {
                 type $T = i64;
                 $body
             }
-            tfg_ir::DType::Bool => {
+            $crate::DType::Bool => {
                 type $T = bool;
                 $body
             }
@@ -310,14 +320,16 @@ macro_rules! with_any {
 }
 
 /// As [`with_numeric`], for the float dtypes; the others go to `$other`.
+#[doc(hidden)]
+#[macro_export]
 macro_rules! with_float {
     ($dtype:expr, $T:ident => $body:expr, other => $other:expr) => {
         match $dtype {
-            tfg_ir::DType::F32 => {
+            $crate::DType::F32 => {
                 type $T = f32;
                 $body
             }
-            tfg_ir::DType::F64 => {
+            $crate::DType::F64 => {
                 type $T = f64;
                 $body
             }
@@ -326,11 +338,172 @@ macro_rules! with_float {
     };
 }
 
-pub(crate) use {with_any, with_float, with_numeric};
+pub use crate::{with_any, with_float, with_numeric};
 
 /// The buffer of `d` as `T`s, or an error naming both dtypes.
-pub(crate) fn typed<T: Elem>(d: &Data, expected: DType) -> Result<&[T], String> {
+pub fn typed<T: Elem>(d: &Data, expected: DType) -> Result<&[T], String> {
     T::slice(d).ok_or_else(|| format!("expected {expected} data, found {}", d.dtype()))
+}
+
+/// The unary ops every numeric dtype has, on one element.
+pub fn numeric_unary<T: Num>(op: UnaryOp) -> Option<fn(T) -> T> {
+    Some(match op {
+        UnaryOp::Neg => T::neg,
+        UnaryOp::Abs => T::abs,
+        UnaryOp::Square => T::square,
+        UnaryOp::Relu => T::relu,
+        UnaryOp::Sign => T::sign,
+        _ => return None,
+    })
+}
+
+/// Every unary op a float dtype has, on one element.
+pub fn float_unary<T: Float>(op: UnaryOp) -> Option<fn(T) -> T> {
+    Some(match op {
+        UnaryOp::Exp => T::exp,
+        UnaryOp::Log => T::ln,
+        UnaryOp::Sqrt => T::sqrt,
+        UnaryOp::Rsqrt => T::rsqrt,
+        UnaryOp::Tanh => T::tanh,
+        UnaryOp::Sigmoid => T::sigmoid,
+        UnaryOp::Sin => T::sin,
+        UnaryOp::Cos => T::cos,
+        UnaryOp::Floor => T::floor,
+        UnaryOp::Ceil => T::ceil,
+        UnaryOp::Reciprocal => T::reciprocal,
+        _ => return numeric_unary(op),
+    })
+}
+
+/// The arithmetic binary ops, on one pair of elements.
+pub fn arithmetic<T: Num>(op: BinaryOp) -> Option<fn(T, T) -> T> {
+    Some(match op {
+        BinaryOp::Add => T::add,
+        BinaryOp::Sub => T::sub,
+        BinaryOp::Mul => T::mul,
+        BinaryOp::Div => T::div,
+        BinaryOp::Pow => T::pow,
+        BinaryOp::Maximum => T::maximum,
+        BinaryOp::Minimum => T::minimum,
+        _ => return None,
+    })
+}
+
+/// IEEE comparisons: anything against NaN is false, except `!=`; `false <
+/// true`, as in numpy.
+pub fn comparison<T: PartialOrd>(op: BinaryOp) -> Option<fn(T, T) -> bool> {
+    Some(match op {
+        BinaryOp::Lt => |a, b| a < b,
+        BinaryOp::Le => |a, b| a <= b,
+        BinaryOp::Gt => |a, b| a > b,
+        BinaryOp::Ge => |a, b| a >= b,
+        BinaryOp::Eq => |a, b| a == b,
+        BinaryOp::Ne => |a, b| a != b,
+        _ => return None,
+    })
+}
+
+/// `op` on one element, or why it is not defined on its dtype.
+pub fn unary(op: UnaryOp, x: Scalar) -> Result<Scalar, String> {
+    let r = match x {
+        Scalar::F32(v) => float_unary(op).map(|f| Scalar::F32(f(v))),
+        Scalar::F64(v) => float_unary(op).map(|f| Scalar::F64(f(v))),
+        Scalar::I32(v) => numeric_unary(op).map(|f| Scalar::I32(f(v))),
+        Scalar::I64(v) => numeric_unary(op).map(|f| Scalar::I64(f(v))),
+        Scalar::Bool(b) => (op == UnaryOp::Not).then_some(Scalar::Bool(!b)),
+    };
+    r.ok_or_else(|| format!("{} is not defined on {}", op.name(), x.dtype()))
+}
+
+/// `op` on one pair of elements of one dtype, or why it is not defined.
+pub fn binary(op: BinaryOp, x: Scalar, y: Scalar) -> Result<Scalar, String> {
+    fn compare<T: PartialOrd>(op: BinaryOp, a: T, b: T) -> Option<Scalar> {
+        comparison(op).map(|f| Scalar::Bool(f(a, b)))
+    }
+    let r = if op.is_comparison() {
+        match (x, y) {
+            (Scalar::F32(a), Scalar::F32(b)) => compare(op, a, b),
+            (Scalar::F64(a), Scalar::F64(b)) => compare(op, a, b),
+            (Scalar::I32(a), Scalar::I32(b)) => compare(op, a, b),
+            (Scalar::I64(a), Scalar::I64(b)) => compare(op, a, b),
+            (Scalar::Bool(a), Scalar::Bool(b)) => compare(op, a, b),
+            _ => None,
+        }
+    } else {
+        match (x, y) {
+            (Scalar::F32(a), Scalar::F32(b)) => arithmetic(op).map(|f| Scalar::F32(f(a, b))),
+            (Scalar::F64(a), Scalar::F64(b)) => arithmetic(op).map(|f| Scalar::F64(f(a, b))),
+            (Scalar::I32(a), Scalar::I32(b)) => arithmetic(op).map(|f| Scalar::I32(f(a, b))),
+            (Scalar::I64(a), Scalar::I64(b)) => arithmetic(op).map(|f| Scalar::I64(f(a, b))),
+            _ => None,
+        }
+    };
+    r.ok_or_else(|| {
+        format!(
+            "{} is not defined on {} and {}",
+            op.name(),
+            x.dtype(),
+            y.dtype()
+        )
+    })
+}
+
+/// numpy `astype`: floats truncate toward zero into integers (saturating,
+/// and NaN gives 0, where numpy leaves such values undefined), integers wrap
+/// into narrower ones, nonzero (NaN included) is true, and bool is 0 or 1.
+pub fn cast(x: Scalar, to: DType) -> Scalar {
+    macro_rules! convert {
+        ($v:expr, $zero:expr) => {
+            match to {
+                DType::F32 => Scalar::F32($v as f32),
+                DType::F64 => Scalar::F64($v as f64),
+                DType::I32 => Scalar::I32($v as i32),
+                DType::I64 => Scalar::I64($v as i64),
+                DType::Bool => Scalar::Bool($v != $zero),
+            }
+        };
+    }
+    match x {
+        Scalar::F32(v) => convert!(v, 0.0),
+        Scalar::F64(v) => convert!(v, 0.0),
+        Scalar::I32(v) => convert!(v, 0),
+        Scalar::I64(v) => convert!(v, 0),
+        Scalar::Bool(v) => convert!(u8::from(v), 0),
+    }
+}
+
+/// The elements `f(0)`, `f(1)`, … `f(n - 1)` as a buffer of `dtype`; `None`
+/// where `f` gives `None` or a scalar of another dtype.
+pub fn collect(dtype: DType, n: usize, f: impl FnMut(usize) -> Option<Scalar>) -> Option<Data> {
+    fn gather<T>(
+        n: usize,
+        mut f: impl FnMut(usize) -> Option<Scalar>,
+        pick: fn(Scalar) -> Option<T>,
+    ) -> Option<Vec<T>> {
+        (0..n).map(|i| f(i).and_then(pick)).collect()
+    }
+    Some(match dtype {
+        DType::F32 => Data::F32(gather(n, f, |s| match s {
+            Scalar::F32(x) => Some(x),
+            _ => None,
+        })?),
+        DType::F64 => Data::F64(gather(n, f, |s| match s {
+            Scalar::F64(x) => Some(x),
+            _ => None,
+        })?),
+        DType::I32 => Data::I32(gather(n, f, |s| match s {
+            Scalar::I32(x) => Some(x),
+            _ => None,
+        })?),
+        DType::I64 => Data::I64(gather(n, f, |s| match s {
+            Scalar::I64(x) => Some(x),
+            _ => None,
+        })?),
+        DType::Bool => Data::Bool(gather(n, f, |s| match s {
+            Scalar::Bool(x) => Some(x),
+            _ => None,
+        })?),
+    })
 }
 
 #[cfg(test)]
