@@ -5,8 +5,10 @@
 //! the backend takes, then code generation) and then run as often as needed,
 //! so a compiling backend compiles a training step once per shape, not once
 //! per step. `interp` runs the Graph IR on the reference interpreter; `cpu`
-//! lowers to the Kernel IR and JIT-compiles it with Cranelift; `cuda` is not
-//! built yet.
+//! lowers to the Kernel IR and JIT-compiles it with Cranelift; `cuda` lowers
+//! to the Kernel IR, generates PTX for the GPU at hand (LLVM's NVPTX target,
+//! feature `llvm`) and runs it through the CUDA driver, keeping params on the
+//! device between training steps ([`Executable::keeps_params`]).
 
 use crate::cli::Backend;
 use crate::failure::Failure;
@@ -26,6 +28,7 @@ pub struct Executable {
 enum Code {
     Interp,
     Cpu(Box<tfg_cpu::Compiled>),
+    Cuda(Box<tfg_ptx::cuda::Session>),
 }
 
 /// Runs the pass pipeline over `g` (specialised) as far as `backend` needs,
@@ -41,27 +44,57 @@ pub fn prepare(backend: Backend, g: Graph, dumps: &Dumps) -> Result<Executable, 
         return Err(failed("the Graph IR passes left no graph".into()));
     };
     check_memory(&graph)?;
+    let kernel_ir = |graph: &Graph| {
+        let mut ir = Ir::Graph(graph.clone());
+        let passes = tfg_passes::pipeline_between(Level::Graph, Level::Kernel, false);
+        dumps.run_passes(&mut ir, &passes, &options)?;
+        match ir {
+            Ir::Kernel(program) => Ok(program),
+            _ => Err(failed("lowering left no Kernel IR".into())),
+        }
+    };
     let code = match backend {
         Backend::Interp => Code::Interp,
         Backend::Cpu => {
-            let mut ir = Ir::Graph(graph.clone());
-            let passes = tfg_passes::pipeline_between(Level::Graph, Level::Kernel, false);
-            dumps.run_passes(&mut ir, &passes, &options)?;
-            let Ir::Kernel(program) = ir else {
-                return Err(failed("lowering left no Kernel IR".into()));
-            };
-            let compiled = tfg_cpu::compile(&program).map_err(|e| failed(e.to_string()))?;
+            let compiled =
+                tfg_cpu::compile(&kernel_ir(&graph)?).map_err(|e| failed(e.to_string()))?;
             Code::Cpu(Box::new(compiled))
         }
-        Backend::Cuda => return Err(cuda_missing()),
+        Backend::Cuda => {
+            let device = tfg_ptx::cuda::open().map_err(Failure::new)?;
+            let module = ptx_for(&device, &kernel_ir(&graph)?).map_err(failed)?;
+            Code::Cuda(Box::new(device.load(&module).map_err(failed)?))
+        }
     };
     Ok(Executable { graph, code })
 }
 
-/// An error for a backend this build cannot run, before any work is done.
+/// PTX for the architecture of `device` (sm_80 where it cannot say).
+#[cfg(feature = "llvm")]
+fn ptx_for(
+    device: &tfg_ptx::cuda::Device,
+    program: &tfg_ptx::Program,
+) -> Result<tfg_ptx::PtxModule, String> {
+    let sm = match device.compute_capability() {
+        Ok((major, minor)) => format!("sm_{major}{minor}"),
+        Err(_) => tfg_ptx::DEFAULT_SM.to_string(),
+    };
+    tfg_ptx::compile_ptx(program, &sm)
+}
+
+#[cfg(not(feature = "llvm"))]
+fn ptx_for(_: &tfg_ptx::cuda::Device, _: &tfg_ptx::Program) -> Result<tfg_ptx::PtxModule, String> {
+    Err(NO_LLVM.into())
+}
+
+/// Why a build without the `llvm` feature cannot compile for the GPU.
+#[cfg(not(feature = "llvm"))]
+pub const NO_LLVM: &str = "this tfg was built without LLVM (cargo feature `llvm`), so it cannot generate PTX; compile with `tfg compile FILE --target ptx -o DIR` where LLVM is, then run `tfg run DIR --backend cuda` here";
+
+/// An error for a backend this machine cannot run, before any work is done.
 pub fn check_available(backend: Backend) -> Result<(), Failure> {
     match backend {
-        Backend::Cuda => Err(cuda_missing()),
+        Backend::Cuda => tfg_ptx::cuda::open().map(drop).map_err(Failure::new),
         Backend::Cpu | Backend::Interp => Ok(()),
     }
 }
@@ -77,7 +110,10 @@ pub fn check_memory(g: &Graph) -> Result<(), Failure> {
             .numel()
             .and_then(|n| n.checked_mul(node.ty.dtype.size() as u64));
         if bytes.is_none_or(|b| b > limit) {
-            let what = node.name.as_deref().map_or_else(|| node.op.name(), |n| format!("`{n}`"));
+            let what = node
+                .name
+                .as_deref()
+                .map_or_else(|| node.op.name(), |n| format!("`{n}`"));
             return Err(Failure::new(format!(
                 "graph `{}`: {what} of type {} needs more memory than this machine has ({} bytes)",
                 g.name, node.ty, limit
@@ -93,10 +129,6 @@ fn memory_bytes() -> Option<u64> {
     let line = info.lines().find(|l| l.starts_with("MemTotal:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     kib.checked_mul(1024)
-}
-
-fn cuda_missing() -> Failure {
-    Failure::new("the cuda backend is not built yet; use `--backend cpu` or `--backend interp`")
 }
 
 impl Executable {
@@ -118,6 +150,47 @@ impl Executable {
                     updates: out.updates,
                 })
             }
+            Code::Cuda(s) => {
+                s.set_params(params).map_err(failed)?;
+                let out = s.run(inputs).map_err(failed)?;
+                Ok(Outputs {
+                    outputs: out.outputs,
+                    updates: out.updates,
+                })
+            }
+        }
+    }
+
+    /// Whether the params live with the code (a GPU's memory) between
+    /// training steps: then train with [`Executable::load_params`] once,
+    /// [`Executable::step`] each step, and [`Executable::params`] to read
+    /// them back.
+    pub fn keeps_params(&self) -> bool {
+        matches!(self.code, Code::Cuda(_))
+    }
+
+    /// Hands the params (in `graph().params()` order) to a backend that keeps them.
+    pub fn load_params(&mut self, params: &[Tensor]) -> Result<(), Failure> {
+        match &mut self.code {
+            Code::Cuda(s) => s.set_params(params).map_err(Failure::new),
+            _ => Err(Failure::new("this backend does not keep params")),
+        }
+    }
+
+    /// One training step on kept params: they become their updates; gives
+    /// the outputs.
+    pub fn step(&mut self, inputs: &[Tensor]) -> Result<Vec<Tensor>, Failure> {
+        match &mut self.code {
+            Code::Cuda(s) => s.step(inputs).map_err(Failure::new),
+            _ => Err(Failure::new("this backend does not keep params")),
+        }
+    }
+
+    /// The kept params' current values, in `graph().params()` order.
+    pub fn params(&self) -> Result<Vec<Tensor>, Failure> {
+        match &self.code {
+            Code::Cuda(s) => s.params().map_err(Failure::new),
+            _ => Err(Failure::new("this backend does not keep params")),
         }
     }
 }

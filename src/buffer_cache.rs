@@ -47,9 +47,10 @@ static CACHE: Mutex<Blocks> = Mutex::new(Blocks {
 
 impl Blocks {
     fn take(&mut self, layout: Layout) -> Option<*mut u8> {
-        let slot = self.slots.iter_mut().find(|s| {
-            s.is_some_and(|b| b.size == layout.size() && b.align == layout.align())
-        })?;
+        let slot = self
+            .slots
+            .iter_mut()
+            .find(|s| s.is_some_and(|b| b.size == layout.size() && b.align == layout.align()))?;
         let block = slot.take()?;
         self.bytes -= block.size;
         Some(block.ptr)
@@ -152,6 +153,8 @@ mod tests {
         assert_eq!(c.take(other), None, "alignment must match too");
         let huge = Layout::from_size_align(LIMIT, 8).expect("layout");
         assert!(!c.keep(fake(99), huge), "over the byte limit");
-        assert!(!cached(Layout::from_size_align(MIN_BLOCK - 1, 8).expect("layout")));
+        assert!(!cached(
+            Layout::from_size_align(MIN_BLOCK - 1, 8).expect("layout")
+        ));
     }
 }

@@ -75,7 +75,8 @@ pub struct ReplArgs {
 
 #[derive(Args, Debug)]
 pub struct RunArgs {
-    /// The .tfg file.
+    /// The .tfg file, or a PTX module from `tfg compile --target ptx` (its
+    /// directory or its .ptx file; runs with --backend cuda).
     pub file: PathBuf,
     #[command(flatten)]
     pub graph: GraphArg,
@@ -84,7 +85,7 @@ pub struct RunArgs {
     #[arg(long = "feed", value_name = "NAME=VALUE")]
     pub feeds: Vec<Feed>,
     /// Where to run: `cpu` JIT-compiles with Cranelift, `interp` is the reference
-    /// interpreter; `cuda` is not wired in yet.
+    /// interpreter, `cuda` runs PTX on an NVIDIA GPU.
     #[arg(long, value_enum, default_value_t = Backend::Cpu)]
     pub backend: Backend,
     /// Seed for random param initialisers.
@@ -189,6 +190,14 @@ pub struct DumpArgs {
     /// After simplify, print each rewrite it applied: the rule, and the term before and after.
     #[arg(long)]
     pub explain: bool,
+    /// After the Kernel IR, print the GPU launch plan its PTX would run with
+    /// (grid, block, shared memory and buffers of each launch); needs --dim
+    /// for symbolic dims.
+    #[arg(long)]
+    pub launch_plan: bool,
+    /// The GPU architecture for --launch-plan (default sm_80).
+    #[arg(long, value_name = "sm_XX", requires = "launch_plan")]
+    pub sm: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -241,7 +250,7 @@ pub enum Backend {
     Cpu,
     /// The reference interpreter.
     Interp,
-    /// A CUDA GPU. Not wired into the command line yet: gives an error.
+    /// A CUDA GPU: PTX through LLVM's NVPTX target, run by the CUDA driver.
     Cuda,
 }
 
@@ -271,14 +280,20 @@ pub struct CompileArgs {
     #[arg(long = "dim", value_name = "NAME=N", value_parser = crate::selection::dim_binding)]
     pub dims: Vec<(String, u64)>,
     /// Require the file's train item (its step becomes `NAME_train_step`); with
-    /// --emit clif|asm, show the training step instead of the forward graph.
+    /// --emit clif|asm|llvm|ptx, show the training step instead of the forward
+    /// graph; with --target ptx, compile the training step.
     #[arg(long)]
     pub train: bool,
-    /// What to write: an object file, or the CLIF or assembly of the kernels.
-    #[arg(long, value_enum, default_value_t = Emit::Obj)]
-    pub emit: Emit,
-    /// Where to write it (the object file; CLIF and assembly default to stdout).
-    #[arg(short, long, value_name = "FILE")]
+    /// What to write. cpu: `obj` (the default), or the `clif` or `asm` of the
+    /// kernels. ptx: a module directory (the default), or its `ptx` or `llvm` IR.
+    #[arg(long, value_enum)]
+    pub emit: Option<Emit>,
+    /// The GPU architecture for --target ptx: sm_80 (the default), sm_90, …
+    #[arg(long, value_name = "sm_XX")]
+    pub sm: Option<String>,
+    /// Where to write it: the object file (cpu), the module directory or a
+    /// FILE.ptx (ptx, see docs/cli.md); listings default to stdout.
+    #[arg(short, long, value_name = "PATH")]
     pub output: Option<PathBuf>,
     /// Where to write the C header declaring the object's API.
     #[arg(long, value_name = "FILE.h")]
@@ -292,6 +307,8 @@ pub struct CompileArgs {
 pub enum Target {
     /// The CPU tfg runs on, through Cranelift.
     Cpu,
+    /// NVIDIA GPUs: PTX and its launch manifest, through LLVM's NVPTX target.
+    Ptx,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -299,6 +316,8 @@ pub enum Emit {
     Obj,
     Clif,
     Asm,
+    Llvm,
+    Ptx,
 }
 
 #[cfg(test)]

@@ -1,11 +1,16 @@
-//! `tfg compile FILE --target cpu`: a graph compiled ahead of time into an
-//! object file and a C header (or its CLIF or assembly, with `--emit`).
+//! `tfg compile FILE --target cpu|ptx`: a graph compiled ahead of time.
 //!
-//! The object holds the forward graph as `{graph}_run` and, where the file
-//! has a `train` item, its training step as `{graph}_train_step`; the
-//! initial param values are computed here (with `--seed`) and embedded.
+//! `cpu`: an object file and a C header (or the kernels' CLIF or assembly,
+//! with `--emit`). The object holds the forward graph as `{graph}_run` and,
+//! where the file has a `train` item, its training step as
+//! `{graph}_train_step`; the initial param values are computed here (with
+//! `--seed`) and embedded.
+//!
+//! `ptx`: a PTX module (`crate::ptx_module`) of the forward graph, or of the
+//! training step with `--train`, for `--sm` (or its PTX or LLVM IR, with
+//! `--emit`), with the initial param values beside it.
 
-use crate::cli::{CompileArgs, Emit};
+use crate::cli::{CompileArgs, Emit, Target};
 use crate::failure::Failure;
 use crate::source::Source;
 use crate::{stdout, whole_file};
@@ -15,6 +20,7 @@ use tfg_ir::{Dim, Graph, Op};
 use tfg_passes::{Ir, Level, Options};
 
 pub fn compile(args: &CompileArgs) -> Result<(), Failure> {
+    let emit = check_options(args)?;
     let src = Source::load(&args.file)?;
     let program = src.compile()?;
     let forward = program
@@ -53,6 +59,13 @@ pub fn compile(args: &CompileArgs) -> Result<(), Failure> {
         .map(|s| lower(s, &params))
         .transpose()
         .map_err(failed)?;
+    if args.target == Target::Ptx {
+        let program = match (&train, args.train) {
+            (Some(t), true) => t,
+            _ => &run,
+        };
+        return compile_ptx(args, emit, program, &params, &failed);
+    }
     let model = AotModel {
         name: c_name(&forward.name),
         params,
@@ -69,19 +82,20 @@ pub fn compile(args: &CompileArgs) -> Result<(), Failure> {
         }
         .map_err(|e| failed(e.to_string()))
     };
-    match args.emit {
+    match emit {
         Emit::Clif | Emit::Asm => {
             // With --train the step is shown; otherwise the forward graph.
             let p = match (&model.train, args.train) {
                 (Some(t), true) => t,
                 _ => &model.run,
             };
-            let text = listing(p, args.emit == Emit::Asm)?;
+            let text = listing(p, emit == Emit::Asm)?;
             match &args.output {
                 Some(path) => whole_file::write(path, text.as_bytes()).map_err(Failure::new),
                 None => stdout::write(&text),
             }
         }
+        Emit::Llvm | Emit::Ptx => Err(Failure::new("--emit llvm|ptx needs --target ptx")),
         Emit::Obj => {
             let Some(out) = &args.output else {
                 return Err(Failure::new("-o FILE.o is needed to write an object file"));
@@ -94,6 +108,77 @@ pub fn compile(args: &CompileArgs) -> Result<(), Failure> {
             Ok(())
         }
     }
+}
+
+/// What to write, from `--target` and `--emit`, refusing options that do
+/// not belong to the target before any work is done. `None`: a PTX module.
+fn check_options(args: &CompileArgs) -> Result<Emit, Failure> {
+    match (args.target, args.emit) {
+        (Target::Cpu, _) if args.sm.is_some() => {
+            Err(Failure::new("--sm is for --target ptx"))
+        }
+        (Target::Cpu, Some(Emit::Llvm | Emit::Ptx)) => {
+            Err(Failure::new("--emit llvm|ptx needs --target ptx"))
+        }
+        (Target::Cpu, emit) => Ok(emit.unwrap_or(Emit::Obj)),
+        (Target::Ptx, Some(Emit::Obj | Emit::Clif | Emit::Asm)) => Err(Failure::new(
+            "--emit obj|clif|asm is for --target cpu; --target ptx writes a module, or --emit ptx|llvm",
+        )),
+        (Target::Ptx, _) if args.header.is_some() => {
+            Err(Failure::new("--header is for --target cpu"))
+        }
+        (Target::Ptx, None) if args.output.is_none() => Err(Failure::new(
+            "-o DIR (or -o FILE.ptx) is needed to write a PTX module",
+        )),
+        // `Obj` stands for the module: --target ptx never writes an object.
+        (Target::Ptx, emit) => Ok(emit.unwrap_or(Emit::Obj)),
+    }
+}
+
+/// The PTX module of `program` (or its PTX or LLVM IR), as `emit` says;
+/// `failed` makes an error about the graph.
+#[cfg(feature = "llvm")]
+fn compile_ptx(
+    args: &CompileArgs,
+    emit: Emit,
+    program: &AotProgram,
+    params: &[AotParam],
+    failed: &dyn Fn(String) -> Failure,
+) -> Result<(), Failure> {
+    let sm = args.sm.as_deref().unwrap_or(tfg_ptx::DEFAULT_SM);
+    let module = tfg_ptx::compile_ptx(&program.program, sm).map_err(failed)?;
+    let listing = match emit {
+        Emit::Ptx => Some(module.ptx.clone()),
+        Emit::Llvm => Some(tfg_ptx::llvm_ir(&program.program).map_err(failed)?),
+        _ => None,
+    };
+    match (listing, &args.output) {
+        (Some(text), Some(path)) => whole_file::write(path, text.as_bytes()).map_err(Failure::new),
+        (Some(text), None) => stdout::write(&text),
+        (None, Some(path)) => {
+            // The values of the params the module takes, by name.
+            let values: Vec<(&str, &tfg_ir::Tensor)> = module
+                .manifest
+                .params
+                .iter()
+                .filter_map(|spec| params.iter().find(|p| p.name == spec.name))
+                .map(|p| (p.name.as_str(), &p.value))
+                .collect();
+            crate::ptx_module::write(path, &module, &values)
+        }
+        (None, None) => Err(Failure::new("-o DIR is needed to write a PTX module")),
+    }
+}
+
+#[cfg(not(feature = "llvm"))]
+fn compile_ptx(
+    _: &CompileArgs,
+    _: Emit,
+    _: &AotProgram,
+    _: &[AotParam],
+    _: &dyn Fn(String) -> Failure,
+) -> Result<(), Failure> {
+    Err(Failure::new(crate::backend::NO_LLVM))
 }
 
 /// A symbolic dim of `g` that `dims` leaves unbound.

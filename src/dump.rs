@@ -25,7 +25,13 @@ pub fn dump(args: &DumpArgs) -> Result<(), Failure> {
     };
     let src = Source::load(file)?;
     let program = src.compile()?;
-    let g = selection::select(&src, &program, args.graph.name.as_deref(), args.train, &args.dims)?;
+    let g = selection::select(
+        &src,
+        &program,
+        args.graph.name.as_deref(),
+        args.train,
+        &args.dims,
+    )?;
     let after = if args.after.is_empty() {
         vec!["all".to_string()]
     } else {
@@ -45,11 +51,46 @@ pub fn dump(args: &DumpArgs) -> Result<(), Failure> {
     let options = Options {
         explain: args.explain,
     };
-    let times = Dumps::new(after, sink).run_to(&mut Ir::Graph(g), level, &options)?;
+    if args.launch_plan && level != Level::Kernel {
+        return Err(Failure::new(
+            "--launch-plan needs concrete shapes: bind every symbolic dim with --dim NAME=N",
+        ));
+    }
+    let name = g.name.clone();
+    let mut ir = Ir::Graph(g);
+    let times = Dumps::new(after, sink).run_to(&mut ir, level, &options)?;
     if args.time_passes {
         eprint!("{}", time_table(&times));
     }
-    Ok(())
+    match (&ir, args.launch_plan) {
+        (Ir::Kernel(program), true) => {
+            let sm = args.sm.as_deref().unwrap_or(tfg_ptx::DEFAULT_SM);
+            let plan = launch_plan(program, sm)
+                .map_err(|e| Failure::new(format!("graph `{name}`: {e}")))?;
+            match &args.dump_dir {
+                Some(dir) => crate::whole_file::write(
+                    &dir.join(format!("{name}.launch-plan.txt")),
+                    plan.as_bytes(),
+                )
+                .map_err(Failure::new),
+                None => stdout::write(&format!(
+                    "// ----- launch plan (graph {name}) -----\n{plan}"
+                )),
+            }
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The launch plan of `program`'s PTX for `sm`, one line a launch.
+#[cfg(feature = "llvm")]
+fn launch_plan(program: &tfg_ir::kernel::Program, sm: &str) -> Result<String, String> {
+    Ok(tfg_ptx::compile_ptx(program, sm)?.manifest.to_string())
+}
+
+#[cfg(not(feature = "llvm"))]
+fn launch_plan(_: &tfg_ir::kernel::Program, _: &str) -> Result<String, String> {
+    Err(crate::backend::NO_LLVM.into())
 }
 
 /// `--time-passes`: one row a pass and the total, as LLVM's `-time-passes` prints.

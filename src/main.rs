@@ -28,6 +28,7 @@ mod json;
 mod npy;
 mod opt;
 mod picture;
+mod ptx_module;
 mod repl;
 mod run;
 mod selection;

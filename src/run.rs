@@ -15,6 +15,9 @@ use tfg_interp::Outputs;
 use tfg_ir::{Graph, Tensor};
 
 pub fn run(args: &RunArgs) -> Result<(), Failure> {
+    if crate::ptx_module::is_module(&args.file) {
+        return crate::ptx_module::run(args);
+    }
     backend::check_available(args.backend)?;
     let src = Source::load(&args.file)?;
     let started = Instant::now();
@@ -44,16 +47,28 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
             (exe, result, Some(timing))
         }
     };
-    let outputs = named_outputs(exe.graph(), &result.outputs);
+    report(
+        args,
+        &named_outputs(exe.graph(), &result.outputs),
+        timing.as_ref(),
+    )
+}
 
+/// Writes `--out`, then prints the outputs (and `--bench`'s timing) as
+/// `--json` or as text.
+pub fn report(
+    args: &RunArgs,
+    outputs: &[(&str, &Tensor)],
+    timing: Option<&Timing>,
+) -> Result<(), Failure> {
     if let Some(dir) = &args.out {
-        write_outputs(dir, &outputs)?;
+        write_outputs(dir, outputs)?;
     }
-    match (args.json, &timing) {
-        (true, None) => stdout::write(&json::run_report(&outputs)),
-        (true, Some(t)) => stdout::write(&timing::with_timing(&json::run_report(&outputs), t)),
-        (false, None) => stdout::write(&outputs_text(&outputs)),
-        (false, Some(t)) => stdout::write(&(outputs_text(&outputs) + &t.text("run"))),
+    match (args.json, timing) {
+        (true, None) => stdout::write(&json::run_report(outputs)),
+        (true, Some(t)) => stdout::write(&timing::with_timing(&json::run_report(outputs), t)),
+        (false, None) => stdout::write(&outputs_text(outputs)),
+        (false, Some(t)) => stdout::write(&(outputs_text(outputs) + &t.text("run"))),
     }
 }
 

@@ -54,6 +54,14 @@ impl Session {
         }
     }
 
+    /// Stores `values` as `g`'s params, in `g.params()` order (read back
+    /// from a backend that keeps them between steps).
+    pub fn store_params(&mut self, g: &Graph, values: Vec<Tensor>) {
+        for (v, value) in g.params().zip(values) {
+            self.params.insert(param_name(g, v).to_string(), value);
+        }
+    }
+
     /// The value of param `name`, if it has one.
     pub fn value(&self, name: &str) -> Option<&Tensor> {
         self.params.get(name)

@@ -182,6 +182,7 @@ pub fn train_loop(
         finite_so_far &= finite;
         last = outputs.into_iter().next();
     }
+    trainer.sync(session)?;
     last.ok_or_else(|| Failure::new("no training step ran"))
 }
 
@@ -195,6 +196,9 @@ pub struct Trainer<'s> {
     seed: u64,
     src: &'s Source,
     prepared: HashMap<Vec<Vec<usize>>, Prepared>,
+    /// The prepared step (by feed shapes) whose backend holds the newest
+    /// params, newer than the session's, when the backend keeps them.
+    resident: Option<Vec<Vec<usize>>>,
     /// Time spent specialising and compiling the step graph, over every shape.
     pub compile_time: Duration,
     /// How long the last step ran, not counting compiling it.
@@ -224,6 +228,7 @@ impl<'s> Trainer<'s> {
             seed,
             src,
             prepared: HashMap::new(),
+            resident: None,
             compile_time: Duration::ZERO,
             last_step: Duration::ZERO,
         })
@@ -251,19 +256,42 @@ impl<'s> Trainer<'s> {
             self.prepared.insert(shapes.clone(), prepared);
         }
         let started = Instant::now();
+        if self.resident.as_ref().is_some_and(|r| *r != shapes) {
+            self.sync(session)?;
+        }
         let Some(Prepared { exe, order }) = self.prepared.get_mut(&shapes) else {
             return Err(Failure::new("no compiled step for these shapes"));
         };
-        let params = session.params_for(exe.graph())?;
-        let result = if order.iter().enumerate().all(|(i, &j)| i == j) {
-            exe.run(inputs, &params)?
+        let reordered: Vec<Tensor>;
+        let inputs = if order.iter().enumerate().all(|(i, &j)| i == j) {
+            inputs
         } else {
-            let reordered: Vec<Tensor> = order.iter().map(|&j| inputs[j].clone()).collect();
-            exe.run(&reordered, &params)?
+            reordered = order.iter().map(|&j| inputs[j].clone()).collect();
+            &reordered
         };
-        session.apply_updates(exe.graph(), result.updates);
+        let outputs = if exe.keeps_params() {
+            // Params go to the device once and stay there; `sync` reads them back.
+            if self.resident.is_none() {
+                exe.load_params(&session.params_for(exe.graph())?)?;
+                self.resident = Some(shapes);
+            }
+            exe.step(inputs)?
+        } else {
+            let result = exe.run(inputs, &session.params_for(exe.graph())?)?;
+            session.apply_updates(exe.graph(), result.updates);
+            result.outputs
+        };
         self.last_step = started.elapsed();
-        Ok(result.outputs)
+        Ok(outputs)
+    }
+
+    /// Brings the session's params up to date with a backend that keeps
+    /// them, after the last step or before a step of another shape.
+    pub fn sync(&mut self, session: &mut Session) -> Result<(), Failure> {
+        if let Some(p) = self.resident.take().and_then(|r| self.prepared.get(&r)) {
+            session.store_params(p.exe.graph(), p.exe.params()?);
+        }
+        Ok(())
     }
 
     /// Specialises the step graph to the shapes of the inputs named `names`,

@@ -249,15 +249,6 @@ fn file_is_not_utf8() {
 }
 
 #[test]
-fn cuda_is_not_built_yet() {
-    check(
-        "cuda_is_not_built_yet",
-        1,
-        &["run", HELLO, "--backend", "cuda"],
-    );
-}
-
-#[test]
 fn unknown_flag_is_a_usage_error() {
     check(
         "unknown_flag_is_a_usage_error",

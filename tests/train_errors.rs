@@ -85,10 +85,3 @@ fn mistyped_file_default() {
     );
 }
 
-#[test]
-fn train_on_cuda_is_not_built_yet() {
-    check(
-        "train_on_cuda_is_not_built_yet",
-        &["train", "examples/hello.tfg", "--backend", "cuda"],
-    );
-}
