@@ -39,6 +39,15 @@ if "$bin/tfg" run examples/hello.tfg --backend cuda --json >/dev/null 2>&1; then
 else
     fail "this tfg binary cannot run --backend cuda (see docs/backend-ptx.md)"
 fi
+# The LLVM-free build runs modules compiled elsewhere.
+"$bin/tfg-nollvm" run bench/gpu/modules/hello --backend cuda --feed x=1.0 --json >/tmp/tfg_module.json \
+    && "$python" -c 'import json,sys; y=json.load(open(sys.argv[1]))["outputs"]["y"]["data"][0]; sys.exit(abs(y-0.8)>1e-6)' /tmp/tfg_module.json \
+    && echo "ok: the LLVM-free tfg runs a compiled module" || fail "tfg-nollvm run MODULE"
+"$bin/tfg-nollvm" run bench/gpu/modules/elementwise --backend cuda --json \
+    --feed 'x=[-3.0, -1.5, -0.5, 0.0, 0.25, 1.0, 2.0, 4.0]' >/tmp/tfg_module_ew.json \
+    && "$bin/tfg" run examples/elementwise.tfg --backend interp --json >/tmp/tfg_ew_interp.json \
+    && "$python" bench/gpu/compare.py /tmp/tfg_ew_interp.json /tmp/tfg_module_ew.json \
+    && echo "ok: the elementwise module matches the interpreter" || fail "elementwise module"
 
 echo "== 3. elementwise kernel vs copy bandwidth"
 line=$("$bin/gpu_bench" elementwise 26) || fail "elementwise bench"
