@@ -432,6 +432,10 @@ struct Emitter<'c, 'g> {
     gemm: Option<(ValueId, BufId)>,
     /// Every index at which the epilogue read the GEMM's result.
     c_loads: Vec<Affine>,
+    /// Reduced values kept while a reduction's loop computes them: each is
+    /// also stored into a row store's buffer there, and the row pass loads
+    /// it back instead of computing it again (softmax's `exp(x - max)`).
+    kept: Vec<(ValueId, BufId)>,
     div_rem: bool,
 }
 
@@ -463,6 +467,7 @@ impl<'c, 'g> Emitter<'c, 'g> {
             row_flat: None,
             gemm: None,
             c_loads: Vec::new(),
+            kept: Vec::new(),
             div_rem: false,
         }
     }
@@ -828,6 +833,10 @@ impl<'c, 'g> Emitter<'c, 'g> {
             (k, r)
         };
         let (n_kept, n_all) = (kept.iter().product::<u64>(), x_dims.iter().product::<u64>());
+        let (row_stores, kept_stores): (Vec<ValueId>, Vec<ValueId>) = stores
+            .iter()
+            .partition(|&&s| n_all != n_kept && g.ty(s).shape.numel() == Some(n_all));
+        self.kept = self.keepable(&reductions, &row_stores)?;
         let kidx = self.open(&kept, self.outer_flat, true);
         let kat = self.flat(&kidx, &kept);
         self.row_flat = Some(kat.clone());
@@ -835,19 +844,74 @@ impl<'c, 'g> Emitter<'c, 'g> {
         for &r in &reductions {
             self.reduce(r, &kidx, &rows, &axes, &x_dims)?;
         }
-        let (row_stores, kept_stores): (Vec<ValueId>, Vec<ValueId>) = stores
-            .iter()
-            .partition(|&&s| n_all != n_kept && g.ty(s).shape.numel() == Some(n_all));
         if !row_stores.is_empty() {
             let ridx = self.open(&rows, self.inner_flat, false);
             let full = merge(&kidx, &ridx, &axes, x_dims.len());
             let at = self.flat(&full, &x_dims);
+            for (x, buf) in self.kept.clone() {
+                self.load(x, buf, at.clone());
+            }
             self.store_all(&row_stores, &at, n_all)?;
             self.close_to(outer);
         }
         self.store_all(&kept_stores, &kat, n_kept)?;
         self.close_to(1);
         Ok(())
+    }
+
+    /// The reduced values worth keeping, each with the buffer of a row store
+    /// that reads it at its own element: a value computed in the kernel (not
+    /// a load), of the store's dtype and shape, reached from the store
+    /// through elementwise ops without broadcasting. One store each.
+    fn keepable(
+        &mut self,
+        reductions: &[ValueId],
+        row_stores: &[ValueId],
+    ) -> Result<Vec<(ValueId, BufId)>, String> {
+        let g = self.g;
+        let mut kept: Vec<(ValueId, BufId)> = Vec::new();
+        let mut used = Vec::new();
+        for &r in reductions {
+            if !matches!(g.node(r).op, Op::Reduce { .. }) {
+                continue;
+            }
+            let x = g.node(r).args[0];
+            let computed = self.is_member(x)
+                && matches!(g.node(x).op, Op::Unary(_) | Op::Binary(..) | Op::Select)
+                && self.gemm.is_none_or(|(mm, _)| mm != x);
+            if !computed || kept.iter().any(|(v, _)| *v == x) {
+                continue;
+            }
+            let reader = row_stores.iter().copied().find(|&s| {
+                !used.contains(&s)
+                    && g.ty(s).dtype == g.ty(x).dtype
+                    && self.dims(s) == self.dims(x)
+                    && self.reads_at_own_element(s, x)
+            });
+            if let Some(s) = reader {
+                used.push(s);
+                kept.push((x, self.cx.buffer_of(s)?));
+            }
+        }
+        Ok(kept)
+    }
+
+    /// Whether member `v` reads `x` at its own element: `v` is `x`, or an
+    /// elementwise op with an operand of its own shape that does.
+    fn reads_at_own_element(&self, v: ValueId, x: ValueId) -> bool {
+        if v == x {
+            return true;
+        }
+        let node = self.g.node(v);
+        self.is_member(v)
+            && matches!(
+                node.op,
+                Op::Unary(_) | Op::Binary(..) | Op::Select | Op::Cast { .. }
+            )
+            && node
+                .args
+                .iter()
+                .any(|&a| self.dims(a) == self.dims(v) && self.reads_at_own_element(a, x))
     }
 
     /// Computes each value of `stores` at element `at` of a loop over `n`
@@ -904,6 +968,15 @@ impl<'c, 'g> Emitter<'c, 'g> {
                 let ridx = self.open(rows, self.inner_flat, false);
                 let full = merge(kidx, &ridx, axes, x_dims.len());
                 let mut e = self.value(x, &full)?;
+                if let Some(&(_, buf)) = self.kept.iter().find(|(v, _)| *v == x) {
+                    let index = self.flat(&full, x_dims);
+                    let index = self.index(&index);
+                    self.push(Stmt::Store {
+                        buf,
+                        index,
+                        value: e.clone(),
+                    });
+                }
                 if wide {
                     e = Expr::Cast(acc_t, Box::new(e));
                 }

@@ -79,9 +79,10 @@ pub(crate) enum Mapping {
 /// How a loop's iterations may be spread over a group of threads.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Split {
-    /// It only accumulates into these locals (defined outside it), each with
+    /// It accumulates into these locals (defined outside it), each with
     /// `t = op(t, e)` for an associative, commutative `op`: each thread
     /// accumulates its share from the identity, then the shares combine.
+    /// It may also store, each iteration to its own elements.
     Reduce(Vec<(Local, BinaryOp)>),
     /// Its iterations store to disjoint elements and read nothing another
     /// iteration writes.
@@ -561,7 +562,9 @@ pub(crate) fn split(s: &Stmt) -> Option<Split> {
         _ => {}
     });
     if !assigns.is_empty() {
-        if has_store {
+        // A reduction loop may also store what it computes (lowering keeps
+        // softmax's exponentials so), each iteration to its own element.
+        if has_store && !independent_stores(*var, body) {
             return None;
         }
         let mut accs = Vec::new();
@@ -604,15 +607,20 @@ pub(crate) fn split(s: &Stmt) -> Option<Split> {
     if *parallel {
         return Some(Split::Stores);
     }
-    // Every store is at an element that depends on the loop variable, and a
-    // buffer both read and written is accessed at one index only.
+    independent_stores(*var, body).then_some(Split::Stores)
+}
+
+/// Whether every store of `body` is at an element that depends on loop
+/// variable `var`, and a buffer both read and written is accessed at one
+/// index only: then the iterations touch disjoint elements.
+fn independent_stores(var: Var, body: &[Stmt]) -> bool {
     let mut ok = true;
     let mut at: HashMap<BufId, Vec<Index>> = HashMap::new();
     let mut written = BTreeSet::new();
     Stmt::walk(body, &mut |s| {
         if let Stmt::Store { buf, index, .. } = s {
             let mut uses_var = false;
-            index.vars(&mut |v| uses_var |= v == *var);
+            index.vars(&mut |v| uses_var |= v == var);
             ok &= uses_var;
             written.insert(*buf);
             at.entry(*buf).or_default().push(index.clone());
@@ -628,7 +636,7 @@ pub(crate) fn split(s: &Stmt) -> Option<Split> {
     let same_place = written
         .iter()
         .all(|b| at[b].windows(2).all(|w| w[0] == w[1]));
-    (ok && same_place).then_some(Split::Stores)
+    ok && same_place
 }
 
 /// `(loops, gemm)` when `s` is a GEMM or a nest of loops, each holding only
@@ -748,7 +756,7 @@ mod tests {
   buffer b0: f32[4, 64] input 0 \"x\"
   buffer b1: f32[4, 64] output 0 \"y\"
   arena 0
-  kernel k0 reads b0 writes b1 {
+  kernel k0 reads b0, b1 writes b1 {
     parallel for i0 in 0..4 {
       let t0: f32 = -inf
       for i1 in 0..64 {
@@ -756,11 +764,13 @@ mod tests {
       }
       let t1: f64 = 0.0f64
       for i2 in 0..64 {
-        t1 = add(t1, cast<f64>(exp(sub(b0[i0 * 64 + i2], t0))))
+        let t3: f32 = exp(sub(b0[i0 * 64 + i2], t0))
+        store b1[i0 * 64 + i2] = t3
+        t1 = add(t1, cast<f64>(t3))
       }
       let t2: f32 = cast<f32>(t1)
       for i3 in 0..64 {
-        store b1[i0 * 64 + i3] = div(exp(sub(b0[i0 * 64 + i3], t0)), t2)
+        store b1[i0 * 64 + i3] = div(b1[i0 * 64 + i3], t2)
       }
     }
   }

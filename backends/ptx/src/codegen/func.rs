@@ -451,6 +451,12 @@ impl<'g, 'p, 'ctx> Fx<'g, 'p, 'ctx> {
                     let r = self.binary(op, d, old, all)?;
                     self.g.b.build_store(p, r)?;
                 }
+                // What each thread stored is read by others after the loop.
+                let mut stores = false;
+                Stmt::walk(body, &mut |s| stores |= matches!(s, Stmt::Store { .. }));
+                if stores {
+                    self.sync(size)?;
+                }
                 Ok(())
             }
         }
