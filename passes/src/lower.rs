@@ -12,7 +12,10 @@
 //!   accumulation loop over the reduced dims per reduction, then — for
 //!   reduce-then-broadcast patterns — one more pass over the row for the
 //!   values stored per row element. Producers are computed inside the loops,
-//!   at the index each access needs.
+//!   at the index each access needs. A reduction over leading axes only
+//!   (`sum(x, axis = 0)`) is written by columns instead: each reduction
+//!   sweeps the rows into a temporary row of accumulators, kept elements
+//!   innermost, so every pass reads memory in order.
 //! - gemm: a [`Gemm`] call (batched with strides, or inside loops over the
 //!   batch dims where numpy broadcasting needs it), then the epilogue loop,
 //!   which updates the GEMM's result in place when it reads each element once.
@@ -185,6 +188,18 @@ impl<'g> Context<'g> {
         b
     }
 
+    /// A new temporary of `dtype` and `shape` that holds no graph value.
+    fn scratch(&mut self, dtype: DType, shape: Vec<u64>) -> BufId {
+        let b = BufId(self.buffers.len() as u32);
+        self.buffers.push(Buffer {
+            dtype,
+            shape,
+            role: Role::Temp,
+            name: None,
+        });
+        b
+    }
+
     /// The buffer holding `v`, making one for a constant.
     fn buffer_of(&mut self, v: ValueId) -> Result<BufId, String> {
         if let Some(b) = self.home[v.index()] {
@@ -239,6 +254,7 @@ impl<'g> Context<'g> {
     fn kernel(&mut self, grp: &Group) -> Result<Kernel, String> {
         self.place_stored(grp);
         let mut body = self.body(grp)?;
+        drop_unused_lets(&mut body);
         inline_single_uses(&mut body);
         renumber_locals(&mut body);
         let (reads, writes) = accesses(&body);
@@ -836,6 +852,16 @@ impl<'c, 'g> Emitter<'c, 'g> {
         let (row_stores, kept_stores): (Vec<ValueId>, Vec<ValueId>) = stores
             .iter()
             .partition(|&&s| n_all != n_kept && g.ty(s).shape.numel() == Some(n_all));
+        if self.by_columns(&reductions, &axes, &x_dims, n_kept) {
+            return self.columns(
+                &reductions,
+                &kept,
+                &rows,
+                &axes,
+                &x_dims,
+                (&row_stores, &kept_stores),
+            );
+        }
         self.kept = self.keepable(&reductions, &row_stores)?;
         let kidx = self.open(&kept, self.outer_flat, true);
         let kat = self.flat(&kidx, &kept);
@@ -856,6 +882,129 @@ impl<'c, 'g> Emitter<'c, 'g> {
         }
         self.store_all(&kept_stores, &kat, n_kept)?;
         self.close_to(1);
+        Ok(())
+    }
+
+    /// Whether the reductions reduce leading axes only (`sum(x, axis = 0)` of
+    /// a matrix), so that the elements they keep are contiguous: then
+    /// [`Emitter::columns`] reads memory in order where the row-by-row shape
+    /// would stride across it.
+    fn by_columns(
+        &self,
+        reductions: &[ValueId],
+        axes: &[usize],
+        x_dims: &[u64],
+        n_kept: u64,
+    ) -> bool {
+        let g = self.g;
+        let leading = axes.iter().enumerate().all(|(i, &a)| a == i) && axes.len() < x_dims.len();
+        leading
+            && n_kept > 1
+            && self.gemm.is_none()
+            && reductions.iter().all(|&r| {
+                matches!(g.node(r).op, Op::Reduce { .. })
+                    && reduced_axes(&g.node(r).op) == axes
+                    && self.dims(g.node(r).args[0]) == x_dims
+            })
+    }
+
+    /// A reduction over leading axes, in three passes that each walk memory
+    /// in order: every reduction accumulates into a temporary row of the
+    /// kept elements (one sweep over the rows, the kept elements innermost,
+    /// each element summed in the same order as row by row would); then the
+    /// values stored per kept element; then those stored per element.
+    fn columns(
+        &mut self,
+        reductions: &[ValueId],
+        kept: &[u64],
+        rows: &[u64],
+        axes: &[usize],
+        x_dims: &[u64],
+        (row_stores, kept_stores): (&[ValueId], &[ValueId]),
+    ) -> Result<(), String> {
+        let g = self.g;
+        let n_kept: u64 = kept.iter().product();
+        let n_rows: u64 = rows.iter().product();
+        let accs: Vec<(ValueId, ReduceOp, Accumulation, BufId)> = reductions
+            .iter()
+            .map(|&r| {
+                let Op::Reduce { op, .. } = g.node(r).op else {
+                    return Err(format!("{} is not a reduction", label(g, r)));
+                };
+                let how = Accumulation::of(op, g.ty(g.node(r).args[0]).dtype);
+                let buf = self.cx.scratch(how.acc_t, kept.to_vec());
+                Ok((r, op, how, buf))
+            })
+            .collect::<Result<_, String>>()?;
+        // Every accumulator starts at its identity.
+        let k = self.open_loop(n_kept, true);
+        for (_, _, how, buf) in &accs {
+            let index = self.index(&k);
+            self.push(Stmt::Store {
+                buf: *buf,
+                index,
+                value: Expr::Const(how.init),
+            });
+        }
+        self.close_to(1);
+        // The reductions' results at kept element `k`, read back from their
+        // accumulators (the first `n` of them).
+        let finish = |em: &mut Self, k: &Affine, n: usize| {
+            em.row_flat = Some(k.clone());
+            for &(r, op, ref how, buf) in &accs[..n] {
+                let index = em.index(k);
+                let acc = em.bind(Expr::Load { buf, index }, how.acc_t, None);
+                let xt = g.ty(g.node(r).args[0]).dtype;
+                let value = how.result(op, xt, acc, n_rows);
+                let Expr::Local(local) = em.bind(value, g.ty(r).dtype, None) else {
+                    return Err("internal: a bound value is not a local".to_string());
+                };
+                em.reduced.insert(r, local);
+            }
+            Ok(())
+        };
+        // One sweep over the rows a reduction, the kept elements the inner
+        // loop; a reduction may read the ones before it (softmax's max).
+        for (j, &(r, _, ref how, buf)) in accs.iter().enumerate() {
+            let ridx = self.open(rows, true, false);
+            let k = self.open_loop(n_kept, false);
+            finish(self, &k, j)?;
+            let kidx = self.split(&k, kept);
+            let full = merge(&kidx, &ridx, axes, x_dims.len());
+            let mut e = self.value(g.node(r).args[0], &full)?;
+            if how.wide {
+                e = Expr::Cast(how.acc_t, Box::new(e));
+            }
+            let index = self.index(&k);
+            let acc = Expr::Load {
+                buf,
+                index: index.clone(),
+            };
+            self.push(Stmt::Store {
+                buf,
+                index,
+                value: Expr::Binary(how.combine, Box::new(acc), Box::new(e)),
+            });
+            self.close_to(1);
+        }
+        // The values stored per kept element, then per element.
+        let all = accs.len();
+        if !kept_stores.is_empty() {
+            let k = self.open_loop(n_kept, true);
+            finish(self, &k, all)?;
+            self.store_all(kept_stores, &k, n_kept)?;
+            self.close_to(1);
+        }
+        if !row_stores.is_empty() {
+            let ridx = self.open(rows, true, true);
+            let k = self.open_loop(n_kept, false);
+            finish(self, &k, all)?;
+            let kidx = self.split(&k, kept);
+            let full = merge(&kidx, &ridx, axes, x_dims.len());
+            let at = self.flat(&full, x_dims);
+            self.store_all(row_stores, &at, n_rows * n_kept)?;
+            self.close_to(1);
+        }
         Ok(())
     }
 
@@ -956,15 +1105,8 @@ impl<'c, 'g> Emitter<'c, 'g> {
         let depth = self.blocks.len();
         let result = match &node.op {
             Op::Reduce { op, .. } => {
-                let wide = xt == DType::F32 && matches!(op, ReduceOp::Sum | ReduceOp::Mean);
-                let acc_t = if wide { DType::F64 } else { xt };
-                let init = match op {
-                    ReduceOp::Sum | ReduceOp::Mean => Scalar::from_f64(acc_t, 0.0),
-                    ReduceOp::Prod => Scalar::from_f64(acc_t, 1.0),
-                    ReduceOp::Max => lowest(acc_t),
-                    ReduceOp::Min => highest(acc_t),
-                };
-                let acc = self.accumulator(acc_t, init);
+                let how = Accumulation::of(*op, xt);
+                let acc = self.accumulator(how.acc_t, how.init);
                 let ridx = self.open(rows, self.inner_flat, false);
                 let full = merge(kidx, &ridx, axes, x_dims.len());
                 let mut e = self.value(x, &full)?;
@@ -977,31 +1119,16 @@ impl<'c, 'g> Emitter<'c, 'g> {
                         value: e.clone(),
                     });
                 }
-                if wide {
-                    e = Expr::Cast(acc_t, Box::new(e));
+                if how.wide {
+                    e = Expr::Cast(how.acc_t, Box::new(e));
                 }
-                let combine = match op {
-                    ReduceOp::Sum | ReduceOp::Mean => BinaryOp::Add,
-                    ReduceOp::Prod => BinaryOp::Mul,
-                    ReduceOp::Max => BinaryOp::Maximum,
-                    ReduceOp::Min => BinaryOp::Minimum,
-                };
                 self.push(Stmt::Assign {
                     local: acc,
-                    value: Expr::Binary(combine, Box::new(Expr::Local(acc)), Box::new(e)),
+                    value: Expr::Binary(how.combine, Box::new(Expr::Local(acc)), Box::new(e)),
                 });
                 self.close_to(depth);
                 self.local_depth.insert(acc, depth - 1);
-                let mut result = Expr::Local(acc);
-                if *op == ReduceOp::Mean {
-                    let n = Scalar::from_f64(acc_t, rows.iter().product::<u64>() as f64);
-                    result =
-                        Expr::Binary(BinaryOp::Div, Box::new(result), Box::new(Expr::Const(n)));
-                }
-                if wide {
-                    result = Expr::Cast(xt, Box::new(result));
-                }
-                result
+                how.result(*op, xt, Expr::Local(acc), rows.iter().product())
             }
             Op::ArgMax { .. } | Op::ArgMin { .. } => {
                 let max = matches!(node.op, Op::ArgMax { .. });
@@ -1264,6 +1391,47 @@ fn rename_buf(body: &mut [Stmt], from: BufId, to: BufId) {
 
 /// The index into a reduction's operand: kept dims from `kept`, reduced
 /// dims (`axes`) from `rows`.
+/// How a reduction of `x` accumulates: in what type (f32 sums and means in
+/// f64), from what, with what.
+struct Accumulation {
+    acc_t: DType,
+    init: Scalar,
+    combine: BinaryOp,
+    wide: bool,
+}
+
+impl Accumulation {
+    fn of(op: ReduceOp, xt: DType) -> Accumulation {
+        let wide = xt == DType::F32 && matches!(op, ReduceOp::Sum | ReduceOp::Mean);
+        let acc_t = if wide { DType::F64 } else { xt };
+        let (init, combine) = match op {
+            ReduceOp::Sum | ReduceOp::Mean => (Scalar::from_f64(acc_t, 0.0), BinaryOp::Add),
+            ReduceOp::Prod => (Scalar::from_f64(acc_t, 1.0), BinaryOp::Mul),
+            ReduceOp::Max => (lowest(acc_t), BinaryOp::Maximum),
+            ReduceOp::Min => (highest(acc_t), BinaryOp::Minimum),
+        };
+        Accumulation {
+            acc_t,
+            init,
+            combine,
+            wide,
+        }
+    }
+
+    /// The reduction's value from its accumulator after `n` elements.
+    fn result(&self, op: ReduceOp, xt: DType, acc: Expr, n: u64) -> Expr {
+        let mut result = acc;
+        if op == ReduceOp::Mean {
+            let n = Scalar::from_f64(self.acc_t, n as f64);
+            result = Expr::Binary(BinaryOp::Div, Box::new(result), Box::new(Expr::Const(n)));
+        }
+        if self.wide {
+            result = Expr::Cast(xt, Box::new(result));
+        }
+        result
+    }
+}
+
 fn merge(kept: &[Affine], rows: &[Affine], axes: &[usize], rank: usize) -> Vec<Affine> {
     let (mut k, mut r) = (kept.iter(), rows.iter());
     (0..rank)
@@ -1302,6 +1470,40 @@ fn highest(d: DType) -> Scalar {
 /// Folds each local used exactly once into its use, when the use is in the
 /// same block and only other definitions lie between (so nothing it reads can
 /// change on the way).
+/// Removes the `let`s nothing reads (expressions have no effects), until
+/// none is left: a pass that binds every reduction's result may not use all.
+fn drop_unused_lets(body: &mut Vec<Stmt>) {
+    loop {
+        let mut used: BTreeSet<Local> = BTreeSet::new();
+        Stmt::walk(body, &mut |s| {
+            for e in s.exprs() {
+                e.walk(&mut |x| {
+                    if let Expr::Local(l) = x {
+                        used.insert(*l);
+                    }
+                });
+            }
+            if let Stmt::Assign { local, .. } = s {
+                used.insert(*local);
+            }
+        });
+        fn drop(body: &mut Vec<Stmt>, used: &BTreeSet<Local>) -> bool {
+            let before = body.len();
+            body.retain(|s| !matches!(s, Stmt::Let { local, .. } if !used.contains(local)));
+            let mut dropped = body.len() != before;
+            for s in body.iter_mut() {
+                if let Stmt::Loop { body: inner, .. } = s {
+                    dropped |= drop(inner, used);
+                }
+            }
+            dropped
+        }
+        if !drop(body, &used) {
+            return;
+        }
+    }
+}
+
 fn inline_single_uses(body: &mut Vec<Stmt>) {
     let mut uses: HashMap<Local, usize> = HashMap::new();
     let mut assigned: BTreeSet<Local> = BTreeSet::new();
