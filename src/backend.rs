@@ -7,14 +7,15 @@
 //! per step. `interp` runs the Graph IR on the reference interpreter; `cpu`
 //! lowers to the Kernel IR and JIT-compiles it with Cranelift; `cuda` lowers
 //! to the Kernel IR, generates PTX for the GPU at hand (LLVM's NVPTX target,
-//! feature `llvm`) and runs it through the CUDA driver, keeping params on the
-//! device between training steps ([`Executable::keeps_params`]).
+//! feature `llvm`) and runs it through the CUDA driver. Training steps run on
+//! params loaded once ([`Executable::load_params`], [`Executable::step`]),
+//! so a GPU keeps them in its memory and no backend copies them per step.
 
 use crate::cli::Backend;
 use crate::failure::Failure;
 use crate::ir_dump::Dumps;
 use tfg_interp::Outputs;
-use tfg_ir::{Graph, Tensor};
+use tfg_ir::{Graph, Tensor, ValueId};
 use tfg_passes::{Ir, Level, Options};
 
 /// A specialised graph, compiled for a backend, ready to run.
@@ -23,6 +24,10 @@ pub struct Executable {
     /// are what [`Executable::run`] takes.
     graph: Graph,
     code: Code,
+    /// The params between training steps, where they live on the host
+    /// (`cpu`, `interp`): set by [`Executable::load_params`], replaced by
+    /// their updates in [`Executable::step`].
+    held: Vec<Tensor>,
 }
 
 enum Code {
@@ -66,7 +71,11 @@ pub fn prepare(backend: Backend, g: Graph, dumps: &Dumps) -> Result<Executable, 
             Code::Cuda(Box::new(device.load(&module).map_err(failed)?))
         }
     };
-    Ok(Executable { graph, code })
+    Ok(Executable {
+        graph,
+        code,
+        held: Vec::new(),
+    })
 }
 
 /// PTX for the architecture of `device` (sm_80 where it cannot say).
@@ -161,36 +170,42 @@ impl Executable {
         }
     }
 
-    /// Whether the params live with the code (a GPU's memory) between
-    /// training steps: then train with [`Executable::load_params`] once,
-    /// [`Executable::step`] each step, and [`Executable::params`] to read
-    /// them back.
-    pub fn keeps_params(&self) -> bool {
-        matches!(self.code, Code::Cuda(_))
-    }
-
-    /// Hands the params (in `graph().params()` order) to a backend that keeps them.
-    pub fn load_params(&mut self, params: &[Tensor]) -> Result<(), Failure> {
+    /// Takes the params (in `graph().params()` order) for the training steps
+    /// that follow: a GPU keeps them in its memory, the host backends here.
+    pub fn load_params(&mut self, params: Vec<Tensor>) -> Result<(), Failure> {
         match &mut self.code {
-            Code::Cuda(s) => s.set_params(params).map_err(Failure::new),
-            _ => Err(Failure::new("this backend does not keep params")),
+            Code::Cuda(s) => s.set_params(&params).map_err(Failure::new),
+            Code::Interp | Code::Cpu(_) => {
+                self.held = params;
+                Ok(())
+            }
         }
     }
 
-    /// One training step on kept params: they become their updates; gives
-    /// the outputs.
+    /// One training step on the loaded params: each becomes its update
+    /// (without leaving the GPU, on `cuda`). Gives the outputs.
     pub fn step(&mut self, inputs: &[Tensor]) -> Result<Vec<Tensor>, Failure> {
-        match &mut self.code {
-            Code::Cuda(s) => s.step(inputs).map_err(Failure::new),
-            _ => Err(Failure::new("this backend does not keep params")),
+        if let Code::Cuda(s) = &mut self.code {
+            return s.step(inputs).map_err(Failure::new);
         }
+        let held = std::mem::take(&mut self.held);
+        let out = self.run(inputs, &held)?;
+        self.held = held;
+        let params: Vec<ValueId> = self.graph.params().collect();
+        for (&(param, _), value) in self.graph.updates.iter().zip(out.updates) {
+            let slot = params.iter().position(|&p| p == param);
+            if let Some(old) = slot.and_then(|i| self.held.get_mut(i)) {
+                *old = value;
+            }
+        }
+        Ok(out.outputs)
     }
 
-    /// The kept params' current values, in `graph().params()` order.
+    /// The loaded params' current values, in `graph().params()` order.
     pub fn params(&self) -> Result<Vec<Tensor>, Failure> {
         match &self.code {
             Code::Cuda(s) => s.params().map_err(Failure::new),
-            _ => Err(Failure::new("this backend does not keep params")),
+            Code::Interp | Code::Cpu(_) => Ok(self.held.clone()),
         }
     }
 }

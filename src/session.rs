@@ -1,10 +1,11 @@
 //! Param state: the values of a graph's params, kept between runs.
 //!
 //! A session starts from the params' initialisers with a seed (SPEC §1.4),
-//! or from a checkpoint, and hands the current values to each run; a training
-//! step's updates are stored back into it. Params are keyed by name, so a
-//! graph rewritten by the passes (or a training-step graph built from it, with
-//! its optimizer slots) finds its state again.
+//! or from a checkpoint, and hands the current values to each run; training
+//! takes them into the executable and stores them back after its steps.
+//! Params are keyed by name, so a graph rewritten by the passes (or a
+//! training-step graph built from it, with its optimizer slots) finds its
+//! state again.
 
 use crate::failure::Failure;
 use crate::source::Source;
@@ -45,13 +46,6 @@ impl Session {
         g.params()
             .map(|v| self.get(param_name(g, v)).cloned())
             .collect()
-    }
-
-    /// Stores the new param values a run of `g` computed, in `g.updates` order.
-    pub fn apply_updates(&mut self, g: &Graph, updates: Vec<Tensor>) {
-        for (&(param, _), value) in g.updates.iter().zip(updates) {
-            self.params.insert(param_name(g, param).to_string(), value);
-        }
     }
 
     /// Stores `values` as `g`'s params, in `g.params()` order (read back

@@ -196,8 +196,8 @@ pub struct Trainer<'s> {
     seed: u64,
     src: &'s Source,
     prepared: HashMap<Vec<Vec<usize>>, Prepared>,
-    /// The prepared step (by feed shapes) whose backend holds the newest
-    /// params, newer than the session's, when the backend keeps them.
+    /// The prepared step (by feed shapes) that holds the newest params,
+    /// newer than the session's.
     resident: Option<Vec<Vec<usize>>>,
     /// Time spent specialising and compiling the step graph, over every shape.
     pub compile_time: Duration,
@@ -269,24 +269,19 @@ impl<'s> Trainer<'s> {
             reordered = order.iter().map(|&j| inputs[j].clone()).collect();
             &reordered
         };
-        let outputs = if exe.keeps_params() {
-            // Params go to the device once and stay there; `sync` reads them back.
-            if self.resident.is_none() {
-                exe.load_params(&session.params_for(exe.graph())?)?;
-                self.resident = Some(shapes);
-            }
-            exe.step(inputs)?
-        } else {
-            let result = exe.run(inputs, &session.params_for(exe.graph())?)?;
-            session.apply_updates(exe.graph(), result.updates);
-            result.outputs
-        };
+        // The params go to the executable once and stay there (in a GPU's
+        // memory on `cuda`); `sync` brings the session up to date.
+        if self.resident.is_none() {
+            exe.load_params(session.params_for(exe.graph())?)?;
+            self.resident = Some(shapes);
+        }
+        let outputs = exe.step(inputs)?;
         self.last_step = started.elapsed();
         Ok(outputs)
     }
 
-    /// Brings the session's params up to date with a backend that keeps
-    /// them, after the last step or before a step of another shape.
+    /// Brings the session's params up to date with the executable that
+    /// holds them, after the last step or before a step of another shape.
     pub fn sync(&mut self, session: &mut Session) -> Result<(), Failure> {
         if let Some(p) = self.resident.take().and_then(|r| self.prepared.get(&r)) {
             session.store_params(p.exe.graph(), p.exe.params()?);
