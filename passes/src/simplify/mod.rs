@@ -169,14 +169,6 @@ pub fn simplify(g: &mut Graph, limits: Limits) -> Result<Report, String> {
 const TIME_LIMIT: &str = "time limit";
 
 fn saturate(g: &mut Graph, limits: Limits) -> Result<Report, String> {
-    // Parsed once per process: building the rule set costs more than
-    // simplifying a small graph.
-    static RULES: std::sync::OnceLock<Result<Vec<rules::Rule>, String>> =
-        std::sync::OnceLock::new();
-    let rules = RULES
-        .get_or_init(rules::rules)
-        .as_ref()
-        .map_err(Clone::clone)?;
     let roots: Vec<ValueId> = g
         .outputs
         .iter()
@@ -201,6 +193,12 @@ fn saturate(g: &mut Graph, limits: Limits) -> Result<Report, String> {
     }
     let ids = encode(g, &mut egraph)?;
     egraph.rebuild();
+    let present = egraph
+        .classes()
+        .flat_map(|c| &c.nodes)
+        .map(|n| n.to_string())
+        .collect();
+    let rules = rules::rules_for(&present)?;
     if let Some((i, why)) = ids
         .iter()
         .enumerate()
@@ -223,7 +221,7 @@ fn saturate(g: &mut Graph, limits: Limits) -> Result<Report, String> {
             true => Err(TIME_LIMIT.into()),
             false => Ok(()),
         })
-        .run(rules);
+        .run(&rules);
     let mut rules_used: Vec<(String, usize)> = Vec::new();
     for (rule, &n) in runner.iterations.iter().flat_map(|it| &it.applied) {
         match rules_used

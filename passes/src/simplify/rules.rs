@@ -22,6 +22,7 @@ use super::analysis::{shape, tensor_type, Facts, TensorAnalysis, TensorFacts, Te
 use super::cost::numel;
 use super::lang::{join, Attr, Kind, TensorLang};
 use egg::{Applier, ENodeOrVar, Id, Pattern, PatternAst, Rewrite, Subst, Symbol, Var};
+use std::collections::BTreeSet;
 use tfg_ir::{infer, BinaryOp, Dim, ReduceOp, Tensor, Type};
 
 pub type Rule = Rewrite<TensorLang, TensorAnalysis>;
@@ -209,32 +210,88 @@ impl Applier<TensorLang, TensorAnalysis> for Rhs {
     }
 }
 
+/// A rule before its patterns are parsed: parsing and compiling them is
+/// most of what building the rule set costs, so only the rules that can
+/// fire on a graph are built ([`rules_for`]).
+pub struct Spec {
+    name: String,
+    lhs: String,
+    rhs: String,
+    check: Box<dyn Fn(&Match) -> Leaves + Send + Sync>,
+}
+
 fn rule(
     name: &str,
     lhs: &str,
     rhs: &str,
     check: impl Fn(&Match) -> Leaves + Send + Sync + 'static,
-) -> Result<Rule, String> {
-    let parse = |s: &str| {
-        s.parse::<Pattern<TensorLang>>()
-            .map_err(|e| format!("rule {name}: {e}"))
-    };
-    let (lhs, rhs) = (parse(lhs)?, parse(rhs)?);
-    let mut vars: Vec<(String, Var)> = Vec::new();
-    for v in lhs.vars().into_iter().chain(rhs.vars()) {
-        if !vars.iter().any(|(_, w)| *w == v) {
-            vars.push((v.to_string(), v));
+) -> Spec {
+    Spec {
+        name: name.to_string(),
+        lhs: lhs.to_string(),
+        rhs: rhs.to_string(),
+        check: Box::new(check),
+    }
+}
+
+/// The operators a pattern names (the word after each `(`).
+fn operators(pattern: &str) -> impl Iterator<Item = &str> {
+    pattern
+        .split('(')
+        .skip(1)
+        .filter_map(|s| s.split_whitespace().next())
+}
+
+impl Spec {
+    fn build(self) -> Result<Rule, String> {
+        let name = &self.name;
+        let parse = |s: &str| {
+            s.parse::<Pattern<TensorLang>>()
+                .map_err(|e| format!("rule {name}: {e}"))
+        };
+        let (lhs, rhs) = (parse(&self.lhs)?, parse(&self.rhs)?);
+        let mut vars: Vec<(String, Var)> = Vec::new();
+        for v in lhs.vars().into_iter().chain(rhs.vars()) {
+            if !vars.iter().any(|(_, w)| *w == v) {
+                vars.push((v.to_string(), v));
+            }
+        }
+        Rewrite::new(
+            self.name.as_str(),
+            lhs,
+            Rhs {
+                ast: rhs.ast,
+                vars,
+                check: self.check,
+            },
+        )
+    }
+}
+
+/// The rules that can fire on an e-graph whose e-nodes have the operators
+/// `present`: those whose left-hand side names only operators present, or
+/// introduced by the right-hand side of another such rule.
+pub fn rules_for(present: &BTreeSet<String>) -> Result<Vec<Rule>, String> {
+    let specs = catalog();
+    let mut ops = present.clone();
+    let mut chosen = vec![false; specs.len()];
+    let mut grew = true;
+    while grew {
+        grew = false;
+        for (spec, chosen) in specs.iter().zip(chosen.iter_mut()) {
+            if !*chosen && operators(&spec.lhs).all(|o| ops.contains(o)) {
+                *chosen = true;
+                grew = true;
+                ops.extend(operators(&spec.rhs).map(str::to_string));
+            }
         }
     }
-    Rewrite::new(
-        name,
-        lhs,
-        Rhs {
-            ast: rhs.ast,
-            vars,
-            check: Box::new(check),
-        },
-    )
+    specs
+        .into_iter()
+        .zip(chosen)
+        .filter(|(_, chosen)| *chosen)
+        .map(|(spec, _)| spec.build())
+        .collect()
 }
 
 /// Known, so a `neg` of it folds away.
@@ -352,16 +409,16 @@ fn negation_folds(m: &Match, constant_first: bool) -> Leaves {
     when(is_constant(m.tensor("?c")?) && m.single_use(product))
 }
 
-/// The default rule set.
-pub fn rules() -> Result<Vec<Rule>, String> {
+/// The default rule set, unparsed.
+fn catalog() -> Vec<Spec> {
     let always = |_: &Match| Some(vec![]);
     let mut rules = vec![
         rule("mul-one", "(mul ?x ?c)", "?x", |m| {
             when(is_one(m.tensor("?c")?))
-        })?,
+        }),
         rule("one-mul", "(mul ?c ?x)", "?x", |m| {
             when(is_one(m.tensor("?c")?))
-        })?,
+        }),
         rule(
             "mul-one-broadcast",
             "(mul ?x ?c)",
@@ -372,7 +429,7 @@ pub fn rules() -> Result<Vec<Rule>, String> {
                 when(grows && is_one(m.tensor("?c")?))?;
                 Some(vec![("?s", shape_leaf(out.ty.shape.0.clone()))])
             },
-        )?,
+        ),
         rule(
             "one-mul-broadcast",
             "(mul ?c ?x)",
@@ -383,31 +440,31 @@ pub fn rules() -> Result<Vec<Rule>, String> {
                 when(grows && is_one(m.tensor("?c")?))?;
                 Some(vec![("?s", shape_leaf(out.ty.shape.0.clone()))])
             },
-        )?,
+        ),
         rule("add-zero", "(add ?x ?z)", "?x", |m| {
             when(adds_nothing(m.tensor("?x")?, m.tensor("?z")?))
-        })?,
+        }),
         rule("zero-add", "(add ?z ?x)", "?x", |m| {
             when(adds_nothing(m.tensor("?x")?, m.tensor("?z")?))
-        })?,
+        }),
         rule("sub-zero", "(sub ?x ?z)", "?x", |m| {
             when(subtracts_nothing(m.tensor("?x")?, m.tensor("?z")?))
-        })?,
+        }),
         rule("div-one", "(div ?x ?c)", "?x", |m| {
             when(is_one(m.tensor("?c")?))
-        })?,
-        rule("neg-neg", "(neg (neg ?x))", "?x", always)?,
+        }),
+        rule("neg-neg", "(neg (neg ?x))", "?x", always),
         rule("neg-mul", "(neg (mul ?c ?x))", "(mul (neg ?c) ?x)", |m| {
             negation_folds(m, true)
-        })?,
+        }),
         rule(
             "neg-mul-right",
             "(neg (mul ?x ?c))",
             "(mul ?x (neg ?c))",
             |m| negation_folds(m, false),
-        )?,
-        rule("add-neg", "(add ?a (neg ?b))", "(sub ?a ?b)", always)?,
-        rule("sub-neg", "(sub ?a (neg ?b))", "(add ?a ?b)", always)?,
+        ),
+        rule("add-neg", "(add ?a (neg ?b))", "(sub ?a ?b)", always),
+        rule("sub-neg", "(sub ?a (neg ?b))", "(add ?a ?b)", always),
         rule(
             "transpose-transpose",
             "(transpose ?p (transpose ?q ?x))",
@@ -420,33 +477,33 @@ pub fn rules() -> Result<Vec<Rule>, String> {
                     .collect::<Option<Vec<_>>>()?;
                 Some(vec![("?r", perm_leaf(r))])
             },
-        )?,
+        ),
         rule("transpose-identity", "(transpose ?p ?x)", "?x", |m| {
             when(m.perm("?p")?.iter().enumerate().all(|(i, &p)| i == p))
-        })?,
+        }),
         rule(
             "reshape-reshape",
             "(reshape ?s (reshape ?t ?x))",
             "(reshape ?s ?x)",
             always,
-        )?,
-        rule("reshape-same", "(reshape ?s ?x)", "?x", always)?,
+        ),
+        rule("reshape-same", "(reshape ?s ?x)", "?x", always),
         rule(
             "broadcast-broadcast",
             "(broadcast_to ?s (broadcast_to ?t ?x))",
             "(broadcast_to ?s ?x)",
             always,
-        )?,
-        rule("broadcast-same", "(broadcast_to ?s ?x)", "?x", always)?,
+        ),
+        rule("broadcast-same", "(broadcast_to ?s ?x)", "?x", always),
         rule("exp-log", "(exp (log ?x))", "?x", |m| {
             when(m.tensor("?x")?.non_negative)
-        })?,
+        }),
         rule(
             "sum-broadcast",
             "(reduce_sum ?a (broadcast_to ?s ?x))",
             "(broadcast_to ?r (mul (reshape ?k ?x) ?n))",
             |m| reduce_of_broadcast(m, true),
-        )?,
+        ),
         rule(
             "matmul-transposes",
             "(matmul (transpose ?p ?a) (transpose ?q ?b))",
@@ -458,7 +515,7 @@ pub fn rules() -> Result<Vec<Rule>, String> {
                     perm_leaf(swap_last(m.root()?.ty.shape.rank())),
                 )])
             },
-        )?,
+        ),
         rule(
             "transpose-matmul",
             "(transpose ?p (matmul ?a ?b))",
@@ -474,31 +531,31 @@ pub fn rules() -> Result<Vec<Rule>, String> {
                     ("?r", perm_leaf(swap_last(a))),
                 ])
             },
-        )?,
+        ),
         rule(
             "factor-left",
             "(add (mul ?a ?b) (mul ?a ?c))",
             "(mul ?a (add ?b ?c))",
             |m| factoring_saves(m, true),
-        )?,
+        ),
         rule(
             "factor-right",
             "(add (mul ?b ?a) (mul ?c ?a))",
             "(mul (add ?b ?c) ?a)",
             |m| factoring_saves(m, false),
-        )?,
+        ),
         rule(
             "factor-left-sub",
             "(sub (mul ?a ?b) (mul ?a ?c))",
             "(mul ?a (sub ?b ?c))",
             |m| factoring_saves(m, true),
-        )?,
+        ),
         rule(
             "factor-right-sub",
             "(sub (mul ?b ?a) (mul ?c ?a))",
             "(mul (sub ?b ?c) ?a)",
             |m| factoring_saves(m, false),
-        )?,
+        ),
     ];
     // Max, min and mean of equal elements are that element, exactly.
     for op in [ReduceOp::Mean, ReduceOp::Max, ReduceOp::Min] {
@@ -508,14 +565,54 @@ pub fn rules() -> Result<Vec<Rule>, String> {
             &lhs,
             "(broadcast_to ?r (reshape ?k ?x))",
             |m| reduce_of_broadcast(m, false),
-        )?);
+        ));
     }
     // A reduction over no axes is the identity.
     for op in ReduceOp::ALL {
         let lhs = format!("({} ?a ?x)", Kind::Reduce(op).name());
         rules.push(rule(&format!("{}-no-axes", op.name()), &lhs, "?x", |m| {
             when(matches!(m.attr("?a")?, Attr::Axes { axes, .. } if axes.is_empty()))
-        })?);
+        }));
     }
-    Ok(rules)
+    rules
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_rule_parses_though_most_graphs_build_only_some() {
+        let all: Vec<Rule> = catalog()
+            .into_iter()
+            .map(Spec::build)
+            .collect::<Result<_, _>>()
+            .expect("every rule parses");
+        let everything: BTreeSet<String> = catalog()
+            .iter()
+            .flat_map(|s| operators(&s.lhs).chain(operators(&s.rhs)))
+            .map(str::to_string)
+            .collect();
+        assert_eq!(rules_for(&everything).expect("builds").len(), all.len());
+        // `x * 1` pulls in what its rewrites make: broadcast_to, and the
+        // rules about broadcast_to; nothing about matmul or transpose.
+        let mul: BTreeSet<String> = ["mul".to_string()].into();
+        let names: Vec<String> = rules_for(&mul)
+            .expect("builds")
+            .iter()
+            .map(|r| r.name.to_string())
+            .collect();
+        assert!(names.contains(&"mul-one".to_string()), "{names:?}");
+        assert!(
+            names.contains(&"broadcast-broadcast".to_string()),
+            "{names:?}"
+        );
+        assert!(
+            !names
+                .iter()
+                .any(|n| n.contains("matmul") || n.contains("transpose")),
+            "{names:?}"
+        );
+        assert!(rules_for(&BTreeSet::new()).expect("builds").is_empty());
+    }
 }
