@@ -1,6 +1,7 @@
 //! Every example, through every path: its IR text round-trips (forward and
-//! training-step graphs), and the Cranelift backend agrees with the
-//! reference interpreter on `run` and on `train`.
+//! training-step graphs), and the Cranelift backend — and the CUDA backend,
+//! where a GPU is at hand — agrees with the reference interpreter on `run`
+//! and on `train`.
 
 mod common;
 
@@ -58,11 +59,11 @@ fn numbers(report: &Value, key: &str) -> Vec<(String, f64)> {
     out
 }
 
-fn assert_close(what: &str, cpu: &[(String, f64)], interp: &[(String, f64)], rtol: f64) {
-    assert_eq!(cpu.len(), interp.len(), "{what}");
-    for ((name, a), (_, b)) in cpu.iter().zip(interp) {
+fn assert_close(what: &str, got: &[(String, f64)], interp: &[(String, f64)], rtol: f64) {
+    assert_eq!(got.len(), interp.len(), "{what}");
+    for ((name, a), (_, b)) in got.iter().zip(interp) {
         let tol = rtol * a.abs().max(b.abs()).max(1e-3);
-        assert!((a - b).abs() <= tol, "{what} {name}: cpu {a} vs interp {b}");
+        assert!((a - b).abs() <= tol, "{what} {name}: {a} vs interp {b}");
     }
 }
 
@@ -70,30 +71,32 @@ fn json(args: &[&str]) -> Value {
     serde_json::from_str(&tfg_ok(args)).expect("one JSON object")
 }
 
-#[test]
-fn cpu_backend_agrees_with_the_interpreter_on_every_example() {
+/// `tfg run --backend BACKEND` agrees with the interpreter on every example.
+fn runs_every_example_as_the_interpreter_does(backend: &str) {
     for path in examples() {
         let file = path.to_str().expect("UTF-8");
-        let cpu = json(&["run", file, "--json", "--backend", "cpu"]);
+        let got = json(&["run", file, "--json", "--backend", backend]);
         let interp = json(&["run", file, "--json", "--backend", "interp"]);
+        let what = format!("{file} on {backend}");
         assert_close(
-            file,
-            &numbers(&cpu, "outputs"),
+            &what,
+            &numbers(&got, "outputs"),
             &numbers(&interp, "outputs"),
             1e-4,
         );
     }
 }
 
-#[test]
-fn cpu_backend_trains_every_example_as_the_interpreter_does() {
+/// Twenty steps of `tfg train --backend BACKEND` end where the
+/// interpreter's do, for every example with a train item.
+fn trains_every_example_as_the_interpreter_does(backend: &str) {
     for path in examples() {
         let file = path.to_str().expect("UTF-8");
         let src = std::fs::read_to_string(&path).expect("readable");
         if !src.contains("\ntrain ") {
             continue;
         }
-        let run = |backend: &str| {
+        let train = |backend: &str| {
             json(&[
                 "train",
                 file,
@@ -104,21 +107,32 @@ fn cpu_backend_trains_every_example_as_the_interpreter_does() {
                 backend,
             ])
         };
-        let (cpu, interp) = (run("cpu"), run("interp"));
+        let (got, interp) = (train(backend), train("interp"));
+        let what = format!("{file} on {backend}");
         // Twenty optimizer steps may amplify rounding differences a little.
         assert_close(
-            file,
-            &numbers(&cpu, "params"),
+            &what,
+            &numbers(&got, "params"),
             &numbers(&interp, "params"),
             1e-3,
         );
         assert_close(
-            file,
-            &numbers(&cpu, "outputs"),
+            &what,
+            &numbers(&got, "outputs"),
             &numbers(&interp, "outputs"),
             1e-3,
         );
     }
+}
+
+#[test]
+fn cpu_backend_agrees_with_the_interpreter_on_every_example() {
+    runs_every_example_as_the_interpreter_does("cpu");
+}
+
+#[test]
+fn cpu_backend_trains_every_example_as_the_interpreter_does() {
+    trains_every_example_as_the_interpreter_does("cpu");
 }
 
 /// Whether `--backend cuda` can run here. Where it cannot, the error must
@@ -143,19 +157,8 @@ fn gpu_at_hand(test: &str) -> bool {
 
 #[test]
 fn cuda_backend_agrees_with_the_interpreter_on_every_example() {
-    if !gpu_at_hand("cuda_backend_agrees_with_the_interpreter_on_every_example") {
-        return;
-    }
-    for path in examples() {
-        let file = path.to_str().expect("UTF-8");
-        let cuda = json(&["run", file, "--json", "--backend", "cuda"]);
-        let interp = json(&["run", file, "--json", "--backend", "interp"]);
-        assert_close(
-            file,
-            &numbers(&cuda, "outputs"),
-            &numbers(&interp, "outputs"),
-            1e-4,
-        );
+    if gpu_at_hand("cuda_backend_agrees_with_the_interpreter_on_every_example") {
+        runs_every_example_as_the_interpreter_does("cuda");
     }
 }
 
@@ -164,37 +167,7 @@ fn cuda_backend_trains_every_example_as_the_interpreter_does() {
     if !gpu_at_hand("cuda_backend_trains_every_example_as_the_interpreter_does") {
         return;
     }
-    for path in examples() {
-        let file = path.to_str().expect("UTF-8");
-        let src = std::fs::read_to_string(&path).expect("readable");
-        if !src.contains("\ntrain ") {
-            continue;
-        }
-        let run = |backend: &str| {
-            json(&[
-                "train",
-                file,
-                "--json",
-                "--steps",
-                "20",
-                "--backend",
-                backend,
-            ])
-        };
-        let (cuda, interp) = (run("cuda"), run("interp"));
-        assert_close(
-            file,
-            &numbers(&cuda, "params"),
-            &numbers(&interp, "params"),
-            1e-3,
-        );
-        assert_close(
-            file,
-            &numbers(&cuda, "outputs"),
-            &numbers(&interp, "outputs"),
-            1e-3,
-        );
-    }
+    trains_every_example_as_the_interpreter_does("cuda");
     // SPEC §1.4: hello ends with y = 0.8 · 0.95^100 on every backend.
     let hello = json(&["train", "examples/hello.tfg", "--json", "--backend", "cuda"]);
     let y = hello["outputs"]["y"]["data"][0].as_f64().expect("y");
