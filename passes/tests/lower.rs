@@ -706,6 +706,89 @@ fn softmax_kernel_text() {
     insta::assert_snapshot!(kernel::print(&check(&g)));
 }
 
+fn sum_keepdims(g: &mut Graph, x: ValueId, axis: usize) -> ValueId {
+    add(
+        g,
+        Op::Reduce {
+            op: ReduceOp::Sum,
+            axes: vec![axis],
+            keepdims: true,
+        },
+        &[x],
+    )
+}
+
+/// How many times the program computes `exp`.
+fn exps(p: &Program) -> usize {
+    kernel::print(p).matches("exp(").count()
+}
+
+#[test]
+fn a_reduced_value_a_store_reads_is_computed_once() {
+    // Softmax over the last or a middle axis, odd sizes and size 1.
+    for (dims, axis) in [
+        (&[5, 7][..], 1),
+        (&[1, 1], 1),
+        (&[3, 1], 1),
+        (&[3, 5, 2], 1),
+        (&[2, 3, 9], 2),
+    ] {
+        let mut g = Graph::new("softmax");
+        let x = input(&mut g, "x", DType::F32, dims);
+        let y = softmax(&mut g, x, axis);
+        g.outputs.push(("y".into(), y));
+        let p = check(&g);
+        assert_eq!(exps(&p), 1, "{dims:?} {axis}\n{}", kernel::print(&p));
+    }
+    // `exp(x) / sum(exp(x))`: the kept value is computed from a load.
+    for (dims, axis) in [(&[4, 3][..], 1), (&[7, 3], 0), (&[2, 5, 3], 1)] {
+        let mut g = Graph::new("exp_over_sum");
+        let x = input(&mut g, "x", DType::F32, dims);
+        let e = add(&mut g, Op::Unary(UnaryOp::Exp), &[x]);
+        let s = sum_keepdims(&mut g, e, axis);
+        let y = add(&mut g, Op::Binary(BinaryOp::Div), &[e, s]);
+        g.outputs.push(("y".into(), y));
+        check(&g);
+    }
+}
+
+#[test]
+fn a_reduced_value_is_not_kept_where_a_store_cannot_hold_it() {
+    let dims = [3, 5];
+    let graph = |name: &str| {
+        let mut g = Graph::new(name);
+        let x = input(&mut g, "x", DType::F32, &dims);
+        let e = add(&mut g, Op::Unary(UnaryOp::Exp), &[x]);
+        let s = sum_keepdims(&mut g, e, 1);
+        (g, x, e, s)
+    };
+    // Two row stores read `exp(x)`: one of them keeps it, both agree.
+    let (mut g, _, e, s) = graph("two_readers");
+    let y = add(&mut g, Op::Binary(BinaryOp::Div), &[e, s]);
+    let z = add(&mut g, Op::Binary(BinaryOp::Mul), &[e, s]);
+    g.outputs = vec![("y".into(), y), ("z".into(), z)];
+    assert_eq!(exps(&check(&g)), 1);
+    // A store of another dtype (f64) cannot hold the f32 value.
+    let (mut g, _, e, s) = graph("widened");
+    let y = add(&mut g, Op::Binary(BinaryOp::Div), &[e, s]);
+    let y = add(&mut g, Op::Cast { to: DType::F64 }, &[y]);
+    g.outputs.push(("y".into(), y));
+    assert_eq!(exps(&check(&g)), 2);
+    // A bool store cannot either.
+    let (mut g, _, e, s) = graph("compared");
+    let y = add(&mut g, Op::Binary(BinaryOp::Lt), &[e, s]);
+    g.outputs.push(("y".into(), y));
+    assert_eq!(exps(&check(&g)), 2);
+    // log_softmax stores `x - max - log(sum)`, which does not read `exp`.
+    let (mut g, x, _, s) = graph("log_softmax");
+    let l = add(&mut g, Op::Unary(UnaryOp::Log), &[s]);
+    let y = add(&mut g, Op::Binary(BinaryOp::Sub), &[x, l]);
+    g.outputs.push(("y".into(), y));
+    let p = check(&g);
+    let text = kernel::print(&p);
+    assert_eq!(text.matches("store").count(), 1, "{text}");
+}
+
 #[test]
 fn temporaries_share_the_arena_when_their_lifetimes_do_not_overlap() {
     // A chain of matmuls: each product is a temporary read only by the next.

@@ -475,13 +475,13 @@ fn one_hot_of_both_integer_dtypes() {
     }
 }
 
-/// `softmax(x)` over the last axis, as the frontend expands it.
-fn softmax(g: &mut Graph, x: ValueId) -> ValueId {
+/// `softmax(x, axis)`, as the frontend expands it.
+fn softmax(g: &mut Graph, x: ValueId, axis: usize) -> ValueId {
     let m = add(
         g,
         Op::Reduce {
             op: ReduceOp::Max,
-            axes: vec![1],
+            axes: vec![axis],
             keepdims: true,
         },
         &[x],
@@ -492,7 +492,7 @@ fn softmax(g: &mut Graph, x: ValueId) -> ValueId {
         g,
         Op::Reduce {
             op: ReduceOp::Sum,
-            axes: vec![1],
+            axes: vec![axis],
             keepdims: true,
         },
         &[e],
@@ -502,10 +502,37 @@ fn softmax(g: &mut Graph, x: ValueId) -> ValueId {
 
 #[test]
 fn softmax_rows() {
-    for (rows, cols) in [(1, 1), (3, 7), (64, 1000)] {
+    // The last, a middle and the first axis; size 1, odd sizes, a vector
+    // tail, and rows enough to split across threads.
+    let cases: [(&[u64], usize); 6] = [
+        (&[1, 1], 1),
+        (&[3, 7], 1),
+        (&[64, 1000], 1),
+        (&[5, 33, 3], 1),
+        (&[4, 1, 9], 1),
+        (&[21, 5], 0),
+    ];
+    for (dims, axis) in cases {
         let mut g = Graph::new("softmax");
-        let x = input(&mut g, "x", DType::F32, &[rows, cols]);
-        let y = softmax(&mut g, x);
+        let x = input(&mut g, "x", DType::F32, dims);
+        let y = softmax(&mut g, x, axis);
+        g.outputs.push(("y".into(), y));
+        check_reduction(&g);
+        // `exp(x) / sum(exp(x))`: the value kept in the sum's loop reads a
+        // load directly.
+        let mut g = Graph::new("exp_over_sum");
+        let x = input(&mut g, "x", DType::F32, dims);
+        let e = add(&mut g, Op::Unary(UnaryOp::Exp), &[x]);
+        let s = add(
+            &mut g,
+            Op::Reduce {
+                op: ReduceOp::Sum,
+                axes: vec![axis],
+                keepdims: true,
+            },
+            &[e],
+        );
+        let y = add(&mut g, Op::Binary(BinaryOp::Div), &[e, s]);
         g.outputs.push(("y".into(), y));
         check_reduction(&g);
     }

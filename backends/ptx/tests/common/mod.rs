@@ -302,9 +302,27 @@ pub fn shape_cases() -> Vec<Case> {
     let y = add(&mut g, Op::MatMul, &[x, wt]);
     g.outputs.push(("y".into(), y));
     cases.push(case("matmul_transposed", g, 1e-4, false));
-    cases.push(case("softmax_rows", softmax(&[300, 100]), 1e-4, false));
-    cases.push(case("softmax_long_rows", softmax(&[3, 5000]), 1e-4, false));
-    cases.push(case("softmax_short_rows", softmax(&[50, 10]), 1e-4, false));
+    cases.push(case("softmax_rows", softmax(&[300, 100], 1), 1e-4, false));
+    cases.push(case(
+        "softmax_long_rows",
+        softmax(&[3, 5000], 1),
+        1e-4,
+        false,
+    ));
+    cases.push(case(
+        "softmax_short_rows",
+        softmax(&[50, 10], 1),
+        1e-4,
+        false,
+    ));
+    cases.push(case("softmax_one", softmax(&[1, 1], 1), 1e-4, false));
+    cases.push(case(
+        "softmax_middle_axis",
+        softmax(&[6, 37, 5], 1),
+        1e-4,
+        false,
+    ));
+    cases.push(case("softmax_columns", softmax(&[33, 7], 0), 1e-4, false));
     let sum_all = single(
         "sum_all",
         Op::Reduce {
@@ -350,11 +368,10 @@ pub fn shape_cases() -> Vec<Case> {
     cases
 }
 
-/// `softmax(x, axis = -1)`, as the frontend expands it.
-fn softmax(dims: &[u64]) -> Graph {
+/// `softmax(x, axis)`, as the frontend expands it.
+fn softmax(dims: &[u64], axis: usize) -> Graph {
     let mut g = Graph::new("softmax");
     let x = input(&mut g, "x", DType::F32, dims);
-    let axis = dims.len() - 1;
     let m = add(
         &mut g,
         Op::Reduce {
