@@ -79,7 +79,6 @@ pub fn prepare(backend: Backend, g: Graph, dumps: &Dumps) -> Result<Executable, 
 }
 
 /// PTX for the architecture of `device` (sm_80 where it cannot say).
-#[cfg(feature = "llvm")]
 fn ptx_for(
     device: &tfg_ptx::cuda::Device,
     program: &tfg_ptx::Program,
@@ -88,21 +87,41 @@ fn ptx_for(
         Ok((major, minor)) => format!("sm_{major}{minor}"),
         Err(_) => tfg_ptx::DEFAULT_SM.to_string(),
     };
-    tfg_ptx::compile_ptx(program, &sm)
+    generate_ptx(program, &sm)
+}
+
+/// The PTX module of `program` for `sm`, through LLVM's NVPTX target; in a
+/// build without LLVM, an error that says where to compile instead.
+#[cfg(feature = "llvm")]
+pub fn generate_ptx(program: &tfg_ptx::Program, sm: &str) -> Result<tfg_ptx::PtxModule, String> {
+    tfg_ptx::compile_ptx(program, sm)
 }
 
 #[cfg(not(feature = "llvm"))]
-fn ptx_for(_: &tfg_ptx::cuda::Device, _: &tfg_ptx::Program) -> Result<tfg_ptx::PtxModule, String> {
+pub fn generate_ptx(_: &tfg_ptx::Program, _: &str) -> Result<tfg_ptx::PtxModule, String> {
+    Err(NO_LLVM.into())
+}
+
+/// The optimised LLVM IR behind [`generate_ptx`] (`--emit llvm`).
+#[cfg(feature = "llvm")]
+pub fn llvm_ir(program: &tfg_ptx::Program) -> Result<String, String> {
+    tfg_ptx::llvm_ir(program)
+}
+
+#[cfg(not(feature = "llvm"))]
+pub fn llvm_ir(_: &tfg_ptx::Program) -> Result<String, String> {
     Err(NO_LLVM.into())
 }
 
 /// Why a build without the `llvm` feature cannot compile for the GPU.
-#[cfg(not(feature = "llvm"))]
 pub const NO_LLVM: &str = "this tfg was built without LLVM (cargo feature `llvm`), so it cannot generate PTX; compile with `tfg compile FILE --target ptx -o DIR` where LLVM is, then run `tfg run DIR --backend cuda` here";
 
-/// An error for a backend this machine cannot run, before any work is done.
+/// An error for a backend this machine (or this build) cannot run a graph
+/// on, before any work is done.
 pub fn check_available(backend: Backend) -> Result<(), Failure> {
     match backend {
+        // Without LLVM no graph reaches the GPU, whatever the driver says.
+        Backend::Cuda if cfg!(not(feature = "llvm")) => Err(Failure::new(NO_LLVM)),
         Backend::Cuda => tfg_ptx::cuda::open().map(drop).map_err(Failure::new),
         Backend::Cpu | Backend::Interp => Ok(()),
     }

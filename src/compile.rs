@@ -13,7 +13,7 @@
 use crate::cli::{CompileArgs, Emit, Target};
 use crate::failure::Failure;
 use crate::source::Source;
-use crate::{stdout, whole_file};
+use crate::{backend, stdout, whole_file};
 use std::collections::BTreeMap;
 use tfg_cpu::{AotModel, AotParam, AotProgram, Slot};
 use tfg_ir::{Dim, Graph, Op};
@@ -44,7 +44,7 @@ pub fn compile(args: &CompileArgs) -> Result<(), Failure> {
             )));
         }
         let g = tfg_ir::specialize(g, &dims).map_err(|e| failed(e.to_string()))?;
-        crate::backend::check_memory(&g)?;
+        backend::check_memory(&g)?;
         Ok(g)
     };
     let forward = specialise(forward)?;
@@ -137,7 +137,6 @@ fn check_options(args: &CompileArgs) -> Result<Emit, Failure> {
 
 /// The PTX module of `program` (or its PTX or LLVM IR), as `emit` says;
 /// `failed` makes an error about the graph.
-#[cfg(feature = "llvm")]
 fn compile_ptx(
     args: &CompileArgs,
     emit: Emit,
@@ -146,10 +145,10 @@ fn compile_ptx(
     failed: &dyn Fn(String) -> Failure,
 ) -> Result<(), Failure> {
     let sm = args.sm.as_deref().unwrap_or(tfg_ptx::DEFAULT_SM);
-    let module = tfg_ptx::compile_ptx(&program.program, sm).map_err(failed)?;
+    let module = backend::generate_ptx(&program.program, sm).map_err(failed)?;
     let listing = match emit {
         Emit::Ptx => Some(module.ptx.clone()),
-        Emit::Llvm => Some(tfg_ptx::llvm_ir(&program.program).map_err(failed)?),
+        Emit::Llvm => Some(backend::llvm_ir(&program.program).map_err(failed)?),
         _ => None,
     };
     match (listing, &args.output) {
@@ -168,17 +167,6 @@ fn compile_ptx(
         }
         (None, None) => Err(Failure::new("-o DIR is needed to write a PTX module")),
     }
-}
-
-#[cfg(not(feature = "llvm"))]
-fn compile_ptx(
-    _: &CompileArgs,
-    _: Emit,
-    _: &AotProgram,
-    _: &[AotParam],
-    _: &dyn Fn(String) -> Failure,
-) -> Result<(), Failure> {
-    Err(Failure::new(crate::backend::NO_LLVM))
 }
 
 /// A symbolic dim of `g` that `dims` leaves unbound.

@@ -65,8 +65,10 @@ pub fn dump(args: &DumpArgs) -> Result<(), Failure> {
     match (&ir, args.launch_plan) {
         (Ir::Kernel(program), true) => {
             let sm = args.sm.as_deref().unwrap_or(tfg_ptx::DEFAULT_SM);
-            let plan = launch_plan(program, sm)
-                .map_err(|e| Failure::new(format!("graph `{name}`: {e}")))?;
+            let plan = crate::backend::generate_ptx(program, sm)
+                .map_err(|e| Failure::new(format!("graph `{name}`: {e}")))?
+                .manifest
+                .to_string();
             match &args.dump_dir {
                 Some(dir) => crate::whole_file::write(
                     &dir.join(format!("{name}.launch-plan.txt")),
@@ -80,17 +82,6 @@ pub fn dump(args: &DumpArgs) -> Result<(), Failure> {
         }
         _ => Ok(()),
     }
-}
-
-/// The launch plan of `program`'s PTX for `sm`, one line a launch.
-#[cfg(feature = "llvm")]
-fn launch_plan(program: &tfg_ir::kernel::Program, sm: &str) -> Result<String, String> {
-    Ok(tfg_ptx::compile_ptx(program, sm)?.manifest.to_string())
-}
-
-#[cfg(not(feature = "llvm"))]
-fn launch_plan(_: &tfg_ir::kernel::Program, _: &str) -> Result<String, String> {
-    Err(crate::backend::NO_LLVM.into())
 }
 
 /// `--time-passes`: one row a pass and the total, as LLVM's `-time-passes` prints.

@@ -58,24 +58,36 @@ pub fn is_module(path: &Path) -> bool {
     path.is_dir() || is_ptx_file(path)
 }
 
-/// Writes `module` and the initial `params` (name and value) at `path`.
-#[cfg_attr(not(feature = "llvm"), allow(dead_code))]
+/// Writes `module` and the initial `params` (name and value) at `path`, all
+/// three files or none: a failure removes those already written (and the
+/// directory, if this call created it).
 pub fn write(path: &Path, module: &PtxModule, params: &[(&str, &Tensor)]) -> Result<(), Failure> {
     let dir = if is_ptx_file(path) {
         path.parent().unwrap_or(Path::new("."))
     } else {
         path
     };
-    if !dir.as_os_str().is_empty() {
+    let creates_dir = !dir.as_os_str().is_empty() && !dir.exists();
+    if creates_dir {
         std::fs::create_dir_all(dir).map_err(|e| {
             Failure::new(format!("cannot create directory `{}`: {e}", dir.display()))
         })?;
     }
     let paths = Paths::of(path);
-    checkpoint::save(&paths.params, params)?;
     let write = |p: &Path, text: &str| crate::whole_file::write(p, text.as_bytes());
-    write(&paths.manifest, &module.manifest.to_json()).map_err(Failure::new)?;
-    write(&paths.ptx, &module.ptx).map_err(Failure::new)
+    let written = checkpoint::save(&paths.params, params)
+        .and_then(|()| write(&paths.manifest, &module.manifest.to_json()).map_err(Failure::new))
+        .and_then(|()| write(&paths.ptx, &module.ptx).map_err(Failure::new));
+    if written.is_err() {
+        // Best effort: a file the failure came before does not exist.
+        for p in [&paths.params, &paths.manifest, &paths.ptx] {
+            let _ = std::fs::remove_file(p);
+        }
+        if creates_dir {
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
+    written
 }
 
 /// Reads the module at `path`.

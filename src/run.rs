@@ -18,8 +18,9 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
     if crate::ptx_module::is_module(&args.file) {
         return crate::ptx_module::run(args);
     }
-    backend::check_available(args.backend)?;
     let src = Source::load(&args.file)?;
+    // A missing file is reported first; a missing GPU before any work.
+    backend::check_available(args.backend)?;
     let started = Instant::now();
     let program = src.compile()?;
     let frontend = started.elapsed();

@@ -1,6 +1,6 @@
-//! `--bench N` on `tfg run` and `tfg train`: the SPEC object with a `"timing"`
-//! member added, and two lines of timing in text mode. Only the shape of the
-//! report is checked: timings depend on the machine.
+//! `--bench N` on `tfg run` and `tfg train`: the `--json` object with a
+//! `"timing"` member added, and two lines of timing in text mode. Only the
+//! shape of the report is checked: timings depend on the machine.
 
 mod common;
 
@@ -20,7 +20,8 @@ fn check_timing(report: &Value) {
     assert!(0.0 <= min && min <= median && median <= max, "{run}");
 }
 
-/// The report's members are `spec` in order (SPEC §2), then `timing`.
+/// The report's members are `spec` in order (as docs/cli.md gives them),
+/// then `timing`.
 fn last_member_is_timing(stdout: &str, spec: &[&str]) {
     let report = json(stdout);
     let object = report.as_object().expect("an object");

@@ -1,6 +1,7 @@
-//! Every class of user error (SPEC §3): the exact stderr, with `FILE:LINE:COL`, the
-//! source line and a caret where the error has a place, and the exit status
-//! (1 for user errors, 2 for usage errors). Nothing goes to stdout.
+//! Every class of user error (docs/cli.md, "Exit status"): the exact stderr,
+//! with `FILE:LINE:COL`, the source line and a caret where the error has a
+//! place, and the exit status (1 for user errors, 2 for usage errors).
+//! Nothing goes to stdout.
 
 mod common;
 

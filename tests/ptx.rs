@@ -1,7 +1,9 @@
 //! The GPU backend from the command line: `tfg compile --target ptx`, the
 //! module it writes, `--emit ptx|llvm`, `tfg dump --launch-plan`, and the
 //! errors of `--backend cuda` and `tfg run MODULE` on a machine without a
-//! GPU. (Running on a GPU: `tests/examples.rs`.)
+//! GPU. (Running on a GPU: `tests/examples.rs`; a build without LLVM:
+//! `tests/ptx_without_llvm.rs`.)
+#![cfg(feature = "llvm")]
 
 mod common;
 
@@ -171,6 +173,8 @@ fn a_module_holds_the_graphs_signature_and_its_initial_params() {
     let from_module = json(&tfg_ok(&[
         "run",
         "examples/mlp_digits.tfg",
+        "--backend",
+        "interp",
         "--json",
         "--restore",
         ckpt.to_str().expect("UTF-8"),
@@ -178,6 +182,8 @@ fn a_module_holds_the_graphs_signature_and_its_initial_params() {
     let seeded = json(&tfg_ok(&[
         "run",
         "examples/mlp_digits.tfg",
+        "--backend",
+        "interp",
         "--json",
         "--seed",
         "7",
@@ -406,4 +412,67 @@ fn running_a_module_checks_it_before_looking_for_a_gpu() {
         assert!(run.stdout.is_empty());
         common::note("skipped: no GPU (a PTX module was checked but not run)");
     }
+}
+
+#[test]
+fn the_repl_shows_the_ptx_of_a_value() {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tfg"))
+        .args(["repl", "examples/hello.tfg"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("tfg runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin is piped")
+        .write_all(b":ptx y\n")
+        .expect("tfg reads the script");
+    let out = child.wait_with_output().expect("tfg ends");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(".target sm_80") && stdout.contains(".visible .entry tfg_k0("),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_missing_module_is_reported_before_the_missing_gpu() {
+    let dir = scratch("ptx_missing");
+    let missing = dir.join("no_such_module");
+    let run = tfg(&["run", missing.to_str().expect("UTF-8"), "--backend", "cuda"]);
+    assert_eq!(run.status, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.starts_with("error: cannot read") && run.stderr.contains("no_such_module"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_module_that_cannot_be_written_leaves_nothing() {
+    let dir = scratch("ptx_unwritable");
+    let out = dir.join("m");
+    // A directory where the PTX must go: the last of the three files fails.
+    std::fs::create_dir_all(out.join("program.ptx")).expect("dir");
+    let run = tfg(&[
+        "compile",
+        "examples/hello.tfg",
+        "--target",
+        "ptx",
+        "-o",
+        out.to_str().expect("UTF-8"),
+    ]);
+    assert_eq!(run.status, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("program.ptx"), "{}", run.stderr);
+    assert_eq!(entries(&out), ["program.ptx"], "only what was there before");
 }

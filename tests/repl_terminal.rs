@@ -158,7 +158,7 @@ fn a_terminal_session_defines_runs_survives_errors_and_trains() {
     t.line(":train");
     t.expect(&["trained 100 steps", "final_loss = "]);
     t.line("y");
-    // 0.8 · 0.95¹⁰⁰, as SPEC §1.7 says.
+    // 0.8 · 0.95¹⁰⁰: each sgd step with lr 0.025 scales w by 0.95.
     t.expect(&["y = 0.0047364226 : f32"]);
 
     t.tmux(&["send-keys", "C-d"]);

@@ -1,6 +1,6 @@
-//! `tfg train` end to end: the SPEC's `--json` object, progress and the final
-//! loss on stderr/stdout, `--steps`, minibatches, non-finite losses, file
-//! defaults, `--out`, and the examples that train. Expected values are
+//! `tfg train` end to end: the `--json` object of docs/cli.md, progress and
+//! the final loss on stderr/stdout, `--steps`, minibatches, non-finite
+//! losses, file defaults, `--out`, and the examples that train. Expected values are
 //! derived by hand (the hello neuron, minibatch means) or come from the data's
 //! generator (`examples/data/linear_truth.json`).
 
@@ -45,7 +45,7 @@ fn hello_json_is_the_spec_object_and_ends_at_the_spec_value() {
         run.stdout
     );
 
-    // sgd on (w·1)² multiplies w by 1 - 2·0.025 = 0.95 each step (SPEC §1.7).
+    // sgd on (w·1)² multiplies w by 1 - 2·0.025 = 0.95 each step.
     let y = scalar(&report["outputs"]["y"]);
     assert!((y - 0.8 * 0.95f64.powi(100)).abs() < 1e-6, "y = {y}");
     assert_eq!(scalar(&report["params"]["w"]), y, "y = w·1");

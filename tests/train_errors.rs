@@ -1,5 +1,6 @@
-//! User errors of `tfg train` and of file defaults (SPEC §3): the exact stderr,
-//! with the place in the file where there is one, and exit status 1.
+//! User errors of `tfg train` and of file defaults (docs/cli.md, "Exit
+//! status"): the exact stderr, with the place in the file where there is one,
+//! and exit status 1.
 
 mod common;
 

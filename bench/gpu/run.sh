@@ -6,12 +6,14 @@
 #   1. every test program (each op, each launch mapping, the examples'
 #      forward and training graphs) on the GPU against the Kernel IR
 #      interpreter, within SPEC §1.6's tolerances;
-#   2. every example with `tfg run --backend cuda` against
-#      `--backend interp`, and `tfg train examples/hello.tfg --backend cuda`
-#      to SPEC's y = 0.8 · 0.95^100;
-#   3. the fused kernel of examples/elementwise.tfg over 2^26 f32 against a
+#   2. every example with `tfg run --backend cuda` (from its .tfg file) and
+#      its module with the LLVM-free `tfg-nollvm run MODULE --backend cuda`
+#      against the interpreter outputs build.sh saved, and
+#      `tfg train examples/hello.tfg --backend cuda` to SPEC's y = 0.8 · 0.95^100;
+#   3. the module of examples/elementwise.tfg over 2^26 f32 against a
 #      device-to-device copy of the same bytes (the bar: 80% of it);
-#   4. the mlp_digits training step against PyTorch's on the same GPU.
+#   4. the modules of the mlp_digits training step against PyTorch's on the
+#      same GPU.
 #
 # Usage: bench/gpu/run.sh   (set TFG_GPU_BIN to use binaries elsewhere)
 # Prints one line a result and ends with a summary; exits 1 if a check fails.
@@ -27,36 +29,32 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader ||
 echo "== 1. test programs vs the interpreter"
 "$bin/gpu_bench" check || fail "test programs differ from the interpreter"
 
-echo "== 2. examples with --backend cuda vs --backend interp"
-if "$bin/tfg" run examples/hello.tfg --backend cuda --json >/dev/null 2>&1; then
-    for f in examples/*.tfg; do
-        "$bin/tfg" run "$f" --backend interp --json >/tmp/tfg_interp.json || { fail "$f (interp)"; continue; }
-        "$bin/tfg" run "$f" --backend cuda --json >/tmp/tfg_cuda.json || { fail "$f (cuda)"; continue; }
-        "$python" bench/gpu/compare.py /tmp/tfg_interp.json /tmp/tfg_cuda.json && echo "ok: $f" || fail "$f"
-    done
-    "$bin/tfg" train examples/hello.tfg --backend cuda --json >/tmp/tfg_train.json || fail "train hello (cuda)"
-    "$python" bench/gpu/compare.py --hello /tmp/tfg_train.json && echo "ok: hello trains to 0.8*0.95^100" || fail "hello training"
-else
-    fail "this tfg binary cannot run --backend cuda (see docs/backend-ptx.md)"
-fi
-# The LLVM-free build runs modules compiled elsewhere.
-"$bin/tfg-nollvm" run bench/gpu/modules/hello --backend cuda --feed x=1.0 --json >/tmp/tfg_module.json \
-    && "$python" -c 'import json,sys; y=json.load(open(sys.argv[1]))["outputs"]["y"]["data"][0]; sys.exit(abs(y-0.8)>1e-6)' /tmp/tfg_module.json \
-    && echo "ok: the LLVM-free tfg runs a compiled module" || fail "tfg-nollvm run MODULE"
-"$bin/tfg-nollvm" run bench/gpu/modules/elementwise --backend cuda --json \
-    --feed 'x=[-3.0, -1.5, -0.5, 0.0, 0.25, 1.0, 2.0, 4.0]' >/tmp/tfg_module_ew.json \
-    && "$bin/tfg" run examples/elementwise.tfg --backend interp --json >/tmp/tfg_ew_interp.json \
-    && "$python" bench/gpu/compare.py /tmp/tfg_ew_interp.json /tmp/tfg_module_ew.json \
-    && echo "ok: the elementwise module matches the interpreter" || fail "elementwise module"
+echo "== 2. examples with --backend cuda vs the saved interpreter outputs"
+modules=bench/gpu/modules
+for f in examples/*.tfg; do
+    name=$(basename "$f" .tfg)
+    want=$modules/$name.interp.json
+    [ -f "$want" ] || { fail "$want is missing: run bench/gpu/build.sh"; continue; }
+    "$bin/tfg" run "$f" --backend cuda --json >/tmp/tfg_cuda.json \
+        && "$python" bench/gpu/compare.py "$want" /tmp/tfg_cuda.json \
+        && echo "ok: $f" || fail "$f (tfg run --backend cuda)"
+    mapfile -t feeds <"$modules/$name.feeds"
+    "$bin/tfg-nollvm" run "$modules/$name" --backend cuda "${feeds[@]}" --json >/tmp/tfg_module.json \
+        && "$python" bench/gpu/compare.py "$want" /tmp/tfg_module.json \
+        && echo "ok: $modules/$name (tfg-nollvm)" || fail "$modules/$name (tfg-nollvm run MODULE)"
+done
+"$bin/tfg" train examples/hello.tfg --backend cuda --json >/tmp/tfg_train.json \
+    && "$python" bench/gpu/compare.py --hello /tmp/tfg_train.json \
+    && echo "ok: hello trains to 0.8*0.95^100" || fail "hello training (cuda)"
 
 echo "== 3. elementwise kernel vs copy bandwidth"
-line=$("$bin/gpu_bench" elementwise 26) || fail "elementwise bench"
+line=$("$bin/gpu_bench" elementwise 26 --module "$modules/elementwise_26") || fail "elementwise bench"
 echo "$line"
 "$python" -c 'import json,sys; r=json.loads(sys.argv[1]); sys.exit(r["fraction_of_copy"] < 0.8)' "$line" \
     || fail "the elementwise kernel reaches less than 80% of the copy bandwidth"
 
 echo "== 4. mlp_digits training step vs PyTorch"
-ours=$("$bin/gpu_bench" mlp 64 4096) || fail "mlp bench"
+ours=$(for b in 64 4096; do "$bin/gpu_bench" mlp $b --module "$modules/mlp_step_$b"; done) || fail "mlp bench"
 echo "$ours"
 theirs=$("$python" bench/gpu/mlp_torch.py 64 4096) || fail "PyTorch bench (is torch installed?)"
 echo "$theirs"

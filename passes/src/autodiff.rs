@@ -4,7 +4,7 @@
 //! ops built with [`Graph::add`], so a gradient is itself graph code that every
 //! later pass optimises like any other; [`expand_grads`] replaces each
 //! `grad(y, x)` node by its expansion. Where a function is not smooth the
-//! rules follow TensorFlow (SPEC §1.6): `relu` and `abs` have gradient 0 at 0,
+//! rules follow TensorFlow: `relu` and `abs` have gradient 0 at 0,
 //! `maximum`/`minimum` send the gradient to the first operand on ties,
 //! `reduce_max`/`reduce_min` share it equally among tied extrema, and
 //! d(a**b)/db is 0 where a ≤ 0. Integer and bool values carry no gradient.
@@ -633,7 +633,7 @@ impl Emitter<'_> {
                     e.mul(dz, t)
                 })?,
             ),
-            // Ties go to the first operand (SPEC §1.6).
+            // Ties go to the first operand, as in TensorFlow.
             BinaryOp::Maximum | BinaryOp::Minimum => {
                 let cmp = if op == BinaryOp::Maximum {
                     BinaryOp::Ge

@@ -874,6 +874,9 @@ impl<'c, 'g> Emitter<'c, 'g> {
             let ridx = self.open(&rows, self.inner_flat, false);
             let full = merge(&kidx, &ridx, &axes, x_dims.len());
             let at = self.flat(&full, &x_dims);
+            // Softmax's `e / sum` stays a division: a reciprocal-multiply
+            // rounds twice (results no longer bit-equal to numpy's), and this
+            // pass is one load and one store an element, bound by memory.
             for (x, buf) in self.kept.clone() {
                 self.load(x, buf, at.clone());
             }
@@ -1467,9 +1470,6 @@ fn highest(d: DType) -> Scalar {
     }
 }
 
-/// Folds each local used exactly once into its use, when the use is in the
-/// same block and only other definitions lie between (so nothing it reads can
-/// change on the way).
 /// Removes the `let`s nothing reads (expressions have no effects), until
 /// none is left: a pass that binds every reduction's result may not use all.
 fn drop_unused_lets(body: &mut Vec<Stmt>) {
@@ -1504,6 +1504,9 @@ fn drop_unused_lets(body: &mut Vec<Stmt>) {
     }
 }
 
+/// Folds each local used exactly once into its use, when the use is in the
+/// same block and only other definitions lie between (so nothing it reads can
+/// change on the way). A local that is also assigned is left alone.
 fn inline_single_uses(body: &mut Vec<Stmt>) {
     let mut uses: HashMap<Local, usize> = HashMap::new();
     let mut assigned: BTreeSet<Local> = BTreeSet::new();

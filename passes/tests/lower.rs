@@ -1,8 +1,8 @@
 //! Lowering is tested against the Graph IR interpreter: for every op (in
 //! every dtype and shape corner its type rule allows), for compositions, for
 //! a training step and for random graphs, fuse + lower + the Kernel IR
-//! interpreter must give what the Graph IR interpreter gives, within SPEC
-//! §1.6's tolerances. The printed programs must parse back to themselves.
+//! interpreter must give what the Graph IR interpreter gives, within the
+//! language's tolerances (docs/language.md, "Semantics"). The printed programs must parse back to themselves.
 
 use proptest::prelude::*;
 use tfg_interp::kernel::run_program;
@@ -77,8 +77,8 @@ fn feeds(g: &Graph, seed: u64) -> (Vec<Tensor>, Vec<Tensor>) {
     (inputs, params)
 }
 
-/// Within SPEC §1.6 (relative 1e-4, the looser of its two bounds, with an
-/// absolute floor near zero); NaN matches NaN, integers and bools exactly.
+/// Within the language's tolerances (relative 1e-4, the looser of its two
+/// bounds, with an absolute floor near zero); NaN matches NaN, integers and bools exactly.
 fn close(want: &Tensor, got: &Tensor) -> Result<(), String> {
     if want.shape != got.shape || want.dtype() != got.dtype() {
         return Err(format!(

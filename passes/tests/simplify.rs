@@ -1,6 +1,7 @@
 //! The egg simplifier: each rule fires where it should and not where it
 //! must not, and every simplified graph computes what the original did, as
-//! the interpreter (the oracle) says, within the SPEC's tolerance.
+//! the interpreter (the oracle) says, within the language's tolerance
+//! (docs/language.md, "Semantics").
 
 use proptest::prelude::*;
 use tfg_ir::arbitrary::{arb_graph, arb_graph_with, GraphConfig};
@@ -99,8 +100,9 @@ fn run(g: &Graph, seed: u64) -> tfg_interp::Outputs {
     tfg_interp::run(g, &inputs, &params).unwrap_or_else(|e| panic!("interpreter failed: {e}"))
 }
 
-/// Equal within the SPEC's tolerance for reductions (relative 1e-4, with a
-/// small absolute floor near zero); NaN equals NaN; integers and bools exactly.
+/// Equal within the language's tolerance for reductions (relative 1e-4, with
+/// a small absolute floor near zero); NaN equals NaN; integers and bools
+/// exactly.
 fn assert_close(a: &Tensor, b: &Tensor, what: &str) {
     assert_eq!((a.dtype(), &a.shape), (b.dtype(), &b.shape), "{what}: type");
     for i in 0..a.numel() {

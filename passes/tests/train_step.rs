@@ -61,7 +61,7 @@ impl Session {
     }
 }
 
-/// SPEC §1.7's hello graph: `y = w·x; loss = (y - 0.0)**2`.
+/// The hello graph (`examples/hello.tfg`): `y = w·x; loss = (y - 0.0)**2`.
 fn hello() -> Graph {
     let mut g = Graph::new("hello");
     let f32_ = Type::scalar(DType::F32);

@@ -75,7 +75,11 @@ pub const COMMANDS: [Command; 18] = [
         "[NAME]",
         "the machine code the cpu backend generates",
     ),
-    command("ptx", "[NAME]", "the PTX the cuda backend generates"),
+    command(
+        "ptx",
+        "[NAME]",
+        "the PTX the cuda backend generates (sm_80)",
+    ),
     command(
         "time",
         "STATEMENT",
@@ -140,7 +144,11 @@ pub fn run(repl: &mut Repl, text: &str) -> Flow {
         "asm" => kernel_program(ws, args, "asm [NAME]").and_then(|p| {
             tfg_cpu::asm(&p).map_err(|e| Failure::new(format!("cannot generate code: {e}")))
         }),
-        "ptx" => Ok("not available yet: needs the cuda backend\n".into()),
+        "ptx" => kernel_program(ws, args, "ptx [NAME]").and_then(|p| {
+            crate::backend::generate_ptx(&p, tfg_ptx::DEFAULT_SM)
+                .map(|m| m.ptx)
+                .map_err(|e| Failure::new(format!("cannot generate code: {e}")))
+        }),
         "grad" => grad(ws, args),
         "train" => train(ws, args),
         "save" => save(ws, args),

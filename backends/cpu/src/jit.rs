@@ -6,9 +6,9 @@ use crate::translate::{translate, Listing, Task};
 use crate::{isa, CompileError, Options, RunError};
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{default_libcall_names, Linkage};
-use tfg_rt::pool::{self, Table, TaskFn};
 use tfg_ir::kernel::{Program, Role, ARENA_ALIGN};
 use tfg_ir::{DType, Data, Tensor};
+use tfg_rt::pool::{self, Table, TaskFn};
 
 /// What one run computes (the interpreters' shape).
 #[derive(Clone, Debug, PartialEq)]
@@ -18,7 +18,6 @@ pub struct Outputs {
     /// The new value of each updated param, in update order.
     pub updates: Vec<Tensor>,
 }
-
 
 /// Loops with less estimated work than this run on the calling thread:
 /// waking the pool costs a few microseconds.

@@ -1,10 +1,11 @@
 //! The Kernel IR's scalar operations in CLIF, on scalars or vectors.
 //!
 //! Every operation has exactly the semantics of the Graph IR op on one
-//! element (the interpreter's `scalar.rs`): integers wrap, integer division
-//! floors and gives 0 for a zero divisor, `maximum`/`minimum` let a NaN from
-//! either side win, float→int casts saturate. An operation with no vector
-//! instruction sequence runs lane by lane.
+//! element (`tfg_ir::element`, which both interpreters use): integers wrap,
+//! integer division floors and gives 0 for a zero divisor,
+//! `maximum`/`minimum` let a NaN from either side win, float→int casts
+//! saturate. An operation with no vector instruction sequence runs lane by
+//! lane.
 
 use crate::runtime::RuntimeFn;
 use crate::translate::{clif_type, lanes_flags, Result, Translator};

@@ -15,7 +15,7 @@ use crate::runtime::RuntimeFn;
 use crate::vectorize::{self, Access, Accumulator};
 use crate::{gemm, Options};
 use cranelift_codegen::ir::condcodes::IntCC;
-use cranelift_codegen::ir::types::{F64, I16, I32, I32X4, I64, I8X16};
+use cranelift_codegen::ir::types::{F64, F64X2, I16, I32, I32X4, I64, I8X16};
 use cranelift_codegen::ir::{
     AbiParam, BlockArg, ConstantData, Endianness, FuncRef, Function, InstBuilder, MemFlagsData,
     Signature, Type, UserFuncName, Value,
@@ -24,7 +24,7 @@ use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 use cranelift_module::{FuncId, Linkage, Module};
 use std::collections::{BTreeSet, HashMap};
 use tfg_ir::kernel::{BufId, Expr, Gemm, Index, Local, MatRef, Program, Ranges, Stmt, Var};
-use tfg_ir::DType;
+use tfg_ir::{BinaryOp, DType};
 
 /// One function of the translated program.
 #[derive(Clone, Debug)]
@@ -715,6 +715,15 @@ impl<'a, M: Module> Translator<'a, M> {
         let d = self.buffer_dtype(buf)?;
         let canon = self.ranges.affine(index).to_index();
         let lanes = self.lanes();
+        if lanes == 4 {
+            let widening =
+                vectorize::widening_update(self.p, buf, &canon, value, &self.ranges, &|l| {
+                    self.locals.get(&l).map(|s| s.dtype)
+                });
+            if let Some((op, x)) = widening {
+                return self.widening_store(buf, &canon, op, x);
+            }
+        }
         let x = self.expr(value, lanes)?;
         if lanes == 1 {
             let addr = self.address(buf, &canon, 1)?;
@@ -741,6 +750,22 @@ impl<'a, M: Module> Translator<'a, M> {
             t.b.ins().store(scalar_flags(), e, addr, 0);
             Ok(e)
         })?;
+        Ok(())
+    }
+
+    /// `buf[i..i + 4] = op(buf[i..i + 4], cast<f64>(x))` for f32 lanes `x`:
+    /// two f64x2 halves, each element updated as the scalar loop would.
+    fn widening_store(&mut self, buf: BufId, canon: &Index, op: BinaryOp, x: &Expr) -> Result<()> {
+        let x = self.expr(x, 4)?;
+        let low = self.b.ins().fvpromote_low(x);
+        let high = self.high_half(x);
+        let high = self.b.ins().fvpromote_low(high);
+        let addr = self.address(buf, canon, 4)?;
+        for (offset, half) in [(0, low), (16, high)] {
+            let old = self.b.ins().load(F64X2, vector_flags(), addr, offset);
+            let new = self.binary(op, DType::F64, 2, old, half)?;
+            self.b.ins().store(vector_flags(), new, addr, offset);
+        }
         Ok(())
     }
 

@@ -9,7 +9,9 @@
 //! `lanes` iterations at a time and the remainder as a scalar tail.
 //! Accumulators — a local of an enclosing block updated as
 //! `t = op(t, e)` with an associative `op` — become vector accumulators,
-//! combined into the local after the vector part.
+//! combined into the local after the vector part. A store
+//! `acc[i] = add(acc[i], cast<f64>(x))` of an f32 `x` into f64 memory (a
+//! sum over leading axes) runs f32 lanes and updates two f64 halves.
 
 use crate::typing::dtype_of;
 use std::collections::{HashMap, HashSet};
@@ -127,8 +129,19 @@ pub(crate) fn analyse(
                     Access::Scattered if d != DType::Bool => return None,
                     _ => {}
                 }
-                stored.entry(*buf).or_default().push(index);
-                (value, None)
+                // A column sum's `acc[k] = acc[k] + cast<f64>(x)`: f32 lanes,
+                // the update done in two f64 halves.
+                if let Some((_, x)) =
+                    widening_update(p, *buf, &index, value, ranges, &|l| locals.get(&l).copied())
+                {
+                    widths.insert(4);
+                    loads.push((*buf, index.clone()));
+                    stored.entry(*buf).or_default().push(index);
+                    (x, None)
+                } else {
+                    stored.entry(*buf).or_default().push(index);
+                    (value, None)
+                }
             }
             Stmt::Assign { local, value } if inner.contains(local) => (value, None),
             Stmt::Assign { local, value } => {
@@ -219,6 +232,40 @@ pub(crate) fn analyse(
         lanes,
         accumulators,
     })
+}
+
+/// `buf[index] = add(buf[index], cast<f64>(x))` (either operand order) with
+/// an f32 `x` into an f64 buffer, `index` canonical: how a reduction over
+/// leading axes accumulates f32 in memory. Gives the op and `x`.
+pub(crate) fn widening_update<'e>(
+    p: &Program,
+    buf: BufId,
+    index: &Index,
+    value: &'e Expr,
+    ranges: &Ranges,
+    local: &impl Fn(Local) -> Option<DType>,
+) -> Option<(BinaryOp, &'e Expr)> {
+    if p.buffer(buf)?.dtype != DType::F64 {
+        return None;
+    }
+    let Expr::Binary(op @ BinaryOp::Add, a, b) = value else {
+        return None;
+    };
+    let is_acc = |e: &Expr| {
+        matches!(e, Expr::Load { buf: lb, index: li }
+            if *lb == buf && ranges.affine(li).to_index() == *index)
+    };
+    let operand = if is_acc(a) {
+        b
+    } else if is_acc(b) {
+        a
+    } else {
+        return None;
+    };
+    let Expr::Cast(DType::F64, x) = &**operand else {
+        return None;
+    };
+    (dtype_of(p, x, local)? == DType::F32).then_some((*op, &**x))
 }
 
 /// `local = op(local, e)` with an associative, commutative `op`; gives the
@@ -389,6 +436,29 @@ mod tests {
                kernel k reads b0 writes b1 { parallel for i0 in 0..4 { store b1[i0] = cast<f64>(b0[i0]) } } }",
         );
         assert_eq!(mixed, None);
+    }
+
+    #[test]
+    fn a_column_sum_into_f64_memory_widens_f32_lanes() {
+        let v = analyse_text(
+            "program { buffer b0: f32[3, 9] input 0  buffer b1: f64[9] output 0  arena 0
+               kernel k reads b0, b1 writes b1 { for i0 in 0..3 { for i1 in 0..9 {
+                 store b1[i1] = add(b1[i1], cast<f64>(exp(b0[i0 * 9 + i1]))) } } } }",
+        );
+        assert_eq!(
+            v,
+            Some(VectorLoop {
+                lanes: 4,
+                accumulators: vec![]
+            })
+        );
+        // The same update at another element of the buffer is not one.
+        let shifted = analyse_text(
+            "program { buffer b0: f32[3, 9] input 0  buffer b1: f64[10] output 0  arena 0
+               kernel k reads b0, b1 writes b1 { for i0 in 0..3 { for i1 in 0..9 {
+                 store b1[i1] = add(b1[i1 + 1], cast<f64>(b0[i0 * 9 + i1])) } } } }",
+        );
+        assert_eq!(shifted, None);
     }
 
     #[test]

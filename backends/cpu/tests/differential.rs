@@ -1,10 +1,11 @@
 //! The JIT against the Kernel IR interpreter: every op in every dtype and
 //! shape corner, compositions, GEMMs in every layout, and random graphs.
 //! Graphs go through `fuse` + `lower`; both backends run the same program on
-//! the same feeds, and must agree within SPEC §1.6's tolerances (NaN matches
-//! NaN, integers and bools exactly). Each program runs under several code
-//! generation options (vectorised or not, inline or runtime math, threads or
-//! not), so every path is checked.
+//! the same feeds, and must agree within the language's tolerances
+//! (docs/language.md, "Semantics"; NaN matches NaN, integers and bools
+//! exactly). Each program runs under several code generation options
+//! (vectorised or not, inline or runtime math, threads or not), so every path
+//! is checked.
 
 use proptest::prelude::*;
 use tfg_cpu::Options;
@@ -121,7 +122,7 @@ fn feeds(g: &Graph, seed: u64, special: bool) -> (Vec<Tensor>, Vec<Tensor>) {
     (inputs, params)
 }
 
-/// SPEC §1.6: relative 1e-5 elementwise, 1e-4 for reductions and products
+/// Relative 1e-5 elementwise, 1e-4 for reductions and products
 /// (`tol`), with an absolute floor near zero; NaN matches NaN, and
 /// integers and bools match exactly.
 fn close(want: &Tensor, got: &Tensor, tol: f64) -> Result<(), String> {

@@ -1,9 +1,10 @@
 //! The inline f32 `exp`, `log`, `tanh` and `sigmoid` against float64
 //! references over dense sweeps of their useful ranges: the maximum error
-//! must be well within SPEC §1.6's relative 1e-5. Error is relative to the
-//! exact value, or absolute below the smallest normal f32 (which f32 cannot
-//! hold with any relative accuracy). `cargo test -p tfg-cpu --test
-//! math_accuracy -- --nocapture` prints the measured maxima.
+//! must be well within the relative 1e-5 the language allows elementwise
+//! work (docs/language.md, "Semantics"). Error is relative to the exact
+//! value, or absolute below the smallest normal f32 (which f32 cannot hold
+//! with any relative accuracy). `cargo test -p tfg-cpu --test math_accuracy
+//! -- --nocapture` prints the measured maxima.
 
 use tfg_ir::kernel::parse;
 use tfg_ir::{Data, Tensor};

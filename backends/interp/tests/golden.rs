@@ -13,8 +13,9 @@ use tfg_ir::{
 const CASES: &str = include_str!("golden/cases.json");
 
 /// Relative error allowed for elementwise results, and for reductions and
-/// matrix products (SPEC §1.6); the absolute floor only matters for results
-/// that are themselves tiny (subnormal sigmoid tails and the like).
+/// matrix products (docs/language.md, "Semantics"); the absolute floor only
+/// matters for results that are themselves tiny (subnormal sigmoid tails and
+/// the like).
 const RTOL_ELEMENTWISE: f64 = 1e-5;
 const RTOL_REDUCTION: f64 = 1e-4;
 const ATOL: f64 = 1e-12;

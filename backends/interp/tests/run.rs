@@ -13,7 +13,7 @@ fn f32_ty(dims: &[u64]) -> Type {
     Type::new(DType::F32, Shape::known(dims))
 }
 
-/// SPEC's hello graph: `y = w * x`, `loss = (y - 0) ** 2`, and one SGD step
+/// The hello graph: `y = w * x`, `loss = (y - 0) ** 2`, and one SGD step
 /// `w' = w - lr * 2 * y * x` written out by hand as an update.
 fn hello() -> Graph {
     let mut g = Graph::new("hello");
@@ -41,7 +41,7 @@ fn hello_computes_its_outputs_and_update() {
     assert_eq!(out.outputs[0], Tensor::scalar_f32(0.8));
     let loss = out.outputs[1].data.get_f64(0);
     assert!((loss - 0.64).abs() < 1e-6, "loss {loss}");
-    // SPEC §1.7: each SGD step with lr 0.025 scales w by 0.95.
+    // Each SGD step with lr 0.025 scales w by 1 - 2·0.025 = 0.95.
     assert_eq!(out.updates, [Tensor::scalar_f32(0.8 - 0.05 * 0.8)]);
     assert_eq!(
         params[0],

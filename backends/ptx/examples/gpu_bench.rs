@@ -8,6 +8,9 @@
 //! gpu_bench mlp [BATCH…]       the mlp_digits training step (adam), ms/step (64)
 //! ```
 //!
+//! `--module DIR` (after `elementwise LOG2` or `mlp BATCH`) times the module
+//! `tfg compile --target ptx` wrote for that size instead of compiling here.
+//!
 //! Each measurement prints one JSON object a line.
 
 #[path = "../tests/common/mod.rs"]
@@ -31,6 +34,15 @@ fn run(args: &[String]) -> Result<(), String> {
     let (major, minor) = dev.compute_capability()?;
     let sm = format!("sm_{}", (major * 10 + minor).clamp(70, 90));
     eprintln!("device: {} ({sm})", dev.name());
+    // `--module DIR`: the PTX module to time, as `tfg compile` wrote it.
+    let (args, module) = match args.iter().position(|a| a == "--module") {
+        Some(at) => {
+            let dir = args.get(at + 1).ok_or("--module needs a directory")?;
+            let m = tfg_ptx::PtxModule::read(std::path::Path::new(dir))?;
+            (&args[..at], Some(m))
+        }
+        None => (args, None),
+    };
     let numbers = |from: usize| {
         args.iter()
             .skip(from)
@@ -39,7 +51,12 @@ fn run(args: &[String]) -> Result<(), String> {
     };
     match args.first().map(String::as_str) {
         Some("check") => check(&dev, &sm),
-        Some("elementwise") => elementwise(&dev, &sm, numbers(1)?.first().copied().unwrap_or(26)),
+        Some("elementwise") => elementwise(
+            &dev,
+            &sm,
+            numbers(1)?.first().copied().unwrap_or(26),
+            module,
+        ),
         Some("mlp") => {
             let batches = numbers(1)?;
             for b in if batches.is_empty() {
@@ -47,7 +64,7 @@ fn run(args: &[String]) -> Result<(), String> {
             } else {
                 batches
             } {
-                mlp(&dev, &sm, b)?;
+                mlp(&dev, &sm, b, module.clone())?;
             }
             Ok(())
         }
@@ -105,14 +122,21 @@ fn example(name: &str) -> Result<tfg_frontend::Program, String> {
 }
 
 /// The fused elementwise kernel over 2^log2 f32, against the copy bandwidth.
-fn elementwise(dev: &Device, sm: &str, log2: u64) -> Result<(), String> {
+fn elementwise(
+    dev: &Device,
+    sm: &str,
+    log2: u64,
+    module: Option<tfg_ptx::PtxModule>,
+) -> Result<(), String> {
     let n = 1u64 << log2;
     let file = example("elementwise.tfg")?;
     let g = file.graph(None)?;
     let g = tfg_ir::specialize(g, &BTreeMap::from([("N".to_string(), n)]))
         .map_err(|e| e.to_string())?;
-    let p = common::lower(&g);
-    let m = tfg_ptx::compile_ptx(&p, sm)?;
+    let m = match module {
+        Some(m) => m,
+        None => tfg_ptx::compile_ptx(&common::lower(&g), sm)?,
+    };
     if m.manifest.launches.len() != 1 {
         return Err(format!(
             "expected one fused kernel, got {}",
@@ -137,7 +161,12 @@ fn elementwise(dev: &Device, sm: &str, log2: u64) -> Result<(), String> {
 
 /// The mlp_digits training step at `batch` rows: ms a step, end to end
 /// (feeding the batch, running, applying updates) and launches only.
-fn mlp(dev: &Device, sm: &str, batch: u64) -> Result<(), String> {
+fn mlp(
+    dev: &Device,
+    sm: &str,
+    batch: u64,
+    module: Option<tfg_ptx::PtxModule>,
+) -> Result<(), String> {
     let file = example("mlp_digits.tfg")?;
     let g = file.graph(None)?;
     let spec = file.train(&g.name).ok_or("mlp_digits has no train item")?;
@@ -158,7 +187,10 @@ fn mlp(dev: &Device, sm: &str, batch: u64) -> Result<(), String> {
             v.iter_mut().for_each(|x| *x = x.rem_euclid(10));
         }
     }
-    let m = tfg_ptx::compile_ptx(&case.program, sm)?;
+    let m = match module {
+        Some(m) => m,
+        None => tfg_ptx::compile_ptx(&case.program, sm)?,
+    };
     let mut s = dev.load(&m)?;
     s.set_params(&params)?;
     let launches = s.time_launches(&inputs, 50)?.iter().sum::<f64>();

@@ -772,8 +772,8 @@ pub(crate) mod host {
 #[cfg(test)]
 mod tests {
     //! Accuracy of every formula against the host's libm (f64), over sweeps
-    //! that cover each range reduction and special case. SPEC §1.6 allows a
-    //! relative error of 1e-5; f32 results here are within a few ulp
+    //! that cover each range reduction and special case. The language allows
+    //! elementwise work a relative error of 1e-5; f32 results here are within a few ulp
     //! (≈ 1e-6), f64 results within ~1e-14.
 
     use super::host::Host;

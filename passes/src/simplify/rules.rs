@@ -7,8 +7,8 @@
 //! `x * 1 → x` never fires where the `1` broadcasts `x` to a larger shape.
 //!
 //! Every rule gives bit-identical results in IEEE arithmetic except these,
-//! which move a result by a rounding or two, well within the SPEC's
-//! tolerance: `sum-broadcast` and `mean-broadcast` (one product, or the
+//! which move a result by a rounding or two, well within the accuracy the
+//! language allows (docs/language.md, "Semantics"): `sum-broadcast` and `mean-broadcast` (one product, or the
 //! element itself, for a sum of equal terms), the `factor-*` rules (one
 //! rounding fewer) and `exp-log` (`exp(log x)` rounds twice). Signed zeros:
 //! `x + 0.0 → x` would turn `-0.0 + 0.0 = 0.0` into `-0.0`, which `1/x` tells

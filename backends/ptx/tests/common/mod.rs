@@ -19,7 +19,8 @@ use tfg_ir::{
     BinaryOp, DType, Data, Graph, Init, Op, ReduceOp, Shape, Tensor, Type, UnaryOp, ValueId,
 };
 
-/// One test program, with the relative tolerance SPEC §1.6 gives it.
+/// One test program, with its relative tolerance: 1e-5 elementwise, 1e-4
+/// with reductions or matrix products (docs/language.md, "Semantics").
 pub struct Case {
     pub name: String,
     pub graph: Graph,
@@ -648,7 +649,7 @@ pub fn feeds(c: &Case, seed: u64) -> (Vec<Tensor>, Vec<Tensor>) {
     (inputs, params)
 }
 
-/// SPEC §1.6: relative `tol`, with an absolute floor near zero; NaN matches
+/// Relative `tol`, with an absolute floor near zero; NaN matches
 /// NaN, integers and bools match exactly.
 pub fn close(want: &Tensor, got: &Tensor, tol: f64) -> Result<(), String> {
     if want.shape != got.shape || want.dtype() != got.dtype() {
