@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Runs W1-W5 with tfg (`tfg run/train --bench N --json` on bench/workloads/*.tfg)
-and with numpy and jax.jit (the shared peers.py), plus the STREAM-like copy, in one
+and with numpy and jax.jit (bench/peers.py), plus the STREAM-like copy, in one
 run, and prints one Markdown table of times, ratios (tfg / peer) and limits.
 Called by bench/run, which sets TFG, PEERS, STREAM and RUNS."""
 import json, os, subprocess, sys, tempfile

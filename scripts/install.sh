@@ -37,6 +37,12 @@ ensure_clippy() {
     rustup component add clippy >/dev/null
 }
 
+ensure_rustfmt() {
+    cargo fmt --version >/dev/null 2>&1 && return 0
+    echo "installing rustfmt (rustup)"
+    rustup component add rustfmt >/dev/null
+}
+
 # The tests compare against numpy; it lives in a virtual environment in .venv.
 # Exports TFG_PYTHON, the interpreter the tests use.
 ensure_numpy() {

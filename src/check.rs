@@ -2,14 +2,14 @@
 
 use crate::cli::CheckArgs;
 use crate::failure::Failure;
-use crate::source::Source;
 use crate::stdout;
+use tfg_driver::source::Source;
 
 pub fn check(args: &CheckArgs) -> Result<(), Failure> {
     let src = Source::load(&args.file)?;
     let program = src.compile()?;
     if let Some(name) = &args.graph {
-        program.graph(Some(name)).map_err(Failure::new)?;
+        crate::selection::choose(&program, Some(name))?;
     }
     let graphs: Vec<&str> = program.graphs.iter().map(|g| g.name.as_str()).collect();
     let trains: Vec<&str> = program.trains.iter().map(|t| t.graph.as_str()).collect();

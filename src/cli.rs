@@ -1,12 +1,12 @@
-//! The command line: commands and options (SPEC §2), parsed by clap.
+//! The command line: commands and options (docs/cli.md), parsed by clap.
 //!
 //! Only the syntax lives here; what the commands do is in their own modules.
 //! clap answers a usage error (an unknown flag, a malformed option value) with
 //! exit status 2 before any command runs.
 
-use crate::feed::Feed;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
+use tfg_driver::feed::Feed;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -66,8 +66,8 @@ pub struct ReplArgs {
     #[arg(long = "feed", value_name = "NAME=VALUE")]
     pub feeds: Vec<Feed>,
     /// Where to run, as for `tfg run`; `:backend NAME` changes it at the prompt.
-    #[arg(long, value_enum, default_value_t = Backend::Cpu)]
-    pub backend: Backend,
+    #[arg(long, value_enum, default_value_t = BackendArg::Cpu)]
+    pub backend: BackendArg,
     /// Seed for random param initialisers and for shuffling minibatches.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -86,8 +86,8 @@ pub struct RunArgs {
     pub feeds: Vec<Feed>,
     /// Where to run: `cpu` JIT-compiles with Cranelift, `interp` is the reference
     /// interpreter, `cuda` runs PTX on an NVIDIA GPU.
-    #[arg(long, value_enum, default_value_t = Backend::Cpu)]
-    pub backend: Backend,
+    #[arg(long, value_enum, default_value_t = BackendArg::Cpu)]
+    pub backend: BackendArg,
     /// Seed for random param initialisers.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -119,8 +119,8 @@ pub struct TrainArgs {
     #[arg(long = "feed", value_name = "NAME=VALUE")]
     pub feeds: Vec<Feed>,
     /// Where to run, as for `tfg run`.
-    #[arg(long, value_enum, default_value_t = Backend::Cpu)]
-    pub backend: Backend,
+    #[arg(long, value_enum, default_value_t = BackendArg::Cpu)]
+    pub backend: BackendArg,
     /// Seed for random param initialisers and for shuffling minibatches.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -243,15 +243,32 @@ pub struct DumpOptions {
     pub dump_dir: Option<PathBuf>,
 }
 
-/// Where a graph runs.
+/// `--backend`: where a graph runs.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Backend {
+pub enum BackendArg {
     /// Cranelift JIT: lowers the graph to Kernel IR and compiles it to native code.
     Cpu,
     /// The reference interpreter.
     Interp,
     /// A CUDA GPU: PTX through LLVM's NVPTX target, run by the CUDA driver.
     Cuda,
+}
+
+impl From<BackendArg> for tfg_driver::Backend {
+    fn from(b: BackendArg) -> tfg_driver::Backend {
+        match b {
+            BackendArg::Cpu => tfg_driver::Backend::Cpu,
+            BackendArg::Interp => tfg_driver::Backend::Interp,
+            BackendArg::Cuda => tfg_driver::Backend::Cuda,
+        }
+    }
+}
+
+impl DumpOptions {
+    /// The dumps these options ask for.
+    pub fn dumps(&self) -> tfg_driver::Dumps {
+        tfg_driver::Dumps::to(&self.dump_after, self.dump_dir.as_deref())
+    }
 }
 
 /// The names of the pipeline's passes.
@@ -261,7 +278,7 @@ fn pass_parser() -> clap::builder::PossibleValuesParser {
 
 /// What `--dump-after` accepts: `all`, `frontend`, or a pass of the pipeline.
 fn stage_parser() -> clap::builder::PossibleValuesParser {
-    let stages = ["all", crate::ir_dump::FRONTEND]
+    let stages = ["all", tfg_driver::dumps::FRONTEND]
         .into_iter()
         .chain(tfg_passes::pipeline().into_iter().map(|p| p.name));
     clap::builder::PossibleValuesParser::new(stages)

@@ -6,16 +6,18 @@
 //! `{graph}_train_step`; the initial param values are computed here (with
 //! `--seed`) and embedded.
 //!
-//! `ptx`: a PTX module (`crate::ptx_module`) of the forward graph, or of the
+//! `ptx`: a PTX module (`tfg_driver::ptx_module`) of the forward graph, or of the
 //! training step with `--train`, for `--sm` (or its PTX or LLVM IR, with
 //! `--emit`), with the initial param values beside it.
 
 use crate::cli::{CompileArgs, Emit, Target};
 use crate::failure::Failure;
-use crate::source::Source;
-use crate::{backend, stdout, whole_file};
+use crate::stdout;
 use std::collections::BTreeMap;
 use tfg_cpu::{AotModel, AotParam, AotProgram, Slot};
+use tfg_driver::backend;
+use tfg_driver::source::Source;
+use tfg_formats::whole_file;
 use tfg_ir::{Dim, Graph, Op};
 use tfg_passes::{Ir, Level, Options};
 
@@ -23,9 +25,7 @@ pub fn compile(args: &CompileArgs) -> Result<(), Failure> {
     let emit = check_options(args)?;
     let src = Source::load(&args.file)?;
     let program = src.compile()?;
-    let forward = program
-        .graph(args.graph.name.as_deref())
-        .map_err(Failure::new)?;
+    let forward = crate::selection::choose(&program, args.graph.name.as_deref())?;
     let failed = |e: String| Failure::new(format!("graph `{}`: {e}", forward.name));
     let spec = program.train(&forward.name);
     if args.train && spec.is_none() {
@@ -163,7 +163,7 @@ fn compile_ptx(
                 .filter_map(|spec| params.iter().find(|p| p.name == spec.name))
                 .map(|p| (p.name.as_str(), &p.value))
                 .collect();
-            crate::ptx_module::write(path, &module, &values)
+            Ok(tfg_driver::ptx_module::write(path, &module, &values)?)
         }
         (None, None) => Err(Failure::new("-o DIR is needed to write a PTX module")),
     }

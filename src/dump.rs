@@ -2,9 +2,10 @@
 
 use crate::cli::DumpArgs;
 use crate::failure::Failure;
-use crate::ir_dump::{stages, Dumps, Sink};
-use crate::source::Source;
-use crate::{selection, stdout};
+use crate::selection;
+use crate::stdout;
+use tfg_driver::dumps::{stages, Dumps, Sink};
+use tfg_driver::source::Source;
 use tfg_passes::{Ir, Level, Options, PassTime};
 
 pub fn dump(args: &DumpArgs) -> Result<(), Failure> {
@@ -65,12 +66,12 @@ pub fn dump(args: &DumpArgs) -> Result<(), Failure> {
     match (&ir, args.launch_plan) {
         (Ir::Kernel(program), true) => {
             let sm = args.sm.as_deref().unwrap_or(tfg_ptx::DEFAULT_SM);
-            let plan = crate::backend::generate_ptx(program, sm)
+            let plan = tfg_driver::backend::generate_ptx(program, sm)
                 .map_err(|e| Failure::new(format!("graph `{name}`: {e}")))?
                 .manifest
                 .to_string();
             match &args.dump_dir {
-                Some(dir) => crate::whole_file::write(
+                Some(dir) => tfg_formats::whole_file::write(
                     &dir.join(format!("{name}.launch-plan.txt")),
                     plan.as_bytes(),
                 )

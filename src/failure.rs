@@ -37,3 +37,10 @@ impl Failure {
 pub fn color() -> bool {
     std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
+
+impl From<tfg_driver::Error> for Failure {
+    /// Renders the driver's error, in colour on a terminal.
+    fn from(e: tfg_driver::Error) -> Failure {
+        Failure::rendered(e.render(color()))
+    }
+}

@@ -3,11 +3,12 @@
 
 use crate::cli::GraphArgs;
 use crate::failure::Failure;
-use crate::picture::{dot, svg, Picture, LARGE};
-use crate::source::Source;
-use crate::{selection, whole_file};
+use crate::selection;
 use std::path::Path;
+use tfg_driver::source::Source;
+use tfg_formats::whole_file;
 use tfg_passes::{Ir, Level, Options};
+use tfg_picture::{dot, svg, Picture, LARGE};
 
 enum Format {
     Svg,
@@ -33,19 +34,25 @@ pub fn graph(args: &GraphArgs) -> Result<(), Failure> {
     let format = Format::of(&args.output)?;
     let src = Source::load(&args.file)?;
     let program = src.compile()?;
-    let g = selection::select(&src, &program, args.graph.name.as_deref(), args.train, &args.dims)?;
+    let g = selection::select(
+        &src,
+        &program,
+        args.graph.name.as_deref(),
+        args.train,
+        &args.dims,
+    )?;
     // A picture shows the Graph IR; after `fuse` or `lower` it shows the
     // optimised graph with its kernels.
     let mut passes = tfg_passes::pipeline_to(Level::Graph);
-    let stage = args.after.as_deref().unwrap_or(crate::ir_dump::FRONTEND);
+    let stage = args.after.as_deref().unwrap_or(tfg_driver::dumps::FRONTEND);
     let graph_stage = passes.iter().position(|p| p.name == stage);
     let upto = match (stage, graph_stage) {
-        (crate::ir_dump::FRONTEND, _) => 0,
+        (tfg_driver::dumps::FRONTEND, _) => 0,
         (_, Some(i)) => i + 1,
         _ => passes.len(),
     };
     let kernels = args.kernels
-        || (stage != crate::ir_dump::FRONTEND && graph_stage.is_none() && stage != "all");
+        || (stage != tfg_driver::dumps::FRONTEND && graph_stage.is_none() && stage != "all");
     passes.truncate(upto);
     let name = g.name.clone();
     let mut ir = Ir::Graph(g);
@@ -64,7 +71,7 @@ pub fn graph(args: &GraphArgs) -> Result<(), Failure> {
     }
     let fusion = kernels.then(|| tfg_passes::fuse::fuse(&g));
     let mut picture = Picture::new(&g, fusion.as_ref());
-    if stage != crate::ir_dump::FRONTEND {
+    if stage != tfg_driver::dumps::FRONTEND {
         picture.title = format!("{} after {stage}", picture.title);
     }
     let text = match format {

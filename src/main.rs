@@ -1,44 +1,29 @@
-//! `tfg`, the command line of the tfg graph compiler (SPEC §2).
+//! `tfg`, the command line of the tfg graph compiler (docs/cli.md).
 //!
-//! The binary is the driver: it reads files, asks the frontend for graphs, runs
-//! the pass pipeline and a backend, keeps param state, and owns every file
-//! format and every message the user sees. It is the only place that decides
-//! how an error is printed; the library crates return errors as values. It
-//! must not know how a graph is parsed, transformed or executed beyond the
-//! crates' public functions.
+//! The binary is a thin caller of the driver library (`tfg_driver`): it parses
+//! the command line, runs the REPL, prints results (`tfg_formats` formats
+//! them) and decides how errors look and what the exit status is; the
+//! library crates return errors as values. It also installs the global
+//! allocator. It must not know how a graph is loaded, compiled or run beyond
+//! the driver's and the compiler crates' public functions.
 //!
 //! Exit status: 0 on success, 1 for a user error (`error: …` on stderr), 2 for
 //! a usage error (clap's), 101 for a bug (a panic, reported by the hook below).
 
-mod arrayprint;
-mod backend;
-mod batch;
 mod buffer_cache;
 mod check;
-mod checkpoint;
 mod cli;
 mod compile;
 mod dump;
 mod failure;
-mod feed;
-mod file_defaults;
 mod graph_cmd;
-mod ir_dump;
-mod json;
-mod npy;
 mod opt;
-mod picture;
-mod ptx_module;
 mod repl;
 mod run;
 mod selection;
-mod session;
-mod source;
 mod stdout;
-mod tensorboard;
 mod timing;
 mod train;
-mod whole_file;
 
 use clap::Parser;
 use cli::{Cli, Command};
@@ -48,8 +33,9 @@ use std::process::ExitCode;
 #[global_allocator]
 static ALLOCATOR: buffer_cache::BufferCache = buffer_cache::BufferCache;
 
-/// Deeply nested input (`((((…))))`) recurses deeply in the frontend; a large
-/// stack turns what would be a stack overflow into plain work.
+/// The frontend parses on a stack of its own, but a Graph IR dump with a
+/// deeply nested literal (`[[[[…]]]]`) recurses in `tfg_ir::text`, which
+/// sets no bound: a large stack turns what would be an overflow into work.
 const STACK_SIZE: usize = 256 << 20;
 
 fn main() -> ExitCode {

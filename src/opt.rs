@@ -3,14 +3,15 @@
 
 use crate::cli::OptArgs;
 use crate::failure::Failure;
-use crate::source::Source;
-use crate::{stdout, whole_file};
+use crate::stdout;
+use tfg_driver::source::Source;
+use tfg_formats::whole_file;
 use tfg_passes::{Ir, Options};
 
 pub fn opt(args: &OptArgs) -> Result<(), Failure> {
     let src = Source::load(&args.file)?;
     let program = src.compile()?;
-    let g = program.graph(None).map_err(Failure::new)?.clone();
+    let g = crate::selection::choose(&program, None)?.clone();
     let passes: Vec<_> = args
         .passes
         .iter()
@@ -18,7 +19,9 @@ pub fn opt(args: &OptArgs) -> Result<(), Failure> {
         .collect();
     let mut ir = Ir::Graph(g);
     let mut reports = String::new();
-    let options = Options { explain: args.explain };
+    let options = Options {
+        explain: args.explain,
+    };
     tfg_passes::run_pipeline(&mut ir, &passes, &options, |_, _, report| {
         if let Some(report) = report {
             // Reports name their pass.

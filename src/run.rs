@@ -1,32 +1,31 @@
-//! `tfg run FILE`: compile a graph, feed it, run it once, print its outputs.
+//! `tfg run FILE`: compile a graph, feed it, run it once, print its outputs;
+//! or run a compiled PTX module the same way.
 
-use crate::backend::Executable;
-use crate::cli::{Backend, RunArgs};
+use crate::cli::{BackendArg, RunArgs};
 use crate::failure::Failure;
-use crate::feed::Bound;
-use crate::ir_dump::Dumps;
-use crate::session::Session;
-use crate::source::Source;
+use crate::stdout;
 use crate::timing::{self, Timing};
-use crate::{arrayprint, backend, checkpoint, feed, file_defaults, json, npy, stdout};
 use std::path::Path;
 use std::time::{Duration, Instant};
+use tfg_driver::backend::{self, Executable};
+use tfg_driver::dumps::Dumps;
+use tfg_driver::feed::{self, Bound};
+use tfg_driver::{checkpoint, file_defaults, ptx_module, Backend, Session, Source};
+use tfg_formats::{arrayprint, json, npy};
 use tfg_interp::Outputs;
-use tfg_ir::{Graph, Tensor};
+use tfg_ir::Tensor;
 
 pub fn run(args: &RunArgs) -> Result<(), Failure> {
-    if crate::ptx_module::is_module(&args.file) {
-        return crate::ptx_module::run(args);
+    if ptx_module::is_module(&args.file) {
+        return run_module(args);
     }
     let src = Source::load(&args.file)?;
     // A missing file is reported first; a missing GPU before any work.
-    backend::check_available(args.backend)?;
+    backend::check_available(args.backend.into())?;
     let started = Instant::now();
     let program = src.compile()?;
     let frontend = started.elapsed();
-    let graph = program
-        .graph(args.graph.name.as_deref())
-        .map_err(Failure::new)?;
+    let graph = crate::selection::choose(&program, args.graph.name.as_deref())?;
     let feeds = file_defaults::with_file_defaults(&program, graph, &args.feeds, &args.file, &src)?;
     let bound = feed::bind(graph, &feeds, &src)?;
     // Params are checked against the graph as declared: the passes may drop unused ones.
@@ -36,21 +35,27 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
     }
     session.init_missing(&bound.graph, args.seed, &src)?;
 
-    let dumps = Dumps::from_options(&args.dump);
+    let dumps = args.dump.dumps();
     let (exe, result, timing) = match args.bench {
         None => {
-            let (exe, result) = run_once(&bound, &session, args.backend, &dumps)?;
+            let (exe, result) = backend::run_once(&bound, &session, args.backend.into(), &dumps)?;
             (exe, result, None)
         }
         Some(runs) => {
-            let (exe, result, timing) =
-                bench(&bound, &session, args.backend, &dumps, runs, frontend)?;
+            let (exe, result, timing) = bench(
+                &bound,
+                &session,
+                args.backend.into(),
+                &dumps,
+                runs,
+                frontend,
+            )?;
             (exe, result, Some(timing))
         }
     };
     report(
         args,
-        &named_outputs(exe.graph(), &result.outputs),
+        &backend::named_outputs(exe.graph(), &result.outputs),
         timing.as_ref(),
     )
 }
@@ -96,32 +101,6 @@ fn bench(
     Ok((exe, result, timing))
 }
 
-/// Runs the graph `bound` was specialised to once: the pass pipeline (with
-/// `dumps`), then `backend` on `bound`'s inputs and `session`'s params.
-/// Returns what ran (its graph names the outputs) and what it computed.
-pub fn run_once(
-    bound: &Bound,
-    session: &Session,
-    backend: Backend,
-    dumps: &Dumps,
-) -> Result<(Executable, Outputs), Failure> {
-    let mut exe = backend::prepare(backend, bound.graph.clone(), dumps)?;
-    let result = exe.run(
-        &bound.inputs_for(exe.graph())?,
-        &session.params_for(exe.graph())?,
-    )?;
-    Ok((exe, result))
-}
-
-/// `g`'s outputs with their names, in the order of its `output` statements.
-pub fn named_outputs<'a>(g: &'a Graph, values: &'a [Tensor]) -> Vec<(&'a str, &'a Tensor)> {
-    g.outputs
-        .iter()
-        .map(|(name, _)| name.as_str())
-        .zip(values)
-        .collect()
-}
-
 /// `--out DIR`: every output as `DIR/NAME.npy`, creating `DIR` if needed.
 pub fn write_outputs(dir: &Path, outputs: &[(&str, &Tensor)]) -> Result<(), Failure> {
     std::fs::create_dir_all(dir)
@@ -138,4 +117,37 @@ pub fn outputs_text(outputs: &[(&str, &Tensor)]) -> String {
         .iter()
         .map(|(name, t)| arrayprint::named(name, t) + "\n")
         .collect()
+}
+
+/// `tfg run MODULE --backend cuda`: feeds, runs and prints as `tfg run` does.
+fn run_module(args: &RunArgs) -> Result<(), Failure> {
+    if args.backend != BackendArg::Cuda {
+        return Err(Failure::new(format!(
+            "`{}` is a compiled PTX module: run it with --backend cuda",
+            args.file.display()
+        )));
+    }
+    let loaded = ptx_module::load(&args.file)?;
+    let src = loaded.source();
+    let g = &loaded.signature;
+    let bound = feed::bind(g, &args.feeds, &src)?;
+    let inputs = bound.inputs_for(g)?;
+    let mut session = Session::default();
+    let ckpt = args.restore.as_ref().unwrap_or(&loaded.paths.params);
+    checkpoint::restore(ckpt, g, &mut session, &src)?;
+    let params = session.params_for(g)?;
+
+    let started = Instant::now();
+    let device = tfg_ptx::cuda::open().map_err(Failure::new)?;
+    let mut gpu = device.load(&loaded.module).map_err(Failure::new)?;
+    gpu.set_params(&params).map_err(Failure::new)?;
+    let mut timing = args.bench.map(|_| Timing::new(started.elapsed()));
+    let mut result = gpu.run(&inputs).map_err(Failure::new)?;
+    if let (Some(t), Some(runs)) = (&mut timing, args.bench) {
+        for _ in 0..runs {
+            result = t.run(|| gpu.run(&inputs)).map_err(Failure::new)?;
+        }
+    }
+    let outputs: Vec<(&str, &Tensor)> = loaded.output_names().zip(&result.outputs).collect();
+    report(args, &outputs, timing.as_ref())
 }

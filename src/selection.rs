@@ -1,11 +1,11 @@
-//! The graph a compiling command (`dump`, `graph`, `compile`) works on:
-//! `--graph NAME` picks it, `--train` swaps in its training step, and
-//! `--dim NAME=N` binds symbolic dims.
+//! The graph a command works on: `--graph NAME` picks it (every command);
+//! for the compiling ones (`dump`, `graph`, `compile`), `--train` swaps in
+//! its training step and `--dim NAME=N` binds symbolic dims.
 
 use crate::failure::Failure;
-use crate::source::Source;
 use std::collections::BTreeMap;
-use tfg_frontend::Program;
+use tfg_driver::source::Source;
+use tfg_frontend::{GraphChoiceError, Program};
 use tfg_ir::Graph;
 
 /// The graph named `name` (or the file's only one), or with `train` the
@@ -17,7 +17,7 @@ pub fn select(
     train: bool,
     dims: &[(String, u64)],
 ) -> Result<Graph, Failure> {
-    let forward = program.graph(name).map_err(Failure::new)?;
+    let forward = choose(program, name)?;
     let g = if train {
         let spec = program.train(&forward.name).ok_or_else(|| {
             Failure::new(format!(
@@ -36,6 +36,17 @@ pub fn select(
     }
     let dims: BTreeMap<String, u64> = dims.iter().cloned().collect();
     tfg_ir::specialize(&g, &dims).map_err(|e| Failure::new(format!("graph `{}`: {e}", g.name)))
+}
+
+/// The graph `--graph NAME` names, or the file's only one.
+pub fn choose<'p>(program: &'p Program, name: Option<&str>) -> Result<&'p Graph, Failure> {
+    program.graph(name).map_err(|e| match e {
+        GraphChoiceError::Several { graphs } => Failure::new(format!(
+            "the file has several graphs ({}); choose one with --graph NAME",
+            GraphChoiceError::listed(&graphs)
+        )),
+        other => Failure::new(other),
+    })
 }
 
 /// Parses `--dim NAME=N`.

@@ -1,23 +1,9 @@
-//! Writing results to stdout, where the reader may have gone away.
-//!
-//! `print!` panics when stdout is a closed pipe (`tfg run f.tfg | head -1`);
-//! tfg instead stops writing quietly, as Unix tools do.
+//! Results on stdout: the driver's writer (which stops quietly when the
+//! reader has gone), with its errors as the binary reports them.
 
 use crate::failure::Failure;
-use std::io::{ErrorKind, Write};
 
 /// Writes `text` to stdout.
 pub fn write(text: &str) -> Result<(), Failure> {
-    let mut out = std::io::stdout().lock();
-    ignore_closed(out.write_all(text.as_bytes()).and_then(|()| out.flush()))
-}
-
-/// A write error, unless it only says that the reader has gone.
-pub fn ignore_closed(result: std::io::Result<()>) -> Result<(), Failure> {
-    match result {
-        Err(e) if e.kind() != ErrorKind::BrokenPipe => {
-            Err(Failure::new(format!("cannot write to stdout: {e}")))
-        }
-        _ => Ok(()),
-    }
+    Ok(tfg_driver::stdout::write(text)?)
 }

@@ -1,44 +1,32 @@
-//! `tfg train FILE`: train a graph as the file's `train` item says (SPEC §1.7, §2).
+//! `tfg train FILE`: train a graph as the file's `train` item says
+//! (docs/training.md), printing progress on stderr and the results on stdout.
 //!
-//! The training-step graph (`tfg_passes::train_step`: forward pass, gradients
-//! and optimizer update in one graph) is built once from the graph as
-//! written, then specialised to the shapes it is fed, run through the pass
-//! pipeline and prepared for the backend once per distinct shape (with a
-//! fixed batch size, once in all). Each step runs it and stores its updates
-//! in the session. After the last step, one more run of the graph itself
-//! with the trained params gives the outputs, as `sess.run(y)` after a
-//! TensorFlow training loop does.
+//! The driver's [`Trainer`] runs the steps; after the last one, one more run
+//! of the graph itself with the trained params gives the outputs, as
+//! `sess.run(y)` after a TensorFlow training loop does.
 
 mod logdir;
 mod progress;
 
-use crate::backend::{self, Executable};
-use crate::batch::Batches;
-use crate::cli::{Backend, TrainArgs};
+use crate::cli::TrainArgs;
 use crate::failure::Failure;
-use crate::feed::{self, Feed, FeedValue};
-use crate::ir_dump::Dumps;
-use crate::session::{param_name, Session};
-use crate::source::Source;
+use crate::run;
+use crate::stdout;
 use crate::timing::{self, Timing};
-use crate::{arrayprint, checkpoint, file_defaults, json, run, stdout};
 use logdir::Logdir;
 use progress::Progress;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
-use tfg_ir::specialize::{bind_dims, specialize};
-use tfg_ir::{Dim, Graph, Op, Tensor, TrainSpec, ValueId};
-use tfg_passes::train_step::{build_train_step, TrainStep};
+use tfg_driver::train::{train_loop, user_params, Feeding, Trainer};
+use tfg_driver::{backend, checkpoint, feed, file_defaults, Session, Source};
+use tfg_formats::{arrayprint, json};
 
 pub fn train(args: &TrainArgs) -> Result<(), Failure> {
-    backend::check_available(args.backend)?;
+    backend::check_available(args.backend.into())?;
     let src = Source::load(&args.file)?;
     let compile_started = Instant::now();
     let program = src.compile()?;
     let mut frontend = compile_started.elapsed();
-    let graph = program
-        .graph(args.graph.name.as_deref())
-        .map_err(Failure::new)?;
+    let graph = crate::selection::choose(&program, args.graph.name.as_deref())?;
     let spec = program.train(&graph.name).ok_or_else(|| {
         Failure::new(format!(
             "graph `{}` has no train item; add `train {} {{ minimize …; optimizer …; steps … }}`",
@@ -58,8 +46,8 @@ pub fn train(args: &TrainArgs) -> Result<(), Failure> {
     let mut trainer = Trainer::new(
         graph,
         spec,
-        args.backend,
-        Dumps::from_options(&args.dump),
+        args.backend.into(),
+        args.dump.dumps(),
         args.seed,
         &src,
     )?;
@@ -110,9 +98,9 @@ pub fn train(args: &TrainArgs) -> Result<(), Failure> {
         progress.note(&format!("TensorBoard events: {}", events.path().display()));
     }
 
-    let dumps = Dumps::from_options(&args.dump);
-    let (exe, result) = run::run_once(&bound, &session, args.backend, &dumps)?;
-    let outputs = run::named_outputs(exe.graph(), &result.outputs);
+    let (exe, result) =
+        backend::run_once(&bound, &session, args.backend.into(), &args.dump.dumps())?;
+    let outputs = backend::named_outputs(exe.graph(), &result.outputs);
     let params = user_params(&bound.graph, &session)?;
 
     if let Some(ckpt) = &args.save {
@@ -133,344 +121,4 @@ pub fn train(args: &TrainArgs) -> Result<(), Failure> {
         let bench = timing.as_ref().map(|t| t.text("step")).unwrap_or_default();
         stdout::write(&(text + &bench))
     }
-}
-
-/// What one training step reports.
-pub struct StepReport<'a> {
-    /// Counted from 1.
-    pub step: u64,
-    pub steps: u64,
-    /// The loss computed in this step, before its update.
-    pub loss: &'a Tensor,
-    /// The `log` values of this step, in the train item's order (the loss too, if logged).
-    pub logged: Vec<(&'a str, &'a Tensor)>,
-    /// This is the first step whose loss is NaN or infinite (SPEC §3).
-    pub first_non_finite: bool,
-    /// How long the step ran, not counting compiling it.
-    pub took: Duration,
-}
-
-/// Runs `steps` training steps, telling `observe` about each. NaN and
-/// infinities propagate as IEEE says; training goes on. Returns the loss of
-/// the last step.
-pub fn train_loop(
-    trainer: &mut Trainer,
-    session: &mut Session,
-    feeding: &mut Feeding,
-    steps: u64,
-    observe: &mut dyn FnMut(&StepReport),
-) -> Result<Tensor, Failure> {
-    let mut last = None;
-    let mut finite_so_far = true;
-    for step in 1..=steps {
-        let (names, inputs) = feeding.next_inputs();
-        let outputs = trainer.step(session, names, inputs)?;
-        let logged = trainer
-            .log
-            .iter()
-            .map(|(name, i)| (name.as_str(), &outputs[*i]))
-            .collect();
-        let finite = outputs[0].data.get_f64(0).is_finite();
-        observe(&StepReport {
-            step,
-            steps,
-            loss: &outputs[0],
-            logged,
-            first_non_finite: finite_so_far && !finite,
-            took: trainer.last_step,
-        });
-        finite_so_far &= finite;
-        last = outputs.into_iter().next();
-    }
-    trainer.sync(session)?;
-    last.ok_or_else(|| Failure::new("no training step ran"))
-}
-
-/// The training-step graph, prepared once per distinct shape of its feeds.
-pub struct Trainer<'s> {
-    step: TrainStep,
-    /// Each logged name and its output index.
-    log: Vec<(String, usize)>,
-    backend: Backend,
-    dumps: Dumps,
-    seed: u64,
-    src: &'s Source,
-    prepared: HashMap<Vec<Vec<usize>>, Prepared>,
-    /// The prepared step (by feed shapes) that holds the newest params,
-    /// newer than the session's.
-    resident: Option<Vec<Vec<usize>>>,
-    /// Time spent specialising and compiling the step graph, over every shape.
-    pub compile_time: Duration,
-    /// How long the last step ran, not counting compiling it.
-    pub last_step: Duration,
-}
-
-impl<'s> Trainer<'s> {
-    /// The step graph for training `g` (as written, dims symbolic) as `spec` says.
-    pub fn new(
-        g: &Graph,
-        spec: &TrainSpec,
-        backend: Backend,
-        dumps: Dumps,
-        seed: u64,
-        src: &'s Source,
-    ) -> Result<Trainer<'s>, Failure> {
-        let mut step = build_train_step(g, spec)
-            .map_err(|e| src.error_at(spec.loc, e, "in this train item"))?;
-        // Its own name, so its dumps (`--dump-dir`) and errors are told apart from the graph's.
-        step.graph.name = format!("{}_step", g.name);
-        let log = step.log.clone();
-        Ok(Trainer {
-            step,
-            log,
-            backend,
-            dumps,
-            seed,
-            src,
-            prepared: HashMap::new(),
-            resident: None,
-            compile_time: Duration::ZERO,
-            last_step: Duration::ZERO,
-        })
-    }
-
-    /// The step graph as built, before specialisation: its inputs are what a step is fed.
-    pub fn graph(&self) -> &Graph {
-        &self.step.graph
-    }
-
-    /// One step: runs the step graph on `inputs` (named by `names`) and the
-    /// session's params, stores the updated params and optimizer slots, and
-    /// returns the outputs: the loss, then the logged values.
-    pub fn step(
-        &mut self,
-        session: &mut Session,
-        names: &[String],
-        inputs: &[Tensor],
-    ) -> Result<Vec<Tensor>, Failure> {
-        let shapes: Vec<Vec<usize>> = inputs.iter().map(|t| t.shape.clone()).collect();
-        if !self.prepared.contains_key(&shapes) {
-            let started = Instant::now();
-            let prepared = self.prepare(names, &shapes, session)?;
-            self.compile_time += started.elapsed();
-            self.prepared.insert(shapes.clone(), prepared);
-        }
-        let started = Instant::now();
-        if self.resident.as_ref().is_some_and(|r| *r != shapes) {
-            self.sync(session)?;
-        }
-        let Some(Prepared { exe, order }) = self.prepared.get_mut(&shapes) else {
-            return Err(Failure::new("no compiled step for these shapes"));
-        };
-        let reordered: Vec<Tensor>;
-        let inputs = if order.iter().enumerate().all(|(i, &j)| i == j) {
-            inputs
-        } else {
-            reordered = order.iter().map(|&j| inputs[j].clone()).collect();
-            &reordered
-        };
-        // The params go to the executable once and stay there (in a GPU's
-        // memory on `cuda`); `sync` brings the session up to date.
-        if self.resident.is_none() {
-            exe.load_params(session.params_for(exe.graph())?)?;
-            self.resident = Some(shapes);
-        }
-        let outputs = exe.step(inputs)?;
-        self.last_step = started.elapsed();
-        Ok(outputs)
-    }
-
-    /// Brings the session's params up to date with the executable that
-    /// holds them, after the last step or before a step of another shape.
-    pub fn sync(&mut self, session: &mut Session) -> Result<(), Failure> {
-        if let Some(p) = self.resident.take().and_then(|r| self.prepared.get(&r)) {
-            session.store_params(p.exe.graph(), p.exe.params()?);
-        }
-        Ok(())
-    }
-
-    /// Specialises the step graph to the shapes of the inputs named `names`,
-    /// initialises the optimizer slots the session does not hold yet, and
-    /// prepares it for the backend (pass pipeline and code generation).
-    fn prepare(
-        &self,
-        names: &[String],
-        shapes: &[Vec<usize>],
-        session: &mut Session,
-    ) -> Result<Prepared, Failure> {
-        let g = &self.step.graph;
-        let position = |g: &Graph, v: ValueId| {
-            let name = input_name(g, v);
-            names
-                .iter()
-                .position(|n| n == name)
-                .ok_or_else(|| Failure::new(format!("no value for input `{name}`")))
-        };
-        let fed = g
-            .inputs()
-            .map(|v| Ok((v, shapes[position(g, v)?].as_slice())))
-            .collect::<Result<Vec<_>, Failure>>()?;
-        let failed = |e: tfg_ir::TypeError| Failure::new(format!("graph `{}`: {e}", g.name));
-        let dims = bind_dims(g, &fed).map_err(failed)?;
-        let specialised = specialize(g, &dims).map_err(failed)?;
-        session.init_missing(&specialised, self.seed, self.src)?;
-        let exe = backend::prepare(self.backend, specialised, &self.dumps)?;
-        let order = exe
-            .graph()
-            .inputs()
-            .map(|v| position(exe.graph(), v))
-            .collect::<Result<_, _>>()?;
-        Ok(Prepared { exe, order })
-    }
-}
-
-/// The step graph prepared for one shape of its feeds.
-struct Prepared {
-    exe: Executable,
-    /// For each input of `exe`'s graph, the index of its tensor in what a step is fed.
-    order: Vec<usize>,
-}
-
-/// What each step is fed: minibatches of the inputs the loss depends on that
-/// come from files (when the train item says `batch N`), every other input whole.
-pub struct Feeding {
-    /// The graph's inputs, in its order; batched ones hold the last batch.
-    names: Vec<String>,
-    inputs: Vec<Tensor>,
-    /// Where each batched input sits in `inputs`, in the order `batches` yields them.
-    batched_at: Vec<usize>,
-    batches: Option<Batches>,
-}
-
-impl Feeding {
-    /// Feeds for `trainer`'s steps as `spec` says: `feeds` are the feeds
-    /// bound to the graph (file defaults included), `values` the tensor of
-    /// every input.
-    pub fn new(
-        trainer: &Trainer,
-        spec: &TrainSpec,
-        feeds: &[Feed],
-        values: &BTreeMap<String, Tensor>,
-        seed: u64,
-        src: &Source,
-    ) -> Result<Feeding, Failure> {
-        let g = trainer.graph();
-        let names: Vec<String> = g.inputs().map(|v| input_name(g, v).to_string()).collect();
-        let inputs = names
-            .iter()
-            .map(|name| {
-                values
-                    .get(name)
-                    .cloned()
-                    .ok_or_else(|| Failure::new(format!("no value for input `{name}`")))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let Some(size) = spec.batch else {
-            return Ok(Feeding {
-                names,
-                inputs,
-                batched_at: Vec::new(),
-                batches: None,
-            });
-        };
-        let from_files: BTreeSet<&str> = feeds
-            .iter()
-            .filter(|f| matches!(f.value, FeedValue::Npy(_) | FeedValue::NpyLoaded(_)))
-            .map(|f| f.name.as_str())
-            .collect();
-        let mut batched = Vec::new();
-        let mut batched_at = Vec::new();
-        let needed = needed_by(g, trainer.step.loss);
-        for (at, v) in g.inputs().enumerate() {
-            let name = input_name(g, v);
-            if !needed[v.index()] || !from_files.contains(name) {
-                continue;
-            }
-            let node = g.node(v);
-            if let Some(Dim::Known(n)) = node.ty.shape.0.first() {
-                return Err(src.error_at(
-                    node.loc,
-                    format!(
-                        "input `{name}` is cut into batches of {size} along axis 0, so its first dim must be symbolic (such as `N`), not {n}"
-                    ),
-                    "declared here",
-                ));
-            }
-            batched.push((name.to_string(), inputs[at].clone()));
-            batched_at.push(at);
-        }
-        if batched.is_empty() {
-            return Ok(Feeding {
-                names,
-                inputs,
-                batched_at,
-                batches: None,
-            });
-        }
-        let batches = Batches::new(batched, size as usize, seed).map_err(|e| {
-            src.error_at(
-                spec.loc,
-                format!("cannot cut the inputs into batches: {e}"),
-                "in this train item",
-            )
-        })?;
-        Ok(Feeding {
-            names,
-            inputs,
-            batched_at,
-            batches: Some(batches),
-        })
-    }
-
-    /// The inputs for the next step with their names, in the graph's `inputs()` order.
-    pub fn next_inputs(&mut self) -> (&[String], &[Tensor]) {
-        if let Some(batches) = &mut self.batches {
-            for (at, batch) in self.batched_at.iter().zip(batches.next_batch()) {
-                self.inputs[*at] = batch;
-            }
-        }
-        (&self.names, &self.inputs)
-    }
-
-    /// Whether some inputs are cut into minibatches.
-    pub fn is_batched(&self) -> bool {
-        self.batches.is_some()
-    }
-}
-
-fn input_name(g: &Graph, v: ValueId) -> &str {
-    match &g.node(v).op {
-        Op::Input { name, .. } => name,
-        _ => "",
-    }
-}
-
-/// Which nodes `v` is computed from (`v` included), by node index.
-fn needed_by(g: &Graph, v: ValueId) -> Vec<bool> {
-    let mut needed = vec![false; g.nodes.len()];
-    needed[v.index()] = true;
-    for i in (0..=v.index()).rev() {
-        if needed[i] {
-            for a in &g.nodes[i].args {
-                needed[a.index()] = true;
-            }
-        }
-    }
-    needed
-}
-
-/// Every param of `g` with its value, in `g.params()` order.
-fn user_params<'a>(
-    g: &'a Graph,
-    session: &'a Session,
-) -> Result<Vec<(&'a str, &'a Tensor)>, Failure> {
-    g.params()
-        .map(|v| {
-            let name = param_name(g, v);
-            session
-                .value(name)
-                .map(|t| (name, t))
-                .ok_or_else(|| Failure::new(format!("param `{name}` has no value in this session")))
-        })
-        .collect()
 }

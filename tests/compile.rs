@@ -18,7 +18,10 @@ fn cc() -> Option<String> {
     match Command::new(&cc).arg("--version").output() {
         Ok(o) if o.status.success() => Some(cc),
         _ => {
-            eprintln!("SKIPPED: no C compiler (`{cc}`); the C examples were not built");
+            common::skip(
+                "TFG_REQUIRE_CC",
+                &format!("a C compiler (`{cc}`; the C examples were not built)"),
+            );
             None
         }
     }

@@ -81,7 +81,11 @@ fn dump_prints_every_stage_as_ir_text() {
     let Stage::Graph(frontend) = &dump[0].1 else {
         panic!("the frontend stage is Graph IR")
     };
-    assert_eq!(*frontend, hello_graph(), "the frontend stage is the graph as compiled");
+    assert_eq!(
+        *frontend,
+        hello_graph(),
+        "the frontend stage is the graph as compiled"
+    );
     for (stage, ir) in &dump {
         match ir {
             Stage::Graph(g) => tfg_ir::verify(g).unwrap_or_else(|e| panic!("after {stage}: {e}")),
@@ -124,14 +128,21 @@ fn dump_dir_writes_one_parsable_file_per_stage() {
     let expected: Vec<String> = stages()
         .iter()
         .enumerate()
-        .map(|(i, s)| format!("hello.{i:02}-{s}.tfgir"))
+        .map(|(i, s)| {
+            let extension = match *s {
+                "fuse" => "tffused",
+                "lower" => "tfkir",
+                _ => "tfir",
+            };
+            format!("hello.{i:02}-{s}.{extension}")
+        })
         .collect();
     assert_eq!(entries(&dir), expected);
     for name in expected {
         let text = std::fs::read_to_string(dir.join(&name)).expect("readable");
-        if name.ends_with("-lower.tfgir") {
+        if name.ends_with("-lower.tfkir") {
             tfg_ir::kernel::parse(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
-        } else if !name.ends_with("-fuse.tfgir") {
+        } else if name.ends_with(".tfir") {
             tfg_ir::text::parse(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
         }
     }

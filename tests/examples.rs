@@ -146,14 +146,16 @@ fn gpu_at_hand(test: &str) -> bool {
         return true;
     }
     assert_eq!(run.status, 1, "{}", run.stderr);
+    let error = run.stderr.strip_prefix("error: ").unwrap_or(&run.stderr);
     assert!(
-        run.stderr.contains("no CUDA driver found") || run.stderr.contains("no CUDA device found"),
+        common::is_no_gpu(error),
         "an unclear error without a GPU: {}",
         run.stderr
     );
-    common::note(&format!(
-        "skipped: no GPU ({test} runs only where `--backend cuda` can)"
-    ));
+    common::skip(
+        "TFG_REQUIRE_GPU",
+        &format!("a GPU ({test} runs only where `--backend cuda` can)"),
+    );
     false
 }
 

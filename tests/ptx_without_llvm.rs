@@ -94,7 +94,10 @@ fn a_compiled_module_runs_without_llvm() {
         "{}",
         unfed.stderr
     );
-    common::note("skipped: no GPU (the module was read and checked, not run)");
+    common::skip(
+        "TFG_REQUIRE_GPU",
+        "a GPU (the module was read and checked, not run)",
+    );
 }
 
 #[test]

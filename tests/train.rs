@@ -305,7 +305,10 @@ fn logdir_holds_the_loss_and_logged_values_at_every_step() {
         .output()
         .is_ok_and(|o| o.status.success());
     if !has_tensorboard {
-        eprintln!("skipped: no tensorboard package for {}", python.display());
+        common::skip(
+            "TFG_REQUIRE_TENSORBOARD",
+            &format!("the tensorboard package for {}", python.display()),
+        );
         return;
     }
     let dir = scratch("train-logdir");

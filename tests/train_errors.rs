@@ -85,4 +85,3 @@ fn mistyped_file_default() {
         &["run", "tests/train/mistyped_default.tfg"],
     );
 }
-

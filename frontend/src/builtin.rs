@@ -1,5 +1,5 @@
-//! The builtin functions of SPEC §1.5: their signatures and how each call
-//! becomes IR ops.
+//! The builtin functions of the language (docs/language.md, "Builtins"):
+//! their signatures and how each call becomes IR ops.
 //!
 //! Most map to one op. The composites are expanded here, so that passes and
 //! backends see only the IR's small op set:
@@ -99,7 +99,7 @@ pub struct Builtin {
     pub kind: Kind,
 }
 
-/// Every builtin's name, in the order SPEC §1.5 lists them.
+/// Every builtin's name, in the order of docs/language.md's builtin table.
 pub const NAMES: [&str; 39] = [
     "neg",
     "abs",
@@ -197,7 +197,8 @@ pub fn find(name: &str) -> Option<Builtin> {
     Some(Builtin { name, params, kind })
 }
 
-/// Signatures of the param initialisers that take arguments (SPEC §1.4).
+/// Signatures of the param initialisers that take arguments (`full`,
+/// `uniform`, `normal`).
 pub fn init_signature(name: &str) -> &'static [Param<'static>] {
     const FULL: &[Param] = &[Param::fixed("v")];
     const UNIFORM: &[Param] = &[Param::fixed("lo"), Param::fixed("hi")];

@@ -10,7 +10,8 @@
 //!
 //! The renderer is written out here rather than borrowed from
 //! codespan-reporting because that crate indents the `-->` line one column
-//! further than rustc does, and the SPEC fixes rustc's layout.
+//! further than rustc does, and tfg's errors keep rustc's layout exactly
+//! (docs/cli.md, "Exit status").
 
 use crate::ast::Span;
 use std::fmt::Write;

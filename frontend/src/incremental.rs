@@ -503,7 +503,11 @@ mod tests {
             .train_item("train hello {\n  minimize loss\n  optimizer sgd(lr = 0.5)\n  steps 3\n}")
             .expect("the item lowers");
         assert_eq!((spec.minimize.as_str(), spec.steps), ("loss", 3));
-        assert_eq!(spec.loc.map(|l| l.line), Some(6), "after the five typed lines");
+        assert_eq!(
+            spec.loc.map(|l| l.line),
+            Some(6),
+            "after the five typed lines"
+        );
         let diags = inc
             .train_item("train hello { minimize los; optimizer sgd(lr = 1); steps 1 }")
             .expect_err("`los` is not defined");

@@ -49,41 +49,75 @@ pub struct InputPath {
     pub span: ast::Span,
 }
 
-impl Program {
-    /// The graph a command works on (SPEC §1.3): the one named, or the only
-    /// one when no name is given.
-    pub fn graph(&self, name: Option<&str>) -> Result<&Graph, String> {
-        let names = || {
-            self.graphs
-                .iter()
-                .map(|g| format!("`{}`", g.name))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        match name {
-            Some(name) => {
-                self.graphs
-                    .iter()
-                    .find(|g| g.name == name)
-                    .ok_or_else(|| match self.graphs.len() {
-                        0 => format!("no graph named `{name}`: the file has no graph"),
-                        _ => format!("no graph named `{name}`; the file has {}", names()),
-                    })
+/// Why [`Program::graph`] found no graph to work on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GraphChoiceError {
+    /// A name was given and no graph has it; `graphs` are those there are.
+    NoSuchGraph { name: String, graphs: Vec<String> },
+    /// No name was given and the file has no graph.
+    NoGraph,
+    /// No name was given and the file has several graphs.
+    Several { graphs: Vec<String> },
+}
+
+impl GraphChoiceError {
+    /// The graphs there are, as a message lists them: `` `a`, `b` ``.
+    pub fn listed(graphs: &[String]) -> String {
+        graphs
+            .iter()
+            .map(|g| format!("`{g}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+impl std::fmt::Display for GraphChoiceError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            GraphChoiceError::NoSuchGraph { name, graphs } if graphs.is_empty() => {
+                write!(f, "no graph named `{name}`: the file has no graph")
             }
+            GraphChoiceError::NoSuchGraph { name, graphs } => {
+                let listed = GraphChoiceError::listed(graphs);
+                write!(f, "no graph named `{name}`; the file has {listed}")
+            }
+            GraphChoiceError::NoGraph => f.write_str("the file has no graph"),
+            GraphChoiceError::Several { graphs } => {
+                let listed = GraphChoiceError::listed(graphs);
+                write!(
+                    f,
+                    "the file has several graphs ({listed}); name the one to use"
+                )
+            }
+        }
+    }
+}
+
+impl Program {
+    /// The graph a command works on: the one named, or the only one when no
+    /// name is given.
+    pub fn graph(&self, name: Option<&str>) -> Result<&Graph, GraphChoiceError> {
+        let graphs = || self.graphs.iter().map(|g| g.name.clone()).collect();
+        match name {
+            Some(name) => self.graphs.iter().find(|g| g.name == name).ok_or_else(|| {
+                GraphChoiceError::NoSuchGraph {
+                    name: name.to_string(),
+                    graphs: graphs(),
+                }
+            }),
             None => match self.graphs.as_slice() {
                 [g] => Ok(g),
-                [] => Err("the file has no graph".to_string()),
-                _ => Err(format!(
-                    "the file has several graphs ({}); choose one with --graph NAME",
-                    names()
-                )),
+                [] => Err(GraphChoiceError::NoGraph),
+                _ => Err(GraphChoiceError::Several { graphs: graphs() }),
             },
         }
     }
 
     /// The file that gives input `input` of graph `graph` its default feed.
     pub fn input_path(&self, graph: &str, input: &str) -> Option<&InputPath> {
-        self.input_paths.iter().find(|p| p.graph == graph && p.input == input)
+        self.input_paths
+            .iter()
+            .find(|p| p.graph == graph && p.input == input)
     }
 
     /// The `train` item for graph `name`, if the file has one.

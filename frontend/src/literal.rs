@@ -1,4 +1,4 @@
-//! Literal tensors and the weak-typing rule (SPEC §1.5).
+//! Literal tensors and the weak-typing rule, as in JAX.
 //!
 //! A literal has no dtype of its own: it takes the dtype of what it meets
 //! (a tensor in an operator, a declaration it initialises, an input it is fed

@@ -5,7 +5,7 @@
 //! inlined at every call, their parameters taking the types of the arguments.
 //! Builtin calls become IR ops, composites expanded ([`crate::builtin`]).
 //!
-//! Literals are weakly typed (SPEC §1.5): a literal, or an expression of
+//! Literals are weakly typed, as in JAX: a literal, or an expression of
 //! literals alone such as `2 * 3`, stays a `Weak` value with no dtype until
 //! it meets a tensor (then it takes that tensor's dtype), initialises a
 //! declaration (the declared dtype), or is bound to a graph name (then it is
@@ -149,7 +149,14 @@ pub fn lower_file(file: &File, src: &str) -> (Program, Vec<Diagnostic>) {
             }
         }
     }
-    (Program { graphs, trains, input_paths }, diags)
+    (
+        Program {
+            graphs,
+            trains,
+            input_paths,
+        },
+        diags,
+    )
 }
 
 /// The file-wide context of lowering: the source and the `fn`s.
@@ -548,7 +555,12 @@ impl<'m, 'f> GraphLowerer<'m, 'f> {
             StmtKind::Input { name, ty, default } => {
                 let ty = type_of(ty);
                 // A string default names a .npy file, which the driver loads.
-                if let Some(Expr { kind: ExprKind::Str(path), span, .. }) = default {
+                if let Some(Expr {
+                    kind: ExprKind::Str(path),
+                    span,
+                    ..
+                }) = default
+                {
                     self.input_paths.push(InputPath {
                         graph: self.graph.name.clone(),
                         input: name.name.clone(),
@@ -715,7 +727,8 @@ impl<'m, 'f> GraphLowerer<'m, 'f> {
         Ok(lit)
     }
 
-    /// A param's INIT (SPEC §1.4), checked against its declared type.
+    /// A param's INIT (a literal or an initialiser such as `glorot`),
+    /// checked against its declared type.
     fn param_init(&mut self, e: &Expr, ty: &Type, name: &str) -> Lowered<Init> {
         let float_only = |this: &mut Self, what: &str| -> Lowered<()> {
             if ty.dtype.is_float() {

@@ -2,11 +2,12 @@
 //! syntax error of the file reported, not only the first.
 //!
 //! Tokens are recognised with nom; the grammar above them is recursive
-//! descent, one method per precedence level of SPEC §1.5. Newlines end a
-//! statement except inside `( )` and `[ ]`: each expression method takes `nl`,
-//! true where newlines are spaces. After an error the parser skips to the end
-//! of the statement (the next newline, `;` or `}` at bracket depth 0) or, at
-//! the top level, to the next line that starts an item, and goes on.
+//! descent, one method per precedence level (docs/language.md,
+//! "Expressions"). Newlines end a statement except inside `( )` and `[ ]`:
+//! each expression method takes `nl`, true where newlines are spaces. After
+//! an error the parser skips to the end of the statement (the next newline,
+//! `;` or `}` at bracket depth 0) or, at the top level, to the next line that
+//! starts an item, and goes on.
 
 use crate::ast::*;
 use crate::diag::{place, Diagnostic};

@@ -1,6 +1,7 @@
-//! `train` items (SPEC §1.7) to [`TrainSpec`]s, checked against the graph
-//! they train: the loss and logged names must be scalar values of it, the
-//! optimizer and its arguments known, with TensorFlow's defaults filled in.
+//! `train` items (docs/language.md, "Training") to [`TrainSpec`]s, checked
+//! against the graph they train: the loss and logged names must be scalar
+//! values of it, the optimizer and its arguments known, with TensorFlow's
+//! defaults filled in.
 
 use crate::ast::{Expr, ExprKind, Ident, TrainItem, TrainStmtKind};
 use crate::builtin::{bind_args, Param};

@@ -1,9 +1,9 @@
 //! Lowering tests: the IR built for each form of the language (ops, types,
 //! names, attributes), weak literal typing, fn inlining, initialisers, train
 //! items, and the public API around them. Expected IR is written by hand
-//! from SPEC §1 and the IR type rules.
+//! from the language guide (docs/language.md) and the IR type rules.
 
-use tfg_frontend::{compile, parse_literal, Program, Scalar};
+use tfg_frontend::{compile, parse_literal, GraphChoiceError, Program, Scalar};
 use tfg_ir::{
     BinaryOp, DType, Data, Dim, Graph, Init, Op, Optimizer, ReduceOp, Shape, Tensor, UnaryOp,
     ValueId,
@@ -142,13 +142,17 @@ fn choosing_a_graph() {
     assert_eq!(one.graph(None).map(|g| g.name.as_str()), Ok("a"));
     assert_eq!(one.graph(Some("a")).map(|g| g.name.as_str()), Ok("a"));
     assert_eq!(
-        one.graph(Some("b")).map(|g| g.name.as_str()),
+        one.graph(Some("b"))
+            .map(|g| g.name.as_str())
+            .map_err(|e| e.to_string()),
         Err("no graph named `b`; the file has `a`".into())
     );
     let two = program("graph a { input x: f32 }\ngraph b { input x: f32 }");
     assert_eq!(
         two.graph(None).map(|g| g.name.as_str()),
-        Err("the file has several graphs (`a`, `b`); choose one with --graph NAME".into())
+        Err(GraphChoiceError::Several {
+            graphs: vec!["a".into(), "b".into()]
+        })
     );
     assert_eq!(two.graph(Some("b")).map(|g| g.name.as_str()), Ok("b"));
     let none = program("fn f(a) = a");

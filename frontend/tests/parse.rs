@@ -1,6 +1,7 @@
-//! Parser tests: every form of SPEC §1, every precedence level and
+//! Parser tests: every form of the language, every precedence level and
 //! associativity, and recovery from errors. Expressions are compared as
-//! S-expressions written by hand from the SPEC's precedence table.
+//! S-expressions written by hand from the precedence table of
+//! docs/language.md.
 
 use tfg_frontend::ast::*;
 use tfg_frontend::parse::{parse_expr, parse_file};

@@ -62,7 +62,12 @@ pub struct Graph {
 
 impl Graph {
     pub fn new(name: impl Into<String>) -> Graph {
-        Graph { name: name.into(), nodes: Vec::new(), outputs: Vec::new(), updates: Vec::new() }
+        Graph {
+            name: name.into(),
+            nodes: Vec::new(),
+            outputs: Vec::new(),
+            updates: Vec::new(),
+        }
     }
 
     /// Appends a node computing `op(args)`, with its type from the op registry.
@@ -74,19 +79,43 @@ impl Graph {
             .collect::<Option<_>>()
             .ok_or_else(|| TypeError::new("operand refers to a value that does not exist yet"))?;
         let ty = infer(&op, &arg_types)?;
-        Ok(self.push(Node { op, args: args.to_vec(), ty, name: None, loc: None }))
+        Ok(self.push(Node {
+            op,
+            args: args.to_vec(),
+            ty,
+            name: None,
+            loc: None,
+        }))
     }
 
     /// Appends an input of declared type `ty`; `default` is its default feed.
     pub fn add_input(&mut self, name: &str, ty: Type, default: Option<Tensor>) -> ValueId {
-        let op = Op::Input { name: name.to_string(), default };
-        self.push(Node { op, args: Vec::new(), ty, name: Some(name.to_string()), loc: None })
+        let op = Op::Input {
+            name: name.to_string(),
+            default,
+        };
+        self.push(Node {
+            op,
+            args: Vec::new(),
+            ty,
+            name: Some(name.to_string()),
+            loc: None,
+        })
     }
 
     /// Appends a param of declared type `ty`.
     pub fn add_param(&mut self, name: &str, ty: Type, init: Init) -> ValueId {
-        let op = Op::Param { name: name.to_string(), init };
-        self.push(Node { op, args: Vec::new(), ty, name: Some(name.to_string()), loc: None })
+        let op = Op::Param {
+            name: name.to_string(),
+            init,
+        };
+        self.push(Node {
+            op,
+            args: Vec::new(),
+            ty,
+            name: Some(name.to_string()),
+            loc: None,
+        })
     }
 
     /// Appends a node as given, without checking it (the verifier does).
@@ -113,29 +142,40 @@ impl Graph {
 
     /// Input nodes, in graph order.
     pub fn inputs(&self) -> impl Iterator<Item = ValueId> + '_ {
-        self.ids().filter(|&v| matches!(self.node(v).op, Op::Input { .. }))
+        self.ids()
+            .filter(|&v| matches!(self.node(v).op, Op::Input { .. }))
     }
 
     /// Param nodes, in graph order.
     pub fn params(&self) -> impl Iterator<Item = ValueId> + '_ {
-        self.ids().filter(|&v| matches!(self.node(v).op, Op::Param { .. }))
+        self.ids()
+            .filter(|&v| matches!(self.node(v).op, Op::Param { .. }))
     }
 
     /// The value bound to `name` (input, param or named value), latest first.
     pub fn lookup(&self, name: &str) -> Option<ValueId> {
-        self.ids().rev().find(|&v| self.node(v).name.as_deref() == Some(name))
+        self.ids()
+            .rev()
+            .find(|&v| self.node(v).name.as_deref() == Some(name))
     }
 
     /// The output named `name`.
     pub fn output(&self, name: &str) -> Option<ValueId> {
-        self.outputs.iter().find(|(n, _)| n == name).map(|&(_, v)| v)
+        self.outputs
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|&(_, v)| v)
     }
 
     /// Which nodes the outputs and updates depend on (inputs and params always
     /// count: they are the graph's interface).
     pub fn live(&self) -> Vec<bool> {
         let mut live = vec![false; self.nodes.len()];
-        let roots = self.outputs.iter().map(|&(_, v)| v).chain(self.updates.iter().flat_map(|&(p, v)| [p, v]));
+        let roots = self
+            .outputs
+            .iter()
+            .map(|&(_, v)| v)
+            .chain(self.updates.iter().flat_map(|&(p, v)| [p, v]));
         for v in roots {
             live[v.index()] = true;
         }
@@ -163,9 +203,17 @@ impl Graph {
                 next += 1;
             }
         }
-        let map = |v: &mut ValueId| *v = new_id[v.index()].expect("retain: a kept value refers to a dropped one");
+        let map = |v: &mut ValueId| {
+            // Invariant: the caller keeps every node a kept one refers to (documented above).
+            *v = new_id[v.index()].expect("retain: a kept value refers to a dropped one")
+        };
         let nodes = std::mem::take(&mut self.nodes);
-        self.nodes = nodes.into_iter().zip(keep).filter(|(_, k)| **k).map(|(n, _)| n).collect();
+        self.nodes = nodes
+            .into_iter()
+            .zip(keep)
+            .filter(|(_, k)| **k)
+            .map(|(n, _)| n)
+            .collect();
         for n in &mut self.nodes {
             n.args.iter_mut().for_each(map);
         }

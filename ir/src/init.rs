@@ -1,11 +1,11 @@
 //! Param initialisers: turning an [`Init`] into the param's first value.
 //!
-//! Random initialisers must give the same numbers on every machine and with
-//! every version of tfg's dependencies (SPEC §1.4), so they draw from a PRNG
-//! written here (splitmix64) rather than from a crate. Each param gets its own
-//! stream, seeded from the run's seed and an FNV-1a hash of the param's name:
-//! adding, removing or reordering params leaves every other param's value as it
-//! was.
+//! Random initialisers must give the same numbers for a given `--seed` on
+//! every machine and with every version of tfg's dependencies, so they draw
+//! from a PRNG written here (splitmix64) rather than from a crate. Each param
+//! gets its own stream, seeded from the run's seed and an FNV-1a hash of the
+//! param's name: adding, removing or reordering params leaves every other
+//! param's value as it was.
 
 use crate::op::Init;
 use crate::tensor::{Data, Tensor};

@@ -6,7 +6,7 @@
 //! dims may be symbolic). It is where algebra, autodiff and fusion happen.
 //!
 //! This crate owns the data structures, the op registry (the type and shape rule
-//! of every op, [`infer`]), what each elementwise op computes on one element
+//! of every op, [`mod@infer`]), what each elementwise op computes on one element
 //! ([`element`]), the verifier, and the text form (printer and parser, which
 //! round-trip). It must not know about the surface language (`frontend`),
 //! about any pass, or about how a graph is executed (`backends`).

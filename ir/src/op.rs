@@ -3,7 +3,7 @@
 //! The op set is deliberately small: surface builtins that are compositions of
 //! others (`softmax`, `log_softmax`, `expand_dims`, `squeeze`, `relu`'s cousins
 //! aside) are expanded by the frontend, so every pass and backend handles only
-//! what is listed here. The type rule of each op lives in [`crate::infer`].
+//! what is listed here. The type rule of each op lives in [`mod@crate::infer`].
 
 use crate::tensor::Tensor;
 use crate::types::{DType, Shape};
@@ -80,7 +80,15 @@ impl UnaryOp {
 
     /// Ops defined only for floating-point operands.
     pub fn float_only(self) -> bool {
-        !matches!(self, UnaryOp::Neg | UnaryOp::Abs | UnaryOp::Square | UnaryOp::Relu | UnaryOp::Sign | UnaryOp::Not)
+        !matches!(
+            self,
+            UnaryOp::Neg
+                | UnaryOp::Abs
+                | UnaryOp::Square
+                | UnaryOp::Relu
+                | UnaryOp::Sign
+                | UnaryOp::Not
+        )
     }
 }
 
@@ -143,7 +151,10 @@ impl BinaryOp {
 
     /// Comparisons give `bool`.
     pub fn is_comparison(self) -> bool {
-        matches!(self, BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge | BinaryOp::Eq | BinaryOp::Ne)
+        matches!(
+            self,
+            BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge | BinaryOp::Eq | BinaryOp::Ne
+        )
     }
 }
 
@@ -158,7 +169,13 @@ pub enum ReduceOp {
 }
 
 impl ReduceOp {
-    pub const ALL: [ReduceOp; 5] = [ReduceOp::Sum, ReduceOp::Mean, ReduceOp::Max, ReduceOp::Min, ReduceOp::Prod];
+    pub const ALL: [ReduceOp; 5] = [
+        ReduceOp::Sum,
+        ReduceOp::Mean,
+        ReduceOp::Max,
+        ReduceOp::Min,
+        ReduceOp::Prod,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -175,7 +192,7 @@ impl ReduceOp {
     }
 }
 
-/// How a param gets its first value (SPEC §1.4).
+/// How a param gets its first value: the INIT of its declaration.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Init {
     /// A literal; a scalar fills the shape.
@@ -183,8 +200,14 @@ pub enum Init {
     Zeros,
     Ones,
     Full(f64),
-    Uniform { lo: f64, hi: f64 },
-    Normal { mean: f64, std: f64 },
+    Uniform {
+        lo: f64,
+        hi: f64,
+    },
+    Normal {
+        mean: f64,
+        std: f64,
+    },
     /// Glorot/Xavier uniform over the first two dims.
     Glorot,
 }
@@ -196,9 +219,15 @@ pub enum Init {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Op {
     /// A placeholder fed at run time, with an optional default feed. No args.
-    Input { name: String, default: Option<Tensor> },
+    Input {
+        name: String,
+        default: Option<Tensor>,
+    },
     /// Trainable state that persists between runs. No args.
-    Param { name: String, init: Init },
+    Param {
+        name: String,
+        init: Init,
+    },
     /// A constant tensor. No args.
     Const(Tensor),
     /// `f(a)`, elementwise.
@@ -208,24 +237,44 @@ pub enum Op {
     /// `where(cond, a, b)`, elementwise with broadcasting of all three.
     Select,
     /// Reduce `axes` (sorted, unique); keeps them as size 1 if `keepdims`.
-    Reduce { op: ReduceOp, axes: Vec<usize>, keepdims: bool },
+    Reduce {
+        op: ReduceOp,
+        axes: Vec<usize>,
+        keepdims: bool,
+    },
     /// Index of the max / min along `axis` (first on ties); gives `i32`.
-    ArgMax { axis: usize },
-    ArgMin { axis: usize },
+    ArgMax {
+        axis: usize,
+    },
+    ArgMin {
+        axis: usize,
+    },
     /// numpy `matmul`: 1-D, 2-D and batched with broadcast leading dims.
     MatMul,
     /// Permute axes: result dim `i` is operand dim `perm[i]`.
-    Transpose { perm: Vec<usize> },
+    Transpose {
+        perm: Vec<usize>,
+    },
     /// Same elements, new shape (no `-1`; resolved by the builder).
-    Reshape { shape: Shape },
+    Reshape {
+        shape: Shape,
+    },
     /// numpy `broadcast_to`.
-    BroadcastTo { shape: Shape },
+    BroadcastTo {
+        shape: Shape,
+    },
     /// Join the operands along `axis`.
-    Concat { axis: usize },
+    Concat {
+        axis: usize,
+    },
     /// `one_hot(i, depth)`: f32 with a new last axis of size `depth`.
-    OneHot { depth: u64 },
+    OneHot {
+        depth: u64,
+    },
     /// Convert elements to another dtype.
-    Cast { to: DType },
+    Cast {
+        to: DType,
+    },
     /// `grad(y, x)`: args `[y, x]`; replaced by the autodiff pass before execution.
     Grad,
 }

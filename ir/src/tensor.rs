@@ -78,13 +78,19 @@ impl Tensor {
     }
 
     pub fn scalar_f32(x: f32) -> Tensor {
-        Tensor { shape: vec![], data: Data::F32(vec![x]) }
+        Tensor {
+            shape: vec![],
+            data: Data::F32(vec![x]),
+        }
     }
 
     /// `shape` filled with `value` converted to `dtype`.
     pub fn full(dtype: DType, shape: Vec<usize>, value: f64) -> Tensor {
         let n = shape.iter().product();
-        Tensor { data: Data::from_f64(dtype, std::iter::repeat_n(value, n)), shape }
+        Tensor {
+            data: Data::from_f64(dtype, std::iter::repeat_n(value, n)),
+            shape,
+        }
     }
 
     pub fn dtype(&self) -> DType {
@@ -96,7 +102,10 @@ impl Tensor {
     }
 
     pub fn ty(&self) -> Type {
-        Type::new(self.dtype(), Shape::known(&self.shape.iter().map(|&d| d as u64).collect::<Vec<_>>()))
+        Type::new(
+            self.dtype(),
+            Shape::known(&self.shape.iter().map(|&d| d as u64).collect::<Vec<_>>()),
+        )
     }
 
     /// The same values converted to `dtype`.
@@ -105,6 +114,9 @@ impl Tensor {
             return self.clone();
         }
         let n = self.numel();
-        Tensor { shape: self.shape.clone(), data: Data::from_f64(dtype, (0..n).map(|i| self.data.get_f64(i))) }
+        Tensor {
+            shape: self.shape.clone(),
+            data: Data::from_f64(dtype, (0..n).map(|i| self.data.get_f64(i))),
+        }
     }
 }

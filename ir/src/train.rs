@@ -1,4 +1,5 @@
-//! A training set-up, as a `train` item states it (SPEC §1.7).
+//! A training set-up, as a `train` item states it (docs/language.md,
+//! "Training").
 //!
 //! Plain data: the frontend fills it in, the training-step builder in
 //! `passes` and the driver in the binary read it.
@@ -8,9 +9,19 @@ use crate::graph::Loc;
 /// The update rule, with TensorFlow's `tf.compat.v1.train` defaults.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Optimizer {
-    Sgd { lr: f64 },
-    Momentum { lr: f64, beta: f64 },
-    Adam { lr: f64, beta1: f64, beta2: f64, eps: f64 },
+    Sgd {
+        lr: f64,
+    },
+    Momentum {
+        lr: f64,
+        beta: f64,
+    },
+    Adam {
+        lr: f64,
+        beta1: f64,
+        beta2: f64,
+        eps: f64,
+    },
 }
 
 /// One `train GRAPH { … }` item.

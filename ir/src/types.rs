@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-/// The element type of a tensor (SPEC §1.2).
+/// The element type of a tensor: the five dtypes the language has.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum DType {
     F32,
@@ -107,12 +107,17 @@ impl Shape {
 
     /// The sizes, if no dim is symbolic.
     pub fn concrete(&self) -> Option<Vec<usize>> {
-        self.0.iter().map(|d| d.known().map(|n| n as usize)).collect()
+        self.0
+            .iter()
+            .map(|d| d.known().map(|n| n as usize))
+            .collect()
     }
 
     /// Number of elements, if no dim is symbolic.
     pub fn numel(&self) -> Option<u64> {
-        self.0.iter().try_fold(1u64, |acc, d| d.known().map(|n| acc * n))
+        self.0
+            .iter()
+            .try_fold(1u64, |acc, d| d.known().map(|n| acc * n))
     }
 
     pub fn is_symbolic(&self) -> bool {
@@ -146,7 +151,10 @@ impl Type {
     }
 
     pub fn scalar(dtype: DType) -> Type {
-        Type { dtype, shape: Shape::scalar() }
+        Type {
+            dtype,
+            shape: Shape::scalar(),
+        }
     }
 }
 

@@ -3,7 +3,8 @@
 use tfg_ir::text::{parse, print};
 use tfg_ir::*;
 
-/// SPEC's hello graph, with a batched branch over a symbolic dim.
+/// The hello graph (`examples/hello.tfg`), with a batched branch over a
+/// symbolic dim.
 fn hello() -> Graph {
     let mut g = Graph::new("hello");
     let x = g.add_input("x", Type::scalar(DType::F32), Some(Tensor::scalar_f32(1.0)));

@@ -42,6 +42,25 @@ impl fmt::Display for Level {
     }
 }
 
+impl Level {
+    /// The file extension of a dump at this level, without the dot: one
+    /// per level, so that a file says what it holds.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Level::Graph => "tfir",
+            Level::Fused => "tffused",
+            Level::Kernel => "tfkir",
+        }
+    }
+
+    /// The level whose dumps have `extension` (without the dot).
+    pub fn of_extension(extension: &str) -> Option<Level> {
+        [Level::Graph, Level::Fused, Level::Kernel]
+            .into_iter()
+            .find(|l| l.extension() == extension)
+    }
+}
+
 /// A program at one of the [`Level`]s.
 #[derive(Clone, Debug)]
 pub enum Ir {

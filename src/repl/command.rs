@@ -7,18 +7,18 @@
 
 use super::workspace::{restricted, Origin, Workspace};
 use super::{shown, Flow, Repl};
-use crate::arrayprint::{self, scalar_str};
-use crate::cli::Backend;
 use crate::failure::Failure;
-use crate::feed::Feed;
-use crate::ir_dump::{self, Dumps, Sink};
-use crate::session::param_name;
-use crate::train::{train_loop, Feeding, Trainer};
-use crate::{checkpoint, stdout};
-use clap::ValueEnum;
+use crate::stdout;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
+use tfg_driver::checkpoint;
+use tfg_driver::dumps::{Dumps, Sink};
+use tfg_driver::feed::Feed;
+use tfg_driver::session::param_name;
+use tfg_driver::train::{train_loop, Feeding, Trainer};
+use tfg_driver::Backend;
+use tfg_formats::arrayprint::{self, scalar_str};
 use tfg_ir::kernel::Program;
 use tfg_ir::Graph;
 use tfg_passes::{Ir, Level, Options};
@@ -145,7 +145,7 @@ pub fn run(repl: &mut Repl, text: &str) -> Flow {
             tfg_cpu::asm(&p).map_err(|e| Failure::new(format!("cannot generate code: {e}")))
         }),
         "ptx" => kernel_program(ws, args, "ptx [NAME]").and_then(|p| {
-            crate::backend::generate_ptx(&p, tfg_ptx::DEFAULT_SM)
+            tfg_driver::backend::generate_ptx(&p, tfg_ptx::DEFAULT_SM)
                 .map(|m| m.ptx)
                 .map_err(|e| Failure::new(format!("cannot generate code: {e}")))
         }),
@@ -294,7 +294,7 @@ fn ir(ws: &Workspace, args: &str) -> Result<String, Failure> {
 /// `:dump PASS [NAME]`: the IR after `PASS`, as `tfg dump --after PASS` prints it.
 fn dump(ws: &Workspace, args: &str) -> Result<String, Failure> {
     let words = arguments(args, 1, 2, "dump PASS [NAME]")?;
-    let stages = ir_dump::stages();
+    let stages = tfg_driver::dumps::stages();
     let pass = words[0];
     if !stages.iter().any(|(name, _)| *name == pass) {
         let names: Vec<&str> = stages.iter().map(|(name, _)| *name).collect();
@@ -304,7 +304,7 @@ fn dump(ws: &Workspace, args: &str) -> Result<String, Failure> {
         )));
     }
     let g = restricted(ws.inc.graph(), &ws.targets(words.get(1).copied())?);
-    let mut text = (pass == ir_dump::FRONTEND).then(|| tfg_ir::text::print(&g));
+    let mut text = (pass == tfg_driver::dumps::FRONTEND).then(|| tfg_ir::text::print(&g));
     let name = g.name.clone();
     // Fusion and lowering need concrete shapes.
     let level = if g.nodes.iter().any(|n| n.ty.shape.is_symbolic()) {
@@ -465,18 +465,13 @@ fn file_argument<'a>(args: &'a str, usage: &str) -> Result<&'a Path, Failure> {
 fn backend(ws: &mut Workspace, args: &str) -> Result<String, Failure> {
     let words = arguments(args, 0, 1, "backend [NAME]")?;
     if let Some(name) = words.first() {
-        let backend = Backend::from_str(name, true).map_err(|_| {
+        let backend = Backend::named(name).ok_or_else(|| {
             Failure::new(format!(
                 "no backend named `{name}`; the backends are cpu, interp and cuda"
             ))
         })?;
-        crate::backend::check_available(backend)?;
+        tfg_driver::backend::check_available(backend)?;
         ws.backend = backend;
     }
-    let name = ws
-        .backend
-        .to_possible_value()
-        .map(|v| v.get_name().to_string())
-        .unwrap_or_default();
-    Ok(format!("backend: {name}\n"))
+    Ok(format!("backend: {}\n", ws.backend.name()))
 }

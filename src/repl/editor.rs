@@ -140,7 +140,7 @@ impl Completer for Helper {
                 None => (start, pairs(&mut COMMANDS.iter().map(|c| c.name))),
                 Some(("load" | "save" | "restore", _)) => self.files.complete(line, pos, ctx)?,
                 Some(("dump", rest)) if !rest.trim_start().contains(char::is_whitespace) => {
-                    let stages = crate::ir_dump::stages();
+                    let stages = tfg_driver::dumps::stages();
                     (start, pairs(&mut stages.iter().map(|(name, _)| *name)))
                 }
                 Some(_) => (start, pairs(&mut self.words.iter().map(String::as_str))),

@@ -1,6 +1,6 @@
 //! Where an entry ends: at the end of a line, unless a bracket is still open.
 //!
-//! Inside `( )` and `[ ]` newlines are spaces (SPEC §1.1), so an entry goes
+//! Inside `( )` and `[ ]` newlines are spaces (docs/language.md, "Lexical"), so an entry goes
 //! on over the next lines until its brackets close, as Python's prompt does;
 //! so does a `train GRAPH { … }` item until its `}`.
 //! An empty line ends an entry whatever is open, so a stray bracket cannot

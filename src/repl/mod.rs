@@ -1,5 +1,5 @@
 //! `tfg repl [FILE]`: an interactive prompt that compiles and runs each
-//! statement as it is entered (SPEC §2).
+//! statement as it is entered (docs/repl.md).
 //!
 //! Statements are those of a graph body, or bare expressions; each is
 //! lowered into the session's graph ([`workspace`]), and the values it binds
@@ -17,12 +17,12 @@ mod entry;
 mod piped;
 mod workspace;
 
-use crate::arrayprint;
 use crate::cli::ReplArgs;
 use crate::failure::{self, Failure};
 use crate::stdout;
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
+use tfg_formats::arrayprint;
 use tfg_frontend::diag::{render, Diagnostic};
 use tfg_ir::{Tensor, ValueId};
 use workspace::{Origin, Workspace};
@@ -36,7 +36,7 @@ pub fn repl(args: &ReplArgs) -> Result<(), Failure> {
         graph: args.graph.name.clone(),
         feeds: args.feeds.clone(),
     };
-    let (ws, failures) = Workspace::open(origin, args.backend, args.seed)?;
+    let (ws, failures) = Workspace::open(origin, args.backend.into(), args.seed)?;
     let interactive = std::io::stdin().is_terminal();
     let mut repl = Repl {
         ws,

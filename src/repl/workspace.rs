@@ -9,16 +9,15 @@
 //! bind the feeds, initialise missing params, then the pass pipeline and code
 //! generation for the session's backend ([`backend::prepare`]).
 
-use crate::backend;
-use crate::cli::Backend;
 use crate::failure::Failure;
-use crate::feed::{self, Feed};
-use crate::file_defaults::with_file_defaults;
-use crate::ir_dump::{Dumps, Sink};
-use crate::session::Session;
-use crate::source::Source;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
+use tfg_driver::dumps::{Dumps, Sink};
+use tfg_driver::feed::{self, Feed};
+use tfg_driver::file_defaults::with_file_defaults;
+use tfg_driver::session::Session;
+use tfg_driver::source::Source;
+use tfg_driver::{backend, Backend};
 use tfg_frontend::{Incremental, Program};
 use tfg_ir::{Graph, Op, Tensor, TrainSpec, ValueId};
 
@@ -75,9 +74,7 @@ impl Workspace {
             Some(path) => {
                 let src = Source::load(path)?;
                 let program = src.compile()?;
-                let graph = program
-                    .graph(origin.graph.as_deref())
-                    .map_err(Failure::new)?;
+                let graph = crate::selection::choose(&program, origin.graph.as_deref())?;
                 let inc = Incremental::from_file(&src.name, &src.text, &graph.name)
                     .map_err(|d| src.failure(d))?;
                 let train = program.train(&graph.name).cloned();
@@ -128,7 +125,7 @@ impl Workspace {
             };
             match with_file_defaults(&one, self.inc.graph(), &self.feeds, &relative_to, &src) {
                 Ok(feeds) => self.feeds = feeds,
-                Err(f) => failures.push(f),
+                Err(f) => failures.push(f.into()),
             }
         }
         failures
@@ -159,7 +156,8 @@ impl Workspace {
                 g.node(v).loc,
                 format!("input `{name}` has no feed and no default; set one with `:feed {name} = VALUE`"),
                 "declared here",
-            ));
+            )
+            .into());
         }
         let feeds: Vec<Feed> = self
             .feeds

@@ -1,10 +1,10 @@
 //! `--logdir DIR`: the training run as a TensorBoard event file: the step
 //! graph once, then the loss and every logged value at every step, tagged by
-//! their names (SPEC §2).
+//! their names (docs/cli.md, `train --logdir`).
 
-use super::StepReport;
-use crate::tensorboard::EventWriter;
 use std::path::Path;
+use tfg_driver::train::StepReport;
+use tfg_formats::tensorboard::EventWriter;
 use tfg_ir::{Graph, Tensor};
 
 pub struct Logdir {

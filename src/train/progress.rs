@@ -2,11 +2,11 @@
 //! steps/s) on a terminal, a plain line every tenth of the run otherwise, and
 //! with `--json` nothing but warnings.
 
-use super::StepReport;
-use crate::arrayprint::scalar_str;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
+use tfg_driver::train::StepReport;
+use tfg_formats::arrayprint::scalar_str;
 
 pub enum Progress {
     Bar {

@@ -1,4 +1,4 @@
-//! The C header declaring an object file's API (see [`crate::object`]):
+//! The C header declaring an object file's API (see [`mod@crate::object`]):
 //! structs of pointers for inputs, outputs and params with their C types
 //! and shapes, and the entry functions.
 

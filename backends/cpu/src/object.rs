@@ -8,7 +8,7 @@
 //! entry functions, `{name}_init`, `{name}_run`, `{name}_train_step` (with a
 //! train step) and `{name}_free`, each a call into the driver with the
 //! descriptor. Kernels and entries resolve `tfg_rt_*` against the linked
-//! `libtfg_rt.a`. [`crate::header`] writes the matching C declarations.
+//! `libtfg_rt.a`. [`mod@crate::header`] writes the matching C declarations.
 
 use crate::jit::{data_bytes, PARALLEL_WORK};
 use crate::translate::translate_prefixed;

@@ -38,7 +38,14 @@ fn run(args: &[String]) -> Result<(), String> {
     let (args, module) = match args.iter().position(|a| a == "--module") {
         Some(at) => {
             let dir = args.get(at + 1).ok_or("--module needs a directory")?;
-            let m = tfg_ptx::PtxModule::read(std::path::Path::new(dir))?;
+            let read = |name: &str| {
+                let path = std::path::Path::new(dir).join(name);
+                std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))
+            };
+            let m = tfg_ptx::PtxModule {
+                manifest: tfg_ptx::Manifest::from_json(&read(tfg_ptx::MANIFEST_FILE)?)?,
+                ptx: read(tfg_ptx::PTX_FILE)?,
+            };
             (&args[..at], Some(m))
         }
         None => (args, None),
@@ -130,7 +137,7 @@ fn elementwise(
 ) -> Result<(), String> {
     let n = 1u64 << log2;
     let file = example("elementwise.tfg")?;
-    let g = file.graph(None)?;
+    let g = file.graph(None).map_err(|e| e.to_string())?;
     let g = tfg_ir::specialize(g, &BTreeMap::from([("N".to_string(), n)]))
         .map_err(|e| e.to_string())?;
     let m = match module {
@@ -168,7 +175,7 @@ fn mlp(
     module: Option<tfg_ptx::PtxModule>,
 ) -> Result<(), String> {
     let file = example("mlp_digits.tfg")?;
-    let g = file.graph(None)?;
+    let g = file.graph(None).map_err(|e| e.to_string())?;
     let spec = file.train(&g.name).ok_or("mlp_digits has no train item")?;
     let step = tfg_passes::train_step::build_train_step(g, spec)?.graph;
     let dims = BTreeMap::from([("N".to_string(), batch), ("T".to_string(), batch)]);

@@ -27,7 +27,6 @@ mod math;
 mod schedule;
 
 pub use manifest::Manifest;
-use std::path::Path;
 pub use tfg_ir::kernel::Program;
 
 /// The GPU architecture PTX is generated for unless one is asked for.
@@ -81,41 +80,6 @@ pub fn host_ir(p: &Program) -> Result<(String, Manifest), String> {
     ))
 }
 
-impl PtxModule {
-    /// Writes `DIR/program.ptx` and `DIR/manifest.json`, each whole or not
-    /// at all (written to a temporary name, then renamed).
-    pub fn write(&self, dir: &Path) -> Result<(), String> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        write_whole(&dir.join(PTX_FILE), &self.ptx)?;
-        write_whole(&dir.join(MANIFEST_FILE), &self.manifest.to_json())
-    }
-
-    /// Reads a module that [`PtxModule::write`] wrote.
-    pub fn read(dir: &Path) -> Result<PtxModule, String> {
-        let read = |name: &str| {
-            let path = dir.join(name);
-            std::fs::read_to_string(&path)
-                .map_err(|e| format!("cannot read {}: {e}", path.display()))
-        };
-        let manifest = Manifest::from_json(&read(MANIFEST_FILE)?)?;
-        Ok(PtxModule {
-            ptx: read(PTX_FILE)?,
-            manifest,
-        })
-    }
-}
-
-fn write_whole(path: &Path, text: &str) -> Result<(), String> {
-    let tmp = path.with_extension("partial");
-    std::fs::write(&tmp, text)
-        .and_then(|_| std::fs::rename(&tmp, path))
-        .map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            format!("cannot write {}: {e}", path.display())
-        })
-}
-
 #[cfg(all(test, feature = "llvm"))]
 mod tests {
     use super::*;
@@ -134,17 +98,6 @@ mod tests {
 }",
         )
         .expect("parses")
-    }
-
-    #[test]
-    fn a_module_written_to_a_directory_reads_back_the_same() {
-        let m = compile_ptx(&program(), "sm_90").expect("compiles");
-        assert!(m.ptx.contains(".target sm_90") && m.ptx.contains(".visible .entry tfg_k0("));
-        let dir = std::env::temp_dir().join(format!("tfg-ptx-module-{}", std::process::id()));
-        m.write(&dir).expect("writes");
-        let back = PtxModule::read(&dir);
-        let _ = std::fs::remove_dir_all(&dir);
-        assert_eq!(back, Ok(m));
     }
 
     #[test]

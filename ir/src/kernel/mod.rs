@@ -13,9 +13,9 @@
 //! Scalar math is the Graph IR's own: [`Expr::Unary`] and [`Expr::Binary`]
 //! apply a [`UnaryOp`] / [`BinaryOp`] with exactly the semantics those ops
 //! have on one element (integer floor division, numpy's NaN rules, …), and
-//! the type rule of [`crate::infer`] applied to scalars.
+//! the type rule of [`mod@crate::infer`] applied to scalars.
 //!
-//! The text form ([`print`], [`parse`]) writes one statement a line and
+//! The text form ([`print()`], [`parse`]) writes one statement a line and
 //! round-trips exactly; [`verify`] checks scoping, types, buffer roles and the
 //! plan. `docs/kernel-ir.md` describes the whole language.
 

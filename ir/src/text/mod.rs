@@ -9,7 +9,7 @@
 //! }
 //! ```
 //!
-//! [`print`] and [`parse`] round-trip exactly: `parse(&print(g)) == Ok(g)` for
+//! [`print()`] and [`parse`] round-trip exactly: `parse(&print(g)) == Ok(g)` for
 //! every graph whose operands, outputs and updates name existing nodes and
 //! whose tensors hold as many elements as their shapes say (floats keep their
 //! bits; the grammar is in `docs/ir.md`).

@@ -700,3 +700,20 @@ pub fn note(line: &str) {
     use std::io::Write;
     let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
+
+/// Says that a check was skipped because `what` is missing, where a person
+/// sees it; fails instead when the environment variable `require` is set
+/// (`scripts/test` sets one for everything it installs).
+pub fn skip(require: &str, what: &str) {
+    assert!(
+        std::env::var_os(require).is_none(),
+        "{what} is required ({require} is set) but missing"
+    );
+    note(&format!("skipped: {what} is missing"));
+}
+
+/// Whether `error` is what opening CUDA says on a machine without a GPU
+/// (no driver, or no device), as opposed to a broken driver or a bug.
+pub fn is_no_gpu(error: &str) -> bool {
+    error.starts_with("no CUDA driver found") || error.starts_with("no CUDA device found")
+}

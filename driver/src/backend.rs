@@ -11,12 +11,45 @@
 //! params loaded once ([`Executable::load_params`], [`Executable::step`]),
 //! so a GPU keeps them in its memory and no backend copies them per step.
 
-use crate::cli::Backend;
-use crate::failure::Failure;
-use crate::ir_dump::Dumps;
+use crate::dumps::Dumps;
+use crate::feed::Bound;
+use crate::session::Session;
+use crate::Error;
 use tfg_interp::Outputs;
 use tfg_ir::{Graph, Tensor, ValueId};
 use tfg_passes::{Ir, Level, Options};
+
+/// Where a graph runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Backend {
+    /// Cranelift JIT: lowers the graph to Kernel IR and compiles it to native code.
+    Cpu,
+    /// The reference interpreter.
+    Interp,
+    /// A CUDA GPU: PTX through LLVM's NVPTX target, run by the CUDA driver.
+    Cuda,
+}
+
+impl Backend {
+    /// Every backend, in the order help texts list them.
+    pub const ALL: [Backend; 3] = [Backend::Cpu, Backend::Interp, Backend::Cuda];
+
+    /// The backend's name, as `--backend` spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Cpu => "cpu",
+            Backend::Interp => "interp",
+            Backend::Cuda => "cuda",
+        }
+    }
+
+    /// The backend called `name` (any case).
+    pub fn named(name: &str) -> Option<Backend> {
+        Backend::ALL
+            .into_iter()
+            .find(|b| b.name().eq_ignore_ascii_case(name))
+    }
+}
 
 /// A specialised graph, compiled for a backend, ready to run.
 pub struct Executable {
@@ -38,10 +71,10 @@ enum Code {
 
 /// Runs the pass pipeline over `g` (specialised) as far as `backend` needs,
 /// dumping as `dumps` asks, and compiles the result.
-pub fn prepare(backend: Backend, g: Graph, dumps: &Dumps) -> Result<Executable, Failure> {
+pub fn prepare(backend: Backend, g: Graph, dumps: &Dumps) -> Result<Executable, Error> {
     check_available(backend)?;
     let name = g.name.clone();
-    let failed = |e: String| Failure::new(format!("graph `{name}`: {e}"));
+    let failed = |e: String| Error::new(format!("graph `{name}`: {e}"));
     let options = Options::default();
     let mut ir = Ir::Graph(g);
     dumps.run_to(&mut ir, Level::Graph, &options)?;
@@ -66,7 +99,7 @@ pub fn prepare(backend: Backend, g: Graph, dumps: &Dumps) -> Result<Executable, 
             Code::Cpu(Box::new(compiled))
         }
         Backend::Cuda => {
-            let device = tfg_ptx::cuda::open().map_err(Failure::new)?;
+            let device = tfg_ptx::cuda::open().map_err(Error::new)?;
             let module = ptx_for(&device, &kernel_ir(&graph)?).map_err(failed)?;
             Code::Cuda(Box::new(device.load(&module).map_err(failed)?))
         }
@@ -118,18 +151,18 @@ pub const NO_LLVM: &str = "this tfg was built without LLVM (cargo feature `llvm`
 
 /// An error for a backend this machine (or this build) cannot run a graph
 /// on, before any work is done.
-pub fn check_available(backend: Backend) -> Result<(), Failure> {
+pub fn check_available(backend: Backend) -> Result<(), Error> {
     match backend {
         // Without LLVM no graph reaches the GPU, whatever the driver says.
-        Backend::Cuda if cfg!(not(feature = "llvm")) => Err(Failure::new(NO_LLVM)),
-        Backend::Cuda => tfg_ptx::cuda::open().map(drop).map_err(Failure::new),
+        Backend::Cuda if cfg!(not(feature = "llvm")) => Err(Error::new(NO_LLVM)),
+        Backend::Cuda => tfg_ptx::cuda::open().map(drop).map_err(Error::new),
         Backend::Cpu | Backend::Interp => Ok(()),
     }
 }
 
 /// Refuses a graph with a value larger than this machine's memory, which
 /// would otherwise abort the process when its buffer is allocated.
-pub fn check_memory(g: &Graph) -> Result<(), Failure> {
+pub fn check_memory(g: &Graph) -> Result<(), Error> {
     let limit = memory_bytes().unwrap_or(u64::MAX);
     for node in &g.nodes {
         let bytes = node
@@ -142,7 +175,7 @@ pub fn check_memory(g: &Graph) -> Result<(), Failure> {
                 .name
                 .as_deref()
                 .map_or_else(|| node.op.name(), |n| format!("`{n}`"));
-            return Err(Failure::new(format!(
+            return Err(Error::new(format!(
                 "graph `{}`: {what} of type {} needs more memory than this machine has ({} bytes)",
                 g.name, node.ty, limit
             )));
@@ -165,8 +198,8 @@ impl Executable {
     }
 
     /// One run: `inputs` in `graph().inputs()` order, `params` in `graph().params()` order.
-    pub fn run(&mut self, inputs: &[Tensor], params: &[Tensor]) -> Result<Outputs, Failure> {
-        let failed = |e: String| Failure::new(format!("graph `{}`: {e}", self.graph.name));
+    pub fn run(&mut self, inputs: &[Tensor], params: &[Tensor]) -> Result<Outputs, Error> {
+        let failed = |e: String| Error::new(format!("graph `{}`: {e}", self.graph.name));
         match &mut self.code {
             Code::Interp => {
                 tfg_interp::run(&self.graph, inputs, params).map_err(|e| failed(e.to_string()))
@@ -191,9 +224,9 @@ impl Executable {
 
     /// Takes the params (in `graph().params()` order) for the training steps
     /// that follow: a GPU keeps them in its memory, the host backends here.
-    pub fn load_params(&mut self, params: Vec<Tensor>) -> Result<(), Failure> {
+    pub fn load_params(&mut self, params: Vec<Tensor>) -> Result<(), Error> {
         match &mut self.code {
-            Code::Cuda(s) => s.set_params(&params).map_err(Failure::new),
+            Code::Cuda(s) => s.set_params(&params).map_err(Error::new),
             Code::Interp | Code::Cpu(_) => {
                 self.held = params;
                 Ok(())
@@ -203,9 +236,9 @@ impl Executable {
 
     /// One training step on the loaded params: each becomes its update
     /// (without leaving the GPU, on `cuda`). Gives the outputs.
-    pub fn step(&mut self, inputs: &[Tensor]) -> Result<Vec<Tensor>, Failure> {
+    pub fn step(&mut self, inputs: &[Tensor]) -> Result<Vec<Tensor>, Error> {
         if let Code::Cuda(s) = &mut self.code {
-            return s.step(inputs).map_err(Failure::new);
+            return s.step(inputs).map_err(Error::new);
         }
         let held = std::mem::take(&mut self.held);
         let out = self.run(inputs, &held)?;
@@ -221,10 +254,36 @@ impl Executable {
     }
 
     /// The loaded params' current values, in `graph().params()` order.
-    pub fn params(&self) -> Result<Vec<Tensor>, Failure> {
+    pub fn params(&self) -> Result<Vec<Tensor>, Error> {
         match &self.code {
-            Code::Cuda(s) => s.params().map_err(Failure::new),
+            Code::Cuda(s) => s.params().map_err(Error::new),
             Code::Interp | Code::Cpu(_) => Ok(self.held.clone()),
         }
     }
+}
+
+/// Runs the graph `bound` was specialised to once: the pass pipeline (with
+/// `dumps`), then `backend` on `bound`'s inputs and `session`'s params.
+/// Returns what ran (its graph names the outputs) and what it computed.
+pub fn run_once(
+    bound: &Bound,
+    session: &Session,
+    backend: Backend,
+    dumps: &Dumps,
+) -> Result<(Executable, Outputs), Error> {
+    let mut exe = prepare(backend, bound.graph.clone(), dumps)?;
+    let result = exe.run(
+        &bound.inputs_for(exe.graph())?,
+        &session.params_for(exe.graph())?,
+    )?;
+    Ok((exe, result))
+}
+
+/// `g`'s outputs with their names, in the order of its `output` statements.
+pub fn named_outputs<'a>(g: &'a Graph, values: &'a [Tensor]) -> Vec<(&'a str, &'a Tensor)> {
+    g.outputs
+        .iter()
+        .map(|(name, _)| name.as_str())
+        .zip(values)
+        .collect()
 }

@@ -1,4 +1,4 @@
-//! The `--json` output (SPEC §2): `{"outputs": {"NAME": {"dtype", "shape", "data"}, …}}`
+//! The `--json` output (docs/cli.md): `{"outputs": {"NAME": {"dtype", "shape", "data"}, …}}`
 //! for `tfg run`, and `{"steps", "final_loss", "outputs", "params"}` for `tfg train`.
 //!
 //! Written by hand rather than through `serde_json::Value` so that the outputs

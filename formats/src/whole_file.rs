@@ -1,6 +1,6 @@
-//! Writing files so that they appear whole or not at all (SPEC §3).
+//! Writing files so that they appear whole or not at all.
 //!
-//! Every file tfg writes goes through [`write`]: the bytes go to a temporary file
+//! Every file tfg writes goes through [`write()`]: the bytes go to a temporary file
 //! in the same directory, which is flushed to disk and then renamed over the
 //! target. A rename within one file system is atomic, so a reader (or a crash)
 //! sees the old file or the new one, never a prefix.

@@ -1,4 +1,4 @@
-//! Minibatches (SPEC §1.7 `batch N`): inputs fed from files, cut along axis 0
+//! Minibatches (a train item's `batch N`): inputs fed from files, cut along axis 0
 //! into batches of N rows, in an order reshuffled every epoch.
 //!
 //! All batched inputs share one permutation, so row `i` of one stays with

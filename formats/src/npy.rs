@@ -190,6 +190,7 @@ pub fn decode_data(dtype: DType, bytes: &[u8]) -> Data {
     fn words<const N: usize, T>(bytes: &[u8], from: fn([u8; N]) -> T) -> Vec<T> {
         bytes
             .chunks_exact(N)
+            // Invariant: `chunks_exact(N)` yields slices of exactly N bytes.
             .map(|c| from(c.try_into().expect("chunks_exact yields N bytes")))
             .collect()
     }

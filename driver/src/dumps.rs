@@ -5,10 +5,10 @@
 //! pass of `tfg_passes::pipeline()`. Dumps of the stages that ran are emitted
 //! even when a later pass fails: they are what one needs to see why.
 
-use crate::failure::Failure;
-use crate::whole_file;
+use crate::Error;
 use std::io::Write;
 use std::path::PathBuf;
+use tfg_formats::whole_file;
 use tfg_passes::{Ir, Level, Options, Pass, PassTime};
 
 /// The stage before any pass.
@@ -18,7 +18,8 @@ pub const FRONTEND: &str = "frontend";
 pub enum Sink {
     Stdout,
     Stderr,
-    /// One file per stage: `DIR/GRAPH.NN-STAGE.tfgir`, holding only the IR text.
+    /// One file per stage: `DIR/GRAPH.NN-STAGE.EXT`, holding only the IR
+    /// text, with the extension of its level (`tfir`, `tffused`, `tfkir`).
     Dir(PathBuf),
 }
 
@@ -33,15 +34,21 @@ impl Dumps {
         Dumps { after, sink }
     }
 
-    /// `--dump-after` / `--dump-dir` of a command that runs a graph: to stderr,
-    /// or every stage into the directory unless `--dump-after` names some.
-    pub fn from_options(opts: &crate::cli::DumpOptions) -> Dumps {
-        match &opts.dump_dir {
-            Some(dir) if opts.dump_after.is_empty() => {
-                Dumps::new(vec!["all".into()], Sink::Dir(dir.clone()))
+    /// No dumps.
+    pub fn none() -> Dumps {
+        Dumps::new(Vec::new(), Sink::Stderr)
+    }
+
+    /// Dumps after `after` (stage names; `all` for every stage) into
+    /// `dir`, or to stderr; into a directory, every stage unless `after`
+    /// names some.
+    pub fn to(after: &[String], dir: Option<&std::path::Path>) -> Dumps {
+        match dir {
+            Some(dir) if after.is_empty() => {
+                Dumps::new(vec!["all".into()], Sink::Dir(dir.to_path_buf()))
             }
-            Some(dir) => Dumps::new(opts.dump_after.clone(), Sink::Dir(dir.clone())),
-            None => Dumps::new(opts.dump_after.clone(), Sink::Stderr),
+            Some(dir) => Dumps::new(after.to_vec(), Sink::Dir(dir.to_path_buf())),
+            None => Dumps::new(after.to_vec(), Sink::Stderr),
         }
     }
 
@@ -56,7 +63,7 @@ impl Dumps {
         ir: &mut Ir,
         level: Level,
         options: &Options,
-    ) -> Result<Vec<PassTime>, Failure> {
+    ) -> Result<Vec<PassTime>, Error> {
         self.run_passes(ir, &tfg_passes::pipeline_to(level), options)
     }
 
@@ -68,17 +75,22 @@ impl Dumps {
         ir: &mut Ir,
         passes: &[Pass],
         options: &Options,
-    ) -> Result<Vec<PassTime>, Failure> {
+    ) -> Result<Vec<PassTime>, Error> {
         let name = match &*ir {
             Ir::Graph(g) | Ir::Fused(g, _) => g.name.clone(),
             Ir::Kernel(_) => "program".to_string(),
         };
         let order: Vec<&str> = tfg_passes::pipeline().iter().map(|p| p.name).collect();
         let stage_no = |pass: &str| order.iter().position(|p| *p == pass).map_or(0, |i| i + 1);
-        let mut dumps: Vec<(usize, &str, String)> = Vec::new();
+        let mut dumps: Vec<Dump> = Vec::new();
         let from_start = passes.first().is_some_and(|p| stage_no(p.name) == 1);
         if from_start && self.wants(FRONTEND) {
-            dumps.push((0, FRONTEND, ir.print()));
+            dumps.push(Dump {
+                stage_no: 0,
+                stage: FRONTEND,
+                level: ir.level(),
+                text: ir.print(),
+            });
         }
         let ran = tfg_passes::run_pipeline(ir, passes, options, |pass, ir, report| {
             if self.wants(pass.name) {
@@ -88,16 +100,21 @@ impl Dumps {
                     text.push_str(&report.trim_end().replace('\n', "\n// "));
                     text.push('\n');
                 }
-                dumps.push((stage_no(pass.name), pass.name, text));
+                dumps.push(Dump {
+                    stage_no: stage_no(pass.name),
+                    stage: pass.name,
+                    level: ir.level(),
+                    text,
+                });
             }
         });
         self.emit(&name, &dumps)?;
-        ran.map_err(|e| Failure::new(format!("graph `{name}`: {e}")))
+        ran.map_err(|e| Error::new(format!("graph `{name}`: {e}")))
     }
 
-    fn emit(&self, graph: &str, dumps: &[(usize, &str, String)]) -> Result<(), Failure> {
+    fn emit(&self, graph: &str, dumps: &[Dump]) -> Result<(), Error> {
         let stream = |out: &mut dyn Write| -> std::io::Result<()> {
-            for (_, stage, text) in dumps {
+            for Dump { stage, text, .. } in dumps {
                 writeln!(out, "// ----- IR after {stage} (graph {graph}) -----")?;
                 writeln!(out, "{}", text.trim_end())?;
             }
@@ -115,19 +132,29 @@ impl Dumps {
                     return Ok(());
                 }
                 std::fs::create_dir_all(dir).map_err(|e| {
-                    Failure::new(format!("cannot create directory `{}`: {e}", dir.display()))
+                    Error::new(format!("cannot create directory `{}`: {e}", dir.display()))
                 })?;
-                for (stage_no, stage, text) in dumps {
+                for d in dumps {
+                    let (no, stage, ext) = (d.stage_no, d.stage, d.level.extension());
                     whole_file::write(
-                        &dir.join(format!("{graph}.{stage_no:02}-{stage}.tfgir")),
-                        text.as_bytes(),
+                        &dir.join(format!("{graph}.{no:02}-{stage}.{ext}")),
+                        d.text.as_bytes(),
                     )
-                    .map_err(Failure::new)?;
+                    .map_err(Error::new)?;
                 }
                 Ok(())
             }
         }
     }
+}
+
+/// The IR after one stage, as text.
+struct Dump {
+    /// The stage's place in the pipeline (0: before any pass).
+    stage_no: usize,
+    stage: &'static str,
+    level: Level,
+    text: String,
 }
 
 /// The stages in order with one line each, for `tfg dump --list-passes`.

@@ -5,11 +5,11 @@
 //! its input has no `--feed`, and a file that cannot be read, or holds another
 //! dtype, is an error that points at the string.
 
-use crate::failure::Failure;
 use crate::feed::{numpy_name, Feed, FeedValue};
-use crate::npy;
 use crate::source::Source;
+use crate::Error;
 use std::path::Path;
+use tfg_formats::npy;
 use tfg_frontend::diag::Diagnostic;
 use tfg_frontend::Program;
 use tfg_ir::{Graph, Op};
@@ -22,7 +22,7 @@ pub fn with_file_defaults(
     feeds: &[Feed],
     file: &Path,
     src: &Source,
-) -> Result<Vec<Feed>, Failure> {
+) -> Result<Vec<Feed>, Error> {
     let dir = file.parent().unwrap_or(Path::new(""));
     let mut all = feeds.to_vec();
     for v in g.inputs() {

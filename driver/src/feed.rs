@@ -6,13 +6,12 @@
 //! function for the shapes it is called with. Feeds are never converted: a
 //! feed of the wrong dtype is an error, as a wrong shape is.
 
-use crate::failure::{color, Failure};
-use crate::npy;
 use crate::source::Source;
+use crate::Error;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::str::FromStr;
-use tfg_frontend::diag::render;
+use tfg_formats::npy;
 use tfg_ir::specialize::{bind_dims, specialize};
 use tfg_ir::{Graph, Op, Tensor, Type, ValueId};
 
@@ -65,14 +64,14 @@ pub struct Bound {
 
 impl Bound {
     /// The tensors for `g`'s inputs, in `g.inputs()` order.
-    pub fn inputs_for(&self, g: &Graph) -> Result<Vec<Tensor>, Failure> {
+    pub fn inputs_for(&self, g: &Graph) -> Result<Vec<Tensor>, Error> {
         g.inputs()
             .map(|v| {
                 let name = input_name(g, v);
                 self.inputs
                     .get(name)
                     .cloned()
-                    .ok_or_else(|| Failure::new(format!("no value for input `{name}`")))
+                    .ok_or_else(|| Error::new(format!("no value for input `{name}`")))
             })
             .collect()
     }
@@ -86,7 +85,7 @@ fn input_name(g: &Graph, v: ValueId) -> &str {
 }
 
 /// Checks `feeds` against `g`'s inputs, binds the symbolic dims and specialises `g`.
-pub fn bind(g: &Graph, feeds: &[Feed], src: &Source) -> Result<Bound, Failure> {
+pub fn bind(g: &Graph, feeds: &[Feed], src: &Source) -> Result<Bound, Error> {
     let inputs: Vec<ValueId> = g.inputs().collect();
     let mut fed: BTreeMap<&str, &Feed> = BTreeMap::new();
     for feed in feeds {
@@ -151,15 +150,14 @@ pub fn bind(g: &Graph, feeds: &[Feed], src: &Source) -> Result<Bound, Failure> {
         bind_dims(g, &shapes)
             .map_err(|e| src.error_at(node.loc, e.to_string(), "declared here"))?;
     }
-    let dims = bind_dims(g, &shapes).map_err(|e| Failure::new(e.to_string()))?;
+    let dims = bind_dims(g, &shapes).map_err(|e| Error::new(e.to_string()))?;
 
     let bound = inputs
         .iter()
         .map(|&v| input_name(g, v).to_string())
         .zip(values)
         .collect();
-    let graph =
-        specialize(g, &dims).map_err(|e| Failure::new(format!("graph `{}`: {e}", g.name)))?;
+    let graph = specialize(g, &dims).map_err(|e| Error::new(format!("graph `{}`: {e}", g.name)))?;
     Ok(Bound {
         graph,
         inputs: bound,
@@ -173,13 +171,13 @@ fn load(
     src: &Source,
     g: &Graph,
     v: ValueId,
-) -> Result<Tensor, Failure> {
+) -> Result<Tensor, Error> {
     let name = &feed.name;
     let loc = g.node(v).loc;
     match &feed.value {
         FeedValue::Npy(path) => {
             let t = npy::read(path)
-                .map_err(|e| Failure::new(format!("cannot feed input `{name}`: {e}")))?;
+                .map_err(|e| Error::new(format!("cannot feed input `{name}`: {e}")))?;
             if t.dtype() != declared.dtype {
                 return Err(src.error_at(
                     loc,
@@ -201,7 +199,11 @@ fn load(
                     "the feed for input `{name}` is not a literal: {}",
                     d.message
                 );
-                Failure::rendered(render(&[d], &format!("--feed {name}"), text, color()))
+                Error::Diagnostics {
+                    name: format!("--feed {name}"),
+                    text: text.clone(),
+                    diags: vec![d],
+                }
             })?;
             literal.to_tensor(declared.dtype).map_err(|e| {
                 src.error_at(
@@ -224,7 +226,7 @@ pub fn numpy_name(ty: &Type) -> &'static str {
     }
 }
 
-fn no_such_input(g: &Graph, name: &str) -> Failure {
+fn no_such_input(g: &Graph, name: &str) -> Error {
     let inputs: Vec<String> = g
         .inputs()
         .map(|v| format!("`{}`", input_name(g, v)))
@@ -238,7 +240,7 @@ fn no_such_input(g: &Graph, name: &str) -> Failure {
         0 => "it has no inputs".to_string(),
         _ => format!("its inputs are {}", inputs.join(", ")),
     };
-    Failure::new(format!("cannot feed `{name}`: {what}; {has}"))
+    Error::new(format!("cannot feed `{name}`: {what}; {has}"))
 }
 
 #[cfg(test)]

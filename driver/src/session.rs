@@ -1,14 +1,14 @@
 //! Param state: the values of a graph's params, kept between runs.
 //!
-//! A session starts from the params' initialisers with a seed (SPEC §1.4),
+//! A session starts from the params' initialisers with a seed,
 //! or from a checkpoint, and hands the current values to each run; training
 //! takes them into the executable and stores them back after its steps.
 //! Params are keyed by name, so a graph rewritten by the passes (or a
 //! training-step graph built from it, with its optimizer slots) finds its
 //! state again.
 
-use crate::failure::Failure;
 use crate::source::Source;
+use crate::Error;
 use std::collections::BTreeMap;
 use tfg_ir::{Graph, Op, Tensor, ValueId};
 
@@ -19,7 +19,7 @@ pub struct Session {
 
 impl Session {
     /// Initialises the params of `g` (whose shapes are concrete) that have no value yet.
-    pub fn init_missing(&mut self, g: &Graph, seed: u64, src: &Source) -> Result<(), Failure> {
+    pub fn init_missing(&mut self, g: &Graph, seed: u64, src: &Source) -> Result<(), Error> {
         crate::backend::check_memory(g)?;
         for v in g.params() {
             let node = g.node(v);
@@ -42,7 +42,7 @@ impl Session {
     }
 
     /// The current values of `g`'s params, in `g.params()` order.
-    pub fn params_for(&self, g: &Graph) -> Result<Vec<Tensor>, Failure> {
+    pub fn params_for(&self, g: &Graph) -> Result<Vec<Tensor>, Error> {
         g.params()
             .map(|v| self.get(param_name(g, v)).cloned())
             .collect()
@@ -66,10 +66,10 @@ impl Session {
         self.params.insert(name.to_string(), value);
     }
 
-    fn get(&self, name: &str) -> Result<&Tensor, Failure> {
+    fn get(&self, name: &str) -> Result<&Tensor, Error> {
         self.params
             .get(name)
-            .ok_or_else(|| Failure::new(format!("param `{name}` has no value in this session")))
+            .ok_or_else(|| Error::new(format!("param `{name}` has no value in this session")))
     }
 }
 

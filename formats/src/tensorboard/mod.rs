@@ -2,7 +2,7 @@
 //! `tensorboard --logdir DIR` shows the logged scalars and the graph.
 //!
 //! An event file is an append-only log of `Event` protobuf messages in
-//! TFRecord framing ([`record`]), named `events.out.tfevents.SECS.HOST`.
+//! TFRecord framing (the `record` module), named `events.out.tfevents.SECS.HOST`.
 //! Readers tail it while training runs, so it is not written atomically: each
 //! record is appended whole and [`EventWriter::flush`] pushes it to the file.
 

@@ -1,10 +1,11 @@
 //! The `.tfg` file a command works on, and errors that point into it.
 
-use crate::failure::{color, Failure};
+use crate::Error;
 use std::path::Path;
-use tfg_frontend::diag::{render, Diagnostic};
+use tfg_frontend::diag::Diagnostic;
 use tfg_frontend::Program;
 use tfg_ir::Loc;
+use tfg_passes::Level;
 
 /// A source file: the name errors show and its text.
 pub struct Source {
@@ -14,10 +15,10 @@ pub struct Source {
 
 impl Source {
     /// Reads `path`; the name is the path as the user wrote it.
-    pub fn load(path: &Path) -> Result<Source, Failure> {
+    pub fn load(path: &Path) -> Result<Source, Error> {
         let name = path.display().to_string();
         let bytes =
-            std::fs::read(path).map_err(|e| Failure::new(format!("cannot read `{name}`: {e}")))?;
+            std::fs::read(path).map_err(|e| Error::new(format!("cannot read `{name}`: {e}")))?;
         match String::from_utf8(bytes) {
             Ok(text) => Ok(Source { name, text }),
             Err(e) => {
@@ -36,30 +37,53 @@ impl Source {
     /// Parses, resolves and type-checks the whole file; every error it finds.
     /// A `.tfir` file (Graph IR text, as `tfg dump` writes it) gives a
     /// program of that one graph, so a dump is a working input.
-    pub fn compile(&self) -> Result<Program, Failure> {
+    pub fn compile(&self) -> Result<Program, Error> {
         if self.is_ir() {
             return self.parse_ir();
+        }
+        if let Some(level) = self.dump_level().filter(|l| *l != Level::Graph) {
+            return Err(Error::new(format!(
+                "`{}` is a dump of the {level} level; only Graph IR dumps (`.tfir`) can be read back so far",
+                self.name
+            )));
         }
         tfg_frontend::compile(&self.text).map_err(|diags| self.failure(diags))
     }
 
     /// Whether the file holds Graph IR text rather than `.tfg` source.
     pub fn is_ir(&self) -> bool {
-        self.name.ends_with(".tfir") || self.name.ends_with(".tfgir")
+        self.dump_level() == Some(Level::Graph)
     }
 
-    fn parse_ir(&self) -> Result<Program, Failure> {
+    /// The IR level of a dump, by the file's extension.
+    fn dump_level(&self) -> Option<Level> {
+        let (_, extension) = self.name.rsplit_once('.')?;
+        Level::of_extension(extension)
+    }
+
+    fn parse_ir(&self) -> Result<Program, Error> {
         let g = tfg_ir::text::parse(&self.text).map_err(|e| {
-            let loc = Loc { line: e.line, col: e.col };
+            let loc = Loc {
+                line: e.line,
+                col: e.col,
+            };
             self.error_at(Some(loc), e.message.clone(), e.message)
         })?;
-        tfg_ir::verify(&g).map_err(|e| Failure::new(format!("{}: invalid IR: {e}", self.name)))?;
-        Ok(Program { graphs: vec![g], trains: Vec::new(), input_paths: Vec::new() })
+        tfg_ir::verify(&g).map_err(|e| Error::new(format!("{}: invalid IR: {e}", self.name)))?;
+        Ok(Program {
+            graphs: vec![g],
+            trains: Vec::new(),
+            input_paths: Vec::new(),
+        })
     }
 
     /// Renders `diags` against this file.
-    pub fn failure(&self, diags: Vec<Diagnostic>) -> Failure {
-        Failure::rendered(render(&diags, &self.name, &self.text, color()))
+    pub fn failure(&self, diags: Vec<Diagnostic>) -> Error {
+        Error::Diagnostics {
+            name: self.name.clone(),
+            text: self.text.clone(),
+            diags,
+        }
     }
 
     /// An error at `loc` (a node's place, such as an input's declaration),
@@ -69,7 +93,7 @@ impl Source {
         loc: Option<Loc>,
         message: impl Into<String>,
         label: impl Into<String>,
-    ) -> Failure {
+    ) -> Error {
         let mut d = Diagnostic::error(message);
         if let Some(start) = loc.and_then(|loc| self.offset(loc)) {
             let word = self.text[start..]

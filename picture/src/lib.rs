@@ -7,6 +7,9 @@
 //! it in-process with the layered layout of [`layout`]. A large graph is made
 //! legible by [`Picture::with_chains`] and [`Picture::collapsed`], which draw a
 //! kernel or a chain of single-use ops as one box.
+//!
+//! This crate reads graphs and returns text; it touches no files and knows
+//! nothing of the command line or of running a graph.
 
 pub mod dot;
 pub mod layout;

@@ -8,14 +8,10 @@
 //! files side by side (`NAME.ptx`, `NAME.manifest.json`,
 //! `NAME.params.safetensors`). Each file is written whole or not at all.
 
-use crate::cli::{Backend, RunArgs};
-use crate::failure::Failure;
-use crate::session::Session;
+use crate::checkpoint;
 use crate::source::Source;
-use crate::timing::Timing;
-use crate::{checkpoint, feed, run};
+use crate::Error;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 use tfg_ir::{Graph, Init, Shape, Tensor, Type};
 use tfg_ptx::{Manifest, PtxModule};
 
@@ -61,7 +57,7 @@ pub fn is_module(path: &Path) -> bool {
 /// Writes `module` and the initial `params` (name and value) at `path`, all
 /// three files or none: a failure removes those already written (and the
 /// directory, if this call created it).
-pub fn write(path: &Path, module: &PtxModule, params: &[(&str, &Tensor)]) -> Result<(), Failure> {
+pub fn write(path: &Path, module: &PtxModule, params: &[(&str, &Tensor)]) -> Result<(), Error> {
     let dir = if is_ptx_file(path) {
         path.parent().unwrap_or(Path::new("."))
     } else {
@@ -69,15 +65,14 @@ pub fn write(path: &Path, module: &PtxModule, params: &[(&str, &Tensor)]) -> Res
     };
     let creates_dir = !dir.as_os_str().is_empty() && !dir.exists();
     if creates_dir {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            Failure::new(format!("cannot create directory `{}`: {e}", dir.display()))
-        })?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::new(format!("cannot create directory `{}`: {e}", dir.display())))?;
     }
     let paths = Paths::of(path);
-    let write = |p: &Path, text: &str| crate::whole_file::write(p, text.as_bytes());
+    let write = |p: &Path, text: &str| tfg_formats::whole_file::write(p, text.as_bytes());
     let written = checkpoint::save(&paths.params, params)
-        .and_then(|()| write(&paths.manifest, &module.manifest.to_json()).map_err(Failure::new))
-        .and_then(|()| write(&paths.ptx, &module.ptx).map_err(Failure::new));
+        .and_then(|()| write(&paths.manifest, &module.manifest.to_json()).map_err(Error::new))
+        .and_then(|()| write(&paths.ptx, &module.ptx).map_err(Error::new));
     if written.is_err() {
         // Best effort: a file the failure came before does not exist.
         for p in [&paths.params, &paths.manifest, &paths.ptx] {
@@ -91,11 +86,11 @@ pub fn write(path: &Path, module: &PtxModule, params: &[(&str, &Tensor)]) -> Res
 }
 
 /// Reads the module at `path`.
-pub fn read(path: &Path) -> Result<PtxModule, Failure> {
+pub fn read(path: &Path) -> Result<PtxModule, Error> {
     let paths = Paths::of(path);
     let read = |p: &Path| {
         std::fs::read_to_string(p).map_err(|e| {
-            Failure::new(format!(
+            Error::new(format!(
                 "`{}` is not a PTX module: cannot read `{}`: {e}",
                 path.display(),
                 p.display()
@@ -103,7 +98,7 @@ pub fn read(path: &Path) -> Result<PtxModule, Failure> {
         })
     };
     let manifest = Manifest::from_json(&read(&paths.manifest)?).map_err(|e| {
-        Failure::new(format!(
+        Error::new(format!(
             "`{}` is not a valid manifest: {e}",
             paths.manifest.display()
         ))
@@ -116,10 +111,10 @@ pub fn read(path: &Path) -> Result<PtxModule, Failure> {
 
 /// The inputs and params a manifest declares, as a graph of leaves, so
 /// that feeds and checkpoints are checked as for a `.tfg` file.
-fn signature(m: &Manifest) -> Result<Graph, Failure> {
+fn signature(m: &Manifest) -> Result<Graph, Error> {
     let ty = |spec: &tfg_ptx::manifest::TensorSpec| {
-        let dtype = tfg_ptx::manifest::dtype(&spec.dtype).map_err(Failure::new)?;
-        Ok::<_, Failure>(Type::new(dtype, Shape::known(&spec.shape)))
+        let dtype = tfg_ptx::manifest::dtype(&spec.dtype).map_err(Error::new)?;
+        Ok::<_, Error>(Type::new(dtype, Shape::known(&spec.shape)))
     };
     let mut g = Graph::new("module");
     for spec in &m.inputs {
@@ -131,46 +126,38 @@ fn signature(m: &Manifest) -> Result<Graph, Failure> {
     Ok(g)
 }
 
-/// `tfg run MODULE --backend cuda`: feeds, runs and prints as `tfg run` does.
-pub fn run(args: &RunArgs) -> Result<(), Failure> {
-    let shown = args.file.display();
-    if args.backend != Backend::Cuda {
-        return Err(Failure::new(format!(
-            "`{shown}` is a compiled PTX module: run it with --backend cuda"
-        )));
-    }
-    let module = read(&args.file)?;
-    let paths = Paths::of(&args.file);
-    let g = signature(&module.manifest)?;
-    // Errors about feeds and params have no place in a file to point at.
-    let src = Source {
-        name: paths.manifest.display().to_string(),
-        text: String::new(),
-    };
-    let bound = feed::bind(&g, &args.feeds, &src)?;
-    let inputs = bound.inputs_for(&g)?;
-    let mut session = Session::default();
-    let ckpt = args.restore.as_ref().unwrap_or(&paths.params);
-    checkpoint::restore(ckpt, &g, &mut session, &src)?;
-    let params = session.params_for(&g)?;
+/// A module read from disk, with what running it needs.
+pub struct Loaded {
+    pub module: PtxModule,
+    /// Its inputs and params as a graph of leaves, so that feeds and
+    /// checkpoints are checked as for a `.tfg` file.
+    pub signature: Graph,
+    pub paths: Paths,
+}
 
-    let started = Instant::now();
-    let device = tfg_ptx::cuda::open().map_err(Failure::new)?;
-    let mut gpu = device.load(&module).map_err(Failure::new)?;
-    gpu.set_params(&params).map_err(Failure::new)?;
-    let mut timing = args.bench.map(|_| Timing::new(started.elapsed()));
-    let mut result = gpu.run(&inputs).map_err(Failure::new)?;
-    if let (Some(t), Some(runs)) = (&mut timing, args.bench) {
-        for _ in 0..runs {
-            result = t.run(|| gpu.run(&inputs)).map_err(Failure::new)?;
+/// Reads the module at `path` and its signature.
+pub fn load(path: &Path) -> Result<Loaded, Error> {
+    let module = read(path)?;
+    let signature = signature(&module.manifest)?;
+    Ok(Loaded {
+        module,
+        signature,
+        paths: Paths::of(path),
+    })
+}
+
+impl Loaded {
+    /// A source for errors about feeds and params, which have no place in a
+    /// file to point at.
+    pub fn source(&self) -> Source {
+        Source {
+            name: self.paths.manifest.display().to_string(),
+            text: String::new(),
         }
     }
-    let outputs: Vec<(&str, &Tensor)> = module
-        .manifest
-        .outputs
-        .iter()
-        .map(|s| s.name.as_str())
-        .zip(&result.outputs)
-        .collect();
-    run::report(args, &outputs, timing.as_ref())
+
+    /// Its outputs' names, in the order a run gives them.
+    pub fn output_names(&self) -> impl Iterator<Item = &str> {
+        self.module.manifest.outputs.iter().map(|s| s.name.as_str())
+    }
 }

@@ -1,0 +1,141 @@
+//! Checkpoints: named tensors in a safetensors file, one entry per param
+//! keyed by its name, as `--save` writes and `--restore` reads.
+//!
+//! [`save`] writes whole or not at all ([`whole_file::write`]); [`read`]
+//! checks the whole file (header, offsets, sizes) and decodes every entry
+//! before any value is used, so a corrupt file is refused before anything
+//! changes. What a checkpoint must hold for a given graph is the driver's
+//! business, not this module's.
+
+use crate::{npy, whole_file};
+use safetensors::tensor::{Dtype, SafeTensorError, View};
+use safetensors::SafeTensors;
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::path::Path;
+use tfg_ir::{DType, Tensor};
+
+/// Writes `params` (name and value) to `path`, whole or not at all.
+pub fn save(path: &Path, params: &[(&str, &Tensor)]) -> Result<(), String> {
+    let entries = params.iter().map(|(name, t)| (*name, Entry(t)));
+    let bytes = safetensors::serialize(entries, None)
+        .map_err(|e| format!("cannot write checkpoint `{}`: {e}", path.display()))?;
+    whole_file::write(path, &bytes)
+}
+
+/// A checkpoint as read: every entry by name.
+#[derive(Debug)]
+pub struct Checkpoint {
+    entries: BTreeMap<String, Held>,
+}
+
+/// One entry of a checkpoint.
+#[derive(Debug)]
+pub enum Held {
+    Tensor(Tensor),
+    /// An entry of a dtype tfg does not read, with safetensors' name for it.
+    Unsupported(String),
+}
+
+/// The dtypes a checkpoint may hold, as the messages name them.
+pub const READ_DTYPES: &str = "F32, F64, I32, I64 and BOOL";
+
+impl Checkpoint {
+    /// The entry called `name`.
+    pub fn get(&self, name: &str) -> Option<&Held> {
+        self.entries.get(name)
+    }
+
+    /// Every entry's name, sorted.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.entries.keys().map(String::as_str)
+    }
+}
+
+/// Reads and decodes the checkpoint at `path`; errors name the file.
+pub fn read(path: &Path) -> Result<Checkpoint, String> {
+    let shown = path.display();
+    let bytes =
+        std::fs::read(path).map_err(|e| format!("cannot read checkpoint `{shown}`: {e}"))?;
+    let invalid = |why: String| format!("`{shown}` is not a valid safetensors checkpoint: {why}");
+    let file =
+        SafeTensors::deserialize(&bytes).map_err(|e| invalid(corruption(&e, bytes.len())))?;
+    let mut entries = BTreeMap::new();
+    for (name, view) in file.tensors() {
+        let held = match dtype_of(view.dtype()) {
+            None => Held::Unsupported(format!("{:?}", view.dtype())),
+            Some(dtype) => Held::Tensor(
+                Tensor::new(view.shape().to_vec(), npy::decode_data(dtype, view.data()))
+                    .ok_or_else(|| {
+                        invalid(format!("the data of entry `{name}` does not fit its shape"))
+                    })?,
+            ),
+        };
+        entries.insert(name, held);
+    }
+    Ok(Checkpoint { entries })
+}
+
+/// What is wrong with a file the safetensors reader rejects, in words.
+fn corruption(e: &SafeTensorError, len: usize) -> String {
+    match e {
+        SafeTensorError::HeaderTooSmall => {
+            format!("it has {len} bytes, too few for the 8-byte length of its header")
+        }
+        SafeTensorError::HeaderTooLarge => {
+            "its first 8 bytes do not give a plausible header length".into()
+        }
+        SafeTensorError::InvalidHeaderLength => {
+            format!("it is truncated inside its header (the file has {len} bytes)")
+        }
+        SafeTensorError::InvalidHeader(_) => "its header is not UTF-8 text".into(),
+        SafeTensorError::InvalidHeaderDeserialization(e) => {
+            format!("its header is not a valid safetensors header ({e})")
+        }
+        SafeTensorError::MetadataIncompleteBuffer => {
+            "its data is not the size its header says (the file is truncated or has bytes to spare)"
+                .into()
+        }
+        other => format!("its header is inconsistent ({other})"),
+    }
+}
+
+fn dtype_of(dtype: Dtype) -> Option<DType> {
+    Some(match dtype {
+        Dtype::F32 => DType::F32,
+        Dtype::F64 => DType::F64,
+        Dtype::I32 => DType::I32,
+        Dtype::I64 => DType::I64,
+        Dtype::BOOL => DType::Bool,
+        _ => return None,
+    })
+}
+
+/// A tensor as the safetensors writer sees it.
+struct Entry<'a>(&'a Tensor);
+
+impl View for Entry<'_> {
+    fn dtype(&self) -> Dtype {
+        match self.0.dtype() {
+            DType::F32 => Dtype::F32,
+            DType::F64 => Dtype::F64,
+            DType::I32 => Dtype::I32,
+            DType::I64 => Dtype::I64,
+            DType::Bool => Dtype::BOOL,
+        }
+    }
+
+    fn shape(&self) -> &[usize] {
+        &self.0.shape
+    }
+
+    fn data(&self) -> Cow<'_, [u8]> {
+        let mut bytes = Vec::with_capacity(self.data_len());
+        npy::write_data(&self.0.data, &mut bytes);
+        Cow::Owned(bytes)
+    }
+
+    fn data_len(&self) -> usize {
+        self.0.numel() * self.0.dtype().size()
+    }
+}
