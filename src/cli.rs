@@ -187,6 +187,9 @@ pub struct DumpArgs {
     /// Print a table of how long each pass took (to stderr).
     #[arg(long)]
     pub time_passes: bool,
+    /// Do not run the IR verifier after each pass (to time the passes alone).
+    #[arg(long)]
+    pub no_verify: bool,
     /// After simplify, print each rewrite it applied: the rule, and the term before and after.
     #[arg(long)]
     pub explain: bool,
@@ -241,6 +244,9 @@ pub struct DumpOptions {
     /// (every stage unless --dump-after names some).
     #[arg(long, value_name = "DIR")]
     pub dump_dir: Option<PathBuf>,
+    /// Do not run the IR verifier after each pass (to time compilation alone).
+    #[arg(long)]
+    pub no_verify: bool,
 }
 
 /// `--backend`: where a graph runs.
@@ -267,7 +273,7 @@ impl From<BackendArg> for tfg_driver::Backend {
 impl DumpOptions {
     /// The dumps these options ask for.
     pub fn dumps(&self) -> tfg_driver::Dumps {
-        tfg_driver::Dumps::to(&self.dump_after, self.dump_dir.as_deref())
+        tfg_driver::Dumps::to(&self.dump_after, self.dump_dir.as_deref()).verify(!self.no_verify)
     }
 }
 

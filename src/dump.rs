@@ -51,6 +51,7 @@ pub fn dump(args: &DumpArgs) -> Result<(), Failure> {
     let sink = args.dump_dir.clone().map_or(Sink::Stdout, Sink::Dir);
     let options = Options {
         explain: args.explain,
+        verify: !args.no_verify,
     };
     if args.launch_plan && level != Level::Kernel {
         return Err(Failure::new(

@@ -21,6 +21,7 @@ pub fn opt(args: &OptArgs) -> Result<(), Failure> {
     let mut reports = String::new();
     let options = Options {
         explain: args.explain,
+        ..Options::default()
     };
     tfg_passes::run_pipeline(&mut ir, &passes, &options, |_, _, report| {
         if let Some(report) = report {

@@ -5,14 +5,14 @@
 use crate::failure::Failure;
 use std::collections::BTreeMap;
 use tfg_driver::source::Source;
-use tfg_frontend::{GraphChoiceError, Program};
+use tfg_frontend::{GraphChoiceError, Module};
 use tfg_ir::Graph;
 
 /// The graph named `name` (or the file's only one), or with `train` the
 /// training step of its train item, specialised to `dims`.
 pub fn select(
     src: &Source,
-    program: &Program,
+    program: &Module,
     name: Option<&str>,
     train: bool,
     dims: &[(String, u64)],
@@ -39,7 +39,7 @@ pub fn select(
 }
 
 /// The graph `--graph NAME` names, or the file's only one.
-pub fn choose<'p>(program: &'p Program, name: Option<&str>) -> Result<&'p Graph, Failure> {
+pub fn choose<'p>(program: &'p Module, name: Option<&str>) -> Result<&'p Graph, Failure> {
     program.graph(name).map_err(|e| match e {
         GraphChoiceError::Several { graphs } => Failure::new(format!(
             "the file has several graphs ({}); choose one with --graph NAME",

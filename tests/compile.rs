@@ -54,6 +54,19 @@ fn build_and_run(
     header: &str,
     extra: &[&str],
 ) -> String {
+    let exe = build(cc, dir, file, name, header, extra);
+    let run = Command::new(&exe).output().expect("the C program runs");
+    assert!(
+        run.status.success(),
+        "{name} failed:\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    String::from_utf8(run.stdout).expect("UTF-8 output")
+}
+
+/// Compiles `file` (with `extra` arguments) as `name.o` and `header` and
+/// links `examples/c/{name}.c` against it and the runtime; the program.
+fn build(cc: &str, dir: &Path, file: &str, name: &str, header: &str, extra: &[&str]) -> PathBuf {
     let obj = dir.join(format!("{name}.o"));
     let h = dir.join(header);
     let mut args = vec![
@@ -84,13 +97,7 @@ fn build_and_run(
         "cc failed:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let run = Command::new(&exe).output().expect("the C program runs");
-    assert!(
-        run.status.success(),
-        "{name} failed:\n{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    String::from_utf8(run.stdout).expect("UTF-8 output")
+    exe
 }
 
 /// The values printed as `NAME = VALUE`, in order.
@@ -124,6 +131,68 @@ fn hello_runs_and_trains_from_c() {
     assert!(close(y[0], interp(&["examples/hello.tfg"], "y")), "{out}");
     // Each sgd step on (w·1)² multiplies w by 1 - 2·0.025 = 0.95.
     assert!(close(y[1], 0.8 * 0.95f64.powi(100)), "{out}");
+}
+
+#[test]
+fn a_c_program_restores_a_checkpoint_by_the_rules_of_restore() {
+    let Some(cc) = cc() else { return };
+    let dir = scratch("compile_hello_checkpoint");
+    let exe = build(&cc, &dir, "examples/hello.tfg", "hello", "hello.h", &[]);
+    let ckpt = dir.join("hello.safetensors");
+    let ckpt_arg = ckpt.to_str().expect("UTF-8 path");
+    tfg_ok(&[
+        "train",
+        "examples/hello.tfg",
+        "--steps",
+        "7",
+        "--save",
+        ckpt_arg,
+    ]);
+    let run = Command::new(&exe).arg(&ckpt).output().expect("runs");
+    let out = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let restored = interp(&["examples/hello.tfg", "--restore", ckpt_arg], "y");
+    assert!(close(printed(&out, "y")[0], restored), "{out}");
+    assert!(close(restored, 0.8 * 0.95f64.powi(7)), "{restored}");
+
+    // An entry that is no param's is refused, as `tfg run --restore` refuses it.
+    let w = [0.5f32];
+    let bytes: Vec<u8> = w.iter().flat_map(|x| x.to_le_bytes()).collect();
+    let view = || {
+        safetensors::tensor::TensorView::new(safetensors::tensor::Dtype::F32, vec![], &bytes)
+            .expect("a valid view")
+    };
+    let extra = dir.join("extra.safetensors");
+    let entries = vec![("w", view()), ("bias", view())];
+    std::fs::write(
+        &extra,
+        safetensors::serialize(entries, None).expect("serialises"),
+    )
+    .expect("writable");
+    let run = Command::new(&exe).arg(&extra).output().expect("runs");
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(!run.status.success());
+    assert!(
+        stderr.contains("`bias` is not a param of the model"),
+        "{stderr}"
+    );
+    let cli = tfg(&[
+        "run",
+        "examples/hello.tfg",
+        "--restore",
+        extra.to_str().expect("UTF-8"),
+    ]);
+    assert_eq!(cli.status, 1);
+    assert!(
+        cli.stderr
+            .contains("has an entry `bias` that is not a param"),
+        "{}",
+        cli.stderr
+    );
 }
 
 #[test]

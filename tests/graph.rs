@@ -46,7 +46,7 @@ fn examples() -> Vec<PathBuf> {
     found
 }
 
-fn program(path: &Path) -> tfg_frontend::Program {
+fn program(path: &Path) -> tfg_frontend::Module {
     let src = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(path))
         .expect("readable");
     tfg_frontend::compile(&src).unwrap_or_else(|_| panic!("{} compiles", path.display()))
@@ -60,7 +60,7 @@ fn after_every_pass(g: Graph) -> Graph {
     ir.into_graph().expect("graph passes give a graph")
 }
 
-fn step_graph(p: &tfg_frontend::Program, g: &Graph) -> Option<Graph> {
+fn step_graph(p: &tfg_frontend::Module, g: &Graph) -> Option<Graph> {
     let spec = p.train(&g.name)?;
     Some(
         tfg_passes::train_step::build_train_step(g, spec)

@@ -17,7 +17,7 @@ use crate::session::Session;
 use crate::Error;
 use tfg_interp::Outputs;
 use tfg_ir::{Graph, Tensor, ValueId};
-use tfg_passes::{Ir, Level, Options};
+use tfg_passes::{Ir, Level};
 
 /// Where a graph runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -66,7 +66,7 @@ pub struct Executable {
 enum Code {
     Interp,
     Cpu(Box<tfg_cpu::Compiled>),
-    Cuda(Box<tfg_ptx::cuda::Session>),
+    Cuda(Box<tfg_ptx::cuda::LoadedModule>),
 }
 
 /// Runs the pass pipeline over `g` (specialised) as far as `backend` needs,
@@ -75,7 +75,7 @@ pub fn prepare(backend: Backend, g: Graph, dumps: &Dumps) -> Result<Executable, 
     check_available(backend)?;
     let name = g.name.clone();
     let failed = |e: String| Error::new(format!("graph `{name}`: {e}"));
-    let options = Options::default();
+    let options = dumps.options();
     let mut ir = Ir::Graph(g);
     dumps.run_to(&mut ir, Level::Graph, &options)?;
     let Ir::Graph(graph) = ir else {

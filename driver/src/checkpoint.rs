@@ -11,8 +11,8 @@ use crate::session::{param_name, Session};
 use crate::source::Source;
 use crate::Error;
 use std::path::Path;
-use tfg_formats::safetensors::{self, Held, READ_DTYPES};
-use tfg_ir::{Graph, Tensor};
+use tfg_formats::safetensors::{self, Mismatch, READ_DTYPES};
+use tfg_ir::{Graph, Tensor, Type};
 
 /// Writes `params` (name and value) to `path`, whole or not at all.
 pub fn save(path: &Path, params: &[(&str, &Tensor)]) -> Result<(), Error> {
@@ -24,47 +24,53 @@ pub fn save(path: &Path, params: &[(&str, &Tensor)]) -> Result<(), Error> {
 pub fn restore(path: &Path, g: &Graph, session: &mut Session, src: &Source) -> Result<(), Error> {
     let shown = path.display();
     let file = safetensors::read(path).map_err(Error::new)?;
-    let mut values = Vec::new();
-    for v in g.params() {
-        let name = param_name(g, v);
-        let node = g.node(v);
-        let at_param = |message: String| src.error_at(node.loc, message, "declared here");
-        let value = match file.get(name) {
-            None => {
-                return Err(at_param(format!(
-                    "checkpoint `{shown}` has no entry for param `{name}`"
-                )))
-            }
-            Some(Held::Unsupported(dtype)) => {
-                return Err(at_param(format!(
-                    "checkpoint `{shown}` holds param `{name}` as {dtype}, which tfg does not read (it reads {READ_DTYPES})"
-                )))
-            }
-            Some(Held::Tensor(t)) => t,
-        };
-        let held = value.ty();
-        if held != node.ty {
-            return Err(at_param(format!(
-                "checkpoint `{shown}` holds param `{name}` as {held}, but it is declared {}",
-                node.ty
-            )));
+    let params: Vec<(&str, Type)> = g
+        .params()
+        .map(|v| (param_name(g, v), g.node(v).ty.clone()))
+        .collect();
+    let at_param = |name: &str, message: String| {
+        let loc = g
+            .params()
+            .find(|&v| param_name(g, v) == name)
+            .and_then(|v| g.node(v).loc);
+        src.error_at(loc, message, "declared here")
+    };
+    let selected = file.select(&params).map_err(|m| match m {
+        Mismatch::Missing(name) => at_param(
+            &name,
+            format!("checkpoint `{shown}` has no entry for param `{name}`"),
+        ),
+        Mismatch::Unsupported { name, dtype } => at_param(
+            &name,
+            format!(
+                "checkpoint `{shown}` holds param `{name}` as {dtype}, which tfg does not read (it reads {READ_DTYPES})"
+            ),
+        ),
+        Mismatch::Type { name, held } => {
+            let declared = params.iter().find(|(p, _)| *p == name).map(|(_, t)| t.to_string());
+            at_param(
+                &name,
+                format!(
+                    "checkpoint `{shown}` holds param `{name}` as {held}, but it is declared {}",
+                    declared.unwrap_or_default()
+                ),
+            )
         }
-        values.push((name, value.clone()));
-    }
-
-    let extra = file
-        .names()
-        .find(|n| !values.iter().any(|(name, _)| name == n));
-    if let Some(first) = extra {
-        let mut known: Vec<&str> = values.iter().map(|(name, _)| *name).collect();
-        known.sort_unstable();
-        let params: Vec<String> = known.iter().map(|n| format!("`{n}`")).collect();
-        return Err(Error::new(format!(
-            "checkpoint `{shown}` has an entry `{first}` that is not a param of graph `{}` (its params are {})",
-            g.name,
-            params.join(", ")
-        )));
-    }
+        Mismatch::Extra(first) => {
+            let mut known: Vec<&str> = params.iter().map(|(name, _)| *name).collect();
+            known.sort_unstable();
+            let listed: Vec<String> = known.iter().map(|n| format!("`{n}`")).collect();
+            Error::new(format!(
+                "checkpoint `{shown}` has an entry `{first}` that is not a param of graph `{}` (its params are {})",
+                g.name,
+                listed.join(", ")
+            ))
+        }
+    })?;
+    let values = params
+        .iter()
+        .zip(selected)
+        .filter_map(|((name, _), t)| Some((*name, t?.clone())));
     for (name, value) in values {
         session.set(name, value);
     }

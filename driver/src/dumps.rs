@@ -27,16 +27,30 @@ pub struct Dumps {
     /// Stage names, or `all`; empty: no dumps.
     after: Vec<String>,
     sink: Sink,
+    /// Verify the IR after every pass (the default).
+    verify: bool,
 }
 
 impl Dumps {
     pub fn new(after: Vec<String>, sink: Sink) -> Dumps {
-        Dumps { after, sink }
+        Dumps {
+            after,
+            sink,
+            verify: true,
+        }
     }
 
-    /// No dumps.
-    pub fn none() -> Dumps {
-        Dumps::new(Vec::new(), Sink::Stderr)
+    /// The same dumps, with the IR verified after every pass or not.
+    pub fn verify(self, verify: bool) -> Dumps {
+        Dumps { verify, ..self }
+    }
+
+    /// The pass options these settings imply.
+    pub fn options(&self) -> Options {
+        Options {
+            verify: self.verify,
+            ..Options::default()
+        }
     }
 
     /// Dumps after `after` (stage names; `all` for every stage) into

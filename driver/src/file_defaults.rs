@@ -11,13 +11,13 @@ use crate::Error;
 use std::path::Path;
 use tfg_formats::npy;
 use tfg_frontend::diag::Diagnostic;
-use tfg_frontend::Program;
+use tfg_frontend::Module;
 use tfg_ir::{Graph, Op};
 
 /// `feeds`, then a feed for every input of `g` that has a file default and no
 /// feed in `feeds`. `file` is the `.tfg` file's path.
 pub fn with_file_defaults(
-    program: &Program,
+    program: &Module,
     g: &Graph,
     feeds: &[Feed],
     file: &Path,

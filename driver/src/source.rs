@@ -3,7 +3,7 @@
 use crate::Error;
 use std::path::Path;
 use tfg_frontend::diag::Diagnostic;
-use tfg_frontend::Program;
+use tfg_frontend::Module;
 use tfg_ir::Loc;
 use tfg_passes::Level;
 
@@ -37,7 +37,7 @@ impl Source {
     /// Parses, resolves and type-checks the whole file; every error it finds.
     /// A `.tfir` file (Graph IR text, as `tfg dump` writes it) gives a
     /// program of that one graph, so a dump is a working input.
-    pub fn compile(&self) -> Result<Program, Error> {
+    pub fn compile(&self) -> Result<Module, Error> {
         if self.is_ir() {
             return self.parse_ir();
         }
@@ -61,7 +61,7 @@ impl Source {
         Level::of_extension(extension)
     }
 
-    fn parse_ir(&self) -> Result<Program, Error> {
+    fn parse_ir(&self) -> Result<Module, Error> {
         let g = tfg_ir::text::parse(&self.text).map_err(|e| {
             let loc = Loc {
                 line: e.line,
@@ -70,7 +70,7 @@ impl Source {
             self.error_at(Some(loc), e.message.clone(), e.message)
         })?;
         tfg_ir::verify(&g).map_err(|e| Error::new(format!("{}: invalid IR: {e}", self.name)))?;
-        Ok(Program {
+        Ok(Module {
             graphs: vec![g],
             trains: Vec::new(),
             input_paths: Vec::new(),

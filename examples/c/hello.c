@@ -1,15 +1,17 @@
 /* Runs hello compiled ahead of time: prints y, then trains 100 steps
  * through hello_train_step and prints y again (0.8 * 0.95^100 by hand:
- * each sgd step multiplies w by 1 - 2 * 0.025 * x^2 = 0.95).
+ * each sgd step multiplies w by 1 - 2 * 0.025 * x^2 = 0.95). With an
+ * argument, the params start from that checkpoint (`tfg train --save`).
  *
  *     tfg compile examples/hello.tfg -o hello.o --header hello.h
  *     cc -I. examples/c/hello.c hello.o -Ltarget/release -ltfg_rt -lpthread -ldl -lm
+ *     ./a.out [CHECKPOINT]
  */
 #include <stdio.h>
 #include "hello.h"
 
-int main(void) {
-    hello_model *m = hello_init(NULL);
+int main(int argc, char **argv) {
+    hello_model *m = hello_init(argc > 1 ? argv[1] : NULL);
     if (!m) {
         fprintf(stderr, "init: %s\n", tfg_rt_last_error());
         return 1;

@@ -4,8 +4,8 @@
 //! [`save`] writes whole or not at all ([`whole_file::write`]); [`read`]
 //! checks the whole file (header, offsets, sizes) and decodes every entry
 //! before any value is used, so a corrupt file is refused before anything
-//! changes. What a checkpoint must hold for a given graph is the driver's
-//! business, not this module's.
+//! changes. [`Checkpoint::select`] is the one rule for what a checkpoint
+//! must hold for a model's params; the driver and the C runtime both apply it.
 
 use crate::{npy, whole_file};
 use safetensors::tensor::{Dtype, SafeTensorError, View};
@@ -13,7 +13,7 @@ use safetensors::SafeTensors;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::Path;
-use tfg_ir::{DType, Tensor};
+use tfg_ir::{DType, Tensor, Type};
 
 /// Writes `params` (name and value) to `path`, whole or not at all.
 pub fn save(path: &Path, params: &[(&str, &Tensor)]) -> Result<(), String> {
@@ -50,6 +50,63 @@ impl Checkpoint {
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.entries.keys().map(String::as_str)
     }
+
+    /// The value of each of `params` (name and declared type), in order, as
+    /// this checkpoint gives them. The rule: every param is there with its
+    /// declared dtype and shape, except an optimizer slot (a name with a
+    /// `/`, such as `w/momentum`), which may be absent (`None`: it keeps the
+    /// value it has, as training that resumes from a checkpoint starts its
+    /// optimizer afresh); and the checkpoint holds nothing else. The first
+    /// violation, in param order, then extra entries in name order.
+    pub fn select<'c>(
+        &'c self,
+        params: &[(&str, Type)],
+    ) -> Result<Vec<Option<&'c Tensor>>, Mismatch> {
+        let mut values = Vec::with_capacity(params.len());
+        for (name, declared) in params {
+            let value = match self.get(name) {
+                None if is_slot(name) => None,
+                None => return Err(Mismatch::Missing(name.to_string())),
+                Some(Held::Unsupported(dtype)) => {
+                    return Err(Mismatch::Unsupported {
+                        name: name.to_string(),
+                        dtype: dtype.clone(),
+                    })
+                }
+                Some(Held::Tensor(t)) if t.ty() != *declared => {
+                    return Err(Mismatch::Type {
+                        name: name.to_string(),
+                        held: t.ty(),
+                    })
+                }
+                Some(Held::Tensor(t)) => Some(t),
+            };
+            values.push(value);
+        }
+        if let Some(extra) = self.names().find(|n| params.iter().all(|(p, _)| p != n)) {
+            return Err(Mismatch::Extra(extra.to_string()));
+        }
+        Ok(values)
+    }
+}
+
+/// Whether a param name is an optimizer slot's (`w/momentum`, `w/adam_m`,
+/// `adam/t`), which a source identifier never is.
+pub fn is_slot(name: &str) -> bool {
+    name.contains('/')
+}
+
+/// How a checkpoint breaks [`Checkpoint::select`]'s rule.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Mismatch {
+    /// A param (not a slot) has no entry.
+    Missing(String),
+    /// A param's entry has a dtype tfg does not read.
+    Unsupported { name: String, dtype: String },
+    /// A param's entry has another dtype or shape than the param.
+    Type { name: String, held: Type },
+    /// An entry that is no param's.
+    Extra(String),
 }
 
 /// Reads and decodes the checkpoint at `path`; errors name the file.

@@ -70,7 +70,7 @@ impl<'a> Param<'a> {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Kind {
+pub enum BuiltinKind {
     Unary(UnaryOp),
     Binary(BinaryOp),
     Select,
@@ -96,7 +96,7 @@ pub enum Kind {
 pub struct Builtin {
     pub name: &'static str,
     pub params: &'static [Param<'static>],
-    pub kind: Kind,
+    pub kind: BuiltinKind,
 }
 
 /// Every builtin's name, in the order of docs/language.md's builtin table.
@@ -170,26 +170,26 @@ const GRAD: &[Param] = &[Param::value("y"), Param::value("x")];
 /// The builtin called `name`.
 pub fn find(name: &str) -> Option<Builtin> {
     let (params, kind) = match name {
-        "where" => (WHERE, Kind::Select),
-        "argmax" => (ARG_REDUCE, Kind::ArgMax),
-        "argmin" => (ARG_REDUCE, Kind::ArgMin),
-        "matmul" => (BINARY, Kind::MatMul),
-        "transpose" => (TRANSPOSE, Kind::Transpose),
-        "reshape" => (SHAPED, Kind::Reshape),
-        "broadcast_to" => (SHAPED, Kind::BroadcastTo),
-        "concat" => (CONCAT, Kind::Concat),
-        "expand_dims" => (AXIS, Kind::ExpandDims),
-        "squeeze" => (OPTIONAL_AXIS, Kind::Squeeze),
-        "softmax" => (OPTIONAL_AXIS, Kind::Softmax),
-        "log_softmax" => (OPTIONAL_AXIS, Kind::LogSoftmax),
-        "one_hot" => (ONE_HOT, Kind::OneHot),
-        "cast" => (CAST, Kind::Cast),
-        "grad" => (GRAD, Kind::Grad),
-        "maximum" | "minimum" | "pow" => (BINARY, Kind::Binary(BinaryOp::from_name(name)?)),
+        "where" => (WHERE, BuiltinKind::Select),
+        "argmax" => (ARG_REDUCE, BuiltinKind::ArgMax),
+        "argmin" => (ARG_REDUCE, BuiltinKind::ArgMin),
+        "matmul" => (BINARY, BuiltinKind::MatMul),
+        "transpose" => (TRANSPOSE, BuiltinKind::Transpose),
+        "reshape" => (SHAPED, BuiltinKind::Reshape),
+        "broadcast_to" => (SHAPED, BuiltinKind::BroadcastTo),
+        "concat" => (CONCAT, BuiltinKind::Concat),
+        "expand_dims" => (AXIS, BuiltinKind::ExpandDims),
+        "squeeze" => (OPTIONAL_AXIS, BuiltinKind::Squeeze),
+        "softmax" => (OPTIONAL_AXIS, BuiltinKind::Softmax),
+        "log_softmax" => (OPTIONAL_AXIS, BuiltinKind::LogSoftmax),
+        "one_hot" => (ONE_HOT, BuiltinKind::OneHot),
+        "cast" => (CAST, BuiltinKind::Cast),
+        "grad" => (GRAD, BuiltinKind::Grad),
+        "maximum" | "minimum" | "pow" => (BINARY, BuiltinKind::Binary(BinaryOp::from_name(name)?)),
         _ => match (UnaryOp::from_name(name), ReduceOp::from_name(name)) {
             (Some(UnaryOp::Not), _) => return None,
-            (Some(u), _) => (UNARY, Kind::Unary(u)),
-            (None, Some(r)) => (REDUCE, Kind::Reduce(r)),
+            (Some(u), _) => (UNARY, BuiltinKind::Unary(u)),
+            (None, Some(r)) => (REDUCE, BuiltinKind::Reduce(r)),
             (None, None) => return None,
         },
     };
@@ -313,7 +313,7 @@ impl GraphLowerer<'_, '_> {
         // `bind_args` fills every required parameter.
         let arg = |k: usize| bound[k].ok_or(Reported);
         let v = match b.kind {
-            Kind::Unary(u) => {
+            BuiltinKind::Unary(u) => {
                 let x = self.lower_expr(arg(0)?)?;
                 let x = if u.float_only() {
                     self.float_tensor(x)?
@@ -322,24 +322,24 @@ impl GraphLowerer<'_, '_> {
                 };
                 self.add(Op::Unary(u), &[x], span, name)?
             }
-            Kind::Binary(_) | Kind::MatMul | Kind::Select => {
+            BuiltinKind::Binary(_) | BuiltinKind::MatMul | BuiltinKind::Select => {
                 let vals: Vec<Lowered<Val>> =
                     bound.iter().flatten().map(|a| self.lower_expr(a)).collect();
                 let mut vals = vals.into_iter().collect::<Lowered<Vec<Val>>>()?;
                 let mut ids = Vec::new();
-                if b.kind == Kind::Select {
+                if b.kind == BuiltinKind::Select {
                     let cond = vals.remove(0);
                     ids.push(self.tensor(cond)?);
                 }
                 ids.extend(self.unify(vals)?);
                 let op = match b.kind {
-                    Kind::Binary(op) => Op::Binary(op),
-                    Kind::MatMul => Op::MatMul,
+                    BuiltinKind::Binary(op) => Op::Binary(op),
+                    BuiltinKind::MatMul => Op::MatMul,
                     _ => Op::Select,
                 };
                 self.add(op, &ids, span, name)?
             }
-            Kind::Reduce(r) => {
+            BuiltinKind::Reduce(r) => {
                 let x = self.lower_expr(arg(0)?)?;
                 let x = if r == ReduceOp::Mean {
                     self.float_tensor(x)?
@@ -366,18 +366,18 @@ impl GraphLowerer<'_, '_> {
                     name,
                 )?
             }
-            Kind::ArgMax | Kind::ArgMin => {
+            BuiltinKind::ArgMax | BuiltinKind::ArgMin => {
                 let x = self.value(arg(0)?)?;
                 let ty = self.ty(x).clone();
                 let axis = self.axis(arg(1)?, &ty, 0)?;
-                let op = if b.kind == Kind::ArgMax {
+                let op = if b.kind == BuiltinKind::ArgMax {
                     Op::ArgMax { axis }
                 } else {
                     Op::ArgMin { axis }
                 };
                 self.add(op, &[x], span, name)?
             }
-            Kind::Transpose => {
+            BuiltinKind::Transpose => {
                 let x = self.value(arg(0)?)?;
                 let ty = self.ty(x).clone();
                 let perm = match bound[1] {
@@ -386,10 +386,10 @@ impl GraphLowerer<'_, '_> {
                 };
                 self.add(Op::Transpose { perm }, &[x], span, name)?
             }
-            Kind::Reshape | Kind::BroadcastTo => {
+            BuiltinKind::Reshape | BuiltinKind::BroadcastTo => {
                 let x = self.value(arg(0)?)?;
                 let ty = self.ty(x).clone();
-                let reshape = b.kind == Kind::Reshape;
+                let reshape = b.kind == BuiltinKind::Reshape;
                 let dims = self.dims(arg(1)?, reshape)?;
                 let op = if reshape {
                     Op::Reshape {
@@ -409,7 +409,7 @@ impl GraphLowerer<'_, '_> {
                 };
                 self.add(op, &[x], span, name)?
             }
-            Kind::Concat => {
+            BuiltinKind::Concat => {
                 let list = arg(0)?;
                 let ExprKind::Array(items) = &list.kind else {
                     return Err(self.error(
@@ -431,7 +431,7 @@ impl GraphLowerer<'_, '_> {
                 let axis = self.axis(arg(1)?, &ty, 0)?;
                 self.add(Op::Concat { axis }, &ids, span, name)?
             }
-            Kind::ExpandDims => {
+            BuiltinKind::ExpandDims => {
                 let x = self.value(arg(0)?)?;
                 let ty = self.ty(x).clone();
                 let axis = self.axis(arg(1)?, &ty, 1)?;
@@ -439,7 +439,7 @@ impl GraphLowerer<'_, '_> {
                 dims.insert(axis, Dim::Known(1));
                 self.add(Op::Reshape { shape: Shape(dims) }, &[x], span, name)?
             }
-            Kind::Squeeze => {
+            BuiltinKind::Squeeze => {
                 let x = self.value(arg(0)?)?;
                 let ty = self.ty(x).clone();
                 let dims = &ty.shape.0;
@@ -471,7 +471,7 @@ impl GraphLowerer<'_, '_> {
                     name,
                 )?
             }
-            Kind::Softmax | Kind::LogSoftmax => {
+            BuiltinKind::Softmax | BuiltinKind::LogSoftmax => {
                 let x = self.lower_expr(arg(0)?)?;
                 let x = self.float_tensor(x)?;
                 let ty = self.ty(x).clone();
@@ -488,14 +488,14 @@ impl GraphLowerer<'_, '_> {
                 let shifted = self.add(Op::Binary(BinaryOp::Sub), &[x, max], span, name)?;
                 let exp = self.add(Op::Unary(UnaryOp::Exp), &[shifted], span, name)?;
                 let total = self.add(reduce(ReduceOp::Sum), &[exp], span, name)?;
-                if b.kind == Kind::Softmax {
+                if b.kind == BuiltinKind::Softmax {
                     self.add(Op::Binary(BinaryOp::Div), &[exp, total], span, name)?
                 } else {
                     let log_total = self.add(Op::Unary(UnaryOp::Log), &[total], span, name)?;
                     self.add(Op::Binary(BinaryOp::Sub), &[shifted, log_total], span, name)?
                 }
             }
-            Kind::OneHot => {
+            BuiltinKind::OneHot => {
                 let i = self.value(arg(0)?)?;
                 let depth_arg = arg(1)?;
                 let depth = self.static_int(depth_arg)?;
@@ -516,12 +516,12 @@ impl GraphLowerer<'_, '_> {
                     name,
                 )?
             }
-            Kind::Cast => {
+            BuiltinKind::Cast => {
                 let x = self.value(arg(0)?)?;
                 let to = self.static_dtype(arg(1)?)?;
                 self.add(Op::Cast { to }, &[x], span, name)?
             }
-            Kind::Grad => {
+            BuiltinKind::Grad => {
                 let y = self.lower_expr(arg(0)?);
                 let x = match self.lower_expr(arg(1)?)? {
                     Val::Tensor(x) => x,

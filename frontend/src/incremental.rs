@@ -15,7 +15,7 @@
 
 use crate::ast::{ExprKind, File, Ident, Item, Span, Stmt, StmtKind};
 use crate::diag::{line_col, Diagnostic};
-use crate::lower::{Bound, GraphLowerer, GraphNames, Module, Val};
+use crate::lower::{Bound, FileScope, GraphLowerer, GraphNames, Val};
 use crate::parse::{self, Entry};
 use crate::train::lower_train;
 use crate::InputPath;
@@ -347,7 +347,7 @@ fn lower<T>(
     body: impl FnOnce(&mut GraphLowerer) -> T,
 ) -> (T, Vec<Diagnostic>) {
     let mut diags = Vec::new();
-    let module = Module::new(file, text, &mut diags);
+    let module = FileScope::new(file, text, &mut diags);
     let mut l = GraphLowerer::new(&module, &state.graph.name);
     let (nodes, outputs) = (state.graph.nodes.len(), state.graph.outputs.len());
     l.graph = std::mem::take(&mut state.graph);

@@ -31,7 +31,7 @@ use tfg_ir::{Graph, TrainSpec};
 
 /// A compiled file: its graphs and its training set-ups, in source order.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Program {
+pub struct Module {
     pub graphs: Vec<Graph>,
     pub trains: Vec<TrainSpec>,
     /// Inputs whose default feed is a file: `input x: f32[N, 4] = "x.npy"`.
@@ -49,7 +49,7 @@ pub struct InputPath {
     pub span: ast::Span,
 }
 
-/// Why [`Program::graph`] found no graph to work on.
+/// Why [`Module::graph`] found no graph to work on.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum GraphChoiceError {
     /// A name was given and no graph has it; `graphs` are those there are.
@@ -93,7 +93,7 @@ impl std::fmt::Display for GraphChoiceError {
     }
 }
 
-impl Program {
+impl Module {
     /// The graph a command works on: the one named, or the only one when no
     /// name is given.
     pub fn graph(&self, name: Option<&str>) -> Result<&Graph, GraphChoiceError> {
@@ -128,11 +128,11 @@ impl Program {
 
 /// Parses and lowers a whole file, reporting every error found (sorted by
 /// position) rather than only the first.
-pub fn compile(src: &str) -> Result<Program, Vec<Diagnostic>> {
+pub fn compile(src: &str) -> Result<Module, Vec<Diagnostic>> {
     on_big_stack(|| compile_here(src)).unwrap_or_else(|d| Err(vec![d]))
 }
 
-fn compile_here(src: &str) -> Result<Program, Vec<Diagnostic>> {
+fn compile_here(src: &str) -> Result<Module, Vec<Diagnostic>> {
     let (file, mut diags) = parse::parse_file(src);
     let (program, lower_diags) = lower::lower_file(&file, src);
     diags.extend(lower_diags);

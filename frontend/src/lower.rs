@@ -20,7 +20,7 @@ use crate::builtin::{self, bind_args, ArgKind, Param};
 use crate::diag::{did_you_mean, line_col, place, Diagnostic};
 use crate::literal::{Literal, Scalar};
 use crate::train;
-use crate::{InputPath, Program};
+use crate::{InputPath, Module};
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 use tfg_ir::{BinaryOp, DType, Dim, Graph, Init, Loc, Op, Shape, Tensor, Type, UnaryOp, ValueId};
@@ -94,9 +94,9 @@ pub(crate) type GraphNames = HashMap<String, Option<Type>>;
 const MAX_LOWERING_DEPTH: u32 = 512;
 
 /// Lowers a parsed file: every graph, then every `train` item.
-pub fn lower_file(file: &File, src: &str) -> (Program, Vec<Diagnostic>) {
+pub fn lower_file(file: &File, src: &str) -> (Module, Vec<Diagnostic>) {
     let mut diags = Vec::new();
-    let module = Module::new(file, src, &mut diags);
+    let module = FileScope::new(file, src, &mut diags);
     let mut graphs = Vec::new();
     let mut input_paths = Vec::new();
     let mut names: HashMap<&str, Option<GraphNames>> = HashMap::new();
@@ -150,7 +150,7 @@ pub fn lower_file(file: &File, src: &str) -> (Program, Vec<Diagnostic>) {
         }
     }
     (
-        Program {
+        Module {
             graphs,
             trains,
             input_paths,
@@ -160,17 +160,17 @@ pub fn lower_file(file: &File, src: &str) -> (Program, Vec<Diagnostic>) {
 }
 
 /// The file-wide context of lowering: the source and the `fn`s.
-pub(crate) struct Module<'f> {
+pub(crate) struct FileScope<'f> {
     pub(crate) src: &'f str,
     /// Every fn by name; `None` for one that is broken (its errors are
     /// already reported, so calls to it stay quiet).
     fns: HashMap<&'f str, Option<&'f FnItem>>,
 }
 
-impl<'f> Module<'f> {
+impl<'f> FileScope<'f> {
     /// Collects the fns and checks each on its own: duplicate and builtin
     /// names, parameters, names and calls in its body, and recursion.
-    pub(crate) fn new(file: &'f File, src: &'f str, diags: &mut Vec<Diagnostic>) -> Module<'f> {
+    pub(crate) fn new(file: &'f File, src: &'f str, diags: &mut Vec<Diagnostic>) -> FileScope<'f> {
         let mut fns: HashMap<&'f str, Option<&'f FnItem>> = HashMap::new();
         let mut order: Vec<&'f FnItem> = Vec::new();
         for item in &file.items {
@@ -208,7 +208,7 @@ impl<'f> Module<'f> {
                 _ => {}
             }
         }
-        let mut module = Module { src, fns };
+        let mut module = FileScope { src, fns };
         let mut calls: HashMap<&'f str, Vec<(&'f str, Span)>> = HashMap::new();
         for f in &order {
             let mut checker = FnChecker {
@@ -234,7 +234,7 @@ impl<'f> Module<'f> {
 /// Checks a fn body without types: every name is a parameter or an earlier
 /// binding, every call names a function and fits its parameters.
 struct FnChecker<'m, 'f, 'd> {
-    module: &'m Module<'f>,
+    module: &'m FileScope<'f>,
     f: &'f FnItem,
     names: HashSet<&'f str>,
     /// The fns it calls, for finding recursion.
@@ -350,7 +350,7 @@ fn fn_params(params: &[Ident]) -> Vec<Param<'_>> {
     params.iter().map(|p| Param::value(&p.name)).collect()
 }
 
-impl Module<'_> {
+impl FileScope<'_> {
     /// Every function name a call may use, for suggestions.
     fn function_names(&self) -> impl Iterator<Item = &str> {
         self.fns
@@ -360,7 +360,7 @@ impl Module<'_> {
     }
 }
 
-fn unknown_function(func: &Ident, module: &Module) -> Diagnostic {
+fn unknown_function(func: &Ident, module: &FileScope) -> Diagnostic {
     let mut d = Diagnostic::error(format!("unknown function `{}`", func.name))
         .at(func.span)
         .label("not a builtin or a fn of this file");
@@ -449,7 +449,7 @@ struct Frame {
 
 /// Builds one graph from its statements.
 pub(crate) struct GraphLowerer<'m, 'f> {
-    pub(crate) m: &'m Module<'f>,
+    pub(crate) m: &'m FileScope<'f>,
     pub(crate) graph: Graph,
     pub(crate) scope: HashMap<String, Bound>,
     /// Where each graph-level name is bound, to say "defined later" when a
@@ -463,7 +463,7 @@ pub(crate) struct GraphLowerer<'m, 'f> {
 }
 
 impl<'m, 'f> GraphLowerer<'m, 'f> {
-    pub(crate) fn new(m: &'m Module<'f>, name: &str) -> GraphLowerer<'m, 'f> {
+    pub(crate) fn new(m: &'m FileScope<'f>, name: &str) -> GraphLowerer<'m, 'f> {
         GraphLowerer {
             m,
             graph: Graph::new(name),

@@ -3,13 +3,13 @@
 //! items, and the public API around them. Expected IR is written by hand
 //! from the language guide (docs/language.md) and the IR type rules.
 
-use tfg_frontend::{compile, parse_literal, GraphChoiceError, Program, Scalar};
+use tfg_frontend::{compile, parse_literal, GraphChoiceError, Module, Scalar};
 use tfg_ir::{
     BinaryOp, DType, Data, Dim, Graph, Init, Op, Optimizer, ReduceOp, Shape, Tensor, UnaryOp,
     ValueId,
 };
 
-fn program(src: &str) -> Program {
+fn program(src: &str) -> Module {
     match compile(src) {
         Ok(p) => {
             for g in &p.graphs {

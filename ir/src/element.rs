@@ -448,6 +448,46 @@ pub fn binary(op: BinaryOp, x: Scalar, y: Scalar) -> Result<Scalar, String> {
     })
 }
 
+/// The neutral element of `op` as an accumulator of dtype `d`: `op(identity,
+/// y) == y` for every `y` of `d` (for float sums `-0.0`, since `-0.0 + y` is
+/// `y` even for `y = -0.0`). `None` for an op that does not accumulate, and
+/// for bool, which no reduction takes. The one definition every backend's
+/// reduction partials start from.
+pub fn identity(op: BinaryOp, d: DType) -> Option<Scalar> {
+    Some(match (op, d) {
+        (_, DType::Bool) => return None,
+        (BinaryOp::Add, DType::F32) => Scalar::F32(-0.0),
+        (BinaryOp::Add, DType::F64) => Scalar::F64(-0.0),
+        (BinaryOp::Add, _) => Scalar::from_f64(d, 0.0),
+        (BinaryOp::Mul, _) => Scalar::from_f64(d, 1.0),
+        (BinaryOp::Maximum, _) => lowest(d),
+        (BinaryOp::Minimum, _) => highest(d),
+        _ => return None,
+    })
+}
+
+/// The least value of `d` (`-inf` for floats): what a running maximum starts at.
+pub fn lowest(d: DType) -> Scalar {
+    match d {
+        DType::F32 => Scalar::F32(f32::NEG_INFINITY),
+        DType::F64 => Scalar::F64(f64::NEG_INFINITY),
+        DType::I32 => Scalar::I32(i32::MIN),
+        DType::I64 => Scalar::I64(i64::MIN),
+        DType::Bool => Scalar::Bool(false),
+    }
+}
+
+/// The greatest value of `d` (`inf` for floats): what a running minimum starts at.
+pub fn highest(d: DType) -> Scalar {
+    match d {
+        DType::F32 => Scalar::F32(f32::INFINITY),
+        DType::F64 => Scalar::F64(f64::INFINITY),
+        DType::I32 => Scalar::I32(i32::MAX),
+        DType::I64 => Scalar::I64(i64::MAX),
+        DType::Bool => Scalar::Bool(true),
+    }
+}
+
 /// numpy `astype`: floats truncate toward zero into integers (saturating,
 /// and NaN gives 0, where numpy leaves such values undefined), integers wrap
 /// into narrower ones, nonzero (NaN included) is true, and bool is 0 or 1.
@@ -509,6 +549,58 @@ pub fn collect(dtype: DType, n: usize, f: impl FnMut(usize) -> Option<Scalar>) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_identity_leaves_every_value_as_it_is() {
+        let specials = [
+            0.0,
+            -0.0,
+            1.0,
+            -1.5,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            1e-310,
+            i32::MIN as f64,
+            i64::MAX as f64,
+        ];
+        let ints = [
+            0i64,
+            1,
+            -1,
+            i64::from(i32::MIN),
+            i64::from(i32::MAX),
+            i64::MIN,
+            i64::MAX,
+        ];
+        let mut checked = 0;
+        for op in BinaryOp::ALL {
+            for d in [DType::F32, DType::F64, DType::I32, DType::I64, DType::Bool] {
+                let Some(id) = identity(op, d) else {
+                    continue;
+                };
+                assert_eq!(id.dtype(), d);
+                let values: Vec<Scalar> = match d {
+                    DType::I32 => ints.iter().map(|&x| Scalar::I32(x as i32)).collect(),
+                    DType::I64 => ints.iter().map(|&x| Scalar::I64(x)).collect(),
+                    _ => specials.iter().map(|&x| Scalar::from_f64(d, x)).collect(),
+                };
+                for y in values {
+                    for (a, b) in [(id, y), (y, id)] {
+                        let r = binary(op, a, b).expect("defined");
+                        // By bits: -0.0 must stay -0.0.
+                        assert_eq!(format!("{r:?}"), format!("{y:?}"), "{op:?} {a:?} {b:?}");
+                    }
+                    checked += 1;
+                }
+            }
+        }
+        // Add, Mul, Maximum, Minimum over four dtypes.
+        assert_eq!(checked, 4 * (2 * specials.len() + 2 * ints.len()));
+        assert_eq!(identity(BinaryOp::Sub, DType::F32), None);
+        assert_eq!(identity(BinaryOp::Add, DType::Bool), None);
+    }
 
     #[test]
     fn integer_division_floors_like_python() {

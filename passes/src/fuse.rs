@@ -50,7 +50,7 @@ pub struct Fusion {
 
 /// What kind of loop nest a group becomes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Kind {
+pub enum GroupKind {
     Elementwise,
     Reduction,
     Gemm,
@@ -61,15 +61,15 @@ pub enum Kind {
     Opaque,
 }
 
-impl Kind {
+impl GroupKind {
     pub fn name(self) -> &'static str {
         match self {
-            Kind::Elementwise => "elementwise",
-            Kind::Reduction => "reduction",
-            Kind::Gemm => "gemm",
-            Kind::Concat => "concat",
-            Kind::View => "view",
-            Kind::Opaque => "opaque",
+            GroupKind::Elementwise => "elementwise",
+            GroupKind::Reduction => "reduction",
+            GroupKind::Gemm => "gemm",
+            GroupKind::Concat => "concat",
+            GroupKind::View => "view",
+            GroupKind::Opaque => "opaque",
         }
     }
 }
@@ -79,7 +79,7 @@ impl Kind {
 pub struct Group {
     /// `k3` for kernels (numbered in execution order), `v1` for views.
     pub name: String,
-    pub kind: Kind,
+    pub kind: GroupKind,
     /// In topological order.
     pub members: Vec<ValueId>,
     /// The members whose values the kernel writes to memory, ascending.
@@ -98,12 +98,12 @@ pub struct Summary {
     /// Groups that become kernels (views do not).
     pub kernels: usize,
     /// Groups of each kind, kind order.
-    pub by_kind: Vec<(Kind, usize)>,
+    pub by_kind: Vec<(GroupKind, usize)>,
 }
 
 impl Fusion {
     pub fn summary(&self) -> Summary {
-        let mut by_kind: Vec<(Kind, usize)> = Vec::new();
+        let mut by_kind: Vec<(GroupKind, usize)> = Vec::new();
         for grp in &self.groups {
             match by_kind.iter_mut().find(|(k, _)| *k == grp.kind) {
                 Some((_, n)) => *n += 1,
@@ -116,7 +116,7 @@ impl Fusion {
             kernels: self
                 .groups
                 .iter()
-                .filter(|grp| grp.kind != Kind::View)
+                .filter(|grp| grp.kind != GroupKind::View)
                 .count(),
             by_kind,
         }
@@ -147,7 +147,7 @@ impl Fusion {
         }
         for grp in &self.groups {
             let what = match grp.kind {
-                Kind::View => "view".to_string(),
+                GroupKind::View => "view".to_string(),
                 k => format!(
                     "{}, {} op{}",
                     k.name(),
@@ -675,26 +675,26 @@ impl<'g> Builder<'g> {
         let mut transposed = draft.transposed.clone();
         transposed.sort();
         let kind = if draft.opaque {
-            Kind::Opaque
+            GroupKind::Opaque
         } else if draft.concat {
-            Kind::Concat
+            GroupKind::Concat
         } else if draft.matmul.is_some() {
-            Kind::Gemm
+            GroupKind::Gemm
         } else if !draft.reductions.is_empty()
             || members
                 .iter()
                 .any(|&m| class(&self.g.node(m).op) == Class::Reduction)
         {
-            Kind::Reduction
+            GroupKind::Reduction
         } else if let [only] = members[..] {
             match self.g.node(only).op {
-                Op::Reshape { .. } if !self.is_root[only.index()] => Kind::View,
-                _ => Kind::Elementwise,
+                Op::Reshape { .. } if !self.is_root[only.index()] => GroupKind::View,
+                _ => GroupKind::Elementwise,
             }
         } else {
-            Kind::Elementwise
+            GroupKind::Elementwise
         };
-        let stored = if kind == Kind::View {
+        let stored = if kind == GroupKind::View {
             Vec::new()
         } else {
             self.stored_members(d)
@@ -770,7 +770,7 @@ impl<'g> Builder<'g> {
         let (mut kernels, mut views) = (0, 0);
         for &d in &order {
             let mut grp = self.group(d, String::new());
-            grp.name = if grp.kind == Kind::View {
+            grp.name = if grp.kind == GroupKind::View {
                 views += 1;
                 format!("v{}", views - 1)
             } else {

@@ -124,11 +124,23 @@ pub enum Transform {
 }
 
 /// Settings every pass sees.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Options {
     /// Passes that can say why they changed the IR (simplify's egg
     /// explanations) record it, at some cost in time.
     pub explain: bool,
+    /// The verifier of each level checks the IR after every pass (linear in
+    /// its size); on by default, off only to time the passes alone.
+    pub verify: bool,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            explain: false,
+            verify: true,
+        }
+    }
 }
 
 /// A named transformation between IR levels.
@@ -270,8 +282,9 @@ pub struct PassTime {
 }
 
 /// Runs `passes` over `ir` in order. After each pass, `after` sees the pass,
-/// the IR and the pass's report, if any (for dumps); in debug builds the
-/// verifier of the new level checks the IR too. Returns how long each pass
+/// the IR and the pass's report, if any (for dumps); unless
+/// [`Options::verify`] is off, the verifier of the new level checks the IR
+/// first. Returns how long each pass
 /// took. On error the IR in `ir` is gone; the error says why.
 pub fn run_pipeline(
     ir: &mut Ir,
@@ -293,7 +306,7 @@ pub fn run_pipeline(
             pass: pass.name,
             time: start.elapsed(),
         });
-        if cfg!(debug_assertions) {
+        if options.verify {
             ir.verify()
                 .map_err(|e| fail(format!("left invalid IR: {e}")))?;
         }

@@ -30,8 +30,9 @@
 //! linearly with the row length. Last, the buffer plan packs temporaries into
 //! one arena, reusing the bytes of values no later kernel reads.
 
-use crate::fuse::{reduced_axes, swaps_last_two, Fusion, Group, Kind};
+use crate::fuse::{reduced_axes, swaps_last_two, Fusion, Group, GroupKind};
 use std::collections::{BTreeSet, HashMap};
+use tfg_ir::element::{highest, lowest};
 use tfg_ir::kernel::{
     self, Affine, BufId, Buffer, Expr, Gemm, Kernel, Local, MatRef, Plan, Program, Ranges, Role,
     Scalar, Stmt, Var, ARENA_ALIGN,
@@ -74,14 +75,14 @@ pub fn lower(g: &Graph, f: &Fusion) -> Result<Program, String> {
     let mut kernels = Vec::new();
     for grp in &f.groups {
         match grp.kind {
-            Kind::View => {
+            GroupKind::View => {
                 let [v] = grp.members[..] else {
                     return Err(format!("view {} must hold exactly one reshape", grp.name));
                 };
                 let src = cx.buffer_of(g.node(v).args[0])?;
                 cx.home[v.index()] = Some(src);
             }
-            Kind::Opaque => {
+            GroupKind::Opaque => {
                 return Err(format!(
                     "kernel {} holds an op that cannot be lowered",
                     grp.name
@@ -269,7 +270,7 @@ impl<'g> Context<'g> {
     /// The body of `grp`'s kernel, in the best loop shape that lowers: flat
     /// loops where no address then needs `/` or `%`, else one loop per dim.
     fn body(&mut self, grp: &Group) -> Result<Vec<Stmt>, String> {
-        let shapes: &[(bool, bool)] = if grp.kind == Kind::Reduction {
+        let shapes: &[(bool, bool)] = if grp.kind == GroupKind::Reduction {
             &[(true, true), (true, false), (false, true), (false, false)]
         } else {
             &[(true, true), (false, false)]
@@ -793,7 +794,7 @@ impl<'c, 'g> Emitter<'c, 'g> {
 
     fn group(&mut self) -> Result<(), String> {
         let g = self.g;
-        if self.grp.kind == Kind::Concat {
+        if self.grp.kind == GroupKind::Concat {
             return self.concat();
         }
         if let Some((mm, c)) = self.gemm {
@@ -1408,6 +1409,7 @@ impl Accumulation {
         let wide = xt == DType::F32 && matches!(op, ReduceOp::Sum | ReduceOp::Mean);
         let acc_t = if wide { DType::F64 } else { xt };
         let (init, combine) = match op {
+            // `+0.0`, not the identity `-0.0`: numpy's sum of nothing is `0.0`.
             ReduceOp::Sum | ReduceOp::Mean => (Scalar::from_f64(acc_t, 0.0), BinaryOp::Add),
             ReduceOp::Prod => (Scalar::from_f64(acc_t, 1.0), BinaryOp::Mul),
             ReduceOp::Max => (lowest(acc_t), BinaryOp::Maximum),
@@ -1448,26 +1450,6 @@ fn merge(kept: &[Affine], rows: &[Affine], axes: &[usize], rank: usize) -> Vec<A
             .unwrap_or_default()
         })
         .collect()
-}
-
-fn lowest(d: DType) -> Scalar {
-    match d {
-        DType::F32 => Scalar::F32(f32::NEG_INFINITY),
-        DType::F64 => Scalar::F64(f64::NEG_INFINITY),
-        DType::I32 => Scalar::I32(i32::MIN),
-        DType::I64 => Scalar::I64(i64::MIN),
-        DType::Bool => Scalar::Bool(false),
-    }
-}
-
-fn highest(d: DType) -> Scalar {
-    match d {
-        DType::F32 => Scalar::F32(f32::INFINITY),
-        DType::F64 => Scalar::F64(f64::INFINITY),
-        DType::I32 => Scalar::I32(i32::MAX),
-        DType::I64 => Scalar::I64(i64::MAX),
-        DType::Bool => Scalar::Bool(true),
-    }
 }
 
 /// Removes the `let`s nothing reads (expressions have no effects), until

@@ -7,7 +7,7 @@ use tfg_ir::{
     BinaryOp, DType, Dim, Graph, Init, Op, Optimizer, ReduceOp, Shape, Tensor, TrainSpec, Type,
     UnaryOp, ValueId,
 };
-use tfg_passes::fuse::{fuse, Fusion, Kind};
+use tfg_passes::fuse::{fuse, Fusion, GroupKind};
 
 fn ty(dtype: DType, dims: &[u64]) -> Type {
     Type::new(dtype, Shape::known(dims))
@@ -95,7 +95,7 @@ fn assert_valid(g: &Graph, f: &Fusion) {
                 live[c.index()] && f.group_of[c.index()] != Some(i) && g.node(c).args.contains(&m)
             });
             let result = g.outputs.iter().any(|o| o.1 == m) || g.updates.iter().any(|u| u.1 == m);
-            let must_store = (read_outside || result) && grp.kind != Kind::View;
+            let must_store = (read_outside || result) && grp.kind != GroupKind::View;
             assert_eq!(grp.stored.contains(&m), must_store, "{m} in {}", grp.name);
         }
     }
@@ -325,7 +325,7 @@ fn the_mlp_training_step_has_far_fewer_kernels_than_ops() {
     let gemms = s
         .by_kind
         .iter()
-        .find(|(k, _)| *k == Kind::Gemm)
+        .find(|(k, _)| *k == GroupKind::Gemm)
         .map_or(0, |&(_, n)| n);
     assert_eq!(gemms, 5, "2 forward and 3 backward matrix products");
     insta::assert_snapshot!(outline(&step, &f));

@@ -18,7 +18,7 @@ use tfg_driver::file_defaults::with_file_defaults;
 use tfg_driver::session::Session;
 use tfg_driver::source::Source;
 use tfg_driver::{backend, Backend};
-use tfg_frontend::{Incremental, Program};
+use tfg_frontend::{Incremental, Module};
 use tfg_ir::{Graph, Op, Tensor, TrainSpec, ValueId};
 
 /// The graph a REPL starts with when it is given no file.
@@ -118,7 +118,7 @@ impl Workspace {
                 (Some(file), true) => file.clone(),
                 _ => PathBuf::from(&self.name),
             };
-            let one = Program {
+            let one = Module {
                 graphs: Vec::new(),
                 trains: Vec::new(),
                 input_paths: vec![path],

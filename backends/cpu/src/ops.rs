@@ -17,23 +17,6 @@ use cranelift_module::Module;
 use tfg_ir::kernel::Scalar;
 use tfg_ir::{BinaryOp, DType, UnaryOp};
 
-/// The neutral element of an accumulator's operation.
-pub(crate) fn identity(op: BinaryOp, d: DType) -> Scalar {
-    let float = |x: f64| Scalar::from_f64(d, x);
-    match (op, d) {
-        (BinaryOp::Add, DType::F32) => Scalar::F32(-0.0),
-        (BinaryOp::Add, DType::F64) => Scalar::F64(-0.0),
-        (BinaryOp::Mul, _) => float(1.0),
-        (BinaryOp::Maximum, DType::I32) => Scalar::I32(i32::MIN),
-        (BinaryOp::Maximum, DType::I64) => Scalar::I64(i64::MIN),
-        (BinaryOp::Maximum, _) => float(f64::NEG_INFINITY),
-        (BinaryOp::Minimum, DType::I32) => Scalar::I32(i32::MAX),
-        (BinaryOp::Minimum, DType::I64) => Scalar::I64(i64::MAX),
-        (BinaryOp::Minimum, _) => float(f64::INFINITY),
-        _ => float(0.0),
-    }
-}
-
 impl<M: Module> Translator<'_, M> {
     pub fn konst(&mut self, s: Scalar, lanes: u8) -> Value {
         let x = match s {

@@ -464,10 +464,12 @@ impl<'a, M: Module> Translator<'a, M> {
         let mut accumulators = HashMap::new();
         for a in accs {
             let (parts, width) = if a.widen { (2, 2) } else { (1, lanes) };
+            let identity = tfg_ir::element::identity(a.op, a.dtype)
+                .ok_or_else(|| format!("internal error: {} does not accumulate", a.op.name()))?;
             let vars = (0..parts)
                 .map(|_| {
                     let var = self.b.declare_var(clif_type(a.dtype, width));
-                    let init = self.konst(crate::ops::identity(a.op, a.dtype), width);
+                    let init = self.konst(identity, width);
                     self.b.def_var(var, init);
                     var
                 })

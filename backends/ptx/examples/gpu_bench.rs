@@ -122,7 +122,7 @@ fn check(dev: &Device, sm: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn example(name: &str) -> Result<tfg_frontend::Program, String> {
+fn example(name: &str) -> Result<tfg_frontend::Module, String> {
     let path = format!("{}/../../examples/{name}", env!("CARGO_MANIFEST_DIR"));
     let src = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
     tfg_frontend::compile(&src).map_err(|_| format!("{path} does not compile"))

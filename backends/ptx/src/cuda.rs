@@ -2,11 +2,11 @@
 //!
 //! `libcuda` is loaded when [`open`] is first called (cudarc's dynamic
 //! loading), so this module builds and links everywhere and reports a clear
-//! error where there is no driver or no GPU. A [`Session`] loads the PTX
+//! error where there is no driver or no GPU. A [`LoadedModule`] loads the PTX
 //! once, allocates the whole buffer plan once (one allocation: the arena of
 //! temporaries, then each input, param, output and update), and
 //! then runs the launches in order on one stream as often as asked. Params
-//! stay on the device: [`Session::step`] makes each update the param's new
+//! stay on the device: [`LoadedModule::step`] makes each update the param's new
 //! value by swapping the two allocations, so a training loop copies only
 //! its feeds in and its outputs out.
 
@@ -64,7 +64,7 @@ impl Device {
     }
 
     /// Loads `m`'s PTX and allocates its buffer plan.
-    pub fn load(&self, m: &PtxModule) -> Result<Session, String> {
+    pub fn load(&self, m: &PtxModule) -> Result<LoadedModule, String> {
         let module = self
             .ctx
             .load_module(Ptx::from_src(m.ptx.clone()))
@@ -98,7 +98,7 @@ impl Device {
             .into_iter()
             .map(|p| p.map(|(off, len)| (off + shift, len)))
             .collect();
-        Ok(Session {
+        Ok(LoadedModule {
             stream: self.stream.clone(),
             manifest: m.manifest.clone(),
             functions,
@@ -147,7 +147,7 @@ impl Device {
 }
 
 /// A loaded program with its memory.
-pub struct Session {
+pub struct LoadedModule {
     stream: Arc<CudaStream>,
     manifest: Manifest,
     functions: Vec<CudaFunction>,
@@ -195,7 +195,7 @@ pub struct Outputs {
     pub updates: Vec<Tensor>,
 }
 
-impl Session {
+impl LoadedModule {
     pub fn manifest(&self) -> &Manifest {
         &self.manifest
     }

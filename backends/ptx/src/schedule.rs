@@ -293,23 +293,23 @@ fn units(k: &Kernel) -> Option<Vec<Mapping>> {
     }
     // Contiguous ranges of statements: (first, last, kind).
     #[derive(PartialEq)]
-    enum Kind {
+    enum RangeKind {
         Rows,
         Gemm,
         Serial,
     }
-    let mut ranges: Vec<(usize, usize, Kind)> = Vec::new();
+    let mut ranges: Vec<(usize, usize, RangeKind)> = Vec::new();
     for (i, s) in body.iter().enumerate() {
         let kind = match s {
             Stmt::Let { local, .. } if floating.contains_key(local) => continue,
-            _ if gemm_nest(s).is_some() => Kind::Gemm,
+            _ if gemm_nest(s).is_some() => RangeKind::Gemm,
             Stmt::Loop { parallel: true, .. } if !contains_gemm(std::slice::from_ref(s)) => {
-                Kind::Rows
+                RangeKind::Rows
             }
-            _ => Kind::Serial,
+            _ => RangeKind::Serial,
         };
         match ranges.last_mut() {
-            Some((_, last, Kind::Serial)) if kind == Kind::Serial => *last = i,
+            Some((_, last, RangeKind::Serial)) if kind == RangeKind::Serial => *last = i,
             _ => ranges.push((i, i, kind)),
         }
     }
@@ -347,15 +347,15 @@ fn units(k: &Kernel) -> Option<Vec<Mapping>> {
         }
         let prelude: Vec<Stmt> = needed.iter().map(|&at| body[at].clone()).collect();
         out.push(match kind {
-            Kind::Gemm => {
+            RangeKind::Gemm => {
                 let (loops, gemm) = gemm_nest(&stmts[0])?;
                 Mapping::Gemm {
                     loops,
                     gemm: gemm.clone(),
                 }
             }
-            Kind::Rows => rows(prelude, &stmts[0]),
-            Kind::Serial => serial(prelude.into_iter().chain(stmts).collect()),
+            RangeKind::Rows => rows(prelude, &stmts[0]),
+            RangeKind::Serial => serial(prelude.into_iter().chain(stmts).collect()),
         });
     }
     Some(out)

@@ -24,8 +24,9 @@ mod parse;
 mod print;
 mod verify;
 
+pub use crate::text::ParseError;
 pub use index::{Affine, Ranges};
-pub use parse::{parse, ParseError};
+pub use parse::parse;
 pub use print::print;
 pub use verify::{verify, VerifyError};
 

@@ -7,24 +7,8 @@ use super::{
 };
 use crate::op::{BinaryOp, UnaryOp};
 use crate::tensor::Data;
+use crate::text::ParseError;
 use crate::types::DType;
-use std::fmt;
-
-/// Text that is not a program, with the 1-based place where it stops being one.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ParseError {
-    pub line: u32,
-    pub col: u32,
-    pub message: String,
-}
-
-impl fmt::Display for ParseError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}: {}", self.line, self.col, self.message)
-    }
-}
-
-impl std::error::Error for ParseError {}
 
 /// Reads a program in the text form.
 pub fn parse(text: &str) -> Result<Program> {

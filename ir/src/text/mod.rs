@@ -23,7 +23,8 @@ use std::fmt;
 
 use crate::graph::Graph;
 
-/// Text that is not a graph, with the 1-based place where it stops being one.
+/// IR text (a graph, or a Kernel IR program) that does not parse, with the
+/// 1-based place where it stops being IR. Both text forms report this one type.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ParseError {
     pub line: u32,

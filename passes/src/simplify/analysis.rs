@@ -7,7 +7,7 @@
 //! two sign facts the rules need to stay exact in IEEE arithmetic.
 
 use super::fold;
-use super::lang::{join, Attr, Constant, Kind, TensorLang};
+use super::lang::{join, Attr, Constant, NodeKind, TensorLang};
 use egg::{Analysis, DidMerge, EGraph, Id, Language, Pattern, RecExpr, Subst};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -233,7 +233,7 @@ fn constant_form(facts: &TensorFacts) -> Option<RecExpr<TensorLang>> {
             let c = expr.add(TensorLang::Const(Constant(s.clone())));
             if facts.ty.shape.rank() > 0 {
                 let a = expr.add(TensorLang::Attr(Attr::shape(&facts.ty.shape)));
-                expr.add(TensorLang::Op(Kind::BroadcastTo, vec![a, c]));
+                expr.add(TensorLang::Op(NodeKind::BroadcastTo, vec![a, c]));
             }
         }
         _ => return None,
@@ -284,7 +284,7 @@ fn folded_term(egraph: &TensorGraph, id: Id) -> Option<RecExpr<TensorLang>> {
 }
 
 /// The facts of `kind(children)`, or why its operands do not fit.
-fn op_facts(egraph: &TensorGraph, kind: Kind, children: &[Id]) -> Result<TensorFacts, String> {
+fn op_facts(egraph: &TensorGraph, kind: NodeKind, children: &[Id]) -> Result<TensorFacts, String> {
     let (attr, operands) = kind.operands(children);
     let attr = attr.and_then(|a| egraph[a].data.attr());
     let op = join(kind, attr).ok_or_else(|| format!("{} has no fitting attribute", kind.name()))?;

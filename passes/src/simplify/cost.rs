@@ -6,7 +6,7 @@
 //! view) and a scalar constant nearly free, and a matmul costs its `2·m·n·k`.
 
 use super::analysis::{Facts, TensorGraph};
-use super::lang::{Kind, TensorLang};
+use super::lang::{NodeKind, TensorLang};
 use egg::{Id, Language};
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -36,26 +36,26 @@ fn unary_flops(u: UnaryOp) -> f64 {
 }
 
 /// The cost of computing a value of type `out` by `kind` from `args`.
-pub fn op_cost(kind: Kind, out: &Type, args: &[&Type]) -> f64 {
+pub fn op_cost(kind: NodeKind, out: &Type, args: &[&Type]) -> f64 {
     let moved = bytes(out) + args.iter().map(|a| bytes(a)).sum::<f64>();
     let n = numel(&out.shape);
     match kind {
-        Kind::Reshape => 1.0,
-        Kind::Unary(u) => moved + n * unary_flops(u),
-        Kind::Binary(BinaryOp::Pow) => moved + 8.0 * n,
-        Kind::Binary(_) | Kind::Select | Kind::Cast => moved + n,
-        Kind::BroadcastTo | Kind::Transpose | Kind::Concat | Kind::OneHot => moved,
-        Kind::Reduce(_) | Kind::ArgMax | Kind::ArgMin => {
+        NodeKind::Reshape => 1.0,
+        NodeKind::Unary(u) => moved + n * unary_flops(u),
+        NodeKind::Binary(BinaryOp::Pow) => moved + 8.0 * n,
+        NodeKind::Binary(_) | NodeKind::Select | NodeKind::Cast => moved + n,
+        NodeKind::BroadcastTo | NodeKind::Transpose | NodeKind::Concat | NodeKind::OneHot => moved,
+        NodeKind::Reduce(_) | NodeKind::ArgMax | NodeKind::ArgMin => {
             moved + args.first().map_or(0.0, |a| numel(&a.shape))
         }
-        Kind::MatMul => {
+        NodeKind::MatMul => {
             let k = args
                 .first()
                 .and_then(|a| a.shape.0.last())
                 .map_or(1.0, size);
             moved + 2.0 * n * k
         }
-        Kind::Grad => moved,
+        NodeKind::Grad => moved,
     }
 }
 

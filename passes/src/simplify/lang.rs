@@ -15,7 +15,7 @@ use tfg_ir::{BinaryOp, DType, Data, Dim, Op, ReduceOp, Shape, Tensor, UnaryOp};
 
 /// What an e-node computes, attributes aside.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Kind {
+pub enum NodeKind {
     Unary(UnaryOp),
     Binary(BinaryOp),
     Select,
@@ -32,72 +32,72 @@ pub enum Kind {
     Grad,
 }
 
-impl Kind {
-    fn all() -> impl Iterator<Item = Kind> {
+impl NodeKind {
+    fn all() -> impl Iterator<Item = NodeKind> {
         let fixed = [
-            Kind::Select,
-            Kind::ArgMax,
-            Kind::ArgMin,
-            Kind::MatMul,
-            Kind::Transpose,
-            Kind::Reshape,
-            Kind::BroadcastTo,
-            Kind::Concat,
-            Kind::OneHot,
-            Kind::Cast,
-            Kind::Grad,
+            NodeKind::Select,
+            NodeKind::ArgMax,
+            NodeKind::ArgMin,
+            NodeKind::MatMul,
+            NodeKind::Transpose,
+            NodeKind::Reshape,
+            NodeKind::BroadcastTo,
+            NodeKind::Concat,
+            NodeKind::OneHot,
+            NodeKind::Cast,
+            NodeKind::Grad,
         ];
         UnaryOp::ALL
             .into_iter()
-            .map(Kind::Unary)
-            .chain(BinaryOp::ALL.into_iter().map(Kind::Binary))
-            .chain(ReduceOp::ALL.into_iter().map(Kind::Reduce))
+            .map(NodeKind::Unary)
+            .chain(BinaryOp::ALL.into_iter().map(NodeKind::Binary))
+            .chain(ReduceOp::ALL.into_iter().map(NodeKind::Reduce))
             .chain(fixed)
     }
 
     /// The op's name in the IR text form.
     pub fn name(self) -> &'static str {
         match self {
-            Kind::Unary(u) => u.name(),
-            Kind::Binary(b) => b.name(),
-            Kind::Reduce(r) => match r {
+            NodeKind::Unary(u) => u.name(),
+            NodeKind::Binary(b) => b.name(),
+            NodeKind::Reduce(r) => match r {
                 ReduceOp::Sum => "reduce_sum",
                 ReduceOp::Mean => "reduce_mean",
                 ReduceOp::Max => "reduce_max",
                 ReduceOp::Min => "reduce_min",
                 ReduceOp::Prod => "reduce_prod",
             },
-            Kind::Select => "select",
-            Kind::ArgMax => "argmax",
-            Kind::ArgMin => "argmin",
-            Kind::MatMul => "matmul",
-            Kind::Transpose => "transpose",
-            Kind::Reshape => "reshape",
-            Kind::BroadcastTo => "broadcast_to",
-            Kind::Concat => "concat",
-            Kind::OneHot => "one_hot",
-            Kind::Cast => "cast",
-            Kind::Grad => "grad",
+            NodeKind::Select => "select",
+            NodeKind::ArgMax => "argmax",
+            NodeKind::ArgMin => "argmin",
+            NodeKind::MatMul => "matmul",
+            NodeKind::Transpose => "transpose",
+            NodeKind::Reshape => "reshape",
+            NodeKind::BroadcastTo => "broadcast_to",
+            NodeKind::Concat => "concat",
+            NodeKind::OneHot => "one_hot",
+            NodeKind::Cast => "cast",
+            NodeKind::Grad => "grad",
         }
     }
 
-    pub fn from_name(name: &str) -> Option<Kind> {
-        Kind::all().find(|k| k.name() == name)
+    pub fn from_name(name: &str) -> Option<NodeKind> {
+        NodeKind::all().find(|k| k.name() == name)
     }
 
     /// Whether the e-node's first child is an [`Attr`].
     pub fn has_attr(self) -> bool {
         matches!(
             self,
-            Kind::Reduce(_)
-                | Kind::ArgMax
-                | Kind::ArgMin
-                | Kind::Transpose
-                | Kind::Reshape
-                | Kind::BroadcastTo
-                | Kind::Concat
-                | Kind::OneHot
-                | Kind::Cast
+            NodeKind::Reduce(_)
+                | NodeKind::ArgMax
+                | NodeKind::ArgMin
+                | NodeKind::Transpose
+                | NodeKind::Reshape
+                | NodeKind::BroadcastTo
+                | NodeKind::Concat
+                | NodeKind::OneHot
+                | NodeKind::Cast
         )
     }
 
@@ -113,31 +113,31 @@ impl Kind {
     /// A total order for `Language`'s `Ord` (the IR's op enums have none).
     fn rank(self) -> (u8, u8) {
         match self {
-            Kind::Unary(u) => (0, u as u8),
-            Kind::Binary(b) => (1, b as u8),
-            Kind::Reduce(r) => (2, r as u8),
-            Kind::Select => (3, 0),
-            Kind::ArgMax => (3, 1),
-            Kind::ArgMin => (3, 2),
-            Kind::MatMul => (3, 3),
-            Kind::Transpose => (3, 4),
-            Kind::Reshape => (3, 5),
-            Kind::BroadcastTo => (3, 6),
-            Kind::Concat => (3, 7),
-            Kind::OneHot => (3, 8),
-            Kind::Cast => (3, 9),
-            Kind::Grad => (3, 10),
+            NodeKind::Unary(u) => (0, u as u8),
+            NodeKind::Binary(b) => (1, b as u8),
+            NodeKind::Reduce(r) => (2, r as u8),
+            NodeKind::Select => (3, 0),
+            NodeKind::ArgMax => (3, 1),
+            NodeKind::ArgMin => (3, 2),
+            NodeKind::MatMul => (3, 3),
+            NodeKind::Transpose => (3, 4),
+            NodeKind::Reshape => (3, 5),
+            NodeKind::BroadcastTo => (3, 6),
+            NodeKind::Concat => (3, 7),
+            NodeKind::OneHot => (3, 8),
+            NodeKind::Cast => (3, 9),
+            NodeKind::Grad => (3, 10),
         }
     }
 }
 
-impl PartialOrd for Kind {
+impl PartialOrd for NodeKind {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
 
-impl Ord for Kind {
+impl Ord for NodeKind {
     fn cmp(&self, other: &Self) -> Ordering {
         self.rank().cmp(&other.rank())
     }
@@ -305,8 +305,8 @@ pub enum TensorLang {
     Leaf(Leaf),
     Const(Constant),
     Attr(Attr),
-    /// An op; its attribute (if [`Kind::has_attr`]) is the first child.
-    Op(Kind, Vec<Id>),
+    /// An op; its attribute (if [`NodeKind::has_attr`]) is the first child.
+    Op(NodeKind, Vec<Id>),
 }
 
 /// Groups e-nodes for e-matching: ops by kind, leaves by what they are.
@@ -315,7 +315,7 @@ pub enum Discriminant {
     Leaf,
     Const,
     Attr,
-    Op(Kind),
+    Op(NodeKind),
 }
 
 impl Language for TensorLang {
@@ -369,7 +369,7 @@ impl FromOp for TensorLang {
     type Error = FromOpError;
 
     fn from_op(op: &str, children: Vec<Id>) -> Result<Self, Self::Error> {
-        match Kind::from_name(op) {
+        match NodeKind::from_name(op) {
             Some(k) if !children.is_empty() => Ok(TensorLang::Op(k, children)),
             _ => Err(FromOpError::new(op, children)),
         }
@@ -378,57 +378,57 @@ impl FromOp for TensorLang {
 
 /// Splits an op into its kind and attribute; `None` for the graph's leaves
 /// (input, param, const).
-pub fn split(op: &Op) -> Option<(Kind, Option<Attr>)> {
+pub fn split(op: &Op) -> Option<(NodeKind, Option<Attr>)> {
     Some(match op {
         Op::Input { .. } | Op::Param { .. } | Op::Const(_) => return None,
-        Op::Unary(u) => (Kind::Unary(*u), None),
-        Op::Binary(b) => (Kind::Binary(*b), None),
-        Op::Select => (Kind::Select, None),
+        Op::Unary(u) => (NodeKind::Unary(*u), None),
+        Op::Binary(b) => (NodeKind::Binary(*b), None),
+        Op::Select => (NodeKind::Select, None),
         Op::Reduce { op, axes, keepdims } => (
-            Kind::Reduce(*op),
+            NodeKind::Reduce(*op),
             Some(Attr::Axes {
                 axes: axes.clone(),
                 keepdims: *keepdims,
             }),
         ),
-        Op::ArgMax { axis } => (Kind::ArgMax, Some(Attr::Axis(*axis))),
-        Op::ArgMin { axis } => (Kind::ArgMin, Some(Attr::Axis(*axis))),
-        Op::MatMul => (Kind::MatMul, None),
-        Op::Transpose { perm } => (Kind::Transpose, Some(Attr::Perm(perm.clone()))),
-        Op::Reshape { shape } => (Kind::Reshape, Some(Attr::shape(shape))),
-        Op::BroadcastTo { shape } => (Kind::BroadcastTo, Some(Attr::shape(shape))),
-        Op::Concat { axis } => (Kind::Concat, Some(Attr::Axis(*axis))),
-        Op::OneHot { depth } => (Kind::OneHot, Some(Attr::Depth(*depth))),
-        Op::Cast { to } => (Kind::Cast, Some(Attr::DType(*to))),
-        Op::Grad => (Kind::Grad, None),
+        Op::ArgMax { axis } => (NodeKind::ArgMax, Some(Attr::Axis(*axis))),
+        Op::ArgMin { axis } => (NodeKind::ArgMin, Some(Attr::Axis(*axis))),
+        Op::MatMul => (NodeKind::MatMul, None),
+        Op::Transpose { perm } => (NodeKind::Transpose, Some(Attr::Perm(perm.clone()))),
+        Op::Reshape { shape } => (NodeKind::Reshape, Some(Attr::shape(shape))),
+        Op::BroadcastTo { shape } => (NodeKind::BroadcastTo, Some(Attr::shape(shape))),
+        Op::Concat { axis } => (NodeKind::Concat, Some(Attr::Axis(*axis))),
+        Op::OneHot { depth } => (NodeKind::OneHot, Some(Attr::Depth(*depth))),
+        Op::Cast { to } => (NodeKind::Cast, Some(Attr::DType(*to))),
+        Op::Grad => (NodeKind::Grad, None),
     })
 }
 
 /// The op for `kind` with `attr`; `None` if the attribute does not fit.
-pub fn join(kind: Kind, attr: Option<&Attr>) -> Option<Op> {
+pub fn join(kind: NodeKind, attr: Option<&Attr>) -> Option<Op> {
     Some(match (kind, attr) {
-        (Kind::Unary(u), None) => Op::Unary(u),
-        (Kind::Binary(b), None) => Op::Binary(b),
-        (Kind::Select, None) => Op::Select,
-        (Kind::Reduce(op), Some(Attr::Axes { axes, keepdims })) => Op::Reduce {
+        (NodeKind::Unary(u), None) => Op::Unary(u),
+        (NodeKind::Binary(b), None) => Op::Binary(b),
+        (NodeKind::Select, None) => Op::Select,
+        (NodeKind::Reduce(op), Some(Attr::Axes { axes, keepdims })) => Op::Reduce {
             op,
             axes: axes.clone(),
             keepdims: *keepdims,
         },
-        (Kind::ArgMax, Some(Attr::Axis(axis))) => Op::ArgMax { axis: *axis },
-        (Kind::ArgMin, Some(Attr::Axis(axis))) => Op::ArgMin { axis: *axis },
-        (Kind::MatMul, None) => Op::MatMul,
-        (Kind::Transpose, Some(Attr::Perm(perm))) => Op::Transpose { perm: perm.clone() },
-        (Kind::Reshape, Some(Attr::Shape(s))) => Op::Reshape {
+        (NodeKind::ArgMax, Some(Attr::Axis(axis))) => Op::ArgMax { axis: *axis },
+        (NodeKind::ArgMin, Some(Attr::Axis(axis))) => Op::ArgMin { axis: *axis },
+        (NodeKind::MatMul, None) => Op::MatMul,
+        (NodeKind::Transpose, Some(Attr::Perm(perm))) => Op::Transpose { perm: perm.clone() },
+        (NodeKind::Reshape, Some(Attr::Shape(s))) => Op::Reshape {
             shape: Shape(s.clone()),
         },
-        (Kind::BroadcastTo, Some(Attr::Shape(s))) => Op::BroadcastTo {
+        (NodeKind::BroadcastTo, Some(Attr::Shape(s))) => Op::BroadcastTo {
             shape: Shape(s.clone()),
         },
-        (Kind::Concat, Some(Attr::Axis(axis))) => Op::Concat { axis: *axis },
-        (Kind::OneHot, Some(Attr::Depth(depth))) => Op::OneHot { depth: *depth },
-        (Kind::Cast, Some(Attr::DType(to))) => Op::Cast { to: *to },
-        (Kind::Grad, None) => Op::Grad,
+        (NodeKind::Concat, Some(Attr::Axis(axis))) => Op::Concat { axis: *axis },
+        (NodeKind::OneHot, Some(Attr::Depth(depth))) => Op::OneHot { depth: *depth },
+        (NodeKind::Cast, Some(Attr::DType(to))) => Op::Cast { to: *to },
+        (NodeKind::Grad, None) => Op::Grad,
         _ => return None,
     })
 }

@@ -20,7 +20,7 @@
 
 use super::analysis::{shape, tensor_type, Facts, TensorAnalysis, TensorFacts, TensorGraph};
 use super::cost::numel;
-use super::lang::{join, Attr, Kind, TensorLang};
+use super::lang::{join, Attr, NodeKind, TensorLang};
 use egg::{Applier, ENodeOrVar, Id, Pattern, PatternAst, Rewrite, Subst, Symbol, Var};
 use std::collections::BTreeSet;
 use tfg_ir::{infer, BinaryOp, Dim, ReduceOp, Tensor, Type};
@@ -62,7 +62,7 @@ impl Match<'_> {
     /// The e-class of `a * b`, if there is one.
     fn product(&self, a: Id, b: Id) -> Option<Id> {
         self.egraph
-            .lookup(TensorLang::Op(Kind::Binary(BinaryOp::Mul), vec![a, b]))
+            .lookup(TensorLang::Op(NodeKind::Binary(BinaryOp::Mul), vec![a, b]))
     }
 
     /// No other value uses `class`: one user at most, and it is not an
@@ -559,7 +559,7 @@ fn catalog() -> Vec<Spec> {
     ];
     // Max, min and mean of equal elements are that element, exactly.
     for op in [ReduceOp::Mean, ReduceOp::Max, ReduceOp::Min] {
-        let lhs = format!("({} ?a (broadcast_to ?s ?x))", Kind::Reduce(op).name());
+        let lhs = format!("({} ?a (broadcast_to ?s ?x))", NodeKind::Reduce(op).name());
         rules.push(rule(
             &format!("{}-broadcast", op.name()),
             &lhs,
@@ -569,7 +569,7 @@ fn catalog() -> Vec<Spec> {
     }
     // A reduction over no axes is the identity.
     for op in ReduceOp::ALL {
-        let lhs = format!("({} ?a ?x)", Kind::Reduce(op).name());
+        let lhs = format!("({} ?a ?x)", NodeKind::Reduce(op).name());
         rules.push(rule(&format!("{}-no-axes", op.name()), &lhs, "?x", |m| {
             when(matches!(m.attr("?a")?, Attr::Axes { axes, .. } if axes.is_empty()))
         }));

@@ -12,6 +12,7 @@
 use crate::pool::{self, Table};
 use std::cell::RefCell;
 use std::ffi::{c_char, CStr, CString};
+use tfg_ir::{DType, Shape, Type};
 
 /// The memory layout `tfg-cpu`'s object writer emits; every field is 8 bytes.
 #[repr(C)]
@@ -234,38 +235,67 @@ fn copy_into(m: &mut [Line], bytes: &[u8]) {
     }
 }
 
-/// Sets every param the checkpoint holds; a param named like a source
-/// identifier (not an optimizer slot such as `w/momentum`) must be there.
+/// Sets the params from the checkpoint at `path`, by the rule `tfg run
+/// --restore` follows ([`Checkpoint::select`]): every param but an optimizer
+/// slot is there with its dtype and shape, and nothing else is.
+///
+/// [`Checkpoint::select`]: tfg_formats::safetensors::Checkpoint::select
 fn load_checkpoint(desc: &ModelDesc, path: &str, memory: &mut [Vec<Line>]) -> Result<(), String> {
-    use safetensors::{Dtype, SafeTensors};
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))?;
-    let file = SafeTensors::deserialize(&bytes).map_err(|e| format!("{path}: {e}"))?;
-    for (p, m) in desc.params().iter().zip(memory) {
-        let name = p.name();
-        let t = match file.tensor(&name) {
-            Ok(t) => t,
-            Err(_) if name.contains('/') => continue,
-            Err(_) => return Err(format!("{path} has no tensor `{name}`")),
-        };
-        let dtype = match t.dtype() {
-            Dtype::F32 => DTYPE_F32,
-            Dtype::F64 => DTYPE_F64,
-            Dtype::I32 => DTYPE_I32,
-            Dtype::I64 => DTYPE_I64,
-            Dtype::BOOL => DTYPE_BOOL,
-            other => return Err(format!("{path}: `{name}` has unsupported dtype {other:?}")),
-        };
-        let shape: Vec<u64> = t.shape().iter().map(|&d| d as u64).collect();
-        if dtype != p.dtype || shape != slice(p.shape, p.rank) {
-            return Err(format!(
-                "{path}: `{name}` has dtype {:?} and shape {shape:?}, but the model's is {:?}",
-                t.dtype(),
-                slice(p.shape, p.rank)
-            ));
+    use tfg_formats::safetensors::{self, Mismatch};
+    let file = safetensors::read(std::path::Path::new(path))?;
+    let params = desc
+        .params()
+        .iter()
+        .map(|p| {
+            let dtype = dtype_of(p.dtype)
+                .ok_or_else(|| format!("param `{}` has dtype code {}", p.name(), p.dtype))?;
+            Ok((
+                p.name(),
+                Type::new(dtype, Shape::known(slice(p.shape, p.rank))),
+            ))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    let named: Vec<(&str, Type)> = params
+        .iter()
+        .map(|(n, t)| (n.as_str(), t.clone()))
+        .collect();
+    let values = file.select(&named).map_err(|m| match m {
+        Mismatch::Missing(name) => format!("{path} has no tensor `{name}`"),
+        Mismatch::Unsupported { name, dtype } => {
+            format!("{path}: `{name}` has unsupported dtype {dtype}")
         }
-        copy_into(m, t.data());
+        Mismatch::Type { name, held } => {
+            let want = named
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, t)| t.to_string());
+            format!(
+                "{path}: `{name}` is {held}, but the model's is {}",
+                want.unwrap_or_default()
+            )
+        }
+        Mismatch::Extra(name) => format!("{path}: `{name}` is not a param of the model"),
+    })?;
+    for (m, value) in memory.iter_mut().zip(values) {
+        if let Some(t) = value {
+            let mut bytes = Vec::with_capacity(t.numel() * t.dtype().size());
+            tfg_formats::npy::write_data(&t.data, &mut bytes);
+            copy_into(m, &bytes);
+        }
     }
     Ok(())
+}
+
+/// The dtype of a `DTYPE_*` code.
+fn dtype_of(code: u64) -> Option<DType> {
+    Some(match code {
+        DTYPE_F32 => DType::F32,
+        DTYPE_F64 => DType::F64,
+        DTYPE_I32 => DType::I32,
+        DTYPE_I64 => DType::I64,
+        DTYPE_BOOL => DType::Bool,
+        _ => return None,
+    })
 }
 
 /// Runs program `program` of `model` once. `inputs[i]` points at input

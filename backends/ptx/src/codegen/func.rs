@@ -464,19 +464,8 @@ impl<'g, 'p, 'ctx> Fx<'g, 'p, 'ctx> {
 
     /// The value `x` with `op(x, y) == y` for every `y`.
     fn identity(&self, op: BinaryOp, d: DType) -> R<BasicValueEnum<'ctx>> {
-        let f = |x: f64| Scalar::from_f64(d, x);
-        let s = match (op, d) {
-            (BinaryOp::Add, DType::F32 | DType::F64) => f(-0.0),
-            (BinaryOp::Add, _) => f(0.0),
-            (BinaryOp::Mul, _) => f(1.0),
-            (BinaryOp::Maximum, DType::I32) => Scalar::I32(i32::MIN),
-            (BinaryOp::Maximum, DType::I64) => Scalar::I64(i64::MIN),
-            (BinaryOp::Maximum, _) => f(f64::NEG_INFINITY),
-            (BinaryOp::Minimum, DType::I32) => Scalar::I32(i32::MAX),
-            (BinaryOp::Minimum, DType::I64) => Scalar::I64(i64::MAX),
-            (BinaryOp::Minimum, _) => f(f64::INFINITY),
-            _ => return Err(Error(format!("{} does not reduce", op.name()))),
-        };
+        let s = tfg_ir::element::identity(op, d)
+            .ok_or_else(|| Error(format!("{} does not reduce", op.name())))?;
         Ok(self.scalar(s))
     }
 
