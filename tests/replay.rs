@@ -27,7 +27,11 @@ const CASES: &[(&str, &str, &[&str])] = &[
     ("w1", "bench/workloads/w1_elementwise.tfg", &["N=16777216"]),
     ("w2", "bench/workloads/w2_matmul.tfg", &["N=1024"]),
     ("w3", "bench/workloads/w3_mlp_step.tfg", &["B=128"]),
-    ("w4", "bench/workloads/w4_softmax.tfg", &["R=4096", "C=1024"]),
+    (
+        "w4",
+        "bench/workloads/w4_softmax.tfg",
+        &["R=4096", "C=1024"],
+    ),
 ];
 
 /// `ARGS FILE --dim …` (and `--train` for the step), as one argument list.
@@ -87,6 +91,8 @@ fn clif() {
 fn ptx() {
     replay(
         "ptx",
-        &["compile", "--target", "ptx", "--emit", "ptx", "--sm", "sm_90"],
+        &[
+            "compile", "--target", "ptx", "--emit", "ptx", "--sm", "sm_90",
+        ],
     );
 }

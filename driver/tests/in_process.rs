@@ -1,0 +1,121 @@
+//! The driver as a library, in process, as a server or a trainer calls it:
+//! no binary, no command line. Results are checked against numbers worked
+//! out by hand and against the reference interpreter.
+
+use tfg_driver::feed::{self, Feed, FeedValue};
+use tfg_driver::train::{train_loop, Feeding, Trainer};
+use tfg_driver::{backend, checkpoint, Backend, Dumps, Error, Session, Source};
+use tfg_ir::Tensor;
+
+const HELLO: &str = "graph hello {
+    input x: f32 = 1.0
+    param w: f32 = 0.8
+    y    = w * x
+    loss = (y - 0.0) ** 2
+    output y, loss
+}
+
+train hello {
+    minimize loss
+    optimizer sgd(lr = 0.025)
+    steps 100
+}
+";
+
+fn source(text: &str) -> Source {
+    Source {
+        name: "in_process.tfg".into(),
+        text: text.into(),
+    }
+}
+
+fn scalar(t: &Tensor) -> f64 {
+    t.data.get_f64(0)
+}
+
+fn dumps() -> Dumps {
+    Dumps::to(&[], None)
+}
+
+#[test]
+fn a_graph_runs_on_every_host_backend_with_a_tensor_fed() {
+    let src = source(HELLO);
+    let module = src.compile().expect("compiles");
+    let g = module.graph(None).expect("one graph");
+    let x = Tensor::new(vec![], tfg_ir::Data::F32(vec![2.0])).expect("a scalar");
+    let feeds = [Feed {
+        name: "x".into(),
+        value: FeedValue::NpyLoaded(x),
+    }];
+    let bound = feed::bind(g, &feeds, &src).expect("binds");
+    let mut session = Session::default();
+    session
+        .init_missing(&bound.graph, 0, &src)
+        .expect("initialises");
+    for b in [Backend::Interp, Backend::Cpu] {
+        let (exe, out) = backend::run_once(&bound, &session, b, &dumps()).expect("runs");
+        let named = backend::named_outputs(exe.graph(), &out.outputs);
+        assert_eq!(named[0].0, "y");
+        // y = w·x = 0.8·2 in f32, loss = y².
+        assert_eq!(scalar(named[0].1), f64::from(0.8f32 * 2.0), "{b:?}");
+        assert_eq!(
+            scalar(named[1].1),
+            f64::from((0.8f32 * 2.0).powi(2)),
+            "{b:?}"
+        );
+    }
+}
+
+#[test]
+fn training_in_process_follows_sgd_and_a_checkpoint_round_trips() {
+    let src = source(HELLO);
+    let module = src.compile().expect("compiles");
+    let g = module.graph(None).expect("one graph");
+    let spec = module.train("hello").expect("a train item");
+    let bound = feed::bind(g, &[], &src).expect("binds");
+    let mut session = Session::default();
+    session
+        .init_missing(&bound.graph, 0, &src)
+        .expect("initialises");
+    let mut trainer = Trainer::new(g, spec, Backend::Cpu, dumps(), 0, &src).expect("builds");
+    let mut feeding = Feeding::new(&trainer, spec, &[], &bound.inputs, 0, &src).expect("feeds");
+    let mut seen = 0;
+    let last = train_loop(&mut trainer, &mut session, &mut feeding, 100, &mut |r| {
+        seen += 1;
+        assert_eq!(r.step, seen);
+    })
+    .expect("trains");
+    assert_eq!(seen, 100);
+    // Each sgd step multiplies w by 1 - 2·0.025·x² = 0.95.
+    let w = scalar(session.value("w").expect("w has a value"));
+    let expected = 0.8 * 0.95f64.powi(100);
+    assert!((w - expected).abs() <= 1e-6, "w = {w}, expected {expected}");
+    assert!(scalar(&last) > 0.0);
+
+    let dir = std::env::temp_dir().join(format!("tfg-driver-in-process-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("scratch");
+    let ckpt = dir.join("hello.safetensors");
+    let params = tfg_driver::train::user_params(&bound.graph, &session).expect("params");
+    checkpoint::save(&ckpt, &params).expect("saves");
+    let mut restored = Session::default();
+    checkpoint::restore(&ckpt, &bound.graph, &mut restored, &src).expect("restores");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(restored.value("w"), session.value("w"));
+}
+
+#[test]
+fn errors_are_values_that_point_into_the_source() {
+    let src = source("graph g {\n    y = w * 2.0\n    output y\n}\n");
+    let err = src.compile().expect_err("`w` is not defined");
+    let Error::Diagnostics { name, diags, .. } = &err else {
+        panic!("a diagnostic, not {err:?}");
+    };
+    assert_eq!(name, "in_process.tfg");
+    assert!(diags[0].message.contains("unknown name `w`"), "{err}");
+    // Rendered without colour, it names the file, line and column.
+    assert!(
+        err.render(false).contains("in_process.tfg:2:9"),
+        "{}",
+        err.render(false)
+    );
+}
