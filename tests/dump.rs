@@ -53,7 +53,7 @@ fn sections(dump: &str) -> Vec<(String, Stage)> {
         .map(|(stage, text)| {
             let parsed = match stage.as_str() {
                 "fuse" => Stage::Fused(text),
-                "lower" => Stage::Kernel(
+                "lower" | "prune" | "inline" | "renumber" | "arena" => Stage::Kernel(
                     tfg_ir::kernel::parse(&text)
                         .unwrap_or_else(|e| panic!("stage {stage} does not parse: {e}\n{text}")),
                 ),
@@ -131,7 +131,7 @@ fn dump_dir_writes_one_parsable_file_per_stage() {
         .map(|(i, s)| {
             let extension = match *s {
                 "fuse" => "tffused",
-                "lower" => "tfkir",
+                "lower" | "prune" | "inline" | "renumber" | "arena" => "tfkir",
                 _ => "tfir",
             };
             format!("hello.{i:02}-{s}.{extension}")
@@ -140,7 +140,7 @@ fn dump_dir_writes_one_parsable_file_per_stage() {
     assert_eq!(entries(&dir), expected);
     for name in expected {
         let text = std::fs::read_to_string(dir.join(&name)).expect("readable");
-        if name.ends_with("-lower.tfkir") {
+        if name.ends_with(".tfkir") {
             tfg_ir::kernel::parse(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
         } else if name.ends_with(".tfir") {
             tfg_ir::text::parse(&text).unwrap_or_else(|e| panic!("{name}: {e}"));

@@ -97,7 +97,7 @@ fn elementwise_fuses_into_one_kernel() {
         "--dim",
         "N=4096",
         "--after",
-        "fuse,lower",
+        "fuse,arena",
     ]);
     assert!(
         out.contains("// 1 kernels for 7 ops: 1 elementwise"),

@@ -79,7 +79,7 @@ fn replay(what: &str, command: &[&str]) {
 
 #[test]
 fn kernel_ir_and_launch_plans() {
-    replay("kernel", &["dump", "--after", "lower", "--launch-plan"]);
+    replay("kernel", &["dump", "--after", "arena", "--launch-plan"]);
 }
 
 #[test]

@@ -4,8 +4,8 @@
 
 use proptest::prelude::*;
 use tfg_ir::kernel::{
-    self, BufId, Buffer, Expr, Gemm, Index, Kernel, Local, MatRef, Plan, Program, Ranges, Role,
-    Scalar, Stmt, Var,
+    self, BufId, Buffer, Expr, Gemm, Index, Kernel, Local, LoopKind, MatRef, Plan, Program, Ranges,
+    Role, Scalar, Stmt, Var,
 };
 use tfg_ir::{BinaryOp, DType, Data, UnaryOp};
 
@@ -26,7 +26,7 @@ const EVERYTHING: &str = r#"program {
   }
   kernel "k 1" reads b1, b2, b3, b4, b5 writes b6, b7, b8 {
     let t0: f64 = 0.0f64
-    parallel for i0 in 0..2 {
+    reduce(t0: add) for i0 in 0..2 {
       let t1: bool = select(b3[i0], lt(b2[(i0 + 1) % 2], 1e-300f64), not(b3[1]))
       let t2: f32 = cast<f32>(add(cast<i64>(b4[i0]), b1[i0 * 2 / 3]))
       store b6[i0] = select(t1, maximum(t2, -inf), neg(nan(0x7fc00001)))
@@ -115,11 +115,11 @@ fn index_arithmetic_prints_with_the_parentheses_it_needs() {
     let body = vec![Stmt::Loop {
         var: Var(0),
         extent: 2,
-        parallel: false,
+        kind: LoopKind::Serial,
         body: vec![Stmt::Loop {
             var: Var(1),
             extent: 2,
-            parallel: false,
+            kind: LoopKind::Serial,
             body: vec![
                 Stmt::Let {
                     local: Local(0),
@@ -338,7 +338,7 @@ fn the_verifier_checks_scopes_types_and_bounds() {
         body(p, 1).push(Stmt::Loop {
             var: Var(0),
             extent: 1,
-            parallel: false,
+            kind: LoopKind::Serial,
             body: inner,
         });
     });
@@ -350,6 +350,92 @@ fn the_verifier_checks_scopes_types_and_bounds() {
         });
     });
     assert!(e.contains("t0 is f32 but is assigned a i32 value"), "{e}");
+}
+
+/// `base` with a sum of `b1` into `b2[0]`, over a loop of kind `kind` whose
+/// update is `update` (the accumulator is t1).
+fn summed(kind: &str, update: &str) -> Result<Program, String> {
+    let text = format!(
+        "program {{
+  buffer b0: f32[4] input 0
+  buffer b1: f32[4] output 0
+  arena 0
+  kernel k0 reads b0 writes b1 {{
+    let t1: f32 = 0.0
+    {kind}for i0 in 0..4 {{
+      {update}
+    }}
+    store b1[0] = t1
+  }}
+}}"
+    );
+    let p = kernel::parse(&text).map_err(|e| e.to_string())?;
+    kernel::verify(&p).map_err(|e| e.to_string())?;
+    Ok(p)
+}
+
+#[test]
+fn the_verifier_checks_what_a_loop_kind_promises() {
+    let p = summed("reduce(t1: add) ", "t1 = add(b0[i0], t1)").expect("a sum");
+    assert!(kernel::print(&p).contains("reduce(t1: add) for i0 in 0..4 {"));
+    let Stmt::Loop { kind, .. } = &p.kernels[0].body[1] else {
+        panic!("a loop")
+    };
+    assert_eq!(kind.accumulators(), &[(Local(1), BinaryOp::Add)]);
+    // A serial loop may update an enclosing local any way it likes.
+    summed("", "t1 = sub(t1, b0[i0])").expect("serial");
+    let cases = [
+        (
+            "parallel ",
+            "t1 = add(t1, b0[i0])",
+            "parallel loop i0 assigns t1",
+        ),
+        (
+            "reduce(t1: mul) ",
+            "t1 = add(t1, b0[i0])",
+            "updates t1 other than as t1 = mul(t1, …)",
+        ),
+        (
+            "reduce(t1: sub) ",
+            "t1 = sub(t1, b0[i0])",
+            "by sub, which does not accumulate",
+        ),
+        (
+            "reduce(t1: add) ",
+            "t1 = add(t1, t1)",
+            "updates t1 other than as",
+        ),
+        (
+            "reduce(t1: add) ",
+            "t1 = add(t1, b0[i0])\n      store b1[i0] = t1",
+            "reads t1 other than in its updates",
+        ),
+        (
+            "reduce(t1: add) ",
+            "store b1[i0] = b0[i0]",
+            "never updates t1",
+        ),
+        (
+            "reduce(t1: add, t1: add) ",
+            "t1 = add(t1, b0[i0])",
+            "lists t1 twice",
+        ),
+        (
+            "reduce(t2: add) ",
+            "t1 = add(t1, b0[i0])",
+            "t2 is used outside the scope",
+        ),
+    ];
+    for (kind, update, expected) in cases {
+        let e = summed(kind, update).expect_err(expected);
+        assert!(e.contains(expected), "{kind}/{update}: {e}");
+    }
+    let e = kernel::parse("program { arena 0 kernel k { reduce(t0: add) let t0: f32 = 1.0 } }")
+        .expect_err("a kind without a loop");
+    assert!(
+        e.message.contains("expected `for` after the loop's kind"),
+        "{e}"
+    );
 }
 
 #[test]

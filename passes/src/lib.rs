@@ -11,6 +11,7 @@
 pub mod autodiff;
 pub mod dce;
 pub mod fuse;
+pub mod kernel;
 pub mod lower;
 pub mod simplify;
 pub mod train_step;
@@ -121,6 +122,8 @@ pub enum Transform {
     Fuse,
     /// Fused Graph IR → Kernel IR.
     Lower,
+    /// Kernel IR → Kernel IR, in place.
+    Kernel(fn(&mut Program)),
 }
 
 /// Settings every pass sees.
@@ -157,6 +160,7 @@ impl Pass {
         match self.transform {
             Transform::Graph(_) | Transform::Fuse => Level::Graph,
             Transform::Lower => Level::Fused,
+            Transform::Kernel(_) => Level::Kernel,
         }
     }
 
@@ -164,7 +168,7 @@ impl Pass {
         match self.transform {
             Transform::Graph(_) => Level::Graph,
             Transform::Fuse => Level::Fused,
-            Transform::Lower => Level::Kernel,
+            Transform::Lower | Transform::Kernel(_) => Level::Kernel,
         }
     }
 
@@ -180,6 +184,10 @@ impl Pass {
                 Ok((Ir::Fused(g, fusion), None))
             }
             (Transform::Lower, Ir::Fused(g, f)) => Ok((Ir::Kernel(lower::lower(&g, &f)?), None)),
+            (Transform::Kernel(f), Ir::Kernel(mut p)) => {
+                f(&mut p);
+                Ok((Ir::Kernel(p), None))
+            }
             (_, ir) => Err(format!(
                 "expects {} IR but was given {} IR",
                 self.input(),
@@ -235,7 +243,42 @@ pub fn pipeline() -> Vec<Pass> {
             summary: "turn each kernel into loop nests over buffers (Kernel IR)",
             transform: Transform::Lower,
         },
+        Pass {
+            name: "prune",
+            summary: "remove the lets nothing reads",
+            transform: Transform::Kernel(kernel::prune),
+        },
+        Pass {
+            name: "inline",
+            summary: "fold each local used once into its use",
+            transform: Transform::Kernel(kernel::inline),
+        },
+        Pass {
+            name: "renumber",
+            summary: "number the locals t0, t1, … in order of definition",
+            transform: Transform::Kernel(kernel::renumber),
+        },
+        Pass {
+            name: "arena",
+            summary: "pack the temporaries into one arena, reusing the bytes of dead values",
+            transform: Transform::Kernel(kernel::arena),
+        },
     ]
+}
+
+/// `g` in Kernel IR as `f` partitions it: `lower` and the Kernel IR passes
+/// after it, as the pipeline runs them.
+pub fn to_kernel_ir(g: &Graph, f: &Fusion) -> Result<Program, PassError> {
+    let mut ir = Ir::Fused(g.clone(), f.clone());
+    let passes = pipeline_between(Level::Fused, Level::Kernel, false);
+    run_pipeline(&mut ir, &passes, &Options::default(), |_, _, _| {})?;
+    match ir {
+        Ir::Kernel(p) => Ok(p),
+        _ => Err(PassError {
+            pass: "lower",
+            message: "the pipeline did not end in Kernel IR".into(),
+        }),
+    }
 }
 
 /// The passes of the pipeline whose output is at most `level`: all a

@@ -23,19 +23,20 @@
 //!
 //! Every value a group computes is bound to a local at the loop depth where
 //! its index varies (so loop-invariant work is hoisted), and used ever after
-//! from there: each input element is loaded once per iteration. Locals used
-//! once are then folded into their use, so a chain of ops reads as one
-//! expression. Sums and means of f32 accumulate in f64: one sequential
-//! accumulator, unlike numpy's pairwise summation, would lose accuracy
-//! linearly with the row length. Last, the buffer plan packs temporaries into
-//! one arena, reusing the bytes of values no later kernel reads.
+//! from there: each input element is loaded once per iteration. Sums and
+//! means of f32 accumulate in f64: one sequential accumulator, unlike
+//! numpy's pairwise summation, would lose accuracy linearly with the row
+//! length. Every temporary gets bytes of its own. The Kernel IR passes that
+//! follow ([`crate::kernel`]) remove what is unused, fold locals used once
+//! into their use and pack the temporaries into one arena.
 
 use crate::fuse::{reduced_axes, swaps_last_two, Fusion, Group, GroupKind};
-use std::collections::{BTreeSet, HashMap};
+use crate::kernel::{accesses, unshared};
+use std::collections::HashMap;
 use tfg_ir::element::{highest, lowest};
 use tfg_ir::kernel::{
-    self, Affine, BufId, Buffer, Expr, Gemm, Kernel, Local, MatRef, Plan, Program, Ranges, Role,
-    Scalar, Stmt, Var, ARENA_ALIGN,
+    Affine, BufId, Buffer, Expr, Gemm, Index, Kernel, Local, LoopKind, MatRef, Program, Ranges,
+    Role, Scalar, Stmt, Var,
 };
 use tfg_ir::{BinaryOp, DType, Graph, Op, ReduceOp, ValueId};
 
@@ -92,13 +93,12 @@ pub fn lower(g: &Graph, f: &Fusion) -> Result<Program, String> {
         }
     }
     kernels.extend(cx.copies()?);
-    let plan = plan(&cx.buffers, &kernels);
     let p = Program {
+        plan: unshared(&cx.buffers),
         buffers: cx.buffers,
         kernels,
-        plan,
     };
-    kernel::verify(&p).map_err(|e| format!("lowering produced an invalid program: {e}"))?;
+    tfg_ir::kernel::verify(&p).map_err(|e| format!("lowering produced an invalid program: {e}"))?;
     Ok(p)
 }
 
@@ -254,10 +254,7 @@ impl<'g> Context<'g> {
 
     fn kernel(&mut self, grp: &Group) -> Result<Kernel, String> {
         self.place_stored(grp);
-        let mut body = self.body(grp)?;
-        drop_unused_lets(&mut body);
-        inline_single_uses(&mut body);
-        renumber_locals(&mut body);
+        let body = self.body(grp)?;
         let (reads, writes) = accesses(&body);
         Ok(Kernel {
             name: grp.name.clone(),
@@ -386,9 +383,9 @@ impl<'g> Context<'g> {
             let src = self.buffer_of(v)?;
             let n = self.buffers[dst.index()].len();
             let (index, wrap) = if n == 1 {
-                (kernel::Index::Const(0), false)
+                (Index::Const(0), false)
             } else {
-                (kernel::Index::Var(Var(0)), true)
+                (Index::Var(Var(0)), true)
             };
             let store = Stmt::Store {
                 buf: dst,
@@ -399,7 +396,7 @@ impl<'g> Context<'g> {
                 vec![Stmt::Loop {
                     var: Var(0),
                     extent: n,
-                    parallel: true,
+                    kind: LoopKind::Parallel,
                     body: vec![store],
                 }]
             } else {
@@ -437,7 +434,7 @@ struct Emitter<'c, 'g> {
     /// `blocks[0]` is the kernel's top level; each open loop adds one.
     blocks: Vec<Block>,
     /// The open loops, outermost first.
-    loops: Vec<(Var, u64, bool)>,
+    loops: Vec<(Var, u64, LoopKind)>,
     var_depth: HashMap<Var, usize>,
     local_depth: HashMap<Local, usize>,
     /// Finished reductions of this row: the local holding each result.
@@ -532,7 +529,12 @@ impl<'c, 'g> Emitter<'c, 'g> {
         let var = Var(self.next_var);
         self.next_var += 1;
         self.ranges.set(var, extent);
-        self.loops.push((var, extent, parallel));
+        let kind = if parallel {
+            LoopKind::Parallel
+        } else {
+            LoopKind::Serial
+        };
+        self.loops.push((var, extent, kind));
         self.blocks.push(Block::default());
         self.var_depth.insert(var, self.blocks.len() - 1);
         self.ranges.var(var)
@@ -542,13 +544,13 @@ impl<'c, 'g> Emitter<'c, 'g> {
     fn close_to(&mut self, depth: usize) {
         while self.blocks.len() > depth {
             let block = self.blocks.pop().map(|b| b.stmts).unwrap_or_default();
-            let Some((var, extent, parallel)) = self.loops.pop() else {
+            let Some((var, extent, kind)) = self.loops.pop() else {
                 return;
             };
             let stmt = Stmt::Loop {
                 var,
                 extent,
-                parallel,
+                kind,
                 body: block,
             };
             if let Some(parent) = self.blocks.last_mut() {
@@ -648,7 +650,7 @@ impl<'c, 'g> Emitter<'c, 'g> {
             .map(|&l| Expr::Local(l))
     }
 
-    fn index(&mut self, a: &Affine) -> kernel::Index {
+    fn index(&mut self, a: &Affine) -> Index {
         self.div_rem |= a.has_div_rem();
         a.to_index()
     }
@@ -1111,7 +1113,12 @@ impl<'c, 'g> Emitter<'c, 'g> {
             Op::Reduce { op, .. } => {
                 let how = Accumulation::of(*op, xt);
                 let acc = self.accumulator(how.acc_t, how.init);
+                let opened = self.loops.len();
                 let ridx = self.open(rows, self.inner_flat, false);
+                // Lowering knows what these loops are: the backends are told.
+                for (_, _, kind) in &mut self.loops[opened..] {
+                    *kind = LoopKind::Reduce(vec![(acc, how.combine)]);
+                }
                 let full = merge(kidx, &ridx, axes, x_dims.len());
                 let mut e = self.value(x, &full)?;
                 if let Some(&(_, buf)) = self.kept.iter().find(|(v, _)| *v == x) {
@@ -1450,256 +1457,4 @@ fn merge(kept: &[Affine], rows: &[Affine], axes: &[usize], rank: usize) -> Vec<A
             .unwrap_or_default()
         })
         .collect()
-}
-
-/// Removes the `let`s nothing reads (expressions have no effects), until
-/// none is left: a pass that binds every reduction's result may not use all.
-fn drop_unused_lets(body: &mut Vec<Stmt>) {
-    loop {
-        let mut used: BTreeSet<Local> = BTreeSet::new();
-        Stmt::walk(body, &mut |s| {
-            for e in s.exprs() {
-                e.walk(&mut |x| {
-                    if let Expr::Local(l) = x {
-                        used.insert(*l);
-                    }
-                });
-            }
-            if let Stmt::Assign { local, .. } = s {
-                used.insert(*local);
-            }
-        });
-        fn drop(body: &mut Vec<Stmt>, used: &BTreeSet<Local>) -> bool {
-            let before = body.len();
-            body.retain(|s| !matches!(s, Stmt::Let { local, .. } if !used.contains(local)));
-            let mut dropped = body.len() != before;
-            for s in body.iter_mut() {
-                if let Stmt::Loop { body: inner, .. } = s {
-                    dropped |= drop(inner, used);
-                }
-            }
-            dropped
-        }
-        if !drop(body, &used) {
-            return;
-        }
-    }
-}
-
-/// Folds each local used exactly once into its use, when the use is in the
-/// same block and only other definitions lie between (so nothing it reads can
-/// change on the way). A local that is also assigned is left alone.
-fn inline_single_uses(body: &mut Vec<Stmt>) {
-    let mut uses: HashMap<Local, usize> = HashMap::new();
-    let mut assigned: BTreeSet<Local> = BTreeSet::new();
-    Stmt::walk(body, &mut |s| {
-        if let Stmt::Assign { local, .. } = s {
-            assigned.insert(*local);
-        }
-        for e in s.exprs() {
-            e.walk(&mut |x| {
-                if let Expr::Local(l) = x {
-                    *uses.entry(*l).or_default() += 1;
-                }
-            });
-        }
-    });
-    inline_block(body, &uses, &assigned);
-}
-
-fn inline_block(body: &mut Vec<Stmt>, uses: &HashMap<Local, usize>, assigned: &BTreeSet<Local>) {
-    let mut i = body.len();
-    while i > 0 {
-        i -= 1;
-        if let Stmt::Loop { body: inner, .. } = &mut body[i] {
-            inline_block(inner, uses, assigned);
-            continue;
-        }
-        let Stmt::Let { local, .. } = body[i] else {
-            continue;
-        };
-        if uses.get(&local) != Some(&1) || assigned.contains(&local) {
-            continue;
-        }
-        let mut j = i + 1;
-        let found = loop {
-            let Some(s) = body.get(j) else { break false };
-            if s.exprs().iter().any(|e| mentions(e, local)) {
-                break true;
-            }
-            if !matches!(s, Stmt::Let { .. }) {
-                break false;
-            }
-            j += 1;
-        };
-        if !found {
-            continue;
-        }
-        let Stmt::Let { value, .. } = body.remove(i) else {
-            continue;
-        };
-        match &mut body[j - 1] {
-            Stmt::Let { value: target, .. }
-            | Stmt::Assign { value: target, .. }
-            | Stmt::Store { value: target, .. } => substitute(target, local, value),
-            Stmt::Loop { .. } | Stmt::Gemm(_) => {}
-        }
-    }
-}
-
-/// Numbers the locals that are left `t0, t1, …` in order of definition.
-fn renumber_locals(body: &mut [Stmt]) {
-    let mut order: HashMap<Local, Local> = HashMap::new();
-    Stmt::walk(body, &mut |s| {
-        if let Stmt::Let { local, .. } = s {
-            let next = Local(order.len() as u32);
-            order.entry(*local).or_insert(next);
-        }
-    });
-    fn expr(e: &mut Expr, order: &HashMap<Local, Local>) {
-        match e {
-            Expr::Local(l) => *l = order.get(l).copied().unwrap_or(*l),
-            Expr::Unary(_, a) | Expr::Cast(_, a) => expr(a, order),
-            Expr::Binary(_, a, b) => {
-                expr(a, order);
-                expr(b, order);
-            }
-            Expr::Select(c, a, b) => {
-                expr(c, order);
-                expr(a, order);
-                expr(b, order);
-            }
-            Expr::Const(_) | Expr::Index(_) | Expr::Load { .. } => {}
-        }
-    }
-    fn block(body: &mut [Stmt], order: &HashMap<Local, Local>) {
-        for s in body {
-            match s {
-                Stmt::Loop { body, .. } => block(body, order),
-                Stmt::Let { local, value, .. } | Stmt::Assign { local, value } => {
-                    *local = order.get(local).copied().unwrap_or(*local);
-                    expr(value, order);
-                }
-                Stmt::Store { value, .. } => expr(value, order),
-                Stmt::Gemm(_) => {}
-            }
-        }
-    }
-    block(body, &order);
-}
-
-fn mentions(e: &Expr, l: Local) -> bool {
-    let mut found = false;
-    e.walk(&mut |x| found |= *x == Expr::Local(l));
-    found
-}
-
-fn substitute(e: &mut Expr, l: Local, value: Expr) {
-    let mut value = Some(value);
-    substitute_once(e, l, &mut value);
-}
-
-fn substitute_once(e: &mut Expr, l: Local, value: &mut Option<Expr>) {
-    match e {
-        Expr::Local(x) if *x == l => {
-            if let Some(v) = value.take() {
-                *e = v;
-            }
-        }
-        Expr::Unary(_, a) | Expr::Cast(_, a) => substitute_once(a, l, value),
-        Expr::Binary(_, a, b) => {
-            substitute_once(a, l, value);
-            substitute_once(b, l, value);
-        }
-        Expr::Select(c, a, b) => {
-            substitute_once(c, l, value);
-            substitute_once(a, l, value);
-            substitute_once(b, l, value);
-        }
-        _ => {}
-    }
-}
-
-/// The buffers a body reads and writes, ascending.
-fn accesses(body: &[Stmt]) -> (Vec<BufId>, Vec<BufId>) {
-    let (mut reads, mut writes) = (BTreeSet::new(), BTreeSet::new());
-    Stmt::walk(body, &mut |s| {
-        for e in s.exprs() {
-            e.walk(&mut |x| {
-                if let Expr::Load { buf, .. } = x {
-                    reads.insert(*buf);
-                }
-            });
-        }
-        match s {
-            Stmt::Store { buf, .. } => {
-                writes.insert(*buf);
-            }
-            Stmt::Gemm(gm) => {
-                reads.insert(gm.a.buf);
-                reads.insert(gm.b.buf);
-                if gm.beta != 0.0 {
-                    reads.insert(gm.c.buf);
-                }
-                writes.insert(gm.c.buf);
-            }
-            _ => {}
-        }
-    });
-    (reads.into_iter().collect(), writes.into_iter().collect())
-}
-
-/// Places the temporaries in one arena: largest first, each at the lowest
-/// aligned offset clear of every temporary placed so far whose lifetime
-/// (first kernel that touches it to the last) overlaps its own — the greedy
-/// "by size" strategy of TensorFlow Lite's arena planner.
-pub fn plan(buffers: &[Buffer], kernels: &[Kernel]) -> Plan {
-    let mut life: HashMap<BufId, (usize, usize)> = HashMap::new();
-    for (t, k) in kernels.iter().enumerate() {
-        for &b in k.reads.iter().chain(&k.writes) {
-            let span = life.entry(b).or_insert((t, t));
-            span.1 = t;
-        }
-    }
-    let mut temps: Vec<(BufId, u64)> = buffers
-        .iter()
-        .enumerate()
-        .filter(|(_, b)| b.role == Role::Temp)
-        .map(|(i, b)| (BufId(i as u32), b.bytes()))
-        .collect();
-    temps.sort_by_key(|&(b, bytes)| (std::cmp::Reverse(bytes), b));
-    let align = |x: u64| x.div_ceil(ARENA_ALIGN) * ARENA_ALIGN;
-    let mut offsets = vec![None; buffers.len()];
-    let mut placed: Vec<(u64, u64, (usize, usize))> = Vec::new();
-    let mut arena = 0;
-    for (b, bytes) in temps {
-        let span = life.get(&b).copied();
-        let mut clash: Vec<(u64, u64)> = match span {
-            Some((s, e)) => placed
-                .iter()
-                .filter(|(_, _, (s2, e2))| s <= *e2 && *s2 <= e)
-                .map(|&(lo, hi, _)| (lo, hi))
-                .collect(),
-            None => Vec::new(),
-        };
-        clash.sort();
-        let mut offset = 0;
-        for (lo, hi) in clash {
-            if offset + bytes <= lo {
-                break;
-            }
-            offset = offset.max(align(hi));
-        }
-        offsets[b.index()] = Some(offset);
-        if bytes > 0 {
-            if let Some(span) = span {
-                placed.push((offset, offset + bytes, span));
-            }
-            arena = arena.max(align(offset + bytes));
-        }
-    }
-    Plan {
-        arena_bytes: arena,
-        offsets,
-    }
 }

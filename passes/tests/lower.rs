@@ -109,7 +109,8 @@ fn close(want: &Tensor, got: &Tensor) -> Result<(), String> {
 fn agree(g: &Graph, seed: u64) -> Result<Program, String> {
     tfg_ir::verify(g).map_err(|e| format!("test graph is invalid: {e}"))?;
     let f = fuse(g);
-    let p = lower(g, &f).map_err(|e| format!("lowering failed: {e}\n{}", f.print(g)))?;
+    let p = tfg_passes::to_kernel_ir(g, &f)
+        .map_err(|e| format!("lowering failed: {e}\n{}", f.print(g)))?;
     let (inputs, params) = feeds(g, seed);
     let want =
         tfg_interp::run(g, &inputs, &params).map_err(|e| format!("graph interpreter: {e}"))?;

@@ -23,7 +23,9 @@ use cranelift_codegen::ir::{
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 use cranelift_module::{FuncId, Linkage, Module};
 use std::collections::{BTreeSet, HashMap};
-use tfg_ir::kernel::{BufId, Expr, Gemm, Index, Local, MatRef, Program, Ranges, Stmt, Var};
+use tfg_ir::kernel::{
+    BufId, Expr, Gemm, Index, Local, LoopKind, MatRef, Program, Ranges, Stmt, Var,
+};
 use tfg_ir::{BinaryOp, DType};
 
 /// One function of the translated program.
@@ -91,9 +93,7 @@ pub(crate) fn translate_prefixed<M: Module>(
                 .declare_function(&symbol, linkage, &sig)
                 .map_err(|e| in_kernel(e.to_string()))?;
             let (extent, parallel) = match part {
-                [Stmt::Loop {
-                    extent, parallel, ..
-                }] => (Some(*extent), *parallel),
+                [Stmt::Loop { extent, kind, .. }] => (Some(*extent), *kind == LoopKind::Parallel),
                 _ => (None, false),
             };
             let task = Task {
@@ -223,10 +223,13 @@ fn build<M: Module>(
     t.load_bases(table, part)?;
     match part {
         [Stmt::Loop {
-            var, extent, body, ..
+            var,
+            extent,
+            kind,
+            body,
         }] if as_loop => {
             t.ranges.set(*var, *extent);
-            t.for_loop(*var, lo, hi, body)?;
+            t.for_loop(*var, lo, hi, kind, body)?;
         }
         _ => t.block(part)?,
     }
@@ -364,12 +367,15 @@ impl<'a, M: Module> Translator<'a, M> {
         let lanes = self.lanes();
         match s {
             Stmt::Loop {
-                var, extent, body, ..
+                var,
+                extent,
+                kind,
+                body,
             } => {
                 self.ranges.set(*var, *extent);
                 let lo = self.b.ins().iconst(I64, 0);
                 let hi = self.b.ins().iconst(I64, *extent as i64);
-                self.for_loop(*var, lo, hi, body)
+                self.for_loop(*var, lo, hi, kind, body)
             }
             Stmt::Let {
                 local,
@@ -413,11 +419,19 @@ impl<'a, M: Module> Translator<'a, M> {
 
     /// `for v in lo..hi { body }`, as vectors and a scalar tail where
     /// [`vectorize::analyse`] allows.
-    fn for_loop(&mut self, v: Var, lo: Value, hi: Value, body: &[Stmt]) -> Result<()> {
+    fn for_loop(
+        &mut self,
+        v: Var,
+        lo: Value,
+        hi: Value,
+        kind: &LoopKind,
+        body: &[Stmt],
+    ) -> Result<()> {
         if self.vectorize && self.vector.is_none() {
             let outer: HashMap<Local, DType> =
                 self.locals.iter().map(|(l, s)| (*l, s.dtype)).collect();
-            if let Some(plan) = vectorize::analyse(self.p, v, body, &outer, &self.ranges) {
+            let accs = kind.accumulators();
+            if let Some(plan) = vectorize::analyse(self.p, v, accs, body, &outer, &self.ranges) {
                 let rest = self.vector_loop(v, lo, hi, body, plan.lanes, plan.accumulators)?;
                 return self.scalar_loop(v, rest, hi, body);
             }

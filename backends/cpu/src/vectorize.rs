@@ -103,6 +103,7 @@ pub(crate) fn native_binary(op: BinaryOp, d: DType, lanes: u8) -> bool {
 pub(crate) fn analyse(
     p: &Program,
     v: Var,
+    reduce: &[(Local, BinaryOp)],
     body: &[Stmt],
     outer: &HashMap<Local, DType>,
     ranges: &Ranges,
@@ -145,7 +146,10 @@ pub(crate) fn analyse(
             }
             Stmt::Assign { local, value } if inner.contains(local) => (value, None),
             Stmt::Assign { local, value } => {
-                let (acc, operand) = accumulator(p, *local, value, &locals)?;
+                // Only a reduction loop's own accumulators (the verifier
+                // has checked their form) run as vectors.
+                let &(_, op) = reduce.iter().find(|(t, _)| t == local)?;
+                let (acc, operand) = accumulator(p, *local, op, value, &locals)?;
                 if accumulators.iter().any(|a: &Accumulator| a.local == *local) {
                     return None;
                 }
@@ -180,18 +184,6 @@ pub(crate) fn analyse(
             widths.extend(lanes_of(d));
             locals.insert(l, d);
             inner.insert(l);
-        }
-    }
-    // An accumulator is read only by its own update.
-    for a in &accumulators {
-        let mut reads = 0;
-        for s in body {
-            for e in s.exprs() {
-                e.walk(&mut |x| reads += usize::from(*x == Expr::Local(a.local)));
-            }
-        }
-        if reads != 1 {
-            return None;
         }
     }
     for (buf, index) in &loads {
@@ -268,42 +260,30 @@ pub(crate) fn widening_update<'e>(
     (dtype_of(p, x, local)? == DType::F32).then_some((*op, &**x))
 }
 
-/// `local = op(local, e)` with an associative, commutative `op`; gives the
-/// accumulator and the expression the loop computes for it each iteration.
+/// The accumulator `local` of a reduction loop, updated by `op` as `value`
+/// (`op(local, e)` or `op(e, local)`); gives it and the `e` each iteration
+/// computes. `None` for bool, which runs no vector accumulator.
 fn accumulator<'e>(
     p: &Program,
     local: Local,
+    op: BinaryOp,
     value: &'e Expr,
     locals: &HashMap<Local, DType>,
 ) -> Option<(Accumulator, &'e Expr)> {
-    let Expr::Binary(op, a, b) = value else {
+    let Expr::Binary(_, a, b) = value else {
         return None;
     };
-    if !matches!(
-        op,
-        BinaryOp::Add | BinaryOp::Mul | BinaryOp::Maximum | BinaryOp::Minimum
-    ) {
-        return None;
-    }
-    let me = Expr::Local(local);
-    let operand: &Expr = if **a == me {
-        b
-    } else if **b == me {
-        a
-    } else {
-        return None;
-    };
+    let operand: &Expr = if **a == Expr::Local(local) { b } else { a };
     let dtype = *locals.get(&local)?;
     if dtype == DType::Bool {
         return None;
     }
     if let Expr::Cast(DType::F64, x) = operand {
-        if *op == BinaryOp::Add && dtype_of(p, x, &|l| locals.get(&l).copied()) == Some(DType::F32)
-        {
+        if op == BinaryOp::Add && dtype_of(p, x, &|l| locals.get(&l).copied()) == Some(DType::F32) {
             return Some((
                 Accumulator {
                     local,
-                    op: *op,
+                    op,
                     dtype,
                     widen: true,
                 },
@@ -314,7 +294,7 @@ fn accumulator<'e>(
     Some((
         Accumulator {
             local,
-            op: *op,
+            op,
             dtype,
             widen: false,
         },
@@ -333,6 +313,7 @@ mod tests {
         let mut ranges = Ranges::new();
         let mut outer = HashMap::new();
         let mut body = &p.kernels[0].body;
+        let mut reduce = Vec::new();
         loop {
             let mut next = None;
             for s in body {
@@ -340,11 +321,12 @@ mod tests {
                     Stmt::Loop {
                         var,
                         extent,
+                        kind,
                         body: b,
-                        ..
                     } => {
                         ranges.set(*var, *extent);
                         next = Some((*var, b));
+                        reduce = kind.accumulators().to_vec();
                     }
                     Stmt::Let { local, dtype, .. } => {
                         outer.insert(*local, *dtype);
@@ -354,7 +336,7 @@ mod tests {
             }
             let (v, b) = next.expect("a loop");
             if !b.iter().any(|s| matches!(s, Stmt::Loop { .. })) {
-                return analyse(&p, v, b, &outer, &ranges);
+                return analyse(&p, v, &reduce, b, &outer, &ranges);
             }
             body = b;
         }
@@ -381,7 +363,7 @@ mod tests {
             "program { buffer b0: f64[3, 5] input 0  buffer b1: f64[3] output 0  arena 0
                kernel k reads b0 writes b1 { parallel for i0 in 0..3 {
                  let t0: f64 = 0.0f64
-                 for i1 in 0..5 { t0 = add(t0, b0[i0 * 5 + i1]) }
+                 reduce(t0: add) for i1 in 0..5 { t0 = add(t0, b0[i0 * 5 + i1]) }
                  store b1[i0] = t0 } } }",
         );
         let acc = Accumulator {
@@ -400,12 +382,26 @@ mod tests {
     }
 
     #[test]
+    fn an_update_the_loop_does_not_declare_stays_scalar() {
+        // The same sum in a loop lowering did not mark as a reduction: the
+        // backend does not guess.
+        let v = analyse_text(
+            "program { buffer b0: f64[3, 5] input 0  buffer b1: f64[3] output 0  arena 0
+               kernel k reads b0 writes b1 { parallel for i0 in 0..3 {
+                 let t0: f64 = 0.0f64
+                 for i1 in 0..5 { t0 = add(t0, b0[i0 * 5 + i1]) }
+                 store b1[i0] = t0 } } }",
+        );
+        assert_eq!(v, None);
+    }
+
+    #[test]
     fn f32_sum_in_f64_widens_f32_lanes() {
         let v = analyse_text(
             "program { buffer b0: f32[3, 9] input 0  buffer b1: f64[3] output 0  arena 0
                kernel k reads b0 writes b1 { parallel for i0 in 0..3 {
                  let t0: f64 = 0.0f64
-                 for i1 in 0..9 { t0 = add(t0, cast<f64>(exp(b0[i0 * 9 + i1]))) }
+                 reduce(t0: add) for i1 in 0..9 { t0 = add(t0, cast<f64>(exp(b0[i0 * 9 + i1]))) }
                  store b1[i0] = t0 } } }",
         );
         let acc = Accumulator {

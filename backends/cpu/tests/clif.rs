@@ -28,7 +28,7 @@ fn w1(n: u64) -> Graph {
 #[test]
 fn w1_is_one_vectorised_loop_and_a_scalar_tail() {
     let g = w1(1000);
-    let p = tfg_passes::lower::lower(&g, &tfg_passes::fuse::fuse(&g)).expect("lowers");
+    let p = tfg_passes::to_kernel_ir(&g, &tfg_passes::fuse::fuse(&g)).expect("lowers");
     // Without FMA the text is the same on every x86-64 host.
     let opts = tfg_cpu::Options {
         fma: false,
@@ -91,10 +91,10 @@ fn kernels_of_every_dtype_compile_to_vectors() {
         (
             vec!["f32"],
             vec!["f64"],
-            "let t0: f64 = 0.0f64\nfor i0 in 0..19 { t0 = add(t0, cast<f64>(exp(b0[i0]))) }\nstore b1[0] = t0",
+            "let t0: f64 = 0.0f64\nreduce(t0: add) for i0 in 0..19 { t0 = add(t0, cast<f64>(exp(b0[i0]))) }\nstore b1[0] = t0",
             "fvpromote_low",
         ),
-        (vec!["i32"], vec!["i32"], "let t0: i32 = 0i32\nfor i0 in 0..19 { t0 = maximum(t0, b0[i0]) }\nstore b1[0] = t0", "i32x4"),
+        (vec!["i32"], vec!["i32"], "let t0: i32 = 0i32\nreduce(t0: maximum) for i0 in 0..19 { t0 = maximum(t0, b0[i0]) }\nstore b1[0] = t0", "i32x4"),
     ];
     for (inputs, outputs, body, expect) in cases {
         let p = program(&inputs, &outputs, 19, body);

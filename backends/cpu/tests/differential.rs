@@ -13,7 +13,7 @@ use tfg_interp::kernel::run_program;
 use tfg_ir::kernel::{self, Program};
 use tfg_ir::{BinaryOp, DType, Data, Graph, Op, ReduceOp, Shape, Tensor, Type, UnaryOp, ValueId};
 use tfg_passes::fuse::fuse;
-use tfg_passes::lower::lower;
+use tfg_passes::to_kernel_ir;
 
 fn ty(dtype: DType, dims: &[u64]) -> Type {
     Type::new(dtype, Shape::known(dims))
@@ -210,7 +210,7 @@ fn agree_program(
 
 fn agree(g: &Graph, seed: u64, special: bool, tol: f64) -> Result<(), String> {
     tfg_ir::verify(g).map_err(|e| format!("test graph is invalid: {e}"))?;
-    let p = lower(g, &fuse(g)).map_err(|e| format!("lowering failed: {e}"))?;
+    let p = to_kernel_ir(g, &fuse(g)).map_err(|e| format!("lowering failed: {e}"))?;
     let (inputs, params) = feeds(g, seed, special);
     agree_program(&p, &inputs, &params, tol)
 }
@@ -565,7 +565,7 @@ fn w1_expression_at_every_size_class() {
 
 #[test]
 fn feeds_are_checked() {
-    let p = lower(&w1(4), &fuse(&w1(4))).expect("lowers");
+    let p = to_kernel_ir(&w1(4), &fuse(&w1(4))).expect("lowers");
     let mut c = tfg_cpu::compile(&p).expect("compiles");
     let wrong_shape = Tensor::full(DType::F32, vec![5], 1.0);
     let e = c

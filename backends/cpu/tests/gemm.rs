@@ -6,7 +6,8 @@
 use proptest::prelude::*;
 use tfg_interp::kernel::run_program;
 use tfg_ir::kernel::{
-    print, BufId, Buffer, Expr, Gemm, Index, Kernel, MatRef, Plan, Program, Role, Stmt, Var,
+    print, BufId, Buffer, Expr, Gemm, Index, Kernel, LoopKind, MatRef, Plan, Program, Role, Stmt,
+    Var,
 };
 use tfg_ir::{DType, Data, Tensor};
 
@@ -88,7 +89,7 @@ fn program(l: &Layout) -> (Program, Vec<Tensor>) {
         body: vec![Stmt::Loop {
             var: Var(0),
             extent: lens[2],
-            parallel: true,
+            kind: LoopKind::Parallel,
             body: vec![Stmt::Store {
                 buf: BufId(3),
                 index: Index::Var(Var(0)),
@@ -136,7 +137,7 @@ fn program(l: &Layout) -> (Program, Vec<Tensor>) {
         vec![Stmt::Loop {
             var: Var(1),
             extent: l.batch,
-            parallel: true,
+            kind: LoopKind::Parallel,
             body: vec![gemm(Some(Var(1)), 1)],
         }]
     } else {

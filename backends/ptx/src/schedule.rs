@@ -21,7 +21,7 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use tfg_ir::kernel::{
-    Affine, BufId, Expr, Gemm, Index, Kernel, Local, Program, Ranges, Role, Stmt, Var,
+    Affine, BufId, Expr, Gemm, Index, Kernel, Local, LoopKind, Program, Ranges, Role, Stmt, Var,
 };
 use tfg_ir::{BinaryOp, DType};
 
@@ -303,9 +303,10 @@ fn units(k: &Kernel) -> Option<Vec<Mapping>> {
         let kind = match s {
             Stmt::Let { local, .. } if floating.contains_key(local) => continue,
             _ if gemm_nest(s).is_some() => RangeKind::Gemm,
-            Stmt::Loop { parallel: true, .. } if !contains_gemm(std::slice::from_ref(s)) => {
-                RangeKind::Rows
-            }
+            Stmt::Loop {
+                kind: LoopKind::Parallel,
+                ..
+            } if !contains_gemm(std::slice::from_ref(s)) => RangeKind::Rows,
             _ => RangeKind::Serial,
         };
         match ranges.last_mut() {
@@ -532,13 +533,13 @@ pub(crate) fn widest_split(body: &[Stmt]) -> u64 {
         .unwrap_or(0)
 }
 
-/// How the iterations of loop `s` may be spread over threads, if they may.
+/// How the iterations of loop `s` may be spread over threads, if they may:
+/// a reduction loop by its accumulators, as its kind declares them; any
+/// other loop by its stores, when they are independent (a `parallel` loop's
+/// are by definition).
 pub(crate) fn split(s: &Stmt) -> Option<Split> {
     let Stmt::Loop {
-        var,
-        body,
-        parallel,
-        ..
+        var, body, kind, ..
     } = s
     else {
         return None;
@@ -546,68 +547,32 @@ pub(crate) fn split(s: &Stmt) -> Option<Split> {
     if contains_gemm(body) {
         return None;
     }
-    let mut defined = HashSet::new();
-    Stmt::walk(body, &mut |s| {
-        if let Stmt::Let { local, .. } = s {
-            defined.insert(*local);
-        }
-    });
-    let mut assigns: Vec<(Local, Expr)> = Vec::new();
     let mut has_store = false;
+    let mut assigns_outer = false;
+    let mut defined = HashSet::new();
     Stmt::walk(body, &mut |s| match s {
-        Stmt::Assign { local, value } if !defined.contains(local) => {
-            assigns.push((*local, value.clone()))
+        Stmt::Let { local, .. } => {
+            defined.insert(*local);
         }
         Stmt::Store { .. } => has_store = true,
         _ => {}
     });
-    if !assigns.is_empty() {
+    Stmt::walk(body, &mut |s| {
+        if let Stmt::Assign { local, .. } = s {
+            assigns_outer |= !defined.contains(local);
+        }
+    });
+    match kind {
         // A reduction loop may also store what it computes (lowering keeps
         // softmax's exponentials so), each iteration to its own element.
-        if has_store && !independent_stores(*var, body) {
-            return None;
+        LoopKind::Reduce(accs) => {
+            (!has_store || independent_stores(*var, body)).then(|| Split::Reduce(accs.clone()))
         }
-        let mut accs = Vec::new();
-        for (t, value) in &assigns {
-            let Expr::Binary(op, x, y) = value else {
-                return None;
-            };
-            if !matches!(
-                op,
-                BinaryOp::Add | BinaryOp::Mul | BinaryOp::Maximum | BinaryOp::Minimum
-            ) {
-                return None;
-            }
-            let own = |e: &Expr| matches!(e, Expr::Local(l) if l == t);
-            if !own(x) && !own(y) {
-                return None;
-            }
-            accs.push((*t, *op));
-        }
-        // Each accumulator is read only as its own assignment's operand.
-        let mut uses: HashMap<Local, usize> = HashMap::new();
-        Stmt::walk(body, &mut |s| {
-            for e in s.exprs() {
-                e.walk(&mut |x| {
-                    if let Expr::Local(l) = x {
-                        *uses.entry(*l).or_default() += 1;
-                    }
-                });
-            }
-        });
-        let distinct: HashSet<Local> = accs.iter().map(|a| a.0).collect();
-        if distinct.len() != accs.len() || accs.iter().any(|(t, _)| uses.get(t) != Some(&1)) {
-            return None;
-        }
-        return Some(Split::Reduce(accs));
+        // Updates of an enclosing local that are no declared reduction.
+        _ if assigns_outer || !has_store => None,
+        LoopKind::Parallel => Some(Split::Stores),
+        LoopKind::Serial => independent_stores(*var, body).then_some(Split::Stores),
     }
-    if !has_store {
-        return None;
-    }
-    if *parallel {
-        return Some(Split::Stores);
-    }
-    independent_stores(*var, body).then_some(Split::Stores)
 }
 
 /// Whether every store of `body` is at an element that depends on loop
@@ -759,11 +724,11 @@ mod tests {
   kernel k0 reads b0, b1 writes b1 {
     parallel for i0 in 0..4 {
       let t0: f32 = -inf
-      for i1 in 0..64 {
+      reduce(t0: maximum) for i1 in 0..64 {
         t0 = maximum(t0, b0[i0 * 64 + i1])
       }
       let t1: f64 = 0.0f64
-      for i2 in 0..64 {
+      reduce(t1: add) for i2 in 0..64 {
         let t3: f32 = exp(sub(b0[i0 * 64 + i2], t0))
         store b1[i0 * 64 + i2] = t3
         t1 = add(t1, cast<f64>(t3))
@@ -900,7 +865,7 @@ mod tests {
   arena 0
   kernel k0 reads b0 writes b1 {
     let t0: f64 = 0.0f64
-    for i0 in 0..1000 {
+    reduce(t0: add) for i0 in 0..1000 {
       t0 = add(t0, cast<f64>(b0[i0]))
     }
     let t1: f32 = cast<f32>(t0)

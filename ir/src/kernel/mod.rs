@@ -135,17 +135,43 @@ pub struct Var(pub u32);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Local(pub u32);
 
+/// How a loop's iterations depend on each other, as lowering knows it;
+/// backends read it rather than rediscover it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LoopKind {
+    /// In order: nothing is promised.
+    Serial,
+    /// Independent: iterations write disjoint elements and read nothing
+    /// another iteration writes. A backend may split the loop across threads
+    /// or map it to the GPU grid. Prints as `parallel for`.
+    Parallel,
+    /// Independent but for these accumulators: locals defined outside the
+    /// loop that its body updates only as `t = op(t, e)` (or `op(e, t)`)
+    /// with an associative, commutative `op` (add, mul, maximum, minimum)
+    /// and reads nowhere else. A backend may split the loop and combine the
+    /// partial results with `op`, starting each from
+    /// [`crate::element::identity`]. Prints as `reduce(t0: add) for`.
+    Reduce(Vec<(Local, BinaryOp)>),
+}
+
+impl LoopKind {
+    /// The accumulators of a reduction loop; none for the others.
+    pub fn accumulators(&self) -> &[(Local, BinaryOp)] {
+        match self {
+            LoopKind::Reduce(accs) => accs,
+            LoopKind::Serial | LoopKind::Parallel => &[],
+        }
+    }
+}
+
 /// A statement.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Stmt {
-    /// `for var in 0..extent { body }`. A `parallel` loop's iterations are
-    /// independent (they write disjoint elements and read nothing another
-    /// iteration writes): a backend may split it across threads or map it to
-    /// the GPU grid.
+    /// `for var in 0..extent { body }`, its iterations related as `kind` says.
     Loop {
         var: Var,
         extent: u64,
-        parallel: bool,
+        kind: LoopKind,
         body: Vec<Stmt>,
     },
     /// Defines `local`, of type `dtype`, as `value`.

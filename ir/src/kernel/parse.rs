@@ -3,7 +3,8 @@
 //! starts a comment to the end of the line.
 
 use super::{
-    BufId, Buffer, Expr, Gemm, Index, Kernel, Local, MatRef, Plan, Program, Role, Scalar, Stmt, Var,
+    BufId, Buffer, Expr, Gemm, Index, Kernel, Local, LoopKind, MatRef, Plan, Program, Role, Scalar,
+    Stmt, Var,
 };
 use crate::op::{BinaryOp, UnaryOp};
 use crate::tensor::Data;
@@ -433,7 +434,27 @@ impl<'a> Cursor<'a> {
     }
 
     fn stmt(&mut self) -> Result<Stmt> {
-        let parallel = self.eat("parallel");
+        let kind = if self.eat("parallel") {
+            Some(LoopKind::Parallel)
+        } else if self.eat("reduce") {
+            self.expect("(")?;
+            let mut accs = Vec::new();
+            loop {
+                let local = Local(self.id('t', "an accumulator")?);
+                self.expect(":")?;
+                let word = self.word()?;
+                let op = BinaryOp::from_name(word)
+                    .ok_or_else(|| self.error(format!("`{word}` is not an operator")))?;
+                accs.push((local, op));
+                if !self.eat(",") {
+                    break;
+                }
+            }
+            self.expect(")")?;
+            Some(LoopKind::Reduce(accs))
+        } else {
+            None
+        };
         if self.eat("for") {
             let var = Var(self.id('i', "a loop variable")?);
             self.expect("in")?;
@@ -446,12 +467,12 @@ impl<'a> Cursor<'a> {
             return Ok(Stmt::Loop {
                 var,
                 extent,
-                parallel,
+                kind: kind.unwrap_or(LoopKind::Serial),
                 body,
             });
         }
-        if parallel {
-            return Err(self.error("expected `for` after `parallel`"));
+        if kind.is_some() {
+            return Err(self.error("expected `for` after the loop's kind"));
         }
         if self.eat("let") {
             let local = Local(self.id('t', "a local")?);

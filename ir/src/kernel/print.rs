@@ -1,6 +1,6 @@
 //! Kernel IR → text, one statement a line.
 
-use super::{Buffer, Expr, Gemm, Index, Kernel, MatRef, Program, Role, Scalar, Stmt};
+use super::{Buffer, Expr, Gemm, Index, Kernel, LoopKind, MatRef, Program, Role, Scalar, Stmt};
 use crate::tensor::Data;
 use std::fmt::Write;
 
@@ -103,11 +103,21 @@ fn block(out: &mut String, body: &[Stmt], depth: usize) {
             Stmt::Loop {
                 var,
                 extent,
-                parallel,
+                kind,
                 body,
             } => {
-                let par = if *parallel { "parallel " } else { "" };
-                let _ = writeln!(out, "{pad}{par}for {var} in 0..{extent} {{");
+                let kind = match kind {
+                    LoopKind::Serial => String::new(),
+                    LoopKind::Parallel => "parallel ".into(),
+                    LoopKind::Reduce(accs) => {
+                        let accs: Vec<String> = accs
+                            .iter()
+                            .map(|(t, op)| format!("{t}: {}", op.name()))
+                            .collect();
+                        format!("reduce({}) ", accs.join(", "))
+                    }
+                };
+                let _ = writeln!(out, "{pad}{kind}for {var} in 0..{extent} {{");
                 block(out, body, depth + 1);
                 let _ = writeln!(out, "{pad}}}");
             }

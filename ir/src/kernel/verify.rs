@@ -10,7 +10,8 @@
 //! and every access whose address is affine is in bounds.
 
 use super::{
-    BufId, Expr, Gemm, Index, Kernel, Local, MatRef, Program, Ranges, Role, Stmt, Var, ARENA_ALIGN,
+    BufId, Expr, Gemm, Index, Kernel, Local, LoopKind, MatRef, Program, Ranges, Role, Stmt, Var,
+    ARENA_ALIGN,
 };
 use crate::infer::infer;
 use crate::op::Op;
@@ -251,8 +252,12 @@ impl Checker<'_> {
     fn stmt(&mut self, s: &Stmt) -> Result<(), String> {
         match s {
             Stmt::Loop {
-                var, extent, body, ..
+                var,
+                extent,
+                kind,
+                body,
             } => {
+                self.kind(*var, kind, body)?;
                 if !self.vars.insert(*var) {
                     return Err(format!("loop variable {var} is defined twice"));
                 }
@@ -296,6 +301,82 @@ impl Checker<'_> {
             Stmt::Gemm(g) => self.gemm(g)?,
         }
         Ok(())
+    }
+
+    /// Checks what loop `var`'s kind promises of its `body` that the text
+    /// shows: a reduction's accumulators are locals of an enclosing block,
+    /// updated only as `t = op(t, e)` and read nowhere else; a parallel loop
+    /// assigns no local of an enclosing block.
+    fn kind(&self, var: Var, kind: &LoopKind, body: &[Stmt]) -> Result<(), String> {
+        let mut outer_assigns = Vec::new();
+        let mut inner = HashSet::new();
+        Stmt::walk(body, &mut |s| match s {
+            Stmt::Let { local, .. } => {
+                inner.insert(*local);
+            }
+            Stmt::Assign { local, value } => outer_assigns.push((*local, value.clone())),
+            _ => {}
+        });
+        outer_assigns.retain(|(l, _)| !inner.contains(l));
+        match kind {
+            LoopKind::Serial => Ok(()),
+            LoopKind::Parallel => match outer_assigns.first() {
+                Some((l, _)) => Err(format!(
+                    "parallel loop {var} assigns {l}, a local of an enclosing block"
+                )),
+                None => Ok(()),
+            },
+            LoopKind::Reduce(accs) => {
+                for (i, &(t, op)) in accs.iter().enumerate() {
+                    let dtype = self.local(t)?;
+                    if crate::element::identity(op, dtype).is_none() {
+                        return Err(format!(
+                            "reduction loop {var} accumulates {t}, a {dtype}, by {}, which does not accumulate",
+                            op.name()
+                        ));
+                    }
+                    if accs[..i].iter().any(|&(u, _)| u == t) {
+                        return Err(format!("reduction loop {var} lists {t} twice"));
+                    }
+                    let own = |e: &Expr| *e == Expr::Local(t);
+                    let mut updates = 0;
+                    for (l, value) in outer_assigns.iter().filter(|(l, _)| *l == t) {
+                        let ok = matches!(value, Expr::Binary(o, a, b)
+                            if *o == op && (own(a) || own(b)) && !(own(a) && own(b)));
+                        if !ok {
+                            return Err(format!(
+                                "reduction loop {var} updates {l} other than as {l} = {}({l}, …)",
+                                op.name()
+                            ));
+                        }
+                        updates += 1;
+                    }
+                    if updates == 0 {
+                        return Err(format!("reduction loop {var} never updates {t}"));
+                    }
+                    let mut reads = 0;
+                    Stmt::walk(body, &mut |s| {
+                        for e in s.exprs() {
+                            e.walk(&mut |x| reads += usize::from(own(x)));
+                        }
+                    });
+                    if reads != updates {
+                        return Err(format!(
+                            "reduction loop {var} reads {t} other than in its updates"
+                        ));
+                    }
+                }
+                match outer_assigns
+                    .iter()
+                    .find(|(l, _)| accs.iter().all(|(t, _)| t != l))
+                {
+                    Some((l, _)) => Err(format!(
+                        "reduction loop {var} assigns {l}, which is not one of its accumulators"
+                    )),
+                    None => Ok(()),
+                }
+            }
+        }
     }
 
     fn local(&self, l: Local) -> Result<DType, String> {

@@ -1,0 +1,324 @@
+//! Kernel IR → Kernel IR passes: what lowering leaves for later, each a
+//! named pass of the pipeline, so that `--dump-after` shows the program
+//! before and after it and `--time-passes` times it.
+//!
+//! Lowering binds every value a group computes to a local at the loop depth
+//! where its index varies, and places every temporary in its own bytes.
+//! Then, in pipeline order: [`prune`] removes the `let`s nothing reads,
+//! [`inline`] folds each local used once into its use (a chain of ops reads
+//! as one expression), [`renumber`] numbers the locals left `t0, t1, …`,
+//! and [`arena`] packs the temporaries into one arena, reusing the bytes of
+//! values no later kernel reads.
+
+use std::collections::{BTreeSet, HashMap};
+use tfg_ir::kernel::{
+    BufId, Buffer, Expr, Kernel, Local, LoopKind, Plan, Program, Role, Stmt, ARENA_ALIGN,
+};
+
+/// Removes from every kernel the `let`s nothing reads; a kernel's reads
+/// shrink with them.
+pub fn prune(p: &mut Program) {
+    for k in &mut p.kernels {
+        drop_unused_lets(&mut k.body);
+        (k.reads, k.writes) = accesses(&k.body);
+    }
+}
+
+/// Folds, in every kernel, each local used exactly once into its use.
+pub fn inline(p: &mut Program) {
+    for k in &mut p.kernels {
+        inline_single_uses(&mut k.body);
+    }
+}
+
+/// Numbers the locals of every kernel `t0, t1, …` in order of definition.
+pub fn renumber(p: &mut Program) {
+    for k in &mut p.kernels {
+        renumber_locals(&mut k.body);
+    }
+}
+
+/// Plans the arena anew from the kernels as they are now.
+pub fn arena(p: &mut Program) {
+    p.plan = plan(&p.buffers, &p.kernels);
+}
+
+/// Every temporary in bytes of its own, in buffer order: a valid plan that
+/// shares nothing, which lowering starts from and [`arena`] replaces.
+pub fn unshared(buffers: &[Buffer]) -> Plan {
+    let align = |x: u64| x.div_ceil(ARENA_ALIGN) * ARENA_ALIGN;
+    let mut arena_bytes = 0;
+    let offsets = buffers
+        .iter()
+        .map(|b| {
+            (b.role == Role::Temp).then(|| {
+                let at = arena_bytes;
+                arena_bytes = align(at + b.bytes());
+                at
+            })
+        })
+        .collect();
+    Plan {
+        arena_bytes,
+        offsets,
+    }
+}
+
+/// Removes the `let`s nothing reads (expressions have no effects), until
+/// none is left: a pass that binds every reduction's result may not use all.
+fn drop_unused_lets(body: &mut Vec<Stmt>) {
+    loop {
+        let mut used: BTreeSet<Local> = BTreeSet::new();
+        Stmt::walk(body, &mut |s| {
+            for e in s.exprs() {
+                e.walk(&mut |x| {
+                    if let Expr::Local(l) = x {
+                        used.insert(*l);
+                    }
+                });
+            }
+            if let Stmt::Assign { local, .. } = s {
+                used.insert(*local);
+            }
+        });
+        fn drop(body: &mut Vec<Stmt>, used: &BTreeSet<Local>) -> bool {
+            let before = body.len();
+            body.retain(|s| !matches!(s, Stmt::Let { local, .. } if !used.contains(local)));
+            let mut dropped = body.len() != before;
+            for s in body.iter_mut() {
+                if let Stmt::Loop { body: inner, .. } = s {
+                    dropped |= drop(inner, used);
+                }
+            }
+            dropped
+        }
+        if !drop(body, &used) {
+            return;
+        }
+    }
+}
+
+/// Folds each local used exactly once into its use, when the use is in the
+/// same block and only other definitions lie between (so nothing it reads can
+/// change on the way). A local that is also assigned is left alone.
+fn inline_single_uses(body: &mut Vec<Stmt>) {
+    let mut uses: HashMap<Local, usize> = HashMap::new();
+    let mut assigned: BTreeSet<Local> = BTreeSet::new();
+    Stmt::walk(body, &mut |s| {
+        if let Stmt::Assign { local, .. } = s {
+            assigned.insert(*local);
+        }
+        for e in s.exprs() {
+            e.walk(&mut |x| {
+                if let Expr::Local(l) = x {
+                    *uses.entry(*l).or_default() += 1;
+                }
+            });
+        }
+    });
+    inline_block(body, &uses, &assigned);
+}
+
+fn inline_block(body: &mut Vec<Stmt>, uses: &HashMap<Local, usize>, assigned: &BTreeSet<Local>) {
+    let mut i = body.len();
+    while i > 0 {
+        i -= 1;
+        if let Stmt::Loop { body: inner, .. } = &mut body[i] {
+            inline_block(inner, uses, assigned);
+            continue;
+        }
+        let Stmt::Let { local, .. } = body[i] else {
+            continue;
+        };
+        if uses.get(&local) != Some(&1) || assigned.contains(&local) {
+            continue;
+        }
+        let mut j = i + 1;
+        let found = loop {
+            let Some(s) = body.get(j) else { break false };
+            if s.exprs().iter().any(|e| mentions(e, local)) {
+                break true;
+            }
+            if !matches!(s, Stmt::Let { .. }) {
+                break false;
+            }
+            j += 1;
+        };
+        if !found {
+            continue;
+        }
+        let Stmt::Let { value, .. } = body.remove(i) else {
+            continue;
+        };
+        match &mut body[j - 1] {
+            Stmt::Let { value: target, .. }
+            | Stmt::Assign { value: target, .. }
+            | Stmt::Store { value: target, .. } => substitute(target, local, value),
+            Stmt::Loop { .. } | Stmt::Gemm(_) => {}
+        }
+    }
+}
+
+/// Numbers the locals that are left `t0, t1, …` in order of definition.
+fn renumber_locals(body: &mut [Stmt]) {
+    let mut order: HashMap<Local, Local> = HashMap::new();
+    Stmt::walk(body, &mut |s| {
+        if let Stmt::Let { local, .. } = s {
+            let next = Local(order.len() as u32);
+            order.entry(*local).or_insert(next);
+        }
+    });
+    fn expr(e: &mut Expr, order: &HashMap<Local, Local>) {
+        match e {
+            Expr::Local(l) => *l = order.get(l).copied().unwrap_or(*l),
+            Expr::Unary(_, a) | Expr::Cast(_, a) => expr(a, order),
+            Expr::Binary(_, a, b) => {
+                expr(a, order);
+                expr(b, order);
+            }
+            Expr::Select(c, a, b) => {
+                expr(c, order);
+                expr(a, order);
+                expr(b, order);
+            }
+            Expr::Const(_) | Expr::Index(_) | Expr::Load { .. } => {}
+        }
+    }
+    fn block(body: &mut [Stmt], order: &HashMap<Local, Local>) {
+        for s in body {
+            match s {
+                Stmt::Loop { kind, body, .. } => {
+                    if let LoopKind::Reduce(accs) = kind {
+                        for (t, _) in accs {
+                            *t = order.get(t).copied().unwrap_or(*t);
+                        }
+                    }
+                    block(body, order)
+                }
+                Stmt::Let { local, value, .. } | Stmt::Assign { local, value } => {
+                    *local = order.get(local).copied().unwrap_or(*local);
+                    expr(value, order);
+                }
+                Stmt::Store { value, .. } => expr(value, order),
+                Stmt::Gemm(_) => {}
+            }
+        }
+    }
+    block(body, &order);
+}
+
+fn mentions(e: &Expr, l: Local) -> bool {
+    let mut found = false;
+    e.walk(&mut |x| found |= *x == Expr::Local(l));
+    found
+}
+
+fn substitute(e: &mut Expr, l: Local, value: Expr) {
+    let mut value = Some(value);
+    substitute_once(e, l, &mut value);
+}
+
+fn substitute_once(e: &mut Expr, l: Local, value: &mut Option<Expr>) {
+    match e {
+        Expr::Local(x) if *x == l => {
+            if let Some(v) = value.take() {
+                *e = v;
+            }
+        }
+        Expr::Unary(_, a) | Expr::Cast(_, a) => substitute_once(a, l, value),
+        Expr::Binary(_, a, b) => {
+            substitute_once(a, l, value);
+            substitute_once(b, l, value);
+        }
+        Expr::Select(c, a, b) => {
+            substitute_once(c, l, value);
+            substitute_once(a, l, value);
+            substitute_once(b, l, value);
+        }
+        _ => {}
+    }
+}
+
+/// The buffers a body reads and writes, ascending.
+pub(crate) fn accesses(body: &[Stmt]) -> (Vec<BufId>, Vec<BufId>) {
+    let (mut reads, mut writes) = (BTreeSet::new(), BTreeSet::new());
+    Stmt::walk(body, &mut |s| {
+        for e in s.exprs() {
+            e.walk(&mut |x| {
+                if let Expr::Load { buf, .. } = x {
+                    reads.insert(*buf);
+                }
+            });
+        }
+        match s {
+            Stmt::Store { buf, .. } => {
+                writes.insert(*buf);
+            }
+            Stmt::Gemm(gm) => {
+                reads.insert(gm.a.buf);
+                reads.insert(gm.b.buf);
+                if gm.beta != 0.0 {
+                    reads.insert(gm.c.buf);
+                }
+                writes.insert(gm.c.buf);
+            }
+            _ => {}
+        }
+    });
+    (reads.into_iter().collect(), writes.into_iter().collect())
+}
+
+/// Places the temporaries in one arena: largest first, each at the lowest
+/// aligned offset clear of every temporary placed so far whose lifetime
+/// (first kernel that touches it to the last) overlaps its own — the greedy
+/// "by size" strategy of TensorFlow Lite's arena planner.
+fn plan(buffers: &[Buffer], kernels: &[Kernel]) -> Plan {
+    let mut life: HashMap<BufId, (usize, usize)> = HashMap::new();
+    for (t, k) in kernels.iter().enumerate() {
+        for &b in k.reads.iter().chain(&k.writes) {
+            let span = life.entry(b).or_insert((t, t));
+            span.1 = t;
+        }
+    }
+    let mut temps: Vec<(BufId, u64)> = buffers
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| b.role == Role::Temp)
+        .map(|(i, b)| (BufId(i as u32), b.bytes()))
+        .collect();
+    temps.sort_by_key(|&(b, bytes)| (std::cmp::Reverse(bytes), b));
+    let align = |x: u64| x.div_ceil(ARENA_ALIGN) * ARENA_ALIGN;
+    let mut offsets = vec![None; buffers.len()];
+    let mut placed: Vec<(u64, u64, (usize, usize))> = Vec::new();
+    let mut arena = 0;
+    for (b, bytes) in temps {
+        let span = life.get(&b).copied();
+        let mut clash: Vec<(u64, u64)> = match span {
+            Some((s, e)) => placed
+                .iter()
+                .filter(|(_, _, (s2, e2))| s <= *e2 && *s2 <= e)
+                .map(|&(lo, hi, _)| (lo, hi))
+                .collect(),
+            None => Vec::new(),
+        };
+        clash.sort();
+        let mut offset = 0;
+        for (lo, hi) in clash {
+            if offset + bytes <= lo {
+                break;
+            }
+            offset = offset.max(align(hi));
+        }
+        offsets[b.index()] = Some(offset);
+        if bytes > 0 {
+            if let Some(span) = span {
+                placed.push((offset, offset + bytes, span));
+            }
+            arena = arena.max(align(offset + bytes));
+        }
+    }
+    Plan {
+        arena_bytes: arena,
+        offsets,
+    }
+}
