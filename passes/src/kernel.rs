@@ -169,20 +169,11 @@ fn renumber_locals(body: &mut [Stmt]) {
         }
     });
     fn expr(e: &mut Expr, order: &HashMap<Local, Local>) {
-        match e {
-            Expr::Local(l) => *l = order.get(l).copied().unwrap_or(*l),
-            Expr::Unary(_, a) | Expr::Cast(_, a) => expr(a, order),
-            Expr::Binary(_, a, b) => {
-                expr(a, order);
-                expr(b, order);
+        e.walk_mut(&mut |x| {
+            if let Expr::Local(l) = x {
+                *l = order.get(l).copied().unwrap_or(*l);
             }
-            Expr::Select(c, a, b) => {
-                expr(c, order);
-                expr(a, order);
-                expr(b, order);
-            }
-            Expr::Const(_) | Expr::Index(_) | Expr::Load { .. } => {}
-        }
+        });
     }
     fn block(body: &mut [Stmt], order: &HashMap<Local, Local>) {
         for s in body {
@@ -213,30 +204,16 @@ fn mentions(e: &Expr, l: Local) -> bool {
     found
 }
 
+/// Replaces the first use of `l` in `e` by `value`.
 fn substitute(e: &mut Expr, l: Local, value: Expr) {
     let mut value = Some(value);
-    substitute_once(e, l, &mut value);
-}
-
-fn substitute_once(e: &mut Expr, l: Local, value: &mut Option<Expr>) {
-    match e {
-        Expr::Local(x) if *x == l => {
+    e.walk_mut(&mut |x| {
+        if *x == Expr::Local(l) {
             if let Some(v) = value.take() {
-                *e = v;
+                *x = v;
             }
         }
-        Expr::Unary(_, a) | Expr::Cast(_, a) => substitute_once(a, l, value),
-        Expr::Binary(_, a, b) => {
-            substitute_once(a, l, value);
-            substitute_once(b, l, value);
-        }
-        Expr::Select(c, a, b) => {
-            substitute_once(c, l, value);
-            substitute_once(a, l, value);
-            substitute_once(b, l, value);
-        }
-        _ => {}
-    }
+    });
 }
 
 /// The buffers a body reads and writes, ascending.

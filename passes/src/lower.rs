@@ -1363,20 +1363,10 @@ fn stmt_bufs(s: &Stmt) -> Vec<BufId> {
 
 fn rename_buf(body: &mut [Stmt], from: BufId, to: BufId) {
     fn expr(e: &mut Expr, from: BufId, to: BufId) {
-        match e {
+        e.walk_mut(&mut |x| match x {
             Expr::Load { buf, .. } if *buf == from => *buf = to,
-            Expr::Unary(_, a) | Expr::Cast(_, a) => expr(a, from, to),
-            Expr::Binary(_, a, b) => {
-                expr(a, from, to);
-                expr(b, from, to);
-            }
-            Expr::Select(c, a, b) => {
-                expr(c, from, to);
-                expr(a, from, to);
-                expr(b, from, to);
-            }
             _ => {}
-        }
+        });
     }
     let swap = |b: &mut BufId| {
         if *b == from {
@@ -1400,8 +1390,6 @@ fn rename_buf(body: &mut [Stmt], from: BufId, to: BufId) {
     }
 }
 
-/// The index into a reduction's operand: kept dims from `kept`, reduced
-/// dims (`axes`) from `rows`.
 /// How a reduction of `x` accumulates: in what type (f32 sums and means in
 /// f64), from what, with what.
 struct Accumulation {
@@ -1444,6 +1432,8 @@ impl Accumulation {
     }
 }
 
+/// The index into a reduction's operand: kept dims from `kept`, reduced
+/// dims (`axes`) from `rows`.
 fn merge(kept: &[Affine], rows: &[Affine], axes: &[usize], rank: usize) -> Vec<Affine> {
     let (mut k, mut r) = (kept.iter(), rows.iter());
     (0..rank)

@@ -401,6 +401,25 @@ impl Expr {
             }
         }
     }
+
+    /// Calls `f` on this expression and then on every subexpression of what
+    /// `f` left, outer first, left to right: one way to rewrite in place.
+    pub fn walk_mut(&mut self, f: &mut impl FnMut(&mut Expr)) {
+        f(self);
+        match self {
+            Expr::Const(_) | Expr::Local(_) | Expr::Index(_) | Expr::Load { .. } => {}
+            Expr::Unary(_, a) | Expr::Cast(_, a) => a.walk_mut(f),
+            Expr::Binary(_, a, b) => {
+                a.walk_mut(f);
+                b.walk_mut(f);
+            }
+            Expr::Select(c, a, b) => {
+                c.walk_mut(f);
+                a.walk_mut(f);
+                b.walk_mut(f);
+            }
+        }
+    }
 }
 
 impl Index {
