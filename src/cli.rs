@@ -6,7 +6,7 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
-use tfg_driver::feed::Feed;
+use tfg_driver::feed::{Feed, FeedValue};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -63,7 +63,7 @@ pub struct ReplArgs {
     pub graph: GraphArg,
     /// Feed an input: VALUE is a literal in .tfg syntax (x=[1,2,3]) or a path ending in .npy.
     /// Repeatable; `:feed NAME = VALUE` sets one at the prompt.
-    #[arg(long = "feed", value_name = "NAME=VALUE")]
+    #[arg(long = "feed", value_name = "NAME=VALUE", value_parser = feed)]
     pub feeds: Vec<Feed>,
     /// Where to run, as for `tfg run`; `:backend NAME` changes it at the prompt.
     #[arg(long, value_enum, default_value_t = BackendArg::Cpu)]
@@ -82,7 +82,7 @@ pub struct RunArgs {
     pub graph: GraphArg,
     /// Feed an input: VALUE is a literal in .tfg syntax (x=[1,2,3]) or a path ending in .npy.
     /// Repeatable. Inputs without a feed take their default.
-    #[arg(long = "feed", value_name = "NAME=VALUE")]
+    #[arg(long = "feed", value_name = "NAME=VALUE", value_parser = feed)]
     pub feeds: Vec<Feed>,
     /// Where to run: `cpu` JIT-compiles with Cranelift, `interp` is the reference
     /// interpreter, `cuda` runs PTX on an NVIDIA GPU.
@@ -116,7 +116,7 @@ pub struct TrainArgs {
     pub graph: GraphArg,
     /// Feed an input: VALUE is a literal in .tfg syntax (x=[1,2,3]) or a path ending in .npy.
     /// Repeatable. Inputs fed from files are cut into minibatches when the train item says `batch N`.
-    #[arg(long = "feed", value_name = "NAME=VALUE")]
+    #[arg(long = "feed", value_name = "NAME=VALUE", value_parser = feed)]
     pub feeds: Vec<Feed>,
     /// Where to run, as for `tfg run`.
     #[arg(long, value_enum, default_value_t = BackendArg::Cpu)]
@@ -277,6 +277,36 @@ impl DumpOptions {
     }
 }
 
+/// Parses `--feed NAME=VALUE`: a `.npy` path, or a literal whose errors
+/// are shown as in a file called `--feed NAME`.
+pub fn feed(s: &str) -> Result<Feed, String> {
+    let (name, value) = s.split_once('=').ok_or("expected NAME=VALUE")?;
+    let is_name = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !is_name {
+        return Err(format!("`{name}` is not a name"));
+    }
+    if value.trim().is_empty() {
+        return Err(format!("no value for `{name}`"));
+    }
+    let value = match value.ends_with(".npy") {
+        true => FeedValue::Npy(PathBuf::from(value)),
+        false => FeedValue::Literal {
+            text: value.to_string(),
+            shown_as: format!("--feed {name}"),
+        },
+    };
+    Ok(Feed {
+        name: name.to_string(),
+        value,
+    })
+}
+
+/// How the command line gives an input a value.
+pub fn how_to_feed(name: &str) -> String {
+    format!("pass `--feed {name}=VALUE`")
+}
+
 /// The names of the pipeline's passes.
 fn pass_parser() -> clap::builder::PossibleValuesParser {
     clap::builder::PossibleValuesParser::new(tfg_passes::pipeline().into_iter().map(|p| p.name))
@@ -351,6 +381,21 @@ mod tests {
     #[test]
     fn the_command_line_is_well_formed() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn parses_feed_options() {
+        let f = feed("x=[1, 2]").expect("valid");
+        assert_eq!(f.name, "x");
+        assert!(
+            matches!(f.value, FeedValue::Literal { ref text, ref shown_as }
+            if text == "[1, 2]" && shown_as == "--feed x")
+        );
+        let f = feed("batch_1=data/x.npy").expect("valid");
+        assert!(matches!(f.value, FeedValue::Npy(ref p) if p == &PathBuf::from("data/x.npy")));
+        for bad in ["x", "=1", "1x=2", "x-y=1", "x="] {
+            assert!(feed(bad).is_err(), "{bad} should be rejected");
+        }
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! `tfg run FILE`: compile a graph, feed it, run it once, print its outputs;
 //! or run a compiled PTX module the same way.
 
-use crate::cli::{BackendArg, RunArgs};
+use crate::cli::{how_to_feed, BackendArg, RunArgs};
 use crate::failure::Failure;
 use crate::stdout;
 use crate::timing::{self, Timing};
@@ -27,7 +27,7 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
     let frontend = started.elapsed();
     let graph = crate::selection::choose(&program, args.graph.name.as_deref())?;
     let feeds = file_defaults::with_file_defaults(&program, graph, &args.feeds, &args.file, &src)?;
-    let bound = feed::bind(graph, &feeds, &src)?;
+    let bound = feed::bind(graph, &feeds, &src, &how_to_feed)?;
     // Params are checked against the graph as declared: the passes may drop unused ones.
     let mut session = Session::default();
     if let Some(ckpt) = &args.restore {
@@ -130,7 +130,7 @@ fn run_module(args: &RunArgs) -> Result<(), Failure> {
     let loaded = ptx_module::load(&args.file)?;
     let src = loaded.source();
     let g = &loaded.signature;
-    let bound = feed::bind(g, &args.feeds, &src)?;
+    let bound = feed::bind(g, &args.feeds, &src, &how_to_feed)?;
     let inputs = bound.inputs_for(g)?;
     let mut session = Session::default();
     let ckpt = args.restore.as_ref().unwrap_or(&loaded.paths.params);

@@ -8,7 +8,7 @@
 mod logdir;
 mod progress;
 
-use crate::cli::TrainArgs;
+use crate::cli::{how_to_feed, TrainArgs};
 use crate::failure::Failure;
 use crate::run;
 use crate::stdout;
@@ -35,7 +35,7 @@ pub fn train(args: &TrainArgs) -> Result<(), Failure> {
     })?;
     let feeds = file_defaults::with_file_defaults(&program, graph, &args.feeds, &args.file, &src)?;
     // Checks every feed against the graph as the user wrote it, before any work.
-    let bound = feed::bind(graph, &feeds, &src)?;
+    let bound = feed::bind(graph, &feeds, &src, &how_to_feed)?;
     let mut session = Session::default();
     if let Some(ckpt) = &args.restore {
         checkpoint::restore(ckpt, &bound.graph, &mut session, &src)?;

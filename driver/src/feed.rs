@@ -10,12 +10,11 @@ use crate::source::Source;
 use crate::Error;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::str::FromStr;
 use tfg_formats::npy;
 use tfg_ir::specialize::{bind_dims, specialize};
 use tfg_ir::{Graph, Op, Tensor, Type, ValueId};
 
-/// One `--feed NAME=VALUE`.
+/// A value for one input.
 #[derive(Clone, Debug)]
 pub struct Feed {
     pub name: String,
@@ -24,36 +23,13 @@ pub struct Feed {
 
 #[derive(Clone, Debug)]
 pub enum FeedValue {
-    /// A literal in `.tfg` syntax.
-    Literal(String),
+    /// A literal in `.tfg` syntax; errors in it are shown as in a file
+    /// called `shown_as` (the command line shows `--feed x`).
+    Literal { text: String, shown_as: String },
     /// A `.npy` file.
     Npy(PathBuf),
     /// A `.npy` file read and checked already (an input's file default).
     NpyLoaded(Tensor),
-}
-
-impl FromStr for Feed {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Feed, String> {
-        let (name, value) = s.split_once('=').ok_or("expected NAME=VALUE")?;
-        let is_name = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !is_name {
-            return Err(format!("`{name}` is not a name"));
-        }
-        if value.trim().is_empty() {
-            return Err(format!("no value for `{name}`"));
-        }
-        let value = match value.ends_with(".npy") {
-            true => FeedValue::Npy(PathBuf::from(value)),
-            false => FeedValue::Literal(value.to_string()),
-        };
-        Ok(Feed {
-            name: name.to_string(),
-            value,
-        })
-    }
 }
 
 /// A graph specialised to the shapes of its feeds, and the tensor for each input.
@@ -84,8 +60,15 @@ fn input_name(g: &Graph, v: ValueId) -> &str {
     }
 }
 
-/// Checks `feeds` against `g`'s inputs, binds the symbolic dims and specialises `g`.
-pub fn bind(g: &Graph, feeds: &[Feed], src: &Source) -> Result<Bound, Error> {
+/// Checks `feeds` against `g`'s inputs, binds the symbolic dims and
+/// specialises `g`. An input with neither a feed nor a default is an error
+/// that ends with `how_to_feed(NAME)`, the caller's way to give one.
+pub fn bind(
+    g: &Graph,
+    feeds: &[Feed],
+    src: &Source,
+    how_to_feed: &dyn Fn(&str) -> String,
+) -> Result<Bound, Error> {
     let inputs: Vec<ValueId> = g.inputs().collect();
     let mut fed: BTreeMap<&str, &Feed> = BTreeMap::new();
     for feed in feeds {
@@ -120,7 +103,8 @@ pub fn bind(g: &Graph, feeds: &[Feed], src: &Source) -> Result<Bound, Error> {
                 return Err(src.error_at(
                     node.loc,
                     format!(
-                        "input `{name}` has no feed and no default; pass `--feed {name}=VALUE`"
+                        "input `{name}` has no feed and no default; {}",
+                        how_to_feed(name)
                     ),
                     "declared here",
                 ))
@@ -193,14 +177,14 @@ fn load(
             Ok(t)
         }
         FeedValue::NpyLoaded(t) => Ok(t.clone()),
-        FeedValue::Literal(text) => {
+        FeedValue::Literal { text, shown_as } => {
             let literal = tfg_frontend::parse_literal(text).map_err(|mut d| {
                 d.message = format!(
                     "the feed for input `{name}` is not a literal: {}",
                     d.message
                 );
                 Error::Diagnostics {
-                    name: format!("--feed {name}"),
+                    name: shown_as.clone(),
                     text: text.clone(),
                     diags: vec![d],
                 }
@@ -241,21 +225,4 @@ fn no_such_input(g: &Graph, name: &str) -> Error {
         _ => format!("its inputs are {}", inputs.join(", ")),
     };
     Error::new(format!("cannot feed `{name}`: {what}; {has}"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_feed_options() {
-        let f: Feed = "x=[1, 2]".parse().expect("valid");
-        assert_eq!(f.name, "x");
-        assert!(matches!(f.value, FeedValue::Literal(ref s) if s == "[1, 2]"));
-        let f: Feed = "batch_1=data/x.npy".parse().expect("valid");
-        assert!(matches!(f.value, FeedValue::Npy(ref p) if p == &PathBuf::from("data/x.npy")));
-        for bad in ["x", "=1", "1x=2", "x-y=1", "x="] {
-            assert!(bad.parse::<Feed>().is_err(), "{bad} should be rejected");
-        }
-    }
 }

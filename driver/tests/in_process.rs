@@ -47,7 +47,7 @@ fn a_graph_runs_on_every_host_backend_with_a_tensor_fed() {
         name: "x".into(),
         value: FeedValue::NpyLoaded(x),
     }];
-    let bound = feed::bind(g, &feeds, &src).expect("binds");
+    let bound = feed::bind(g, &feeds, &src, &|_| String::new()).expect("binds");
     let mut session = Session::default();
     session
         .init_missing(&bound.graph, 0, &src)
@@ -72,7 +72,7 @@ fn training_in_process_follows_sgd_and_a_checkpoint_round_trips() {
     let module = src.compile().expect("compiles");
     let g = module.graph(None).expect("one graph");
     let spec = module.train("hello").expect("a train item");
-    let bound = feed::bind(g, &[], &src).expect("binds");
+    let bound = feed::bind(g, &[], &src, &|_| String::new()).expect("binds");
     let mut session = Session::default();
     session
         .init_missing(&bound.graph, 0, &src)

@@ -255,8 +255,7 @@ fn feed(ws: &mut Workspace, args: &str) -> Result<Vec<(String, tfg_ir::ValueId)>
     let usage = || Failure::new("usage: :feed NAME = VALUE");
     let (name, value) = args.split_once('=').ok_or_else(usage)?;
     let (name, value) = (name.trim(), value.trim());
-    let feed: Feed = format!("{name}={value}")
-        .parse()
+    let feed: Feed = crate::cli::feed(&format!("{name}={value}"))
         .map_err(|e| Failure::new(format!("cannot feed `{name}`: {e}")))?;
     let g = ws.inc.graph();
     let Some(v) = g

@@ -168,7 +168,9 @@ impl Workspace {
             })
             .cloned()
             .collect();
-        let bound = feed::bind(&g, &feeds, &src)?;
+        let bound = feed::bind(&g, &feeds, &src, &|name| {
+            format!("set one with `:feed {name} = VALUE`")
+        })?;
         self.session.init_missing(&bound.graph, self.seed, &src)?;
         Ok(bound)
     }
