@@ -197,3 +197,35 @@ fn check_accepts_a_valid_file() {
         run.stderr
     );
 }
+
+#[test]
+fn an_error_in_a_dump_points_at_the_dump_and_other_levels_are_refused_clearly() {
+    let dir = scratch("an_error_in_a_dump_points_at_the_dump");
+    let dir_arg = dir.to_str().expect("UTF-8 path");
+    tfg_ok(&["dump", HELLO, "--dump-dir", dir_arg]);
+    let dce = dir.join("hello.03-dce.tfir");
+    let dce = dce.to_str().expect("UTF-8 path");
+    // `%x` is defined on the dump's line 2 (its `loc(3:11)` is the .tfg's).
+    let run = tfg(&["run", dce, "--feed", "x=[1, 2]"]);
+    assert_eq!(run.status, 1);
+    assert!(
+        run.stderr.contains(&format!("--> {dce}:2:4")),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("2 |   %x = input {default = 1.0} : f32"),
+        "{}",
+        run.stderr
+    );
+    let kernel = dir.join("hello.05-lower.tfkir");
+    let run = tfg(&["run", kernel.to_str().expect("UTF-8 path")]);
+    assert_eq!(run.status, 1);
+    assert!(
+        run.stderr
+            .contains("is a dump of the kernel level; only Graph IR dumps"),
+        "{}",
+        run.stderr
+    );
+}

@@ -88,6 +88,9 @@ impl Source {
 
     /// An error at `loc` (a node's place, such as an input's declaration),
     /// marking the word that starts there; without a place, a plain error.
+    /// In a Graph IR dump, `loc` (the place in the `.tfg` file the node came
+    /// from) is found among the dump's nodes, and the error points at that
+    /// node's line in the dump.
     pub fn error_at(
         &self,
         loc: Option<Loc>,
@@ -95,6 +98,10 @@ impl Source {
         label: impl Into<String>,
     ) -> Error {
         let mut d = Diagnostic::error(message);
+        let loc = match self.is_ir() {
+            true => loc.and_then(|loc| self.in_dump(loc)),
+            false => loc,
+        };
         if let Some(start) = loc.and_then(|loc| self.offset(loc)) {
             let word = self.text[start..]
                 .find(|c: char| !(c.is_alphanumeric() || c == '_'))
@@ -104,6 +111,17 @@ impl Source {
                 .label(label);
         }
         self.failure(vec![d])
+    }
+
+    /// Where in this dump the first node that came from `loc` is defined:
+    /// the name after its `%`.
+    fn in_dump(&self, loc: Loc) -> Option<Loc> {
+        let (g, positions) = tfg_ir::text::parse_with_positions(&self.text).ok()?;
+        let at = g.nodes.iter().position(|n| n.loc == Some(loc))?;
+        positions.get(at).map(|p| Loc {
+            line: p.line,
+            col: p.col + 1,
+        })
     }
 
     /// The byte offset of a 1-based line and (character) column.

@@ -65,10 +65,17 @@ pub fn print_module(graphs: &[Graph]) -> String {
 
 /// Reads a text holding exactly one graph.
 pub fn parse(text: &str) -> Result<Graph, ParseError> {
-    let mut graphs = parser::parse_graphs(text)?;
-    match graphs.len() {
-        1 => Ok(graphs.remove(0)),
-        n => Err(ParseError {
+    Ok(parse_with_positions(text)?.0)
+}
+
+/// Reads a text holding one graph, and where in it each node is defined (the
+/// place of its label), in node order: where errors about a node of a dump
+/// point, rather than at the `loc(…)` it records from its source.
+pub fn parse_with_positions(text: &str) -> Result<(Graph, Vec<crate::Loc>), ParseError> {
+    let (mut graphs, mut positions) = parser::parse_with_positions(text)?;
+    match (graphs.len(), graphs.pop(), positions.pop()) {
+        (1, Some(g), Some(at)) => Ok((g, at)),
+        (n, ..) => Err(ParseError {
             line: 1,
             col: 1,
             message: format!("expected one graph, found {n}; use parse_module for several"),

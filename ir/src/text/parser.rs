@@ -9,16 +9,25 @@ use crate::types::{DType, Dim, Shape, Type};
 use std::collections::HashMap;
 
 pub fn parse_graphs(text: &str) -> Result<Vec<Graph>, ParseError> {
+    Ok(parse_with_positions(text)?.0)
+}
+
+/// The graphs of `text`, and where in `text` each node of each is defined
+/// (its label), by graph, in node order.
+pub fn parse_with_positions(text: &str) -> Result<(Vec<Graph>, Vec<Vec<Loc>>), ParseError> {
     let mut p = Parser {
         toks: lex(text)?,
         i: 0,
         end: end_pos(text),
+        positions: Vec::new(),
     };
     let mut graphs = Vec::new();
+    let mut positions = Vec::new();
     while p.peek().is_some() {
         graphs.push(p.graph()?);
+        positions.push(std::mem::take(&mut p.positions));
     }
-    Ok(graphs)
+    Ok((graphs, positions))
 }
 
 fn end_pos(text: &str) -> Pos {
@@ -64,6 +73,8 @@ struct Parser {
     toks: Vec<(Tok, Pos)>,
     i: usize,
     end: Pos,
+    /// Where each node of the graph being read is defined.
+    positions: Vec<Loc>,
 }
 
 fn describe(t: &Tok) -> String {
@@ -185,6 +196,10 @@ impl Parser {
                         return Err(ParseError::at(pos, format!("{label} is defined twice")));
                     }
                     let (node, args) = self.node(label, &mut uses)?;
+                    self.positions.push(Loc {
+                        line: pos.line,
+                        col: pos.col,
+                    });
                     g.nodes.push(node);
                     node_args.push(args);
                 }
