@@ -14,6 +14,7 @@
 #[cfg(feature = "arbitrary")]
 pub mod arbitrary;
 pub mod element;
+pub mod fused;
 pub mod graph;
 pub mod infer;
 pub mod init;

@@ -16,9 +16,9 @@ pub mod lower;
 pub mod simplify;
 pub mod train_step;
 
-use fuse::Fusion;
 use std::fmt;
 use std::time::{Duration, Instant};
+use tfg_ir::fused::Fusion;
 use tfg_ir::kernel::Program;
 use tfg_ir::Graph;
 

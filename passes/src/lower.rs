@@ -30,10 +30,10 @@
 //! follow ([`crate::kernel`]) remove what is unused, fold locals used once
 //! into their use and pack the temporaries into one arena.
 
-use crate::fuse::{reduced_axes, swaps_last_two, Fusion, Group, GroupKind};
 use crate::kernel::{accesses, unshared};
 use std::collections::HashMap;
 use tfg_ir::element::{highest, lowest};
+use tfg_ir::fused::{reduced_axes, swaps_last_two, Fusion, Group, GroupKind};
 use tfg_ir::kernel::{
     Affine, BufId, Buffer, Expr, Gemm, Index, Kernel, Local, LoopKind, MatRef, Program, Ranges,
     Role, Scalar, Stmt, Var,

@@ -3,11 +3,12 @@
 
 use proptest::prelude::*;
 use std::collections::HashSet;
+use tfg_ir::fused::{Fusion, GroupKind};
 use tfg_ir::{
     BinaryOp, DType, Dim, Graph, Init, Op, Optimizer, ReduceOp, Shape, Tensor, TrainSpec, Type,
     UnaryOp, ValueId,
 };
-use tfg_passes::fuse::{fuse, Fusion, GroupKind};
+use tfg_passes::fuse::fuse;
 
 fn ty(dtype: DType, dims: &[u64]) -> Type {
     Type::new(dtype, Shape::known(dims))

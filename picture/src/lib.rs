@@ -16,8 +16,8 @@ pub mod layout;
 pub mod svg;
 
 use std::collections::BTreeMap;
+use tfg_ir::fused::Fusion;
 use tfg_ir::{Data, Graph, Op, Tensor, ValueId};
-use tfg_passes::fuse::Fusion;
 
 /// What a box stands for; each role has its own shape and colour.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
