@@ -677,43 +677,5 @@ pub fn close(want: &Tensor, got: &Tensor, tol: f64) -> Result<(), String> {
     Ok(())
 }
 
-/// `ptxas`: `$TFG_PTXAS`, or the one `pip install nvidia-cuda-nvcc-cu12`
-/// puts in the repository's `.venv`.
-pub fn ptxas() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("TFG_PTXAS") {
-        return Some(PathBuf::from(p));
-    }
-    let lib = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/lib");
-    let mut found: Vec<PathBuf> = std::fs::read_dir(lib)
-        .ok()?
-        .filter_map(|e| e.ok())
-        .map(|e| e.path().join("site-packages/nvidia/cuda_nvcc/bin/ptxas"))
-        .filter(|p| p.is_file())
-        .collect();
-    found.sort();
-    found.pop()
-}
-
-/// Writes a line to the terminal even while the test harness captures
-/// output, so that a skipped test says so.
-pub fn note(line: &str) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr().lock(), "{line}");
-}
-
-/// Says that a check was skipped because `what` is missing, where a person
-/// sees it; fails instead when the environment variable `require` is set
-/// (`scripts/test` sets one for everything it installs).
-pub fn skip(require: &str, what: &str) {
-    assert!(
-        std::env::var_os(require).is_none(),
-        "{what} is required ({require} is set) but missing"
-    );
-    note(&format!("skipped: {what} is missing"));
-}
-
-/// Whether `error` is what opening CUDA says on a machine without a GPU
-/// (no driver, or no device), as opposed to a broken driver or a bug.
-pub fn is_no_gpu(error: &str) -> bool {
-    error.starts_with("no CUDA driver found") || error.starts_with("no CUDA device found")
-}
+#[allow(unused_imports)] // Each test binary uses a different part, as above.
+pub use tfg_testkit::{is_no_gpu, note, ptxas, skip};

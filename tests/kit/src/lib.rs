@@ -1,0 +1,62 @@
+//! The test kit: what more than one of tfg's test suites needs, written
+//! once. A dev-dependency only; no library or binary depends on it.
+//!
+//! A check that cannot run here is never passed silently: [`skip`] says so
+//! on the terminal, and fails instead when `scripts/test` has promised the
+//! missing thing (a `TFG_REQUIRE_*` variable).
+
+use std::path::{Path, PathBuf};
+
+/// A line on the terminal even while the test harness captures output.
+pub fn note(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
+/// Says that a check was skipped because `what` is missing, where a person
+/// sees it; fails instead when the environment variable `require` is set
+/// (`scripts/test` sets one for everything it installs).
+pub fn skip(require: &str, what: &str) {
+    assert!(
+        std::env::var_os(require).is_none(),
+        "{what} is required ({require} is set) but missing"
+    );
+    note(&format!("skipped: {what} is missing"));
+}
+
+/// Whether `error` is what opening CUDA says on a machine without a GPU
+/// (no driver, or no device), as opposed to a broken driver or a bug.
+pub fn is_no_gpu(error: &str) -> bool {
+    error.starts_with("no CUDA driver found") || error.starts_with("no CUDA device found")
+}
+
+/// The repository's root.
+pub fn root() -> &'static Path {
+    // This crate is `tests/kit/` of the repository.
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+}
+
+/// NVIDIA's `ptxas`: `$TFG_PTXAS`, or the one `scripts/test` installs into
+/// `.venv`; `None`, after [`skip`] (so failing under `TFG_REQUIRE_PTXAS`),
+/// where there is none.
+pub fn ptxas() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("TFG_PTXAS") {
+        return Some(PathBuf::from(p));
+    }
+    let mut found: Vec<PathBuf> = std::fs::read_dir(root().join(".venv/lib"))
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path().join("site-packages/nvidia/cuda_nvcc/bin/ptxas"))
+        .filter(|p| p.is_file())
+        .collect();
+    found.sort();
+    let ptxas = found.pop();
+    if ptxas.is_none() {
+        skip(
+            "TFG_REQUIRE_PTXAS",
+            "ptxas (set TFG_PTXAS, or run scripts/test to install it)",
+        );
+    }
+    ptxas
+}
