@@ -67,7 +67,8 @@ impl Source {
                 line: e.line,
                 col: e.col,
             };
-            self.error_at(Some(loc), e.message.clone(), e.message)
+            // A parse error's place is in this text already.
+            self.error_in_text(Some(loc), e.message.clone(), e.message)
         })?;
         tfg_ir::verify(&g).map_err(|e| Error::new(format!("{}: invalid IR: {e}", self.name)))?;
         Ok(Module {
@@ -97,11 +98,22 @@ impl Source {
         message: impl Into<String>,
         label: impl Into<String>,
     ) -> Error {
-        let mut d = Diagnostic::error(message);
         let loc = match self.is_ir() {
             true => loc.and_then(|loc| self.in_dump(loc)),
             false => loc,
         };
+        self.error_in_text(loc, message, label)
+    }
+
+    /// An error at `loc`, a line and column of this file's text, marking
+    /// the word that starts there; without a place, a plain error.
+    fn error_in_text(
+        &self,
+        loc: Option<Loc>,
+        message: impl Into<String>,
+        label: impl Into<String>,
+    ) -> Error {
+        let mut d = Diagnostic::error(message);
         if let Some(start) = loc.and_then(|loc| self.offset(loc)) {
             let word = self.text[start..]
                 .find(|c: char| !(c.is_alphanumeric() || c == '_'))
