@@ -4,9 +4,11 @@
 //! clap answers a usage error (an unknown flag, a malformed option value) with
 //! exit status 2 before any command runs.
 
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use tfg_driver::feed::{Feed, FeedValue};
+use tfg_driver::Backend;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -66,8 +68,8 @@ pub struct ReplArgs {
     #[arg(long = "feed", value_name = "NAME=VALUE", value_parser = feed)]
     pub feeds: Vec<Feed>,
     /// Where to run, as for `tfg run`; `:backend NAME` changes it at the prompt.
-    #[arg(long, value_enum, default_value_t = BackendArg::Cpu)]
-    pub backend: BackendArg,
+    #[arg(long, value_parser = backend(), default_value = "cpu")]
+    pub backend: Backend,
     /// Seed for random param initialisers and for shuffling minibatches.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -86,8 +88,8 @@ pub struct RunArgs {
     pub feeds: Vec<Feed>,
     /// Where to run: `cpu` JIT-compiles with Cranelift, `interp` is the reference
     /// interpreter, `cuda` runs PTX on an NVIDIA GPU.
-    #[arg(long, value_enum, default_value_t = BackendArg::Cpu)]
-    pub backend: BackendArg,
+    #[arg(long, value_parser = backend(), default_value = "cpu")]
+    pub backend: Backend,
     /// Seed for random param initialisers.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -119,8 +121,8 @@ pub struct TrainArgs {
     #[arg(long = "feed", value_name = "NAME=VALUE", value_parser = feed)]
     pub feeds: Vec<Feed>,
     /// Where to run, as for `tfg run`.
-    #[arg(long, value_enum, default_value_t = BackendArg::Cpu)]
-    pub backend: BackendArg,
+    #[arg(long, value_parser = backend(), default_value = "cpu")]
+    pub backend: Backend,
     /// Seed for random param initialisers and for shuffling minibatches.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -249,25 +251,11 @@ pub struct DumpOptions {
     pub no_verify: bool,
 }
 
-/// `--backend`: where a graph runs.
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BackendArg {
-    /// Cranelift JIT: lowers the graph to Kernel IR and compiles it to native code.
-    Cpu,
-    /// The reference interpreter.
-    Interp,
-    /// A CUDA GPU: PTX through LLVM's NVPTX target, run by the CUDA driver.
-    Cuda,
-}
-
-impl From<BackendArg> for tfg_driver::Backend {
-    fn from(b: BackendArg) -> tfg_driver::Backend {
-        match b {
-            BackendArg::Cpu => tfg_driver::Backend::Cpu,
-            BackendArg::Interp => tfg_driver::Backend::Interp,
-            BackendArg::Cuda => tfg_driver::Backend::Cuda,
-        }
-    }
+/// Parses `--backend`: the driver's backends by name, each with its summary
+/// in `--help`.
+fn backend() -> impl clap::builder::TypedValueParser<Value = Backend> {
+    let values = Backend::ALL.map(|b| PossibleValue::new(b.name()).help(b.summary()));
+    PossibleValuesParser::new(values).try_map(|name| Backend::named(&name).ok_or("no such backend"))
 }
 
 impl DumpOptions {

@@ -1,7 +1,7 @@
 //! `tfg run FILE`: compile a graph, feed it, run it once, print its outputs;
 //! or run a compiled PTX module the same way.
 
-use crate::cli::{how_to_feed, BackendArg, RunArgs};
+use crate::cli::{how_to_feed, RunArgs};
 use crate::failure::Failure;
 use crate::stdout;
 use crate::timing::{self, Timing};
@@ -21,7 +21,7 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
     }
     let src = Source::load(&args.file)?;
     // A missing file is reported first; a missing GPU before any work.
-    backend::check_available(args.backend.into())?;
+    backend::check_available(args.backend)?;
     let started = Instant::now();
     let program = src.compile()?;
     let frontend = started.elapsed();
@@ -38,18 +38,12 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
     let dumps = args.dump.dumps();
     let (exe, result, timing) = match args.bench {
         None => {
-            let (exe, result) = backend::run_once(&bound, &session, args.backend.into(), &dumps)?;
+            let (exe, result) = backend::run_once(&bound, &session, args.backend, &dumps)?;
             (exe, result, None)
         }
         Some(runs) => {
-            let (exe, result, timing) = bench(
-                &bound,
-                &session,
-                args.backend.into(),
-                &dumps,
-                runs,
-                frontend,
-            )?;
+            let (exe, result, timing) =
+                bench(&bound, &session, args.backend, &dumps, runs, frontend)?;
             (exe, result, Some(timing))
         }
     };
@@ -121,7 +115,7 @@ pub fn outputs_text(outputs: &[(&str, &Tensor)]) -> String {
 
 /// `tfg run MODULE --backend cuda`: feeds, runs and prints as `tfg run` does.
 fn run_module(args: &RunArgs) -> Result<(), Failure> {
-    if args.backend != BackendArg::Cuda {
+    if args.backend != Backend::Cuda {
         return Err(Failure::new(format!(
             "`{}` is a compiled PTX module: run it with --backend cuda",
             args.file.display()

@@ -21,7 +21,7 @@ use tfg_driver::{backend, checkpoint, feed, file_defaults, Session, Source};
 use tfg_formats::{arrayprint, json};
 
 pub fn train(args: &TrainArgs) -> Result<(), Failure> {
-    backend::check_available(args.backend.into())?;
+    backend::check_available(args.backend)?;
     let src = Source::load(&args.file)?;
     let compile_started = Instant::now();
     let program = src.compile()?;
@@ -46,7 +46,7 @@ pub fn train(args: &TrainArgs) -> Result<(), Failure> {
     let mut trainer = Trainer::new(
         graph,
         spec,
-        args.backend.into(),
+        args.backend,
         args.dump.dumps(),
         args.seed,
         &src,
@@ -98,8 +98,7 @@ pub fn train(args: &TrainArgs) -> Result<(), Failure> {
         progress.note(&format!("TensorBoard events: {}", events.path().display()));
     }
 
-    let (exe, result) =
-        backend::run_once(&bound, &session, args.backend.into(), &args.dump.dumps())?;
+    let (exe, result) = backend::run_once(&bound, &session, args.backend, &args.dump.dumps())?;
     let outputs = backend::named_outputs(exe.graph(), &result.outputs);
     let params = user_params(&bound.graph, &session)?;
 

@@ -43,6 +43,17 @@ impl Backend {
         }
     }
 
+    /// What the backend is, in one line (for help texts).
+    pub fn summary(self) -> &'static str {
+        match self {
+            Backend::Cpu => {
+                "Cranelift JIT: lowers the graph to Kernel IR and compiles it to native code"
+            }
+            Backend::Interp => "The reference interpreter",
+            Backend::Cuda => "A CUDA GPU: PTX through LLVM's NVPTX target, run by the CUDA driver",
+        }
+    }
+
     /// The backend called `name` (any case).
     pub fn named(name: &str) -> Option<Backend> {
         Backend::ALL

@@ -36,7 +36,7 @@ pub fn repl(args: &ReplArgs) -> Result<(), Failure> {
         graph: args.graph.name.clone(),
         feeds: args.feeds.clone(),
     };
-    let (ws, failures) = Workspace::open(origin, args.backend.into(), args.seed)?;
+    let (ws, failures) = Workspace::open(origin, args.backend, args.seed)?;
     let interactive = std::io::stdin().is_terminal();
     let mut repl = Repl {
         ws,
