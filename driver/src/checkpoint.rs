@@ -46,16 +46,16 @@ pub fn restore(path: &Path, g: &Graph, session: &mut Session, src: &Source) -> R
                 "checkpoint `{shown}` holds param `{name}` as {dtype}, which tfg does not read (it reads {READ_DTYPES})"
             ),
         ),
-        Mismatch::Type { name, held } => {
-            let declared = params.iter().find(|(p, _)| *p == name).map(|(_, t)| t.to_string());
-            at_param(
-                &name,
-                format!(
-                    "checkpoint `{shown}` holds param `{name}` as {held}, but it is declared {}",
-                    declared.unwrap_or_default()
-                ),
-            )
-        }
+        Mismatch::Type {
+            name,
+            held,
+            declared,
+        } => at_param(
+            &name,
+            format!(
+                "checkpoint `{shown}` holds param `{name}` as {held}, but it is declared {declared}"
+            ),
+        ),
         Mismatch::Extra(first) => {
             let mut known: Vec<&str> = params.iter().map(|(name, _)| *name).collect();
             known.sort_unstable();

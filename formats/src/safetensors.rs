@@ -77,6 +77,7 @@ impl Checkpoint {
                     return Err(Mismatch::Type {
                         name: name.to_string(),
                         held: t.ty(),
+                        declared: declared.clone(),
                     })
                 }
                 Some(Held::Tensor(t)) => Some(t),
@@ -104,7 +105,11 @@ pub enum Mismatch {
     /// A param's entry has a dtype tfg does not read.
     Unsupported { name: String, dtype: String },
     /// A param's entry has another dtype or shape than the param.
-    Type { name: String, held: Type },
+    Type {
+        name: String,
+        held: Type,
+        declared: Type,
+    },
     /// An entry that is no param's.
     Extra(String),
 }

@@ -243,37 +243,28 @@ fn copy_into(m: &mut [Line], bytes: &[u8]) {
 fn load_checkpoint(desc: &ModelDesc, path: &str, memory: &mut [Vec<Line>]) -> Result<(), String> {
     use tfg_formats::safetensors::{self, Mismatch};
     let file = safetensors::read(std::path::Path::new(path))?;
-    let params = desc
+    let names: Vec<String> = desc.params().iter().map(ParamDesc::name).collect();
+    let named = desc
         .params()
         .iter()
-        .map(|p| {
+        .zip(&names)
+        .map(|(p, name)| {
             let dtype = dtype_of(p.dtype)
-                .ok_or_else(|| format!("param `{}` has dtype code {}", p.name(), p.dtype))?;
-            Ok((
-                p.name(),
-                Type::new(dtype, Shape::known(slice(p.shape, p.rank))),
-            ))
+                .ok_or_else(|| format!("param `{name}` has dtype code {}", p.dtype))?;
+            let ty = Type::new(dtype, Shape::known(slice(p.shape, p.rank)));
+            Ok((name.as_str(), ty))
         })
         .collect::<Result<Vec<_>, String>>()?;
-    let named: Vec<(&str, Type)> = params
-        .iter()
-        .map(|(n, t)| (n.as_str(), t.clone()))
-        .collect();
     let values = file.select(&named).map_err(|m| match m {
         Mismatch::Missing(name) => format!("{path} has no tensor `{name}`"),
         Mismatch::Unsupported { name, dtype } => {
             format!("{path}: `{name}` has unsupported dtype {dtype}")
         }
-        Mismatch::Type { name, held } => {
-            let want = named
-                .iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, t)| t.to_string());
-            format!(
-                "{path}: `{name}` is {held}, but the model's is {}",
-                want.unwrap_or_default()
-            )
-        }
+        Mismatch::Type {
+            name,
+            held,
+            declared,
+        } => format!("{path}: `{name}` is {held}, but the model's is {declared}"),
         Mismatch::Extra(name) => format!("{path}: `{name}` is not a param of the model"),
     })?;
     for (m, value) in memory.iter_mut().zip(values) {
