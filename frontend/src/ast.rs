@@ -145,6 +145,8 @@ pub enum TrainStmtKind {
     Steps(Expr),
     Batch(Expr),
     Log(Vec<Ident>),
+    /// `clip_norm C`
+    ClipNorm(Expr),
     Error,
 }
 
@@ -162,6 +164,8 @@ pub enum BinOp {
     MatMul,
     Mul,
     Div,
+    /// `%`, numpy's floor modulo.
+    Mod,
     Add,
     Sub,
     Lt,
@@ -180,6 +184,7 @@ impl BinOp {
             BinOp::MatMul => "@",
             BinOp::Mul => "*",
             BinOp::Div => "/",
+            BinOp::Mod => "%",
             BinOp::Add => "+",
             BinOp::Sub => "-",
             BinOp::Lt => "<",
@@ -237,6 +242,27 @@ pub enum ExprKind {
         lhs: Box<Expr>,
         rhs: Box<Expr>,
     },
+    /// `base[item, …]`: numpy basic indexing with constant indices.
+    Index {
+        base: Box<Expr>,
+        items: Vec<IndexItem>,
+    },
+}
+
+/// One entry of `x[…]`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum IndexItem {
+    /// `i`: picks one element and removes the axis.
+    At(Expr),
+    /// `start:stop:step`, each part optional.
+    Range {
+        start: Option<Expr>,
+        stop: Option<Expr>,
+        step: Option<Expr>,
+        span: Span,
+    },
+    /// `...`: the axes not named.
+    Ellipsis(Span),
 }
 
 impl Expr {
@@ -252,6 +278,19 @@ impl Expr {
                 .unwrap_or(0),
             ExprKind::Unary { operand, .. } => operand.height,
             ExprKind::Binary { lhs, rhs, .. } => lhs.height.max(rhs.height),
+            ExprKind::Index { base, items } => items
+                .iter()
+                .flat_map(|item| match item {
+                    IndexItem::At(e) => vec![e],
+                    IndexItem::Range {
+                        start, stop, step, ..
+                    } => [start, stop, step].into_iter().flatten().collect(),
+                    IndexItem::Ellipsis(_) => vec![],
+                })
+                .map(|e| e.height)
+                .chain([base.height])
+                .max()
+                .unwrap_or(0),
             _ => 0,
         };
         Expr {

@@ -89,6 +89,36 @@ pub enum BuiltinKind {
     OneHot,
     Cast,
     Grad,
+    /// Expanded into IR ops by [`crate::composite`].
+    Composite(Composite),
+}
+
+/// The builtins that [`crate::composite`] expands into several IR ops.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Composite {
+    Log1p,
+    Expm1,
+    Erf,
+    Softplus,
+    Silu,
+    Elu,
+    LeakyRelu,
+    Gelu,
+    Clip,
+    LogicalAnd,
+    LogicalOr,
+    LogSumExp,
+    Var,
+    Std,
+    Cumsum,
+    Stack,
+    Pad,
+    Tile,
+    Take,
+    StopGradient,
+    Conv2d,
+    MaxPool,
+    AvgPool,
 }
 
 /// A builtin: its name, signature and meaning.
@@ -100,7 +130,7 @@ pub struct Builtin {
 }
 
 /// Every builtin's name, in the order of docs/language.md's builtin table.
-pub const NAMES: [&str; 39] = [
+pub const NAMES: [&str; 62] = [
     "neg",
     "abs",
     "exp",
@@ -140,6 +170,29 @@ pub const NAMES: [&str; 39] = [
     "one_hot",
     "cast",
     "grad",
+    "stop_gradient",
+    "log1p",
+    "expm1",
+    "erf",
+    "softplus",
+    "silu",
+    "elu",
+    "leaky_relu",
+    "gelu",
+    "clip",
+    "logical_and",
+    "logical_or",
+    "logsumexp",
+    "var",
+    "std",
+    "cumsum",
+    "stack",
+    "pad",
+    "tile",
+    "take",
+    "conv2d",
+    "max_pool",
+    "avg_pool",
 ];
 
 const UNARY: &[Param] = &[Param::value("x")];
@@ -166,6 +219,46 @@ const OPTIONAL_AXIS: &[Param] = &[Param::value("x"), Param::optional("axis")];
 const ONE_HOT: &[Param] = &[Param::value("indices"), Param::fixed("depth")];
 const CAST: &[Param] = &[Param::value("x"), Param::fixed("dtype")];
 const GRAD: &[Param] = &[Param::value("y"), Param::value("x")];
+const LEAKY_RELU: &[Param] = &[Param::value("x"), Param::optional("alpha")];
+const GELU: &[Param] = &[Param::value("x"), Param::optional("approximate")];
+const CLIP: &[Param] = &[Param::value("x"), Param::value("lo"), Param::value("hi")];
+const STACK: &[Param] = &[
+    Param {
+        name: "values",
+        kind: ArgKind::Values,
+        required: true,
+    },
+    Param::optional("axis"),
+];
+const PAD: &[Param] = &[
+    Param::value("x"),
+    Param::fixed("pads"),
+    Param {
+        name: "value",
+        kind: ArgKind::Value,
+        required: false,
+    },
+];
+const TILE: &[Param] = &[Param::value("x"), Param::fixed("reps")];
+const TAKE: &[Param] = &[
+    Param::value("x"),
+    Param::value("indices"),
+    Param::optional("axis"),
+];
+const CONV2D: &[Param] = &[
+    Param::value("x"),
+    Param::value("w"),
+    Param::optional("stride"),
+    Param::optional("padding"),
+    Param::optional("dilation"),
+    Param::optional("groups"),
+];
+const POOL: &[Param] = &[
+    Param::value("x"),
+    Param::fixed("size"),
+    Param::optional("stride"),
+    Param::optional("padding"),
+];
 
 /// The builtin called `name`.
 pub fn find(name: &str) -> Option<Builtin> {
@@ -185,6 +278,29 @@ pub fn find(name: &str) -> Option<Builtin> {
         "one_hot" => (ONE_HOT, BuiltinKind::OneHot),
         "cast" => (CAST, BuiltinKind::Cast),
         "grad" => (GRAD, BuiltinKind::Grad),
+        "stop_gradient" => (UNARY, BuiltinKind::Composite(Composite::StopGradient)),
+        "log1p" => (UNARY, BuiltinKind::Composite(Composite::Log1p)),
+        "expm1" => (UNARY, BuiltinKind::Composite(Composite::Expm1)),
+        "erf" => (UNARY, BuiltinKind::Composite(Composite::Erf)),
+        "softplus" => (UNARY, BuiltinKind::Composite(Composite::Softplus)),
+        "silu" => (UNARY, BuiltinKind::Composite(Composite::Silu)),
+        "elu" => (UNARY, BuiltinKind::Composite(Composite::Elu)),
+        "leaky_relu" => (LEAKY_RELU, BuiltinKind::Composite(Composite::LeakyRelu)),
+        "gelu" => (GELU, BuiltinKind::Composite(Composite::Gelu)),
+        "clip" => (CLIP, BuiltinKind::Composite(Composite::Clip)),
+        "logical_and" => (BINARY, BuiltinKind::Composite(Composite::LogicalAnd)),
+        "logical_or" => (BINARY, BuiltinKind::Composite(Composite::LogicalOr)),
+        "logsumexp" => (REDUCE, BuiltinKind::Composite(Composite::LogSumExp)),
+        "var" => (REDUCE, BuiltinKind::Composite(Composite::Var)),
+        "std" => (REDUCE, BuiltinKind::Composite(Composite::Std)),
+        "cumsum" => (OPTIONAL_AXIS, BuiltinKind::Composite(Composite::Cumsum)),
+        "stack" => (STACK, BuiltinKind::Composite(Composite::Stack)),
+        "pad" => (PAD, BuiltinKind::Composite(Composite::Pad)),
+        "tile" => (TILE, BuiltinKind::Composite(Composite::Tile)),
+        "take" => (TAKE, BuiltinKind::Composite(Composite::Take)),
+        "conv2d" => (CONV2D, BuiltinKind::Composite(Composite::Conv2d)),
+        "max_pool" => (POOL, BuiltinKind::Composite(Composite::MaxPool)),
+        "avg_pool" => (POOL, BuiltinKind::Composite(Composite::AvgPool)),
         "maximum" | "minimum" | "pow" => (BINARY, BuiltinKind::Binary(BinaryOp::from_name(name)?)),
         _ => match (UnaryOp::from_name(name), ReduceOp::from_name(name)) {
             (Some(UnaryOp::Not), _) => return None,
@@ -313,6 +429,10 @@ impl GraphLowerer<'_, '_> {
         // `bind_args` fills every required parameter.
         let arg = |k: usize| bound[k].ok_or(Reported);
         let v = match b.kind {
+            BuiltinKind::Composite(c) => {
+                let at = crate::composite::At { span, name };
+                return self.composite(c, at, &bound);
+            }
             BuiltinKind::Unary(u) => {
                 let x = self.lower_expr(arg(0)?)?;
                 let x = if u.float_only() {
@@ -543,11 +663,11 @@ impl GraphLowerer<'_, '_> {
     // ---- static arguments ----
 
     /// The literal an argument spells, or that a fn parameter it names holds.
-    fn static_literal(&self, e: &Expr) -> Option<Literal> {
+    pub(crate) fn static_literal(&self, e: &Expr) -> Option<Literal> {
         Literal::from_expr(e).ok().or_else(|| self.weak_literal(e))
     }
 
-    fn static_int(&mut self, e: &Expr) -> Lowered<i64> {
+    pub(crate) fn static_int(&mut self, e: &Expr) -> Lowered<i64> {
         if let Some(lit) = self.static_literal(e) {
             if let (true, Scalar::Int(n)) = (lit.shape.is_empty(), lit.elems[0]) {
                 return Ok(n);
@@ -560,7 +680,7 @@ impl GraphLowerer<'_, '_> {
         ))
     }
 
-    fn static_bool(&mut self, e: &Expr) -> Lowered<bool> {
+    pub(crate) fn static_bool(&mut self, e: &Expr) -> Lowered<bool> {
         if let Some(lit) = self.static_literal(e) {
             if let (true, Scalar::Bool(b)) = (lit.shape.is_empty(), lit.elems[0]) {
                 return Ok(b);
@@ -569,7 +689,7 @@ impl GraphLowerer<'_, '_> {
         Err(self.error(Diagnostic::error("expected `true` or `false`").at(e.span)))
     }
 
-    fn static_dtype(&mut self, e: &Expr) -> Lowered<DType> {
+    pub(crate) fn static_dtype(&mut self, e: &Expr) -> Lowered<DType> {
         if let ExprKind::Name(n) = &e.kind {
             if let Some(d) = DType::from_name(n) {
                 return Ok(d);
@@ -585,7 +705,7 @@ impl GraphLowerer<'_, '_> {
 
     /// `axis` in `-(rank + extra) .. rank + extra`, made non-negative; `extra`
     /// is 1 where the axis may also name the position after the last.
-    fn normalise_axis(&mut self, axis: i64, ty: &Type, extra: usize, span: Span) -> Lowered<usize> {
+    pub(crate) fn normalise_axis(&mut self, axis: i64, ty: &Type, extra: usize, span: Span) -> Lowered<usize> {
         let n = (ty.shape.rank() + extra) as i64;
         if (-n..n).contains(&axis) {
             return Ok(if axis < 0 { axis + n } else { axis } as usize);
@@ -601,13 +721,13 @@ impl GraphLowerer<'_, '_> {
         ))
     }
 
-    fn axis(&mut self, e: &Expr, ty: &Type, extra: usize) -> Lowered<usize> {
+    pub(crate) fn axis(&mut self, e: &Expr, ty: &Type, extra: usize) -> Lowered<usize> {
         let a = self.static_int(e)?;
         self.normalise_axis(a, ty, extra, e.span)
     }
 
     /// One axis or a list of them, normalised, sorted, without repeats.
-    fn axes(&mut self, e: &Expr, ty: &Type, extra: usize) -> Lowered<Vec<usize>> {
+    pub(crate) fn axes(&mut self, e: &Expr, ty: &Type, extra: usize) -> Lowered<Vec<usize>> {
         let items = match &e.kind {
             ExprKind::Array(items) => items.iter().collect(),
             _ => vec![e],
@@ -775,7 +895,7 @@ impl GraphLowerer<'_, '_> {
     }
 
     /// Lowers a tensor argument to a node.
-    fn value(&mut self, e: &Expr) -> Lowered<ValueId> {
+    pub(crate) fn value(&mut self, e: &Expr) -> Lowered<ValueId> {
         let v = self.lower_expr(e)?;
         self.tensor(v)
     }

@@ -4,7 +4,8 @@
 //! a [`tfg_ir::Graph`] and every `train` item to a [`tfg_ir::TrainSpec`]
 //! ([`lower`]), resolving names, inlining `fn`s, applying the weak-typing rule
 //! for literals ([`literal`]) and expanding composite builtins into IR ops
-//! ([`builtin`]). Every error in the file is reported as a [`Diagnostic`]
+//! ([`builtin`], `composite`, `window` for convolution and pooling, `index`
+//! for `x[…]`). Every error in the file is reported as a [`Diagnostic`]
 //! with the place it refers to; [`diag::render`] prints them as rustc does.
 //!
 //! Lowering keeps everything it knows about one graph (the graph so far and
@@ -17,12 +18,15 @@
 
 pub mod ast;
 pub mod builtin;
+mod composite;
 pub mod diag;
 pub mod incremental;
+mod index;
 pub mod literal;
 pub mod lower;
 pub mod parse;
 pub mod train;
+mod window;
 
 pub use diag::Diagnostic;
 pub use incremental::Incremental;

@@ -289,6 +289,21 @@ impl<'f> FnChecker<'_, 'f, '_> {
                 self.expr(lhs);
                 self.expr(rhs);
             }
+            ExprKind::Index { base, items } => {
+                self.expr(base);
+                for item in items {
+                    match item {
+                        IndexItem::At(e) => self.expr(e),
+                        IndexItem::Range {
+                            start, stop, step, ..
+                        } => [start, stop, step]
+                            .into_iter()
+                            .flatten()
+                            .for_each(|e| self.expr(e)),
+                        IndexItem::Ellipsis(_) => {}
+                    }
+                }
+            }
             ExprKind::Call { func, args, kwargs } => self.call(e, func, args, kwargs),
             _ => {}
         }
@@ -901,6 +916,7 @@ impl<'m, 'f> GraphLowerer<'m, 'f> {
                 self.binary(*op, l?, r?, e.span)
             }
             ExprKind::Call { func, args, kwargs } => self.call(e, func, args, kwargs),
+            ExprKind::Index { base, items } => self.index(base, items, e.span),
         }
     }
 
@@ -924,12 +940,30 @@ impl<'m, 'f> GraphLowerer<'m, 'f> {
             }
         }
         let args = self.unify(vec![l, r])?;
-        Ok(Val::Tensor(self.add(
-            ir_op(op),
-            &args,
-            span,
-            op.symbol(),
-        )?))
+        Ok(Val::Tensor(self.apply(op, args[0], args[1], span)?))
+    }
+
+    /// `a op b` as IR ops: one op, or numpy's floor modulo for `%`.
+    fn apply(&mut self, op: BinOp, a: ValueId, b: ValueId, span: Span) -> Lowered<ValueId> {
+        let b_op = match op {
+            BinOp::MatMul => return self.add(Op::MatMul, &[a, b], span, op.symbol()),
+            BinOp::Mod => {
+                let at = crate::composite::At { span, name: "%" };
+                return self.floor_mod(at, a, b);
+            }
+            BinOp::Pow => BinaryOp::Pow,
+            BinOp::Mul => BinaryOp::Mul,
+            BinOp::Div => BinaryOp::Div,
+            BinOp::Add => BinaryOp::Add,
+            BinOp::Sub => BinaryOp::Sub,
+            BinOp::Lt => BinaryOp::Lt,
+            BinOp::Le => BinaryOp::Le,
+            BinOp::Gt => BinaryOp::Gt,
+            BinOp::Ge => BinaryOp::Ge,
+            BinOp::Eq => BinaryOp::Eq,
+            BinOp::Ne => BinaryOp::Ne,
+        };
+        self.add(Op::Binary(b_op), &[a, b], span, op.symbol())
     }
 
     /// Nodes for values that must share a dtype: weak ones take the dtype of
@@ -1020,7 +1054,7 @@ impl<'m, 'f> GraphLowerer<'m, 'f> {
             Weak::Binary(op, a, b, span) => {
                 let a = self.materialize(a, dtype);
                 let b = self.materialize(b, dtype);
-                self.add(ir_op(*op), &[a?, b?], *span, op.symbol())
+                self.apply(*op, a?, b?, *span)
             }
         }
     }
@@ -1116,24 +1150,6 @@ impl<'m, 'f> GraphLowerer<'m, 'f> {
 
 fn is_init(name: &str) -> bool {
     matches!(name, "full" | "uniform" | "normal")
-}
-
-/// The IR op of a binary operator.
-pub(crate) fn ir_op(op: BinOp) -> Op {
-    Op::Binary(match op {
-        BinOp::MatMul => return Op::MatMul,
-        BinOp::Pow => BinaryOp::Pow,
-        BinOp::Mul => BinaryOp::Mul,
-        BinOp::Div => BinaryOp::Div,
-        BinOp::Add => BinaryOp::Add,
-        BinOp::Sub => BinaryOp::Sub,
-        BinOp::Lt => BinaryOp::Lt,
-        BinOp::Le => BinaryOp::Le,
-        BinOp::Gt => BinaryOp::Gt,
-        BinOp::Ge => BinaryOp::Ge,
-        BinOp::Eq => BinaryOp::Eq,
-        BinOp::Ne => BinaryOp::Ne,
-    })
 }
 
 fn type_of(t: &TypeExpr) -> Type {

@@ -212,7 +212,10 @@ fn multiplicative_op(i: &str) -> Option<(BinOp, usize)> {
     if i.starts_with("**") {
         return None;
     }
-    binary_op(i, &[("*", BinOp::Mul), ("/", BinOp::Div)])
+    binary_op(
+        i,
+        &[("*", BinOp::Mul), ("/", BinOp::Div), ("%", BinOp::Mod)],
+    )
 }
 
 fn matmul_op(i: &str) -> Option<(BinOp, usize)> {
@@ -833,7 +836,8 @@ impl<'a> Parser<'a> {
     }
 
     fn train_stmt(&mut self, i: &'a str) -> Parsed<'a, TrainStmt> {
-        let what = "a train statement (`minimize`, `optimizer`, `steps`, `batch` or `log`)";
+        let what =
+            "a train statement (`minimize`, `optimizer`, `steps`, `batch`, `log` or `clip_norm`)";
         let Ok((rest, word)) = ident_text(i) else {
             return Err(self.unexpected(i, what));
         };
@@ -856,6 +860,10 @@ impl<'a> Parser<'a> {
                         TrainStmtKind::Batch(e)
                     },
                 )
+            }
+            "clip_norm" => {
+                let (r, e) = self.expr(rest, false)?;
+                (r, TrainStmtKind::ClipNorm(e))
             }
             "log" => {
                 let (mut r, first) = self.ident(rest, "the name of a value to log")?;
@@ -1080,9 +1088,68 @@ impl<'a> Parser<'a> {
         Ok((rest, self.node(kind, span, at)?))
     }
 
-    /// Level 1: literals, names, calls, `( EXPR )`, `[ … ]`.
+    /// Level 1, with any number of index suffixes `x[…]` (written right
+    /// after the operand: `x [0]` is not an index).
     fn primary(&mut self, i: &'a str, nl: bool) -> Parsed<'a, Expr> {
         let i = blank(i, nl);
+        let (mut rest, mut e) = self.atom(i, nl)?;
+        while rest.starts_with('[') {
+            let open = rest;
+            let (r, items) = self.nested(open, |p| p.list(open, ']', Self::index_item))?;
+            e = self.node(
+                ExprKind::Index {
+                    base: Box::new(e),
+                    items,
+                },
+                self.span(i, r),
+                open,
+            )?;
+            rest = r;
+        }
+        Ok((rest, e))
+    }
+
+    /// One entry of an index: `...`, `i`, or `start:stop:step` with each
+    /// part optional.
+    fn index_item(&mut self, i: &'a str) -> Parsed<'a, IndexItem> {
+        let i = blank(i, true);
+        if let Some(rest) = i.strip_prefix("...") {
+            return Ok((rest, IndexItem::Ellipsis(self.span(i, rest))));
+        }
+        let bound = |p: &mut Self, at: &'a str| -> Parsed<'a, Option<Expr>> {
+            let at = blank(at, true);
+            if at.starts_with([':', ',', ']']) {
+                return Ok((at, None));
+            }
+            let (r, e) = p.expr(at, true)?;
+            Ok((r, Some(e)))
+        };
+        let (rest, start) = bound(self, i)?;
+        let Some(after) = blank(rest, true).strip_prefix(':') else {
+            return match start {
+                Some(e) => Ok((rest, IndexItem::At(e))),
+                None => Err(self.unexpected(i, "an index, a slice `a:b` or `...`")),
+            };
+        };
+        let (rest, stop) = bound(self, after)?;
+        let (rest, step) = match blank(rest, true).strip_prefix(':') {
+            Some(after) => bound(self, after)?,
+            None => (rest, None),
+        };
+        let span = self.span(i, rest);
+        Ok((
+            rest,
+            IndexItem::Range {
+                start,
+                stop,
+                step,
+                span,
+            },
+        ))
+    }
+
+    /// Literals, names, calls, `( EXPR )`, `[ … ]`.
+    fn atom(&mut self, i: &'a str, nl: bool) -> Parsed<'a, Expr> {
         match i.chars().next() {
             Some(c) if c.is_ascii_digit() => self.number(i),
             Some('"') => self.string(i),

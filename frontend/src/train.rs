@@ -9,12 +9,12 @@ use crate::diag::{did_you_mean, line_col, Diagnostic};
 use crate::literal::{Literal, Scalar};
 use crate::lower::GraphNames;
 use std::collections::HashMap;
-use tfg_ir::{Loc, Optimizer, TrainSpec};
+use tfg_ir::{Decay, Loc, Optimizer, TrainSpec};
 
 /// An optimizer's parameters with TensorFlow's defaults (`None`: required).
 type Hyperparameters = &'static [(&'static str, Option<f64>)];
 
-const OPTIMIZERS: [(&str, Hyperparameters); 3] = [
+const OPTIMIZERS: [(&str, Hyperparameters); 5] = [
     ("sgd", &[("lr", None)]),
     ("momentum", &[("lr", None), ("beta", Some(0.9))]),
     (
@@ -26,7 +26,23 @@ const OPTIMIZERS: [(&str, Hyperparameters); 3] = [
             ("eps", Some(1e-8)),
         ],
     ),
+    (
+        "rmsprop",
+        &[
+            ("lr", None),
+            ("decay", Some(0.9)),
+            ("momentum", Some(0.0)),
+            ("eps", Some(1e-10)),
+        ],
+    ),
+    (
+        "adagrad",
+        &[("lr", None), ("initial_accumulator_value", Some(0.1))],
+    ),
 ];
+
+/// The optimizers' signatures, for notes.
+const OPTIMIZER_LIST: &str = "sgd(lr), momentum(lr, beta = 0.9), adam(lr = 0.001, beta1 = 0.9, beta2 = 0.999, eps = 1e-8), rmsprop(lr, decay = 0.9, momentum = 0.0, eps = 1e-10) and adagrad(lr, initial_accumulator_value = 0.1)";
 
 /// The spec of train item `t`, or `None` after reporting why it has none.
 /// `graphs` maps each graph to its names (`None` for a graph whose header did
@@ -60,6 +76,7 @@ pub(crate) fn lower_train(
     let mut steps = None;
     let mut batch = None;
     let mut log = None;
+    let mut clip_norm = None;
     let mut failed = false;
     for s in &t.body {
         let (slot_name, fresh) = match &s.kind {
@@ -72,6 +89,10 @@ pub(crate) fn lower_train(
             TrainStmtKind::Optimizer(e) => {
                 ("optimizer", set(&mut optimizer, optimizer_of(e, diags)))
             }
+            TrainStmtKind::ClipNorm(e) => (
+                "clip_norm",
+                set(&mut clip_norm, hyperparameter(e, "clip_norm", diags)),
+            ),
             TrainStmtKind::Steps(e) => ("steps", set(&mut steps, positive(e, "steps", diags))),
             TrainStmtKind::Batch(e) => ("batch", set(&mut batch, positive(e, "batch", diags))),
             TrainStmtKind::Log(ns) => {
@@ -137,10 +158,13 @@ pub(crate) fn lower_train(
         return None;
     };
     let (line, col) = line_col(src, t.span.start);
+    let (optimizer, decay) = optimizer;
     Some(TrainSpec {
         graph: t.graph.name.clone(),
         minimize,
         optimizer,
+        decay,
+        clip_norm: clip_norm.flatten(),
         steps,
         batch: batch.flatten(),
         log: log.flatten().unwrap_or_default(),
@@ -203,8 +227,9 @@ impl Checker<'_> {
     }
 }
 
-/// `optimizer NAME(args)` with its defaults, or `None` after reporting.
-fn optimizer_of(e: &Expr, diags: &mut Vec<Diagnostic>) -> Option<Optimizer> {
+/// `optimizer NAME(args)` with its defaults and its learning-rate schedule,
+/// or `None` after reporting.
+fn optimizer_of(e: &Expr, diags: &mut Vec<Diagnostic>) -> Option<(Optimizer, Option<Decay>)> {
     let (name, args, kwargs): (&Ident, &[Expr], &[(Ident, Expr)]) = match &e.kind {
         ExprKind::Call { func, args, kwargs } => (func, args, kwargs),
         ExprKind::Name(n) => (
@@ -219,7 +244,7 @@ fn optimizer_of(e: &Expr, diags: &mut Vec<Diagnostic>) -> Option<Optimizer> {
             diags.push(
                 Diagnostic::error("expected an optimizer, such as `sgd(lr = 0.01)`")
                     .at(e.span)
-                    .note("the optimizers are sgd(lr), momentum(lr, beta = 0.9) and adam(lr = 0.001, beta1 = 0.9, beta2 = 0.999, eps = 1e-8)"),
+                    .note(format!("the optimizers are {OPTIMIZER_LIST}")),
             );
             return None;
         }
@@ -227,7 +252,7 @@ fn optimizer_of(e: &Expr, diags: &mut Vec<Diagnostic>) -> Option<Optimizer> {
     let Some((_, spec)) = OPTIMIZERS.iter().find(|(n, _)| *n == name.name) else {
         let mut d = Diagnostic::error(format!("unknown optimizer `{}`", name.name))
             .at(name.span)
-            .note("the optimizers are sgd, momentum and adam");
+            .note("the optimizers are sgd, momentum, adam, rmsprop and adagrad");
         if let Some(help) = did_you_mean(&name.name, OPTIMIZERS.iter().map(|(n, _)| *n)) {
             d = d.note(help);
         }
@@ -245,28 +270,98 @@ fn optimizer_of(e: &Expr, diags: &mut Vec<Diagnostic>) -> Option<Optimizer> {
         .map_err(|d| diags.push(d))
         .ok()?;
     let mut values = Vec::new();
+    let mut decay = None;
     for (&(p, default), arg) in spec.iter().zip(bound) {
         let value = match arg {
+            Some(a) if p == "lr" && is_call(a, "exponential_decay") => {
+                let (lr, d) = exponential_decay(a, diags)?;
+                decay = Some(d);
+                lr
+            }
             Some(a) => hyperparameter(a, p, diags)?,
             None => default?,
         };
         values.push(value);
     }
-    Some(match (name.name.as_str(), values.as_slice()) {
+    let optimizer = match (name.name.as_str(), values.as_slice()) {
         ("sgd", &[lr]) => Optimizer::Sgd { lr },
         ("momentum", &[lr, beta]) => Optimizer::Momentum { lr, beta },
-        (_, &[lr, beta1, beta2, eps]) => Optimizer::Adam {
+        ("adam", &[lr, beta1, beta2, eps]) => Optimizer::Adam {
             lr,
             beta1,
             beta2,
             eps,
         },
+        ("rmsprop", &[lr, decay, momentum, eps]) => Optimizer::RmsProp {
+            lr,
+            decay,
+            momentum,
+            eps,
+        },
+        ("adagrad", &[lr, initial_accumulator_value]) => Optimizer::Adagrad {
+            lr,
+            initial_accumulator_value,
+        },
         _ => return None,
-    })
+    };
+    Some((optimizer, decay))
 }
 
-/// A numeric literal in the range its parameter allows: `lr` and `eps`
-/// positive, the betas in `[0, 1)`.
+fn is_call(e: &Expr, callee: &str) -> bool {
+    matches!(&e.kind, ExprKind::Call { func, .. } if func.name == callee)
+}
+
+/// `exponential_decay(lr0, decay_steps, decay_rate, staircase = false)`:
+/// the initial rate and the schedule.
+fn exponential_decay(e: &Expr, diags: &mut Vec<Diagnostic>) -> Option<(f64, Decay)> {
+    let ExprKind::Call { func, args, kwargs } = &e.kind else {
+        return None;
+    };
+    let params = [
+        Param::value("lr0"),
+        Param::value("decay_steps"),
+        Param::value("decay_rate"),
+        Param {
+            required: false,
+            ..Param::value("staircase")
+        },
+    ];
+    let bound = bind_args(&func.name, &params, args, kwargs, e.span)
+        .map_err(|d| diags.push(d))
+        .ok()?;
+    let [Some(lr0), Some(steps), Some(rate), staircase] = bound[..] else {
+        return None;
+    };
+    let lr = hyperparameter(lr0, "lr0", diags);
+    let steps = hyperparameter(steps, "decay_steps", diags);
+    let rate = hyperparameter(rate, "decay_rate", diags);
+    let staircase = match staircase {
+        Some(s) => match Literal::from_expr(s) {
+            Ok(Literal { shape, elems }) if shape.is_empty() => match elems[0] {
+                Scalar::Bool(b) => Some(b),
+                _ => None,
+            },
+            _ => None,
+        }
+        .or_else(|| {
+            diags.push(Diagnostic::error("`staircase` must be `true` or `false`").at(s.span));
+            None
+        }),
+        None => Some(false),
+    };
+    Some((
+        lr?,
+        Decay {
+            decay_steps: steps?,
+            decay_rate: rate?,
+            staircase: staircase?,
+        },
+    ))
+}
+
+/// A numeric literal in the range its parameter allows: the betas in
+/// `[0, 1)`, rmsprop's `decay` in `[0, 1]`, its `momentum` at least 0, the
+/// rest positive.
 fn hyperparameter(e: &Expr, name: &str, diags: &mut Vec<Diagnostic>) -> Option<f64> {
     let x = match Literal::from_expr(e) {
         Ok(Literal { shape, elems }) if shape.is_empty() => match elems[0] {
@@ -280,10 +375,11 @@ fn hyperparameter(e: &Expr, name: &str, diags: &mut Vec<Diagnostic>) -> Option<f
         diags.push(Diagnostic::error(format!("`{name}` must be a number")).at(e.span));
         return None;
     }
-    let (ok, range) = if name.starts_with("beta") {
-        ((0.0..1.0).contains(&x), "in [0, 1)")
-    } else {
-        (x > 0.0, "positive")
+    let (ok, range) = match name {
+        _ if name.starts_with("beta") => ((0.0..1.0).contains(&x), "in [0, 1)"),
+        "decay" => ((0.0..=1.0).contains(&x), "in [0, 1]"),
+        "momentum" => (x >= 0.0, "at least 0"),
+        _ => (x > 0.0, "positive"),
     };
     if !ok {
         diags.push(Diagnostic::error(format!("`{name}` must be {range}, got {x}")).at(e.span));

@@ -37,6 +37,20 @@ fn sexpr(e: &Expr) -> String {
         ExprKind::Binary { op, lhs, rhs, .. } => {
             format!("({} {} {})", op.symbol(), sexpr(lhs), sexpr(rhs))
         }
+        ExprKind::Index { base, items } => {
+            let part = |e: &Option<Expr>| e.as_ref().map(sexpr).unwrap_or_default();
+            let items: Vec<String> = items
+                .iter()
+                .map(|i| match i {
+                    IndexItem::At(e) => sexpr(e),
+                    IndexItem::Range {
+                        start, stop, step, ..
+                    } => format!("{}:{}:{}", part(start), part(stop), part(step)),
+                    IndexItem::Ellipsis(_) => "...".into(),
+                })
+                .collect();
+            format!("(index {} {})", sexpr(base), items.join(" "))
+        }
     }
 }
 
@@ -386,6 +400,7 @@ fn train_items() {
                     .collect::<Vec<_>>()
                     .join(",")
             ),
+            TrainStmtKind::ClipNorm(e) => format!("clip_norm {}", sexpr(e)),
             TrainStmtKind::Error => "error".into(),
         })
         .collect();
@@ -401,7 +416,7 @@ fn train_items() {
     );
     assert_eq!(
         errors("train g { epochs 3 }"),
-        ["expected a train statement (`minimize`, `optimizer`, `steps`, `batch` or `log`), found `epochs`"]
+        ["expected a train statement (`minimize`, `optimizer`, `steps`, `batch`, `log` or `clip_norm`), found `epochs`"]
     );
 }
 

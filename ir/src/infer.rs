@@ -245,6 +245,8 @@ pub fn infer(op: &Op, args: &[&Type]) -> Result<Type, TypeError> {
             }
             Ok(Type::new(t.dtype, shape.clone()))
         }
+        Op::Slice { start, step, shape } => slice(op, start, step, shape, args[0]),
+        Op::StopGradient => Ok(args[0].clone()),
         Op::Concat { axis } => concat(op, *axis, args),
         Op::OneHot { depth } => {
             let t = args[0];
@@ -273,6 +275,41 @@ pub fn infer(op: &Op, args: &[&Type]) -> Result<Type, TypeError> {
             Ok(x.clone())
         }
     }
+}
+
+fn slice(op: &Op, start: &[u64], step: &[u64], shape: &Shape, t: &Type) -> Result<Type, TypeError> {
+    let rank = t.shape.rank();
+    if start.len() != rank || step.len() != rank || shape.rank() != rank {
+        return err(
+            op,
+            format!("needs a start, a step and a size for each of the {rank} axes of {t}"),
+        );
+    }
+    for (a, ((&from, &by), (have, want))) in start
+        .iter()
+        .zip(step)
+        .zip(t.shape.0.iter().zip(&shape.0))
+        .enumerate()
+    {
+        let fits = match (have, want) {
+            (_, Dim::Known(0)) => by >= 1,
+            (Dim::Known(n), Dim::Known(len)) => {
+                by >= 1
+                    && by
+                        .checked_mul(len - 1)
+                        .and_then(|d| d.checked_add(from))
+                        .is_some_and(|last| last < *n)
+            }
+            (have, want) => have == want && from == 0 && by == 1,
+        };
+        if !fits {
+            return err(
+                op,
+                format!("axis {a}: {want} elements from {from} by {by} do not fit in {t}"),
+            );
+        }
+    }
+    Ok(Type::new(t.dtype, shape.clone()))
 }
 
 fn unary(op: &Op, u: UnaryOp, t: &Type) -> Result<Type, TypeError> {

@@ -32,6 +32,6 @@ pub use infer::{broadcast_shapes, infer, TypeError};
 pub use op::{BinaryOp, Init, Op, ReduceOp, UnaryOp};
 pub use specialize::{bind_dims, specialize};
 pub use tensor::{Data, Tensor};
-pub use train::{Optimizer, TrainSpec};
+pub use train::{Decay, Optimizer, TrainSpec};
 pub use types::{DType, Dim, Shape, Type};
 pub use verify::{verify, VerifyError};

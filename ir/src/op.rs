@@ -263,6 +263,14 @@ pub enum Op {
     BroadcastTo {
         shape: Shape,
     },
+    /// numpy basic slicing with non-negative steps: result element `i` along
+    /// axis `a` is operand element `start[a] + step[a] * i`; `shape` is the
+    /// result's shape (a symbolic dim only where the whole axis is kept).
+    Slice {
+        start: Vec<u64>,
+        step: Vec<u64>,
+        shape: Shape,
+    },
     /// Join the operands along `axis`.
     Concat {
         axis: usize,
@@ -277,6 +285,9 @@ pub enum Op {
     },
     /// `grad(y, x)`: args `[y, x]`; replaced by the autodiff pass before execution.
     Grad,
+    /// `stop_gradient(x)`: `x`, through which no gradient flows; the autodiff
+    /// pass replaces it by its operand.
+    StopGradient,
 }
 
 impl Op {
@@ -296,10 +307,12 @@ impl Op {
             Op::Transpose { .. } => "transpose".into(),
             Op::Reshape { .. } => "reshape".into(),
             Op::BroadcastTo { .. } => "broadcast_to".into(),
+            Op::Slice { .. } => "slice".into(),
             Op::Concat { .. } => "concat".into(),
             Op::OneHot { .. } => "one_hot".into(),
             Op::Cast { .. } => "cast".into(),
             Op::Grad => "grad".into(),
+            Op::StopGradient => "stop_gradient".into(),
         }
     }
 
@@ -314,8 +327,10 @@ impl Op {
             | Op::Transpose { .. }
             | Op::Reshape { .. }
             | Op::BroadcastTo { .. }
+            | Op::Slice { .. }
             | Op::OneHot { .. }
-            | Op::Cast { .. } => Some(1),
+            | Op::Cast { .. }
+            | Op::StopGradient => Some(1),
             Op::Binary(_) | Op::MatMul | Op::Grad => Some(2),
             Op::Select => Some(3),
             Op::Concat { .. } => None,

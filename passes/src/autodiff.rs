@@ -202,21 +202,32 @@ fn backprop(
 }
 
 /// Replaces every `grad(y, x)` node by the ops that compute it, keeping the
-/// node list in topological order.
+/// node list in topological order; then, every gradient being known, each
+/// `stop_gradient(x)` by `x`.
 pub fn expand_grads(g: &mut Graph) -> Result<(), AutodiffError> {
-    expand_grads_mapped(g).map(|_| ())
+    expand_grads_mapped(g, false)?;
+    expand_grads_mapped(g, true).map(|_| ())
 }
 
-/// [`expand_grads`], returning where each old value went.
-pub(crate) fn expand_grads_mapped(g: &mut Graph) -> Result<Vec<ValueId>, AutodiffError> {
-    if !g.nodes.iter().any(|n| matches!(n.op, Op::Grad)) {
+/// Expands `grad` nodes (or, if `strip`, removes `stop_gradient` nodes),
+/// returning where each old value went.
+pub(crate) fn expand_grads_mapped(
+    g: &mut Graph,
+    strip: bool,
+) -> Result<Vec<ValueId>, AutodiffError> {
+    let target = |op: &Op| match op {
+        Op::Grad => !strip,
+        Op::StopGradient => strip,
+        _ => false,
+    };
+    if !g.nodes.iter().any(|n| target(&n.op)) {
         return Ok(g.ids().collect());
     }
     let mut out = Graph::new(g.name.clone());
     let mut map: Vec<ValueId> = Vec::with_capacity(g.nodes.len());
     for node in &g.nodes {
         let args: Vec<ValueId> = node.args.iter().map(|a| map[a.index()]).collect();
-        if matches!(node.op, Op::Grad) {
+        if !strip && matches!(node.op, Op::Grad) {
             let first_new = out.nodes.len();
             let dx = differentiate(&mut out, args[0], &[args[1]])?[0];
             // Name the gradient after the grad it replaces, unless it is a
@@ -226,6 +237,9 @@ pub(crate) fn expand_grads_mapped(g: &mut Graph) -> Result<Vec<ValueId>, Autodif
                 out.node_mut(dx).loc = node.loc;
             }
             map.push(dx);
+        } else if strip && matches!(node.op, Op::StopGradient) {
+            // Its only meaning was to gradients, which are all computed now.
+            map.push(args[0]);
         } else {
             map.push(out.push(Node {
                 args,
@@ -503,6 +517,9 @@ impl Emitter<'_> {
             Op::Reshape { .. } => vec![Some(self.reshape(dz, &self.shape(a))?)],
             Op::BroadcastTo { .. } => vec![Some(self.sum_to(dz, &self.shape(a))?)],
             Op::Concat { axis } => self.concat_rule(&node.args, *axis, dz, wants)?,
+            Op::Slice { start, step, .. } => {
+                vec![Some(self.unslice(dz, &self.shape(a), start, step)?)]
+            }
             Op::Cast { .. } if self.ty(a).dtype.is_float() => {
                 vec![Some(self.cast(dz, self.ty(a).dtype)?)]
             }
@@ -515,7 +532,8 @@ impl Emitter<'_> {
             | Op::Input { .. }
             | Op::Param { .. }
             | Op::Const(_)
-            | Op::Grad => vec![None; node.args.len()],
+            | Op::Grad
+            | Op::StopGradient => vec![None; node.args.len()],
         })
     }
 
@@ -846,6 +864,64 @@ impl Emitter<'_> {
     /// position `offset + j` of the concatenated axis for row `j`, and the
     /// concatenated axis is summed away. Selecting rather than multiplying
     /// keeps it exact even for non-finite values.
+    /// The gradient of a slice: `dz` scattered into zeros shaped like the
+    /// operand, one axis at a time (interleave zeros for a step, then pad).
+    fn unslice(&mut self, dz: ValueId, to: &Shape, start: &[u64], step: &[u64]) -> Emitted {
+        let mut d = dz;
+        for (a, (&from, &by)) in start.iter().zip(step).enumerate() {
+            let have = self.shape(d);
+            let (len, full) = (have.0[a].clone(), to.0[a].clone());
+            if len == full {
+                continue;
+            }
+            let (Some(len), Some(n)) = (len.known(), full.known()) else {
+                return Err(TypeError::new("slice: a sliced axis must have a known size"));
+            };
+            let zero = self.scalar(self.ty(d).dtype, 0.0);
+            let mut span = len;
+            if by > 1 && len > 1 {
+                let mut split = have.0.clone();
+                split.insert(a + 1, Dim::Known(1));
+                let column = self.reshape(d, &Shape(split.clone()))?;
+                split[a + 1] = Dim::Known(by - 1);
+                let gaps = self.broadcast_to(zero, &Shape(split))?;
+                let woven = self.g.add(Op::Concat { axis: a + 1 }, &[column, gaps])?;
+                let mut joined = have.0.clone();
+                joined[a] = Dim::Known(len * by);
+                d = self.reshape(woven, &Shape(joined))?;
+                span = (len * by).min(n - from);
+                if span < len * by {
+                    let rank = have.rank();
+                    let mut shape = self.shape(d);
+                    shape.0[a] = Dim::Known(span);
+                    d = self.g.add(
+                        Op::Slice {
+                            start: vec![0; rank],
+                            step: vec![1; rank],
+                            shape,
+                        },
+                        &[d],
+                    )?;
+                }
+            }
+            let mut parts = Vec::new();
+            for count in [from, n - from - span] {
+                if count > 0 {
+                    let mut shape = self.shape(d);
+                    shape.0[a] = Dim::Known(count);
+                    parts.push(self.broadcast_to(zero, &shape)?);
+                }
+            }
+            if !parts.is_empty() {
+                let hi = if from + span < n { parts.pop() } else { None };
+                let lo = parts.pop();
+                let all: Vec<ValueId> = lo.into_iter().chain([d]).chain(hi).collect();
+                d = self.g.add(Op::Concat { axis: a }, &all)?;
+            }
+        }
+        Ok(d)
+    }
+
     fn concat_rule(
         &mut self,
         args: &[ValueId],

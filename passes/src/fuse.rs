@@ -59,11 +59,12 @@ fn class(op: &Op) -> Class {
         | Op::BroadcastTo { .. }
         | Op::Transpose { .. }
         | Op::Reshape { .. }
+        | Op::Slice { .. }
         | Op::OneHot { .. } => Class::Elementwise,
         Op::Reduce { .. } | Op::ArgMax { .. } | Op::ArgMin { .. } => Class::Reduction,
         Op::MatMul => Class::MatMul,
         Op::Concat { .. } => Class::Concat,
-        Op::Grad => Class::Opaque,
+        Op::Grad | Op::StopGradient => Class::Opaque,
     }
 }
 

@@ -763,6 +763,17 @@ impl<'c, 'g> Emitter<'c, 'g> {
                 let from = self.split(&at, &arg_dims(0));
                 return self.value(args[0], &from);
             }
+            Op::Slice { start, step, .. } => {
+                let from: Vec<Affine> = idx
+                    .iter()
+                    .zip(start.iter().zip(step))
+                    .map(|(i, (&s, &k))| {
+                        self.ranges
+                            .add(&self.ranges.mul(i, k), &Affine::constant(s))
+                    })
+                    .collect();
+                return self.value(args[0], &from);
+            }
             Op::OneHot { .. } => {
                 let Some((depth_at, row)) = idx.split_last() else {
                     return Err(format!("{} is a one_hot without a depth axis", label(g, v)));

@@ -11,7 +11,8 @@
 
 use crate::autodiff::{expand_grads_mapped, gradients};
 use tfg_ir::{
-    BinaryOp, DType, Data, Graph, Init, Op, Optimizer, Tensor, TrainSpec, Type, UnaryOp, ValueId,
+    BinaryOp, DType, Data, Decay, Graph, Init, Op, Optimizer, ReduceOp, Tensor, TrainSpec, Type,
+    UnaryOp, ValueId,
 };
 
 /// A graph that runs one training step.
@@ -69,7 +70,7 @@ pub fn build_train_step(g: &Graph, spec: &TrainSpec) -> Result<TrainStep, String
     }
 
     let mut graph = g.clone();
-    let map = expand_grads_mapped(&mut graph).map_err(|e| e.to_string())?;
+    let map = expand_grads_mapped(&mut graph, false).map_err(|e| e.to_string())?;
     let loss = map[loss.index()];
     let log: Vec<(String, ValueId)> = log.into_iter().map(|(n, v)| (n, map[v.index()])).collect();
 
@@ -103,8 +104,17 @@ pub fn build_train_step(g: &Graph, spec: &TrainSpec) -> Result<TrainStep, String
         updates: Vec::new(),
         step: None,
         alpha: Vec::new(),
+        decay: spec.decay,
+        global_step: None,
+        lr: Vec::new(),
     };
-    for &(w, dw) in &grads {
+    let clipped = match spec.clip_norm {
+        Some(c) => opt
+            .clip_by_global_norm(&grads, c)
+            .map_err(|e| format!("clip_norm: {e}"))?,
+        None => grads.clone(),
+    };
+    for &(w, dw) in &clipped {
         opt.apply(&spec.optimizer, w, dw)
             .map_err(|e| format!("optimizer update: {e}"))?;
     }
@@ -149,6 +159,12 @@ struct Update<'g> {
     step: Option<ValueId>,
     /// Adam's bias-corrected learning rate, once per dtype.
     alpha: Vec<(DType, ValueId)>,
+    /// The learning-rate schedule, if any.
+    decay: Option<Decay>,
+    /// The step count before this step (from 0), once created.
+    global_step: Option<ValueId>,
+    /// The decayed learning rate, once per dtype.
+    lr: Vec<(DType, ValueId)>,
 }
 
 type Emitted = Result<ValueId, tfg_ir::TypeError>;
@@ -158,7 +174,7 @@ impl Update<'_> {
         let new_w = match *opt {
             // ApplyGradientDescent: var -= grad * lr
             Optimizer::Sgd { lr } => {
-                let lr = self.constant(w, lr);
+                let lr = self.rate(w, lr)?;
                 let step = self.binary(BinaryOp::Mul, g, lr)?;
                 self.binary(BinaryOp::Sub, w, step)?
             }
@@ -169,8 +185,51 @@ impl Update<'_> {
                 let decayed = self.binary(BinaryOp::Mul, accum, beta)?;
                 let accum_new = self.binary(BinaryOp::Add, decayed, g)?;
                 self.updates.push((accum, accum_new));
-                let lr = self.constant(w, lr);
+                let lr = self.rate(w, lr)?;
                 let step = self.binary(BinaryOp::Mul, accum_new, lr)?;
+                self.binary(BinaryOp::Sub, w, step)?
+            }
+            // ApplyRMSProp: ms += (grad² - ms)·(1 - rho);
+            // mom = mom·momentum + grad·lr / sqrt(ms + eps); var -= mom
+            Optimizer::RmsProp {
+                lr,
+                decay,
+                momentum,
+                eps,
+            } => {
+                let ms = self.slot_init(w, "rms", Init::Ones);
+                let mom = self.slot(w, "rms_momentum");
+                let g2 = self.g.add(Op::Unary(UnaryOp::Square), &[g])?;
+                let d = self.binary(BinaryOp::Sub, g2, ms)?;
+                let one_minus_rho = self.constant(w, 1.0 - rounded(self.dtype(w), decay));
+                let d = self.binary(BinaryOp::Mul, d, one_minus_rho)?;
+                let ms_new = self.binary(BinaryOp::Add, ms, d)?;
+                let momentum = self.constant(w, momentum);
+                let kept = self.binary(BinaryOp::Mul, mom, momentum)?;
+                let lr = self.rate(w, lr)?;
+                let num = self.binary(BinaryOp::Mul, g, lr)?;
+                let eps = self.constant(w, eps);
+                let den = self.binary(BinaryOp::Add, ms_new, eps)?;
+                let den = self.g.add(Op::Unary(UnaryOp::Sqrt), &[den])?;
+                let push = self.binary(BinaryOp::Div, num, den)?;
+                let mom_new = self.binary(BinaryOp::Add, kept, push)?;
+                self.updates.push((ms, ms_new));
+                self.updates.push((mom, mom_new));
+                self.binary(BinaryOp::Sub, w, mom_new)?
+            }
+            // ApplyAdagrad: accum += grad²; var -= grad·lr·rsqrt(accum)
+            Optimizer::Adagrad {
+                lr,
+                initial_accumulator_value,
+            } => {
+                let accum = self.slot_init(w, "adagrad", Init::Full(initial_accumulator_value));
+                let g2 = self.g.add(Op::Unary(UnaryOp::Square), &[g])?;
+                let accum_new = self.binary(BinaryOp::Add, accum, g2)?;
+                self.updates.push((accum, accum_new));
+                let lr = self.rate(w, lr)?;
+                let step = self.binary(BinaryOp::Mul, g, lr)?;
+                let r = self.g.add(Op::Unary(UnaryOp::Rsqrt), &[accum_new])?;
+                let step = self.binary(BinaryOp::Mul, step, r)?;
                 self.binary(BinaryOp::Sub, w, step)?
             }
             // ApplyAdam: alpha = lr·sqrt(1 - beta2^t)/(1 - beta1^t);
@@ -239,15 +298,112 @@ impl Update<'_> {
 
     /// A zero-initialised state param named `{w}/{kind}`, shaped like `w`.
     fn slot(&mut self, w: ValueId, kind: &str) -> ValueId {
+        self.slot_init(w, kind, Init::Zeros)
+    }
+
+    /// A state param named `{w}/{kind}`, shaped like `w`, starting at `init`.
+    fn slot_init(&mut self, w: ValueId, kind: &str, init: Init) -> ValueId {
         let name = format!("{}/{kind}", param_name(self.g, w));
         let ty = self.g.ty(w).clone();
-        self.new_slot(&name, ty)
+        let s = self.g.add_param(&name, ty, init);
+        self.slots.push(s);
+        s
     }
 
     fn new_slot(&mut self, name: &str, ty: Type) -> ValueId {
         let s = self.g.add_param(name, ty, Init::Zeros);
         self.slots.push(s);
         s
+    }
+
+    /// This step's learning rate in `w`'s dtype: `lr`, or `lr` decayed by
+    /// the schedule (`tf.compat.v1.train.exponential_decay`) at the step
+    /// count before this step.
+    fn rate(&mut self, w: ValueId, lr: f64) -> Emitted {
+        let dtype = self.dtype(w);
+        let Some(decay) = self.decay else {
+            return Ok(self.constant(w, lr));
+        };
+        if let Some(&(_, r)) = self.lr.iter().find(|(d, _)| *d == dtype) {
+            return Ok(r);
+        }
+        let t = match self.global_step {
+            Some(t) => t,
+            None => {
+                let step = self.new_slot("train/step", Type::scalar(DType::I64));
+                let one = self.scalar(DType::I64, 1.0);
+                let next = self.binary(BinaryOp::Add, step, one)?;
+                self.updates.push((step, next));
+                self.global_step = Some(step);
+                step
+            }
+        };
+        let t = self.g.add(Op::Cast { to: dtype }, &[t])?;
+        let steps = self.scalar(dtype, decay.decay_steps);
+        let mut p = self.binary(BinaryOp::Div, t, steps)?;
+        if decay.staircase {
+            p = self.g.add(Op::Unary(UnaryOp::Floor), &[p])?;
+        }
+        let base = self.scalar(dtype, decay.decay_rate);
+        let factor = self.binary(BinaryOp::Pow, base, p)?;
+        let lr = self.scalar(dtype, lr);
+        let r = self.binary(BinaryOp::Mul, lr, factor)?;
+        self.lr.push((dtype, r));
+        Ok(r)
+    }
+
+    /// `tf.clip_by_global_norm(grads, c)`: every gradient times
+    /// `c · min(1 / norm, 1 / c)`, `norm` over all of them together.
+    fn clip_by_global_norm(
+        &mut self,
+        grads: &[(ValueId, ValueId)],
+        c: f64,
+    ) -> Result<Vec<(ValueId, ValueId)>, tfg_ir::TypeError> {
+        let Some(&(_, first)) = grads.first() else {
+            return Ok(Vec::new());
+        };
+        let dtype = self.dtype(first);
+        let mut total = None;
+        for &(_, g) in grads {
+            let g2 = self.g.add(Op::Unary(UnaryOp::Square), &[g])?;
+            let rank = self.g.ty(g).shape.rank();
+            let s = self.g.add(
+                Op::Reduce {
+                    op: ReduceOp::Sum,
+                    axes: (0..rank).collect(),
+                    keepdims: false,
+                },
+                &[g2],
+            )?;
+            let s = if self.dtype(s) == dtype {
+                s
+            } else {
+                self.g.add(Op::Cast { to: dtype }, &[s])?
+            };
+            total = Some(match total {
+                Some(t) => self.binary(BinaryOp::Add, t, s)?,
+                None => s,
+            });
+        }
+        let Some(total) = total else {
+            return Ok(Vec::new());
+        };
+        let norm = self.g.add(Op::Unary(UnaryOp::Sqrt), &[total])?;
+        let inv = self.g.add(Op::Unary(UnaryOp::Reciprocal), &[norm])?;
+        let inv_c = self.scalar(dtype, 1.0 / c);
+        let m = self.binary(BinaryOp::Minimum, inv, inv_c)?;
+        let c = self.scalar(dtype, c);
+        let scale = self.binary(BinaryOp::Mul, c, m)?;
+        let mut out = Vec::new();
+        for &(w, g) in grads {
+            let s = if self.dtype(g) == dtype {
+                scale
+            } else {
+                self.g.add(Op::Cast { to: self.dtype(g) }, &[scale])?
+            };
+            out.push((w, self.binary(BinaryOp::Mul, g, s)?));
+        }
+        Ok(out)
     }
 
     /// Adam's bias-corrected learning rate for this step, in `w`'s dtype.

@@ -297,6 +297,8 @@ fn mlp_training_step() -> Graph {
     g.outputs = vec![("loss".into(), loss)];
     let spec = TrainSpec {
         graph: "mlp".into(),
+        decay: None,
+        clip_norm: None,
         minimize: "loss".into(),
         optimizer: Optimizer::Sgd { lr: 0.1 },
         steps: 1,

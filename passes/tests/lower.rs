@@ -620,6 +620,8 @@ pub fn mlp(batch: u64, features: u64, hidden: u64, classes: u64) -> Graph {
 fn train_step(g: &Graph, optimizer: Optimizer) -> Graph {
     let spec = TrainSpec {
         graph: g.name.clone(),
+        decay: None,
+        clip_norm: None,
         minimize: "loss".into(),
         optimizer,
         steps: 1,

@@ -12,6 +12,8 @@ use tfg_passes::train_step::{build_train_step, TrainStep};
 fn spec(graph: &str, minimize: &str, optimizer: Optimizer, log: &[&str]) -> TrainSpec {
     TrainSpec {
         graph: graph.into(),
+        decay: None,
+        clip_norm: None,
         minimize: minimize.into(),
         optimizer,
         steps: 1,

@@ -412,6 +412,11 @@ fn op_text(op: &Op) -> String {
         Op::Reshape { shape } | Op::BroadcastTo { shape } => shape.to_string(),
         Op::OneHot { depth } => depth.to_string(),
         Op::Cast { to } => to.to_string(),
+        Op::Slice { start, step, shape } => {
+            let from: Vec<usize> = start.iter().map(|&x| x as usize).collect();
+            let by: Vec<usize> = step.iter().map(|&x| x as usize).collect();
+            format!("{} from {} by {}", shape, list(&from), list(&by))
+        }
         _ => String::new(),
     };
     match attr.is_empty() {

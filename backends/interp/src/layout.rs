@@ -1,5 +1,5 @@
 //! Ops that move elements without computing on them: transpose,
-//! broadcast_to and concat. (Reshape moves nothing: row-major order is kept.)
+//! broadcast_to, slice and concat. (Reshape moves nothing: row-major order is kept.)
 
 use crate::index::{broadcast_strides, gather, strides};
 use tfg_ir::element::{typed, with_any, Elem};
@@ -18,6 +18,18 @@ pub(crate) fn broadcast_to(x: &Tensor, out: &[usize]) -> Result<Data, String> {
     let dtype = x.dtype();
     let steps = broadcast_strides(&x.shape, out);
     with_any!(dtype, T => Ok(T::wrap(gather(typed::<T>(&x.data, dtype)?, out, steps))))
+}
+
+/// Elements `start + step * i` along each axis: a strided view, walked.
+pub(crate) fn slice(x: &Tensor, start: &[u64], step: &[u64], out: &[usize]) -> Result<Data, String> {
+    let own = strides(&x.shape);
+    let base: usize = start.iter().zip(&own).map(|(&s, &o)| s as usize * o).sum();
+    let steps = step.iter().zip(&own).map(|(&s, &o)| s as usize * o).collect();
+    let dtype = x.dtype();
+    if out.contains(&0) {
+        return Ok(with_any!(dtype, T => T::wrap(Vec::new())));
+    }
+    with_any!(dtype, T => Ok(T::wrap(gather(&typed::<T>(&x.data, dtype)?[base..], out, steps))))
 }
 
 /// Joins `parts` along `axis`: for each position before the axis, each part

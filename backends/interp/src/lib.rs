@@ -228,6 +228,8 @@ fn eval(g: &Graph, i: usize, values: &[Option<Cow<Tensor>>]) -> Result<Tensor, S
         Op::Reshape { .. } => args[0].data.clone(),
         Op::BroadcastTo { .. } => layout::broadcast_to(args[0], &shape)?,
         Op::Concat { axis } => layout::concat(&args, *axis, &shape)?,
+        Op::Slice { start, step, .. } => layout::slice(args[0], start, step, &shape)?,
+        Op::StopGradient => args[0].data.clone(),
         Op::OneHot { depth } => convert::one_hot(args[0], *depth)?,
         Op::Cast { to } => convert::cast(&args[0].data, *to)?,
         Op::Grad | Op::Input { .. } | Op::Param { .. } => {

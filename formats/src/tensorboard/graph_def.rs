@@ -100,6 +100,13 @@ fn attrs(op: &Op, dtype: DType, shape: &Shape) -> BTreeMap<String, AttrValue> {
         }
         Op::OneHot { depth } => vec![("depth", value(Attr::I(*depth as i64)))],
         Op::Cast { to } => vec![("to", value(Attr::Type(data_type(*to))))],
+        Op::Slice { start, step, .. } => {
+            let wide = |xs: &[u64]| xs.iter().map(|&x| x as usize).collect::<Vec<_>>();
+            vec![
+                ("begin", ints(&wide(start))),
+                ("strides", ints(&wide(step))),
+            ]
+        }
         _ => Vec::new(),
     };
     attr.extend(own.into_iter().map(|(k, v)| (k.to_string(), v)));

@@ -617,6 +617,7 @@ fn build_op(
         "argmax" | "argmin" | "concat" => &["axis"],
         "transpose" => &["perm"],
         "reshape" | "broadcast_to" => &["shape"],
+        "slice" => &["start", "step", "shape"],
         "one_hot" => &["depth"],
         "cast" => &["to"],
         _ => &[],
@@ -660,6 +661,17 @@ fn build_op(
         "select" => Op::Select,
         "matmul" => Op::MatMul,
         "grad" => Op::Grad,
+        "stop_gradient" => Op::StopGradient,
+        "slice" => match (take("start"), take("step"), take("shape")) {
+            (Some(Attr::Ints(start)), Some(Attr::Ints(step)), Some(Attr::Shape(shape))) => {
+                Op::Slice {
+                    start: start.into_iter().map(|x| x as u64).collect(),
+                    step: step.into_iter().map(|x| x as u64).collect(),
+                    shape,
+                }
+            }
+            _ => return Err(missing("start, step and shape")),
+        },
         "argmax" | "argmin" | "concat" => {
             let axis = match take("axis") {
                 Some(Attr::Int(a)) => a as usize,

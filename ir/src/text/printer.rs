@@ -114,8 +114,8 @@ pub fn ty(t: &Type) -> String {
     }
 }
 
-fn list(xs: &[usize]) -> String {
-    let xs: Vec<String> = xs.iter().map(usize::to_string).collect();
+fn list<T: ToString>(xs: &[T]) -> String {
+    let xs: Vec<String> = xs.iter().map(T::to_string).collect();
     format!("[{}]", xs.join(", "))
 }
 
@@ -147,9 +147,20 @@ fn attrs(op: &Op, node_name: Option<&str>, dtype: DType) -> Vec<String> {
         Op::Reshape { shape } | Op::BroadcastTo { shape } => {
             a.push(format!("shape = {}", dims(shape)))
         }
+        Op::Slice { start, step, shape } => {
+            a.push(format!("start = {}", list(start)));
+            a.push(format!("step = {}", list(step)));
+            a.push(format!("shape = {}", dims(shape)));
+        }
         Op::OneHot { depth } => a.push(format!("depth = {depth}")),
         Op::Cast { to } => a.push(format!("to = {to}")),
-        Op::Const(_) | Op::Unary(_) | Op::Binary(_) | Op::Select | Op::MatMul | Op::Grad => {}
+        Op::Const(_)
+        | Op::Unary(_)
+        | Op::Binary(_)
+        | Op::Select
+        | Op::MatMul
+        | Op::Grad
+        | Op::StopGradient => {}
     }
     a
 }

@@ -44,7 +44,11 @@ pub fn op_cost(kind: NodeKind, out: &Type, args: &[&Type]) -> f64 {
         NodeKind::Unary(u) => moved + n * unary_flops(u),
         NodeKind::Binary(BinaryOp::Pow) => moved + 8.0 * n,
         NodeKind::Binary(_) | NodeKind::Select | NodeKind::Cast => moved + n,
-        NodeKind::BroadcastTo | NodeKind::Transpose | NodeKind::Concat | NodeKind::OneHot => moved,
+        NodeKind::BroadcastTo
+        | NodeKind::Transpose
+        | NodeKind::Concat
+        | NodeKind::Slice
+        | NodeKind::OneHot => moved,
         NodeKind::Reduce(_) | NodeKind::ArgMax | NodeKind::ArgMin => {
             moved + args.first().map_or(0.0, |a| numel(&a.shape))
         }
@@ -55,7 +59,7 @@ pub fn op_cost(kind: NodeKind, out: &Type, args: &[&Type]) -> f64 {
                 .map_or(1.0, size);
             moved + 2.0 * n * k
         }
-        NodeKind::Grad => moved,
+        NodeKind::Grad | NodeKind::StopGradient => moved,
     }
 }
 

@@ -27,9 +27,11 @@ pub enum NodeKind {
     Reshape,
     BroadcastTo,
     Concat,
+    Slice,
     OneHot,
     Cast,
     Grad,
+    StopGradient,
 }
 
 impl NodeKind {
@@ -43,9 +45,11 @@ impl NodeKind {
             NodeKind::Reshape,
             NodeKind::BroadcastTo,
             NodeKind::Concat,
+            NodeKind::Slice,
             NodeKind::OneHot,
             NodeKind::Cast,
             NodeKind::Grad,
+            NodeKind::StopGradient,
         ];
         UnaryOp::ALL
             .into_iter()
@@ -75,9 +79,11 @@ impl NodeKind {
             NodeKind::Reshape => "reshape",
             NodeKind::BroadcastTo => "broadcast_to",
             NodeKind::Concat => "concat",
+            NodeKind::Slice => "slice",
             NodeKind::OneHot => "one_hot",
             NodeKind::Cast => "cast",
             NodeKind::Grad => "grad",
+            NodeKind::StopGradient => "stop_gradient",
         }
     }
 
@@ -96,6 +102,7 @@ impl NodeKind {
                 | NodeKind::Reshape
                 | NodeKind::BroadcastTo
                 | NodeKind::Concat
+                | NodeKind::Slice
                 | NodeKind::OneHot
                 | NodeKind::Cast
         )
@@ -127,6 +134,8 @@ impl NodeKind {
             NodeKind::OneHot => (3, 8),
             NodeKind::Cast => (3, 9),
             NodeKind::Grad => (3, 10),
+            NodeKind::Slice => (3, 11),
+            NodeKind::StopGradient => (3, 12),
         }
     }
 }
@@ -152,6 +161,11 @@ pub enum Attr {
     Shape(Vec<Dim>),
     Depth(u64),
     DType(DType),
+    Slice {
+        start: Vec<u64>,
+        step: Vec<u64>,
+        shape: Vec<Dim>,
+    },
 }
 
 impl Attr {
@@ -194,6 +208,14 @@ impl fmt::Display for Attr {
             }
             Attr::Depth(d) => write!(f, "depth={d}"),
             Attr::DType(t) => write!(f, "to={t}"),
+            Attr::Slice { start, step, shape } => {
+                f.write_str("start=")?;
+                list(f, start)?;
+                f.write_str(",step=")?;
+                list(f, step)?;
+                f.write_str(",shape=")?;
+                list(f, shape)
+            }
         }
     }
 }
@@ -400,7 +422,16 @@ pub fn split(op: &Op) -> Option<(NodeKind, Option<Attr>)> {
         Op::Concat { axis } => (NodeKind::Concat, Some(Attr::Axis(*axis))),
         Op::OneHot { depth } => (NodeKind::OneHot, Some(Attr::Depth(*depth))),
         Op::Cast { to } => (NodeKind::Cast, Some(Attr::DType(*to))),
+        Op::Slice { start, step, shape } => (
+            NodeKind::Slice,
+            Some(Attr::Slice {
+                start: start.clone(),
+                step: step.clone(),
+                shape: shape.0.clone(),
+            }),
+        ),
         Op::Grad => (NodeKind::Grad, None),
+        Op::StopGradient => (NodeKind::StopGradient, None),
     })
 }
 
@@ -429,6 +460,12 @@ pub fn join(kind: NodeKind, attr: Option<&Attr>) -> Option<Op> {
         (NodeKind::OneHot, Some(Attr::Depth(depth))) => Op::OneHot { depth: *depth },
         (NodeKind::Cast, Some(Attr::DType(to))) => Op::Cast { to: *to },
         (NodeKind::Grad, None) => Op::Grad,
+        (NodeKind::StopGradient, None) => Op::StopGradient,
+        (NodeKind::Slice, Some(Attr::Slice { start, step, shape })) => Op::Slice {
+            start: start.clone(),
+            step: step.clone(),
+            shape: Shape(shape.clone()),
+        },
         _ => return None,
     })
 }

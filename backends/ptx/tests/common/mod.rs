@@ -490,6 +490,8 @@ pub fn mlp(batch: u64, features: u64, hidden: u64, classes: u64, loss_only: bool
 fn train_step(g: &Graph, optimizer: tfg_ir::Optimizer) -> Graph {
     let spec = tfg_ir::TrainSpec {
         graph: g.name.clone(),
+        decay: None,
+        clip_norm: None,
         minimize: "loss".into(),
         optimizer,
         steps: 1,
