@@ -705,7 +705,13 @@ impl GraphLowerer<'_, '_> {
 
     /// `axis` in `-(rank + extra) .. rank + extra`, made non-negative; `extra`
     /// is 1 where the axis may also name the position after the last.
-    pub(crate) fn normalise_axis(&mut self, axis: i64, ty: &Type, extra: usize, span: Span) -> Lowered<usize> {
+    pub(crate) fn normalise_axis(
+        &mut self,
+        axis: i64,
+        ty: &Type,
+        extra: usize,
+        span: Span,
+    ) -> Lowered<usize> {
         let n = (ty.shape.rank() + extra) as i64;
         if (-n..n).contains(&axis) {
             return Ok(if axis < 0 { axis + n } else { axis } as usize);

@@ -47,7 +47,13 @@ impl GraphLowerer<'_, '_> {
         at: At,
         bound: &[Option<&Expr>],
     ) -> Lowered<Val> {
-        let arg = |k: usize| bound.get(k).copied().flatten().ok_or(crate::lower::Reported);
+        let arg = |k: usize| {
+            bound
+                .get(k)
+                .copied()
+                .flatten()
+                .ok_or(crate::lower::Reported)
+        };
         let v = match c {
             Composite::StopGradient => {
                 let x = self.lower_expr(arg(0)?)?;
@@ -126,16 +132,22 @@ impl GraphLowerer<'_, '_> {
                     if self.ty(v).dtype != DType::Bool {
                         let ty = self.ty(v).clone();
                         return Err(self.error(
-                            Diagnostic::error(format!("`{}` needs bool operands, got {ty}", at.name))
-                                .at(at.span),
+                            Diagnostic::error(format!(
+                                "`{}` needs bool operands, got {ty}",
+                                at.name
+                            ))
+                            .at(at.span),
                         ));
                     }
                 }
                 let and = c == Composite::LogicalAnd;
-                let fixed = self.constant(at, Tensor {
-                    shape: vec![],
-                    data: Data::Bool(vec![!and]),
-                })?;
+                let fixed = self.constant(
+                    at,
+                    Tensor {
+                        shape: vec![],
+                        data: Data::Bool(vec![!and]),
+                    },
+                )?;
                 let (yes, no) = if and { (b, fixed) } else { (fixed, b) };
                 self.op(at, Op::Select, &[a, yes, no])?
             }
@@ -224,8 +236,10 @@ impl GraphLowerer<'_, '_> {
                         if self.ty(f).shape.rank() != 0 {
                             let ty = self.ty(f).clone();
                             return Err(self.error(
-                                Diagnostic::error(format!("`pad` needs a scalar `value`, got {ty}"))
-                                    .at(at.span),
+                                Diagnostic::error(format!(
+                                    "`pad` needs a scalar `value`, got {ty}"
+                                ))
+                                .at(at.span),
                             ));
                         }
                         f
@@ -462,9 +476,7 @@ impl GraphLowerer<'_, '_> {
                 _ => Ok(None),
             }
         };
-        let all_pairs = items
-            .iter()
-            .all(|i| matches!(&i.kind, ExprKind::Array(_)));
+        let all_pairs = items.iter().all(|i| matches!(&i.kind, ExprKind::Array(_)));
         let pads = if all_pairs && items.len() == rank {
             let mut pads = Vec::new();
             for p in items {
@@ -787,15 +799,12 @@ impl GraphLowerer<'_, '_> {
         let it = self.ty(i).clone();
         if !it.dtype.is_int() {
             return Err(self.error(
-                Diagnostic::error(format!("`take` needs i32 or i64 indices, got {it}"))
-                    .at(at.span),
+                Diagnostic::error(format!("`take` needs i32 or i64 indices, got {it}")).at(at.span),
             ));
         }
         let n = self.known_dim(at, x, axis)?;
         if n == 0 {
-            return Err(self.error(
-                Diagnostic::error("`take` from an empty axis").at(at.span),
-            ));
+            return Err(self.error(Diagnostic::error("`take` from an empty axis").at(at.span)));
         }
         let bool_in = self.ty(x).dtype == DType::Bool;
         let x = if bool_in {

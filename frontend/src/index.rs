@@ -130,9 +130,9 @@ impl GraphLowerer<'_, '_> {
             Some(e) => {
                 let s = self.static_int(e)?;
                 if s == 0 {
-                    return Err(self.error(
-                        Diagnostic::error("a slice step cannot be 0").at(e.span),
-                    ));
+                    return Err(
+                        self.error(Diagnostic::error("a slice step cannot be 0").at(e.span))
+                    );
                 }
                 s
             }

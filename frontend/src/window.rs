@@ -38,7 +38,14 @@ struct Axis {
 }
 
 impl Axis {
-    fn new(size: u64, taps: u64, dilation: u64, stride: u64, padding: &Padding, k: usize) -> Option<Axis> {
+    fn new(
+        size: u64,
+        taps: u64,
+        dilation: u64,
+        stride: u64,
+        padding: &Padding,
+        k: usize,
+    ) -> Option<Axis> {
         let span = (taps - 1).checked_mul(dilation)?.checked_add(1)?;
         let pad = match padding {
             Padding::Valid => (0, 0),
@@ -64,12 +71,7 @@ impl Axis {
 
 impl GraphLowerer<'_, '_> {
     /// Lowers `conv2d`, `max_pool` or `avg_pool`.
-    pub(crate) fn window(
-        &mut self,
-        c: Composite,
-        at: At,
-        bound: &[Option<&Expr>],
-    ) -> Lowered<Val> {
+    pub(crate) fn window(&mut self, c: Composite, at: At, bound: &[Option<&Expr>]) -> Lowered<Val> {
         let arg = |k: usize| bound.get(k).copied().flatten();
         let x = arg(0).ok_or(crate::lower::Reported)?;
         let x = self.lower_expr(x)?;
@@ -225,13 +227,13 @@ impl GraphLowerer<'_, '_> {
                 _ => {
                     return Err(self.error(
                         Diagnostic::error(format!(
-                            "`{}`: a window of {} taps (dilation {}) does not fit in {} {} of input",
-                            at.name,
-                            taps[k],
-                            dilation[k],
-                            size[k],
-                            if k == 0 { "rows" } else { "columns" }
-                        ))
+                        "`{}`: a window of {} taps (dilation {}) does not fit in {} {} of input",
+                        at.name,
+                        taps[k],
+                        dilation[k],
+                        size[k],
+                        if k == 0 { "rows" } else { "columns" }
+                    ))
                         .at(at.span),
                     ))
                 }
@@ -241,7 +243,13 @@ impl GraphLowerer<'_, '_> {
     }
 
     /// The padded input's strided views, one a tap, in row-major tap order.
-    fn taps(&mut self, at: At, x: ValueId, axes: &[Axis; 2], fill: ValueId) -> Lowered<Vec<ValueId>> {
+    fn taps(
+        &mut self,
+        at: At,
+        x: ValueId,
+        axes: &[Axis; 2],
+        fill: ValueId,
+    ) -> Lowered<Vec<ValueId>> {
         let pads = [(0, 0), axes[0].pad, axes[1].pad, (0, 0)];
         let xp = self.pad(at, x, &pads, fill)?;
         let mut shape = self.ty(xp).shape.clone();
@@ -290,7 +298,12 @@ impl GraphLowerer<'_, '_> {
                     Op::Slice {
                         start: vec![i, j, 0, 0],
                         step: vec![1; 4],
-                        shape: Shape(vec![Dim::Known(1), Dim::Known(1), Dim::Known(1), Dim::Known(k)]),
+                        shape: Shape(vec![
+                            Dim::Known(1),
+                            Dim::Known(1),
+                            Dim::Known(1),
+                            Dim::Known(k),
+                        ]),
                     },
                     &[w],
                 )?;

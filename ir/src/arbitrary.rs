@@ -342,7 +342,7 @@ impl Builder {
     }
 
     fn step(&mut self) {
-        match self.rng.below(14) {
+        match self.rng.below(15) {
             0 => {
                 let ty = self.random_type();
                 self.leaf(ty);
@@ -373,8 +373,35 @@ impl Builder {
             10 => self.reshape(),
             11 => self.broadcast_to(),
             12 => self.concat(),
+            13 => self.slice(),
             _ => self.one_hot_or_cast(),
         }
+    }
+
+    /// A strided window of a value: per axis a start, a step and a length
+    /// that fit.
+    fn slice(&mut self) {
+        let x = self.any_value();
+        let dims = known(&self.ty(x));
+        let (mut start, mut step, mut out) = (Vec::new(), Vec::new(), Vec::new());
+        for &n in &dims {
+            let s = self.rng.below(n as usize + 1) as u64;
+            let k = 1 + self.rng.below(3) as u64;
+            let room = n - s;
+            let max_len = if room == 0 { 0 } else { (room - 1) / k + 1 };
+            let len = self.rng.below(max_len as usize + 1) as u64;
+            start.push(if len == 0 { 0 } else { s });
+            step.push(k);
+            out.push(len);
+        }
+        self.add(
+            Op::Slice {
+                start,
+                step,
+                shape: Shape::known(&out),
+            },
+            &[x],
+        );
     }
 
     fn unary(&mut self) {

@@ -70,7 +70,9 @@ pub fn specialize(g: &Graph, dims: &BTreeMap<String, u64>) -> Result<Graph, Type
     for i in 0..out.nodes.len() {
         let node = &mut out.nodes[i];
         match &mut node.op {
-            Op::Reshape { shape } | Op::BroadcastTo { shape } => *shape = substitute(shape, dims)?,
+            Op::Reshape { shape } | Op::BroadcastTo { shape } | Op::Slice { shape, .. } => {
+                *shape = substitute(shape, dims)?
+            }
             _ => {}
         }
         let declared = Type::new(node.ty.dtype, substitute(&node.ty.shape, dims)?);

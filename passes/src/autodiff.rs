@@ -875,7 +875,9 @@ impl Emitter<'_> {
                 continue;
             }
             let (Some(len), Some(n)) = (len.known(), full.known()) else {
-                return Err(TypeError::new("slice: a sliced axis must have a known size"));
+                return Err(TypeError::new(
+                    "slice: a sliced axis must have a known size",
+                ));
             };
             let zero = self.scalar(self.ty(d).dtype, 0.0);
             let mut span = len;
@@ -922,6 +924,7 @@ impl Emitter<'_> {
         Ok(d)
     }
 
+    /// Each operand's gradient is its own range of `dz` along `axis`.
     fn concat_rule(
         &mut self,
         args: &[ValueId],
@@ -932,38 +935,25 @@ impl Emitter<'_> {
         if args.len() == 1 {
             return Ok(vec![Some(dz)]);
         }
-        let sz = self.shape(dz);
-        let total = sz.0[axis]
-            .known()
-            .ok_or_else(|| TypeError::new("concat: the concatenated dimension must be known"))?
-            as usize;
-        let mut expanded = sz.0.clone();
-        expanded.insert(axis, Dim::Known(1));
-        let dz_e = self.reshape(dz, &Shape(expanded))?;
-        let zero = self.scalar(self.ty(dz).dtype, 0.0);
-        let trailing = sz.rank() - axis - 1;
+        let rank = self.shape(dz).rank();
         let mut offset = 0;
         let mut out = Vec::with_capacity(args.len());
         for (&x, &want) in args.iter().zip(wants) {
             let n = self.ty(x).shape.0[axis].known().ok_or_else(|| {
                 TypeError::new("concat: an operand's concatenated dimension must be known")
-            })? as usize;
+            })?;
             if want {
-                let mask: Vec<bool> = (0..n * total)
-                    .map(|i| i % total == offset + i / total)
-                    .collect();
-                let shape = [vec![n, total], vec![1; trailing]].concat();
-                let mask = self.constant(Tensor {
-                    shape,
-                    data: Data::Bool(mask),
-                });
-                let picked = self.select(mask, dz_e, zero)?;
-                out.push(Some(self.reduce(
-                    ReduceOp::Sum,
-                    picked,
-                    vec![axis + 1],
-                    false,
-                )?));
+                let mut start = vec![0; rank];
+                start[axis] = offset;
+                let part = self.g.add(
+                    Op::Slice {
+                        start,
+                        step: vec![1; rank],
+                        shape: self.shape(x),
+                    },
+                    &[dz],
+                )?;
+                out.push(Some(part));
             } else {
                 out.push(None);
             }

@@ -433,7 +433,7 @@ impl Update<'_> {
         let c2 = self.binary(BinaryOp::Sub, one, beta2_power)?;
         let c2 = self.g.add(Op::Unary(UnaryOp::Sqrt), &[c2])?;
         let c1 = self.binary(BinaryOp::Sub, one, beta1_power)?;
-        let lr = self.scalar(dtype, lr);
+        let lr = self.rate(w, lr)?;
         let alpha = self.binary(BinaryOp::Mul, lr, c2)?;
         let alpha = self.binary(BinaryOp::Div, alpha, c1)?;
         self.alpha.push((dtype, alpha));

@@ -21,10 +21,19 @@ pub(crate) fn broadcast_to(x: &Tensor, out: &[usize]) -> Result<Data, String> {
 }
 
 /// Elements `start + step * i` along each axis: a strided view, walked.
-pub(crate) fn slice(x: &Tensor, start: &[u64], step: &[u64], out: &[usize]) -> Result<Data, String> {
+pub(crate) fn slice(
+    x: &Tensor,
+    start: &[u64],
+    step: &[u64],
+    out: &[usize],
+) -> Result<Data, String> {
     let own = strides(&x.shape);
     let base: usize = start.iter().zip(&own).map(|(&s, &o)| s as usize * o).sum();
-    let steps = step.iter().zip(&own).map(|(&s, &o)| s as usize * o).collect();
+    let steps = step
+        .iter()
+        .zip(&own)
+        .map(|(&s, &o)| s as usize * o)
+        .collect();
     let dtype = x.dtype();
     if out.contains(&0) {
         return Ok(with_any!(dtype, T => T::wrap(Vec::new())));

@@ -65,8 +65,9 @@ enum Attr {
     DType(DType),
 }
 
-const ATTR_KEYS: [&str; 10] = [
-    "name", "default", "init", "axes", "keepdims", "axis", "perm", "shape", "depth", "to",
+const ATTR_KEYS: [&str; 12] = [
+    "name", "default", "init", "axes", "keepdims", "axis", "perm", "shape", "depth", "to", "start",
+    "step",
 ];
 
 struct Parser {
@@ -334,14 +335,18 @@ impl Parser {
             "name" => Attr::Name(self.name("a name")?),
             "default" => Attr::Default(self.literal()?),
             "init" => Attr::Init(self.init()?),
-            "axes" | "perm" => {
+            "axes" | "perm" | "start" | "step" => {
                 self.expect('[')?;
                 let mut xs = Vec::new();
                 while !self.eat(']') {
                     if !xs.is_empty() {
                         self.expect(',')?;
                     }
-                    xs.push(self.uint("an axis")? as usize);
+                    xs.push(self.uint(if key == "axes" || key == "perm" {
+                        "an axis"
+                    } else {
+                        "an integer"
+                    })? as usize);
                 }
                 Attr::Ints(xs)
             }

@@ -155,7 +155,10 @@ impl Ord for NodeKind {
 /// An op's attributes, as a leaf e-node.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Attr {
-    Axes { axes: Vec<usize>, keepdims: bool },
+    Axes {
+        axes: Vec<usize>,
+        keepdims: bool,
+    },
     Axis(usize),
     Perm(Vec<usize>),
     Shape(Vec<Dim>),
