@@ -385,12 +385,17 @@ impl Builder {
         let dims = known(&self.ty(x));
         let (mut start, mut step, mut out) = (Vec::new(), Vec::new(), Vec::new());
         for &n in &dims {
-            let s = self.rng.below(n as usize + 1) as u64;
+            // Sizes stay at least 1 (as the generator's other ops assume)
+            // unless the operand's is 0.
+            let s = self.rng.below(n.max(1) as usize) as u64;
             let k = 1 + self.rng.below(3) as u64;
-            let room = n - s;
-            let max_len = if room == 0 { 0 } else { (room - 1) / k + 1 };
-            let len = self.rng.below(max_len as usize + 1) as u64;
-            start.push(if len == 0 { 0 } else { s });
+            let max_len = n.saturating_sub(s).saturating_sub(1) / k + 1;
+            let len = if n == 0 {
+                0
+            } else {
+                1 + self.rng.below(max_len as usize) as u64
+            };
+            start.push(s.min(n.saturating_sub(1)));
             step.push(k);
             out.push(len);
         }
