@@ -40,6 +40,17 @@ pub enum Command {
     Graph(GraphArgs),
     /// An interactive prompt that compiles and runs each statement as it is entered.
     Repl(ReplArgs),
+    /// An ONNX model as a readable .tfg file and a safetensors file of its initializers.
+    Import(ImportArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ImportArgs {
+    /// The ONNX model (.onnx).
+    pub model: PathBuf,
+    /// The .tfg file to write; the params go beside it, with the extension .safetensors.
+    #[arg(short, long, value_name = "OUT.tfg")]
+    pub output: PathBuf,
 }
 
 #[derive(Args, Debug)]

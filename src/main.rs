@@ -17,6 +17,7 @@ mod compile;
 mod dump;
 mod failure;
 mod graph_cmd;
+mod import;
 mod opt;
 mod repl;
 mod run;
@@ -70,5 +71,6 @@ fn dispatch(cli: &Cli) -> Result<(), failure::Failure> {
         Command::Compile(args) => compile::compile(args),
         Command::Repl(args) => repl::repl(args),
         Command::Graph(args) => graph_cmd::graph(args),
+        Command::Import(args) => import::import(args),
     }
 }

@@ -150,10 +150,7 @@ impl Loaded {
     /// A source for errors about feeds and params, which have no place in a
     /// file to point at.
     pub fn source(&self) -> Source {
-        Source {
-            name: self.paths.manifest.display().to_string(),
-            text: String::new(),
-        }
+        Source::new(self.paths.manifest.display().to_string(), "")
     }
 
     /// Its outputs' names, in the order a run gives them.

@@ -19,8 +19,14 @@ pub struct Session {
 
 impl Session {
     /// Initialises the params of `g` (whose shapes are concrete) that have no value yet.
+    /// The source's own param values (an imported model's) come first.
     pub fn init_missing(&mut self, g: &Graph, seed: u64, src: &Source) -> Result<(), Error> {
         crate::backend::check_memory(g)?;
+        for (name, value) in &src.params {
+            if !self.params.contains_key(name) {
+                self.params.insert(name.clone(), value.clone());
+            }
+        }
         for v in g.params() {
             let node = g.node(v);
             let Op::Param { name, init } = &node.op else {

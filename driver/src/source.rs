@@ -4,28 +4,63 @@ use crate::Error;
 use std::path::Path;
 use tfg_frontend::diag::Diagnostic;
 use tfg_frontend::Module;
-use tfg_ir::Loc;
+use tfg_ir::{Loc, Tensor};
 use tfg_passes::Level;
 
 /// A source file: the name errors show and its text.
 pub struct Source {
     pub name: String,
     pub text: String,
+    /// Values for params that the text declares without them: an imported
+    /// ONNX model's initializers.
+    pub params: Vec<(String, Tensor)>,
+    /// An imported model's inputs and outputs: the identifier the text gives
+    /// each, and the model's own name, which the compiled graph takes back
+    /// (so `--feed` and the printed outputs use the model's names).
+    pub renames: Vec<(String, String)>,
 }
 
 impl Source {
-    /// Reads `path`; the name is the path as the user wrote it.
+    /// A source of `.tfg` text (or a Graph IR dump) called `name`.
+    pub fn new(name: impl Into<String>, text: impl Into<String>) -> Source {
+        Source {
+            name: name.into(),
+            text: text.into(),
+            params: Vec::new(),
+            renames: Vec::new(),
+        }
+    }
+
+    /// Reads `path`; the name is the path as the user wrote it. An `.onnx`
+    /// model is imported: the text is the `.tfg` graph `tfg import` writes,
+    /// the params its initializers.
     pub fn load(path: &Path) -> Result<Source, Error> {
         let name = path.display().to_string();
         let bytes =
             std::fs::read(path).map_err(|e| Error::new(format!("cannot read `{name}`: {e}")))?;
+        if is_onnx(path) {
+            let imported = import_onnx(path, &bytes)?;
+            let renames = imported
+                .inputs
+                .into_iter()
+                .chain(imported.outputs)
+                .filter(|(onnx, ident)| onnx != ident)
+                .map(|(onnx, ident)| (ident, onnx))
+                .collect();
+            return Ok(Source {
+                name,
+                text: imported.source,
+                params: imported.params,
+                renames,
+            });
+        }
         match String::from_utf8(bytes) {
-            Ok(text) => Ok(Source { name, text }),
+            Ok(text) => Ok(Source::new(name, text)),
             Err(e) => {
                 // Point at the first bad byte, in a copy of the text where it is replaced.
                 let at = e.utf8_error().valid_up_to();
                 let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
-                let source = Source { name, text };
+                let source = Source::new(name, text);
                 let d = Diagnostic::error(format!("`{}` is not UTF-8 text", source.name))
                     .at(tfg_frontend::ast::Span::new(at, at + 1))
                     .label("this byte is not UTF-8");
@@ -47,7 +82,13 @@ impl Source {
                 self.name
             )));
         }
-        tfg_frontend::compile(&self.text).map_err(|diags| self.failure(diags))
+        let mut module = tfg_frontend::compile(&self.text).map_err(|diags| self.failure(diags))?;
+        if !self.renames.is_empty() {
+            for g in &mut module.graphs {
+                rename(g, &self.renames);
+            }
+        }
+        Ok(module)
     }
 
     /// Whether the file holds Graph IR text rather than `.tfg` source.
@@ -151,4 +192,56 @@ impl Source {
             .map_or(line.len(), |(i, _)| i);
         Some(line_start + col)
     }
+}
+
+/// Gives inputs and outputs of `g` their names from `renames` (identifier,
+/// name).
+fn rename(g: &mut tfg_ir::Graph, renames: &[(String, String)]) {
+    let to = |n: &str| renames.iter().find(|(i, _)| i == n).map(|(_, o)| o.clone());
+    for node in &mut g.nodes {
+        if let tfg_ir::Op::Input { name, .. } = &mut node.op {
+            if let Some(o) = to(name) {
+                *name = o.clone();
+                node.name = Some(o);
+            }
+        }
+    }
+    for (name, _) in &mut g.outputs {
+        if let Some(o) = to(name) {
+            *name = o;
+        }
+    }
+}
+
+/// Whether `path` names an ONNX model (by its extension).
+pub fn is_onnx(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("onnx"))
+}
+
+/// Imports the ONNX model at `path` (its `bytes` read already); external
+/// tensor data is read relative to the model's directory. The graph is
+/// named after the file.
+pub fn import_onnx(path: &Path, bytes: &[u8]) -> Result<tfg_onnx::Imported, Error> {
+    let name = path.display().to_string();
+    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let graph = tfg_onnx::graph_name(&stem);
+    let external = move |location: &str| -> Result<Vec<u8>, String> {
+        let file = Path::new(location);
+        let plain = file
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)));
+        if !plain {
+            return Err(format!(
+                "external data `{location}` must be a path inside the model's directory"
+            ));
+        }
+        std::fs::read(dir.join(file))
+            .map_err(|e| format!("cannot read external data `{location}`: {e}"))
+    };
+    tfg_onnx::import(bytes, &graph, &external).map_err(|e| Error::new(format!("{name}: {e}")))
 }

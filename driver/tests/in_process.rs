@@ -23,10 +23,7 @@ train hello {
 ";
 
 fn source(text: &str) -> Source {
-    Source {
-        name: "in_process.tfg".into(),
-        text: text.into(),
-    }
+    Source::new("in_process.tfg", text)
 }
 
 fn scalar(t: &Tensor) -> f64 {

@@ -98,10 +98,7 @@ impl Workspace {
 
     /// The text the graph's places refer to, as a source for errors.
     pub fn source(&self) -> Source {
-        Source {
-            name: self.name.clone(),
-            text: self.inc.text().to_string(),
-        }
+        Source::new(self.name.clone(), self.inc.text())
     }
 
     /// Reads the `.npy` file defaults of inputs that got none yet. A path is

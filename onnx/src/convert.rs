@@ -1,0 +1,1472 @@
+//! ONNX nodes to `.tfg` statements, one rule an operator type.
+
+use crate::constant::{dtype_of, Constant, Elem};
+use crate::names::Names;
+use crate::proto::{AttributeProto, GraphProto, NodeProto};
+use crate::{ExternalData, ImportError, Imported};
+use std::collections::{HashMap, HashSet};
+use tfg_frontend::Incremental;
+use tfg_ir::{DType, Dim, Type};
+
+/// The operator types with a rule below.
+pub(crate) const SUPPORTED: &[&str] = &[
+    "Abs",
+    "Add",
+    "And",
+    "ArgMax",
+    "ArgMin",
+    "AveragePool",
+    "BatchNormalization",
+    "Cast",
+    "Ceil",
+    "Clip",
+    "Concat",
+    "Constant",
+    "ConstantOfShape",
+    "Conv",
+    "Cos",
+    "Div",
+    "Dropout",
+    "Elu",
+    "Equal",
+    "Erf",
+    "Exp",
+    "Expand",
+    "Flatten",
+    "Floor",
+    "Gather",
+    "Gelu",
+    "Gemm",
+    "GlobalAveragePool",
+    "GlobalMaxPool",
+    "Greater",
+    "GreaterOrEqual",
+    "Identity",
+    "LeakyRelu",
+    "Less",
+    "LessOrEqual",
+    "Log",
+    "LogSoftmax",
+    "LRN",
+    "MatMul",
+    "Max",
+    "MaxPool",
+    "Mean",
+    "Min",
+    "Mod",
+    "Mul",
+    "Neg",
+    "Not",
+    "Or",
+    "Pad",
+    "Pow",
+    "Range",
+    "Reciprocal",
+    "ReduceL2",
+    "ReduceLogSumExp",
+    "ReduceMax",
+    "ReduceMean",
+    "ReduceMin",
+    "ReduceProd",
+    "ReduceSum",
+    "ReduceSumSquare",
+    "Relu",
+    "Reshape",
+    "Shape",
+    "Sigmoid",
+    "Sign",
+    "Sin",
+    "Size",
+    "Slice",
+    "Softmax",
+    "Softplus",
+    "Split",
+    "Sqrt",
+    "Squeeze",
+    "Sub",
+    "Sum",
+    "Tanh",
+    "Tile",
+    "Transpose",
+    "Unsqueeze",
+    "Where",
+    "Xor",
+    "HardSigmoid",
+    "PRelu",
+    "Selu",
+    "CumSum",
+    "Einsum",
+];
+
+/// What an ONNX value is while importing.
+#[derive(Clone, Debug)]
+enum Value {
+    /// A value of the graph, by its identifier.
+    Tensor(String),
+    /// Known at import time.
+    Const(Constant),
+}
+
+type Result<T> = std::result::Result<T, String>;
+
+pub(crate) struct Importer<'a> {
+    inc: Incremental,
+    lines: Vec<String>,
+    names: Names,
+    values: HashMap<String, Value>,
+    params: Vec<(String, tfg_ir::Tensor)>,
+    opset: i64,
+    external: ExternalData<'a>,
+    graph_name: String,
+}
+
+fn attr<'n>(n: &'n NodeProto, name: &str) -> Option<&'n AttributeProto> {
+    n.attribute.iter().find(|a| a.name.as_deref() == Some(name))
+}
+
+fn attr_i(n: &NodeProto, name: &str, default: i64) -> i64 {
+    attr(n, name).and_then(|a| a.i).unwrap_or(default)
+}
+
+fn attr_f(n: &NodeProto, name: &str, default: f64) -> f64 {
+    attr(n, name)
+        .and_then(|a| a.f)
+        .map_or(default, |f| f as f64)
+}
+
+fn attr_ints(n: &NodeProto, name: &str) -> Option<Vec<i64>> {
+    attr(n, name).map(|a| a.ints.clone())
+}
+
+fn attr_s(n: &NodeProto, name: &str) -> Option<String> {
+    attr(n, name)
+        .and_then(|a| a.s.as_ref())
+        .map(|s| String::from_utf8_lossy(s).into_owned())
+}
+
+fn list<T: ToString>(xs: &[T]) -> String {
+    let s: Vec<String> = xs.iter().map(T::to_string).collect();
+    format!("[{}]", s.join(", "))
+}
+
+/// `x` of a float literal, always with a `.` or an exponent.
+fn float(x: f64) -> String {
+    let s = format!("{x:?}");
+    if s.contains(['.', 'e', 'E']) || !x.is_finite() {
+        s
+    } else {
+        format!("{s}.0")
+    }
+}
+
+impl<'a> Importer<'a> {
+    pub(crate) fn new(graph_name: &str, opset: i64, external: ExternalData<'a>) -> Importer<'a> {
+        Importer {
+            inc: Incremental::new(graph_name),
+            lines: Vec::new(),
+            names: Names::default(),
+            values: HashMap::new(),
+            params: Vec::new(),
+            opset,
+            external,
+            graph_name: graph_name.to_string(),
+        }
+    }
+
+    pub(crate) fn run(mut self, g: &GraphProto) -> std::result::Result<Imported, ImportError> {
+        let invalid = ImportError::Invalid;
+        let initializers: HashMap<&str, _> = g
+            .initializer
+            .iter()
+            .filter_map(|t| t.name.as_deref().map(|n| (n, t)))
+            .collect();
+        // Inputs first (in model order), then outputs, claim their names.
+        let mut inputs = Vec::new();
+        for vi in &g.input {
+            let name = vi.name.clone().unwrap_or_default();
+            if initializers.contains_key(name.as_str()) {
+                continue;
+            }
+            let ident = self.names.fresh(&name);
+            inputs.push((name, ident));
+        }
+        let mut outputs = Vec::new();
+        for vi in &g.output {
+            let name = vi.name.clone().unwrap_or_default();
+            let ident = self.names.fresh(&name);
+            outputs.push((name, ident));
+        }
+        let output_ident: HashMap<String, String> = outputs.iter().cloned().collect();
+        let mut dim_names: HashMap<String, String> = HashMap::new();
+        for (k, vi) in g.input.iter().enumerate() {
+            let name = vi.name.clone().unwrap_or_default();
+            if initializers.contains_key(name.as_str()) {
+                continue;
+            }
+            let tt = vi
+                .r#type
+                .as_ref()
+                .and_then(|t| t.tensor_type.as_ref())
+                .ok_or_else(|| invalid(format!("input `{name}` is not a tensor")))?;
+            let dtype = dtype_of(tt.elem_type.unwrap_or(0)).map_err(&invalid)?;
+            let mut dims = Vec::new();
+            for (j, d) in tt
+                .shape
+                .as_ref()
+                .map(|s| s.dim.as_slice())
+                .unwrap_or(&[])
+                .iter()
+                .enumerate()
+            {
+                dims.push(match (d.dim_value, &d.dim_param) {
+                    (Some(v), _) if v >= 0 => v.to_string(),
+                    (_, Some(p)) if !p.is_empty() => match dim_names.get(p) {
+                        Some(d) => d.clone(),
+                        None => {
+                            let d = self.names.fresh(p);
+                            dim_names.insert(p.clone(), d.clone());
+                            d
+                        }
+                    },
+                    _ => format!("d{k}_{j}"),
+                });
+            }
+            let ident = inputs
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, i)| i.clone())
+                .unwrap_or_default();
+            self.line(format!("input {ident}: {dtype}{}", list(&dims)), None)
+                .map_err(&invalid)?;
+            self.values.insert(name, Value::Tensor(ident));
+        }
+        // Initializers used only as shapes and attributes stay constants;
+        // the rest become params.
+        let mut as_value: HashSet<&str> = HashSet::new();
+        for n in &g.node {
+            let op = n.op_type.as_deref().unwrap_or("");
+            for (k, i) in n.input.iter().enumerate() {
+                if !static_input(op, k) {
+                    as_value.insert(i.as_str());
+                }
+            }
+        }
+        for o in &g.output {
+            as_value.insert(o.name.as_deref().unwrap_or(""));
+        }
+        for t in &g.initializer {
+            let name = t.name.clone().unwrap_or_default();
+            let c = Constant::from_proto(t, self.external).map_err(&invalid)?;
+            let big = c.data.len() > 16 || c.dtype.is_float();
+            if as_value.contains(name.as_str()) && big {
+                let ident = self.names.fresh(&name);
+                let tensor = c
+                    .to_tensor()
+                    .ok_or_else(|| invalid(format!("initializer `{name}` is malformed")))?;
+                self.line(
+                    format!("param {ident}: {}{} = zeros", c.dtype, list(&c.shape)),
+                    None,
+                )
+                .map_err(&invalid)?;
+                self.params.push((ident.clone(), tensor));
+                self.values.insert(name, Value::Tensor(ident));
+            } else {
+                self.values.insert(name, Value::Const(c));
+            }
+        }
+        for n in &g.node {
+            let op = n.op_type.clone().unwrap_or_default();
+            let label = n
+                .name
+                .clone()
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| n.output.first().cloned().unwrap_or_default());
+            let results = self
+                .node(n, &op, &output_ident)
+                .map_err(|e| invalid(format!("node `{label}` ({op}): {e}")))?;
+            for (name, v) in n.output.iter().zip(results) {
+                if !name.is_empty() {
+                    self.values.insert(name.clone(), v);
+                }
+            }
+        }
+        for (name, ident) in &outputs {
+            let v = self
+                .values
+                .get(name)
+                .cloned()
+                .ok_or_else(|| invalid(format!("output `{name}` is computed by no node")))?;
+            let have = match &v {
+                Value::Tensor(t) => Some(t.clone()),
+                Value::Const(_) => None,
+            };
+            if have.as_deref() != Some(ident.as_str()) {
+                let expr = self.operand(&v).map_err(&invalid)?;
+                self.line(format!("{ident} = {expr}"), Some(&format!("output {name}")))
+                    .map_err(&invalid)?;
+            }
+        }
+        let names: Vec<&str> = outputs.iter().map(|(_, i)| i.as_str()).collect();
+        self.line(format!("output {}", names.join(", ")), None)
+            .map_err(&invalid)?;
+        let mut source = format!(
+            "# Imported from ONNX (opset {}) by `tfg import`.\ngraph {} {{\n",
+            self.opset, self.graph_name
+        );
+        for l in &self.lines {
+            source.push_str("    ");
+            source.push_str(l);
+            source.push('\n');
+        }
+        source.push_str("}\n");
+        Ok(Imported {
+            source,
+            graph: self.graph_name,
+            params: self.params,
+            inputs,
+            outputs,
+        })
+    }
+
+    /// Adds one statement, checked by the frontend.
+    fn line(&mut self, text: String, comment: Option<&str>) -> Result<()> {
+        if let Err(diags) = self.inc.statement(&text) {
+            let why: Vec<String> = diags.iter().map(|d| d.message.clone()).collect();
+            return Err(format!("`{text}`: {}", why.join("; ")));
+        }
+        self.lines.push(match comment {
+            Some(c) => format!("{text}    # {c}"),
+            None => text,
+        });
+        Ok(())
+    }
+
+    /// Binds `expr` to a fresh name for ONNX value `out` (a graph output
+    /// keeps its own identifier).
+    fn emit(
+        &mut self,
+        expr: String,
+        out: &str,
+        n: &NodeProto,
+        outputs: &HashMap<String, String>,
+    ) -> Result<Value> {
+        let ident = match outputs.get(out) {
+            Some(i)
+                if !self
+                    .values
+                    .values()
+                    .any(|v| matches!(v, Value::Tensor(t) if t == i)) =>
+            {
+                i.clone()
+            }
+            _ => self.names.fresh(out),
+        };
+        let comment = format!(
+            "{} ({})",
+            n.name.as_deref().filter(|s| !s.is_empty()).unwrap_or(out),
+            n.op_type.as_deref().unwrap_or("")
+        );
+        self.line(format!("{ident} = {expr}"), Some(&comment))?;
+        Ok(Value::Tensor(ident))
+    }
+
+    /// A value as an operand: a name, or a literal for a constant (large
+    /// constants become params).
+    fn operand(&mut self, v: &Value) -> Result<String> {
+        match v {
+            Value::Tensor(t) => Ok(t.clone()),
+            Value::Const(c) => {
+                if c.data.len() <= 64 {
+                    if let Some(l) = c.literal() {
+                        return Ok(l);
+                    }
+                }
+                let tensor = c.to_tensor().ok_or("a symbolic size used as a value")?;
+                let ident = self.names.fresh("constant");
+                self.line(
+                    format!("param {ident}: {}{} = zeros", c.dtype, list(&c.shape)),
+                    None,
+                )?;
+                self.params.push((ident.clone(), tensor));
+                Ok(ident)
+            }
+        }
+    }
+
+    fn ty(&self, v: &Value) -> Result<Type> {
+        match v {
+            Value::Const(c) => Ok(Type::new(
+                c.dtype,
+                tfg_ir::Shape(c.shape.iter().map(|&d| Dim::Known(d as u64)).collect()),
+            )),
+            Value::Tensor(t) => {
+                let id = self
+                    .inc
+                    .lookup(t)
+                    .ok_or_else(|| format!("`{t}` is not defined"))?;
+                Ok(self.inc.graph().ty(id).clone())
+            }
+        }
+    }
+
+    fn input(&self, n: &NodeProto, k: usize) -> Result<Option<Value>> {
+        match n.input.get(k).map(String::as_str) {
+            None | Some("") => Ok(None),
+            Some(name) => self
+                .values
+                .get(name)
+                .cloned()
+                .map(Some)
+                .ok_or_else(|| format!("input `{name}` is not defined before it is used")),
+        }
+    }
+
+    fn need(&self, n: &NodeProto, k: usize) -> Result<Value> {
+        self.input(n, k)?
+            .ok_or_else(|| format!("input {k} is missing"))
+    }
+
+    /// A constant input's integers (`Reshape`'s shape, `Slice`'s bounds).
+    fn ints(&self, n: &NodeProto, k: usize) -> Result<Option<Vec<i64>>> {
+        match self.input(n, k)? {
+            None => Ok(None),
+            Some(Value::Const(c)) => c
+                .to_ints()
+                .map(Some)
+                .ok_or_else(|| format!("input {k} must be known integers")),
+            Some(Value::Tensor(_)) => Err(format!(
+                "input {k} must be a constant (tfg compiles shapes ahead of time)"
+            )),
+        }
+    }
+
+    fn rank(&self, v: &Value) -> Result<usize> {
+        Ok(self.ty(v)?.shape.rank())
+    }
+
+    /// The rule for one node: its output values.
+    fn node(
+        &mut self,
+        n: &NodeProto,
+        op: &str,
+        outputs: &HashMap<String, String>,
+    ) -> Result<Vec<Value>> {
+        let out = n.output.first().cloned().unwrap_or_default();
+        if let Some(folded) = self.fold(n, op)? {
+            return Ok(folded);
+        }
+        let x = |s: &mut Self, k: usize| -> Result<String> {
+            let v = s.need(n, k)?;
+            s.operand(&v)
+        };
+        let unary = |f: &str| -> Option<String> { Some(f.to_string()) };
+        let simple = match op {
+            "Abs" => unary("abs"),
+            "Neg" => unary("neg"),
+            "Exp" => unary("exp"),
+            "Log" => unary("log"),
+            "Sqrt" => unary("sqrt"),
+            "Relu" => unary("relu"),
+            "Sigmoid" => unary("sigmoid"),
+            "Tanh" => unary("tanh"),
+            "Sin" => unary("sin"),
+            "Cos" => unary("cos"),
+            "Floor" => unary("floor"),
+            "Ceil" => unary("ceil"),
+            "Reciprocal" => unary("reciprocal"),
+            "Sign" => unary("sign"),
+            "Erf" => unary("erf"),
+            "Softplus" => unary("softplus"),
+            _ => None,
+        };
+        if let Some(f) = simple {
+            let a = x(self, 0)?;
+            return Ok(vec![self.emit(format!("{f}({a})"), &out, n, outputs)?]);
+        }
+        let expr = match op {
+            "Identity" | "Dropout" => {
+                let v = self.need(n, 0)?;
+                let mut outs = vec![v.clone()];
+                if let Some(mask) = n.output.get(1).filter(|m| !m.is_empty()) {
+                    // Dropout's mask: all true at inference.
+                    let dims: Vec<String> =
+                        self.ty(&v)?.shape.0.iter().map(|d| d.to_string()).collect();
+                    outs.push(self.emit(
+                        format!("broadcast_to(true, [{}])", dims.join(", ")),
+                        mask,
+                        n,
+                        outputs,
+                    )?);
+                }
+                return Ok(outs);
+            }
+            "Not" => format!("!{}", x(self, 0)?),
+            "Add" | "Sub" | "Mul" | "Div" | "Equal" | "Less" | "Greater" | "LessOrEqual"
+            | "GreaterOrEqual" => {
+                let sym = match op {
+                    "Add" => "+",
+                    "Sub" => "-",
+                    "Mul" => "*",
+                    "Div" => "/",
+                    "Equal" => "==",
+                    "Less" => "<",
+                    "Greater" => ">",
+                    "LessOrEqual" => "<=",
+                    _ => ">=",
+                };
+                let (a, b) = (x(self, 0)?, x(self, 1)?);
+                if op == "Div" && !self.ty(&self.need(n, 0)?)?.dtype.is_float() {
+                    // ONNX integer division truncates; tfg's floors.
+                    format!(
+                        "where(logical_and({a} % {b} != 0, ({a} < 0) != ({b} < 0)), {a} / {b} + 1, {a} / {b})"
+                    )
+                } else {
+                    format!("({a} {sym} {b})")
+                }
+            }
+            "And" => format!("logical_and({}, {})", x(self, 0)?, x(self, 1)?),
+            "Or" => format!("logical_or({}, {})", x(self, 0)?, x(self, 1)?),
+            "Xor" => format!("({} != {})", x(self, 0)?, x(self, 1)?),
+            "Pow" => {
+                let (a, b) = (x(self, 0)?, x(self, 1)?);
+                let (ta, tb) = (self.ty(&self.need(n, 0)?)?, self.ty(&self.need(n, 1)?)?);
+                if ta.dtype == tb.dtype {
+                    format!("pow({a}, {b})")
+                } else {
+                    format!("pow({a}, cast({b}, {}))", ta.dtype)
+                }
+            }
+            "Mod" => {
+                let (a, b) = (x(self, 0)?, x(self, 1)?);
+                if attr_i(n, "fmod", 0) == 1 {
+                    // C's fmod: the remainder takes the dividend's sign.
+                    format!("({a} - {b} * (sign({a} / {b}) * floor(abs({a} / {b}))))")
+                } else {
+                    format!("({a} % {b})")
+                }
+            }
+            "Max" | "Min" | "Sum" | "Mean" => {
+                let mut acc = x(self, 0)?;
+                for k in 1..n.input.len() {
+                    let b = x(self, k)?;
+                    acc = match op {
+                        "Max" => format!("maximum({acc}, {b})"),
+                        "Min" => format!("minimum({acc}, {b})"),
+                        _ => format!("({acc} + {b})"),
+                    };
+                }
+                if op == "Mean" {
+                    format!("({acc} / {})", float(n.input.len() as f64))
+                } else {
+                    acc
+                }
+            }
+            "Where" => format!("where({}, {}, {})", x(self, 0)?, x(self, 1)?, x(self, 2)?),
+            "Elu" => {
+                let a = x(self, 0)?;
+                let alpha = attr_f(n, "alpha", 1.0);
+                format!(
+                    "where({a} > 0, {a}, {} * expm1(minimum({a}, 0)))",
+                    float(alpha)
+                )
+            }
+            "Selu" => {
+                let a = x(self, 0)?;
+                let alpha = attr_f(n, "alpha", 1.6732632423543772);
+                let gamma = attr_f(n, "gamma", 1.0507009873554805);
+                format!(
+                    "{} * where({a} > 0, {a}, {} * expm1(minimum({a}, 0)))",
+                    float(gamma),
+                    float(alpha)
+                )
+            }
+            "LeakyRelu" => format!(
+                "leaky_relu({}, alpha = {})",
+                x(self, 0)?,
+                float(attr_f(n, "alpha", 0.01))
+            ),
+            "PRelu" => {
+                let (a, s) = (x(self, 0)?, x(self, 1)?);
+                format!("where({a} < 0, {s} * {a}, {a})")
+            }
+            "HardSigmoid" => format!(
+                "clip({} * {} + {}, 0, 1)",
+                x(self, 0)?,
+                float(attr_f(n, "alpha", 0.2)),
+                float(attr_f(n, "beta", 0.5))
+            ),
+            "Gelu" => {
+                let approx = attr_s(n, "approximate").unwrap_or_default() == "tanh";
+                format!("gelu({}, approximate = {approx})", x(self, 0)?)
+            }
+            "Clip" => {
+                let a = x(self, 0)?;
+                let (lo, hi) = if self.opset < 11 {
+                    (
+                        attr(n, "min").and_then(|v| v.f).map(|f| float(f as f64)),
+                        attr(n, "max").and_then(|v| v.f).map(|f| float(f as f64)),
+                    )
+                } else {
+                    let lo = match self.input(n, 1)? {
+                        Some(v) => Some(self.operand(&v)?),
+                        None => None,
+                    };
+                    let hi = match self.input(n, 2)? {
+                        Some(v) => Some(self.operand(&v)?),
+                        None => None,
+                    };
+                    (lo, hi)
+                };
+                let mut e = a;
+                if let Some(lo) = lo {
+                    e = format!("maximum({e}, {lo})");
+                }
+                if let Some(hi) = hi {
+                    e = format!("minimum({e}, {hi})");
+                }
+                e
+            }
+            "Cast" => {
+                let to = dtype_of(attr_i(n, "to", 1) as i32)?;
+                format!("cast({}, {to})", x(self, 0)?)
+            }
+            "MatMul" => format!("({} @ {})", x(self, 0)?, x(self, 1)?),
+            "Gemm" => {
+                let (mut a, mut b) = (x(self, 0)?, x(self, 1)?);
+                if attr_i(n, "transA", 0) == 1 {
+                    a = format!("transpose({a})");
+                }
+                if attr_i(n, "transB", 0) == 1 {
+                    b = format!("transpose({b})");
+                }
+                let alpha = attr_f(n, "alpha", 1.0);
+                let beta = attr_f(n, "beta", 1.0);
+                let mut e = format!("({a} @ {b})");
+                if alpha != 1.0 {
+                    e = format!("({} * {e})", float(alpha));
+                }
+                if let Some(c) = self.input(n, 2)? {
+                    let c = self.operand(&c)?;
+                    e = if beta == 1.0 {
+                        format!("({e} + {c})")
+                    } else {
+                        format!("({e} + {} * {c})", float(beta))
+                    };
+                }
+                e
+            }
+            "Transpose" => {
+                let a = x(self, 0)?;
+                match attr_ints(n, "perm") {
+                    Some(p) => format!("transpose({a}, perm = {})", list(&p)),
+                    None => format!("transpose({a})"),
+                }
+            }
+            "Softmax" | "LogSoftmax" => {
+                let v = self.need(n, 0)?;
+                let rank = self.rank(&v)? as i64;
+                let a = self.operand(&v)?;
+                let f = if op == "Softmax" {
+                    "softmax"
+                } else {
+                    "log_softmax"
+                };
+                let default = if self.opset < 13 { 1 } else { -1 };
+                let axis = attr_i(n, "axis", default);
+                let axis = if axis < 0 { axis + rank } else { axis };
+                if self.opset < 13 && axis != rank - 1 {
+                    // Before opset 13: over the flattened trailing axes.
+                    let t = self.ty(&v)?;
+                    let dims: Vec<String> = t.shape.0[..axis as usize]
+                        .iter()
+                        .map(|d| d.to_string())
+                        .collect();
+                    let shape: Vec<String> = t.shape.0.iter().map(|d| d.to_string()).collect();
+                    format!(
+                        "reshape({f}(reshape({a}, [{}, -1]), axis = -1), [{}])",
+                        dims.join(", "),
+                        shape.join(", ")
+                    )
+                } else {
+                    format!("{f}({a}, axis = {axis})")
+                }
+            }
+            "Concat" => {
+                let mut parts = Vec::new();
+                for k in 0..n.input.len() {
+                    if let Some(v) = self.input(n, k)? {
+                        parts.push(self.operand(&v)?);
+                    }
+                }
+                format!("concat([{}], {})", parts.join(", "), attr_i(n, "axis", 0))
+            }
+            "Reshape" => {
+                let v = self.need(n, 0)?;
+                let t = self.ty(&v)?;
+                let a = self.operand(&v)?;
+                let target = self.dims_input(n, 1)?;
+                let allowzero = attr_i(n, "allowzero", 0) == 1;
+                let mut dims = Vec::new();
+                for (k, d) in target.iter().enumerate() {
+                    dims.push(match d {
+                        Elem::I(0) if !allowzero => t
+                            .shape
+                            .0
+                            .get(k)
+                            .map(|d| d.to_string())
+                            .ok_or("a 0 in the target shape past the input's rank")?,
+                        Elem::I(i) => i.to_string(),
+                        Elem::Sym(s) => s.clone(),
+                        _ => return Err("the target shape must be integers".into()),
+                    });
+                }
+                format!("reshape({a}, [{}])", dims.join(", "))
+            }
+            "Flatten" => {
+                let v = self.need(n, 0)?;
+                let t = self.ty(&v)?;
+                let a = self.operand(&v)?;
+                let rank = t.shape.rank() as i64;
+                let axis = attr_i(n, "axis", 1);
+                let axis = if axis < 0 { axis + rank } else { axis } as usize;
+                let known = |ds: &[Dim]| -> Option<u64> { ds.iter().map(Dim::known).product() };
+                let lead = match (known(&t.shape.0[..axis]), &t.shape.0[..axis]) {
+                    (Some(k), _) => k.to_string(),
+                    (None, [d]) => d.to_string(),
+                    _ => "-1".into(),
+                };
+                let trail = match known(&t.shape.0[axis..]) {
+                    Some(k) => k.to_string(),
+                    None if lead != "-1" => "-1".into(),
+                    None => return Err("cannot flatten symbolic dims on both sides".into()),
+                };
+                format!("reshape({a}, [{lead}, {trail}])")
+            }
+            "Squeeze" | "Unsqueeze" => {
+                let v = self.need(n, 0)?;
+                let t = self.ty(&v)?;
+                let a = self.operand(&v)?;
+                let axes = match attr_ints(n, "axes") {
+                    Some(ax) => Some(ax),
+                    None => self.ints(n, 1)?,
+                };
+                let mut dims: Vec<String> = t.shape.0.iter().map(|d| d.to_string()).collect();
+                if op == "Squeeze" {
+                    let rank = dims.len() as i64;
+                    let axes: Vec<usize> = match axes {
+                        Some(ax) => ax
+                            .iter()
+                            .map(|&x| if x < 0 { x + rank } else { x } as usize)
+                            .collect(),
+                        None => (0..dims.len())
+                            .filter(|&k| t.shape.0[k] == Dim::Known(1))
+                            .collect(),
+                    };
+                    dims = dims
+                        .into_iter()
+                        .enumerate()
+                        .filter(|(k, _)| !axes.contains(k))
+                        .map(|(_, d)| d)
+                        .collect();
+                } else {
+                    let axes = axes.ok_or("Unsqueeze needs axes")?;
+                    let rank = (dims.len() + axes.len()) as i64;
+                    let mut axes: Vec<usize> = axes
+                        .iter()
+                        .map(|&x| if x < 0 { x + rank } else { x } as usize)
+                        .collect();
+                    axes.sort_unstable();
+                    for ax in axes {
+                        if ax > dims.len() {
+                            return Err("an axis out of range".into());
+                        }
+                        dims.insert(ax, "1".into());
+                    }
+                }
+                format!("reshape({a}, [{}])", dims.join(", "))
+            }
+            "Expand" => {
+                let v = self.need(n, 0)?;
+                let t = self.ty(&v)?;
+                let a = self.operand(&v)?;
+                let target = self.dims_input(n, 1)?;
+                // numpy broadcasting of the two shapes.
+                let have: Vec<String> = t.shape.0.iter().map(|d| d.to_string()).collect();
+                let want: Vec<String> = target
+                    .iter()
+                    .map(|e| match e {
+                        Elem::I(i) => i.to_string(),
+                        Elem::Sym(s) => s.clone(),
+                        _ => "1".into(),
+                    })
+                    .collect();
+                let rank = have.len().max(want.len());
+                let pad = |v: &[String]| -> Vec<String> {
+                    let mut p = vec!["1".to_string(); rank - v.len()];
+                    p.extend(v.iter().cloned());
+                    p
+                };
+                let (h, w) = (pad(&have), pad(&want));
+                let dims: Vec<String> = h
+                    .iter()
+                    .zip(&w)
+                    .map(|(a, b)| if a == "1" { b.clone() } else { a.clone() })
+                    .collect();
+                format!("broadcast_to({a}, [{}])", dims.join(", "))
+            }
+            "Tile" => {
+                let a = x(self, 0)?;
+                let reps = self.ints(n, 1)?.ok_or("Tile needs repeats")?;
+                format!("tile({a}, {})", list(&reps))
+            }
+            "Gather" => {
+                let v = self.need(n, 0)?;
+                let rank = self.rank(&v)? as i64;
+                let t = self.ty(&v)?;
+                let a = self.operand(&v)?;
+                let axis = attr_i(n, "axis", 0);
+                let axis = if axis < 0 { axis + rank } else { axis };
+                let size = t.shape.0.get(axis as usize).and_then(Dim::known);
+                let idx = match (self.need(n, 1)?, size) {
+                    (Value::Const(c), Some(size)) => {
+                        // ONNX wraps negative indices once.
+                        let ints = c.to_ints().ok_or("indices must be integers")?;
+                        let fixed: Vec<Elem> = ints
+                            .iter()
+                            .map(|&i| Elem::I(if i < 0 { i + size as i64 } else { i }))
+                            .collect();
+                        let c = Constant { data: fixed, ..c };
+                        self.operand(&Value::Const(c))?
+                    }
+                    (i, Some(size)) => {
+                        let i = self.operand(&i)?;
+                        format!("where({i} < 0, {i} + {size}, {i})")
+                    }
+                    (i, None) => self.operand(&i)?,
+                };
+                format!("take({a}, {idx}, axis = {axis})")
+            }
+            "Slice" => {
+                let v = self.need(n, 0)?;
+                let rank = self.rank(&v)?;
+                let a = self.operand(&v)?;
+                let (starts, ends, axes, steps) = if self.opset < 10 {
+                    (
+                        attr_ints(n, "starts").ok_or("Slice needs starts")?,
+                        attr_ints(n, "ends").ok_or("Slice needs ends")?,
+                        attr_ints(n, "axes"),
+                        None,
+                    )
+                } else {
+                    (
+                        self.ints(n, 1)?.ok_or("Slice needs starts")?,
+                        self.ints(n, 2)?.ok_or("Slice needs ends")?,
+                        self.ints(n, 3)?,
+                        self.ints(n, 4)?,
+                    )
+                };
+                let axes = axes.unwrap_or_else(|| (0..starts.len() as i64).collect());
+                let mut items = vec![":".to_string(); rank];
+                for (k, &ax) in axes.iter().enumerate() {
+                    let ax = if ax < 0 { ax + rank as i64 } else { ax } as usize;
+                    let step = steps.as_ref().and_then(|s| s.get(k).copied()).unwrap_or(1);
+                    let clamp = |x: i64| x.clamp(-(1 << 40), 1 << 40);
+                    let (s, e) = (clamp(starts[k]), clamp(ends[k]));
+                    let slot = items.get_mut(ax).ok_or("an axis out of range")?;
+                    *slot = format!("{s}:{e}:{step}");
+                }
+                format!("{a}[{}]", items.join(", "))
+            }
+            "Split" => {
+                let v = self.need(n, 0)?;
+                let t = self.ty(&v)?;
+                let a = self.operand(&v)?;
+                let rank = t.shape.rank() as i64;
+                let axis = attr_i(n, "axis", 0);
+                let axis = if axis < 0 { axis + rank } else { axis } as usize;
+                let size = t
+                    .shape
+                    .0
+                    .get(axis)
+                    .and_then(Dim::known)
+                    .ok_or("Split of a symbolic axis")?;
+                let parts = match attr_ints(n, "split") {
+                    Some(s) => s,
+                    None => match self.ints(n, 1)? {
+                        Some(s) => s,
+                        None => {
+                            let k = n.output.len() as i64;
+                            let each = (size as i64 + k - 1) / k;
+                            (0..k)
+                                .map(|j| each.min(size as i64 - j * each).max(0))
+                                .collect()
+                        }
+                    },
+                };
+                let mut outs = Vec::new();
+                let mut at = 0;
+                for (j, name) in n.output.iter().enumerate() {
+                    let len = parts
+                        .get(j)
+                        .copied()
+                        .ok_or("fewer split sizes than outputs")?;
+                    let mut items = vec![":".to_string(); rank as usize];
+                    items[axis] = format!("{at}:{}", at + len);
+                    at += len;
+                    outs.push(self.emit(format!("{a}[{}]", items.join(", ")), name, n, outputs)?);
+                }
+                return Ok(outs);
+            }
+            "ReduceSum" | "ReduceMean" | "ReduceMax" | "ReduceMin" | "ReduceProd"
+            | "ReduceSumSquare" | "ReduceL2" | "ReduceLogSumExp" => {
+                let v = self.need(n, 0)?;
+                let rank = self.rank(&v)?;
+                let a = self.operand(&v)?;
+                let axes_as_input = (op == "ReduceSum" && self.opset >= 13) || self.opset >= 18;
+                let axes = if axes_as_input {
+                    self.ints(n, 1)?
+                } else {
+                    attr_ints(n, "axes")
+                };
+                let keep = attr_i(n, "keepdims", 1) == 1;
+                let axes = match axes {
+                    Some(ax) if !ax.is_empty() => ax,
+                    _ if attr_i(n, "noop_with_empty_axes", 0) == 1 => {
+                        return Ok(vec![self.need(n, 0)?]);
+                    }
+                    _ => (0..rank as i64).collect(),
+                };
+                let f = match op {
+                    "ReduceSum" | "ReduceSumSquare" | "ReduceL2" => "sum",
+                    "ReduceMean" => "mean",
+                    "ReduceMax" => "max",
+                    "ReduceMin" => "min",
+                    "ReduceProd" => "prod",
+                    _ => "logsumexp",
+                };
+                let inner = if op == "ReduceSumSquare" || op == "ReduceL2" {
+                    format!("square({a})")
+                } else {
+                    a
+                };
+                let e = format!("{f}({inner}, axis = {}, keepdims = {keep})", list(&axes));
+                if op == "ReduceL2" {
+                    format!("sqrt({e})")
+                } else {
+                    e
+                }
+            }
+            "ArgMax" | "ArgMin" => {
+                let a = x(self, 0)?;
+                if attr_i(n, "select_last_index", 0) == 1 {
+                    return Err("select_last_index = 1 is not supported".into());
+                }
+                let axis = attr_i(n, "axis", 0);
+                let f = if op == "ArgMax" { "argmax" } else { "argmin" };
+                let e = format!("cast({f}({a}, {axis}), i64)");
+                if attr_i(n, "keepdims", 1) == 1 {
+                    format!("expand_dims({e}, {axis})")
+                } else {
+                    e
+                }
+            }
+            "CumSum" => {
+                let a = x(self, 0)?;
+                let axis = self
+                    .ints(n, 1)?
+                    .and_then(|v| v.first().copied())
+                    .ok_or("CumSum needs an axis")?;
+                if attr_i(n, "exclusive", 0) == 1 || attr_i(n, "reverse", 0) == 1 {
+                    return Err("exclusive and reverse CumSum are not supported".into());
+                }
+                format!("cumsum({a}, axis = {axis})")
+            }
+            "BatchNormalization" => {
+                let v = self.need(n, 0)?;
+                let rank = self.rank(&v)?;
+                let a = self.operand(&v)?;
+                let eps = attr_f(n, "epsilon", 1e-5);
+                let per_channel = |s: &mut Self, k: usize| -> Result<String> {
+                    let p = x(s, k)?;
+                    let mut shape = vec!["-1".to_string()];
+                    shape.extend(std::iter::repeat_n("1".to_string(), rank.saturating_sub(2)));
+                    Ok(format!("reshape({p}, [{}])", shape.join(", ")))
+                };
+                let (scale, bias, mean, var) = (
+                    per_channel(self, 1)?,
+                    per_channel(self, 2)?,
+                    per_channel(self, 3)?,
+                    per_channel(self, 4)?,
+                );
+                format!(
+                    "(({a} - {mean}) * ({scale} * rsqrt({var} + {})) + {bias})",
+                    float(eps)
+                )
+            }
+            "Conv" | "MaxPool" | "AveragePool" => return self.window(n, op, &out, outputs),
+            "GlobalAveragePool" | "GlobalMaxPool" => {
+                let v = self.need(n, 0)?;
+                let rank = self.rank(&v)?;
+                let a = self.operand(&v)?;
+                let axes: Vec<usize> = (2..rank).collect();
+                let f = if op == "GlobalAveragePool" {
+                    "mean"
+                } else {
+                    "max"
+                };
+                format!("{f}({a}, axis = {}, keepdims = true)", list(&axes))
+            }
+            "LRN" => {
+                let v = self.need(n, 0)?;
+                let t = self.ty(&v)?;
+                let a = self.operand(&v)?;
+                let size = attr_i(n, "size", 1).max(1) as u64;
+                let alpha = attr_f(n, "alpha", 1e-4);
+                let beta = attr_f(n, "beta", 0.75);
+                let bias = attr_f(n, "bias", 1.0);
+                let c = t
+                    .shape
+                    .0
+                    .get(1)
+                    .and_then(Dim::known)
+                    .ok_or("LRN needs known channels")?;
+                let (lo, hi) = ((size - 1) / 2, size - 1 - (size - 1) / 2);
+                let rank = t.shape.rank();
+                let mut pads = vec!["[0, 0]".to_string(); rank];
+                pads[1] = format!("[{lo}, {hi}]");
+                let sq = self.emit(
+                    format!("pad(square({a}), [{}])", pads.join(", ")),
+                    &format!("{out}_padded"),
+                    n,
+                    outputs,
+                )?;
+                let sq = self.operand(&sq)?;
+                let rest = ", ...".to_string();
+                let terms: Vec<String> = (0..size)
+                    .map(|k| format!("{sq}[:, {k}:{}{rest}]", k + c))
+                    .collect();
+                format!(
+                    "({a} / pow({} + {} * ({}), {}))",
+                    float(bias),
+                    float(alpha / size as f64),
+                    terms.join(" + "),
+                    float(beta)
+                )
+            }
+            "Pad" => {
+                let v = self.need(n, 0)?;
+                let rank = self.rank(&v)?;
+                let a = self.operand(&v)?;
+                let mode = attr_s(n, "mode").unwrap_or_else(|| "constant".into());
+                if mode != "constant" {
+                    return Err(format!("Pad mode `{mode}` is not supported"));
+                }
+                let (pads, value) = if self.opset < 11 {
+                    (
+                        attr_ints(n, "pads").ok_or("Pad needs pads")?,
+                        float(attr_f(n, "value", 0.0)),
+                    )
+                } else {
+                    let pads = self.ints(n, 1)?.ok_or("Pad needs pads")?;
+                    let value = match self.input(n, 2)? {
+                        Some(v) => self.operand(&v)?,
+                        None => "0".into(),
+                    };
+                    (pads, value)
+                };
+                let axes: Vec<usize> = match self.ints(n, 3)? {
+                    Some(ax) => ax
+                        .iter()
+                        .map(|&x| if x < 0 { x + rank as i64 } else { x } as usize)
+                        .collect(),
+                    None => (0..rank).collect(),
+                };
+                if pads.iter().any(|&p| p < 0) {
+                    return Err("negative pads are not supported".into());
+                }
+                let k = axes.len();
+                let mut widths = vec!["[0, 0]".to_string(); rank];
+                for (j, &ax) in axes.iter().enumerate() {
+                    let (b, e) = (
+                        pads.get(j).copied().unwrap_or(0),
+                        pads.get(j + k).copied().unwrap_or(0),
+                    );
+                    widths[ax] = format!("[{b}, {e}]");
+                }
+                format!("pad({a}, [{}], value = {value})", widths.join(", "))
+            }
+            "ConstantOfShape" => {
+                let dims = self.dims_input(n, 0)?;
+                let value = match attr(n, "value").and_then(|a| a.t.as_ref()) {
+                    Some(t) => Constant::from_proto(t, self.external)?,
+                    None => Constant::scalar(DType::F32, Elem::F(0.0)),
+                };
+                let v = Constant {
+                    shape: vec![],
+                    ..value
+                };
+                let lit = self.operand(&Value::Const(v))?;
+                let shown: Vec<String> = dims
+                    .iter()
+                    .map(|e| match e {
+                        Elem::I(i) => i.to_string(),
+                        Elem::Sym(s) => s.clone(),
+                        _ => "1".into(),
+                    })
+                    .collect();
+                format!("broadcast_to({lit}, [{}])", shown.join(", "))
+            }
+            "Einsum" => return Err("Einsum is not supported".into()),
+            other => return Err(format!("no rule for {other}")),
+        };
+        Ok(vec![self.emit(expr, &out, n, outputs)?])
+    }
+
+    /// An integer input that may hold symbolic dims (a folded shape).
+    fn dims_input(&self, n: &NodeProto, k: usize) -> Result<Vec<Elem>> {
+        match self.input(n, k)? {
+            Some(Value::Const(c)) => Ok(c.data),
+            Some(Value::Tensor(_)) => {
+                Err(format!("input {k} (a shape) must be known when importing"))
+            }
+            None => Err(format!("input {k} is missing")),
+        }
+    }
+
+    /// `Conv`, `MaxPool`, `AveragePool` on NCHW: transposed to NHWC and back.
+    fn window(
+        &mut self,
+        n: &NodeProto,
+        op: &str,
+        out: &str,
+        outputs: &HashMap<String, String>,
+    ) -> Result<Vec<Value>> {
+        let v = self.need(n, 0)?;
+        let t = self.ty(&v)?;
+        if t.shape.rank() != 4 {
+            return Err(format!("only 2-D {op} (NCHW input) is supported, got {t}"));
+        }
+        let a = self.operand(&v)?;
+        if attr_i(n, "ceil_mode", 0) == 1 {
+            return Err("ceil_mode = 1 is not supported".into());
+        }
+        let strides = attr_ints(n, "strides").unwrap_or_else(|| vec![1, 1]);
+        let dilations = attr_ints(n, "dilations").unwrap_or_else(|| vec![1, 1]);
+        let auto_pad = attr_s(n, "auto_pad").unwrap_or_else(|| "NOTSET".into());
+        let padding = match auto_pad.as_str() {
+            "SAME_UPPER" => "\"same\"".to_string(),
+            "VALID" => "\"valid\"".to_string(),
+            "NOTSET" => {
+                let p = attr_ints(n, "pads").unwrap_or_else(|| vec![0; 4]);
+                if p.len() != 4 {
+                    return Err("pads must have 4 entries".into());
+                }
+                format!("[[{}, {}], [{}, {}]]", p[0], p[2], p[1], p[3])
+            }
+            other => return Err(format!("auto_pad = {other} is not supported")),
+        };
+        let x = format!("transpose({a}, perm = [0, 2, 3, 1])");
+        let nhwc = match op {
+            "Conv" => {
+                let w = self.need(n, 1)?;
+                let w = self.operand(&w)?;
+                let groups = attr_i(n, "group", 1);
+                let mut e = format!(
+                    "conv2d({x}, transpose({w}, perm = [2, 3, 1, 0]), stride = {}, padding = {padding}, dilation = {}, groups = {groups})",
+                    list(&strides),
+                    list(&dilations)
+                );
+                if let Some(b) = self.input(n, 2)? {
+                    let b = self.operand(&b)?;
+                    e = format!("({e} + {b})");
+                }
+                e
+            }
+            _ => {
+                let kernel = attr_ints(n, "kernel_shape").ok_or("kernel_shape is required")?;
+                if dilations.iter().any(|&d| d != 1) {
+                    return Err("dilated pooling is not supported".into());
+                }
+                if op == "AveragePool"
+                    && attr_i(n, "count_include_pad", 0) == 1
+                    && padding.starts_with("[[")
+                    && padding != "[[0, 0], [0, 0]]"
+                {
+                    return Err("count_include_pad = 1 with padding is not supported".into());
+                }
+                let f = if op == "MaxPool" {
+                    "max_pool"
+                } else {
+                    "avg_pool"
+                };
+                format!(
+                    "{f}({x}, {}, stride = {}, padding = {padding})",
+                    list(&kernel),
+                    list(&strides)
+                )
+            }
+        };
+        let expr = format!("transpose({nhwc}, perm = [0, 3, 1, 2])");
+        Ok(vec![self.emit(expr, out, n, outputs)?])
+    }
+
+    /// Folds a node whose inputs are all known, where the importer can
+    /// compute it: the shape arithmetic of exported models.
+    fn fold(&mut self, n: &NodeProto, op: &str) -> Result<Option<Vec<Value>>> {
+        if op == "Constant" {
+            let c = if let Some(t) = attr(n, "value").and_then(|a| a.t.as_ref()) {
+                Constant::from_proto(t, self.external)?
+            } else if let Some(a) = attr(n, "value_float") {
+                Constant::scalar(DType::F32, Elem::F(a.f.unwrap_or(0.0) as f64))
+            } else if let Some(a) = attr(n, "value_int") {
+                Constant::scalar(DType::I64, Elem::I(a.i.unwrap_or(0)))
+            } else if let Some(a) = attr(n, "value_ints") {
+                Constant::ints(&a.ints)
+            } else if let Some(a) = attr(n, "value_floats") {
+                Constant {
+                    dtype: DType::F32,
+                    shape: vec![a.floats.len()],
+                    data: a.floats.iter().map(|&f| Elem::F(f as f64)).collect(),
+                }
+            } else {
+                return Err("a Constant without a supported value".into());
+            };
+            return Ok(Some(vec![Value::Const(c)]));
+        }
+        if op == "Shape" || op == "Size" {
+            let v = self.need(n, 0)?;
+            let t = self.ty(&v)?;
+            let dims: Vec<Elem> = t
+                .shape
+                .0
+                .iter()
+                .map(|d| match d {
+                    Dim::Known(k) => Elem::I(*k as i64),
+                    Dim::Sym(s) => Elem::Sym(s.clone()),
+                })
+                .collect();
+            if op == "Size" {
+                let ints: Option<Vec<i64>> = dims
+                    .iter()
+                    .map(|e| match e {
+                        Elem::I(i) => Some(*i),
+                        _ => None,
+                    })
+                    .collect();
+                return Ok(ints.map(|i| {
+                    vec![Value::Const(Constant::scalar(
+                        DType::I64,
+                        Elem::I(i.iter().product()),
+                    ))]
+                }));
+            }
+            let rank = dims.len() as i64;
+            let norm = |x: i64| if x < 0 { (x + rank).max(0) } else { x.min(rank) } as usize;
+            let start = norm(attr_i(n, "start", 0));
+            let end = norm(attr_i(n, "end", rank));
+            let dims = dims[start..end.max(start)].to_vec();
+            return Ok(Some(vec![Value::Const(Constant {
+                dtype: DType::I64,
+                shape: vec![dims.len()],
+                data: dims,
+            })]));
+        }
+        let mut known = Vec::new();
+        for k in 0..n.input.len() {
+            match self.input(n, k)? {
+                Some(Value::Const(c)) => known.push(Some(c)),
+                Some(Value::Tensor(_)) => return Ok(None),
+                None => known.push(None),
+            }
+        }
+        let Some(Some(first)) = known.first().cloned() else {
+            return Ok(None);
+        };
+        let ints_of = |k: usize| known.get(k).cloned().flatten().and_then(|c| c.to_ints());
+        let result = match op {
+            "Identity" => Some(first),
+            "Cast" => {
+                let to = dtype_of(attr_i(n, "to", 1) as i32)?;
+                let data = first
+                    .data
+                    .iter()
+                    .map(|e| match (e, to) {
+                        (Elem::F(f), DType::I32 | DType::I64) => Elem::I(f.trunc() as i64),
+                        (Elem::I(i), DType::F32 | DType::F64) => Elem::F(*i as f64),
+                        (Elem::B(b), DType::F32 | DType::F64) => Elem::F(*b as u8 as f64),
+                        (Elem::B(b), DType::I32 | DType::I64) => Elem::I(*b as i64),
+                        (Elem::I(i), DType::Bool) => Elem::B(*i != 0),
+                        (Elem::F(f), DType::Bool) => Elem::B(*f != 0.0),
+                        (e, _) => e.clone(),
+                    })
+                    .collect();
+                Some(Constant {
+                    dtype: to,
+                    data,
+                    ..first
+                })
+            }
+            "Gather" if first.shape.len() == 1 => {
+                let idx = ints_of(1).ok_or("indices must be integers")?;
+                let shape = known
+                    .get(1)
+                    .cloned()
+                    .flatten()
+                    .map(|c| c.shape)
+                    .unwrap_or_default();
+                let len = first.data.len() as i64;
+                let mut data = Vec::new();
+                for i in idx {
+                    let i = if i < 0 { i + len } else { i };
+                    data.push(
+                        first
+                            .data
+                            .get(i as usize)
+                            .cloned()
+                            .ok_or("an index out of range")?,
+                    );
+                }
+                Some(Constant {
+                    shape,
+                    data,
+                    ..first
+                })
+            }
+            "Concat"
+                if known
+                    .iter()
+                    .all(|c| c.as_ref().is_none_or(|c| c.shape.len() <= 1)) =>
+            {
+                let mut data = Vec::new();
+                for c in known.iter().flatten() {
+                    data.extend(c.data.iter().cloned());
+                }
+                Some(Constant {
+                    shape: vec![data.len()],
+                    data,
+                    ..first
+                })
+            }
+            "Unsqueeze" | "Squeeze" | "Reshape" | "Flatten"
+                if !first.has_sym() || first.shape.len() <= 1 =>
+            {
+                // Folded as values: only the shape changes.
+                let count = first.data.len();
+                let shape = match op {
+                    "Unsqueeze" => {
+                        let axes = attr_ints(n, "axes")
+                            .or_else(|| ints_of(1))
+                            .ok_or("Unsqueeze needs axes")?;
+                        let rank = (first.shape.len() + axes.len()) as i64;
+                        let mut s = first.shape.clone();
+                        let mut axes: Vec<usize> = axes
+                            .iter()
+                            .map(|&x| if x < 0 { x + rank } else { x } as usize)
+                            .collect();
+                        axes.sort_unstable();
+                        for ax in axes {
+                            if ax > s.len() {
+                                return Err("an axis out of range".into());
+                            }
+                            s.insert(ax, 1);
+                        }
+                        s
+                    }
+                    "Squeeze" => first.shape.iter().copied().filter(|&d| d != 1).collect(),
+                    "Flatten" => vec![1, count],
+                    _ => {
+                        let target = ints_of(1).ok_or("the target shape must be known")?;
+                        let known: usize = target
+                            .iter()
+                            .filter(|&&d| d > 0)
+                            .map(|&d| d as usize)
+                            .product();
+                        target
+                            .iter()
+                            .enumerate()
+                            .map(|(k, &d)| match d {
+                                -1 => count / known.max(1),
+                                0 => first.shape.get(k).copied().unwrap_or(1),
+                                d => d as usize,
+                            })
+                            .collect()
+                    }
+                };
+                Some(Constant { shape, ..first })
+            }
+            "Add" | "Sub" | "Mul" | "Div" if first.dtype.is_int() => {
+                let b = ints_of(1).ok_or("an integer operand")?;
+                let a = first.to_ints();
+                match a {
+                    Some(a) if b.len() == 1 || b.len() == a.len() => {
+                        let data = a
+                            .iter()
+                            .enumerate()
+                            .map(|(k, &x)| {
+                                let y = b[if b.len() == 1 { 0 } else { k }];
+                                Elem::I(match op {
+                                    "Add" => x.wrapping_add(y),
+                                    "Sub" => x.wrapping_sub(y),
+                                    "Mul" => x.wrapping_mul(y),
+                                    _ if y == 0 => 0,
+                                    _ => x.wrapping_div(y),
+                                })
+                            })
+                            .collect();
+                        Some(Constant { data, ..first })
+                    }
+                    _ => None,
+                }
+            }
+            "Range" => {
+                let (s, l, d) = (ints_of(0), ints_of(1), ints_of(2));
+                match (s, l, d) {
+                    (Some(s), Some(l), Some(d)) if d.first().is_some_and(|&d| d != 0) => {
+                        let (s, l, d) = (s[0], l[0], d[0]);
+                        let count = ((l - s) as f64 / d as f64).ceil().max(0.0) as i64;
+                        let vals: Vec<i64> = (0..count.min(1 << 20)).map(|k| s + k * d).collect();
+                        Some(Constant {
+                            dtype: first.dtype,
+                            ..Constant::ints(&vals)
+                        })
+                    }
+                    _ => None,
+                }
+            }
+            "Slice" if first.shape.len() == 1 && self.opset >= 10 => {
+                let (st, en) = (ints_of(1), ints_of(2));
+                let step = ints_of(4).and_then(|s| s.first().copied()).unwrap_or(1);
+                match (st, en) {
+                    (Some(st), Some(en)) if step == 1 => {
+                        let len = first.data.len() as i64;
+                        let norm =
+                            |x: i64| if x < 0 { (x + len).max(0) } else { x.min(len) } as usize;
+                        let (a, b) = (norm(st[0]), norm(en[0]));
+                        let data = first.data[a..b.max(a)].to_vec();
+                        Some(Constant {
+                            shape: vec![data.len()],
+                            data,
+                            ..first
+                        })
+                    }
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        Ok(result.map(|c| vec![Value::Const(c)]))
+    }
+}
+
+/// Inputs that hold shapes or attributes, not tensors to compute on.
+fn static_input(op: &str, k: usize) -> bool {
+    match op {
+        "Reshape" | "Expand" | "Tile" | "Squeeze" | "Unsqueeze" | "Split" | "CumSum" => k == 1,
+        "ReduceSum" | "ReduceMean" | "ReduceMax" | "ReduceMin" | "ReduceProd"
+        | "ReduceSumSquare" | "ReduceL2" | "ReduceLogSumExp" => k == 1,
+        "Slice" => k >= 1,
+        "Pad" => k == 1 || k == 3,
+        "ConstantOfShape" => k == 0,
+        _ => false,
+    }
+}

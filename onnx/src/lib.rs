@@ -1,0 +1,176 @@
+//! ONNX models as `.tfg` source: tfg's second frontend.
+//!
+//! [`import`] decodes an ONNX `ModelProto` ([`proto`], prost) and writes one
+//! `graph` in the `.tfg` language: one statement per ONNX node, with the
+//! node's name in a comment, built from the frontend's builtins, so that what
+//! it produces is what a user could have written and every later stage sees
+//! an ordinary graph. Each statement is checked as it is written (through
+//! [`tfg_frontend::Incremental`]), which also gives the importer the type of
+//! every value it has made. Initializers become `param`s, returned with their
+//! values for a checkpoint; those that only feed shapes (a `Reshape` target,
+//! `Slice` bounds) are folded into the statements instead, as are the shape
+//! computations PyTorch exports (`Shape → Gather → Concat → Reshape`),
+//! symbolic dims (`dim_param`) included. NCHW operators (`Conv`, the pools)
+//! transpose to and from the NHWC layout of tfg's `conv2d`.
+//!
+//! Names: graph inputs and outputs keep their ONNX names made into
+//! identifiers (every character outside `[A-Za-z0-9_]` becomes `_`, a leading
+//! digit gets a `_` before it, and a name that then clashes with an earlier
+//! one or a keyword gets `_2`, `_3`, … in the order of the model's inputs,
+//! then outputs).
+//!
+//! This crate knows the ONNX format and the `.tfg` language's builtins. It
+//! reads no files (external tensor data comes through a callback) and knows
+//! nothing of passes, backends or the command line.
+
+mod constant;
+mod convert;
+mod names;
+pub mod proto;
+
+use prost::Message;
+use std::collections::BTreeMap;
+use tfg_ir::Tensor;
+
+/// A model as `.tfg` source and the params' values.
+#[derive(Clone, Debug)]
+pub struct Imported {
+    /// The `.tfg` file: one graph.
+    pub source: String,
+    /// The graph's name.
+    pub graph: String,
+    /// Every param of the graph with its value, in declaration order.
+    pub params: Vec<(String, Tensor)>,
+    /// Each graph input: its ONNX name and its name in the `.tfg` file.
+    pub inputs: Vec<(String, String)>,
+    /// Each graph output: its ONNX name and its name in the `.tfg` file.
+    pub outputs: Vec<(String, String)>,
+}
+
+/// Why a model could not be imported.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ImportError {
+    /// Not an ONNX model, or one that breaks the format's rules.
+    Invalid(String),
+    /// Operators the importer does not support, each with its count and the
+    /// name of its first node.
+    Unsupported(Vec<Unsupported>),
+}
+
+/// One operator type the importer does not support.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Unsupported {
+    pub op_type: String,
+    pub count: usize,
+    pub first_node: String,
+}
+
+impl std::fmt::Display for ImportError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ImportError::Invalid(m) => f.write_str(m),
+            ImportError::Unsupported(ops) => {
+                let total: usize = ops.iter().map(|o| o.count).sum();
+                write!(
+                    f,
+                    "the model uses {} operator type{} that tfg does not support ({total} node{}):",
+                    ops.len(),
+                    if ops.len() == 1 { "" } else { "s" },
+                    if total == 1 { "" } else { "s" }
+                )?;
+                for o in ops {
+                    write!(
+                        f,
+                        "\n  {} ({} node{}, first: `{}`)",
+                        o.op_type,
+                        o.count,
+                        if o.count == 1 { "" } else { "s" },
+                        o.first_node
+                    )?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The graph name for a model file called `stem`: an identifier by the
+/// naming rule, `model` if nothing of it is left.
+pub fn graph_name(stem: &str) -> String {
+    let name = names::identifier(stem);
+    if tfg_frontend::parse::is_keyword(&name) || name == "_" {
+        format!("{name}_model")
+    } else {
+        name
+    }
+}
+
+/// Reads the bytes of an external-data file named in the model (a path
+/// relative to the model's directory).
+pub type ExternalData<'a> = &'a dyn Fn(&str) -> Result<Vec<u8>, String>;
+
+/// Imports the ONNX model in `bytes`, its graph named `graph_name`.
+pub fn import(
+    bytes: &[u8],
+    graph_name: &str,
+    external: ExternalData,
+) -> Result<Imported, ImportError> {
+    let model = proto::ModelProto::decode(bytes)
+        .map_err(|e| ImportError::Invalid(format!("not an ONNX model: {e}")))?;
+    let graph = model
+        .graph
+        .as_ref()
+        .ok_or_else(|| ImportError::Invalid("the ONNX model has no graph".into()))?;
+    let opset = model
+        .opset_import
+        .iter()
+        .find(|o| {
+            o.domain.as_deref().unwrap_or("").is_empty() || o.domain.as_deref() == Some("ai.onnx")
+        })
+        .and_then(|o| o.version)
+        .unwrap_or(1);
+    let unsupported = unsupported(graph);
+    if !unsupported.is_empty() {
+        return Err(ImportError::Unsupported(unsupported));
+    }
+    convert::Importer::new(graph_name, opset, external).run(graph)
+}
+
+/// Every operator type of `graph` that [`convert`] has no rule for.
+fn unsupported(graph: &proto::GraphProto) -> Vec<Unsupported> {
+    let mut seen: BTreeMap<String, (usize, usize, String)> = BTreeMap::new();
+    for (k, n) in graph.node.iter().enumerate() {
+        let op = n.op_type.clone().unwrap_or_default();
+        let domain = n.domain.as_deref().unwrap_or("");
+        let known =
+            (domain.is_empty() || domain == "ai.onnx") && convert::SUPPORTED.contains(&op.as_str());
+        if !known {
+            let shown = if domain.is_empty() {
+                op
+            } else {
+                format!("{domain}.{op}")
+            };
+            let e = seen.entry(shown).or_insert((
+                k,
+                0,
+                n.name.clone().unwrap_or_else(|| format!("#{k}")),
+            ));
+            e.1 += 1;
+        }
+    }
+    let mut out: Vec<(usize, Unsupported)> = seen
+        .into_iter()
+        .map(|(op_type, (first, count, first_node))| {
+            (
+                first,
+                Unsupported {
+                    op_type,
+                    count,
+                    first_node,
+                },
+            )
+        })
+        .collect();
+    out.sort_by_key(|(first, _)| *first);
+    out.into_iter().map(|(_, u)| u).collect()
+}
