@@ -69,6 +69,14 @@ ensure_tensorboard() {
     "$TFG_PYTHON" -m pip install -q --disable-pip-version-check "tensorboard>=2.16"
 }
 
+# The ONNX import tests build models with the onnx package and check tfg
+# against ONNX Runtime; both go into the same .venv (after ensure_numpy).
+ensure_onnx() {
+    "$TFG_PYTHON" -c 'import onnx, onnxruntime' 2>/dev/null && return 0
+    echo "installing onnx and onnxruntime into .venv (pip)"
+    "$TFG_PYTHON" -m pip install -q --disable-pip-version-check "onnx>=1.16" "onnxruntime>=1.18"
+}
+
 # The REPL's terminal test drives `tfg repl` through tmux.
 ensure_tmux() {
     command -v tmux >/dev/null || apt_install tmux

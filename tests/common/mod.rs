@@ -60,6 +60,13 @@ pub fn entries(dir: &Path) -> Vec<String> {
 /// `None` with a note on stderr. With `TFG_REQUIRE_NUMPY` set (as `scripts/test`
 /// sets it) a missing numpy fails the test instead.
 pub fn numpy() -> Option<PathBuf> {
+    python_with("numpy", "TFG_REQUIRE_NUMPY")
+}
+
+/// A Python interpreter that can `import MODULES` (a comma-separated list),
+/// looked for as [`numpy`] does, or `None` with a note; with the variable
+/// `require` set, a missing one fails the test instead.
+pub fn python_with(modules: &str, require: &str) -> Option<PathBuf> {
     let candidates = std::env::var_os("TFG_PYTHON")
         .map(PathBuf::from)
         .into_iter()
@@ -69,7 +76,7 @@ pub fn numpy() -> Option<PathBuf> {
         ]);
     for python in candidates {
         let ok = Command::new(&python)
-            .args(["-c", "import numpy"])
+            .args(["-c", &format!("import {modules}")])
             .output()
             .is_ok_and(|o| o.status.success());
         if ok {
@@ -77,10 +84,10 @@ pub fn numpy() -> Option<PathBuf> {
         }
     }
     assert!(
-        std::env::var_os("TFG_REQUIRE_NUMPY").is_none(),
-        "numpy is required (TFG_REQUIRE_NUMPY) but not found"
+        std::env::var_os(require).is_none(),
+        "python with {modules} is required ({require}) but not found"
     );
-    eprintln!("skipped: no python3 with numpy found (run scripts/test to install it)");
+    eprintln!("skipped: no python3 with {modules} found (run scripts/test to install it)");
     None
 }
 

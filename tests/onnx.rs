@@ -1,0 +1,209 @@
+//! ONNX import against ONNX Runtime: models of one or a few operators each
+//! (`tests/python/onnx_cases.py` builds them with the `onnx` package and runs
+//! them with `onnxruntime`), run by `tfg run MODEL.onnx` on the interpreter
+//! and the CPU backend, and through `tfg import` + `--restore`. The Python
+//! side needs `onnx` and `onnxruntime` (`scripts/test` installs them; with
+//! `TFG_REQUIRE_ONNX` set their absence fails the tests).
+
+mod common;
+
+use common::{python, python_with, scratch, tfg, tfg_ok};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use tfg_ir::Tensor;
+
+/// The cases, written once per test binary into a scratch directory.
+fn cases(test: &str) -> Option<(PathBuf, Vec<Value>)> {
+    let py = python_with("numpy, onnx, onnxruntime", "TFG_REQUIRE_ONNX")?;
+    let dir = scratch(test);
+    python(&py, "onnx_cases.py", &[dir.to_str().expect("UTF-8 path")]);
+    let list = std::fs::read_to_string(dir.join("cases.json")).expect("written by the script");
+    let list: Vec<Value> = serde_json::from_str(&list).expect("JSON");
+    Some((dir, list))
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .expect("a list")
+        .iter()
+        .map(|s| s.as_str().expect("a string").to_string())
+        .collect()
+}
+
+fn report(text: &str) -> Value {
+    let text = text
+        .replace("-Infinity", "null")
+        .replace("Infinity", "null")
+        .replace("NaN", "null");
+    serde_json::from_str(&text).expect("one JSON object")
+}
+
+/// `got` (a `--json` tensor) equals ONNX Runtime's `want` within 1e-4
+/// relative (1e-5 absolute near zero); integers and booleans exactly.
+fn assert_matches(what: &str, got: &Value, want: &Tensor) {
+    let shape: Vec<usize> = got["shape"]
+        .as_array()
+        .expect("shape")
+        .iter()
+        .map(|d| d.as_u64().expect("a dim") as usize)
+        .collect();
+    assert_eq!(shape, want.shape, "{what}: shape");
+    let data = got["data"].as_array().expect("data");
+    for (i, g) in data.iter().enumerate() {
+        let w = want.data.get_f64(i);
+        let g = g
+            .as_f64()
+            .or_else(|| g.as_bool().map(|b| b as u8 as f64))
+            .unwrap_or(f64::NAN);
+        let ok = (g.is_nan() && w.is_nan()) || (g - w).abs() <= 1e-4 * w.abs() + 1e-5;
+        assert!(ok, "{what}[{i}]: tfg {g}, ONNX Runtime {w}");
+    }
+}
+
+fn feeds(dir: &Path, case: &Value) -> Vec<String> {
+    let name = case["name"].as_str().expect("name");
+    strings(&case["inputs"])
+        .iter()
+        .enumerate()
+        .map(|(k, input)| format!("{input}={}/{name}.in.{k}.npy", dir.display()))
+        .collect()
+}
+
+fn expected(dir: &Path, name: &str, k: usize) -> Tensor {
+    tfg_formats::npy::read(&dir.join(format!("{name}.out.{k}.npy"))).expect("written by the script")
+}
+
+#[test]
+fn every_operator_matches_onnx_runtime() {
+    let Some((dir, list)) = cases("every_operator_matches_onnx_runtime") else {
+        return;
+    };
+    assert!(list.len() >= 80, "the script wrote {} cases", list.len());
+    for case in &list {
+        let name = case["name"].as_str().expect("name");
+        let model = dir.join(format!("{name}.onnx"));
+        let feeds = feeds(&dir, case);
+        for backend in ["interp", "cpu"] {
+            let mut args = vec![
+                "run",
+                model.to_str().expect("UTF-8"),
+                "--json",
+                "--backend",
+                backend,
+            ];
+            for f in &feeds {
+                args.extend(["--feed", f]);
+            }
+            let out = report(&tfg_ok(&args));
+            for (k, output) in strings(&case["outputs"]).iter().enumerate() {
+                assert_matches(
+                    &format!("{name}: {output} on {backend}"),
+                    &out["outputs"][output],
+                    &expected(&dir, name, k),
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn an_imported_file_with_its_checkpoint_computes_the_model() {
+    let Some((dir, list)) = cases("an_imported_file_with_its_checkpoint_computes_the_model") else {
+        return;
+    };
+    for name in [
+        "conv",
+        "batchnorm",
+        "gemm",
+        "shape_subgraph",
+        "dropout_constant",
+    ] {
+        let case = list
+            .iter()
+            .find(|c| c["name"] == name)
+            .expect("the case exists");
+        let out_tfg = dir.join(format!("{name}_imported.tfg"));
+        tfg_ok(&[
+            "import",
+            dir.join(format!("{name}.onnx")).to_str().expect("UTF-8"),
+            "-o",
+            out_tfg.to_str().expect("UTF-8"),
+        ]);
+        let text = std::fs::read_to_string(&out_tfg).expect("the .tfg file is written");
+        assert!(text.contains(&format!("graph {name} {{")), "{text}");
+        let params = out_tfg.with_extension("safetensors");
+        assert!(params.exists(), "the params are written beside it");
+        // The .tfg file uses identifiers; the model's names are plain here.
+        let feeds = feeds(&dir, case);
+        let mut args = vec![
+            "run",
+            out_tfg.to_str().expect("UTF-8"),
+            "--restore",
+            params.to_str().expect("UTF-8"),
+            "--json",
+        ];
+        for f in &feeds {
+            args.extend(["--feed", f]);
+        }
+        let out = report(&tfg_ok(&args));
+        for (k, output) in strings(&case["outputs"]).iter().enumerate() {
+            assert_matches(
+                &format!("{name}: {output}, imported"),
+                &out["outputs"][output],
+                &expected(&dir, name, k),
+            );
+        }
+    }
+}
+
+#[test]
+fn unsupported_operators_are_all_listed_at_once() {
+    let Some((dir, _)) = cases("unsupported_operators_are_all_listed_at_once") else {
+        return;
+    };
+    let model = dir.join("unsupported.onnx");
+    let out = dir.join("out.tfg");
+    for args in [
+        vec![
+            "import",
+            model.to_str().expect("UTF-8"),
+            "-o",
+            out.to_str().expect("UTF-8"),
+        ],
+        vec!["run", model.to_str().expect("UTF-8")],
+    ] {
+        let run = tfg(&args);
+        assert_eq!(run.status, 1, "{}", run.stderr);
+        assert!(
+            run.stderr
+                .contains("2 operator types that tfg does not support (3 nodes)"),
+            "{}",
+            run.stderr
+        );
+        assert!(
+            run.stderr.contains("NonZero (2 nodes, first: `nz1`)"),
+            "{}",
+            run.stderr
+        );
+        assert!(
+            run.stderr.contains("TopK (1 node, first: `top`)"),
+            "{}",
+            run.stderr
+        );
+    }
+    assert!(
+        !out.exists(),
+        "nothing is written for a model that cannot be imported"
+    );
+}
+
+#[test]
+fn a_file_that_is_not_onnx_is_refused() {
+    let dir = scratch("a_file_that_is_not_onnx_is_refused");
+    let model = dir.join("junk.onnx");
+    std::fs::write(&model, b"\xff\xff\xff not a protobuf").expect("writable");
+    let run = tfg(&["run", model.to_str().expect("UTF-8")]);
+    assert_eq!(run.status, 1, "{}", run.stderr);
+    assert!(run.stderr.starts_with("error: "), "{}", run.stderr);
+    assert!(run.stderr.contains("not an ONNX model"), "{}", run.stderr);
+}

@@ -1,0 +1,179 @@
+"""ONNX models, one or a few operators each, with ONNX Runtime's results.
+
+usage: onnx_cases.py DIR
+
+For each case writes DIR/NAME.onnx, DIR/NAME.in.K.npy for its inputs and
+DIR/NAME.out.K.npy for ONNX Runtime's outputs, and lists the cases in
+DIR/cases.json: {"name", "inputs": [onnx names], "outputs": [onnx names]}.
+"""
+
+import json
+import os
+import sys
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import TensorProto as T
+from onnx import helper as h
+from onnx import numpy_helper as nh
+
+out_dir = sys.argv[1]
+rng = np.random.default_rng(7)
+F = T.FLOAT
+cases = []
+
+
+def f32(*shape, lo=-2.0, hi=2.0):
+    return rng.uniform(lo, hi, shape).astype(np.float32)
+
+
+def case(name, nodes, inputs, outputs, inits=None, opset=17):
+    """inputs: [(name, array or (elem type, shape with symbols), value)]."""
+    vi_in = []
+    feeds = {}
+    for iname, value, dims in inputs:
+        elem = {np.float32: F, np.int64: T.INT64, np.int32: T.INT32, np.bool_: T.BOOL}[value.dtype.type]
+        vi_in.append(h.make_tensor_value_info(iname, elem, dims or list(value.shape)))
+        feeds[iname] = value
+    vi_out = [h.make_empty_tensor_value_info(o) for o in outputs]
+    g = h.make_graph(nodes, name, vi_in, vi_out,
+                     [nh.from_array(v, k) for k, v in (inits or {}).items()])
+    m = h.make_model(g, opset_imports=[h.make_opsetid("", opset)])
+    m.ir_version = min(m.ir_version, 10)
+    path = os.path.join(out_dir, f"{name}.onnx")
+    onnx.save(m, path)
+    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    results = sess.run(None, feeds)
+    for k, (iname, value, _) in enumerate(inputs):
+        np.save(os.path.join(out_dir, f"{name}.in.{k}.npy"), value)
+    for k, r in enumerate(results):
+        np.save(os.path.join(out_dir, f"{name}.out.{k}.npy"), r)
+    cases.append({"name": name, "inputs": [i[0] for i in inputs], "outputs": outputs})
+
+
+x = f32(2, 3, 4)
+pos = f32(2, 3, 4, lo=0.1, hi=3.0)
+for op in ["Abs", "Neg", "Exp", "Relu", "Sigmoid", "Tanh", "Sin", "Cos", "Floor", "Ceil", "Sign",
+           "Erf", "Softplus", "Reciprocal", "Identity"]:
+    case(f"unary_{op}", [h.make_node(op, ["x"], ["y"])], [("x", x, None)], ["y"])
+for op in ["Log", "Sqrt"]:
+    case(f"unary_{op}", [h.make_node(op, ["x"], ["y"])], [("x", pos, None)], ["y"])
+b = f32(3, 4)
+for op in ["Add", "Sub", "Mul", "Div", "Max", "Min", "Sum", "Mean"]:
+    case(f"binary_{op}", [h.make_node(op, ["a", "b"], ["y"])], [("a", x, None), ("b", b, None)], ["y"])
+case("pow", [h.make_node("Pow", ["a", "b"], ["y"])], [("a", pos, None), ("b", b, None)], ["y"])
+for op in ["Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual"]:
+    case(f"compare_{op}", [h.make_node(op, ["a", "b"], ["y"])],
+         [("a", np.round(x), None), ("b", np.round(b), None)], ["y"])
+bools = rng.integers(0, 2, (3, 4)).astype(bool)
+case("logic", [h.make_node("Greater", ["a", "z"], ["g"]), h.make_node("And", ["g", "m"], ["y1"]),
+               h.make_node("Or", ["g", "m"], ["y2"]), h.make_node("Not", ["m"], ["y3"]),
+               h.make_node("Xor", ["g", "m"], ["y4"]),
+               h.make_node("Where", ["m", "a", "b"], ["y5"])],
+     [("a", b, None), ("b", f32(3, 4), None), ("m", bools, None)], ["y1", "y2", "y3", "y4", "y5"],
+     {"z": np.array(0.0, np.float32)})
+ints = rng.integers(-9, 10, (3, 4)).astype(np.int64)
+case("mod", [h.make_node("Mod", ["a", "d"], ["y"]), h.make_node("Mod", ["f", "e"], ["z"], fmod=1)],
+     [("a", ints, None), ("f", x, None)], ["y", "z"],
+     {"d": np.array(4, np.int64), "e": np.array(0.7, np.float32)})
+case("int_div", [h.make_node("Div", ["a", "d"], ["y"])], [("a", ints, None)], ["y"],
+     {"d": np.array(-4, np.int64)})
+case("activations", [h.make_node("LeakyRelu", ["x"], ["y1"], alpha=0.1),
+                     h.make_node("Elu", ["x"], ["y2"], alpha=0.5),
+                     h.make_node("Selu", ["x"], ["y3"]),
+                     h.make_node("HardSigmoid", ["x"], ["y4"]),
+                     h.make_node("PRelu", ["x", "s"], ["y5"])],
+     [("x", x, None)], ["y1", "y2", "y3", "y4", "y5"], {"s": f32(4)})
+case("gelu", [h.make_node("Gelu", ["x"], ["y1"]), h.make_node("Gelu", ["x"], ["y2"], approximate="tanh")],
+     [("x", x, None)], ["y1", "y2"], opset=20)
+case("clip11", [h.make_node("Clip", ["x", "lo", "hi"], ["y"]), h.make_node("Clip", ["x", "lo"], ["z"])],
+     [("x", x, None)], ["y", "z"], {"lo": np.array(-0.5, np.float32), "hi": np.array(0.7, np.float32)})
+case("clip6", [h.make_node("Clip", ["x"], ["y"], min=-0.5, max=0.7)], [("x", x, None)], ["y"], opset=6)
+case("cast", [h.make_node("Cast", ["x"], ["y"], to=T.INT64), h.make_node("Cast", ["y"], ["z"], to=T.FLOAT)],
+     [("x", x * 3, None)], ["y", "z"])
+case("matmul", [h.make_node("MatMul", ["a", "w"], ["y"])], [("a", x, None)], ["y"], {"w": f32(4, 5)})
+case("matmul_batched", [h.make_node("MatMul", ["a", "c"], ["y"])],
+     [("a", x, None), ("c", f32(2, 4, 3), None)], ["y"])
+case("gemm", [h.make_node("Gemm", ["a", "w", "c"], ["y"], transA=1, transB=1, alpha=0.5, beta=2.0)],
+     [("a", f32(4, 3), None)], ["y"], {"w": f32(5, 4), "c": f32(5)})
+case("transpose", [h.make_node("Transpose", ["x"], ["y"], perm=[2, 0, 1]),
+                   h.make_node("Transpose", ["x"], ["z"])], [("x", x, None)], ["y", "z"])
+for op in ["Softmax", "LogSoftmax"]:
+    case(f"{op}_13", [h.make_node(op, ["x"], ["y"], axis=1)], [("x", x, None)], ["y"])
+    case(f"{op}_11", [h.make_node(op, ["x"], ["y"])], [("x", x, None)], ["y"], opset=11)
+case("concat", [h.make_node("Concat", ["a", "b"], ["y"], axis=-1)],
+     [("a", x, None), ("b", f32(2, 3, 2), None)], ["y"])
+case("reshape_flatten", [h.make_node("Reshape", ["x", "s"], ["y"]), h.make_node("Flatten", ["x"], ["z"], axis=2),
+                         h.make_node("Reshape", ["x", "t"], ["w"])],
+     [("x", x, None)], ["y", "z", "w"], {"s": np.array([0, -1], np.int64), "t": np.array([4, 6], np.int64)})
+case("squeeze13", [h.make_node("Unsqueeze", ["x", "a"], ["u"]), h.make_node("Squeeze", ["u", "a"], ["y"])],
+     [("x", x, None)], ["u", "y"], {"a": np.array([0, 3], np.int64)})
+case("squeeze11", [h.make_node("Unsqueeze", ["x"], ["u"], axes=[1]), h.make_node("Squeeze", ["u"], ["y"])],
+     [("x", x, None)], ["u", "y"], opset=11)
+case("expand_tile", [h.make_node("Expand", ["c", "s"], ["y"]), h.make_node("Tile", ["x", "r"], ["z"])],
+     [("c", f32(3, 1), None), ("x", x, None)], ["y", "z"],
+     {"s": np.array([2, 1, 4], np.int64), "r": np.array([1, 2, 1], np.int64)})
+case("gather", [h.make_node("Gather", ["x", "i"], ["y"], axis=1), h.make_node("Gather", ["x", "j"], ["z"])],
+     [("x", x, None)], ["y", "z"], {"i": np.array([[2, -1], [0, 1]], np.int64), "j": np.array(1, np.int64)})
+case("gather_runtime", [h.make_node("Gather", ["e", "i"], ["y"])],
+     [("e", f32(10, 3), None), ("i", np.array([[1, 9], [-2, 0]], np.int64), None)], ["y"])
+case("slice", [h.make_node("Slice", ["x", "s", "e", "a", "p"], ["y"]),
+               h.make_node("Slice", ["x", "s2", "e2"], ["z"])],
+     [("x", x, None)], ["y", "z"],
+     {"s": np.array([-1, 0], np.int64), "e": np.array([-100, 3], np.int64), "a": np.array([2, 1], np.int64),
+      "p": np.array([-2, 2], np.int64), "s2": np.array([1], np.int64), "e2": np.array([1000], np.int64)})
+case("slice1", [h.make_node("Slice", ["x"], ["y"], starts=[0, 1], ends=[1, 3], axes=[0, 2])],
+     [("x", x, None)], ["y"], opset=9)
+case("split", [h.make_node("Split", ["x", "s"], ["y1", "y2"], axis=2)], [("x", x, None)], ["y1", "y2"],
+     {"s": np.array([1, 3], np.int64)})
+case("split_even", [h.make_node("Split", ["x"], ["y1", "y2"], axis=2, num_outputs=2)],
+     [("x", x, None)], ["y1", "y2"], opset=18)
+for op in ["ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceSumSquare",
+           "ReduceL2", "ReduceLogSumExp"]:
+    case(f"{op}_18", [h.make_node(op, ["x", "a"], ["y"], keepdims=0)], [("x", x, None)], ["y"],
+         {"a": np.array([0, 2], np.int64)}, opset=18)
+    case(f"{op}_11", [h.make_node(op, ["x"], ["y"], axes=[1])], [("x", x, None)], ["y"], opset=11)
+case("argmax", [h.make_node("ArgMax", ["x"], ["y"], axis=1), h.make_node("ArgMin", ["x"], ["z"], axis=-1, keepdims=0)],
+     [("x", x, None)], ["y", "z"])
+case("cumsum", [h.make_node("CumSum", ["x", "a"], ["y"])], [("x", x, None)], ["y"], {"a": np.array(1, np.int64)})
+img = f32(2, 3, 7, 6)
+case("conv", [h.make_node("Conv", ["x", "w", "b"], ["y"], pads=[1, 0, 2, 1], strides=[2, 1], dilations=[1, 2])],
+     [("x", img, ["N", 3, 7, 6])], ["y"], {"w": f32(4, 3, 3, 2), "b": f32(4)})
+case("conv_same_group", [h.make_node("Conv", ["x", "w"], ["y"], auto_pad="SAME_UPPER", group=3)],
+     [("x", img, None)], ["y"], {"w": f32(6, 1, 3, 3)})
+case("pools", [h.make_node("MaxPool", ["x"], ["y1"], kernel_shape=[3, 2], strides=[2, 2], pads=[1, 0, 1, 1]),
+               h.make_node("AveragePool", ["x"], ["y2"], kernel_shape=[2, 2]),
+               h.make_node("AveragePool", ["x"], ["y3"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+               h.make_node("GlobalAveragePool", ["x"], ["y4"]), h.make_node("GlobalMaxPool", ["x"], ["y5"])],
+     [("x", img, None)], ["y1", "y2", "y3", "y4", "y5"])
+case("batchnorm", [h.make_node("BatchNormalization", ["x", "s", "b", "m", "v"], ["y"], epsilon=1e-3)],
+     [("x", img, None)], ["y"],
+     {"s": f32(3), "b": f32(3), "m": f32(3), "v": f32(3, lo=0.5, hi=2.0)})
+case("lrn", [h.make_node("LRN", ["x"], ["y"], size=3, alpha=1e-2, beta=0.75, bias=1.5)],
+     [("x", img, None)], ["y"])
+case("pad", [h.make_node("Pad", ["x", "p", "v"], ["y"])], [("x", x, None)], ["y"],
+     {"p": np.array([0, 1, 2, 1, 0, 1], np.int64), "v": np.array(0.5, np.float32)})
+case("dropout_constant", [h.make_node("Dropout", ["x"], ["d"]),
+                          h.make_node("Constant", [], ["c"], value=nh.from_array(f32(4), "c")),
+                          h.make_node("Add", ["d", "c"], ["y"])], [("x", x, None)], ["y"])
+# PyTorch's flatten: Shape -> Gather -> Unsqueeze -> Concat -> Reshape, a symbolic batch.
+case("shape_subgraph", [h.make_node("Shape", ["x"], ["sh"]), h.make_node("Gather", ["sh", "zero"], ["n"]),
+                        h.make_node("Unsqueeze", ["n", "ax"], ["n1"]),
+                        h.make_node("Concat", ["n1", "m1"], ["ns"], axis=0),
+                        h.make_node("Reshape", ["x", "ns"], ["y"]),
+                        h.make_node("ConstantOfShape", ["sh"], ["z"],
+                                    value=nh.from_array(np.array([1.5], np.float32)))],
+     [("x", x, ["batch", 3, 4])], ["y", "z"],
+     {"zero": np.array(0, np.int64), "ax": np.array([0], np.int64), "m1": np.array([-1], np.int64)})
+
+with open(os.path.join(out_dir, "cases.json"), "w") as f:
+    json.dump(cases, f)
+print(len(cases))
+
+# Not a case: operators tfg does not support, for the error that lists them.
+g = h.make_graph([h.make_node("Relu", ["x"], ["a"]), h.make_node("NonZero", ["a"], ["b"], name="nz1"),
+                  h.make_node("NonZero", ["a"], ["c"]), h.make_node("TopK", ["a", "k"], ["d", "e"], name="top")],
+                 "unsupported", [h.make_tensor_value_info("x", F, [4])],
+                 [h.make_empty_tensor_value_info("b")], [nh.from_array(np.array([1], np.int64), "k")])
+onnx.save(h.make_model(g, opset_imports=[h.make_opsetid("", 17)]), os.path.join(out_dir, "unsupported.onnx"))
