@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 const NO_FILE_IO: &[&str] = &[
     "ir",
     "frontend",
+    "onnx",
     "passes",
     "picture",
     "backends/interp",
@@ -27,6 +28,7 @@ const NO_FILE_IO: &[&str] = &[
 const LIBRARIES: &[&str] = &[
     "ir",
     "frontend",
+    "onnx",
     "passes",
     "picture",
     "formats",

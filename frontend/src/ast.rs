@@ -256,9 +256,9 @@ pub enum IndexItem {
     At(Expr),
     /// `start:stop:step`, each part optional.
     Range {
-        start: Option<Expr>,
-        stop: Option<Expr>,
-        step: Option<Expr>,
+        start: Option<Box<Expr>>,
+        stop: Option<Box<Expr>>,
+        step: Option<Box<Expr>>,
         span: Span,
     },
     /// `...`: the axes not named.
@@ -284,7 +284,11 @@ impl Expr {
                     IndexItem::At(e) => vec![e],
                     IndexItem::Range {
                         start, stop, step, ..
-                    } => [start, stop, step].into_iter().flatten().collect(),
+                    } => [start, stop, step]
+                        .into_iter()
+                        .flatten()
+                        .map(|e| &**e)
+                        .collect(),
                     IndexItem::Ellipsis(_) => vec![],
                 })
                 .map(|e| e.height)

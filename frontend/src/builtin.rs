@@ -89,11 +89,12 @@ pub enum BuiltinKind {
     OneHot,
     Cast,
     Grad,
-    /// Expanded into IR ops by [`crate::composite`].
+    /// Expanded into several IR ops where the call is lowered.
     Composite(Composite),
 }
 
-/// The builtins that [`crate::composite`] expands into several IR ops.
+/// The builtins that are compositions of IR ops (the frontend's `composite`
+/// and `window` modules expand them).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Composite {
     Log1p,

@@ -142,16 +142,17 @@ impl GraphLowerer<'_, '_> {
             return Ok(Pick::whole(dim.clone()));
         }
         let n = self.index_dim(dim, axis, ty, span)? as i64;
-        let bound = |this: &mut Self, e: &Option<Expr>, lo: i64, hi: i64| -> Lowered<Option<i64>> {
-            match e {
-                Some(e) => {
-                    let i = this.static_int(e)?;
-                    let i = if i < 0 { i + n } else { i };
-                    Ok(Some(i.clamp(lo, hi)))
+        let bound =
+            |this: &mut Self, e: &Option<Box<Expr>>, lo: i64, hi: i64| -> Lowered<Option<i64>> {
+                match e {
+                    Some(e) => {
+                        let i = this.static_int(e)?;
+                        let i = if i < 0 { i + n } else { i };
+                        Ok(Some(i.clamp(lo, hi)))
+                    }
+                    None => Ok(None),
                 }
-                None => Ok(None),
-            }
-        };
+            };
         // numpy's slice.indices: clamped into [0, n] going forwards and
         // [-1, n - 1] going backwards.
         let (first, len) = if step > 0 {

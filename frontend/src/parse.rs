@@ -1116,18 +1116,18 @@ impl<'a> Parser<'a> {
         if let Some(rest) = i.strip_prefix("...") {
             return Ok((rest, IndexItem::Ellipsis(self.span(i, rest))));
         }
-        let bound = |p: &mut Self, at: &'a str| -> Parsed<'a, Option<Expr>> {
+        let bound = |p: &mut Self, at: &'a str| -> Parsed<'a, Option<Box<Expr>>> {
             let at = blank(at, true);
             if at.starts_with([':', ',', ']']) {
                 return Ok((at, None));
             }
             let (r, e) = p.expr(at, true)?;
-            Ok((r, Some(e)))
+            Ok((r, Some(Box::new(e))))
         };
         let (rest, start) = bound(self, i)?;
         let Some(after) = blank(rest, true).strip_prefix(':') else {
             return match start {
-                Some(e) => Ok((rest, IndexItem::At(e))),
+                Some(e) => Ok((rest, IndexItem::At(*e))),
                 None => Err(self.unexpected(i, "an index, a slice `a:b` or `...`")),
             };
         };

@@ -169,9 +169,9 @@ impl GraphLowerer<'_, '_> {
         let Some(e) = e else {
             return Ok([default; 2]);
         };
-        match self.static_ints(e)?.as_slice() {
-            &[n] if n >= 1 => Ok([n as u64; 2]),
-            &[a, b] if a >= 1 && b >= 1 => Ok([a as u64, b as u64]),
+        match *self.static_ints(e)?.as_slice() {
+            [n] if n >= 1 => Ok([n as u64; 2]),
+            [a, b] if a >= 1 && b >= 1 => Ok([a as u64, b as u64]),
             _ => Err(self.error(
                 Diagnostic::error("expected a positive integer or a pair `[h, w]` of them")
                     .at(e.span),

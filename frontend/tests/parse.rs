@@ -38,7 +38,7 @@ fn sexpr(e: &Expr) -> String {
             format!("({} {} {})", op.symbol(), sexpr(lhs), sexpr(rhs))
         }
         ExprKind::Index { base, items } => {
-            let part = |e: &Option<Expr>| e.as_ref().map(sexpr).unwrap_or_default();
+            let part = |e: &Option<Box<Expr>>| e.as_deref().map(sexpr).unwrap_or_default();
             let items: Vec<String> = items
                 .iter()
                 .map(|i| match i {

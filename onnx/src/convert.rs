@@ -208,7 +208,7 @@ impl<'a> Importer<'a> {
                 .as_ref()
                 .and_then(|t| t.tensor_type.as_ref())
                 .ok_or_else(|| invalid(format!("input `{name}` is not a tensor")))?;
-            let dtype = dtype_of(tt.elem_type.unwrap_or(0)).map_err(&invalid)?;
+            let dtype = dtype_of(tt.elem_type.unwrap_or(0)).map_err(invalid)?;
             let mut dims = Vec::new();
             for (j, d) in tt
                 .shape
@@ -237,7 +237,7 @@ impl<'a> Importer<'a> {
                 .map(|(_, i)| i.clone())
                 .unwrap_or_default();
             self.line(format!("input {ident}: {dtype}{}", list(&dims)), None)
-                .map_err(&invalid)?;
+                .map_err(invalid)?;
             self.values.insert(name, Value::Tensor(ident));
         }
         // Initializers used only as shapes and attributes stay constants;
@@ -256,7 +256,7 @@ impl<'a> Importer<'a> {
         }
         for t in &g.initializer {
             let name = t.name.clone().unwrap_or_default();
-            let c = Constant::from_proto(t, self.external).map_err(&invalid)?;
+            let c = Constant::from_proto(t, self.external).map_err(invalid)?;
             let big = c.data.len() > 16 || c.dtype.is_float();
             if as_value.contains(name.as_str()) && big {
                 let ident = self.names.fresh(&name);
@@ -267,7 +267,7 @@ impl<'a> Importer<'a> {
                     format!("param {ident}: {}{} = zeros", c.dtype, list(&c.shape)),
                     None,
                 )
-                .map_err(&invalid)?;
+                .map_err(invalid)?;
                 self.params.push((ident.clone(), tensor));
                 self.values.insert(name, Value::Tensor(ident));
             } else {
@@ -301,14 +301,14 @@ impl<'a> Importer<'a> {
                 Value::Const(_) => None,
             };
             if have.as_deref() != Some(ident.as_str()) {
-                let expr = self.operand(&v).map_err(&invalid)?;
+                let expr = self.operand(&v).map_err(invalid)?;
                 self.line(format!("{ident} = {expr}"), Some(&format!("output {name}")))
-                    .map_err(&invalid)?;
+                    .map_err(invalid)?;
             }
         }
         let names: Vec<&str> = outputs.iter().map(|(_, i)| i.as_str()).collect();
         self.line(format!("output {}", names.join(", ")), None)
-            .map_err(&invalid)?;
+            .map_err(invalid)?;
         let mut source = format!(
             "# Imported from ONNX (opset {}) by `tfg import`.\ngraph {} {{\n",
             self.opset, self.graph_name
@@ -376,6 +376,14 @@ impl<'a> Importer<'a> {
         match v {
             Value::Tensor(t) => Ok(t.clone()),
             Value::Const(c) => {
+                if c.data.is_empty() {
+                    // `[]` is not a tensor in the language.
+                    return Ok(format!(
+                        "broadcast_to(cast(0, {}), {})",
+                        c.dtype,
+                        list(&c.shape)
+                    ));
+                }
                 if c.data.len() <= 64 {
                     if let Some(l) = c.literal() {
                         return Ok(l);
