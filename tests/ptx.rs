@@ -12,12 +12,16 @@ use std::path::Path;
 use std::process::Command;
 
 /// Every example with the dims its symbolic shapes need.
-const EXAMPLES: [(&str, &[&str]); 4] = [
+const EXAMPLES: [(&str, &[&str]); 5] = [
     ("examples/hello.tfg", &[]),
     ("examples/elementwise.tfg", &["--dim", "N=1000"]),
     ("examples/linear_regression.tfg", &["--dim", "N=37"]),
     (
         "examples/mlp_digits.tfg",
+        &["--dim", "N=64", "--dim", "T=30"],
+    ),
+    (
+        "examples/cnn_digits.tfg",
         &["--dim", "N=64", "--dim", "T=30"],
     ),
 ];
@@ -81,8 +85,8 @@ fn every_example_compiles_to_ptx_that_ptxas_accepts_for_sm_80_and_sm_90() {
         failures.join("\n")
     );
     assert_eq!(
-        assembled, 14,
-        "4 forward and 3 training graphs, for 2 architectures"
+        assembled, 18,
+        "5 forward and 4 training graphs, for 2 architectures"
     );
 }
 
