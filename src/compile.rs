@@ -101,11 +101,15 @@ pub fn compile(args: &CompileArgs) -> Result<(), Failure> {
                 return Err(Failure::new("-o FILE.o is needed to write an object file"));
             };
             let bytes = tfg_cpu::object(&model, &opts).map_err(|e| failed(e.to_string()))?;
-            whole_file::write(out, &bytes).map_err(Failure::new)?;
+            // The object and the header appear together or not at all.
+            let mut staged = whole_file::Staged::new();
+            staged.add(out, &bytes).map_err(Failure::new)?;
             if let Some(h) = &args.header {
-                whole_file::write(h, tfg_cpu::header(&model).as_bytes()).map_err(Failure::new)?;
+                staged
+                    .add(h, tfg_cpu::header(&model).as_bytes())
+                    .map_err(Failure::new)?;
             }
-            Ok(())
+            staged.commit().map_err(Failure::new)
         }
     }
 }

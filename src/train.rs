@@ -23,6 +23,10 @@ use tfg_formats::{arrayprint, json};
 pub fn train(args: &TrainArgs) -> Result<(), Failure> {
     backend::check_available(args.backend)?;
     let src = Source::load(&args.file)?;
+    // A checkpoint that cannot be written is found before training, not after.
+    if let Some(ckpt) = &args.save {
+        checkpoint::check_save(ckpt)?;
+    }
     let compile_started = Instant::now();
     let program = src.compile()?;
     let mut frontend = compile_started.elapsed();

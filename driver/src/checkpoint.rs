@@ -19,6 +19,13 @@ pub fn save(path: &Path, params: &[(&str, &Tensor)]) -> Result<(), Error> {
     safetensors::save(path, params).map_err(Error::new)
 }
 
+/// Checks, before any work, that [`save`] could write `path` (its directory
+/// exists and takes a new file; the target is absent or a regular file), so
+/// that a long training run is not lost to a bad `--save`.
+pub fn check_save(path: &Path) -> Result<(), Error> {
+    tfg_formats::whole_file::check_writable(path).map_err(Error::new)
+}
+
 /// Every param of `g` (specialised, so its types are concrete) from the
 /// checkpoint at `path`, into `session`.
 pub fn restore(path: &Path, g: &Graph, session: &mut Session, src: &Source) -> Result<(), Error> {

@@ -167,7 +167,8 @@ fn target(path: &Path) -> Result<PathBuf, String> {
 /// path and its file name.
 fn identity(path: &Path, target: &Path) -> Result<PathBuf, String> {
     let (dir, name) = split(target);
-    let dir = fs::canonicalize(dir).map_err(|e| format!("cannot write `{}`: {e}", path.display()))?;
+    let dir =
+        fs::canonicalize(dir).map_err(|e| format!("cannot write `{}`: {e}", path.display()))?;
     Ok(dir.join(name))
 }
 
