@@ -671,8 +671,8 @@ impl<'m, 'f> GraphLowerer<'m, 'f> {
         self.graph.outputs.push((name.name.clone(), v));
     }
 
-    /// An input's default feed: a literal of the declared dtype and shape (a
-    /// scalar fills a known shape).
+    /// An input's default feed: a literal of the declared dtype and shape, or
+    /// a scalar that fills a known shape (kept a scalar: the driver fills it).
     fn default_feed(&mut self, e: &Expr, ty: &Type, name: &str) -> Lowered<Tensor> {
         let lit = Literal::from_expr(e).map_err(|d| self.error(d))?;
         let lit = self.fit_shape(lit, ty, name, e.span, true)?;
@@ -681,7 +681,7 @@ impl<'m, 'f> GraphLowerer<'m, 'f> {
     }
 
     /// Checks a literal's shape against a declared type. A scalar stays a
-    /// scalar unless `fill`, which spreads it over the (known) shape.
+    /// scalar; with `fill` (a default feed) the shape it fills must be known.
     fn fit_shape(
         &mut self,
         lit: Literal,
@@ -694,7 +694,7 @@ impl<'m, 'f> GraphLowerer<'m, 'f> {
             if !fill {
                 return Ok(lit);
             }
-            let Some(shape) = ty.shape.concrete() else {
+            if ty.shape.is_symbolic() {
                 return Err(self.error(
                     Diagnostic::error(format!(
                         "a scalar default cannot fill {ty}: its shape has symbolic dims"
@@ -702,12 +702,10 @@ impl<'m, 'f> GraphLowerer<'m, 'f> {
                     .at(span)
                     .note(format!("help: give `{name}` an array default, or none")),
                 ));
-            };
-            let n = shape.iter().product();
-            return Ok(Literal {
-                shape,
-                elems: vec![lit.elems[0]; n],
-            });
+            }
+            // The scalar stays one element: whoever feeds the default fills
+            // the shape, after checking that it fits in memory.
+            return Ok(lit);
         }
         let mut sizes: HashMap<&str, usize> = HashMap::new();
         let fits = lit.shape.len() == ty.shape.rank()
@@ -780,12 +778,21 @@ impl<'m, 'f> GraphLowerer<'m, 'f> {
                     let t = lit.to_tensor(ty.dtype).map_err(|m| self.error(Diagnostic::error(m).at(e.span)))?;
                     Ok(Init::Literal(t))
                 }
-                Err(_) => Err(self.error(
-                    Diagnostic::error(format!("expected an initialiser for `{name}`"))
+                Err(_) => {
+                    let mut d = Diagnostic::error(format!("expected an initialiser for `{name}`"))
                         .at(e.span)
                         .label("not an initialiser")
-                        .note("an initialiser is a literal, `zeros`, `ones`, `full(v)`, `uniform(lo, hi)`, `normal(mean = 0, std = 1)` or `glorot`"),
-                )),
+                        .note("an initialiser is a literal, `zeros`, `ones`, `full(v)`, `uniform(lo, hi)`, `normal(mean = 0, std = 1)` or `glorot`");
+                    let word = match &e.kind {
+                        ExprKind::Name(n) => Some(n.as_str()),
+                        ExprKind::Call { func, .. } => Some(func.name.as_str()),
+                        _ => None,
+                    };
+                    if let Some(help) = word.and_then(|w| did_you_mean(w, INITIALISERS.iter().copied())) {
+                        d = d.note(help);
+                    }
+                    Err(self.error(d))
+                }
             },
         }
     }
@@ -1113,6 +1120,9 @@ impl<'m, 'f> GraphLowerer<'m, 'f> {
         )
     }
 }
+
+/// Every initialiser's name, for suggestions.
+const INITIALISERS: &[&str] = &["zeros", "ones", "full", "uniform", "normal", "glorot"];
 
 fn is_init(name: &str) -> bool {
     matches!(name, "full" | "uniform" | "normal")
