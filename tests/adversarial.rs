@@ -223,3 +223,194 @@ fn the_next_save_sweeps_what_a_killed_save_left() {
         [".other.tfg-4194305-0.tmp", "ckpt.safetensors"]
     );
 }
+
+/// Runs `tfg ARGS` with `stdin` fed to it and its address space capped at
+/// 8 GB, so that a regression shows as a failed allocation, not a machine
+/// out of memory.
+fn tfg_capped(args: &[&str], stdin: &[u8]) -> common::Run {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -v 8000000; exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_tfg"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("sh runs");
+    let mut input = child.stdin.take().expect("piped");
+    let bytes = stdin.to_vec();
+    let feeder = std::thread::spawn(move || input.write_all(&bytes));
+    let out = child.wait_with_output().expect("tfg runs");
+    let _ = feeder.join();
+    common::Run {
+        status: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Class 3: a scalar default filling a huge shape costs nothing until the
+/// input is fed, and then it is refused for memory, not an abort.
+#[test]
+fn a_huge_scalar_default_is_checked_not_materialised() {
+    let dir = scratch("a_huge_scalar_default");
+    let file = dir.join("huge.tfg");
+    std::fs::write(
+        &file,
+        "graph g {\n    input x: f32[1000000000000] = 0\n    output y = sum(x)\n}\n",
+    )
+    .expect("write");
+    let run = tfg_capped(&["check", s(&file)], b"");
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    for backend in ["cpu", "interp"] {
+        let run = tfg_capped(&["run", s(&file), "--backend", backend], b"");
+        refused(&run, "needs more memory than this machine has");
+    }
+    let object = dir.join("m.o");
+    let run = tfg_capped(
+        &["compile", s(&file), "--target", "cpu", "-o", s(&object)],
+        b"",
+    );
+    refused(&run, "needs more memory than this machine has");
+    let run = tfg_capped(&["repl", s(&file)], b"y\n");
+    refused(&run, "needs more memory than this machine has");
+    // A small fill still works, as before.
+    let small = dir.join("small.tfg");
+    std::fs::write(&small, "graph g { input x: i32[3] = 7; output y = x * 2 }").expect("write");
+    let run = tfg(&["run", s(&small)]);
+    assert_eq!(run.stdout, "y = [14 14 14] : i32[3]\n", "{}", run.stderr);
+}
+
+/// Class 4: element counts that overflow 64 bits are errors at the type
+/// that overflows, for declared types and for the results of ops.
+#[test]
+fn element_counts_that_overflow_are_errors() {
+    let dir = scratch("element_counts_that_overflow");
+    for (name, src, col) in [
+        (
+            "wrap.tfg",
+            "graph g {\n    input x: f32[4294967296, 4294967296] = 1.0\n    output y = sum(x)\n}\n",
+            "2:14",
+        ),
+        (
+            "max.tfg",
+            "graph g {\n    input x: f32[18446744073709551615]\n    output y = sum(x)\n}\n",
+            "2:14",
+        ),
+        (
+            "op.tfg",
+            "graph g {\n    input x: f32 = 1.0\n    output y = sum(broadcast_to(x, [4294967296, 4294967296]))\n}\n",
+            "3:",
+        ),
+    ] {
+        let file = dir.join(name);
+        std::fs::write(&file, src).expect("write");
+        for command in ["check", "run"] {
+            let run = tfg_capped(&[command, s(&file)], b"");
+            refused(&run, "is too large");
+            assert!(run.stderr.contains(&format!("{name}:{col}")), "{}", run.stderr);
+        }
+    }
+}
+
+/// Class 5: values that each fit in memory but are alive together do not
+/// are refused before anything is allocated.
+#[test]
+fn values_alive_together_are_checked_against_memory() {
+    let Some(total) = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
+        let line = m.lines().find(|l| l.starts_with("MemTotal:"))?.to_string();
+        line.split_whitespace().nth(1)?.parse::<u64>().ok()
+    }) else {
+        eprintln!("skipped: no /proc/meminfo");
+        return;
+    };
+    // Each value 60% of memory; three of them alive at the end.
+    let n = total * 1024 / 10 * 6 / 4;
+    let dir = scratch("values_alive_together");
+    let file = dir.join("peak.tfg");
+    std::fs::write(
+        &file,
+        format!("graph g {{\n    param a: f32[{n}] = zeros\n    b = a + 1.0\n    c = a * 2.0\n    output b, c\n}}\n"),
+    )
+    .expect("write");
+    for backend in ["cpu", "interp"] {
+        let run = tfg_capped(&["run", s(&file), "--backend", backend], b"");
+        refused(&run, "alive at the same time");
+    }
+}
+
+/// Class 6: a diagnostic far into a long line renders.
+#[test]
+fn a_diagnostic_far_into_a_line_renders() {
+    let dir = scratch("a_diagnostic_far_into_a_line");
+    let file = dir.join("wide.tfg");
+    let pad = " ".repeat(70_000);
+    std::fs::write(
+        &file,
+        format!("graph g {{ input x: f32{pad}; output y = x * zz }}\n"),
+    )
+    .expect("write");
+    let run = tfg(&["check", s(&file)]);
+    refused(&run, "unknown name `zz`");
+    assert!(
+        run.stderr.contains("wide.tfg:1:70040"),
+        "{}",
+        &run.stderr[..300]
+    );
+}
+
+/// Class 12: a line of stdin that is not UTF-8 is an error for that line;
+/// the session goes on. And `:save` saves the params of a graph with
+/// symbolic dims.
+#[test]
+fn the_repl_survives_a_bad_line_and_saves_graphs_with_symbolic_dims() {
+    let run = tfg_capped(&["repl"], b"x = 1.0\n\xff\xfe\ny = x * 2\ny\n");
+    assert_eq!(run.status, 1, "one line failed");
+    assert!(
+        run.stderr.contains("line 2 of stdin is not valid UTF-8"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.contains("y = 2.0 : f32"), "{}", run.stdout);
+
+    let dir = scratch("the_repl_saves_graphs_with_symbolic_dims");
+    let ckpt = dir.join("lr.safetensors");
+    let script = format!(":load examples/linear_regression.tfg\n:save {}\n", s(&ckpt));
+    let run = tfg_capped(&["repl"], script.as_bytes());
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("saved 2 params"), "{}", run.stdout);
+    assert!(ckpt.is_file());
+}
+
+/// "did you mean" follows one rule everywhere: names in scope, functions
+/// and initialisers.
+#[test]
+fn suggestions_follow_one_rule() {
+    let dir = scratch("suggestions_follow_one_rule");
+    for (src, wanted) in [
+        (
+            "graph g { param w: f32 = 1.0; output y = ww * 2.0 }",
+            "did you mean `w`?",
+        ),
+        (
+            "graph g { param w: f32[2] = zeroes; output y = w }",
+            "did you mean `zeros`?",
+        ),
+        (
+            "graph g { input x: f32; loss = x * x; output y = los }",
+            "did you mean `loss`?",
+        ),
+        (
+            "graph g { input x: f32; output y = sqtr(x) }",
+            "did you mean `sqrt`?",
+        ),
+    ] {
+        let file = dir.join("s.tfg");
+        std::fs::write(&file, src).expect("write");
+        refused(&tfg(&["check", s(&file)]), wanted);
+    }
+}

@@ -196,11 +196,6 @@ pub fn check_memory(g: &Graph) -> Result<(), Error> {
     Ok(())
 }
 
-/// Refuses value `v` of `g` if it alone is larger than this machine's memory.
-pub fn check_value_memory(g: &Graph, v: ValueId) -> Result<(), Error> {
-    value_bytes(g, v, memory_bytes().unwrap_or(u64::MAX)).map(drop)
-}
-
 /// The bytes of value `v` of `g` (0 while its shape is symbolic), or an
 /// error if they are more than `limit`.
 fn value_bytes(g: &Graph, v: ValueId, limit: u64) -> Result<u64, Error> {
@@ -239,7 +234,12 @@ fn live_peak(g: &Graph, bytes: &[u64]) -> u64 {
             }
         }
     }
-    for v in g.outputs.iter().map(|(_, v)| v).chain(g.updates.iter().map(|(_, v)| v)) {
+    for v in g
+        .outputs
+        .iter()
+        .map(|(_, v)| v)
+        .chain(g.updates.iter().map(|(_, v)| v))
+    {
         if let Some(last) = last_use.get_mut(v.index()) {
             *last = n;
         }
@@ -275,7 +275,9 @@ fn check_plan(name: &str, program: &tfg_ir::kernel::Program) -> Result<(), Error
         .buffers
         .iter()
         .filter(|b| !matches!(b.role, tfg_ir::kernel::Role::Temp))
-        .fold(program.plan.arena_bytes, |acc, b| acc.saturating_add(b.bytes()));
+        .fold(program.plan.arena_bytes, |acc, b| {
+            acc.saturating_add(b.bytes())
+        });
     if total > limit {
         return Err(Error::new(format!(
             "graph `{name}`: its planned buffers need {total} bytes at once, more memory than this machine has ({limit} bytes)"

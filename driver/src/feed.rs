@@ -71,7 +71,8 @@ fn default_value(t: &Tensor, g: &Graph, v: ValueId, src: &Source) -> Result<Tens
             "declared here",
         ));
     };
-    crate::backend::check_value_memory(g, v)?;
+    // The values of the graph, this one filled, must fit together.
+    crate::backend::check_memory(g)?;
     t.splat(shape).ok_or_else(|| {
         src.error_at(
             node.loc,

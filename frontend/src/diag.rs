@@ -231,9 +231,18 @@ mod tests {
     #[test]
     fn suggestions_follow_one_rule() {
         let help = |name, c: &[&str]| did_you_mean(name, c.iter().copied());
-        assert_eq!(help("ww", &["w", "x"]).as_deref(), Some("help: did you mean `w`?"));
-        assert_eq!(help("los", &["loss"]).as_deref(), Some("help: did you mean `loss`?"));
-        assert_eq!(help("zeroes", &["zeros", "ones"]).as_deref(), Some("help: did you mean `zeros`?"));
+        assert_eq!(
+            help("ww", &["w", "x"]).as_deref(),
+            Some("help: did you mean `w`?")
+        );
+        assert_eq!(
+            help("los", &["loss"]).as_deref(),
+            Some("help: did you mean `loss`?")
+        );
+        assert_eq!(
+            help("zeroes", &["zeros", "ones"]).as_deref(),
+            Some("help: did you mean `zeros`?")
+        );
         assert_eq!(help("x", &["y"]), None);
         assert_eq!(help("abc", &["xyz"]), None);
         assert_eq!(help("w", &["w"]), None);

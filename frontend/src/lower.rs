@@ -744,7 +744,8 @@ impl<'m, 'f> GraphLowerer<'m, 'f> {
             ExprKind::Name(n) if n == "glorot" => float_only(self, "glorot").map(|_| Init::Glorot),
             ExprKind::Call { func, args, kwargs } if is_init(&func.name) => {
                 let sig = builtin::init_signature(&func.name);
-                let bound = bind_args(&func.name, sig, args, kwargs, e.span).map_err(|d| self.error(d))?;
+                let bound =
+                    bind_args(&func.name, sig, args, kwargs, e.span).map_err(|d| self.error(d))?;
                 let of_dtype = func.name == "full";
                 let num = |this: &mut Self, k: usize, default: f64| match bound[k] {
                     Some(a) => this.init_number(a, ty, of_dtype),
@@ -757,7 +758,8 @@ impl<'m, 'f> GraphLowerer<'m, 'f> {
                         float_only(self, "uniform")?;
                         if lo > hi {
                             return Err(self.error(
-                                Diagnostic::error(format!("uniform({lo}, {hi}) needs lo <= hi")).at(e.span),
+                                Diagnostic::error(format!("uniform({lo}, {hi}) needs lo <= hi"))
+                                    .at(e.span),
                             ));
                         }
                         Ok(Init::Uniform { lo, hi })
@@ -766,7 +768,10 @@ impl<'m, 'f> GraphLowerer<'m, 'f> {
                         let (mean, std) = (num(self, 0, 0.0)?, num(self, 1, 1.0)?);
                         float_only(self, "normal")?;
                         if std < 0.0 {
-                            return Err(self.error(Diagnostic::error(format!("normal(…) needs std >= 0, got {std}")).at(e.span)));
+                            return Err(self.error(
+                                Diagnostic::error(format!("normal(…) needs std >= 0, got {std}"))
+                                    .at(e.span),
+                            ));
                         }
                         Ok(Init::Normal { mean, std })
                     }
@@ -775,7 +780,9 @@ impl<'m, 'f> GraphLowerer<'m, 'f> {
             _ => match Literal::from_expr(e) {
                 Ok(lit) => {
                     let lit = self.fit_shape(lit, ty, name, e.span, false)?;
-                    let t = lit.to_tensor(ty.dtype).map_err(|m| self.error(Diagnostic::error(m).at(e.span)))?;
+                    let t = lit
+                        .to_tensor(ty.dtype)
+                        .map_err(|m| self.error(Diagnostic::error(m).at(e.span)))?;
                     Ok(Init::Literal(t))
                 }
                 Err(_) => {
@@ -788,7 +795,9 @@ impl<'m, 'f> GraphLowerer<'m, 'f> {
                         ExprKind::Call { func, .. } => Some(func.name.as_str()),
                         _ => None,
                     };
-                    if let Some(help) = word.and_then(|w| did_you_mean(w, INITIALISERS.iter().copied())) {
+                    if let Some(help) =
+                        word.and_then(|w| did_you_mean(w, INITIALISERS.iter().copied()))
+                    {
                         d = d.note(help);
                     }
                     Err(self.error(d))

@@ -151,7 +151,8 @@ fn axis_in_range(op: &Op, axis: usize, t: &Type) -> Result<(), TypeError> {
 pub fn infer(op: &Op, args: &[&Type]) -> Result<Type, TypeError> {
     let ty = infer_op(op, args)?;
     // No result may hold more elements than 64 bits count.
-    ty.check_size().map_err(|m| TypeError::new(format!("{}: {m}", op.name())))?;
+    ty.check_size()
+        .map_err(|m| TypeError::new(format!("{}: {m}", op.name())))?;
     Ok(ty)
 }
 
