@@ -23,6 +23,9 @@ use tfg_passes::{Ir, Level, Options};
 
 pub fn compile(args: &CompileArgs) -> Result<(), Failure> {
     let emit = check_options(args)?;
+    if let Some(sm) = &args.sm {
+        tfg_ptx::check_sm(sm).map_err(Failure::new)?;
+    }
     let src = Source::load(&args.file)?;
     let program = src.compile()?;
     let forward = crate::selection::choose(&program, args.graph.name.as_deref())?;

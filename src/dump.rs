@@ -22,6 +22,9 @@ pub fn dump(args: &DumpArgs) -> Result<(), Failure> {
             .collect();
         return stdout::write(&text);
     }
+    if let Some(sm) = &args.sm {
+        tfg_ptx::check_sm(sm).map_err(Failure::new)?;
+    }
     let Some(file) = &args.file else {
         return Err(Failure::new("no file given"));
     };

@@ -414,3 +414,30 @@ fn suggestions_follow_one_rule() {
         refused(&tfg(&["check", s(&file)]), wanted);
     }
 }
+
+/// An architecture LLVM does not know is refused before LLVM sees it,
+/// naming those it does.
+#[test]
+fn unsupported_gpu_architectures_are_refused_before_llvm() {
+    let dir = scratch("unsupported_gpu_architectures");
+    for sm in ["sm_100", "sm_120", "sm_52", "sm_"] {
+        let run = tfg(&[
+            "compile",
+            HELLO,
+            "--target",
+            "ptx",
+            "--sm",
+            sm,
+            "-o",
+            s(&dir.join("m")),
+        ]);
+        refused(&run, &format!("unknown GPU architecture `{sm}`"));
+        assert!(run.stderr.contains("sm_80, sm_86"), "{}", run.stderr);
+        assert!(
+            !run.stderr.contains("not a recognized processor"),
+            "{}",
+            run.stderr
+        );
+    }
+    assert_eq!(entries(&dir), Vec::<String>::new());
+}
