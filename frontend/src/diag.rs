@@ -65,6 +65,44 @@ pub fn line_col(src: &str, byte: usize) -> (u32, u32) {
     (line as u32, col as u32)
 }
 
+/// The start of every line of a text, to find many places in it quickly:
+/// [`Lines::line_col`] gives what [`line_col`] gives, in logarithmic time on
+/// lines of ASCII text.
+pub struct Lines {
+    /// Byte offset of each line's start, and whether the line is ASCII.
+    starts: Vec<(usize, bool)>,
+}
+
+impl Lines {
+    pub fn new(src: &str) -> Lines {
+        let mut starts = Vec::new();
+        let mut at = 0;
+        for line in src.split_inclusive('\n') {
+            starts.push((at, line.is_ascii()));
+            at += line.len();
+        }
+        if starts.is_empty() || src.ends_with('\n') {
+            starts.push((at, true));
+        }
+        Lines { starts }
+    }
+
+    /// 1-based line and column (in characters) of byte `byte` of `src`, the
+    /// text these lines were made from.
+    pub fn line_col(&self, src: &str, byte: usize) -> (u32, u32) {
+        let byte = floor_char_boundary(src, byte);
+        let i = self.starts.partition_point(|&(start, _)| start <= byte).saturating_sub(1);
+        let Some(&(start, ascii)) = self.starts.get(i) else {
+            return line_col(src, byte);
+        };
+        let col = match ascii {
+            true => byte - start,
+            false => src[start..byte].chars().count(),
+        };
+        ((i + 1) as u32, (col + 1) as u32)
+    }
+}
+
 /// `line:col` of a byte offset, for notes that mention a second place.
 pub(crate) fn place(src: &str, byte: usize) -> String {
     let (line, col) = line_col(src, byte);
@@ -216,6 +254,16 @@ fn edit_distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lines_find_what_line_col_finds() {
+        for src in ["", "a", "a\n", "ab\ncd\n\nx", "é\nxé y\n", "\n\n"] {
+            let lines = Lines::new(src);
+            for byte in 0..=src.len() + 1 {
+                assert_eq!(lines.line_col(src, byte), line_col(src, byte), "{src:?} {byte}");
+            }
+        }
+    }
 
     #[test]
     fn edit_distance_counts_a_swap_as_one_edit() {

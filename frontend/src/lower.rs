@@ -17,7 +17,7 @@
 
 use crate::ast::*;
 use crate::builtin::{self, bind_args, ArgKind, Param};
-use crate::diag::{did_you_mean, line_col, place, Diagnostic};
+use crate::diag::{did_you_mean, place, Diagnostic, Lines};
 use crate::literal::{Literal, Scalar};
 use crate::train;
 use crate::{InputPath, Module};
@@ -162,6 +162,9 @@ pub fn lower_file(file: &File, src: &str) -> (Module, Vec<Diagnostic>) {
 /// The file-wide context of lowering: the source and the `fn`s.
 pub(crate) struct FileScope<'f> {
     pub(crate) src: &'f str,
+    /// Where each line of `src` starts, so that a node's place is found in
+    /// logarithmic time (every node has one).
+    lines: Lines,
     /// Every fn by name; `None` for one that is broken (its errors are
     /// already reported, so calls to it stay quiet).
     fns: HashMap<&'f str, Option<&'f FnItem>>,
@@ -208,7 +211,11 @@ impl<'f> FileScope<'f> {
                 _ => {}
             }
         }
-        let mut module = FileScope { src, fns };
+        let mut module = FileScope {
+            src,
+            fns,
+            lines: Lines::new(src),
+        };
         let mut calls: HashMap<&'f str, Vec<(&'f str, Span)>> = HashMap::new();
         for f in &order {
             let mut checker = FnChecker {
@@ -518,7 +525,7 @@ impl<'m, 'f> GraphLowerer<'m, 'f> {
     }
 
     fn loc(&self, span: Span) -> Loc {
-        let (line, col) = line_col(self.m.src, span.start);
+        let (line, col) = self.m.lines.line_col(self.m.src, span.start);
         Loc { line, col }
     }
 
