@@ -441,3 +441,40 @@ fn unsupported_gpu_architectures_are_refused_before_llvm() {
     }
     assert_eq!(entries(&dir), Vec::<String>::new());
 }
+
+/// Class 7: fns that call each other twice per level would inline 2^40
+/// copies; the inlined size is bounded, with an error at the call.
+#[test]
+fn exponential_inlining_is_bounded() {
+    let dir = scratch("exponential_inlining_is_bounded");
+    let file = dir.join("bomb.tfg");
+    let mut src = String::from("fn f0(x) = x * 1.5\n");
+    for i in 1..=40 {
+        src += &format!("fn f{i}(x) = f{}(x) + f{}(x)\n", i - 1, i - 1);
+    }
+    src += "graph g {\n    input x: f32 = 1.0\n    output y = f40(x)\n}\n";
+    std::fs::write(&file, src).expect("write");
+    let started = std::time::Instant::now();
+    let run = tfg(&["check", s(&file)]);
+    refused(&run, "graph `g` is too large");
+    assert!(run.stderr.contains("bomb.tfg:44:16"), "{}", run.stderr);
+    assert!(started.elapsed().as_secs() < 60, "{:?}", started.elapsed());
+}
+
+/// Class 7: checking is linear in the number of statements.
+#[test]
+fn checking_twenty_thousand_statements_is_quick() {
+    let dir = scratch("checking_twenty_thousand_statements");
+    let file = dir.join("chain.tfg");
+    let mut src = String::from("graph g {\n    input x: f32 = 1.0\n    v0 = x + 1.0\n");
+    for i in 1..20_000 {
+        src += &format!("    v{i} = v{} * 1.0001\n", i - 1);
+    }
+    src += "    output y = v19999\n}\n";
+    std::fs::write(&file, src).expect("write");
+    let started = std::time::Instant::now();
+    let run = tfg(&["check", s(&file)]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    // Quadratic, it took 38 s in a debug build; linear, well under 1 s.
+    assert!(started.elapsed().as_secs() < 10, "{:?}", started.elapsed());
+}

@@ -91,7 +91,10 @@ impl Lines {
     /// text these lines were made from.
     pub fn line_col(&self, src: &str, byte: usize) -> (u32, u32) {
         let byte = floor_char_boundary(src, byte);
-        let i = self.starts.partition_point(|&(start, _)| start <= byte).saturating_sub(1);
+        let i = self
+            .starts
+            .partition_point(|&(start, _)| start <= byte)
+            .saturating_sub(1);
         let Some(&(start, ascii)) = self.starts.get(i) else {
             return line_col(src, byte);
         };
@@ -260,7 +263,11 @@ mod tests {
         for src in ["", "a", "a\n", "ab\ncd\n\nx", "é\nxé y\n", "\n\n"] {
             let lines = Lines::new(src);
             for byte in 0..=src.len() + 1 {
-                assert_eq!(lines.line_col(src, byte), line_col(src, byte), "{src:?} {byte}");
+                assert_eq!(
+                    lines.line_col(src, byte),
+                    line_col(src, byte),
+                    "{src:?} {byte}"
+                );
             }
         }
     }

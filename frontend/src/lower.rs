@@ -467,7 +467,14 @@ pub(crate) struct GraphLowerer<'m, 'f> {
     pub(crate) diags: Vec<Diagnostic>,
     /// Inputs whose default feed is a `.npy` file named by a string.
     pub(crate) input_paths: Vec<InputPath>,
+    /// Whether the graph has passed [`MAX_VALUES`] (reported once).
+    too_large: bool,
 }
+
+/// The most values one graph may have once its fns are inlined: a bound on
+/// the work a small file can ask for (fns that call each other twice per
+/// level double at every level).
+pub(crate) const MAX_VALUES: usize = 1_000_000;
 
 impl<'m, 'f> GraphLowerer<'m, 'f> {
     pub(crate) fn new(m: &'m FileScope<'f>, name: &str) -> GraphLowerer<'m, 'f> {
@@ -480,6 +487,7 @@ impl<'m, 'f> GraphLowerer<'m, 'f> {
             depth: 0,
             diags: Vec::new(),
             input_paths: Vec::new(),
+            too_large: false,
         }
     }
 
@@ -524,6 +532,27 @@ impl<'m, 'f> GraphLowerer<'m, 'f> {
         Reported
     }
 
+    /// The error for a graph past [`MAX_VALUES`], reported once, at the
+    /// graph's statement that holds the place (the outermost fn call).
+    fn too_large(&mut self, span: Span) -> Reported {
+        if !self.too_large {
+            self.too_large = true;
+            let at = self.frames.first().map_or(span, |f| f.call);
+            let mut d = Diagnostic::error(format!(
+                "graph `{}` is too large: more than {MAX_VALUES} values once its fns are inlined",
+                self.graph.name
+            ))
+            .at(at);
+            if !self.frames.is_empty() {
+                d = d.label("this call inlines too many values").note(
+                    "help: each call of a fn inlines a copy of its body, so fns that call others several times grow exponentially",
+                );
+            }
+            self.diags.push(d);
+        }
+        Reported
+    }
+
     fn loc(&self, span: Span) -> Loc {
         let (line, col) = self.m.lines.line_col(self.m.src, span.start);
         Loc { line, col }
@@ -538,6 +567,9 @@ impl<'m, 'f> GraphLowerer<'m, 'f> {
         span: Span,
         what: &str,
     ) -> Lowered<ValueId> {
+        if self.graph.nodes.len() >= MAX_VALUES {
+            return Err(self.too_large(span));
+        }
         match self.graph.add(op, args) {
             Ok(v) => {
                 self.graph.node_mut(v).loc = Some(self.loc(span));
@@ -1076,6 +1108,11 @@ impl<'m, 'f> GraphLowerer<'m, 'f> {
         args: &[Expr],
         kwargs: &[(Ident, Expr)],
     ) -> Lowered<Val> {
+        // Past the bound, no call inlines anything (each would fail, and
+        // there may be exponentially many of them).
+        if self.too_large {
+            return Err(Reported);
+        }
         let params = fn_params(&f.params);
         let bound =
             bind_args(&f.name.name, &params, args, kwargs, e.span).map_err(|d| self.error(d))?;
