@@ -120,41 +120,76 @@ fn inline_single_uses(body: &mut Vec<Stmt>) {
 }
 
 fn inline_block(body: &mut Vec<Stmt>, uses: &HashMap<Local, usize>, assigned: &BTreeSet<Local>) {
-    let mut i = body.len();
-    while i > 0 {
-        i -= 1;
-        if let Stmt::Loop { body: inner, .. } = &mut body[i] {
+    for s in body.iter_mut() {
+        if let Stmt::Loop { body: inner, .. } = s {
             inline_block(inner, uses, assigned);
-            continue;
         }
-        let Stmt::Let { local, .. } = body[i] else {
+    }
+    // A `let` read once, by a later statement of this block with only `let`s
+    // between, moves into that reader. Decided from the last statement back;
+    // the moves are applied afterwards, in one walk of each statement that is
+    // left, so the work is linear in the size of the block (substituting as
+    // it went, each step walked the reader's growing expression).
+    let n = body.len();
+    // The statement whose expression reads each local now.
+    let mut reader: HashMap<Local, usize> = HashMap::new();
+    for (j, s) in body.iter().enumerate() {
+        for e in s.exprs() {
+            e.walk(&mut |x| {
+                if let Expr::Local(l) = x {
+                    reader.entry(*l).or_insert(j);
+                }
+            });
+        }
+    }
+    // The first statement at or after each index that is not a `let`.
+    let mut next_other = vec![n; n + 1];
+    for j in (0..n).rev() {
+        next_other[j] = match body[j] {
+            Stmt::Let { .. } => next_other[j + 1],
+            _ => j,
+        };
+    }
+    let mut moved: HashMap<Local, Expr> = HashMap::new();
+    for i in (0..n).rev() {
+        let Stmt::Let { local, value, .. } = &body[i] else {
             continue;
         };
-        if uses.get(&local) != Some(&1) || assigned.contains(&local) {
+        if uses.get(local) != Some(&1) || assigned.contains(local) {
             continue;
         }
-        let mut j = i + 1;
-        let found = loop {
-            let Some(s) = body.get(j) else { break false };
-            if s.exprs().iter().any(|e| mentions(e, local)) {
-                break true;
+        let Some(&j) = reader.get(local) else {
+            continue;
+        };
+        if j <= i || j > next_other[i + 1] {
+            continue;
+        }
+        // What `value` reads is read by `j` once it moves there.
+        value.walk(&mut |x| {
+            if let Expr::Local(l) = x {
+                reader.insert(*l, j);
             }
-            if !matches!(s, Stmt::Let { .. }) {
-                break false;
-            }
-            j += 1;
-        };
-        if !found {
-            continue;
-        }
-        let Stmt::Let { value, .. } = body.remove(i) else {
-            continue;
-        };
-        match &mut body[j - 1] {
-            Stmt::Let { value: target, .. }
-            | Stmt::Assign { value: target, .. }
-            | Stmt::Store { value: target, .. } => substitute(target, local, value),
-            Stmt::Loop { .. } | Stmt::Gemm(_) => {}
+        });
+        moved.insert(*local, value.clone());
+    }
+    if moved.is_empty() {
+        return;
+    }
+    body.retain(|s| !matches!(s, Stmt::Let { local, .. } if moved.contains_key(local)));
+    for s in body.iter_mut() {
+        if let Stmt::Let { value, .. } | Stmt::Assign { value, .. } | Stmt::Store { value, .. } = s
+        {
+            // Outer first: a moved value is walked in turn once it is in place.
+            // (A value that is itself a moved local is replaced again here:
+            // the walk does not revisit the node it was called on.)
+            value.walk_mut(&mut |x| {
+                while let Expr::Local(l) = x {
+                    match moved.remove(l) {
+                        Some(v) => *x = v,
+                        None => break,
+                    }
+                }
+            });
         }
     }
 }
@@ -196,24 +231,6 @@ fn renumber_locals(body: &mut [Stmt]) {
         }
     }
     block(body, &order);
-}
-
-fn mentions(e: &Expr, l: Local) -> bool {
-    let mut found = false;
-    e.walk(&mut |x| found |= *x == Expr::Local(l));
-    found
-}
-
-/// Replaces the first use of `l` in `e` by `value`.
-fn substitute(e: &mut Expr, l: Local, value: Expr) {
-    let mut value = Some(value);
-    e.walk_mut(&mut |x| {
-        if *x == Expr::Local(l) {
-            if let Some(v) = value.take() {
-                *x = v;
-            }
-        }
-    });
 }
 
 /// The buffers a body reads and writes, ascending.
