@@ -478,3 +478,26 @@ fn checking_twenty_thousand_statements_is_quick() {
     // Quadratic, it took 38 s in a debug build; linear, well under 1 s.
     assert!(started.elapsed().as_secs() < 10, "{:?}", started.elapsed());
 }
+
+/// Class 7: compiling and running a 20,000-op chain is linear work (it took
+/// over a minute: extraction in simplify and the Kernel IR inline pass were
+/// quadratic, and typing a 20,000-deep expression in the code generator).
+#[test]
+fn running_a_twenty_thousand_op_chain_is_quick() {
+    let dir = scratch("running_a_twenty_thousand_op_chain");
+    let file = dir.join("chain.tfg");
+    let mut src = String::from("graph g {\n    input x: f32 = 1.0\n    v0 = x + 1.0\n");
+    for i in 1..20_000 {
+        src += &format!("    v{i} = v{} * 1.0001\n", i - 1);
+    }
+    src += "    output y = v19999\n}\n";
+    std::fs::write(&file, src).expect("write");
+    let started = std::time::Instant::now();
+    let cpu = tfg(&["run", s(&file), "--json"]);
+    assert_eq!(cpu.status, 0, "{}", cpu.stderr);
+    assert!(started.elapsed().as_secs() < 120, "{:?}", started.elapsed());
+    let interp = tfg(&["run", s(&file), "--json", "--backend", "interp"]);
+    let value = |r: &common::Run| common::json(&r.stdout)["outputs"]["y"]["data"][0].as_f64();
+    let (a, b) = (value(&cpu).expect("cpu"), value(&interp).expect("interp"));
+    assert!((a - b).abs() <= 1e-4 * b.abs(), "{a} vs {b}");
+}

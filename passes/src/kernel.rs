@@ -14,6 +14,7 @@ use std::collections::{BTreeSet, HashMap};
 use tfg_ir::kernel::{
     BufId, Buffer, Expr, Kernel, Local, LoopKind, Plan, Program, Role, Stmt, ARENA_ALIGN,
 };
+use tfg_ir::DType;
 
 /// Removes from every kernel the `let`s nothing reads; a kernel's reads
 /// shrink with them.
@@ -150,9 +151,14 @@ fn inline_block(body: &mut Vec<Stmt>, uses: &HashMap<Local, usize>, assigned: &B
             _ => j,
         };
     }
-    let mut moved: HashMap<Local, Expr> = HashMap::new();
+    let mut moved: HashMap<Local, (DType, Expr)> = HashMap::new();
     for i in (0..n).rev() {
-        let Stmt::Let { local, value, .. } = &body[i] else {
+        let Stmt::Let {
+            local,
+            dtype,
+            value,
+        } = &body[i]
+        else {
             continue;
         };
         if uses.get(local) != Some(&1) || assigned.contains(local) {
@@ -170,26 +176,78 @@ fn inline_block(body: &mut Vec<Stmt>, uses: &HashMap<Local, usize>, assigned: &B
                 reader.insert(*l, j);
             }
         });
-        moved.insert(*local, value.clone());
+        moved.insert(*local, (*dtype, value.clone()));
     }
     if moved.is_empty() {
         return;
     }
     body.retain(|s| !matches!(s, Stmt::Let { local, .. } if moved.contains_key(local)));
-    for s in body.iter_mut() {
-        if let Stmt::Let { value, .. } | Stmt::Assign { value, .. } | Stmt::Store { value, .. } = s
+    let mut out = Vec::with_capacity(body.len());
+    for mut s in std::mem::take(body) {
+        if let Stmt::Let { value, .. } | Stmt::Assign { value, .. } | Stmt::Store { value, .. } =
+            &mut s
         {
-            // Outer first: a moved value is walked in turn once it is in place.
-            // (A value that is itself a moved local is replaced again here:
-            // the walk does not revisit the node it was called on.)
-            value.walk_mut(&mut |x| {
-                while let Expr::Local(l) = x {
-                    match moved.remove(l) {
-                        Some(v) => *x = v,
-                        None => break,
-                    }
+            // The lets kept back because their reader is deep enough, in the
+            // order they were met: each is read by one met before it (or by
+            // `s`), so they are placed in reverse.
+            let mut kept: Vec<Stmt> = Vec::new();
+            place_moved(value, 0, &mut moved, &mut kept);
+            let mut k = 0;
+            while k < kept.len() {
+                if let Stmt::Let { value, .. } = &mut kept[k] {
+                    let mut more = Vec::new();
+                    place_moved(value, 0, &mut moved, &mut more);
+                    kept.extend(more);
                 }
+                k += 1;
+            }
+            out.extend(kept.into_iter().rev());
+        }
+        out.push(s);
+    }
+    *body = out;
+}
+
+/// How deep an expression may grow by inlining: deeper, a `let` is kept, so
+/// that no walk over an expression (typing, code generation) recurses
+/// without bound on a long chain of ops.
+const MAX_INLINED_DEPTH: usize = 128;
+
+/// Puts the moved lets that `e` (at `depth` in its statement) reads in
+/// place, recursively; one that would sit deeper than [`MAX_INLINED_DEPTH`]
+/// stays a `let` of its own, pushed to `kept` unexpanded.
+fn place_moved(
+    e: &mut Expr,
+    depth: usize,
+    moved: &mut HashMap<Local, (DType, Expr)>,
+    kept: &mut Vec<Stmt>,
+) {
+    while let Expr::Local(l) = e {
+        let local = *l;
+        let Some((dtype, value)) = moved.remove(&local) else {
+            break;
+        };
+        if depth >= MAX_INLINED_DEPTH {
+            kept.push(Stmt::Let {
+                local,
+                dtype,
+                value,
             });
+            break;
+        }
+        *e = value;
+    }
+    match e {
+        Expr::Const(_) | Expr::Local(_) | Expr::Index(_) | Expr::Load { .. } => {}
+        Expr::Unary(_, a) | Expr::Cast(_, a) => place_moved(a, depth + 1, moved, kept),
+        Expr::Binary(_, a, b) => {
+            place_moved(a, depth + 1, moved, kept);
+            place_moved(b, depth + 1, moved, kept);
+        }
+        Expr::Select(c, a, b) => {
+            place_moved(c, depth + 1, moved, kept);
+            place_moved(a, depth + 1, moved, kept);
+            place_moved(b, depth + 1, moved, kept);
         }
     }
 }
