@@ -93,10 +93,7 @@ pub fn compile(args: &CompileArgs) -> Result<(), Failure> {
                 _ => &model.run,
             };
             let text = listing(p, emit == Emit::Asm)?;
-            match &args.output {
-                Some(path) => whole_file::write(path, text.as_bytes()).map_err(Failure::new),
-                None => stdout::write(&text),
-            }
+            stdout::write_to(args.output.as_deref(), &text)
         }
         Emit::Llvm | Emit::Ptx => Err(Failure::new("--emit llvm|ptx needs --target ptx")),
         Emit::Obj => {
@@ -159,8 +156,7 @@ fn compile_ptx(
         _ => None,
     };
     match (listing, &args.output) {
-        (Some(text), Some(path)) => whole_file::write(path, text.as_bytes()).map_err(Failure::new),
-        (Some(text), None) => stdout::write(&text),
+        (Some(text), output) => stdout::write_to(output.as_deref(), &text),
         (None, Some(path)) => {
             // The values of the params the module takes, by name.
             let values: Vec<(&str, &tfg_ir::Tensor)> = module

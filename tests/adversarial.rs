@@ -501,3 +501,27 @@ fn running_a_twenty_thousand_op_chain_is_quick() {
     let (a, b) = (value(&cpu).expect("cpu"), value(&interp).expect("interp"));
     assert!((a - b).abs() <= 1e-4 * b.abs(), "{a} vs {b}");
 }
+
+/// `-o -` is stdout for the text outputs (`compile --emit`, `opt`), as
+/// compilers take it, not a file named `-`.
+#[test]
+fn dash_is_stdout_for_text_outputs() {
+    let dir = scratch("dash_is_stdout");
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_tfg"))
+        .args(["compile", "--emit", "clif", "-o", "-"])
+        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(HELLO))
+        .current_dir(&dir)
+        .output()
+        .expect("tfg runs");
+    assert!(run.status.success());
+    assert!(String::from_utf8_lossy(&run.stdout).contains("function"));
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_tfg"))
+        .args(["opt", "--passes", "dce", "-o", "-"])
+        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(HELLO))
+        .current_dir(&dir)
+        .output()
+        .expect("tfg runs");
+    assert!(run.status.success());
+    assert!(String::from_utf8_lossy(&run.stdout).starts_with("graph hello"));
+    assert_eq!(entries(&dir), Vec::<String>::new(), "no file named `-`");
+}
