@@ -100,6 +100,19 @@ fn bench(
 /// All the files appear or none does (and a directory this call created is
 /// removed again); an output name that is not a plain file name is refused.
 pub fn write_outputs(dir: &Path, outputs: &[(&str, &Tensor)]) -> Result<(), Failure> {
+    commit_with_outputs(Staged::new(), Some(dir), outputs)
+}
+
+/// Commits `staged` (a command's other files) together with `--out DIR`'s
+/// files, if `dir`: all appear or none does, as in [`write_outputs`].
+pub fn commit_with_outputs(
+    mut staged: Staged,
+    dir: Option<&Path>,
+    outputs: &[(&str, &Tensor)],
+) -> Result<(), Failure> {
+    let Some(dir) = dir else {
+        return staged.commit().map_err(Failure::new);
+    };
     let files = outputs
         .iter()
         .map(|(name, t)| Ok((whole_file::plain_name(name)?, *t)))
@@ -108,8 +121,7 @@ pub fn write_outputs(dir: &Path, outputs: &[(&str, &Tensor)]) -> Result<(), Fail
     let created = !dir.exists();
     std::fs::create_dir_all(dir)
         .map_err(|e| Failure::new(format!("cannot create directory `{}`: {e}", dir.display())))?;
-    let write_all = || {
-        let mut staged = Staged::new();
+    let write_all = move || {
         for (name, t) in &files {
             staged.add(&dir.join(format!("{name}.npy")), &npy::encode(t))?;
         }

@@ -525,3 +525,39 @@ fn dash_is_stdout_for_text_outputs() {
     assert!(String::from_utf8_lossy(&run.stdout).starts_with("graph hello"));
     assert_eq!(entries(&dir), Vec::<String>::new(), "no file named `-`");
 }
+
+/// Class 8: `train --save` and `--out` appear together or not at all.
+#[test]
+fn train_save_and_out_appear_together() {
+    let dir = scratch("train_save_and_out_appear_together");
+    let ckpt = dir.join("ckpt.safetensors");
+    let out = dir.join("out");
+    std::fs::create_dir_all(out.join("loss.npy")).expect("mkdir");
+    let run = tfg(&[
+        "train",
+        HELLO,
+        "--steps",
+        "2",
+        "--save",
+        s(&ckpt),
+        "--out",
+        s(&out),
+    ]);
+    refused(&run, "is not a regular file");
+    assert!(!ckpt.exists(), "no checkpoint without the outputs");
+    assert_eq!(entries(&out), ["loss.npy"]);
+    std::fs::remove_dir(out.join("loss.npy")).expect("rmdir");
+    let run = tfg(&[
+        "train",
+        HELLO,
+        "--steps",
+        "2",
+        "--save",
+        s(&ckpt),
+        "--out",
+        s(&out),
+    ]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert!(ckpt.is_file());
+    assert_eq!(entries(&out), ["loss.npy", "y.npy"]);
+}
