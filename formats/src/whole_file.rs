@@ -37,7 +37,7 @@ pub fn write(path: &Path, bytes: &[u8]) -> Result<(), String> {
     staged.commit()
 }
 
-/// Checks, before any work, that [`write`] could write `path`: its directory
+/// Checks, before any work, that [`write()`] could write `path`: its directory
 /// exists and takes a new file, and the target is absent or a regular file
 /// (through symlinks). Leaves nothing behind.
 pub fn check_writable(path: &Path) -> Result<(), String> {
