@@ -23,6 +23,9 @@ use tfg_passes::{Ir, Level, Options};
 
 pub fn compile(args: &CompileArgs) -> Result<(), Failure> {
     let emit = check_options(args)?;
+    if let Some(sm) = &args.sm {
+        tfg_ptx::check_sm(sm).map_err(Failure::new)?;
+    }
     let src = Source::load(&args.file)?;
     let program = src.compile()?;
     let forward = crate::selection::choose(&program, args.graph.name.as_deref())?;
@@ -90,10 +93,7 @@ pub fn compile(args: &CompileArgs) -> Result<(), Failure> {
                 _ => &model.run,
             };
             let text = listing(p, emit == Emit::Asm)?;
-            match &args.output {
-                Some(path) => whole_file::write(path, text.as_bytes()).map_err(Failure::new),
-                None => stdout::write(&text),
-            }
+            stdout::write_to(args.output.as_deref(), &text)
         }
         Emit::Llvm | Emit::Ptx => Err(Failure::new("--emit llvm|ptx needs --target ptx")),
         Emit::Obj => {
@@ -101,11 +101,15 @@ pub fn compile(args: &CompileArgs) -> Result<(), Failure> {
                 return Err(Failure::new("-o FILE.o is needed to write an object file"));
             };
             let bytes = tfg_cpu::object(&model, &opts).map_err(|e| failed(e.to_string()))?;
-            whole_file::write(out, &bytes).map_err(Failure::new)?;
+            // The object and the header appear together or not at all.
+            let mut staged = whole_file::Staged::new();
+            staged.add(out, &bytes).map_err(Failure::new)?;
             if let Some(h) = &args.header {
-                whole_file::write(h, tfg_cpu::header(&model).as_bytes()).map_err(Failure::new)?;
+                staged
+                    .add(h, tfg_cpu::header(&model).as_bytes())
+                    .map_err(Failure::new)?;
             }
-            Ok(())
+            staged.commit().map_err(Failure::new)
         }
     }
 }
@@ -152,8 +156,7 @@ fn compile_ptx(
         _ => None,
     };
     match (listing, &args.output) {
-        (Some(text), Some(path)) => whole_file::write(path, text.as_bytes()).map_err(Failure::new),
-        (Some(text), None) => stdout::write(&text),
+        (Some(text), output) => stdout::write_to(output.as_deref(), &text),
         (None, Some(path)) => {
             // The values of the params the module takes, by name.
             let values: Vec<(&str, &tfg_ir::Tensor)> = module

@@ -6,6 +6,7 @@ use crate::selection;
 use crate::stdout;
 use tfg_driver::dumps::{stages, Dumps, Sink};
 use tfg_driver::source::Source;
+use tfg_formats::whole_file;
 use tfg_passes::{Ir, Level, Options, PassTime};
 
 pub fn dump(args: &DumpArgs) -> Result<(), Failure> {
@@ -20,6 +21,9 @@ pub fn dump(args: &DumpArgs) -> Result<(), Failure> {
             .map(|(name, summary)| format!("{name:width$}  {summary}\n"))
             .collect();
         return stdout::write(&text);
+    }
+    if let Some(sm) = &args.sm {
+        tfg_ptx::check_sm(sm).map_err(Failure::new)?;
     }
     let Some(file) = &args.file else {
         return Err(Failure::new("no file given"));
@@ -72,11 +76,15 @@ pub fn dump(args: &DumpArgs) -> Result<(), Failure> {
                 .manifest
                 .to_string();
             match &args.dump_dir {
-                Some(dir) => tfg_formats::whole_file::write(
-                    &dir.join(format!("{name}.launch-plan.txt")),
-                    plan.as_bytes(),
-                )
-                .map_err(Failure::new),
+                Some(dir) => {
+                    let name = whole_file::plain_name(&name)
+                        .map_err(|e| Failure::new(format!("--dump-dir: graph name {e}")))?;
+                    whole_file::write(
+                        &dir.join(format!("{name}.launch-plan.txt")),
+                        plan.as_bytes(),
+                    )
+                    .map_err(Failure::new)
+                }
                 None => stdout::write(&format!(
                     "// ----- launch plan (graph {name}) -----\n{plan}"
                 )),

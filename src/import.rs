@@ -1,11 +1,14 @@
 //! `tfg import MODEL.onnx -o OUT.tfg`: an ONNX model as a readable `.tfg`
 //! file, and `OUT.safetensors` beside it with the params' values, so that
-//! `tfg run OUT.tfg --restore OUT.safetensors` computes the model.
+//! `tfg run OUT.tfg --restore OUT.safetensors` computes the model. The two
+//! files appear together or not at all.
 
 use crate::cli::ImportArgs;
 use crate::failure::Failure;
 use tfg_driver::source::import_onnx;
-use tfg_driver::{checkpoint, Error};
+use tfg_driver::Error;
+use tfg_formats::safetensors;
+use tfg_formats::whole_file::Staged;
 
 pub fn import(args: &ImportArgs) -> Result<(), Failure> {
     let name = args.model.display();
@@ -25,7 +28,12 @@ pub fn import(args: &ImportArgs) -> Result<(), Failure> {
         .iter()
         .map(|(n, t)| (n.as_str(), t))
         .collect();
-    checkpoint::save(&params_path, &params)?;
-    tfg_formats::whole_file::write(&args.output, imported.source.as_bytes()).map_err(Error::new)?;
+    let mut staged = Staged::new();
+    let encoded = safetensors::encode(&params_path, &params).map_err(Error::new)?;
+    staged.add(&params_path, &encoded).map_err(Error::new)?;
+    staged
+        .add(&args.output, imported.source.as_bytes())
+        .map_err(Error::new)?;
+    staged.commit().map_err(Error::new)?;
     Ok(())
 }

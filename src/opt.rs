@@ -5,7 +5,6 @@ use crate::cli::OptArgs;
 use crate::failure::Failure;
 use crate::stdout;
 use tfg_driver::source::Source;
-use tfg_formats::whole_file;
 use tfg_passes::{Ir, Options};
 
 pub fn opt(args: &OptArgs) -> Result<(), Failure> {
@@ -36,8 +35,5 @@ pub fn opt(args: &OptArgs) -> Result<(), Failure> {
     if args.explain {
         text.push_str(&reports);
     }
-    match &args.output {
-        Some(path) => whole_file::write(path, text.as_bytes()).map_err(Failure::new),
-        None => stdout::write(&text),
-    }
+    stdout::write_to(args.output.as_deref(), &text)
 }

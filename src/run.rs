@@ -11,6 +11,7 @@ use tfg_driver::backend::{self, Executable};
 use tfg_driver::dumps::Dumps;
 use tfg_driver::feed::{self, Bound};
 use tfg_driver::{checkpoint, file_defaults, ptx_module, Backend, Session, Source};
+use tfg_formats::whole_file::{self, Staged};
 use tfg_formats::{arrayprint, json, npy};
 use tfg_interp::Outputs;
 use tfg_ir::Tensor;
@@ -96,13 +97,43 @@ fn bench(
 }
 
 /// `--out DIR`: every output as `DIR/NAME.npy`, creating `DIR` if needed.
+/// All the files appear or none does (and a directory this call created is
+/// removed again); an output name that is not a plain file name is refused.
 pub fn write_outputs(dir: &Path, outputs: &[(&str, &Tensor)]) -> Result<(), Failure> {
+    commit_with_outputs(Staged::new(), Some(dir), outputs)
+}
+
+/// Commits `staged` (a command's other files) together with `--out DIR`'s
+/// files, if `dir`: all appear or none does, as in [`write_outputs`].
+pub fn commit_with_outputs(
+    mut staged: Staged,
+    dir: Option<&Path>,
+    outputs: &[(&str, &Tensor)],
+) -> Result<(), Failure> {
+    let Some(dir) = dir else {
+        return staged.commit().map_err(Failure::new);
+    };
+    let files = outputs
+        .iter()
+        .map(|(name, t)| Ok((whole_file::plain_name(name)?, *t)))
+        .collect::<Result<Vec<_>, String>>()
+        .map_err(|e| Failure::new(format!("--out: {e}")))?;
+    let created = !dir.exists();
     std::fs::create_dir_all(dir)
         .map_err(|e| Failure::new(format!("cannot create directory `{}`: {e}", dir.display())))?;
-    for (name, t) in outputs {
-        npy::write(&dir.join(format!("{name}.npy")), t).map_err(Failure::new)?;
+    let write_all = move || {
+        for (name, t) in &files {
+            staged.add(&dir.join(format!("{name}.npy")), &npy::encode(t))?;
+        }
+        staged.commit()
+    };
+    // The staged temporaries are gone once `write_all` returns.
+    let written = write_all();
+    if written.is_err() && created {
+        // Best effort: the directory is empty, as nothing was renamed into it.
+        let _ = std::fs::remove_dir(dir);
     }
-    Ok(())
+    written.map_err(Failure::new)
 }
 
 /// Outputs as text, one `NAME = VALUE : TYPE` each, printed as numpy prints arrays.

@@ -18,11 +18,16 @@ use progress::Progress;
 use std::time::{Duration, Instant};
 use tfg_driver::train::{train_loop, user_params, Feeding, Trainer};
 use tfg_driver::{backend, checkpoint, feed, file_defaults, Session, Source};
+use tfg_formats::whole_file::Staged;
 use tfg_formats::{arrayprint, json};
 
 pub fn train(args: &TrainArgs) -> Result<(), Failure> {
     backend::check_available(args.backend)?;
     let src = Source::load(&args.file)?;
+    // A checkpoint that cannot be written is found before training, not after.
+    if let Some(ckpt) = &args.save {
+        checkpoint::check_save(ckpt)?;
+    }
     let compile_started = Instant::now();
     let program = src.compile()?;
     let mut frontend = compile_started.elapsed();
@@ -102,12 +107,12 @@ pub fn train(args: &TrainArgs) -> Result<(), Failure> {
     let outputs = backend::named_outputs(exe.graph(), &result.outputs);
     let params = user_params(&bound.graph, &session)?;
 
+    // The checkpoint and the outputs appear together or not at all.
+    let mut staged = Staged::new();
     if let Some(ckpt) = &args.save {
-        checkpoint::save(ckpt, &params)?;
+        checkpoint::stage(&mut staged, ckpt, &params)?;
     }
-    if let Some(dir) = &args.out {
-        run::write_outputs(dir, &outputs)?;
-    }
+    run::commit_with_outputs(staged, args.out.as_deref(), &outputs)?;
     if args.json {
         let report = json::train_report(steps, &final_loss, &outputs, &params);
         match &timing {

@@ -260,6 +260,38 @@ fn hello_header() {
     insta::assert_snapshot!(std::fs::read_to_string(h).expect("the header was written"));
 }
 
+/// The header compiles as strict ISO C11, shape macros of scalars included.
+#[test]
+fn the_header_is_pedantic_c11() {
+    let Some(cc) = cc() else { return };
+    let dir = scratch("the_header_is_pedantic_c11");
+    let (obj, h) = (dir.join("hello.o"), dir.join("hello.h"));
+    let (obj, h) = (obj.to_str().expect("UTF-8"), h.to_str().expect("UTF-8"));
+    tfg_ok(&["compile", "examples/hello.tfg", "-o", obj, "--header", h]);
+    let c = dir.join("use.c");
+    std::fs::write(
+        &c,
+        "#include \"hello.h\"\n\
+         static const int64_t x_shape[] = HELLO_INPUT_X_SHAPE;\n\
+         static const int64_t w_shape[] = HELLO_PARAM_W_SHAPE;\n\
+         int main(void) {\n\
+             return (int)(sizeof x_shape + sizeof w_shape) * HELLO_INPUT_X_RANK + HELLO_INPUT_X_SIZE - 1;\n\
+         }\n",
+    )
+    .expect("write");
+    let out = Command::new(&cc)
+        .args(["-std=c11", "-pedantic", "-Werror", "-Wall", "-c", "-o"])
+        .arg(dir.join("use.o"))
+        .arg(&c)
+        .output()
+        .expect("cc runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn elementwise_clif_is_one_vector_loop() {
     let clif = tfg_ok(&[

@@ -393,6 +393,37 @@ fn a_training_step_of_over_a_hundred_nodes_stays_legible() {
     );
 }
 
+/// Type labels render the same in every SVG renderer: each sits on a white
+/// rectangle drawn before it, with no `paint-order` halo (which renderers
+/// such as cairosvg ignore, painting the halo over the text).
+#[test]
+fn type_labels_sit_on_rectangles() {
+    let dir = scratch("graph_labels");
+    let text = picture(&dir, "hello.svg", &["examples/hello.tfg"]);
+    assert!(!text.contains("paint-order"), "{text}");
+    let doc = roxmltree::Document::parse(&text).expect("XML");
+    let elements: Vec<_> = doc.descendants().filter(|n| n.is_element()).collect();
+    let mut labels = 0;
+    for (i, n) in elements.iter().enumerate() {
+        if n.attribute("class") != Some("type") {
+            continue;
+        }
+        labels += 1;
+        let bg = elements[i - 1];
+        assert_eq!(bg.attribute("class"), Some("type-bg"), "{text}");
+        let num = |n: &roxmltree::Node, a: &str| {
+            n.attribute(a)
+                .expect("attribute")
+                .parse::<f64>()
+                .expect("a number")
+        };
+        // The rectangle covers the label's baseline and starts before it.
+        assert!(num(&bg, "x") < num(n, "x"));
+        assert!(num(&bg, "y") < num(n, "y") && num(n, "y") < num(&bg, "y") + num(&bg, "height"));
+    }
+    assert!(labels > 0, "{text}");
+}
+
 #[test]
 fn the_extension_picks_the_format() {
     let dir = scratch("graph_extension");

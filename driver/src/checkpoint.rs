@@ -12,11 +12,28 @@ use crate::source::Source;
 use crate::Error;
 use std::path::Path;
 use tfg_formats::safetensors::{self, Mismatch, READ_DTYPES};
+use tfg_formats::whole_file::Staged;
 use tfg_ir::{Graph, Tensor, Type};
 
 /// Writes `params` (name and value) to `path`, whole or not at all.
 pub fn save(path: &Path, params: &[(&str, &Tensor)]) -> Result<(), Error> {
-    safetensors::save(path, params).map_err(Error::new)
+    let mut staged = Staged::new();
+    stage(&mut staged, path, params)?;
+    staged.commit().map_err(Error::new)
+}
+
+/// Adds the checkpoint of `params` at `path` to `staged`, to appear together
+/// with a command's other outputs.
+pub fn stage(staged: &mut Staged, path: &Path, params: &[(&str, &Tensor)]) -> Result<(), Error> {
+    let bytes = safetensors::encode(path, params).map_err(Error::new)?;
+    staged.add(path, &bytes).map_err(Error::new)
+}
+
+/// Checks, before any work, that [`save`] could write `path` (its directory
+/// exists and takes a new file; the target is absent or a regular file), so
+/// that a long training run is not lost to a bad `--save`.
+pub fn check_save(path: &Path) -> Result<(), Error> {
+    tfg_formats::whole_file::check_writable(path).map_err(Error::new)
 }
 
 /// Every param of `g` (specialised, so its types are concrete) from the

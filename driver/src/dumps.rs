@@ -145,18 +145,23 @@ impl Dumps {
                 if dumps.is_empty() {
                     return Ok(());
                 }
+                let graph = whole_file::plain_name(graph)
+                    .map_err(|e| Error::new(format!("--dump-dir: graph name {e}")))?;
                 std::fs::create_dir_all(dir).map_err(|e| {
                     Error::new(format!("cannot create directory `{}`: {e}", dir.display()))
                 })?;
+                // Every stage's file appears, or none does.
+                let mut staged = whole_file::Staged::new();
                 for d in dumps {
                     let (no, stage, ext) = (d.stage_no, d.stage, d.level.extension());
-                    whole_file::write(
-                        &dir.join(format!("{graph}.{no:02}-{stage}.{ext}")),
-                        d.text.as_bytes(),
-                    )
-                    .map_err(Error::new)?;
+                    staged
+                        .add(
+                            &dir.join(format!("{graph}.{no:02}-{stage}.{ext}")),
+                            d.text.as_bytes(),
+                        )
+                        .map_err(Error::new)?;
                 }
-                Ok(())
+                staged.commit().map_err(Error::new)
             }
         }
     }

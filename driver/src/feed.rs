@@ -53,6 +53,35 @@ impl Bound {
     }
 }
 
+/// Input `v`'s default feed `t`: as it is, or a scalar spread over the
+/// input's declared shape once that is known to fit in memory.
+fn default_value(t: &Tensor, g: &Graph, v: ValueId, src: &Source) -> Result<Tensor, Error> {
+    let node = g.node(v);
+    if !t.shape.is_empty() || node.ty.shape.rank() == 0 {
+        return Ok(t.clone());
+    }
+    let name = input_name(g, v);
+    let Some(shape) = node.ty.shape.concrete() else {
+        return Err(src.error_at(
+            node.loc,
+            format!(
+                "a scalar default cannot fill {}: its shape has symbolic dims",
+                node.ty
+            ),
+            "declared here",
+        ));
+    };
+    // The values of the graph, this one filled, must fit together.
+    crate::backend::check_memory(g)?;
+    t.splat(shape).ok_or_else(|| {
+        src.error_at(
+            node.loc,
+            format!("the default of input `{name}` is not one value"),
+            "declared here",
+        )
+    })
+}
+
 fn input_name(g: &Graph, v: ValueId) -> &str {
     match &g.node(v).op {
         Op::Input { name, .. } => name,
@@ -92,13 +121,14 @@ pub fn bind(
         let declared = &node.ty;
         let value = match (fed.get(name), &node.op) {
             (Some(feed), _) => load(feed, declared, src, g, v)?,
-            // The frontend has checked the default against the declaration and filled its shape.
+            // The frontend has checked the default against the declaration;
+            // a scalar default fills its shape here.
             (
                 None,
                 Op::Input {
                     default: Some(t), ..
                 },
-            ) => t.clone(),
+            ) => default_value(t, g, v, src)?,
             (None, _) => {
                 return Err(src.error_at(
                     node.loc,

@@ -8,10 +8,11 @@
 //! files side by side (`NAME.ptx`, `NAME.manifest.json`,
 //! `NAME.params.safetensors`). Each file is written whole or not at all.
 
-use crate::checkpoint;
 use crate::source::Source;
 use crate::Error;
 use std::path::{Path, PathBuf};
+use tfg_formats::safetensors;
+use tfg_formats::whole_file::Staged;
 use tfg_ir::{Graph, Init, Shape, Tensor, Type};
 use tfg_ptx::{Manifest, PtxModule};
 
@@ -55,7 +56,8 @@ pub fn is_module(path: &Path) -> bool {
 }
 
 /// Writes `module` and the initial `params` (name and value) at `path`, all
-/// three files or none: a failure removes those already written (and the
+/// three files or none: each is staged beside its target and they are renamed
+/// into place together; a failure leaves what was there (and removes the
 /// directory, if this call created it).
 pub fn write(path: &Path, module: &PtxModule, params: &[(&str, &Tensor)]) -> Result<(), Error> {
     let dir = if is_ptx_file(path) {
@@ -69,20 +71,20 @@ pub fn write(path: &Path, module: &PtxModule, params: &[(&str, &Tensor)]) -> Res
             .map_err(|e| Error::new(format!("cannot create directory `{}`: {e}", dir.display())))?;
     }
     let paths = Paths::of(path);
-    let write = |p: &Path, text: &str| tfg_formats::whole_file::write(p, text.as_bytes());
-    let written = checkpoint::save(&paths.params, params)
-        .and_then(|()| write(&paths.manifest, &module.manifest.to_json()).map_err(Error::new))
-        .and_then(|()| write(&paths.ptx, &module.ptx).map_err(Error::new));
-    if written.is_err() {
-        // Best effort: a file the failure came before does not exist.
-        for p in [&paths.params, &paths.manifest, &paths.ptx] {
-            let _ = std::fs::remove_file(p);
-        }
-        if creates_dir {
-            let _ = std::fs::remove_dir(dir);
-        }
+    let write_all = || -> Result<(), String> {
+        let mut staged = Staged::new();
+        staged.add(&paths.params, &safetensors::encode(&paths.params, params)?)?;
+        staged.add(&paths.manifest, module.manifest.to_json().as_bytes())?;
+        staged.add(&paths.ptx, module.ptx.as_bytes())?;
+        staged.commit()
+    };
+    // The staged temporaries are gone once `write_all` returns.
+    let written = write_all();
+    if written.is_err() && creates_dir {
+        // Best effort: nothing was renamed into it.
+        let _ = std::fs::remove_dir(dir);
     }
-    written
+    written.map_err(Error::new)
 }
 
 /// Reads the module at `path`.

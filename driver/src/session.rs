@@ -18,7 +18,8 @@ pub struct Session {
 }
 
 impl Session {
-    /// Initialises the params of `g` (whose shapes are concrete) that have no value yet.
+    /// Initialises the params of `g` that have no value yet (their shapes
+    /// must be concrete; other values of `g` may have symbolic dims).
     /// The source's own param values (an imported model's) come first.
     pub fn init_missing(&mut self, g: &Graph, seed: u64, src: &Source) -> Result<(), Error> {
         crate::backend::check_memory(g)?;

@@ -17,10 +17,14 @@ use tfg_ir::{DType, Tensor, Type};
 
 /// Writes `params` (name and value) to `path`, whole or not at all.
 pub fn save(path: &Path, params: &[(&str, &Tensor)]) -> Result<(), String> {
+    whole_file::write(path, &encode(path, params)?)
+}
+
+/// The bytes of a checkpoint of `params` (name and value) to be written at `path`.
+pub fn encode(path: &Path, params: &[(&str, &Tensor)]) -> Result<Vec<u8>, String> {
     let entries = params.iter().map(|(name, t)| (*name, Entry(t)));
-    let bytes = safetensors::serialize(entries, None)
-        .map_err(|e| format!("cannot write checkpoint `{}`: {e}", path.display()))?;
-    whole_file::write(path, &bytes)
+    safetensors::serialize(entries, None)
+        .map_err(|e| format!("cannot write checkpoint `{}`: {e}", path.display()))
 }
 
 /// A checkpoint as read: every entry by name.

@@ -65,6 +65,47 @@ pub fn line_col(src: &str, byte: usize) -> (u32, u32) {
     (line as u32, col as u32)
 }
 
+/// The start of every line of a text, to find many places in it quickly:
+/// [`Lines::line_col`] gives what [`line_col`] gives, in logarithmic time on
+/// lines of ASCII text.
+pub struct Lines {
+    /// Byte offset of each line's start, and whether the line is ASCII.
+    starts: Vec<(usize, bool)>,
+}
+
+impl Lines {
+    pub fn new(src: &str) -> Lines {
+        let mut starts = Vec::new();
+        let mut at = 0;
+        for line in src.split_inclusive('\n') {
+            starts.push((at, line.is_ascii()));
+            at += line.len();
+        }
+        if starts.is_empty() || src.ends_with('\n') {
+            starts.push((at, true));
+        }
+        Lines { starts }
+    }
+
+    /// 1-based line and column (in characters) of byte `byte` of `src`, the
+    /// text these lines were made from.
+    pub fn line_col(&self, src: &str, byte: usize) -> (u32, u32) {
+        let byte = floor_char_boundary(src, byte);
+        let i = self
+            .starts
+            .partition_point(|&(start, _)| start <= byte)
+            .saturating_sub(1);
+        let Some(&(start, ascii)) = self.starts.get(i) else {
+            return line_col(src, byte);
+        };
+        let col = match ascii {
+            true => byte - start,
+            false => src[start..byte].chars().count(),
+        };
+        ((i + 1) as u32, (col + 1) as u32)
+    }
+}
+
 /// `line:col` of a byte offset, for notes that mention a second place.
 pub(crate) fn place(src: &str, byte: usize) -> String {
     let (line, col) = line_col(src, byte);
@@ -143,11 +184,12 @@ fn render_one(out: &mut String, d: &Diagnostic, file_name: &str, src: &str, p: &
             .as_deref()
             .map(|l| format!(" {l}"))
             .unwrap_or_default();
+        // Padding by repetition: a format width over 65,535 would panic.
         let _ = writeln!(
             out,
-            "{:width$} {g}|{r} {:pad$}{c}{}{label}{r}",
+            "{:width$} {g}|{r} {}{c}{}{label}{r}",
             "",
-            "",
+            " ".repeat(pad),
             "^".repeat(marked)
         );
         if !d.notes.is_empty() {
@@ -163,37 +205,113 @@ fn render_one(out: &mut String, d: &Diagnostic, file_name: &str, src: &str, p: &
     }
 }
 
-/// `help: did you mean `x`?` for the candidate closest to `name`, if one is
-/// within a third of its length in edits (so none for names under three
-/// characters, where any other short name would be as close).
+/// `help: did you mean `x`?` for the candidate closest to `name`: the one
+/// rule for every suggestion. A candidate is close when its edit distance
+/// (Damerau–Levenshtein: insertions, deletions, substitutions and swaps of
+/// two neighbours, each one edit) is at most a third of the name's length,
+/// or 1 (so `ww` suggests `w` and `zeroes` suggests `zeros`); the closest
+/// wins, ties by name. A one-character name gets none: every other short
+/// name is as close.
 pub(crate) fn did_you_mean<'a>(
     name: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<String> {
-    let limit = name.chars().count() / 3;
+    let length = name.chars().count();
+    if length < 2 {
+        return None;
+    }
+    let limit = (length / 3).max(1);
     candidates
         .into_iter()
         .filter(|c| *c != name)
         .map(|c| (edit_distance(name, c), c))
-        .filter(|&(d, _)| d >= 1 && d <= limit)
+        .filter(|&(d, _)| d <= limit)
         .min()
         .map(|(_, c)| format!("help: did you mean `{c}`?"))
 }
 
-/// Levenshtein distance over characters.
+/// Damerau–Levenshtein distance over characters (optimal string alignment:
+/// a swap of two neighbouring characters is one edit).
 fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diag = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let next = (row[j + 1] + 1)
-                .min(row[j] + 1)
-                .min(diag + usize::from(ca != *cb));
-            diag = row[j + 1];
-            row[j + 1] = next;
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    // Rows i-2, i-1 and i of the table, each of length |b| + 1.
+    let mut before: Vec<usize> = vec![0; b.len() + 1];
+    let mut last: Vec<usize> = (0..=b.len()).collect();
+    let mut row: Vec<usize> = vec![0; b.len() + 1];
+    for i in 1..=a.len() {
+        row[0] = i;
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut d = (last[j] + 1).min(row[j - 1] + 1).min(last[j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                d = d.min(before[j - 2] + 1);
+            }
+            row[j] = d;
+        }
+        std::mem::swap(&mut before, &mut last);
+        std::mem::swap(&mut last, &mut row);
+    }
+    last[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_find_what_line_col_finds() {
+        for src in ["", "a", "a\n", "ab\ncd\n\nx", "é\nxé y\n", "\n\n"] {
+            let lines = Lines::new(src);
+            for byte in 0..=src.len() + 1 {
+                assert_eq!(
+                    lines.line_col(src, byte),
+                    line_col(src, byte),
+                    "{src:?} {byte}"
+                );
+            }
         }
     }
-    row[b.len()]
+
+    #[test]
+    fn edit_distance_counts_a_swap_as_one_edit() {
+        assert_eq!(edit_distance("los", "loss"), 1);
+        assert_eq!(edit_distance("ww", "w"), 1);
+        assert_eq!(edit_distance("zeroes", "zeros"), 1);
+        assert_eq!(edit_distance("lsos", "loss"), 1);
+        assert_eq!(edit_distance("abc", ""), 3);
+        assert_eq!(edit_distance("", "ab"), 2);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
+
+    #[test]
+    fn suggestions_follow_one_rule() {
+        let help = |name, c: &[&str]| did_you_mean(name, c.iter().copied());
+        assert_eq!(
+            help("ww", &["w", "x"]).as_deref(),
+            Some("help: did you mean `w`?")
+        );
+        assert_eq!(
+            help("los", &["loss"]).as_deref(),
+            Some("help: did you mean `loss`?")
+        );
+        assert_eq!(
+            help("zeroes", &["zeros", "ones"]).as_deref(),
+            Some("help: did you mean `zeros`?")
+        );
+        assert_eq!(help("x", &["y"]), None);
+        assert_eq!(help("abc", &["xyz"]), None);
+        assert_eq!(help("w", &["w"]), None);
+    }
+
+    #[test]
+    fn a_place_far_into_a_line_renders() {
+        let src = format!("{}z", " ".repeat(70_000));
+        let d = Diagnostic::error("unknown name `z`").at(Span {
+            start: 70_000,
+            end: 70_001,
+        });
+        let text = render(&[d], "long.tfg", &src, false);
+        assert!(text.contains("long.tfg:1:70001"), "{}", &text[..200]);
+        assert!(text.ends_with(&format!("{}^\n", " ".repeat(70_000))));
+    }
 }

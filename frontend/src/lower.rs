@@ -17,7 +17,7 @@
 
 use crate::ast::*;
 use crate::builtin::{self, bind_args, ArgKind, Param};
-use crate::diag::{did_you_mean, line_col, place, Diagnostic};
+use crate::diag::{did_you_mean, place, Diagnostic, Lines};
 use crate::literal::{Literal, Scalar};
 use crate::train;
 use crate::{InputPath, Module};
@@ -162,6 +162,9 @@ pub fn lower_file(file: &File, src: &str) -> (Module, Vec<Diagnostic>) {
 /// The file-wide context of lowering: the source and the `fn`s.
 pub(crate) struct FileScope<'f> {
     pub(crate) src: &'f str,
+    /// Where each line of `src` starts, so that a node's place is found in
+    /// logarithmic time (every node has one).
+    lines: Lines,
     /// Every fn by name; `None` for one that is broken (its errors are
     /// already reported, so calls to it stay quiet).
     fns: HashMap<&'f str, Option<&'f FnItem>>,
@@ -208,7 +211,11 @@ impl<'f> FileScope<'f> {
                 _ => {}
             }
         }
-        let mut module = FileScope { src, fns };
+        let mut module = FileScope {
+            src,
+            fns,
+            lines: Lines::new(src),
+        };
         let mut calls: HashMap<&'f str, Vec<(&'f str, Span)>> = HashMap::new();
         for f in &order {
             let mut checker = FnChecker {
@@ -475,7 +482,14 @@ pub(crate) struct GraphLowerer<'m, 'f> {
     pub(crate) diags: Vec<Diagnostic>,
     /// Inputs whose default feed is a `.npy` file named by a string.
     pub(crate) input_paths: Vec<InputPath>,
+    /// Whether the graph has passed [`MAX_VALUES`] (reported once).
+    too_large: bool,
 }
+
+/// The most values one graph may have once its fns are inlined: a bound on
+/// the work a small file can ask for (fns that call each other twice per
+/// level double at every level).
+pub(crate) const MAX_VALUES: usize = 1_000_000;
 
 impl<'m, 'f> GraphLowerer<'m, 'f> {
     pub(crate) fn new(m: &'m FileScope<'f>, name: &str) -> GraphLowerer<'m, 'f> {
@@ -488,6 +502,7 @@ impl<'m, 'f> GraphLowerer<'m, 'f> {
             depth: 0,
             diags: Vec::new(),
             input_paths: Vec::new(),
+            too_large: false,
         }
     }
 
@@ -532,8 +547,29 @@ impl<'m, 'f> GraphLowerer<'m, 'f> {
         Reported
     }
 
+    /// The error for a graph past [`MAX_VALUES`], reported once, at the
+    /// graph's statement that holds the place (the outermost fn call).
+    fn too_large(&mut self, span: Span) -> Reported {
+        if !self.too_large {
+            self.too_large = true;
+            let at = self.frames.first().map_or(span, |f| f.call);
+            let mut d = Diagnostic::error(format!(
+                "graph `{}` is too large: more than {MAX_VALUES} values once its fns are inlined",
+                self.graph.name
+            ))
+            .at(at);
+            if !self.frames.is_empty() {
+                d = d.label("this call inlines too many values").note(
+                    "help: each call of a fn inlines a copy of its body, so fns that call others several times grow exponentially",
+                );
+            }
+            self.diags.push(d);
+        }
+        Reported
+    }
+
     fn loc(&self, span: Span) -> Loc {
-        let (line, col) = line_col(self.m.src, span.start);
+        let (line, col) = self.m.lines.line_col(self.m.src, span.start);
         Loc { line, col }
     }
 
@@ -546,6 +582,9 @@ impl<'m, 'f> GraphLowerer<'m, 'f> {
         span: Span,
         what: &str,
     ) -> Lowered<ValueId> {
+        if self.graph.nodes.len() >= MAX_VALUES {
+            return Err(self.too_large(span));
+        }
         match self.graph.add(op, args) {
             Ok(v) => {
                 self.graph.node_mut(v).loc = Some(self.loc(span));
@@ -686,8 +725,8 @@ impl<'m, 'f> GraphLowerer<'m, 'f> {
         self.graph.outputs.push((name.name.clone(), v));
     }
 
-    /// An input's default feed: a literal of the declared dtype and shape (a
-    /// scalar fills a known shape).
+    /// An input's default feed: a literal of the declared dtype and shape, or
+    /// a scalar that fills a known shape (kept a scalar: the driver fills it).
     fn default_feed(&mut self, e: &Expr, ty: &Type, name: &str) -> Lowered<Tensor> {
         let lit = Literal::from_expr(e).map_err(|d| self.error(d))?;
         let lit = self.fit_shape(lit, ty, name, e.span, true)?;
@@ -696,7 +735,7 @@ impl<'m, 'f> GraphLowerer<'m, 'f> {
     }
 
     /// Checks a literal's shape against a declared type. A scalar stays a
-    /// scalar unless `fill`, which spreads it over the (known) shape.
+    /// scalar; with `fill` (a default feed) the shape it fills must be known.
     fn fit_shape(
         &mut self,
         lit: Literal,
@@ -709,7 +748,7 @@ impl<'m, 'f> GraphLowerer<'m, 'f> {
             if !fill {
                 return Ok(lit);
             }
-            let Some(shape) = ty.shape.concrete() else {
+            if ty.shape.is_symbolic() {
                 return Err(self.error(
                     Diagnostic::error(format!(
                         "a scalar default cannot fill {ty}: its shape has symbolic dims"
@@ -717,12 +756,10 @@ impl<'m, 'f> GraphLowerer<'m, 'f> {
                     .at(span)
                     .note(format!("help: give `{name}` an array default, or none")),
                 ));
-            };
-            let n = shape.iter().product();
-            return Ok(Literal {
-                shape,
-                elems: vec![lit.elems[0]; n],
-            });
+            }
+            // The scalar stays one element: whoever feeds the default fills
+            // the shape, after checking that it fits in memory.
+            return Ok(lit);
         }
         let mut sizes: HashMap<&str, usize> = HashMap::new();
         let fits = lit.shape.len() == ty.shape.rank()
@@ -761,7 +798,8 @@ impl<'m, 'f> GraphLowerer<'m, 'f> {
             ExprKind::Name(n) if n == "glorot" => float_only(self, "glorot").map(|_| Init::Glorot),
             ExprKind::Call { func, args, kwargs } if is_init(&func.name) => {
                 let sig = builtin::init_signature(&func.name);
-                let bound = bind_args(&func.name, sig, args, kwargs, e.span).map_err(|d| self.error(d))?;
+                let bound =
+                    bind_args(&func.name, sig, args, kwargs, e.span).map_err(|d| self.error(d))?;
                 let of_dtype = func.name == "full";
                 let num = |this: &mut Self, k: usize, default: f64| match bound[k] {
                     Some(a) => this.init_number(a, ty, of_dtype),
@@ -774,7 +812,8 @@ impl<'m, 'f> GraphLowerer<'m, 'f> {
                         float_only(self, "uniform")?;
                         if lo > hi {
                             return Err(self.error(
-                                Diagnostic::error(format!("uniform({lo}, {hi}) needs lo <= hi")).at(e.span),
+                                Diagnostic::error(format!("uniform({lo}, {hi}) needs lo <= hi"))
+                                    .at(e.span),
                             ));
                         }
                         Ok(Init::Uniform { lo, hi })
@@ -783,7 +822,10 @@ impl<'m, 'f> GraphLowerer<'m, 'f> {
                         let (mean, std) = (num(self, 0, 0.0)?, num(self, 1, 1.0)?);
                         float_only(self, "normal")?;
                         if std < 0.0 {
-                            return Err(self.error(Diagnostic::error(format!("normal(…) needs std >= 0, got {std}")).at(e.span)));
+                            return Err(self.error(
+                                Diagnostic::error(format!("normal(…) needs std >= 0, got {std}"))
+                                    .at(e.span),
+                            ));
                         }
                         Ok(Init::Normal { mean, std })
                     }
@@ -792,15 +834,28 @@ impl<'m, 'f> GraphLowerer<'m, 'f> {
             _ => match Literal::from_expr(e) {
                 Ok(lit) => {
                     let lit = self.fit_shape(lit, ty, name, e.span, false)?;
-                    let t = lit.to_tensor(ty.dtype).map_err(|m| self.error(Diagnostic::error(m).at(e.span)))?;
+                    let t = lit
+                        .to_tensor(ty.dtype)
+                        .map_err(|m| self.error(Diagnostic::error(m).at(e.span)))?;
                     Ok(Init::Literal(t))
                 }
-                Err(_) => Err(self.error(
-                    Diagnostic::error(format!("expected an initialiser for `{name}`"))
+                Err(_) => {
+                    let mut d = Diagnostic::error(format!("expected an initialiser for `{name}`"))
                         .at(e.span)
                         .label("not an initialiser")
-                        .note("an initialiser is a literal, `zeros`, `ones`, `full(v)`, `uniform(lo, hi)`, `normal(mean = 0, std = 1)` or `glorot`"),
-                )),
+                        .note("an initialiser is a literal, `zeros`, `ones`, `full(v)`, `uniform(lo, hi)`, `normal(mean = 0, std = 1)` or `glorot`");
+                    let word = match &e.kind {
+                        ExprKind::Name(n) => Some(n.as_str()),
+                        ExprKind::Call { func, .. } => Some(func.name.as_str()),
+                        _ => None,
+                    };
+                    if let Some(help) =
+                        word.and_then(|w| did_you_mean(w, INITIALISERS.iter().copied()))
+                    {
+                        d = d.note(help);
+                    }
+                    Err(self.error(d))
+                }
             },
         }
     }
@@ -1087,6 +1142,11 @@ impl<'m, 'f> GraphLowerer<'m, 'f> {
         args: &[Expr],
         kwargs: &[(Ident, Expr)],
     ) -> Lowered<Val> {
+        // Past the bound, no call inlines anything (each would fail, and
+        // there may be exponentially many of them).
+        if self.too_large {
+            return Err(Reported);
+        }
         let params = fn_params(&f.params);
         let bound =
             bind_args(&f.name.name, &params, args, kwargs, e.span).map_err(|d| self.error(d))?;
@@ -1147,6 +1207,9 @@ impl<'m, 'f> GraphLowerer<'m, 'f> {
         )
     }
 }
+
+/// Every initialiser's name, for suggestions.
+const INITIALISERS: &[&str] = &["zeros", "ones", "full", "uniform", "normal", "glorot"];
 
 fn is_init(name: &str) -> bool {
     matches!(name, "full" | "uniform" | "normal")

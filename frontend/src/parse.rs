@@ -911,6 +911,13 @@ impl<'a> Parser<'a> {
             ));
         }
         let (rest, dims) = self.list(open, ']', |p, d| p.dim(d))?;
+        let shape = tfg_ir::Shape(dims.iter().map(|(d, _)| d.clone()).collect());
+        if let Err(m) = tfg_ir::Type::new(dtype, shape).check_size() {
+            return Err(Box::new(Failure {
+                resume: i,
+                diag: Diagnostic::error(m).at(self.span(i, rest)),
+            }));
+        }
         Ok((
             rest,
             TypeExpr {

@@ -149,6 +149,15 @@ fn axis_in_range(op: &Op, axis: usize, t: &Type) -> Result<(), TypeError> {
 
 /// The result type of `op` applied to operands of types `args`.
 pub fn infer(op: &Op, args: &[&Type]) -> Result<Type, TypeError> {
+    let ty = infer_op(op, args)?;
+    // No result may hold more elements than 64 bits count.
+    ty.check_size()
+        .map_err(|m| TypeError::new(format!("{}: {m}", op.name())))?;
+    Ok(ty)
+}
+
+/// The result type of `op`, by its own rule.
+fn infer_op(op: &Op, args: &[&Type]) -> Result<Type, TypeError> {
     match op.arity() {
         Some(n) if args.len() != n => {
             return err(

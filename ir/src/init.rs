@@ -75,15 +75,10 @@ fn literal(lit: &Tensor, ty: &Type, shape: Vec<usize>, name: &str) -> Result<Ten
         ));
     }
     if lit.shape.is_empty() {
-        let n = shape.iter().product();
-        let data = match lit.cast(ty.dtype).data {
-            Data::F32(v) => Data::F32(vec![v[0]; n]),
-            Data::F64(v) => Data::F64(vec![v[0]; n]),
-            Data::I32(v) => Data::I32(vec![v[0]; n]),
-            Data::I64(v) => Data::I64(vec![v[0]; n]),
-            Data::Bool(v) => Data::Bool(vec![v[0]; n]),
-        };
-        return Ok(Tensor { shape, data });
+        return lit
+            .cast(ty.dtype)
+            .splat(shape)
+            .ok_or_else(|| format!("param {name}: its shape has too many elements"));
     }
     if lit.shape != shape {
         return Err(format!(

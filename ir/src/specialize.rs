@@ -95,7 +95,10 @@ pub fn specialize(g: &Graph, dims: &BTreeMap<String, u64>) -> Result<Graph, Type
         // A default feed that no longer fits (its size bound a symbol that
         // `dims` now binds otherwise) cannot be fed to this specialisation.
         if let Op::Input { default, .. } = &mut out.nodes[i].op {
-            let fits = |t: &crate::Tensor| Some(t.shape.clone()) == ty.shape.concrete();
+            // A scalar default fills whatever shape the input takes.
+            let fits = |t: &crate::Tensor| {
+                t.shape.is_empty() || Some(t.shape.clone()) == ty.shape.concrete()
+            };
             if default.as_ref().is_some_and(|t| !fits(t)) {
                 *default = None;
             }

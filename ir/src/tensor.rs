@@ -93,6 +93,24 @@ impl Tensor {
         }
     }
 
+    /// A one-element tensor's value in every place of `shape` (a scalar
+    /// default or initial value filling its declared shape); `None` for a
+    /// tensor of another size. The caller checks that `shape` fits in memory.
+    pub fn splat(&self, shape: Vec<usize>) -> Option<Tensor> {
+        let n = shape
+            .iter()
+            .try_fold(1usize, |acc, &d| acc.checked_mul(d))?;
+        let data = match &self.data {
+            Data::F32(v) if v.len() == 1 => Data::F32(vec![v[0]; n]),
+            Data::F64(v) if v.len() == 1 => Data::F64(vec![v[0]; n]),
+            Data::I32(v) if v.len() == 1 => Data::I32(vec![v[0]; n]),
+            Data::I64(v) if v.len() == 1 => Data::I64(vec![v[0]; n]),
+            Data::Bool(v) if v.len() == 1 => Data::Bool(vec![v[0]; n]),
+            _ => return None,
+        };
+        Some(Tensor { shape, data })
+    }
+
     pub fn dtype(&self) -> DType {
         self.data.dtype()
     }

@@ -113,11 +113,21 @@ impl Shape {
             .collect()
     }
 
-    /// Number of elements, if no dim is symbolic.
+    /// Number of elements, if no dim is symbolic and the count fits 64 bits
+    /// (every type that passed [`Type::check_size`] does).
     pub fn numel(&self) -> Option<u64> {
         self.0
             .iter()
-            .try_fold(1u64, |acc, d| d.known().map(|n| acc * n))
+            .try_fold(1u64, |acc, d| d.known().and_then(|n| acc.checked_mul(n)))
+    }
+
+    /// The product of the known dims, or `None` when it overflows 64 bits.
+    /// This is the one place element counts are multiplied out.
+    pub fn known_numel(&self) -> Option<u64> {
+        self.0
+            .iter()
+            .filter_map(Dim::known)
+            .try_fold(1u64, |acc, n| acc.checked_mul(n))
     }
 
     pub fn is_symbolic(&self) -> bool {
@@ -154,6 +164,23 @@ impl Type {
         Type {
             dtype,
             shape: Shape::scalar(),
+        }
+    }
+
+    /// Refuses a type whose known dims hold more bytes than a 64-bit
+    /// machine can address (2^63), so that no element count or byte size
+    /// computed from it wraps around.
+    pub fn check_size(&self) -> Result<(), String> {
+        let bytes = self
+            .shape
+            .known_numel()
+            .and_then(|n| n.checked_mul(self.dtype.size() as u64))
+            .filter(|&b| b <= i64::MAX as u64);
+        match bytes {
+            Some(_) => Ok(()),
+            None => Err(format!(
+                "{self} is too large: its size in bytes overflows 63 bits"
+            )),
         }
     }
 }

@@ -114,6 +114,9 @@ fn verify_node(g: &Graph, v: ValueId) -> Result<(), VerifyError> {
         }
         _ => {}
     }
+    if node.op.is_leaf_state() {
+        node.ty.check_size().map_err(|m| at(g, v, m))?;
+    }
     match &node.op {
         Op::Input { name, default } => {
             leaf_name(g, v, name)?;

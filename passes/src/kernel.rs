@@ -14,6 +14,7 @@ use std::collections::{BTreeSet, HashMap};
 use tfg_ir::kernel::{
     BufId, Buffer, Expr, Kernel, Local, LoopKind, Plan, Program, Role, Stmt, ARENA_ALIGN,
 };
+use tfg_ir::DType;
 
 /// Removes from every kernel the `let`s nothing reads; a kernel's reads
 /// shrink with them.
@@ -120,41 +121,133 @@ fn inline_single_uses(body: &mut Vec<Stmt>) {
 }
 
 fn inline_block(body: &mut Vec<Stmt>, uses: &HashMap<Local, usize>, assigned: &BTreeSet<Local>) {
-    let mut i = body.len();
-    while i > 0 {
-        i -= 1;
-        if let Stmt::Loop { body: inner, .. } = &mut body[i] {
+    for s in body.iter_mut() {
+        if let Stmt::Loop { body: inner, .. } = s {
             inline_block(inner, uses, assigned);
-            continue;
         }
-        let Stmt::Let { local, .. } = body[i] else {
+    }
+    // A `let` read once, by a later statement of this block with only `let`s
+    // between, moves into that reader. Decided from the last statement back;
+    // the moves are applied afterwards, in one walk of each statement that is
+    // left, so the work is linear in the size of the block (substituting as
+    // it went, each step walked the reader's growing expression).
+    let n = body.len();
+    // The statement whose expression reads each local now.
+    let mut reader: HashMap<Local, usize> = HashMap::new();
+    for (j, s) in body.iter().enumerate() {
+        for e in s.exprs() {
+            e.walk(&mut |x| {
+                if let Expr::Local(l) = x {
+                    reader.entry(*l).or_insert(j);
+                }
+            });
+        }
+    }
+    // The first statement at or after each index that is not a `let`.
+    let mut next_other = vec![n; n + 1];
+    for j in (0..n).rev() {
+        next_other[j] = match body[j] {
+            Stmt::Let { .. } => next_other[j + 1],
+            _ => j,
+        };
+    }
+    let mut moved: HashMap<Local, (DType, Expr)> = HashMap::new();
+    for i in (0..n).rev() {
+        let Stmt::Let {
+            local,
+            dtype,
+            value,
+        } = &body[i]
+        else {
             continue;
         };
-        if uses.get(&local) != Some(&1) || assigned.contains(&local) {
+        if uses.get(local) != Some(&1) || assigned.contains(local) {
             continue;
         }
-        let mut j = i + 1;
-        let found = loop {
-            let Some(s) = body.get(j) else { break false };
-            if s.exprs().iter().any(|e| mentions(e, local)) {
-                break true;
+        let Some(&j) = reader.get(local) else {
+            continue;
+        };
+        if j <= i || j > next_other[i + 1] {
+            continue;
+        }
+        // What `value` reads is read by `j` once it moves there.
+        value.walk(&mut |x| {
+            if let Expr::Local(l) = x {
+                reader.insert(*l, j);
             }
-            if !matches!(s, Stmt::Let { .. }) {
-                break false;
+        });
+        moved.insert(*local, (*dtype, value.clone()));
+    }
+    if moved.is_empty() {
+        return;
+    }
+    body.retain(|s| !matches!(s, Stmt::Let { local, .. } if moved.contains_key(local)));
+    let mut out = Vec::with_capacity(body.len());
+    for mut s in std::mem::take(body) {
+        if let Stmt::Let { value, .. } | Stmt::Assign { value, .. } | Stmt::Store { value, .. } =
+            &mut s
+        {
+            // The lets kept back because their reader is deep enough, in the
+            // order they were met: each is read by one met before it (or by
+            // `s`), so they are placed in reverse.
+            let mut kept: Vec<Stmt> = Vec::new();
+            place_moved(value, 0, &mut moved, &mut kept);
+            let mut k = 0;
+            while k < kept.len() {
+                if let Stmt::Let { value, .. } = &mut kept[k] {
+                    let mut more = Vec::new();
+                    place_moved(value, 0, &mut moved, &mut more);
+                    kept.extend(more);
+                }
+                k += 1;
             }
-            j += 1;
-        };
-        if !found {
-            continue;
+            out.extend(kept.into_iter().rev());
         }
-        let Stmt::Let { value, .. } = body.remove(i) else {
-            continue;
+        out.push(s);
+    }
+    *body = out;
+}
+
+/// How deep an expression may grow by inlining: deeper, a `let` is kept, so
+/// that no walk over an expression (typing, code generation) recurses
+/// without bound on a long chain of ops.
+const MAX_INLINED_DEPTH: usize = 128;
+
+/// Puts the moved lets that `e` (at `depth` in its statement) reads in
+/// place, recursively; one that would sit deeper than [`MAX_INLINED_DEPTH`]
+/// stays a `let` of its own, pushed to `kept` unexpanded.
+fn place_moved(
+    e: &mut Expr,
+    depth: usize,
+    moved: &mut HashMap<Local, (DType, Expr)>,
+    kept: &mut Vec<Stmt>,
+) {
+    while let Expr::Local(l) = e {
+        let local = *l;
+        let Some((dtype, value)) = moved.remove(&local) else {
+            break;
         };
-        match &mut body[j - 1] {
-            Stmt::Let { value: target, .. }
-            | Stmt::Assign { value: target, .. }
-            | Stmt::Store { value: target, .. } => substitute(target, local, value),
-            Stmt::Loop { .. } | Stmt::Gemm(_) => {}
+        if depth >= MAX_INLINED_DEPTH {
+            kept.push(Stmt::Let {
+                local,
+                dtype,
+                value,
+            });
+            break;
+        }
+        *e = value;
+    }
+    match e {
+        Expr::Const(_) | Expr::Local(_) | Expr::Index(_) | Expr::Load { .. } => {}
+        Expr::Unary(_, a) | Expr::Cast(_, a) => place_moved(a, depth + 1, moved, kept),
+        Expr::Binary(_, a, b) => {
+            place_moved(a, depth + 1, moved, kept);
+            place_moved(b, depth + 1, moved, kept);
+        }
+        Expr::Select(c, a, b) => {
+            place_moved(c, depth + 1, moved, kept);
+            place_moved(a, depth + 1, moved, kept);
+            place_moved(b, depth + 1, moved, kept);
         }
     }
 }
@@ -196,24 +289,6 @@ fn renumber_locals(body: &mut [Stmt]) {
         }
     }
     block(body, &order);
-}
-
-fn mentions(e: &Expr, l: Local) -> bool {
-    let mut found = false;
-    e.walk(&mut |x| found |= *x == Expr::Local(l));
-    found
-}
-
-/// Replaces the first use of `l` in `e` by `value`.
-fn substitute(e: &mut Expr, l: Local, value: Expr) {
-    let mut value = Some(value);
-    e.walk_mut(&mut |x| {
-        if *x == Expr::Local(l) {
-            if let Some(v) = value.take() {
-                *x = v;
-            }
-        }
-    });
 }
 
 /// The buffers a body reads and writes, ascending.

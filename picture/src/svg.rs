@@ -195,12 +195,25 @@ pub fn render(p: &Picture) -> String {
         let below = written.iter().filter(|(f, _)| *f == e.from).count() as f64;
         written.push((e.from, e.label.as_str()));
         let (cx, cy) = at(centers[e.from]);
-        let (x, y) = (cx, cy + sizes[e.from].1 / 2.0);
+        let (x, y) = (
+            cx + LABEL_GAP,
+            cy + sizes[e.from].1 / 2.0 + 12.0 + below * LABEL_SIZE * 1.1,
+        );
+        // A white box behind the label keeps it legible over the edges; a
+        // rectangle renders the same in every SVG renderer (a halo drawn
+        // with `paint-order` does not: renderers that ignore it paint the
+        // white stroke over the text).
         let _ = writeln!(
             s,
-            r##"<text class="type" x="{:.1}" y="{:.1}" font-size="{LABEL_SIZE}" fill="#333333" stroke="#ffffff" stroke-width="3" paint-order="stroke">{}</text>"##,
-            x + LABEL_GAP,
-            y + 12.0 + below * LABEL_SIZE * 1.1,
+            r##"<rect class="type-bg" x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="#ffffff" fill-opacity="0.85"/>"##,
+            x - 1.5,
+            y - LABEL_SIZE * 0.85,
+            e.label.chars().count() as f64 * LABEL_CHAR_W + 3.0,
+            LABEL_SIZE * 1.15
+        );
+        let _ = writeln!(
+            s,
+            r##"<text class="type" x="{x:.1}" y="{y:.1}" font-size="{LABEL_SIZE}" fill="#333333">{}</text>"##,
             esc(&e.label)
         );
     }

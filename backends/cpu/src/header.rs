@@ -35,8 +35,10 @@ fn type_text(s: &Slot) -> String {
     format!("{}[{}]", s.dtype, dims.join(", "))
 }
 
-/// A struct of one pointer per slot, and `PREFIX_KIND_NAME_SIZE` (elements)
-/// and `_SHAPE` macros for each.
+/// A struct of one pointer per slot, and `PREFIX_KIND_NAME_SIZE` (elements),
+/// `_RANK` and `_SHAPE` macros for each. A scalar's `_SHAPE` is `{0}`, one
+/// placeholder entry (its `_RANK` is 0): ISO C before C23 has no empty
+/// initialiser, and the header must compile as `-std=c11 -pedantic`.
 fn slots(out: &mut String, model: &str, kind: &str, ty: &str, qual: &str, slots: &[Slot]) {
     let upper = |s: &str| ident(s).to_uppercase();
     for s in slots {
@@ -44,7 +46,12 @@ fn slots(out: &mut String, model: &str, kind: &str, ty: &str, qual: &str, slots:
         let size: u64 = s.shape.iter().product();
         let dims: Vec<String> = s.shape.iter().map(u64::to_string).collect();
         let _ = writeln!(out, "#define {m}_SIZE {size}");
-        let _ = writeln!(out, "#define {m}_SHAPE {{{}}}", dims.join(", "));
+        let _ = writeln!(out, "#define {m}_RANK {}", dims.len());
+        if dims.is_empty() {
+            let _ = writeln!(out, "#define {m}_SHAPE {{0}} /* a scalar: no dims */");
+        } else {
+            let _ = writeln!(out, "#define {m}_SHAPE {{{}}}", dims.join(", "));
+        }
     }
     out.push_str("typedef struct {\n");
     if slots.is_empty() {

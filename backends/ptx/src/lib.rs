@@ -31,6 +31,26 @@ pub use tfg_ir::kernel::Program;
 
 /// The GPU architecture PTX is generated for unless one is asked for.
 pub const DEFAULT_SM: &str = "sm_80";
+
+/// Every GPU architecture PTX can be generated for: the NVPTX processors of
+/// the LLVM tfg links (19) with compute capability 7.0 or newer (the
+/// warp-synchronous shuffles and barriers need it). Anything else is refused
+/// before LLVM sees it, since LLVM's answer to an unknown one is a warning on
+/// stderr or a fatal error.
+pub const SUPPORTED_SMS: &[&str] = &[
+    "sm_70", "sm_72", "sm_75", "sm_80", "sm_86", "sm_87", "sm_89", "sm_90", "sm_90a",
+];
+
+/// Refuses a GPU architecture PTX cannot be generated for, naming those it can.
+pub fn check_sm(sm: &str) -> Result<(), String> {
+    if SUPPORTED_SMS.contains(&sm) {
+        return Ok(());
+    }
+    Err(format!(
+        "unknown GPU architecture `{sm}`: PTX can be generated for {}",
+        SUPPORTED_SMS.join(", ")
+    ))
+}
 /// The names of a module's files in its directory.
 pub const PTX_FILE: &str = "program.ptx";
 pub const MANIFEST_FILE: &str = "manifest.json";

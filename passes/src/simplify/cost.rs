@@ -144,11 +144,16 @@ fn term_cost(egraph: &TensorGraph, node: &TensorLang, class: &Facts, operands: &
 /// (shared subterms counted once for each use, as usual for e-graphs).
 pub fn extract(egraph: &TensorGraph) -> HashMap<Id, Choice> {
     // The least cost of each class: a fixpoint, as egg's extractor finds it.
+    // Classes are visited in the order they were made, operands mostly
+    // before their users, so a sweep settles a chain of any depth (in the
+    // e-graph's own order, a chain of n ops took up to n sweeps).
+    let mut order: Vec<_> = egraph.classes().collect();
+    order.sort_unstable_by_key(|c| c.id);
     let mut least: HashMap<Id, (f64, &TensorLang)> = HashMap::new();
     let mut changed = true;
     while changed {
         changed = false;
-        for class in egraph.classes() {
+        for class in &order {
             for node in &class.nodes {
                 let operands: Option<Vec<f64>> = node
                     .children()

@@ -114,19 +114,9 @@ fn optimised<'ctx>(
     Ok((module, tm))
 }
 
-/// A target machine for `sm`, which must be `sm_` and a compute capability
-/// of 7.0 or newer (the warp-synchronous shuffles and barriers need it).
+/// A target machine for `sm`, one of [`crate::SUPPORTED_SMS`].
 fn machine(sm: &str) -> R<TargetMachine> {
-    let arch = sm.strip_prefix("sm_").unwrap_or("");
-    let digits = arch.trim_end_matches(['a', 'f']);
-    match digits.parse::<u32>() {
-        Ok(n) if n >= 70 && !digits.is_empty() => {}
-        _ => {
-            return Err(Error(format!(
-                "unknown GPU architecture `{sm}`: expected sm_70 or newer, such as sm_80 or sm_90"
-            )))
-        }
-    }
+    crate::check_sm(sm).map_err(Error)?;
     LlvmTarget::initialize_nvptx(&InitializationConfig::default());
     let triple = TargetTriple::create(TRIPLE);
     let target = LlvmTarget::from_triple(&triple)
