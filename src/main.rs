@@ -15,12 +15,14 @@ mod check;
 mod cli;
 mod compile;
 mod dump;
+mod export;
 mod failure;
 mod graph_cmd;
 mod opt;
 mod repl;
 mod run;
 mod selection;
+mod serve;
 mod stdout;
 mod timing;
 mod train;
@@ -70,5 +72,7 @@ fn dispatch(cli: &Cli) -> Result<(), failure::Failure> {
         Command::Compile(args) => compile::compile(args),
         Command::Repl(args) => repl::repl(args),
         Command::Graph(args) => graph_cmd::graph(args),
+        Command::Export(args) => export::export(args),
+        Command::Serve(args) => serve::serve(args),
     }
 }

@@ -105,6 +105,9 @@ pub fn train(args: &TrainArgs) -> Result<(), Failure> {
     if let Some(ckpt) = &args.save {
         checkpoint::save(ckpt, &params)?;
     }
+    if let Some(dir) = &args.export {
+        crate::export::write(dir, &program, graph, &args.file, &src, &session)?;
+    }
     if let Some(dir) = &args.out {
         run::write_outputs(dir, &outputs)?;
     }

@@ -31,6 +31,7 @@ const LIBRARIES: &[&str] = &[
     "picture",
     "formats",
     "driver",
+    "serve",
     "backends/interp",
     "backends/cpu",
     "backends/cpu/runtime",
