@@ -38,7 +38,12 @@ pub fn export(args: &ExportArgs) -> Result<(), Failure> {
 }
 
 /// The params of `g`: from `restore`, else from their initialisers.
-pub fn params(g: &Graph, restore: Option<&Path>, seed: u64, src: &Source) -> Result<Session, Failure> {
+pub fn params(
+    g: &Graph,
+    restore: Option<&Path>,
+    seed: u64,
+    src: &Source,
+) -> Result<Session, Failure> {
     // Only the params: the rest of the graph may still have symbolic shapes.
     let mut only = Graph::new(g.name.clone());
     for v in g.params() {

@@ -64,7 +64,9 @@ fn model_arg(s: &str) -> Result<(String, PathBuf), String> {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
     if !ok {
-        return Err(format!("`{name}` is not a model name (letters, digits, `_`, `-`, `.`)"));
+        return Err(format!(
+            "`{name}` is not a model name (letters, digits, `_`, `-`, `.`)"
+        ));
     }
     if base.is_empty() {
         return Err("the base path is empty".into());

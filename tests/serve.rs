@@ -68,8 +68,16 @@ fn assert_rows(predictions: &Value, rows: &[[f32; 3]], k: f32) {
     assert_eq!(list.len(), rows.len(), "{predictions}");
     for (p, x) in list.iter().zip(rows) {
         let (y, s) = affine_row(*x, k);
-        let got_y: Vec<f64> = p["y"].as_array().expect("y").iter().map(|v| v.as_f64().unwrap()).collect();
-        assert!(close(got_y[0], y[0] as f64) && close(got_y[1], y[1] as f64), "{p} vs {y:?}");
+        let got_y: Vec<f64> = p["y"]
+            .as_array()
+            .expect("y")
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        assert!(
+            close(got_y[0], y[0] as f64) && close(got_y[1], y[1] as f64),
+            "{p} vs {y:?}"
+        );
         assert!(close(p["s"].as_f64().expect("s"), s as f64), "{p} vs {s}");
     }
 }
@@ -86,11 +94,24 @@ fn write_tfg(dir: &Path, name: &str, text: &str) -> PathBuf {
 fn export_affine(dir: &Path, base: &Path, version: u32, k: f32) {
     let text = AFFINE.replace(
         "[[1, 2], [3, 4], [5, 6]]",
-        &format!("[[{}, {}], [{}, {}], [{}, {}]]", k, 2.0 * k, 3.0 * k, 4.0 * k, 5.0 * k, 6.0 * k),
+        &format!(
+            "[[{}, {}], [{}, {}], [{}, {}]]",
+            k,
+            2.0 * k,
+            3.0 * k,
+            4.0 * k,
+            5.0 * k,
+            6.0 * k
+        ),
     );
     let file = write_tfg(dir, &format!("affine_{version}"), &text);
     let out = base.join(version.to_string());
-    tfg_ok(&["export", file.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    tfg_ok(&[
+        "export",
+        file.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
 }
 
 /// A running `tfg serve`, killed when dropped.
@@ -129,7 +150,10 @@ impl Server {
             Ok(l) => l,
             Err(_) => {
                 let _ = child.kill();
-                panic!("no `listening:` line; stderr:\n{}", lines.lock().unwrap().join("\n"));
+                panic!(
+                    "no `listening:` line; stderr:\n{}",
+                    lines.lock().unwrap().join("\n")
+                );
             }
         };
         let mut rest = String::new();
@@ -163,7 +187,10 @@ impl Server {
             if let Ok(Some(status)) = self.child.try_wait() {
                 return status.code().unwrap_or(-1);
             }
-            assert!(started.elapsed() < Duration::from_secs(30), "tfg serve did not exit on SIGTERM");
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "tfg serve did not exit on SIGTERM"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -211,7 +238,9 @@ fn post(url: &str, body: &Value) -> (u16, Value) {
 }
 
 fn error_of(v: &Value) -> &str {
-    v["error"].as_str().unwrap_or_else(|| panic!("no error message in {v}"))
+    v["error"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error message in {v}"))
 }
 
 /// One model `affine` with version 1 at a fresh base path.
@@ -235,7 +264,6 @@ fn check_reports_broken_serve_items_with_their_place() {
         r#"graph g {
     input x: f32[N, 3]
     input fixed: f32[3]
-    input rows: f32[N] = 1.0
     h = x * 2
     output h
 }
@@ -257,12 +285,12 @@ serve g2 { inputs x; outputs u }
     assert_eq!(run.status, 1, "{}", run.stderr);
     let e = &run.stderr;
     for (message, line) in [
-        ("unknown graph `nope`", 8),
-        ("input `fixed` has no batch axis", 9),
-        ("unknown name `missing`", 10),
-        ("unknown input `y`", 11),
-        ("unknown name `u`", 12),
-        ("output `u` needs input `other`, which is not listed in `inputs` and has no default feed", 19),
+        ("unknown graph `nope`", 7),
+        ("input `fixed` has no batch axis", 8),
+        ("unknown name `missing`", 9),
+        ("unknown input `y`", 10),
+        ("unknown name `u`", 11),
+        ("output `u` needs input `other`, which is not listed in `inputs` and has no default feed", 18),
     ] {
         assert!(e.contains(&format!("error: {message}")), "no `{message}` in:\n{e}");
         assert!(e.contains(&format!("broken.tfg:{line}:")), "no place on line {line} in:\n{e}");
@@ -282,14 +310,29 @@ serve g2 { inputs x; outputs u }
 fn export_writes_a_self_contained_version_that_run_reads() {
     let (dir, base) = affine_base("serve_export");
     let v1 = base.join("1");
-    assert_eq!(common::entries(&v1), ["model.tfir", "params.safetensors", "signatures.json"]);
-    let out = tfg_ok(&["run", v1.to_str().unwrap(), "--feed", "x=[[1, 2, 3], [0, 0, 0]]", "--json"]);
+    assert_eq!(
+        common::entries(&v1),
+        ["model.tfir", "params.safetensors", "signatures.json"]
+    );
+    let out = tfg_ok(&[
+        "run",
+        v1.to_str().unwrap(),
+        "--feed",
+        "x=[[1, 2, 3], [0, 0, 0]]",
+        "--json",
+    ]);
     let report = common::json(&out);
     let (y, s) = affine_row([1.0, 2.0, 3.0], 1.0);
     let data = report["outputs"]["y"]["data"].as_array().unwrap();
     assert!(close(data[0].as_f64().unwrap(), y[0] as f64), "{report}");
     assert_eq!(report["outputs"]["y"]["shape"], json!([2, 2]));
-    assert!(close(report["outputs"]["s"]["data"][0].as_f64().unwrap(), s as f64), "{report}");
+    assert!(
+        close(
+            report["outputs"]["s"]["data"][0].as_f64().unwrap(),
+            s as f64
+        ),
+        "{report}"
+    );
     // The text form prints as `tfg run` does.
     let text = tfg_ok(&["run", v1.to_str().unwrap(), "--feed", "x=[[1, 2, 3]]"]);
     assert!(text.starts_with("y = "), "{text}");
@@ -298,7 +341,12 @@ fn export_writes_a_self_contained_version_that_run_reads() {
     let blocker = dir.join("file");
     std::fs::write(&blocker, "x").unwrap();
     let file = dir.join("affine_1.tfg");
-    let run = tfg(&["export", file.to_str().unwrap(), "-o", blocker.to_str().unwrap()]);
+    let run = tfg(&[
+        "export",
+        file.to_str().unwrap(),
+        "-o",
+        blocker.to_str().unwrap(),
+    ]);
     assert_eq!(run.status, 1, "{}", run.stderr);
     assert!(run.stderr.starts_with("error: "), "{}", run.stderr);
     assert_eq!(std::fs::read_to_string(&blocker).unwrap(), "x");
@@ -357,7 +405,10 @@ fn rest_v1_status_metadata_and_predict() {
     assert_eq!(x["tensor_shape"]["dim"][0]["size"], "-1");
     assert_eq!(x["tensor_shape"]["dim"][1]["size"], "3");
     assert_eq!(defs["serving_default"]["outputs"]["s"]["dtype"], "DT_FLOAT");
-    assert!(defs["y_only"].is_object() && defs["centered"].is_object(), "{meta}");
+    assert!(
+        defs["y_only"].is_object() && defs["centered"].is_object(),
+        "{meta}"
+    );
 
     let rows = [[1.0, 2.0, 3.0], [-1.0, 0.5, 2.0]];
     let predict = server.url("/v1/models/affine:predict");
@@ -366,7 +417,10 @@ fn rest_v1_status_metadata_and_predict() {
     assert_eq!(status, 200, "{v}");
     assert_rows(&v["predictions"], &rows, 1.0);
     // An instance may name its input.
-    let (status, v) = post(&predict, &json!({"instances": [{"x": rows[0]}, {"x": rows[1]}]}));
+    let (status, v) = post(
+        &predict,
+        &json!({"instances": [{"x": rows[0]}, {"x": rows[1]}]}),
+    );
     assert_eq!(status, 200, "{v}");
     assert_rows(&v["predictions"], &rows, 1.0);
     // Columnar format, several outputs: by name.
@@ -375,18 +429,34 @@ fn rest_v1_status_metadata_and_predict() {
     assert_eq!(v["outputs"]["y"].as_array().unwrap().len(), 2, "{v}");
     assert!(v["outputs"]["s"].is_array(), "{v}");
     // One output: predictions are the bare rows, outputs the bare value.
-    let (status, v) = post(&server.url("/v1/models/affine/versions/1:predict"), &json!({"signature_name": "y_only", "instances": rows}));
+    let (status, v) = post(
+        &server.url("/v1/models/affine/versions/1:predict"),
+        &json!({"signature_name": "y_only", "instances": rows}),
+    );
     assert_eq!(status, 200, "{v}");
     let (y, _) = affine_row(rows[1], 1.0);
-    assert!(close(v["predictions"][1][1].as_f64().unwrap(), y[1] as f64), "{v}");
-    let (status, v) = post(&predict, &json!({"signature_name": "y_only", "inputs": rows}));
+    assert!(
+        close(v["predictions"][1][1].as_f64().unwrap(), y[1] as f64),
+        "{v}"
+    );
+    let (status, v) = post(
+        &predict,
+        &json!({"signature_name": "y_only", "inputs": rows}),
+    );
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["outputs"].as_array().unwrap().len(), 2, "{v}");
     // Any content type.
-    let (status, _) = post_text(&predict, &json!({"instances": rows}).to_string(), "text/plain");
+    let (status, _) = post_text(
+        &predict,
+        &json!({"instances": rows}).to_string(),
+        "text/plain",
+    );
     assert_eq!(status, 200);
     // The signature that mixes rows runs unbatched, and right.
-    let (status, v) = post(&predict, &json!({"signature_name": "centered", "instances": [[1.0, 2.0, 3.0], [3.0, 2.0, 1.0]]}));
+    let (status, v) = post(
+        &predict,
+        &json!({"signature_name": "centered", "instances": [[1.0, 2.0, 3.0], [3.0, 2.0, 1.0]]}),
+    );
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["predictions"], json!([[-1, 0, 1], [1, 0, -1]]));
 }
@@ -403,10 +473,16 @@ fn rest_v2_open_inference_protocol() {
     let (status, v) = get(&server.url("/v2/models/affine"));
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["versions"], json!(["1"]));
-    assert_eq!(v["inputs"], json!([{"name": "x", "datatype": "FP32", "shape": [-1, 3]}]));
+    assert_eq!(
+        v["inputs"],
+        json!([{"name": "x", "datatype": "FP32", "shape": [-1, 3]}])
+    );
     assert_eq!(get(&server.url("/v2/models/affine/versions/1")).0, 200);
     assert_eq!(get(&server.url("/v2/models/affine/ready")).0, 200);
-    assert_eq!(get(&server.url("/v2/models/affine/versions/1/ready")).0, 200);
+    assert_eq!(
+        get(&server.url("/v2/models/affine/versions/1/ready")).0,
+        200
+    );
 
     let infer = server.url("/v2/models/affine/infer");
     let body = json!({"id": "42", "inputs": [{"name": "x", "shape": [2, 3], "datatype": "FP32", "data": [1, 2, 3, -1, 0.5, 2]}]});
@@ -420,7 +496,10 @@ fn rest_v2_open_inference_protocol() {
     assert_eq!(outs[0]["shape"], json!([2, 2]));
     assert_eq!(outs[0]["datatype"], "FP32");
     let (y, s) = affine_row([-1.0, 0.5, 2.0], 1.0);
-    assert!(close(outs[0]["data"][3].as_f64().unwrap(), y[1] as f64), "{v}");
+    assert!(
+        close(outs[0]["data"][3].as_f64().unwrap(), y[1] as f64),
+        "{v}"
+    );
     assert!(close(outs[1]["data"][1].as_f64().unwrap(), s as f64), "{v}");
     // Only the outputs asked for.
     let mut only_s = body.clone();
@@ -440,7 +519,13 @@ fn every_error_status_with_a_json_message() {
     // 400: malformed JSON, unknown input, missing input, wrong dtype, wrong shape.
     let (status, text) = post_text(&predict, "{\"instances\": [1, 2", "application/json");
     assert_eq!(status, 400, "{text}");
-    assert!(common::json(&text)["error"].as_str().unwrap().contains("malformed JSON"), "{text}");
+    assert!(
+        common::json(&text)["error"]
+            .as_str()
+            .unwrap()
+            .contains("malformed JSON"),
+        "{text}"
+    );
     let (status, v) = post(&predict, &json!({"inputs": {"z": [[1, 2, 3]]}}));
     assert_eq!(status, 400);
     assert!(error_of(&v).contains("`z`"), "{v}");
@@ -456,10 +541,16 @@ fn every_error_status_with_a_json_message() {
     let (status, v) = post(&predict, &json!({"nothing": 1}));
     assert_eq!(status, 400, "{v}");
     let infer = server.url("/v2/models/affine/infer");
-    let (status, v) = post(&infer, &json!({"inputs": [{"name": "x", "shape": [1, 3], "datatype": "INT32", "data": [1, 2, 3]}]}));
+    let (status, v) = post(
+        &infer,
+        &json!({"inputs": [{"name": "x", "shape": [1, 3], "datatype": "INT32", "data": [1, 2, 3]}]}),
+    );
     assert_eq!(status, 400);
     assert!(error_of(&v).contains("`x`"), "{v}");
-    let (status, v) = post(&infer, &json!({"inputs": [{"name": "x", "shape": [2, 3], "datatype": "FP32", "data": [1, 2, 3]}]}));
+    let (status, v) = post(
+        &infer,
+        &json!({"inputs": [{"name": "x", "shape": [2, 3], "datatype": "FP32", "data": [1, 2, 3]}]}),
+    );
     assert_eq!(status, 400);
     assert!(error_of(&v).contains("`x`"), "{v}");
 
@@ -476,11 +567,20 @@ fn every_error_status_with_a_json_message() {
         assert_eq!(status, 404, "{url}: {v}");
         error_of(&v);
     }
-    let (status, v) = post(&server.url("/v1/models/nope:predict"), &json!({"instances": [[1, 2, 3]]}));
+    let (status, v) = post(
+        &server.url("/v1/models/nope:predict"),
+        &json!({"instances": [[1, 2, 3]]}),
+    );
     assert_eq!(status, 404, "{v}");
-    let (status, v) = post(&server.url("/v1/models/affine/versions/3:predict"), &json!({"instances": [[1, 2, 3]]}));
+    let (status, v) = post(
+        &server.url("/v1/models/affine/versions/3:predict"),
+        &json!({"instances": [[1, 2, 3]]}),
+    );
     assert_eq!(status, 404, "{v}");
-    let (status, v) = post(&predict, &json!({"signature_name": "nope", "instances": [[1, 2, 3]]}));
+    let (status, v) = post(
+        &predict,
+        &json!({"signature_name": "nope", "instances": [[1, 2, 3]]}),
+    );
     assert_eq!(status, 404, "{v}");
     assert!(error_of(&v).contains("nope"), "{v}");
 
@@ -500,7 +600,10 @@ fn every_error_status_with_a_json_message() {
     assert!(text.contains("tfg_serve_requests_total{"), "{text}");
     assert!(text.contains("code=\"400\""), "{text}");
     assert!(text.contains("code=\"404\""), "{text}");
-    assert!(text.contains("tfg_serve_request_duration_seconds_bucket"), "{text}");
+    assert!(
+        text.contains("tfg_serve_request_duration_seconds_bucket"),
+        "{text}"
+    );
     assert!(text.contains("tfg_serve_batch_size_bucket"), "{text}");
 }
 
@@ -537,7 +640,14 @@ fn a_full_queue_answers_503_and_the_rest_are_served() {
 fn batched_answers_equal_unbatched_ones_under_concurrency() {
     let (_dir, base) = affine_base("serve_batching");
     let unbatched = Server::start(&["--model", &model_arg(&base), "--max-batch", "1"]);
-    let batched = Server::start(&["--model", &model_arg(&base), "--max-batch", "16", "--batch-timeout-us", "20000"]);
+    let batched = Server::start(&[
+        "--model",
+        &model_arg(&base),
+        "--max-batch",
+        "16",
+        "--batch-timeout-us",
+        "20000",
+    ]);
     let request = |i: usize| {
         let rows: Vec<[f32; 3]> = (0..(1 + i % 3))
             .map(|r| [i as f32 * 0.25, r as f32 - 1.5, (i * 7 % 5) as f32])
@@ -546,7 +656,10 @@ fn batched_answers_equal_unbatched_ones_under_concurrency() {
     };
     let threads: Vec<_> = (0..24)
         .map(|t| {
-            let (u, b) = (unbatched.url("/v1/models/affine:predict"), batched.url("/v1/models/affine:predict"));
+            let (u, b) = (
+                unbatched.url("/v1/models/affine:predict"),
+                batched.url("/v1/models/affine:predict"),
+            );
             std::thread::spawn(move || {
                 for k in 0..5 {
                     let (rows, body) = request(t * 5 + k);
@@ -568,12 +681,17 @@ fn batched_answers_equal_unbatched_ones_under_concurrency() {
     let text = r.body_mut().read_to_string().unwrap();
     let count = |le: &str| -> f64 {
         text.lines()
-            .find(|l| l.starts_with("tfg_serve_batch_size_bucket") && l.contains(&format!("le=\"{le}\"")))
+            .find(|l| {
+                l.starts_with("tfg_serve_batch_size_bucket") && l.contains(&format!("le=\"{le}\""))
+            })
             .and_then(|l| l.rsplit(' ').next())
             .and_then(|n| n.parse().ok())
             .unwrap_or(0.0)
     };
-    assert!(count("+Inf") > count("2"), "no batch of more than 2 rows:\n{text}");
+    assert!(
+        count("+Inf") > count("2"),
+        "no batch of more than 2 rows:\n{text}"
+    );
 }
 
 #[test]
@@ -611,7 +729,10 @@ fn a_new_version_is_swapped_in_while_requests_flow() {
     std::fs::rename(staging.join("2"), base.join("2")).unwrap();
     let started = Instant::now();
     while !seen_k2.load(std::sync::atomic::Ordering::SeqCst) {
-        assert!(started.elapsed() < Duration::from_secs(60), "version 2 never served");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "version 2 never served"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     std::thread::sleep(Duration::from_millis(200));
@@ -630,10 +751,16 @@ fn a_new_version_is_swapped_in_while_requests_flow() {
     loop {
         let (_, v) = get(&server.url("/v1/models/affine/versions/3"));
         if v["model_version_status"][0]["status"]["error_code"] == "UNKNOWN" {
-            assert!(!v["model_version_status"][0]["status"]["error_message"].as_str().unwrap().is_empty());
+            assert!(!v["model_version_status"][0]["status"]["error_message"]
+                .as_str()
+                .unwrap()
+                .is_empty());
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(30), "version 3's failure never reported: {v}");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "version 3's failure never reported: {v}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     let (status, v) = post(&url, &json!({"instances": [[1, 1, 1]]}));
@@ -659,7 +786,10 @@ fn serve_a_tfg_file_directly() {
     let dir = scratch("serve_file");
     let file = write_tfg(&dir, "affine", AFFINE);
     let server = Server::start(&[file.to_str().unwrap()]);
-    let (status, v) = post(&server.url("/v1/models/affine:predict"), &json!({"instances": [[1, 2, 3]]}));
+    let (status, v) = post(
+        &server.url("/v1/models/affine:predict"),
+        &json!({"instances": [[1, 2, 3]]}),
+    );
     assert_eq!(status, 200, "{v}");
     assert_rows(&v["predictions"], &[[1.0, 2.0, 3.0]], 1.0);
 }
@@ -671,7 +801,9 @@ fn grpc_predict_metadata_and_status() {
     let endpoint = format!("http://{}", server.grpc);
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let mut client = tfg_serve::grpc::PredictionServiceClient::connect(endpoint.clone()).await.unwrap();
+        let mut client = tfg_serve::grpc::PredictionServiceClient::connect(endpoint.clone())
+            .await
+            .unwrap();
         let spec = |signature: &str, version: Option<i64>| proto::ModelSpec {
             name: "affine".into(),
             version_choice: version.map(proto::model_spec::VersionChoice::Version),
@@ -682,7 +814,10 @@ fn grpc_predict_metadata_and_status() {
             tensor_shape: Some(proto::TensorShapeProto {
                 dim: [rows, 3]
                     .iter()
-                    .map(|&size| proto::tensor_shape_proto::Dim { size, name: String::new() })
+                    .map(|&size| proto::tensor_shape_proto::Dim {
+                        size,
+                        name: String::new(),
+                    })
                     .collect(),
                 unknown_rank: false,
             }),
@@ -695,7 +830,10 @@ fn grpc_predict_metadata_and_status() {
             output_filter: Vec::new(),
         };
         let answer = client
-            .predict(request(spec("", None), x(vec![1.0, 2.0, 3.0, -1.0, 0.5, 2.0], 2)))
+            .predict(request(
+                spec("", None),
+                x(vec![1.0, 2.0, 3.0, -1.0, 0.5, 2.0], 2),
+            ))
             .await
             .unwrap()
             .into_inner();
@@ -703,20 +841,39 @@ fn grpc_predict_metadata_and_status() {
         assert_eq!(s.dtype, proto::data_type::DT_FLOAT);
         let (_, s1) = affine_row([-1.0, 0.5, 2.0], 1.0);
         assert!(close(s.float_val[1] as f64, s1 as f64), "{s:?}");
-        assert_eq!(answer.outputs["y"].tensor_shape.as_ref().unwrap().dim.len(), 2);
+        assert_eq!(
+            answer.outputs["y"].tensor_shape.as_ref().unwrap().dim.len(),
+            2
+        );
         // tensor_content, little-endian, as numpy arrays are sent.
         let mut raw = x(Vec::new(), 1);
-        raw.tensor_content = [1.0f32, 2.0, 3.0].iter().flat_map(|f| f.to_le_bytes()).collect();
-        let answer = client.predict(request(spec("y_only", Some(1)), raw)).await.unwrap().into_inner();
+        raw.tensor_content = [1.0f32, 2.0, 3.0]
+            .iter()
+            .flat_map(|f| f.to_le_bytes())
+            .collect();
+        let answer = client
+            .predict(request(spec("y_only", Some(1)), raw))
+            .await
+            .unwrap()
+            .into_inner();
         let (y, _) = affine_row([1.0, 2.0, 3.0], 1.0);
         assert!(close(answer.outputs["y"].float_val[0] as f64, y[0] as f64));
         assert!(!answer.outputs.contains_key("s"));
         // Errors are statuses.
-        let e = client.predict(request(spec("nope", None), x(vec![1.0, 2.0, 3.0], 1))).await.unwrap_err();
+        let e = client
+            .predict(request(spec("nope", None), x(vec![1.0, 2.0, 3.0], 1)))
+            .await
+            .unwrap_err();
         assert_eq!(e.code(), tonic::Code::NotFound, "{e:?}");
-        let e = client.predict(request(spec("", Some(5)), x(vec![1.0, 2.0, 3.0], 1))).await.unwrap_err();
+        let e = client
+            .predict(request(spec("", Some(5)), x(vec![1.0, 2.0, 3.0], 1)))
+            .await
+            .unwrap_err();
         assert_eq!(e.code(), tonic::Code::NotFound, "{e:?}");
-        let e = client.predict(request(spec("", None), x(vec![1.0, 2.0], 1))).await.unwrap_err();
+        let e = client
+            .predict(request(spec("", None), x(vec![1.0, 2.0], 1)))
+            .await
+            .unwrap_err();
         assert_eq!(e.code(), tonic::Code::InvalidArgument, "{e:?}");
         assert!(e.message().contains("`x`"), "{e:?}");
 
@@ -730,43 +887,59 @@ fn grpc_predict_metadata_and_status() {
             .into_inner();
         let any = &meta.metadata["signature_def"];
         assert!(any.type_url.ends_with("tensorflow.serving.SignatureDefMap"));
-        let defs: proto::SignatureDefMap = prost::Message::decode(any.value.as_slice()).unwrap();
+        let defs: proto::SignatureDefMap =
+            tfg_serve::grpc::prost::Message::decode(any.value.as_slice()).unwrap();
         let x_info = &defs.signature_def["serving_default"].inputs["x"];
         assert_eq!(x_info.dtype, proto::data_type::DT_FLOAT);
         assert_eq!(x_info.tensor_shape.as_ref().unwrap().dim[0].size, -1);
 
-        let mut models = tfg_serve::grpc::ModelServiceClient::connect(endpoint).await.unwrap();
+        let mut models = tfg_serve::grpc::ModelServiceClient::connect(endpoint)
+            .await
+            .unwrap();
         let status = models
-            .get_model_status(proto::GetModelStatusRequest { model_spec: Some(spec("", None)) })
+            .get_model_status(proto::GetModelStatusRequest {
+                model_spec: Some(spec("", None)),
+            })
             .await
             .unwrap()
             .into_inner();
         assert_eq!(status.model_version_status.len(), 1);
         assert_eq!(status.model_version_status[0].version, 1);
-        assert_eq!(status.model_version_status[0].state, proto::state::AVAILABLE);
+        assert_eq!(
+            status.model_version_status[0].state,
+            proto::state::AVAILABLE
+        );
     });
 }
 
 /// The official Python clients, where they are installed: `requests`,
-/// `tritonclient[http]` and `tensorflow-serving-api`. A missing package is
-/// a visible skip, or a failure under `TFG_REQUIRE_SERVE_CLIENTS`.
+/// `tritonclient[http]` and `tensorflow-serving-api`. Each missing one is a
+/// visible skip, or a failure under `TFG_REQUIRE_SERVE_CLIENTS`.
 #[test]
 fn official_python_clients() {
-    let Some(python) = common::numpy() else { return };
+    let Some(python) = common::numpy() else {
+        return;
+    };
     let has = |module: &str| {
         Command::new(&python)
             .args(["-c", &format!("import {module}")])
             .output()
             .is_ok_and(|o| o.status.success())
     };
+    let mut present = Vec::new();
     let mut missing = Vec::new();
-    for (module, package) in [
-        ("requests", "requests"),
-        ("tritonclient.http", "tritonclient[http]"),
-        ("tensorflow_serving.apis.prediction_service_pb2_grpc", "tensorflow-serving-api"),
+    for (module, client, package) in [
+        ("requests", "requests", "requests"),
+        ("tritonclient.http", "tritonclient", "tritonclient[http]"),
+        (
+            "tensorflow_serving.apis.prediction_service_pb2_grpc",
+            "tensorflow-serving-api",
+            "tensorflow-serving-api",
+        ),
     ] {
-        if !has(module) {
-            missing.push(package);
+        match has(module) {
+            true => present.push(client),
+            false => missing.push(package),
         }
     }
     if !missing.is_empty() {
@@ -777,10 +950,16 @@ fn official_python_clients() {
                 missing.join(", ")
             ),
         );
+    }
+    if present.is_empty() {
         return;
     }
     let (_dir, base) = affine_base("serve_python");
     let server = Server::start(&["--model", &model_arg(&base)]);
-    let out = common::python(&python, "serve_clients.py", &[&server.rest, &server.grpc]);
-    assert!(out.contains("ok"), "{out}");
+    let mut args = vec![server.rest.as_str(), server.grpc.as_str()];
+    args.extend(&present);
+    let out = common::python(&python, "serve_clients.py", &args);
+    for client in present {
+        assert!(out.contains(&format!("ok {client}")), "{out}");
+    }
 }

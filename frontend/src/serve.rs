@@ -144,9 +144,7 @@ fn check(
     let mut listed: HashSet<&str> = HashSet::new();
     for n in inputs {
         if !listed.insert(&n.name) {
-            diags.push(
-                Diagnostic::error(format!("input `{}` is listed twice", n.name)).at(n.span),
-            );
+            diags.push(Diagnostic::error(format!("input `{}` is listed twice", n.name)).at(n.span));
             continue;
         }
         let Some(v) = input(g, &n.name) else {
@@ -195,9 +193,8 @@ fn check(
     let mut reported: HashSet<ValueId> = HashSet::new();
     for n in outputs {
         if !returned.insert(&n.name) {
-            diags.push(
-                Diagnostic::error(format!("output `{}` is listed twice", n.name)).at(n.span),
-            );
+            diags
+                .push(Diagnostic::error(format!("output `{}` is listed twice", n.name)).at(n.span));
             continue;
         }
         let Some(v) = value(g, &n.name) else {
@@ -212,7 +209,11 @@ fn check(
             continue;
         };
         for needed in needed_inputs(g, v) {
-            let Op::Input { name: input, default } = &g.node(needed).op else {
+            let Op::Input {
+                name: input,
+                default,
+            } = &g.node(needed).op
+            else {
                 continue;
             };
             if listed.contains(input.as_str()) || reported.contains(&needed) {
@@ -226,9 +227,13 @@ fn check(
             } else {
                 let ty = &g.node(needed).ty;
                 let uses_batch = batch.is_some_and(|(dim, _)| {
-                    ty.shape.0.iter().any(|d| matches!(d, Dim::Sym(s) if s == dim))
+                    ty.shape
+                        .0
+                        .iter()
+                        .any(|d| matches!(d, Dim::Sym(s) if s == dim))
                 });
-                uses_batch.then(|| format!("has a default of type {ty}, which depends on the batch axis"))
+                uses_batch
+                    .then(|| format!("has a default of type {ty}, which depends on the batch axis"))
             };
             if let Some(problem) = problem {
                 reported.insert(needed);

@@ -56,9 +56,10 @@ pub fn row_independent(
 ) -> Result<(), NotRowIndependent> {
     let describe = |v: ValueId| {
         let node = g.node(v);
-        node.name
-            .clone()
-            .map_or_else(|| format!("a `{}` op", node.op.name()), |n| format!("`{n}`"))
+        node.name.clone().map_or_else(
+            || format!("a `{}` op", node.op.name()),
+            |n| format!("`{n}`"),
+        )
     };
     let Some(batch) = batched
         .first()
@@ -165,7 +166,9 @@ fn transfer(g: &Graph, v: ValueId, facts: &[Fact], batch: &str) -> (Fact, String
                 }
             }
             match at {
-                Some(a) if is_batch(node.ty.shape.0.get(a), batch) => (Fact::Rows(a), String::new()),
+                Some(a) if is_batch(node.ty.shape.0.get(a), batch) => {
+                    (Fact::Rows(a), String::new())
+                }
                 _ => mixed("it broadcasts along the batch axis"),
             }
         }

@@ -83,7 +83,10 @@ fn collect<'a>(
 fn leaves_to_data(leaves: &[&Value], dtype: DType, name: &str) -> Result<Data, String> {
     let wrong = |v: &Value| {
         let shown: String = v.to_string().chars().take(40).collect();
-        format!("input `{name}` expects {} values, but is given `{shown}`", dtype)
+        format!(
+            "input `{name}` expects {} values, but is given `{shown}`",
+            dtype
+        )
     };
     let float = |v: &Value| -> Result<f64, String> {
         match v {

@@ -6,7 +6,9 @@
 //! - `tfg_serve_request_duration_seconds{model, api}`: latency histogram.
 //! - `tfg_serve_batch_size{model}`: rows per run of a model, histogram.
 
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+};
 use std::time::Duration;
 
 pub struct Metrics {

@@ -15,8 +15,8 @@
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use tfg_driver::feed::{Feed, FeedValue};
-use tfg_driver::{checkpoint, file_defaults, Error, Session, Source};
 use tfg_driver::session::param_name;
+use tfg_driver::{checkpoint, file_defaults, Error, Session, Source};
 use tfg_frontend::serve::{self as sig, Signature, DEFAULT_SIGNATURE};
 use tfg_frontend::Module;
 use tfg_ir::{Graph, Op, ValueId};
@@ -196,8 +196,12 @@ fn write_dir(dir: &Path, fill: impl FnOnce(&Path) -> Result<(), String>) -> Resu
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    std::fs::create_dir_all(&parent)
-        .map_err(|e| Error::new(format!("cannot create directory `{}`: {e}", parent.display())))?;
+    std::fs::create_dir_all(&parent).map_err(|e| {
+        Error::new(format!(
+            "cannot create directory `{}`: {e}",
+            parent.display()
+        ))
+    })?;
     let pid = std::process::id();
     let tmp = parent.join(format!(".{name}.tmp-{pid}"));
     let _ = std::fs::remove_dir_all(&tmp);
@@ -246,10 +250,16 @@ impl Model {
         let shown = dir.display();
         let manifest_path = dir.join(MANIFEST);
         let text = std::fs::read_to_string(&manifest_path).map_err(|e| {
-            Error::new(format!("`{shown}` is not an exported model: cannot read `{}`: {e}", manifest_path.display()))
+            Error::new(format!(
+                "`{shown}` is not an exported model: cannot read `{}`: {e}",
+                manifest_path.display()
+            ))
         })?;
         let bad = |why: String| {
-            Error::new(format!("`{}` is not a valid manifest: {why}", manifest_path.display()))
+            Error::new(format!(
+                "`{}` is not a valid manifest: {why}",
+                manifest_path.display()
+            ))
         };
         let manifest: Value = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
         if manifest["format"] != FORMAT {
@@ -298,12 +308,16 @@ impl Model {
             };
             for i in &sig.inputs {
                 if sig::input(&graph, i).is_none() {
-                    return Err(bad(format!("signature `{name}` feeds `{i}`, which is not an input of the graph")));
+                    return Err(bad(format!(
+                        "signature `{name}` feeds `{i}`, which is not an input of the graph"
+                    )));
                 }
             }
             for o in &sig.outputs {
                 if sig::value(&graph, o).is_none() {
-                    return Err(bad(format!("signature `{name}` returns `{o}`, which is not a value of the graph")));
+                    return Err(bad(format!(
+                        "signature `{name}` returns `{o}`, which is not a value of the graph"
+                    )));
                 }
             }
             signatures.push(sig);

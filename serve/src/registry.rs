@@ -48,7 +48,11 @@ impl Version {
 
     /// Signature names in the order the model lists them.
     pub fn signature_names(&self) -> Vec<&str> {
-        self.model.signatures.iter().map(|s| s.name.as_str()).collect()
+        self.model
+            .signatures
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect()
     }
 }
 
@@ -163,9 +167,13 @@ impl Registry {
                 self.metrics.clone(),
             )
             .map_err(|e| plain(&e))?;
-            runner
-                .run_blocking(runner.warm_up_inputs())
-                .map_err(|e| format!("signature `{}` failed its first run: {}", sig.name, e.message()))?;
+            runner.run_blocking(runner.warm_up_inputs()).map_err(|e| {
+                format!(
+                    "signature `{}` failed its first run: {}",
+                    sig.name,
+                    e.message()
+                )
+            })?;
             runners.insert(sig.name.clone(), runner);
         }
         Ok(Version {
@@ -180,7 +188,13 @@ impl Registry {
         let models: Vec<(String, PathBuf, Option<u64>)> = self
             .read()
             .iter()
-            .map(|(n, s)| (n.clone(), s.base.clone(), s.loaded.keys().next_back().copied()))
+            .map(|(n, s)| {
+                (
+                    n.clone(),
+                    s.base.clone(),
+                    s.loaded.keys().next_back().copied(),
+                )
+            })
             .collect();
         for (name, base, served) in models {
             let Ok(on_disk) = versions_on_disk(&base) else {
@@ -196,8 +210,11 @@ impl Registry {
                 .read()
                 .get(&name)
                 .and_then(|s| s.states.get(&highest).cloned());
-            if let Some(slot) = self.write().get_mut(&name) {
-                slot.states.insert(highest, State::Loading);
+            // A version that failed before stays reported as failed while it is retried.
+            if before.is_none() {
+                if let Some(slot) = self.write().get_mut(&name) {
+                    slot.states.insert(highest, State::Loading);
+                }
             }
             let result = self.load(&name, &base, highest);
             let mut models = self.write();
@@ -234,9 +251,11 @@ impl Registry {
             .get(model)
             .ok_or_else(|| NotFound(format!("no model named `{model}`")))?;
         match version {
-            Some(v) => slot.loaded.get(&v).cloned().ok_or_else(|| {
-                NotFound(format!("model `{model}` has no version {v} loaded"))
-            }),
+            Some(v) => slot
+                .loaded
+                .get(&v)
+                .cloned()
+                .ok_or_else(|| NotFound(format!("model `{model}` has no version {v} loaded"))),
             None => slot
                 .loaded
                 .values()

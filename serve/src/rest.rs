@@ -134,7 +134,10 @@ async fn json_body(app: &App, req: Request<Body>) -> Result<Value, Answer> {
     let too_large = || {
         Answer::error(
             StatusCode::PAYLOAD_TOO_LARGE,
-            &format!("the request body is larger than {} bytes (--max-body-mb)", app.max_body),
+            &format!(
+                "the request body is larger than {} bytes (--max-body-mb)",
+                app.max_body
+            ),
         )
     };
     let declared = req
@@ -158,7 +161,13 @@ fn parse_version(v: &str) -> Result<u64, Answer> {
 
 // ---- TensorFlow Serving ----
 
-async fn v1(app: &App, method: Method, rest: &str, req: Request<Body>, labels: &mut Labels) -> Answer {
+async fn v1(
+    app: &App,
+    method: Method,
+    rest: &str,
+    req: Request<Body>,
+    labels: &mut Labels,
+) -> Answer {
     let (rest, verb) = match rest.rsplit_once(':') {
         Some((r, verb)) => (r, Some(verb)),
         None => (rest, None),
@@ -186,13 +195,18 @@ async fn v1(app: &App, method: Method, rest: &str, req: Request<Body>, labels: &
             }
             Err(e) => e.into(),
         },
-        (Some("predict"), None, &Method::POST) => match predict(app, name, version, req, labels).await {
-            Ok(a) | Err(a) => a,
-        },
+        (Some("predict"), None, &Method::POST) => {
+            match predict(app, name, version, req, labels).await {
+                Ok(a) | Err(a) => a,
+            }
+        }
         (Some(verb @ ("classify" | "regress")), None, &Method::POST) => Answer::bad(format!(
             "`{verb}` is not supported: tfg models serve `predict`"
         )),
-        _ => Answer::not_found(format!("no route for {method} /v1/models/{rest}{}", verb.map(|v| format!(":{v}")).unwrap_or_default())),
+        _ => Answer::not_found(format!(
+            "no route for {method} /v1/models/{rest}{}",
+            verb.map(|v| format!(":{v}")).unwrap_or_default()
+        )),
     }
 }
 
@@ -216,7 +230,10 @@ fn model_status(app: &App, name: &str, version: Option<u64>) -> Answer {
             )
         })
         .collect();
-    Answer::ok(format!("{{\"model_version_status\": [{}]}}", entries.join(", ")))
+    Answer::ok(format!(
+        "{{\"model_version_status\": [{}]}}",
+        entries.join(", ")
+    ))
 }
 
 /// TensorFlow's name of a dtype (`DT_FLOAT`, …).
@@ -313,18 +330,20 @@ async fn predict(
         }
         (Some(instances), None) => (Format::Row, rows(runner, instances)?),
         (None, Some(inputs)) => (Format::Columnar, columns(runner, inputs)?),
-        (None, None) => {
-            return Err(Answer::bad(
-                "the request has neither \"instances\" (row format) nor \"inputs\" (columnar format)",
-            ))
-        }
+        (None, None) => return Err(Answer::bad(
+            "the request has neither \"instances\" (row format) nor \"inputs\" (columnar format)",
+        )),
     };
     let rows = runner.check(&inputs)?;
     let rx = runner.submit(inputs, rows)?;
     let outputs = rx
         .await
         .map_err(|_| Answer::from(RunError::Internal("the model stopped".into())))??;
-    let names: Vec<&str> = runner.output_types.iter().map(|(n, _)| n.as_str()).collect();
+    let names: Vec<&str> = runner
+        .output_types
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .collect();
     let mut out = String::new();
     match format {
         Format::Columnar => {
@@ -424,11 +443,18 @@ fn rows(runner: &SignatureRunner, instances: &Value) -> Result<BTreeMap<String, 
                     }
                 }
             }
-            (_, [one]) => columns.entry(one.to_string()).or_default().push(row.clone()),
+            (_, [one]) => columns
+                .entry(one.to_string())
+                .or_default()
+                .push(row.clone()),
             _ => {
                 return Err(Answer::bad(format!(
                     "instance {i} must be an object naming every input ({})",
-                    names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+                    names
+                        .iter()
+                        .map(|n| format!("`{n}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )))
             }
         }
@@ -478,7 +504,13 @@ pub fn v2_dtype(d: DType) -> &'static str {
     }
 }
 
-async fn v2(app: &App, method: Method, path: &str, req: Request<Body>, labels: &mut Labels) -> Answer {
+async fn v2(
+    app: &App,
+    method: Method,
+    path: &str,
+    req: Request<Body>,
+    labels: &mut Labels,
+) -> Answer {
     let parts: Vec<&str> = path.trim_end_matches('/').split('/').skip(2).collect();
     match (&method, parts.as_slice()) {
         (&Method::GET, []) => Answer::ok(format!(
@@ -507,10 +539,9 @@ async fn v2(app: &App, method: Method, path: &str, req: Request<Body>, labels: &
             labels.version = v.number.to_string();
             match (&method, rest) {
                 (&Method::GET, []) => v2_metadata(name, &v),
-                (&Method::GET, ["ready"]) => Answer::ok(format!(
-                    "{{\"name\": {}, \"ready\": true}}",
-                    string(name)
-                )),
+                (&Method::GET, ["ready"]) => {
+                    Answer::ok(format!("{{\"name\": {}, \"ready\": true}}", string(name)))
+                }
                 (&Method::POST, ["infer"]) => match infer(app, name, &v, req).await {
                     Ok(a) | Err(a) => a,
                 },
@@ -536,8 +567,16 @@ fn v2_metadata(name: &str, v: &Version) -> Answer {
         Ok(r) => r,
         Err(e) => return Answer::not_found(e),
     };
-    let inputs: Vec<String> = runner.input_types.iter().map(|(n, t)| v2_tensor_meta(n, t)).collect();
-    let outputs: Vec<String> = runner.output_types.iter().map(|(n, t)| v2_tensor_meta(n, t)).collect();
+    let inputs: Vec<String> = runner
+        .input_types
+        .iter()
+        .map(|(n, t)| v2_tensor_meta(n, t))
+        .collect();
+    let outputs: Vec<String> = runner
+        .output_types
+        .iter()
+        .map(|(n, t)| v2_tensor_meta(n, t))
+        .collect();
     Answer::ok(format!(
         "{{\"name\": {}, \"versions\": [\"{}\"], \"platform\": \"tfg\", \"inputs\": [{}], \"outputs\": [{}]}}",
         string(name),
@@ -590,7 +629,9 @@ async fn infer(app: &App, name: &str, v: &Version, req: Request<Body>) -> Result
             .and_then(Value::as_array)
             .and_then(|s| s.iter().map(|d| d.as_u64().map(|d| d as usize)).collect());
         let Some(shape) = shape else {
-            return Err(Answer::bad(format!("input `{input}` has no valid \"shape\"")));
+            return Err(Answer::bad(format!(
+                "input `{input}` has no valid \"shape\""
+            )));
         };
         let Some(data) = t.get("data") else {
             return Err(Answer::bad(format!(

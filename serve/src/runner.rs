@@ -242,7 +242,12 @@ impl SignatureRunner {
         self.input_types
             .iter()
             .map(|(name, ty)| {
-                let shape = ty.shape.0.iter().map(|d| d.known().unwrap_or(1) as usize).collect();
+                let shape = ty
+                    .shape
+                    .0
+                    .iter()
+                    .map(|d| d.known().unwrap_or(1) as usize)
+                    .collect();
                 (name.clone(), Tensor::full(ty.dtype, shape, 0.0))
             })
             .collect()
@@ -352,10 +357,12 @@ impl Worker {
             while rows < self.batching.max_batch {
                 let next = match self.batching.timeout.is_zero() {
                     true => rx.try_recv().ok(),
-                    false => match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-                        Ok(job) => Some(job),
-                        Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => None,
-                    },
+                    false => {
+                        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                            Ok(job) => Some(job),
+                            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => None,
+                        }
+                    }
                 };
                 let Some(job) = next else { break };
                 if rows + job.rows > self.batching.max_batch {
@@ -425,7 +432,10 @@ impl Worker {
     /// Runs `rows` rows padded to the next power of two (at most
     /// `max_batch`), and gives back the first `rows` rows of each output.
     fn run_padded(&mut self, inputs: &BTreeMap<String, Tensor>, rows: usize) -> Reply {
-        let bucket = rows.next_power_of_two().min(self.batching.max_batch).max(rows);
+        let bucket = rows
+            .next_power_of_two()
+            .min(self.batching.max_batch)
+            .max(rows);
         if bucket == rows || rows == 0 {
             return self.run_one(inputs);
         }
@@ -493,7 +503,9 @@ pub fn concat_rows(parts: &[&Tensor]) -> Option<Tensor> {
         ($variant:ident) => {{
             let mut v = Vec::new();
             for p in parts {
-                let Data::$variant(d) = &p.data else { return None };
+                let Data::$variant(d) = &p.data else {
+                    return None;
+                };
                 v.extend_from_slice(d);
             }
             Data::$variant(v)
@@ -556,7 +568,10 @@ mod tests {
         let ab = concat_rows(&[&a, &b]).unwrap();
         assert_eq!(ab.shape, vec![3, 2]);
         let p = pad_rows(&ab, 4).unwrap();
-        assert_eq!(p.data, Data::F32(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 5.0, 6.0]));
+        assert_eq!(
+            p.data,
+            Data::F32(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 5.0, 6.0])
+        );
         assert_eq!(slice_rows(&p, 1, 2).unwrap(), b);
         assert!(slice_rows(&p, 3, 2).is_none());
         let i = Tensor::new(vec![1], Data::I32(vec![1])).unwrap();

@@ -8,10 +8,19 @@
 
 pub mod proto;
 
+/// The protobuf runtime the messages are for, so that clients decode with the same one.
+pub use prost;
+
 #[allow(clippy::all, missing_docs, unused_qualifications)]
 mod generated {
-    include!(concat!(env!("OUT_DIR"), "/tensorflow.serving.PredictionService.rs"));
-    include!(concat!(env!("OUT_DIR"), "/tensorflow.serving.ModelService.rs"));
+    include!(concat!(
+        env!("OUT_DIR"),
+        "/tensorflow.serving.PredictionService.rs"
+    ));
+    include!(concat!(
+        env!("OUT_DIR"),
+        "/tensorflow.serving.ModelService.rs"
+    ));
 }
 
 pub use generated::model_service_client::ModelServiceClient;
@@ -52,9 +61,9 @@ fn spec_of(spec: Option<&ModelSpec>) -> Result<(String, Option<u64>, String), St
     let spec = spec.ok_or_else(|| Status::invalid_argument("the request has no model_spec"))?;
     let version = match &spec.version_choice {
         None => None,
-        Some(model_spec::VersionChoice::Version(v)) => Some(
-            u64::try_from(*v).map_err(|_| Status::not_found(format!("no version {v}")))?,
-        ),
+        Some(model_spec::VersionChoice::Version(v)) => {
+            Some(u64::try_from(*v).map_err(|_| Status::not_found(format!("no version {v}")))?)
+        }
         Some(model_spec::VersionChoice::VersionLabel(l)) => {
             return Err(Status::not_found(format!(
                 "version labels are not supported (label `{l}`); name a version number"
@@ -212,7 +221,9 @@ impl Grpc {
         }
         for f in &req.output_filter {
             if !runner.output_types.iter().any(|(n, _)| n == f) {
-                return Err(Status::invalid_argument(format!("unknown output `{f}` in output_filter")));
+                return Err(Status::invalid_argument(format!(
+                    "unknown output `{f}` in output_filter"
+                )));
             }
         }
         let rows = runner.check(&inputs).map_err(run_error)?;
@@ -249,13 +260,22 @@ fn tensor_info(name: &str, ty: &Type) -> TensorInfo {
 
 #[tonic::async_trait]
 impl PredictionService for Grpc {
-    async fn predict(&self, request: Request<PredictRequest>) -> Result<Response<PredictResponse>, Status> {
+    async fn predict(
+        &self,
+        request: Request<PredictRequest>,
+    ) -> Result<Response<PredictResponse>, Status> {
         let started = Instant::now();
         let req = request.into_inner();
-        let model = req.model_spec.as_ref().map(|s| s.name.clone()).unwrap_or_default();
+        let model = req
+            .model_spec
+            .as_ref()
+            .map(|s| s.name.clone())
+            .unwrap_or_default();
         let mut version = String::new();
         let result = self.predict_inner(req, &mut version).await;
-        let code = result.as_ref().map_or_else(|s| s.code(), |_| tonic::Code::Ok);
+        let code = result
+            .as_ref()
+            .map_or_else(|s| s.code(), |_| tonic::Code::Ok);
         self.count(&model, &version, code, started);
         result.map(Response::new)
     }
@@ -278,8 +298,16 @@ impl PredictionService for Grpc {
             .filter_map(|s| v.runners.get(*s))
             .map(|r| {
                 let def = SignatureDef {
-                    inputs: r.input_types.iter().map(|(n, t)| (n.clone(), tensor_info(n, t))).collect(),
-                    outputs: r.output_types.iter().map(|(n, t)| (n.clone(), tensor_info(n, t))).collect(),
+                    inputs: r
+                        .input_types
+                        .iter()
+                        .map(|(n, t)| (n.clone(), tensor_info(n, t)))
+                        .collect(),
+                    outputs: r
+                        .output_types
+                        .iter()
+                        .map(|(n, t)| (n.clone(), tensor_info(n, t)))
+                        .collect(),
                     method_name: "tensorflow/serving/predict".into(),
                 };
                 (r.signature.name.clone(), def)
