@@ -11,7 +11,7 @@
 
 use crate::metrics::Metrics;
 use crate::model::Model;
-use crate::runner::{plain, Batching, SignatureRunner};
+use crate::runner::{plain, Batching, Context, SignatureRunner};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -76,9 +76,7 @@ struct Slot {
 /// Every model of a server.
 pub struct Registry {
     models: RwLock<BTreeMap<String, Slot>>,
-    backend: Backend,
-    batching: Batching,
-    metrics: Arc<Metrics>,
+    context: Context,
     log: Arc<dyn Fn(&str) + Send + Sync>,
 }
 
@@ -95,15 +93,17 @@ impl Registry {
     ) -> Registry {
         Registry {
             models: RwLock::new(BTreeMap::new()),
-            backend,
-            batching,
-            metrics,
+            context: Context {
+                backend,
+                batching,
+                metrics,
+            },
             log,
         }
     }
 
     pub fn metrics(&self) -> &Arc<Metrics> {
-        &self.metrics
+        &self.context.metrics
     }
 
     /// Adds model `name` at `base` and loads its highest version that loads.
@@ -162,9 +162,7 @@ impl Registry {
                 graph,
                 &model.params,
                 &model.source,
-                self.backend,
-                self.batching,
-                self.metrics.clone(),
+                &self.context,
             )
             .map_err(|e| plain(&e))?;
             runner.run_blocking(runner.warm_up_inputs()).map_err(|e| {

@@ -13,7 +13,7 @@
 use crate::metrics::Metrics;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{Receiver, Sender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tfg_driver::feed::{self, Feed, FeedValue};
@@ -58,6 +58,14 @@ pub struct Batching {
     pub max_queue: usize,
 }
 
+/// How every signature of a server runs: where, how batched, counted where.
+#[derive(Clone)]
+pub struct Context {
+    pub backend: Backend,
+    pub batching: Batching,
+    pub metrics: Arc<Metrics>,
+}
+
 /// One signature of a loaded version, ready to take requests.
 pub struct SignatureRunner {
     pub signature: Signature,
@@ -85,10 +93,10 @@ impl SignatureRunner {
         graph: Graph,
         params: &Session,
         source: &Source,
-        backend: Backend,
-        batching: Batching,
-        metrics: Arc<Metrics>,
+        context: &Context,
     ) -> Result<SignatureRunner, Error> {
+        let (backend, batching) = (context.backend, context.batching);
+        let metrics = context.metrics.clone();
         let fed = crate::model::Model::fed_inputs(&graph, signature);
         let outputs: Vec<_> = graph.outputs.iter().map(|&(_, v)| v).collect();
         let verdict = tfg_passes::batch_safety::row_independent(&graph, &fed, &outputs);
@@ -357,12 +365,9 @@ impl Worker {
             while rows < self.batching.max_batch {
                 let next = match self.batching.timeout.is_zero() {
                     true => rx.try_recv().ok(),
-                    false => {
-                        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-                            Ok(job) => Some(job),
-                            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => None,
-                        }
-                    }
+                    false => rx
+                        .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                        .ok(),
                 };
                 let Some(job) = next else { break };
                 if rows + job.rows > self.batching.max_batch {
