@@ -459,6 +459,17 @@ fn rest_v1_status_metadata_and_predict() {
     );
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["predictions"], json!([[-1, 0, 1], [1, 0, -1]]));
+    // NaN and infinities in, and out as TF Serving writes them: bare words.
+    let (status, text) = post_text(
+        &predict,
+        r#"{"signature_name": "y_only", "instances": [[NaN, 0, 0], [Infinity, 0, 0]]}"#,
+        "application/json",
+    );
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(
+        text,
+        r#"{"predictions": [[NaN, NaN], [Infinity, Infinity]]}"#
+    );
 }
 
 #[test]

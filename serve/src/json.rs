@@ -13,6 +13,62 @@ use serde_json::Value;
 use std::fmt::Write;
 use tfg_ir::{DType, Data, Tensor};
 
+/// Parses a request body as JSON, also taking the bare words `NaN`,
+/// `Infinity` and `-Infinity` where numbers go, as TensorFlow Serving does
+/// (Python's `json.dumps` writes them). They become the strings that
+/// [`tensor_from_nested`] reads as those floats.
+pub fn parse_body(bytes: &[u8]) -> Result<Value, serde_json::Error> {
+    let first = match serde_json::from_slice(bytes) {
+        Ok(v) => return Ok(v),
+        Err(e) => e,
+    };
+    let mut out = Vec::with_capacity(bytes.len() + 16);
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut replaced = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if in_string {
+            out.push(b);
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            i += 1;
+            continue;
+        }
+        let rest = &bytes[i..];
+        let word = [&b"-Infinity"[..], b"Infinity", b"NaN"]
+            .into_iter()
+            .find(|w| rest.starts_with(w));
+        match (b, word) {
+            (b'"', _) => {
+                in_string = true;
+                out.push(b);
+                i += 1;
+            }
+            (_, Some(w)) => {
+                out.push(b'"');
+                out.extend_from_slice(w);
+                out.push(b'"');
+                replaced = true;
+                i += w.len();
+            }
+            _ => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    match replaced {
+        true => serde_json::from_slice(&out).map_err(|_| first),
+        false => Err(first),
+    }
+}
+
 /// The tensor of dtype `dtype` that nested lists `v` hold, for input `name`.
 pub fn tensor_from_nested(v: &Value, dtype: DType, name: &str) -> Result<Tensor, String> {
     let mut shape = Vec::new();
@@ -235,6 +291,24 @@ mod tests {
         let mut r = String::new();
         nested_row(&mut r, &t, 1);
         assert_eq!(r, "[3, NaN]");
+    }
+
+    #[test]
+    fn bodies_may_hold_nan_and_infinities_as_tf_serving_reads_them() {
+        let v = parse_body(br#"{"instances": [[NaN, -Infinity, Infinity, "NaN x"]]}"#).unwrap();
+        assert_eq!(v["instances"][0][3], "NaN x");
+        let t = tensor_from_nested(
+            &v["instances"].as_array().unwrap()[0].as_array().unwrap()[..3]
+                .to_vec()
+                .into(),
+            DType::F32,
+            "x",
+        )
+        .unwrap();
+        let mut s = String::new();
+        nested(&mut s, &t);
+        assert_eq!(s, "[NaN, -Infinity, Infinity]");
+        assert!(parse_body(b"{\"a\": [1, 2").is_err());
     }
 
     #[test]

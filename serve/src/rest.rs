@@ -151,7 +151,7 @@ async fn json_body(app: &App, req: Request<Body>) -> Result<Value, Answer> {
     let bytes = axum::body::to_bytes(req.into_body(), app.max_body)
         .await
         .map_err(|_| too_large())?;
-    serde_json::from_slice(&bytes).map_err(|e| Answer::bad(format!("malformed JSON: {e}")))
+    json::parse_body(&bytes).map_err(|e| Answer::bad(format!("malformed JSON: {e}")))
 }
 
 fn parse_version(v: &str) -> Result<u64, Answer> {

@@ -189,6 +189,9 @@ impl SignatureRunner {
             }
             if self.batched {
                 let n = t.shape.first().copied().unwrap_or(0);
+                if n == 0 {
+                    return Err(RunError::BadRequest(format!("input `{name}` has no rows")));
+                }
                 match rows {
                     Some((m, other)) if m != n => {
                         return Err(RunError::BadRequest(format!(
