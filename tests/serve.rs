@@ -458,7 +458,10 @@ fn rest_v1_status_metadata_and_predict() {
         &json!({"signature_name": "centered", "instances": [[1.0, 2.0, 3.0], [3.0, 2.0, 1.0]]}),
     );
     assert_eq!(status, 200, "{v}");
-    assert_eq!(v["predictions"], json!([[-1, 0, 1], [1, 0, -1]]));
+    assert_eq!(
+        v["predictions"],
+        json!([[-1.0, 0.0, 1.0], [1.0, 0.0, -1.0]])
+    );
     // NaN and infinities in, and out as TF Serving writes them: bare words.
     let (status, text) = post_text(
         &predict,

@@ -5,7 +5,8 @@
 //! numbers or booleans, converted to the dtype the signature declares; a
 //! value that does not fit that dtype is an error that names the input.
 //! Floats may also be the strings `"NaN"`, `"Infinity"` and `"-Infinity"`.
-//! Writing is by hand, so that f32 values keep their shortest digits and
+//! Writing is by hand, so that f32 values keep their shortest digits (with
+//! a `.0` on whole numbers, as TensorFlow Serving writes floats) and
 //! NaN and infinities come out as TensorFlow Serving writes them: the bare
 //! words `NaN`, `Infinity` and `-Infinity`.
 
@@ -213,13 +214,13 @@ pub fn element(out: &mut String, data: &Data, i: usize) {
         Data::F32(v) => {
             let x = v[i];
             float(out, x as f64, |o| {
-                let _ = write!(o, "{x}");
+                let _ = write!(o, "{x:?}");
             })
         }
         Data::F64(v) => {
             let x = v[i];
             float(out, x, |o| {
-                let _ = write!(o, "{x}");
+                let _ = write!(o, "{x:?}");
             })
         }
         Data::I32(v) => {
@@ -287,10 +288,10 @@ mod tests {
         assert_eq!(t.shape, vec![2, 2]);
         let mut s = String::new();
         nested(&mut s, &t);
-        assert_eq!(s, "[[1, 2.5], [3, NaN]]");
+        assert_eq!(s, "[[1.0, 2.5], [3.0, NaN]]");
         let mut r = String::new();
         nested_row(&mut r, &t, 1);
-        assert_eq!(r, "[3, NaN]");
+        assert_eq!(r, "[3.0, NaN]");
     }
 
     #[test]
