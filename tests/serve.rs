@@ -890,6 +890,12 @@ fn grpc_predict_metadata_and_status() {
             .unwrap_err();
         assert_eq!(e.code(), tonic::Code::InvalidArgument, "{e:?}");
         assert!(e.message().contains("`x`"), "{e:?}");
+        // One value may fill a shape, but not an absurd one.
+        let e = client
+            .predict(request(spec("", None), x(vec![1.0], 1 << 40)))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), tonic::Code::InvalidArgument, "{e:?}");
 
         let meta = client
             .get_model_metadata(proto::GetModelMetadataRequest {

@@ -97,10 +97,11 @@ pub fn tensor_from_flat(
 ) -> Result<Tensor, String> {
     let mut leaves = Vec::new();
     flatten(data, &mut leaves);
-    let want: usize = shape.iter().product();
-    if leaves.len() != want {
+    let want = shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
+    if want != Some(leaves.len()) {
+        let needs = want.map_or_else(|| "more than can be held".to_string(), |n| n.to_string());
         return Err(format!(
-            "input `{name}` has {} elements but its shape {shape:?} needs {want}",
+            "input `{name}` has {} elements but its shape {shape:?} needs {needs}",
             leaves.len()
         ));
     }

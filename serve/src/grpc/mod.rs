@@ -115,6 +115,9 @@ pub fn to_proto(t: &Tensor) -> TensorProto {
     p
 }
 
+/// The most elements an input tensor may have.
+pub const MAX_ELEMENTS: usize = 1 << 28;
+
 /// The tensor a TensorProto holds, for input `name` declared `ty`: from
 /// `tensor_content` (little-endian) or the typed field, where one value
 /// fills the whole shape, as TensorFlow reads it.
@@ -139,7 +142,15 @@ pub fn from_proto(p: &TensorProto, ty: &Type, name: &str) -> Result<Tensor, Stri
         .transpose()
         .map_err(|_| format!("input `{name}` has a negative dimension"))?
         .unwrap_or_default();
-    let n: usize = shape.iter().product();
+    // A single value fills the shape, so a small message may ask for a
+    // huge tensor: bounded, rather than an allocation that aborts.
+    let n = shape
+        .iter()
+        .try_fold(1usize, |n, &d| n.checked_mul(d))
+        .filter(|&n| n <= MAX_ELEMENTS)
+        .ok_or_else(|| {
+            format!("input `{name}` has shape {shape:?}, more than {MAX_ELEMENTS} elements")
+        })?;
     fn fill<T: Clone>(v: &[T], n: usize, name: &str) -> Result<Vec<T>, String> {
         match v.len() {
             k if k == n => Ok(v.to_vec()),
@@ -156,11 +167,11 @@ pub fn from_proto(p: &TensorProto, ty: &Type, name: &str) -> Result<Tensor, Stri
         name: &str,
         f: impl Fn([u8; W]) -> T,
     ) -> Result<Vec<T>, String> {
-        if bytes.len() != n * W {
+        if Some(bytes.len()) != n.checked_mul(W) {
             return Err(format!(
                 "input `{name}` has {} bytes of tensor_content but its shape needs {}",
                 bytes.len(),
-                n * W
+                n.saturating_mul(W)
             ));
         }
         Ok(bytes
