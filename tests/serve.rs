@@ -630,7 +630,7 @@ fn a_full_queue_answers_503_and_the_rest_are_served() {
         "--max-queue",
         "2",
         "--batch-timeout-us",
-        "1500000",
+        "3000000",
     ]);
     let url = server.url("/v1/models/affine:predict");
     let threads: Vec<_> = (0..5)
@@ -786,10 +786,15 @@ fn a_new_version_is_swapped_in_while_requests_flow() {
 #[test]
 fn sigterm_finishes_requests_in_flight_and_exits_0() {
     let (_dir, base) = affine_base("serve_sigterm");
-    let server = Server::start(&["--model", &model_arg(&base), "--batch-timeout-us", "700000"]);
+    let server = Server::start(&[
+        "--model",
+        &model_arg(&base),
+        "--batch-timeout-us",
+        "2000000",
+    ]);
     let url = server.url("/v1/models/affine:predict");
     let in_flight = std::thread::spawn(move || post(&url, &json!({"instances": [[1, 2, 3]]})));
-    std::thread::sleep(Duration::from_millis(200));
+    std::thread::sleep(Duration::from_millis(500));
     assert_eq!(server.terminate(), 0);
     let (status, v) = in_flight.join().unwrap();
     assert_eq!(status, 200, "{v}");
