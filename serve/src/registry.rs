@@ -108,6 +108,9 @@ impl Registry {
 
     /// Adds model `name` at `base` and loads its highest version that loads.
     pub fn add(&self, name: &str, base: &Path) -> Result<(), Error> {
+        if self.read().contains_key(name) {
+            return Err(Error::new(format!("model `{name}` is given twice")));
+        }
         let on_disk = versions_on_disk(base).map_err(|e| {
             Error::new(format!(
                 "model `{name}`: cannot read base path `{}`: {e}",
