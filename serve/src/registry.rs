@@ -168,13 +168,18 @@ impl Registry {
                 &self.context,
             )
             .map_err(|e| plain(&e))?;
-            runner.run_blocking(runner.warm_up_inputs()).map_err(|e| {
-                format!(
-                    "signature `{}` failed its first run: {}",
-                    sig.name,
-                    e.message()
-                )
-            })?;
+            // Every shape a batch can take is compiled before traffic comes.
+            for rows in runner.batch_sizes(self.context.batching.max_batch) {
+                runner
+                    .run_blocking(runner.warm_up_inputs(rows))
+                    .map_err(|e| {
+                        format!(
+                            "signature `{}` failed its first run ({rows} rows): {}",
+                            sig.name,
+                            e.message()
+                        )
+                    })?;
+            }
             runners.insert(sig.name.clone(), runner);
         }
         Ok(Version {

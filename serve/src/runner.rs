@@ -217,9 +217,19 @@ impl SignatureRunner {
         inputs: BTreeMap<String, Tensor>,
         rows: usize,
     ) -> Result<tokio::sync::oneshot::Receiver<Reply>, RunError> {
+        self.enqueue(inputs, rows, true)
+    }
+
+    /// Queues `inputs`; refused when the queue is full, if `bounded`.
+    fn enqueue(
+        &self,
+        inputs: BTreeMap<String, Tensor>,
+        rows: usize,
+        bounded: bool,
+    ) -> Result<tokio::sync::oneshot::Receiver<Reply>, RunError> {
         let weight = rows.max(1);
         let before = self.queued.fetch_add(weight, Ordering::SeqCst);
-        if before + weight > self.max_queue {
+        if bounded && before + weight > self.max_queue {
             self.queued.fetch_sub(weight, Ordering::SeqCst);
             return Err(RunError::Overloaded(format!(
                 "the queue of signature `{}` is full ({} rows waiting; --max-queue {})",
@@ -239,17 +249,18 @@ impl SignatureRunner {
         Ok(rx)
     }
 
-    /// Checks, queues and waits, on this thread (for warm-up and `tfg run`).
+    /// Checks, queues (whatever `--max-queue` says) and waits, on this
+    /// thread: a new version's warm-up runs.
     pub fn run_blocking(&self, inputs: BTreeMap<String, Tensor>) -> Reply {
         let rows = self.check(&inputs)?;
-        let rx = self.submit(inputs, rows)?;
+        let rx = self.enqueue(inputs, rows, false)?;
         rx.blocking_recv()
             .unwrap_or_else(|_| Err(RunError::Internal("the worker stopped".into())))
     }
 
-    /// A request of one row of zeros (every other symbolic dim 1): what a
-    /// new version runs once before it takes traffic.
-    pub fn warm_up_inputs(&self) -> BTreeMap<String, Tensor> {
+    /// A request of `rows` rows of zeros (every other symbolic dim 1): what
+    /// a new version runs before it takes traffic.
+    pub fn warm_up_inputs(&self, rows: usize) -> BTreeMap<String, Tensor> {
         self.input_types
             .iter()
             .map(|(name, ty)| {
@@ -257,11 +268,29 @@ impl SignatureRunner {
                     .shape
                     .0
                     .iter()
-                    .map(|d| d.known().unwrap_or(1) as usize)
+                    .enumerate()
+                    .map(|(i, d)| match (i, d.known()) {
+                        (_, Some(n)) => n as usize,
+                        (0, None) => rows,
+                        (_, None) => 1,
+                    })
                     .collect();
                 (name.clone(), Tensor::full(ty.dtype, shape, 0.0))
             })
             .collect()
+    }
+
+    /// The row counts a batched run is compiled for: the powers of two
+    /// below `max_batch`, and `max_batch` (one row only, unbatched).
+    pub fn batch_sizes(&self, max_batch: usize) -> Vec<usize> {
+        if !self.batched {
+            return vec![1];
+        }
+        let mut sizes: Vec<usize> = std::iter::successors(Some(1usize), |n| n.checked_mul(2))
+            .take_while(|&n| n < max_batch)
+            .collect();
+        sizes.push(max_batch.max(1));
+        sizes
     }
 }
 
