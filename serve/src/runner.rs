@@ -5,7 +5,8 @@
 //! Batching: the worker takes the first request waiting, then more, up to
 //! `max_batch` rows in all, for at most `batch_timeout` after the first; it
 //! stacks their rows along axis 0, pads the stack to the next power of two
-//! (so that at most log2(max_batch) + 1 shapes are ever compiled; rows never
+//! or to `max_batch` (so that at most log2(max_batch) + 2 shapes are ever
+//! compiled, all when the version loads; rows never
 //! mix in a batch-safe graph, so padding rows change no other row), runs it
 //! once and cuts each request's rows out of the outputs. A signature that is
 //! not batch-safe runs each request alone.
