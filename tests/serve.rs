@@ -355,6 +355,21 @@ fn export_writes_a_self_contained_version_that_run_reads() {
 }
 
 #[test]
+fn a_graph_without_serve_items_exports_a_default_signature_that_runs_as_the_file_does() {
+    let dir = scratch("serve_export_default");
+    let out = dir.join("1");
+    tfg_ok(&[
+        "export",
+        "examples/mlp_digits.tfg",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    let from_dir = tfg_ok(&["run", out.to_str().unwrap(), "--json"]);
+    let from_file = tfg_ok(&["run", "examples/mlp_digits.tfg", "--json"]);
+    assert_eq!(from_dir, from_file);
+}
+
+#[test]
 fn train_exports_the_trained_model() {
     let dir = scratch("serve_train_export");
     let out = dir.join("digits/1");

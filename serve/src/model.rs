@@ -130,9 +130,13 @@ pub fn export(
         }
     }
     let mut graph = cut(g, &inputs, &outputs)?;
-    // File defaults of the inputs a request does not feed go into the graph.
+    // File defaults of the inputs a request does not feed go into the graph;
+    // without `serve` items, every input keeps its default, so that `tfg run
+    // DIR` runs as `tfg run FILE` does.
+    let implicit = program.signatures(&g.name).next().is_none();
     let listed: Vec<Feed> = inputs
         .iter()
+        .filter(|_| !implicit)
         .map(|name| Feed {
             name: name.clone(),
             value: FeedValue::NpyLoaded(tfg_ir::Tensor::scalar_f32(0.0)),
