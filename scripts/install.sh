@@ -103,3 +103,14 @@ ensure_ptxas() {
     fi
     export TFG_PTXAS="$found"
 }
+
+# The official serving clients the tests of `tfg serve` try (tests/serve.rs):
+# requests, tritonclient[http] and tensorflow-serving-api (which brings
+# TensorFlow), into .venv. Needs ensure_numpy first.
+ensure_serve_clients() {
+    "$TFG_PYTHON" -c 'import requests, tritonclient.http, tensorflow_serving.apis.prediction_service_pb2_grpc' \
+        2>/dev/null && return 0
+    echo "installing requests, tritonclient[http], tensorflow-serving-api into .venv (pip)"
+    "$TFG_PYTHON" -m pip install -q --disable-pip-version-check \
+        requests "tritonclient[http]" tensorflow-serving-api
+}

@@ -40,6 +40,10 @@ pub enum Command {
     Graph(GraphArgs),
     /// An interactive prompt that compiles and runs each statement as it is entered.
     Repl(ReplArgs),
+    /// Write a graph as a self-contained model version for serving (docs/serving.md).
+    Export(crate::export::ExportArgs),
+    /// Serve models over REST (TensorFlow Serving, Open Inference Protocol v2) and gRPC.
+    Serve(crate::serve::ServeArgs),
     /// An ONNX model as a readable .tfg file and a safetensors file of its initializers.
     Import(ImportArgs),
 }
@@ -150,6 +154,9 @@ pub struct TrainArgs {
     /// Write every param after training to this safetensors checkpoint.
     #[arg(long, value_name = "CKPT")]
     pub save: Option<PathBuf>,
+    /// After training, export the graph as a model version into DIR (as `tfg export`).
+    #[arg(long, value_name = "DIR")]
+    pub export: Option<PathBuf>,
     /// Print exactly one JSON object on stdout:
     /// {"steps", "final_loss", "outputs": {NAME: TENSOR, …}, "params": {NAME: TENSOR, …}}.
     #[arg(long)]
@@ -264,7 +271,7 @@ pub struct DumpOptions {
 
 /// Parses `--backend`: the driver's backends by name, each with its summary
 /// in `--help`.
-fn backend() -> impl clap::builder::TypedValueParser<Value = Backend> {
+pub fn backend() -> impl clap::builder::TypedValueParser<Value = Backend> {
     let values = Backend::ALL.map(|b| PossibleValue::new(b.name()).help(b.summary()));
     PossibleValuesParser::new(values).try_map(|name| Backend::named(&name).ok_or("no such backend"))
 }

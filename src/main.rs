@@ -15,6 +15,7 @@ mod check;
 mod cli;
 mod compile;
 mod dump;
+mod export;
 mod failure;
 mod graph_cmd;
 mod import;
@@ -22,6 +23,7 @@ mod opt;
 mod repl;
 mod run;
 mod selection;
+mod serve;
 mod stdout;
 mod timing;
 mod train;
@@ -72,5 +74,7 @@ fn dispatch(cli: &Cli) -> Result<(), failure::Failure> {
         Command::Repl(args) => repl::repl(args),
         Command::Graph(args) => graph_cmd::graph(args),
         Command::Import(args) => import::import(args),
+        Command::Export(args) => export::export(args),
+        Command::Serve(args) => serve::serve(args),
     }
 }

@@ -17,6 +17,9 @@ use tfg_interp::Outputs;
 use tfg_ir::Tensor;
 
 pub fn run(args: &RunArgs) -> Result<(), Failure> {
+    if tfg_serve::model::is_model(&args.file) {
+        return crate::export::run_model(args);
+    }
     if ptx_module::is_module(&args.file) {
         return run_module(args);
     }

@@ -112,6 +112,9 @@ pub fn train(args: &TrainArgs) -> Result<(), Failure> {
     if let Some(ckpt) = &args.save {
         checkpoint::stage(&mut staged, ckpt, &params)?;
     }
+    if let Some(dir) = &args.export {
+        crate::export::write(dir, &program, graph, &args.file, &src, &session)?;
+    }
     run::commit_with_outputs(staged, args.out.as_deref(), &outputs)?;
     if args.json {
         let report = json::train_report(steps, &final_loss, &outputs, &params);

@@ -33,6 +33,7 @@ const LIBRARIES: &[&str] = &[
     "picture",
     "formats",
     "driver",
+    "serve",
     "backends/interp",
     "backends/cpu",
     "backends/cpu/runtime",

@@ -116,6 +116,7 @@ impl Source {
             graphs: vec![g],
             trains: Vec::new(),
             input_paths: Vec::new(),
+            serves: Vec::new(),
         })
     }
 

@@ -44,6 +44,7 @@ pub enum Item {
     Graph(GraphItem),
     Fn(FnItem),
     Train(TrainItem),
+    Serve(ServeItem),
     /// An item whose header did not parse. Its name, when the parser got that
     /// far, lets lowering stay quiet about later uses of it.
     Broken {
@@ -57,6 +58,7 @@ pub enum ItemKind {
     Graph,
     Fn,
     Train,
+    Serve,
 }
 
 /// `graph NAME { STATEMENT* }`
@@ -83,6 +85,31 @@ pub struct TrainItem {
     pub graph: Ident,
     pub body: Vec<TrainStmt>,
     pub span: Span,
+}
+
+/// `serve GRAPH [as SIGNATURE] { SERVE-STATEMENT* }`: a signature for serving.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServeItem {
+    pub graph: Ident,
+    /// The name after `as`; without it the signature is `serving_default`.
+    pub signature: Option<Ident>,
+    pub body: Vec<ServeStmt>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServeStmt {
+    pub kind: ServeStmtKind,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ServeStmtKind {
+    /// `inputs NAME, …`: the inputs a request feeds.
+    Inputs(Vec<Ident>),
+    /// `outputs NAME, …`: the values a response returns, in this order.
+    Outputs(Vec<Ident>),
+    Error,
 }
 
 /// `NAME = EXPR`

@@ -25,6 +25,7 @@ mod index;
 pub mod literal;
 pub mod lower;
 pub mod parse;
+pub mod serve;
 pub mod train;
 mod window;
 
@@ -40,6 +41,8 @@ pub struct Module {
     pub trains: Vec<TrainSpec>,
     /// Inputs whose default feed is a file: `input x: f32[N, 4] = "x.npy"`.
     pub input_paths: Vec<InputPath>,
+    /// The signatures of `serve` items, in source order.
+    pub serves: Vec<serve::Signature>,
 }
 
 /// An input whose default feed is the `.npy` file at `path`, relative to the
@@ -124,6 +127,11 @@ impl Module {
             .find(|p| p.graph == graph && p.input == input)
     }
 
+    /// The signatures of graph `name`, in source order.
+    pub fn signatures<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a serve::Signature> {
+        self.serves.iter().filter(move |s| s.graph == name)
+    }
+
     /// The `train` item for graph `name`, if the file has one.
     pub fn train(&self, name: &str) -> Option<&TrainSpec> {
         self.trains.iter().find(|t| t.graph == name)
@@ -138,7 +146,31 @@ pub fn compile(src: &str) -> Result<Module, Vec<Diagnostic>> {
 
 fn compile_here(src: &str) -> Result<Module, Vec<Diagnostic>> {
     let (file, mut diags) = parse::parse_file(src);
-    let (program, lower_diags) = lower::lower_file(&file, src);
+    let (mut program, lower_diags) = lower::lower_file(&file, src);
+    // Graphs with errors of their own: their names are not checked again.
+    let failed = file
+        .items
+        .iter()
+        .filter_map(|item| match item {
+            ast::Item::Graph(g) => Some(g),
+            _ => None,
+        })
+        .filter(|g| {
+            lower_diags.iter().any(|d| {
+                d.span
+                    .is_some_and(|s| s.start >= g.span.start && s.end <= g.span.end)
+            })
+        })
+        .map(|g| g.name.name.clone())
+        .collect();
+    program.serves = serve::lower_serves(
+        &file,
+        &program.graphs,
+        &program.input_paths,
+        &failed,
+        src,
+        &mut diags,
+    );
     diags.extend(lower_diags);
     if diags.is_empty() {
         return Ok(program);

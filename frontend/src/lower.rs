@@ -154,6 +154,7 @@ pub fn lower_file(file: &File, src: &str) -> (Module, Vec<Diagnostic>) {
             graphs,
             trains,
             input_paths,
+            serves: Vec::new(),
         },
         diags,
     )

@@ -19,7 +19,7 @@ use tfg_ir::{DType, Dim};
 
 /// Words that cannot name a value. `true`/`false` are literals, and a keyword
 /// directly followed by `(` is still a call (`log(x)` is a builtin).
-pub const KEYWORDS: [&str; 14] = [
+pub const KEYWORDS: [&str; 15] = [
     "graph",
     "input",
     "param",
@@ -34,6 +34,7 @@ pub const KEYWORDS: [&str; 14] = [
     "log",
     "true",
     "false",
+    "serve",
 ];
 
 /// How deeply expressions may nest. Bounds the recursion of the parser and of
@@ -275,10 +276,11 @@ fn recover_statement(i: &str) -> &str {
     &i[i.len()..]
 }
 
-/// Whether `i` starts an item header (`graph NAME`, `fn NAME`, `train NAME`).
+/// Whether `i` starts an item header (`graph NAME`, `fn NAME`, `train NAME`,
+/// `serve NAME`).
 fn starts_item(i: &str) -> bool {
     match ident_text(i) {
-        Ok((rest, "graph" | "fn" | "train")) => ident_text(blank(rest, false)).is_ok(),
+        Ok((rest, "graph" | "fn" | "train" | "serve")) => ident_text(blank(rest, false)).is_ok(),
         _ => false,
     }
 }
@@ -493,6 +495,7 @@ impl<'a> Parser<'a> {
             "graph" => ItemKind::Graph,
             "fn" => ItemKind::Fn,
             "train" => ItemKind::Train,
+            "serve" => ItemKind::Serve,
             _ => return None,
         };
         let name = self.ident(blank(rest, true), "").ok().map(|(_, n)| n);
@@ -500,7 +503,7 @@ impl<'a> Parser<'a> {
     }
 
     fn item(&mut self, i: &'a str) -> Parsed<'a, Item> {
-        let what = "an item (`graph`, `fn` or `train`)";
+        let what = "an item (`graph`, `fn`, `train` or `serve`)";
         let Ok((rest, word)) = ident_text(i) else {
             return Err(self.unexpected(i, what));
         };
@@ -508,6 +511,7 @@ impl<'a> Parser<'a> {
             "graph" => self.graph(i, rest),
             "fn" => self.function(i, rest),
             "train" => self.train(i, rest),
+            "serve" => self.serve(i, rest),
             _ => {
                 let mut f = self.unexpected(i, what);
                 f.diag
@@ -649,6 +653,63 @@ impl<'a> Parser<'a> {
         ))
     }
 
+    /// `serve GRAPH [as SIGNATURE] { inputs …  outputs … }`.
+    fn serve(&mut self, start: &'a str, i: &'a str) -> Parsed<'a, Item> {
+        let (i, graph) = self.ident(blank(i, true), "the name of the graph to serve")?;
+        let mut open = blank(i, true);
+        let mut signature = None;
+        if let Ok((rest, "as")) = ident_text(open) {
+            let (rest, name) = self.ident(rest, "the name of the signature after `as`")?;
+            signature = Some(name);
+            open = blank(rest, true);
+        }
+        self.expect(open, '{', &format!("'{{' after `serve {}`", graph.name))?;
+        let (rest, body) = self.block(open, Self::serve_stmt, |p, i| ServeStmt {
+            kind: ServeStmtKind::Error,
+            span: p.span(i, i),
+        });
+        Ok((
+            rest,
+            Item::Serve(ServeItem {
+                graph,
+                signature,
+                body,
+                span: self.span(start, rest),
+            }),
+        ))
+    }
+
+    /// `inputs NAME, …` or `outputs NAME, …`.
+    fn serve_stmt(&mut self, i: &'a str) -> Parsed<'a, ServeStmt> {
+        let what = "a serve statement (`inputs NAME, …` or `outputs NAME, …`)";
+        let (rest, word) = match ident_text(i) {
+            Ok((rest, word @ ("inputs" | "outputs"))) => (rest, word),
+            _ => return Err(self.unexpected(i, what)),
+        };
+        let role = match word {
+            "inputs" => "the name of an input",
+            _ => "the name of a value",
+        };
+        let (mut r, first) = self.ident(rest, role)?;
+        let mut names = vec![first];
+        while let Some(next) = blank(r, false).strip_prefix(',') {
+            let (after, name) = self.ident(next, role)?;
+            names.push(name);
+            r = after;
+        }
+        let kind = match word {
+            "inputs" => ServeStmtKind::Inputs(names),
+            _ => ServeStmtKind::Outputs(names),
+        };
+        Ok((
+            r,
+            ServeStmt {
+                kind,
+                span: self.span(i, r),
+            },
+        ))
+    }
+
     /// The statements of a `{ … }` block opened at `open`, each parsed by
     /// `stmt`; a statement that fails is reported, replaced by `on_error`, and
     /// skipped.
@@ -784,7 +845,7 @@ impl<'a> Parser<'a> {
             }
             _ if is_keyword(word) => {
                 let mut f = self.unexpected(i, what);
-                if matches!(word, "graph" | "fn" | "train") {
+                if matches!(word, "graph" | "fn" | "train" | "serve") {
                     f.diag
                         .notes
                         .push("help: is a '}' missing before this item?".into());

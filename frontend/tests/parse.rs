@@ -449,7 +449,7 @@ fn every_error_in_a_file_is_reported() {
             "expected an expression, found end of line",
             "expected ')' to close '(' opened here",
             "expected an expression, found `,`",
-            "expected an item (`graph`, `fn` or `train`), found `bogus`",
+            "expected an item (`graph`, `fn`, `train` or `serve`), found `bogus`",
             "expected an expression, found `*`",
         ]
     );

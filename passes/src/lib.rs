@@ -9,6 +9,7 @@
 //! must not know about the surface language or about how a program is executed.
 
 pub mod autodiff;
+pub mod batch_safety;
 pub mod dce;
 pub mod fuse;
 pub mod kernel;

@@ -119,6 +119,7 @@ impl Workspace {
                 graphs: Vec::new(),
                 trains: Vec::new(),
                 input_paths: vec![path],
+                serves: Vec::new(),
             };
             match with_file_defaults(&one, self.inc.graph(), &self.feeds, &relative_to, &src) {
                 Ok(feeds) => self.feeds = feeds,
