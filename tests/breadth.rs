@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::{numpy, python, scratch, tfg, tfg_ok};
+use common::{numpy, python, report, scratch, tfg, tfg_ok};
 use serde_json::Value;
 use std::path::Path;
 use tfg_ir::{Data, Tensor};
@@ -22,16 +22,6 @@ fn goldens() -> Value {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/tensorflow.json");
     let text = std::fs::read_to_string(path).expect("the goldens are committed");
     serde_json::from_str(&text).expect("the goldens are JSON")
-}
-
-/// A `--json` report; NaN and infinities (which tfg writes as numpy and
-/// Python's `json` do) read as null.
-fn report(text: &str) -> Value {
-    let text = text
-        .replace("-Infinity", "null")
-        .replace("Infinity", "null")
-        .replace("NaN", "null");
-    serde_json::from_str(&text).expect("one JSON object")
 }
 
 fn floats(v: &Value) -> Vec<f64> {

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{python, python_with, scratch, tfg, tfg_ok};
+use common::{python, python_with, report, scratch, tfg, tfg_ok};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use tfg_ir::Tensor;
@@ -28,14 +28,6 @@ fn strings(v: &Value) -> Vec<String> {
         .iter()
         .map(|s| s.as_str().expect("a string").to_string())
         .collect()
-}
-
-fn report(text: &str) -> Value {
-    let text = text
-        .replace("-Infinity", "null")
-        .replace("Infinity", "null")
-        .replace("NaN", "null");
-    serde_json::from_str(&text).expect("one JSON object")
 }
 
 /// `got` (a `--json` tensor) equals ONNX Runtime's `want` within 1e-4

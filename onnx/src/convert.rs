@@ -144,6 +144,15 @@ fn attr_s(n: &NodeProto, name: &str) -> Option<String> {
         .map(|s| String::from_utf8_lossy(s).into_owned())
 }
 
+/// An ONNX axis or index: a negative one counts from the end of `len`.
+fn wrap(i: i64, len: i64) -> i64 {
+    if i < 0 {
+        i + len
+    } else {
+        i
+    }
+}
+
 fn list<T: ToString>(xs: &[T]) -> String {
     let s: Vec<String> = xs.iter().map(T::to_string).collect();
     format!("[{}]", s.join(", "))
@@ -681,7 +690,7 @@ impl<'a> Importer<'a> {
                 };
                 let default = if self.opset < 13 { 1 } else { -1 };
                 let axis = attr_i(n, "axis", default);
-                let axis = if axis < 0 { axis + rank } else { axis };
+                let axis = wrap(axis, rank);
                 if self.opset < 13 && axis != rank - 1 {
                     // Before opset 13: over the flattened trailing axes.
                     let t = self.ty(&v)?;
@@ -736,7 +745,7 @@ impl<'a> Importer<'a> {
                 let a = self.operand(&v)?;
                 let rank = t.shape.rank() as i64;
                 let axis = attr_i(n, "axis", 1);
-                let axis = if axis < 0 { axis + rank } else { axis } as usize;
+                let axis = wrap(axis, rank) as usize;
                 let known = |ds: &[Dim]| -> Option<u64> { ds.iter().map(Dim::known).product() };
                 let lead = match (known(&t.shape.0[..axis]), &t.shape.0[..axis]) {
                     (Some(k), _) => k.to_string(),
@@ -762,10 +771,7 @@ impl<'a> Importer<'a> {
                 if op == "Squeeze" {
                     let rank = dims.len() as i64;
                     let axes: Vec<usize> = match axes {
-                        Some(ax) => ax
-                            .iter()
-                            .map(|&x| if x < 0 { x + rank } else { x } as usize)
-                            .collect(),
+                        Some(ax) => ax.iter().map(|&x| wrap(x, rank) as usize).collect(),
                         None => (0..dims.len())
                             .filter(|&k| t.shape.0[k] == Dim::Known(1))
                             .collect(),
@@ -779,10 +785,8 @@ impl<'a> Importer<'a> {
                 } else {
                     let axes = axes.ok_or("Unsqueeze needs axes")?;
                     let rank = (dims.len() + axes.len()) as i64;
-                    let mut axes: Vec<usize> = axes
-                        .iter()
-                        .map(|&x| if x < 0 { x + rank } else { x } as usize)
-                        .collect();
+                    let mut axes: Vec<usize> =
+                        axes.iter().map(|&x| wrap(x, rank) as usize).collect();
                     axes.sort_unstable();
                     for ax in axes {
                         if ax > dims.len() {
@@ -833,7 +837,7 @@ impl<'a> Importer<'a> {
                 let t = self.ty(&v)?;
                 let a = self.operand(&v)?;
                 let axis = attr_i(n, "axis", 0);
-                let axis = if axis < 0 { axis + rank } else { axis };
+                let axis = wrap(axis, rank);
                 let size = t.shape.0.get(axis as usize).and_then(Dim::known);
                 let idx = match (self.need(n, 1)?, size) {
                     (Value::Const(c), Some(size)) => {
@@ -841,7 +845,7 @@ impl<'a> Importer<'a> {
                         let ints = c.to_ints().ok_or("indices must be integers")?;
                         let fixed: Vec<Elem> = ints
                             .iter()
-                            .map(|&i| Elem::I(if i < 0 { i + size as i64 } else { i }))
+                            .map(|&i| Elem::I(wrap(i, size as i64)))
                             .collect();
                         let c = Constant { data: fixed, ..c };
                         self.operand(&Value::Const(c))?
@@ -876,7 +880,7 @@ impl<'a> Importer<'a> {
                 let axes = axes.unwrap_or_else(|| (0..starts.len() as i64).collect());
                 let mut items = vec![":".to_string(); rank];
                 for (k, &ax) in axes.iter().enumerate() {
-                    let ax = if ax < 0 { ax + rank as i64 } else { ax } as usize;
+                    let ax = wrap(ax, rank as i64) as usize;
                     let step = steps.as_ref().and_then(|s| s.get(k).copied()).unwrap_or(1);
                     let clamp = |x: i64| x.clamp(-(1 << 40), 1 << 40);
                     let (s, e) = (clamp(starts[k]), clamp(ends[k]));
@@ -891,7 +895,7 @@ impl<'a> Importer<'a> {
                 let a = self.operand(&v)?;
                 let rank = t.shape.rank() as i64;
                 let axis = attr_i(n, "axis", 0);
-                let axis = if axis < 0 { axis + rank } else { axis } as usize;
+                let axis = wrap(axis, rank) as usize;
                 let size = t
                     .shape
                     .0
@@ -1083,10 +1087,7 @@ impl<'a> Importer<'a> {
                     (pads, value)
                 };
                 let axes: Vec<usize> = match self.ints(n, 3)? {
-                    Some(ax) => ax
-                        .iter()
-                        .map(|&x| if x < 0 { x + rank as i64 } else { x } as usize)
-                        .collect(),
+                    Some(ax) => ax.iter().map(|&x| wrap(x, rank as i64) as usize).collect(),
                     None => (0..rank).collect(),
                 };
                 if pads.iter().any(|&p| p < 0) {
@@ -1325,7 +1326,7 @@ impl<'a> Importer<'a> {
                 let len = first.data.len() as i64;
                 let mut data = Vec::new();
                 for i in idx {
-                    let i = if i < 0 { i + len } else { i };
+                    let i = wrap(i, len);
                     data.push(
                         first
                             .data
@@ -1367,10 +1368,8 @@ impl<'a> Importer<'a> {
                             .ok_or("Unsqueeze needs axes")?;
                         let rank = (first.shape.len() + axes.len()) as i64;
                         let mut s = first.shape.clone();
-                        let mut axes: Vec<usize> = axes
-                            .iter()
-                            .map(|&x| if x < 0 { x + rank } else { x } as usize)
-                            .collect();
+                        let mut axes: Vec<usize> =
+                            axes.iter().map(|&x| wrap(x, rank) as usize).collect();
                         axes.sort_unstable();
                         for ax in axes {
                             if ax > s.len() {

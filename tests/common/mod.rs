@@ -110,6 +110,17 @@ pub fn python(python: &Path, script: &str, args: &[&str]) -> String {
     String::from_utf8(out.stdout).expect("UTF-8")
 }
 
+/// A `--json` report of tfg's; NaN and infinities (which tfg writes as numpy
+/// and Python's `json` do, outside JSON proper) read as null.
+pub fn report(text: &str) -> serde_json::Value {
+    json(
+        &text
+            .replace("-Infinity", "null")
+            .replace("Infinity", "null")
+            .replace("NaN", "null"),
+    )
+}
+
 /// Parses JSON, failing the test with the text if it is not.
 pub fn json(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}):\n{text}"))
