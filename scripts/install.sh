@@ -78,6 +78,12 @@ ensure_onnx() {
 }
 
 # The REPL's terminal test drives `tfg repl` through tmux.
+# Data-parallel training (the default build's `mpi` feature) links Open MPI;
+# rsmpi generates its bindings with libclang. The tests run `mpirun`.
+ensure_mpi() {
+    apt_install openmpi-bin libopenmpi-dev libclang-dev
+}
+
 ensure_tmux() {
     command -v tmux >/dev/null || apt_install tmux
 }

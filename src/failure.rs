@@ -26,6 +26,22 @@ impl Failure {
         Failure { text }
     }
 
+    /// An error another process reports: exit status 1, nothing printed.
+    pub fn reported_elsewhere() -> Failure {
+        Failure {
+            text: String::new(),
+        }
+    }
+
+    /// The same error, said to come from rank `rank` of `ranks` (data-parallel training).
+    pub fn on_rank(self, rank: usize, ranks: usize) -> Failure {
+        let text = match self.text.strip_prefix("error: ") {
+            Some(rest) => format!("error: rank {rank} of {ranks}: {rest}"),
+            None => format!("error: rank {rank} of {ranks} failed:\n{}", self.text),
+        };
+        Failure { text }
+    }
+
     /// What to print on stderr.
     pub fn text(&self) -> &str {
         &self.text

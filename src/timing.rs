@@ -79,9 +79,7 @@ fn millis(d: Duration) -> f64 {
 
 /// Adds `"timing": …` as the last member of a `--json` object (`report` ends in `}\n`).
 pub fn with_timing(report: &str, timing: &Timing) -> String {
-    let body = report.trim_end();
-    let body = body.strip_suffix('}').unwrap_or(body);
-    format!("{body}, \"timing\": {}}}\n", timing.json())
+    tfg_formats::json::with_member(report, "timing", &timing.json())
 }
 
 #[cfg(test)]

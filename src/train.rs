@@ -4,6 +4,14 @@
 //! The driver's [`Trainer`] runs the steps; after the last one, one more run
 //! of the graph itself with the trained params gives the outputs, as
 //! `sess.run(y)` after a TensorFlow training loop does.
+//!
+//! Under `mpirun` (docs/distributed.md) every rank runs this same code on
+//! its share of each batch. Rank 0 alone prints and writes files. Errors
+//! follow the run's phases: before training the ranks *settle* (every rank
+//! learns who failed; each failing rank reports itself, an error every rank
+//! hit is reported once, by rank 0); during training a failing rank reports
+//! itself and aborts the group; after it, the ranks settle again on rank 0's
+//! outcome, so every rank exits non-zero when one fails.
 
 mod logdir;
 mod progress;
@@ -16,16 +24,31 @@ use crate::timing::{self, Timing};
 use logdir::Logdir;
 use progress::Progress;
 use std::time::{Duration, Instant};
+use tfg_driver::collective::{self, Collective};
 use tfg_driver::train::{train_loop, user_params, Feeding, Trainer};
 use tfg_driver::{backend, checkpoint, feed, file_defaults, Session, Source};
 use tfg_formats::whole_file::Staged;
 use tfg_formats::{arrayprint, json};
 
 pub fn train(args: &TrainArgs) -> Result<(), Failure> {
+    let group = collective::join()?;
+    let group = &*group;
+    let mut settled = false;
+    match train_in(args, group, &mut settled) {
+        Err(e) if !settled => settle(group, Err(e)),
+        done => done,
+    }
+}
+
+/// Trains as `args` say, as one rank of `group`. Sets `settled` once every
+/// rank has finished setting up, from when on the error paths are its own.
+fn train_in(args: &TrainArgs, group: &dyn Collective, settled: &mut bool) -> Result<(), Failure> {
+    let (rank, ranks) = (group.rank(), group.ranks());
+    let lead = rank == 0;
     backend::check_available(args.backend)?;
     let src = Source::load(&args.file)?;
     // A checkpoint that cannot be written is found before training, not after.
-    if let Some(ckpt) = &args.save {
+    if let (Some(ckpt), true) = (&args.save, lead) {
         checkpoint::check_save(ckpt)?;
     }
     let compile_started = Instant::now();
@@ -48,14 +71,12 @@ pub fn train(args: &TrainArgs) -> Result<(), Failure> {
     session.init_missing(&bound.graph, args.seed, &src)?;
 
     let trainer_started = Instant::now();
-    let mut trainer = Trainer::new(
-        graph,
-        spec,
-        args.backend,
-        args.dump.dumps(),
-        args.seed,
-        &src,
-    )?;
+    let dumps = args.dump.dumps();
+    let mut trainer = if ranks > 1 {
+        Trainer::data_parallel(graph, spec, args.backend, dumps, args.seed, &src, group)?
+    } else {
+        Trainer::new(graph, spec, args.backend, dumps, args.seed, &src)?
+    };
     frontend += trainer_started.elapsed();
     let mut feeding = Feeding::new(&trainer, spec, &feeds, &bound.inputs, args.seed, &src)?;
     // `--bench N`: one warm-up step (which compiles), then N timed ones.
@@ -64,19 +85,30 @@ pub fn train(args: &TrainArgs) -> Result<(), Failure> {
         None => args.steps.unwrap_or(spec.steps),
     };
     let mut timing = args.bench.map(|_| Timing::new(Duration::ZERO));
-    let mut progress = Progress::new(args.json, steps);
+    let mut progress = match lead {
+        true => Progress::new(args.json, steps),
+        false => Progress::Silent,
+    };
     if let (Some(n), false) = (spec.batch, feeding.is_batched()) {
         progress.warn(&format!(
             "`batch {n}` has no effect: no input the loss `{}` depends on is fed from a file",
             spec.minimize
         ));
     }
-    let mut events = match &args.logdir {
-        Some(dir) => {
+    if ranks > 1 && !feeding.is_batched() {
+        progress.warn(&format!(
+            "no input is cut into batches, so each of the {ranks} ranks computes the whole step"
+        ));
+    }
+    let mut events = match (&args.logdir, lead) {
+        (Some(dir), true) => {
             Some(Logdir::open(dir, trainer.graph(), &spec.minimize).map_err(Failure::new)?)
         }
-        None => None,
+        _ => None,
     };
+    *settled = true;
+    settle(group, Ok(()))?;
+
     let started = Instant::now();
     let final_loss = train_loop(
         &mut trainer,
@@ -94,7 +126,9 @@ pub fn train(args: &TrainArgs) -> Result<(), Failure> {
                 events = None;
             }
         },
-    )?;
+    )
+    .map_err(|e| abort_on_failure(group, e.into()))?;
+    let reduced = trainer.last_all_reduce();
     progress.finish(steps, started.elapsed());
     if let Some(t) = timing.as_mut() {
         t.compile = frontend + trainer.compile_time;
@@ -102,10 +136,64 @@ pub fn train(args: &TrainArgs) -> Result<(), Failure> {
     if let Some(events) = &events {
         progress.note(&format!("TensorBoard events: {}", events.path().display()));
     }
+    if ranks > 1 {
+        progress.note(&format!(
+            "{ranks} ranks; each step all-reduced {} bytes a rank (the last took {:.3} ms)",
+            reduced.0,
+            reduced.1.as_secs_f64() * 1e3
+        ));
+    }
 
-    let (exe, result) = backend::run_once(&bound, &session, args.backend, &args.dump.dumps())?;
+    let agreed = agree_on_params(group, &session);
+    let finished = match (agreed, lead) {
+        (Err(e), _) => Err(e),
+        (Ok(()), false) => Ok(()),
+        (Ok(()), true) => {
+            let under_mpi = collective::launcher().is_some();
+            finish(
+                args,
+                &program,
+                graph,
+                &src,
+                &bound,
+                &session,
+                &final_loss,
+                steps,
+            )
+            .and_then(|report| {
+                let report = match (&timing, args.json) {
+                    (Some(t), true) => timing::with_timing(&report, t),
+                    (Some(t), false) => report + &t.text("step"),
+                    (None, _) => report,
+                };
+                match (under_mpi, args.json) {
+                    (true, true) => {
+                        stdout::write(&json::with_member(&report, "ranks", &ranks.to_string()))
+                    }
+                    _ => stdout::write(&report),
+                }
+            })
+        }
+    };
+    settle(group, finished)
+}
+
+/// After training: the outputs of one more run, the checkpoint, the export
+/// and `--out`, all or nothing; returns what to print on stdout.
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    args: &TrainArgs,
+    program: &tfg_frontend::Module,
+    graph: &tfg_ir::Graph,
+    src: &Source,
+    bound: &feed::Bound,
+    session: &Session,
+    final_loss: &tfg_ir::Tensor,
+    steps: u64,
+) -> Result<String, Failure> {
+    let (exe, result) = backend::run_once(bound, session, args.backend, &args.dump.dumps())?;
     let outputs = backend::named_outputs(exe.graph(), &result.outputs);
-    let params = user_params(&bound.graph, &session)?;
+    let params = user_params(&bound.graph, session)?;
 
     // The checkpoint and the outputs appear together or not at all.
     let mut staged = Staged::new();
@@ -113,19 +201,68 @@ pub fn train(args: &TrainArgs) -> Result<(), Failure> {
         checkpoint::stage(&mut staged, ckpt, &params)?;
     }
     if let Some(dir) = &args.export {
-        crate::export::write(dir, &program, graph, &args.file, &src, &session)?;
+        crate::export::write(dir, program, graph, &args.file, src, session)?;
     }
     run::commit_with_outputs(staged, args.out.as_deref(), &outputs)?;
     if args.json {
-        let report = json::train_report(steps, &final_loss, &outputs, &params);
-        match &timing {
-            Some(t) => stdout::write(&timing::with_timing(&report, t)),
-            None => stdout::write(&report),
-        }
-    } else {
-        let text =
-            arrayprint::named("final_loss", &final_loss) + "\n" + &run::outputs_text(&outputs);
-        let bench = timing.as_ref().map(|t| t.text("step")).unwrap_or_default();
-        stdout::write(&(text + &bench))
+        return Ok(json::train_report(steps, final_loss, &outputs, &params));
+    }
+    Ok(arrayprint::named("final_loss", final_loss) + "\n" + &run::outputs_text(&outputs))
+}
+
+/// Every rank learns which ranks got here with an error. A failing rank
+/// reports its own error (said to be its own, unless every rank failed, when
+/// rank 0 alone reports it); rank 0 names the failing ranks when it did not
+/// fail itself; every rank then fails.
+fn settle(group: &dyn Collective, outcome: Result<(), Failure>) -> Result<(), Failure> {
+    let (rank, ranks) = (group.rank(), group.ranks());
+    if ranks == 1 {
+        return outcome;
+    }
+    let oks = match group.all_gather(u64::from(outcome.is_ok())) {
+        Ok(oks) => oks,
+        Err(e) => return Err(Failure::from(e).on_rank(rank, ranks)),
+    };
+    let failed: Vec<String> = (0..ranks)
+        .filter(|&r| oks.get(r) != Some(&1))
+        .map(|r| r.to_string())
+        .collect();
+    match outcome {
+        Ok(()) if failed.is_empty() => Ok(()),
+        Ok(()) if rank == 0 => Err(Failure::new(format!(
+            "rank {} of {ranks} failed (its message is above); every rank stops",
+            failed.join(", ")
+        ))),
+        Ok(()) => Err(Failure::reported_elsewhere()),
+        Err(e) if failed.len() < ranks => Err(e.on_rank(rank, ranks)),
+        Err(e) if rank == 0 => Err(e),
+        Err(_) => Err(Failure::reported_elsewhere()),
+    }
+}
+
+/// A failure in the middle of training, when the other ranks wait in the
+/// next all-reduce: this rank reports it and ends the whole group.
+fn abort_on_failure(group: &dyn Collective, failure: Failure) -> Failure {
+    if group.ranks() == 1 {
+        return failure;
+    }
+    let failure = failure.on_rank(group.rank(), group.ranks());
+    eprint!("{}", failure.text());
+    group.abort(1)
+}
+
+/// Checks that every rank ends training with the same params (they apply the
+/// same averaged updates, so a difference means a broken engine or build).
+fn agree_on_params(group: &dyn Collective, session: &Session) -> Result<(), Failure> {
+    if group.ranks() == 1 {
+        return Ok(());
+    }
+    let prints = group.all_gather(session.fingerprint())?;
+    match prints.iter().position(|&p| p != prints[0]) {
+        None => Ok(()),
+        Some(_) if group.rank() != 0 => Err(Failure::reported_elsewhere()),
+        Some(r) => Err(Failure::new(format!(
+            "the params of rank {r} differ from rank 0's after training; nothing is saved"
+        ))),
     }
 }

@@ -7,6 +7,11 @@
 //! every machine. A last partial batch is dropped, as
 //! `tf.data.Dataset.batch(N, drop_remainder=True)` does, so every step sees
 //! the same shapes and the step graph is specialised once.
+//!
+//! Under data parallelism every rank draws the same permutation and takes its
+//! own equal share of each batch ([`Batches::share`]): rank `r` of `n` gets
+//! rows `r·N/n .. (r+1)·N/n` of it, so the ranks together see exactly the
+//! batch one process would.
 
 use tfg_ir::init::SplitMix64;
 use tfg_ir::{Data, Tensor};
@@ -19,6 +24,8 @@ pub struct Batches {
     /// The batch of this epoch that comes next.
     next: usize,
     rng: SplitMix64,
+    /// This rank's share of each batch, as a range of its rows.
+    share: std::ops::Range<usize>,
 }
 
 impl Batches {
@@ -52,18 +59,35 @@ impl Batches {
             order: (0..rows).collect(),
             next: 0,
             rng: SplitMix64::for_param(seed, "batch/shuffle"),
+            share: 0..size,
         };
         batches.shuffle();
         Ok(batches)
     }
 
-    /// The next minibatch of every batched input, in the order they were given.
+    /// From now on, yields only rank `rank`'s share of each batch, of `ranks`
+    /// equal shares; `ranks` must divide the batch size.
+    pub fn share(&mut self, rank: usize, ranks: usize) -> Result<(), String> {
+        if ranks == 0 || rank >= ranks || !self.size.is_multiple_of(ranks) {
+            return Err(format!(
+                "batch {} cannot be shared equally by {ranks} ranks; make it a multiple of {ranks}",
+                self.size
+            ));
+        }
+        let each = self.size / ranks;
+        self.share = rank * each..(rank + 1) * each;
+        Ok(())
+    }
+
+    /// The next minibatch of every batched input (this rank's share of it),
+    /// in the order they were given.
     pub fn next_batch(&mut self) -> Vec<Tensor> {
         if self.next == self.order.len() / self.size {
             self.shuffle();
             self.next = 0;
         }
-        let rows = &self.order[self.next * self.size..(self.next + 1) * self.size];
+        let batch = &self.order[self.next * self.size..(self.next + 1) * self.size];
+        let rows = &batch[self.share.clone()];
         self.next += 1;
         self.inputs
             .iter()
@@ -176,6 +200,34 @@ mod tests {
         };
         assert_eq!(order(3), order(3));
         assert_ne!(order(3), order(4));
+    }
+
+    #[test]
+    fn ranks_share_each_batch_exactly() {
+        let whole: Vec<Vec<i64>> = {
+            let mut b = Batches::new(vec![("x".into(), column(12))], 6, 5).expect("valid");
+            (0..5).map(|_| rows_of(&b.next_batch()[0])).collect()
+        };
+        let mut ranks: Vec<Batches> = (0..3)
+            .map(|r| {
+                let mut b = Batches::new(vec![("x".into(), column(12))], 6, 5).expect("valid");
+                b.share(r, 3).expect("3 divides 6");
+                b
+            })
+            .collect();
+        for batch in whole {
+            let shared: Vec<i64> = ranks
+                .iter_mut()
+                .flat_map(|b| rows_of(&b.next_batch()[0]))
+                .collect();
+            assert_eq!(shared, batch);
+        }
+        let mut b = Batches::new(vec![("x".into(), column(12))], 6, 5).expect("valid");
+        let err = b.share(0, 4).expect_err("4 does not divide 6");
+        assert!(
+            err.contains("batch 6 cannot be shared equally by 4 ranks"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -19,6 +19,7 @@
 pub mod backend;
 pub mod batch;
 pub mod checkpoint;
+pub mod collective;
 pub mod dumps;
 mod error;
 pub mod feed;

@@ -73,6 +73,22 @@ impl Session {
         self.params.insert(name.to_string(), value);
     }
 
+    /// A hash of every value the session holds (names, shapes and bits):
+    /// processes running the same build hold equal params exactly when
+    /// their fingerprints are equal, bar a collision.
+    pub fn fingerprint(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        for (name, t) in &self.params {
+            name.hash(&mut h);
+            t.shape.hash(&mut h);
+            for i in 0..t.data.len() {
+                t.data.get_f64(i).to_bits().hash(&mut h);
+            }
+        }
+        h.finish()
+    }
+
     fn get(&self, name: &str) -> Result<&Tensor, Error> {
         self.params
             .get(name)

@@ -7,9 +7,17 @@
 //! pipeline and prepared for the backend once per distinct shape (with a
 //! fixed batch size, once in all). Each step runs it on params the
 //! executable holds; [`Trainer::sync`] brings the session up to date.
+//!
+//! Data-parallel ([`Trainer::data_parallel`]), the step is cut at the
+//! gradients (`tfg_passes::train_step::build_split_train_step`): each rank
+//! runs the gradient half on its share of the batch, the group averages
+//! the loss, the logged values and the gradients in one all-reduce, and
+//! every rank runs the update half on the averages, so the ranks' params
+//! stay equal without being sent. Params live in the session between steps.
 
 use crate::backend::{self, Backend, Executable};
 use crate::batch::Batches;
+use crate::collective::Collective;
 use crate::dumps::Dumps;
 use crate::feed::{Feed, FeedValue};
 use crate::session::{param_name, Session};
@@ -19,7 +27,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 use tfg_ir::specialize::{bind_dims, specialize};
 use tfg_ir::{Dim, Graph, Op, Tensor, TrainSpec, ValueId};
-use tfg_passes::train_step::{build_train_step, TrainStep};
+use tfg_passes::train_step::{build_split_train_step, build_train_step, SplitStep, TrainStep};
 
 /// What one training step reports.
 pub struct StepReport<'a> {
@@ -89,6 +97,18 @@ pub struct Trainer<'s> {
     pub compile_time: Duration,
     /// How long the last step ran, not counting compiling it.
     pub last_step: Duration,
+    /// Set when training data-parallel.
+    replicas: Option<Replicas<'s>>,
+}
+
+/// The data-parallel half of a [`Trainer`]: the split step and the group.
+struct Replicas<'s> {
+    split: SplitStep,
+    group: &'s dyn Collective,
+    /// The update half, prepared at the first step.
+    update: Option<Executable>,
+    /// What the last step all-reduced: bytes from this rank, and how long it took.
+    reduced: (usize, Duration),
 }
 
 impl<'s> Trainer<'s> {
@@ -117,7 +137,47 @@ impl<'s> Trainer<'s> {
             resident: None,
             compile_time: Duration::ZERO,
             last_step: Duration::ZERO,
+            replicas: None,
         })
+    }
+
+    /// As [`Trainer::new`], for one rank of `group` training data-parallel.
+    pub fn data_parallel(
+        g: &Graph,
+        spec: &TrainSpec,
+        backend: Backend,
+        dumps: Dumps,
+        seed: u64,
+        src: &'s Source,
+        group: &'s dyn Collective,
+    ) -> Result<Trainer<'s>, Error> {
+        let mut trainer = Trainer::new(g, spec, backend, dumps, seed, src)?;
+        let mut split = build_split_train_step(g, spec)
+            .map_err(|e| src.error_at(spec.loc, e, "in this train item"))?;
+        split.gradients.name = format!("{}_gradients", g.name);
+        trainer.replicas = Some(Replicas {
+            split,
+            group,
+            update: None,
+            reduced: (0, Duration::ZERO),
+        });
+        Ok(trainer)
+    }
+
+    /// This rank and the number of ranks that train together (0 of 1 alone).
+    pub fn rank(&self) -> (usize, usize) {
+        match &self.replicas {
+            Some(r) => (r.group.rank(), r.group.ranks()),
+            None => (0, 1),
+        }
+    }
+
+    /// What the last step all-reduced: the bytes this rank contributed and
+    /// the time it took (0 and zero when training alone).
+    pub fn last_all_reduce(&self) -> (usize, Duration) {
+        self.replicas
+            .as_ref()
+            .map_or((0, Duration::ZERO), |r| r.reduced)
     }
 
     /// The step graph as built, before specialisation: its inputs are what a step is fed.
@@ -137,9 +197,16 @@ impl<'s> Trainer<'s> {
         let shapes: Vec<Vec<usize>> = inputs.iter().map(|t| t.shape.clone()).collect();
         if !self.prepared.contains_key(&shapes) {
             let started = Instant::now();
-            let prepared = self.prepare(names, &shapes, session)?;
+            let g = match &self.replicas {
+                Some(r) => &r.split.gradients,
+                None => &self.step.graph,
+            };
+            let prepared = self.prepare(g, names, &shapes, session)?;
             self.compile_time += started.elapsed();
             self.prepared.insert(shapes.clone(), prepared);
+        }
+        if self.replicas.is_some() {
+            return self.replicated_step(session, &shapes, inputs);
         }
         let started = Instant::now();
         if self.resident.as_ref().is_some_and(|r| *r != shapes) {
@@ -166,6 +233,64 @@ impl<'s> Trainer<'s> {
         Ok(outputs)
     }
 
+    /// One data-parallel step: the gradient half on this rank's inputs, one
+    /// all-reduce of its outputs, the update half on the averages.
+    fn replicated_step(
+        &mut self,
+        session: &mut Session,
+        shapes: &[Vec<usize>],
+        inputs: &[Tensor],
+    ) -> Result<Vec<Tensor>, Error> {
+        let Some(r) = self.replicas.as_mut() else {
+            return Err(Error::new("not training data-parallel"));
+        };
+        if r.update.is_none() {
+            let started = Instant::now();
+            session.init_missing(&r.split.update, self.seed, self.src)?;
+            r.update = Some(backend::prepare(
+                self.backend,
+                r.split.update.clone(),
+                &self.dumps,
+            )?);
+            self.compile_time += started.elapsed();
+        }
+        let (Some(Prepared { exe, order }), Some(update)) =
+            (self.prepared.get_mut(shapes), r.update.as_mut())
+        else {
+            return Err(Error::new("no compiled step for these shapes"));
+        };
+        let started = Instant::now();
+        let inputs: Vec<Tensor> = order.iter().map(|&j| inputs[j].clone()).collect();
+        let params = session.params_for(exe.graph())?;
+        let mut outputs = exe.run(&inputs, &params)?.outputs;
+        let reducing = Instant::now();
+        let bytes = r.group.all_reduce_mean(&mut outputs)?;
+        r.reduced = (bytes, reducing.elapsed());
+        let computed = exe.graph();
+        let grads = update
+            .graph()
+            .inputs()
+            .map(|v| {
+                let name = input_name(update.graph(), v);
+                computed
+                    .outputs
+                    .iter()
+                    .position(|(n, _)| n == name)
+                    .and_then(|i| outputs.get(i).cloned())
+                    .ok_or_else(|| Error::new(format!("the gradient step computes no `{name}`")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let params = session.params_for(update.graph())?;
+        let updated = update.run(&grads, &params)?.updates;
+        let g = update.graph();
+        for (&(p, _), value) in g.updates.iter().zip(updated) {
+            session.set(param_name(g, p), value);
+        }
+        outputs.truncate(r.split.first_gradient);
+        self.last_step = started.elapsed();
+        Ok(outputs)
+    }
+
     /// Brings the session's params up to date with the executable that
     /// holds them, after the last step or before a step of another shape.
     pub fn sync(&mut self, session: &mut Session) -> Result<(), Error> {
@@ -175,16 +300,16 @@ impl<'s> Trainer<'s> {
         Ok(())
     }
 
-    /// Specialises the step graph to the shapes of the inputs named `names`,
+    /// Specialises `g` (the step graph, or its gradient half) to the shapes of the inputs named `names`,
     /// initialises the optimizer slots the session does not hold yet, and
     /// prepares it for the backend (pass pipeline and code generation).
     fn prepare(
         &self,
+        g: &Graph,
         names: &[String],
         shapes: &[Vec<usize>],
         session: &mut Session,
     ) -> Result<Prepared, Error> {
-        let g = &self.step.graph;
         let position = |g: &Graph, v: ValueId| {
             let name = input_name(g, v);
             names
@@ -293,13 +418,18 @@ impl Feeding {
                 batches: None,
             });
         }
-        let batches = Batches::new(batched, size as usize, seed).map_err(|e| {
+        let cannot = |e: String| {
             src.error_at(
                 spec.loc,
                 format!("cannot cut the inputs into batches: {e}"),
                 "in this train item",
             )
-        })?;
+        };
+        let mut batches = Batches::new(batched, size as usize, seed).map_err(cannot)?;
+        let (rank, ranks) = trainer.rank();
+        if ranks > 1 {
+            batches.share(rank, ranks).map_err(cannot)?;
+        }
         Ok(Feeding {
             names,
             inputs,

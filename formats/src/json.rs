@@ -34,6 +34,14 @@ pub fn train_report(
     )
 }
 
+/// `report` (one JSON object and a newline) with one more member, `"name": value`
+/// (`value` already JSON), at its end.
+pub fn with_member(report: &str, name: &str, value: &str) -> String {
+    let body = report.trim_end();
+    let body = body.strip_suffix('}').unwrap_or(body);
+    format!("{body}, {}: {value}}}\n", string(name))
+}
+
 /// `{"NAME": TENSOR, …}` in the given order.
 pub fn tensors(named: &[(&str, &Tensor)]) -> String {
     let entries: Vec<String> = named

@@ -33,8 +33,95 @@ pub struct TrainStep {
     pub slots: Vec<ValueId>,
 }
 
+/// The training step cut in two at the gradients, for data parallelism:
+/// each replica runs [`SplitStep::gradients`] on its share of the batch,
+/// the replicas average what it outputs, and each runs
+/// [`SplitStep::update`] on the averages. Run back to back on one replica,
+/// the two compute what the [`TrainStep`] graph computes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SplitStep {
+    /// Outputs: the loss, the logged values (as [`TrainStep::graph`]'s),
+    /// then the gradient of every trained param, named `{param}/grad`. No updates.
+    pub gradients: Graph,
+    /// Each logged name with its index in `gradients`' outputs.
+    pub log: Vec<(String, usize)>,
+    /// The index of the first gradient in `gradients`' outputs.
+    pub first_gradient: usize,
+    /// Inputs: the gradients, named as `gradients` outputs them; its params
+    /// are the trained params and the optimizer's slots, and its updates
+    /// their new values (clipping, when the train item asks, is done here,
+    /// on the averaged gradients).
+    pub update: Graph,
+}
+
 /// Builds the step graph for training `g` as `spec` says.
 pub fn build_train_step(g: &Graph, spec: &TrainSpec) -> Result<TrainStep, String> {
+    let Differentiated {
+        mut graph,
+        loss,
+        log,
+        grads,
+    } = differentiate(g, spec)?;
+    let (slots, updates) = optimize(&mut graph, spec, &grads)?;
+    graph.updates = updates;
+    graph.outputs = vec![(spec.minimize.clone(), loss)];
+    let log = output_logged(&mut graph, log);
+    Ok(TrainStep {
+        graph,
+        loss,
+        log,
+        grads,
+        slots,
+    })
+}
+
+/// Builds the training step for `g` as `spec` says, cut at the gradients.
+pub fn build_split_train_step(g: &Graph, spec: &TrainSpec) -> Result<SplitStep, String> {
+    let Differentiated {
+        mut graph,
+        loss,
+        log,
+        grads,
+    } = differentiate(g, spec)?;
+    graph.outputs = vec![(spec.minimize.clone(), loss)];
+    let log = output_logged(&mut graph, log);
+    let first_gradient = graph.outputs.len();
+    let mut update = Graph::new(format!("{}_update", g.name));
+    let mut averaged = Vec::new();
+    for &(w, dw) in &grads {
+        let name = param_name(&graph, w);
+        let grad = format!("{name}/grad");
+        graph.outputs.push((grad.clone(), dw));
+        let Op::Param { init, .. } = &graph.node(w).op else {
+            return Err(format!("`{name}` is not a param"));
+        };
+        let ty = graph.ty(w).clone();
+        let w = update.add_param(&name, ty.clone(), init.clone());
+        averaged.push((w, update.add_input(&grad, ty, None)));
+    }
+    let (_, updates) = optimize(&mut update, spec, &averaged)?;
+    update.updates = updates;
+    Ok(SplitStep {
+        gradients: graph,
+        log,
+        first_gradient,
+        update,
+    })
+}
+
+/// The graph with its gradients: what both forms of the step start from.
+struct Differentiated {
+    /// `g` with its gradient nodes expanded and the gradients of the loss appended.
+    graph: Graph,
+    loss: ValueId,
+    /// Each logged name and its value.
+    log: Vec<(String, ValueId)>,
+    /// Each trained param with its gradient.
+    grads: Vec<(ValueId, ValueId)>,
+}
+
+/// Checks `spec` against `g` and appends the gradient of the loss for every param.
+fn differentiate(g: &Graph, spec: &TrainSpec) -> Result<Differentiated, String> {
     if spec.graph != g.name {
         return Err(format!(
             "the train item is for graph `{}`, not `{}`",
@@ -98,8 +185,24 @@ pub fn build_train_step(g: &Graph, spec: &TrainSpec) -> Result<TrainStep, String
         ));
     }
 
+    Ok(Differentiated {
+        graph,
+        loss,
+        log,
+        grads,
+    })
+}
+
+/// Appends the optimizer's update of every param in `grads` (each with the
+/// gradient to apply) to `graph`: returns the slots it created and the updates.
+#[allow(clippy::type_complexity)]
+fn optimize(
+    graph: &mut Graph,
+    spec: &TrainSpec,
+    grads: &[(ValueId, ValueId)],
+) -> Result<(Vec<ValueId>, Vec<(ValueId, ValueId)>), String> {
     let mut opt = Update {
-        g: &mut graph,
+        g: graph,
         slots: Vec::new(),
         updates: Vec::new(),
         step: None,
@@ -110,19 +213,21 @@ pub fn build_train_step(g: &Graph, spec: &TrainSpec) -> Result<TrainStep, String
     };
     let clipped = match spec.clip_norm {
         Some(c) => opt
-            .clip_by_global_norm(&grads, c)
+            .clip_by_global_norm(grads, c)
             .map_err(|e| format!("clip_norm: {e}"))?,
-        None => grads.clone(),
+        None => grads.to_vec(),
     };
     for &(w, dw) in &clipped {
         opt.apply(&spec.optimizer, w, dw)
             .map_err(|e| format!("optimizer update: {e}"))?;
     }
-    let Update { slots, updates, .. } = opt;
-    graph.updates = updates;
-    graph.outputs = vec![(spec.minimize.clone(), loss)];
-    let log = log
-        .into_iter()
+    Ok((opt.slots, opt.updates))
+}
+
+/// Adds each logged value to `graph`'s outputs (once a name; a logged loss
+/// is the loss output) and returns where each is.
+fn output_logged(graph: &mut Graph, log: Vec<(String, ValueId)>) -> Vec<(String, usize)> {
+    log.into_iter()
         .map(|(name, v)| {
             let i = match graph.outputs.iter().position(|(n, _)| *n == name) {
                 Some(i) => i,
@@ -133,14 +238,7 @@ pub fn build_train_step(g: &Graph, spec: &TrainSpec) -> Result<TrainStep, String
             };
             (name, i)
         })
-        .collect();
-    Ok(TrainStep {
-        graph,
-        loss,
-        log,
-        grads,
-        slots,
-    })
+        .collect()
 }
 
 fn param_name(g: &Graph, p: ValueId) -> String {

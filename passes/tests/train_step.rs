@@ -3,11 +3,12 @@
 //! re-implementation of TensorFlow's optimizers (`golden/optimizers.py`).
 
 use serde_json::Value;
+use std::collections::BTreeMap;
 use tfg_ir::{
     BinaryOp, DType, Data, Graph, Init, Op, Optimizer, ReduceOp, Shape, Tensor, TrainSpec, Type,
     ValueId,
 };
-use tfg_passes::train_step::{build_train_step, TrainStep};
+use tfg_passes::train_step::{build_split_train_step, build_train_step, TrainStep};
 
 fn spec(graph: &str, minimize: &str, optimizer: Optimizer, log: &[&str]) -> TrainSpec {
     TrainSpec {
@@ -235,6 +236,80 @@ fn optimizers_follow_tensorflow_step_by_step() {
                 assert_close(&out[0], &run["loss"][t], &what("loss"));
                 assert_close(&session.params[0], &run["w"][t], &what("w"));
                 assert_close(&session.params[1], &run["b"][t], &what("b"));
+            }
+        }
+    }
+}
+
+/// The step cut at the gradients (what each replica of data-parallel
+/// training runs), its two halves run back to back on params kept by name,
+/// follows the same trajectories as the whole step.
+#[test]
+fn the_split_step_follows_tensorflow_too() {
+    let golden: Value =
+        serde_json::from_str(include_str!("golden/optimizers.json")).expect("golden JSON");
+    for dtype in [DType::F32, DType::F64] {
+        let (g, inputs) = regression(dtype, &golden);
+        for run in golden["runs"].as_array().unwrap() {
+            let opt = optimizer(&run["optimizer"]);
+            let split =
+                build_split_train_step(&g, &spec("regression", "loss", opt.clone(), &[])).unwrap();
+            tfg_ir::verify(&split.gradients).expect("the gradient graph verifies");
+            tfg_ir::verify(&split.update).expect("the update graph verifies");
+            assert!(split.gradients.updates.is_empty());
+            let mut params: BTreeMap<String, Tensor> = BTreeMap::new();
+            for (name, ty, init) in param_names(&split.update) {
+                let value = tfg_ir::init::materialize(&init, &ty, 0, &name).expect("init");
+                params.insert(name, value);
+            }
+            let values = |g: &Graph, params: &BTreeMap<String, Tensor>| -> Vec<Tensor> {
+                param_names(g)
+                    .iter()
+                    .map(|(n, _, _)| params[n].clone())
+                    .collect()
+            };
+            let steps = golden["steps"].as_u64().unwrap() as usize;
+            for t in 0..steps {
+                let what = |v: &str| format!("split {dtype} {opt:?} step {}: {v}", t + 1);
+                let out = tfg_interp::run(
+                    &split.gradients,
+                    &inputs,
+                    &values(&split.gradients, &params),
+                )
+                .expect("the gradients run");
+                assert_close(&out.outputs[0], &run["loss"][t], &what("loss"));
+                let grads = &out.outputs[split.first_gradient..];
+                let names: Vec<&str> = split
+                    .update
+                    .inputs()
+                    .map(|v| match &split.update.node(v).op {
+                        Op::Input { name, .. } => name.as_str(),
+                        _ => unreachable!("inputs() gives inputs"),
+                    })
+                    .collect();
+                let fed: Vec<Tensor> = names
+                    .iter()
+                    .map(|n| {
+                        let i = split
+                            .gradients
+                            .outputs
+                            .iter()
+                            .position(|(o, _)| o == n)
+                            .expect("a gradient output");
+                        out.outputs[i].clone()
+                    })
+                    .collect();
+                assert_eq!(fed.len(), grads.len());
+                let updated = tfg_interp::run(&split.update, &fed, &values(&split.update, &params))
+                    .expect("the update runs");
+                for (&(p, _), value) in split.update.updates.iter().zip(updated.updates) {
+                    let Op::Param { name, .. } = &split.update.node(p).op else {
+                        unreachable!("updates target params")
+                    };
+                    params.insert(name.clone(), value);
+                }
+                assert_close(&params["w"], &run["w"][t], &what("w"));
+                assert_close(&params["b"], &run["b"][t], &what("b"));
             }
         }
     }

@@ -1,6 +1,7 @@
 //! How `tfg train` shows its progress on stderr: a live bar (step, loss,
 //! steps/s) on a terminal, a plain line every tenth of the run otherwise, and
-//! with `--json` nothing but warnings.
+//! with `--json` nothing but warnings; on a rank other than 0 of a
+//! data-parallel run, nothing at all.
 
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::{IsTerminal, Write};
@@ -19,6 +20,8 @@ pub enum Progress {
         every: u64,
     },
     Quiet,
+    /// Not even warnings: another rank reports them.
+    Silent,
 }
 
 impl Progress {
@@ -65,7 +68,7 @@ impl Progress {
                     stderr_line(&format!("step {n}/{}  {}", report.steps, values(report)));
                 }
             }
-            Progress::Quiet => {}
+            Progress::Quiet | Progress::Silent => {}
         }
     }
 
@@ -73,6 +76,7 @@ impl Progress {
     pub fn warn(&self, text: &str) {
         let line = format!("warning: {text}");
         match self {
+            Progress::Silent => {}
             Progress::Bar { bar, .. } if !bar.is_finished() => bar.println(line),
             _ => stderr_line(&line),
         }
@@ -80,7 +84,7 @@ impl Progress {
 
     /// A line of information on stderr after training, unless the output is JSON.
     pub fn note(&self, text: &str) {
-        if !matches!(self, Progress::Quiet) {
+        if !matches!(self, Progress::Quiet | Progress::Silent) {
             stderr_line(text);
         }
     }
@@ -88,7 +92,7 @@ impl Progress {
     /// Ends the bar and says how fast training went.
     pub fn finish(&self, steps: u64, took: Duration) {
         match self {
-            Progress::Quiet => return,
+            Progress::Quiet | Progress::Silent => return,
             Progress::Bar { bar, last, .. } => {
                 bar.finish_and_clear();
                 stderr_line(last);
