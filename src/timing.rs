@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 pub struct Timing {
     pub compile: Duration,
     runs: Vec<Duration>,
+    /// Data-parallel training: the bytes each step all-reduced, and how long each all-reduce took.
+    all_reduce: (usize, Vec<Duration>),
 }
 
 impl Timing {
@@ -18,6 +20,7 @@ impl Timing {
         Timing {
             compile,
             runs: Vec::new(),
+            all_reduce: (0, Vec::new()),
         }
     }
 
@@ -34,42 +37,64 @@ impl Timing {
         self.runs.push(run);
     }
 
-    /// (median, min, max) in milliseconds; the median of an even count is
-    /// the mean of the middle two. Zeros when nothing ran.
-    fn stats(&self) -> (f64, f64, f64) {
-        let mut ms: Vec<f64> = self.runs.iter().map(|d| millis(*d)).collect();
-        ms.sort_by(f64::total_cmp);
-        let n = ms.len();
-        match (ms.first(), ms.last()) {
-            (Some(&min), Some(&max)) => {
-                let median = if n % 2 == 1 {
-                    ms[n / 2]
-                } else {
-                    (ms[n / 2 - 1] + ms[n / 2]) / 2.0
-                };
-                (median, min, max)
-            }
-            _ => (0.0, 0.0, 0.0),
-        }
+    /// Records a step's all-reduce of `bytes`, part of the step's time.
+    pub fn record_all_reduce(&mut self, bytes: usize, took: Duration) {
+        self.all_reduce.0 = bytes;
+        self.all_reduce.1.push(took);
     }
 
-    /// `{"compile_ms": …, "run_ms": {"median": …, "min": …, "max": …}}`.
+    /// `{"compile_ms": …, "run_ms": {"median": …, "min": …, "max": …}}`, and
+    /// `"all_reduce": {"bytes": …, "median_ms": …}` after data-parallel steps.
     pub fn json(&self) -> String {
-        let (median, min, max) = self.stats();
+        let (median, min, max) = stats(&self.runs);
+        let reduced = match &self.all_reduce {
+            (_, took) if took.is_empty() => String::new(),
+            (bytes, took) => format!(
+                ", \"all_reduce\": {{\"bytes\": {bytes}, \"median_ms\": {:?}}}",
+                stats(took).0
+            ),
+        };
         format!(
-            "{{\"compile_ms\": {:?}, \"run_ms\": {{\"median\": {median:?}, \"min\": {min:?}, \"max\": {max:?}}}}}",
+            "{{\"compile_ms\": {:?}, \"run_ms\": {{\"median\": {median:?}, \"min\": {min:?}, \"max\": {max:?}}}{reduced}}}",
             millis(self.compile)
         )
     }
 
-    /// Two lines for people; `per` names what was timed ("run", "step").
+    /// Two lines for people (three after data-parallel steps); `per` names
+    /// what was timed ("run", "step").
     pub fn text(&self, per: &str) -> String {
-        let (median, min, max) = self.stats();
+        let (median, min, max) = stats(&self.runs);
+        let reduced = match &self.all_reduce {
+            (_, took) if took.is_empty() => String::new(),
+            (bytes, took) => format!(
+                "all-reduce: {bytes} bytes a {per}, median {:.3} ms\n",
+                stats(took).0
+            ),
+        };
         format!(
-            "compile: {:.3} ms\n{per}: median {median:.3} ms, min {min:.3} ms, max {max:.3} ms over {} {per}s\n",
+            "compile: {:.3} ms\n{per}: median {median:.3} ms, min {min:.3} ms, max {max:.3} ms over {} {per}s\n{reduced}",
             millis(self.compile),
             self.runs.len()
         )
+    }
+}
+
+/// (median, min, max) of `runs` in milliseconds; the median of an even count
+/// is the mean of the middle two. Zeros when nothing ran.
+fn stats(runs: &[Duration]) -> (f64, f64, f64) {
+    let mut ms: Vec<f64> = runs.iter().map(|d| millis(*d)).collect();
+    ms.sort_by(f64::total_cmp);
+    let n = ms.len();
+    match (ms.first(), ms.last()) {
+        (Some(&min), Some(&max)) => {
+            let median = if n % 2 == 1 {
+                ms[n / 2]
+            } else {
+                (ms[n / 2 - 1] + ms[n / 2]) / 2.0
+            };
+            (median, min, max)
+        }
+        _ => (0.0, 0.0, 0.0),
     }
 }
 
@@ -96,8 +121,8 @@ mod tests {
 
     #[test]
     fn median_of_odd_and_even_counts() {
-        assert_eq!(timing(0, &[5, 1, 3]).stats(), (3.0, 1.0, 5.0));
-        assert_eq!(timing(0, &[4, 1, 2, 8]).stats(), (3.0, 1.0, 8.0));
+        assert_eq!(stats(&timing(0, &[5, 1, 3]).runs), (3.0, 1.0, 5.0));
+        assert_eq!(stats(&timing(0, &[4, 1, 2, 8]).runs), (3.0, 1.0, 8.0));
     }
 
     #[test]

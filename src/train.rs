@@ -118,6 +118,9 @@ fn train_in(args: &TrainArgs, group: &dyn Collective, settled: &mut bool) -> Res
         &mut |report| {
             if let (Some(t), true) = (timing.as_mut(), report.step > 1) {
                 t.record(report.took);
+                if ranks > 1 {
+                    t.record_all_reduce(report.all_reduce.0, report.all_reduce.1);
+                }
             }
             progress.step(report);
             if let Some(Err(e)) = events.as_mut().map(|log| log.step(report)) {

@@ -113,7 +113,9 @@ pub fn prepare(backend: Backend, g: Graph, dumps: &Dumps) -> Result<Executable, 
             Code::Cpu(Box::new(compiled))
         }
         Backend::Cuda => {
-            let device = tfg_ptx::cuda::open().map_err(Error::new)?;
+            // Each process of a machine takes its own GPU (under MPI, by its local rank).
+            let device =
+                tfg_ptx::cuda::open_nth(crate::collective::local_rank()).map_err(Error::new)?;
             let module = ptx_for(&device, &kernel_ir(&graph)?).map_err(failed)?;
             Code::Cuda(Box::new(device.load(&module).map_err(failed)?))
         }

@@ -105,6 +105,15 @@ pub fn launcher() -> Option<(&'static str, usize)> {
         .find_map(|var| Some((var, std::env::var(var).ok()?.parse().ok()?)))
 }
 
+/// This process's index among the ranks on its machine, as the MPI
+/// launchers say it (0 when not launched by one): which GPU it takes.
+pub fn local_rank() -> usize {
+    ["OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "PMIX_LOCAL_RANK"]
+        .into_iter()
+        .find_map(|var| std::env::var(var).ok()?.parse().ok())
+        .unwrap_or(0)
+}
+
 /// The group this process trains in: the MPI world when an MPI launcher
 /// started it, [`Solo`] otherwise. A process launched by MPI in a build
 /// without the `mpi` feature is refused when it has company (one rank alone

@@ -42,6 +42,9 @@ pub struct StepReport<'a> {
     pub first_non_finite: bool,
     /// How long the step ran, not counting compiling it.
     pub took: Duration,
+    /// Data-parallel: the bytes this rank all-reduced in the step, and how
+    /// long the all-reduce took (included in `took`). Zero alone.
+    pub all_reduce: (usize, Duration),
 }
 
 /// Runs `steps` training steps, telling `observe` about each. NaN and
@@ -72,6 +75,7 @@ pub fn train_loop(
             logged,
             first_non_finite: finite_so_far && !finite,
             took: trainer.last_step,
+            all_reduce: trainer.last_all_reduce(),
         });
         finite_so_far &= finite;
         last = outputs.into_iter().next();

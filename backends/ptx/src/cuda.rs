@@ -29,6 +29,13 @@ pub struct Device {
 
 /// The first GPU, or why there is none.
 pub fn open() -> Result<Device, String> {
+    open_nth(0)
+}
+
+/// GPU `n` modulo the number of GPUs (so that several processes of one
+/// machine, numbered from 0, spread over its GPUs and share them when they
+/// outnumber them), or why there is none.
+pub fn open_nth(n: usize) -> Result<Device, String> {
     // Loading the library is the only step that would otherwise panic.
     if !unsafe { cudarc::driver::sys::is_culib_present() } {
         return Err("no CUDA driver found (libcuda.so.1): the cuda backend needs an NVIDIA GPU and its driver".into());
@@ -38,11 +45,15 @@ pub fn open() -> Result<Device, String> {
     if count < 1 {
         return Err("no CUDA device found: the driver is installed, but it sees no GPU".into());
     }
-    let ctx = CudaContext::new(0).map_err(|e| format!("cannot use CUDA device 0: {e}"))?;
+    let ordinal = n % count as usize;
+    let ctx =
+        CudaContext::new(ordinal).map_err(|e| format!("cannot use CUDA device {ordinal}: {e}"))?;
     // Everything runs on one stream, in order: the per-allocation events
     // cudarc would record for cross-stream safety are pure overhead here.
     unsafe { ctx.disable_event_tracking() };
-    let name = ctx.name().unwrap_or_else(|_| "CUDA device 0".into());
+    let name = ctx
+        .name()
+        .unwrap_or_else(|_| format!("CUDA device {ordinal}"));
     let stream = ctx.default_stream();
     Ok(Device { ctx, stream, name })
 }
