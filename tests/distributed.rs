@@ -285,6 +285,44 @@ fn a_batch_the_ranks_cannot_share_is_refused_before_training() {
 }
 
 #[test]
+fn a_rank_that_fails_alone_before_training_says_so_and_every_rank_stops() {
+    let Some(mpirun) = mpirun() else { return };
+    let dir = model("distributed-one-rank-fails", "sgd(lr = 0.1)", 16);
+    // MPMD: rank 0 is fed x.npy, rank 1 a file its machine lacks.
+    let tfg = env!("CARGO_BIN_EXE_tfg");
+    let rank = |x: &str| {
+        vec![
+            "-np".to_string(),
+            "1".into(),
+            tfg.into(),
+            "train".into(),
+            "model.tfg".into(),
+            "--feed".into(),
+            format!("x={x}"),
+            "--save".into(),
+            "never.safetensors".into(),
+        ]
+    };
+    let mut args = vec!["--allow-run-as-root".to_string(), "--oversubscribe".into()];
+    args.extend(rank("x.npy"));
+    args.push(":".into());
+    args.extend(rank("missing.npy"));
+    let (status, stdout, stderr) = run(Command::new(mpirun).args(&args).current_dir(&dir));
+    assert_ne!(status, 0, "{stderr}");
+    assert_eq!(stdout, "");
+    assert!(
+        stderr.contains("error: rank 1 of 2: ") && stderr.contains("missing.npy"),
+        "rank 1 names itself and its trouble:\n{stderr}"
+    );
+    assert!(
+        stderr.contains("error: rank 1 of 2 failed (its message is above); every rank stops"),
+        "rank 0 names the failed rank:\n{stderr}"
+    );
+    assert!(!stderr.contains("step 1/"), "nothing trained:\n{stderr}");
+    assert!(!dir.join("never.safetensors").exists());
+}
+
+#[test]
 fn a_failure_on_rank_zero_after_training_fails_every_rank_and_saves_nothing() {
     let Some(mpirun) = mpirun() else { return };
     let dir = model("distributed-late-failure", "sgd(lr = 0.1)", 16);
