@@ -6,13 +6,14 @@
 //! pass pipeline and code generation, not reading files or feeds.
 
 use std::time::{Duration, Instant};
+use tfg_driver::train::Reduced;
 
 /// What `--bench` measured.
 pub struct Timing {
     pub compile: Duration,
     runs: Vec<Duration>,
-    /// Data-parallel training: the bytes each step all-reduced, and how long each all-reduce took.
-    all_reduce: (usize, Vec<Duration>),
+    /// Data-parallel training: each step's exchange.
+    all_reduce: Vec<Reduced>,
 }
 
 impl Timing {
@@ -20,7 +21,7 @@ impl Timing {
         Timing {
             compile,
             runs: Vec::new(),
-            all_reduce: (0, Vec::new()),
+            all_reduce: Vec::new(),
         }
     }
 
@@ -37,21 +38,28 @@ impl Timing {
         self.runs.push(run);
     }
 
-    /// Records a step's all-reduce of `bytes`, part of the step's time.
-    pub fn record_all_reduce(&mut self, bytes: usize, took: Duration) {
-        self.all_reduce.0 = bytes;
-        self.all_reduce.1.push(took);
+    /// Records a step's exchange, part of the step's time.
+    pub fn record_all_reduce(&mut self, reduced: Reduced) {
+        self.all_reduce.push(reduced);
+    }
+
+    /// The bytes a step all-reduced, and the median wait and all-reduce in ms.
+    fn exchange(&self) -> Option<(usize, f64, f64)> {
+        let last = self.all_reduce.last()?;
+        let waited: Vec<Duration> = self.all_reduce.iter().map(|r| r.waited).collect();
+        let took: Vec<Duration> = self.all_reduce.iter().map(|r| r.took).collect();
+        Some((last.bytes, stats(&waited).0, stats(&took).0))
     }
 
     /// `{"compile_ms": …, "run_ms": {"median": …, "min": …, "max": …}}`, and
-    /// `"all_reduce": {"bytes": …, "median_ms": …}` after data-parallel steps.
+    /// `"all_reduce": {"bytes": …, "median_ms": …, "wait_median_ms": …}`
+    /// after data-parallel steps.
     pub fn json(&self) -> String {
         let (median, min, max) = stats(&self.runs);
-        let reduced = match &self.all_reduce {
-            (_, took) if took.is_empty() => String::new(),
-            (bytes, took) => format!(
-                ", \"all_reduce\": {{\"bytes\": {bytes}, \"median_ms\": {:?}}}",
-                stats(took).0
+        let reduced = match self.exchange() {
+            None => String::new(),
+            Some((bytes, waited, took)) => format!(
+                ", \"all_reduce\": {{\"bytes\": {bytes}, \"median_ms\": {took:?}, \"wait_median_ms\": {waited:?}}}"
             ),
         };
         format!(
@@ -64,11 +72,10 @@ impl Timing {
     /// what was timed ("run", "step").
     pub fn text(&self, per: &str) -> String {
         let (median, min, max) = stats(&self.runs);
-        let reduced = match &self.all_reduce {
-            (_, took) if took.is_empty() => String::new(),
-            (bytes, took) => format!(
-                "all-reduce: {bytes} bytes a {per}, median {:.3} ms\n",
-                stats(took).0
+        let reduced = match self.exchange() {
+            None => String::new(),
+            Some((bytes, waited, took)) => format!(
+                "all-reduce: {bytes} bytes a {per}, median {took:.3} ms (and {waited:.3} ms waiting for the slowest rank)\n"
             ),
         };
         format!(

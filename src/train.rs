@@ -119,7 +119,7 @@ fn train_in(args: &TrainArgs, group: &dyn Collective, settled: &mut bool) -> Res
             if let (Some(t), true) = (timing.as_mut(), report.step > 1) {
                 t.record(report.took);
                 if ranks > 1 {
-                    t.record_all_reduce(report.all_reduce.0, report.all_reduce.1);
+                    t.record_all_reduce(report.all_reduce);
                 }
             }
             progress.step(report);
@@ -142,8 +142,8 @@ fn train_in(args: &TrainArgs, group: &dyn Collective, settled: &mut bool) -> Res
     if ranks > 1 {
         progress.note(&format!(
             "{ranks} ranks; each step all-reduced {} bytes a rank (the last took {:.3} ms)",
-            reduced.0,
-            reduced.1.as_secs_f64() * 1e3
+            reduced.bytes,
+            reduced.took.as_secs_f64() * 1e3
         ));
     }
 

@@ -28,12 +28,13 @@ def main():
     model = os.path.join(data, "w3_batched.tfg")
     open(model, "w").write(source.replace("steps 1", "steps 1\n    batch 128"))
     args = ["train", model, "--feed", f"x={x}", "--feed", f"labels={y}", "--bench", STEPS, "--json"]
-    alone, ranks, reduce_ms, reduce_bytes = [], [], [], 0
+    alone, ranks, reduce_ms, wait_ms, reduce_bytes = [], [], [], [], 0
     for _ in range(ROUNDS):
         alone.append(timing([TFG, *args])["run_ms"]["median"])
         t = timing([*MPIRUN, TFG, *args])
         ranks.append(t["run_ms"]["median"])
         reduce_ms.append(t["all_reduce"]["median_ms"])
+        wait_ms.append(t["all_reduce"]["wait_median_ms"])
         reduce_bytes = t["all_reduce"]["bytes"]
     ratios = [b / a for a, b in zip(alone, ranks)]
     mb = reduce_bytes / 1e6
@@ -45,7 +46,8 @@ def main():
     print(f"| 2 ranks / 1 process | {statistics.median(ratios):.2f} | {min(ratios):.2f}–{max(ratios):.2f} |")
     print(f"\nall-reduce per step: {reduce_bytes} bytes a rank ({mb:.3f} MB), "
           f"median {statistics.median(reduce_ms):.3f} ms "
-          f"({statistics.median(reduce_ms) / mb:.3f} ms/MB)")
+          f"({statistics.median(reduce_ms) / mb:.3f} ms/MB); before it, median "
+          f"{statistics.median(wait_ms):.3f} ms waiting for the slower rank")
 
 
 if __name__ == "__main__":

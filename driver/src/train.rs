@@ -42,9 +42,19 @@ pub struct StepReport<'a> {
     pub first_non_finite: bool,
     /// How long the step ran, not counting compiling it.
     pub took: Duration,
-    /// Data-parallel: the bytes this rank all-reduced in the step, and how
-    /// long the all-reduce took (included in `took`). Zero alone.
-    pub all_reduce: (usize, Duration),
+    /// Data-parallel: this step's all-reduce (zero alone).
+    pub all_reduce: Reduced,
+}
+
+/// One data-parallel step's exchange, as one rank saw it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Reduced {
+    /// The bytes this rank contributed to the all-reduce.
+    pub bytes: usize,
+    /// How long this rank waited for the slowest rank to finish its gradients.
+    pub waited: Duration,
+    /// How long the all-reduce itself took, once every rank had arrived.
+    pub took: Duration,
 }
 
 /// Runs `steps` training steps, telling `observe` about each. NaN and
@@ -111,8 +121,8 @@ struct Replicas<'s> {
     group: &'s dyn Collective,
     /// The update half, prepared at the first step.
     update: Option<Executable>,
-    /// What the last step all-reduced: bytes from this rank, and how long it took.
-    reduced: (usize, Duration),
+    /// The last step's exchange.
+    reduced: Reduced,
 }
 
 impl<'s> Trainer<'s> {
@@ -163,7 +173,7 @@ impl<'s> Trainer<'s> {
             split,
             group,
             update: None,
-            reduced: (0, Duration::ZERO),
+            reduced: Reduced::default(),
         });
         Ok(trainer)
     }
@@ -176,12 +186,11 @@ impl<'s> Trainer<'s> {
         }
     }
 
-    /// What the last step all-reduced: the bytes this rank contributed and
-    /// the time it took (0 and zero when training alone).
-    pub fn last_all_reduce(&self) -> (usize, Duration) {
+    /// The last step's exchange (all zero when training alone).
+    pub fn last_all_reduce(&self) -> Reduced {
         self.replicas
             .as_ref()
-            .map_or((0, Duration::ZERO), |r| r.reduced)
+            .map_or(Reduced::default(), |r| r.reduced)
     }
 
     /// The step graph as built, before specialisation: its inputs are what a step is fed.
@@ -267,9 +276,16 @@ impl<'s> Trainer<'s> {
         let inputs: Vec<Tensor> = order.iter().map(|&j| inputs[j].clone()).collect();
         let params = session.params_for(exe.graph())?;
         let mut outputs = exe.run(&inputs, &params)?.outputs;
+        // The barrier tells waiting for the slowest rank from moving bytes.
+        let arrived = Instant::now();
+        r.group.barrier()?;
         let reducing = Instant::now();
         let bytes = r.group.all_reduce_mean(&mut outputs)?;
-        r.reduced = (bytes, reducing.elapsed());
+        r.reduced = Reduced {
+            bytes,
+            waited: reducing - arrived,
+            took: reducing.elapsed(),
+        };
         let computed = exe.graph();
         let grads = update
             .graph()

@@ -31,6 +31,7 @@ pub use jit::{asm, clif, clif_with, compile, compile_with, Compiled, Outputs};
 pub use object::{object, AotModel, AotParam, AotProgram, Slot};
 use std::fmt;
 pub use tfg_ir::kernel::Program;
+pub use tfg_rt::pool::share_cores;
 
 /// Code generation choices; the defaults are what `tfg` runs.
 #[derive(Clone, Debug, PartialEq, Eq)]

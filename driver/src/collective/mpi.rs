@@ -61,6 +61,11 @@ impl Collective for Mpi {
         Ok(all)
     }
 
+    fn barrier(&self) -> Result<(), Error> {
+        self.world.barrier();
+        Ok(())
+    }
+
     fn abort(&self, code: i32) -> ! {
         self.world.abort(code)
     }

@@ -41,6 +41,22 @@ pub fn in_split_task() -> bool {
     IN_SPLIT_TASK.with(Cell::get)
 }
 
+/// Sizes the pool for a process that shares the machine's cores with
+/// `ways - 1` others (data-parallel ranks on one machine): cores / `ways`
+/// threads, at least one, so the processes do not fight over the cores.
+/// Works only before the pool's first use and when `RAYON_NUM_THREADS` does
+/// not say otherwise; returns whether it did.
+pub fn share_cores(ways: usize) -> bool {
+    if ways < 2 || std::env::var_os("RAYON_NUM_THREADS").is_some() {
+        return false;
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    rayon::ThreadPoolBuilder::new()
+        .num_threads((cores / ways).max(1))
+        .build_global()
+        .is_ok()
+}
+
 /// Runs `program` (a sequence of launches) on a thread of rayon's pool.
 pub fn run_program<R: Send>(program: impl FnOnce() -> R + Send) -> R {
     if rayon::current_num_threads() < 2 || rayon::current_thread_index().is_some() {
