@@ -17,7 +17,7 @@ impl Failure {
     /// `error: MESSAGE`, for errors that have no place in a file.
     pub fn new(message: impl Display) -> Failure {
         Failure {
-            text: format!("error: {message}\n"),
+            text: with_hint(format!("error: {message}\n")),
         }
     }
 
@@ -48,6 +48,14 @@ impl Failure {
     }
 }
 
+/// `text` with what to do instead, where the command line knows it.
+fn with_hint(mut text: String) -> String {
+    if text.contains(tfg_driver::backend::NO_LLVM) {
+        text += "hint: compile with `tfg compile FILE --target ptx -o DIR` where LLVM is, then run `tfg run DIR --backend cuda` here\n";
+    }
+    text
+}
+
 /// Whether diagnostics on stderr get ANSI colours: only on a terminal, and not
 /// when `NO_COLOR` is set (https://no-color.org).
 pub fn color() -> bool {
@@ -55,8 +63,9 @@ pub fn color() -> bool {
 }
 
 impl From<tfg_driver::Error> for Failure {
-    /// Renders the driver's error, in colour on a terminal.
+    /// Renders the driver's error, in colour on a terminal, with what to
+    /// do instead where the command line knows it.
     fn from(e: tfg_driver::Error) -> Failure {
-        Failure::rendered(e.render(color()))
+        Failure::rendered(with_hint(e.render(color())))
     }
 }

@@ -162,8 +162,9 @@ pub fn llvm_ir(_: &tfg_ptx::Program) -> Result<String, String> {
     Err(NO_LLVM.into())
 }
 
-/// Why a build without the `llvm` feature cannot compile for the GPU.
-pub const NO_LLVM: &str = "this tfg was built without LLVM (cargo feature `llvm`), so it cannot generate PTX; compile with `tfg compile FILE --target ptx -o DIR` where LLVM is, then run `tfg run DIR --backend cuda` here";
+/// Why a build without the `llvm` feature cannot compile for the GPU. (A
+/// caller says how its users compile elsewhere; the driver cannot know.)
+pub const NO_LLVM: &str = "this tfg was built without LLVM (cargo feature `llvm`), so it cannot generate PTX; a PTX module compiled by a build with LLVM runs here";
 
 /// An error for a backend this machine (or this build) cannot run a graph
 /// on, before any work is done.
