@@ -284,12 +284,12 @@ impl DumpOptions {
 }
 
 /// Parses `--feed NAME=VALUE`: a `.npy` path, or a literal whose errors
-/// are shown as in a file called `--feed NAME`.
+/// are shown as in a file called `--feed NAME`. NAME is what the graph calls
+/// the input: an identifier in a `.tfg` file, any ONNX name (`gpu_0/data_0`)
+/// in an `.onnx` model.
 pub fn feed(s: &str) -> Result<Feed, String> {
     let (name, value) = s.split_once('=').ok_or("expected NAME=VALUE")?;
-    let is_name = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if !is_name {
+    if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(format!("`{name}` is not a name"));
     }
     if value.trim().is_empty() {

@@ -101,14 +101,15 @@ pub fn bind(
     let inputs: Vec<ValueId> = g.inputs().collect();
     let mut fed: BTreeMap<&str, &Feed> = BTreeMap::new();
     for feed in feeds {
-        if !inputs.iter().any(|&v| input_name(g, v) == feed.name) {
+        let name = src.input_name(&feed.name);
+        if !inputs.iter().any(|&v| input_name(g, v) == name) {
             return Err(no_such_input(g, &feed.name));
         }
-        if fed.insert(&feed.name, feed).is_some() {
-            let loc = g.lookup(&feed.name).and_then(|v| g.node(v).loc);
+        if fed.insert(name, feed).is_some() {
+            let loc = g.lookup(name).and_then(|v| g.node(v).loc);
             return Err(src.error_at(
                 loc,
-                format!("input `{}` is fed more than once", feed.name),
+                format!("input `{name}` is fed more than once"),
                 "declared here",
             ));
         }

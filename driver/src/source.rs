@@ -91,6 +91,16 @@ impl Source {
         Ok(module)
     }
 
+    /// The input a feed named `name` is for: in an imported model, an
+    /// input's identifier (as `tfg import` writes it, `gpu_0_data_0`) stands
+    /// for its ONNX name (`gpu_0/data_0`); any other name stands for itself.
+    pub fn input_name<'a>(&'a self, name: &'a str) -> &'a str {
+        self.renames
+            .iter()
+            .find(|(identifier, _)| identifier == name)
+            .map_or(name, |(_, original)| original.as_str())
+    }
+
     /// Whether the file holds Graph IR text rather than `.tfg` source.
     pub fn is_ir(&self) -> bool {
         self.dump_level() == Some(Level::Graph)
