@@ -13,7 +13,8 @@ use std::fmt::Write;
 /// which they can run.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Fusion {
-    /// The kernels, in an order in which they can run (a group's operands come from earlier groups or leaves).
+    /// The kernels, in an order in which they can run (a group's operands come
+    /// from earlier groups or leaves).
     pub groups: Vec<Group>,
     /// The group of each node (by index into `groups`); `None` for inputs,
     /// params, constants and dead nodes.
@@ -23,9 +24,11 @@ pub struct Fusion {
 /// What kind of loop nest a group becomes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum GroupKind {
-    /// A chain of elementwise and index-only ops: one loop over the result's elements.
+    /// A chain of elementwise and index-only ops: one loop over the result's
+    /// elements.
     Elementwise,
-    /// Reductions over the same rows, with their elementwise producers and consumers.
+    /// Reductions over the same rows, with their elementwise producers and
+    /// consumers.
     Reduction,
     /// A matmul, done as a library call, with an elementwise epilogue.
     Gemm,

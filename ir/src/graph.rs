@@ -46,11 +46,13 @@ pub struct Node {
     pub op: Op,
     /// The operands, in the op's order; every one an earlier node.
     pub args: Vec<ValueId>,
-    /// The result type, which [`infer`] gives for the op and the operand types (for leaves, the declared type).
+    /// The result type, which [`infer`] gives for the op and the operand types
+    /// (for leaves, the declared type).
     pub ty: Type,
     /// The name the user bound this value to, if any (`y = …`, inputs, params).
     pub name: Option<String>,
-    /// Where in the source the value was defined; `None` for values passes made.
+    /// Where in the source the value was defined; `None` for values passes
+    /// made.
     pub loc: Option<Loc>,
 }
 

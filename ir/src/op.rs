@@ -120,9 +120,11 @@ pub enum BinaryOp {
     Sub,
     /// `a * b`; integers wrap.
     Mul,
-    /// True division for floats; floor division for integers, with `x / 0 == 0`.
+    /// True division for floats; floor division for integers, with
+    /// `x / 0 == 0`.
     Div,
-    /// `a ** b`; for integers a negative exponent gives 0 unless `a` is 1 or -1.
+    /// `a ** b`; for integers a negative exponent gives 0 unless `a` is
+    /// 1 or -1.
     Pow,
     /// numpy `maximum`: the larger operand, a NaN operand wins.
     Maximum,
@@ -198,7 +200,7 @@ impl BinaryOp {
 pub enum ReduceOp {
     /// The sum of the elements (0 for none).
     Sum,
-    /// The sum divided by the number of elements reduced.
+    /// The sum divided by the number of elements reduced; floats only.
     Mean,
     /// The largest element; a NaN wins.
     Max,
@@ -218,7 +220,8 @@ impl ReduceOp {
         ReduceOp::Prod,
     ];
 
-    /// The reduction's name in the text form (`sum`, …); the op is `reduce_` and this.
+    /// The reduction's name in the text form (`sum`, …); the op is `reduce_`
+    /// and this.
     pub fn name(self) -> &'static str {
         match self {
             ReduceOp::Sum => "sum",
@@ -257,7 +260,8 @@ pub enum Init {
     Normal {
         /// The distribution's mean; finite.
         mean: f64,
-        /// The distribution's standard deviation (not variance); finite, `>= 0`.
+        /// The distribution's standard deviation (not variance); finite
+        /// and `>= 0`.
         std: f64,
     },
     /// Glorot/Xavier uniform over the first two dims.
@@ -272,14 +276,15 @@ pub enum Init {
 pub enum Op {
     /// A placeholder fed at run time, with an optional default feed. No args.
     Input {
-        /// The name feeds refer to it by; unique among the graph's inputs.
+        /// The name feeds refer to it by; unique among inputs and params.
         name: String,
-        /// The value used when the input is not fed; `None` makes a feed required.
+        /// The value used when the input is not fed; `None` makes a feed
+        /// required.
         default: Option<Tensor>,
     },
     /// Trainable state that persists between runs. No args.
     Param {
-        /// The name checkpoints and updates refer to it by; unique among params.
+        /// The name checkpoints refer to it by; unique among inputs and params.
         name: String,
         /// How its first value is made.
         init: Init,
@@ -347,7 +352,8 @@ pub enum Op {
     },
     /// `one_hot(i, depth)`: f32 with a new last axis of size `depth`.
     OneHot {
-        /// Size of the new axis; an index outside `0..depth` gives a row of zeros.
+        /// Size of the new axis; an index outside `0..depth` gives a row of
+        /// zeros.
         depth: u64,
     },
     /// Convert elements to another dtype.

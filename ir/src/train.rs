@@ -18,7 +18,8 @@ pub enum Optimizer {
     Momentum {
         /// The learning rate; positive.
         lr: f64,
-        /// How much of the accumulator is kept each step, in `[0, 1)`; default 0.9.
+        /// How much of the accumulator is kept each step, in `[0, 1)`; default
+        /// 0.9.
         beta: f64,
     },
     /// Adam, bias-corrected as TensorFlow does it: the correction goes into the
@@ -38,18 +39,21 @@ pub enum Optimizer {
     RmsProp {
         /// The learning rate; positive.
         lr: f64,
-        /// Decay of the mean square of the gradients (`rho`), in `[0, 1]`; default 0.9.
+        /// Decay of the mean square of the gradients (`rho`), in `[0, 1]`;
+        /// default 0.9.
         decay: f64,
         /// Momentum of the update, at least 0; default 0.
         momentum: f64,
-        /// Added to the mean square under the square root; positive, default 1e-10.
+        /// Added to the mean square under the square root; positive, default
+        /// 1e-10.
         eps: f64,
     },
     /// `tf.compat.v1.train.AdagradOptimizer`.
     Adagrad {
         /// The learning rate; positive.
         lr: f64,
-        /// The value every accumulator of squared gradients starts at; default 0.1.
+        /// The value every accumulator of squared gradients starts at; default
+        /// 0.1.
         initial_accumulator_value: f64,
     },
 }
@@ -76,7 +80,8 @@ pub struct Decay {
     pub decay_steps: f64,
     /// The factor the rate is multiplied by every `decay_steps` steps.
     pub decay_rate: f64,
-    /// Whether the rate drops in steps (the exponent floored) rather than smoothly.
+    /// Whether the rate drops in steps (the exponent floored) rather than
+    /// smoothly.
     pub staircase: bool,
 }
 

@@ -72,7 +72,8 @@ impl fmt::Display for DType {
 pub enum Dim {
     /// A size fixed when the graph is built.
     Known(u64),
-    /// A size named in the program (`B`), bound later by the feeds or by `--dim`.
+    /// A size named in the program (`B`), bound later by the feeds or by
+    /// `--dim`.
     Sym(String),
 }
 

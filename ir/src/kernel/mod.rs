@@ -124,7 +124,8 @@ pub struct Plan {
 /// One fused group: reads some buffers, writes others.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Kernel {
-    /// The fused group it came from (`k3`), unique in the program; for readers and profiles.
+    /// The fused group it came from (`k3`), unique in the program; for readers
+    /// and profiles.
     pub name: String,
     /// Every buffer the body loads from (or a GEMM reads), ascending.
     pub reads: Vec<BufId>,
@@ -233,7 +234,8 @@ pub enum Expr {
     },
     /// A [`UnaryOp`] on one element, with its Graph IR semantics.
     Unary(UnaryOp, Box<Expr>),
-    /// A [`BinaryOp`] on two elements of one dtype, with its Graph IR semantics (no broadcasting).
+    /// A [`BinaryOp`] on two elements of one dtype, with its Graph IR semantics
+    /// (no broadcasting).
     Binary(BinaryOp, Box<Expr>, Box<Expr>),
     /// `cond ? a : b`; both sides are evaluated (they have no effects).
     Select(Box<Expr>, Box<Expr>, Box<Expr>),
@@ -353,11 +355,13 @@ pub struct Gemm {
 pub struct MatRef {
     /// The buffer holding the matrices.
     pub buf: BufId,
-    /// Element offset of the first matrix; may depend on enclosing loop variables.
+    /// Element offset of the first matrix; may depend on enclosing loop
+    /// variables.
     pub offset: Index,
     /// Leading dimension: elements between consecutive rows as stored.
     pub ld: u64,
-    /// Elements between consecutive matrices of the batch; 0 repeats one matrix.
+    /// Elements between consecutive matrices of the batch; 0 repeats one
+    /// matrix.
     pub stride: u64,
 }
 
