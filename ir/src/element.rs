@@ -15,25 +15,35 @@ use crate::{BinaryOp, DType, Data, UnaryOp};
 
 /// A Rust type that stores one [`DType`]'s elements in a [`Data`] buffer.
 pub trait Elem: Copy + PartialEq + 'static {
+    /// The elements of `d`, if it holds this type; `None` for another dtype.
     fn slice(d: &Data) -> Option<&[Self]>;
+    /// A [`Data`] buffer holding `v`.
     fn wrap(v: Vec<Self>) -> Data;
 }
 
 /// Numeric elements: everything but bool.
 pub trait Num: Elem + PartialOrd {
+    /// The additive identity.
     const ZERO: Self;
+    /// The multiplicative identity.
     const ONE: Self;
+    /// `self + o`; integers wrap.
     fn add(self, o: Self) -> Self;
+    /// `self - o`; integers wrap.
     fn sub(self, o: Self) -> Self;
+    /// `self * o`; integers wrap.
     fn mul(self, o: Self) -> Self;
     /// True division for floats; floor division for integers, with `x // 0 == 0`.
     fn div(self, o: Self) -> Self;
     /// For integers, a negative exponent gives 0 unless the base is 1 or -1.
     fn pow(self, o: Self) -> Self;
+    /// `-self`; integers wrap (`-MIN == MIN`).
     fn neg(self) -> Self;
+    /// `|self|`; integers wrap (`abs(MIN) == MIN`).
     fn abs(self) -> Self;
     /// -1, 0 or 1 (NaN stays NaN).
     fn sign(self) -> Self;
+    /// Whether this is a NaN; always false for integers.
     fn is_nan(self) -> bool;
 
     /// numpy `maximum`: a NaN operand wins.
@@ -54,6 +64,7 @@ pub trait Num: Elem + PartialOrd {
         }
     }
 
+    /// `self * self`; integers wrap.
     fn square(self) -> Self {
         self.mul(self)
     }
@@ -66,21 +77,31 @@ pub trait Num: Elem + PartialOrd {
 
 /// Floating-point elements: the transcendental functions.
 pub trait Float: Num {
+    /// `e^self`.
     fn exp(self) -> Self;
+    /// The natural logarithm; NaN below 0, -inf at 0.
     fn ln(self) -> Self;
+    /// The square root; NaN below 0.
     fn sqrt(self) -> Self;
+    /// The hyperbolic tangent.
     fn tanh(self) -> Self;
+    /// The sine, of an angle in radians.
     fn sin(self) -> Self;
+    /// The cosine, of an angle in radians.
     fn cos(self) -> Self;
+    /// Rounds towards -inf.
     fn floor(self) -> Self;
+    /// Rounds towards +inf.
     fn ceil(self) -> Self;
     /// `n` rounded to this type, for means.
     fn from_count(n: usize) -> Self;
 
+    /// `1 / sqrt(self)`, computed as the two operations.
     fn rsqrt(self) -> Self {
         Self::ONE.div(self.sqrt())
     }
 
+    /// `1 / self`; ±inf at ±0.
     fn reciprocal(self) -> Self {
         Self::ONE.div(self)
     }

@@ -13,6 +13,8 @@ use std::fmt::Write;
 /// which they can run.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Fusion {
+    /// The kernels, in an order in which they can run (a group's operands come
+    /// from earlier groups or leaves).
     pub groups: Vec<Group>,
     /// The group of each node (by index into `groups`); `None` for inputs,
     /// params, constants and dead nodes.
@@ -22,9 +24,15 @@ pub struct Fusion {
 /// What kind of loop nest a group becomes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum GroupKind {
+    /// A chain of elementwise and index-only ops: one loop over the result's
+    /// elements.
     Elementwise,
+    /// Reductions over the same rows, with their elementwise producers and
+    /// consumers.
     Reduction,
+    /// A matmul, done as a library call, with an elementwise epilogue.
     Gemm,
+    /// A concat, writing each operand's slice.
     Concat,
     /// A reshape of a value in memory: no kernel, the same buffer.
     View,
@@ -33,6 +41,7 @@ pub enum GroupKind {
 }
 
 impl GroupKind {
+    /// The kind's name in the fused text form (`elementwise`, `gemm`, …).
     pub fn name(self) -> &'static str {
         match self {
             GroupKind::Elementwise => "elementwise",
@@ -50,6 +59,7 @@ impl GroupKind {
 pub struct Group {
     /// `k3` for kernels (numbered in execution order), `v1` for views.
     pub name: String,
+    /// What loop nest the group becomes.
     pub kind: GroupKind,
     /// In topological order.
     pub members: Vec<ValueId>,
@@ -73,6 +83,7 @@ pub struct Summary {
 }
 
 impl Fusion {
+    /// Counts the ops and groups of the partition.
     pub fn summary(&self) -> Summary {
         let mut by_kind: Vec<(GroupKind, usize)> = Vec::new();
         for grp in &self.groups {

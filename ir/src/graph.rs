@@ -17,6 +17,7 @@ use std::fmt;
 pub struct ValueId(pub u32);
 
 impl ValueId {
+    /// The index of the node computing this value in [`Graph::nodes`].
     pub fn index(self) -> usize {
         self.0 as usize
     }
@@ -32,25 +33,35 @@ impl fmt::Display for ValueId {
 /// example a feed that does not fit) can still point at the source.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Loc {
+    /// Line, from 1.
     pub line: u32,
+    /// Column, from 1.
     pub col: u32,
 }
 
 /// One SSA value: the op that computes it, its operands and its type.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Node {
+    /// The operation; its attributes live in the op.
     pub op: Op,
+    /// The operands, in the op's order; every one an earlier node.
     pub args: Vec<ValueId>,
+    /// The result type, which [`infer`] gives for the op and the operand types
+    /// (for leaves, the declared type).
     pub ty: Type,
     /// The name the user bound this value to, if any (`y = …`, inputs, params).
     pub name: Option<String>,
+    /// Where in the source the value was defined; `None` for values passes
+    /// made.
     pub loc: Option<Loc>,
 }
 
 /// A data-flow graph: nodes in topological order and the named outputs.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Graph {
+    /// The graph's name in the program (`graph NAME { … }`).
     pub name: String,
+    /// The nodes in topological order; node `i` computes `ValueId(i)`.
     pub nodes: Vec<Node>,
     /// What a run returns, in order: (output name, value).
     pub outputs: Vec<(String, ValueId)>,
@@ -61,6 +72,7 @@ pub struct Graph {
 }
 
 impl Graph {
+    /// An empty graph called `name`.
     pub fn new(name: impl Into<String>) -> Graph {
         Graph {
             name: name.into(),
@@ -124,18 +136,22 @@ impl Graph {
         ValueId((self.nodes.len() - 1) as u32)
     }
 
+    /// The node computing `v`; panics if `v` is not in the graph.
     pub fn node(&self, v: ValueId) -> &Node {
         &self.nodes[v.index()]
     }
 
+    /// The node computing `v`, to change in place; the caller keeps it valid.
     pub fn node_mut(&mut self, v: ValueId) -> &mut Node {
         &mut self.nodes[v.index()]
     }
 
+    /// The type of `v`; panics if `v` is not in the graph.
     pub fn ty(&self, v: ValueId) -> &Type {
         &self.nodes[v.index()].ty
     }
 
+    /// Every value of the graph, in node (topological) order.
     pub fn ids(&self) -> impl DoubleEndedIterator<Item = ValueId> {
         (0..self.nodes.len() as u32).map(ValueId)
     }

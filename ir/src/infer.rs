@@ -12,10 +12,12 @@ use std::fmt;
 /// Operands that do not fit an op.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TypeError {
+    /// Why the operands do not fit, in the user's terms.
     pub message: String,
 }
 
 impl TypeError {
+    /// An error saying `message`.
     pub fn new(message: impl Into<String>) -> TypeError {
         TypeError {
             message: message.into(),

@@ -113,6 +113,7 @@ impl SplitMix64 {
         }
     }
 
+    /// The next 64 random bits of the stream.
     pub fn next_u64(&mut self) -> u64 {
         self.state = self.state.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.state;

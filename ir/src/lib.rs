@@ -11,6 +11,8 @@
 //! round-trip). It must not know about the surface language (`frontend`),
 //! about any pass, or about how a graph is executed (`backends`).
 
+#![warn(missing_docs)]
+
 #[cfg(feature = "arbitrary")]
 pub mod arbitrary;
 pub mod element;

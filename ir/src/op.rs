@@ -11,27 +11,44 @@ use crate::types::{DType, Shape};
 /// Elementwise functions of one operand.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum UnaryOp {
+    /// `-a`; integers wrap.
     Neg,
+    /// `|a|`; integers wrap.
     Abs,
+    /// `e^a`; floats only.
     Exp,
+    /// Natural logarithm; floats only.
     Log,
+    /// Square root; floats only, NaN below 0.
     Sqrt,
+    /// `1 / sqrt(a)`; floats only.
     Rsqrt,
+    /// `a * a`; integers wrap.
     Square,
+    /// Hyperbolic tangent; floats only.
     Tanh,
+    /// `1 / (1 + e^-a)`; floats only.
     Sigmoid,
+    /// `maximum(a, 0)`; NaN stays NaN, gradient 0 at 0.
     Relu,
+    /// Sine, in radians; floats only.
     Sin,
+    /// Cosine, in radians; floats only.
     Cos,
+    /// Round towards -inf; floats only.
     Floor,
+    /// Round towards +inf; floats only.
     Ceil,
+    /// -1, 0 or 1 in the operand's dtype; NaN stays NaN.
     Sign,
+    /// `1 / a`; floats only.
     Reciprocal,
     /// Logical not, on `bool` only.
     Not,
 }
 
 impl UnaryOp {
+    /// Every unary op, in the order of the variants.
     pub const ALL: [UnaryOp; 17] = [
         UnaryOp::Neg,
         UnaryOp::Abs,
@@ -52,6 +69,7 @@ impl UnaryOp {
         UnaryOp::Not,
     ];
 
+    /// The op's name in the text form (`neg`, `rsqrt`, …).
     pub fn name(self) -> &'static str {
         match self {
             UnaryOp::Neg => "neg",
@@ -74,6 +92,7 @@ impl UnaryOp {
         }
     }
 
+    /// The op the text form calls `s`, if any.
     pub fn from_name(s: &str) -> Option<UnaryOp> {
         UnaryOp::ALL.into_iter().find(|o| o.name() == s)
     }
@@ -95,22 +114,38 @@ impl UnaryOp {
 /// Elementwise functions of two operands, with numpy broadcasting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum BinaryOp {
+    /// `a + b`; integers wrap.
     Add,
+    /// `a - b`; integers wrap.
     Sub,
+    /// `a * b`; integers wrap.
     Mul,
+    /// True division for floats; floor division for integers, with
+    /// `x / 0 == 0`.
     Div,
+    /// `a ** b`; for integers a negative exponent gives 0 unless `a` is
+    /// 1 or -1.
     Pow,
+    /// numpy `maximum`: the larger operand, a NaN operand wins.
     Maximum,
+    /// numpy `minimum`: the smaller operand, a NaN operand wins.
     Minimum,
+    /// `a < b`, giving `bool`.
     Lt,
+    /// `a <= b`, giving `bool`.
     Le,
+    /// `a > b`, giving `bool`.
     Gt,
+    /// `a >= b`, giving `bool`.
     Ge,
+    /// `a == b`, giving `bool`.
     Eq,
+    /// `a != b`, giving `bool`.
     Ne,
 }
 
 impl BinaryOp {
+    /// Every binary op, in the order of the variants.
     pub const ALL: [BinaryOp; 13] = [
         BinaryOp::Add,
         BinaryOp::Sub,
@@ -127,6 +162,7 @@ impl BinaryOp {
         BinaryOp::Ne,
     ];
 
+    /// The op's name in the text form (`add`, `maximum`, `lt`, …).
     pub fn name(self) -> &'static str {
         match self {
             BinaryOp::Add => "add",
@@ -145,6 +181,7 @@ impl BinaryOp {
         }
     }
 
+    /// The op the text form calls `s`, if any.
     pub fn from_name(s: &str) -> Option<BinaryOp> {
         BinaryOp::ALL.into_iter().find(|o| o.name() == s)
     }
@@ -161,14 +198,20 @@ impl BinaryOp {
 /// Reductions over a set of axes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ReduceOp {
+    /// The sum of the elements (0 for none).
     Sum,
+    /// The sum divided by the number of elements reduced; floats only.
     Mean,
+    /// The largest element; a NaN wins.
     Max,
+    /// The smallest element; a NaN wins.
     Min,
+    /// The product of the elements (1 for none); integers wrap.
     Prod,
 }
 
 impl ReduceOp {
+    /// Every reduction, in the order of the variants.
     pub const ALL: [ReduceOp; 5] = [
         ReduceOp::Sum,
         ReduceOp::Mean,
@@ -177,6 +220,8 @@ impl ReduceOp {
         ReduceOp::Prod,
     ];
 
+    /// The reduction's name in the text form (`sum`, …); the op is `reduce_`
+    /// and this.
     pub fn name(self) -> &'static str {
         match self {
             ReduceOp::Sum => "sum",
@@ -187,6 +232,7 @@ impl ReduceOp {
         }
     }
 
+    /// The reduction the text form calls `s` (without `reduce_`), if any.
     pub fn from_name(s: &str) -> Option<ReduceOp> {
         ReduceOp::ALL.into_iter().find(|o| o.name() == s)
     }
@@ -197,15 +243,25 @@ impl ReduceOp {
 pub enum Init {
     /// A literal; a scalar fills the shape.
     Literal(Tensor),
+    /// Every element 0.
     Zeros,
+    /// Every element 1.
     Ones,
+    /// Every element this value, converted to the param's dtype.
     Full(f64),
+    /// Independent draws from the uniform distribution between `lo` and `hi`.
     Uniform {
+        /// Lower bound; finite and at most `hi`.
         lo: f64,
+        /// Upper bound; finite.
         hi: f64,
     },
+    /// Independent draws from a normal distribution.
     Normal {
+        /// The distribution's mean; finite.
         mean: f64,
+        /// The distribution's standard deviation (not variance); finite
+        /// and `>= 0`.
         std: f64,
     },
     /// Glorot/Xavier uniform over the first two dims.
@@ -220,12 +276,17 @@ pub enum Init {
 pub enum Op {
     /// A placeholder fed at run time, with an optional default feed. No args.
     Input {
+        /// The name feeds refer to it by; unique among inputs and params.
         name: String,
+        /// The value used when the input is not fed; `None` makes a feed
+        /// required.
         default: Option<Tensor>,
     },
     /// Trainable state that persists between runs. No args.
     Param {
+        /// The name checkpoints refer to it by; unique among inputs and params.
         name: String,
+        /// How its first value is made.
         init: Init,
     },
     /// A constant tensor. No args.
@@ -238,49 +299,66 @@ pub enum Op {
     Select,
     /// Reduce `axes` (sorted, unique); keeps them as size 1 if `keepdims`.
     Reduce {
+        /// The reduction applied.
         op: ReduceOp,
+        /// The operand axes reduced over: sorted, unique, in range.
         axes: Vec<usize>,
+        /// Whether reduced axes stay as size 1 rather than being removed.
         keepdims: bool,
     },
     /// Index of the max / min along `axis` (first on ties); gives `i32`.
     ArgMax {
+        /// The axis searched; it is removed from the result.
         axis: usize,
     },
+    /// Index of the min along `axis` (first on ties); gives `i32`.
     ArgMin {
+        /// The axis searched; it is removed from the result.
         axis: usize,
     },
     /// numpy `matmul`: 1-D, 2-D and batched with broadcast leading dims.
     MatMul,
     /// Permute axes: result dim `i` is operand dim `perm[i]`.
     Transpose {
+        /// A permutation of `0..rank`.
         perm: Vec<usize>,
     },
     /// Same elements, new shape (no `-1`; resolved by the builder).
     Reshape {
+        /// The result shape: same element count as the operand.
         shape: Shape,
     },
     /// numpy `broadcast_to`.
     BroadcastTo {
+        /// The result shape, which the operand's broadcasts to (numpy rules).
         shape: Shape,
     },
     /// numpy basic slicing with non-negative steps: result element `i` along
     /// axis `a` is operand element `start[a] + step[a] * i`; `shape` is the
     /// result's shape (a symbolic dim only where the whole axis is kept).
     Slice {
+        /// Index of the first element taken, per operand axis.
         start: Vec<u64>,
+        /// Distance between taken elements, per operand axis; at least 1.
         step: Vec<u64>,
+        /// The result's shape: elements taken per axis; a symbolic dim only
+        /// where the whole axis is kept (start 0, step 1).
         shape: Shape,
     },
     /// Join the operands along `axis`.
     Concat {
+        /// The axis joined along; the operands agree on every other dim.
         axis: usize,
     },
     /// `one_hot(i, depth)`: f32 with a new last axis of size `depth`.
     OneHot {
+        /// Size of the new axis; an index outside `0..depth` gives a row of
+        /// zeros.
         depth: u64,
     },
     /// Convert elements to another dtype.
     Cast {
+        /// The dtype converted to, with numpy `astype` semantics.
         to: DType,
     },
     /// `grad(y, x)`: args `[y, x]`; replaced by the autodiff pass before execution.

@@ -7,14 +7,20 @@ use crate::types::{DType, Shape, Type};
 /// Row-major element storage, one variant per [`DType`].
 #[derive(Clone, Debug, PartialEq)]
 pub enum Data {
+    /// Elements of an `f32` tensor.
     F32(Vec<f32>),
+    /// Elements of an `f64` tensor.
     F64(Vec<f64>),
+    /// Elements of an `i32` tensor.
     I32(Vec<i32>),
+    /// Elements of an `i64` tensor.
     I64(Vec<i64>),
+    /// Elements of a `bool` tensor.
     Bool(Vec<bool>),
 }
 
 impl Data {
+    /// The dtype of the elements held.
     pub fn dtype(&self) -> DType {
         match self {
             Data::F32(_) => DType::F32,
@@ -25,6 +31,7 @@ impl Data {
         }
     }
 
+    /// The number of elements.
     pub fn len(&self) -> usize {
         match self {
             Data::F32(v) => v.len(),
@@ -35,6 +42,7 @@ impl Data {
         }
     }
 
+    /// Whether there are no elements.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -67,7 +75,9 @@ impl Data {
 /// A concrete tensor.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Tensor {
+    /// The dims, all known; empty for a scalar.
     pub shape: Vec<usize>,
+    /// The elements in row-major order; as many as the dims' product.
     pub data: Data,
 }
 
@@ -77,6 +87,7 @@ impl Tensor {
         (shape.iter().product::<usize>() == data.len()).then_some(Tensor { shape, data })
     }
 
+    /// The `f32` scalar `x`.
     pub fn scalar_f32(x: f32) -> Tensor {
         Tensor {
             shape: vec![],
@@ -111,14 +122,17 @@ impl Tensor {
         Some(Tensor { shape, data })
     }
 
+    /// The dtype of the elements.
     pub fn dtype(&self) -> DType {
         self.data.dtype()
     }
 
+    /// The number of elements.
     pub fn numel(&self) -> usize {
         self.data.len()
     }
 
+    /// The tensor's IR type: its dtype and its (known) shape.
     pub fn ty(&self) -> Type {
         Type::new(
             self.dtype(),

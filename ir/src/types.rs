@@ -9,16 +9,23 @@ use std::fmt;
 /// The element type of a tensor: the five dtypes the language has.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum DType {
+    /// 32-bit IEEE float.
     F32,
+    /// 64-bit IEEE float.
     F64,
+    /// 32-bit signed integer; arithmetic wraps.
     I32,
+    /// 64-bit signed integer; arithmetic wraps.
     I64,
+    /// Truth value, one byte per element.
     Bool,
 }
 
 impl DType {
+    /// Every dtype, in the order of the variants.
     pub const ALL: [DType; 5] = [DType::F32, DType::F64, DType::I32, DType::I64, DType::Bool];
 
+    /// The dtype's name in the language and the text form (`f32`, …).
     pub fn name(self) -> &'static str {
         match self {
             DType::F32 => "f32",
@@ -29,14 +36,17 @@ impl DType {
         }
     }
 
+    /// The dtype the language calls `s`, if any.
     pub fn from_name(s: &str) -> Option<DType> {
         DType::ALL.into_iter().find(|d| d.name() == s)
     }
 
+    /// `f32` or `f64`: the dtypes that carry gradients.
     pub fn is_float(self) -> bool {
         matches!(self, DType::F32 | DType::F64)
     }
 
+    /// `i32` or `i64`.
     pub fn is_int(self) -> bool {
         matches!(self, DType::I32 | DType::I64)
     }
@@ -60,11 +70,15 @@ impl fmt::Display for DType {
 /// One dimension of a shape.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Dim {
+    /// A size fixed when the graph is built.
     Known(u64),
+    /// A size named in the program (`B`), bound later by the feeds or by
+    /// `--dim`.
     Sym(String),
 }
 
 impl Dim {
+    /// The size, if it is known.
     pub fn known(self: &Dim) -> Option<u64> {
         match self {
             Dim::Known(n) => Some(*n),
@@ -93,14 +107,17 @@ impl fmt::Display for Dim {
 pub struct Shape(pub Vec<Dim>);
 
 impl Shape {
+    /// The shape of rank 0.
     pub fn scalar() -> Shape {
         Shape(Vec::new())
     }
 
+    /// A shape of known dims.
     pub fn known(dims: &[u64]) -> Shape {
         Shape(dims.iter().map(|&d| Dim::Known(d)).collect())
     }
 
+    /// The number of dims.
     pub fn rank(&self) -> usize {
         self.0.len()
     }
@@ -130,6 +147,7 @@ impl Shape {
             .try_fold(1u64, |acc, n| acc.checked_mul(n))
     }
 
+    /// Whether any dim is a name rather than a size.
     pub fn is_symbolic(&self) -> bool {
         self.0.iter().any(|d| matches!(d, Dim::Sym(_)))
     }
@@ -151,15 +169,19 @@ impl fmt::Display for Shape {
 /// The type of a value: element type and shape.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Type {
+    /// The element type.
     pub dtype: DType,
+    /// The dims, possibly symbolic.
     pub shape: Shape,
 }
 
 impl Type {
+    /// The type of `dtype` elements in `shape`.
     pub fn new(dtype: DType, shape: Shape) -> Type {
         Type { dtype, shape }
     }
 
+    /// The rank-0 type of `dtype`.
     pub fn scalar(dtype: DType) -> Type {
         Type {
             dtype,

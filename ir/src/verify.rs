@@ -17,7 +17,10 @@ use std::fmt;
 /// A broken invariant, naming the value it was found at (if any).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VerifyError {
+    /// The value where the broken invariant was found; `None` for the graph as
+    /// a whole (an output or update, say).
     pub value: Option<ValueId>,
+    /// What is wrong.
     pub message: String,
 }
 

@@ -19,15 +19,31 @@ use tfg_ir::{
 #[derive(Clone, Debug, PartialEq)]
 pub enum AutodiffError {
     /// The differentiated value is not a float scalar.
-    NotFloatScalar { y: String, ty: Type },
+    NotFloatScalar {
+        /// The value's name, or its id where it has none.
+        y: String,
+        /// The type it has instead.
+        ty: Type,
+    },
     /// A value to differentiate with respect to is not a float.
-    NotFloat { x: String, ty: Type },
+    NotFloat {
+        /// The value's name, or its id where it has none.
+        x: String,
+        /// The type it has instead.
+        ty: Type,
+    },
     /// A value id that is not in the graph.
     NoSuchValue(ValueId),
     /// The path from `x` to `y` runs through a `grad` that is not expanded yet.
     UnexpandedGrad(String),
     /// A gradient op failed its type rule: a bug in the rule for `op`.
-    Rule { op: String, error: TypeError },
+    Rule {
+        /// The name of the op whose gradient rule failed (`zeros` for the
+        /// zero gradient of a value `y` does not depend on).
+        op: String,
+        /// What the type rule of the emitted op rejected.
+        error: TypeError,
+    },
 }
 
 impl fmt::Display for AutodiffError {

@@ -36,6 +36,8 @@ enum Fact {
 pub struct NotRowIndependent {
     /// The value's name, or its op where it has none.
     pub value: String,
+    /// Why it breaks row independence, as a clause about the value
+    /// ("it mixes rows of the batch").
     pub reason: String,
 }
 

@@ -5,6 +5,8 @@
 
 use tfg_ir::Graph;
 
+/// Removes from `g` every node that no output or update depends on, keeping
+/// all inputs and params; leaves `g` untouched when everything is live.
 pub fn dce(g: &mut Graph) {
     let live = g.live();
     if live.iter().any(|l| !l) {

@@ -8,6 +8,8 @@
 //! one place ([`run_pipeline`]), as LLVM's `-print-after-all` does. This crate
 //! must not know about the surface language or about how a program is executed.
 
+#![warn(missing_docs)]
+
 pub mod autodiff;
 pub mod batch_safety;
 pub mod dce;
@@ -66,12 +68,17 @@ impl Level {
 /// A program at one of the [`Level`]s.
 #[derive(Clone, Debug)]
 pub enum Ir {
+    /// Graph IR: the output of the frontend and of the Graph IR rewrites.
     Graph(Graph),
+    /// Graph IR with the partition into kernels that `fuse` chose; the
+    /// graph itself is unchanged by fusion.
     Fused(Graph, Fusion),
+    /// Kernel IR: the output of `lower` and of the Kernel IR passes.
     Kernel(Program),
 }
 
 impl Ir {
+    /// The level this IR is at.
     pub fn level(&self) -> Level {
         match self {
             Ir::Graph(_) => Level::Graph,
@@ -153,10 +160,13 @@ pub struct Pass {
     pub name: &'static str,
     /// One line for `--list-passes`.
     pub summary: &'static str,
+    /// What the pass does; fixes its [`input`](Pass::input) and
+    /// [`output`](Pass::output) levels.
     pub transform: Transform,
 }
 
 impl Pass {
+    /// The level the pass expects: [`run`](Pass::run) refuses IR at any other.
     pub fn input(&self) -> Level {
         match self.transform {
             Transform::Graph(_) | Transform::Fuse => Level::Graph,
@@ -165,6 +175,7 @@ impl Pass {
         }
     }
 
+    /// The level of the IR the pass returns.
     pub fn output(&self) -> Level {
         match self.transform {
             Transform::Graph(_) => Level::Graph,
@@ -306,7 +317,9 @@ pub fn find(name: &str) -> Option<Pass> {
 /// A pass failed, or left IR its verifier rejects.
 #[derive(Debug)]
 pub struct PassError {
+    /// The [`Pass::name`] of the pass that failed.
     pub pass: &'static str,
+    /// What went wrong, from the pass or the verifier.
     pub message: String,
 }
 
@@ -321,7 +334,9 @@ impl std::error::Error for PassError {}
 /// How long one pass took.
 #[derive(Clone, Debug)]
 pub struct PassTime {
+    /// The [`Pass::name`] of the pass.
     pub pass: &'static str,
+    /// Wall-clock time of the pass alone, without the verifier or dumps.
     pub time: Duration,
 }
 

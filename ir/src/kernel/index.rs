@@ -29,6 +29,7 @@ enum Atom {
 }
 
 impl Affine {
+    /// The index that is always `c`.
     pub fn constant(c: u64) -> Affine {
         Affine {
             terms: Vec::new(),
@@ -125,6 +126,7 @@ pub struct Ranges {
 }
 
 impl Ranges {
+    /// No variables declared yet.
     pub fn new() -> Ranges {
         Ranges::default()
     }
@@ -165,12 +167,14 @@ impl Ranges {
         })
     }
 
+    /// `a + b`, simplified with what the ranges prove.
     pub fn add(&self, a: &Affine, b: &Affine) -> Affine {
         let mut terms = a.terms.clone();
         terms.extend(b.terms.iter().cloned());
         self.normalize(terms, a.constant.saturating_add(b.constant))
     }
 
+    /// `a · c`, simplified with what the ranges prove; 0 when `c` is 0.
     pub fn mul(&self, a: &Affine, c: u64) -> Affine {
         if c == 0 {
             return Affine::constant(0);

@@ -46,6 +46,7 @@ pub struct Program {
     pub buffers: Vec<Buffer>,
     /// Run in order; each kernel sees the writes of the ones before it.
     pub kernels: Vec<Kernel>,
+    /// Where each temporary lives in the arena.
     pub plan: Plan,
 }
 
@@ -54,6 +55,7 @@ pub struct Program {
 pub struct BufId(pub u32);
 
 impl BufId {
+    /// The position of the buffer in [`Program::buffers`].
     pub fn index(self) -> usize {
         self.0 as usize
     }
@@ -62,10 +64,12 @@ impl BufId {
 /// A flat, row-major array of one dtype.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Buffer {
+    /// The element type; loads and stores move this dtype.
     pub dtype: DType,
     /// The shape of the tensor it holds. Kernels index the buffer flat; the
     /// shape says how results are handed back, and helps readers.
     pub shape: Vec<u64>,
+    /// Where its memory comes from and who may write it.
     pub role: Role,
     /// The graph value it holds, for readers (`x`, `loss`); not semantic.
     pub name: Option<String>,
@@ -77,6 +81,7 @@ impl Buffer {
         self.shape.iter().product()
     }
 
+    /// Whether it holds no elements (some dim is 0).
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -110,6 +115,7 @@ pub enum Role {
 /// bytes.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Plan {
+    /// Size of the arena in bytes: enough for every temporary at its offset.
     pub arena_bytes: u64,
     /// Byte offset of each buffer, by [`BufId`]: `Some` exactly for temporaries.
     pub offsets: Vec<Option<u64>>,
@@ -118,11 +124,14 @@ pub struct Plan {
 /// One fused group: reads some buffers, writes others.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Kernel {
+    /// The fused group it came from (`k3`), unique in the program; for readers
+    /// and profiles.
     pub name: String,
     /// Every buffer the body loads from (or a GEMM reads), ascending.
     pub reads: Vec<BufId>,
     /// Every buffer the body stores to (or a GEMM writes), ascending.
     pub writes: Vec<BufId>,
+    /// The statements, run in order.
     pub body: Vec<Stmt>,
 }
 
@@ -169,23 +178,38 @@ impl LoopKind {
 pub enum Stmt {
     /// `for var in 0..extent { body }`, its iterations related as `kind` says.
     Loop {
+        /// The loop variable, bound in `body` only.
         var: Var,
+        /// Number of iterations; the variable runs over `0..extent`.
         extent: u64,
+        /// What the loop promises about its iterations.
         kind: LoopKind,
+        /// Run once per iteration.
         body: Vec<Stmt>,
     },
     /// Defines `local`, of type `dtype`, as `value`.
     Let {
+        /// The local defined; visible in the rest of the enclosing block.
         local: Local,
+        /// Its type, which must be `value`'s.
         dtype: DType,
+        /// The value it holds.
         value: Expr,
     },
     /// Overwrites a local defined in an enclosing block (reduction accumulators).
-    Assign { local: Local, value: Expr },
+    Assign {
+        /// The accumulator overwritten; its type does not change.
+        local: Local,
+        /// The new value, of the local's type.
+        value: Expr,
+    },
     /// `buf[index] = value`.
     Store {
+        /// The buffer written; a kernel writes no input, param or constant.
         buf: BufId,
+        /// The element written, flat (row-major), in range of `buf`.
         index: Index,
+        /// The value written, of `buf`'s dtype.
         value: Expr,
     },
     /// A matrix product done by a library routine.
@@ -195,16 +219,23 @@ pub enum Stmt {
 /// A scalar expression. Evaluation has no side effects.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Expr {
+    /// A constant.
     Const(Scalar),
+    /// The value of a local defined earlier.
     Local(Local),
     /// The value of an index expression, as `i64`.
     Index(Index),
     /// `buf[index]`.
     Load {
+        /// The buffer read.
         buf: BufId,
+        /// The element read, flat (row-major), in range of `buf`.
         index: Index,
     },
+    /// A [`UnaryOp`] on one element, with its Graph IR semantics.
     Unary(UnaryOp, Box<Expr>),
+    /// A [`BinaryOp`] on two elements of one dtype, with its Graph IR semantics
+    /// (no broadcasting).
     Binary(BinaryOp, Box<Expr>, Box<Expr>),
     /// `cond ? a : b`; both sides are evaluated (they have no effects).
     Select(Box<Expr>, Box<Expr>, Box<Expr>),
@@ -215,14 +246,20 @@ pub enum Expr {
 /// A typed constant.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Scalar {
+    /// An `f32` constant.
     F32(f32),
+    /// An `f64` constant.
     F64(f64),
+    /// An `i32` constant.
     I32(i32),
+    /// An `i64` constant.
     I64(i64),
+    /// A `bool` constant.
     Bool(bool),
 }
 
 impl Scalar {
+    /// The constant's element type.
     pub fn dtype(self) -> DType {
         match self {
             Scalar::F32(_) => DType::F32,
@@ -261,12 +298,17 @@ impl Scalar {
 /// backend can strength-reduce them).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Index {
+    /// A constant.
     Const(u64),
+    /// The current iteration of an enclosing loop.
     Var(Var),
+    /// Sum.
     Add(Box<Index>, Box<Index>),
+    /// Product with a constant.
     Mul(Box<Index>, u64),
     /// Floor division.
     Div(Box<Index>, u64),
+    /// Remainder by a positive constant.
     Rem(Box<Index>, u64),
 }
 
@@ -282,16 +324,27 @@ pub enum Index {
 /// take `alpha == 1`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Gemm {
+    /// Rows of `op(a)` and of `c`.
     pub m: u64,
+    /// Columns of `op(b)` and of `c`.
     pub n: u64,
+    /// The contracted dim: columns of `op(a)`, rows of `op(b)`.
     pub k: u64,
+    /// Number of independent products; 1 for a plain matrix product.
     pub batch: u64,
+    /// The left operand, read only.
     pub a: MatRef,
+    /// The right operand, read only.
     pub b: MatRef,
+    /// The result, written (and read when `beta != 0`).
     pub c: MatRef,
+    /// Whether `op(a)` is `a` transposed, so `a` is stored `k × m`.
     pub trans_a: bool,
+    /// Whether `op(b)` is `b` transposed, so `b` is stored `n × k`.
     pub trans_b: bool,
+    /// Scale of the product, converted to the buffers' dtype.
     pub alpha: f64,
+    /// Scale of `c`'s previous value; 0 overwrites `c` without reading it.
     pub beta: f64,
 }
 
@@ -300,9 +353,15 @@ pub struct Gemm {
 /// elements apart.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MatRef {
+    /// The buffer holding the matrices.
     pub buf: BufId,
+    /// Element offset of the first matrix; may depend on enclosing loop
+    /// variables.
     pub offset: Index,
+    /// Leading dimension: elements between consecutive rows as stored.
     pub ld: u64,
+    /// Elements between consecutive matrices of the batch; 0 repeats one
+    /// matrix.
     pub stride: u64,
 }
 
@@ -325,6 +384,7 @@ impl fmt::Display for Local {
 }
 
 impl Program {
+    /// The buffer `b` names, if the program has it.
     pub fn buffer(&self, b: BufId) -> Option<&Buffer> {
         self.buffers.get(b.index())
     }

@@ -22,7 +22,10 @@ use std::fmt;
 /// A program that breaks a rule, with the kernel where it does.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VerifyError {
+    /// The name of the kernel the rule is broken in; `None` for the program as
+    /// a whole (buffers, plan).
     pub kernel: Option<String>,
+    /// Which rule is broken, and how.
     pub message: String,
 }
 
@@ -44,6 +47,8 @@ fn fail<T>(message: impl Into<String>) -> Result<T, VerifyError> {
     })
 }
 
+/// Checks `p` against the rules of the Kernel IR: scoping, types, buffer roles,
+/// index bounds and the plan.
 pub fn verify(p: &Program) -> Result<(), VerifyError> {
     roles(p)?;
     let mut names = HashSet::new();

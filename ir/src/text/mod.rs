@@ -27,8 +27,11 @@ use crate::graph::Graph;
 /// 1-based place where it stops being IR. Both text forms report this one type.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ParseError {
+    /// The line, from 1.
     pub line: u32,
+    /// The column, from 1.
     pub col: u32,
+    /// What was expected there, or what is wrong.
     pub message: String,
 }
 

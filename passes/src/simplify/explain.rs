@@ -18,10 +18,14 @@ const DEPTH: usize = 4;
 /// One rewrite used on the way to the extracted graph.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Step {
+    /// The name of the rewrite rule (or `constant-fold`) that was applied.
     pub rule: String,
     /// The rule was used right to left.
     pub reversed: bool,
+    /// The rewritten subterm before the step, printed to a few levels
+    /// deep (deeper subterms as `…`).
     pub before: String,
+    /// The subterm after the step, printed the same way.
     pub after: String,
 }
 

@@ -33,7 +33,10 @@ use tfg_ir::{Graph, Op, ValueId};
 pub struct Limits {
     /// E-nodes the e-graph may grow by, beyond the graph's own.
     pub nodes: usize,
+    /// Saturation iterations (each applies every rule once) before giving up.
     pub iters: usize,
+    /// Wall-clock budget for saturation, checked between iterations, so one
+    /// iteration may overrun it.
     pub time: Duration,
     /// Record explanations (costs time and memory; for `--explain`).
     pub explain: bool,
@@ -55,10 +58,13 @@ impl Default for Limits {
 pub enum Stop {
     /// No rule can add anything: the result is the best the rules allow.
     Saturated,
+    /// The iteration limit ([`Limits::iters`]), given here, was reached.
     Iterations(usize),
     /// The e-graph grew past this many e-nodes.
     Nodes(usize),
+    /// The time limit was reached; holds how long saturation had run.
     Time(Duration),
+    /// egg stopped for another reason, given in its words.
     Other(String),
 }
 
@@ -84,22 +90,30 @@ pub struct Report {
     /// How often each rule added something, in order of first use;
     /// `constant-fold` counts folded e-classes.
     pub rules: Vec<(String, usize)>,
+    /// Saturation iterations run.
     pub iterations: usize,
+    /// Why saturation stopped; anything but [`Stop::Saturated`] means a
+    /// limit cut it short and a cheaper form may have been missed.
     pub stop: Stop,
     /// Size of the e-graph when saturation stopped.
     pub egraph_nodes: usize,
+    /// E-classes (sets of equal terms) in the e-graph when saturation stopped.
     pub egraph_classes: usize,
-    /// Nodes of the graph before and after.
+    /// Nodes of the graph before simplification.
     pub nodes_before: usize,
+    /// Nodes of the graph after simplification.
     pub nodes_after: usize,
-    /// Cost-model estimate of the graph's work before and after.
+    /// Cost-model estimate of the graph's work (bytes moved and flops)
+    /// before simplification.
     pub cost_before: f64,
+    /// The same estimate after simplification.
     pub cost_after: f64,
     /// The rewrites that led to the result, if explanations were on.
     pub steps: Option<Vec<Step>>,
 }
 
 impl Report {
+    /// Whether saturation ran to the end rather than stopping at a limit.
     pub fn saturated(&self) -> bool {
         self.stop == Stop::Saturated
     }
