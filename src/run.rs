@@ -51,11 +51,17 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
             (exe, result, Some(timing))
         }
     };
-    report(
-        args,
-        &backend::named_outputs(exe.graph(), &result.outputs),
-        timing.as_ref(),
-    )
+    let outputs = backend::named_outputs(exe.graph(), &result.outputs);
+    if let Some(dir) = &args.out {
+        // An imported model's outputs are files under their identifiers
+        // (`gpu_0/softmax_1` would not be a file name).
+        let files: Vec<_> = outputs
+            .iter()
+            .map(|&(n, t)| (src.identifier(n), t))
+            .collect();
+        write_outputs(dir, &files)?;
+    }
+    print(args, &outputs, timing.as_ref())
 }
 
 /// Writes `--out`, then prints the outputs (and `--bench`'s timing) as
@@ -68,6 +74,15 @@ pub fn report(
     if let Some(dir) = &args.out {
         write_outputs(dir, outputs)?;
     }
+    print(args, outputs, timing)
+}
+
+/// Prints the outputs (and `--bench`'s timing) as `--json` or as text.
+fn print(
+    args: &RunArgs,
+    outputs: &[(&str, &Tensor)],
+    timing: Option<&Timing>,
+) -> Result<(), Failure> {
     match (args.json, timing) {
         (true, None) => stdout::write(&json::run_report(outputs)),
         (true, Some(t)) => stdout::write(&timing::with_timing(&json::run_report(outputs), t)),

@@ -101,6 +101,16 @@ impl Source {
             .map_or(name, |(_, original)| original.as_str())
     }
 
+    /// The identifier `tfg import` gives a model's input or output `name`
+    /// (`gpu_0/softmax_1` → `gpu_0_softmax_1`): what names a file written
+    /// for it. Any other name stands for itself.
+    pub fn identifier<'a>(&'a self, name: &'a str) -> &'a str {
+        self.renames
+            .iter()
+            .find(|(_, original)| original == name)
+            .map_or(name, |(identifier, _)| identifier.as_str())
+    }
+
     /// Whether the file holds Graph IR text rather than `.tfg` source.
     pub fn is_ir(&self) -> bool {
         self.dump_level() == Some(Level::Graph)
