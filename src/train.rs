@@ -23,6 +23,7 @@ use crate::stdout;
 use crate::timing::{self, Timing};
 use logdir::Logdir;
 use progress::Progress;
+use std::io::Write;
 use std::time::{Duration, Instant};
 use tfg_driver::collective::{self, Collective};
 use tfg_driver::train::{train_loop, user_params, Feeding, Trainer};
@@ -216,7 +217,10 @@ fn finish(
 /// Every rank learns which ranks got here with an error. A failing rank
 /// reports its own error (said to be its own, unless every rank failed, when
 /// rank 0 alone reports it); rank 0 names the failing ranks when it did not
-/// fail itself; every rank then fails.
+/// fail itself; every rank then fails. The ranks print before they return,
+/// and wait for each other after printing: the first rank to exit with an
+/// error makes `mpirun` end the others, which would lose what they had
+/// still to say.
 fn settle(group: &dyn Collective, outcome: Result<(), Failure>) -> Result<(), Failure> {
     let (rank, ranks) = (group.rank(), group.ranks());
     if ranks == 1 {
@@ -230,17 +234,24 @@ fn settle(group: &dyn Collective, outcome: Result<(), Failure>) -> Result<(), Fa
         .filter(|&r| oks.get(r) != Some(&1))
         .map(|r| r.to_string())
         .collect();
-    match outcome {
-        Ok(()) if failed.is_empty() => Ok(()),
-        Ok(()) if rank == 0 => Err(Failure::new(format!(
-            "rank {} of {ranks} failed (its message is above); every rank stops",
+    if failed.is_empty() {
+        return Ok(());
+    }
+    let said = match outcome {
+        Ok(()) if rank == 0 => Some(Failure::new(format!(
+            "rank {} of {ranks} failed (see its message); every rank stops",
             failed.join(", ")
         ))),
-        Ok(()) => Err(Failure::reported_elsewhere()),
-        Err(e) if failed.len() < ranks => Err(e.on_rank(rank, ranks)),
-        Err(e) if rank == 0 => Err(e),
-        Err(_) => Err(Failure::reported_elsewhere()),
+        Ok(()) => None,
+        Err(e) if failed.len() < ranks => Some(e.on_rank(rank, ranks)),
+        Err(e) if rank == 0 => Some(e),
+        Err(_) => None,
+    };
+    if let Some(failure) = said {
+        let _ = std::io::stderr().write_all(failure.text().as_bytes());
     }
+    let _ = group.barrier();
+    Err(Failure::reported_elsewhere())
 }
 
 /// A failure in the middle of training, when the other ranks wait in the

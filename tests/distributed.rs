@@ -315,7 +315,7 @@ fn a_rank_that_fails_alone_before_training_says_so_and_every_rank_stops() {
         "rank 1 names itself and its trouble:\n{stderr}"
     );
     assert!(
-        stderr.contains("error: rank 1 of 2 failed (its message is above); every rank stops"),
+        stderr.contains("error: rank 1 of 2 failed (see its message); every rank stops"),
         "rank 0 names the failed rank:\n{stderr}"
     );
     assert!(!stderr.contains("step 1/"), "nothing trained:\n{stderr}");
