@@ -153,6 +153,20 @@ fn wrap(i: i64, len: i64) -> i64 {
     }
 }
 
+/// An axis attribute or input as an index into a shape of rank `rank`:
+/// negative counts from the end, and one outside `-rank..rank` (or up to
+/// `rank` itself where `end` is allowed, as for Flatten) is an error, since
+/// the model comes from a file and the index is used on the shape.
+fn axis_in(i: i64, rank: i64, end: bool) -> Result<usize> {
+    let k = wrap(i, rank);
+    let top = if end { rank } else { rank - 1 };
+    if (0..=top).contains(&k) {
+        Ok(k as usize)
+    } else {
+        Err(format!("axis {i} is out of range for rank {rank}"))
+    }
+}
+
 fn list<T: ToString>(xs: &[T]) -> String {
     let s: Vec<String> = xs.iter().map(T::to_string).collect();
     format!("[{}]", s.join(", "))
@@ -690,7 +704,7 @@ impl<'a> Importer<'a> {
                 };
                 let default = if self.opset < 13 { 1 } else { -1 };
                 let axis = attr_i(n, "axis", default);
-                let axis = wrap(axis, rank);
+                let axis = axis_in(axis, rank, false)? as i64;
                 if self.opset < 13 && axis != rank - 1 {
                     // Before opset 13: over the flattened trailing axes.
                     let t = self.ty(&v)?;
@@ -744,8 +758,7 @@ impl<'a> Importer<'a> {
                 let t = self.ty(&v)?;
                 let a = self.operand(&v)?;
                 let rank = t.shape.rank() as i64;
-                let axis = attr_i(n, "axis", 1);
-                let axis = wrap(axis, rank) as usize;
+                let axis = axis_in(attr_i(n, "axis", 1), rank, true)?;
                 let known = |ds: &[Dim]| -> Option<u64> { ds.iter().map(Dim::known).product() };
                 let lead = match (known(&t.shape.0[..axis]), &t.shape.0[..axis]) {
                     (Some(k), _) => k.to_string(),
@@ -1087,7 +1100,10 @@ impl<'a> Importer<'a> {
                     (pads, value)
                 };
                 let axes: Vec<usize> = match self.ints(n, 3)? {
-                    Some(ax) => ax.iter().map(|&x| wrap(x, rank as i64) as usize).collect(),
+                    Some(ax) => ax
+                        .iter()
+                        .map(|&x| axis_in(x, rank as i64, false))
+                        .collect::<Result<_>>()?,
                     None => (0..rank).collect(),
                 };
                 if pads.iter().any(|&p| p < 0) {

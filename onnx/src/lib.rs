@@ -174,3 +174,57 @@ fn unsupported(graph: &proto::GraphProto) -> Vec<Unsupported> {
     out.sort_by_key(|(first, _)| *first);
     out.into_iter().map(|(_, u)| u).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn import_bytes(bytes: &[u8]) -> Result<Imported, ImportError> {
+        import(bytes, "model", &|name| Err(format!("no external data `{name}`")))
+    }
+
+    fn invalid_axis(bytes: &[u8]) {
+        match import_bytes(bytes) {
+            Err(e) => assert!(e.to_string().contains("out of range"), "{e}"),
+            Ok(m) => panic!("imported:\n{}", m.source),
+        }
+    }
+
+    // Found by the `onnx` fuzz target (tests/fuzz): an axis outside the
+    // input's rank was used to slice its shape, and the importer panicked.
+
+    /// Softmax at opset 1 on a rank-1 input with the default axis 1.
+    #[test]
+    fn softmax_axis_out_of_range_is_an_error() {
+        invalid_axis(
+            b"\x08\x0a\x3a\x3b\x0a\x0f\x0a\x01\x78\x12\x01\x79\x22\x07\x53\x6f\x66\x74\x6d\x61\
+              \x78\x12\x0a\x53\x6f\x66\x74\x6d\x61\x78\x5f\x31\x31\x5a\x17\x0a\x01\x78\x12\x12\
+              \x0a\x10\x08\x01\x52\x0c\x0a\x02\x45\x00\x00\x00\x08\x03\x0a\x02\x08\x04\x62\x03\
+              \x0a\x01\x0b",
+        );
+    }
+
+    /// Flatten of an `f32[2, 3]` at axis 5.
+    #[test]
+    fn flatten_axis_out_of_range_is_an_error() {
+        invalid_axis(
+            b"\x08\x08\x12\x00\x3a\x3b\x0a\x1c\x0a\x01\x78\x12\x01\x79\x22\x07\x46\x6c\x61\x74\
+              \x74\x65\x6e\x2a\x0b\x0a\x04\x61\x78\x69\x73\x18\x05\xa0\x01\x02\x12\x01\x67\x5a\
+              \x13\x0a\x01\x78\x12\x0e\x0a\x0c\x08\x01\x12\x08\x0a\x02\x08\x02\x0a\x02\x08\x03\
+              \x62\x03\x0a\x01\x79\x42\x04\x0a\x00\x10\x11",
+        );
+    }
+
+    /// Pad of an `f32[2, 3]` on axis 7.
+    #[test]
+    fn pad_axis_out_of_range_is_an_error() {
+        invalid_axis(
+            b"\x08\x08\x12\x00\x3a\x60\x0a\x13\x0a\x01\x78\x0a\x01\x70\x0a\x00\x0a\x01\x61\x12\
+              \x01\x79\x22\x03\x50\x61\x64\x12\x01\x67\x2a\x19\x08\x02\x10\x07\x42\x01\x70\x4a\
+              \x10\x01\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x2a\x11\x08\
+              \x01\x10\x07\x42\x01\x61\x4a\x08\x07\x00\x00\x00\x00\x00\x00\x00\x5a\x13\x0a\x01\
+              \x78\x12\x0e\x0a\x0c\x08\x01\x12\x08\x0a\x02\x08\x02\x0a\x02\x08\x03\x62\x03\x0a\
+              \x01\x79\x42\x04\x0a\x00\x10\x11",
+        );
+    }
+}
