@@ -123,8 +123,7 @@ pub fn read(path: &Path) -> Result<Checkpoint, String> {
     let shown = path.display();
     let bytes =
         std::fs::read(path).map_err(|e| format!("cannot read checkpoint `{shown}`: {e}"))?;
-    decode(&bytes)
-        .map_err(|why| format!("`{shown}` is not a valid safetensors checkpoint: {why}"))
+    decode(&bytes).map_err(|why| format!("`{shown}` is not a valid safetensors checkpoint: {why}"))
 }
 
 /// The checkpoint in the bytes of a safetensors file; an error says what is

@@ -891,6 +891,15 @@ impl<'a> Importer<'a> {
                     )
                 };
                 let axes = axes.unwrap_or_else(|| (0..starts.len() as i64).collect());
+                // One start and one end per axis; they are indexed by the axes.
+                if starts.len() != axes.len() || ends.len() != axes.len() {
+                    return Err(format!(
+                        "Slice has {} starts and {} ends for {} axes",
+                        starts.len(),
+                        ends.len(),
+                        axes.len()
+                    ));
+                }
                 let mut items = vec![":".to_string(); rank];
                 for (k, &ax) in axes.iter().enumerate() {
                     let ax = wrap(ax, rank as i64) as usize;
