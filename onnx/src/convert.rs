@@ -1452,12 +1452,16 @@ impl<'a> Importer<'a> {
             }
             "Range" => {
                 let (s, l, d) = (ints_of(0), ints_of(1), ints_of(2));
-                match (s, l, d) {
-                    (Some(s), Some(l), Some(d)) if d.first().is_some_and(|&d| d != 0) => {
-                        let (s, l, d) = (s[0], l[0], d[0]);
-                        let count = ((l - s) as f64 / d as f64).ceil().max(0.0) as i64;
-                        let vals: Vec<i64> = (0..count.min(1 << 20)).map(|k| s + k * d).collect();
-                        Some(Constant {
+                // Inputs from a file may be empty or at the ends of i64:
+                // first elements and checked arithmetic, or no folding.
+                let first_of = |v: Option<Vec<i64>>| v.and_then(|v| v.first().copied());
+                match (first_of(s), first_of(l), first_of(d)) {
+                    (Some(s), Some(l), Some(d)) if d != 0 => {
+                        let count = ((l as f64 - s as f64) / d as f64).ceil().max(0.0) as i64;
+                        let vals: Option<Vec<i64>> = (0..count.min(1 << 20))
+                            .map(|k| k.checked_mul(d).and_then(|kd| s.checked_add(kd)))
+                            .collect();
+                        vals.map(|vals| Constant {
                             dtype: first.dtype,
                             ..Constant::ints(&vals)
                         })
@@ -1468,12 +1472,16 @@ impl<'a> Importer<'a> {
             "Slice" if first.shape.len() == 1 && self.opset >= 10 => {
                 let (st, en) = (ints_of(1), ints_of(2));
                 let step = ints_of(4).and_then(|s| s.first().copied()).unwrap_or(1);
-                match (st, en) {
+                // Empty starts or ends (from a file): not folded.
+                match (
+                    st.and_then(|v| v.first().copied()),
+                    en.and_then(|v| v.first().copied()),
+                ) {
                     (Some(st), Some(en)) if step == 1 => {
                         let len = first.data.len() as i64;
                         let norm =
                             |x: i64| if x < 0 { (x + len).max(0) } else { x.min(len) } as usize;
-                        let (a, b) = (norm(st[0]), norm(en[0]));
+                        let (a, b) = (norm(st), norm(en));
                         let data = first.data[a..b.max(a)].to_vec();
                         Some(Constant {
                             shape: vec![data.len()],
