@@ -916,8 +916,7 @@ impl<'a> Importer<'a> {
                 let t = self.ty(&v)?;
                 let a = self.operand(&v)?;
                 let rank = t.shape.rank() as i64;
-                let axis = attr_i(n, "axis", 0);
-                let axis = wrap(axis, rank) as usize;
+                let axis = axis_in(attr_i(n, "axis", 0), rank, false)?;
                 let size = t
                     .shape
                     .0
@@ -929,7 +928,8 @@ impl<'a> Importer<'a> {
                     None => match self.ints(n, 1)? {
                         Some(s) => s,
                         None => {
-                            let k = n.output.len() as i64;
+                            // At least 1: a node from a file may have no outputs.
+                            let k = (n.output.len() as i64).max(1);
                             let each = (size as i64 + k - 1) / k;
                             (0..k)
                                 .map(|j| each.min(size as i64 - j * each).max(0))
@@ -938,15 +938,20 @@ impl<'a> Importer<'a> {
                     },
                 };
                 let mut outs = Vec::new();
-                let mut at = 0;
+                let mut at: i64 = 0;
                 for (j, name) in n.output.iter().enumerate() {
                     let len = parts
                         .get(j)
                         .copied()
                         .ok_or("fewer split sizes than outputs")?;
+                    // Sizes from a file: each part must lie within the axis.
+                    let end = at
+                        .checked_add(len)
+                        .filter(|&end| len >= 0 && end <= size as i64)
+                        .ok_or("split sizes outside the axis's size")?;
                     let mut items = vec![":".to_string(); rank as usize];
-                    items[axis] = format!("{at}:{}", at + len);
-                    at += len;
+                    items[axis] = format!("{at}:{end}");
+                    at = end;
                     outs.push(self.emit(format!("{a}[{}]", items.join(", ")), name, n, outputs)?);
                 }
                 return Ok(outs);
