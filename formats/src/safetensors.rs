@@ -123,18 +123,20 @@ pub fn read(path: &Path) -> Result<Checkpoint, String> {
     let shown = path.display();
     let bytes =
         std::fs::read(path).map_err(|e| format!("cannot read checkpoint `{shown}`: {e}"))?;
-    let invalid = |why: String| format!("`{shown}` is not a valid safetensors checkpoint: {why}");
-    let file =
-        SafeTensors::deserialize(&bytes).map_err(|e| invalid(corruption(&e, bytes.len())))?;
+    decode(&bytes).map_err(|why| format!("`{shown}` is not a valid safetensors checkpoint: {why}"))
+}
+
+/// The checkpoint in the bytes of a safetensors file; an error says what is
+/// wrong with them, for [`read`] to put after the file's name.
+pub fn decode(bytes: &[u8]) -> Result<Checkpoint, String> {
+    let file = SafeTensors::deserialize(bytes).map_err(|e| corruption(&e, bytes.len()))?;
     let mut entries = BTreeMap::new();
     for (name, view) in file.tensors() {
         let held = match dtype_of(view.dtype()) {
             None => Held::Unsupported(format!("{:?}", view.dtype())),
             Some(dtype) => Held::Tensor(
                 Tensor::new(view.shape().to_vec(), npy::decode_data(dtype, view.data()))
-                    .ok_or_else(|| {
-                        invalid(format!("the data of entry `{name}` does not fit its shape"))
-                    })?,
+                    .ok_or_else(|| format!("the data of entry `{name}` does not fit its shape"))?,
             ),
         };
         entries.insert(name, held);

@@ -438,8 +438,17 @@ fn matmul(op: &Op, a: &Type, b: &Type) -> Result<Type, TypeError> {
 /// Equal element counts: equal products of the known dims and equal
 /// multisets of symbols.
 fn same_size(a: &Shape, b: &Shape) -> bool {
-    fn parts(s: &Shape) -> (u64, Vec<&str>) {
-        let known: u64 = s.0.iter().filter_map(Dim::known).product();
+    fn parts(s: &Shape) -> (Option<u64>, Vec<&str>) {
+        // Checked: with symbols among them, the known dims of a shape from a
+        // file may multiply past u64 (no size two shapes can share); a zero
+        // dim makes the count 0 whatever the others are.
+        let known = if s.0.contains(&Dim::Known(0)) {
+            Some(0)
+        } else {
+            s.0.iter()
+                .filter_map(Dim::known)
+                .try_fold(1u64, |n, d| n.checked_mul(d))
+        };
         let mut syms: Vec<&str> =
             s.0.iter()
                 .filter_map(|d| match d {
@@ -453,7 +462,7 @@ fn same_size(a: &Shape, b: &Shape) -> bool {
     let (ka, sa) = parts(a);
     let (kb, sb) = parts(b);
     // An empty tensor has no elements whatever its symbols are.
-    (ka == 0 && kb == 0) || (ka == kb && sa == sb)
+    (ka == Some(0) && kb == Some(0)) || (ka.is_some() && ka == kb && sa == sb)
 }
 
 fn concat(op: &Op, axis: usize, args: &[&Type]) -> Result<Type, TypeError> {
@@ -730,6 +739,19 @@ mod tests {
         let w = f32s(&[k(3), sym("H")]);
         assert_eq!(mm(&x, &w), Ok(f32s(&[sym("B"), sym("H")])));
         assert!(mm(&w, &x).is_err());
+    }
+
+    /// Found by the `onnx` fuzz target (tests/fuzz): the known dims of a
+    /// reshape's target, beside a symbol, multiplied past u64 and panicked
+    /// (wrapped, without overflow checks) while comparing element counts.
+    #[test]
+    fn reshape_to_a_count_past_u64_is_an_error() {
+        let x = f32s(&[sym("B"), k(2), k(3)]);
+        let big = shape(&[k(1 << 32), k(1 << 32), k(6), sym("B")]);
+        assert!(infer(&Op::Reshape { shape: big.clone() }, &[&x]).is_err());
+        // A product that wraps to 0 is no empty tensor.
+        let empty = f32s(&[k(0), sym("B")]);
+        assert!(infer(&Op::Reshape { shape: big }, &[&empty]).is_err());
     }
 
     #[test]

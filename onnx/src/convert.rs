@@ -153,6 +153,20 @@ fn wrap(i: i64, len: i64) -> i64 {
     }
 }
 
+/// An axis attribute or input as an index into a shape of rank `rank`:
+/// negative counts from the end, and one outside `-rank..rank` (or up to
+/// `rank` itself where `end` is allowed, as for Flatten) is an error, since
+/// the model comes from a file and the index is used on the shape.
+fn axis_in(i: i64, rank: i64, end: bool) -> Result<usize> {
+    let k = wrap(i, rank);
+    let top = if end { rank } else { rank - 1 };
+    if (0..=top).contains(&k) {
+        Ok(k as usize)
+    } else {
+        Err(format!("axis {i} is out of range for rank {rank}"))
+    }
+}
+
 fn list<T: ToString>(xs: &[T]) -> String {
     let s: Vec<String> = xs.iter().map(T::to_string).collect();
     format!("[{}]", s.join(", "))
@@ -690,7 +704,7 @@ impl<'a> Importer<'a> {
                 };
                 let default = if self.opset < 13 { 1 } else { -1 };
                 let axis = attr_i(n, "axis", default);
-                let axis = wrap(axis, rank);
+                let axis = axis_in(axis, rank, false)? as i64;
                 if self.opset < 13 && axis != rank - 1 {
                     // Before opset 13: over the flattened trailing axes.
                     let t = self.ty(&v)?;
@@ -744,8 +758,7 @@ impl<'a> Importer<'a> {
                 let t = self.ty(&v)?;
                 let a = self.operand(&v)?;
                 let rank = t.shape.rank() as i64;
-                let axis = attr_i(n, "axis", 1);
-                let axis = wrap(axis, rank) as usize;
+                let axis = axis_in(attr_i(n, "axis", 1), rank, true)?;
                 let known = |ds: &[Dim]| -> Option<u64> { ds.iter().map(Dim::known).product() };
                 let lead = match (known(&t.shape.0[..axis]), &t.shape.0[..axis]) {
                     (Some(k), _) => k.to_string(),
@@ -878,6 +891,15 @@ impl<'a> Importer<'a> {
                     )
                 };
                 let axes = axes.unwrap_or_else(|| (0..starts.len() as i64).collect());
+                // One start and one end per axis; they are indexed by the axes.
+                if starts.len() != axes.len() || ends.len() != axes.len() {
+                    return Err(format!(
+                        "Slice has {} starts and {} ends for {} axes",
+                        starts.len(),
+                        ends.len(),
+                        axes.len()
+                    ));
+                }
                 let mut items = vec![":".to_string(); rank];
                 for (k, &ax) in axes.iter().enumerate() {
                     let ax = wrap(ax, rank as i64) as usize;
@@ -894,8 +916,7 @@ impl<'a> Importer<'a> {
                 let t = self.ty(&v)?;
                 let a = self.operand(&v)?;
                 let rank = t.shape.rank() as i64;
-                let axis = attr_i(n, "axis", 0);
-                let axis = wrap(axis, rank) as usize;
+                let axis = axis_in(attr_i(n, "axis", 0), rank, false)?;
                 let size = t
                     .shape
                     .0
@@ -907,7 +928,8 @@ impl<'a> Importer<'a> {
                     None => match self.ints(n, 1)? {
                         Some(s) => s,
                         None => {
-                            let k = n.output.len() as i64;
+                            // At least 1: a node from a file may have no outputs.
+                            let k = (n.output.len() as i64).max(1);
                             let each = (size as i64 + k - 1) / k;
                             (0..k)
                                 .map(|j| each.min(size as i64 - j * each).max(0))
@@ -916,15 +938,20 @@ impl<'a> Importer<'a> {
                     },
                 };
                 let mut outs = Vec::new();
-                let mut at = 0;
+                let mut at: i64 = 0;
                 for (j, name) in n.output.iter().enumerate() {
                     let len = parts
                         .get(j)
                         .copied()
                         .ok_or("fewer split sizes than outputs")?;
+                    // Sizes from a file: each part must lie within the axis.
+                    let end = at
+                        .checked_add(len)
+                        .filter(|&end| len >= 0 && end <= size as i64)
+                        .ok_or("split sizes outside the axis's size")?;
                     let mut items = vec![":".to_string(); rank as usize];
-                    items[axis] = format!("{at}:{}", at + len);
-                    at += len;
+                    items[axis] = format!("{at}:{end}");
+                    at = end;
                     outs.push(self.emit(format!("{a}[{}]", items.join(", ")), name, n, outputs)?);
                 }
                 return Ok(outs);
@@ -1087,7 +1114,10 @@ impl<'a> Importer<'a> {
                     (pads, value)
                 };
                 let axes: Vec<usize> = match self.ints(n, 3)? {
-                    Some(ax) => ax.iter().map(|&x| wrap(x, rank as i64) as usize).collect(),
+                    Some(ax) => ax
+                        .iter()
+                        .map(|&x| axis_in(x, rank as i64, false))
+                        .collect::<Result<_>>()?,
                     None => (0..rank).collect(),
                 };
                 if pads.iter().any(|&p| p < 0) {
@@ -1427,12 +1457,16 @@ impl<'a> Importer<'a> {
             }
             "Range" => {
                 let (s, l, d) = (ints_of(0), ints_of(1), ints_of(2));
-                match (s, l, d) {
-                    (Some(s), Some(l), Some(d)) if d.first().is_some_and(|&d| d != 0) => {
-                        let (s, l, d) = (s[0], l[0], d[0]);
-                        let count = ((l - s) as f64 / d as f64).ceil().max(0.0) as i64;
-                        let vals: Vec<i64> = (0..count.min(1 << 20)).map(|k| s + k * d).collect();
-                        Some(Constant {
+                // Inputs from a file may be empty or at the ends of i64:
+                // first elements and checked arithmetic, or no folding.
+                let first_of = |v: Option<Vec<i64>>| v.and_then(|v| v.first().copied());
+                match (first_of(s), first_of(l), first_of(d)) {
+                    (Some(s), Some(l), Some(d)) if d != 0 => {
+                        let count = ((l as f64 - s as f64) / d as f64).ceil().max(0.0) as i64;
+                        let vals: Option<Vec<i64>> = (0..count.min(1 << 20))
+                            .map(|k| k.checked_mul(d).and_then(|kd| s.checked_add(kd)))
+                            .collect();
+                        vals.map(|vals| Constant {
                             dtype: first.dtype,
                             ..Constant::ints(&vals)
                         })
@@ -1443,12 +1477,16 @@ impl<'a> Importer<'a> {
             "Slice" if first.shape.len() == 1 && self.opset >= 10 => {
                 let (st, en) = (ints_of(1), ints_of(2));
                 let step = ints_of(4).and_then(|s| s.first().copied()).unwrap_or(1);
-                match (st, en) {
+                // Empty starts or ends (from a file): not folded.
+                match (
+                    st.and_then(|v| v.first().copied()),
+                    en.and_then(|v| v.first().copied()),
+                ) {
                     (Some(st), Some(en)) if step == 1 => {
                         let len = first.data.len() as i64;
                         let norm =
                             |x: i64| if x < 0 { (x + len).max(0) } else { x.min(len) } as usize;
-                        let (a, b) = (norm(st[0]), norm(en[0]));
+                        let (a, b) = (norm(st), norm(en));
                         let data = first.data[a..b.max(a)].to_vec();
                         Some(Constant {
                             shape: vec![data.len()],
