@@ -180,6 +180,26 @@ fn two_ranks_train_as_one_process_does() {
     }
 }
 
+/// Where a GPU is, 2 ranks on `--backend cuda` (each on GPU local-rank mod
+/// count; the gradients averaged on the host through MPI) equal one process
+/// on the GPU. Without one, the test says it was skipped.
+#[cfg(feature = "llvm")]
+#[test]
+fn two_ranks_on_gpus_train_as_one_process_does() {
+    let Some(mpirun) = mpirun() else { return };
+    if !common::gpu_at_hand("two_ranks_on_gpus_train_as_one_process_does") {
+        return;
+    }
+    let dir = model("distributed-cuda", "adam(lr = 0.01)", 16);
+    let args = ["train", "model.tfg", "--json", "--backend", "cuda"];
+    let want = alone(&dir, &args);
+    let (status, stdout, stderr) = run(&mut launch(mpirun, 2, &[], &dir, &args));
+    assert_eq!(status, 0, "2 ranks on cuda failed:\n{stderr}");
+    let got = json(&stdout);
+    assert_eq!(got["ranks"], 2);
+    assert_same_params(&got, &want, "cuda");
+}
+
 #[test]
 fn ranks_reduce_over_tcp_too() {
     let Some(mpirun) = mpirun() else { return };

@@ -135,34 +135,10 @@ fn cpu_backend_trains_every_example_as_the_interpreter_does() {
     trains_every_example_as_the_interpreter_does("cpu");
 }
 
-/// Whether `--backend cuda` can run here. Where it cannot, the error must
-/// be the clear one for a missing driver or GPU, with exit status 1; the
-/// GPU tests then say they were skipped. (A build without LLVM cannot run a
-/// `.tfg` file on the GPU at all: `tests/ptx_without_llvm.rs`.)
-#[cfg(feature = "llvm")]
-fn gpu_at_hand(test: &str) -> bool {
-    let run = common::tfg(&["run", "examples/hello.tfg", "--backend", "cuda"]);
-    if run.status == 0 {
-        return true;
-    }
-    assert_eq!(run.status, 1, "{}", run.stderr);
-    let error = run.stderr.strip_prefix("error: ").unwrap_or(&run.stderr);
-    assert!(
-        common::is_no_gpu(error),
-        "an unclear error without a GPU: {}",
-        run.stderr
-    );
-    common::skip(
-        "TFG_REQUIRE_GPU",
-        &format!("a GPU ({test} runs only where `--backend cuda` can)"),
-    );
-    false
-}
-
 #[cfg(feature = "llvm")]
 #[test]
 fn cuda_backend_agrees_with_the_interpreter_on_every_example() {
-    if gpu_at_hand("cuda_backend_agrees_with_the_interpreter_on_every_example") {
+    if common::gpu_at_hand("cuda_backend_agrees_with_the_interpreter_on_every_example") {
         runs_every_example_as_the_interpreter_does("cuda");
     }
 }
@@ -170,7 +146,7 @@ fn cuda_backend_agrees_with_the_interpreter_on_every_example() {
 #[cfg(feature = "llvm")]
 #[test]
 fn cuda_backend_trains_every_example_as_the_interpreter_does() {
-    if !gpu_at_hand("cuda_backend_trains_every_example_as_the_interpreter_does") {
+    if !common::gpu_at_hand("cuda_backend_trains_every_example_as_the_interpreter_does") {
         return;
     }
     trains_every_example_as_the_interpreter_does("cuda");

@@ -126,5 +126,29 @@ pub fn json(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}):\n{text}"))
 }
 
+/// Whether `--backend cuda` can run here. Where it cannot, the error must
+/// be the clear one for a missing driver or GPU, with exit status 1; the
+/// GPU tests then say they were skipped. (A build without LLVM cannot run a
+/// `.tfg` file on the GPU at all: `tests/ptx_without_llvm.rs`.)
+#[cfg(feature = "llvm")]
+pub fn gpu_at_hand(test: &str) -> bool {
+    let run = tfg(&["run", "examples/hello.tfg", "--backend", "cuda"]);
+    if run.status == 0 {
+        return true;
+    }
+    assert_eq!(run.status, 1, "{}", run.stderr);
+    let error = run.stderr.strip_prefix("error: ").unwrap_or(&run.stderr);
+    assert!(
+        is_no_gpu(error),
+        "an unclear error without a GPU: {}",
+        run.stderr
+    );
+    skip(
+        "TFG_REQUIRE_GPU",
+        &format!("a GPU ({test} runs only where `--backend cuda` can)"),
+    );
+    false
+}
+
 #[allow(unused_imports)] // Each test binary uses a different part, as above.
 pub use tfg_testkit::{is_no_gpu, note, ptxas, skip};
