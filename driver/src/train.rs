@@ -228,20 +228,14 @@ impl<'s> Trainer<'s> {
         let Some(Prepared { exe, order }) = self.prepared.get_mut(&shapes) else {
             return Err(Error::new("no compiled step for these shapes"));
         };
-        let reordered: Vec<Tensor>;
-        let inputs = if order.iter().enumerate().all(|(i, &j)| i == j) {
-            inputs
-        } else {
-            reordered = order.iter().map(|&j| inputs[j].clone()).collect();
-            &reordered
-        };
+        let inputs = arrange(order, inputs);
         // The params go to the executable once and stay there (in a GPU's
         // memory on `cuda`); `sync` brings the session up to date.
         if self.resident.is_none() {
             exe.load_params(session.params_for(exe.graph())?)?;
             self.resident = Some(shapes);
         }
-        let outputs = exe.step(inputs)?;
+        let outputs = exe.step(&inputs)?;
         self.last_step = started.elapsed();
         Ok(outputs)
     }
@@ -273,9 +267,8 @@ impl<'s> Trainer<'s> {
             return Err(Error::new("no compiled step for these shapes"));
         };
         let started = Instant::now();
-        let inputs: Vec<Tensor> = order.iter().map(|&j| inputs[j].clone()).collect();
         let params = session.params_for(exe.graph())?;
-        let mut outputs = exe.run(&inputs, &params)?.outputs;
+        let mut outputs = exe.run(&arrange(order, inputs), &params)?.outputs;
         // The barrier tells waiting for the slowest rank from moving bytes.
         let arrived = Instant::now();
         r.group.barrier()?;
@@ -286,17 +279,21 @@ impl<'s> Trainer<'s> {
             waited: reducing - arrived,
             took: reducing.elapsed(),
         };
-        let computed = exe.graph();
+        // The gradients move from the gradient half's outputs to the update
+        // half's inputs, matched by name; the loss and logged values stay.
+        let first = r.split.first_gradient;
+        let mut computed: Vec<Option<Tensor>> =
+            outputs.split_off(first).into_iter().map(Some).collect();
+        let names = &exe.graph().outputs[first..];
         let grads = update
             .graph()
             .inputs()
             .map(|v| {
                 let name = input_name(update.graph(), v);
-                computed
-                    .outputs
+                names
                     .iter()
                     .position(|(n, _)| n == name)
-                    .and_then(|i| outputs.get(i).cloned())
+                    .and_then(|i| computed.get_mut(i)?.take())
                     .ok_or_else(|| Error::new(format!("the gradient step computes no `{name}`")))
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -306,7 +303,6 @@ impl<'s> Trainer<'s> {
         for (&(p, _), value) in g.updates.iter().zip(updated) {
             session.set(param_name(g, p), value);
         }
-        outputs.truncate(r.split.first_gradient);
         self.last_step = started.elapsed();
         Ok(outputs)
     }
@@ -352,6 +348,16 @@ impl<'s> Trainer<'s> {
             .map(|v| position(exe.graph(), v))
             .collect::<Result<_, _>>()?;
         Ok(Prepared { exe, order })
+    }
+}
+
+/// `inputs` (as a step is fed them) in the order of a prepared graph's
+/// inputs (`order`, as [`Prepared::order`]), copied only when they differ.
+fn arrange<'a>(order: &[usize], inputs: &'a [Tensor]) -> std::borrow::Cow<'a, [Tensor]> {
+    if order.iter().enumerate().all(|(i, &j)| i == j) {
+        std::borrow::Cow::Borrowed(inputs)
+    } else {
+        std::borrow::Cow::Owned(order.iter().map(|&j| inputs[j].clone()).collect())
     }
 }
 

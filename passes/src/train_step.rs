@@ -64,8 +64,6 @@ pub fn build_train_step(g: &Graph, spec: &TrainSpec) -> Result<TrainStep, String
     } = differentiate(g, spec)?;
     let (slots, updates) = optimize(&mut graph, spec, &grads)?;
     graph.updates = updates;
-    graph.outputs = vec![(spec.minimize.clone(), loss)];
-    let log = output_logged(&mut graph, log);
     Ok(TrainStep {
         graph,
         loss,
@@ -79,12 +77,10 @@ pub fn build_train_step(g: &Graph, spec: &TrainSpec) -> Result<TrainStep, String
 pub fn build_split_train_step(g: &Graph, spec: &TrainSpec) -> Result<SplitStep, String> {
     let Differentiated {
         mut graph,
-        loss,
+        loss: _,
         log,
         grads,
     } = differentiate(g, spec)?;
-    graph.outputs = vec![(spec.minimize.clone(), loss)];
-    let log = output_logged(&mut graph, log);
     let first_gradient = graph.outputs.len();
     let mut update = Graph::new(format!("{}_update", g.name));
     let mut averaged = Vec::new();
@@ -111,16 +107,18 @@ pub fn build_split_train_step(g: &Graph, spec: &TrainSpec) -> Result<SplitStep, 
 
 /// The graph with its gradients: what both forms of the step start from.
 struct Differentiated {
-    /// `g` with its gradient nodes expanded and the gradients of the loss appended.
+    /// `g` with its gradient nodes expanded and the gradients of the loss
+    /// appended; its outputs are the loss, then each logged value.
     graph: Graph,
     loss: ValueId,
-    /// Each logged name and its value.
-    log: Vec<(String, ValueId)>,
+    /// Each logged name with its index in the outputs.
+    log: Vec<(String, usize)>,
     /// Each trained param with its gradient.
     grads: Vec<(ValueId, ValueId)>,
 }
 
-/// Checks `spec` against `g` and appends the gradient of the loss for every param.
+/// Checks `spec` against `g`, appends the gradient of the loss for every
+/// param, and makes the loss and the logged values the outputs.
 fn differentiate(g: &Graph, spec: &TrainSpec) -> Result<Differentiated, String> {
     if spec.graph != g.name {
         return Err(format!(
@@ -185,6 +183,8 @@ fn differentiate(g: &Graph, spec: &TrainSpec) -> Result<Differentiated, String> 
         ));
     }
 
+    graph.outputs = vec![(spec.minimize.clone(), loss)];
+    let log = output_logged(&mut graph, log);
     Ok(Differentiated {
         graph,
         loss,
