@@ -148,37 +148,24 @@ fn train_in(args: &TrainArgs, group: &dyn Collective, settled: &mut bool) -> Res
         ));
     }
 
-    let agreed = agree_on_params(group, &session);
-    let finished = match (agreed, lead) {
-        (Err(e), _) => Err(e),
-        (Ok(()), false) => Ok(()),
-        (Ok(()), true) => {
-            let under_mpi = collective::launcher().is_some();
-            finish(
-                args,
-                &program,
-                graph,
-                &src,
-                &bound,
-                &session,
-                &final_loss,
-                steps,
-            )
-            .and_then(|report| {
-                let report = match (&timing, args.json) {
-                    (Some(t), true) => timing::with_timing(&report, t),
-                    (Some(t), false) => report + &t.text("step"),
-                    (None, _) => report,
-                };
-                match (under_mpi, args.json) {
-                    (true, true) => {
-                        stdout::write(&json::with_member(&report, "ranks", &ranks.to_string()))
-                    }
-                    _ => stdout::write(&report),
-                }
-            })
+    let finished = agree_on_params(group, &session).and_then(|()| {
+        if !lead {
+            return Ok(());
         }
-    };
+        let report = finish(
+            args,
+            &program,
+            graph,
+            &src,
+            &bound,
+            &session,
+            &final_loss,
+            steps,
+        )?;
+        // Under MPI the report says how many ranks trained (`-np 1` too).
+        let mpi_ranks = collective::launcher().map(|_| ranks);
+        stdout::write(&decorated(report, timing.as_ref(), args.json, mpi_ranks))
+    });
     settle(group, finished)
 }
 
@@ -212,6 +199,24 @@ fn finish(
         return Ok(json::train_report(steps, final_loss, &outputs, &params));
     }
     Ok(arrayprint::named("final_loss", final_loss) + "\n" + &run::outputs_text(&outputs))
+}
+
+/// `report` with `--bench`'s timing, and in `--json` the number of MPI ranks.
+fn decorated(
+    report: String,
+    timing: Option<&Timing>,
+    json: bool,
+    mpi_ranks: Option<usize>,
+) -> String {
+    let report = match (timing, json) {
+        (Some(t), true) => timing::with_timing(&report, t),
+        (Some(t), false) => report + &t.text("step"),
+        (None, _) => report,
+    };
+    match (mpi_ranks, json) {
+        (Some(n), true) => json::with_member(&report, "ranks", &n.to_string()),
+        _ => report,
+    }
 }
 
 /// Every rank learns which ranks got here with an error. A failing rank
