@@ -107,35 +107,36 @@ impl Collective for Solo {
 /// MPI launchers set (Open MPI's `mpirun`, MPICH's Hydra, PMIx): its
 /// variable and the number of ranks it says.
 pub fn launcher() -> Option<(&'static str, usize)> {
-    ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE"]
-        .into_iter()
+    from_env(["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE"])
+}
+
+/// The first of `vars` (one per launcher: Open MPI, MPICH's Hydra, PMIx)
+/// that is set to a number, and the number.
+fn from_env(vars: [&'static str; 3]) -> Option<(&'static str, usize)> {
+    vars.into_iter()
         .find_map(|var| Some((var, std::env::var(var).ok()?.parse().ok()?)))
 }
 
 /// This process's index among the ranks on its machine, as the MPI
 /// launchers say it (0 when not launched by one): which GPU it takes.
 pub fn local_rank() -> usize {
-    [
+    from_env([
         "OMPI_COMM_WORLD_LOCAL_RANK",
         "MPI_LOCALRANKID",
         "PMIX_LOCAL_RANK",
-    ]
-    .into_iter()
-    .find_map(|var| std::env::var(var).ok()?.parse().ok())
-    .unwrap_or(0)
+    ])
+    .map_or(0, |(_, n)| n)
 }
 
 /// How many ranks run on this machine, as the MPI launchers say it (1 when
 /// not launched by one).
 pub fn local_ranks() -> usize {
-    [
+    from_env([
         "OMPI_COMM_WORLD_LOCAL_SIZE",
         "MPI_LOCALNRANKS",
         "PMIX_LOCAL_SIZE",
-    ]
-    .into_iter()
-    .find_map(|var| std::env::var(var).ok()?.parse().ok())
-    .unwrap_or(1)
+    ])
+    .map_or(1, |(_, n)| n)
 }
 
 /// The group this process trains in: the MPI world when an MPI launcher
