@@ -43,6 +43,13 @@ ensure_rustfmt() {
     rustup component add rustfmt >/dev/null
 }
 
+# pip_install ARG…: pip into .venv without keeping the downloaded wheels: the
+# cache would hold a second copy of every wheel (TensorFlow's alone is
+# 270 MB), and CI machines are short of disk.
+pip_install() {
+    "$TFG_PYTHON" -m pip install -q --disable-pip-version-check --no-cache-dir "$@"
+}
+
 # The tests compare against numpy; it lives in a virtual environment in .venv.
 # Exports TFG_PYTHON, the interpreter the tests use.
 ensure_numpy() {
@@ -57,7 +64,7 @@ ensure_numpy() {
         python3 -m venv "$venv" >/dev/null 2>&1 || { rm -rf "$venv"; apt_install python3-venv; python3 -m venv "$venv"; }
     fi
     echo "installing numpy into .venv (pip)"
-    "$TFG_PYTHON" -m pip install -q --disable-pip-version-check "numpy>=2.3"
+    pip_install "numpy>=2.3"
 }
 
 # The TensorBoard test reads tfg's event files back with the tensorboard
@@ -66,7 +73,7 @@ ensure_tensorboard() {
     "$TFG_PYTHON" -c 'import tensorboard.backend.event_processing.event_accumulator' \
         2>/dev/null && return 0
     echo "installing tensorboard into .venv (pip)"
-    "$TFG_PYTHON" -m pip install -q --disable-pip-version-check "tensorboard>=2.16"
+    pip_install "tensorboard>=2.16"
 }
 
 # The ONNX import tests build models with the onnx package and check tfg
@@ -74,7 +81,7 @@ ensure_tensorboard() {
 ensure_onnx() {
     "$TFG_PYTHON" -c 'import onnx, onnxruntime' 2>/dev/null && return 0
     echo "installing onnx and onnxruntime into .venv (pip)"
-    "$TFG_PYTHON" -m pip install -q --disable-pip-version-check "onnx>=1.16" "onnxruntime>=1.18"
+    pip_install "onnx>=1.16" "onnxruntime>=1.18"
 }
 
 # The REPL's terminal test drives `tfg repl` through tmux.
@@ -104,19 +111,22 @@ ensure_ptxas() {
     found=$(ls "$PWD"/.venv/lib/python3*/site-packages/nvidia/cuda_nvcc/bin/ptxas 2>/dev/null | head -n 1 || true)
     if [ -z "$found" ]; then
         echo "installing ptxas into .venv (pip nvidia-cuda-nvcc-cu12)"
-        "$TFG_PYTHON" -m pip install -q --disable-pip-version-check nvidia-cuda-nvcc-cu12
+        pip_install nvidia-cuda-nvcc-cu12
         found=$(ls "$PWD"/.venv/lib/python3*/site-packages/nvidia/cuda_nvcc/bin/ptxas | head -n 1)
     fi
     export TFG_PTXAS="$found"
 }
 
 # The official serving clients the tests of `tfg serve` try (tests/serve.rs):
-# requests, tritonclient[http] and tensorflow-serving-api (which brings
-# TensorFlow), into .venv. Needs ensure_numpy first.
+# requests, tritonclient[http] and tensorflow-serving-api (which needs
+# TensorFlow's protos), into .venv. Needs ensure_numpy first.
 ensure_serve_clients() {
     "$TFG_PYTHON" -c 'import requests, tritonclient.http, tensorflow_serving.apis.prediction_service_pb2_grpc' \
         2>/dev/null && return 0
     echo "installing requests, tritonclient[http], tensorflow-serving-api into .venv (pip)"
-    "$TFG_PYTHON" -m pip install -q --disable-pip-version-check \
-        requests "tritonclient[http]" tensorflow-serving-api
+    pip_install requests "tritonclient[http]" tensorflow-cpu
+    # The client package asks for `tensorflow`, GPU kernels included (1.9 GB
+    # installed); the CPU build provides the same `tensorflow` module and the
+    # protos the client imports in two thirds of the space.
+    pip_install --no-deps tensorflow-serving-api
 }
