@@ -91,6 +91,13 @@ ensure_mpi() {
     apt_install openmpi-bin libopenmpi-dev libclang-dev
 }
 
+# The fuzz smoke of scripts/test builds the targets of tests/fuzz with cargo-fuzz.
+ensure_cargo_fuzz() {
+    cargo fuzz --version >/dev/null 2>&1 && return 0
+    echo "installing cargo-fuzz (cargo install)"
+    cargo install --quiet --locked cargo-fuzz
+}
+
 ensure_tmux() {
     command -v tmux >/dev/null || apt_install tmux
 }

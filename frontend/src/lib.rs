@@ -11,7 +11,8 @@
 //! Lowering keeps everything it knows about one graph (the graph so far and
 //! the names in scope) in one `GraphLowerer` that takes statements one at a
 //! time, so a REPL can lower each statement it reads into a graph that is
-//! already built ([`incremental`]).
+//! already built ([`incremental`]); [`entry`] says where an entry typed at
+//! the prompt ends.
 //!
 //! This crate knows the surface language and the IR's builder API. It must
 //! not know about passes, backends, files on disk or the command line.
@@ -20,6 +21,7 @@ pub mod ast;
 pub mod builtin;
 mod composite;
 pub mod diag;
+pub mod entry;
 pub mod incremental;
 mod index;
 pub mod literal;

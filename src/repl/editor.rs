@@ -4,7 +4,7 @@
 //! keywords, `:commands`, pass names and file names.
 
 use super::command::COMMANDS;
-use super::{entry, Flow, Repl};
+use super::{Flow, Repl};
 use crate::failure::Failure;
 use rustyline::completion::{Completer, FilenameCompleter, Pair};
 use rustyline::error::ReadlineError;
@@ -14,6 +14,7 @@ use rustyline::history::DefaultHistory;
 use rustyline::validate::{ValidationContext, ValidationResult, Validator};
 use rustyline::{CompletionType, Config, Context, Editor};
 use std::path::PathBuf;
+use tfg_frontend::entry;
 
 const PROMPT: &str = ">>> ";
 const STYLED_PROMPT: &str = "\x1b[1;32m>>>\x1b[0m ";

@@ -13,7 +13,6 @@
 
 mod command;
 mod editor;
-mod entry;
 mod piped;
 mod workspace;
 

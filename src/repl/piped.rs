@@ -2,8 +2,9 @@
 //! (a line with an open bracket takes the next ones with it), and only
 //! results and errors are printed, so a session can be scripted.
 
-use super::{entry, Flow, Repl};
+use super::{Flow, Repl};
 use std::io::BufRead;
+use tfg_frontend::entry;
 
 pub fn run(repl: &mut Repl) {
     let mut pending = String::new();

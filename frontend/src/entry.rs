@@ -1,4 +1,4 @@
-//! Where an entry ends: at the end of a line, unless a bracket is still open.
+//! Where an entry typed at the REPL ends: at the end of a line, unless a bracket is still open.
 //!
 //! Inside `( )` and `[ ]` newlines are spaces (docs/language.md, "Lexical"), so an entry goes
 //! on over the next lines until its brackets close, as Python's prompt does;
