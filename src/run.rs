@@ -23,7 +23,8 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
     if ptx_module::is_module(&args.file) {
         return run_module(args);
     }
-    let src = Source::load(&args.file)?;
+    // An ONNX model that computes shapes from an input is compiled for its feed.
+    let src = Source::load_fed(&args.file, &args.feeds)?;
     // A missing file is reported first; a missing GPU before any work.
     backend::check_available(args.backend)?;
     let started = Instant::now();

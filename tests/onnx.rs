@@ -287,3 +287,42 @@ fn a_file_that_is_not_onnx_is_refused() {
     assert!(run.stderr.starts_with("error: "), "{}", run.stderr);
     assert!(run.stderr.contains("not an ONNX model"), "{}", run.stderr);
 }
+
+/// A model that takes a shape, bounds and axes as graph inputs: `tfg run`
+/// with them fed matches ONNX Runtime (`every_operator_matches_onnx_runtime`,
+/// case `shapes_from_inputs`); without their feeds, `run` and `import` say
+/// which inputs tfg needs to know, and write nothing.
+#[test]
+fn shape_inputs_without_feeds_are_named() {
+    let Some((dir, list)) = cases("shape_inputs_without_feeds_are_named") else {
+        return;
+    };
+    let case = list
+        .iter()
+        .find(|c| c["name"] == "shapes_from_inputs")
+        .expect("the case exists");
+    let model = dir.join("shapes_from_inputs.onnx");
+    let model = model.to_str().expect("UTF-8");
+    let out = dir.join("shapes.tfg");
+    let x_only: Vec<String> = feeds(&dir, case).into_iter().take(1).collect();
+    let mut run = vec!["run", model];
+    for f in &x_only {
+        run.extend(["--feed", f]);
+    }
+    for args in [
+        vec!["import", model, "-o", out.to_str().expect("UTF-8")],
+        run,
+    ] {
+        let r = tfg(&args);
+        assert_eq!(r.status, 1, "{}", r.stderr);
+        assert!(
+            r.stderr
+                .contains("(Reshape): input 1 must be known when importing")
+                && r.stderr.contains("computed from the graph input `s`")
+                && r.stderr.contains("--feed NAME=VALUE"),
+            "{}",
+            r.stderr
+        );
+    }
+    assert!(!out.exists(), "nothing is written");
+}

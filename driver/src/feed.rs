@@ -101,6 +101,9 @@ pub fn bind(
     let inputs: Vec<ValueId> = g.inputs().collect();
     let mut fed: BTreeMap<&str, &Feed> = BTreeMap::new();
     for feed in feeds {
+        if src.fixed.contains(&feed.name) {
+            continue;
+        }
         let name = src.input_name(&feed.name);
         if !inputs.iter().any(|&v| input_name(g, v) == name) {
             return Err(no_such_input(g, &feed.name));
@@ -187,23 +190,38 @@ fn load(
     g: &Graph,
     v: ValueId,
 ) -> Result<Tensor, Error> {
+    value(feed, declared).map_err(|e| match e {
+        Refused::Declared(m) => src.error_at(g.node(v).loc, m, "declared here"),
+        Refused::Other(e) => e,
+    })
+}
+
+/// Why a feed gives no tensor for its input.
+#[derive(Debug)]
+pub enum Refused {
+    /// Its value does not fit the input's declaration: a message to show
+    /// where the input is declared.
+    Declared(String),
+    /// It cannot be read or parsed.
+    Other(Error),
+}
+
+/// The tensor `feed` gives for an input declared `declared`, checked
+/// against its dtype (shapes are checked with the other feeds').
+pub fn value(feed: &Feed, declared: &Type) -> Result<Tensor, Refused> {
     let name = &feed.name;
-    let loc = g.node(v).loc;
     match &feed.value {
         FeedValue::Npy(path) => {
-            let t = npy::read(path)
-                .map_err(|e| Error::new(format!("cannot feed input `{name}`: {e}")))?;
+            let t = npy::read(path).map_err(|e| {
+                Refused::Other(Error::new(format!("cannot feed input `{name}`: {e}")))
+            })?;
             if t.dtype() != declared.dtype {
-                return Err(src.error_at(
-                    loc,
-                    format!(
-                        "input `{name}` expects {declared} but `{}` holds {}; convert it, e.g. with `a.astype(np.{})`",
-                        path.display(),
-                        t.ty(),
-                        numpy_name(declared)
-                    ),
-                    "declared here",
-                ));
+                return Err(Refused::Declared(format!(
+                    "input `{name}` expects {declared} but `{}` holds {}; convert it, e.g. with `a.astype(np.{})`",
+                    path.display(),
+                    t.ty(),
+                    numpy_name(declared)
+                )));
             }
             Ok(t)
         }
@@ -214,18 +232,16 @@ fn load(
                     "the feed for input `{name}` is not a literal: {}",
                     d.message
                 );
-                Error::Diagnostics {
+                Refused::Other(Error::Diagnostics {
                     name: shown_as.clone(),
                     text: text.clone(),
                     diags: vec![d],
-                }
+                })
             })?;
             literal.to_tensor(declared.dtype).map_err(|e| {
-                src.error_at(
-                    loc,
-                    format!("input `{name}` expects {declared} but is fed `{text}`: {e}"),
-                    "declared here",
-                )
+                Refused::Declared(format!(
+                    "input `{name}` expects {declared} but is fed `{text}`: {e}"
+                ))
             })
         }
     }

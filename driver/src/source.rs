@@ -1,5 +1,6 @@
 //! The `.tfg` file a command works on, and errors that point into it.
 
+use crate::feed::{self, Feed};
 use crate::Error;
 use std::path::Path;
 use tfg_frontend::diag::Diagnostic;
@@ -18,6 +19,9 @@ pub struct Source {
     /// each, and the model's own name, which the compiled graph takes back
     /// (so `--feed` and the printed outputs use the model's names).
     pub renames: Vec<(String, String)>,
+    /// An imported model's inputs that [`Source::load_fed`] made constants
+    /// with the values of their feeds (ONNX names).
+    pub fixed: Vec<String>,
 }
 
 impl Source {
@@ -28,6 +32,7 @@ impl Source {
             text: text.into(),
             params: Vec::new(),
             renames: Vec::new(),
+            fixed: Vec::new(),
         }
     }
 
@@ -35,11 +40,45 @@ impl Source {
     /// model is imported: the text is the `.tfg` graph `tfg import` writes,
     /// the params its initializers.
     pub fn load(path: &Path) -> Result<Source, Error> {
+        Source::load_fed(path, &[])
+    }
+
+    /// [`Source::load`] with the feeds of the run to come. An ONNX model that
+    /// computes a shape, axes or bounds from a graph input (which tfg must
+    /// know ahead of time) is imported with that input's fed value as a
+    /// constant, and so compiled for it; [`Source::fixed`] lists such inputs,
+    /// whose feeds [`feed::bind`] then passes over.
+    pub fn load_fed(path: &Path, feeds: &[Feed]) -> Result<Source, Error> {
         let name = path.display().to_string();
         let bytes =
             std::fs::read(path).map_err(|e| Error::new(format!("cannot read `{name}`: {e}")))?;
         if is_onnx(path) {
-            let imported = import_onnx(path, &bytes)?;
+            let mut known = tfg_onnx::Known::new();
+            let imported = loop {
+                let inputs = match import(path, &bytes, &known) {
+                    Ok(imported) => break imported,
+                    Err(tfg_onnx::ImportError::NeedsValues { inputs, .. })
+                        if inputs
+                            .iter()
+                            .all(|(n, _)| feeds.iter().any(|f| f.name == *n)) =>
+                    {
+                        inputs
+                    }
+                    Err(e) => return Err(Error::new(format!("{name}: {e}"))),
+                };
+                for (input, ty) in inputs {
+                    let Some(f) = feeds.iter().find(|f| f.name == input) else {
+                        continue;
+                    };
+                    // Each round fixes new inputs (a fixed one is a constant
+                    // and never needed again), so the loop ends.
+                    let value = feed::value(f, &ty).map_err(|e| match e {
+                        feed::Refused::Declared(m) => Error::new(format!("{name}: {m}")),
+                        feed::Refused::Other(e) => e,
+                    })?;
+                    known.insert(input, value);
+                }
+            };
             let renames = imported
                 .inputs
                 .into_iter()
@@ -52,6 +91,7 @@ impl Source {
                 text: imported.source,
                 params: imported.params,
                 renames,
+                fixed: imported.fixed,
             });
         }
         match String::from_utf8(bytes) {
@@ -244,7 +284,16 @@ pub fn is_onnx(path: &Path) -> bool {
 /// tensor data is read relative to the model's directory. The graph is
 /// named after the file.
 pub fn import_onnx(path: &Path, bytes: &[u8]) -> Result<tfg_onnx::Imported, Error> {
-    let name = path.display().to_string();
+    import(path, bytes, &tfg_onnx::Known::new())
+        .map_err(|e| Error::new(format!("{}: {e}", path.display())))
+}
+
+/// [`import_onnx`] with values for some graph inputs, and the importer's own error.
+fn import(
+    path: &Path,
+    bytes: &[u8],
+    known: &tfg_onnx::Known,
+) -> Result<tfg_onnx::Imported, tfg_onnx::ImportError> {
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let stem = path
         .file_stem()
@@ -264,5 +313,5 @@ pub fn import_onnx(path: &Path, bytes: &[u8]) -> Result<tfg_onnx::Imported, Erro
         std::fs::read(dir.join(file))
             .map_err(|e| format!("cannot read external data `{location}`: {e}"))
     };
-    tfg_onnx::import(bytes, &graph, &external).map_err(|e| Error::new(format!("{name}: {e}")))
+    tfg_onnx::import_with(bytes, &graph, &external, known)
 }

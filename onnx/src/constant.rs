@@ -154,6 +154,22 @@ impl Constant {
         Ok(Constant { dtype, shape, data })
     }
 
+    /// A tensor's value.
+    pub(crate) fn from_tensor(t: &Tensor) -> Constant {
+        let data = match &t.data {
+            Data::F32(v) => v.iter().map(|&x| Elem::F(x as f64)).collect(),
+            Data::F64(v) => v.iter().map(|&x| Elem::F(x)).collect(),
+            Data::I32(v) => v.iter().map(|&x| Elem::I(x as i64)).collect(),
+            Data::I64(v) => v.iter().map(|&x| Elem::I(x)).collect(),
+            Data::Bool(v) => v.iter().map(|&x| Elem::B(x)).collect(),
+        };
+        Constant {
+            dtype: t.dtype(),
+            shape: t.shape.clone(),
+            data,
+        }
+    }
+
     /// The integers of the value, if every element is a known integer.
     pub(crate) fn to_ints(&self) -> Option<Vec<i64>> {
         self.data

@@ -3,8 +3,9 @@
 use crate::constant::{dtype_of, Constant, Elem};
 use crate::names::Names;
 use crate::proto::{AttributeProto, GraphProto, NodeProto};
-use crate::{ExternalData, ImportError, Imported};
-use std::collections::{HashMap, HashSet};
+use crate::{ExternalData, ImportError, Imported, Known};
+use std::cell::RefCell;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use tfg_frontend::Incremental;
 use tfg_ir::{DType, Dim, Type};
 
@@ -118,6 +119,13 @@ pub(crate) struct Importer<'a> {
     opset: i64,
     external: ExternalData<'a>,
     graph_name: String,
+    /// Graph inputs given values: they are constants.
+    known: &'a Known,
+    /// For each value of the graph, the graph inputs it is computed from.
+    origins: HashMap<String, BTreeSet<String>>,
+    /// The graph inputs behind an operand that had to be a constant and was
+    /// not: the values a caller could give to import the model.
+    needed: RefCell<BTreeSet<String>>,
 }
 
 fn attr<'n>(n: &'n NodeProto, name: &str) -> Option<&'n AttributeProto> {
@@ -183,7 +191,12 @@ fn float(x: f64) -> String {
 }
 
 impl<'a> Importer<'a> {
-    pub(crate) fn new(graph_name: &str, opset: i64, external: ExternalData<'a>) -> Importer<'a> {
+    pub(crate) fn new(
+        graph_name: &str,
+        opset: i64,
+        external: ExternalData<'a>,
+        known: &'a Known,
+    ) -> Importer<'a> {
         Importer {
             inc: Incremental::new(graph_name),
             lines: Vec::new(),
@@ -193,6 +206,9 @@ impl<'a> Importer<'a> {
             opset,
             external,
             graph_name: graph_name.to_string(),
+            known,
+            origins: HashMap::new(),
+            needed: RefCell::new(BTreeSet::new()),
         }
     }
 
@@ -207,7 +223,7 @@ impl<'a> Importer<'a> {
         let mut inputs = Vec::new();
         for vi in &g.input {
             let name = vi.name.clone().unwrap_or_default();
-            if initializers.contains_key(name.as_str()) {
+            if initializers.contains_key(name.as_str()) || self.known.contains_key(&name) {
                 continue;
             }
             let ident = self.names.fresh(&name);
@@ -221,6 +237,7 @@ impl<'a> Importer<'a> {
         }
         let output_ident: HashMap<String, String> = outputs.iter().cloned().collect();
         let mut dim_names: HashMap<String, String> = HashMap::new();
+        let mut fixed = Vec::new();
         for (k, vi) in g.input.iter().enumerate() {
             let name = vi.name.clone().unwrap_or_default();
             if initializers.contains_key(name.as_str()) {
@@ -232,15 +249,27 @@ impl<'a> Importer<'a> {
                 .and_then(|t| t.tensor_type.as_ref())
                 .ok_or_else(|| invalid(format!("input `{name}` is not a tensor")))?;
             let dtype = dtype_of(tt.elem_type.unwrap_or(0)).map_err(invalid)?;
+            let dim_sizes = tt.shape.as_ref().map(|s| s.dim.as_slice()).unwrap_or(&[]);
+            if let Some(t) = self.known.get(&name) {
+                let fits = t.dtype() == dtype
+                    && t.shape.len() == dim_sizes.len()
+                    && t.shape
+                        .iter()
+                        .zip(dim_sizes)
+                        .all(|(&n, d)| d.dim_value.is_none_or(|v| v < 0 || v as u64 == n as u64));
+                if !fits {
+                    return Err(invalid(format!(
+                        "input `{name}` is given a value of type {}, which its declaration does not fit",
+                        t.ty()
+                    )));
+                }
+                self.values
+                    .insert(name.clone(), Value::Const(Constant::from_tensor(t)));
+                fixed.push(name);
+                continue;
+            }
             let mut dims = Vec::new();
-            for (j, d) in tt
-                .shape
-                .as_ref()
-                .map(|s| s.dim.as_slice())
-                .unwrap_or(&[])
-                .iter()
-                .enumerate()
-            {
+            for (j, d) in dim_sizes.iter().enumerate() {
                 dims.push(match (d.dim_value, &d.dim_param) {
                     (Some(v), _) if v >= 0 => v.to_string(),
                     (_, Some(p)) if !p.is_empty() => match dim_names.get(p) {
@@ -261,6 +290,8 @@ impl<'a> Importer<'a> {
                 .unwrap_or_default();
             self.line(format!("input {ident}: {dtype}{}", list(&dims)), None)
                 .map_err(invalid)?;
+            self.origins
+                .insert(name.clone(), BTreeSet::from([name.clone()]));
             self.values.insert(name, Value::Tensor(ident));
         }
         // Initializers used only as shapes and attributes stay constants;
@@ -304,11 +335,33 @@ impl<'a> Importer<'a> {
                 .clone()
                 .filter(|s| !s.is_empty())
                 .unwrap_or_else(|| n.output.first().cloned().unwrap_or_default());
-            let results = self
-                .node(n, &op, &output_ident)
-                .map_err(|e| invalid(format!("node `{label}` ({op}): {e}")))?;
+            let results = self.node(n, &op, &output_ident).map_err(|e| {
+                let message = format!("node `{label}` ({op}): {e}");
+                let needed = std::mem::take(&mut *self.needed.borrow_mut());
+                let inputs: Vec<(String, Type)> = g
+                    .input
+                    .iter()
+                    .filter_map(|vi| Some((vi.name.clone()?, vi)))
+                    .filter(|(name, _)| needed.contains(name))
+                    .filter_map(|(name, vi)| Some((name, declared_type(vi)?)))
+                    .collect();
+                match inputs.is_empty() {
+                    true => invalid(message),
+                    false => ImportError::NeedsValues { message, inputs },
+                }
+            })?;
+            let origins: BTreeSet<String> = n
+                .input
+                .iter()
+                .filter_map(|i| self.origins.get(i))
+                .flatten()
+                .cloned()
+                .collect();
             for (name, v) in n.output.iter().zip(results) {
                 if !name.is_empty() {
+                    if matches!(v, Value::Tensor(_)) {
+                        self.origins.insert(name.clone(), origins.clone());
+                    }
                     self.values.insert(name.clone(), v);
                 }
             }
@@ -348,6 +401,7 @@ impl<'a> Importer<'a> {
             params: self.params,
             inputs,
             outputs,
+            fixed,
         })
     }
 
@@ -465,9 +519,7 @@ impl<'a> Importer<'a> {
                 .to_ints()
                 .map(Some)
                 .ok_or_else(|| format!("input {k} must be known integers")),
-            Some(Value::Tensor(_)) => Err(format!(
-                "input {k} must be a constant (tfg compiles shapes ahead of time)"
-            )),
+            Some(Value::Tensor(_)) => Err(self.not_known(n, k)),
         }
     }
 
@@ -1136,10 +1188,7 @@ impl<'a> Importer<'a> {
             }
             "ConstantOfShape" => {
                 let dims = self.dims_input(n, 0)?;
-                let value = match attr(n, "value").and_then(|a| a.t.as_ref()) {
-                    Some(t) => Constant::from_proto(t, self.external)?,
-                    None => Constant::scalar(DType::F32, Elem::F(0.0)),
-                };
+                let value = self.fill_value(n)?;
                 let v = Constant {
                     shape: vec![],
                     ..value
@@ -1161,13 +1210,29 @@ impl<'a> Importer<'a> {
         Ok(vec![self.emit(expr, &out, n, outputs)?])
     }
 
+    /// Why input `k` of `n`, which must be known when importing, is not;
+    /// notes the graph inputs it is computed from (see `needed`).
+    fn not_known(&self, n: &NodeProto, k: usize) -> String {
+        let name = n.input.get(k).map_or("", String::as_str);
+        if let Some(o) = self.origins.get(name) {
+            self.needed.borrow_mut().extend(o.iter().cloned());
+        }
+        format!("input {k} must be known when importing (tfg compiles shapes ahead of time)")
+    }
+
+    /// `ConstantOfShape`'s fill: its `value`, else an f32 zero.
+    fn fill_value(&self, n: &NodeProto) -> Result<Constant> {
+        match attr(n, "value").and_then(|a| a.t.as_ref()) {
+            Some(t) => Constant::from_proto(t, self.external),
+            None => Ok(Constant::scalar(DType::F32, Elem::F(0.0))),
+        }
+    }
+
     /// An integer input that may hold symbolic dims (a folded shape).
     fn dims_input(&self, n: &NodeProto, k: usize) -> Result<Vec<Elem>> {
         match self.input(n, k)? {
             Some(Value::Const(c)) => Ok(c.data),
-            Some(Value::Tensor(_)) => {
-                Err(format!("input {k} (a shape) must be known when importing"))
-            }
+            Some(Value::Tensor(_)) => Err(self.not_known(n, k)),
             None => Err(format!("input {k} is missing")),
         }
     }
@@ -1431,7 +1496,13 @@ impl<'a> Importer<'a> {
                 };
                 Some(Constant { shape, ..first })
             }
-            "Add" | "Sub" | "Mul" | "Div" if first.dtype.is_int() => {
+            "Neg" if first.dtype.is_int() => first.to_ints().map(|a| Constant {
+                data: a.iter().map(|&x| Elem::I(x.wrapping_neg())).collect(),
+                ..first
+            }),
+            "Add" | "Sub" | "Mul" | "Div" | "Max" | "Min"
+                if first.dtype.is_int() && known.len() == 2 =>
+            {
                 let b = ints_of(1).ok_or("an integer operand")?;
                 let a = first.to_ints();
                 match a {
@@ -1445,6 +1516,8 @@ impl<'a> Importer<'a> {
                                     "Add" => x.wrapping_add(y),
                                     "Sub" => x.wrapping_sub(y),
                                     "Mul" => x.wrapping_mul(y),
+                                    "Max" => x.max(y),
+                                    "Min" => x.min(y),
                                     _ if y == 0 => 0,
                                     _ => x.wrapping_div(y),
                                 })
@@ -1474,6 +1547,28 @@ impl<'a> Importer<'a> {
                     _ => None,
                 }
             }
+            // A small fill is shape arithmetic (LayerNormalization's
+            // expansion makes `[1, 1]` this way); a large one stays a node.
+            "ConstantOfShape" => match first.to_ints() {
+                Some(dims)
+                    if dims.iter().all(|&d| (0..=SMALL).contains(&d))
+                        && dims
+                            .iter()
+                            .try_fold(1i64, |a, &d| a.checked_mul(d))
+                            .is_some_and(|count| count <= SMALL) =>
+                {
+                    let value = self.fill_value(n)?;
+                    let fill = value.data.first().cloned().ok_or("an empty fill value")?;
+                    let shape: Vec<usize> = dims.iter().map(|&d| d as usize).collect();
+                    let count = shape.iter().product();
+                    Some(Constant {
+                        dtype: value.dtype,
+                        shape,
+                        data: vec![fill; count],
+                    })
+                }
+                _ => None,
+            },
             "Slice" if first.shape.len() == 1 && self.opset >= 10 => {
                 let (st, en) = (ints_of(1), ints_of(2));
                 let step = ints_of(4).and_then(|s| s.first().copied()).unwrap_or(1);
@@ -1502,6 +1597,26 @@ impl<'a> Importer<'a> {
         Ok(result.map(|c| vec![Value::Const(c)]))
     }
 }
+
+/// A graph input's declared type; a dim without a size gets its
+/// `dim_param` (or `?`) as a symbol.
+fn declared_type(vi: &crate::proto::ValueInfoProto) -> Option<Type> {
+    let tt = vi.r#type.as_ref()?.tensor_type.as_ref()?;
+    let dtype = dtype_of(tt.elem_type.unwrap_or(0)).ok()?;
+    let dims = tt.shape.as_ref().map(|s| s.dim.as_slice()).unwrap_or(&[]);
+    let shape = dims
+        .iter()
+        .map(|d| match d.dim_value {
+            Some(v) if v >= 0 => Dim::Known(v as u64),
+            _ => Dim::Sym(d.dim_param.clone().unwrap_or_else(|| "?".into())),
+        })
+        .collect();
+    Some(Type::new(dtype, tfg_ir::Shape(shape)))
+}
+
+/// The most elements a fold makes (`ConstantOfShape`): what is written as
+/// a literal rather than a param.
+const SMALL: i64 = 64;
 
 /// Inputs that hold shapes or attributes, not tensors to compute on.
 fn static_input(op: &str, k: usize) -> bool {

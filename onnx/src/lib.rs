@@ -45,7 +45,14 @@ pub struct Imported {
     pub inputs: Vec<(String, String)>,
     /// Each graph output: its ONNX name and its name in the `.tfg` file.
     pub outputs: Vec<(String, String)>,
+    /// The ONNX names of the graph inputs that were given values
+    /// ([`import_with`]): constants in the source, not inputs.
+    pub fixed: Vec<String>,
 }
+
+/// Values for graph inputs, by ONNX name, that the importer takes as
+/// constants (see [`import_with`]).
+pub type Known = BTreeMap<String, Tensor>;
 
 /// Why a model could not be imported.
 #[derive(Clone, Debug, PartialEq)]
@@ -55,6 +62,13 @@ pub enum ImportError {
     /// Operators the importer does not support, each with its count and the
     /// name of its first node.
     Unsupported(Vec<Unsupported>),
+    /// An operand that must be known ahead of time (a shape, axes, bounds)
+    /// is computed from graph inputs: with values for `inputs` (each with
+    /// its declared type) given to [`import_with`], the model imports.
+    NeedsValues {
+        message: String,
+        inputs: Vec<(String, tfg_ir::Type)>,
+    },
 }
 
 /// One operator type the importer does not support.
@@ -69,6 +83,16 @@ impl std::fmt::Display for ImportError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ImportError::Invalid(m) => f.write_str(m),
+            ImportError::NeedsValues { message, inputs } => {
+                let names: Vec<String> = inputs.iter().map(|(n, _)| format!("`{n}`")).collect();
+                write!(
+                    f,
+                    "{message}; it is computed from the graph input{} {}, whose value \
+                     the model is compiled for when `tfg run` is given it (`--feed NAME=VALUE`)",
+                    if names.len() == 1 { "" } else { "s" },
+                    names.join(", ")
+                )
+            }
             ImportError::Unsupported(ops) => {
                 let total: usize = ops.iter().map(|o| o.count).sum();
                 write!(
@@ -115,6 +139,19 @@ pub fn import(
     graph_name: &str,
     external: ExternalData,
 ) -> Result<Imported, ImportError> {
+    import_with(bytes, graph_name, external, &Known::new())
+}
+
+/// [`import`], with values for some graph inputs, which become constants
+/// (folded into shapes where the model computes shapes from them) instead
+/// of inputs: how a model that takes a shape, axes or bounds as an input
+/// (which tfg must know ahead of time) is compiled for given values.
+pub fn import_with(
+    bytes: &[u8],
+    graph_name: &str,
+    external: ExternalData,
+    known: &Known,
+) -> Result<Imported, ImportError> {
     let model = proto::ModelProto::decode(bytes)
         .map_err(|e| ImportError::Invalid(format!("not an ONNX model: {e}")))?;
     let graph = model
@@ -133,7 +170,7 @@ pub fn import(
     if !unsupported.is_empty() {
         return Err(ImportError::Unsupported(unsupported));
     }
-    convert::Importer::new(graph_name, opset, external).run(graph)
+    convert::Importer::new(graph_name, opset, external, known).run(graph)
 }
 
 /// Every operator type of `graph` that [`convert`] has no rule for.
@@ -191,6 +228,89 @@ mod tests {
             Err(e) => assert!(e.to_string().contains(why), "{e}"),
             Ok(m) => panic!("imported:\n{}", m.source),
         }
+    }
+
+    /// `y = Reshape(x, Add(shape, 0))` (opset 14), with `shape` a graph input.
+    fn reshape_by_an_input() -> Vec<u8> {
+        use proto::*;
+        let info = |name: &str, elem: i32, dims: &[i64]| ValueInfoProto {
+            name: Some(name.into()),
+            r#type: Some(TypeProto {
+                tensor_type: Some(TypeProtoTensor {
+                    elem_type: Some(elem),
+                    shape: Some(TensorShapeProto {
+                        dim: dims
+                            .iter()
+                            .map(|&d| Dimension {
+                                dim_value: Some(d),
+                                dim_param: None,
+                            })
+                            .collect(),
+                    }),
+                }),
+            }),
+        };
+        let node = |op: &str, inputs: &[&str], output: &str| NodeProto {
+            input: inputs.iter().map(|s| s.to_string()).collect(),
+            output: vec![output.into()],
+            name: Some(format!("{op}_node")),
+            op_type: Some(op.into()),
+            ..Default::default()
+        };
+        let zero = TensorProto {
+            dims: vec![1],
+            data_type: Some(7),
+            int64_data: vec![0],
+            name: Some("zero".into()),
+            ..Default::default()
+        };
+        ModelProto {
+            ir_version: Some(8),
+            opset_import: vec![OperatorSetIdProto {
+                domain: None,
+                version: Some(14),
+            }],
+            producer_name: None,
+            graph: Some(GraphProto {
+                node: vec![
+                    node("Add", &["shape", "zero"], "target"),
+                    node("Reshape", &["x", "target"], "y"),
+                ],
+                name: Some("g".into()),
+                initializer: vec![zero],
+                input: vec![info("x", 1, &[2, 3]), info("shape", 7, &[2])],
+                output: vec![info("y", 1, &[3, 2])],
+            }),
+        }
+        .encode_to_vec()
+    }
+
+    #[test]
+    fn a_shape_computed_from_an_input_names_the_input_and_imports_with_its_value() {
+        let bytes = reshape_by_an_input();
+        match import_bytes(&bytes) {
+            Err(ImportError::NeedsValues { inputs, .. }) => {
+                let names: Vec<&str> = inputs.iter().map(|(n, _)| n.as_str()).collect();
+                assert_eq!(names, ["shape"]);
+                assert_eq!(inputs[0].1.to_string(), "i64[2]");
+            }
+            other => panic!("expected NeedsValues, got {other:?}"),
+        }
+        let known = Known::from([(
+            "shape".to_string(),
+            Tensor::new(vec![2], tfg_ir::Data::I64(vec![3, 2])).expect("a tensor"),
+        )]);
+        let m = import_with(&bytes, "model", &|_| Err(String::new()), &known).expect("imports");
+        assert_eq!(m.fixed, ["shape"]);
+        assert_eq!(m.inputs, [("x".to_string(), "x".to_string())]);
+        assert!(m.source.contains("reshape(x, [3, 2])"), "{}", m.source);
+        let wrong = Known::from([(
+            "shape".to_string(),
+            Tensor::new(vec![3], tfg_ir::Data::I64(vec![3, 2, 1])).expect("a tensor"),
+        )]);
+        let e = import_with(&bytes, "model", &|_| Err(String::new()), &wrong)
+            .expect_err("a value of the wrong shape");
+        assert!(e.to_string().contains("does not fit"), "{e}");
     }
 
     // Found by the `onnx` fuzz target (tests/fuzz): an axis outside the

@@ -166,6 +166,29 @@ case("shape_subgraph", [h.make_node("Shape", ["x"], ["sh"]), h.make_node("Gather
                                     value=nh.from_array(np.array([1.5], np.float32)))],
      [("x", x, ["batch", 3, 4])], ["y", "z"],
      {"zero": np.array(0, np.int64), "ax": np.array([0], np.int64), "m1": np.array([-1], np.int64)})
+# Shapes, bounds and axes given as graph inputs: tfg compiles the model for their fed values.
+case("shapes_from_inputs", [h.make_node("Add", ["s", "zero"], ["s2"]),
+                            h.make_node("Reshape", ["x", "s2"], ["y"]),
+                            h.make_node("Slice", ["x", "starts", "ends", "axes"], ["z"]),
+                            h.make_node("ReduceSum", ["x", "raxes"], ["r"], keepdims=0)],
+     [("x", x, None), ("s", np.array([4, -1], np.int64), None),
+      ("starts", np.array([1, 0], np.int64), None), ("ends", np.array([3, -1], np.int64), None),
+      ("axes", np.array([1, 2], np.int64), None), ("raxes", np.array([0, 2], np.int64), None)],
+     ["y", "z", "r"], {"zero": np.array([0], np.int64)}, opset=18)
+# Shape arithmetic the importer folds: Size, Neg, a small ConstantOfShape, Max with a fed shape.
+case("shape_folds", [h.make_node("Shape", ["x"], ["sh"]), h.make_node("Size", ["sh"], ["rank"]),
+                     h.make_node("Sub", ["rank", "two"], ["one"]),
+                     h.make_node("ConstantOfShape", ["one"], ["three"],
+                                 value=nh.from_array(np.array([3], np.int64))),
+                     h.make_node("Neg", ["minus4"], ["four"]),
+                     h.make_node("Slice", ["sh", "zero", "one"], ["first"]),
+                     h.make_node("Concat", ["first", "three", "four"], ["target"], axis=0),
+                     h.make_node("Reshape", ["x", "target"], ["y"]),
+                     h.make_node("Max", ["target", "s"], ["big"]),
+                     h.make_node("Expand", ["x", "big"], ["z"])],
+     [("x", x, None), ("s", np.array([1, 3, 1], np.int64), None)], ["y", "z"],
+     {"two": np.array([2], np.int64), "zero": np.array([0], np.int64),
+      "minus4": np.array([-4], np.int64)}, opset=13)
 
 with open(os.path.join(out_dir, "cases.json"), "w") as f:
     json.dump(cases, f)
