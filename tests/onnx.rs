@@ -326,3 +326,34 @@ fn shape_inputs_without_feeds_are_named() {
     }
     assert!(!out.exists(), "nothing is written");
 }
+
+/// A CNN exported by PyTorch with both of its exporters (the TorchScript one
+/// and the torch.export one), a dynamic batch included, matches PyTorch's
+/// own output (tests/fixtures/pytorch/make_fixture.py wrote the fixture),
+/// on the interpreter and the CPU backend.
+#[test]
+fn pytorch_exports_match_pytorch() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pytorch");
+    let want = tfg_formats::npy::read(&dir.join("expected.npy")).expect("the fixture");
+    let feed = format!("image={}", dir.join("input.npy").display());
+    for model in ["cnn.onnx", "cnn_dynamo.onnx"] {
+        let path = dir.join(model);
+        for backend in ["interp", "cpu"] {
+            let args = [
+                "run",
+                path.to_str().expect("UTF-8"),
+                "--feed",
+                &feed,
+                "--json",
+                "--backend",
+                backend,
+            ];
+            let out = report(&tfg_ok(&args));
+            assert_matches(
+                &format!("{model} on {backend}: log_probs (PyTorch's output)"),
+                &out["outputs"]["log_probs"],
+                &want,
+            );
+        }
+    }
+}
