@@ -1247,23 +1247,45 @@ impl<'a> Importer<'a> {
     ) -> Result<Vec<Value>> {
         let v = self.need(n, 0)?;
         let t = self.ty(&v)?;
-        if t.shape.rank() != 4 {
-            return Err(format!("only 2-D {op} (NCHW input) is supported, got {t}"));
+        // A 1-D window (NCL) runs as a 2-D one of height 1: a unit axis at
+        // 2, and a leading 1 (or 0 for pads) in every per-axis attribute.
+        let one_d = match t.shape.rank() {
+            3 => true,
+            4 => false,
+            _ => {
+                return Err(format!(
+                    "only 1-D and 2-D {op} (NCL or NCHW input) are supported, got {t}"
+                ))
+            }
+        };
+        let lift = |v: Option<Vec<i64>>| match one_d {
+            true => v.map(|v| [vec![1], v].concat()),
+            false => v,
+        };
+        let mut a = self.operand(&v)?;
+        if one_d {
+            a = format!("expand_dims({a}, axis = 2)");
         }
-        let a = self.operand(&v)?;
         if attr_i(n, "ceil_mode", 0) == 1 {
             return Err("ceil_mode = 1 is not supported".into());
         }
-        let strides = attr_ints(n, "strides").unwrap_or_else(|| vec![1, 1]);
-        let dilations = attr_ints(n, "dilations").unwrap_or_else(|| vec![1, 1]);
+        let strides = lift(attr_ints(n, "strides")).unwrap_or_else(|| vec![1, 1]);
+        let dilations = lift(attr_ints(n, "dilations")).unwrap_or_else(|| vec![1, 1]);
         let auto_pad = attr_s(n, "auto_pad").unwrap_or_else(|| "NOTSET".into());
         let padding = match auto_pad.as_str() {
             "SAME_UPPER" => "\"same\"".to_string(),
             "VALID" => "\"valid\"".to_string(),
             "NOTSET" => {
-                let p = attr_ints(n, "pads").unwrap_or_else(|| vec![0; 4]);
+                let p = attr_ints(n, "pads").map(|p| match (one_d, p.as_slice()) {
+                    (true, &[begin, end]) => vec![0, begin, 0, end],
+                    _ => p,
+                });
+                let p = p.unwrap_or_else(|| vec![0; 4]);
                 if p.len() != 4 {
-                    return Err("pads must have 4 entries".into());
+                    return Err(format!(
+                        "pads must have {} entries",
+                        if one_d { 2 } else { 4 }
+                    ));
                 }
                 format!("[[{}, {}], [{}, {}]]", p[0], p[2], p[1], p[3])
             }
@@ -1273,7 +1295,10 @@ impl<'a> Importer<'a> {
         let nhwc = match op {
             "Conv" => {
                 let w = self.need(n, 1)?;
-                let w = self.operand(&w)?;
+                let mut w = self.operand(&w)?;
+                if one_d {
+                    w = format!("expand_dims({w}, axis = 2)");
+                }
                 let groups = attr_i(n, "group", 1);
                 let mut e = format!(
                     "conv2d({x}, transpose({w}, perm = [2, 3, 1, 0]), stride = {}, padding = {padding}, dilation = {}, groups = {groups})",
@@ -1287,7 +1312,8 @@ impl<'a> Importer<'a> {
                 e
             }
             _ => {
-                let kernel = attr_ints(n, "kernel_shape").ok_or("kernel_shape is required")?;
+                let kernel =
+                    lift(attr_ints(n, "kernel_shape")).ok_or("kernel_shape is required")?;
                 if dilations.iter().any(|&d| d != 1) {
                     return Err("dilated pooling is not supported".into());
                 }
@@ -1310,7 +1336,10 @@ impl<'a> Importer<'a> {
                 )
             }
         };
-        let expr = format!("transpose({nhwc}, perm = [0, 3, 1, 2])");
+        let mut expr = format!("transpose({nhwc}, perm = [0, 3, 1, 2])");
+        if one_d {
+            expr = format!("squeeze({expr}, axis = 2)");
+        }
         Ok(vec![self.emit(expr, out, n, outputs)?])
     }
 

@@ -189,6 +189,12 @@ case("shape_folds", [h.make_node("Shape", ["x"], ["sh"]), h.make_node("Size", ["
      [("x", x, None), ("s", np.array([1, 3, 1], np.int64), None)], ["y", "z"],
      {"two": np.array([2], np.int64), "zero": np.array([0], np.int64),
       "minus4": np.array([-4], np.int64)}, opset=13)
+# 1-D windows (NCL), run as 2-D ones of height 1.
+seq = f32(2, 4, 11)
+case("conv1d", [h.make_node("Conv", ["x", "w", "b"], ["y"], pads=[1, 2], strides=[2], dilations=[2], group=2),
+                h.make_node("MaxPool", ["x"], ["m"], kernel_shape=[3], strides=[2], pads=[1, 1]),
+                h.make_node("AveragePool", ["x"], ["a"], kernel_shape=[2], auto_pad="VALID")],
+     [("x", seq, None)], ["y", "m", "a"], {"w": f32(6, 2, 3), "b": f32(6)})
 
 with open(os.path.join(out_dir, "cases.json"), "w") as f:
     json.dump(cases, f)
