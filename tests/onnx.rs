@@ -289,9 +289,10 @@ fn a_file_that_is_not_onnx_is_refused() {
 }
 
 /// A model that takes a shape, bounds and axes as graph inputs: `tfg run`
-/// with them fed matches ONNX Runtime (`every_operator_matches_onnx_runtime`,
-/// case `shapes_from_inputs`); without their feeds, `run` and `import` say
-/// which inputs tfg needs to know, and write nothing.
+/// with them fed by ONNX name matches ONNX Runtime
+/// (`every_operator_matches_onnx_runtime`, case `shapes_from_inputs`), and so
+/// it does fed by identifier (`shape:0` as `shape_0`); without their feeds,
+/// `run` and `import` say which inputs tfg needs to know, and write nothing.
 #[test]
 fn shape_inputs_without_feeds_are_named() {
     let Some((dir, list)) = cases("shape_inputs_without_feeds_are_named") else {
@@ -318,13 +319,28 @@ fn shape_inputs_without_feeds_are_named() {
         assert!(
             r.stderr
                 .contains("(Reshape): input 1 must be known when importing")
-                && r.stderr.contains("computed from the graph input `s`")
+                && r.stderr.contains("computed from the graph input `shape:0`")
                 && r.stderr.contains("--feed NAME=VALUE"),
             "{}",
             r.stderr
         );
     }
     assert!(!out.exists(), "nothing is written");
+
+    let by_identifier: Vec<String> = feeds(&dir, case)
+        .iter()
+        .map(|f| f.replacen("shape:0=", "shape_0=", 1))
+        .collect();
+    let mut args = vec!["run", model, "--json"];
+    for f in &by_identifier {
+        args.extend(["--feed", f]);
+    }
+    let got = report(&tfg_ok(&args));
+    assert_matches(
+        "shapes_from_inputs fed by identifier: y",
+        &got["outputs"]["y"],
+        &expected(&dir, "shapes_from_inputs", 0),
+    );
 }
 
 /// A CNN exported by PyTorch with both of its exporters (the TorchScript one

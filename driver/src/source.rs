@@ -19,8 +19,8 @@ pub struct Source {
     /// each, and the model's own name, which the compiled graph takes back
     /// (so `--feed` and the printed outputs use the model's names).
     pub renames: Vec<(String, String)>,
-    /// An imported model's inputs that [`Source::load_fed`] made constants
-    /// with the values of their feeds (ONNX names).
+    /// The feeds (by the name they were given) whose values
+    /// [`Source::load_fed`] made constants of an imported model.
     pub fixed: Vec<String>,
 }
 
@@ -53,30 +53,36 @@ impl Source {
         let bytes =
             std::fs::read(path).map_err(|e| Error::new(format!("cannot read `{name}`: {e}")))?;
         if is_onnx(path) {
+            // A needed input is fed by its ONNX name or by its identifier.
+            let feed_of = |n: &tfg_onnx::Needed| {
+                feeds
+                    .iter()
+                    .find(|f| f.name == n.name || f.name == n.identifier)
+            };
             let mut known = tfg_onnx::Known::new();
+            let mut fixed = Vec::new();
             let imported = loop {
                 let inputs = match import(path, &bytes, &known) {
                     Ok(imported) => break imported,
                     Err(tfg_onnx::ImportError::NeedsValues { inputs, .. })
-                        if inputs
-                            .iter()
-                            .all(|(n, _)| feeds.iter().any(|f| f.name == *n)) =>
+                        if inputs.iter().all(|n| feed_of(n).is_some()) =>
                     {
                         inputs
                     }
                     Err(e) => return Err(Error::new(format!("{name}: {e}"))),
                 };
-                for (input, ty) in inputs {
-                    let Some(f) = feeds.iter().find(|f| f.name == input) else {
+                // Each round fixes new inputs (a fixed one is a constant and
+                // never needed again), so the loop ends.
+                for input in inputs {
+                    let Some(f) = feed_of(&input) else {
                         continue;
                     };
-                    // Each round fixes new inputs (a fixed one is a constant
-                    // and never needed again), so the loop ends.
-                    let value = feed::value(f, &ty).map_err(|e| match e {
+                    let value = feed::value(f, &input.ty).map_err(|e| match e {
                         feed::Refused::Declared(m) => Error::new(format!("{name}: {m}")),
                         feed::Refused::Other(e) => e,
                     })?;
-                    known.insert(input, value);
+                    known.insert(input.name, value);
+                    fixed.push(f.name.clone());
                 }
             };
             let renames = imported
@@ -91,7 +97,7 @@ impl Source {
                 text: imported.source,
                 params: imported.params,
                 renames,
-                fixed: imported.fixed,
+                fixed,
             });
         }
         match String::from_utf8(bytes) {

@@ -3,7 +3,7 @@
 use crate::constant::{dtype_of, Constant, Elem};
 use crate::names::Names;
 use crate::proto::{AttributeProto, GraphProto, NodeProto};
-use crate::{ExternalData, ImportError, Imported, Known};
+use crate::{ExternalData, ImportError, Imported, Known, Needed};
 use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use tfg_frontend::Incremental;
@@ -338,12 +338,19 @@ impl<'a> Importer<'a> {
             let results = self.node(n, &op, &output_ident).map_err(|e| {
                 let message = format!("node `{label}` ({op}): {e}");
                 let needed = std::mem::take(&mut *self.needed.borrow_mut());
-                let inputs: Vec<(String, Type)> = g
+                let inputs: Vec<Needed> = g
                     .input
                     .iter()
-                    .filter_map(|vi| Some((vi.name.clone()?, vi)))
-                    .filter(|(name, _)| needed.contains(name))
-                    .filter_map(|(name, vi)| Some((name, declared_type(vi)?)))
+                    .filter_map(|vi| {
+                        let name = vi.name.clone()?;
+                        let (_, identifier) = inputs.iter().find(|(n, _)| *n == name)?;
+                        Some(Needed {
+                            identifier: identifier.clone(),
+                            ty: declared_type(vi)?,
+                            name,
+                        })
+                    })
+                    .filter(|n| needed.contains(&n.name))
                     .collect();
                 match inputs.is_empty() {
                     true => invalid(message),

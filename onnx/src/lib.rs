@@ -67,8 +67,20 @@ pub enum ImportError {
     /// its declared type) given to [`import_with`], the model imports.
     NeedsValues {
         message: String,
-        inputs: Vec<(String, tfg_ir::Type)>,
+        inputs: Vec<Needed>,
     },
+}
+
+/// A graph input whose value the importer needs (see
+/// [`ImportError::NeedsValues`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Needed {
+    /// Its ONNX name.
+    pub name: String,
+    /// The identifier the naming rule gives it.
+    pub identifier: String,
+    /// Its declared type.
+    pub ty: tfg_ir::Type,
 }
 
 /// One operator type the importer does not support.
@@ -84,7 +96,7 @@ impl std::fmt::Display for ImportError {
         match self {
             ImportError::Invalid(m) => f.write_str(m),
             ImportError::NeedsValues { message, inputs } => {
-                let names: Vec<String> = inputs.iter().map(|(n, _)| format!("`{n}`")).collect();
+                let names: Vec<String> = inputs.iter().map(|n| format!("`{}`", n.name)).collect();
                 write!(
                     f,
                     "{message}; it is computed from the graph input{} {}, whose value \
@@ -290,9 +302,10 @@ mod tests {
         let bytes = reshape_by_an_input();
         match import_bytes(&bytes) {
             Err(ImportError::NeedsValues { inputs, .. }) => {
-                let names: Vec<&str> = inputs.iter().map(|(n, _)| n.as_str()).collect();
+                let names: Vec<&str> = inputs.iter().map(|n| n.name.as_str()).collect();
                 assert_eq!(names, ["shape"]);
-                assert_eq!(inputs[0].1.to_string(), "i64[2]");
+                assert_eq!(inputs[0].identifier, "shape");
+                assert_eq!(inputs[0].ty.to_string(), "i64[2]");
             }
             other => panic!("expected NeedsValues, got {other:?}"),
         }

@@ -167,11 +167,11 @@ case("shape_subgraph", [h.make_node("Shape", ["x"], ["sh"]), h.make_node("Gather
      [("x", x, ["batch", 3, 4])], ["y", "z"],
      {"zero": np.array(0, np.int64), "ax": np.array([0], np.int64), "m1": np.array([-1], np.int64)})
 # Shapes, bounds and axes given as graph inputs: tfg compiles the model for their fed values.
-case("shapes_from_inputs", [h.make_node("Add", ["s", "zero"], ["s2"]),
+case("shapes_from_inputs", [h.make_node("Add", ["shape:0", "zero"], ["s2"]),
                             h.make_node("Reshape", ["x", "s2"], ["y"]),
                             h.make_node("Slice", ["x", "starts", "ends", "axes"], ["z"]),
                             h.make_node("ReduceSum", ["x", "raxes"], ["r"], keepdims=0)],
-     [("x", x, None), ("s", np.array([4, -1], np.int64), None),
+     [("x", x, None), ("shape:0", np.array([4, -1], np.int64), None),
       ("starts", np.array([1, 0], np.int64), None), ("ends", np.array([3, -1], np.int64), None),
       ("axes", np.array([1, 2], np.int64), None), ("raxes", np.array([0, 2], np.int64), None)],
      ["y", "z", "r"], {"zero": np.array([0], np.int64)}, opset=18)
