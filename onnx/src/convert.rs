@@ -1034,24 +1034,58 @@ impl<'a> Importer<'a> {
                     }
                     _ => (0..rank as i64).collect(),
                 };
-                let f = match op {
-                    "ReduceSum" | "ReduceSumSquare" | "ReduceL2" => "sum",
-                    "ReduceMean" => "mean",
-                    "ReduceMax" => "max",
-                    "ReduceMin" => "min",
-                    "ReduceProd" => "prod",
-                    _ => "logsumexp",
-                };
-                let inner = if op == "ReduceSumSquare" || op == "ReduceL2" {
-                    format!("square({a})")
+                let t = self.ty(&v)?;
+                let extreme = matches!(op, "ReduceMax" | "ReduceMin" | "ReduceLogSumExp");
+                let reduced: Vec<usize> = axes
+                    .iter()
+                    .map(|&x| wrap(x, rank as i64) as usize)
+                    .collect();
+                let empty = reduced
+                    .iter()
+                    .any(|&ax| t.shape.0.get(ax) == Some(&Dim::Known(0)));
+                if extreme && empty && (t.dtype.is_float() || t.dtype == DType::Bool) {
+                    // ONNX defines the max of nothing as the identity (-inf,
+                    // or false); tfg's `max` refuses it, as numpy's does.
+                    let identity = match (op == "ReduceMin", t.dtype == DType::Bool) {
+                        (true, true) => "true",
+                        (false, true) => "false",
+                        (true, false) => "1.0 / 0.0",
+                        (false, false) => "-1.0 / 0.0",
+                    };
+                    let dims: Vec<String> = (0..rank)
+                        .filter_map(|k| match (reduced.contains(&k), keep) {
+                            (true, true) => Some("1".to_string()),
+                            (true, false) => None,
+                            (false, _) => Some(t.shape.0[k].to_string()),
+                        })
+                        .collect();
+                    let value = format!("cast({identity}, {})", t.dtype);
+                    match dims.is_empty() {
+                        true => value,
+                        false => format!("broadcast_to({value}, {})", list(&dims)),
+                    }
                 } else {
-                    a
-                };
-                let e = format!("{f}({inner}, axis = {}, keepdims = {keep})", list(&axes));
-                if op == "ReduceL2" {
-                    format!("sqrt({e})")
-                } else {
-                    e
+                    let f = match op {
+                        "ReduceSum" | "ReduceSumSquare" | "ReduceL2" => "sum",
+                        "ReduceMean" => "mean",
+                        "ReduceMax" => "max",
+                        "ReduceMin" => "min",
+                        "ReduceProd" => "prod",
+                        _ => "logsumexp",
+                    };
+                    // A max or min of booleans is an any or all: on 0s and 1s.
+                    let boolean = t.dtype == DType::Bool && matches!(f, "max" | "min");
+                    let inner = match op {
+                        "ReduceSumSquare" | "ReduceL2" => format!("square({a})"),
+                        _ if boolean => format!("cast({a}, i32)"),
+                        _ => a,
+                    };
+                    let e = format!("{f}({inner}, axis = {}, keepdims = {keep})", list(&axes));
+                    match op {
+                        "ReduceL2" => format!("sqrt({e})"),
+                        _ if boolean => format!("cast({e}, bool)"),
+                        _ => e,
+                    }
                 }
             }
             "ArgMax" | "ArgMin" => {

@@ -195,6 +195,16 @@ case("conv1d", [h.make_node("Conv", ["x", "w", "b"], ["y"], pads=[1, 2], strides
                 h.make_node("MaxPool", ["x"], ["m"], kernel_shape=[3], strides=[2], pads=[1, 1]),
                 h.make_node("AveragePool", ["x"], ["a"], kernel_shape=[2], auto_pad="VALID")],
      [("x", seq, None)], ["y", "m", "a"], {"w": f32(6, 2, 3), "b": f32(6)})
+# Reductions ONNX defines beyond numpy: max/min of booleans (opset 20), and
+# of an empty axis (the identity).
+case("reduce_bool", [h.make_node("ReduceMax", ["m", "ax"], ["any"], keepdims=0),
+                     h.make_node("ReduceMin", ["m", "ax"], ["all"])],
+     [("m", rng.uniform(size=(3, 4)) > 0.3, None)], ["any", "all"], {"ax": np.array([1], np.int64)},
+     opset=20)
+case("reduce_empty", [h.make_node("ReduceMax", ["e"], ["emax"], axes=[1]),
+                      h.make_node("ReduceMin", ["e"], ["emin"], axes=[1], keepdims=0),
+                      h.make_node("ReduceLogSumExp", ["e"], ["else"], axes=[1])],
+     [("e", np.zeros((2, 0, 3), np.float32), None)], ["emax", "emin", "else"], opset=13)
 
 with open(os.path.join(out_dir, "cases.json"), "w") as f:
     json.dump(cases, f)
