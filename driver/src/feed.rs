@@ -152,12 +152,7 @@ pub fn bind(
     for (&v, t) in inputs.iter().zip(&values) {
         let node = g.node(v);
         let name = input_name(g, v);
-        let fits = t.shape.len() == node.ty.shape.rank()
-            && t.shape
-                .iter()
-                .zip(&node.ty.shape.0)
-                .all(|(&n, d)| d.known().is_none_or(|k| k == n as u64));
-        if !fits {
+        if !node.ty.shape.admits(&t.shape) {
             return Err(src.error_at(
                 node.loc,
                 format!("input `{name}` expects {} but is fed {}", node.ty, t.ty()),

@@ -147,6 +147,17 @@ impl Shape {
             .try_fold(1u64, |acc, n| acc.checked_mul(n))
     }
 
+    /// Whether a tensor of `dims` fits: the same rank, and each known dim
+    /// equal (a symbolic dim takes any size; whether two uses of one
+    /// symbol agree is for [`crate::specialize::bind_dims`]).
+    pub fn admits(&self, dims: &[usize]) -> bool {
+        dims.len() == self.rank()
+            && dims
+                .iter()
+                .zip(&self.0)
+                .all(|(&n, d)| d.known().is_none_or(|k| k == n as u64))
+    }
+
     /// Whether any dim is a name rather than a size.
     pub fn is_symbolic(&self) -> bool {
         self.0.iter().any(|d| matches!(d, Dim::Sym(_)))

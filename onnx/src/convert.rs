@@ -249,14 +249,9 @@ impl<'a> Importer<'a> {
                 .and_then(|t| t.tensor_type.as_ref())
                 .ok_or_else(|| invalid(format!("input `{name}` is not a tensor")))?;
             let dtype = dtype_of(tt.elem_type.unwrap_or(0)).map_err(invalid)?;
-            let dim_sizes = tt.shape.as_ref().map(|s| s.dim.as_slice()).unwrap_or(&[]);
             if let Some(t) = self.known.get(&name) {
-                let fits = t.dtype() == dtype
-                    && t.shape.len() == dim_sizes.len()
-                    && t.shape
-                        .iter()
-                        .zip(dim_sizes)
-                        .all(|(&n, d)| d.dim_value.is_none_or(|v| v < 0 || v as u64 == n as u64));
+                let fits = declared_type(vi)
+                    .is_some_and(|d| d.dtype == t.dtype() && d.shape.admits(&t.shape));
                 if !fits {
                     return Err(invalid(format!(
                         "input `{name}` is given a value of type {}, which its declaration does not fit",
@@ -269,6 +264,7 @@ impl<'a> Importer<'a> {
                 continue;
             }
             let mut dims = Vec::new();
+            let dim_sizes = tt.shape.as_ref().map(|s| s.dim.as_slice()).unwrap_or(&[]);
             for (j, d) in dim_sizes.iter().enumerate() {
                 dims.push(match (d.dim_value, &d.dim_param) {
                     (Some(v), _) if v >= 0 => v.to_string(),
