@@ -17,6 +17,29 @@ use tfg_ir::kernel::Program;
 use tfg_ir::{Data, Tensor};
 use tfg_ptx::Manifest;
 
+// tfg-ptx builds llvm-sys with `disable-alltargets-init` (so that the `tfg`
+// binary links NVPTX alone, not every LLVM target), and then the program
+// supplies the "native target" entry points that inkwell's execution engine
+// calls. The host that runs these tests is x86-64. (They call LLVM directly:
+// inkwell's `Target::initialize_x86` would wait on the lock its caller holds.)
+macro_rules! native_x86 {
+    ($($name:ident => [$($init:ident),*]),*) => {$(
+        #[no_mangle]
+        extern "C" fn $name() -> std::ffi::c_int {
+            // SAFETY: LLVM's target registration functions take no
+            // arguments and may be called more than once.
+            unsafe { $(llvm_sys::target::$init();)* }
+            0
+        }
+    )*};
+}
+native_x86!(
+    LLVM_InitializeNativeTarget => [LLVMInitializeX86TargetInfo, LLVMInitializeX86Target, LLVMInitializeX86TargetMC],
+    LLVM_InitializeNativeAsmPrinter => [LLVMInitializeX86AsmPrinter],
+    LLVM_InitializeNativeAsmParser => [LLVMInitializeX86AsmParser],
+    LLVM_InitializeNativeDisassembler => [LLVMInitializeX86Disassembler]
+);
+
 /// What a block's threads share.
 struct Block {
     barrier: Barrier,
@@ -93,7 +116,7 @@ pub fn run(
     params: &[Tensor],
 ) -> Result<(Vec<Tensor>, Vec<Tensor>), String> {
     let (ir, manifest) = tfg_ptx::host_ir(p)?;
-    Target::initialize_native(&InitializationConfig::default())?;
+    Target::initialize_x86(&InitializationConfig::default());
     let cx = Context::create();
     let buf = MemoryBuffer::create_from_memory_range_copy(ir.as_bytes(), "tfg");
     let module = cx.create_module_from_ir(buf).map_err(|e| e.to_string())?;
