@@ -271,6 +271,88 @@ fn builtins_match_numpy() {
     }
 }
 
+/// Float `%` on signed zeros, infinities, NaN and extreme magnitudes equals
+/// numpy's `np.mod` bit for bit (any NaN for NaN), on every backend.
+#[test]
+fn float_remainder_matches_numpy_on_special_values() {
+    let Some(py) = numpy() else { return };
+    let dir = scratch("float_remainder_matches_numpy_on_special_values");
+    let dir_arg = dir.to_str().expect("UTF-8");
+    python(&py, "remainder_cases.py", &[dir_arg]);
+    for dtype in ["f32", "f64"] {
+        let read = |name: &str| {
+            tfg_formats::npy::read(&dir.join(format!("{name}_{dtype}.npy"))).expect("written")
+        };
+        let want = read("want");
+        let n = want.shape[0];
+        let program = dir.join(format!("mod_{dtype}.tfg"));
+        let src = format!(
+            "graph m {{\n    input a: {dtype}[{n}]\n    input b: {dtype}[{n}]\n    r = a % b\n    output r\n}}\n"
+        );
+        std::fs::write(&program, src).expect("writable");
+        for backend in BACKENDS {
+            let out = dir.join(format!("out_{dtype}_{backend}"));
+            let (a, b) = (
+                format!("a={dir_arg}/a_{dtype}.npy"),
+                format!("b={dir_arg}/b_{dtype}.npy"),
+            );
+            tfg_ok(&[
+                "run",
+                program.to_str().expect("UTF-8"),
+                "--feed",
+                &a,
+                "--feed",
+                &b,
+                "--out",
+                out.to_str().expect("UTF-8"),
+                "--backend",
+                backend,
+            ]);
+            let got = tfg_formats::npy::read(&out.join("r.npy")).expect("written by tfg");
+            let (a, b) = (read("a"), read("b"));
+            let bits = |t: &Tensor| -> Vec<Option<u64>> {
+                let f: Vec<f64> = match &t.data {
+                    Data::F32(v) => v.iter().map(|&x| x as f64).collect(),
+                    Data::F64(v) => v.clone(),
+                    other => panic!("a float tensor, got {other:?}"),
+                };
+                f.iter()
+                    .map(|x| (!x.is_nan()).then(|| x.to_bits()))
+                    .collect()
+            };
+            assert_eq!(got.shape, want.shape, "{dtype} on {backend}");
+            // Special results (NaN, infinities, zeros with their sign) must
+            // be numpy's exactly. Ordinary ones may differ by the rounding of
+            // `floor(a / b) * b`, which numpy's exact fmod does not have: a
+            // few units in the last place of the larger operand.
+            let eps = if dtype == "f32" {
+                f32::EPSILON as f64
+            } else {
+                f64::EPSILON
+            };
+            for (i, (g, w)) in bits(&got).iter().zip(bits(&want)).enumerate() {
+                let (x, y) = (f64_at(&a, i), f64_at(&b, i));
+                let what = format!("{dtype} on {backend}: {x:?} % {y:?}");
+                let (gv, wv) = (f64_at(&got, i), f64_at(&want, i));
+                if w.is_none() || !wv.is_finite() || wv == 0.0 || !gv.is_finite() || gv == 0.0 {
+                    assert_eq!(*g, w, "{what}: got {gv:?}, numpy {wv:?}");
+                } else {
+                    let tol = 4.0 * eps * x.abs().max(y.abs());
+                    assert!((gv - wv).abs() <= tol, "{what}: got {gv:?}, numpy {wv:?}");
+                }
+            }
+        }
+    }
+}
+
+fn f64_at(t: &Tensor, i: usize) -> f64 {
+    match &t.data {
+        Data::F32(v) => v[i] as f64,
+        Data::F64(v) => v[i],
+        _ => f64::NAN,
+    }
+}
+
 /// `dy/dx` by autodiff and by central differences, for `y` a scalar
 /// expression of f64 inputs `x` and `w`, in process on the interpreter.
 fn check_gradient(loss: &str, x_dims: &[usize], w_dims: &[usize], seed: u64) {

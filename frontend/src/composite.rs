@@ -870,11 +870,51 @@ impl GraphLowerer<'_, '_> {
         let p = self.bin(at, BinaryOp::Mul, q, b)?;
         let r = self.bin(at, BinaryOp::Sub, a, p)?;
         if dtype.is_float() {
-            return Ok(r);
+            return self.floor_mod_specials(at, a, b, r);
         }
         // numpy: an integer remainder by 0 is 0.
         let zero = self.scalar(at, dtype, 0.0)?;
         let by_zero = self.bin(at, BinaryOp::Eq, b, zero)?;
         self.op(at, Op::Select, &[by_zero, zero, r])
+    }
+
+    /// numpy's float `%` where `a - floor(a / b) * b` (`r`) differs from it:
+    /// a remainder of the wrong sign (where `a / b` rounded or underflowed
+    /// across an integer: `-1e-30 % 1e30` is `1e30`) gets one `b` added; a
+    /// finite `a` by an infinite `b` is `a` when their signs agree (or `a`
+    /// is 0) and `b` otherwise, where `r` is NaN; and a zero remainder takes
+    /// the sign of `b` (`0 % -2` is `-0.0`).
+    fn floor_mod_specials(
+        &mut self,
+        at: At,
+        a: ValueId,
+        b: ValueId,
+        r: ValueId,
+    ) -> Lowered<ValueId> {
+        let dtype = self.ty(a).dtype;
+        let zero = self.scalar(at, dtype, 0.0)?;
+        let sign_r = self.un(at, UnaryOp::Sign, r)?;
+        let sign_b = self.un(at, UnaryOp::Sign, b)?;
+        let signs = self.bin(at, BinaryOp::Mul, sign_r, sign_b)?;
+        let wrong_sign = self.bin(at, BinaryOp::Lt, signs, zero)?;
+        let r_plus_b = self.bin(at, BinaryOp::Add, r, b)?;
+        let r = self.op(at, Op::Select, &[wrong_sign, r_plus_b, r])?;
+        let inf = self.scalar(at, dtype, f64::INFINITY)?;
+        let abs_a = self.un(at, UnaryOp::Abs, a)?;
+        let abs_b = self.un(at, UnaryOp::Abs, b)?;
+        let a_finite = self.bin(at, BinaryOp::Lt, abs_a, inf)?;
+        let b_infinite = self.bin(at, BinaryOp::Eq, abs_b, inf)?;
+        let ab = self.bin(at, BinaryOp::Mul, a, b)?;
+        let same_sign = self.bin(at, BinaryOp::Gt, ab, zero)?;
+        let a_or_b = self.op(at, Op::Select, &[same_sign, a, b])?;
+        let a_zero = self.bin(at, BinaryOp::Eq, a, zero)?;
+        let by_infinity = self.op(at, Op::Select, &[a_zero, zero, a_or_b])?;
+        let by_infinity = self.op(at, Op::Select, &[a_finite, by_infinity, r])?;
+        let r = self.op(at, Op::Select, &[b_infinite, by_infinity, r])?;
+        let neg_zero = self.scalar(at, dtype, -0.0)?;
+        let b_negative = self.bin(at, BinaryOp::Lt, b, zero)?;
+        let signed_zero = self.op(at, Op::Select, &[b_negative, neg_zero, zero])?;
+        let r_zero = self.bin(at, BinaryOp::Eq, r, zero)?;
+        self.op(at, Op::Select, &[r_zero, signed_zero, r])
     }
 }
