@@ -5,12 +5,13 @@ measured alternately (A B A B …).
     bench/memory.py TFG [TFG …] [--rounds N]      (default 5 rounds)
 
 Each round runs, per binary, `tfg train examples/hello.tfg` (100 scalar steps)
-and `tfg --version`, and reads its peak RSS from GNU time (Debian package `time`). How much of a
-60 MB executable becomes resident depends on how its pages sit in the page
-cache (a file just written by the linker is cached in small pages, one read
-from disk in large folios, and the kernel maps a fault's whole neighbourhood),
-so each run starts cold: the binary's cached pages are dropped first
-(posix_fadvise DONTNEED), as after a reboot or on a user's first run."""
+and `tfg --version`, and reads its peak RSS from GNU time (Debian package
+`time`). How much of a 60 MB executable becomes resident depends on how its
+pages came into the page cache (the kernel maps a fault's whole
+neighbourhood of cached pages): the same binary measured about 5 MB more
+just after `cp` wrote it than after its pages were dropped. So each run
+starts cold: the binary's cached pages are dropped first (posix_fadvise
+DONTNEED), as after a reboot or on a user's first run."""
 import os, statistics, subprocess, sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -625,15 +625,17 @@ impl<'a> Importer<'a> {
             "Mod" => {
                 let (a, b) = (x(self, 0)?, x(self, 1)?);
                 let float = self.ty(&self.need(n, 0)?)?.dtype.is_float();
-                if attr_i(n, "fmod", 0) == 1 && float {
+                match (attr_i(n, "fmod", 0) == 1, float) {
                     // C's fmod: the remainder takes the dividend's sign.
-                    format!("({a} - {b} * (sign({a} / {b}) * floor(abs({a} / {b}))))")
-                } else if attr_i(n, "fmod", 0) == 1 {
+                    (true, true) => {
+                        format!("({a} - {b} * (sign({a} / {b}) * floor(abs({a} / {b}))))")
+                    }
                     // On integers, from the floor remainder (the divisor's
                     // sign): one `b` back where the signs of `a` and it differ.
-                    format!("where(sign({a} % {b}) * sign({a}) < 0, {a} % {b} - {b}, {a} % {b})")
-                } else {
-                    format!("({a} % {b})")
+                    (true, false) => format!(
+                        "where(sign({a} % {b}) * sign({a}) < 0, {a} % {b} - {b}, {a} % {b})"
+                    ),
+                    (false, _) => format!("({a} % {b})"),
                 }
             }
             "Max" | "Min" | "Sum" | "Mean" => {

@@ -1,9 +1,9 @@
 """numpy's float `%` (np.mod) on pairs of special and ordinary values: signed
 zeros, infinities, NaN, tiny and huge magnitudes. Pairs of finite values whose
 quotient exceeds 2^20 are left out: tfg computes `a - floor(a / b) * b`,
-which loses the exact remainder numpy's fmod keeps there (docs/language.md). Writes into DIR, per
-dtype (f32, f64), a_DT.npy and b_DT.npy (the pairs) and want_DT.npy
-(np.mod's result). tests/breadth.rs holds tfg to it: special results
+which loses the exact remainder numpy's fmod keeps there (docs/language.md).
+Writes into DIR, per dtype (f32, f64), a_DT.npy and b_DT.npy (the pairs) and
+want_DT.npy (np.mod's result). tests/breadth.rs holds tfg to it: special results
 exactly, ordinary ones up to the rounding of `floor(a / b) * b`.
 
 usage: remainder_cases.py DIR
@@ -17,6 +17,8 @@ import numpy as np
 out_dir = sys.argv[1]
 values = [0.0, -0.0, 1.0, -1.0, 3.0, -3.0, 2.5, -0.7, 1e30, -1e30, 1e-30, -1e-30,
           np.inf, -np.inf, np.nan]
+
+
 def small_quotient(a, b):
     return not (np.isfinite(a) and np.isfinite(b) and b != 0 and abs(a / b) > 2.0**20)
 
