@@ -1310,7 +1310,7 @@ impl<'c, 'g> Emitter<'c, 'g> {
             ld,
             stride,
         };
-        let call = |e: &mut Self, count: u64, offs: [Affine; 3], strides: [u64; 3]| {
+        let call = |e: &mut Self, m: u64, count: u64, offs: [Affine; 3], strides: [u64; 3]| {
             let [oa, ob, oc] = offs;
             let gemm = Gemm {
                 m,
@@ -1329,9 +1329,22 @@ impl<'c, 'g> Emitter<'c, 'g> {
         };
         let zero = || Affine::constant(0);
         match (simple(a_batch, a_mat), simple(b_batch, b_mat)) {
+            // A batch of row-major `a`s against one `b` is one tall product: the
+            // matrices lie end to end in `a` and in `c`. One call lets the GEMM
+            // pack `b` once and split the rows across cores.
+            (Some(sa), Some(0)) if !ta && sa == a_mat => {
+                let rows = m * batch.iter().product::<u64>();
+                call(
+                    self,
+                    rows,
+                    1,
+                    [zero(), zero(), zero()],
+                    [rows * k, 0, rows * n],
+                );
+            }
             (Some(sa), Some(sb)) => {
                 let count = batch.iter().product();
-                call(self, count, [zero(), zero(), zero()], [sa, sb, c_mat]);
+                call(self, m, count, [zero(), zero(), zero()], [sa, sb, c_mat]);
             }
             _ => {
                 let depth = self.blocks.len();
@@ -1343,7 +1356,7 @@ impl<'c, 'g> Emitter<'c, 'g> {
                     .ranges
                     .mul(&self.flat(&self.broadcast(&bidx, b_batch), b_batch), b_mat);
                 let oc = self.ranges.mul(&self.flat(&bidx, &batch), c_mat);
-                call(self, 1, [oa, ob, oc], [a_mat, b_mat, c_mat]);
+                call(self, m, 1, [oa, ob, oc], [a_mat, b_mat, c_mat]);
                 self.close_to(depth);
             }
         }

@@ -599,6 +599,65 @@ fn transposed_matmul_absorbs_a_transpose() {
     assert_eq!(ops(&s), ["transpose", "matmul"]);
 }
 
+/// `reduce_sum(xᵀ @ y)` over the batch axes, as autodiff writes a shared
+/// weight's gradient, for x of `x_dims` and y of `y_dims`.
+fn summed_batched_product(
+    x_dims: &[u64],
+    y_dims: &[u64],
+    axes: Vec<usize>,
+    keepdims: bool,
+) -> Graph {
+    let mut g = Graph::new("g");
+    let x = input(&mut g, "x", DType::F32, x_dims);
+    let y = input(&mut g, "y", DType::F32, y_dims);
+    let r = x_dims.len();
+    let mut perm: Vec<usize> = (0..r).collect();
+    perm.swap(r - 2, r - 1);
+    let xt = transpose(&mut g, &perm, x);
+    let m = add(&mut g, Op::MatMul, &[xt, y]);
+    let op = Op::Reduce {
+        op: ReduceOp::Sum,
+        axes,
+        keepdims,
+    };
+    let s = add(&mut g, op, &[m]);
+    output(g, s)
+}
+
+#[test]
+fn a_sum_of_batched_products_is_one_product_over_stacked_rows() {
+    let g = summed_batched_product(&[2, 3, 5, 4], &[2, 3, 5, 6], vec![0, 1], false);
+    let (s, report) = simplified(&g);
+    assert_eq!(fired(&report, "sum-batched-matmul"), 1, "{report}");
+    assert_eq!(ops(&s), ["reshape", "reshape", "transpose", "matmul"]);
+    let mm = s.node(s.outputs[0].1);
+    assert!(matches!(mm.op, Op::MatMul), "{}", tfg_ir::text::print(&s));
+    assert_eq!(s.ty(mm.args[1]).shape, Shape::known(&[30, 6]));
+}
+
+#[test]
+fn no_stacked_product_where_the_sum_keeps_axes_or_misses_the_batch() {
+    let cases = [
+        // The sum keeps its axes: the result has another shape.
+        (vec![2, 5, 4], vec![2, 5, 6], vec![0], true),
+        // Only part of the batch is summed.
+        (vec![2, 3, 5, 4], vec![2, 3, 5, 6], vec![0], false),
+        // y broadcasts over x's batch: its rows are not x's rows.
+        (vec![2, 5, 4], vec![1, 5, 6], vec![0], false),
+        // No batch at all.
+        (vec![5, 4], vec![5, 6], vec![0], false),
+    ];
+    for (x, y, axes, keepdims) in cases {
+        let g = summed_batched_product(&x, &y, axes, keepdims);
+        let (_, report) = simplified(&g);
+        assert_eq!(
+            fired(&report, "sum-batched-matmul"),
+            0,
+            "{x:?} {y:?}: {report}"
+        );
+    }
+}
+
 #[test]
 fn factoring_where_it_saves_work() {
     let cases = [

@@ -23,7 +23,7 @@ use super::cost::numel;
 use super::lang::{join, Attr, NodeKind, TensorLang};
 use egg::{Applier, ENodeOrVar, Id, Pattern, PatternAst, Rewrite, Subst, Symbol, Var};
 use std::collections::BTreeSet;
-use tfg_ir::{infer, BinaryOp, Dim, ReduceOp, Tensor, Type};
+use tfg_ir::{infer, BinaryOp, Dim, ReduceOp, Shape, Tensor, Type};
 
 pub type Rule = Rewrite<TensorLang, TensorAnalysis>;
 
@@ -409,6 +409,31 @@ fn negation_folds(m: &Match, constant_first: bool) -> Leaves {
     when(is_constant(m.tensor("?c")?) && m.single_use(product))
 }
 
+/// `sum over the batch of xᵀ @ y`, for x [B…, m, k] and y [B…, m, n] of the
+/// same known batch B…, is one product over the stacked rows: xᵀ [k, B…m]
+/// @ y [B…m, n]. Autodiff writes the first form for the gradient of a
+/// weight shared across a batch (a convolution's filter, a dense layer over
+/// a sequence); the second is one GEMM where the first is one per batch
+/// element and a reduction. Gives `?s`, `?t` (the stacked shapes) and `?q`.
+fn stacked_product(m: &Match) -> Leaves {
+    let Attr::Axes { axes, keepdims } = m.attr("?a")? else {
+        return None;
+    };
+    let (x, y) = (&m.tensor("?x")?.ty.shape, &m.tensor("?y")?.ty.shape);
+    let r = x.rank();
+    let batch = r.checked_sub(2)?;
+    let whole_batch = batch > 0 && !keepdims && axes.iter().copied().eq(0..batch);
+    when(whole_batch && swaps_last(m.perm("?p")?) && y.rank() == r)?;
+    when(x.0[..batch] == y.0[..batch])?;
+    let rows = Shape(x.0[..r - 1].to_vec()).numel()?;
+    let (k, n) = (x.0[r - 1].known()?, y.0[r - 1].known()?);
+    Some(vec![
+        ("?s", shape_leaf(vec![Dim::Known(rows), Dim::Known(k)])),
+        ("?t", shape_leaf(vec![Dim::Known(rows), Dim::Known(n)])),
+        ("?q", perm_leaf(vec![1, 0])),
+    ])
+}
+
 /// The default rule set, unparsed.
 fn catalog() -> Vec<Spec> {
     let always = |_: &Match| Some(vec![]);
@@ -531,6 +556,12 @@ fn catalog() -> Vec<Spec> {
                     ("?r", perm_leaf(swap_last(a))),
                 ])
             },
+        ),
+        rule(
+            "sum-batched-matmul",
+            "(reduce_sum ?a (matmul (transpose ?p ?x) ?y))",
+            "(matmul (transpose ?q (reshape ?s ?x)) (reshape ?t ?y))",
+            stacked_product,
         ),
         rule(
             "factor-left",
