@@ -337,16 +337,57 @@ fn matmul_reads_transposed_operands_through_the_flags() {
     g.outputs.push(("r".into(), r));
     let p = check(&g);
     assert_eq!(p.kernels.len(), 1, "{}", kernel::print(&p));
-    let mut gemms = Vec::new();
-    Stmt::walk(&p.kernels[0].body, &mut |s| {
-        if let Stmt::Gemm(gm) = s {
-            gemms.push(gm.clone());
-        }
-    });
+    let gemms = gemms(&p);
     assert_eq!(gemms.len(), 1);
     assert!(gemms[0].trans_a && gemms[0].trans_b);
     // The epilogue runs in place over the GEMM's result: no scratch memory.
     assert_eq!(p.plan.arena_bytes, 0);
+}
+
+/// The GEMM statements of `p`'s kernels, in order.
+fn gemms(p: &tfg_ir::kernel::Program) -> Vec<tfg_ir::kernel::Gemm> {
+    let mut gemms = Vec::new();
+    for k in &p.kernels {
+        Stmt::walk(&k.body, &mut |s| {
+            if let Stmt::Gemm(gm) = s {
+                gemms.push(gm.clone());
+            }
+        });
+    }
+    gemms
+}
+
+#[test]
+fn a_batch_against_one_matrix_is_one_tall_gemm() {
+    // [5, 2, 3] @ [3, 4]: the five 2×3 matrices lie end to end, so one GEMM
+    // of 10 rows; transposed, they do not, and it stays a batch of five.
+    for (transposed, m, batch) in [(false, 10, 1), (true, 2, 5)] {
+        let mut g = Graph::new("tall");
+        let a = if transposed {
+            let x = input(&mut g, "x", DType::F32, &[5, 3, 2]);
+            add(
+                &mut g,
+                Op::Transpose {
+                    perm: vec![0, 2, 1],
+                },
+                &[x],
+            )
+        } else {
+            input(&mut g, "x", DType::F32, &[5, 2, 3])
+        };
+        let w = input(&mut g, "w", DType::F32, &[3, 4]);
+        let y = add(&mut g, Op::MatMul, &[a, w]);
+        g.outputs.push(("y".into(), y));
+        let p = check(&g);
+        let gemms = gemms(&p);
+        assert_eq!(gemms.len(), 1, "{}", kernel::print(&p));
+        assert_eq!(
+            (gemms[0].m, gemms[0].batch),
+            (m, batch),
+            "{}",
+            kernel::print(&p)
+        );
+    }
 }
 
 #[test]

@@ -10,7 +10,8 @@
 //! which move a result by a rounding or two, well within the accuracy the
 //! language allows (docs/language.md, "Semantics"): `sum-broadcast` and `mean-broadcast` (one product, or the
 //! element itself, for a sum of equal terms), the `factor-*` rules (one
-//! rounding fewer) and `exp-log` (`exp(log x)` rounds twice). Signed zeros:
+//! rounding fewer), `exp-log` (`exp(log x)` rounds twice) and
+//! `sum-batched-matmul` (the same sum in another order). Signed zeros:
 //! `x + 0.0 → x` would turn `-0.0 + 0.0 = 0.0` into `-0.0`, which `1/x` tells
 //! apart, so for floats it fires only where the zero is `-0.0` (`x + -0.0`
 //! is `x` for every `x`) or where the analysis proves `x` is never `-0.0`;
