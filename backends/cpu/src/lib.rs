@@ -7,9 +7,9 @@
 //! runs the kernels, splitting large parallel loops across a thread pool
 //! created once per process. [`clif`] shows the Cranelift IR it generates.
 //!
-//! It knows the Kernel IR (`tfg_ir::kernel`) and nothing else: not the
-//! surface language, not the Graph IR passes that produce Kernel IR, not the
-//! other backends. Translation to CLIF (`translate`) is separate from
+//! It knows the Kernel IR (`tfg_ir::kernel`) and the shared math formulas
+//! (`tfg_math`), and nothing else: not the surface language, not the Graph
+//! IR passes that produce Kernel IR, not the other backends. Translation to CLIF (`translate`) is separate from
 //! running it (`jit`), so the object-file writer (`object`, with its C
 //! `header`) reuses the translation.
 

@@ -13,16 +13,14 @@
 //! default); without it the crate still reads manifests and runs PTX, so a
 //! build for a GPU machine carries no LLVM.
 //!
-//! It knows the Kernel IR (`tfg_ir::kernel`) and nothing else: not the
-//! surface language, not the passes that produce Kernel IR, not the other
-//! backends.
+//! It knows the Kernel IR (`tfg_ir::kernel`) and the shared math formulas
+//! (`tfg_math`), and nothing else: not the surface language, not the passes
+//! that produce Kernel IR, not the other backends.
 
 #[cfg(feature = "llvm")]
 mod codegen;
 pub mod cuda;
 pub mod manifest;
-#[cfg_attr(not(feature = "llvm"), allow(dead_code))]
-mod math;
 #[cfg_attr(not(feature = "llvm"), allow(dead_code))]
 mod schedule;
 

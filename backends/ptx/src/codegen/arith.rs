@@ -2,11 +2,11 @@
 
 use super::func::Fx;
 use super::{Error, R};
-use crate::math::Arith;
 use inkwell::builder::BuilderError;
 use inkwell::types::{FloatType, IntType};
 use inkwell::values::{FloatValue, IntValue};
 use inkwell::{FloatPredicate, IntPredicate};
+use tfg_math::{Arith, Tables};
 
 /// Emits into `fx` at one float width. Builder errors (which only an
 /// unpositioned builder gives) are kept and reported by [`Self::finish`].
@@ -228,31 +228,6 @@ impl<'ctx> Arith for Llvm<'_, '_, '_, 'ctx> {
         let r = self.fx.g.b.build_right_shift(a, n, true, "");
         self.int(r)
     }
-    fn imul(&mut self, a: Self::I, c: i64) -> Self::I {
-        let c = self.it().const_int(c as u64, true);
-        let r = self.fx.g.b.build_int_mul(a, c, "");
-        self.int(r)
-    }
-    fn idiv(&mut self, a: Self::I, d: i64) -> Self::I {
-        let d = self.it().const_int(d as u64, true);
-        let r = self.fx.g.b.build_int_unsigned_div(a, d, "");
-        self.int(r)
-    }
-    fn table(&mut self, name: &'static str, values: &'static [f64], i: Self::I) -> Self::F {
-        let base = self.fx.g.table(name, values);
-        let f64t = self.fx.g.cx.f64_type();
-        let b = &self.fx.g.b;
-        let v = unsafe { b.build_in_bounds_gep(f64t, base, &[i], "") }
-            .and_then(|p| b.build_load(f64t, p, ""))
-            .map(|v| v.into_float_value());
-        let v = self.float(v);
-        if self.wide {
-            return v;
-        }
-        let t = self.ft();
-        let r = self.fx.g.b.build_float_trunc(v, t, "");
-        self.float(r)
-    }
     fn ilt(&mut self, a: Self::I, b: Self::I) -> Self::B {
         let r = self.fx.g.b.build_int_compare(IntPredicate::SLT, a, b, "");
         self.boolean(r)
@@ -280,6 +255,34 @@ impl<'ctx> Arith for Llvm<'_, '_, '_, 'ctx> {
     fn to_float(&mut self, a: Self::I) -> Self::F {
         let t = self.ft();
         let r = self.fx.g.b.build_signed_int_to_float(a, t, "");
+        self.float(r)
+    }
+}
+
+impl<'ctx> Tables for Llvm<'_, '_, '_, 'ctx> {
+    fn imul(&mut self, a: Self::I, c: i64) -> Self::I {
+        let c = self.it().const_int(c as u64, true);
+        let r = self.fx.g.b.build_int_mul(a, c, "");
+        self.int(r)
+    }
+    fn idiv(&mut self, a: Self::I, d: i64) -> Self::I {
+        let d = self.it().const_int(d as u64, true);
+        let r = self.fx.g.b.build_int_unsigned_div(a, d, "");
+        self.int(r)
+    }
+    fn table(&mut self, name: &'static str, values: &'static [f64], i: Self::I) -> Self::F {
+        let base = self.fx.g.table(name, values);
+        let f64t = self.fx.g.cx.f64_type();
+        let b = &self.fx.g.b;
+        let v = unsafe { b.build_in_bounds_gep(f64t, base, &[i], "") }
+            .and_then(|p| b.build_load(f64t, p, ""))
+            .map(|v| v.into_float_value());
+        let v = self.float(v);
+        if self.wide {
+            return v;
+        }
+        let t = self.ft();
+        let r = self.fx.g.b.build_float_trunc(v, t, "");
         self.float(r)
     }
 }

@@ -7,11 +7,11 @@
 use super::arith::Llvm;
 use super::func::Fx;
 use super::{Error, R};
-use crate::math;
 use inkwell::types::IntType;
 use inkwell::values::{BasicValueEnum, FloatValue, IntValue};
 use inkwell::{FloatPredicate, IntPredicate};
 use tfg_ir::{BinaryOp, DType, UnaryOp};
+use tfg_math as math;
 
 impl<'g, 'p, 'ctx> Fx<'g, 'p, 'ctx> {
     pub fn unary(

@@ -1,12 +1,17 @@
-//! The transcendental functions kernels need, written once over an abstract
-//! arithmetic ([`Arith`]) so that the same formulas are emitted as LLVM IR
-//! for the GPU and evaluated on the host by the accuracy tests.
+//! The transcendental functions tfg's code generators emit, written once
+//! over an abstract arithmetic ([`Arith`]): the GPU backend implements it on
+//! LLVM values, the CPU backend on Cranelift values (a scalar or every lane
+//! of a vector), and the accuracy tests on host floats. Because both code
+//! generators build the same operations in the same order, and each
+//! operation is IEEE (fused multiply-adds included), an f32 `exp`, `log`,
+//! `tanh` or `sigmoid` gives the same bits on the CPU as on the GPU.
 //!
-//! The GPU has no libm here (libdevice is not shipped with LLVM), and LLVM's
+//! Every function is built from `+ - * /`, `fma`, `sqrt`, `floor`/`rint` and
+//! bit manipulation, with each special case (NaN, ±inf, ±0, subnormals) a
+//! select rather than a branch, so that it runs on every lane of a vector:
+//! the GPU has no libm here (libdevice is not shipped with LLVM, and LLVM's
 //! NVPTX target turns `llvm.exp2`/`llvm.log2`/`llvm.sin` into calls to
-//! functions that do not exist, so every function is built from `+ - * /`,
-//! `fma`, `sqrt`, `floor`/`rint` and bit manipulation, with each special case
-//! (NaN, ±inf, ±0, subnormals) a select rather than a branch:
+//! functions that do not exist), and a branch per lane would defeat SIMD.
 //!
 //! - f32 `exp`, `log`: Cephes' single-precision polynomials; `tanh`: a
 //!   rational approximation (as Eigen's); `sigmoid` from `exp`.
@@ -14,13 +19,16 @@
 //!   `atanh` series long enough for full double precision.
 //! - `sin`, `cos` (both widths, f32 through f64): reduction by π/2 —
 //!   Cody–Waite in three parts below 10⁶, Payne–Hanek with exact products
-//!   against a 1166-bit 2/π above — then fdlibm's kernel polynomials.
+//!   against a 1166-bit 2/π above — then fdlibm's kernel polynomials. These
+//!   need [`Tables`] as well.
 //! - `pow` (both widths, f32 through f64): `exp(y·log|x|)` with C99's special
 //!   cases.
+//!
+//! The crate knows no code generator and no IR: only the formulas.
 
 /// Scalar arithmetic on one float width (`F`), its same-width integers (`I`)
 /// and booleans (`B`).
-pub(crate) trait Arith {
+pub trait Arith {
     type F: Copy;
     type I: Copy;
     type B: Copy;
@@ -62,17 +70,23 @@ pub(crate) trait Arith {
     fn shl(&mut self, a: Self::I, bits: u32) -> Self::I;
     /// Arithmetic shift right.
     fn ashr(&mut self, a: Self::I, bits: u32) -> Self::I;
-    /// `a · c`, wrapping.
-    fn imul(&mut self, a: Self::I, c: i64) -> Self::I;
-    /// `a / d` for `a ≥ 0` and a constant `d > 0`.
-    fn idiv(&mut self, a: Self::I, d: i64) -> Self::I;
     fn ilt(&mut self, a: Self::I, b: Self::I) -> Self::B;
-    /// `values[i]`, for `i` in range, from a constant table called `name`.
-    fn table(&mut self, name: &'static str, values: &'static [f64], i: Self::I) -> Self::F;
     fn iselect(&mut self, c: Self::B, a: Self::I, b: Self::I) -> Self::I;
     /// An integer-valued float (small enough to fit) as an integer.
     fn to_int(&mut self, a: Self::F) -> Self::I;
     fn to_float(&mut self, a: Self::I) -> Self::F;
+}
+
+/// What the reduction of a huge argument of `sin` and `cos` needs beyond
+/// [`Arith`]: integer products and quotients by constants, and lookups in
+/// a constant table.
+pub trait Tables: Arith {
+    /// `a · c`, wrapping.
+    fn imul(&mut self, a: Self::I, c: i64) -> Self::I;
+    /// `a / d` for `a ≥ 0` and a constant `d > 0`.
+    fn idiv(&mut self, a: Self::I, d: i64) -> Self::I;
+    /// `values[i]`, for `i` in range, from a constant table called `name`.
+    fn table(&mut self, name: &'static str, values: &'static [f64], i: Self::I) -> Self::F;
 }
 
 /// ln 2 split in two, so that `x - n·ln2` stays exact for the `n` that occur
@@ -225,7 +239,11 @@ fn scale_by_pow2<A: Arith>(a: &mut A, y: A::F, n: A::I) -> A::F {
     r
 }
 
-/// `(n, r)` with `x = n·ln2 + r`, |r| ≤ ln2/2, `n` as a float and as an integer.
+/// 1.5·2²³: adding it to an f32 of magnitude below 2²² rounds it to an
+/// integer, which the low bits of the sum then hold.
+const ROUNDING_32: f64 = 12_582_912.0;
+
+/// `(n, r)` with `x = n·ln2 + r`, |r| ≤ ln2/2, `n` as an integer.
 fn reduce_ln2<A: Arith>(a: &mut A, x: A::F) -> (A::I, A::F) {
     let (hi, lo) = if a.wide() {
         (LN2_HI_64, LN2_LO_64)
@@ -233,17 +251,32 @@ fn reduce_ln2<A: Arith>(a: &mut A, x: A::F) -> (A::I, A::F) {
         (LN2_HI_32, LN2_LO_32)
     };
     let log2e = a.f(std::f64::consts::LOG2_E);
-    let t = a.mul(x, log2e);
-    let n = a.rint(t);
+    let (n, ni) = if a.wide() {
+        let t = a.mul(x, log2e);
+        let n = a.rint(t);
+        (n, a.to_int(n))
+    } else {
+        // For f32, n = round(x·log2 e) by the rounding constant: one fused
+        // multiply-add and a subtraction, and n as an integer from the bits
+        // of the sum, where a rint and a conversion cost more on a CPU
+        // without wide rounding instructions. |x·log2 e| < 2²² after `exp`'s
+        // clamp; NaN makes n garbage, but r, and so the result, stay NaN.
+        let rounding = a.f(ROUNDING_32);
+        let t = a.fma(x, log2e, rounding);
+        let n = a.sub(t, rounding);
+        let t_bits = a.float_to_bits(t);
+        let r_bits = a.i(i64::from((ROUNDING_32 as f32).to_bits()));
+        (n, a.isub(t_bits, r_bits))
+    };
     let hi = a.f(-hi);
     let r = a.fma(n, hi, x);
     let lo = a.f(-lo);
     let r = a.fma(n, lo, r);
-    (a.to_int(n), r)
+    (ni, r)
 }
 
 /// e^x.
-pub(crate) fn exp<A: Arith>(a: &mut A, x: A::F) -> A::F {
+pub fn exp<A: Arith>(a: &mut A, x: A::F) -> A::F {
     // Past these bounds e^x is 0 or infinite anyway; clamping keeps n in
     // the range `scale_by_pow2` handles.
     let x = if a.wide() {
@@ -274,7 +307,7 @@ fn factorial(k: u32) -> f64 {
 }
 
 /// ln x.
-pub(crate) fn log<A: Arith>(a: &mut A, x: A::F) -> A::F {
+pub fn log<A: Arith>(a: &mut A, x: A::F) -> A::F {
     let wide = a.wide();
     let mbits = mantissa_bits(a);
     // Subnormals are scaled into the normal range first.
@@ -354,7 +387,7 @@ pub(crate) fn log<A: Arith>(a: &mut A, x: A::F) -> A::F {
 }
 
 /// tanh x.
-pub(crate) fn tanh<A: Arith>(a: &mut A, x: A::F) -> A::F {
+pub fn tanh<A: Arith>(a: &mut A, x: A::F) -> A::F {
     if !a.wide() {
         let x = clamp(a, x, -TANH_CLAMP_32, TANH_CLAMP_32);
         let x2 = a.mul(x, x);
@@ -403,7 +436,7 @@ fn tanh_series(n: usize) -> Vec<f64> {
 
 /// 1 / (1 + e^-x), arranged so that `exp` never overflows: with e = e^-|x|,
 /// 1/(1 + e) for x ≥ 0 and e/(1 + e) below.
-pub(crate) fn sigmoid<A: Arith>(a: &mut A, x: A::F) -> A::F {
+pub fn sigmoid<A: Arith>(a: &mut A, x: A::F) -> A::F {
     let ax = a.abs(x);
     let minus = a.neg(ax);
     let e = exp(a, minus);
@@ -463,7 +496,7 @@ fn mod4<A: Arith>(a: &mut A, v: A::F) -> A::F {
 /// pieces of 2/π whose products with `M` are not multiples of 4 matter;
 /// each product is split exactly into two doubles (an FMA), reduced mod 4
 /// and summed with TwoSum, so the fraction keeps ~100 bits.
-fn reduce_pio2_large<A: Arith>(a: &mut A, ax: A::F) -> (A::I, A::F) {
+fn reduce_pio2_large<A: Tables>(a: &mut A, ax: A::F) -> (A::I, A::F) {
     let bits = a.float_to_bits(ax);
     let e = a.ashr(bits, 52);
     let mask = a.i(0x7ff);
@@ -537,7 +570,7 @@ fn cos_kernel<A: Arith>(a: &mut A, r: A::F) -> A::F {
 }
 
 /// sin x (`cosine == false`) or cos x, for f64 operands.
-pub(crate) fn sin_cos<A: Arith>(a: &mut A, x: A::F, cosine: bool) -> A::F {
+pub fn sin_cos<A: Tables>(a: &mut A, x: A::F, cosine: bool) -> A::F {
     let (qs, rs) = reduce_pio2(a, x);
     let ax = a.abs(x);
     let (ql, rl) = reduce_pio2_large(a, ax);
@@ -584,7 +617,7 @@ pub(crate) fn sin_cos<A: Arith>(a: &mut A, x: A::F, cosine: bool) -> A::F {
 /// x^y with C99's special cases: `pow(x, ±0) = 1` and `pow(1, y) = 1` even
 /// for NaN, `pow(-1, ±inf) = 1`, a negative finite base with a non-integer
 /// exponent is NaN, and an odd integer exponent keeps the base's sign.
-pub(crate) fn pow<A: Arith>(a: &mut A, x: A::F, y: A::F) -> A::F {
+pub fn pow<A: Arith>(a: &mut A, x: A::F, y: A::F) -> A::F {
     let ax = a.abs(x);
     let l = log(a, ax);
     let yl = a.mul(y, l);
@@ -628,7 +661,7 @@ pub(crate) fn pow<A: Arith>(a: &mut A, x: A::F, y: A::F) -> A::F {
 pub(crate) mod host {
     //! The formulas evaluated on the host, in the width they are emitted in.
 
-    use super::Arith;
+    use super::{Arith, Tables};
 
     /// Host arithmetic in f32 (`Host::<f32>`) or f64.
     pub(crate) struct Host<T>(std::marker::PhantomData<T>);
@@ -736,17 +769,8 @@ pub(crate) mod host {
                 fn ashr(&mut self, a: $i, bits: u32) -> $i {
                     a >> bits
                 }
-                fn imul(&mut self, a: $i, c: i64) -> $i {
-                    a.wrapping_mul(c as $i)
-                }
-                fn idiv(&mut self, a: $i, d: i64) -> $i {
-                    a / d as $i
-                }
                 fn ilt(&mut self, a: $i, b: $i) -> bool {
                     a < b
-                }
-                fn table(&mut self, _: &'static str, values: &'static [f64], i: $i) -> $f {
-                    values[i as usize] as $f
                 }
                 fn iselect(&mut self, c: bool, a: $i, b: $i) -> $i {
                     if c {
@@ -760,6 +784,18 @@ pub(crate) mod host {
                 }
                 fn to_float(&mut self, a: $i) -> $f {
                     a as $f
+                }
+            }
+
+            impl Tables for Host<$f> {
+                fn imul(&mut self, a: $i, c: i64) -> $i {
+                    a.wrapping_mul(c as $i)
+                }
+                fn idiv(&mut self, a: $i, d: i64) -> $i {
+                    a / d as $i
+                }
+                fn table(&mut self, _: &'static str, values: &'static [f64], i: $i) -> $f {
+                    values[i as usize] as $f
                 }
             }
         };
