@@ -17,6 +17,7 @@ use crate::session::Session;
 use crate::Error;
 use tfg_interp::Outputs;
 use tfg_ir::{Graph, Tensor, ValueId};
+use tfg_passes::prologue::{self, ParamSource};
 use tfg_passes::{Ir, Level};
 
 /// Where a graph runs.
@@ -72,6 +73,43 @@ pub struct Executable {
     /// (`cpu`, `interp`): set by [`Executable::load_params`], replaced by
     /// their updates in [`Executable::step`].
     held: Vec<Tensor>,
+    /// On `cpu`, for a graph that does not update its params: the part
+    /// computed from params alone, compiled apart (`code` is then the rest).
+    prologue: Option<Box<Prologue>>,
+}
+
+/// The params-only part of an inference graph ([`tfg_passes::prologue`]):
+/// run on every [`Executable::run`], and once per [`Executable::load_params`]
+/// for the runs on loaded params ([`Executable::run_loaded`]).
+struct Prologue {
+    exe: Executable,
+    /// Where each param of the main code comes from.
+    sources: Vec<ParamSource>,
+    /// The main code's params, for the params last loaded.
+    loaded: Vec<Tensor>,
+}
+
+impl Prologue {
+    /// The main code's params, given the graph's: the prologue run on them.
+    fn main_params(&mut self, params: &[Tensor]) -> Result<Vec<Tensor>, Error> {
+        let mut derived: Vec<Option<Tensor>> = self
+            .exe
+            .run(&[], params)?
+            .outputs
+            .into_iter()
+            .map(Some)
+            .collect();
+        self.sources
+            .iter()
+            .map(|&source| {
+                let value = match source {
+                    ParamSource::Param(i) => params.get(i).cloned(),
+                    ParamSource::Derived(j) => derived.get_mut(j).and_then(Option::take),
+                };
+                value.ok_or_else(|| Error::new("the prologue lost a param"))
+            })
+            .collect()
+    }
 }
 
 enum Code {
@@ -93,7 +131,7 @@ pub fn prepare(backend: Backend, g: Graph, dumps: &Dumps) -> Result<Executable, 
         return Err(failed("the Graph IR passes left no graph".into()));
     };
     check_memory(&graph)?;
-    let kernel_ir = |graph: &Graph| {
+    let kernel_ir = |graph: &Graph, dumps: &Dumps| {
         let mut ir = Ir::Graph(graph.clone());
         let passes = tfg_passes::pipeline_between(Level::Graph, Level::Kernel, false);
         dumps.run_passes(&mut ir, &passes, &options)?;
@@ -105,18 +143,37 @@ pub fn prepare(backend: Backend, g: Graph, dumps: &Dumps) -> Result<Executable, 
             _ => Err(failed("lowering left no Kernel IR".into())),
         }
     };
+    let cpu = |graph: &Graph, dumps: &Dumps| -> Result<Code, Error> {
+        let compiled =
+            tfg_cpu::compile(&kernel_ir(graph, dumps)?).map_err(|e| failed(e.to_string()))?;
+        Ok(Code::Cpu(Box::new(compiled)))
+    };
+    let mut prologue = None;
     let code = match backend {
         Backend::Interp => Code::Interp,
-        Backend::Cpu => {
-            let compiled =
-                tfg_cpu::compile(&kernel_ir(&graph)?).map_err(|e| failed(e.to_string()))?;
-            Code::Cpu(Box::new(compiled))
-        }
+        Backend::Cpu => match prologue::split(&graph) {
+            // The dumps show the main program; the prologue is compiled quietly.
+            Some(split) => {
+                let quiet = Dumps::new(Vec::new(), crate::Sink::Stderr);
+                prologue = Some(Box::new(Prologue {
+                    exe: Executable {
+                        code: cpu(&split.prologue, &quiet)?,
+                        graph: split.prologue,
+                        held: Vec::new(),
+                        prologue: None,
+                    },
+                    sources: split.sources,
+                    loaded: Vec::new(),
+                }));
+                cpu(&split.main, dumps)?
+            }
+            None => cpu(&graph, dumps)?,
+        },
         Backend::Cuda => {
             // Each process of a machine takes its own GPU (under MPI, by its local rank).
             let device =
                 tfg_ptx::cuda::open_nth(crate::collective::local_rank()).map_err(Error::new)?;
-            let module = ptx_for(&device, &kernel_ir(&graph)?).map_err(failed)?;
+            let module = ptx_for(&device, &kernel_ir(&graph, dumps)?).map_err(failed)?;
             Code::Cuda(Box::new(device.load(&module).map_err(failed)?))
         }
     };
@@ -124,6 +181,7 @@ pub fn prepare(backend: Backend, g: Graph, dumps: &Dumps) -> Result<Executable, 
         graph,
         code,
         held: Vec::new(),
+        prologue,
     })
 }
 
@@ -304,6 +362,41 @@ impl Executable {
 
     /// One run: `inputs` in `graph().inputs()` order, `params` in `graph().params()` order.
     pub fn run(&mut self, inputs: &[Tensor], params: &[Tensor]) -> Result<Outputs, Error> {
+        match self.prologue.as_mut() {
+            Some(p) => {
+                let main = p.main_params(params)?;
+                self.run_code(inputs, &main)
+            }
+            None => self.run_code(inputs, params),
+        }
+    }
+
+    /// One run on the params [`Executable::load_params`] took, for runs that
+    /// all see the same params (a benchmark, a model being served): what
+    /// only the params determine was computed when they were loaded.
+    pub fn run_loaded(&mut self, inputs: &[Tensor]) -> Result<Outputs, Error> {
+        if let Code::Cuda(s) = &mut self.code {
+            let out = s.run(inputs).map_err(Error::new)?;
+            return Ok(Outputs {
+                outputs: out.outputs,
+                updates: out.updates,
+            });
+        }
+        let params = match self.prologue.as_mut() {
+            Some(p) => std::mem::take(&mut p.loaded),
+            None => std::mem::take(&mut self.held),
+        };
+        let out = self.run_code(inputs, &params);
+        match self.prologue.as_mut() {
+            Some(p) => p.loaded = params,
+            None => self.held = params,
+        }
+        out
+    }
+
+    /// One run of the compiled code on its own params (the main program's,
+    /// where a prologue was split off).
+    fn run_code(&mut self, inputs: &[Tensor], params: &[Tensor]) -> Result<Outputs, Error> {
         let failed = |e: String| Error::new(format!("graph `{}`: {e}", self.graph.name));
         match &mut self.code {
             Code::Interp => {
@@ -330,6 +423,9 @@ impl Executable {
     /// Takes the params (in `graph().params()` order) for the training steps
     /// that follow: a GPU keeps them in its memory, the host backends here.
     pub fn load_params(&mut self, params: Vec<Tensor>) -> Result<(), Error> {
+        if let Some(p) = self.prologue.as_mut() {
+            p.loaded = p.main_params(&params)?;
+        }
         match &mut self.code {
             Code::Cuda(s) => s.set_params(&params).map_err(Error::new),
             Code::Interp | Code::Cpu(_) => {

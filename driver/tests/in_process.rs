@@ -116,3 +116,60 @@ fn errors_are_values_that_point_into_the_source() {
         err.render(false)
     );
 }
+
+/// A dense layer whose weight is stored transposed and scaled, as imported
+/// models often have it: on `cpu` the params-only part runs apart.
+const PREPACKED: &str = "graph dense {
+    input x: f32[2, 4]
+    param w: f32[3, 4] = normal(std = 0.5)
+    param s: f32 = 1.5
+    y = x @ (transpose(w) * s)
+    output y
+}
+";
+
+#[test]
+fn runs_on_loaded_params_equal_runs_given_them_and_the_interpreter() {
+    let src = source(PREPACKED);
+    let module = src.compile().expect("compiles");
+    let g = module.graph(None).expect("one graph");
+    let x = Tensor::new(
+        vec![2, 4],
+        tfg_ir::Data::F32(vec![1.0, -2.0, 0.5, 3.0, -1.5, 0.25, 2.0, -0.75]),
+    )
+    .expect("a matrix");
+    let feeds = [Feed {
+        name: "x".into(),
+        value: FeedValue::NpyLoaded(x),
+    }];
+    let bound = feed::bind(g, &feeds, &src, &|_| String::new()).expect("binds");
+    let mut session = Session::default();
+    session
+        .init_missing(&bound.graph, 0, &src)
+        .expect("initialises");
+    let (_, want) =
+        backend::run_once(&bound, &session, Backend::Interp, &dumps()).expect("interprets");
+    let mut exe = backend::prepare(Backend::Cpu, bound.graph.clone(), &dumps()).expect("compiles");
+    assert!(
+        tfg_passes::prologue::split(exe.graph()).is_some(),
+        "the scaled transpose is params-only work"
+    );
+    let inputs = bound.inputs_for(exe.graph()).expect("inputs");
+    let params = session.params_for(exe.graph()).expect("params");
+    let given = exe.run(&inputs, &params).expect("runs");
+    exe.load_params(params).expect("loads");
+    for _ in 0..2 {
+        let loaded = exe.run_loaded(&inputs).expect("runs on loaded params");
+        assert_eq!(loaded.outputs, given.outputs);
+    }
+    let (w, g) = (&want.outputs[0], &given.outputs[0]);
+    for i in 0..w.numel() {
+        let (a, b) = (w.data.get_f64(i), g.data.get_f64(i));
+        assert!(
+            (a - b).abs() <= 1e-5 * a.abs().max(1.0),
+            "element {i}: {b} vs {a}"
+        );
+    }
+    // The loaded params are the ones given, not the prologue's derived values.
+    assert_eq!(exe.params().expect("params").len(), 2);
+}

@@ -16,6 +16,7 @@ pub mod dce;
 pub mod fuse;
 pub mod kernel;
 pub mod lower;
+pub mod prologue;
 pub mod simplify;
 pub mod train_step;
 

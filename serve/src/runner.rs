@@ -359,8 +359,8 @@ struct Worker {
     batched: bool,
     batching: Batching,
     queued: Arc<AtomicUsize>,
-    /// Executables by the shapes of every input, with their params in order.
-    compiled: HashMap<Vec<Vec<usize>>, (Executable, Vec<Tensor>)>,
+    /// Executables by the shapes of every input, each with the params loaded.
+    compiled: HashMap<Vec<Vec<usize>>, Executable>,
     metrics: Arc<Metrics>,
 }
 
@@ -499,22 +499,26 @@ impl Worker {
                 self.compiled.clear();
             }
             let dumps = Dumps::new(Vec::new(), tfg_driver::Sink::Stderr);
-            let exe = backend::prepare(self.backend, bound.graph.clone(), &dumps)
+            let mut exe = backend::prepare(self.backend, bound.graph.clone(), &dumps)
                 .map_err(|e| RunError::Internal(plain(&e)))?;
             let params = self
                 .params
                 .params_for(exe.graph())
                 .map_err(|e| RunError::Internal(plain(&e)))?;
-            self.compiled.insert(key.clone(), (exe, params));
+            // A version's params never change: what they alone determine
+            // is computed here, once, not per request.
+            exe.load_params(params)
+                .map_err(|e| RunError::Internal(plain(&e)))?;
+            self.compiled.insert(key.clone(), exe);
         }
-        let Some((exe, params)) = self.compiled.get_mut(&key) else {
+        let Some(exe) = self.compiled.get_mut(&key) else {
             return Err(RunError::Internal("no executable".into()));
         };
         let ins = bound
             .inputs_for(exe.graph())
             .map_err(|e| RunError::Internal(plain(&e)))?;
         let out = exe
-            .run(&ins, params)
+            .run_loaded(&ins)
             .map_err(|e| RunError::Internal(plain(&e)))?;
         Ok(out.outputs)
     }
