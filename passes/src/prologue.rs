@@ -48,7 +48,7 @@ pub fn split(g: &Graph) -> Option<Split> {
     for (i, node) in g.nodes.iter().enumerate() {
         fixed[i] = match node.op {
             Op::Param { .. } | Op::Const(_) => true,
-            Op::Input { .. } | Op::Grad { .. } => false,
+            Op::Input { .. } | Op::Grad => false,
             _ => node.args.iter().all(|a| fixed[a.index()]),
         };
     }
