@@ -34,12 +34,12 @@ fn dumps() -> Dumps {
     Dumps::to(&[], None)
 }
 
-#[test]
-fn a_graph_runs_on_every_host_backend_with_a_tensor_fed() {
-    let src = source(HELLO);
+/// The one graph of `text` with `x` fed, and a session with its params
+/// initialised.
+fn fed_x(text: &str, x: Tensor) -> (feed::Bound, Session) {
+    let src = source(text);
     let module = src.compile().expect("compiles");
     let g = module.graph(None).expect("one graph");
-    let x = Tensor::new(vec![], tfg_ir::Data::F32(vec![2.0])).expect("a scalar");
     let feeds = [Feed {
         name: "x".into(),
         value: FeedValue::NpyLoaded(x),
@@ -49,6 +49,13 @@ fn a_graph_runs_on_every_host_backend_with_a_tensor_fed() {
     session
         .init_missing(&bound.graph, 0, &src)
         .expect("initialises");
+    (bound, session)
+}
+
+#[test]
+fn a_graph_runs_on_every_host_backend_with_a_tensor_fed() {
+    let x = Tensor::new(vec![], tfg_ir::Data::F32(vec![2.0])).expect("a scalar");
+    let (bound, session) = fed_x(HELLO, x);
     for b in [Backend::Interp, Backend::Cpu] {
         let (exe, out) = backend::run_once(&bound, &session, b, &dumps()).expect("runs");
         let named = backend::named_outputs(exe.graph(), &out.outputs);
@@ -130,23 +137,12 @@ const PREPACKED: &str = "graph dense {
 
 #[test]
 fn runs_on_loaded_params_equal_runs_given_them_and_the_interpreter() {
-    let src = source(PREPACKED);
-    let module = src.compile().expect("compiles");
-    let g = module.graph(None).expect("one graph");
     let x = Tensor::new(
         vec![2, 4],
         tfg_ir::Data::F32(vec![1.0, -2.0, 0.5, 3.0, -1.5, 0.25, 2.0, -0.75]),
     )
     .expect("a matrix");
-    let feeds = [Feed {
-        name: "x".into(),
-        value: FeedValue::NpyLoaded(x),
-    }];
-    let bound = feed::bind(g, &feeds, &src, &|_| String::new()).expect("binds");
-    let mut session = Session::default();
-    session
-        .init_missing(&bound.graph, 0, &src)
-        .expect("initialises");
+    let (bound, session) = fed_x(PREPACKED, x);
     let (_, want) =
         backend::run_once(&bound, &session, Backend::Interp, &dumps()).expect("interprets");
     let mut exe = backend::prepare(Backend::Cpu, bound.graph.clone(), &dumps()).expect("compiles");

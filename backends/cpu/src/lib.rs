@@ -9,9 +9,10 @@
 //!
 //! It knows the Kernel IR (`tfg_ir::kernel`) and the shared math formulas
 //! (`tfg_math`), and nothing else: not the surface language, not the Graph
-//! IR passes that produce Kernel IR, not the other backends. Translation to CLIF (`translate`) is separate from
-//! running it (`jit`), so the object-file writer (`object`, with its C
-//! `header`) reuses the translation.
+//! IR passes that produce Kernel IR, not the other backends. Translation to
+//! CLIF (`translate`) is separate from running it (`jit`), so the
+//! object-file writer (`object`, with its C `header`) reuses the
+//! translation.
 
 mod cost;
 mod gemm;
