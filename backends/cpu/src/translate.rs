@@ -251,9 +251,21 @@ pub(crate) struct VectorCtx {
     pub var: Var,
     pub lanes: u8,
     /// Vector accumulators (two f64 halves for a widening one), by the
-    /// local they stand for.
+    /// local they stand for: one set for each copy of the body.
     pub accumulators: HashMap<Local, (Vec<Variable>, Accumulator)>,
+    /// The copy of the body being emitted, of those one step runs.
+    pub copy: usize,
 }
+
+/// Copies of a small reduction loop's body in one vector step, each with
+/// accumulators of its own: a reduction's accumulator is one chain of
+/// dependent operations (a `maximum` is six instructions), which independent
+/// chains overlap.
+const UNROLL: u8 = 4;
+
+/// The largest body (statements and expression nodes) unrolled: a bigger
+/// one keeps the core busy without it, and would only grow the code.
+const UNROLL_BODY: usize = 16;
 
 /// State while one task function is built.
 pub(crate) struct Translator<'a, M: Module> {
@@ -402,7 +414,12 @@ impl<'a, M: Module> Translator<'a, M> {
                     .and_then(|v| v.accumulators.get(local))
                     .cloned();
                 if let Some((vars, acc)) = acc {
-                    return self.accumulate(&vars, &acc, value);
+                    let parts = if acc.widen { 2 } else { 1 };
+                    let at = self.vector.as_ref().map_or(0, |v| v.copy) * parts;
+                    let vars = vars
+                        .get(at..at + parts)
+                        .ok_or("internal error: an accumulator copy is missing")?;
+                    return self.accumulate(vars, &acc, value);
                 }
                 let slot = *self
                     .locals
@@ -432,7 +449,12 @@ impl<'a, M: Module> Translator<'a, M> {
                 self.locals.iter().map(|(l, s)| (*l, s.dtype)).collect();
             let accs = kind.accumulators();
             if let Some(plan) = vectorize::analyse(self.p, v, accs, body, &outer, &self.ranges) {
-                let rest = self.vector_loop(v, lo, hi, body, plan.lanes, plan.accumulators)?;
+                let mut lo = lo;
+                if !plan.accumulators.is_empty() && body_size(body) <= UNROLL_BODY {
+                    let accs = plan.accumulators.clone();
+                    lo = self.vector_loop(v, lo, hi, body, plan.lanes, accs, UNROLL)?;
+                }
+                let rest = self.vector_loop(v, lo, hi, body, plan.lanes, plan.accumulators, 1)?;
                 return self.scalar_loop(v, rest, hi, body);
             }
         }
@@ -461,8 +483,10 @@ impl<'a, M: Module> Translator<'a, M> {
         Ok(())
     }
 
-    /// The vector part of a loop: whole steps of `lanes` iterations from
-    /// `lo`; gives the first iteration left for the scalar tail.
+    /// The vector part of a loop: whole steps of `copies` × `lanes`
+    /// iterations from `lo` (`copies` a power of two), the body emitted
+    /// `copies` times a step; gives the first iteration left.
+    #[allow(clippy::too_many_arguments)]
     fn vector_loop(
         &mut self,
         v: Var,
@@ -471,16 +495,18 @@ impl<'a, M: Module> Translator<'a, M> {
         body: &[Stmt],
         lanes: u8,
         accs: Vec<Accumulator>,
+        copies: u8,
     ) -> Result<Value> {
+        let step = lanes * copies;
         let span = self.b.ins().isub(hi, lo);
-        let odd = self.b.ins().band_imm_u(span, i64::from(lanes - 1));
+        let odd = self.b.ins().band_imm_u(span, i64::from(step - 1));
         let end = self.b.ins().isub(hi, odd);
         let mut accumulators = HashMap::new();
         for a in accs {
             let (parts, width) = if a.widen { (2, 2) } else { (1, lanes) };
             let identity = tfg_ir::element::identity(a.op, a.dtype)
                 .ok_or_else(|| format!("internal error: {} does not accumulate", a.op.name()))?;
-            let vars = (0..parts)
+            let vars = (0..parts * usize::from(copies))
                 .map(|_| {
                     let var = self.b.declare_var(clif_type(a.dtype, width));
                     let init = self.konst(identity, width);
@@ -503,16 +529,31 @@ impl<'a, M: Module> Translator<'a, M> {
             .brif(go, inside, &[], exit, &[BlockArg::Value(i)]);
         self.b.switch_to_block(inside);
         self.b.seal_block(inside);
-        self.vars.insert(v, i);
         self.vector = Some(VectorCtx {
             var: v,
             lanes,
             accumulators,
+            copy: 0,
         });
-        let done = self.block(body);
+        let mut done = Ok(());
+        for copy in 0..copies {
+            let at = if copy == 0 {
+                i
+            } else {
+                self.b.ins().iadd_imm_s(i, i64::from(copy * lanes))
+            };
+            self.vars.insert(v, at);
+            if let Some(ctx) = self.vector.as_mut() {
+                ctx.copy = usize::from(copy);
+            }
+            done = self.block(body);
+            if done.is_err() {
+                break;
+            }
+        }
         let ctx = self.vector.take();
         done?;
-        let next = self.b.ins().iadd_imm_s(i, i64::from(lanes));
+        let next = self.b.ins().iadd_imm_s(i, i64::from(step));
         self.b.ins().jump(header, &[BlockArg::Value(next)]);
         self.b.seal_block(header);
         self.b.switch_to_block(exit);
@@ -1005,4 +1046,16 @@ pub(crate) fn clif_type(d: DType, lanes: u8) -> Type {
         (DType::I64, _) => I64,
         (DType::Bool, _) => types::I8,
     }
+}
+
+/// Statements and expression nodes in `body`, nested loops included.
+fn body_size(body: &[Stmt]) -> usize {
+    let mut n = 0;
+    Stmt::walk(body, &mut |s| {
+        n += 1;
+        for e in s.exprs() {
+            e.walk(&mut |_| n += 1);
+        }
+    });
+    n
 }

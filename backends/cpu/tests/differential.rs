@@ -368,6 +368,30 @@ fn large_rows_reduce_with_vector_accumulators() {
     }
 }
 
+/// Small reduction loops run four vector steps at a time, then single
+/// vector steps, then scalars: row lengths on each side of those steps.
+#[test]
+fn row_lengths_around_the_unrolled_vector_step() {
+    for op in [ReduceOp::Sum, ReduceOp::Max, ReduceOp::Min] {
+        for dtype in [DType::F32, DType::F64, DType::I32] {
+            for n in [3u64, 4, 7, 8, 15, 16, 17, 20, 31, 32, 33, 36, 63, 64, 65] {
+                let mut g = Graph::new("rows");
+                let x = input(&mut g, "x", dtype, &[3, n]);
+                let op = Op::Reduce {
+                    op,
+                    axes: vec![1],
+                    keepdims: false,
+                };
+                let y = add(&mut g, op, &[x]);
+                g.outputs.push(("y".into(), y));
+                // Special values too: NaN and ±inf in any copy's lanes.
+                agree(&g, 7, true, 1e-4)
+                    .unwrap_or_else(|e| panic!("{}\n{e}", tfg_ir::text::print(&g)));
+            }
+        }
+    }
+}
+
 #[test]
 fn argmax_and_argmin() {
     for dtype in [DType::F32, DType::F64, DType::I32, DType::I64] {
