@@ -110,8 +110,8 @@ fn bench(
     let mut timing = Timing::new(frontend + started.elapsed());
     let inputs = bound.inputs_for(exe.graph())?;
     let params = session.params_for(exe.graph())?;
-    let mut result = exe.run(&inputs, &params)?;
     exe.load_params(params)?;
+    let mut result = exe.run_loaded(&inputs)?;
     for _ in 0..runs {
         result = timing.run(|| exe.run_loaded(&inputs))?;
     }

@@ -421,7 +421,9 @@ impl Executable {
     }
 
     /// Takes the params (in `graph().params()` order) for the training steps
-    /// that follow: a GPU keeps them in its memory, the host backends here.
+    /// or the [`Executable::run_loaded`] runs that follow: a GPU keeps them
+    /// in its memory, the host backends here (with what a prologue derives
+    /// from them, computed now).
     pub fn load_params(&mut self, params: Vec<Tensor>) -> Result<(), Error> {
         if let Some(p) = self.prologue.as_mut() {
             p.loaded = p.main_params(&params)?;

@@ -78,18 +78,6 @@ pub fn split(g: &Graph) -> Option<Split> {
     if !derived.iter().any(|&d| d) {
         return None;
     }
-    let param_index: Vec<Option<usize>> = {
-        let mut k = 0;
-        g.nodes
-            .iter()
-            .map(|node| {
-                matches!(node.op, Op::Param { .. }).then(|| {
-                    k += 1;
-                    k - 1
-                })
-            })
-            .collect()
-    };
 
     // The prologue: every param (so that it takes the graph's params as
     // they are), then the fixed values, in order.
@@ -109,6 +97,7 @@ pub fn split(g: &Graph) -> Option<Split> {
     let mut main = Graph::new(g.name.clone());
     let mut in_main: Vec<Option<ValueId>> = vec![None; n];
     let mut sources = Vec::new();
+    let mut params = 0;
     for (i, node) in g.nodes.iter().enumerate() {
         let copy = if derived[i] {
             let d = prologue.outputs.len();
@@ -132,8 +121,9 @@ pub fn split(g: &Graph) -> Option<Split> {
             // reads of it is derived).
             continue;
         } else {
-            if let Some(p) = param_index[i] {
-                sources.push(ParamSource::Param(p));
+            if matches!(node.op, Op::Param { .. }) {
+                sources.push(ParamSource::Param(params));
+                params += 1;
             }
             let args: Option<Vec<ValueId>> = node.args.iter().map(|a| in_main[a.index()]).collect();
             Node {

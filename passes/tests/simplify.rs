@@ -636,7 +636,7 @@ fn a_sum_of_batched_products_is_one_product_over_stacked_rows() {
 }
 
 #[test]
-fn no_stacked_product_where_the_sum_keeps_axes_or_misses_the_batch() {
+fn no_stacked_product_where_the_sum_keeps_axes_misses_the_batch_or_the_products_are_used() {
     let cases = [
         // The sum keeps its axes: the result has another shape.
         (vec![2, 5, 4], vec![2, 5, 6], vec![0], true),
@@ -656,6 +656,14 @@ fn no_stacked_product_where_the_sum_keeps_axes_or_misses_the_batch() {
             "{x:?} {y:?}: {report}"
         );
     }
+    // The batch of products is an output too: the stacked product would be
+    // work on top of it.
+    let mut g = summed_batched_product(&[2, 5, 4], &[2, 5, 6], vec![0], false);
+    let sum = g.outputs[0].1;
+    let products = g.node(sum).args[0];
+    g.outputs.push(("products".into(), products));
+    let (_, report) = simplified(&g);
+    assert_eq!(fired(&report, "sum-batched-matmul"), 0, "{report}");
 }
 
 #[test]

@@ -66,6 +66,12 @@ impl Match<'_> {
             .lookup(TensorLang::Op(NodeKind::Binary(BinaryOp::Mul), vec![a, b]))
     }
 
+    /// The e-class of the e-node `kind(children)` (an attribute first), if
+    /// there is one.
+    fn node(&self, kind: NodeKind, children: Vec<Id>) -> Option<Id> {
+        self.egraph.lookup(TensorLang::Op(kind, children))
+    }
+
     /// No other value uses `class`: one user at most, and it is not an
     /// output or update. Rewriting the only user of a value lets the value go;
     /// rewriting one of several keeps it and adds work.
@@ -426,12 +432,17 @@ fn stacked_product(m: &Match) -> Leaves {
     let whole_batch = batch > 0 && !keepdims && axes.iter().copied().eq(0..batch);
     when(whole_batch && swaps_last(m.perm("?p")?) && y.rank() == r)?;
     when(x.0[..batch] == y.0[..batch])?;
+    // Where the batch of products is needed elsewhere too, the stacked
+    // product would be work on top of it.
+    let xt = m.node(NodeKind::Transpose, vec![m.class("?p")?, m.class("?x")?])?;
+    let products = m.node(NodeKind::MatMul, vec![xt, m.class("?y")?])?;
+    when(m.single_use(products))?;
     let rows = Shape(x.0[..r - 1].to_vec()).numel()?;
     let (k, n) = (x.0[r - 1].known()?, y.0[r - 1].known()?);
     Some(vec![
         ("?s", shape_leaf(vec![Dim::Known(rows), Dim::Known(k)])),
         ("?t", shape_leaf(vec![Dim::Known(rows), Dim::Known(n)])),
-        ("?q", perm_leaf(vec![1, 0])),
+        ("?q", perm_leaf(swap_last(2))),
     ])
 }
 
