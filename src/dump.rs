@@ -63,8 +63,20 @@ pub fn dump(args: &DumpArgs) -> Result<(), Failure> {
         ));
     }
     let name = g.name.clone();
-    let mut ir = Ir::Graph(g);
-    let times = Dumps::new(after, sink).run_to(&mut ir, level, &options)?;
+    let dumps = Dumps::new(after, sink);
+    // A dump of the fused or the Kernel IR level resumes the pipeline there.
+    let (ir, times) = match src.dumped()? {
+        Some(mut ir) if ir.level() > Level::Graph => {
+            let passes = tfg_passes::pipeline_from(ir.level());
+            let times = dumps.run_passes(&mut ir, &passes, &options)?;
+            (ir, times)
+        }
+        _ => {
+            let mut ir = Ir::Graph(g);
+            let times = dumps.run_to(&mut ir, level, &options)?;
+            (ir, times)
+        }
+    };
     if args.time_passes {
         eprint!("{}", time_table(&times));
     }

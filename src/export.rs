@@ -92,9 +92,5 @@ pub fn run_model(args: &RunArgs) -> Result<(), Failure> {
         checkpoint::restore(ckpt, &m.graph, &mut session, &m.source)?;
     }
     let (exe, result) = backend::run_once(&bound, &session, args.backend, &args.dump.dumps())?;
-    crate::run::report(
-        args,
-        &backend::named_outputs(exe.graph(), &result.outputs),
-        None,
-    )
+    crate::run::report(args, &exe.named_outputs(&result.outputs), None)
 }

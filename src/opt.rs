@@ -1,5 +1,6 @@
-//! `tfg opt FILE.tfir --passes a,b`: single passes over a dumped IR file, as
-//! XLA's `hlo-opt --passes` does, so a bug report can be one text file.
+//! `tfg opt FILE.tfir --passes a,b`: single passes over a dumped IR file (of
+//! any level: `.tfir`, `.tffused`, `.tfkir`), as XLA's `hlo-opt --passes`
+//! does, so a bug report can be one text file.
 
 use crate::cli::OptArgs;
 use crate::failure::Failure;
@@ -11,12 +12,15 @@ pub fn opt(args: &OptArgs) -> Result<(), Failure> {
     let src = Source::load(&args.file)?;
     let program = src.compile()?;
     let g = crate::selection::choose(&program, None)?.clone();
+    let mut ir = match src.dumped()? {
+        Some(ir) => ir,
+        None => Ir::Graph(g),
+    };
     let passes: Vec<_> = args
         .passes
         .iter()
         .filter_map(|name| tfg_passes::find(name))
         .collect();
-    let mut ir = Ir::Graph(g);
     let mut reports = String::new();
     let options = Options {
         explain: args.explain,

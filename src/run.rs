@@ -41,18 +41,29 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
     session.init_missing(&bound.graph, args.seed, &src)?;
 
     let dumps = args.dump.dumps();
+    // A dump of the fused or the Kernel IR level resumes the pipeline there.
+    let prepare = |dumps: &Dumps| match src.dumped()? {
+        Some(ir) => backend::prepare_from(args.backend, bound.graph.clone(), ir, dumps),
+        None => backend::prepare(args.backend, bound.graph.clone(), dumps),
+    };
     let (exe, result, timing) = match args.bench {
         None => {
-            let (exe, result) = backend::run_once(&bound, &session, args.backend, &dumps)?;
+            let mut exe = prepare(&dumps)?;
+            let result = exe.run(
+                &bound.inputs_for(exe.graph())?,
+                &session.params_for(exe.graph())?,
+            )?;
             (exe, result, None)
         }
         Some(runs) => {
+            let started = Instant::now();
+            let exe = prepare(&dumps)?;
             let (exe, result, timing) =
-                bench(&bound, &session, args.backend, &dumps, runs, frontend)?;
+                bench(exe, &bound, &session, runs, frontend + started.elapsed())?;
             (exe, result, Some(timing))
         }
     };
-    let outputs = backend::named_outputs(exe.graph(), &result.outputs);
+    let outputs = exe.named_outputs(&result.outputs);
     if let Some(dir) = &args.out {
         // An imported model's outputs are files under their identifiers
         // (`gpu_0/softmax_1` would not be a file name).
@@ -92,22 +103,19 @@ fn print(
     }
 }
 
-/// `--bench`: prepares the graph once, runs it once to warm up, then `runs`
-/// timed times on the same inputs and the params loaded once (so what only
-/// the params determine is computed before the timed runs, as a served model
-/// computes it once). Compile time is `frontend` (parsing and checking) plus
-/// the pass pipeline and code generation.
+/// `--bench`: runs the prepared `exe` once to warm up, then `runs` timed
+/// times on the same inputs and the params loaded once (so what only the
+/// params determine is computed before the timed runs, as a served model
+/// computes it once). `compile` is the time parsing, checking, the pass
+/// pipeline and code generation took.
 fn bench(
+    mut exe: Executable,
     bound: &Bound,
     session: &Session,
-    backend: Backend,
-    dumps: &Dumps,
     runs: u64,
-    frontend: Duration,
+    compile: Duration,
 ) -> Result<(Executable, Outputs, Timing), Failure> {
-    let started = Instant::now();
-    let mut exe = backend::prepare(backend, bound.graph.clone(), dumps)?;
-    let mut timing = Timing::new(frontend + started.elapsed());
+    let mut timing = Timing::new(compile);
     let inputs = bound.inputs_for(exe.graph())?;
     let params = session.params_for(exe.graph())?;
     exe.load_params(params)?;

@@ -183,7 +183,7 @@ fn finish(
     steps: u64,
 ) -> Result<String, Failure> {
     let (exe, result) = backend::run_once(bound, session, args.backend, &args.dump.dumps())?;
-    let outputs = backend::named_outputs(exe.graph(), &result.outputs);
+    let outputs = exe.named_outputs(&result.outputs);
     let params = user_params(&bound.graph, session)?;
 
     // The checkpoint and the outputs appear together or not at all.

@@ -64,7 +64,9 @@ fn replay(what: &str, command: &[&str]) {
                 continue;
             }
             steps += usize::from(train);
-            let text = tfg_ok(&args(command, file, dims, train));
+            // File defaults are absolute paths: into this checkout.
+            let text = tfg_ok(&args(command, file, dims, train))
+                .replace(concat!(env!("CARGO_MANIFEST_DIR"), "/"), "[repo]/");
             let name = if train {
                 format!("{case}_step.{what}")
             } else {

@@ -66,8 +66,11 @@ impl Backend {
 /// A specialised graph, compiled for a backend, ready to run.
 pub struct Executable {
     /// The graph after the Graph IR passes: its inputs and params, in order,
-    /// are what [`Executable::run`] takes.
+    /// are what [`Executable::run`] takes. (For a Kernel IR dump, a graph
+    /// of those leaves alone.)
     graph: Graph,
+    /// The names of the outputs, in the order a run gives them.
+    outputs: Vec<String>,
     code: Code,
     /// The params between training steps, where they live on the host
     /// (`cpu`, `interp`): set by [`Executable::load_params`], replaced by
@@ -114,6 +117,8 @@ impl Prologue {
 
 enum Code {
     Interp,
+    /// A Kernel IR program run by the interpreter (a dump of that level).
+    InterpKernel(Box<tfg_ir::kernel::Program>),
     Cpu(Box<tfg_cpu::Compiled>),
     Cuda(Box<tfg_ptx::cuda::LoadedModule>),
 }
@@ -152,12 +157,18 @@ pub fn prepare(backend: Backend, g: Graph, dumps: &Dumps) -> Result<Executable, 
     let code = match backend {
         Backend::Interp => Code::Interp,
         Backend::Cpu => match prologue::split(&graph) {
-            // The dumps show the main program; the prologue is compiled quietly.
+            // The dumps show the whole program, lowered as one (so that a
+            // dump runs on its own); the prologue and the rest, which run,
+            // are compiled quietly.
             Some(split) => {
+                if dumps.any() {
+                    kernel_ir(&graph, dumps)?;
+                }
                 let quiet = Dumps::new(Vec::new(), crate::Sink::Stderr);
                 prologue = Some(Box::new(Prologue {
                     exe: Executable {
                         code: cpu(&split.prologue, &quiet)?,
+                        outputs: output_names(&split.prologue),
                         graph: split.prologue,
                         held: Vec::new(),
                         prologue: None,
@@ -165,7 +176,7 @@ pub fn prepare(backend: Backend, g: Graph, dumps: &Dumps) -> Result<Executable, 
                     sources: split.sources,
                     loaded: Vec::new(),
                 }));
-                cpu(&split.main, dumps)?
+                cpu(&split.main, &quiet)?
             }
             None => cpu(&graph, dumps)?,
         },
@@ -178,11 +189,98 @@ pub fn prepare(backend: Backend, g: Graph, dumps: &Dumps) -> Result<Executable, 
         }
     };
     Ok(Executable {
+        outputs: output_names(&graph),
         graph,
         code,
         held: Vec::new(),
         prologue,
     })
+}
+
+/// [`prepare`] for a dump of the fused or the Kernel IR level: the rest of
+/// the pass pipeline from `ir` (dumping as `dumps` asks), then code
+/// generation. `g` is the graph [`Source::compile`](crate::Source::compile)
+/// gave for the dump, specialised: its inputs and params are what the
+/// executable takes.
+pub fn prepare_from(
+    backend: Backend,
+    g: Graph,
+    ir: Ir,
+    dumps: &Dumps,
+) -> Result<Executable, Error> {
+    check_available(backend)?;
+    let failed = |e: String| Error::new(format!("graph `{}`: {e}", g.name));
+    let options = dumps.options();
+    let (outputs, program) = match ir {
+        Ir::Graph(_) => return prepare(backend, g, dumps),
+        Ir::Fused(graph, _) if backend == Backend::Interp => {
+            return Ok(Executable {
+                outputs: output_names(&graph),
+                graph,
+                code: Code::Interp,
+                held: Vec::new(),
+                prologue: None,
+            })
+        }
+        Ir::Fused(graph, fusion) => {
+            let mut ir = Ir::Fused(graph, fusion);
+            dumps.run_passes(&mut ir, &tfg_passes::pipeline_from(Level::Fused), &options)?;
+            (output_names(&g), ir)
+        }
+        Ir::Kernel(program) => {
+            let mut ir = Ir::Kernel(program);
+            dumps.run_passes(&mut ir, &tfg_passes::pipeline_from(Level::Kernel), &options)?;
+            let Ir::Kernel(p) = &ir else {
+                return Err(failed("the Kernel IR passes left no Kernel IR".into()));
+            };
+            (program_output_names(p), ir)
+        }
+    };
+    let Ir::Kernel(program) = program else {
+        return Err(failed("lowering left no Kernel IR".into()));
+    };
+    check_plan(&g.name, &program)?;
+    let code = match backend {
+        Backend::Interp => Code::InterpKernel(Box::new(program)),
+        Backend::Cpu => Code::Cpu(Box::new(
+            tfg_cpu::compile(&program).map_err(|e| failed(e.to_string()))?,
+        )),
+        Backend::Cuda => {
+            let device =
+                tfg_ptx::cuda::open_nth(crate::collective::local_rank()).map_err(Error::new)?;
+            let module = ptx_for(&device, &program).map_err(failed)?;
+            Code::Cuda(Box::new(device.load(&module).map_err(failed)?))
+        }
+    };
+    Ok(Executable {
+        graph: g,
+        outputs,
+        code,
+        held: Vec::new(),
+        prologue: None,
+    })
+}
+
+/// The names of `g`'s outputs, in order.
+fn output_names(g: &Graph) -> Vec<String> {
+    g.outputs.iter().map(|(name, _)| name.clone()).collect()
+}
+
+/// The names of a Kernel IR program's output buffers, by output number.
+fn program_output_names(p: &tfg_ir::kernel::Program) -> Vec<String> {
+    let mut outputs: Vec<(u32, String)> = p
+        .buffers
+        .iter()
+        .enumerate()
+        .filter_map(|(i, b)| match b.role {
+            tfg_ir::kernel::Role::Output(n) => {
+                Some((n, b.name.clone().unwrap_or_else(|| format!("b{i}"))))
+            }
+            _ => None,
+        })
+        .collect();
+    outputs.sort();
+    outputs.into_iter().map(|(_, name)| name).collect()
 }
 
 /// PTX for the architecture of `device` (sm_80 where it cannot say).
@@ -402,6 +500,8 @@ impl Executable {
             Code::Interp => {
                 tfg_interp::run(&self.graph, inputs, params).map_err(|e| failed(e.to_string()))
             }
+            Code::InterpKernel(p) => tfg_interp::kernel::run_program(p, inputs, params)
+                .map_err(|e| failed(e.to_string())),
             Code::Cpu(c) => {
                 let out = c.run(inputs, params).map_err(|e| failed(e.to_string()))?;
                 Ok(Outputs {
@@ -430,7 +530,7 @@ impl Executable {
         }
         match &mut self.code {
             Code::Cuda(s) => s.set_params(&params).map_err(Error::new),
-            Code::Interp | Code::Cpu(_) => {
+            Code::Interp | Code::InterpKernel(_) | Code::Cpu(_) => {
                 self.held = params;
                 Ok(())
             }
@@ -460,7 +560,7 @@ impl Executable {
     pub fn params(&self) -> Result<Vec<Tensor>, Error> {
         match &self.code {
             Code::Cuda(s) => s.params().map_err(Error::new),
-            Code::Interp | Code::Cpu(_) => Ok(self.held.clone()),
+            Code::Interp | Code::InterpKernel(_) | Code::Cpu(_) => Ok(self.held.clone()),
         }
     }
 }
@@ -482,11 +582,14 @@ pub fn run_once(
     Ok((exe, result))
 }
 
-/// `g`'s outputs with their names, in the order of its `output` statements.
-pub fn named_outputs<'a>(g: &'a Graph, values: &'a [Tensor]) -> Vec<(&'a str, &'a Tensor)> {
-    g.outputs
-        .iter()
-        .map(|(name, _)| name.as_str())
-        .zip(values)
-        .collect()
+impl Executable {
+    /// The outputs of a run with their names, in the order of the graph's
+    /// `output` statements.
+    pub fn named_outputs<'a>(&'a self, values: &'a [Tensor]) -> Vec<(&'a str, &'a Tensor)> {
+        self.outputs
+            .iter()
+            .map(String::as_str)
+            .zip(values)
+            .collect()
+    }
 }

@@ -66,6 +66,11 @@ impl Dumps {
         }
     }
 
+    /// Whether any stage is dumped.
+    pub fn any(&self) -> bool {
+        !self.after.is_empty()
+    }
+
     fn wants(&self, stage: &str) -> bool {
         self.after.iter().any(|a| a == "all" || a == stage)
     }

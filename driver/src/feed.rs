@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use tfg_formats::npy;
 use tfg_ir::specialize::{bind_dims, specialize};
-use tfg_ir::{Graph, Op, Tensor, Type, ValueId};
+use tfg_ir::{Graph, InputDefault, Op, Tensor, Type, ValueId};
 
 /// A value for one input.
 #[derive(Clone, Debug)]
@@ -130,7 +130,8 @@ pub fn bind(
             (
                 None,
                 Op::Input {
-                    default: Some(t), ..
+                    default: Some(InputDefault::Value(t)),
+                    ..
                 },
             ) => default_value(t, g, v, src)?,
             (None, _) => {

@@ -12,10 +12,11 @@ use std::path::Path;
 use tfg_formats::npy;
 use tfg_frontend::diag::Diagnostic;
 use tfg_frontend::Module;
-use tfg_ir::{Graph, Op};
+use tfg_ir::{Graph, InputDefault, Op};
 
 /// `feeds`, then a feed for every input of `g` that has a file default and no
-/// feed in `feeds`. `file` is the `.tfg` file's path.
+/// feed in `feeds`. `file` is the path of the file that names the defaults
+/// (a `.tfg` file or a dump); `program` may say where in it each one is.
 pub fn with_file_defaults(
     program: &Module,
     g: &Graph,
@@ -27,20 +28,23 @@ pub fn with_file_defaults(
     let mut all = feeds.to_vec();
     for v in g.inputs() {
         let node = g.node(v);
-        let Op::Input { name, .. } = &node.op else {
-            continue;
-        };
-        let Some(default) = program.input_path(&g.name, name) else {
+        let Op::Input {
+            name,
+            default: Some(InputDefault::File(default)),
+        } = &node.op
+        else {
             continue;
         };
         if feeds.iter().any(|f| f.name == *name) {
             continue;
         }
-        let path = dir.join(&default.path);
-        let at_string = |message: String, label: &str| {
-            src.failure(vec![Diagnostic::error(message)
-                .at(default.span)
-                .label(label)])
+        // In a `.tfg` file the error marks the string and names the file as
+        // written there; in a dump, the input's line.
+        let written = program.input_path(&g.name, name);
+        let path = dir.join(written.map_or(default.as_str(), |w| w.path.as_str()));
+        let at_string = |message: String, label: &str| match written {
+            Some(w) => src.failure(vec![Diagnostic::error(message).at(w.span).label(label)]),
+            None => src.error_at(node.loc, message, "declared here"),
         };
         let t = npy::read(&path).map_err(|e| {
             at_string(

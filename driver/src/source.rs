@@ -5,8 +5,9 @@ use crate::Error;
 use std::path::Path;
 use tfg_frontend::diag::Diagnostic;
 use tfg_frontend::Module;
-use tfg_ir::{Loc, Tensor};
-use tfg_passes::Level;
+use tfg_ir::kernel::{Initial, Program, Role};
+use tfg_ir::{Graph, InputDefault, Loc, Op, Shape, Tensor, Type};
+use tfg_passes::{Ir, Level};
 
 /// A source file: the name errors show and its text.
 pub struct Source {
@@ -116,25 +117,51 @@ impl Source {
     }
 
     /// Parses, resolves and type-checks the whole file; every error it finds.
-    /// A `.tfir` file (Graph IR text, as `tfg dump` writes it) gives a
-    /// program of that one graph, so a dump is a working input.
+    /// A dump of any level (as `tfg dump` writes them: `.tfir`, `.tffused`,
+    /// `.tfkir`) gives a program of its one graph, so a dump is a working
+    /// input: a Kernel IR dump's graph holds only its inputs and params (the
+    /// program's signature), and [`Source::dumped`] gives the program.
     pub fn compile(&self) -> Result<Module, Error> {
-        if self.is_ir() {
-            return self.parse_ir();
-        }
-        if let Some(level) = self.dump_level().filter(|l| *l != Level::Graph) {
-            return Err(Error::new(format!(
-                "`{}` is a dump of the {level} level; only Graph IR dumps (`.tfir`) can be read back so far",
-                self.name
-            )));
+        if let Some(dumped) = self.dumped()? {
+            let g = match dumped {
+                Ir::Graph(g) | Ir::Fused(g, _) => g,
+                Ir::Kernel(p) => self.signature(&p)?,
+            };
+            return Ok(Module {
+                graphs: vec![g],
+                trains: Vec::new(),
+                input_paths: Vec::new(),
+                serves: Vec::new(),
+            });
         }
         let mut module = tfg_frontend::compile(&self.text).map_err(|diags| self.failure(diags))?;
-        if !self.renames.is_empty() {
-            for g in &mut module.graphs {
-                rename(g, &self.renames);
-            }
+        for g in &mut module.graphs {
+            rename(g, &self.renames);
+            self.anchor_files(g);
         }
         Ok(module)
+    }
+
+    /// Makes the `.npy` paths of `g`'s file defaults absolute (they are
+    /// relative to this file's directory), so that they still name the same
+    /// files in a dump of `g` written anywhere.
+    fn anchor_files(&self, g: &mut tfg_ir::Graph) {
+        for node in &mut g.nodes {
+            if let Op::Input {
+                default: Some(InputDefault::File(path)),
+                ..
+            } = &mut node.op
+            {
+                *path = self.anchored(path);
+            }
+        }
+    }
+
+    /// `path`, relative to this file's directory, as an absolute path.
+    fn anchored(&self, path: &str) -> String {
+        let dir = Path::new(&self.name).parent().unwrap_or(Path::new(""));
+        std::path::absolute(dir.join(path))
+            .map_or_else(|_| path.to_string(), |p| p.display().to_string())
     }
 
     /// The input a feed named `name` is for: in an imported model, an
@@ -157,33 +184,123 @@ impl Source {
             .map_or(name, |(identifier, _)| identifier.as_str())
     }
 
-    /// Whether the file holds Graph IR text rather than `.tfg` source.
-    pub fn is_ir(&self) -> bool {
-        self.dump_level() == Some(Level::Graph)
-    }
-
     /// The IR level of a dump, by the file's extension.
     fn dump_level(&self) -> Option<Level> {
         let (_, extension) = self.name.rsplit_once('.')?;
         Level::of_extension(extension)
     }
 
-    fn parse_ir(&self) -> Result<Module, Error> {
-        let g = tfg_ir::text::parse(&self.text).map_err(|e| {
+    /// The IR a dump holds, at its level, verified; `None` for a `.tfg`
+    /// file or a model. The pipeline resumes from it: a Graph IR dump is
+    /// compiled as a `.tfg` file's graph is, a fused one is lowered, a
+    /// Kernel IR one goes through the Kernel IR passes again (they change
+    /// nothing a second time).
+    pub fn dumped(&self) -> Result<Option<Ir>, Error> {
+        let Some(level) = self.dump_level() else {
+            return Ok(None);
+        };
+        // A parse error's place is in this text already.
+        let at = |e: tfg_ir::text::ParseError| {
             let loc = Loc {
                 line: e.line,
                 col: e.col,
             };
-            // A parse error's place is in this text already.
             self.error_in_text(Some(loc), e.message.clone(), e.message)
-        })?;
-        tfg_ir::verify(&g).map_err(|e| Error::new(format!("{}: invalid IR: {e}", self.name)))?;
-        Ok(Module {
-            graphs: vec![g],
-            trains: Vec::new(),
-            input_paths: Vec::new(),
-            serves: Vec::new(),
+        };
+        let mut ir = match level {
+            Level::Graph => Ir::Graph(tfg_ir::text::parse(&self.text).map_err(at)?),
+            Level::Fused => {
+                let (g, fusion, _) = tfg_ir::fused::parse(&self.text).map_err(at)?;
+                Ir::Fused(g, fusion)
+            }
+            Level::Kernel => Ir::Kernel(tfg_ir::kernel::parse(&self.text).map_err(at)?),
+        };
+        match &mut ir {
+            Ir::Graph(g) | Ir::Fused(g, _) => self.anchor_files(g),
+            Ir::Kernel(p) => self.anchor_buffer_files(p),
+        }
+        ir.verify()
+            .map_err(|e| Error::new(format!("{}: invalid IR: {e}", self.name)))?;
+        Ok(Some(ir))
+    }
+
+    /// The inputs and params of a Kernel IR program as a graph of leaves
+    /// (named after the program's buffers, each placed at its buffer's
+    /// line), so that feeds, defaults and initialisers are checked and
+    /// bound as for any graph.
+    fn signature(&self, p: &Program) -> Result<Graph, Error> {
+        let mut g = Graph::new("program");
+        for role in [RoleKind::Input, RoleKind::Param] {
+            let mut leaves: Vec<(u32, usize)> = p
+                .buffers
+                .iter()
+                .enumerate()
+                .filter_map(|(i, b)| match (role, &b.role) {
+                    (RoleKind::Input, Role::Input(n)) | (RoleKind::Param, Role::Param(n)) => {
+                        Some((*n, i))
+                    }
+                    _ => None,
+                })
+                .collect();
+            leaves.sort();
+            for (_, i) in leaves {
+                let b = &p.buffers[i];
+                let Some(name) = &b.name else {
+                    return Err(self.error_in_text(
+                        self.buffer_line(i),
+                        "an input or a param buffer needs a name, such as \"x\"",
+                        "declared here",
+                    ));
+                };
+                let ty = Type::new(b.dtype, Shape::known(&b.shape));
+                let v = match (role, &b.initial) {
+                    (RoleKind::Input, initial) => {
+                        let v = g.add_input(name, ty, None);
+                        if let (Op::Input { default, .. }, Some(Initial::Default(d))) =
+                            (&mut g.node_mut(v).op, initial)
+                        {
+                            *default = Some(d.clone());
+                        }
+                        v
+                    }
+                    (RoleKind::Param, Some(Initial::Init(init))) => {
+                        g.add_param(name, ty, init.clone())
+                    }
+                    (RoleKind::Param, _) => {
+                        return Err(self.error_in_text(
+                            self.buffer_line(i),
+                            format!(
+                                "param `{name}` has no init; give it one, such as `init = zeros`"
+                            ),
+                            "declared here",
+                        ))
+                    }
+                };
+                g.node_mut(v).loc = self.buffer_line(i);
+            }
+        }
+        Ok(g)
+    }
+
+    /// Where buffer `b{i}` is declared in this Kernel IR text: its `b`.
+    fn buffer_line(&self, i: usize) -> Option<Loc> {
+        let label = format!("buffer b{i}:");
+        self.text.lines().enumerate().find_map(|(n, l)| {
+            let col = l.find(&label)?;
+            Some(Loc {
+                line: n as u32 + 1,
+                col: (col + "buffer ".len()) as u32 + 1,
+            })
         })
+    }
+
+    /// [`Source::anchor_files`] for the input buffers of a Kernel IR program.
+    fn anchor_buffer_files(&self, p: &mut Program) {
+        for b in &mut p.buffers {
+            if let Some(Initial::Default(InputDefault::File(path))) = &mut b.initial {
+                *path = self.anchored(path);
+            }
+        }
     }
 
     /// Renders `diags` against this file.
@@ -197,18 +314,19 @@ impl Source {
 
     /// An error at `loc` (a node's place, such as an input's declaration),
     /// marking the word that starts there; without a place, a plain error.
-    /// In a Graph IR dump, `loc` (the place in the `.tfg` file the node came
-    /// from) is found among the dump's nodes, and the error points at that
-    /// node's line in the dump.
+    /// In a Graph IR or fused dump, `loc` (the place in the `.tfg` file the
+    /// node came from) is found among the dump's nodes, and the error points
+    /// at that node's line in the dump; in a Kernel IR dump, `loc` is a
+    /// buffer's line there already.
     pub fn error_at(
         &self,
         loc: Option<Loc>,
         message: impl Into<String>,
         label: impl Into<String>,
     ) -> Error {
-        let loc = match self.is_ir() {
-            true => loc.and_then(|loc| self.in_dump(loc)),
-            false => loc,
+        let loc = match self.dump_level() {
+            Some(Level::Graph | Level::Fused) => loc.and_then(|loc| self.in_dump(loc)),
+            Some(Level::Kernel) | None => loc,
         };
         self.error_in_text(loc, message, label)
     }
@@ -236,7 +354,12 @@ impl Source {
     /// Where in this dump the first node that came from `loc` is defined:
     /// the name after its `%`.
     fn in_dump(&self, loc: Loc) -> Option<Loc> {
-        let (g, positions) = tfg_ir::text::parse_with_positions(&self.text).ok()?;
+        let (g, positions) = match self.dump_level()? {
+            Level::Fused => tfg_ir::fused::parse(&self.text)
+                .ok()
+                .map(|(g, _, at)| (g, at))?,
+            _ => tfg_ir::text::parse_with_positions(&self.text).ok()?,
+        };
         let at = g.nodes.iter().position(|n| n.loc == Some(loc))?;
         positions.get(at).map(|p| Loc {
             line: p.line,
@@ -261,9 +384,19 @@ impl Source {
     }
 }
 
+/// Which numbered role [`Source::signature`] collects.
+#[derive(Clone, Copy)]
+enum RoleKind {
+    Input,
+    Param,
+}
+
 /// Gives inputs and outputs of `g` their names from `renames` (identifier,
 /// name).
 fn rename(g: &mut tfg_ir::Graph, renames: &[(String, String)]) {
+    if renames.is_empty() {
+        return;
+    }
     let to = |n: &str| renames.iter().find(|(i, _)| i == n).map(|(_, o)| o.clone());
     for node in &mut g.nodes {
         if let tfg_ir::Op::Input { name, .. } = &mut node.op {

@@ -58,7 +58,7 @@ fn a_graph_runs_on_every_host_backend_with_a_tensor_fed() {
     let (bound, session) = fed_x(HELLO, x);
     for b in [Backend::Interp, Backend::Cpu] {
         let (exe, out) = backend::run_once(&bound, &session, b, &dumps()).expect("runs");
-        let named = backend::named_outputs(exe.graph(), &out.outputs);
+        let named = exe.named_outputs(&out.outputs);
         assert_eq!(named[0].0, "y");
         // y = w·x = 0.8·2 in f32, loss = y².
         assert_eq!(scalar(named[0].1), f64::from(0.8f32 * 2.0), "{b:?}");

@@ -23,7 +23,9 @@ use crate::train;
 use crate::{InputPath, Module};
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
-use tfg_ir::{BinaryOp, DType, Dim, Graph, Init, Loc, Op, Shape, Tensor, Type, UnaryOp, ValueId};
+use tfg_ir::{
+    BinaryOp, DType, Dim, Graph, Init, InputDefault, Loc, Op, Shape, Tensor, Type, UnaryOp, ValueId,
+};
 
 /// An error that has already been recorded as a diagnostic.
 #[derive(Debug)]
@@ -623,6 +625,7 @@ impl<'m, 'f> GraphLowerer<'m, 'f> {
                         span: *span,
                     });
                 }
+                let file_default = default.as_ref();
                 let default = default
                     .as_ref()
                     .filter(|e| !matches!(e.kind, ExprKind::Str(_)))
@@ -631,7 +634,19 @@ impl<'m, 'f> GraphLowerer<'m, 'f> {
                 if self.check_unbound(&name.name, name.span) {
                     let val = default.ok().map(|d| {
                         let v = self.graph.add_input(&name.name, ty, d);
-                        self.graph.node_mut(v).loc = Some(self.loc(name.span));
+                        let loc = Some(self.loc(name.span));
+                        let node = self.graph.node_mut(v);
+                        node.loc = loc;
+                        if let (
+                            Op::Input { default, .. },
+                            Some(Expr {
+                                kind: ExprKind::Str(path),
+                                ..
+                            }),
+                        ) = (&mut node.op, file_default)
+                        {
+                            *default = Some(InputDefault::File(path.clone()));
+                        }
                         Val::Tensor(v)
                     });
                     self.bind(name, val);

@@ -5,8 +5,8 @@
 
 use tfg_frontend::{compile, parse_literal, GraphChoiceError, Module, Scalar};
 use tfg_ir::{
-    BinaryOp, DType, Data, Dim, Graph, Init, Op, Optimizer, ReduceOp, Shape, Tensor, UnaryOp,
-    ValueId,
+    BinaryOp, DType, Data, Dim, Graph, Init, InputDefault, Op, Optimizer, ReduceOp, Shape, Tensor,
+    UnaryOp, ValueId,
 };
 
 fn program(src: &str) -> Module {
@@ -91,7 +91,7 @@ fn hello_graph_and_train_item() {
         g.nodes[0].op,
         Op::Input {
             name: "x".into(),
-            default: Some(Tensor::scalar_f32(1.0))
+            default: Some(InputDefault::Value(Tensor::scalar_f32(1.0)))
         }
     );
     assert_eq!(
@@ -717,7 +717,7 @@ fn names_resolve_once() {
 fn inputs_and_their_defaults() {
     let g = graph("input a: f32[2, 2] = [[1, 2], [3, 4]]\ninput b: i32[3] = 7\ninput c: bool = true\ninput d: f32[B]\ninput e: f64[B] = [1, 2]");
     let default = |n: &str| match &named(&g, n).op {
-        Op::Input { default, .. } => default.clone(),
+        Op::Input { default, .. } => default.as_ref().and_then(|d| d.value()).cloned(),
         other => panic!("{other:?}"),
     };
     assert_eq!(

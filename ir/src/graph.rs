@@ -104,7 +104,7 @@ impl Graph {
     pub fn add_input(&mut self, name: &str, ty: Type, default: Option<Tensor>) -> ValueId {
         let op = Op::Input {
             name: name.to_string(),
-            default,
+            default: default.map(crate::op::InputDefault::Value),
         };
         self.push(Node {
             op,

@@ -31,7 +31,7 @@ pub mod verify;
 
 pub use graph::{Graph, Loc, Node, ValueId};
 pub use infer::{broadcast_shapes, infer, TypeError};
-pub use op::{BinaryOp, Init, Op, ReduceOp, UnaryOp};
+pub use op::{BinaryOp, Init, InputDefault, Op, ReduceOp, UnaryOp};
 pub use specialize::{bind_dims, specialize};
 pub use tensor::{Data, Tensor};
 pub use train::{Decay, Optimizer, TrainSpec};

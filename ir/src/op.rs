@@ -268,6 +268,27 @@ pub enum Init {
     Glorot,
 }
 
+/// What an input holds when a run does not feed it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum InputDefault {
+    /// A value of the input's type (a scalar fills its shape).
+    Value(Tensor),
+    /// The array in the `.npy` file at this path, read by whoever runs the
+    /// graph (the IR touches no files). A relative path is relative to the
+    /// directory of the file that names it.
+    File(String),
+}
+
+impl InputDefault {
+    /// The value, where the default is one.
+    pub fn value(&self) -> Option<&Tensor> {
+        match self {
+            InputDefault::Value(t) => Some(t),
+            InputDefault::File(_) => None,
+        }
+    }
+}
+
 /// One Graph IR operation. Operands are the node's `args`; attributes live here.
 ///
 /// Axes are always normalised (non-negative, in range) by the time an op is
@@ -278,9 +299,9 @@ pub enum Op {
     Input {
         /// The name feeds refer to it by; unique among inputs and params.
         name: String,
-        /// The value used when the input is not fed; `None` makes a feed
+        /// What the input holds when it is not fed; `None` makes a feed
         /// required.
-        default: Option<Tensor>,
+        default: Option<InputDefault>,
     },
     /// Trainable state that persists between runs. No args.
     Param {

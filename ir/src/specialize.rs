@@ -99,7 +99,11 @@ pub fn specialize(g: &Graph, dims: &BTreeMap<String, u64>) -> Result<Graph, Type
             let fits = |t: &crate::Tensor| {
                 t.shape.is_empty() || Some(t.shape.clone()) == ty.shape.concrete()
             };
-            if default.as_ref().is_some_and(|t| !fits(t)) {
+            if default
+                .as_ref()
+                .and_then(|d| d.value())
+                .is_some_and(|t| !fits(t))
+            {
                 *default = None;
             }
         }

@@ -123,7 +123,7 @@ fn verify_node(g: &Graph, v: ValueId) -> Result<(), VerifyError> {
     match &node.op {
         Op::Input { name, default } => {
             leaf_name(g, v, name)?;
-            if let Some(t) = default {
+            if let Some(t) = default.as_ref().and_then(|d| d.value()) {
                 literal_fits(t, &node.ty).map_err(|m| at(g, v, format!("default {m}")))?;
             }
         }
@@ -298,7 +298,7 @@ mod tests {
         let scalar = Tensor::scalar_f32(1.0);
         g.node_mut(x).op = Op::Input {
             name: "x".into(),
-            default: Some(scalar.clone()),
+            default: Some(crate::InputDefault::Value(scalar.clone())),
         };
         g.node_mut(w).op = Op::Param {
             name: "w".into(),

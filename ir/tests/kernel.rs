@@ -78,6 +78,7 @@ fn floats_keep_their_bits() {
             shape: vec![6],
             role: Role::Output(0),
             name: None,
+            initial: None,
         }],
         kernels: vec![Kernel {
             name: "k".into(),
@@ -140,6 +141,7 @@ fn index_arithmetic_prints_with_the_parentheses_it_needs() {
             shape: vec![4],
             role: Role::Output(0),
             name: None,
+            initial: None,
         }],
         kernels: vec![Kernel {
             name: "k".into(),
@@ -251,6 +253,7 @@ fn the_verifier_checks_roles_and_the_plan() {
             shape: vec![4],
             role: Role::Output(0),
             name: None,
+            initial: None,
         });
         p.plan.offsets = vec![None, Some(0), Some(0), None];
         p.kernels.push(Kernel {
@@ -475,12 +478,14 @@ fn the_verifier_checks_gemms() {
                 shape: vec![4],
                 role: Role::Input(0),
                 name: None,
+                initial: None,
             },
             Buffer {
                 dtype,
                 shape: vec![b_len],
                 role: Role::Output(0),
                 name: None,
+                initial: None,
             },
         ],
         kernels: vec![Kernel {

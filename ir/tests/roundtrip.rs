@@ -220,6 +220,25 @@ fn literal_of_another_dtype_says_so() {
 }
 
 #[test]
+fn a_file_default_is_a_quoted_path() {
+    let mut g = Graph::new("files");
+    let x = g.add_input("x", f32s(&[2]), None);
+    let path = "/data/a \"b\"\\c.npy";
+    g.node_mut(x).op = Op::Input {
+        name: "x".into(),
+        default: Some(InputDefault::File(path.into())),
+    };
+    g.outputs.push(("y".into(), x));
+    let text = print(&g);
+    assert!(
+        text.contains(r#"{default = "/data/a \"b\"\\c.npy"}"#),
+        "{text}"
+    );
+    assert_eq!(verify(&g), Ok(()));
+    assert_eq!(round_trip(&g), g);
+}
+
+#[test]
 fn modules_hold_several_graphs() {
     let mut a = Graph::new("a");
     let x = a.add_input("x", f32s(&[3]), None);

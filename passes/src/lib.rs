@@ -100,7 +100,11 @@ impl Ir {
     /// Checks the IR's invariants with the verifier of its level.
     pub fn verify(&self) -> Result<(), String> {
         match self {
-            Ir::Graph(g) | Ir::Fused(g, _) => tfg_ir::verify::verify(g).map_err(|e| e.to_string()),
+            Ir::Graph(g) => tfg_ir::verify::verify(g).map_err(|e| e.to_string()),
+            Ir::Fused(g, f) => {
+                tfg_ir::verify::verify(g).map_err(|e| e.to_string())?;
+                f.verify(g).map_err(|e| e.to_string())
+            }
             Ir::Kernel(p) => tfg_ir::kernel::verify(p).map_err(|e| e.to_string()),
         }
     }
@@ -307,6 +311,15 @@ pub fn pipeline_between(from: Level, to: Level, from_start: bool) -> Vec<Pass> {
     pipeline()
         .into_iter()
         .filter(|p| (p.output() > from || (from_start && p.output() == from)) && p.output() <= to)
+        .collect()
+}
+
+/// The passes that take IR at `level` to the end of the pipeline: those
+/// whose input is at `level` or after it (from a dump of that level).
+pub fn pipeline_from(level: Level) -> Vec<Pass> {
+    pipeline()
+        .into_iter()
+        .filter(|p| p.input() >= level)
         .collect()
 }
 

@@ -35,8 +35,8 @@ use std::collections::HashMap;
 use tfg_ir::element::{highest, lowest};
 use tfg_ir::fused::{reduced_axes, swaps_last_two, Fusion, Group, GroupKind};
 use tfg_ir::kernel::{
-    Affine, BufId, Buffer, Expr, Gemm, Index, Kernel, Local, LoopKind, MatRef, Program, Ranges,
-    Role, Scalar, Stmt, Var,
+    Affine, BufId, Buffer, Expr, Gemm, Index, Initial, Kernel, Local, LoopKind, MatRef, Program,
+    Ranges, Role, Scalar, Stmt, Var,
 };
 use tfg_ir::{BinaryOp, DType, Graph, Op, ReduceOp, ValueId};
 
@@ -158,12 +158,22 @@ impl<'g> Context<'g> {
         if trial {
             return cx;
         }
+        // Leaves keep their names and starting values, so that a dump of
+        // the program runs on its own.
         for (i, v) in g.inputs().enumerate() {
             let b = cx.push(v, Role::Input(i as u32), g.node(v).name.clone());
+            if let Op::Input { name, default } = &g.node(v).op {
+                cx.buffers[b.index()].name = Some(name.clone());
+                cx.buffers[b.index()].initial = default.clone().map(Initial::Default);
+            }
             cx.home[v.index()] = Some(b);
         }
         for (i, v) in g.params().enumerate() {
             let b = cx.push(v, Role::Param(i as u32), g.node(v).name.clone());
+            if let Op::Param { name, init } = &g.node(v).op {
+                cx.buffers[b.index()].name = Some(name.clone());
+                cx.buffers[b.index()].initial = Some(Initial::Init(init.clone()));
+            }
             cx.home[v.index()] = Some(b);
         }
         for (i, (name, v)) in g.outputs.iter().enumerate() {
@@ -185,6 +195,7 @@ impl<'g> Context<'g> {
             shape: dims(self.g, v),
             role,
             name,
+            initial: None,
         });
         b
     }
@@ -197,6 +208,7 @@ impl<'g> Context<'g> {
             shape,
             role: Role::Temp,
             name: None,
+            initial: None,
         });
         b
     }

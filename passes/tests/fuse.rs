@@ -358,5 +358,11 @@ proptest! {
         let f = fuse(&g);
         assert_valid(&g, &f);
         prop_assert!(f.summary().kernels <= f.summary().ops);
+        // The printed partition reads back as the same partition.
+        let text = f.print(&g);
+        let (g2, f2, _) = tfg_ir::fused::parse(&text).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
+        assert_valid(&g2, &f2);
+        prop_assert_eq!(outline(&g2, &f2), outline(&g, &f));
+        prop_assert_eq!(f2.print(&g2), tfg_ir::fused::parse(&f2.print(&g2)).map(|(g3, f3, _)| f3.print(&g3)).map_err(|e| TestCaseError::fail(e.to_string()))?);
     }
 }

@@ -111,6 +111,12 @@ fn agree(g: &Graph, seed: u64) -> Result<Program, String> {
     let f = fuse(g);
     let p = tfg_passes::to_kernel_ir(g, &f)
         .map_err(|e| format!("lowering failed: {e}\n{}", f.print(g)))?;
+    // The text form keeps everything, the leaves' defaults and inits
+    // included (compared as text: NaN constants are unequal to themselves).
+    let text = kernel::print(&p);
+    if kernel::parse(&text).map(|q| kernel::print(&q)).as_ref() != Ok(&text) {
+        return Err(format!("the program does not read back as itself:\n{text}"));
+    }
     let (inputs, params) = feeds(g, seed);
     let want =
         tfg_interp::run(g, &inputs, &params).map_err(|e| format!("graph interpreter: {e}"))?;

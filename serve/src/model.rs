@@ -149,7 +149,15 @@ pub fn export(
             continue;
         };
         if let Op::Input { default, .. } = &mut graph.node_mut(v).op {
-            *default = Some(t);
+            *default = Some(tfg_ir::InputDefault::Value(t));
+        }
+    }
+    // The model stands alone: an input requests feed keeps no file default.
+    for node in &mut graph.nodes {
+        if let Op::Input { default, .. } = &mut node.op {
+            if matches!(default, Some(tfg_ir::InputDefault::File(_))) {
+                *default = None;
+            }
         }
     }
     let params: Vec<(String, tfg_ir::Tensor)> = graph

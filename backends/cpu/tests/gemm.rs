@@ -75,6 +75,7 @@ fn program(l: &Layout) -> (Program, Vec<Tensor>) {
         shape: vec![lens[i]],
         role,
         name: None,
+        initial: None,
     };
     let buffers = vec![
         buffer(0, Role::Input(0)),

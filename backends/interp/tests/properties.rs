@@ -249,7 +249,8 @@ fn feeds(g: &Graph) -> (Vec<Tensor>, Vec<Tensor>) {
         .inputs()
         .map(|v| match &g.node(v).op {
             Op::Input {
-                default: Some(t), ..
+                default: Some(tfg_ir::InputDefault::Value(t)),
+                ..
             } if t.ty() == g.node(v).ty => t.clone(),
             _ => {
                 let dims = g.ty(v).shape.concrete().expect("concrete");

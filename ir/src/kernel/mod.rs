@@ -30,7 +30,7 @@ pub use parse::parse;
 pub use print::print;
 pub use verify::{verify, VerifyError};
 
-use crate::op::{BinaryOp, UnaryOp};
+use crate::op::{BinaryOp, Init, InputDefault, UnaryOp};
 use crate::tensor::Data;
 use crate::types::DType;
 use std::fmt;
@@ -73,6 +73,20 @@ pub struct Buffer {
     pub role: Role,
     /// The graph value it holds, for readers (`x`, `loss`); not semantic.
     pub name: Option<String>,
+    /// What an input or param buffer holds when the caller gives no value:
+    /// the input's default feed, the param's initialiser, as the graph
+    /// declared them. The kernels never read it; a Kernel IR dump keeps
+    /// it so that the dump runs on its own.
+    pub initial: Option<Initial>,
+}
+
+/// The value an input or a param starts from, where the caller gives none.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Initial {
+    /// An input's default feed.
+    Default(InputDefault),
+    /// A param's initialiser.
+    Init(Init),
 }
 
 impl Buffer {

@@ -3,8 +3,8 @@
 //! starts a comment to the end of the line.
 
 use super::{
-    BufId, Buffer, Expr, Gemm, Index, Kernel, Local, LoopKind, MatRef, Plan, Program, Role, Scalar,
-    Stmt, Var,
+    BufId, Buffer, Expr, Gemm, Index, Initial, Kernel, Local, LoopKind, MatRef, Plan, Program,
+    Role, Scalar, Stmt, Var,
 };
 use crate::op::{BinaryOp, UnaryOp};
 use crate::tensor::Data;
@@ -61,6 +61,12 @@ impl<'a> Cursor<'a> {
 
     /// Consumes `tok` (after whitespace) if it is next; a word must not run on
     /// into more word characters.
+    /// Skips spaces and tabs, not newlines.
+    fn ws_in_line(&mut self) {
+        let r = self.rest();
+        self.pos += r.len() - r.trim_start_matches([' ', '\t']).len();
+    }
+
     fn eat(&mut self, tok: &str) -> bool {
         self.ws();
         let r = self.rest();
@@ -226,15 +232,50 @@ impl<'a> Cursor<'a> {
         } else {
             None
         };
+        // A default or an init is in the Graph IR's syntax, to the end of the line.
+        let initial = if self.eat("default") {
+            self.expect("=")?;
+            Some(Initial::Default(
+                self.rest_of_line(|t| crate::text::parse_default(t, dtype))?,
+            ))
+        } else if self.eat("init") {
+            self.expect("=")?;
+            Some(Initial::Init(
+                self.rest_of_line(|t| crate::text::parse_init(t, dtype))?,
+            ))
+        } else {
+            None
+        };
         Ok((
             Buffer {
                 dtype,
                 shape,
                 role,
                 name,
+                initial,
             },
             offset,
         ))
+    }
+
+    /// Reads the rest of the line with `read`, which reports places within
+    /// that text: they are moved to the line's place here.
+    fn rest_of_line<T>(
+        &mut self,
+        read: impl FnOnce(&str) -> std::result::Result<T, ParseError>,
+    ) -> Result<T> {
+        self.ws_in_line();
+        let rest = self.rest();
+        let len = rest.find('\n').unwrap_or(rest.len());
+        let text = &rest[..len];
+        let here = self.error("");
+        let value = read(text).map_err(|e| ParseError {
+            line: here.line,
+            col: here.col + e.col - 1,
+            message: e.message,
+        })?;
+        self.pos += len;
+        Ok(value)
     }
 
     fn u32(&mut self) -> Result<u32> {

@@ -1,6 +1,8 @@
 //! Kernel IR → text, one statement a line.
 
-use super::{Buffer, Expr, Gemm, Index, Kernel, LoopKind, MatRef, Program, Role, Scalar, Stmt};
+use super::{
+    Buffer, Expr, Gemm, Index, Initial, Kernel, LoopKind, MatRef, Program, Role, Scalar, Stmt,
+};
 use crate::tensor::Data;
 use std::fmt::Write;
 
@@ -35,6 +37,15 @@ fn buffer(b: &Buffer, offset: Option<u64>) -> String {
     }
     if let Some(n) = &b.name {
         let _ = write!(s, " {}", quoted(n));
+    }
+    match &b.initial {
+        Some(Initial::Default(d)) => {
+            let _ = write!(s, " default = {}", crate::text::default_text(d, b.dtype));
+        }
+        Some(Initial::Init(i)) => {
+            let _ = write!(s, " init = {}", crate::text::init_text(i, b.dtype));
+        }
+        None => {}
     }
     s
 }

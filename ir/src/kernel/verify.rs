@@ -10,8 +10,8 @@
 //! and every access whose address is affine is in bounds.
 
 use super::{
-    BufId, Expr, Gemm, Index, Kernel, Local, LoopKind, MatRef, Program, Ranges, Role, Stmt, Var,
-    ARENA_ALIGN,
+    BufId, Expr, Gemm, Index, Initial, Kernel, Local, LoopKind, MatRef, Program, Ranges, Role,
+    Stmt, Var, ARENA_ALIGN,
 };
 use crate::infer::infer;
 use crate::op::Op;
@@ -96,6 +96,15 @@ pub fn verify(p: &Program) -> Result<(), VerifyError> {
 fn roles(p: &Program) -> Result<(), VerifyError> {
     let mut seen: HashMap<&str, BTreeSet<u32>> = HashMap::new();
     for (i, b) in p.buffers.iter().enumerate() {
+        match (&b.initial, &b.role) {
+            (None, _)
+            | (Some(Initial::Default(_)), Role::Input(_))
+            | (Some(Initial::Init(_)), Role::Param(_)) => {}
+            (Some(Initial::Default(_)), _) => {
+                return fail(format!("b{i}: only an input has a default"))
+            }
+            (Some(Initial::Init(_)), _) => return fail(format!("b{i}: only a param has an init")),
+        }
         let (kind, n) = match &b.role {
             Role::Input(n) => ("input", *n),
             Role::Param(n) => ("param", *n),

@@ -86,6 +86,9 @@ pub fn parse_with_positions(text: &str) -> Result<(Graph, Vec<crate::Loc>), Pars
     }
 }
 
+pub(crate) use parser::{parse_default, parse_init};
+pub(crate) use printer::{default_text, init as init_text};
+
 /// Reads a text holding any number of graphs.
 pub fn parse_module(text: &str) -> Result<Vec<Graph>, ParseError> {
     parser::parse_graphs(text)

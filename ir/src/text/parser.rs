@@ -3,7 +3,7 @@
 use super::lexer::{lex, Label, Pos, Tok};
 use super::ParseError;
 use crate::graph::{Graph, Loc, Node, ValueId};
-use crate::op::{BinaryOp, Init, Op, ReduceOp, UnaryOp};
+use crate::op::{BinaryOp, Init, InputDefault, Op, ReduceOp, UnaryOp};
 use crate::tensor::{Data, Tensor};
 use crate::types::{DType, Dim, Shape, Type};
 use std::collections::HashMap;
@@ -49,6 +49,41 @@ struct RawLiteral {
     pos: Pos,
 }
 
+/// Reads `text`, the value of an input's `default` attribute in the Graph
+/// IR's syntax, for an input of `dtype` (the Kernel IR's buffer lines use it).
+pub fn parse_default(text: &str, dtype: DType) -> Result<InputDefault, ParseError> {
+    let mut p = Parser {
+        toks: lex(text)?,
+        i: 0,
+        end: end_pos(text),
+        positions: Vec::new(),
+    };
+    let default = match p.attr("default")? {
+        Attr::DefaultFile(path) => InputDefault::File(path),
+        Attr::Default(raw) => InputDefault::Value(tensor(raw, dtype)?),
+        _ => return Err(ParseError::at(p.pos(), "expected a default")),
+    };
+    p.end_of_text()?;
+    Ok(default)
+}
+
+/// Reads `text`, the value of a param's `init` attribute in the Graph IR's
+/// syntax, for a param of `dtype` (the Kernel IR's buffer lines use it).
+pub fn parse_init(text: &str, dtype: DType) -> Result<Init, ParseError> {
+    let mut p = Parser {
+        toks: lex(text)?,
+        i: 0,
+        end: end_pos(text),
+        positions: Vec::new(),
+    };
+    let init = match p.init()? {
+        RawInit::Literal(raw) => Init::Literal(tensor(raw, dtype)?),
+        RawInit::Other(init) => init,
+    };
+    p.end_of_text()?;
+    Ok(init)
+}
+
 enum RawInit {
     Literal(RawLiteral),
     Other(Init),
@@ -57,6 +92,8 @@ enum RawInit {
 enum Attr {
     Name(String),
     Default(RawLiteral),
+    /// `default = "x.npy"`.
+    DefaultFile(String),
     Init(RawInit),
     Ints(Vec<usize>),
     Int(u64),
@@ -88,6 +125,16 @@ fn describe(t: &Tok) -> String {
 }
 
 impl Parser {
+    fn end_of_text(&self) -> Result<(), ParseError> {
+        match self.peek() {
+            None => Ok(()),
+            Some(t) => Err(ParseError::at(
+                self.pos(),
+                format!("expected the end of the line, found {}", describe(t)),
+            )),
+        }
+    }
+
     fn peek(&self) -> Option<&Tok> {
         self.toks.get(self.i).map(|(t, _)| t)
     }
@@ -333,7 +380,14 @@ impl Parser {
     fn attr(&mut self, key: &str) -> Result<Attr, ParseError> {
         Ok(match key {
             "name" => Attr::Name(self.name("a name")?),
-            "default" => Attr::Default(self.literal()?),
+            "default" => match self.peek() {
+                Some(Tok::Str(path)) => {
+                    let path = path.clone();
+                    self.i += 1;
+                    Attr::DefaultFile(path)
+                }
+                _ => Attr::Default(self.literal()?),
+            },
             "init" => Attr::Init(self.init()?),
             "axes" | "perm" | "start" | "step" => {
                 self.expect('[')?;
@@ -648,7 +702,8 @@ fn build_op(
         "input" => {
             let name = leaf_name(take("name"))?;
             let default = match take("default") {
-                Some(Attr::Default(raw)) => Some(tensor(raw, ty.dtype)?),
+                Some(Attr::Default(raw)) => Some(InputDefault::Value(tensor(raw, ty.dtype)?)),
+                Some(Attr::DefaultFile(path)) => Some(InputDefault::File(path)),
                 _ => None,
             };
             Op::Input { name, default }

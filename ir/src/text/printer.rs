@@ -1,7 +1,7 @@
 //! Graph IR → text.
 
 use crate::graph::{Graph, Loc};
-use crate::op::{Init, Op};
+use crate::op::{Init, InputDefault, Op};
 use crate::tensor::{Data, Tensor};
 use crate::types::{DType, Dim, Shape, Type};
 use std::collections::HashMap;
@@ -80,6 +80,11 @@ pub fn name(s: &str) -> String {
     if is_ident(s) {
         return s.to_string();
     }
+    quoted(s)
+}
+
+/// `s` in double quotes, with `"`, `\\`, newlines and tabs escaped.
+fn quoted(s: &str) -> String {
     let mut q = String::from("\"");
     for c in s.chars() {
         match c {
@@ -126,8 +131,8 @@ fn attrs(op: &Op, node_name: Option<&str>, dtype: DType) -> Vec<String> {
             if node_name != Some(n) {
                 a.push(format!("name = {}", name(n)));
             }
-            if let Some(t) = default {
-                a.push(format!("default = {}", tensor(t, dtype)));
+            if let Some(d) = default {
+                a.push(format!("default = {}", default_text(d, dtype)));
             }
         }
         Op::Param { name: n, init: i } => {
@@ -165,7 +170,16 @@ fn attrs(op: &Op, node_name: Option<&str>, dtype: DType) -> Vec<String> {
     a
 }
 
-fn init(i: &Init, dtype: DType) -> String {
+/// An input's `default` attribute value, as the text form writes it.
+pub fn default_text(d: &InputDefault, dtype: DType) -> String {
+    match d {
+        InputDefault::Value(t) => tensor(t, dtype),
+        InputDefault::File(path) => quoted(path),
+    }
+}
+
+/// A param's `init` attribute value, as the text form writes it.
+pub fn init(i: &Init, dtype: DType) -> String {
     match i {
         Init::Literal(t) => tensor(t, dtype),
         Init::Zeros => "zeros".into(),
