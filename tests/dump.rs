@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{entries, scratch, tfg, tfg_ok};
+use common::{entries, examples, scratch, tfg, tfg_ok};
 use tfg_ir::Graph;
 
 const HELLO: &str = "examples/hello.tfg";
@@ -316,14 +316,7 @@ fn an_error_in_a_dump_points_at_the_dump() {
 /// fused and Kernel IR dumps resume the pipeline where they were written.
 #[test]
 fn every_dump_of_every_example_runs_and_prints_what_the_source_prints() {
-    let mut examples: Vec<_> = std::fs::read_dir("examples")
-        .expect("examples")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "tfg"))
-        .collect();
-    examples.sort();
-    assert!(examples.len() >= 7, "{examples:?}");
-    for example in examples {
+    for example in examples() {
         let stem = example
             .file_stem()
             .and_then(|s| s.to_str())

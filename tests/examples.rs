@@ -5,20 +5,8 @@
 
 mod common;
 
-use common::tfg_ok;
+use common::{examples, tfg_ok};
 use serde_json::Value;
-use std::path::PathBuf;
-
-fn examples() -> Vec<PathBuf> {
-    let mut found: Vec<PathBuf> = std::fs::read_dir("examples")
-        .expect("examples/")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "tfg"))
-        .collect();
-    found.sort();
-    assert!(found.len() >= 4, "{found:?}");
-    found
-}
 
 #[test]
 fn ir_text_round_trips_for_every_example_and_its_training_step() {

@@ -4,10 +4,10 @@
 
 mod common;
 
-use common::{entries, scratch, tfg, tfg_ok};
+use common::{entries, examples, scratch, tfg, tfg_ok};
 use graphviz_rust::dot_structures::{self as dot, EdgeTy, Id, Stmt, Vertex};
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use tfg_ir::Graph;
 
 const HELLO: &str = "examples/hello.tfg";
@@ -34,17 +34,6 @@ train mlp {
     log loss
 }
 ";
-
-fn examples() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
-    let found: Vec<PathBuf> = entries(&dir)
-        .into_iter()
-        .filter(|n| n.ends_with(".tfg"))
-        .map(|n| Path::new("examples").join(n))
-        .collect();
-    assert!(!found.is_empty(), "no examples");
-    found
-}
 
 fn program(path: &Path) -> tfg_frontend::Module {
     let src = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(path))

@@ -56,6 +56,18 @@ pub fn entries(dir: &Path) -> Vec<String> {
     names
 }
 
+/// The examples, `examples/*.tfg` (paths relative to the repository, where
+/// the tests run), sorted.
+pub fn examples() -> Vec<PathBuf> {
+    let found: Vec<PathBuf> = entries(Path::new("examples"))
+        .into_iter()
+        .filter(|n| n.ends_with(".tfg"))
+        .map(|n| Path::new("examples").join(n))
+        .collect();
+    assert!(found.len() >= 7, "examples went missing: {found:?}");
+    found
+}
+
 /// A Python interpreter with numpy (`$TFG_PYTHON`, then `.venv`, then `python3`), or
 /// `None` with a note on stderr. With `TFG_REQUIRE_NUMPY` set (as `scripts/test`
 /// sets it) a missing numpy fails the test instead.

@@ -15,12 +15,7 @@ pub fn parse_graphs(text: &str) -> Result<Vec<Graph>, ParseError> {
 /// The graphs of `text`, and where in `text` each node of each is defined
 /// (its label), by graph, in node order.
 pub fn parse_with_positions(text: &str) -> Result<(Vec<Graph>, Vec<Vec<Loc>>), ParseError> {
-    let mut p = Parser {
-        toks: lex(text)?,
-        i: 0,
-        end: end_pos(text),
-        positions: Vec::new(),
-    };
+    let mut p = Parser::new(text)?;
     let mut graphs = Vec::new();
     let mut positions = Vec::new();
     while p.peek().is_some() {
@@ -52,12 +47,7 @@ struct RawLiteral {
 /// Reads `text`, the value of an input's `default` attribute in the Graph
 /// IR's syntax, for an input of `dtype` (the Kernel IR's buffer lines use it).
 pub fn parse_default(text: &str, dtype: DType) -> Result<InputDefault, ParseError> {
-    let mut p = Parser {
-        toks: lex(text)?,
-        i: 0,
-        end: end_pos(text),
-        positions: Vec::new(),
-    };
+    let mut p = Parser::new(text)?;
     let default = match p.attr("default")? {
         Attr::DefaultFile(path) => InputDefault::File(path),
         Attr::Default(raw) => InputDefault::Value(tensor(raw, dtype)?),
@@ -70,12 +60,7 @@ pub fn parse_default(text: &str, dtype: DType) -> Result<InputDefault, ParseErro
 /// Reads `text`, the value of a param's `init` attribute in the Graph IR's
 /// syntax, for a param of `dtype` (the Kernel IR's buffer lines use it).
 pub fn parse_init(text: &str, dtype: DType) -> Result<Init, ParseError> {
-    let mut p = Parser {
-        toks: lex(text)?,
-        i: 0,
-        end: end_pos(text),
-        positions: Vec::new(),
-    };
+    let mut p = Parser::new(text)?;
     let init = match p.init()? {
         RawInit::Literal(raw) => Init::Literal(tensor(raw, dtype)?),
         RawInit::Other(init) => init,
@@ -125,6 +110,15 @@ fn describe(t: &Tok) -> String {
 }
 
 impl Parser {
+    fn new(text: &str) -> Result<Parser, ParseError> {
+        Ok(Parser {
+            toks: lex(text)?,
+            i: 0,
+            end: end_pos(text),
+            positions: Vec::new(),
+        })
+    }
+
     fn end_of_text(&self) -> Result<(), ParseError> {
         match self.peek() {
             None => Ok(()),
