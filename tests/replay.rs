@@ -24,6 +24,13 @@ const CASES: &[(&str, &str, &[&str])] = &[
         "examples/mlp_digits.tfg",
         &["N=1437", "T=360"],
     ),
+    (
+        "cnn_digits",
+        "examples/cnn_digits.tfg",
+        &["N=1437", "T=360"],
+    ),
+    ("digits_serving", "examples/digits_serving.tfg", &["N=1437"]),
+    ("embedding", "examples/embedding.tfg", &[]),
     ("w1", "bench/workloads/w1_elementwise.tfg", &["N=16777216"]),
     ("w2", "bench/workloads/w2_matmul.tfg", &["N=1024"]),
     ("w3", "bench/workloads/w3_mlp_step.tfg", &["B=128"]),
@@ -32,6 +39,7 @@ const CASES: &[(&str, &str, &[&str])] = &[
         "bench/workloads/w4_softmax.tfg",
         &["R=4096", "C=1024"],
     ),
+    ("w7", "bench/workloads/w7_conv2d.tfg", &["N=32"]),
 ];
 
 /// `ARGS FILE --dim …` (and `--train` for the step), as one argument list.
@@ -75,8 +83,9 @@ fn replay(what: &str, command: &[&str]) {
             insta::assert_snapshot!(name, text);
         }
     }
-    // hello, linear_regression, mlp_digits and w3 train.
-    assert_eq!(steps, 4, "a train item was not found");
+    // hello, linear_regression, mlp_digits, cnn_digits, digits_serving,
+    // embedding and w3 train (W7's CNN step is cnn_digits's).
+    assert_eq!(steps, 7, "a train item was not found");
 }
 
 #[test]
