@@ -35,7 +35,14 @@ pub struct GraphConfig {
     pub dtypes: Vec<DType>,
     /// Whether to add state updates (`update %w = …`) for some params.
     pub updates: bool,
+    /// The sizes dims are picked from (1 twice as often as the others by
+    /// default). Larger sizes reach what small tensors do not: vector
+    /// loops with remainders, work split across threads.
+    pub dims: &'static [u64],
 }
+
+/// The default [`GraphConfig::dims`]: small tensors, many broadcasts.
+pub const SMALL_DIMS: &[u64] = &[1, 1, 2, 3, 4, 5];
 
 impl Default for GraphConfig {
     fn default() -> GraphConfig {
@@ -43,6 +50,7 @@ impl Default for GraphConfig {
             steps: 1..=12,
             dtypes: DType::ALL.to_vec(),
             updates: false,
+            dims: SMALL_DIMS,
         }
     }
 }
@@ -70,6 +78,11 @@ pub fn build(config: &GraphConfig, steps: &[u64], seed: u64) -> Graph {
     let mut b = Builder {
         g: Graph::new("arb"),
         dtypes,
+        dims: if config.dims.is_empty() {
+            SMALL_DIMS
+        } else {
+            config.dims
+        },
         rng: Rng(seed),
     };
     for &s in steps {
@@ -108,15 +121,12 @@ impl Rng {
     fn unit(&mut self) -> f64 {
         (self.next() >> 11) as f64 / (1u64 << 53) as f64
     }
-
-    fn size(&mut self) -> u64 {
-        self.pick(&[1, 1, 2, 3, 4, 5])
-    }
 }
 
 struct Builder {
     g: Graph,
     dtypes: Vec<DType>,
+    dims: &'static [u64],
     rng: Rng,
 }
 
@@ -175,8 +185,13 @@ impl Builder {
         })
     }
 
+    /// A dim size, from the configured ones.
+    fn size(&mut self) -> u64 {
+        self.rng.pick(self.dims)
+    }
+
     fn random_dims(&mut self, rank: usize) -> Vec<u64> {
-        (0..rank).map(|_| self.rng.size()).collect()
+        (0..rank).map(|_| self.size()).collect()
     }
 
     fn random_type(&mut self) -> Type {
@@ -303,7 +318,7 @@ impl Builder {
                 match dims.len().checked_sub(from_right) {
                     Some(_) if self.rng.chance(1, 3) => 1,
                     Some(j) => dims[j],
-                    None => self.rng.size(),
+                    None => self.size(),
                 }
             })
             .collect()
@@ -489,14 +504,14 @@ impl Builder {
                 };
                 let mut partner = match self.rng.below(3) {
                     0 => vec![k],
-                    _ if on_left => vec![k, self.rng.size()],
-                    _ => vec![self.rng.size(), k],
+                    _ if on_left => vec![k, self.size()],
+                    _ => vec![self.size(), k],
                 };
                 if partner.len() == 2 && self.rng.chance(1, 2) {
                     let batch = if r == 3 {
                         self.rng.pick(&[dims[0], 1])
                     } else {
-                        self.rng.size()
+                        self.size()
                     };
                     partner.insert(0, batch);
                 }
@@ -539,10 +554,10 @@ impl Builder {
         let x = self.any_value();
         let mut dims: Vec<u64> = known(&self.ty(x))
             .into_iter()
-            .map(|d| if d == 1 { self.rng.size() } else { d })
+            .map(|d| if d == 1 { self.size() } else { d })
             .collect();
         while dims.len() < MAX_RANK && self.rng.chance(1, 2) {
-            dims.insert(0, self.rng.size());
+            dims.insert(0, self.size());
         }
         self.add(
             Op::BroadcastTo {
@@ -579,7 +594,7 @@ impl Builder {
             let v = match existing {
                 Some(v) if self.rng.chance(1, 2) => v,
                 _ => {
-                    dims[axis] = self.rng.size();
+                    dims[axis] = self.size();
                     if total + dims[axis] > MAX_CONCAT {
                         break;
                     }

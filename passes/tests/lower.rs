@@ -882,6 +882,7 @@ proptest! {
         steps: 4..=20,
         dtypes: vec![DType::F32],
         updates: true,
+        ..Default::default()
     })) {
         let p = agree(&g, 5).map_err(TestCaseError::fail)?;
         lowered_round_trips(&p)?;
