@@ -13,6 +13,7 @@ use tfg_ir::{
 };
 use tfg_passes::fuse::fuse;
 use tfg_passes::lower::lower;
+use tfg_testkit::feeds::feeds;
 
 fn ty(dtype: DType, dims: &[u64]) -> Type {
     Type::new(dtype, Shape::known(dims))
@@ -29,52 +30,6 @@ fn add(g: &mut Graph, op: Op, args: &[ValueId]) -> ValueId {
 
 fn scalar(g: &mut Graph, x: f32) -> ValueId {
     add(g, Op::Const(Tensor::scalar_f32(x)), &[])
-}
-
-/// splitmix64: the test's own reproducible randomness.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
-/// A random tensor of type `t`: floats in [-2, 2], integers in [-4, 4].
-fn random(t: &Type, rng: &mut Rng) -> Tensor {
-    let shape = t.shape.concrete().expect("concrete test shapes");
-    let n: usize = shape.iter().product();
-    let data = match t.dtype {
-        DType::F32 => Data::F32((0..n).map(|_| (rng.unit() * 4.0 - 2.0) as f32).collect()),
-        DType::F64 => Data::F64((0..n).map(|_| rng.unit() * 4.0 - 2.0).collect()),
-        DType::I32 => Data::I32((0..n).map(|_| (rng.next() % 9) as i32 - 4).collect()),
-        DType::I64 => Data::I64((0..n).map(|_| (rng.next() % 9) as i64 - 4).collect()),
-        DType::Bool => Data::Bool((0..n).map(|_| rng.next() & 1 == 0).collect()),
-    };
-    Tensor { shape, data }
-}
-
-fn feeds(g: &Graph, seed: u64) -> (Vec<Tensor>, Vec<Tensor>) {
-    let mut rng = Rng(seed);
-    let inputs = g.inputs().map(|v| random(g.ty(v), &mut rng)).collect();
-    let params = g
-        .params()
-        .map(|v| match &g.node(v).op {
-            Op::Param { name, init } => {
-                tfg_ir::init::materialize(init, g.ty(v), seed, name).expect("param init")
-            }
-            _ => unreachable!("params() gives params"),
-        })
-        .collect();
-    (inputs, params)
 }
 
 /// Within the language's tolerances (relative 1e-4, the looser of its two
@@ -117,7 +72,7 @@ fn agree(g: &Graph, seed: u64) -> Result<Program, String> {
     if kernel::parse(&text).map(|q| kernel::print(&q)).as_ref() != Ok(&text) {
         return Err(format!("the program does not read back as itself:\n{text}"));
     }
-    let (inputs, params) = feeds(g, seed);
+    let (inputs, params) = feeds(g, seed, false);
     let want =
         tfg_interp::run(g, &inputs, &params).map_err(|e| format!("graph interpreter: {e}"))?;
     let got = run_program(&p, &inputs, &params)

@@ -11,9 +11,10 @@ use proptest::prelude::*;
 use tfg_cpu::Options;
 use tfg_interp::kernel::run_program;
 use tfg_ir::kernel::{self, Program};
-use tfg_ir::{BinaryOp, DType, Data, Graph, Op, ReduceOp, Shape, Tensor, Type, UnaryOp, ValueId};
+use tfg_ir::{BinaryOp, DType, Graph, Op, ReduceOp, Shape, Tensor, Type, UnaryOp, ValueId};
 use tfg_passes::fuse::fuse;
 use tfg_passes::to_kernel_ir;
+use tfg_testkit::feeds::feeds;
 
 fn ty(dtype: DType, dims: &[u64]) -> Type {
     Type::new(dtype, Shape::known(dims))
@@ -26,100 +27,6 @@ fn input(g: &mut Graph, name: &str, dtype: DType, dims: &[u64]) -> ValueId {
 fn add(g: &mut Graph, op: Op, args: &[ValueId]) -> ValueId {
     g.add(op, args)
         .unwrap_or_else(|e| panic!("test graph: {e}"))
-}
-
-/// splitmix64: the test's own reproducible randomness.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
-/// Floats that exercise every special case: signed zeros, infinities, NaN,
-/// subnormals, huge and tiny values, integers and halves.
-const SPECIAL: [f64; 16] = [
-    0.0,
-    -0.0,
-    1.0,
-    -1.0,
-    0.5,
-    -2.5,
-    f64::INFINITY,
-    f64::NEG_INFINITY,
-    f64::NAN,
-    1e-40,
-    -3e-39,
-    88.5,
-    -90.0,
-    1e30,
-    -7.0,
-    3.0,
-];
-
-/// A random tensor of type `t`: floats mostly in [-3, 3] with the special
-/// values mixed in, integers in [-9, 9] with their extremes, bools.
-fn random(t: &Type, rng: &mut Rng, special: bool) -> Tensor {
-    let shape = t.shape.concrete().expect("concrete test shapes");
-    let n: usize = shape.iter().product();
-    let float = |rng: &mut Rng| {
-        if special && rng.next().is_multiple_of(4) {
-            SPECIAL[(rng.next() % SPECIAL.len() as u64) as usize]
-        } else {
-            rng.unit() * 6.0 - 3.0
-        }
-    };
-    let data = match t.dtype {
-        DType::F32 => Data::F32((0..n).map(|_| float(rng) as f32).collect()),
-        DType::F64 => Data::F64((0..n).map(|_| float(rng)).collect()),
-        DType::I32 => Data::I32(
-            (0..n)
-                .map(|_| int(rng, special, i32::MIN as i64, i32::MAX as i64) as i32)
-                .collect(),
-        ),
-        DType::I64 => Data::I64(
-            (0..n)
-                .map(|_| int(rng, special, i64::MIN, i64::MAX))
-                .collect(),
-        ),
-        DType::Bool => Data::Bool((0..n).map(|_| rng.next().is_multiple_of(2)).collect()),
-    };
-    Tensor { shape, data }
-}
-
-fn int(rng: &mut Rng, special: bool, min: i64, max: i64) -> i64 {
-    match rng.next() % 16 {
-        0 if special => min,
-        1 if special => max,
-        _ => (rng.next() % 19) as i64 - 9,
-    }
-}
-
-fn feeds(g: &Graph, seed: u64, special: bool) -> (Vec<Tensor>, Vec<Tensor>) {
-    let mut rng = Rng(seed);
-    let inputs = g
-        .inputs()
-        .map(|v| random(g.ty(v), &mut rng, special))
-        .collect();
-    let params = g
-        .params()
-        .map(|v| match &g.node(v).op {
-            Op::Param { name, init } => {
-                tfg_ir::init::materialize(init, g.ty(v), seed, name).expect("param init")
-            }
-            _ => unreachable!("params() gives params"),
-        })
-        .collect();
-    (inputs, params)
 }
 
 /// How closely the compiled results must match the Kernel IR interpreter's.

@@ -5,10 +5,11 @@
 
 mod common;
 
-use common::{all_cases, close, emulator, feeds, lower, Case, Rng};
+use common::{all_cases, close, emulator, feeds, lower, Case};
 use proptest::prelude::*;
 use tfg_interp::kernel::run_program;
 use tfg_ir::{DType, Data, Graph, Op, Shape, Tensor, Type, UnaryOp};
+use tfg_testkit::feeds::Rng;
 
 #[test]
 fn every_program_matches_the_interpreter() {
@@ -122,12 +123,12 @@ fn f32_transcendentals_are_bit_identical_to_the_cpu_backend() {
     for _ in 0..2000 {
         xs.push((rng.unit() * 240.0 - 120.0) as f32);
         let magnitude = 10f64.powf(rng.unit() * 83.0 - 45.0) as f32;
-        xs.push(if rng.next().is_multiple_of(2) {
+        xs.push(if rng.next_u64().is_multiple_of(2) {
             magnitude
         } else {
             -magnitude
         });
-        xs.push(f32::from_bits(rng.next() as u32));
+        xs.push(f32::from_bits(rng.next_u64() as u32));
     }
     if xs.len().is_multiple_of(2) {
         xs.push(0.25);

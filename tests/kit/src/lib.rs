@@ -1,9 +1,12 @@
 //! The test kit: what more than one of tfg's test suites needs, written
-//! once. A dev-dependency only; no library or binary depends on it.
+//! once: visible skips, finding ptxas, random feeds ([`feeds`]). A
+//! dev-dependency only; no library or binary depends on it.
 //!
 //! A check that cannot run here is never passed silently: [`skip`] says so
 //! on the terminal, and fails instead when `scripts/test` has promised the
 //! missing thing (a `TFG_REQUIRE_*` variable).
+
+pub mod feeds;
 
 use std::path::{Path, PathBuf};
 

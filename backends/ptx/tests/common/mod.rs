@@ -15,9 +15,7 @@ pub mod emulator;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use tfg_ir::kernel::Program;
-use tfg_ir::{
-    BinaryOp, DType, Data, Graph, Init, Op, ReduceOp, Shape, Tensor, Type, UnaryOp, ValueId,
-};
+use tfg_ir::{BinaryOp, DType, Graph, Init, Op, ReduceOp, Shape, Tensor, Type, UnaryOp, ValueId};
 
 /// One test program, with its relative tolerance: 1e-5 elementwise, 1e-4
 /// with reductions or matrix products (docs/language.md, "Semantics").
@@ -564,91 +562,10 @@ pub fn all_cases() -> Vec<Case> {
     v
 }
 
-/// splitmix64: the tests' own reproducible randomness.
-pub struct Rng(pub u64);
-
-impl Rng {
-    pub fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    pub fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
-/// Signed zeros, infinities, NaN, subnormals, huge and tiny values.
-const SPECIAL: [f64; 16] = [
-    0.0,
-    -0.0,
-    1.0,
-    -1.0,
-    0.5,
-    -2.5,
-    f64::INFINITY,
-    f64::NEG_INFINITY,
-    f64::NAN,
-    1e-40,
-    -3e-39,
-    88.5,
-    -90.0,
-    3.0,
-    1e30,
-    -7e19,
-];
-
-fn random(t: &Type, rng: &mut Rng, special: bool) -> Tensor {
-    let shape = t.shape.concrete().expect("concrete test shapes");
-    let n: usize = shape.iter().product();
-    let float = |rng: &mut Rng| {
-        if special && rng.next().is_multiple_of(5) {
-            SPECIAL[(rng.next() % SPECIAL.len() as u64) as usize]
-        } else {
-            rng.unit() * 6.0 - 3.0
-        }
-    };
-    let int = |rng: &mut Rng, min: i64, max: i64| match rng.next() % 16 {
-        0 if special => min,
-        1 if special => max,
-        _ => (rng.next() % 19) as i64 - 9,
-    };
-    let data = match t.dtype {
-        DType::F32 => Data::F32((0..n).map(|_| float(rng) as f32).collect()),
-        DType::F64 => Data::F64((0..n).map(|_| float(rng)).collect()),
-        DType::I32 => Data::I32(
-            (0..n)
-                .map(|_| int(rng, i32::MIN as i64, i32::MAX as i64) as i32)
-                .collect(),
-        ),
-        DType::I64 => Data::I64((0..n).map(|_| int(rng, i64::MIN, i64::MAX)).collect()),
-        DType::Bool => Data::Bool((0..n).map(|_| rng.next().is_multiple_of(2)).collect()),
-    };
-    Tensor { shape, data }
-}
-
-/// Random inputs (labels-like integers stay in a small range) and the
-/// params' initial values.
+/// Random inputs for the case's graph, with special values where the case
+/// asks, and its params' initial values.
 pub fn feeds(c: &Case, seed: u64) -> (Vec<Tensor>, Vec<Tensor>) {
-    let g = &c.graph;
-    let mut rng = Rng(seed);
-    let inputs = g
-        .inputs()
-        .map(|v| random(g.ty(v), &mut rng, c.special))
-        .collect();
-    let params = g
-        .params()
-        .map(|v| match &g.node(v).op {
-            Op::Param { name, init } => {
-                tfg_ir::init::materialize(init, g.ty(v), seed, name).expect("param init")
-            }
-            _ => unreachable!("params() gives params"),
-        })
-        .collect();
-    (inputs, params)
+    tfg_testkit::feeds::feeds(&c.graph, seed, c.special)
 }
 
 /// Relative `tol`, with an absolute floor near zero; NaN matches
