@@ -14,6 +14,7 @@ use tfg_ir::{
 use tfg_passes::fuse::fuse;
 use tfg_passes::lower::lower;
 use tfg_testkit::feeds::feeds;
+use tfg_testkit::{close, Tol};
 
 fn ty(dtype: DType, dims: &[u64]) -> Type {
     Type::new(dtype, Shape::known(dims))
@@ -30,34 +31,6 @@ fn add(g: &mut Graph, op: Op, args: &[ValueId]) -> ValueId {
 
 fn scalar(g: &mut Graph, x: f32) -> ValueId {
     add(g, Op::Const(Tensor::scalar_f32(x)), &[])
-}
-
-/// Within the language's tolerances (relative 1e-4, the looser of its two
-/// bounds, with an absolute floor near zero); NaN matches NaN, integers and bools exactly.
-fn close(want: &Tensor, got: &Tensor) -> Result<(), String> {
-    if want.shape != got.shape || want.dtype() != got.dtype() {
-        return Err(format!(
-            "{:?} {} vs {:?} {}",
-            want.shape,
-            want.dtype(),
-            got.shape,
-            got.dtype()
-        ));
-    }
-    for i in 0..want.numel() {
-        let (a, b) = (want.data.get_f64(i), got.data.get_f64(i));
-        let ok = if want.dtype().is_float() {
-            (a.is_nan() && b.is_nan())
-                || a == b
-                || (a - b).abs() <= 1e-4 * a.abs().max(b.abs()) + 1e-5
-        } else {
-            a == b
-        };
-        if !ok {
-            return Err(format!("element {i}: want {a}, got {b}"));
-        }
-    }
-    Ok(())
 }
 
 /// Fuses and lowers `g`, runs it both ways on random feeds, compares.
@@ -86,7 +59,19 @@ fn agree(g: &Graph, seed: u64) -> Result<Program, String> {
         return Err("different numbers of results".into());
     }
     for (i, (w, o)) in pairs.enumerate() {
-        close(w, o).map_err(|e| {
+        // The Kernel IR sums f32 in f64 where the graph interpreter sums
+        // pairwise in f32 (numpy's way): within 1e-4, and, where a sum
+        // cancels, 1e-5 absolute (the feeds are within [-3, 3]).
+        close(
+            w,
+            o,
+            Tol {
+                rel: 1e-4,
+                abs: 1e-5,
+                ..Tol::EXACT
+            },
+        )
+        .map_err(|e| {
             format!(
                 "result {i}: {e}\n{}\n{}",
                 tfg_ir::text::print(g),

@@ -15,6 +15,7 @@ use tfg_ir::{BinaryOp, DType, Graph, Op, ReduceOp, Shape, Tensor, Type, UnaryOp,
 use tfg_passes::fuse::fuse;
 use tfg_passes::to_kernel_ir;
 use tfg_testkit::feeds::feeds;
+use tfg_testkit::{close, Tol};
 
 fn ty(dtype: DType, dims: &[u64]) -> Type {
     Type::new(dtype, Shape::known(dims))
@@ -27,62 +28,6 @@ fn input(g: &mut Graph, name: &str, dtype: DType, dims: &[u64]) -> ValueId {
 fn add(g: &mut Graph, op: Op, args: &[ValueId]) -> ValueId {
     g.add(op, args)
         .unwrap_or_else(|e| panic!("test graph: {e}"))
-}
-
-/// How closely the compiled results must match the Kernel IR interpreter's.
-#[derive(Clone, Copy, Debug)]
-struct Tol {
-    /// Relative to the larger of the two values: 1e-5 elementwise (the
-    /// inline math's error), 1e-4 for reductions and products (summed in
-    /// another order).
-    rel: f64,
-    /// Relative to the largest magnitude in the reference result: for f32
-    /// sums and dot products of tens of terms (the GEMM adds in another
-    /// order than the interpreter), whose error is bounded by the size of
-    /// the terms, not by a result that cancels to near zero. 0: none.
-    of_largest: f64,
-}
-
-impl From<f64> for Tol {
-    fn from(rel: f64) -> Tol {
-        Tol {
-            rel,
-            of_largest: 0.0,
-        }
-    }
-}
-
-/// Within `tol`, with an absolute floor near zero; NaN matches NaN, and
-/// integers and bools match exactly.
-fn close(want: &Tensor, got: &Tensor, tol: Tol) -> Result<(), String> {
-    if want.shape != got.shape || want.dtype() != got.dtype() {
-        return Err(format!(
-            "{:?} {} vs {:?} {}",
-            want.shape,
-            want.dtype(),
-            got.shape,
-            got.dtype()
-        ));
-    }
-    let largest = (0..want.numel())
-        .map(|i| want.data.get_f64(i).abs())
-        .filter(|a| a.is_finite())
-        .fold(0.0, f64::max);
-    let floor = tol.of_largest * largest + 1e-30;
-    for i in 0..want.numel() {
-        let (a, b) = (want.data.get_f64(i), got.data.get_f64(i));
-        let ok = if want.dtype().is_float() {
-            (a.is_nan() && b.is_nan())
-                || a == b
-                || (a - b).abs() <= tol.rel * a.abs().max(b.abs()) + floor
-        } else {
-            a == b
-        };
-        if !ok {
-            return Err(format!("element {i}: want {a:e}, got {b:e}"));
-        }
-    }
-    Ok(())
 }
 
 /// The option sets every program is compiled with.
@@ -560,7 +505,7 @@ proptest! {
         dims: LARGER_DIMS,
         ..Default::default()
     }), seed in any::<u64>()) {
-        agree(&g, seed, false, Tol { rel: 1e-4, of_largest: 1e-5 }).map_err(|e| TestCaseError::fail(format!("{}\n{e}", tfg_ir::text::print(&g))))?;
+        agree(&g, seed, false, Tol { rel: 1e-4, of_largest: 1e-5, ..Tol::EXACT }).map_err(|e| TestCaseError::fail(format!("{}\n{e}", tfg_ir::text::print(&g))))?;
     }
 
     #[test]

@@ -99,7 +99,7 @@ fn check(dev: &Device, sm: &str) -> Result<(), String> {
                 .iter()
                 .zip(&got.outputs)
                 .chain(want.updates.iter().zip(&got.updates))
-                .try_for_each(|(w, g)| common::close(w, g, c.tol)),
+                .try_for_each(|(w, g)| tfg_testkit::close(w, g, c.tol)),
         };
         if let Err(e) = verdict {
             failed += 1;

@@ -5,10 +5,11 @@
 
 mod common;
 
-use common::{all_cases, close, emulator, feeds, lower, Case};
+use common::{all_cases, emulator, feeds, lower, Case};
 use proptest::prelude::*;
 use tfg_interp::kernel::run_program;
 use tfg_ir::{DType, Data, Graph, Op, Shape, Tensor, Type, UnaryOp};
+use tfg_testkit::close;
 use tfg_testkit::feeds::Rng;
 
 #[test]

@@ -4,10 +4,11 @@
 
 mod common;
 
-use common::{all_cases, close, feeds, is_no_gpu, skip};
+use common::{all_cases, feeds, is_no_gpu, skip};
 use std::collections::BTreeMap;
 use tfg_interp::kernel::run_program;
 use tfg_ptx::cuda::{self, Device};
+use tfg_testkit::close;
 
 /// The GPU, or `None` after saying why the test is skipped. Only a machine
 /// without a GPU skips: any other CUDA error (a broken driver) fails, and

@@ -568,33 +568,5 @@ pub fn feeds(c: &Case, seed: u64) -> (Vec<Tensor>, Vec<Tensor>) {
     tfg_testkit::feeds::feeds(&c.graph, seed, c.special)
 }
 
-/// Relative `tol`, with an absolute floor near zero; NaN matches
-/// NaN, integers and bools match exactly.
-pub fn close(want: &Tensor, got: &Tensor, tol: f64) -> Result<(), String> {
-    if want.shape != got.shape || want.dtype() != got.dtype() {
-        return Err(format!(
-            "{:?} {} vs {:?} {}",
-            want.shape,
-            want.dtype(),
-            got.shape,
-            got.dtype()
-        ));
-    }
-    for i in 0..want.numel() {
-        let (a, b) = (want.data.get_f64(i), got.data.get_f64(i));
-        let ok = if want.dtype().is_float() {
-            (a.is_nan() && b.is_nan())
-                || a == b
-                || (a - b).abs() <= tol * a.abs().max(b.abs()) + 1e-30
-        } else {
-            a == b
-        };
-        if !ok {
-            return Err(format!("element {i}: want {a:e}, got {b:e}"));
-        }
-    }
-    Ok(())
-}
-
 #[allow(unused_imports)] // Each test binary uses a different part, as above.
 pub use tfg_testkit::{is_no_gpu, note, ptxas, skip};
