@@ -5,47 +5,11 @@ use proptest::prelude::*;
 use std::collections::HashSet;
 use tfg_ir::fused::{Fusion, GroupKind};
 use tfg_ir::{
-    BinaryOp, DType, Dim, Graph, Init, Op, Optimizer, ReduceOp, Shape, Tensor, TrainSpec, Type,
-    UnaryOp, ValueId,
+    BinaryOp, DType, Dim, Graph, Init, Op, Optimizer, ReduceOp, Shape, TrainSpec, Type, UnaryOp,
+    ValueId,
 };
 use tfg_passes::fuse::fuse;
-
-fn ty(dtype: DType, dims: &[u64]) -> Type {
-    Type::new(dtype, Shape::known(dims))
-}
-
-fn input(g: &mut Graph, name: &str, dims: &[u64]) -> ValueId {
-    g.add_input(name, ty(DType::F32, dims), None)
-}
-
-fn add(g: &mut Graph, op: Op, args: &[ValueId]) -> ValueId {
-    g.add(op, args)
-        .unwrap_or_else(|e| panic!("test graph: {e}"))
-}
-
-fn bin(g: &mut Graph, op: BinaryOp, a: ValueId, b: ValueId) -> ValueId {
-    add(g, Op::Binary(op), &[a, b])
-}
-
-fn un(g: &mut Graph, op: UnaryOp, a: ValueId) -> ValueId {
-    add(g, Op::Unary(op), &[a])
-}
-
-fn reduce(g: &mut Graph, op: ReduceOp, axes: &[usize], keepdims: bool, x: ValueId) -> ValueId {
-    add(
-        g,
-        Op::Reduce {
-            op,
-            axes: axes.to_vec(),
-            keepdims,
-        },
-        &[x],
-    )
-}
-
-fn scalar(g: &mut Graph, x: f32) -> ValueId {
-    add(g, Op::Const(Tensor::scalar_f32(x)), &[])
-}
+use tfg_testkit::build::{add, bin, input, reduce, scalar, ty, un};
 
 /// Each group's kind and op names, one line a group, and the counts.
 fn outline(g: &Graph, f: &Fusion) -> String {
@@ -109,8 +73,8 @@ fn assert_valid(g: &Graph, f: &Fusion) {
 #[test]
 fn an_elementwise_chain_is_one_kernel() {
     let mut g = Graph::new("chain");
-    let x = input(&mut g, "x", &[4, 5]);
-    let b = input(&mut g, "b", &[5]);
+    let x = input(&mut g, "x", DType::F32, &[4, 5]);
+    let b = input(&mut g, "b", DType::F32, &[5]);
     let xb = bin(&mut g, BinaryOp::Add, x, b);
     let t = un(&mut g, UnaryOp::Tanh, xb);
     let tt = add(&mut g, Op::Transpose { perm: vec![1, 0] }, &[t]);
@@ -134,7 +98,7 @@ fn an_elementwise_chain_is_one_kernel() {
 #[test]
 fn a_value_read_by_two_kernels_is_stored_by_one_of_them() {
     let mut g = Graph::new("shared");
-    let x = input(&mut g, "x", &[4, 5]);
+    let x = input(&mut g, "x", DType::F32, &[4, 5]);
     let e = un(&mut g, UnaryOp::Exp, x);
     let rows = reduce(&mut g, ReduceOp::Sum, &[1], false, e);
     let cols = reduce(&mut g, ReduceOp::Sum, &[0], false, e);
@@ -153,7 +117,7 @@ fn a_value_read_by_two_kernels_is_stored_by_one_of_them() {
 #[test]
 fn reductions_over_other_axes_do_not_share_a_kernel() {
     let mut g = Graph::new("axes");
-    let x = input(&mut g, "x", &[4, 5]);
+    let x = input(&mut g, "x", DType::F32, &[4, 5]);
     let r = reduce(&mut g, ReduceOp::Sum, &[1], true, x);
     let z = bin(&mut g, BinaryOp::Div, x, r);
     let cols = reduce(&mut g, ReduceOp::Sum, &[0], false, z);
@@ -174,7 +138,7 @@ fn reductions_over_other_axes_do_not_share_a_kernel() {
 #[test]
 fn softmax_and_its_loss_share_one_row_kernel() {
     let mut g = Graph::new("softmax");
-    let x = input(&mut g, "x", &[8, 10]);
+    let x = input(&mut g, "x", DType::F32, &[8, 10]);
     let m = reduce(&mut g, ReduceOp::Max, &[1], true, x);
     let d = bin(&mut g, BinaryOp::Sub, x, m);
     let e = un(&mut g, UnaryOp::Exp, d);
@@ -195,9 +159,9 @@ fn softmax_and_its_loss_share_one_row_kernel() {
 #[test]
 fn a_gemm_takes_its_epilogue_and_transposed_operands() {
     let mut g = Graph::new("dense");
-    let x = input(&mut g, "x", &[4, 3]);
-    let w = input(&mut g, "w", &[5, 3]);
-    let b = input(&mut g, "b", &[5]);
+    let x = input(&mut g, "x", DType::F32, &[4, 3]);
+    let w = input(&mut g, "w", DType::F32, &[5, 3]);
+    let b = input(&mut g, "b", DType::F32, &[5]);
     let wt = add(&mut g, Op::Transpose { perm: vec![1, 0] }, &[w]);
     let xw = add(&mut g, Op::MatMul, &[x, wt]);
     let z = bin(&mut g, BinaryOp::Add, xw, b);
@@ -219,8 +183,8 @@ fn a_gemm_takes_its_epilogue_and_transposed_operands() {
 #[test]
 fn reshapes_of_values_in_memory_are_views() {
     let mut g = Graph::new("view");
-    let x = input(&mut g, "x", &[2, 6]);
-    let w = input(&mut g, "w", &[4, 3]);
+    let x = input(&mut g, "x", DType::F32, &[2, 6]);
+    let w = input(&mut g, "w", DType::F32, &[4, 3]);
     let r = add(
         &mut g,
         Op::Reshape {
@@ -258,7 +222,7 @@ fn symbolic_shapes_are_left_unfused() {
 #[test]
 fn dead_values_are_in_no_kernel() {
     let mut g = Graph::new("dead");
-    let x = input(&mut g, "x", &[3]);
+    let x = input(&mut g, "x", DType::F32, &[3]);
     let dead = un(&mut g, UnaryOp::Exp, x);
     let y = un(&mut g, UnaryOp::Neg, x);
     g.outputs.push(("y".into(), y));
@@ -271,7 +235,7 @@ fn dead_values_are_in_no_kernel() {
 fn mlp_training_step() -> Graph {
     let (batch, features, hidden, classes) = (32, 64, 32, 10);
     let mut g = Graph::new("mlp");
-    let x = input(&mut g, "x", &[batch, features]);
+    let x = input(&mut g, "x", DType::F32, &[batch, features]);
     let labels = g.add_input("labels", ty(DType::I32, &[batch]), None);
     let w1 = g.add_param("w1", ty(DType::F32, &[features, hidden]), Init::Glorot);
     let b1 = g.add_param("b1", ty(DType::F32, &[hidden]), Init::Zeros);
@@ -337,7 +301,7 @@ fn the_mlp_training_step_has_far_fewer_kernels_than_ops() {
 #[test]
 fn the_printed_fusion_marks_kernels_stored_values_and_notes() {
     let mut g = Graph::new("printed");
-    let x = input(&mut g, "x", &[2, 3]);
+    let x = input(&mut g, "x", DType::F32, &[2, 3]);
     let two = scalar(&mut g, 2.0);
     let y = bin(&mut g, BinaryOp::Mul, x, two);
     let s = reduce(&mut g, ReduceOp::Sum, &[0], false, y);

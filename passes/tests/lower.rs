@@ -13,25 +13,9 @@ use tfg_ir::{
 };
 use tfg_passes::fuse::fuse;
 use tfg_passes::lower::lower;
+use tfg_testkit::build::{add, input, scalar, ty};
 use tfg_testkit::feeds::feeds;
 use tfg_testkit::{close, Tol};
-
-fn ty(dtype: DType, dims: &[u64]) -> Type {
-    Type::new(dtype, Shape::known(dims))
-}
-
-fn input(g: &mut Graph, name: &str, dtype: DType, dims: &[u64]) -> ValueId {
-    g.add_input(name, ty(dtype, dims), None)
-}
-
-fn add(g: &mut Graph, op: Op, args: &[ValueId]) -> ValueId {
-    g.add(op, args)
-        .unwrap_or_else(|e| panic!("test graph: {e}"))
-}
-
-fn scalar(g: &mut Graph, x: f32) -> ValueId {
-    add(g, Op::Const(Tensor::scalar_f32(x)), &[])
-}
 
 /// Fuses and lowers `g`, runs it both ways on random feeds, compares.
 fn agree(g: &Graph, seed: u64) -> Result<Program, String> {

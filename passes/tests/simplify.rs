@@ -11,41 +11,13 @@ use tfg_ir::{
     ValueId,
 };
 use tfg_passes::simplify::{simplify, Limits, Report, Stop};
-
-fn ty(dtype: DType, dims: &[u64]) -> Type {
-    Type::new(dtype, Shape::known(dims))
-}
-
-fn input(g: &mut Graph, name: &str, dtype: DType, dims: &[u64]) -> ValueId {
-    g.add_input(name, ty(dtype, dims), None)
-}
-
-fn add(g: &mut Graph, op: Op, args: &[ValueId]) -> ValueId {
-    g.add(op, args)
-        .unwrap_or_else(|e| panic!("test graph is ill-typed: {e}"))
-}
-
-fn constant(g: &mut Graph, t: Tensor) -> ValueId {
-    add(g, Op::Const(t), &[])
-}
+use tfg_testkit::build::{add, bin, constant, input, scalar, ty, un};
 
 fn f32s(g: &mut Graph, shape: &[usize], values: &[f32]) -> ValueId {
     constant(
         g,
         Tensor::new(shape.to_vec(), Data::F32(values.to_vec())).expect("shape fits"),
     )
-}
-
-fn scalar(g: &mut Graph, x: f32) -> ValueId {
-    constant(g, Tensor::scalar_f32(x))
-}
-
-fn bin(g: &mut Graph, op: BinaryOp, a: ValueId, b: ValueId) -> ValueId {
-    add(g, Op::Binary(op), &[a, b])
-}
-
-fn un(g: &mut Graph, op: UnaryOp, a: ValueId) -> ValueId {
-    add(g, Op::Unary(op), &[a])
 }
 
 fn transpose(g: &mut Graph, perm: &[usize], x: ValueId) -> ValueId {

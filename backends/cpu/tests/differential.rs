@@ -11,24 +11,12 @@ use proptest::prelude::*;
 use tfg_cpu::Options;
 use tfg_interp::kernel::run_program;
 use tfg_ir::kernel::{self, Program};
-use tfg_ir::{BinaryOp, DType, Graph, Op, ReduceOp, Shape, Tensor, Type, UnaryOp, ValueId};
+use tfg_ir::{BinaryOp, DType, Graph, Op, ReduceOp, Shape, Tensor, UnaryOp, ValueId};
 use tfg_passes::fuse::fuse;
 use tfg_passes::to_kernel_ir;
+use tfg_testkit::build::{add, input, ty};
 use tfg_testkit::feeds::feeds;
 use tfg_testkit::{close, Tol};
-
-fn ty(dtype: DType, dims: &[u64]) -> Type {
-    Type::new(dtype, Shape::known(dims))
-}
-
-fn input(g: &mut Graph, name: &str, dtype: DType, dims: &[u64]) -> ValueId {
-    g.add_input(name, ty(dtype, dims), None)
-}
-
-fn add(g: &mut Graph, op: Op, args: &[ValueId]) -> ValueId {
-    g.add(op, args)
-        .unwrap_or_else(|e| panic!("test graph: {e}"))
-}
 
 /// The option sets every program is compiled with.
 fn variants() -> [Options; 4] {

@@ -1,12 +1,14 @@
 //! The test kit: what more than one of tfg's test suites needs, written
-//! once: visible skips, finding ptxas, random feeds ([`feeds`]), comparing
-//! results with their references ([`compare`]). A
+//! once: visible skips, finding ptxas, graph builders ([`build`]), random
+//! feeds ([`feeds`]), comparing results with their references
+//! ([`compare`]). A
 //! dev-dependency only; no library or binary depends on it.
 //!
 //! A check that cannot run here is never passed silently: [`skip`] says so
 //! on the terminal, and fails instead when `scripts/test` has promised the
 //! missing thing (a `TFG_REQUIRE_*` variable).
 
+pub mod build;
 pub mod compare;
 pub mod feeds;
 

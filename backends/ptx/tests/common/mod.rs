@@ -15,7 +15,8 @@ pub mod emulator;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use tfg_ir::kernel::Program;
-use tfg_ir::{BinaryOp, DType, Graph, Init, Op, ReduceOp, Shape, Tensor, Type, UnaryOp, ValueId};
+use tfg_ir::{BinaryOp, DType, Graph, Init, Op, ReduceOp, Shape, Tensor, UnaryOp, ValueId};
+use tfg_testkit::build::{add, input, ty};
 
 /// One test program, with its relative tolerance: 1e-5 elementwise, 1e-4
 /// with reductions or matrix products (docs/language.md, "Semantics").
@@ -26,19 +27,6 @@ pub struct Case {
     pub tol: f64,
     /// Whether the feeds include NaN, infinities and subnormals.
     pub special: bool,
-}
-
-fn ty(dtype: DType, dims: &[u64]) -> Type {
-    Type::new(dtype, Shape::known(dims))
-}
-
-fn input(g: &mut Graph, name: &str, dtype: DType, dims: &[u64]) -> ValueId {
-    g.add_input(name, ty(dtype, dims), None)
-}
-
-fn add(g: &mut Graph, op: Op, args: &[ValueId]) -> ValueId {
-    g.add(op, args)
-        .unwrap_or_else(|e| panic!("test graph: {e}"))
 }
 
 /// `g` through the whole pass pipeline, to Kernel IR.

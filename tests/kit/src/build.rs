@@ -1,0 +1,54 @@
+//! Building Graph IR by hand in tests: each builder adds one node, its type
+//! inferred by the op registry, and panics on an ill-typed graph (a bug in
+//! the test, not in the code under test).
+
+use tfg_ir::{BinaryOp, DType, Graph, Op, ReduceOp, Shape, Tensor, Type, UnaryOp, ValueId};
+
+/// A type of known dims.
+pub fn ty(dtype: DType, dims: &[u64]) -> Type {
+    Type::new(dtype, Shape::known(dims))
+}
+
+/// A new input without a default.
+pub fn input(g: &mut Graph, name: &str, dtype: DType, dims: &[u64]) -> ValueId {
+    g.add_input(name, ty(dtype, dims), None)
+}
+
+/// A node of `op` over `args`.
+pub fn add(g: &mut Graph, op: Op, args: &[ValueId]) -> ValueId {
+    g.add(op, args)
+        .unwrap_or_else(|e| panic!("test graph is ill-typed: {e}"))
+}
+
+/// A constant.
+pub fn constant(g: &mut Graph, t: Tensor) -> ValueId {
+    add(g, Op::Const(t), &[])
+}
+
+/// An f32 scalar constant.
+pub fn scalar(g: &mut Graph, x: f32) -> ValueId {
+    constant(g, Tensor::scalar_f32(x))
+}
+
+/// A binary op.
+pub fn bin(g: &mut Graph, op: BinaryOp, a: ValueId, b: ValueId) -> ValueId {
+    add(g, Op::Binary(op), &[a, b])
+}
+
+/// A unary op.
+pub fn un(g: &mut Graph, op: UnaryOp, a: ValueId) -> ValueId {
+    add(g, Op::Unary(op), &[a])
+}
+
+/// A reduction of `x` over `axes`.
+pub fn reduce(g: &mut Graph, op: ReduceOp, axes: &[usize], keepdims: bool, x: ValueId) -> ValueId {
+    add(
+        g,
+        Op::Reduce {
+            op,
+            axes: axes.to_vec(),
+            keepdims,
+        },
+        &[x],
+    )
+}
