@@ -29,7 +29,7 @@ pub fn dump(args: &DumpArgs) -> Result<(), Failure> {
         return Err(Failure::new("no file given"));
     };
     let src = Source::load(file)?;
-    let program = src.compile()?;
+    let (program, dumped) = src.compile_with_ir()?;
     let g = selection::select(
         &src,
         &program,
@@ -65,7 +65,7 @@ pub fn dump(args: &DumpArgs) -> Result<(), Failure> {
     let name = g.name.clone();
     let dumps = Dumps::new(after, sink);
     // A dump of the fused or the Kernel IR level resumes the pipeline there.
-    let (ir, times) = match src.dumped()? {
+    let (ir, times) = match dumped {
         Some(mut ir) if ir.level() > Level::Graph => {
             let passes = tfg_passes::pipeline_from(ir.level());
             let times = dumps.run_passes(&mut ir, &passes, &options)?;

@@ -91,6 +91,7 @@ pub fn run_model(args: &RunArgs) -> Result<(), Failure> {
     if let Some(ckpt) = &args.restore {
         checkpoint::restore(ckpt, &m.graph, &mut session, &m.source)?;
     }
-    let (exe, result) = backend::run_once(&bound, &session, args.backend, &args.dump.dumps())?;
+    let (exe, result) =
+        backend::run_once(&bound, &session, args.backend, None, &args.dump.dumps())?;
     crate::run::report(args, &exe.named_outputs(&result.outputs), None)
 }

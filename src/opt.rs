@@ -10,11 +10,10 @@ use tfg_passes::{Ir, Options};
 
 pub fn opt(args: &OptArgs) -> Result<(), Failure> {
     let src = Source::load(&args.file)?;
-    let program = src.compile()?;
-    let g = crate::selection::choose(&program, None)?.clone();
-    let mut ir = match src.dumped()? {
+    let (program, dumped) = src.compile_with_ir()?;
+    let mut ir = match dumped {
         Some(ir) => ir,
-        None => Ir::Graph(g),
+        None => Ir::Graph(crate::selection::choose(&program, None)?.clone()),
     };
     let passes: Vec<_> = args
         .passes

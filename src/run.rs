@@ -8,7 +8,6 @@ use crate::timing::{self, Timing};
 use std::path::Path;
 use std::time::{Duration, Instant};
 use tfg_driver::backend::{self, Executable};
-use tfg_driver::dumps::Dumps;
 use tfg_driver::feed::{self, Bound};
 use tfg_driver::{checkpoint, file_defaults, ptx_module, Backend, Session, Source};
 use tfg_formats::whole_file::{self, Staged};
@@ -28,7 +27,7 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
     // A missing file is reported first; a missing GPU before any work.
     backend::check_available(args.backend)?;
     let started = Instant::now();
-    let program = src.compile()?;
+    let (program, dumped) = src.compile_with_ir()?;
     let frontend = started.elapsed();
     let graph = crate::selection::choose(&program, args.graph.name.as_deref())?;
     let feeds = file_defaults::with_file_defaults(&program, graph, &args.feeds, &args.file, &src)?;
@@ -42,22 +41,14 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
 
     let dumps = args.dump.dumps();
     // A dump of the fused or the Kernel IR level resumes the pipeline there.
-    let prepare = |dumps: &Dumps| match src.dumped()? {
-        Some(ir) => backend::prepare_from(args.backend, bound.graph.clone(), ir, dumps),
-        None => backend::prepare(args.backend, bound.graph.clone(), dumps),
-    };
     let (exe, result, timing) = match args.bench {
         None => {
-            let mut exe = prepare(&dumps)?;
-            let result = exe.run(
-                &bound.inputs_for(exe.graph())?,
-                &session.params_for(exe.graph())?,
-            )?;
+            let (exe, result) = backend::run_once(&bound, &session, args.backend, dumped, &dumps)?;
             (exe, result, None)
         }
         Some(runs) => {
             let started = Instant::now();
-            let exe = prepare(&dumps)?;
+            let exe = backend::prepare_from(args.backend, bound.graph.clone(), dumped, &dumps)?;
             let (exe, result, timing) =
                 bench(exe, &bound, &session, runs, frontend + started.elapsed())?;
             (exe, result, Some(timing))

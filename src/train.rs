@@ -182,7 +182,7 @@ fn finish(
     final_loss: &tfg_ir::Tensor,
     steps: u64,
 ) -> Result<String, Failure> {
-    let (exe, result) = backend::run_once(bound, session, args.backend, &args.dump.dumps())?;
+    let (exe, result) = backend::run_once(bound, session, args.backend, None, &args.dump.dumps())?;
     let outputs = exe.named_outputs(&result.outputs);
     let params = user_params(&bound.graph, session)?;
 

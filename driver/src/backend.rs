@@ -141,17 +141,9 @@ pub fn prepare(backend: Backend, g: Graph, dumps: &Dumps) -> Result<Executable, 
         let passes = tfg_passes::pipeline_between(Level::Graph, Level::Kernel, false);
         dumps.run_passes(&mut ir, &passes, &options)?;
         match ir {
-            Ir::Kernel(program) => {
-                check_plan(&name, &program)?;
-                Ok(program)
-            }
+            Ir::Kernel(program) => Ok(program),
             _ => Err(failed("lowering left no Kernel IR".into())),
         }
-    };
-    let cpu = |graph: &Graph, dumps: &Dumps| -> Result<Code, Error> {
-        let compiled =
-            tfg_cpu::compile(&kernel_ir(graph, dumps)?).map_err(|e| failed(e.to_string()))?;
-        Ok(Code::Cpu(Box::new(compiled)))
     };
     let mut prologue = None;
     let code = match backend {
@@ -167,7 +159,7 @@ pub fn prepare(backend: Backend, g: Graph, dumps: &Dumps) -> Result<Executable, 
                 let quiet = Dumps::new(Vec::new(), crate::Sink::Stderr);
                 prologue = Some(Box::new(Prologue {
                     exe: Executable {
-                        code: cpu(&split.prologue, &quiet)?,
+                        code: generate(backend, &name, kernel_ir(&split.prologue, &quiet)?)?,
                         outputs: output_names(&split.prologue),
                         graph: split.prologue,
                         held: Vec::new(),
@@ -176,17 +168,11 @@ pub fn prepare(backend: Backend, g: Graph, dumps: &Dumps) -> Result<Executable, 
                     sources: split.sources,
                     loaded: Vec::new(),
                 }));
-                cpu(&split.main, &quiet)?
+                generate(backend, &name, kernel_ir(&split.main, &quiet)?)?
             }
-            None => cpu(&graph, dumps)?,
+            None => generate(backend, &name, kernel_ir(&graph, dumps)?)?,
         },
-        Backend::Cuda => {
-            // Each process of a machine takes its own GPU (under MPI, by its local rank).
-            let device =
-                tfg_ptx::cuda::open_nth(crate::collective::local_rank()).map_err(Error::new)?;
-            let module = ptx_for(&device, &kernel_ir(&graph, dumps)?).map_err(failed)?;
-            Code::Cuda(Box::new(device.load(&module).map_err(failed)?))
-        }
+        Backend::Cuda => generate(backend, &name, kernel_ir(&graph, dumps)?)?,
     };
     Ok(Executable {
         outputs: output_names(&graph),
@@ -197,23 +183,24 @@ pub fn prepare(backend: Backend, g: Graph, dumps: &Dumps) -> Result<Executable, 
     })
 }
 
-/// [`prepare`] for a dump of the fused or the Kernel IR level: the rest of
-/// the pass pipeline from `ir` (dumping as `dumps` asks), then code
-/// generation. `g` is the graph [`Source::compile`](crate::Source::compile)
-/// gave for the dump, specialised: its inputs and params are what the
+/// [`prepare`] for a source that may be a dump: `dumped` is the IR
+/// [`Source::compile_with_ir`](crate::Source::compile_with_ir) gave. For a
+/// dump of the fused or the Kernel IR level, the rest of the pass pipeline
+/// runs from it (dumping as `dumps` asks), then code generation. `g` is the
+/// source's graph, specialised: its inputs and params are what the
 /// executable takes.
 pub fn prepare_from(
     backend: Backend,
     g: Graph,
-    ir: Ir,
+    dumped: Option<Ir>,
     dumps: &Dumps,
 ) -> Result<Executable, Error> {
     check_available(backend)?;
     let failed = |e: String| Error::new(format!("graph `{}`: {e}", g.name));
     let options = dumps.options();
-    let (outputs, program) = match ir {
-        Ir::Graph(_) => return prepare(backend, g, dumps),
-        Ir::Fused(graph, _) if backend == Backend::Interp => {
+    let (outputs, program) = match dumped {
+        None | Some(Ir::Graph(_)) => return prepare(backend, g, dumps),
+        Some(Ir::Fused(graph, _)) if backend == Backend::Interp => {
             return Ok(Executable {
                 outputs: output_names(&graph),
                 graph,
@@ -222,36 +209,28 @@ pub fn prepare_from(
                 prologue: None,
             })
         }
-        Ir::Fused(graph, fusion) => {
+        Some(Ir::Fused(graph, fusion)) => {
             let mut ir = Ir::Fused(graph, fusion);
             dumps.run_passes(&mut ir, &tfg_passes::pipeline_from(Level::Fused), &options)?;
             (output_names(&g), ir)
         }
-        Ir::Kernel(program) => {
+        Some(Ir::Kernel(program)) => {
             let mut ir = Ir::Kernel(program);
             dumps.run_passes(&mut ir, &tfg_passes::pipeline_from(Level::Kernel), &options)?;
             let Ir::Kernel(p) = &ir else {
                 return Err(failed("the Kernel IR passes left no Kernel IR".into()));
             };
-            (program_output_names(p), ir)
+            let named = |b: tfg_ir::kernel::BufId| {
+                let name = p.buffers[b.index()].name.clone();
+                name.unwrap_or_else(|| b.to_string())
+            };
+            (p.outputs().into_iter().flatten().map(named).collect(), ir)
         }
     };
     let Ir::Kernel(program) = program else {
         return Err(failed("lowering left no Kernel IR".into()));
     };
-    check_plan(&g.name, &program)?;
-    let code = match backend {
-        Backend::Interp => Code::InterpKernel(Box::new(program)),
-        Backend::Cpu => Code::Cpu(Box::new(
-            tfg_cpu::compile(&program).map_err(|e| failed(e.to_string()))?,
-        )),
-        Backend::Cuda => {
-            let device =
-                tfg_ptx::cuda::open_nth(crate::collective::local_rank()).map_err(Error::new)?;
-            let module = ptx_for(&device, &program).map_err(failed)?;
-            Code::Cuda(Box::new(device.load(&module).map_err(failed)?))
-        }
-    };
+    let code = generate(backend, &g.name, program)?;
     Ok(Executable {
         graph: g,
         outputs,
@@ -266,21 +245,24 @@ fn output_names(g: &Graph) -> Vec<String> {
     g.outputs.iter().map(|(name, _)| name.clone()).collect()
 }
 
-/// The names of a Kernel IR program's output buffers, by output number.
-fn program_output_names(p: &tfg_ir::kernel::Program) -> Vec<String> {
-    let mut outputs: Vec<(u32, String)> = p
-        .buffers
-        .iter()
-        .enumerate()
-        .filter_map(|(i, b)| match b.role {
-            tfg_ir::kernel::Role::Output(n) => {
-                Some((n, b.name.clone().unwrap_or_else(|| format!("b{i}"))))
-            }
-            _ => None,
-        })
-        .collect();
-    outputs.sort();
-    outputs.into_iter().map(|(_, name)| name).collect()
+/// Code generation for a Kernel IR program of graph `name` on `backend`
+/// (on `interp`, the Kernel IR interpreter runs it).
+fn generate(backend: Backend, name: &str, program: tfg_ir::kernel::Program) -> Result<Code, Error> {
+    check_plan(name, &program)?;
+    let failed = |e: String| Error::new(format!("graph `{name}`: {e}"));
+    Ok(match backend {
+        Backend::Interp => Code::InterpKernel(Box::new(program)),
+        Backend::Cpu => Code::Cpu(Box::new(
+            tfg_cpu::compile(&program).map_err(|e| failed(e.to_string()))?,
+        )),
+        Backend::Cuda => {
+            // Each process of a machine takes its own GPU (under MPI, by its local rank).
+            let device =
+                tfg_ptx::cuda::open_nth(crate::collective::local_rank()).map_err(Error::new)?;
+            let module = ptx_for(&device, &program).map_err(failed)?;
+            Code::Cuda(Box::new(device.load(&module).map_err(failed)?))
+        }
+    })
 }
 
 /// PTX for the architecture of `device` (sm_80 where it cannot say).
@@ -566,15 +548,17 @@ impl Executable {
 }
 
 /// Runs the graph `bound` was specialised to once: the pass pipeline (with
-/// `dumps`), then `backend` on `bound`'s inputs and `session`'s params.
-/// Returns what ran (its graph names the outputs) and what it computed.
+/// `dumps`; from `dumped` for a dump, as [`prepare_from`]), then `backend`
+/// on `bound`'s inputs and `session`'s params. Returns what ran (its graph
+/// names the outputs) and what it computed.
 pub fn run_once(
     bound: &Bound,
     session: &Session,
     backend: Backend,
+    dumped: Option<Ir>,
     dumps: &Dumps,
 ) -> Result<(Executable, Outputs), Error> {
-    let mut exe = prepare(backend, bound.graph.clone(), dumps)?;
+    let mut exe = prepare_from(backend, bound.graph.clone(), dumped, dumps)?;
     let result = exe.run(
         &bound.inputs_for(exe.graph())?,
         &session.params_for(exe.graph())?,

@@ -5,7 +5,7 @@ use crate::Error;
 use std::path::Path;
 use tfg_frontend::diag::Diagnostic;
 use tfg_frontend::Module;
-use tfg_ir::kernel::{Initial, Program, Role};
+use tfg_ir::kernel::{Initial, Program};
 use tfg_ir::{Graph, InputDefault, Loc, Op, Shape, Tensor, Type};
 use tfg_passes::{Ir, Level};
 
@@ -120,26 +120,36 @@ impl Source {
     /// A dump of any level (as `tfg dump` writes them: `.tfir`, `.tffused`,
     /// `.tfkir`) gives a program of its one graph, so a dump is a working
     /// input: a Kernel IR dump's graph holds only its inputs and params (the
-    /// program's signature), and [`Source::dumped`] gives the program.
+    /// program's signature).
     pub fn compile(&self) -> Result<Module, Error> {
+        Ok(self.compile_with_ir()?.0)
+    }
+
+    /// [`Source::compile`], and for a dump, the IR it holds at its level,
+    /// verified: the pass pipeline resumes from it (a Graph IR dump is
+    /// compiled as a `.tfg` file's graph is, a fused one is lowered, a
+    /// Kernel IR one goes through the Kernel IR passes again, which change
+    /// nothing a second time). `None` for a `.tfg` file or a model.
+    pub fn compile_with_ir(&self) -> Result<(Module, Option<Ir>), Error> {
+        let module = |g| Module {
+            graphs: vec![g],
+            trains: Vec::new(),
+            input_paths: Vec::new(),
+            serves: Vec::new(),
+        };
         if let Some(dumped) = self.dumped()? {
-            let g = match dumped {
-                Ir::Graph(g) | Ir::Fused(g, _) => g,
-                Ir::Kernel(p) => self.signature(&p)?,
+            let g = match &dumped {
+                Ir::Graph(g) | Ir::Fused(g, _) => g.clone(),
+                Ir::Kernel(p) => self.signature(p)?,
             };
-            return Ok(Module {
-                graphs: vec![g],
-                trains: Vec::new(),
-                input_paths: Vec::new(),
-                serves: Vec::new(),
-            });
+            return Ok((module(g), Some(dumped)));
         }
         let mut module = tfg_frontend::compile(&self.text).map_err(|diags| self.failure(diags))?;
         for g in &mut module.graphs {
             rename(g, &self.renames);
             self.anchor_files(g);
         }
-        Ok(module)
+        Ok((module, None))
     }
 
     /// Makes the `.npy` paths of `g`'s file defaults absolute (they are
@@ -191,11 +201,8 @@ impl Source {
     }
 
     /// The IR a dump holds, at its level, verified; `None` for a `.tfg`
-    /// file or a model. The pipeline resumes from it: a Graph IR dump is
-    /// compiled as a `.tfg` file's graph is, a fused one is lowered, a
-    /// Kernel IR one goes through the Kernel IR passes again (they change
-    /// nothing a second time).
-    pub fn dumped(&self) -> Result<Option<Ir>, Error> {
+    /// file or a model.
+    fn dumped(&self) -> Result<Option<Ir>, Error> {
         let Some(level) = self.dump_level() else {
             return Ok(None);
         };
@@ -230,54 +237,39 @@ impl Source {
     /// bound as for any graph.
     fn signature(&self, p: &Program) -> Result<Graph, Error> {
         let mut g = Graph::new("program");
-        for role in [RoleKind::Input, RoleKind::Param] {
-            let mut leaves: Vec<(u32, usize)> = p
-                .buffers
-                .iter()
-                .enumerate()
-                .filter_map(|(i, b)| match (role, &b.role) {
-                    (RoleKind::Input, Role::Input(n)) | (RoleKind::Param, Role::Param(n)) => {
-                        Some((*n, i))
+        let inputs = p.inputs().into_iter().map(|b| (true, b));
+        let params = p.params().into_iter().map(|b| (false, b));
+        for (is_input, id) in inputs.chain(params) {
+            let Some(id) = id else { continue };
+            let (i, b) = (id.index(), &p.buffers[id.index()]);
+            let Some(name) = &b.name else {
+                return Err(self.error_in_text(
+                    self.buffer_line(i),
+                    "an input or a param buffer needs a name, such as \"x\"",
+                    "declared here",
+                ));
+            };
+            let ty = Type::new(b.dtype, Shape::known(&b.shape));
+            let v = match (is_input, &b.initial) {
+                (true, initial) => {
+                    let v = g.add_input(name, ty, None);
+                    if let (Op::Input { default, .. }, Some(Initial::Default(d))) =
+                        (&mut g.node_mut(v).op, initial)
+                    {
+                        *default = Some(d.clone());
                     }
-                    _ => None,
-                })
-                .collect();
-            leaves.sort();
-            for (_, i) in leaves {
-                let b = &p.buffers[i];
-                let Some(name) = &b.name else {
+                    v
+                }
+                (false, Some(Initial::Init(init))) => g.add_param(name, ty, init.clone()),
+                (false, _) => {
                     return Err(self.error_in_text(
                         self.buffer_line(i),
-                        "an input or a param buffer needs a name, such as \"x\"",
+                        format!("param `{name}` has no init; give it one, such as `init = zeros`"),
                         "declared here",
-                    ));
-                };
-                let ty = Type::new(b.dtype, Shape::known(&b.shape));
-                let v = match (role, &b.initial) {
-                    (RoleKind::Input, initial) => {
-                        let v = g.add_input(name, ty, None);
-                        if let (Op::Input { default, .. }, Some(Initial::Default(d))) =
-                            (&mut g.node_mut(v).op, initial)
-                        {
-                            *default = Some(d.clone());
-                        }
-                        v
-                    }
-                    (RoleKind::Param, Some(Initial::Init(init))) => {
-                        g.add_param(name, ty, init.clone())
-                    }
-                    (RoleKind::Param, _) => {
-                        return Err(self.error_in_text(
-                            self.buffer_line(i),
-                            format!(
-                                "param `{name}` has no init; give it one, such as `init = zeros`"
-                            ),
-                            "declared here",
-                        ))
-                    }
-                };
-                g.node_mut(v).loc = self.buffer_line(i);
-            }
+                    ))
+                }
+            };
+            g.node_mut(v).loc = self.buffer_line(i);
         }
         Ok(g)
     }
@@ -382,13 +374,6 @@ impl Source {
             .map_or(line.len(), |(i, _)| i);
         Some(line_start + col)
     }
-}
-
-/// Which numbered role [`Source::signature`] collects.
-#[derive(Clone, Copy)]
-enum RoleKind {
-    Input,
-    Param,
 }
 
 /// Gives inputs and outputs of `g` their names from `renames` (identifier,

@@ -57,7 +57,7 @@ fn a_graph_runs_on_every_host_backend_with_a_tensor_fed() {
     let x = Tensor::new(vec![], tfg_ir::Data::F32(vec![2.0])).expect("a scalar");
     let (bound, session) = fed_x(HELLO, x);
     for b in [Backend::Interp, Backend::Cpu] {
-        let (exe, out) = backend::run_once(&bound, &session, b, &dumps()).expect("runs");
+        let (exe, out) = backend::run_once(&bound, &session, b, None, &dumps()).expect("runs");
         let named = exe.named_outputs(&out.outputs);
         assert_eq!(named[0].0, "y");
         // y = w·x = 0.8·2 in f32, loss = y².
@@ -144,7 +144,7 @@ fn runs_on_loaded_params_equal_runs_given_them_and_the_interpreter() {
     .expect("a matrix");
     let (bound, session) = fed_x(PREPACKED, x);
     let (_, want) =
-        backend::run_once(&bound, &session, Backend::Interp, &dumps()).expect("interprets");
+        backend::run_once(&bound, &session, Backend::Interp, None, &dumps()).expect("interprets");
     let mut exe = backend::prepare(Backend::Cpu, bound.graph.clone(), &dumps()).expect("compiles");
     assert!(
         tfg_passes::prologue::split(exe.graph()).is_some(),

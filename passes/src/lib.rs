@@ -287,8 +287,12 @@ pub fn pipeline() -> Vec<Pass> {
 /// after it, as the pipeline runs them.
 pub fn to_kernel_ir(g: &Graph, f: &Fusion) -> Result<Program, PassError> {
     let mut ir = Ir::Fused(g.clone(), f.clone());
-    let passes = pipeline_between(Level::Fused, Level::Kernel, false);
-    run_pipeline(&mut ir, &passes, &Options::default(), |_, _, _| {})?;
+    run_pipeline(
+        &mut ir,
+        &pipeline_from(Level::Fused),
+        &Options::default(),
+        |_, _, _| {},
+    )?;
     match ir {
         Ir::Kernel(p) => Ok(p),
         _ => Err(PassError {

@@ -403,6 +403,23 @@ impl Program {
         self.buffers.get(b.index())
     }
 
+    /// The buffers with role `Input(i)`, in input order; `None` where an
+    /// input has no buffer.
+    pub fn inputs(&self) -> Vec<Option<BufId>> {
+        self.by_role(|r| match r {
+            Role::Input(i) => Some(*i),
+            _ => None,
+        })
+    }
+
+    /// The buffers with role `Param(i)`, in param order.
+    pub fn params(&self) -> Vec<Option<BufId>> {
+        self.by_role(|r| match r {
+            Role::Param(i) => Some(*i),
+            _ => None,
+        })
+    }
+
     /// The buffers with role `Output(i)`, in output order; `None` where an
     /// output has no buffer.
     pub fn outputs(&self) -> Vec<Option<BufId>> {
