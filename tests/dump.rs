@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{entries, examples, scratch, tfg, tfg_ok};
+use common::{entries, examples, scratch, tfg, tfg_fails, tfg_ok};
 use tfg_ir::Graph;
 
 const HELLO: &str = "examples/hello.tfg";
@@ -235,29 +235,24 @@ fn an_error_in_a_dump_points_at_the_dump() {
     let dce = dir.join("hello.03-dce.tfir");
     let dce = dce.to_str().expect("UTF-8 path");
     // `%x` is defined on the dump's line 2 (its `loc(3:11)` is the .tfg's).
-    let run = tfg(&["run", dce, "--feed", "x=[1, 2]"]);
-    assert_eq!(run.status, 1);
-    assert!(
-        run.stderr.contains(&format!("--> {dce}:2:4")),
-        "{}",
-        run.stderr
+    let wrong_shape = "input `x` expects f32 but is fed f32[2]";
+    let stderr = tfg_fails(
+        &["run", dce, "--feed", "x=[1, 2]"],
+        wrong_shape,
+        &format!("{dce}:2:4"),
     );
     assert!(
-        run.stderr
-            .contains("2 |   %x = input {default = 1.0} : f32"),
-        "{}",
-        run.stderr
+        stderr.contains("2 |   %x = input {default = 1.0} : f32"),
+        "{stderr}"
     );
 
     // The same in a fused dump, whose node lines sit under kernel headers.
     let fused = dir.join("hello.04-fuse.tffused");
     let fused = fused.to_str().expect("UTF-8 path");
-    let run = tfg(&["run", fused, "--feed", "x=[1, 2]"]);
-    assert_eq!(run.status, 1);
-    assert!(
-        run.stderr.contains(&format!("--> {fused}:2:4")),
-        "{}",
-        run.stderr
+    tfg_fails(
+        &["run", fused, "--feed", "x=[1, 2]"],
+        wrong_shape,
+        &format!("{fused}:2:4"),
     );
     // A partition broken by hand: `%y` is an output, so it must be stored.
     let text = std::fs::read_to_string(fused).expect("readable");
@@ -273,18 +268,10 @@ fn an_error_in_a_dump_points_at_the_dump() {
     )
     .expect("writable");
     let broken = broken.to_str().expect("UTF-8 path");
-    let run = tfg(&["run", broken]);
-    assert_eq!(run.status, 1);
-    assert!(
-        run.stderr
-            .starts_with("error: `%y` is read outside kernel k0 but not stored"),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr.contains(&format!("--> {broken}:{line}:5")),
-        "{}",
-        run.stderr
+    tfg_fails(
+        &["run", broken],
+        "`%y` is read outside kernel k0 but not stored",
+        &format!("{broken}:{line}:5"),
     );
 
     // In a Kernel IR dump, an input is its buffer's line.
@@ -293,18 +280,10 @@ fn an_error_in_a_dump_points_at_the_dump() {
     let no_default = dir.join("no_default.tfkir");
     std::fs::write(&no_default, text.replacen(" default = 1.0", "", 1)).expect("writable");
     let no_default = no_default.to_str().expect("UTF-8 path");
-    let run = tfg(&["run", no_default]);
-    assert_eq!(run.status, 1);
-    assert!(
-        run.stderr
-            .starts_with("error: input `x` has no feed and no default; pass `--feed x=VALUE`"),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr.contains(&format!("--> {no_default}:2:10")),
-        "{}",
-        run.stderr
+    tfg_fails(
+        &["run", no_default],
+        "input `x` has no feed and no default; pass `--feed x=VALUE`",
+        &format!("{no_default}:2:10"),
     );
     // Fed, it runs.
     let out = tfg_ok(&["run", no_default, "--feed", "x=2"]);

@@ -34,6 +34,22 @@ pub fn tfg_ok(args: &[&str]) -> String {
     run.stdout
 }
 
+/// `tfg ARGS` that must fail as a user error: exit status 1, and stderr
+/// opening with `error: ` then `message`, and pointing at `place` (`FILE:L:C`).
+/// Its stderr.
+pub fn tfg_fails(args: &[&str], message: &str, place: &str) -> String {
+    let run = tfg(args);
+    assert_eq!(run.status, 1, "tfg {args:?}:\n{}", run.stderr);
+    let opening = format!("error: {message}");
+    assert!(run.stderr.starts_with(&opening), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!("--> {place}\n")),
+        "{}",
+        run.stderr
+    );
+    run.stderr
+}
+
 /// A fresh, empty directory for one test.
 pub fn scratch(test: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))

@@ -14,30 +14,11 @@ use tfg_testkit::feeds::Rng;
 
 #[test]
 fn every_program_matches_the_interpreter() {
-    let mut failures = Vec::new();
     let cases = all_cases();
-    for c in &cases {
-        let (inputs, params) = feeds(c, 7);
-        let want = run_program(&c.program, &inputs, &params)
-            .unwrap_or_else(|e| panic!("{}: interpreter: {e}", c.name));
-        let got = match emulator::run(&c.program, &inputs, &params) {
-            Ok(r) => r,
-            Err(e) => {
-                failures.push(format!("{}: {e}", c.name));
-                continue;
-            }
-        };
-        let pairs = want
-            .outputs
-            .iter()
-            .zip(&got.0)
-            .chain(want.updates.iter().zip(&got.1));
-        for (i, (w, g)) in pairs.enumerate() {
-            if let Err(e) = close(w, g, c.tol) {
-                failures.push(format!("{} result {i}: {e}", c.name));
-            }
-        }
-    }
+    let failures: Vec<String> = cases
+        .iter()
+        .filter_map(|c| case_agrees(c, 7).err().map(|e| format!("{}: {e}", c.name)))
+        .collect();
     assert!(
         failures.is_empty(),
         "{} of {} programs differ:\n{}",
@@ -47,21 +28,10 @@ fn every_program_matches_the_interpreter() {
     );
 }
 
-/// Whether the emulated PTX of `g` (fused and lowered as the pipeline does)
-/// gives what the Kernel IR interpreter gives, on feeds from `seed` with
-/// NaN, infinities and subnormals among them.
-fn random_graph_agrees(g: &Graph, seed: u64) -> Result<(), String> {
-    let fusion = tfg_passes::fuse::fuse(g);
-    let program = tfg_passes::to_kernel_ir(g, &fusion).map_err(|e| format!("lowering: {e}"))?;
-    // Relative 1e-4: reductions and products add in another order on the GPU.
-    let c = Case {
-        name: "random".into(),
-        graph: g.clone(),
-        program,
-        tol: 1e-4,
-        special: true,
-    };
-    let (inputs, params) = feeds(&c, seed);
+/// Whether the emulated PTX of `c`'s program gives what the Kernel IR
+/// interpreter gives, within `c.tol`, on `c`'s feeds from `seed`.
+fn case_agrees(c: &Case, seed: u64) -> Result<(), String> {
+    let (inputs, params) = feeds(c, seed);
     let want =
         run_program(&c.program, &inputs, &params).map_err(|e| format!("interpreter: {e}"))?;
     let got = emulator::run(&c.program, &inputs, &params)?;
@@ -74,10 +44,25 @@ fn random_graph_agrees(g: &Graph, seed: u64) -> Result<(), String> {
         .zip(&got.0)
         .chain(want.updates.iter().zip(&got.1));
     for (i, (w, o)) in pairs.enumerate() {
-        close(w, o, c.tol)
-            .map_err(|e| format!("result {i}: {e}\n{}", tfg_ir::kernel::print(&c.program)))?;
+        close(w, o, c.tol).map_err(|e| format!("result {i}: {e}"))?;
     }
     Ok(())
+}
+
+/// [`case_agrees`] for `g`, fused and lowered as the pipeline does, on feeds
+/// with NaN, infinities and subnormals among them.
+fn random_graph_agrees(g: &Graph, seed: u64) -> Result<(), String> {
+    let fusion = tfg_passes::fuse::fuse(g);
+    let program = tfg_passes::to_kernel_ir(g, &fusion).map_err(|e| format!("lowering: {e}"))?;
+    // Relative 1e-4: reductions and products add in another order on the GPU.
+    let c = Case {
+        name: "random".into(),
+        graph: g.clone(),
+        program,
+        tol: 1e-4,
+        special: true,
+    };
+    case_agrees(&c, seed).map_err(|e| format!("{e}\n{}", tfg_ir::kernel::print(&c.program)))
 }
 
 proptest! {
