@@ -600,21 +600,12 @@ impl GraphLowerer<'_, '_> {
                     Some(a) => self.axis(a, &ty, 0)?,
                     None => self.normalise_axis(-1, &ty, 0, span)?,
                 };
-                let reduce = |op| Op::Reduce {
-                    op,
-                    axes: vec![axis],
-                    keepdims: true,
-                };
-                let max = self.add(reduce(ReduceOp::Max), &[x], span, name)?;
-                let shifted = self.add(Op::Binary(BinaryOp::Sub), &[x, max], span, name)?;
-                let exp = self.add(Op::Unary(UnaryOp::Exp), &[shifted], span, name)?;
-                let total = self.add(reduce(ReduceOp::Sum), &[exp], span, name)?;
-                if b.kind == BuiltinKind::Softmax {
-                    self.add(Op::Binary(BinaryOp::Div), &[exp, total], span, name)?
+                let expand = if b.kind == BuiltinKind::Softmax {
+                    crate::expand::softmax
                 } else {
-                    let log_total = self.add(Op::Unary(UnaryOp::Log), &[total], span, name)?;
-                    self.add(Op::Binary(BinaryOp::Sub), &[shifted, log_total], span, name)?
-                }
+                    crate::expand::log_softmax
+                };
+                self.expand(span, name, |g| expand(g, x, axis))?
             }
             BuiltinKind::OneHot => {
                 let i = self.value(arg(0)?)?;

@@ -22,6 +22,7 @@ pub mod builtin;
 mod composite;
 pub mod diag;
 pub mod entry;
+pub mod expand;
 pub mod incremental;
 mod index;
 pub mod literal;

@@ -601,6 +601,34 @@ impl<'m, 'f> GraphLowerer<'m, 'f> {
         }
     }
 
+    /// The nodes `build` adds to the graph (an [`crate::expand`]ed builtin),
+    /// placed at `span` as [`GraphLowerer::add`] places one.
+    pub(crate) fn expand(
+        &mut self,
+        span: Span,
+        what: &str,
+        build: impl FnOnce(&mut Graph) -> Result<ValueId, tfg_ir::TypeError>,
+    ) -> Lowered<ValueId> {
+        if self.graph.nodes.len() >= MAX_VALUES {
+            return Err(self.too_large(span));
+        }
+        let first = self.graph.nodes.len();
+        match build(&mut self.graph) {
+            Ok(v) => {
+                let loc = self.loc(span);
+                for node in &mut self.graph.nodes[first..] {
+                    node.loc = Some(loc);
+                }
+                Ok(v)
+            }
+            Err(e) => Err(self.error(
+                Diagnostic::error(e.message)
+                    .at(span)
+                    .label(format!("in `{what}`")),
+            )),
+        }
+    }
+
     pub(crate) fn ty(&self, v: ValueId) -> &Type {
         self.graph.ty(v)
     }

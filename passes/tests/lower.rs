@@ -13,7 +13,7 @@ use tfg_ir::{
 };
 use tfg_passes::fuse::fuse;
 use tfg_passes::lower::lower;
-use tfg_testkit::build::{add, input, scalar, ty};
+use tfg_testkit::build::{add, input, scalar, softmax, ty};
 use tfg_testkit::feeds::feeds;
 use tfg_testkit::{close, Tol};
 
@@ -431,30 +431,6 @@ fn outputs_that_are_leaves_views_or_repeated_are_copied() {
     check(&g);
     g.updates = vec![(w, w)];
     check(&g);
-}
-
-fn softmax(g: &mut Graph, x: ValueId, axis: usize) -> ValueId {
-    let m = add(
-        g,
-        Op::Reduce {
-            op: ReduceOp::Max,
-            axes: vec![axis],
-            keepdims: true,
-        },
-        &[x],
-    );
-    let d = add(g, Op::Binary(BinaryOp::Sub), &[x, m]);
-    let e = add(g, Op::Unary(UnaryOp::Exp), &[d]);
-    let s = add(
-        g,
-        Op::Reduce {
-            op: ReduceOp::Sum,
-            axes: vec![axis],
-            keepdims: true,
-        },
-        &[e],
-    );
-    add(g, Op::Binary(BinaryOp::Div), &[e, s])
 }
 
 #[test]

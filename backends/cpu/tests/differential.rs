@@ -11,10 +11,10 @@ use proptest::prelude::*;
 use tfg_cpu::Options;
 use tfg_interp::kernel::run_program;
 use tfg_ir::kernel::{self, Program};
-use tfg_ir::{BinaryOp, DType, Graph, Op, ReduceOp, Shape, Tensor, UnaryOp, ValueId};
+use tfg_ir::{BinaryOp, DType, Graph, Op, ReduceOp, Shape, Tensor, UnaryOp};
 use tfg_passes::fuse::fuse;
 use tfg_passes::to_kernel_ir;
-use tfg_testkit::build::{add, input, ty};
+use tfg_testkit::build::{add, input, softmax, ty};
 use tfg_testkit::feeds::feeds;
 use tfg_testkit::{close, Tol};
 
@@ -366,31 +366,6 @@ fn one_hot_of_both_integer_dtypes() {
         g.outputs.push(("y".into(), y));
         check(&g);
     }
-}
-
-/// `softmax(x, axis)`, as the frontend expands it.
-fn softmax(g: &mut Graph, x: ValueId, axis: usize) -> ValueId {
-    let m = add(
-        g,
-        Op::Reduce {
-            op: ReduceOp::Max,
-            axes: vec![axis],
-            keepdims: true,
-        },
-        &[x],
-    );
-    let d = add(g, Op::Binary(BinaryOp::Sub), &[x, m]);
-    let e = add(g, Op::Unary(UnaryOp::Exp), &[d]);
-    let s = add(
-        g,
-        Op::Reduce {
-            op: ReduceOp::Sum,
-            axes: vec![axis],
-            keepdims: true,
-        },
-        &[e],
-    );
-    add(g, Op::Binary(BinaryOp::Div), &[e, s])
 }
 
 #[test]

@@ -172,27 +172,6 @@ pub fn reduce(
     g.add(Op::Reduce { op, axes, keepdims }, &[x])
 }
 
-/// `softmax(x, axis)` as the frontend expands it:
-/// `e = exp(x - max(x, axis, keepdims)); e / sum(e, axis, keepdims)`.
-pub fn softmax(g: &mut Graph, x: ValueId, axis: usize) -> Result<ValueId, TypeError> {
-    let m = reduce(g, ReduceOp::Max, x, vec![axis], true)?;
-    let s = bin(g, BinaryOp::Sub, x, m)?;
-    let e = un(g, UnaryOp::Exp, s)?;
-    let total = reduce(g, ReduceOp::Sum, e, vec![axis], true)?;
-    bin(g, BinaryOp::Div, e, total)
-}
-
-/// `log_softmax(x, axis)` as the frontend expands it:
-/// `s - log(sum(exp(s), axis, keepdims))` with `s = x - max(x, axis, keepdims)`.
-pub fn log_softmax(g: &mut Graph, x: ValueId, axis: usize) -> Result<ValueId, TypeError> {
-    let m = reduce(g, ReduceOp::Max, x, vec![axis], true)?;
-    let s = bin(g, BinaryOp::Sub, x, m)?;
-    let e = un(g, UnaryOp::Exp, s)?;
-    let total = reduce(g, ReduceOp::Sum, e, vec![axis], true)?;
-    let l = un(g, UnaryOp::Log, total)?;
-    bin(g, BinaryOp::Sub, s, l)
-}
-
 pub fn f64_type(shape: &[u64]) -> Type {
     Type::new(DType::F64, tfg_ir::Shape::known(shape))
 }

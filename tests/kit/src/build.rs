@@ -52,3 +52,15 @@ pub fn reduce(g: &mut Graph, op: ReduceOp, axes: &[usize], keepdims: bool, x: Va
         &[x],
     )
 }
+
+/// `softmax(x, axis)` as the frontend expands it ([`tfg_frontend::expand`]).
+pub fn softmax(g: &mut Graph, x: ValueId, axis: usize) -> ValueId {
+    tfg_frontend::expand::softmax(g, x, axis)
+        .unwrap_or_else(|e| panic!("test graph is ill-typed: {e}"))
+}
+
+/// `log_softmax(x, axis)` as the frontend expands it.
+pub fn log_softmax(g: &mut Graph, x: ValueId, axis: usize) -> ValueId {
+    tfg_frontend::expand::log_softmax(g, x, axis)
+        .unwrap_or_else(|e| panic!("test graph is ill-typed: {e}"))
+}

@@ -359,27 +359,7 @@ pub fn shape_cases() -> Vec<Case> {
 fn softmax(dims: &[u64], axis: usize) -> Graph {
     let mut g = Graph::new("softmax");
     let x = input(&mut g, "x", DType::F32, dims);
-    let m = add(
-        &mut g,
-        Op::Reduce {
-            op: ReduceOp::Max,
-            axes: vec![axis],
-            keepdims: true,
-        },
-        &[x],
-    );
-    let d = add(&mut g, Op::Binary(BinaryOp::Sub), &[x, m]);
-    let e = add(&mut g, Op::Unary(UnaryOp::Exp), &[d]);
-    let s = add(
-        &mut g,
-        Op::Reduce {
-            op: ReduceOp::Sum,
-            axes: vec![axis],
-            keepdims: true,
-        },
-        &[e],
-    );
-    let y = add(&mut g, Op::Binary(BinaryOp::Div), &[e, s]);
+    let y = tfg_testkit::build::softmax(&mut g, x, axis);
     g.outputs.push(("y".into(), y));
     g
 }
