@@ -116,7 +116,7 @@ fn bench_with(
     note: impl Fn(Duration) -> String,
 ) {
     let t = Instant::now();
-    let p = tfg_passes::to_kernel_ir(g, &tfg_passes::fuse::fuse(g)).expect("lowers");
+    let p = tfg_testkit::kernel_ir(g).expect("lowers");
     let lowered = t.elapsed();
     let t = Instant::now();
     let mut c = tfg_cpu::compile_with(&p, opts).expect("compiles");

@@ -28,7 +28,7 @@ fn w1(n: u64) -> Graph {
 #[test]
 fn w1_is_one_vectorised_loop_and_a_scalar_tail() {
     let g = w1(1000);
-    let p = tfg_passes::to_kernel_ir(&g, &tfg_passes::fuse::fuse(&g)).expect("lowers");
+    let p = tfg_testkit::kernel_ir(&g).expect("lowers");
     // Without FMA the text is the same on every x86-64 host.
     let opts = tfg_cpu::Options {
         fma: false,

@@ -12,10 +12,9 @@ use tfg_cpu::Options;
 use tfg_interp::kernel::run_program;
 use tfg_ir::kernel::{self, Program};
 use tfg_ir::{BinaryOp, DType, Graph, Op, ReduceOp, Shape, Tensor, UnaryOp};
-use tfg_passes::fuse::fuse;
-use tfg_passes::to_kernel_ir;
 use tfg_testkit::build::{add, input, softmax, ty};
 use tfg_testkit::feeds::feeds;
+use tfg_testkit::kernel_ir;
 use tfg_testkit::{close, Tol};
 
 /// The option sets every program is compiled with.
@@ -78,7 +77,7 @@ fn agree_program(
 
 fn agree(g: &Graph, seed: u64, special: bool, tol: impl Into<Tol>) -> Result<(), String> {
     tfg_ir::verify(g).map_err(|e| format!("test graph is invalid: {e}"))?;
-    let p = to_kernel_ir(g, &fuse(g)).map_err(|e| format!("lowering failed: {e}"))?;
+    let p = kernel_ir(g)?;
     let (inputs, params) = feeds(g, seed, special);
     agree_program(&p, &inputs, &params, tol)
 }
@@ -432,7 +431,7 @@ fn w1_expression_at_every_size_class() {
 
 #[test]
 fn feeds_are_checked() {
-    let p = to_kernel_ir(&w1(4), &fuse(&w1(4))).expect("lowers");
+    let p = kernel_ir(&w1(4)).expect("lowers");
     let mut c = tfg_cpu::compile(&p).expect("compiles");
     let wrong_shape = Tensor::full(DType::F32, vec![5], 1.0);
     let e = c

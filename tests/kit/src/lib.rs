@@ -1,7 +1,7 @@
 //! The test kit: what more than one of tfg's test suites needs, written
-//! once: visible skips, finding ptxas, graph builders ([`build`]), random
-//! feeds ([`feeds`]), comparing results with their references
-//! ([`compare`]). A
+//! once: visible skips, finding ptxas, graph builders ([`build`]), the
+//! Kernel IR the backends' tests compile ([`kernel_ir`]), random feeds
+//! ([`feeds`]), comparing results with their references ([`compare`]). A
 //! dev-dependency only; no library or binary depends on it.
 //!
 //! A check that cannot run here is never passed silently: [`skip`] says so
@@ -15,6 +15,13 @@ pub mod feeds;
 pub use compare::{close, Tol};
 
 use std::path::{Path, PathBuf};
+
+/// `g` in Kernel IR as the pipeline makes it after the Graph IR passes:
+/// fused by `fuse`, lowered, through the Kernel IR passes. What the CPU
+/// and PTX backends' tests compile.
+pub fn kernel_ir(g: &tfg_ir::Graph) -> Result<tfg_ir::kernel::Program, String> {
+    tfg_passes::to_kernel_ir(g, &tfg_passes::fuse::fuse(g)).map_err(|e| format!("lowering: {e}"))
+}
 
 /// A line on the terminal even while the test harness captures output.
 pub fn note(line: &str) {
