@@ -610,12 +610,20 @@ fn catalog() -> Vec<Spec> {
             |m| reduce_of_broadcast(m, false),
         ));
     }
-    // A reduction over no axes is the identity.
+    // A reduction over no axes is the identity, but that a sum (and a mean)
+    // of one element starts from `0.0`, as numpy's does: `-0.0` sums to `0.0`.
     for op in ReduceOp::ALL {
         let lhs = format!("({} ?a ?x)", NodeKind::Reduce(op).name());
-        rules.push(rule(&format!("{}-no-axes", op.name()), &lhs, "?x", |m| {
-            when(matches!(m.attr("?a")?, Attr::Axes { axes, .. } if axes.is_empty()))
-        }));
+        let from_zero = matches!(op, ReduceOp::Sum | ReduceOp::Mean);
+        rules.push(rule(
+            &format!("{}-no-axes", op.name()),
+            &lhs,
+            "?x",
+            move |m| {
+                when(matches!(m.attr("?a")?, Attr::Axes { axes, .. } if axes.is_empty()))?;
+                when(!from_zero || m.tensor("?x")?.no_neg_zero)
+            },
+        ));
     }
     rules
 }
