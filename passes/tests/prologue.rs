@@ -2,17 +2,9 @@
 //! and then the main graph compute what the graph computes.
 
 use tfg_ir::init::materialize;
-use tfg_ir::{verify::verify, BinaryOp, DType, Graph, Init, Op, Shape, Tensor, Type, ValueId};
+use tfg_ir::{verify::verify, BinaryOp, DType, Graph, Init, Op, Shape, Tensor, ValueId};
 use tfg_passes::prologue::{split, ParamSource};
-
-fn ty(dims: &[u64]) -> Type {
-    Type::new(DType::F32, Shape::known(dims))
-}
-
-fn add(g: &mut Graph, op: Op, args: &[ValueId]) -> ValueId {
-    g.add(op, args)
-        .unwrap_or_else(|e| panic!("test graph: {e}"))
-}
+use tfg_testkit::build::{add, ty};
 
 fn values(g: &Graph, seed: u64, leaves: impl Iterator<Item = ValueId>) -> Vec<Tensor> {
     leaves
@@ -29,10 +21,10 @@ fn values(g: &Graph, seed: u64, leaves: impl Iterator<Item = ValueId>) -> Vec<Te
 /// param, and a param the rest reads directly.
 fn model() -> Graph {
     let mut g = Graph::new("m");
-    let x = g.add_input("x", ty(&[2, 6]), None);
-    let w = g.add_param("w", ty(&[3, 2, 3]), Init::Zeros);
-    let s = g.add_param("s", ty(&[]), Init::Zeros);
-    let b = g.add_param("b", ty(&[1, 3]), Init::Zeros);
+    let x = g.add_input("x", ty(DType::F32, &[2, 6]), None);
+    let w = g.add_param("w", ty(DType::F32, &[3, 2, 3]), Init::Zeros);
+    let s = g.add_param("s", ty(DType::F32, &[]), Init::Zeros);
+    let b = g.add_param("b", ty(DType::F32, &[1, 3]), Init::Zeros);
     let wt = add(
         &mut g,
         Op::Transpose {
@@ -127,8 +119,8 @@ fn no_prologue_for_a_training_step_or_where_params_are_only_viewed() {
     assert!(split(&g).is_none(), "a graph that updates its params");
 
     let mut g = Graph::new("views");
-    let x = g.add_input("x", ty(&[2, 3]), None);
-    let b = g.add_param("b", ty(&[1, 3]), Init::Zeros);
+    let x = g.add_input("x", ty(DType::F32, &[2, 3]), None);
+    let b = g.add_param("b", ty(DType::F32, &[1, 3]), Init::Zeros);
     let bv = add(
         &mut g,
         Op::Reshape {

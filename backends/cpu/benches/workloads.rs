@@ -5,27 +5,8 @@
 //! `cargo bench -p tfg-cpu --bench workloads`.
 
 use std::time::{Duration, Instant};
-use tfg_ir::{BinaryOp, DType, Graph, Op, ReduceOp, Shape, Tensor, Type, UnaryOp, ValueId};
-
-fn add(g: &mut Graph, op: Op, args: &[ValueId]) -> ValueId {
-    g.add(op, args).expect("well-typed benchmark graph")
-}
-
-fn w1(n: u64) -> Graph {
-    let mut g = Graph::new("w1");
-    let x = g.add_input("x", Type::new(DType::F32, Shape::known(&[n])), None);
-    let half = add(&mut g, Op::Const(Tensor::scalar_f32(0.5)), &[]);
-    let tenth = add(&mut g, Op::Const(Tensor::scalar_f32(0.1)), &[]);
-    let a = add(&mut g, Op::Binary(BinaryOp::Mul), &[half, x]);
-    let a = add(&mut g, Op::Binary(BinaryOp::Add), &[a, tenth]);
-    let t = add(&mut g, Op::Unary(UnaryOp::Tanh), &[a]);
-    let s = add(&mut g, Op::Unary(UnaryOp::Sigmoid), &[x]);
-    let ts = add(&mut g, Op::Binary(BinaryOp::Mul), &[t, s]);
-    let xx = add(&mut g, Op::Binary(BinaryOp::Mul), &[x, x]);
-    let y = add(&mut g, Op::Binary(BinaryOp::Add), &[ts, xx]);
-    g.outputs.push(("y".into(), y));
-    g
-}
+use tfg_ir::{BinaryOp, DType, Graph, Op, ReduceOp, Shape, Tensor, Type, UnaryOp};
+use tfg_testkit::build::{add, elementwise};
 
 fn matmul(n: u64) -> Graph {
     let mut g = Graph::new("matmul");
@@ -151,12 +132,12 @@ fn main() {
         bytes / copy.as_secs_f64() / 1e9
     );
     let gbs = |d: Duration| format!("{:.2} GB/s", bytes / d.as_secs_f64() / 1e9);
-    bench("W1 2^24 f32", &w1(n), 10, gbs);
+    bench("W1 2^24 f32", &elementwise(&[n]), 10, gbs);
     let one_thread = tfg_cpu::Options {
         threads: false,
         ..Default::default()
     };
-    bench_with("W1, one thread", &w1(n), &one_thread, 10, gbs);
+    bench_with("W1, one thread", &elementwise(&[n]), &one_thread, 10, gbs);
     for size in [1024u64, 2048] {
         let flops = 2.0 * (size as f64).powi(3);
         bench(&format!("W2 matmul {size}^3 f32"), &matmul(size), 5, |d| {

@@ -12,7 +12,7 @@ use tfg_cpu::Options;
 use tfg_interp::kernel::run_program;
 use tfg_ir::kernel::{self, Program};
 use tfg_ir::{BinaryOp, DType, Graph, Op, ReduceOp, Shape, Tensor, UnaryOp};
-use tfg_testkit::build::{add, input, softmax, ty};
+use tfg_testkit::build::{add, elementwise, input, softmax, ty};
 use tfg_testkit::feeds::feeds;
 use tfg_testkit::kernel_ir;
 use tfg_testkit::{close, Tol};
@@ -405,33 +405,16 @@ fn softmax_rows() {
     }
 }
 
-/// The W1 expression: `tanh(0.5*x + 0.1) * sigmoid(x) + x*x`.
-pub fn w1(n: u64) -> Graph {
-    let mut g = Graph::new("w1");
-    let x = input(&mut g, "x", DType::F32, &[n]);
-    let half = add(&mut g, Op::Const(Tensor::scalar_f32(0.5)), &[]);
-    let tenth = add(&mut g, Op::Const(Tensor::scalar_f32(0.1)), &[]);
-    let a = add(&mut g, Op::Binary(BinaryOp::Mul), &[half, x]);
-    let a = add(&mut g, Op::Binary(BinaryOp::Add), &[a, tenth]);
-    let t = add(&mut g, Op::Unary(UnaryOp::Tanh), &[a]);
-    let s = add(&mut g, Op::Unary(UnaryOp::Sigmoid), &[x]);
-    let ts = add(&mut g, Op::Binary(BinaryOp::Mul), &[t, s]);
-    let xx = add(&mut g, Op::Binary(BinaryOp::Mul), &[x, x]);
-    let y = add(&mut g, Op::Binary(BinaryOp::Add), &[ts, xx]);
-    g.outputs.push(("y".into(), y));
-    g
-}
-
 #[test]
 fn w1_expression_at_every_size_class() {
     for n in [1, 3, 4, 5, 1000, 100_003] {
-        check(&w1(n));
+        check(&elementwise(&[n]));
     }
 }
 
 #[test]
 fn feeds_are_checked() {
-    let p = kernel_ir(&w1(4)).expect("lowers");
+    let p = kernel_ir(&elementwise(&[4])).expect("lowers");
     let mut c = tfg_cpu::compile(&p).expect("compiles");
     let wrong_shape = Tensor::full(DType::F32, vec![5], 1.0);
     let e = c

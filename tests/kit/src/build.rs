@@ -64,3 +64,21 @@ pub fn log_softmax(g: &mut Graph, x: ValueId, axis: usize) -> ValueId {
     tfg_frontend::expand::log_softmax(g, x, axis)
         .unwrap_or_else(|e| panic!("test graph is ill-typed: {e}"))
 }
+
+/// The W1 workload, as `examples/elementwise.tfg` writes it:
+/// `y = tanh(0.5·x + 0.1)·sigmoid(x) + x·x` over an f32 input of `dims`.
+pub fn elementwise(dims: &[u64]) -> Graph {
+    let mut g = Graph::new("elementwise");
+    let x = input(&mut g, "x", DType::F32, dims);
+    let half = scalar(&mut g, 0.5);
+    let tenth = scalar(&mut g, 0.1);
+    let hx = bin(&mut g, BinaryOp::Mul, half, x);
+    let a = bin(&mut g, BinaryOp::Add, hx, tenth);
+    let t = un(&mut g, UnaryOp::Tanh, a);
+    let s = un(&mut g, UnaryOp::Sigmoid, x);
+    let ts = bin(&mut g, BinaryOp::Mul, t, s);
+    let xx = bin(&mut g, BinaryOp::Mul, x, x);
+    let y = bin(&mut g, BinaryOp::Add, ts, xx);
+    g.outputs.push(("y".into(), y));
+    g
+}

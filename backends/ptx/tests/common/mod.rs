@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use tfg_ir::kernel::Program;
 use tfg_ir::{BinaryOp, DType, Graph, Init, Op, ReduceOp, Shape, Tensor, UnaryOp, ValueId};
+pub use tfg_testkit::build::elementwise;
 use tfg_testkit::build::{add, input, ty};
 
 /// One test program, with its relative tolerance: 1e-5 elementwise, 1e-4
@@ -360,24 +361,6 @@ fn softmax(dims: &[u64], axis: usize) -> Graph {
     let mut g = Graph::new("softmax");
     let x = input(&mut g, "x", DType::F32, dims);
     let y = tfg_testkit::build::softmax(&mut g, x, axis);
-    g.outputs.push(("y".into(), y));
-    g
-}
-
-/// `y = tanh(0.5·x + 0.1)·sigmoid(x) + x·x`, as `examples/elementwise.tfg`.
-pub fn elementwise(dims: &[u64]) -> Graph {
-    let mut g = Graph::new("elementwise");
-    let x = input(&mut g, "x", DType::F32, dims);
-    let scalar = |g: &mut Graph, v: f32| add(g, Op::Const(Tensor::scalar_f32(v)), &[]);
-    let half = scalar(&mut g, 0.5);
-    let tenth = scalar(&mut g, 0.1);
-    let hx = add(&mut g, Op::Binary(BinaryOp::Mul), &[half, x]);
-    let a = add(&mut g, Op::Binary(BinaryOp::Add), &[hx, tenth]);
-    let t = add(&mut g, Op::Unary(UnaryOp::Tanh), &[a]);
-    let s = add(&mut g, Op::Unary(UnaryOp::Sigmoid), &[x]);
-    let ts = add(&mut g, Op::Binary(BinaryOp::Mul), &[t, s]);
-    let xx = add(&mut g, Op::Binary(BinaryOp::Mul), &[x, x]);
-    let y = add(&mut g, Op::Binary(BinaryOp::Add), &[ts, xx]);
     g.outputs.push(("y".into(), y));
     g
 }
