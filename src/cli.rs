@@ -271,7 +271,7 @@ pub struct DumpOptions {
 
 /// Parses `--backend`: the driver's backends by name, each with its summary
 /// in `--help`.
-pub fn backend() -> impl clap::builder::TypedValueParser<Value = Backend> {
+pub fn backend() -> impl TypedValueParser<Value = Backend> {
     let values = Backend::ALL.map(|b| PossibleValue::new(b.name()).help(b.summary()));
     PossibleValuesParser::new(values).try_map(|name| Backend::named(&name).ok_or("no such backend"))
 }
@@ -314,16 +314,16 @@ pub fn how_to_feed(name: &str) -> String {
 }
 
 /// The names of the pipeline's passes.
-fn pass_parser() -> clap::builder::PossibleValuesParser {
-    clap::builder::PossibleValuesParser::new(tfg_passes::pipeline().into_iter().map(|p| p.name))
+fn pass_parser() -> PossibleValuesParser {
+    PossibleValuesParser::new(tfg_passes::pipeline().into_iter().map(|p| p.name))
 }
 
 /// What `--dump-after` accepts: `all`, `frontend`, or a pass of the pipeline.
-fn stage_parser() -> clap::builder::PossibleValuesParser {
+fn stage_parser() -> PossibleValuesParser {
     let stages = ["all", tfg_driver::dumps::FRONTEND]
         .into_iter()
         .chain(tfg_passes::pipeline().into_iter().map(|p| p.name));
-    clap::builder::PossibleValuesParser::new(stages)
+    PossibleValuesParser::new(stages)
 }
 
 #[derive(Args, Debug)]

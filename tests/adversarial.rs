@@ -509,7 +509,7 @@ fn dash_is_stdout_for_text_outputs() {
     let dir = scratch("dash_is_stdout");
     let run = std::process::Command::new(env!("CARGO_BIN_EXE_tfg"))
         .args(["compile", "--emit", "clif", "-o", "-"])
-        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(HELLO))
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join(HELLO))
         .current_dir(&dir)
         .output()
         .expect("tfg runs");
@@ -517,7 +517,7 @@ fn dash_is_stdout_for_text_outputs() {
     assert!(String::from_utf8_lossy(&run.stdout).contains("function"));
     let run = std::process::Command::new(env!("CARGO_BIN_EXE_tfg"))
         .args(["opt", "--passes", "dce", "-o", "-"])
-        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(HELLO))
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join(HELLO))
         .current_dir(&dir)
         .output()
         .expect("tfg runs");

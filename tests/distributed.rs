@@ -1,4 +1,4 @@
-//! Data-parallel training under a real `mpirun` (SPEC §7, docs/distributed.md):
+//! Data-parallel training under a real `mpirun` (docs/distributed.md):
 //! N ranks with the same seed and batch end where one process ends, rank 0
 //! alone reports, a batch the ranks cannot share is refused before
 //! training, and a rank that dies takes the others down with a message

@@ -41,7 +41,7 @@ fn hello_json_is_the_spec_object_and_ends_at_the_spec_value() {
         run.stdout.starts_with("{\"steps\": 100, \"final_loss\": ")
             && run.stdout.contains(", \"outputs\": {\"y\": ")
             && run.stdout.contains("}, \"params\": {\"w\": "),
-        "keys in SPEC order: {}",
+        "keys in the documented order (docs/training.md): {}",
         run.stdout
     );
 

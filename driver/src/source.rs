@@ -155,7 +155,7 @@ impl Source {
     /// Makes the `.npy` paths of `g`'s file defaults absolute (they are
     /// relative to this file's directory), so that they still name the same
     /// files in a dump of `g` written anywhere.
-    fn anchor_files(&self, g: &mut tfg_ir::Graph) {
+    fn anchor_files(&self, g: &mut Graph) {
         for node in &mut g.nodes {
             if let Op::Input {
                 default: Some(InputDefault::File(path)),
@@ -378,13 +378,13 @@ impl Source {
 
 /// Gives inputs and outputs of `g` their names from `renames` (identifier,
 /// name).
-fn rename(g: &mut tfg_ir::Graph, renames: &[(String, String)]) {
+fn rename(g: &mut Graph, renames: &[(String, String)]) {
     if renames.is_empty() {
         return;
     }
     let to = |n: &str| renames.iter().find(|(i, _)| i == n).map(|(_, o)| o.clone());
     for node in &mut g.nodes {
-        if let tfg_ir::Op::Input { name, .. } = &mut node.op {
+        if let Op::Input { name, .. } = &mut node.op {
             if let Some(o) = to(name) {
                 *name = o.clone();
                 node.name = Some(o);

@@ -295,7 +295,7 @@ fn matmul_reads_transposed_operands_through_the_flags() {
 }
 
 /// The GEMM statements of `p`'s kernels, in order.
-fn gemms(p: &tfg_ir::kernel::Program) -> Vec<tfg_ir::kernel::Gemm> {
+fn gemms(p: &Program) -> Vec<kernel::Gemm> {
     let mut gemms = Vec::new();
     for k in &p.kernels {
         Stmt::walk(&k.body, &mut |s| {
@@ -642,7 +642,7 @@ fn elementwise_example_is_one_kernel_reading_x_once() {
     let [k] = &p.kernels[..] else {
         panic!("expected one kernel:\n{}", kernel::print(&p))
     };
-    let role = |b: &tfg_ir::kernel::BufId| p.buffers[b.index()].role.clone();
+    let role = |b: &kernel::BufId| p.buffers[b.index()].role.clone();
     assert_eq!(
         k.reads.iter().map(role).collect::<Vec<_>>(),
         [Role::Input(0)]

@@ -1037,8 +1037,8 @@ pub(crate) fn clif_type(d: DType, lanes: u8) -> Type {
     use cranelift_codegen::ir::types;
     match (d, lanes) {
         (DType::F32, 4) => types::F32X4,
-        (DType::F64, 2) => types::F64X2,
-        (DType::I32, 4) | (DType::Bool, 4) => types::I32X4,
+        (DType::F64, 2) => F64X2,
+        (DType::I32, 4) | (DType::Bool, 4) => I32X4,
         (DType::I64, 2) | (DType::Bool, 2) => types::I64X2,
         (DType::F32, _) => types::F32,
         (DType::F64, _) => F64,

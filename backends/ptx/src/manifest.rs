@@ -293,7 +293,7 @@ mod tests {
 }",
         )
         .expect("parses");
-        let launches = crate::schedule::schedule(&p).expect("schedules");
+        let launches = schedule::schedule(&p).expect("schedules");
         Manifest::new(&p, &launches, "sm_80")
     }
 
