@@ -47,7 +47,7 @@ pub fn compile(args: &CompileArgs) -> Result<(), Failure> {
             )));
         }
         let g = tfg_ir::specialize(g, &dims).map_err(|e| failed(e.to_string()))?;
-        backend::check_memory(&g)?;
+        tfg_driver::memory::check_memory(&g)?;
         Ok(g)
     };
     let forward = specialise(forward)?;

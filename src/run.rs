@@ -1,5 +1,6 @@
 //! `tfg run FILE`: compile a graph, feed it, run it once, print its outputs;
-//! or run a compiled PTX module the same way.
+//! or run a compiled PTX module, or an exported model's `serving_default`
+//! signature, the same way.
 
 use crate::cli::{how_to_feed, RunArgs};
 use crate::failure::Failure;
@@ -12,12 +13,14 @@ use tfg_driver::feed::{self, Bound};
 use tfg_driver::{checkpoint, file_defaults, ptx_module, Backend, Session, Source};
 use tfg_formats::whole_file::{self, Staged};
 use tfg_formats::{arrayprint, json, npy};
+use tfg_frontend::serve::DEFAULT_SIGNATURE;
 use tfg_interp::Outputs;
 use tfg_ir::Tensor;
+use tfg_serve::model::Model;
 
 pub fn run(args: &RunArgs) -> Result<(), Failure> {
     if tfg_serve::model::is_model(&args.file) {
-        return crate::export::run_model(args);
+        return run_model(args);
     }
     if ptx_module::is_module(&args.file) {
         return run_module(args);
@@ -196,4 +199,30 @@ fn run_module(args: &RunArgs) -> Result<(), Failure> {
     }
     let outputs: Vec<(&str, &Tensor)> = loaded.output_names().zip(&result.outputs).collect();
     report(args, &outputs, timing.as_ref())
+}
+
+/// `tfg run DIR`: runs the exported model's `serving_default` signature
+/// (or its only one) on the feeds, and prints as `tfg run` does.
+fn run_model(args: &RunArgs) -> Result<(), Failure> {
+    backend::check_available(args.backend)?;
+    let m = Model::load(&args.file)?;
+    let sig = match (m.signature(DEFAULT_SIGNATURE), m.signatures.as_slice()) {
+        (Some(s), _) => s,
+        (None, [only]) => only,
+        (None, _) => {
+            return Err(Failure::new(format!(
+                "`{}` has no `{DEFAULT_SIGNATURE}` signature",
+                args.file.display()
+            )))
+        }
+    };
+    let graph = m.signature_graph(sig)?;
+    let bound = feed::bind(&graph, &args.feeds, &m.source, &how_to_feed)?;
+    let mut session = m.params;
+    if let Some(ckpt) = &args.restore {
+        checkpoint::restore(ckpt, &m.graph, &mut session, &m.source)?;
+    }
+    let (exe, result) =
+        backend::run_once(&bound, &session, args.backend, None, &args.dump.dumps())?;
+    report(args, &exe.named_outputs(&result.outputs), None)
 }

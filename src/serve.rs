@@ -2,77 +2,12 @@
 //! The server is the `tfg_serve` library; this module parses its flags,
 //! prints its `listening:` line and its lifecycle messages on stderr.
 
-use crate::cli::{backend, GraphArg};
+use crate::cli::ServeArgs;
 use crate::failure::Failure;
-use clap::Args;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use tfg_driver::{Backend, Source};
+use tfg_driver::Source;
 use tfg_serve::{Batching, Listening, Options};
-
-#[derive(Args, Debug)]
-pub struct ServeArgs {
-    /// A .tfg file to serve as one model named after its graph (version 1), instead of --model.
-    #[arg(required_unless_present = "models", conflicts_with = "models")]
-    pub file: Option<PathBuf>,
-    #[command(flatten)]
-    pub graph: GraphArg,
-    /// With FILE: take the params from this safetensors checkpoint.
-    #[arg(long, value_name = "CKPT", requires = "file")]
-    pub restore: Option<PathBuf>,
-    /// With FILE: seed for random param initialisers.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    /// A model to serve: its name and base path, which holds versions as BASE/1, BASE/2, …
-    /// (the highest is served). Repeatable.
-    #[arg(long = "model", value_name = "NAME=BASE", value_parser = model_arg)]
-    pub models: Vec<(String, PathBuf)>,
-    /// The address to listen on.
-    #[arg(long, default_value = "127.0.0.1")]
-    pub host: String,
-    /// The REST port (0: the system picks one).
-    #[arg(long, default_value_t = 8501)]
-    pub rest_port: u16,
-    /// The gRPC port (0: the system picks one).
-    #[arg(long, default_value_t = 8500)]
-    pub grpc_port: u16,
-    /// Where models run.
-    #[arg(long, value_parser = backend(), default_value = "cpu")]
-    pub backend: Backend,
-    /// The most rows run together in one batch.
-    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..))]
-    pub max_batch: u64,
-    /// How long a batch waits for more requests after its first, in microseconds.
-    #[arg(long, default_value_t = 0)]
-    pub batch_timeout_us: u64,
-    /// The most rows waiting per signature; more are refused with 503.
-    #[arg(long, default_value_t = 1024)]
-    pub max_queue: u64,
-    /// The largest request body, in MiB; larger ones are refused with 413.
-    #[arg(long, default_value_t = 64.0)]
-    pub max_body_mb: f64,
-    /// How often each base path is re-read for new versions, in seconds (0: never).
-    #[arg(long, default_value_t = 2.0)]
-    pub poll_s: f64,
-}
-
-fn model_arg(s: &str) -> Result<(String, PathBuf), String> {
-    let (name, base) = s.split_once('=').ok_or("expected NAME=BASE")?;
-    let ok = !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
-    if !ok {
-        return Err(format!(
-            "`{name}` is not a model name (letters, digits, `_`, `-`, `.`)"
-        ));
-    }
-    if base.is_empty() {
-        return Err("the base path is empty".into());
-    }
-    Ok((name.to_string(), PathBuf::from(base)))
-}
 
 pub fn serve(args: &ServeArgs) -> Result<(), Failure> {
     tfg_driver::backend::check_available(args.backend)?;

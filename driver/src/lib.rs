@@ -24,6 +24,7 @@ pub mod dumps;
 mod error;
 pub mod feed;
 pub mod file_defaults;
+pub mod memory;
 pub mod ptx_module;
 pub mod session;
 pub mod source;

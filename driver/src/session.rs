@@ -22,7 +22,7 @@ impl Session {
     /// must be concrete; other values of `g` may have symbolic dims).
     /// The source's own param values (an imported model's) come first.
     pub fn init_missing(&mut self, g: &Graph, seed: u64, src: &Source) -> Result<(), Error> {
-        crate::backend::check_memory(g)?;
+        crate::memory::check_memory(g)?;
         for (name, value) in &src.params {
             if !self.params.contains_key(name) {
                 self.params.insert(name.clone(), value.clone());

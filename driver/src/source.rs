@@ -1,6 +1,6 @@
 //! The `.tfg` file a command works on, and errors that point into it.
 
-use crate::feed::{self, Feed};
+use crate::feed::value::{self, Feed, Refused};
 use crate::Error;
 use std::path::Path;
 use tfg_frontend::diag::Diagnostic;
@@ -48,7 +48,7 @@ impl Source {
     /// computes a shape, axes or bounds from a graph input (which tfg must
     /// know ahead of time) is imported with that input's fed value as a
     /// constant, and so compiled for it; [`Source::fixed`] lists such inputs,
-    /// whose feeds [`feed::bind`] then passes over.
+    /// whose feeds [`crate::feed::bind`] then passes over.
     pub fn load_fed(path: &Path, feeds: &[Feed]) -> Result<Source, Error> {
         let name = path.display().to_string();
         let bytes =
@@ -78,9 +78,9 @@ impl Source {
                     let Some(f) = feed_of(&input) else {
                         continue;
                     };
-                    let value = feed::value(f, &input.ty).map_err(|e| match e {
-                        feed::Refused::Declared(m) => Error::new(format!("{name}: {m}")),
-                        feed::Refused::Other(e) => e,
+                    let value = value::value(f, &input.ty).map_err(|e| match e {
+                        Refused::Declared(m) => Error::new(format!("{name}: {m}")),
+                        Refused::Other(e) => e,
                     })?;
                     known.insert(input.name, value);
                     fixed.push(f.name.clone());

@@ -25,18 +25,11 @@
 //! [`crate::index`]) are built from the same pieces and `slice`.
 
 use crate::ast::{Expr, ExprKind, Span};
-use crate::builtin::Composite;
 use crate::diag::Diagnostic;
 use crate::literal::Scalar;
-use crate::lower::{GraphLowerer, Lowered, Val};
+use crate::lower::{At, GraphLowerer, Lowered, Val};
+use crate::signature::Composite;
 use tfg_ir::{BinaryOp, DType, Data, Dim, Op, ReduceOp, Shape, Tensor, UnaryOp, ValueId};
-
-/// Where the ops of one call go: its span and the name diagnostics show.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct At {
-    pub span: Span,
-    pub name: &'static str,
-}
 
 impl GraphLowerer<'_, '_> {
     /// Lowers a call of composite builtin `c`, its arguments bound in

@@ -15,9 +15,10 @@
 
 use crate::ast::{ExprKind, File, Ident, Item, Span, Stmt, StmtKind};
 use crate::diag::{line_col, Diagnostic};
-use crate::lower::{Bound, FileScope, GraphLowerer, GraphNames, Val};
+use crate::lower::{Bound, FileScope, GraphLowerer, Val};
 use crate::parse::{self, Entry};
 use crate::train::lower_train;
+use crate::train::GraphNames;
 use crate::InputPath;
 use std::collections::HashMap;
 use tfg_ir::{Graph, TrainSpec, ValueId};

@@ -9,8 +9,8 @@
 //! at compile time.
 
 use crate::ast::{Expr, IndexItem, Span};
-use crate::composite::At;
 use crate::diag::Diagnostic;
+use crate::lower::At;
 use crate::lower::{GraphLowerer, Lowered, Val};
 use tfg_ir::{Dim, Op, Shape};
 

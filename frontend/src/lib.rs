@@ -29,6 +29,7 @@ pub mod literal;
 pub mod lower;
 pub mod parse;
 pub mod serve;
+pub mod signature;
 pub mod train;
 mod window;
 

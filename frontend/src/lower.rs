@@ -16,16 +16,23 @@
 //! later uses of it stay quiet instead of cascading.
 
 use crate::ast::*;
-use crate::builtin::{self, bind_args, ArgKind, Param};
 use crate::diag::{did_you_mean, place, Diagnostic, Lines};
 use crate::literal::{Literal, Scalar};
-use crate::train;
+use crate::signature::{self, bind_args, ArgKind, Param};
+use crate::train::{self, GraphNames};
 use crate::{InputPath, Module};
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 use tfg_ir::{
     BinaryOp, DType, Dim, Graph, Init, InputDefault, Loc, Op, Shape, Tensor, Type, UnaryOp, ValueId,
 };
+
+/// Where the ops of one call go: its span and the name diagnostics show.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct At {
+    pub span: Span,
+    pub name: &'static str,
+}
 
 /// An error that has already been recorded as a diagnostic.
 #[derive(Debug)]
@@ -85,10 +92,6 @@ pub(crate) struct Bound {
     pub(crate) val: Option<Val>,
     pub(crate) span: Span,
 }
-
-/// The names a lowered graph binds and their types (`None`: poisoned), for
-/// checking the `train` items that refer to it.
-pub(crate) type GraphNames = HashMap<String, Option<Type>>;
 
 /// How deeply lowering may recurse through expressions and inlined fns
 /// together; parsing bounds a single expression, this bounds their nesting
@@ -183,7 +186,7 @@ impl<'f> FileScope<'f> {
             match item {
                 Item::Fn(f) => {
                     let name = f.name.name.as_str();
-                    if builtin::find(name).is_some() {
+                    if signature::find(name).is_some() {
                         diags.push(
                             Diagnostic::error(format!(
                                 "`{name}` is a builtin function; a fn cannot take its name"
@@ -340,7 +343,7 @@ impl<'f> FnChecker<'_, 'f, '_> {
                     .for_each(|a| self.expr(a));
                 return;
             }
-            None => match builtin::find(&func.name) {
+            None => match signature::find(&func.name) {
                 Some(b) => b.params,
                 None => {
                     self.diags.push(unknown_function(func, self.module));
@@ -381,7 +384,7 @@ impl FileScope<'_> {
         self.fns
             .keys()
             .copied()
-            .chain(builtin::NAMES.iter().copied())
+            .chain(signature::NAMES.iter().copied())
     }
 }
 
@@ -841,7 +844,7 @@ impl<'m, 'f> GraphLowerer<'m, 'f> {
             ExprKind::Name(n) if n == "ones" => Ok(Init::Ones),
             ExprKind::Name(n) if n == "glorot" => float_only(self, "glorot").map(|_| Init::Glorot),
             ExprKind::Call { func, args, kwargs } if is_init(&func.name) => {
-                let sig = builtin::init_signature(&func.name);
+                let sig = signature::init_signature(&func.name);
                 let bound =
                     bind_args(&func.name, sig, args, kwargs, e.span).map_err(|d| self.error(d))?;
                 let of_dtype = func.name == "full";
@@ -943,7 +946,7 @@ impl<'m, 'f> GraphLowerer<'m, 'f> {
                 d = d.note(help);
             }
         }
-        if self.m.fns.contains_key(name) || builtin::find(name).is_some() {
+        if self.m.fns.contains_key(name) || signature::find(name).is_some() {
             d = d.note(format!(
                 "help: `{name}` is a function; call it as `{name}(…)`"
             ));
@@ -1047,7 +1050,7 @@ impl<'m, 'f> GraphLowerer<'m, 'f> {
         let b_op = match op {
             BinOp::MatMul => return self.add(Op::MatMul, &[a, b], span, op.symbol()),
             BinOp::Mod => {
-                let at = crate::composite::At { span, name: "%" };
+                let at = At { span, name: "%" };
                 return self.floor_mod(at, a, b);
             }
             BinOp::Pow => BinaryOp::Pow,
@@ -1171,7 +1174,7 @@ impl<'m, 'f> GraphLowerer<'m, 'f> {
                 None => Err(Reported),
             };
         }
-        match builtin::find(&func.name) {
+        match signature::find(&func.name) {
             Some(b) => self.builtin(b, e, args, kwargs),
             None => Err(self.error(unknown_function(func, self.m))),
         }

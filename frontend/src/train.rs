@@ -4,14 +4,17 @@
 //! defaults filled in.
 
 use crate::ast::{Expr, ExprKind, Ident, TrainItem, TrainStmtKind};
-use crate::builtin::{bind_args, Param};
 use crate::diag::{did_you_mean, line_col, Diagnostic};
 use crate::literal::{Literal, Scalar};
-use crate::lower::GraphNames;
+use crate::signature::{bind_args, Param};
 use std::collections::HashMap;
-use tfg_ir::{Decay, Loc, Optimizer, TrainSpec};
+use tfg_ir::{Decay, Loc, Optimizer, TrainSpec, Type};
 
 /// An optimizer's parameters with TensorFlow's defaults (`None`: required).
+/// The names a lowered graph binds and their types (`None`: poisoned), for
+/// checking the `train` items that refer to it.
+pub(crate) type GraphNames = HashMap<String, Option<Type>>;
+
 type Hyperparameters = &'static [(&'static str, Option<f64>)];
 
 const OPTIMIZERS: [(&str, Hyperparameters); 5] = [

@@ -10,10 +10,10 @@
 //! ops: the slices' gradients scatter back into the padded input.
 
 use crate::ast::{Expr, ExprKind};
-use crate::builtin::Composite;
-use crate::composite::At;
 use crate::diag::Diagnostic;
+use crate::lower::At;
 use crate::lower::{GraphLowerer, Lowered, Val};
+use crate::signature::Composite;
 use tfg_ir::{BinaryOp, DType, Data, Dim, Op, Shape, Tensor, ValueId};
 
 /// How the input is padded before the windows slide.

@@ -96,7 +96,7 @@ fn words(repl: &Repl) -> Vec<String> {
     let mut words: Vec<String> = inc
         .names()
         .chain(inc.fn_names())
-        .chain(tfg_frontend::builtin::NAMES)
+        .chain(tfg_frontend::signature::NAMES)
         .chain(["input", "param", "output", "train"])
         .map(str::to_string)
         .collect();
