@@ -15,7 +15,7 @@ use tfg_passes::fuse::fuse;
 use tfg_passes::lower::lower;
 use tfg_testkit::build::{add, input, scalar, softmax, ty};
 use tfg_testkit::feeds::feeds;
-use tfg_testkit::{close, Tol};
+use tfg_testkit::{close_results, Tol};
 
 /// Fuses and lowers `g`, runs it both ways on random feeds (special values
 /// among them), compares.
@@ -35,14 +35,6 @@ fn agree(g: &Graph, seed: u64) -> Result<Program, String> {
         tfg_interp::run(g, &inputs, &params).map_err(|e| format!("graph interpreter: {e}"))?;
     let got = run_program(&p, &inputs, &params)
         .map_err(|e| format!("kernel interpreter: {e}\n{}", kernel::print(&p)))?;
-    let pairs = want
-        .outputs
-        .iter()
-        .zip(&got.outputs)
-        .chain(want.updates.iter().zip(&got.updates));
-    if want.outputs.len() != got.outputs.len() || want.updates.len() != got.updates.len() {
-        return Err("different numbers of results".into());
-    }
     // Lowering keeps each element's arithmetic, so results are the same
     // bits; but the Kernel IR sums f32 in f64 (and a GEMM adds its products
     // in its own order) where the graph interpreter sums pairwise in f32
@@ -61,15 +53,12 @@ fn agree(g: &Graph, seed: u64) -> Result<Program, String> {
     } else {
         Tol::EXACT
     };
-    for (i, (w, o)) in pairs.enumerate() {
-        close(w, o, tol).map_err(|e| {
-            format!(
-                "result {i}: {e}\n{}\n{}",
-                tfg_ir::text::print(g),
-                kernel::print(&p)
-            )
-        })?;
-    }
+    let results = close_results(
+        (&want.outputs, &want.updates),
+        (&got.outputs, &got.updates),
+        tol,
+    );
+    results.map_err(|e| format!("{e}\n{}\n{}", tfg_ir::text::print(g), kernel::print(&p)))?;
     Ok(p)
 }
 

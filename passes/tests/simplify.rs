@@ -12,7 +12,7 @@ use tfg_ir::{
 use tfg_passes::simplify::{simplify, Limits, Report, Stop};
 use tfg_testkit::build::{add, bin, constant, input, scalar, ty, un};
 use tfg_testkit::feeds::feeds;
-use tfg_testkit::{close, Tol};
+use tfg_testkit::{close_results, Tol};
 
 fn f32s(g: &mut Graph, shape: &[usize], values: &[f32]) -> ValueId {
     constant(
@@ -73,20 +73,18 @@ fn assert_same_results(before: &Graph, after: &Graph, report: &Report) {
                 .unwrap_or_else(|e| panic!("interpreter failed: {e}"))
         };
         let (want, got) = (run(before), run(after));
-        let pairs = want
-            .outputs
-            .iter()
-            .zip(&got.outputs)
-            .chain(want.updates.iter().zip(&got.updates));
-        for (i, (w, g)) in pairs.enumerate() {
-            close(w, g, tol).unwrap_or_else(|e| {
-                panic!(
-                    "result {i} (seed {seed}): {e}\n{}\nsimplified to\n{}",
-                    tfg_ir::text::print(before),
-                    tfg_ir::text::print(after)
-                )
-            });
-        }
+        let results = close_results(
+            (&want.outputs, &want.updates),
+            (&got.outputs, &got.updates),
+            tol,
+        );
+        results.unwrap_or_else(|e| {
+            panic!(
+                "seed {seed}: {e}\n{}\nsimplified to\n{}",
+                tfg_ir::text::print(before),
+                tfg_ir::text::print(after)
+            )
+        });
     }
 }
 

@@ -15,7 +15,7 @@ use tfg_ir::{BinaryOp, DType, Graph, Op, ReduceOp, Shape, Tensor, UnaryOp};
 use tfg_testkit::build::{add, elementwise, input, softmax, ty};
 use tfg_testkit::feeds::feeds;
 use tfg_testkit::kernel_ir;
-use tfg_testkit::{close, Tol};
+use tfg_testkit::{close_results, Tol};
 
 /// The option sets every program is compiled with.
 fn variants() -> [Options; 4] {
@@ -57,19 +57,12 @@ fn agree_program(
             let got = c
                 .run(inputs, params)
                 .map_err(|e| format!("{opts:?}: run: {e}"))?;
-            if want.outputs.len() != got.outputs.len() || want.updates.len() != got.updates.len() {
-                return Err("different numbers of results".into());
-            }
-            let pairs = want
-                .outputs
-                .iter()
-                .zip(&got.outputs)
-                .chain(want.updates.iter().zip(&got.updates));
-            for (i, (w, o)) in pairs.enumerate() {
-                close(w, o, tol).map_err(|e| {
-                    format!("{opts:?}, run {run}, result {i}: {e}\n{}", kernel::print(p))
-                })?;
-            }
+            let results = close_results(
+                (&want.outputs, &want.updates),
+                (&got.outputs, &got.updates),
+                tol,
+            );
+            results.map_err(|e| format!("{opts:?}, run {run}, {e}\n{}", kernel::print(p)))?;
         }
     }
     Ok(())

@@ -94,12 +94,11 @@ fn check(dev: &Device, sm: &str) -> Result<(), String> {
         });
         let verdict = match got {
             Err(e) => Err(e),
-            Ok(got) => want
-                .outputs
-                .iter()
-                .zip(&got.outputs)
-                .chain(want.updates.iter().zip(&got.updates))
-                .try_for_each(|(w, g)| tfg_testkit::close(w, g, c.tol)),
+            Ok(got) => tfg_testkit::close_results(
+                (&want.outputs, &want.updates),
+                (&got.outputs, &got.updates),
+                c.tol,
+            ),
         };
         if let Err(e) = verdict {
             failed += 1;

@@ -9,7 +9,7 @@ use common::{all_cases, emulator, feeds, lower, Case};
 use proptest::prelude::*;
 use tfg_interp::kernel::run_program;
 use tfg_ir::{DType, Data, Graph, Op, Shape, Tensor, Type, UnaryOp};
-use tfg_testkit::close;
+use tfg_testkit::close_results;
 use tfg_testkit::feeds::Rng;
 
 #[test]
@@ -35,17 +35,7 @@ fn case_agrees(c: &Case, seed: u64) -> Result<(), String> {
     let want =
         run_program(&c.program, &inputs, &params).map_err(|e| format!("interpreter: {e}"))?;
     let got = emulator::run(&c.program, &inputs, &params)?;
-    if want.outputs.len() != got.0.len() || want.updates.len() != got.1.len() {
-        return Err("different numbers of results".into());
-    }
-    let pairs = want
-        .outputs
-        .iter()
-        .zip(&got.0)
-        .chain(want.updates.iter().zip(&got.1));
-    for (i, (w, o)) in pairs.enumerate() {
-        close(w, o, c.tol).map_err(|e| format!("result {i}: {e}"))?;
-    }
+    close_results((&want.outputs, &want.updates), (&got.0, &got.1), c.tol)?;
     Ok(())
 }
 

@@ -8,7 +8,7 @@ use common::{all_cases, feeds, is_no_gpu, skip};
 use std::collections::BTreeMap;
 use tfg_interp::kernel::run_program;
 use tfg_ptx::cuda::{self, Device};
-use tfg_testkit::close;
+use tfg_testkit::close_results;
 
 /// The GPU, or `None` after saying why the test is skipped. Only a machine
 /// without a GPU skips: any other CUDA error (a broken driver) fails, and
@@ -60,15 +60,9 @@ fn every_program_matches_the_interpreter() {
         };
         match run() {
             Ok(got) => {
-                let pairs = want
-                    .outputs
-                    .iter()
-                    .zip(&got.outputs)
-                    .chain(want.updates.iter().zip(&got.updates));
-                for (i, (w, g)) in pairs.enumerate() {
-                    if let Err(e) = close(w, g, c.tol) {
-                        failures.push(format!("{} result {i}: {e}", c.name));
-                    }
+                let want = (&want.outputs[..], &want.updates[..]);
+                if let Err(e) = close_results(want, (&got.outputs, &got.updates), c.tol) {
+                    failures.push(format!("{}: {e}", c.name));
                 }
             }
             Err(e) => failures.push(format!("{}: {e}", c.name)),

@@ -80,6 +80,26 @@ pub fn close(want: &Tensor, got: &Tensor, tol: impl Into<Tol>) -> Result<(), Str
     }
 }
 
+/// [`close`] for every result of a run, as `(outputs, updates)`: the same
+/// number of each, and each matching its reference. Gives the first
+/// mismatch, as `output 1: …` or `update 0: …`.
+pub fn close_results(
+    want: (&[Tensor], &[Tensor]),
+    got: (&[Tensor], &[Tensor]),
+    tol: impl Into<Tol>,
+) -> Result<(), String> {
+    let tol = tol.into();
+    for (what, want, got) in [("output", want.0, got.0), ("update", want.1, got.1)] {
+        if want.len() != got.len() {
+            return Err(format!("{} {what}s, want {}", got.len(), want.len()));
+        }
+        for (i, (w, g)) in want.iter().zip(got).enumerate() {
+            close(w, g, tol).map_err(|e| format!("{what} {i}: {e}"))?;
+        }
+    }
+    Ok(())
+}
+
 /// Whether two floats of a tensor whose reference values are `want` match
 /// under `tol` (bits aside); `tiny` is the dtype's smallest normal number.
 fn floats(want: &[f64], tol: Tol, tiny: f64) -> impl Fn(f64, f64) -> bool {
@@ -172,5 +192,16 @@ mod tests {
         // Subnormals may flush to zero under a tolerance, not exactly.
         assert!(close(&f32s(&[1e-40]), &f32s(&[0.0]), 1e-6).is_ok());
         assert!(close(&f32s(&[1e-40]), &f32s(&[0.0]), Tol::EXACT).is_err());
+    }
+
+    #[test]
+    fn every_result_is_compared_and_the_first_mismatch_named() {
+        let (one, two) = ([f32s(&[1.0])], [f32s(&[2.0])]);
+        assert!(close_results((&one, &one), (&one, &one), Tol::EXACT).is_ok());
+        let e = close_results((&one, &one), (&one, &two), Tol::EXACT);
+        assert!(e.is_err_and(|e| e.starts_with("update 0: ")));
+        let both = [f32s(&[1.0]), f32s(&[2.0])];
+        let e = close_results((&one, &[]), (&both, &[]), Tol::EXACT);
+        assert_eq!(e, Err("2 outputs, want 1".to_string()));
     }
 }

@@ -12,7 +12,7 @@ pub mod build;
 pub mod compare;
 pub mod feeds;
 
-pub use compare::{close, Tol};
+pub use compare::{close, close_results, Tol};
 
 use std::path::{Path, PathBuf};
 
