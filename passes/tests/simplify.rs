@@ -330,6 +330,53 @@ fn inverse_transposes_cancel() {
 }
 
 #[test]
+fn transposes_move_past_elementwise_ops_and_cancel() {
+    // An ONNX model's layers between NHWC convolutions: to NCHW, a
+    // per-channel affine map with a param of shape [C, 1, 1], relu, a
+    // residual add of two values in NCHW, back to NHWC.
+    let mut g = Graph::new("g");
+    let a = input(&mut g, "a", DType::F32, &[1, 4, 5, 3]);
+    let b = input(&mut g, "b", DType::F32, &[1, 4, 5, 3]);
+    let scale = g.add_param(
+        "scale",
+        ty(DType::F32, &[3, 1, 1]),
+        Init::Uniform { lo: -1.0, hi: 1.0 },
+    );
+    let half = scalar(&mut g, 0.5);
+    let (ta, tb) = (
+        transpose(&mut g, &[0, 3, 1, 2], a),
+        transpose(&mut g, &[0, 3, 1, 2], b),
+    );
+    let scaled = bin(&mut g, BinaryOp::Mul, ta, scale);
+    let halved = bin(&mut g, BinaryOp::Mul, half, scaled);
+    let r = un(&mut g, UnaryOp::Relu, halved);
+    let sum = bin(&mut g, BinaryOp::Add, r, tb);
+    let y = transpose(&mut g, &[0, 2, 3, 1], sum);
+    let (s, report) = simplified(&output(g, y));
+    for rule in [
+        "mul-transpose-broadcast",
+        "scalar-mul-transpose",
+        "relu-transpose",
+        "add-transposes",
+    ] {
+        assert!(fired(&report, rule) >= 1, "{rule}: {report}");
+    }
+    // What is left transposed is the param, [3, 1, 1] → [1, 1, 1, 3].
+    let transposed: Vec<&Type> = s
+        .nodes
+        .iter()
+        .filter(|n| matches!(n.op, Op::Transpose { .. }))
+        .map(|n| &n.ty)
+        .collect();
+    assert_eq!(
+        transposed,
+        [&ty(DType::F32, &[1, 1, 1, 3])],
+        "{}",
+        tfg_ir::text::print(&s)
+    );
+}
+
+#[test]
 fn reshape_chains_become_one_reshape() {
     let mut g = Graph::new("g");
     let x = input(&mut g, "x", DType::F32, &[2, 3, 4]);

@@ -24,7 +24,7 @@ use super::cost::numel;
 use super::lang::{join, Attr, NodeKind, TensorLang};
 use egg::{Applier, ENodeOrVar, Id, Pattern, PatternAst, Rewrite, Subst, Symbol, Var};
 use std::collections::BTreeSet;
-use tfg_ir::{infer, BinaryOp, Dim, ReduceOp, Shape, Tensor, Type};
+use tfg_ir::{infer, BinaryOp, Dim, ReduceOp, Shape, Tensor, Type, UnaryOp};
 
 pub type Rule = Rewrite<TensorLang, TensorAnalysis>;
 
@@ -340,6 +340,28 @@ fn shape_leaf(dims: Vec<Dim>) -> TensorLang {
     TensorLang::Attr(Attr::Shape(dims))
 }
 
+/// `op(transpose(a, p), c)` where `c` (not a scalar) is smaller than the
+/// result and broadcasts to it: the leaves that move the transpose past the op, `c`
+/// given the result's rank (`?s`) and put in `a`'s order (`?q`, the
+/// inverse of `p`).
+fn transpose_past_broadcast(m: &Match) -> Leaves {
+    let (root, c) = (m.root()?, m.tensor("?c")?);
+    let p = m.perm("?p")?;
+    let rank = root.ty.shape.rank();
+    let pad = rank.checked_sub(c.ty.shape.rank())?;
+    let smaller = numel(&c.ty.shape) < numel(&root.ty.shape);
+    when(p.len() == rank && c.ty.shape.rank() > 0 && smaller)?;
+    let mut q = vec![0; rank];
+    for (i, &j) in p.iter().enumerate() {
+        *q.get_mut(j)? = i;
+    }
+    let dims = std::iter::repeat_n(Dim::Known(1), pad).chain(c.ty.shape.0.iter().cloned());
+    Some(vec![
+        ("?s", shape_leaf(dims.collect())),
+        ("?q", perm_leaf(q)),
+    ])
+}
+
 /// `reduce(broadcast_to(x, s))` over axes where `x` has size 1: every
 /// reduced element is the same element of `x`. Gives the leaves for
 /// `(broadcast_to ?r (reshape ?k x))`, and `?n`, the count of reduced
@@ -608,6 +630,55 @@ fn catalog() -> Vec<Spec> {
             &lhs,
             "(broadcast_to ?r (reshape ?k ?x))",
             |m| reduce_of_broadcast(m, false),
+        ));
+    }
+    // Elementwise ops commute with a transpose. Moving the transpose below
+    // them lets it meet the next one, and a pair that composes to the
+    // identity cancels: an ONNX model's NCHW ops between its NHWC
+    // convolutions then run in NHWC, with no transposes between them.
+    for u in UnaryOp::ALL {
+        let name = NodeKind::Unary(u).name();
+        rules.push(rule(
+            &format!("{name}-transpose"),
+            &format!("({name} (transpose ?p ?x))"),
+            &format!("(transpose ?p ({name} ?x))"),
+            always,
+        ));
+    }
+    for b in BinaryOp::ALL {
+        let name = NodeKind::Binary(b).name();
+        rules.push(rule(
+            &format!("{name}-transposes"),
+            &format!("({name} (transpose ?p ?a) (transpose ?p ?b))"),
+            &format!("(transpose ?p ({name} ?a ?b))"),
+            always,
+        ));
+        // The other operand broadcasts: a scalar as it is, anything larger
+        // transposed back (a per-channel constant or param, computed once).
+        let scalar = |m: &Match| when(m.tensor("?c")?.ty.shape.rank() == 0);
+        rules.push(rule(
+            &format!("{name}-transpose-scalar"),
+            &format!("({name} (transpose ?p ?a) ?c)"),
+            &format!("(transpose ?p ({name} ?a ?c))"),
+            scalar,
+        ));
+        rules.push(rule(
+            &format!("scalar-{name}-transpose"),
+            &format!("({name} ?c (transpose ?p ?a))"),
+            &format!("(transpose ?p ({name} ?c ?a))"),
+            scalar,
+        ));
+        rules.push(rule(
+            &format!("{name}-transpose-broadcast"),
+            &format!("({name} (transpose ?p ?a) ?c)"),
+            &format!("(transpose ?p ({name} ?a (transpose ?q (reshape ?s ?c))))"),
+            transpose_past_broadcast,
+        ));
+        rules.push(rule(
+            &format!("broadcast-{name}-transpose"),
+            &format!("({name} ?c (transpose ?p ?a))"),
+            &format!("(transpose ?p ({name} (transpose ?q (reshape ?s ?c)) ?a))"),
+            transpose_past_broadcast,
         ));
     }
     // A reduction over no axes is the identity, but that a sum (and a mean)
