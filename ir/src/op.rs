@@ -441,3 +441,30 @@ impl Op {
         matches!(self, Op::Input { .. } | Op::Param { .. })
     }
 }
+
+/// The perm that undoes `transpose` by `perm`: `inverse[perm[i]] == i`.
+/// `None` if `perm` is not a permutation of `0..perm.len()`.
+pub fn inverse_perm(perm: &[usize]) -> Option<Vec<usize>> {
+    let mut inverse = vec![usize::MAX; perm.len()];
+    for (i, &p) in perm.iter().enumerate() {
+        let slot = inverse.get_mut(p)?;
+        if *slot != usize::MAX {
+            return None;
+        }
+        *slot = i;
+    }
+    Some(inverse)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::inverse_perm;
+
+    #[test]
+    fn inverse_perm_undoes_a_perm_and_refuses_what_is_not_one() {
+        assert_eq!(inverse_perm(&[0, 3, 1, 2]), Some(vec![0, 2, 3, 1]));
+        assert_eq!(inverse_perm(&[]), Some(vec![]));
+        assert_eq!(inverse_perm(&[0, 0]), None);
+        assert_eq!(inverse_perm(&[2, 0]), None);
+    }
+}

@@ -524,10 +524,8 @@ impl Emitter<'_> {
                 vec![da, db]
             }
             Op::Transpose { perm } => {
-                let mut inverse = vec![0; perm.len()];
-                for (i, &p) in perm.iter().enumerate() {
-                    inverse[p] = i;
-                }
+                let inverse = tfg_ir::op::inverse_perm(perm)
+                    .ok_or_else(|| TypeError::new(format!("{perm:?} is not a permutation")))?;
                 vec![Some(self.transpose(dz, inverse)?)]
             }
             Op::Reshape { .. } => vec![Some(self.reshape(dz, &self.shape(a))?)],

@@ -351,10 +351,7 @@ fn transpose_past_broadcast(m: &Match) -> Leaves {
     let pad = rank.checked_sub(c.ty.shape.rank())?;
     let smaller = numel(&c.ty.shape) < numel(&root.ty.shape);
     when(p.len() == rank && c.ty.shape.rank() > 0 && smaller)?;
-    let mut q = vec![0; rank];
-    for (i, &j) in p.iter().enumerate() {
-        *q.get_mut(j)? = i;
-    }
+    let q = tfg_ir::op::inverse_perm(p)?;
     let dims = std::iter::repeat_n(Dim::Known(1), pad).chain(c.ty.shape.0.iter().cloned());
     Some(vec![
         ("?s", shape_leaf(dims.collect())),
