@@ -21,7 +21,7 @@ use tfg_ir::DType;
 pub fn prune(p: &mut Program) {
     for k in &mut p.kernels {
         drop_unused_lets(&mut k.body);
-        (k.reads, k.writes) = accesses(&k.body);
+        (k.reads, k.writes) = Stmt::accesses(&k.body);
     }
 }
 
@@ -289,35 +289,6 @@ fn renumber_locals(body: &mut [Stmt]) {
         }
     }
     block(body, &order);
-}
-
-/// The buffers a body reads and writes, ascending.
-pub(crate) fn accesses(body: &[Stmt]) -> (Vec<BufId>, Vec<BufId>) {
-    let (mut reads, mut writes) = (BTreeSet::new(), BTreeSet::new());
-    Stmt::walk(body, &mut |s| {
-        for e in s.exprs() {
-            e.walk(&mut |x| {
-                if let Expr::Load { buf, .. } = x {
-                    reads.insert(*buf);
-                }
-            });
-        }
-        match s {
-            Stmt::Store { buf, .. } => {
-                writes.insert(*buf);
-            }
-            Stmt::Gemm(gm) => {
-                reads.insert(gm.a.buf);
-                reads.insert(gm.b.buf);
-                if gm.beta != 0.0 {
-                    reads.insert(gm.c.buf);
-                }
-                writes.insert(gm.c.buf);
-            }
-            _ => {}
-        }
-    });
-    (reads.into_iter().collect(), writes.into_iter().collect())
 }
 
 /// Places the temporaries in one arena: largest first, each at the lowest

@@ -30,7 +30,7 @@
 //! follow ([`crate::kernel`]) remove what is unused, fold locals used once
 //! into their use and pack the temporaries into one arena.
 
-use crate::kernel::{accesses, unshared};
+use crate::kernel::unshared;
 use std::collections::HashMap;
 use tfg_ir::element::{highest, lowest};
 use tfg_ir::fused::{reduced_axes, swaps_last_two, Fusion, Group, GroupKind};
@@ -267,7 +267,7 @@ impl<'g> Context<'g> {
     fn kernel(&mut self, grp: &Group) -> Result<Kernel, String> {
         self.place_stored(grp);
         let body = self.body(grp)?;
-        let (reads, writes) = accesses(&body);
+        let (reads, writes) = Stmt::accesses(&body);
         Ok(Kernel {
             name: grp.name.clone(),
             reads,
@@ -414,7 +414,7 @@ impl<'g> Context<'g> {
             } else {
                 vec![store]
             };
-            let (reads, writes) = accesses(&body);
+            let (reads, writes) = Stmt::accesses(&body);
             kernels.push(Kernel {
                 name,
                 reads,

@@ -23,6 +23,7 @@ mod math;
 pub mod object;
 mod ops;
 mod runtime;
+mod tile;
 mod translate;
 mod typing;
 mod vectorize;
@@ -47,6 +48,9 @@ pub struct Options {
     /// Use fused multiply-adds in inline math where the host has them (they
     /// are faster, and round once instead of twice).
     pub fma: bool,
+    /// Fill a GEMM's left operand tile by tile, each multiplied while in
+    /// the cache, where the program allows (a convolution's im2col).
+    pub tile: bool,
 }
 
 impl Default for Options {
@@ -56,6 +60,7 @@ impl Default for Options {
             inline_math: true,
             threads: true,
             fma: true,
+            tile: true,
         }
     }
 }

@@ -80,6 +80,8 @@ pub(crate) fn translate_prefixed<M: Module>(
     prefix: &str,
     mut show: Option<Show>,
 ) -> std::result::Result<Vec<Task>, String> {
+    let tiled = opts.tile.then(|| crate::tile::tile(p)).flatten();
+    let p = tiled.as_ref().unwrap_or(p);
     let mut ctx = module.make_context();
     let mut fctx = FunctionBuilderContext::new();
     let mut runtime: HashMap<RuntimeFn, FuncId> = HashMap::new();

@@ -12,10 +12,10 @@ use tfg_cpu::Options;
 use tfg_interp::kernel::run_program;
 use tfg_ir::kernel::{self, Program};
 use tfg_ir::{BinaryOp, DType, Graph, Op, ReduceOp, Shape, Tensor, UnaryOp};
-use tfg_testkit::build::{add, elementwise, input, softmax, ty};
+use tfg_testkit::build::{add, elementwise, input, parsed, softmax, ty};
 use tfg_testkit::feeds::feeds;
-use tfg_testkit::kernel_ir;
 use tfg_testkit::{close_results, Tol};
+use tfg_testkit::{kernel_ir, pipeline_ir};
 
 /// The option sets every program is compiled with.
 fn variants() -> [Options; 4] {
@@ -35,6 +35,7 @@ fn variants() -> [Options; 4] {
             vectorize: false,
             inline_math: false,
             fma: false,
+            tile: false,
         },
     ]
 }
@@ -288,6 +289,61 @@ fn matmul_in_every_rank_case_and_dtype() {
             g.outputs.push(("z".into(), z));
             check_reduction(&g);
         }
+    }
+}
+
+/// Convolutions large enough that the im2col and its GEMM run tile by tile
+/// (`Options::tile`): strides, dilation, groups, both paddings; every option
+/// set, tiled and not, against the interpreter.
+#[test]
+fn convolutions_run_tile_by_tile() {
+    let cases = [
+        ("[4, 20, 24, 16]", "[3, 3, 16, 8]", "padding = \"same\""),
+        (
+            "[4, 65, 40, 8]",
+            "[3, 2, 8, 12]",
+            "stride = [2, 1], padding = \"valid\"",
+        ),
+        (
+            "[3, 30, 30, 12]",
+            "[3, 3, 4, 6]",
+            "padding = \"same\", groups = 3, dilation = 2",
+        ),
+        (
+            "[1, 56, 56, 8]",
+            "[5, 5, 8, 4]",
+            "stride = 2, padding = [[2, 1], [0, 3]]",
+        ),
+    ];
+    for (x, w, kwargs) in cases {
+        let g = parsed(&format!(
+            "graph conv {{\n    input x: f32{x}\n    input w: f32{w}\n    output y = conv2d(x, w, {kwargs})\n}}\n"
+        ));
+        let p = pipeline_ir(&g).expect("compiles");
+        let tasks = |tile| {
+            let opts = Options {
+                tile,
+                ..Options::default()
+            };
+            let listing = tfg_cpu::clif_with(&p, &opts).expect("translates");
+            listing.matches("; kernel ").count()
+        };
+        assert!(
+            tasks(true) < tasks(false),
+            "conv2d(x: {x}, w: {w}, {kwargs}): the GEMM still runs on its own\n{}",
+            kernel::print(&p)
+        );
+        let (inputs, params) = feeds(&g, 3, false);
+        // f32 dot products of up to 400 terms, summed in another order than
+        // the interpreter's (and in f32, not f64): bounded by the terms'
+        // size, so relative to the largest result.
+        let tol = Tol {
+            rel: 1e-4,
+            of_largest: 1e-5,
+            abs: 0.0,
+        };
+        agree_program(&p, &inputs, &params, tol)
+            .unwrap_or_else(|e| panic!("conv2d(x: {x}, w: {w}, {kwargs}): {e}"));
     }
 }
 

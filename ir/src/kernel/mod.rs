@@ -33,6 +33,7 @@ pub use verify::{verify, VerifyError};
 use crate::op::{BinaryOp, Init, InputDefault, UnaryOp};
 use crate::tensor::Data;
 use crate::types::DType;
+use std::collections::BTreeSet;
 use std::fmt;
 
 /// Byte alignment of every temporary in the arena: a cache line, and enough
@@ -461,6 +462,36 @@ impl Stmt {
                 Stmt::walk(body, f);
             }
         }
+    }
+
+    /// The buffers `body` reads and writes, each list ascending: what a
+    /// kernel declares as its `reads` and `writes`.
+    pub fn accesses(body: &[Stmt]) -> (Vec<BufId>, Vec<BufId>) {
+        let (mut reads, mut writes) = (BTreeSet::new(), BTreeSet::new());
+        Stmt::walk(body, &mut |s| {
+            for e in s.exprs() {
+                e.walk(&mut |x| {
+                    if let Expr::Load { buf, .. } = x {
+                        reads.insert(*buf);
+                    }
+                });
+            }
+            match s {
+                Stmt::Store { buf, .. } => {
+                    writes.insert(*buf);
+                }
+                Stmt::Gemm(gm) => {
+                    reads.insert(gm.a.buf);
+                    reads.insert(gm.b.buf);
+                    if gm.beta != 0.0 {
+                        reads.insert(gm.c.buf);
+                    }
+                    writes.insert(gm.c.buf);
+                }
+                _ => {}
+            }
+        });
+        (reads.into_iter().collect(), writes.into_iter().collect())
     }
 
     /// The expressions this statement evaluates itself (not those of a loop body).

@@ -82,3 +82,14 @@ pub fn elementwise(dims: &[u64]) -> Graph {
     g.outputs.push(("y".into(), y));
     g
 }
+
+/// The one graph of `.tfg` source `src`, as the frontend lowers it: how a
+/// test builds what the frontend expands (a convolution, a pooling).
+pub fn parsed(src: &str) -> Graph {
+    let module = tfg_frontend::compile(src)
+        .unwrap_or_else(|d| panic!("test source does not compile: {d:?}\n{src}"));
+    match <[Graph; 1]>::try_from(module.graphs) {
+        Ok([g]) => g,
+        Err(gs) => panic!("test source has {} graphs, not one", gs.len()),
+    }
+}

@@ -23,6 +23,20 @@ pub fn kernel_ir(g: &tfg_ir::Graph) -> Result<tfg_ir::kernel::Program, String> {
     tfg_passes::to_kernel_ir(g, &tfg_passes::fuse::fuse(g)).map_err(|e| format!("lowering: {e}"))
 }
 
+/// `g` through the whole pipeline, the Graph IR passes (simplify among
+/// them) included: the Kernel IR `tfg run` compiles for a graph of known
+/// dims.
+pub fn pipeline_ir(g: &tfg_ir::Graph) -> Result<tfg_ir::kernel::Program, String> {
+    let mut ir = tfg_passes::Ir::Graph(g.clone());
+    let options = tfg_passes::Options::default();
+    tfg_passes::run_pipeline(&mut ir, &tfg_passes::pipeline(), &options, |_, _, _| {})
+        .map_err(|e| e.to_string())?;
+    match ir {
+        tfg_passes::Ir::Kernel(p) => Ok(p),
+        _ => Err("the pipeline did not end in Kernel IR".into()),
+    }
+}
+
 /// A line on the terminal even while the test harness captures output.
 pub fn note(line: &str) {
     use std::io::Write;

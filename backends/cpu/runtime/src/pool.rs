@@ -78,8 +78,15 @@ pub unsafe fn launch(f: TaskFn, table: Table, extent: u64, split: bool) {
         return;
     }
     let chunks = (threads * 4).min(extent);
-    // Chunks of whole vectors keep every chunk's vector loop aligned alike.
-    let step = extent.div_ceil(chunks).next_multiple_of(16);
+    // Chunks of whole vectors keep every chunk's vector loop aligned alike,
+    // where there are enough iterations; a short loop (of tiles, of images)
+    // is split evenly instead, or its iterations would all fall in one chunk.
+    let step = extent.div_ceil(chunks);
+    let step = if extent >= 16 * chunks {
+        step.next_multiple_of(16)
+    } else {
+        step
+    };
     (0..extent.div_ceil(step)).into_par_iter().for_each(|c| {
         let lo = c * step;
         let outer = IN_SPLIT_TASK.with(|s| s.replace(true));
