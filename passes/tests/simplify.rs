@@ -377,6 +377,41 @@ fn transposes_move_past_elementwise_ops_and_cancel() {
 }
 
 #[test]
+fn a_concatenation_of_transposes_is_a_transposed_concatenation() {
+    // SqueezeNet's fire module as an ONNX model writes it: two NHWC
+    // convolutions' results to NCHW, concatenated along the channels, back
+    // to NHWC for the next convolution. Then Inception's: three branches.
+    for widths in [&[3u64, 2][..], &[1, 4, 2]] {
+        let mut g = Graph::new("g");
+        let branches: Vec<ValueId> = widths
+            .iter()
+            .enumerate()
+            .map(|(i, &c)| {
+                let x = input(&mut g, &format!("x{i}"), DType::F32, &[2, 4, 5, c]);
+                transpose(&mut g, &[0, 3, 1, 2], x)
+            })
+            .collect();
+        let joined = add(&mut g, Op::Concat { axis: 1 }, &branches);
+        let r = un(&mut g, UnaryOp::Relu, joined);
+        let y = transpose(&mut g, &[0, 2, 3, 1], r);
+        let (s, report) = simplified(&output(g, y));
+        let rule = format!("concat{}-transposes", widths.len());
+        assert_eq!(fired(&report, &rule), 1, "{report}");
+        assert!(
+            !s.nodes.iter().any(|n| matches!(n.op, Op::Transpose { .. })),
+            "{}",
+            tfg_ir::text::print(&s)
+        );
+        let concat = s.nodes.iter().find(|n| matches!(n.op, Op::Concat { .. }));
+        assert_eq!(
+            concat.map(|n| &n.op),
+            Some(&Op::Concat { axis: 3 }),
+            "the channels are the last axis in NHWC"
+        );
+    }
+}
+
+#[test]
 fn reshape_chains_become_one_reshape() {
     let mut g = Graph::new("g");
     let x = input(&mut g, "x", DType::F32, &[2, 3, 4]);

@@ -343,7 +343,9 @@ fn choose(extents: &[u64], row_bytes: u64) -> Option<Tiling> {
     for split in (0..extents.len()).rev() {
         let extent = extents[split];
         let fits = |b: u64| b * inner * row_bytes <= TILE_BYTES;
-        let block = (1..=extent).rev().find(|&b| extent.is_multiple_of(b) && fits(b))?;
+        let block = (1..=extent)
+            .rev()
+            .find(|&b| extent.is_multiple_of(b) && fits(b))?;
         if block < extent || split == 0 {
             let rows = block * inner;
             let tiles = extents.iter().product::<u64>() / rows;

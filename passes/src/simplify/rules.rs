@@ -678,6 +678,31 @@ fn catalog() -> Vec<Spec> {
             transpose_past_broadcast,
         ));
     }
+    // So does a concatenation, of operands transposed alike, along the axis
+    // the transpose takes the concatenated one from: an ONNX model's channel
+    // `Concat` (SqueezeNet's fire modules, Inception's branches) then runs in
+    // NHWC between NHWC convolutions. Up to four operands, as models have.
+    for n in 2..=4 {
+        let operands = |f: &dyn Fn(usize) -> String| (0..n).map(f).collect::<Vec<_>>().join(" ");
+        rules.push(rule(
+            &format!("concat{n}-transposes"),
+            &format!(
+                "(concat ?k {})",
+                operands(&|i| format!("(transpose ?p ?x{i})"))
+            ),
+            &format!(
+                "(transpose ?p (concat ?j {}))",
+                operands(&|i| format!("?x{i}"))
+            ),
+            |m| {
+                let Attr::Axis(k) = m.attr("?k")? else {
+                    return None;
+                };
+                let j = *m.perm("?p")?.get(*k)?;
+                Some(vec![("?j", TensorLang::Attr(Attr::Axis(j)))])
+            },
+        ));
+    }
     // A reduction over no axes is the identity, but that a sum (and a mean)
     // of one element starts from `0.0`, as numpy's does: `-0.0` sums to `0.0`.
     for op in ReduceOp::ALL {
