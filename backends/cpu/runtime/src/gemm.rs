@@ -132,7 +132,7 @@ macro_rules! impl_float {
 impl_float!(f32);
 impl_float!(f64);
 
-unsafe fn float<T: Float + 'static>(
+unsafe fn float<T: Float + Send + Sync + 'static>(
     d: &Dims,
     a: Operand<T>,
     b: Operand<T>,
@@ -149,11 +149,11 @@ unsafe fn float<T: Float + 'static>(
         .saturating_mul(d.n as u64)
         .saturating_mul(d.k.max(1) as u64);
     // Inside a kernel already split across cores, or for a small product,
-    // stay on this thread.
-    let threads = if crate::pool::in_split_task() || work < PARALLEL_WORK {
-        Parallelism::None
+    // stay on this thread; otherwise one part a thread (see `Split`).
+    let parts = if crate::pool::in_split_task() || work < PARALLEL_WORK {
+        1
     } else {
-        Parallelism::Rayon(0)
+        rayon::current_num_threads()
     };
     let read_c = !beta.is_zero();
     for p in 0..d.batch as isize {
@@ -172,11 +172,113 @@ unsafe fn float<T: Float + 'static>(
             }
             continue;
         }
-        // gemm computes `dst = alpha·dst + beta·lhs·rhs`: the names swap.
-        gemm::gemm(
-            d.m, d.n, d.k, cp, 1, c.ld, read_c, ap, a_cs, a_rs, bp, b_cs, b_rs, beta, alpha, false,
-            false, false, threads,
-        );
+        let split = Split::new(d.m, d.n, parts);
+        let block = Block {
+            a: ap,
+            b: bp,
+            c: cp,
+        };
+        let (c_ld, block) = (c.ld, &block);
+        let one = |part: usize| {
+            let (rows, cols) = split.part(part);
+            let (ap, bp, cp) = block.pointers();
+            let at = |r: &std::ops::Range<usize>, stride: isize| r.start as isize * stride;
+            // gemm computes `dst = alpha·dst + beta·lhs·rhs`: the names swap.
+            gemm::gemm(
+                rows.len(),
+                cols.len(),
+                d.k,
+                cp.offset(at(&rows, c_ld) + at(&cols, 1)),
+                1,
+                c_ld,
+                read_c,
+                ap.offset(at(&rows, a_rs)),
+                a_cs,
+                a_rs,
+                bp.offset(at(&cols, b_cs)),
+                b_cs,
+                b_rs,
+                beta,
+                alpha,
+                false,
+                false,
+                false,
+                Parallelism::None,
+            );
+        };
+        if split.parts == 1 {
+            one(0);
+        } else {
+            use rayon::prelude::*;
+            (0..split.parts).into_par_iter().for_each(one);
+        }
+    }
+}
+
+/// The matrices of one product, shared by the threads that compute its
+/// parts.
+struct Block<T> {
+    a: *mut T,
+    b: *mut T,
+    c: *mut T,
+}
+
+impl<T> Block<T> {
+    /// `(a, b, c)`; a method, so that a closure captures the whole block
+    /// (which is `Sync`), not its pointer fields (which are not).
+    fn pointers(&self) -> (*mut T, *mut T, *mut T) {
+        (self.a, self.b, self.c)
+    }
+}
+
+// SAFETY: the threads read `a` and `b` and write disjoint parts of `c`.
+unsafe impl<T> Send for Block<T> {}
+unsafe impl<T> Sync for Block<T> {}
+
+/// How a product is cut into parts, one a thread, each a GEMM of its own on
+/// one thread: along the rows of the result where it has more rows than
+/// columns (each part then packs the right operand, the smaller, again), else
+/// along its columns. The `gemm` crate's own threading split a batch-1
+/// convolution's product of 49 rows and 2,048 columns no faster than one
+/// thread ran it.
+struct Split {
+    m: usize,
+    n: usize,
+    parts: usize,
+    rows: bool,
+    step: usize,
+}
+
+impl Split {
+    /// Parts start at multiples of 16, the rows of the `gemm` crate's
+    /// microkernel, so that no part ends in a sliver.
+    const ALIGN: usize = 16;
+
+    fn new(m: usize, n: usize, threads: usize) -> Split {
+        let rows = m >= n;
+        let len = if rows { m } else { n };
+        let step = len
+            .div_ceil(threads.max(1))
+            .next_multiple_of(Self::ALIGN)
+            .max(1);
+        Split {
+            m,
+            n,
+            parts: len.div_ceil(step),
+            rows,
+            step,
+        }
+    }
+
+    /// The rows and columns of part `i`.
+    fn part(&self, i: usize) -> (std::ops::Range<usize>, std::ops::Range<usize>) {
+        let len = if self.rows { self.m } else { self.n };
+        let cut = i * self.step..((i + 1) * self.step).min(len);
+        if self.rows {
+            (cut, 0..self.n)
+        } else {
+            (0..self.m, cut)
+        }
     }
 }
 
@@ -224,6 +326,85 @@ unsafe fn int<T: Wrapping>(
                 for j in 0..d.n as isize {
                     let e = row.offset(j);
                     *e = (*e).mul_add(x, *bp.offset(l * b_rs + j * b_cs));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parts_cover_the_longer_side_once_at_multiples_of_sixteen() {
+        for (m, n, threads) in [(49, 2048, 2), (3136, 64, 2), (100, 100, 3), (5, 7, 4)] {
+            let s = Split::new(m, n, threads);
+            let len = m.max(n);
+            let mut next = 0;
+            for i in 0..s.parts {
+                let (rows, cols) = s.part(i);
+                let (cut, whole) = if m >= n { (rows, cols) } else { (cols, rows) };
+                assert_eq!(cut.start, next, "{m}×{n}");
+                assert!(cut.start % Split::ALIGN == 0 && !cut.is_empty());
+                assert_eq!(whole.len(), m.min(n));
+                next = cut.end;
+            }
+            assert_eq!(next, len, "{m}×{n}");
+            assert!(s.parts <= threads);
+        }
+    }
+
+    /// Products large enough to be split across the pool, both ways, every
+    /// transpose, accumulating (`beta = 1`, `alpha = 0.5`), against a plain
+    /// f64 loop.
+    #[test]
+    fn split_products_match_a_plain_loop() {
+        for (m, n, k) in [(20usize, 700usize, 40usize), (700, 20, 40)] {
+            for trans in 0..4 {
+                let (ta, tb) = (trans & 1 != 0, trans & 2 != 0);
+                let value = |i: usize| ((i * 7919) % 13) as f32 * 0.25 - 1.5;
+                let a: Vec<f32> = (0..m * k).map(value).collect();
+                let b: Vec<f32> = (0..k * n).map(|i| value(i + 5)).collect();
+                let mut c: Vec<f32> = (0..m * n).map(|i| value(i + 11)).collect();
+                let at = |i: usize, l: usize| if ta { a[l * m + i] } else { a[i * k + l] };
+                let bt = |l: usize, j: usize| if tb { b[j * k + l] } else { b[l * n + j] };
+                let want: Vec<f64> = (0..m * n)
+                    .map(|e| {
+                        let (i, j) = (e / n, e % n);
+                        let dot: f64 = (0..k).map(|l| at(i, l) as f64 * bt(l, j) as f64).sum();
+                        c[e] as f64 + 0.5 * dot
+                    })
+                    .collect();
+                let (lda, ldb) = (if ta { m } else { k }, if tb { k } else { n });
+                // SAFETY: the buffers hold the matrices the dims describe.
+                unsafe {
+                    tfg_rt_gemm(
+                        F32_CODE,
+                        m as i64,
+                        n as i64,
+                        k as i64,
+                        1,
+                        a.as_ptr() as i64,
+                        lda as i64,
+                        0,
+                        b.as_ptr() as i64,
+                        ldb as i64,
+                        0,
+                        c.as_mut_ptr() as i64,
+                        n as i64,
+                        0,
+                        trans,
+                        0.5,
+                        1.0,
+                    );
+                }
+                for (e, (&got, &want)) in c.iter().zip(&want).enumerate() {
+                    // Sums of 40 terms of at most 2.25: f32 rounding alone.
+                    assert!(
+                        (got as f64 - want).abs() <= 1e-4 * want.abs().max(1.0),
+                        "{m}×{n}×{k}, trans {trans}, element {e}: {got} against {want}"
+                    );
                 }
             }
         }
