@@ -1296,11 +1296,10 @@ impl<'a> Importer<'a> {
         let one_d = match t.shape.rank() {
             3 => true,
             4 => false,
-            _ => {
-                return Err(format!(
-                    "only 1-D and 2-D {op} (NCL or NCHW input) are supported, got {t}"
-                ))
-            }
+            5 if op != "Conv" => return self.pool_3d(n, op, out, outputs, &v),
+            _ => return Err(format!(
+                "only 1-D and 2-D {op} (NCL or NCHW input), and 3-D pools, are supported, got {t}"
+            )),
         };
         let lift = |v: Option<Vec<i64>>| match one_d {
             true => v.map(|v| [vec![1], v].concat()),
@@ -1384,6 +1383,128 @@ impl<'a> Importer<'a> {
         if one_d {
             expr = format!("squeeze({expr}, axis = 2)");
         }
+        Ok(vec![self.emit(expr, out, n, outputs)?])
+    }
+
+    /// A 3-D `MaxPool` or `AveragePool` (NCDHW) as two of the language's
+    /// 2-D pools: over H and W with the depth folded into the channels, then
+    /// over D with H and W folded into one axis. A box window's max is the
+    /// max of its slices' maxes; its mean (pads not counted) is the mean of
+    /// their means, as every slice of one window counts the same H·W taps.
+    fn pool_3d(
+        &mut self,
+        n: &NodeProto,
+        op: &str,
+        out: &str,
+        outputs: &HashMap<String, String>,
+        v: &Value,
+    ) -> Result<Vec<Value>> {
+        let t = self.ty(v)?;
+        let known: Option<Vec<u64>> = t.shape.0[2..].iter().map(|d| d.known()).collect();
+        let c = t.shape.0[1].known();
+        let (Some(dims), Some(c)) = (known, c) else {
+            return Err(format!(
+                "a 3-D {op} needs known channels and spatial dims, got {t}"
+            ));
+        };
+        let kernel = attr_ints(n, "kernel_shape").ok_or("kernel_shape is required")?;
+        let strides = attr_ints(n, "strides").unwrap_or_else(|| vec![1; 3]);
+        let dilations = attr_ints(n, "dilations").unwrap_or_else(|| vec![1; 3]);
+        if kernel.len() != 3 || strides.len() != 3 {
+            return Err("kernel_shape and strides must have 3 entries".into());
+        }
+        if dilations.iter().any(|&d| d != 1) {
+            return Err("dilated pooling is not supported".into());
+        }
+        if attr_i(n, "ceil_mode", 0) == 1 {
+            return Err("ceil_mode = 1 is not supported".into());
+        }
+        let positive = |x: i64| u64::try_from(x).ok().filter(|&x| x > 0);
+        let (k, s): (Vec<u64>, Vec<u64>) = kernel
+            .iter()
+            .zip(&strides)
+            .map(|(&k, &s)| Some((positive(k)?, positive(s)?)))
+            .collect::<Option<Vec<_>>>()
+            .ok_or("kernel_shape and strides must be positive")?
+            .into_iter()
+            .unzip();
+        // Per axis: the language's padding, and the output size.
+        let auto_pad = attr_s(n, "auto_pad").unwrap_or_else(|| "NOTSET".into());
+        let pads = attr_ints(n, "pads").unwrap_or_else(|| vec![0; 6]);
+        let mut padding = Vec::new();
+        let mut size = Vec::new();
+        for a in 0..3 {
+            let (x, k, s) = (dims[a], k[a], s[a]);
+            let (text, reach) = match auto_pad.as_str() {
+                "SAME_UPPER" => ("\"same\"".to_string(), None),
+                "VALID" => ("\"valid\"".to_string(), Some(x)),
+                "NOTSET" => {
+                    let (Some(&b), Some(&e)) = (pads.get(a), pads.get(a + 3)) else {
+                        return Err("pads must have 6 entries".into());
+                    };
+                    let (b, e) = (
+                        u64::try_from(b).map_err(|_| "pads must not be negative")?,
+                        u64::try_from(e).map_err(|_| "pads must not be negative")?,
+                    );
+                    if op == "AveragePool" && attr_i(n, "count_include_pad", 0) == 1 && b + e > 0 {
+                        return Err("count_include_pad = 1 with padding is not supported".into());
+                    }
+                    (format!("[{b}, {e}]"), Some(x + b + e))
+                }
+                other => return Err(format!("auto_pad = {other} is not supported")),
+            };
+            // The padded extent the window slides over ("same": the output
+            // is ceil(x / s)).
+            let o = match reach {
+                None => x.div_ceil(s),
+                Some(r) if r >= k => (r - k) / s + 1,
+                Some(_) => return Err(format!("a {op} window larger than its input")),
+            };
+            padding.push(text);
+            size.push(o);
+        }
+        let both = |i: usize, j: usize| match (padding[i].as_str(), padding[j].as_str()) {
+            (p, q) if p == q && p.starts_with('"') => p.to_string(),
+            (p, q) if p.starts_with('[') && q.starts_with('[') => format!("[{p}, {q}]"),
+            _ => String::new(),
+        };
+        let (hw, d) = (both(1, 2), both(0, 0));
+        let d = if d.starts_with('[') {
+            format!("[[0, 0], {}]", padding[0])
+        } else {
+            d
+        };
+        if hw.is_empty() {
+            return Err("the H and W axes of a 3-D pool must be padded alike".into());
+        }
+        let f = if op == "MaxPool" {
+            "max_pool"
+        } else {
+            "avg_pool"
+        };
+        let (dd, hh, ww) = (dims[0], dims[1], dims[2]);
+        let (od, oh, ow) = (size[0], size[1], size[2]);
+        let x = self.operand(v)?;
+        // The batch stays the first axis throughout (it may be symbolic):
+        // the depth rides in the channels for the first pool, H and W in
+        // one axis for the second.
+        let over_hw = format!(
+            "{f}(reshape(transpose({x}, perm = [0, 3, 4, 2, 1]), [-1, {hh}, {ww}, {}]), [{}, {}], stride = [{}, {}], padding = {hw})",
+            dd * c,
+            k[1],
+            k[2],
+            s[1],
+            s[2],
+        );
+        let over_d = format!(
+            "{f}(reshape({over_hw}, [-1, {}, {dd}, {c}]), [1, {}], stride = [1, {}], padding = {d})",
+            oh * ow,
+            k[0],
+            s[0],
+        );
+        let expr = format!(
+            "transpose(reshape({over_d}, [-1, {oh}, {ow}, {od}, {c}]), perm = [0, 4, 3, 1, 2])"
+        );
         Ok(vec![self.emit(expr, out, n, outputs)?])
     }
 

@@ -195,6 +195,17 @@ case("conv1d", [h.make_node("Conv", ["x", "w", "b"], ["y"], pads=[1, 2], strides
                 h.make_node("MaxPool", ["x"], ["m"], kernel_shape=[3], strides=[2], pads=[1, 1]),
                 h.make_node("AveragePool", ["x"], ["a"], kernel_shape=[2], auto_pad="VALID")],
      [("x", seq, None)], ["y", "m", "a"], {"w": f32(6, 2, 3), "b": f32(6)})
+# 3-D pools (NCDHW), run as two 2-D pools: explicit pads, "same", "valid".
+vol = f32(2, 3, 7, 8, 9)
+case("pool3d", [h.make_node("MaxPool", ["x"], ["m1"], kernel_shape=[3, 2, 3], strides=[2, 1, 2],
+                            pads=[1, 0, 1, 0, 1, 1]),
+                h.make_node("AveragePool", ["x"], ["a1"], kernel_shape=[3, 3, 2], strides=[1, 2, 2],
+                            pads=[1, 1, 0, 1, 1, 1]),
+                h.make_node("AveragePool", ["x"], ["a2"], kernel_shape=[3, 3, 3], strides=[2, 2, 2],
+                            auto_pad="SAME_UPPER"),
+                h.make_node("MaxPool", ["x"], ["m2"], kernel_shape=[2, 3, 3], strides=[2, 2, 1],
+                            auto_pad="VALID")],
+     [("x", vol, ["N", 3, 7, 8, 9])], ["m1", "a1", "a2", "m2"])
 # Reductions ONNX defines beyond numpy: max/min of booleans (opset 20), and
 # of an empty axis (the identity).
 case("reduce_bool", [h.make_node("ReduceMax", ["m", "ax"], ["any"], keepdims=0),
