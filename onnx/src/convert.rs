@@ -1297,9 +1297,11 @@ impl<'a> Importer<'a> {
             3 => true,
             4 => false,
             5 if op != "Conv" => return self.pool_3d(n, op, out, outputs, &v),
-            _ => return Err(format!(
+            _ => {
+                return Err(format!(
                 "only 1-D and 2-D {op} (NCL or NCHW input), and 3-D pools, are supported, got {t}"
-            )),
+            ))
+            }
         };
         let lift = |v: Option<Vec<i64>>| match one_d {
             true => v.map(|v| [vec![1], v].concat()),
