@@ -15,9 +15,7 @@
 //!   at the index each access needs. A reduction over leading axes only
 //!   (`sum(x, axis = 0)`) is written by columns instead: each reduction
 //!   sweeps the rows into a temporary row of accumulators, kept elements
-//!   innermost, so every pass reads memory in order; with 16 kept elements
-//!   or more, blocks of them sweep in parallel (a bias gradient's 8,192 rows
-//!   of 16 ran on one core), each still summed in row order.
+//!   innermost, so every pass reads memory in order.
 //! - gemm: a [`Gemm`] call (batched with strides, or inside loops over the
 //!   batch dims where numpy broadcasting needs it), then the epilogue loop,
 //!   which updates the GEMM's result in place when it reads each element once.
@@ -996,20 +994,9 @@ impl<'c, 'g> Emitter<'c, 'g> {
         };
         // One sweep over the rows a reduction, the kept elements the inner
         // loop; a reduction may read the ones before it (softmax's max).
-        // Blocks of kept elements sweep in parallel: each element still sums
-        // its rows in order, so the result is the same bits.
-        let blocks = column_blocks(n_kept);
         for (j, &(r, _, ref how, buf)) in accs.iter().enumerate() {
-            let block = (blocks > 1).then(|| self.open_loop(blocks, true));
             let ridx = self.open(rows, true, false);
-            let k = match block {
-                Some(b) => {
-                    let within = self.open_loop(n_kept / blocks, false);
-                    let start = self.ranges.mul(&b, n_kept / blocks);
-                    self.ranges.add(&start, &within)
-                }
-                None => self.open_loop(n_kept, false),
-            };
+            let k = self.open_loop(n_kept, false);
             finish(self, &k, j)?;
             let kidx = self.split(&k, kept);
             let full = merge(&kidx, &ridx, axes, x_dims.len());
@@ -1437,16 +1424,6 @@ fn rename_buf(body: &mut [Stmt], from: BufId, to: BufId) {
             }
         }
     }
-}
-
-/// How many blocks of kept elements a reduction over leading axes sweeps
-/// in parallel: the most, up to 16, that divide them into blocks of at least
-/// 8 (two 128-bit vectors of f32); 1 for fewer than 16 kept elements.
-fn column_blocks(n_kept: u64) -> u64 {
-    (2..=16u64)
-        .rev()
-        .find(|&b| n_kept.is_multiple_of(b) && n_kept / b >= 8)
-        .unwrap_or(1)
 }
 
 /// How a reduction of `x` accumulates: in what type (f32 sums and means in
