@@ -1430,55 +1430,60 @@ impl<'a> Importer<'a> {
             .ok_or("kernel_shape and strides must be positive")?
             .into_iter()
             .unzip();
-        // Per axis: the language's padding, and the output size.
+        // `auto_pad` names one padding for every axis: a keyword, or the
+        // explicit `pads` (begin, end) of each axis.
         let auto_pad = attr_s(n, "auto_pad").unwrap_or_else(|| "NOTSET".into());
-        let pads = attr_ints(n, "pads").unwrap_or_else(|| vec![0; 6]);
-        let mut padding = Vec::new();
+        let explicit: Option<Vec<(u64, u64)>> = match auto_pad.as_str() {
+            "SAME_UPPER" | "VALID" => None,
+            "NOTSET" => {
+                let pads = attr_ints(n, "pads").unwrap_or_else(|| vec![0; 6]);
+                if pads.len() != 6 {
+                    return Err("pads must have 6 entries".into());
+                }
+                let pads = pads
+                    .iter()
+                    .map(|&p| u64::try_from(p).map_err(|_| "pads must not be negative"))
+                    .collect::<std::result::Result<Vec<u64>, _>>()?;
+                let any = pads.iter().any(|&p| p > 0);
+                if op == "AveragePool" && attr_i(n, "count_include_pad", 0) == 1 && any {
+                    return Err("count_include_pad = 1 with padding is not supported".into());
+                }
+                Some((0..3).map(|a| (pads[a], pads[a + 3])).collect())
+            }
+            other => return Err(format!("auto_pad = {other} is not supported")),
+        };
+        // Each axis's output size ("same": ceil(x / s); otherwise the
+        // padded extent the window slides over).
         let mut size = Vec::new();
         for a in 0..3 {
             let (x, k, s) = (dims[a], k[a], s[a]);
-            let (text, reach) = match auto_pad.as_str() {
-                "SAME_UPPER" => ("\"same\"".to_string(), None),
-                "VALID" => ("\"valid\"".to_string(), Some(x)),
-                "NOTSET" => {
-                    let (Some(&b), Some(&e)) = (pads.get(a), pads.get(a + 3)) else {
-                        return Err("pads must have 6 entries".into());
-                    };
-                    let (b, e) = (
-                        u64::try_from(b).map_err(|_| "pads must not be negative")?,
-                        u64::try_from(e).map_err(|_| "pads must not be negative")?,
-                    );
-                    if op == "AveragePool" && attr_i(n, "count_include_pad", 0) == 1 && b + e > 0 {
-                        return Err("count_include_pad = 1 with padding is not supported".into());
-                    }
-                    (format!("[{b}, {e}]"), Some(x + b + e))
+            let reach = match &explicit {
+                Some(p) => x + p[a].0 + p[a].1,
+                None if auto_pad == "VALID" => x,
+                None => {
+                    size.push(x.div_ceil(s));
+                    continue;
                 }
-                other => return Err(format!("auto_pad = {other} is not supported")),
             };
-            // The padded extent the window slides over ("same": the output
-            // is ceil(x / s)).
-            let o = match reach {
-                None => x.div_ceil(s),
-                Some(r) if r >= k => (r - k) / s + 1,
-                Some(_) => return Err(format!("a {op} window larger than its input")),
-            };
-            padding.push(text);
-            size.push(o);
+            if reach < k {
+                return Err(format!("a {op} window larger than its input"));
+            }
+            size.push((reach - k) / s + 1);
         }
-        let both = |i: usize, j: usize| match (padding[i].as_str(), padding[j].as_str()) {
-            (p, q) if p == q && p.starts_with('"') => p.to_string(),
-            (p, q) if p.starts_with('[') && q.starts_with('[') => format!("[{p}, {q}]"),
-            _ => String::new(),
+        let (hw, d) = match &explicit {
+            Some(p) => (
+                format!("[[{}, {}], [{}, {}]]", p[1].0, p[1].1, p[2].0, p[2].1),
+                format!("[[0, 0], [{}, {}]]", p[0].0, p[0].1),
+            ),
+            None => {
+                let keyword = if auto_pad == "VALID" {
+                    "\"valid\""
+                } else {
+                    "\"same\""
+                };
+                (keyword.to_string(), keyword.to_string())
+            }
         };
-        let (hw, d) = (both(1, 2), both(0, 0));
-        let d = if d.starts_with('[') {
-            format!("[[0, 0], {}]", padding[0])
-        } else {
-            d
-        };
-        if hw.is_empty() {
-            return Err("the H and W axes of a 3-D pool must be padded alike".into());
-        }
         let f = if op == "MaxPool" {
             "max_pool"
         } else {

@@ -32,17 +32,20 @@ const SLOTS: u64 = 16;
 /// `p` with every producer and GEMM that qualify run tile by tile, or `None`
 /// when none does.
 pub(crate) fn tile(p: &Program) -> Option<Program> {
-    let mut out = p.clone();
+    // Copied only once a pair qualifies: most programs have none, and a
+    // program's constants may be large.
+    let mut out: Option<Program> = None;
     let mut changed = false;
     for i in 0..p.kernels.len().saturating_sub(1) {
-        let Some((producer, consumer)) = tiled(&out, i) else {
+        let Some((producer, consumer)) = tiled(out.as_ref().unwrap_or(p), i) else {
             continue;
         };
+        let out = out.get_or_insert_with(|| p.clone());
         let before = (
             std::mem::replace(&mut out.kernels[i], producer),
             std::mem::replace(&mut out.kernels[i + 1], consumer),
         );
-        match verify(&out) {
+        match verify(out) {
             Ok(()) => changed = true,
             Err(e) => {
                 debug_assert!(false, "tiling {} broke the program: {e}", before.0.name);
@@ -50,7 +53,7 @@ pub(crate) fn tile(p: &Program) -> Option<Program> {
             }
         }
     }
-    changed.then_some(out)
+    out.filter(|_| changed)
 }
 
 /// A loop of a producer's row nest.

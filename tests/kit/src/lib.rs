@@ -31,10 +31,8 @@ pub fn pipeline_ir(g: &tfg_ir::Graph) -> Result<tfg_ir::kernel::Program, String>
     let options = tfg_passes::Options::default();
     tfg_passes::run_pipeline(&mut ir, &tfg_passes::pipeline(), &options, |_, _, _| {})
         .map_err(|e| e.to_string())?;
-    match ir {
-        tfg_passes::Ir::Kernel(p) => Ok(p),
-        _ => Err("the pipeline did not end in Kernel IR".into()),
-    }
+    ir.into_program()
+        .ok_or_else(|| "the pipeline did not end in Kernel IR".into())
 }
 
 /// A line on the terminal even while the test harness captures output.
