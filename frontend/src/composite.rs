@@ -11,7 +11,7 @@
 //! | `log1p(x)` | `u = 1 + x`; `where(u - 1 == 0, x, log(u) · x / (u - 1))` (exact for small `x`) |
 //! | `expm1(x)` | `u = exp(x)`; `where(u == 1, x, (u - 1) · x / log(u))`, `-1` and `inf` at the ends |
 //! | `erf(x)` | Taylor series below 0.5, else `1 - erfc(|x|)` by a Chebyshev fit (relative error < 1.2e-7) |
-//! | `gelu(x)` | `x/2 · erfc(-x/√2)`; `approximate = true`: `x/2 · (1 + tanh(√(2/π)(x + 0.044715x³)))` |
+//! | `gelu(x)` | `x/2 · erfc(-x/√2)`; `approximate = true`: `x/2 · (1 + tanh(u))`, `u = √(2/π)(x + 0.044715x³)`, computed as `x · sigmoid(2u)` |
 //! | `softplus(x)` | `relu(x) + log1p(exp(-|x|))` |
 //! | `silu(x)`, `elu(x)`, `leaky_relu(x, alpha)` | `x · sigmoid(x)`; `where(x > 0, x, expm1(x))`; `where(x > 0, x, alpha · x)` |
 //! | `clip(x, lo, hi)` | `minimum(maximum(x, lo), hi)` |
@@ -624,25 +624,25 @@ impl GraphLowerer<'_, '_> {
 
     fn gelu(&mut self, at: At, x: ValueId, approximate: bool) -> Lowered<ValueId> {
         let dtype = self.ty(x).dtype;
-        let half = self.scalar(at, dtype, 0.5)?;
-        let hx = self.bin(at, BinaryOp::Mul, half, x)?;
-        let factor = if approximate {
-            let k = self.scalar(at, dtype, (2.0 / std::f64::consts::PI).sqrt())?;
+        if approximate {
+            // 1 + tanh(u) = 2·sigmoid(2u), without cancellation for u < 0,
+            // where tanh is within an ulp of -1.
+            let k = self.scalar(at, dtype, 2.0 * (2.0 / std::f64::consts::PI).sqrt())?;
             let c = self.scalar(at, dtype, 0.044715)?;
-            let one = self.scalar(at, dtype, 1.0)?;
             let x2 = self.un(at, UnaryOp::Square, x)?;
             let x3 = self.bin(at, BinaryOp::Mul, x2, x)?;
             let cx3 = self.bin(at, BinaryOp::Mul, c, x3)?;
             let inner = self.bin(at, BinaryOp::Add, x, cx3)?;
             let inner = self.bin(at, BinaryOp::Mul, k, inner)?;
-            let th = self.un(at, UnaryOp::Tanh, inner)?;
-            self.bin(at, BinaryOp::Add, one, th)?
-        } else {
-            // 1 + erf(x/√2) = erfc(-x/√2), without cancellation for x < 0.
-            let k = self.scalar(at, dtype, -std::f64::consts::FRAC_1_SQRT_2)?;
-            let z = self.bin(at, BinaryOp::Mul, x, k)?;
-            self.erf_parts(at, z)?.1
-        };
+            let s = self.un(at, UnaryOp::Sigmoid, inner)?;
+            return self.bin(at, BinaryOp::Mul, x, s);
+        }
+        let half = self.scalar(at, dtype, 0.5)?;
+        let hx = self.bin(at, BinaryOp::Mul, half, x)?;
+        // 1 + erf(x/√2) = erfc(-x/√2), without cancellation for x < 0.
+        let k = self.scalar(at, dtype, -std::f64::consts::FRAC_1_SQRT_2)?;
+        let z = self.bin(at, BinaryOp::Mul, x, k)?;
+        let factor = self.erf_parts(at, z)?.1;
         self.bin(at, BinaryOp::Mul, hx, factor)
     }
 

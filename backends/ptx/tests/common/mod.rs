@@ -468,25 +468,143 @@ pub fn example_cases() -> Vec<Case> {
         .filter(|p| p.extension().is_some_and(|e| e == "tfg"))
     {
         let src = std::fs::read_to_string(&path).expect("example source");
-        let file = tfg_frontend::compile(&src)
-            .unwrap_or_else(|_| panic!("{} does not compile", path.display()));
         let stem = path
             .file_stem()
             .and_then(|s| s.to_str())
             .unwrap_or("example")
             .to_string();
-        for g in &file.graphs {
-            let dims: BTreeMap<String, u64> = symbols(g).into_iter().map(|s| (s, 24)).collect();
-            let forward = tfg_ir::specialize(g, &dims).expect("specialise");
-            cases.push(case(format!("{stem}_{}", g.name), forward, 1e-4, false));
-            if let Some(spec) = file.train(&g.name) {
-                let step = tfg_passes::train_step::build_train_step(g, spec)
-                    .expect("train step")
-                    .graph;
-                let step = tfg_ir::specialize(&step, &dims).expect("specialise");
-                cases.push(case(format!("{stem}_{}_train", g.name), step, 1e-4, false));
-            }
+        cases.extend(source_cases(&stem, &src));
+    }
+    cases
+}
+
+/// The forward graph of every graph in the `.tfg` source `src`, and the
+/// training step of each that has a `train` item, with symbolic dims bound
+/// to 24.
+fn source_cases(stem: &str, src: &str) -> Vec<Case> {
+    let file =
+        tfg_frontend::compile(src).unwrap_or_else(|e| panic!("{stem} does not compile: {e:?}"));
+    let mut cases = Vec::new();
+    for g in &file.graphs {
+        let dims: BTreeMap<String, u64> = symbols(g).into_iter().map(|s| (s, 24)).collect();
+        let forward = tfg_ir::specialize(g, &dims).expect("specialise");
+        cases.push(case(format!("{stem}_{}", g.name), forward, 1e-4, false));
+        if let Some(spec) = file.train(&g.name) {
+            let step = tfg_passes::train_step::build_train_step(g, spec)
+                .expect("train step")
+                .graph;
+            let step = tfg_ir::specialize(&step, &dims).expect("specialise");
+            cases.push(case(format!("{stem}_{}_train", g.name), step, 1e-4, false));
         }
+    }
+    cases
+}
+
+/// The builtins for real models (docs/language.md, "Builtins"), each in a
+/// graph of its own: `(name, declarations, value)`. Where the value is a
+/// float function of the param, a training step (sgd, or the optimizer the
+/// name asks for) runs its gradient too.
+const BREADTH: &[(&str, &str, &str)] = &[
+    ("log1p", MATRIX, "log1p(abs(z))"),
+    ("expm1", MATRIX, "expm1(z)"),
+    ("erf", MATRIX, "erf(z)"),
+    ("softplus", MATRIX, "softplus(z * 30.0)"),
+    ("silu", MATRIX, "silu(z)"),
+    ("elu", MATRIX, "elu(z)"),
+    ("leaky_relu", MATRIX, "leaky_relu(z, alpha = 0.1)"),
+    ("gelu", MATRIX, "gelu(z)"),
+    ("gelu_tanh", MATRIX, "gelu(z, approximate = true)"),
+    ("clip", MATRIX, "clip(z, -0.5, 0.7)"),
+    ("mod", MATRIX, "z % -0.7"),
+    ("mod_i32", MATRIX, "cast(cast(a * 9.0, i32) % 4, f32) * z"),
+    (
+        "logical",
+        MATRIX,
+        "where(logical_or(logical_and(z > 0.0, a < 1.0), a < -1.0), z, -z)",
+    ),
+    ("logsumexp", MATRIX, "logsumexp(z * 10.0, axis = 1)"),
+    ("var", MATRIX, "var(z, 0)"),
+    ("std", MATRIX, "std(z, axis = 1, keepdims = true)"),
+    ("cumsum_rows", MATRIX, "cumsum(z, axis = 1)"),
+    ("cumsum_flat", MATRIX, "cumsum(z)"),
+    ("stack", MATRIX, "stack([z, a * a], axis = 1)"),
+    ("pad", MATRIX, "pad(z, [[1, 2], [0, 1]], value = 0.5)"),
+    ("tile", MATRIX, "tile(z, [2, 3])"),
+    ("take", MATRIX, "take(z, i, axis = 1)"),
+    ("slice", MATRIX, "z[1:3, ::-2]"),
+    ("index", MATRIX, "z[..., 0:1] * z[2]"),
+    ("stop_gradient", MATRIX, "stop_gradient(z) * z"),
+    (
+        "conv2d_same_stride",
+        IMAGE,
+        "conv2d(y, k, stride = 2, padding = \"same\")",
+    ),
+    (
+        "conv2d_dilated",
+        IMAGE,
+        "conv2d(y, k, dilation = 2, padding = [[1, 0], [2, 1]])",
+    ),
+    ("conv2d_grouped", IMAGE, "conv2d(y, g, groups = 2)"),
+    ("conv2d_depthwise", IMAGE, "conv2d(y, d, groups = 4)"),
+    ("max_pool", IMAGE, "max_pool(y, 2)"),
+    (
+        "max_pool_same",
+        IMAGE,
+        "max_pool(y, 3, stride = 2, padding = \"same\")",
+    ),
+    (
+        "avg_pool_same",
+        IMAGE,
+        "avg_pool(y, [3, 2], stride = [2, 1], padding = \"same\")",
+    ),
+    ("rmsprop", MATRIX, "z * a"),
+    ("adagrad", MATRIX, "z * a"),
+    ("decay_clip", MATRIX, "z * a"),
+];
+
+/// A matrix `z = a · w` (with `w` the param) and indices `i` into its rows.
+const MATRIX: &str = "
+    input a: f32[4, 6]
+    input i: i32[3] = [5, 0, 2]
+    param w: f32[4, 6] = normal(std = 1.0)
+    z = a * w";
+
+/// An NHWC image batch `y = x · v` (with `v` a param), and filters: `k`
+/// dense, `g` for 2 groups, `d` depthwise.
+const IMAGE: &str = "
+    input x: f32[2, 7, 6, 4]
+    param v: f32[2, 7, 6, 4] = normal(std = 1.0)
+    param k: f32[3, 3, 4, 5] = normal(std = 0.5)
+    param g: f32[3, 2, 2, 6] = normal(std = 0.5)
+    param d: f32[2, 3, 1, 4] = normal(std = 0.5)
+    y = x * v";
+
+/// [`BREADTH`]'s graphs.
+pub fn breadth_cases() -> Vec<Case> {
+    let mut cases = Vec::new();
+    for &(name, decls, value) in BREADTH {
+        let optimizer = match name {
+            "rmsprop" => "rmsprop(lr = 0.01, momentum = 0.5)",
+            "adagrad" => "adagrad(lr = 0.1)",
+            "decay_clip" => "sgd(lr = exponential_decay(0.1, 2, 0.5))\n    clip_norm 0.5",
+            _ => "sgd(lr = 0.1)",
+        };
+        // Some builtins leave a param unused (the filters of other cases).
+        let unused = if decls == IMAGE {
+            ["k", "g", "d"]
+                .iter()
+                .filter(|f| !value.contains(&format!(", {f}")))
+                .map(|f| format!(" + 0.0 * sum({f})"))
+                .collect::<String>()
+        } else {
+            String::new()
+        };
+        let src = format!(
+            "graph {name} {{{decls}\n    out = {value}\n    \
+             loss = sum(out * out){unused}\n    output out, loss\n}}\n\
+             train {name} {{\n    minimize loss\n    optimizer {optimizer}\n    steps 1\n}}\n"
+        );
+        cases.extend(source_cases(&format!("breadth_{name}"), &src));
     }
     cases
 }
@@ -510,6 +628,7 @@ pub fn all_cases() -> Vec<Case> {
     let mut v = op_cases();
     v.extend(shape_cases());
     v.extend(example_cases());
+    v.extend(breadth_cases());
     v
 }
 
