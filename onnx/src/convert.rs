@@ -1093,12 +1093,23 @@ impl<'a> Importer<'a> {
             }
             "ArgMax" | "ArgMin" => {
                 let a = x(self, 0)?;
-                if attr_i(n, "select_last_index", 0) == 1 {
-                    return Err("select_last_index = 1 is not supported".into());
-                }
                 let axis = attr_i(n, "axis", 0);
                 let f = if op == "ArgMax" { "argmax" } else { "argmin" };
-                let e = format!("cast({f}({a}, {axis}), i64)");
+                let e = if attr_i(n, "select_last_index", 0) == 1 {
+                    // The last extreme is the first of the reversed axis.
+                    let t = self.ty(&self.need(n, 0)?)?;
+                    let rank = t.shape.rank() as i64;
+                    let at = if axis < 0 { axis + rank } else { axis };
+                    let size = usize::try_from(at)
+                        .ok()
+                        .and_then(|i| t.shape.0.get(i))
+                        .and_then(|d| d.known())
+                        .ok_or("select_last_index = 1 needs the axis's size known")?;
+                    let index = [vec![":"; at as usize], vec!["::-1"]].concat().join(", ");
+                    format!("cast({} - {f}({a}[{index}], {axis}), i64)", size - 1)
+                } else {
+                    format!("cast({f}({a}, {axis}), i64)")
+                };
                 if attr_i(n, "keepdims", 1) == 1 {
                     format!("expand_dims({e}, {axis})")
                 } else {
@@ -1311,31 +1322,53 @@ impl<'a> Importer<'a> {
         if one_d {
             a = format!("expand_dims({a}, axis = 2)");
         }
-        if attr_i(n, "ceil_mode", 0) == 1 {
-            return Err("ceil_mode = 1 is not supported".into());
-        }
         let strides = lift(attr_ints(n, "strides")).unwrap_or_else(|| vec![1, 1]);
         let dilations = lift(attr_ints(n, "dilations")).unwrap_or_else(|| vec![1, 1]);
-        let auto_pad = attr_s(n, "auto_pad").unwrap_or_else(|| "NOTSET".into());
-        let padding = match auto_pad.as_str() {
-            "SAME_UPPER" => "\"same\"".to_string(),
-            "VALID" => "\"valid\"".to_string(),
-            "NOTSET" => {
-                let p = attr_ints(n, "pads").map(|p| match (one_d, p.as_slice()) {
-                    (true, &[begin, end]) => vec![0, begin, 0, end],
-                    _ => p,
-                });
-                let p = p.unwrap_or_else(|| vec![0; 4]);
-                if p.len() != 4 {
-                    return Err(format!(
-                        "pads must have {} entries",
-                        if one_d { 2 } else { 4 }
-                    ));
+        let pads = attr_ints(n, "pads").map(|p| match (one_d, p.as_slice()) {
+            (true, &[begin, end]) => vec![0, begin, 0, end],
+            _ => p,
+        });
+        if pads.as_ref().is_some_and(|p| p.len() != 4) {
+            return Err(format!(
+                "pads must have {} entries",
+                if one_d { 2 } else { 4 }
+            ));
+        }
+        let kernel = match op {
+            "Conv" => match lift(attr_ints(n, "kernel_shape")) {
+                Some(k) => k,
+                None => {
+                    let wt = self.ty(&self.need(n, 1)?)?;
+                    let dims = wt
+                        .shape
+                        .0
+                        .get(2..)
+                        .unwrap_or_default()
+                        .iter()
+                        .map(|d| d.known().map_or(0, |k| k as i64));
+                    lift(Some(dims.collect())).unwrap_or_default()
                 }
-                format!("[[{}, {}], [{}, {}]]", p[0], p[2], p[1], p[3])
-            }
-            other => return Err(format!("auto_pad = {other} is not supported")),
+            },
+            _ => lift(attr_ints(n, "kernel_shape")).ok_or("kernel_shape is required")?,
         };
+        let mut spatial: Vec<Option<u64>> = t.shape.0[2..].iter().map(|d| d.known()).collect();
+        if one_d {
+            spatial.insert(0, Some(1));
+        }
+        let window = Window {
+            spatial,
+            kernel,
+            strides: strides.clone(),
+            dilations: dilations.clone(),
+        };
+        let padding = window.padding(n, op, pads)?;
+        if let Some(z) = &padding.zeros {
+            a = format!(
+                "pad({a}, [[0, 0], [0, 0], [{}, {}], [{}, {}]])",
+                z[0].0, z[0].1, z[1].0, z[1].1
+            );
+        }
+        let sides = padding.sides.text(0..2);
         let x = format!("transpose({a}, perm = [0, 2, 3, 1])");
         let nhwc = match op {
             "Conv" => {
@@ -1346,7 +1379,7 @@ impl<'a> Importer<'a> {
                 }
                 let groups = attr_i(n, "group", 1);
                 let mut e = format!(
-                    "conv2d({x}, transpose({w}, perm = [2, 3, 1, 0]), stride = {}, padding = {padding}, dilation = {}, groups = {groups})",
+                    "conv2d({x}, transpose({w}, perm = [2, 3, 1, 0]), stride = {}, padding = {sides}, dilation = {}, groups = {groups})",
                     list(&strides),
                     list(&dilations)
                 );
@@ -1357,28 +1390,20 @@ impl<'a> Importer<'a> {
                 e
             }
             _ => {
-                let kernel =
-                    lift(attr_ints(n, "kernel_shape")).ok_or("kernel_shape is required")?;
-                if dilations.iter().any(|&d| d != 1) {
-                    return Err("dilated pooling is not supported".into());
+                let pair = |v: &[u64]| [v[0], v[1]];
+                Pool2d {
+                    max: op == "MaxPool",
+                    x: &x,
+                    dtype: t.dtype,
+                    dims: window
+                        .known_spatial(padding.zeros.as_deref())
+                        .map(|d| pair(&d)),
+                    k: pair(&window.positive(&window.kernel)?),
+                    s: pair(&window.positive(&window.strides)?),
+                    d: pair(&window.positive(&window.dilations)?),
+                    sides: &padding.sides,
                 }
-                if op == "AveragePool"
-                    && attr_i(n, "count_include_pad", 0) == 1
-                    && padding.starts_with("[[")
-                    && padding != "[[0, 0], [0, 0]]"
-                {
-                    return Err("count_include_pad = 1 with padding is not supported".into());
-                }
-                let f = if op == "MaxPool" {
-                    "max_pool"
-                } else {
-                    "avg_pool"
-                };
-                format!(
-                    "{f}({x}, {}, stride = {}, padding = {padding})",
-                    list(&kernel),
-                    list(&strides)
-                )
+                .text()?
             }
         };
         let mut expr = format!("transpose({nhwc}, perm = [0, 3, 1, 2])");
@@ -1415,100 +1440,87 @@ impl<'a> Importer<'a> {
         if kernel.len() != 3 || strides.len() != 3 {
             return Err("kernel_shape and strides must have 3 entries".into());
         }
-        if dilations.iter().any(|&d| d != 1) {
-            return Err("dilated pooling is not supported".into());
+        let pads = attr_ints(n, "pads");
+        if pads.as_ref().is_some_and(|p| p.len() != 6) {
+            return Err("pads must have 6 entries".into());
         }
-        if attr_i(n, "ceil_mode", 0) == 1 {
-            return Err("ceil_mode = 1 is not supported".into());
-        }
-        let positive = |x: i64| u64::try_from(x).ok().filter(|&x| x > 0);
-        let (k, s): (Vec<u64>, Vec<u64>) = kernel
-            .iter()
-            .zip(&strides)
-            .map(|(&k, &s)| Some((positive(k)?, positive(s)?)))
-            .collect::<Option<Vec<_>>>()
-            .ok_or("kernel_shape and strides must be positive")?
-            .into_iter()
-            .unzip();
-        // `auto_pad` names one padding for every axis: a keyword, or the
-        // explicit `pads` (begin, end) of each axis.
-        let auto_pad = attr_s(n, "auto_pad").unwrap_or_else(|| "NOTSET".into());
-        let explicit: Option<Vec<(u64, u64)>> = match auto_pad.as_str() {
-            "SAME_UPPER" | "VALID" => None,
-            "NOTSET" => {
-                let pads = attr_ints(n, "pads").unwrap_or_else(|| vec![0; 6]);
-                if pads.len() != 6 {
-                    return Err("pads must have 6 entries".into());
-                }
-                let pads = pads
-                    .iter()
-                    .map(|&p| u64::try_from(p).map_err(|_| "pads must not be negative"))
-                    .collect::<std::result::Result<Vec<u64>, _>>()?;
-                let any = pads.iter().any(|&p| p > 0);
-                if op == "AveragePool" && attr_i(n, "count_include_pad", 0) == 1 && any {
-                    return Err("count_include_pad = 1 with padding is not supported".into());
-                }
-                Some((0..3).map(|a| (pads[a], pads[a + 3])).collect())
-            }
-            other => return Err(format!("auto_pad = {other} is not supported")),
+        let window = Window {
+            spatial: dims.iter().map(|&d| Some(d)).collect(),
+            kernel,
+            strides,
+            dilations,
         };
+        let padding = window.padding(n, op, pads)?;
+        let (k, s, dil) = (
+            window.positive(&window.kernel)?,
+            window.positive(&window.strides)?,
+            window.positive(&window.dilations)?,
+        );
+        let mut x = self.operand(v)?;
+        let mut dims = dims;
+        if let Some(z) = &padding.zeros {
+            let sides: Vec<String> = z.iter().map(|(b, e)| format!("[{b}, {e}]")).collect();
+            x = format!("pad({x}, [[0, 0], [0, 0], {}])", sides.join(", "));
+            for (d, (b, e)) in dims.iter_mut().zip(z) {
+                *d += b + e;
+            }
+        }
         // Each axis's output size ("same": ceil(x / s); otherwise the
         // padded extent the window slides over).
         let mut size = Vec::new();
         for a in 0..3 {
-            let (x, k, s) = (dims[a], k[a], s[a]);
-            let reach = match &explicit {
-                Some(p) => x + p[a].0 + p[a].1,
-                None if auto_pad == "VALID" => x,
-                None => {
+            let (x, k, s) = (dims[a], (k[a] - 1) * dil[a] + 1, s[a]);
+            let reach = match &padding.sides {
+                Sides::Same => {
                     size.push(x.div_ceil(s));
                     continue;
                 }
+                Sides::Valid => x,
+                Sides::Explicit(p) => x + p[a].0 + p[a].1,
             };
             if reach < k {
                 return Err(format!("a {op} window larger than its input"));
             }
             size.push((reach - k) / s + 1);
         }
-        let (hw, d) = match &explicit {
-            Some(p) => (
-                format!("[[{}, {}], [{}, {}]]", p[1].0, p[1].1, p[2].0, p[2].1),
-                format!("[[0, 0], [{}, {}]]", p[0].0, p[0].1),
+        let (hw, d) = match &padding.sides {
+            Sides::Explicit(p) => (
+                Sides::Explicit(p[1..3].to_vec()),
+                Sides::Explicit(vec![(0, 0), p[0]]),
             ),
-            None => {
-                let keyword = if auto_pad == "VALID" {
-                    "\"valid\""
-                } else {
-                    "\"same\""
-                };
-                (keyword.to_string(), keyword.to_string())
-            }
-        };
-        let f = if op == "MaxPool" {
-            "max_pool"
-        } else {
-            "avg_pool"
+            Sides::Same => (Sides::Same, Sides::Same),
+            Sides::Valid => (Sides::Valid, Sides::Valid),
         };
         let (dd, hh, ww) = (dims[0], dims[1], dims[2]);
         let (od, oh, ow) = (size[0], size[1], size[2]);
-        let x = self.operand(v)?;
         // The batch stays the first axis throughout (it may be symbolic):
         // the depth rides in the channels for the first pool, H and W in
         // one axis for the second.
-        let over_hw = format!(
-            "{f}(reshape(transpose({x}, perm = [0, 3, 4, 2, 1]), [-1, {hh}, {ww}, {}]), [{}, {}], stride = [{}, {}], padding = {hw})",
-            dd * c,
-            k[1],
-            k[2],
-            s[1],
-            s[2],
-        );
-        let over_d = format!(
-            "{f}(reshape({over_hw}, [-1, {}, {dd}, {c}]), [1, {}], stride = [1, {}], padding = {d})",
-            oh * ow,
-            k[0],
-            s[0],
-        );
+        let over_hw = Pool2d {
+            max: op == "MaxPool",
+            x: &format!(
+                "reshape(transpose({x}, perm = [0, 3, 4, 2, 1]), [-1, {hh}, {ww}, {}])",
+                dd * c
+            ),
+            dtype: t.dtype,
+            dims: Some([hh, ww]),
+            k: [k[1], k[2]],
+            s: [s[1], s[2]],
+            d: [dil[1], dil[2]],
+            sides: &hw,
+        }
+        .text()?;
+        let over_d = Pool2d {
+            max: op == "MaxPool",
+            x: &format!("reshape({over_hw}, [-1, {}, {dd}, {c}])", oh * ow),
+            dtype: t.dtype,
+            dims: Some([oh * ow, dd]),
+            k: [1, k[0]],
+            s: [1, s[0]],
+            d: [1, dil[0]],
+            sides: &d,
+        }
+        .text()?;
         let expr = format!(
             "transpose(reshape({over_d}, [-1, {oh}, {ow}, {od}, {c}]), perm = [0, 4, 3, 1, 2])"
         );
@@ -1829,5 +1841,258 @@ fn static_input(op: &str, k: usize) -> bool {
         "Pad" => k == 1 || k == 3,
         "ConstantOfShape" => k == 0,
         _ => false,
+    }
+}
+
+/// A window's geometry along its spatial axes, for writing its padding in
+/// the language's terms.
+struct Window {
+    /// The input's spatial dims, where known.
+    spatial: Vec<Option<u64>>,
+    kernel: Vec<i64>,
+    strides: Vec<i64>,
+    dilations: Vec<i64>,
+}
+
+/// A window's padding as the language writes it.
+struct Padding {
+    /// Zeros padded in first, (begin, end) per spatial axis: the pads of an
+    /// average that counts them (ONNX's `count_include_pad`).
+    zeros: Option<Vec<(u64, u64)>>,
+    /// The padding the window itself slides over (never counted).
+    sides: Sides,
+}
+
+enum Sides {
+    Same,
+    Valid,
+    /// (begin, end) per spatial axis.
+    Explicit(Vec<(u64, u64)>),
+}
+
+impl Sides {
+    /// The `padding =` argument over the axes `axes`.
+    fn text(&self, axes: std::ops::Range<usize>) -> String {
+        match self {
+            Sides::Same => "\"same\"".into(),
+            Sides::Valid => "\"valid\"".into(),
+            Sides::Explicit(p) => {
+                let sides: Vec<String> =
+                    p[axes].iter().map(|(b, e)| format!("[{b}, {e}]")).collect();
+                format!("[{}]", sides.join(", "))
+            }
+        }
+    }
+}
+
+impl Window {
+    /// `v` (one entry an axis) as positive sizes.
+    fn positive(&self, v: &[i64]) -> Result<Vec<u64>> {
+        let axes = self.kernel.len();
+        let sizes: Option<Vec<u64>> = v
+            .iter()
+            .map(|&x| u64::try_from(x).ok().filter(|&x| x > 0))
+            .collect();
+        sizes.filter(|s| s.len() == axes).ok_or_else(|| {
+            format!("kernel_shape, strides and dilations need {axes} positive entries")
+        })
+    }
+
+    /// The spatial dims, with `zeros` padded in, if all are known.
+    fn known_spatial(&self, zeros: Option<&[(u64, u64)]>) -> Option<Vec<u64>> {
+        self.spatial
+            .iter()
+            .enumerate()
+            .map(|(a, d)| {
+                let z = zeros.and_then(|z| z.get(a)).map_or(0, |(b, e)| b + e);
+                d.map(|d| d + z)
+            })
+            .collect()
+    }
+
+    /// `n`'s padding: ONNX's `auto_pad` (`SAME_UPPER` / `SAME_LOWER` put the
+    /// odd element at the end / the beginning), or its explicit `pads`
+    /// (all the begins, then all the ends); with `ceil_mode`, each end
+    /// grows by the overhang of a last, partial window, which ONNX drops
+    /// where it would start past the input and its beginning padding.
+    fn padding(&self, n: &NodeProto, op: &str, pads: Option<Vec<i64>>) -> Result<Padding> {
+        let axes = self.kernel.len();
+        let auto_pad = attr_s(n, "auto_pad").unwrap_or_else(|| "NOTSET".into());
+        let ceil = op != "Conv" && attr_i(n, "ceil_mode", 0) == 1;
+        let include_pad = op == "AveragePool" && attr_i(n, "count_include_pad", 0) == 1;
+        // A dilated pool is written tap by tap, each over explicit padding.
+        let dilated = op != "Conv" && self.dilations.iter().any(|&d| d != 1);
+        let keyword = |sides| Ok(Padding { zeros: None, sides });
+        let pads = match auto_pad.as_str() {
+            "SAME_UPPER" if !ceil && !include_pad && !dilated => return keyword(Sides::Same),
+            "VALID" if !ceil && !dilated => return keyword(Sides::Valid),
+            "SAME_UPPER" | "SAME_LOWER" | "VALID" => Vec::new(),
+            "NOTSET" => pads.unwrap_or_else(|| vec![0; 2 * axes]),
+            other => return Err(format!("auto_pad = {other} is not supported")),
+        };
+        let positive = |v: Option<&i64>| v.and_then(|&v| u64::try_from(v).ok()).filter(|&v| v > 0);
+        let mut sides = Vec::with_capacity(axes);
+        let mut overhang = Vec::with_capacity(axes);
+        for a in 0..axes {
+            let (Some(k), Some(s), Some(d)) = (
+                positive(self.kernel.get(a)),
+                positive(self.strides.get(a)),
+                positive(self.dilations.get(a)),
+            ) else {
+                return Err("kernel_shape, strides and dilations must be positive".into());
+            };
+            let x = self
+                .spatial
+                .get(a)
+                .copied()
+                .flatten()
+                .ok_or("this padding needs the input's spatial dims known when importing")?;
+            let reach = (k - 1) * d + 1;
+            let (begin, mut end) = match auto_pad.as_str() {
+                "SAME_UPPER" | "SAME_LOWER" => {
+                    let total = ((x.div_ceil(s) - 1) * s + reach).saturating_sub(x);
+                    let small = total / 2;
+                    if auto_pad == "SAME_UPPER" {
+                        (small, total - small)
+                    } else {
+                        (total - small, small)
+                    }
+                }
+                "VALID" => (0, 0),
+                _ => {
+                    let side = |i: usize| {
+                        pads.get(i)
+                            .and_then(|&p| u64::try_from(p).ok())
+                            .ok_or("pads must not be negative")
+                    };
+                    (side(a)?, side(a + axes)?)
+                }
+            };
+            let padded = x + begin + end;
+            if padded < reach {
+                return Err(format!("a {op} window larger than its padded input"));
+            }
+            let mut over = 0;
+            if ceil && !auto_pad.starts_with("SAME") {
+                let mut out = (padded - reach).div_ceil(s) + 1;
+                if (out - 1) * s >= x + begin {
+                    out -= 1;
+                }
+                over = ((out - 1) * s + reach).saturating_sub(padded);
+                end += over;
+            }
+            sides.push((begin, end));
+            overhang.push(over);
+        }
+        if !include_pad
+            || sides
+                .iter()
+                .zip(&overhang)
+                .all(|(&(b, e), &o)| b == 0 && e == o)
+        {
+            return keyword(Sides::Explicit(sides));
+        }
+        // Counted pads are zeros padded in; only the overhang of
+        // `ceil_mode` stays the window's own (not counted).
+        Ok(Padding {
+            zeros: Some(
+                sides
+                    .iter()
+                    .zip(&overhang)
+                    .map(|(&(b, e), &o)| (b, e - o))
+                    .collect(),
+            ),
+            sides: Sides::Explicit(overhang.iter().map(|&o| (0, o)).collect()),
+        })
+    }
+}
+
+/// A 2-D pool over the NHWC operand `x` with spatial dims `dims`: the
+/// language's `max_pool`/`avg_pool`, or, dilated (which those do not take),
+/// the maximum or the mean of every tap's strided slice.
+struct Pool2d<'a> {
+    max: bool,
+    x: &'a str,
+    dtype: DType,
+    /// Needed (known) only when dilated.
+    dims: Option<[u64; 2]>,
+    k: [u64; 2],
+    s: [u64; 2],
+    d: [u64; 2],
+    sides: &'a Sides,
+}
+
+impl Pool2d<'_> {
+    fn text(&self) -> Result<String> {
+        let f = if self.max { "max_pool" } else { "avg_pool" };
+        let Sides::Explicit(sides) = self.sides else {
+            if self.d != [1, 1] {
+                return Err("internal error: a dilated pool without explicit padding".into());
+            }
+            return Ok(self.call(f));
+        };
+        if self.d == [1, 1] {
+            return Ok(self.call(f));
+        }
+        let dims = self
+            .dims
+            .ok_or("a dilated pool needs the input's spatial dims known when importing")?;
+        let mut out = [0; 2];
+        for a in 0..2 {
+            let padded = dims[a] + sides[a].0 + sides[a].1;
+            let reach = (self.k[a] - 1) * self.d[a] + 1;
+            if padded < reach {
+                return Err("a pool window larger than its padded input".into());
+            }
+            out[a] = (padded - reach) / self.s[a] + 1;
+        }
+        let padded = |t: &str, value: &str| {
+            if sides.iter().all(|&(b, e)| b == 0 && e == 0) {
+                return t.to_string();
+            }
+            format!(
+                "pad({t}, [[0, 0], [{}, {}], [{}, {}], [0, 0]], value = {value})",
+                sides[0].0, sides[0].1, sides[1].0, sides[1].1
+            )
+        };
+        // Tap (i, j) of every window: a strided slice of the padded input.
+        let taps = |t: &str| -> Vec<String> {
+            let along = |a: usize, i: u64| {
+                let start = i * self.d[a];
+                let end = start + (out[a] - 1) * self.s[a] + 1;
+                format!("{start}:{end}:{}", self.s[a])
+            };
+            (0..self.k[0])
+                .flat_map(|i| (0..self.k[1]).map(move |j| (i, j)))
+                .map(|(i, j)| format!("{t}[:, {}, {}]", along(0, i), along(1, j)))
+                .collect()
+        };
+        if self.max {
+            let all = taps(&padded(self.x, "-1.0 / 0.0"));
+            let first = all.first().cloned().unwrap_or_default();
+            return Ok(all[1..]
+                .iter()
+                .fold(first, |m, t| format!("maximum({m}, {t})")));
+        }
+        // The mean over the real elements: their count is the same taps'
+        // sum over ones padded with zeros.
+        let sum = taps(&padded(self.x, "0.0")).join(" + ");
+        let ones = format!(
+            "broadcast_to(cast(1.0, {}), [1, {}, {}, 1])",
+            self.dtype, dims[0], dims[1]
+        );
+        let count = taps(&padded(&ones, "0.0")).join(" + ");
+        Ok(format!("(({sum}) / ({count}))"))
+    }
+
+    /// The language's own pool.
+    fn call(&self, f: &str) -> String {
+        format!(
+            "{f}({}, {}, stride = {}, padding = {})",
+            self.x,
+            list(&self.k),
+            list(&self.s),
+            self.sides.text(0..2)
+        )
     }
 }

@@ -28,8 +28,10 @@ def f32(*shape, lo=-2.0, hi=2.0):
     return rng.uniform(lo, hi, shape).astype(np.float32)
 
 
-def case(name, nodes, inputs, outputs, inits=None, opset=17):
-    """inputs: [(name, array or (elem type, shape with symbols), value)]."""
+def case(name, nodes, inputs, outputs, inits=None, opset=17, want=None):
+    """inputs: [(name, array or (elem type, shape with symbols), value)];
+    want: the outputs from the feeds, where ONNX Runtime departs from the
+    operator's definition (else ONNX Runtime's are expected)."""
     vi_in = []
     feeds = {}
     for iname, value, dims in inputs:
@@ -43,8 +45,11 @@ def case(name, nodes, inputs, outputs, inits=None, opset=17):
     m.ir_version = min(m.ir_version, 10)
     path = os.path.join(out_dir, f"{name}.onnx")
     onnx.save(m, path)
-    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
-    results = sess.run(None, feeds)
+    if want is None:
+        sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+        results = sess.run(None, feeds)
+    else:
+        results = want(**feeds)
     for k, (iname, value, _) in enumerate(inputs):
         np.save(os.path.join(out_dir, f"{name}.in.{k}.npy"), value)
     for k, r in enumerate(results):
@@ -147,6 +152,34 @@ case("pools", [h.make_node("MaxPool", ["x"], ["y1"], kernel_shape=[3, 2], stride
                h.make_node("AveragePool", ["x"], ["y3"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
                h.make_node("GlobalAveragePool", ["x"], ["y4"]), h.make_node("GlobalMaxPool", ["x"], ["y5"])],
      [("x", img, None)], ["y1", "y2", "y3", "y4", "y5"])
+# Padding the language has no keyword for: ceil_mode (a last, partial window),
+# SAME_LOWER, count_include_pad = 1; on a 1-D window too.
+case("pool_padding", [h.make_node("MaxPool", ["x"], ["y1"], kernel_shape=[2, 3], strides=[2, 2], ceil_mode=1),
+                      h.make_node("AveragePool", ["x"], ["y2"], kernel_shape=[3, 2], strides=[2, 2],
+                                  pads=[1, 0, 0, 1], ceil_mode=1, count_include_pad=1),
+                      h.make_node("AveragePool", ["x"], ["y3"], kernel_shape=[3, 2], strides=[2, 1],
+                                  auto_pad="SAME_LOWER"),
+                      h.make_node("AveragePool", ["x"], ["y4"], kernel_shape=[2, 3], strides=[2, 2],
+                                  auto_pad="SAME_UPPER", count_include_pad=1),
+                      h.make_node("MaxPool", ["x"], ["y5"], kernel_shape=[2, 2], strides=[2, 2],
+                                  auto_pad="SAME_LOWER"),
+                      h.make_node("Conv", ["x", "w"], ["y6"], auto_pad="SAME_LOWER", strides=[2, 2])],
+     [("x", img, None)], ["y1", "y2", "y3", "y4", "y5", "y6"], {"w": f32(4, 3, 2, 3)})
+# Dilated pools, which the language's pools do not take: written tap by tap.
+case("pool_dilated", [h.make_node("MaxPool", ["x"], ["y1"], kernel_shape=[2, 2], strides=[1, 2], dilations=[2, 2],
+                                  pads=[1, 1, 0, 1]),
+                      h.make_node("AveragePool", ["x"], ["y2"], kernel_shape=[2, 3], strides=[2, 1],
+                                  dilations=[3, 2], pads=[1, 0, 1, 1], ceil_mode=1),
+                      h.make_node("AveragePool", ["x"], ["y3"], kernel_shape=[2, 2], strides=[2, 2],
+                                  dilations=[2, 1], pads=[1, 1, 1, 1], count_include_pad=1)],
+     [("x", img, None)], ["y1", "y2", "y3"], opset=19)
+case("pool1d_ceil", [h.make_node("AveragePool", ["x"], ["y"], kernel_shape=[4], strides=[3], ceil_mode=1)],
+     [("x", f32(2, 4, 11), None)], ["y"])
+# Ties (small integers), the last extreme chosen.
+ties = rng.integers(0, 3, (3, 5, 4)).astype(np.float32)
+case("arg_last", [h.make_node("ArgMax", ["x"], ["a"], axis=1, select_last_index=1),
+                  h.make_node("ArgMin", ["x"], ["b"], axis=-1, keepdims=0, select_last_index=1)],
+     [("x", ties, None)], ["a", "b"])
 case("batchnorm", [h.make_node("BatchNormalization", ["x", "s", "b", "m", "v"], ["y"], epsilon=1e-3)],
      [("x", img, None)], ["y"],
      {"s": f32(3), "b": f32(3), "m": f32(3), "v": f32(3, lo=0.5, hi=2.0)})
@@ -206,6 +239,44 @@ case("pool3d", [h.make_node("MaxPool", ["x"], ["m1"], kernel_shape=[3, 2, 3], st
                 h.make_node("MaxPool", ["x"], ["m2"], kernel_shape=[2, 3, 3], strides=[2, 2, 1],
                             auto_pad="VALID")],
      [("x", vol, ["N", 3, 7, 8, 9])], ["m1", "a1", "a2", "m2"])
+case("pool3d_padding", [h.make_node("MaxPool", ["x"], ["m"], kernel_shape=[2, 3, 2], strides=[2, 2, 2],
+                                    ceil_mode=1),
+                        h.make_node("AveragePool", ["x"], ["a1"], kernel_shape=[3, 2, 2], strides=[2, 3, 2],
+                                    pads=[1, 0, 1, 0, 1, 0], ceil_mode=1, count_include_pad=1),
+                        h.make_node("AveragePool", ["x"], ["a2"], kernel_shape=[2, 3, 2], strides=[1, 2, 2],
+                                    auto_pad="SAME_LOWER")],
+     [("x", vol, None)], ["m", "a1", "a2"])
+
+
+def dilated_same_pools(x):
+    """MaxPool and AveragePool, kernel 3x2, strides 2x1, dilations 2x2,
+    SAME_UPPER, by the ONNX definition: output ceil(H / stride), the total
+    padding (out - 1)·stride + (k - 1)·dilation + 1 - H split with the odd
+    element at the end; pads are not counted."""
+    n, c, hh, ww = x.shape
+    (kh, kw), (sh, sw), (dh, dw) = (3, 2), (2, 1), (2, 2)
+    oh, ow = -(-hh // sh), -(-ww // sw)
+    th = (oh - 1) * sh + (kh - 1) * dh + 1 - hh
+    tw = (ow - 1) * sw + (kw - 1) * dw + 1 - ww
+    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (th // 2, th - th // 2), (tw // 2, tw - tw // 2)),
+                constant_values=np.nan)
+    m, a = np.zeros((n, c, oh, ow)), np.zeros((n, c, oh, ow))
+    for i in range(oh):
+        for j in range(ow):
+            w = xp[:, :, i * sh:i * sh + (kh - 1) * dh + 1:dh, j * sw:j * sw + (kw - 1) * dw + 1:dw]
+            m[:, :, i, j] = np.nanmax(w.reshape(n, c, -1), axis=2)
+            a[:, :, i, j] = np.nanmean(w.reshape(n, c, -1), axis=2)
+    return [m.astype(np.float32), a.astype(np.float32)]
+
+
+case("pool_dilated_same", [h.make_node(op, ["x"], [o], kernel_shape=[3, 2], strides=[2, 1], dilations=[2, 2],
+                                       auto_pad="SAME_UPPER") for op, o in [("MaxPool", "m"), ("AveragePool", "a")]],
+     [("x", img, None)], ["m", "a"], opset=19, want=dilated_same_pools)
+case("pool3d_dilated", [h.make_node("MaxPool", ["x"], ["m"], kernel_shape=[2, 2, 2], strides=[1, 2, 1],
+                                    dilations=[2, 1, 3], pads=[1, 0, 1, 0, 1, 1]),
+                        h.make_node("AveragePool", ["x"], ["a"], kernel_shape=[2, 2, 3], strides=[2, 1, 2],
+                                    dilations=[3, 2, 1], ceil_mode=1)],
+     [("x", vol, None)], ["m", "a"], opset=19)
 # Reductions ONNX defines beyond numpy: max/min of booleans (opset 20), and
 # of an empty axis (the identity).
 case("reduce_bool", [h.make_node("ReduceMax", ["m", "ax"], ["any"], keepdims=0),
