@@ -19,6 +19,7 @@ pub(crate) const SUPPORTED: &[&str] = &[
     "AveragePool",
     "BatchNormalization",
     "Cast",
+    "CastLike",
     "Ceil",
     "Clip",
     "Concat",
@@ -26,8 +27,11 @@ pub(crate) const SUPPORTED: &[&str] = &[
     "ConstantOfShape",
     "Conv",
     "Cos",
+    "CumSum",
+    "DepthToSpace",
     "Div",
     "Dropout",
+    "Einsum",
     "Elu",
     "Equal",
     "Erf",
@@ -42,12 +46,18 @@ pub(crate) const SUPPORTED: &[&str] = &[
     "GlobalMaxPool",
     "Greater",
     "GreaterOrEqual",
+    "Hardmax",
+    "HardSigmoid",
     "Identity",
+    "IsInf",
+    "IsNaN",
+    "LayerNormalization",
     "LeakyRelu",
     "Less",
     "LessOrEqual",
     "Log",
     "LogSoftmax",
+    "LpNormalization",
     "LRN",
     "MatMul",
     "Max",
@@ -61,9 +71,12 @@ pub(crate) const SUPPORTED: &[&str] = &[
     "Or",
     "Pad",
     "Pow",
+    "PRelu",
     "Range",
     "Reciprocal",
+    "ReduceL1",
     "ReduceL2",
+    "ReduceLogSum",
     "ReduceLogSumExp",
     "ReduceMax",
     "ReduceMean",
@@ -73,6 +86,9 @@ pub(crate) const SUPPORTED: &[&str] = &[
     "ReduceSumSquare",
     "Relu",
     "Reshape",
+    "RMSNormalization",
+    "Round",
+    "Selu",
     "Shape",
     "Sigmoid",
     "Sign",
@@ -81,6 +97,7 @@ pub(crate) const SUPPORTED: &[&str] = &[
     "Slice",
     "Softmax",
     "Softplus",
+    "SpaceToDepth",
     "Split",
     "Sqrt",
     "Squeeze",
@@ -89,14 +106,10 @@ pub(crate) const SUPPORTED: &[&str] = &[
     "Tanh",
     "Tile",
     "Transpose",
+    "Trilu",
     "Unsqueeze",
     "Where",
     "Xor",
-    "HardSigmoid",
-    "PRelu",
-    "Selu",
-    "CumSum",
-    "Einsum",
 ];
 
 /// What an ONNX value is while importing.
@@ -784,6 +797,227 @@ impl<'a> Importer<'a> {
                     format!("{f}({a}, axis = {axis})")
                 }
             }
+            "CastLike" => {
+                let to = self.ty(&self.need(n, 1)?)?.dtype;
+                format!("cast({}, {to})", x(self, 0)?)
+            }
+            "IsNaN" => {
+                let a = x(self, 0)?;
+                format!("({a} != {a})")
+            }
+            "IsInf" => {
+                let a = x(self, 0)?;
+                match (
+                    attr_i(n, "detect_positive", 1),
+                    attr_i(n, "detect_negative", 1),
+                ) {
+                    (1, 1) => format!("(abs({a}) == 1.0 / 0.0)"),
+                    (1, _) => format!("({a} == 1.0 / 0.0)"),
+                    (_, 1) => format!("({a} == -1.0 / 0.0)"),
+                    _ => format!("({a} != {a} & false)"),
+                }
+            }
+            "Round" => {
+                // Halves to even: up from above a half, or from a half
+                // where the floor is odd.
+                let a = x(self, 0)?;
+                let (f, d) = (format!("floor({a})"), format!("({a} - floor({a}))"));
+                format!(
+                    "where(logical_or({d} > 0.5, logical_and({d} == 0.5, {f} % 2.0 == 1.0)), {f} + 1.0, {f})"
+                )
+            }
+            "LayerNormalization" | "RMSNormalization" => {
+                let v = self.need(n, 0)?;
+                let rank = self.rank(&v)?;
+                let a = self.operand(&v)?;
+                let axis = axis_in(attr_i(n, "axis", -1), rank as i64, false)?;
+                let axes = list(&(axis..rank).collect::<Vec<_>>());
+                let eps = float(attr_f(n, "epsilon", 1e-5));
+                let scale = x(self, 1)?;
+                if op == "RMSNormalization" {
+                    format!(
+                        "({a} * rsqrt(mean(square({a}), axis = {axes}, keepdims = true) + {eps}) * {scale})"
+                    )
+                } else {
+                    // Mean and InvStdDev are outputs too (kept axes of 1).
+                    let named = |k: usize, what: &str| {
+                        n.output
+                            .get(k)
+                            .filter(|o| !o.is_empty())
+                            .cloned()
+                            .unwrap_or_else(|| format!("{out}_{what}"))
+                    };
+                    let mean = self.emit(
+                        format!("mean({a}, axis = {axes}, keepdims = true)"),
+                        &named(1, "mean"),
+                        n,
+                        outputs,
+                    )?;
+                    let m = self.operand(&mean)?;
+                    let inv = self.emit(
+                        format!(
+                            "rsqrt(mean(square({a} - {m}), axis = {axes}, keepdims = true) + {eps})"
+                        ),
+                        &named(2, "inv_std"),
+                        n,
+                        outputs,
+                    )?;
+                    let i = self.operand(&inv)?;
+                    let mut y = format!("({a} - {m}) * {i} * {scale}");
+                    if let Some(b) = self.input(n, 2)? {
+                        y = format!("({y} + {})", self.operand(&b)?);
+                    }
+                    let y = self.emit(y, &out, n, outputs)?;
+                    return Ok(vec![y, mean, inv]);
+                }
+            }
+            "LpNormalization" => {
+                let v = self.need(n, 0)?;
+                let rank = self.rank(&v)? as i64;
+                let a = self.operand(&v)?;
+                let axis = axis_in(attr_i(n, "axis", -1), rank, false)?;
+                let norm = match attr_i(n, "p", 2) {
+                    1 => format!("sum(abs({a}), axis = {axis}, keepdims = true)"),
+                    2 => format!("sqrt(sum(square({a}), axis = {axis}, keepdims = true))"),
+                    p => return Err(format!("p = {p} is not supported (1 or 2)")),
+                };
+                // A zero norm gives zeros, as ONNX's reference does.
+                format!("where({norm} == 0.0, 0.0, {a} / {norm})")
+            }
+            "Hardmax" => {
+                let v = self.need(n, 0)?;
+                let t = self.ty(&v)?;
+                let rank = t.shape.rank() as i64;
+                let a = self.operand(&v)?;
+                let default = if self.opset < 13 { 1 } else { -1 };
+                let axis = axis_in(attr_i(n, "axis", default), rank, false)?;
+                // Before opset 13 over the flattened trailing axes.
+                let flat = self.opset < 13 && axis as i64 != rank - 1;
+                let depth = if flat {
+                    t.shape.0[axis..]
+                        .iter()
+                        .map(Dim::known)
+                        .product::<Option<u64>>()
+                } else {
+                    t.shape.0[axis].known()
+                }
+                .ok_or("Hardmax needs the size of its axis known")?;
+                let iota = list(&(0..depth).collect::<Vec<_>>());
+                let hard = |x: &str, axis: usize, rank: usize| {
+                    let mut at = vec!["1".to_string(); rank];
+                    at[axis] = depth.to_string();
+                    format!(
+                        "cast(expand_dims(argmax({x}, {axis}), {axis}) == reshape({iota}, [{}]), {})",
+                        at.join(", "),
+                        t.dtype
+                    )
+                };
+                if flat {
+                    let lead: Vec<String> =
+                        t.shape.0[..axis].iter().map(|d| d.to_string()).collect();
+                    let shape: Vec<String> = t.shape.0.iter().map(|d| d.to_string()).collect();
+                    let flat = format!("reshape({a}, [{}, -1])", lead.join(", "));
+                    format!(
+                        "reshape({}, [{}])",
+                        hard(&flat, axis, axis + 1),
+                        shape.join(", ")
+                    )
+                } else {
+                    hard(&a, axis, rank as usize)
+                }
+            }
+            "Trilu" => {
+                let v = self.need(n, 0)?;
+                let t = self.ty(&v)?;
+                let a = self.operand(&v)?;
+                let rank = t.shape.rank();
+                let k = match self.ints(n, 1)? {
+                    Some(k) => k.first().copied().unwrap_or(0),
+                    None => 0,
+                };
+                let known = |i: usize| t.shape.0.get(i).and_then(Dim::known);
+                let (Some(rows), Some(cols)) =
+                    (known(rank.wrapping_sub(2)), known(rank.wrapping_sub(1)))
+                else {
+                    return Err("Trilu needs a matrix of known size".into());
+                };
+                if rows == 0 || cols == 0 {
+                    return Ok(vec![v]);
+                }
+                let rows = list(
+                    &(0..rows)
+                        .map(|r| vec![r])
+                        .map(|r| list(&r))
+                        .collect::<Vec<_>>(),
+                );
+                let cols = list(&(0..cols).collect::<Vec<_>>());
+                // Element (i, j) is kept where j - i is at least (upper) or at
+                // most (lower) k.
+                let keep = if attr_i(n, "upper", 1) == 1 {
+                    ">="
+                } else {
+                    "<="
+                };
+                format!(
+                    "where({cols} - {rows} {keep} {k}, {a}, cast(0, {}))",
+                    t.dtype
+                )
+            }
+            "SpaceToDepth" | "DepthToSpace" => {
+                let v = self.need(n, 0)?;
+                let t = self.ty(&v)?;
+                let a = self.operand(&v)?;
+                let b = u64::try_from(attr_i(n, "blocksize", 0))
+                    .ok()
+                    .filter(|&b| b > 0)
+                    .ok_or("blocksize must be positive")?;
+                let dims: Option<Vec<u64>> = t
+                    .shape
+                    .0
+                    .get(1..4)
+                    .and_then(|d| d.iter().map(Dim::known).collect());
+                let Some([c, hh, ww]) = dims.as_deref().map(|d| [d[0], d[1], d[2]]) else {
+                    return Err(format!("{op} needs an NCHW input with known C, H and W"));
+                };
+                if op == "SpaceToDepth" {
+                    if hh % b != 0 || ww % b != 0 {
+                        return Err("blocksize must divide H and W".into());
+                    }
+                    let (h, w) = (hh / b, ww / b);
+                    // DCR (the default) puts the block offsets before the
+                    // channel in the new channel index; CRD after it.
+                    let perm = if attr_s(n, "mode").as_deref() == Some("CRD") {
+                        "[0, 1, 3, 5, 2, 4]"
+                    } else {
+                        "[0, 3, 5, 1, 2, 4]"
+                    };
+                    format!(
+                        "reshape(transpose(reshape({a}, [-1, {c}, {h}, {b}, {w}, {b}]), perm = {perm}), [-1, {}, {h}, {w}])",
+                        c * b * b
+                    )
+                } else {
+                    if c % (b * b) != 0 {
+                        return Err("blocksize² must divide C".into());
+                    }
+                    let d = c / (b * b);
+                    let (split, perm) = if attr_s(n, "mode").as_deref() == Some("CRD") {
+                        (
+                            format!("[-1, {d}, {b}, {b}, {hh}, {ww}]"),
+                            "[0, 1, 4, 2, 5, 3]",
+                        )
+                    } else {
+                        (
+                            format!("[-1, {b}, {b}, {d}, {hh}, {ww}]"),
+                            "[0, 3, 4, 1, 5, 2]",
+                        )
+                    };
+                    format!(
+                        "reshape(transpose(reshape({a}, {split}), perm = {perm}), [-1, {d}, {}, {}])",
+                        hh * b,
+                        ww * b
+                    )
+                }
+            }
             "Concat" => {
                 let mut parts = Vec::new();
                 for k in 0..n.input.len() {
@@ -1019,7 +1253,7 @@ impl<'a> Importer<'a> {
                 return Ok(outs);
             }
             "ReduceSum" | "ReduceMean" | "ReduceMax" | "ReduceMin" | "ReduceProd"
-            | "ReduceSumSquare" | "ReduceL2" | "ReduceLogSumExp" => {
+            | "ReduceSumSquare" | "ReduceL1" | "ReduceL2" | "ReduceLogSum" | "ReduceLogSumExp" => {
                 let v = self.need(n, 0)?;
                 let rank = self.rank(&v)?;
                 let a = self.operand(&v)?;
@@ -1069,7 +1303,8 @@ impl<'a> Importer<'a> {
                     }
                 } else {
                     let f = match op {
-                        "ReduceSum" | "ReduceSumSquare" | "ReduceL2" => "sum",
+                        "ReduceSum" | "ReduceSumSquare" | "ReduceL1" | "ReduceL2"
+                        | "ReduceLogSum" => "sum",
                         "ReduceMean" => "mean",
                         "ReduceMax" => "max",
                         "ReduceMin" => "min",
@@ -1080,12 +1315,14 @@ impl<'a> Importer<'a> {
                     let boolean = t.dtype == DType::Bool && matches!(f, "max" | "min");
                     let inner = match op {
                         "ReduceSumSquare" | "ReduceL2" => format!("square({a})"),
+                        "ReduceL1" => format!("abs({a})"),
                         _ if boolean => format!("cast({a}, i32)"),
                         _ => a,
                     };
                     let e = format!("{f}({inner}, axis = {}, keepdims = {keep})", list(&axes));
                     match op {
                         "ReduceL2" => format!("sqrt({e})"),
+                        "ReduceLogSum" => format!("log({e})"),
                         _ if boolean => format!("cast({e}, bool)"),
                         _ => e,
                     }
@@ -1215,6 +1452,11 @@ impl<'a> Importer<'a> {
                 } else {
                     let pads = self.ints(n, 1)?.ok_or("Pad needs pads")?;
                     let value = match self.input(n, 2)? {
+                        // A one-element tensor (as exporters write it) is
+                        // the scalar the language's `pad` takes.
+                        Some(v) if self.ty(&v)?.shape.rank() > 0 => {
+                            format!("reshape({}, [])", self.operand(&v)?)
+                        }
                         Some(v) => self.operand(&v)?,
                         None => "0".into(),
                     };
@@ -1602,8 +1844,11 @@ impl<'a> Importer<'a> {
         let ints_of = |k: usize| known.get(k).cloned().flatten().and_then(|c| c.to_ints());
         let result = match op {
             "Identity" => Some(first),
-            "Cast" => {
-                let to = dtype_of(attr_i(n, "to", 1) as i32)?;
+            "Cast" | "CastLike" => {
+                let to = match known.get(1).cloned().flatten() {
+                    Some(like) if op == "CastLike" => like.dtype,
+                    _ => dtype_of(attr_i(n, "to", 1) as i32)?,
+                };
                 let data = first
                     .data
                     .iter()
@@ -1713,30 +1958,84 @@ impl<'a> Importer<'a> {
                 data: a.iter().map(|&x| Elem::I(x.wrapping_neg())).collect(),
                 ..first
             }),
-            "Add" | "Sub" | "Mul" | "Div" | "Max" | "Min"
-                if first.dtype.is_int() && known.len() == 2 =>
+            "Add" | "Sub" | "Mul" | "Div" | "Mod" | "Max" | "Min" | "Equal" | "Less"
+            | "Greater" | "And" | "Or"
+                if (first.dtype.is_int() || first.dtype == DType::Bool) && known.len() == 2 =>
             {
                 let b = ints_of(1).ok_or("an integer operand")?;
-                let a = first.to_ints();
-                match a {
-                    Some(a) if b.len() == 1 || b.len() == a.len() => {
-                        let data = a
-                            .iter()
-                            .enumerate()
-                            .map(|(k, &x)| {
-                                let y = b[if b.len() == 1 { 0 } else { k }];
-                                Elem::I(match op {
-                                    "Add" => x.wrapping_add(y),
-                                    "Sub" => x.wrapping_sub(y),
-                                    "Mul" => x.wrapping_mul(y),
-                                    "Max" => x.max(y),
-                                    "Min" => x.min(y),
-                                    _ if y == 0 => 0,
-                                    _ => x.wrapping_div(y),
-                                })
+                let b_shape = known.get(1).cloned().flatten().map(|c| c.shape);
+                // Folded where no element repeats but a single one: equal
+                // shapes, or one side of one element (its axes all 1).
+                let shape = first.to_ints().zip(b_shape).and_then(|(a, bs)| {
+                    let pad = |s: &[usize], rank: usize| {
+                        [vec![1; rank.saturating_sub(s.len())], s.to_vec()].concat()
+                    };
+                    let rank = first.shape.len().max(bs.len());
+                    if bs == first.shape {
+                        Some(bs)
+                    } else if b.len() == 1 {
+                        Some(pad(&first.shape, rank))
+                    } else if a.len() == 1 {
+                        Some(pad(&bs, rank))
+                    } else {
+                        None
+                    }
+                });
+                let python_mod = attr_i(n, "fmod", 0) == 0;
+                match (first.to_ints(), shape) {
+                    (Some(a), Some(shape)) => {
+                        let at = |v: &[i64], k: usize| v[if v.len() == 1 { 0 } else { k }];
+                        let data = (0..a.len().max(b.len()))
+                            .map(|k| {
+                                let (x, y) = (at(&a, k), at(&b, k));
+                                match op {
+                                    "Add" => Elem::I(x.wrapping_add(y)),
+                                    "Sub" => Elem::I(x.wrapping_sub(y)),
+                                    "Mul" => Elem::I(x.wrapping_mul(y)),
+                                    "Max" => Elem::I(x.max(y)),
+                                    "Min" => Elem::I(x.min(y)),
+                                    "Equal" => Elem::B(x == y),
+                                    "Less" => Elem::B(x < y),
+                                    "Greater" => Elem::B(x > y),
+                                    "And" => Elem::B(x != 0 && y != 0),
+                                    "Or" => Elem::B(x != 0 || y != 0),
+                                    _ if y == 0 => Elem::I(0),
+                                    // The remainder takes the divisor's sign
+                                    // unless `fmod` asks for C's.
+                                    "Mod" if python_mod => {
+                                        Elem::I(x.wrapping_rem(y).wrapping_add(y).wrapping_rem(y))
+                                    }
+                                    "Mod" => Elem::I(x.wrapping_rem(y)),
+                                    _ => Elem::I(x.wrapping_div(y)),
+                                }
                             })
                             .collect();
-                        Some(Constant { data, ..first })
+                        let dtype = match op {
+                            "Equal" | "Less" | "Greater" | "And" | "Or" => DType::Bool,
+                            _ => first.dtype,
+                        };
+                        Some(Constant { dtype, shape, data })
+                    }
+                    _ => None,
+                }
+            }
+            "Not" if first.dtype == DType::Bool => first.to_ints().map(|a| Constant {
+                data: a.iter().map(|&x| Elem::B(x == 0)).collect(),
+                ..first
+            }),
+            "Where" if known.len() == 3 => {
+                let (a, b) = (known[1].clone(), known[2].clone());
+                match (first.to_ints(), a, b) {
+                    // Folded without broadcasting: all three of one shape.
+                    (Some(c), Some(a), Some(b))
+                        if a.dtype == b.dtype && a.shape == first.shape && b.shape == a.shape =>
+                    {
+                        let data = c
+                            .iter()
+                            .zip(a.data.iter().zip(&b.data))
+                            .map(|(&c, (x, y))| if c != 0 { x.clone() } else { y.clone() })
+                            .collect();
+                        Some(Constant { data, ..a })
                     }
                     _ => None,
                 }
@@ -1836,7 +2135,10 @@ fn static_input(op: &str, k: usize) -> bool {
     match op {
         "Reshape" | "Expand" | "Tile" | "Squeeze" | "Unsqueeze" | "Split" | "CumSum" => k == 1,
         "ReduceSum" | "ReduceMean" | "ReduceMax" | "ReduceMin" | "ReduceProd"
-        | "ReduceSumSquare" | "ReduceL2" | "ReduceLogSumExp" => k == 1,
+        | "ReduceSumSquare" | "ReduceL1" | "ReduceL2" | "ReduceLogSum" | "ReduceLogSumExp" => {
+            k == 1
+        }
+        "Trilu" => k == 1,
         "Slice" => k >= 1,
         "Pad" => k == 1 || k == 3,
         "ConstantOfShape" => k == 0,

@@ -180,6 +180,58 @@ ties = rng.integers(0, 3, (3, 5, 4)).astype(np.float32)
 case("arg_last", [h.make_node("ArgMax", ["x"], ["a"], axis=1, select_last_index=1),
                   h.make_node("ArgMin", ["x"], ["b"], axis=-1, keepdims=0, select_last_index=1)],
      [("x", ties, None)], ["a", "b"])
+# Normalisations, reductions and shape moves that are compositions in tfg.
+case("layer_norm", [h.make_node("LayerNormalization", ["x", "s", "b"], ["y", "m", "r"], axis=-2, epsilon=1e-3),
+                    h.make_node("LayerNormalization", ["x", "s2"], ["y2"])],
+     [("x", x, None)], ["y", "m", "r", "y2"], {"s": f32(3, 4), "b": f32(3, 4), "s2": f32(4)})
+case("rms_norm", [h.make_node("RMSNormalization", ["x", "s"], ["y"], axis=1)],
+     [("x", x, None)], ["y"], {"s": f32(3, 4)}, opset=23)
+case("lp_norm", [h.make_node("LpNormalization", ["x"], ["y1"], axis=1, p=1),
+                 h.make_node("LpNormalization", ["z"], ["y2"])],
+     [("x", x, None), ("z", np.array([[0, 0, 0], [3, 4, 0]], np.float32), None)], ["y1", "y2"])
+case("reduce_l1_logsum", [h.make_node("ReduceL1", ["x"], ["a"], axes=[1], keepdims=0),
+                          h.make_node("ReduceLogSum", ["p"], ["b"], axes=[0, 2])],
+     [("x", x, None), ("p", pos, None)], ["a", "b"], opset=17)
+case("castlike_isinf_round", [h.make_node("CastLike", ["x", "i"], ["c"]),
+                              h.make_node("IsInf", ["s"], ["inf"]),
+                              h.make_node("IsInf", ["s"], ["neg"], detect_positive=0),
+                              h.make_node("IsNaN", ["s"], ["nan"]),
+                              h.make_node("Round", ["r"], ["rounded"])],
+     [("x", x * 3, None), ("i", np.array([1], np.int64), None),
+      ("s", np.array([1.0, np.inf, -np.inf, np.nan, -0.0], np.float32), None),
+      ("r", np.array([0.5, 1.5, 2.5, -0.5, -1.5, 2.4999, -2.6, 7.0, -0.0, np.inf], np.float32), None)],
+     ["c", "inf", "neg", "nan", "rounded"])
+case("hardmax_trilu", [h.make_node("Hardmax", ["t"], ["h1"]),
+                       h.make_node("Hardmax", ["t"], ["h2"], axis=1),
+                       h.make_node("Trilu", ["x", "k"], ["up"]),
+                       h.make_node("Trilu", ["x"], ["low"], upper=0)],
+     [("t", rng.integers(0, 3, (2, 3, 4)).astype(np.float32), None), ("x", x, None)], ["h1", "h2", "up", "low"],
+     {"k": np.array(1, np.int64)}, opset=14)
+case("hardmax_v11", [h.make_node("Hardmax", ["t"], ["h"], axis=1)],
+     [("t", rng.integers(0, 3, (2, 3, 4)).astype(np.float32), None)], ["h"], opset=11)
+case("depth_space", [h.make_node("SpaceToDepth", ["x"], ["d"], blocksize=2),
+                     h.make_node("DepthToSpace", ["y"], ["s1"], blocksize=2),
+                     h.make_node("DepthToSpace", ["y"], ["s2"], blocksize=2, mode="CRD")],
+     [("x", f32(2, 3, 4, 6), ["N", 3, 4, 6]), ("y", f32(2, 8, 3, 2), None)], ["d", "s1", "s2"])
+# Integer arithmetic on known values (folded at import where no element
+# repeats but a single one), broadcasting [3, 1] against [1, 3] included.
+case("fold_masks", [h.make_node("Range", ["zero", "three", "one"], ["r"]),
+                    h.make_node("Unsqueeze", ["r", "ax1"], ["col"]),
+                    h.make_node("Unsqueeze", ["r", "ax0"], ["row"]),
+                    h.make_node("Sub", ["col", "row"], ["d"]),
+                    h.make_node("Mod", ["d", "two"], ["m"]),
+                    h.make_node("Div", ["d", "two"], ["q"]),
+                    h.make_node("Equal", ["m", "zero"], ["even"]),
+                    h.make_node("Less", ["d", "zero"], ["below"]),
+                    h.make_node("Not", ["below"], ["above"]),
+                    h.make_node("And", ["even", "above"], ["keep"]),
+                    h.make_node("Where", ["keep", "x", "zeros"], ["y"]),
+                    h.make_node("Cast", ["q", ], ["qf"], to=T.FLOAT),
+                    h.make_node("Add", ["y", "qf"], ["z"])],
+     [("x", f32(3, 3), None)], ["z"],
+     {"zero": np.array(0, np.int64), "three": np.array(3, np.int64), "one": np.array(1, np.int64),
+      "two": np.array(2, np.int64), "ax0": np.array([0], np.int64), "ax1": np.array([1], np.int64),
+      "zeros": np.zeros((3, 3), np.float32)}, opset=14)
 case("batchnorm", [h.make_node("BatchNormalization", ["x", "s", "b", "m", "v"], ["y"], epsilon=1e-3)],
      [("x", img, None)], ["y"],
      {"s": f32(3), "b": f32(3), "m": f32(3), "v": f32(3, lo=0.5, hi=2.0)})
