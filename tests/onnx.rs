@@ -259,6 +259,28 @@ fn real_imagenet_topologies_match_onnx_runtime() {
     }
 }
 
+/// The ONNX backend node tests, as the pinned `onnx` package writes them
+/// (`tests/python/onnx_nodes.py`): each passes, is refused at import (an
+/// operator or element type docs/onnx.md does not list), or is one of the
+/// failures the script names with its reason.
+#[test]
+fn onnx_backend_node_tests_pass_or_are_refused() {
+    let Some(py) = python_with("numpy, onnx", "TFG_REQUIRE_ONNX") else {
+        return;
+    };
+    let dir = scratch("onnx_backend_node_tests_pass_or_are_refused");
+    let table = python(
+        &py,
+        "onnx_nodes.py",
+        &[
+            env!("CARGO_BIN_EXE_tfg"),
+            dir.to_str().expect("UTF-8"),
+            "--check",
+        ],
+    );
+    assert!(table.contains("all node tests"), "{table}");
+}
+
 #[test]
 fn unsupported_operators_are_all_listed_at_once() {
     let Some((dir, _)) = cases("unsupported_operators_are_all_listed_at_once") else {
