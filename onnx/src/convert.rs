@@ -26,6 +26,7 @@ pub(crate) const SUPPORTED: &[&str] = &[
     "Constant",
     "ConstantOfShape",
     "Conv",
+    "ConvTranspose",
     "Cos",
     "CumSum",
     "DepthToSpace",
@@ -1387,6 +1388,7 @@ impl<'a> Importer<'a> {
                 )
             }
             "Conv" | "MaxPool" | "AveragePool" => return self.window(n, op, &out, outputs),
+            "ConvTranspose" => return self.conv_transpose(n, &out, outputs),
             "GlobalAveragePool" | "GlobalMaxPool" => {
                 let v = self.need(n, 0)?;
                 let rank = self.rank(&v)?;
@@ -1649,6 +1651,219 @@ impl<'a> Importer<'a> {
             }
         };
         let mut expr = format!("transpose({nhwc}, perm = [0, 3, 1, 2])");
+        if one_d {
+            expr = format!("squeeze({expr}, axis = 2)");
+        }
+        Ok(vec![self.emit(expr, out, n, outputs)?])
+    }
+
+    /// `ConvTranspose` on NCHW (NCL as a height of 1): the input spread out
+    /// by the stride (zeros between its elements), padded by the filter's
+    /// reach less the node's pads, and convolved with the filter flipped in
+    /// space and its in and out channels swapped within each group.
+    fn conv_transpose(
+        &mut self,
+        n: &NodeProto,
+        out: &str,
+        outputs: &HashMap<String, String>,
+    ) -> Result<Vec<Value>> {
+        let v = self.need(n, 0)?;
+        let t = self.ty(&v)?;
+        let one_d = match t.shape.rank() {
+            3 => true,
+            4 => false,
+            _ => {
+                return Err(format!(
+                    "a ConvTranspose of {t} is not supported (1-D and 2-D only: NCL or NCHW)"
+                ))
+            }
+        };
+        // Per-axis attributes of a 1-D node gain a leading height axis.
+        let lift = |v: Option<Vec<i64>>, height: i64| match one_d {
+            true => v.map(|v| [vec![height], v].concat()),
+            false => v,
+        };
+        let pair =
+            |v: Option<Vec<i64>>, default: i64, least: i64, what: &str| -> Result<[u64; 2]> {
+                let v = v.unwrap_or_else(|| vec![default; 2]);
+                match v.as_slice() {
+                    &[a, b] if a >= least && b >= least => Ok([a as u64, b as u64]),
+                    _ => Err(format!(
+                        "{what} must have one entry an axis, each at least {least}"
+                    )),
+                }
+            };
+        let s = pair(lift(attr_ints(n, "strides"), 1), 1, 1, "strides")?;
+        let d = pair(lift(attr_ints(n, "dilations"), 1), 1, 1, "dilations")?;
+        let extra = pair(
+            lift(attr_ints(n, "output_padding"), 0),
+            0,
+            0,
+            "output_padding",
+        )?;
+        let w = self.need(n, 1)?;
+        let wt = self.ty(&w)?;
+        let mut wd: Vec<u64> = wt
+            .shape
+            .0
+            .iter()
+            .map(Dim::known)
+            .collect::<Option<_>>()
+            .ok_or("ConvTranspose needs a filter of known shape")?;
+        let mut xd: Vec<Option<u64>> = t.shape.0.iter().map(Dim::known).collect();
+        if one_d {
+            wd.insert(2, 1);
+            xd.insert(2, Some(1));
+        }
+        let (Some(c), Some(hh), Some(ww), &[wc, mg, kh, kw]) = (xd[1], xd[2], xd[3], wd.as_slice())
+        else {
+            return Err(format!(
+                "ConvTranspose needs known channels and spatial dims, got {t} and {wt}"
+            ));
+        };
+        let g = u64::try_from(attr_i(n, "group", 1))
+            .ok()
+            .filter(|&g| g > 0 && c % g == 0 && wc == c)
+            .ok_or(
+                "group must divide the input's channels, which the filter's first dim must equal",
+            )?;
+        let (k, x) = ([kh, kw], [hh, ww]);
+        if k.contains(&0) || x.contains(&0) {
+            return Err("an empty ConvTranspose window or input".into());
+        }
+        let reach = |a: usize| (k[a] - 1) * d[a] + 1;
+        // The output's size along an axis before the node's padding is cut.
+        let full = |a: usize| s[a] * (x[a] - 1) + extra[a] + reach(a);
+        // The padding cut from each end of the output: given, or worked out
+        // from `output_shape` or `auto_pad` (the odd one at the end for
+        // SAME_UPPER, at the beginning otherwise, as ONNX says).
+        let split = |total: i64, upper: bool| {
+            // A negative total (an `output_shape` larger than the full
+            // output) is zeros added at the end.
+            let small = total / 2;
+            if total < 0 {
+                (0, total)
+            } else if upper {
+                (small, total - small)
+            } else {
+                (total - small, small)
+            }
+        };
+        let auto_pad = attr_s(n, "auto_pad").unwrap_or_else(|| "NOTSET".into());
+        let mut cut = [(0i64, 0i64); 2];
+        if let Some(shape) = lift(attr_ints(n, "output_shape"), 1) {
+            let shape = shape
+                .get(shape.len().saturating_sub(2)..)
+                .unwrap_or_default();
+            if shape.len() != 2 {
+                return Err("output_shape must have one entry an axis".into());
+            }
+            for a in 0..2 {
+                cut[a] = split(full(a) as i64 - shape[a], auto_pad == "SAME_UPPER");
+            }
+        } else {
+            match auto_pad.as_str() {
+                "SAME_UPPER" | "SAME_LOWER" => {
+                    for a in 0..2 {
+                        let total = full(a) as i64 - (x[a] * s[a]) as i64;
+                        cut[a] = split(total, auto_pad == "SAME_UPPER");
+                    }
+                }
+                "VALID" => {}
+                "NOTSET" => {
+                    let pads = attr_ints(n, "pads").map(|p| match (one_d, p.as_slice()) {
+                        (true, &[b, e]) => vec![0, b, 0, e],
+                        _ => p,
+                    });
+                    if let Some(p) = pads {
+                        if p.len() != 4 || p.iter().any(|&p| p < 0) {
+                            return Err("pads must have two entries an axis, none negative".into());
+                        }
+                        cut = [(p[0], p[2]), (p[1], p[3])];
+                    }
+                }
+                other => return Err(format!("auto_pad = {other} is not supported")),
+            }
+        }
+        let dtype = t.dtype;
+        let mut a = self.operand(&v)?;
+        let mut f = self.operand(&w)?;
+        if one_d {
+            a = format!("expand_dims({a}, axis = 2)");
+            f = format!("expand_dims({f}, axis = 2)");
+        }
+        let batch = t.shape.0[0].to_string();
+        let mut up = format!("transpose({a}, perm = [0, 2, 3, 1])");
+        // Spread H, then W: each element followed by stride - 1 zeros,
+        // the zeros after the last element dropped.
+        let mut dims = [hh, ww];
+        for axis in 0..2 {
+            if s[axis] == 1 {
+                continue;
+            }
+            let shape = [
+                batch.clone(),
+                dims[0].to_string(),
+                dims[1].to_string(),
+                c.to_string(),
+            ];
+            let zeros = format!("broadcast_to(cast(0, {dtype}), [{}])", shape.join(", "));
+            let parts = std::iter::once(up.clone())
+                .chain(std::iter::repeat_n(zeros, s[axis] as usize - 1))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let mut spread = shape.clone();
+            spread[1 + axis] = (dims[axis] * s[axis]).to_string();
+            dims[axis] = s[axis] * (dims[axis] - 1) + 1;
+            let keep = if axis == 0 {
+                format!(":{}", dims[0])
+            } else {
+                format!(":, :{}", dims[1])
+            };
+            up = format!(
+                "reshape(stack([{parts}], axis = {}), [-1, {}])[:, {keep}]",
+                2 + axis,
+                spread[1..].join(", ")
+            );
+        }
+        // The convolution's own padding; where the cut exceeds the reach,
+        // the spread input is cropped instead.
+        let mut pad = [(0u64, 0u64); 2];
+        let mut crop = [(0u64, 0u64); 2];
+        for a in 0..2 {
+            let lo = reach(a) as i64 - 1 - cut[a].0;
+            let hi = reach(a) as i64 - 1 - cut[a].1 + extra[a] as i64;
+            pad[a] = (lo.max(0) as u64, hi.max(0) as u64);
+            crop[a] = ((-lo).max(0) as u64, (-hi).max(0) as u64);
+            if crop[a].0 + crop[a].1 >= dims[a] {
+                return Err("ConvTranspose pads larger than its output".into());
+            }
+        }
+        if crop != [(0, 0); 2] {
+            up = format!(
+                "{up}[:, {}:{}, {}:{}]",
+                crop[0].0,
+                dims[0] - crop[0].1,
+                crop[1].0,
+                dims[1] - crop[1].1
+            );
+        }
+        let (cg, m) = (c / g, g * mg);
+        let filter = format!(
+            "reshape(transpose(reshape({f}, [{g}, {cg}, {mg}, {kh}, {kw}]), perm = [3, 4, 1, 0, 2]), [{kh}, {kw}, {cg}, {m}])[::-1, ::-1]"
+        );
+        let mut e = format!(
+            "conv2d({up}, {filter}, padding = [[{}, {}], [{}, {}]], dilation = {}, groups = {g})",
+            pad[0].0,
+            pad[0].1,
+            pad[1].0,
+            pad[1].1,
+            list(&d)
+        );
+        if let Some(b) = self.input(n, 2)? {
+            e = format!("({e} + {})", self.operand(&b)?);
+        }
+        let mut expr = format!("transpose({e}, perm = [0, 3, 1, 2])");
         if one_d {
             expr = format!("squeeze({expr}, axis = 2)");
         }

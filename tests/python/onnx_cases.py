@@ -147,6 +147,15 @@ case("conv", [h.make_node("Conv", ["x", "w", "b"], ["y"], pads=[1, 0, 2, 1], str
      [("x", img, ["N", 3, 7, 6])], ["y"], {"w": f32(4, 3, 3, 2), "b": f32(4)})
 case("conv_same_group", [h.make_node("Conv", ["x", "w"], ["y"], auto_pad="SAME_UPPER", group=3)],
      [("x", img, None)], ["y"], {"w": f32(6, 1, 3, 3)})
+case("conv_transpose", [h.make_node("ConvTranspose", ["x", "w", "b"], ["y1"], strides=[2, 3], pads=[1, 0, 2, 1],
+                                    dilations=[1, 2], output_padding=[1, 0], group=3),
+                       h.make_node("ConvTranspose", ["x", "w2"], ["y2"], strides=[2, 2], auto_pad="SAME_UPPER"),
+                       h.make_node("ConvTranspose", ["x", "w2"], ["y3"], strides=[3, 2], output_shape=[23, 13]),
+                       h.make_node("ConvTranspose", ["x", "w2"], ["y4"], pads=[3, 2, 2, 3])],
+     [("x", img, ["N", 3, 7, 6])], ["y1", "y2", "y3", "y4"],
+     {"w": f32(3, 2, 3, 2), "b": f32(6), "w2": f32(3, 4, 3, 3)})
+case("conv_transpose_1d", [h.make_node("ConvTranspose", ["x", "w"], ["y"], strides=[3], pads=[1, 2], group=2)],
+     [("x", f32(2, 4, 11), None)], ["y"], {"w": f32(4, 3, 4)})
 case("pools", [h.make_node("MaxPool", ["x"], ["y1"], kernel_shape=[3, 2], strides=[2, 2], pads=[1, 0, 1, 1]),
                h.make_node("AveragePool", ["x"], ["y2"], kernel_shape=[2, 2]),
                h.make_node("AveragePool", ["x"], ["y3"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
