@@ -41,6 +41,7 @@ pub(crate) const SUPPORTED: &[&str] = &[
     "Flatten",
     "Floor",
     "Gather",
+    "GatherElements",
     "Gelu",
     "Gemm",
     "GlobalAveragePool",
@@ -68,6 +69,7 @@ pub(crate) const SUPPORTED: &[&str] = &[
     "Mod",
     "Mul",
     "Neg",
+    "NegativeLogLikelihoodLoss",
     "Not",
     "Or",
     "Pad",
@@ -97,6 +99,7 @@ pub(crate) const SUPPORTED: &[&str] = &[
     "Size",
     "Slice",
     "Softmax",
+    "SoftmaxCrossEntropyLoss",
     "Softplus",
     "SpaceToDepth",
     "Split",
@@ -797,6 +800,48 @@ impl<'a> Importer<'a> {
                 } else {
                     format!("{f}({a}, axis = {axis})")
                 }
+            }
+            "GatherElements" => {
+                // One-hot selection along the axis moved last: O(indices ×
+                // axis size), without a gather in the language.
+                let v = self.need(n, 0)?;
+                let t = self.ty(&v)?;
+                let iv = self.need(n, 1)?;
+                let it = self.ty(&iv)?;
+                let rank = t.shape.rank();
+                if it.shape.rank() != rank || t.dtype == DType::Bool {
+                    return Err("GatherElements needs numeric data and indices of its rank".into());
+                }
+                let axis = axis_in(attr_i(n, "axis", 0), rank as i64, false)?;
+                let size = t.shape.0[axis]
+                    .known()
+                    .ok_or("GatherElements needs the size of its axis known")?;
+                let mut data = self.operand(&v)?;
+                let mut cut = vec![":".to_string(); rank];
+                for k in (0..rank).filter(|&k| k != axis) {
+                    if it.shape.0[k] != t.shape.0[k] {
+                        match it.shape.0[k].known() {
+                            Some(i) if t.shape.0[k].known().is_some_and(|d| i <= d) => {
+                                cut[k] = format!(":{i}")
+                            }
+                            _ => return Err("GatherElements indices larger than the data".into()),
+                        }
+                    }
+                }
+                if cut.iter().any(|c| c != ":") {
+                    data = format!("{data}[{}]", cut.join(", "));
+                }
+                let perm: Vec<usize> = (0..rank).filter(|&k| k != axis).chain([axis]).collect();
+                let idx = self.operand(&iv)?;
+                let dt = t.dtype;
+                format!(
+                    "sum(where(one_hot(where({idx} < 0, {idx} + {size}, {idx}), {size}) > 0.5, \
+                     expand_dims(transpose({data}, perm = {}), {axis}), cast(0, {dt})), axis = -1)",
+                    list(&perm)
+                )
+            }
+            "NegativeLogLikelihoodLoss" | "SoftmaxCrossEntropyLoss" => {
+                return self.nll(n, op, &out, outputs);
             }
             "CastLike" => {
                 let to = self.ty(&self.need(n, 1)?)?.dtype;
@@ -1655,6 +1700,86 @@ impl<'a> Importer<'a> {
             expr = format!("squeeze({expr}, axis = 2)");
         }
         Ok(vec![self.emit(expr, out, n, outputs)?])
+    }
+
+    /// `NegativeLogLikelihoodLoss` on log-probabilities `[N, C, d…]` and
+    /// integer targets `[N, d…]`, or `SoftmaxCrossEntropyLoss` on scores
+    /// (their `log_softmax` over C, also its second output): each element's
+    /// loss is minus its target's log-probability times the target's
+    /// weight (0 where the target is `ignore_index`); reduced by `none`,
+    /// `sum`, or `mean` (over the weights).
+    fn nll(
+        &mut self,
+        n: &NodeProto,
+        op: &str,
+        out: &str,
+        outputs: &HashMap<String, String>,
+    ) -> Result<Vec<Value>> {
+        let v = self.need(n, 0)?;
+        let t = self.ty(&v)?;
+        let rank = t.shape.rank();
+        let classes = t.shape.0.get(1).and_then(Dim::known).filter(|_| rank >= 2);
+        let Some(classes) = classes.filter(|_| t.dtype.is_float()) else {
+            return Err(format!(
+                "{op} needs float scores [N, C, …] with C known, got {t}"
+            ));
+        };
+        let mut logp = self.operand(&v)?;
+        let mut outs = Vec::new();
+        if op == "SoftmaxCrossEntropyLoss" {
+            let name = n
+                .output
+                .get(1)
+                .filter(|o| !o.is_empty())
+                .cloned()
+                .unwrap_or_else(|| format!("{out}_log_prob"));
+            let lp = self.emit(format!("log_softmax({logp}, axis = 1)"), &name, n, outputs)?;
+            logp = self.operand(&lp)?;
+            outs.push(lp);
+        }
+        let target = self.operand(&self.need(n, 1)?)?;
+        let dt = t.dtype;
+        // The one-hot of the targets with the classes at axis 1.
+        let mut perm = vec![0, rank - 1];
+        perm.extend(1..rank - 1);
+        let hot = format!(
+            "(transpose(one_hot({target}, {classes}), perm = {}) > 0.5)",
+            list(&perm)
+        );
+        let picked = format!("sum(where({hot}, {logp}, cast(0, {dt})), axis = 1)");
+        let mut weight = match self.input(n, 2)? {
+            Some(w) => {
+                let mut shape = vec!["1".to_string(); rank];
+                shape[1] = classes.to_string();
+                let w = self.operand(&w)?;
+                format!(
+                    "sum(where({hot}, reshape({w}, [{}]), cast(0, {dt})), axis = 1)",
+                    shape.join(", ")
+                )
+            }
+            None => String::new(),
+        };
+        if let Some(ignore) = attr(n, "ignore_index").and_then(|a| a.i) {
+            let kept = format!("cast({target} != {ignore}, {dt})");
+            weight = match weight.is_empty() {
+                true => kept,
+                false => format!("{weight} * {kept}"),
+            };
+        }
+        let loss = match weight.is_empty() {
+            true => format!("-{picked}"),
+            false => format!("-{picked} * {weight}"),
+        };
+        let reduction = attr_s(n, "reduction").unwrap_or_else(|| "mean".into());
+        let expr = match reduction.as_str() {
+            "none" => loss,
+            "sum" => format!("sum({loss})"),
+            "mean" if weight.is_empty() => format!("mean({loss})"),
+            "mean" => format!("(sum({loss}) / sum({weight}))"),
+            other => return Err(format!("reduction = {other} is not supported")),
+        };
+        outs.insert(0, self.emit(expr, out, n, outputs)?);
+        Ok(outs)
     }
 
     /// `ConvTranspose` on NCHW (NCL as a height of 1): the input spread out

@@ -241,6 +241,20 @@ case("fold_masks", [h.make_node("Range", ["zero", "three", "one"], ["r"]),
      {"zero": np.array(0, np.int64), "three": np.array(3, np.int64), "one": np.array(1, np.int64),
       "two": np.array(2, np.int64), "ax0": np.array([0], np.int64), "ax1": np.array([1], np.int64),
       "zeros": np.zeros((3, 3), np.float32)}, opset=14)
+# GatherElements and the classification losses (one-hot selections).
+case("gather_elements", [h.make_node("GatherElements", ["x", "i"], ["y1"], axis=1),
+                         h.make_node("GatherElements", ["x", "j"], ["y2"], axis=0)],
+     [("x", x, None), ("i", rng.integers(-3, 3, (2, 5, 4)).astype(np.int64), None),
+      ("j", rng.integers(0, 2, (1, 2, 3)).astype(np.int64), None)], ["y1", "y2"], opset=13)
+scores = f32(4, 5, 3)
+labels = rng.integers(0, 5, (4, 3)).astype(np.int64)
+labels[1, 2] = -1
+case("losses", [h.make_node("NegativeLogLikelihoodLoss", ["s", "t", "w"], ["nll"], ignore_index=-1),
+                h.make_node("NegativeLogLikelihoodLoss", ["s", "t0"], ["nll_sum"], reduction="sum"),
+                h.make_node("SoftmaxCrossEntropyLoss", ["s", "t", "w"], ["sce", "logp"], ignore_index=-1),
+                h.make_node("SoftmaxCrossEntropyLoss", ["s", "t0"], ["sce_none"], reduction="none")],
+     [("s", scores, None), ("t", labels, None), ("t0", np.abs(labels), None)],
+     ["nll", "nll_sum", "sce", "logp", "sce_none"], {"w": f32(5, lo=0.2, hi=1.5)}, opset=13)
 case("batchnorm", [h.make_node("BatchNormalization", ["x", "s", "b", "m", "v"], ["y"], epsilon=1e-3)],
      [("x", img, None)], ["y"],
      {"s": f32(3), "b": f32(3), "m": f32(3), "v": f32(3, lo=0.5, hi=2.0)})
