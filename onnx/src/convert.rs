@@ -1695,6 +1695,19 @@ impl<'a> Importer<'a> {
                 .text()?
             }
         };
+        self.emit_nchw(nhwc, one_d, out, n, outputs)
+    }
+
+    /// Emits the NHWC window result `nhwc` transposed back to NCHW (to NCL
+    /// for a 1-D node).
+    fn emit_nchw(
+        &mut self,
+        nhwc: String,
+        one_d: bool,
+        out: &str,
+        n: &NodeProto,
+        outputs: &HashMap<String, String>,
+    ) -> Result<Vec<Value>> {
         let mut expr = format!("transpose({nhwc}, perm = [0, 3, 1, 2])");
         if one_d {
             expr = format!("squeeze({expr}, axis = 2)");
@@ -1988,11 +2001,7 @@ impl<'a> Importer<'a> {
         if let Some(b) = self.input(n, 2)? {
             e = format!("({e} + {})", self.operand(&b)?);
         }
-        let mut expr = format!("transpose({e}, perm = [0, 3, 1, 2])");
-        if one_d {
-            expr = format!("squeeze({expr}, axis = 2)");
-        }
-        Ok(vec![self.emit(expr, out, n, outputs)?])
+        self.emit_nchw(e, one_d, out, n, outputs)
     }
 
     /// A 3-D `MaxPool` or `AveragePool` (NCDHW) as two of the language's
