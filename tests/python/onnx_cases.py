@@ -255,6 +255,19 @@ case("losses", [h.make_node("NegativeLogLikelihoodLoss", ["s", "t", "w"], ["nll"
                 h.make_node("SoftmaxCrossEntropyLoss", ["s", "t0"], ["sce_none"], reduction="none")],
      [("s", scores, None), ("t", labels, None), ("t0", np.abs(labels), None)],
      ["nll", "nll_sum", "sce", "logp", "sce_none"], {"w": f32(5, lo=0.2, hi=1.5)}, opset=13)
+# Resize: nearest and linear, by scales or sizes, over the coordinate modes.
+case("resize", [h.make_node("Resize", ["x", "", "up"], ["y1"], mode="nearest"),
+                h.make_node("Resize", ["x", "", "", "sizes"], ["y2"], mode="linear"),
+                h.make_node("Resize", ["x", "", "down"], ["y3"], mode="linear"),
+                h.make_node("Resize", ["x", "", "", "small"], ["y6"], mode="linear",
+                            coordinate_transformation_mode="align_corners"),
+                h.make_node("Resize", ["x", "", "", "sizes"], ["y4"], mode="nearest",
+                            coordinate_transformation_mode="asymmetric", nearest_mode="ceil"),
+                h.make_node("Resize", ["x", "", "up"], ["y5"], mode="linear",
+                            coordinate_transformation_mode="pytorch_half_pixel")],
+     [("x", img, None)], ["y1", "y2", "y3", "y4", "y5", "y6"],
+     {"up": np.array([1, 1, 2, 1.5], np.float32), "down": np.array([1, 1, 0.6, 0.5], np.float32),
+      "sizes": np.array([2, 3, 10, 4], np.int64), "small": np.array([2, 3, 4, 3], np.int64)}, opset=13)
 case("batchnorm", [h.make_node("BatchNormalization", ["x", "s", "b", "m", "v"], ["y"], epsilon=1e-3)],
      [("x", img, None)], ["y"],
      {"s": f32(3), "b": f32(3), "m": f32(3), "v": f32(3, lo=0.5, hi=2.0)})
