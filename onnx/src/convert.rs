@@ -890,7 +890,7 @@ impl<'a> Importer<'a> {
                     if out as u64 == input && scale == 1.0 {
                         continue;
                     }
-                    if out <= 0 || input == 0 || !(scale > 0.0) {
+                    if out <= 0 || input == 0 || scale.is_nan() || scale <= 0.0 {
                         return Err("Resize to an empty or negative size".into());
                     }
                     // With scales given, the resized length in the
