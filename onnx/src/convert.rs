@@ -893,6 +893,7 @@ impl<'a> Importer<'a> {
                     if out <= 0 || input == 0 || scale.is_nan() || scale <= 0.0 {
                         return Err("Resize to an empty or negative size".into());
                     }
+                    written(out as u64, "a Resize's output axis")?;
                     // With scales given, the resized length in the
                     // coordinates is the unrounded `input · scale`.
                     let o_n = match sizes {
@@ -1101,6 +1102,7 @@ impl<'a> Importer<'a> {
                     t.shape.0[axis].known()
                 }
                 .ok_or("Hardmax needs the size of its axis known")?;
+                written(depth, "a Hardmax axis")?;
                 let iota = list(&(0..depth).collect::<Vec<_>>());
                 let hard = |x: &str, axis: usize, rank: usize| {
                     let mut at = vec!["1".to_string(); rank];
@@ -1143,6 +1145,7 @@ impl<'a> Importer<'a> {
                 if rows == 0 || cols == 0 {
                     return Ok(vec![v]);
                 }
+                written(rows.saturating_add(cols), "a Trilu matrix")?;
                 let rows = list(
                     &(0..rows)
                         .map(|r| vec![r])
@@ -1985,6 +1988,7 @@ impl<'a> Importer<'a> {
                 }
             };
         let s = pair(lift(attr_ints(n, "strides"), 1), 1, 1, "strides")?;
+        written(s[0].saturating_mul(s[1]), "a ConvTranspose stride")?;
         let d = pair(lift(attr_ints(n, "dilations"), 1), 1, 1, "dilations")?;
         let extra = pair(
             lift(attr_ints(n, "output_padding"), 0),
@@ -2021,6 +2025,13 @@ impl<'a> Importer<'a> {
         let (k, x) = ([kh, kw], [hh, ww]);
         if k.contains(&0) || x.contains(&0) {
             return Err("an empty ConvTranspose window or input".into());
+        }
+        // Bounded, so that the sizes below cannot overflow.
+        for v in [d[0], d[1], extra[0], extra[1]] {
+            written(v, "a ConvTranspose dilation or output_padding")?;
+        }
+        if x.iter().chain(&k).any(|&v| v > 1 << 32) {
+            return Err("a ConvTranspose too large".into());
         }
         let reach = |a: usize| (k[a] - 1) * d[a] + 1;
         // The output's size along an axis before the node's padding is cut.
@@ -2206,21 +2217,25 @@ impl<'a> Importer<'a> {
             let sides: Vec<String> = z.iter().map(|(b, e)| format!("[{b}, {e}]")).collect();
             x = format!("pad({x}, [[0, 0], [0, 0], {}])", sides.join(", "));
             for (d, (b, e)) in dims.iter_mut().zip(z) {
-                *d += b + e;
+                *d = d.saturating_add(*b).saturating_add(*e);
             }
         }
         // Each axis's output size ("same": ceil(x / s); otherwise the
         // padded extent the window slides over).
         let mut size = Vec::new();
         for a in 0..3 {
-            let (x, k, s) = (dims[a], (k[a] - 1) * dil[a] + 1, s[a]);
+            let (x, k, s) = (
+                dims[a],
+                (k[a] - 1).saturating_mul(dil[a]).saturating_add(1),
+                s[a],
+            );
             let reach = match &padding.sides {
                 Sides::Same => {
                     size.push(x.div_ceil(s));
                     continue;
                 }
                 Sides::Valid => x,
-                Sides::Explicit(p) => x + p[a].0 + p[a].1,
+                Sides::Explicit(p) => x.saturating_add(p[a].0).saturating_add(p[a].1),
             };
             if reach < k {
                 return Err(format!("a {op} window larger than its input"));
@@ -2632,6 +2647,21 @@ fn declared_type(vi: &crate::proto::ValueInfoProto) -> Option<Type> {
 /// a literal rather than a param.
 const SMALL: i64 = 64;
 
+/// The most elements (or terms) a rule writes out in one statement: index
+/// lists, masks, taps. Beyond it a model is refused rather than turned into
+/// a file too large to read or compile.
+const WRITTEN: u64 = 1 << 16;
+
+/// `Err` naming `what` when `count` exceeds [`WRITTEN`].
+fn written(count: u64, what: &str) -> Result<()> {
+    match count <= WRITTEN {
+        true => Ok(()),
+        false => Err(format!(
+            "{what} too large to write out ({count} > {WRITTEN})"
+        )),
+    }
+}
+
 /// Inputs that hold shapes or attributes, not tensors to compute on.
 fn static_input(op: &str, k: usize) -> bool {
     match op {
@@ -2710,8 +2740,8 @@ impl Window {
             .iter()
             .enumerate()
             .map(|(a, d)| {
-                let z = zeros.and_then(|z| z.get(a)).map_or(0, |(b, e)| b + e);
-                d.map(|d| d + z)
+                let z = zeros.and_then(|z| z.get(a)).map_or(0, |(b, e)| b.saturating_add(*e));
+                d.map(|d| d.saturating_add(z))
             })
             .collect()
     }
@@ -2753,10 +2783,12 @@ impl Window {
                 .copied()
                 .flatten()
                 .ok_or("this padding needs the input's spatial dims known when importing")?;
-            let reach = (k - 1) * d + 1;
+            let reach = (k - 1).saturating_mul(d).saturating_add(1);
             let (begin, mut end) = match auto_pad.as_str() {
                 "SAME_UPPER" | "SAME_LOWER" => {
-                    let total = ((x.div_ceil(s) - 1) * s + reach).saturating_sub(x);
+                    let total = ((x.div_ceil(s) - 1) * s)
+                        .saturating_add(reach)
+                        .saturating_sub(x);
                     let small = total / 2;
                     if auto_pad == "SAME_UPPER" {
                         (small, total - small)
@@ -2774,7 +2806,7 @@ impl Window {
                     (side(a)?, side(a + axes)?)
                 }
             };
-            let padded = x + begin + end;
+            let padded = x.saturating_add(begin).saturating_add(end);
             if padded < reach {
                 return Err(format!("a {op} window larger than its padded input"));
             }
@@ -2784,7 +2816,7 @@ impl Window {
                 if (out - 1) * s >= x + begin {
                     out -= 1;
                 }
-                over = ((out - 1) * s + reach).saturating_sub(padded);
+                over = ((out - 1) * s).saturating_add(reach).saturating_sub(padded);
                 end += over;
             }
             sides.push((begin, end));
@@ -2843,10 +2875,13 @@ impl Pool2d<'_> {
         let dims = self
             .dims
             .ok_or("a dilated pool needs the input's spatial dims known when importing")?;
+        written(self.k[0].saturating_mul(self.k[1]), "a dilated pool window")?;
         let mut out = [0; 2];
         for a in 0..2 {
-            let padded = dims[a] + sides[a].0 + sides[a].1;
-            let reach = (self.k[a] - 1) * self.d[a] + 1;
+            let padded = dims[a]
+                .saturating_add(sides[a].0)
+                .saturating_add(sides[a].1);
+            let reach = (self.k[a] - 1).saturating_mul(self.d[a]).saturating_add(1);
             if padded < reach {
                 return Err("a pool window larger than its padded input".into());
             }
@@ -2864,8 +2899,8 @@ impl Pool2d<'_> {
         // Tap (i, j) of every window: a strided slice of the padded input.
         let taps = |t: &str| -> Vec<String> {
             let along = |a: usize, i: u64| {
-                let start = i * self.d[a];
-                let end = start + (out[a] - 1) * self.s[a] + 1;
+                let start = i.saturating_mul(self.d[a]);
+                let end = start.saturating_add((out[a] - 1).saturating_mul(self.s[a]) + 1);
                 format!("{start}:{end}:{}", self.s[a])
             };
             (0..self.k[0])
