@@ -2488,21 +2488,21 @@ impl<'a> Importer<'a> {
                         [vec![1; rank.saturating_sub(s.len())], s.to_vec()].concat()
                     };
                     let rank = first.shape.len().max(bs.len());
-                    if bs == first.shape {
-                        Some(bs)
+                    if bs == first.shape && a.len() == b.len() {
+                        Some((bs, a.len()))
                     } else if b.len() == 1 {
-                        Some(pad(&first.shape, rank))
+                        Some((pad(&first.shape, rank), a.len()))
                     } else if a.len() == 1 {
-                        Some(pad(&bs, rank))
+                        Some((pad(&bs, rank), b.len()))
                     } else {
                         None
                     }
                 });
                 let python_mod = attr_i(n, "fmod", 0) == 0;
                 match (first.to_ints(), shape) {
-                    (Some(a), Some(shape)) => {
+                    (Some(a), Some((shape, count))) => {
                         let at = |v: &[i64], k: usize| v[if v.len() == 1 { 0 } else { k }];
-                        let data = (0..a.len().max(b.len()))
+                        let data = (0..count)
                             .map(|k| {
                                 let (x, y) = (at(&a, k), at(&b, k));
                                 match op {
@@ -2724,7 +2724,7 @@ impl Sides {
 impl Window {
     /// `v` (one entry an axis) as positive sizes.
     fn positive(&self, v: &[i64]) -> Result<Vec<u64>> {
-        let axes = self.kernel.len();
+        let axes = self.spatial.len();
         let sizes: Option<Vec<u64>> = v
             .iter()
             .map(|&x| u64::try_from(x).ok().filter(|&x| x > 0))
@@ -2752,7 +2752,7 @@ impl Window {
     /// grows by the overhang of a last, partial window, which ONNX drops
     /// where it would start past the input and its beginning padding.
     fn padding(&self, n: &NodeProto, op: &str, pads: Option<Vec<i64>>) -> Result<Padding> {
-        let axes = self.kernel.len();
+        let axes = self.spatial.len();
         let auto_pad = attr_s(n, "auto_pad").unwrap_or_else(|| "NOTSET".into());
         let ceil = op != "Conv" && attr_i(n, "ceil_mode", 0) == 1;
         let include_pad = op == "AveragePool" && attr_i(n, "count_include_pad", 0) == 1;
@@ -2775,7 +2775,7 @@ impl Window {
                 positive(self.strides.get(a)),
                 positive(self.dilations.get(a)),
             ) else {
-                return Err("kernel_shape, strides and dilations must be positive".into());
+                return Err("kernel_shape, strides and dilations need one positive entry an axis".into());
             };
             let x = self
                 .spatial
