@@ -1014,7 +1014,8 @@ impl<'a> Importer<'a> {
                     (1, 1) => format!("(abs({a}) == 1.0 / 0.0)"),
                     (1, _) => format!("({a} == 1.0 / 0.0)"),
                     (_, 1) => format!("({a} == -1.0 / 0.0)"),
-                    _ => format!("({a} != {a} & false)"),
+                    // Neither sign: false everywhere, in `a`'s shape.
+                    _ => format!("logical_and({a} != {a}, {a} == {a})"),
                 }
             }
             "Round" => {

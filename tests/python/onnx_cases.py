@@ -204,12 +204,13 @@ case("reduce_l1_logsum", [h.make_node("ReduceL1", ["x"], ["a"], axes=[1], keepdi
 case("castlike_isinf_round", [h.make_node("CastLike", ["x", "i"], ["c"]),
                               h.make_node("IsInf", ["s"], ["inf"]),
                               h.make_node("IsInf", ["s"], ["neg"], detect_positive=0),
+                              h.make_node("IsInf", ["s"], ["none"], detect_positive=0, detect_negative=0),
                               h.make_node("IsNaN", ["s"], ["nan"]),
                               h.make_node("Round", ["r"], ["rounded"])],
      [("x", x * 3, None), ("i", np.array([1], np.int64), None),
       ("s", np.array([1.0, np.inf, -np.inf, np.nan, -0.0], np.float32), None),
       ("r", np.array([0.5, 1.5, 2.5, -0.5, -1.5, 2.4999, -2.6, 7.0, -0.0, np.inf], np.float32), None)],
-     ["c", "inf", "neg", "nan", "rounded"])
+     ["c", "inf", "neg", "none", "nan", "rounded"])
 case("hardmax_trilu", [h.make_node("Hardmax", ["t"], ["h1"]),
                        h.make_node("Hardmax", ["t"], ["h2"], axis=1),
                        h.make_node("Trilu", ["x", "k"], ["up"]),
