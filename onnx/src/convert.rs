@@ -2741,7 +2741,9 @@ impl Window {
             .iter()
             .enumerate()
             .map(|(a, d)| {
-                let z = zeros.and_then(|z| z.get(a)).map_or(0, |(b, e)| b.saturating_add(*e));
+                let z = zeros
+                    .and_then(|z| z.get(a))
+                    .map_or(0, |(b, e)| b.saturating_add(*e));
                 d.map(|d| d.saturating_add(z))
             })
             .collect()
@@ -2776,7 +2778,9 @@ impl Window {
                 positive(self.strides.get(a)),
                 positive(self.dilations.get(a)),
             ) else {
-                return Err("kernel_shape, strides and dilations need one positive entry an axis".into());
+                return Err(
+                    "kernel_shape, strides and dilations need one positive entry an axis".into(),
+                );
             };
             let x = self
                 .spatial
