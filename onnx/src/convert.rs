@@ -16,6 +16,7 @@ pub(crate) const SUPPORTED: &[&str] = &[
     "And",
     "ArgMax",
     "ArgMin",
+    "Attention",
     "AveragePool",
     "BatchNormalization",
     "Cast",
@@ -997,6 +998,7 @@ impl<'a> Importer<'a> {
             "NegativeLogLikelihoodLoss" | "SoftmaxCrossEntropyLoss" => {
                 return self.nll(n, op, &out, outputs);
             }
+            "Attention" => return self.attention(n, &out, outputs),
             "CastLike" => {
                 let to = self.ty(&self.need(n, 1)?)?.dtype;
                 format!("cast({}, {to})", x(self, 0)?)
@@ -1870,6 +1872,200 @@ impl<'a> Importer<'a> {
             expr = format!("squeeze({expr}, axis = 2)");
         }
         Ok(vec![self.emit(expr, out, n, outputs)?])
+    }
+
+    /// `Attention` (opset 23): `softmax(Q·Kᵀ·scale + bias)·V` over heads,
+    /// as ONNX's reference computes it. Q, K and V are `[B, heads, S, D]`,
+    /// or `[B, S, heads·D]` with the head counts as attributes; K and V
+    /// follow their past (concatenated along S, the present outputs), and
+    /// each KV head serves a group of query heads. The bias is the mask
+    /// (boolean: 0 or -inf; shorter than K: padded with -inf) plus, if
+    /// causal, -inf past the diagonal offset by the past's length; a row
+    /// the bias masks entirely gives zeros.
+    fn attention(
+        &mut self,
+        n: &NodeProto,
+        out: &str,
+        outputs: &HashMap<String, String>,
+    ) -> Result<Vec<Value>> {
+        if self.input(n, 6)?.is_some()
+            || attr(n, "left_window_size").is_some()
+            || attr(n, "right_window_size").is_some()
+        {
+            return Err("nonpad_kv_seqlen and sliding windows are not supported".into());
+        }
+        let (q, k, v) = (self.need(n, 0)?, self.need(n, 1)?, self.need(n, 2)?);
+        let (qt, kt, vt) = (self.ty(&q)?, self.ty(&k)?, self.ty(&v)?);
+        let rank = qt.shape.rank();
+        if !(rank == 3 || rank == 4) || kt.shape.rank() != rank || vt.shape.rank() != rank {
+            return Err("Attention needs Q, K and V of rank 3 or 4 alike".into());
+        }
+        if !qt.dtype.is_float() {
+            return Err("Attention needs float inputs".into());
+        }
+        let dt = qt.dtype;
+        let dim = |t: &Type, i: usize| {
+            t.shape.0.get(i).and_then(Dim::known).ok_or_else(|| {
+                "Attention needs the sequence, head and hidden sizes known".to_string()
+            })
+        };
+        let batch = qt.shape.0[0].to_string();
+        let (mut qs, mut ks, mut vs) = (self.operand(&q)?, self.operand(&k)?, self.operand(&v)?);
+        let (hq, hkv, sq, dq, dv);
+        if rank == 3 {
+            let heads = |name: &str| {
+                u64::try_from(attr_i(n, name, 0))
+                    .ok()
+                    .filter(|&h| h > 0)
+                    .ok_or(format!("3-D Attention needs {name}"))
+            };
+            (hq, hkv) = (heads("q_num_heads")?, heads("kv_num_heads")?);
+            let (sk, wq, wk, wv) = (dim(&kt, 1)?, dim(&qt, 2)?, dim(&kt, 2)?, dim(&vt, 2)?);
+            sq = dim(&qt, 1)?;
+            if wq % hq != 0 || wk % hkv != 0 || wv % hkv != 0 {
+                return Err("Attention's hidden sizes must divide into its heads".into());
+            }
+            (dq, dv) = (wq / hq, wv / hkv);
+            let split = |x: &str, s: u64, h: u64, d: u64| {
+                format!("transpose(reshape({x}, [-1, {s}, {h}, {d}]), perm = [0, 2, 1, 3])")
+            };
+            qs = split(&qs, sq, hq, dq);
+            ks = split(&ks, sk, hkv, wk / hkv);
+            vs = split(&vs, sk, hkv, dv);
+        } else {
+            (hq, hkv, sq, dq, dv) = (
+                dim(&qt, 1)?,
+                dim(&kt, 1)?,
+                dim(&qt, 2)?,
+                dim(&qt, 3)?,
+                dim(&vt, 3)?,
+            );
+        }
+        let mut past = 0;
+        let mut outs = vec![None, None, None, None];
+        if let (Some(pk), Some(pv)) = (self.input(n, 4)?, self.input(n, 5)?) {
+            past = dim(&self.ty(&pk)?, 2)?;
+            let (pk, pv) = (self.operand(&pk)?, self.operand(&pv)?);
+            ks = format!("concat([{pk}, {ks}], 2)");
+            vs = format!("concat([{pv}, {vs}], 2)");
+        }
+        // The present key and value are outputs; they are named and used.
+        for (slot, x, what) in [(1, &mut ks, "present_key"), (2, &mut vs, "present_value")] {
+            let name = n.output.get(slot).filter(|o| !o.is_empty()).cloned();
+            let value = self.emit(
+                x.clone(),
+                &name.unwrap_or(format!("{out}_{what}")),
+                n,
+                outputs,
+            )?;
+            *x = self.operand(&value)?;
+            outs[slot] = Some(value);
+        }
+        let skv = dim(&kt, rank - 2)? + past;
+        if hq != hkv {
+            if hkv == 0 || hq % hkv != 0 {
+                return Err("Attention's query heads must be a multiple of its KV heads".into());
+            }
+            let group = hq / hkv;
+            let repeat = |x: &str, d: u64| {
+                format!(
+                    "reshape(broadcast_to(expand_dims({x}, 2), [{batch}, {hkv}, {group}, {skv}, {d}]), [-1, {hq}, {skv}, {d}])"
+                )
+            };
+            ks = repeat(&ks, dim(&kt, rank - 1)? / if rank == 3 { hkv } else { 1 });
+            vs = repeat(&vs, dv);
+        }
+        let scale = match attr(n, "scale").and_then(|a| a.f) {
+            Some(f) => f as f64,
+            None => 1.0 / (dq as f64).sqrt(),
+        };
+        let root = float(scale.sqrt());
+        let named = |what: &str| format!("{out}_{what}");
+        let mut scores = self.emit(
+            format!("({qs} * {root}) @ transpose({ks} * {root}, perm = [0, 1, 3, 2])"),
+            &named("scores"),
+            n,
+            outputs,
+        )?;
+        let softcap = attr(n, "softcap").and_then(|a| a.f).unwrap_or(0.0) as f64;
+        if softcap > 0.0 {
+            let x = self.operand(&scores)?;
+            let c = float(softcap);
+            scores = self.emit(
+                format!("{c} * tanh({x} / {c})"),
+                &named("capped"),
+                n,
+                outputs,
+            )?;
+        }
+        // The bias: the mask (as 0 / -inf), plus the causal frontier.
+        let mut bias = Vec::new();
+        if let Some(m) = self.input(n, 3)? {
+            let mt = self.ty(&m)?;
+            let mut mask = self.operand(&m)?;
+            let short = skv.saturating_sub(dim(&mt, mt.shape.rank().saturating_sub(1))?);
+            if mt.dtype == DType::Bool {
+                mask = format!("where({mask}, cast(0, {dt}), cast(-1.0 / 0.0, {dt}))");
+            }
+            if short > 0 {
+                let mut sides = vec!["[0, 0]".to_string(); mt.shape.rank()];
+                if let Some(last) = sides.last_mut() {
+                    *last = format!("[0, {short}]");
+                }
+                mask = format!("pad({mask}, [{}], value = -1.0 / 0.0)", sides.join(", "));
+            }
+            bias.push(mask);
+        }
+        if attr_i(n, "is_causal", 0) == 1 {
+            written(sq.saturating_add(skv), "an Attention's causal mask")?;
+            let rows = list(&(0..sq).map(|r| list(&[r])).collect::<Vec<_>>());
+            let cols = list(&(0..skv).collect::<Vec<_>>());
+            bias.push(format!(
+                "where({cols} - {rows} <= {past}, cast(0, {dt}), cast(-1.0 / 0.0, {dt}))"
+            ));
+        }
+        let sc = self.operand(&scores)?;
+        let (weights, with_bias) = if bias.is_empty() {
+            (format!("softmax({sc}, axis = -1)"), scores.clone())
+        } else {
+            let b = self.emit(bias.join(" + "), &named("bias"), n, outputs)?;
+            let b = self.operand(&b)?;
+            let with_bias = self.emit(format!("{sc} + {b}"), &named("biased"), n, outputs)?;
+            let x = self.operand(&with_bias)?;
+            // A softmax safe for rows of -inf, zero where the bias masks a
+            // whole row.
+            let top = format!("max({x}, axis = -1, keepdims = true)");
+            let e = format!("exp({x} - where({top} == -1.0 / 0.0, cast(0, {dt}), {top}))");
+            let sum = format!("sum({e}, axis = -1, keepdims = true)");
+            let p = format!("{e} / where({sum} == 0.0, cast(1, {dt}), {sum})");
+            let masked = format!("max({b}, axis = -1, keepdims = true) == -1.0 / 0.0");
+            (format!("where({masked}, cast(0, {dt}), {p})"), with_bias)
+        };
+        let weights = self.emit(weights, &named("weights"), n, outputs)?;
+        if let Some(name) = n.output.get(3).filter(|o| !o.is_empty()) {
+            let shown = match attr_i(n, "qk_matmul_output_mode", 0) {
+                0 | 1 => &scores,
+                2 => &with_bias,
+                3 => &weights,
+                m => return Err(format!("qk_matmul_output_mode = {m} is not supported")),
+            };
+            let x = self.operand(shown)?;
+            outs[3] = Some(self.emit(x, name, n, outputs)?);
+        }
+        let w = self.operand(&weights)?;
+        let mut y = format!("{w} @ {vs}");
+        if rank == 3 {
+            y = format!(
+                "reshape(transpose({y}, perm = [0, 2, 1, 3]), [-1, {sq}, {}])",
+                hq * dv
+            );
+        }
+        let y = self.emit(y, out, n, outputs)?;
+        outs[0] = Some(y.clone());
+        Ok(outs
+            .into_iter()
+            .map(|o| o.unwrap_or_else(|| y.clone()))
+            .collect())
     }
 
     /// `NegativeLogLikelihoodLoss` on log-probabilities `[N, C, d…]` and

@@ -269,6 +269,16 @@ case("resize", [h.make_node("Resize", ["x", "", "up"], ["y1"], mode="nearest"),
      [("x", img, None)], ["y1", "y2", "y3", "y4", "y5", "y6"],
      {"up": np.array([1, 1, 2, 1.5], np.float32), "down": np.array([1, 1, 0.6, 0.5], np.float32),
       "sizes": np.array([2, 3, 10, 4], np.int64), "small": np.array([2, 3, 4, 3], np.int64)}, opset=13)
+# Attention (opset 23): 4-D with a boolean mask, causal, a
+# past; 3-D with grouped KV heads, a scale and a softcap.
+case("attention", [h.make_node("Attention", ["q", "k", "v", "m", "pk", "pv"], ["y", "kp", "vp", "qk"],
+                               is_causal=1, qk_matmul_output_mode=3),
+                   h.make_node("Attention", ["q3", "k3", "v3"], ["y3"], q_num_heads=4, kv_num_heads=2,
+                               scale=0.3, softcap=2.0)],
+     [("q", f32(2, 3, 4, 8), None), ("k", f32(2, 3, 5, 8), None), ("v", f32(2, 3, 5, 6), None),
+      ("m", rng.uniform(size=(4, 7)) > 0.3, None), ("pk", f32(2, 3, 2, 8), None), ("pv", f32(2, 3, 2, 6), None),
+      ("q3", f32(2, 4, 16), None), ("k3", f32(2, 6, 8), None), ("v3", f32(2, 6, 10), None)],
+     ["y", "kp", "vp", "qk", "y3"], opset=23)
 case("batchnorm", [h.make_node("BatchNormalization", ["x", "s", "b", "m", "v"], ["y"], epsilon=1e-3)],
      [("x", img, None)], ["y"],
      {"s": f32(3), "b": f32(3), "m": f32(3), "v": f32(3, lo=0.5, hi=2.0)})
