@@ -1148,14 +1148,7 @@ impl<'a> Importer<'a> {
                 if rows == 0 || cols == 0 {
                     return Ok(vec![v]);
                 }
-                written(rows.saturating_add(cols), "a Trilu matrix")?;
-                let rows = list(
-                    &(0..rows)
-                        .map(|r| vec![r])
-                        .map(|r| list(&r))
-                        .collect::<Vec<_>>(),
-                );
-                let cols = list(&(0..cols).collect::<Vec<_>>());
+                let offsets = diagonal_offsets(rows, cols, "a Trilu matrix")?;
                 // Element (i, j) is kept where j - i is at least (upper) or at
                 // most (lower) k.
                 let keep = if attr_i(n, "upper", 1) == 1 {
@@ -1163,10 +1156,7 @@ impl<'a> Importer<'a> {
                 } else {
                     "<="
                 };
-                format!(
-                    "where({cols} - {rows} {keep} {k}, {a}, cast(0, {}))",
-                    t.dtype
-                )
+                format!("where({offsets} {keep} {k}, {a}, cast(0, {}))", t.dtype)
             }
             "SpaceToDepth" | "DepthToSpace" => {
                 let v = self.need(n, 0)?;
@@ -1762,20 +1752,14 @@ impl<'a> Importer<'a> {
             ))
             }
         };
-        let lift = |v: Option<Vec<i64>>| match one_d {
-            true => v.map(|v| [vec![1], v].concat()),
-            false => v,
-        };
+        let lift = |v: Option<Vec<i64>>| lifted(v, one_d, 1);
         let mut a = self.operand(&v)?;
         if one_d {
             a = format!("expand_dims({a}, axis = 2)");
         }
         let strides = lift(attr_ints(n, "strides")).unwrap_or_else(|| vec![1, 1]);
         let dilations = lift(attr_ints(n, "dilations")).unwrap_or_else(|| vec![1, 1]);
-        let pads = attr_ints(n, "pads").map(|p| match (one_d, p.as_slice()) {
-            (true, &[begin, end]) => vec![0, begin, 0, end],
-            _ => p,
-        });
+        let pads = window_pads(n, one_d);
         if pads.as_ref().is_some_and(|p| p.len() != 4) {
             return Err(format!(
                 "pads must have {} entries",
@@ -2017,11 +2001,9 @@ impl<'a> Importer<'a> {
             bias.push(mask);
         }
         if attr_i(n, "is_causal", 0) == 1 {
-            written(sq.saturating_add(skv), "an Attention's causal mask")?;
-            let rows = list(&(0..sq).map(|r| list(&[r])).collect::<Vec<_>>());
-            let cols = list(&(0..skv).collect::<Vec<_>>());
+            let offsets = diagonal_offsets(sq, skv, "an Attention's causal mask")?;
             bias.push(format!(
-                "where({cols} - {rows} <= {past}, cast(0, {dt}), cast(-1.0 / 0.0, {dt}))"
+                "where({offsets} <= {past}, cast(0, {dt}), cast(-1.0 / 0.0, {dt}))"
             ));
         }
         let sc = self.operand(&scores)?;
@@ -2169,11 +2151,7 @@ impl<'a> Importer<'a> {
                 ))
             }
         };
-        // Per-axis attributes of a 1-D node gain a leading height axis.
-        let lift = |v: Option<Vec<i64>>, height: i64| match one_d {
-            true => v.map(|v| [vec![height], v].concat()),
-            false => v,
-        };
+        let lift = |v: Option<Vec<i64>>, height: i64| lifted(v, one_d, height);
         let pair =
             |v: Option<Vec<i64>>, default: i64, least: i64, what: &str| -> Result<[u64; 2]> {
                 let v = v.unwrap_or_else(|| vec![default; 2]);
@@ -2270,11 +2248,7 @@ impl<'a> Importer<'a> {
                 }
                 "VALID" => {}
                 "NOTSET" => {
-                    let pads = attr_ints(n, "pads").map(|p| match (one_d, p.as_slice()) {
-                        (true, &[b, e]) => vec![0, b, 0, e],
-                        _ => p,
-                    });
-                    if let Some(p) = pads {
+                    if let Some(p) = window_pads(n, one_d) {
                         if p.len() != 4 || p.iter().any(|&p| p < 0) {
                             return Err("pads must have two entries an axis, none negative".into());
                         }
@@ -2843,6 +2817,38 @@ fn declared_type(vi: &crate::proto::ValueInfoProto) -> Option<Type> {
 /// The most elements a fold makes (`ConstantOfShape`): what is written as
 /// a literal rather than a param.
 const SMALL: i64 = 64;
+
+/// A 1-D window node's per-axis attribute with a leading entry for the
+/// height axis of 1 it runs with (`height`: its value there); a 2-D node's
+/// as it is.
+fn lifted(v: Option<Vec<i64>>, one_d: bool, height: i64) -> Option<Vec<i64>> {
+    match one_d {
+        true => v.map(|v| [vec![height], v].concat()),
+        false => v,
+    }
+}
+
+/// A window node's `pads` as `[h_begin, w_begin, h_end, w_end]`: a 1-D
+/// node's `[begin, end]` with no padding of its height.
+fn window_pads(n: &NodeProto, one_d: bool) -> Option<Vec<i64>> {
+    attr_ints(n, "pads").map(|p| match (one_d, p.as_slice()) {
+        (true, &[begin, end]) => vec![0, begin, 0, end],
+        _ => p,
+    })
+}
+
+/// `j - i` for every element (i, j) of a `rows × cols` matrix, as a column
+/// of row indices subtracted from a row of column indices: how masks about
+/// a diagonal (Trilu, a causal frontier) are written.
+fn diagonal_offsets(rows: u64, cols: u64, what: &str) -> Result<String> {
+    written(rows.saturating_add(cols), what)?;
+    let rows: Vec<String> = (0..rows).map(|r| list(&[r])).collect();
+    Ok(format!(
+        "{} - {}",
+        list(&(0..cols).collect::<Vec<_>>()),
+        list(&rows)
+    ))
+}
 
 /// The most elements (or terms) a rule writes out in one statement: index
 /// lists, masks, taps. Beyond it a model is refused rather than turned into
