@@ -14,6 +14,9 @@ pub struct Timing {
     runs: Vec<Duration>,
     /// Data-parallel training: each step's exchange.
     all_reduce: Vec<Reduced>,
+    /// On the `cpu` backend, whether the timed runs ran LLVM's code (the
+    /// tier-up) or Cranelift's.
+    pub llvm: Option<bool>,
 }
 
 impl Timing {
@@ -22,6 +25,7 @@ impl Timing {
             compile,
             runs: Vec::new(),
             all_reduce: Vec::new(),
+            llvm: None,
         }
     }
 
@@ -51,9 +55,10 @@ impl Timing {
         Some((last.bytes, stats(&waited).0, stats(&took).0))
     }
 
-    /// `{"compile_ms": …, "run_ms": {"median": …, "min": …, "max": …}}`, and
-    /// `"all_reduce": {"bytes": …, "median_ms": …, "wait_median_ms": …}`
-    /// after data-parallel steps.
+    /// `{"compile_ms": …, "run_ms": {"median": …, "min": …, "max": …}}`,
+    /// `"cpu_code": "llvm"|"cranelift"` where known, and `"all_reduce":
+    /// {"bytes": …, "median_ms": …, "wait_median_ms": …}` after
+    /// data-parallel steps.
     pub fn json(&self) -> String {
         let (median, min, max) = stats(&self.runs);
         let reduced = match self.exchange() {
@@ -62,8 +67,13 @@ impl Timing {
                 ", \"all_reduce\": {{\"bytes\": {bytes}, \"median_ms\": {took:?}, \"wait_median_ms\": {waited:?}}}"
             ),
         };
+        let code = match self.llvm {
+            None => "",
+            Some(true) => ", \"cpu_code\": \"llvm\"",
+            Some(false) => ", \"cpu_code\": \"cranelift\"",
+        };
         format!(
-            "{{\"compile_ms\": {:?}, \"run_ms\": {{\"median\": {median:?}, \"min\": {min:?}, \"max\": {max:?}}}{reduced}}}",
+            "{{\"compile_ms\": {:?}, \"run_ms\": {{\"median\": {median:?}, \"min\": {min:?}, \"max\": {max:?}}}{code}{reduced}}}",
             millis(self.compile)
         )
     }

@@ -78,6 +78,7 @@ fn train_in(args: &TrainArgs, group: &dyn Collective, settled: &mut bool) -> Res
     } else {
         Trainer::new(graph, spec, args.backend, dumps, args.seed, &src)?
     };
+    trainer.settle_tiers = args.bench.is_some();
     frontend += trainer_started.elapsed();
     let mut feeding = Feeding::new(&trainer, spec, &feeds, &bound.inputs, args.seed, &src)?;
     // `--bench N`: one warm-up step (which compiles), then N timed ones.

@@ -4,14 +4,20 @@
 
 mod common;
 
-use common::{json, tfg, tfg_ok};
+use common::{json, scratch, tfg, tfg_env, tfg_ok};
 use serde_json::Value;
+use tfg_ir::{Data, Tensor};
 
-/// `timing` holds a non-negative `compile_ms` and `run_ms` with min ≤ median ≤ max.
+/// `timing` holds a non-negative `compile_ms` and `run_ms` with min ≤ median
+/// ≤ max (and, after `tfg run` on the `cpu` backend, `cpu_code`).
 fn check_timing(report: &Value) {
     let t = &report["timing"];
     let keys: Vec<&String> = t.as_object().expect("timing is an object").keys().collect();
-    assert_eq!(keys, ["compile_ms", "run_ms"], "{t}");
+    // serde_json sorts the keys.
+    assert!(
+        keys == ["compile_ms", "run_ms"] || keys == ["compile_ms", "cpu_code", "run_ms"],
+        "{t}"
+    );
     let ms = |v: &Value| v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"));
     assert!(ms(&t["compile_ms"]) > 0.0, "{t}");
     let run = &t["run_ms"];
@@ -88,4 +94,55 @@ fn bench_needs_a_positive_count_and_excludes_steps() {
         "3",
     ]);
     assert_eq!(both.status, 2, "{}", both.stderr);
+}
+
+/// `TFG_CPU_TIER`: `auto` (the default) tiers a program up to LLVM's code
+/// where a run is large (finished before `--bench`'s timed runs), not a
+/// small one; `llvm` always, `cranelift` never; any other value is an error.
+#[test]
+fn cpu_code_tiers_up_to_llvm_where_a_run_is_large() {
+    let dir = scratch("cpu_tier");
+    let n = 1 << 18;
+    let x = Tensor {
+        shape: vec![n],
+        data: Data::F32((0..n).map(|i| i as f32 / n as f32 - 0.5).collect()),
+    };
+    let file = dir.join("x.npy");
+    std::fs::write(&file, tfg_formats::npy::encode(&x)).expect("writes x.npy");
+    let feed = format!("x={}", file.display());
+    let large = [
+        "run",
+        "bench/workloads/w1_elementwise.tfg",
+        "--feed",
+        &feed,
+        "--bench",
+        "2",
+        "--json",
+    ];
+    let small = ["run", "examples/hello.tfg", "--bench", "2", "--json"];
+    let code = |args: &[&str], tier: &str| {
+        let run = tfg_env(args, &[("TFG_CPU_TIER", tier)]);
+        assert_eq!(run.status, 0, "{tier}: {}", run.stderr);
+        let report = json(&run.stdout);
+        check_timing(&report);
+        report["timing"]["cpu_code"].as_str().map(str::to_string)
+    };
+    let cases = [
+        (&large[..], "auto", "llvm"),
+        (&large[..], "", "llvm"),
+        (&large[..], "cranelift", "cranelift"),
+        (&small[..], "auto", "cranelift"),
+        (&small[..], "llvm", "llvm"),
+    ];
+    for (args, tier, want) in cases {
+        assert_eq!(code(args, tier).as_deref(), Some(want), "{tier}: {args:?}");
+    }
+    let run = tfg_env(&small, &[("TFG_CPU_TIER", "fast")]);
+    assert_eq!(run.status, 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .starts_with("error: graph `hello`: TFG_CPU_TIER is `fast`; it must be `auto`, `llvm` or `cranelift`"),
+        "{}",
+        run.stderr
+    );
 }

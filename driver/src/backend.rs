@@ -253,9 +253,11 @@ fn generate(backend: Backend, name: &str, program: tfg_ir::kernel::Program) -> R
     let failed = |e: String| Error::new(format!("graph `{name}`: {e}"));
     Ok(match backend {
         Backend::Interp => Code::InterpKernel(Box::new(program)),
-        Backend::Cpu => Code::Cpu(Box::new(
-            tfg_cpu::compile(&program).map_err(|e| failed(e.to_string()))?,
-        )),
+        Backend::Cpu => {
+            let mut c = tfg_cpu::compile(&program).map_err(|e| failed(e.to_string()))?;
+            crate::tier::attach(&mut c).map_err(failed)?;
+            Code::Cpu(Box::new(c))
+        }
         Backend::Cuda => {
             // Each process of a machine takes its own GPU (under MPI, by its local rank).
             let device =
@@ -300,6 +302,10 @@ pub fn llvm_ir(program: &tfg_ptx::Program) -> Result<String, String> {
 pub fn llvm_ir(_: &tfg_ptx::Program) -> Result<String, String> {
     Err(NO_LLVM.into())
 }
+
+/// Why a build without the `llvm` feature has no LLVM tier on the CPU.
+pub const NO_LLVM_CPU: &str =
+    "this tfg was built without LLVM (cargo feature `llvm`), so the CPU backend has Cranelift's code alone";
 
 /// Why a build without the `llvm` feature cannot compile for the GPU. (A
 /// caller says how its users compile elsewhere; the driver cannot know.)
@@ -353,6 +359,19 @@ impl Executable {
             None => self.held = params,
         }
         out
+    }
+
+    /// Finishes the CPU code's tier-up now (`crate::tier`), where it would
+    /// happen at some run, so that timed runs all run the same code.
+    /// Gives whether LLVM's code runs, on the `cpu` backend.
+    pub fn settle_tier(&mut self) -> Result<Option<bool>, Error> {
+        match &mut self.code {
+            Code::Cpu(c) => c
+                .wait_tier_up()
+                .map(Some)
+                .map_err(|e| Error::new(format!("graph `{}`: LLVM tier: {e}", self.graph.name))),
+            Code::Interp | Code::InterpKernel(_) | Code::Cuda(_) => Ok(None),
+        }
     }
 
     /// One run of the compiled code on its own params (the main program's,

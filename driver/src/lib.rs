@@ -29,6 +29,7 @@ pub mod ptx_module;
 pub mod session;
 pub mod source;
 pub mod stdout;
+pub mod tier;
 pub mod train;
 
 pub use backend::{prepare, Backend, Executable};

@@ -113,6 +113,9 @@ pub struct Trainer<'s> {
     pub last_step: Duration,
     /// Set when training data-parallel.
     replicas: Option<Replicas<'s>>,
+    /// Finish the CPU code's tier-up right after the first step of each
+    /// compiled step graph (`--bench`: every timed step runs the same code).
+    pub settle_tiers: bool,
 }
 
 /// The data-parallel half of a [`Trainer`]: the split step and the group.
@@ -152,6 +155,7 @@ impl<'s> Trainer<'s> {
             compile_time: Duration::ZERO,
             last_step: Duration::ZERO,
             replicas: None,
+            settle_tiers: false,
         })
     }
 
@@ -208,7 +212,8 @@ impl<'s> Trainer<'s> {
         inputs: &[Tensor],
     ) -> Result<Vec<Tensor>, Error> {
         let shapes: Vec<Vec<usize>> = inputs.iter().map(|t| t.shape.clone()).collect();
-        if !self.prepared.contains_key(&shapes) {
+        let fresh = !self.prepared.contains_key(&shapes);
+        if fresh {
             let started = Instant::now();
             let g = match &self.replicas {
                 Some(r) => &r.split.gradients,
@@ -237,6 +242,9 @@ impl<'s> Trainer<'s> {
         }
         let outputs = exe.step(&inputs)?;
         self.last_step = started.elapsed();
+        if fresh && self.settle_tiers {
+            exe.settle_tier()?;
+        }
         Ok(outputs)
     }
 

@@ -14,10 +14,16 @@ pub struct Run {
 
 /// Runs `tfg ARGS` in the repository root, so paths in messages are stable.
 pub fn tfg(args: &[&str]) -> Run {
+    tfg_env(args, &[])
+}
+
+/// [`tfg`] with these environment variables set.
+pub fn tfg_env(args: &[&str], vars: &[(&str, &str)]) -> Run {
     let out = Command::new(env!("CARGO_BIN_EXE_tfg"))
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env_remove("NO_COLOR")
+        .envs(vars.iter().copied())
         .output()
         .expect("the tfg binary runs");
     Run {

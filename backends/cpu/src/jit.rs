@@ -2,10 +2,12 @@
 //! buffer table of a compiled program, and the thread pool launches.
 
 use crate::runtime::RuntimeFn;
+use crate::tier::{self, Tier, Upgrade};
 use crate::translate::{translate, Listing, Task};
 use crate::{isa, CompileError, Options, RunError};
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{default_libcall_names, Linkage};
+use std::sync::Arc;
 use tfg_ir::kernel::{Program, Role, ARENA_ALIGN};
 use tfg_ir::{DType, Data, Tensor};
 use tfg_rt::pool::{self, Table, TaskFn};
@@ -24,6 +26,7 @@ pub struct Outputs {
 pub(crate) const PARALLEL_WORK: u64 = 1 << 16;
 
 struct Launch {
+    symbol: String,
     f: TaskFn,
     /// Iterations of the task's top-level loop (0 for straight-line code).
     extent: u64,
@@ -57,7 +60,20 @@ pub struct Compiled {
     params: Vec<Binding>,
     outputs: Vec<Binding>,
     updates: Vec<Binding>,
+    /// The program and options, kept for a tier-up.
+    source: Option<(Program, Options)>,
+    /// The second tier, and after how many runs it starts.
+    tier: Option<(Arc<dyn Tier>, u32)>,
+    upgrade: Upgrade,
+    runs: u32,
+    /// Estimated scalar operations of one run.
+    work: u64,
 }
+
+/// Programs with less estimated work a run than this are not worth a
+/// tier-up unless asked for: LLVM's compilation costs tens of milliseconds
+/// and megabytes of memory.
+pub const TIER_WORK: u64 = 1 << 20;
 
 /// Compiles `p` with the default [`Options`].
 pub fn compile(p: &Program) -> Result<Compiled, CompileError> {
@@ -159,6 +175,7 @@ pub fn compile_with(p: &Program, opts: &Options) -> Result<Compiled, CompileErro
             let f = unsafe { std::mem::transmute::<*const u8, TaskFn>(code) };
             let extent = t.extent.unwrap_or(0);
             Launch {
+                symbol: t.symbol.clone(),
                 f,
                 extent,
                 split: threads && t.parallel && extent > 1 && t.work >= PARALLEL_WORK,
@@ -198,6 +215,11 @@ pub fn compile_with(p: &Program, opts: &Options) -> Result<Compiled, CompileErro
         params,
         outputs,
         updates,
+        source: Some((p.clone(), opts.clone())),
+        tier: None,
+        upgrade: Upgrade::None,
+        runs: 0,
+        work: tasks.iter().fold(0u64, |w, t| w.saturating_add(t.work)),
     })
 }
 
@@ -303,11 +325,73 @@ unsafe fn written(d: &mut Data, n: usize) {
 }
 
 impl Compiled {
+    /// Compiles the program's tasks again with `tier`, on a background
+    /// thread, once it has run `after` times (at once for 0), if a run is at
+    /// least [`TIER_WORK`] (whatever it is, for 0). A run after the code is
+    /// ready uses it.
+    pub fn set_tier(&mut self, tier: Arc<dyn Tier>, after: u32) {
+        self.tier = Some((tier, after));
+        if after == 0 {
+            self.start_tier_up();
+        }
+    }
+
+    fn start_tier_up(&mut self) {
+        if let (Some((tier, _)), Some((p, opts))) = (&self.tier, self.source.take()) {
+            self.upgrade = tier::start(tier.clone(), p, opts);
+        }
+    }
+
+    fn worth_tiering(&self) -> bool {
+        matches!(self.tier, Some((_, after)) if after == 0 || self.work >= TIER_WORK)
+    }
+
+    /// Starts the tier-up now if [`Self::set_tier`] would start it at some
+    /// run, waits for it, and switches to its code. Gives whether the code
+    /// runs now, or why it cannot (Cranelift's code then stays).
+    pub fn wait_tier_up(&mut self) -> Result<bool, String> {
+        if self.worth_tiering() {
+            self.start_tier_up();
+        }
+        self.switch(true);
+        match &self.upgrade {
+            Upgrade::Done(_) => Ok(true),
+            Upgrade::Failed(e) => Err(e.clone()),
+            Upgrade::None | Upgrade::Pending(_) => Ok(false),
+        }
+    }
+
+    /// Whether the tier-up's code runs.
+    pub fn tiered_up(&self) -> bool {
+        matches!(self.upgrade, Upgrade::Done(_))
+    }
+
+    /// Switches the launches the tier-up compiled to its code, once it is
+    /// ready.
+    fn switch(&mut self, wait: bool) {
+        let Some(code) = self.upgrade.poll(wait) else {
+            return;
+        };
+        for l in &mut self.launches {
+            if let Some(a) = code.address(&l.symbol) {
+                // SAFETY: the tier compiled this task with the task ABI,
+                // and `code`, kept below, holds it.
+                l.f = unsafe { std::mem::transmute::<usize, TaskFn>(a) };
+            }
+        }
+        self.upgrade = Upgrade::Done(code);
+    }
+
     /// Runs the program once. `inputs` and `params` are in the program's
     /// input and param order, each of exactly its buffer's dtype and shape.
     /// Nothing but the returned tensors is allocated, and they are not
     /// zeroed first.
     pub fn run(&mut self, inputs: &[Tensor], params: &[Tensor]) -> Result<Outputs, RunError> {
+        self.runs = self.runs.saturating_add(1);
+        if matches!(self.tier, Some((_, after)) if after == self.runs) && self.worth_tiering() {
+            self.start_tier_up();
+        }
+        self.switch(false);
         bind(&mut self.table, &self.inputs, inputs, "input")?;
         bind(&mut self.table, &self.params, params, "param")?;
         let fresh = |bs: &[Binding], table: &mut [usize]| -> Vec<Data> {

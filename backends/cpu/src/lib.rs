@@ -23,17 +23,19 @@ mod math;
 pub mod object;
 mod ops;
 mod runtime;
+mod tier;
 mod tile;
 mod translate;
 mod typing;
 mod vectorize;
 
 pub use header::header;
-pub use jit::{asm, clif, clif_with, compile, compile_with, Compiled, Outputs};
+pub use jit::{asm, clif, clif_with, compile, compile_with, Compiled, Outputs, TIER_WORK};
 pub use object::{object, AotModel, AotParam, AotProgram, Slot};
 use std::fmt;
 pub use tfg_ir::kernel::Program;
 pub use tfg_rt::pool::share_cores;
+pub use tier::{Tier, TierCode, TierTask};
 
 /// Code generation choices; the defaults are what `tfg` runs.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -90,7 +90,7 @@ pub(crate) fn translate_prefixed<M: Module>(
     for (ki, k) in p.kernels.iter().enumerate() {
         let in_kernel = |m: String| format!("kernel {}: {m}", k.name);
         for (ti, part) in tasks_of(&k.body).into_iter().enumerate() {
-            let symbol = format!("{prefix}_kernel{ki}_{ti}");
+            let symbol = task_symbol(prefix, ki, ti);
             let func = module
                 .declare_function(&symbol, linkage, &sig)
                 .map_err(|e| in_kernel(e.to_string()))?;
@@ -149,6 +149,11 @@ pub(crate) fn translate_prefixed<M: Module>(
     Ok(tasks)
 }
 
+/// The name of task `ti` of kernel `ki`.
+pub(crate) fn task_symbol(prefix: &str, ki: usize, ti: usize) -> String {
+    format!("{prefix}_kernel{ki}_{ti}")
+}
+
 /// `(buffers, lo, hi)`, nothing returned.
 fn task_signature<M: Module>(module: &M) -> Signature {
     let mut sig = module.make_signature();
@@ -161,7 +166,7 @@ fn task_signature<M: Module>(module: &M) -> Signature {
 /// A kernel body cut into tasks: each top-level loop alone (so it can be
 /// split), and the straight-line statements between them together. A body
 /// with top-level locals stays whole, as they may be used anywhere after.
-fn tasks_of(body: &[Stmt]) -> Vec<&[Stmt]> {
+pub(crate) fn tasks_of(body: &[Stmt]) -> Vec<&[Stmt]> {
     if body
         .iter()
         .any(|s| matches!(s, Stmt::Let { .. } | Stmt::Assign { .. }))

@@ -5,7 +5,7 @@
 //! (docs/language.md, "Semantics"; NaN matches NaN, integers and bools
 //! exactly). Each program runs under several code generation options
 //! (vectorised or not, inline or runtime math, threads or not), so every path
-//! is checked.
+//! is checked, and once more tiered up to LLVM's code (`tfg_ptx::cpu`).
 
 use proptest::prelude::*;
 use tfg_cpu::Options;
@@ -66,7 +66,22 @@ fn agree_program(
             results.map_err(|e| format!("{opts:?}, run {run}, {e}\n{}", kernel::print(p)))?;
         }
     }
-    Ok(())
+    let mut c = tfg_cpu::compile(p).map_err(|e| format!("compile: {e}"))?;
+    c.set_tier(std::sync::Arc::new(tfg_ptx::cpu::Llvm), 0);
+    match c.wait_tier_up() {
+        Ok(true) => {}
+        Ok(false) => return Err("LLVM tier: not tiered up".into()),
+        Err(e) => return Err(format!("LLVM tier: {e}\n{}", kernel::print(p))),
+    }
+    let got = c
+        .run(inputs, params)
+        .map_err(|e| format!("LLVM tier: run: {e}"))?;
+    close_results(
+        (&want.outputs, &want.updates),
+        (&got.outputs, &got.updates),
+        tol,
+    )
+    .map_err(|e| format!("LLVM tier: {e}\n{}", kernel::print(p)))
 }
 
 fn agree(g: &Graph, seed: u64, special: bool, tol: impl Into<Tol>) -> Result<(), String> {

@@ -19,6 +19,8 @@
 
 #[cfg(feature = "llvm")]
 mod codegen;
+#[cfg(feature = "llvm")]
+pub mod cpu;
 pub mod cuda;
 pub mod manifest;
 #[cfg_attr(not(feature = "llvm"), allow(dead_code))]

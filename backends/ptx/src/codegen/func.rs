@@ -14,8 +14,8 @@ use inkwell::basic_block::BasicBlock;
 use inkwell::builder::Builder;
 use inkwell::types::{BasicTypeEnum, IntType};
 use inkwell::values::{
-    BasicMetadataValueEnum, BasicValue, BasicValueEnum, FunctionValue, IntValue, PointerValue,
-    VectorValue,
+    BasicMetadataValueEnum, BasicValue, BasicValueEnum, FastMathFlags, FunctionValue, IntValue,
+    PointerValue, VectorValue,
 };
 use inkwell::IntPredicate;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -68,6 +68,9 @@ pub(crate) struct Fx<'g, 'p, 'ctx> {
     /// Shared memory for combining a block's partial results.
     slots: Option<PointerValue<'ctx>>,
     lanes: Option<Lanes<'ctx>>,
+    /// On the CPU, the accumulators of the reduction loops being generated,
+    /// whose updates may be reassociated (so that LLVM vectorises them).
+    accumulating: HashMap<Local, BinaryOp>,
 }
 
 /// Generates the function for launch `l`.
@@ -117,6 +120,59 @@ pub(crate) fn emit(g: &Gen, l: &Launch) -> R<()> {
     fx.finish()
 }
 
+/// Generates the function of one task of the CPU backend ([`Target::Cpu`]):
+/// `body`, with its top-level loop over the parameters' `lo..hi` where
+/// `as_loop`.
+pub(crate) fn emit_task<'ctx>(
+    g: &Gen<'_, 'ctx>,
+    f: FunctionValue<'ctx>,
+    body: &[Stmt],
+    as_loop: bool,
+) -> R<()> {
+    let mut fx = Fx::start(g, f, g.cx.i64_type(), body, &[])?;
+    let mut used = BTreeSet::new();
+    Stmt::walk(body, &mut |s| {
+        match s {
+            Stmt::Store { buf, .. } => {
+                used.insert(*buf);
+            }
+            Stmt::Gemm(gm) => used.extend([gm.a.buf, gm.b.buf, gm.c.buf]),
+            _ => {}
+        }
+        for e in s.exprs() {
+            e.walk(&mut |x| {
+                if let Expr::Load { buf, .. } = x {
+                    used.insert(*buf);
+                }
+            });
+        }
+    });
+    for b in used {
+        let p = match g.consts.get(&b) {
+            Some(p) => *p,
+            None => fx
+                .table_entry(u64::from(b.0))?
+                .ok_or_else(|| Error("a task without its table".into()))?,
+        };
+        fx.bufs.insert(b, p);
+    }
+    match body {
+        [Stmt::Loop { var, body, .. }] if as_loop => {
+            let bound = |i: u32| {
+                f.get_nth_param(i)
+                    .map(|p| p.into_int_value())
+                    .ok_or_else(|| Error("a task without its bounds".into()))
+            };
+            let (lo, hi) = (bound(1)?, bound(2)?);
+            let ptr = fx.var(*var)?;
+            let one = fx.idx.const_int(1, false);
+            fx.for_range(ptr, lo, hi, one, |fx| fx.block(body, Mode::Thread))?;
+        }
+        _ => fx.block(body, Mode::Thread)?,
+    }
+    fx.finish()
+}
+
 /// The thread and block indices, read in the entry block.
 fn read_ids<'ctx>(
     g: &Gen<'_, 'ctx>,
@@ -125,6 +181,15 @@ fn read_ids<'ctx>(
 ) -> R<Ids<'ctx>> {
     let i32t = g.cx.i32_type();
     match g.target {
+        // One thread, which never asks.
+        Target::Cpu => {
+            let zero = i32t.const_zero();
+            Ok(Ids {
+                tid: zero,
+                ctaid: [zero; 3],
+                nctaid: [zero; 3],
+            })
+        }
         Target::Nvptx => {
             let read = |reg: &str| -> R<IntValue<'ctx>> {
                 let sreg = g.intrinsic(
@@ -178,16 +243,35 @@ fn mapping_stmts(m: &Mapping) -> Vec<Stmt> {
 
 impl<'g, 'p, 'ctx> Fx<'g, 'p, 'ctx> {
     fn new(g: &'g Gen<'p, 'ctx>, f: FunctionValue<'ctx>, l: &Launch, stmts: &[Stmt]) -> R<Self> {
-        let entry_block = g.cx.append_basic_block(f, "entry");
-        let first = g.cx.append_basic_block(f, "start");
-        let entry = g.cx.create_builder();
-        entry.position_at_end(entry_block);
-        g.b.position_at_end(first);
         let idx = if fits_i32(g, l, stmts) {
             g.cx.i32_type()
         } else {
             g.cx.i64_type()
         };
+        let mapped: Vec<Var> = match &l.mapping {
+            Mapping::Rows { nest, .. } => nest.iter().map(|(v, _)| *v).collect(),
+            Mapping::Gemm { loops, .. } => loops.iter().map(|(v, _)| *v).collect(),
+            Mapping::Serial { .. } => Vec::new(),
+        };
+        let mut fx = Fx::start(g, f, idx, stmts, &mapped)?;
+        fx.bind_buffers(l)?;
+        Ok(fx)
+    }
+
+    /// A function body with a slot for every local and loop variable of
+    /// `stmts` (and `more` loop variables), its buffers not yet bound.
+    fn start(
+        g: &'g Gen<'p, 'ctx>,
+        f: FunctionValue<'ctx>,
+        idx: IntType<'ctx>,
+        stmts: &[Stmt],
+        more: &[Var],
+    ) -> R<Self> {
+        let entry_block = g.cx.append_basic_block(f, "entry");
+        let first = g.cx.append_basic_block(f, "start");
+        let entry = g.cx.create_builder();
+        entry.position_at_end(entry_block);
+        g.b.position_at_end(first);
         let ids = read_ids(g, f, &entry)?;
         let mut fx = Fx {
             g,
@@ -201,25 +285,20 @@ impl<'g, 'p, 'ctx> Fx<'g, 'p, 'ctx> {
             ids,
             slots: None,
             lanes: None,
+            accumulating: HashMap::new(),
         };
-        fx.bind_buffers(l)?;
         let mut types = HashMap::new();
         crate::schedule::local_types(stmts, &mut types);
         for (local, dtype) in types {
             let ptr = fx.alloca(g.reg_type(dtype))?;
             fx.locals.insert(local, (ptr, dtype));
         }
-        let mut vars = BTreeSet::new();
+        let mut vars: BTreeSet<Var> = more.iter().copied().collect();
         Stmt::walk(stmts, &mut |s| {
             if let Stmt::Loop { var, .. } = s {
                 vars.insert(*var);
             }
         });
-        match &l.mapping {
-            Mapping::Rows { nest, .. } => vars.extend(nest.iter().map(|(v, _)| *v)),
-            Mapping::Gemm { loops, .. } => vars.extend(loops.iter().map(|(v, _)| *v)),
-            Mapping::Serial { .. } => {}
-        }
         for v in vars {
             let ptr = fx.alloca(idx.into())?;
             fx.vars.insert(v, ptr);
@@ -239,31 +318,13 @@ impl<'g, 'p, 'ctx> Fx<'g, 'p, 'ctx> {
     }
 
     fn bind_buffers(&mut self, l: &Launch) -> R<()> {
-        let ptr_t = self.g.cx.ptr_type(self.g.global_space());
         for (i, &b) in l.buffers.iter().enumerate() {
             let p = match self.g.target {
                 Target::Nvptx => self
                     .f
                     .get_nth_param(i as u32)
                     .map(|p| p.into_pointer_value()),
-                Target::Host => {
-                    let bufs = self.f.get_nth_param(0).map(|p| p.into_pointer_value());
-                    match bufs {
-                        Some(bufs) => {
-                            let i64t = self.g.cx.i64_type();
-                            let at = unsafe {
-                                self.entry.build_in_bounds_gep(
-                                    ptr_t,
-                                    bufs,
-                                    &[i64t.const_int(i as u64, false)],
-                                    "",
-                                )
-                            }?;
-                            Some(self.entry.build_load(ptr_t, at, "")?.into_pointer_value())
-                        }
-                        None => None,
-                    }
-                }
+                Target::Host | Target::Cpu => self.table_entry(i as u64)?,
             };
             let p =
                 p.ok_or_else(|| Error(format!("launch {} lacks a parameter for {b}", l.entry)))?;
@@ -273,6 +334,23 @@ impl<'g, 'p, 'ctx> Fx<'g, 'p, 'ctx> {
             self.bufs.insert(*b, *p);
         }
         Ok(())
+    }
+
+    /// The pointer at `table[i]`, where the first parameter is a table of
+    /// buffer addresses; loaded once, in the entry block.
+    fn table_entry(&self, i: u64) -> R<Option<PointerValue<'ctx>>> {
+        let Some(table) = self.f.get_nth_param(0).map(|p| p.into_pointer_value()) else {
+            return Ok(None);
+        };
+        let ptr_t = self.g.cx.ptr_type(self.g.global_space());
+        let i64t = self.g.cx.i64_type();
+        let at = unsafe {
+            self.entry
+                .build_in_bounds_gep(ptr_t, table, &[i64t.const_int(i, false)], "")
+        }?;
+        Ok(Some(
+            self.entry.build_load(ptr_t, at, "")?.into_pointer_value(),
+        ))
     }
 
     // ---- the mappings ----
@@ -375,17 +453,31 @@ impl<'g, 'p, 'ctx> Fx<'g, 'p, 'ctx> {
     fn stmt(&mut self, s: &Stmt, mode: Mode<'ctx>) -> R<()> {
         match s {
             Stmt::Loop {
-                var, extent, body, ..
+                var,
+                extent,
+                body,
+                kind,
             } => {
                 if let Mode::Group { size, lane } = mode {
                     if let Some(how) = split(s) {
                         return self.split_loop(*var, *extent, body, &how, size, lane);
                     }
                 }
+                let accs = kind.accumulators();
+                if self.g.target == Target::Cpu {
+                    self.accumulating.extend(accs.iter().copied());
+                }
                 let ptr = self.var(*var)?;
                 let (zero, one) = (self.idx.const_zero(), self.idx.const_int(1, false));
                 let end = self.idx.const_int(*extent, false);
-                self.for_range(ptr, zero, end, one, |fx| fx.block(body, mode))
+                self.for_range(ptr, zero, end, one, |fx| fx.block(body, mode))?;
+                for (t, _) in accs {
+                    self.accumulating.remove(t);
+                }
+                Ok(())
+            }
+            Stmt::Assign { local, value } if self.accumulating.contains_key(local) => {
+                self.accumulate(*local, value)
             }
             Stmt::Let { local, value, .. } | Stmt::Assign { local, value } => {
                 let (v, _) = self.expr(value)?;
@@ -460,6 +552,58 @@ impl<'g, 'p, 'ctx> Fx<'g, 'p, 'ctx> {
                 Ok(())
             }
         }
+    }
+
+    /// `t = op(t, e)` in a reduction loop on the CPU, where the loop
+    /// promises `op` is associative (LoopKind::Reduce), so float sums and
+    /// products may be reassociated and `maximum`/`minimum` are LLVM's
+    /// NaN-propagating ones, as the vectoriser needs. (Which of two zeros of
+    /// different signs wins, or which order sums round in, is the loop's
+    /// order anyway, which a reduction does not promise.)
+    fn accumulate(&mut self, t: Local, value: &Expr) -> R<()> {
+        let op = self.accumulating.get(&t).copied();
+        let other = match (op, value) {
+            (Some(op), Expr::Binary(o, a, b)) if *o == op => match (&**a, &**b) {
+                (Expr::Local(l), e) | (e, Expr::Local(l)) if *l == t => Some((op, e)),
+                _ => None,
+            },
+            _ => None,
+        };
+        let (ptr, d) = self.local(t)?;
+        let Some((op, e)) = other.filter(|_| d.is_float()) else {
+            let (v, _) = self.expr(value)?;
+            self.g.b.build_store(ptr, v)?;
+            return Ok(());
+        };
+        let (y, _) = self.expr(e)?;
+        let x = self.g.b.build_load(self.g.reg_type(d), ptr, "")?;
+        let (x, y) = (x.into_float_value(), y.into_float_value());
+        let b = &self.g.b;
+        let r = match op {
+            BinaryOp::Add | BinaryOp::Mul => {
+                let r = if op == BinaryOp::Add {
+                    b.build_float_add(x, y, "")?
+                } else {
+                    b.build_float_mul(x, y, "")?
+                };
+                if let Some(i) = r.as_instruction_value() {
+                    i.set_fast_math_flags(FastMathFlags::AllowReassoc)
+                        .map_err(|e| Error(format!("fast-math flags: {e}")))?;
+                }
+                r
+            }
+            BinaryOp::Maximum | BinaryOp::Minimum => {
+                let name = if op == BinaryOp::Maximum {
+                    "maximum"
+                } else {
+                    "minimum"
+                };
+                self.float_intrinsic(name, d == DType::F64, &[x, y])?
+            }
+            _ => self.binary(op, d, x.into(), y.into())?.into_float_value(),
+        };
+        self.g.b.build_store(ptr, r)?;
+        Ok(())
     }
 
     /// The value `x` with `op(x, y) == y` for every `y`.

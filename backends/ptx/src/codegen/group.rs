@@ -33,6 +33,7 @@ impl<'ctx> Fx<'_, '_, 'ctx> {
                 let f = self.g.intrinsic("tfg_host_warp_sync", None, &[]);
                 self.g.b.build_call(f, &[], "")?;
             }
+            Target::Cpu => return Err(no_group()),
         }
         Ok(())
     }
@@ -41,6 +42,7 @@ impl<'ctx> Fx<'_, '_, 'ctx> {
         let name = match self.g.target {
             Target::Nvptx => "llvm.nvvm.barrier0",
             Target::Host => "tfg_host_barrier",
+            Target::Cpu => return Err(no_group()),
         };
         let f = self.g.intrinsic(name, None, &[]);
         self.g.b.build_call(f, &[], "")?;
@@ -75,6 +77,7 @@ impl<'ctx> Fx<'_, '_, 'ctx> {
                         .intrinsic("tfg_host_shfl_bfly", Some(i32t.into()), &[i32t.into(); 2]);
                 self.call(f, &[x.into(), c(u64::from(xor)).into()])?
             }
+            Target::Cpu => return Err(no_group()),
         };
         Ok(v.into_int_value())
     }
@@ -196,4 +199,9 @@ impl<'ctx> Fx<'_, '_, 'ctx> {
         self.block_sync()?;
         acc.ok_or_else(|| Error("an empty block".into()))
     }
+}
+
+/// A CPU task runs on one thread: nothing in it shares work with a group.
+fn no_group() -> Error {
+    Error("internal error: a CPU task has no thread group".into())
 }

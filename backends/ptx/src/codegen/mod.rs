@@ -10,13 +10,16 @@
 //! The same translation can target the host instead ([`Target::Host`]): the
 //! thread indices become parameters and barriers and shuffles calls to
 //! functions the test harness provides, which is how the tests run the
-//! generated code without a GPU.
+//! generated code without a GPU. And it can compile the CPU backend's tasks
+//! for this machine's CPU ([`Target::Cpu`], the [`cpu`](crate::cpu) tier).
 
 mod arith;
 mod func;
 mod gemm;
 mod group;
 mod scalar;
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod task;
 
 use crate::schedule::Launch;
 use inkwell::attributes::{Attribute, AttributeLoc};
@@ -45,6 +48,10 @@ pub(crate) enum Target {
     /// `tfg_host_barrier`, `tfg_host_warp_sync` and `tfg_host_shfl_bfly`
     /// provided by the caller.
     Host,
+    /// This machine's CPU, one function per task of the CPU backend's task
+    /// ABI: `task(ptr table, i64 lo, i64 hi)`, `table[b]` the base of buffer
+    /// `b`; a task that is a top-level loop runs its iterations `lo..hi`.
+    Cpu,
 }
 
 /// A code generation failure: a program this backend cannot translate, or
@@ -140,22 +147,11 @@ fn generate<'ctx>(
     launches: &[Launch],
     target: Target,
 ) -> R<Module<'ctx>> {
-    let mut g = Gen {
-        cx,
-        module: cx.create_module("tfg"),
-        b: cx.create_builder(),
-        target,
-        program: p,
-        consts: HashMap::new(),
-    };
-    g.constants()?;
+    let g = Gen::new(cx, p, target)?;
     for l in launches {
         func::emit(&g, l)?;
     }
-    g.module
-        .verify()
-        .map_err(|e| Error(format!("generated LLVM IR is invalid: {e}")))?;
-    Ok(g.module)
+    g.verified()
 }
 
 /// Module-wide state.
@@ -169,18 +165,40 @@ pub(crate) struct Gen<'p, 'ctx> {
     pub consts: HashMap<BufId, PointerValue<'ctx>>,
 }
 
-impl<'ctx> Gen<'_, 'ctx> {
+impl<'p, 'ctx> Gen<'p, 'ctx> {
+    /// An empty module for `p` on `target`, with its constants.
+    pub(crate) fn new(cx: &'ctx Context, p: &'p Program, target: Target) -> R<Self> {
+        let mut g = Gen {
+            cx,
+            module: cx.create_module("tfg"),
+            b: cx.create_builder(),
+            target,
+            program: p,
+            consts: HashMap::new(),
+        };
+        g.constants()?;
+        Ok(g)
+    }
+
+    /// The module, once LLVM's verifier accepts it.
+    pub(crate) fn verified(self) -> R<Module<'ctx>> {
+        self.module
+            .verify()
+            .map_err(|e| Error(format!("generated LLVM IR is invalid: {e}")))?;
+        Ok(self.module)
+    }
+
     pub fn global_space(&self) -> AddressSpace {
         match self.target {
             Target::Nvptx => AddressSpace::from(1u16),
-            Target::Host => AddressSpace::default(),
+            Target::Host | Target::Cpu => AddressSpace::default(),
         }
     }
 
     pub fn shared_space(&self) -> AddressSpace {
         match self.target {
             Target::Nvptx => AddressSpace::from(3u16),
-            Target::Host => AddressSpace::default(),
+            Target::Host | Target::Cpu => AddressSpace::default(),
         }
     }
 
@@ -209,6 +227,10 @@ impl<'ctx> Gen<'_, 'ctx> {
         let params: Vec<BasicMetadataTypeEnum> = match self.target {
             Target::Nvptx => buffers.iter().map(|_| ptr.into()).collect(),
             Target::Host => vec![ptr.into(), ptr.into()],
+            Target::Cpu => {
+                let i64t = self.cx.i64_type();
+                vec![ptr.into(), i64t.into(), i64t.into()]
+            }
         };
         let f = self
             .module
@@ -229,7 +251,7 @@ impl<'ctx> Gen<'_, 'ctx> {
         f
     }
 
-    fn enum_attr(&self, name: &str) -> Attribute {
+    pub(crate) fn enum_attr(&self, name: &str) -> Attribute {
         self.cx
             .create_enum_attribute(Attribute::get_named_enum_kind_id(name), 0)
     }

@@ -95,7 +95,7 @@ impl<'g, 'p, 'ctx> Fx<'g, 'p, 'ctx> {
         })
     }
 
-    fn float_intrinsic(
+    pub(super) fn float_intrinsic(
         &self,
         name: &str,
         wide: bool,

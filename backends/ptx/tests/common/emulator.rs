@@ -17,28 +17,8 @@ use tfg_ir::kernel::Program;
 use tfg_ir::{Data, Tensor};
 use tfg_ptx::Manifest;
 
-// tfg-ptx builds llvm-sys with `disable-alltargets-init` (so that the `tfg`
-// binary links NVPTX alone, not every LLVM target), and then the program
-// supplies the "native target" entry points that inkwell's execution engine
-// calls. The host that runs these tests is x86-64. (They call LLVM directly:
-// inkwell's `Target::initialize_x86` would wait on the lock its caller holds.)
-macro_rules! native_x86 {
-    ($($name:ident => [$($init:ident),*]),*) => {$(
-        #[no_mangle]
-        extern "C" fn $name() -> std::ffi::c_int {
-            // SAFETY: LLVM's target registration functions take no
-            // arguments and may be called more than once.
-            unsafe { $(llvm_sys::target::$init();)* }
-            0
-        }
-    )*};
-}
-native_x86!(
-    LLVM_InitializeNativeTarget => [LLVMInitializeX86TargetInfo, LLVMInitializeX86Target, LLVMInitializeX86TargetMC],
-    LLVM_InitializeNativeAsmPrinter => [LLVMInitializeX86AsmPrinter],
-    LLVM_InitializeNativeAsmParser => [LLVMInitializeX86AsmParser],
-    LLVM_InitializeNativeDisassembler => [LLVMInitializeX86Disassembler]
-);
+// MCJIT starts through the "native target" entry points, which tfg-ptx
+// defines (for its CPU tier) since it builds llvm-sys without them.
 
 /// What a block's threads share.
 struct Block {

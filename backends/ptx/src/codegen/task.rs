@@ -1,0 +1,115 @@
+//! The CPU backend's tasks ([`Target::Cpu`]) as one LLVM module, optimised
+//! by O3 for this machine's CPU (its vector width: AVX2's 256 bits, or
+//! AVX-512's 512, where Cranelift's code stays at 128) and loaded in memory
+//! by MCJIT.
+
+use super::{func, Error, Gen, Target, R};
+use crate::cpu::CpuCode;
+use inkwell::attributes::AttributeLoc;
+use inkwell::context::Context;
+use inkwell::execution_engine::ExecutionEngine;
+use inkwell::passes::PassBuilderOptions;
+use inkwell::targets::{CodeModel, RelocMode, Target as LlvmTarget, TargetMachine, TargetTriple};
+use inkwell::OptimizationLevel;
+use std::collections::HashMap;
+use std::sync::Once;
+use tfg_cpu::TierTask;
+use tfg_ir::kernel::Program;
+
+// llvm-sys is built with `disable-alltargets-init` (so that the `tfg`
+// binary initializes only the targets it uses), and then the program
+// supplies the "native target" entry points that MCJIT calls when it
+// starts. They call LLVM directly: inkwell's `Target::initialize_x86` would
+// wait on the lock that the engine's creation holds.
+macro_rules! native_x86 {
+    ($($name:ident => [$($init:ident),*]),*) => {$(
+        #[no_mangle]
+        extern "C" fn $name() -> std::ffi::c_int {
+            // SAFETY: LLVM's target registration functions take no
+            // arguments and may be called more than once.
+            unsafe { $(llvm_sys::target::$init();)* }
+            0
+        }
+    )*};
+}
+native_x86!(
+    LLVM_InitializeNativeTarget => [LLVMInitializeX86TargetInfo, LLVMInitializeX86Target, LLVMInitializeX86TargetMC],
+    LLVM_InitializeNativeAsmPrinter => [LLVMInitializeX86AsmPrinter],
+    LLVM_InitializeNativeAsmParser => [LLVMInitializeX86AsmParser],
+    LLVM_InitializeNativeDisassembler => [LLVMInitializeX86Disassembler]
+);
+
+/// A target machine for this CPU, and its name and features.
+fn host() -> R<(TargetMachine, String, String)> {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        LLVM_InitializeNativeTarget();
+        LLVM_InitializeNativeAsmPrinter();
+    });
+    let triple: TargetTriple = TargetMachine::get_default_triple();
+    let target = LlvmTarget::from_triple(&triple)
+        .map_err(|e| Error(format!("LLVM has no target for this machine: {e}")))?;
+    let cpu = TargetMachine::get_host_cpu_name().to_string();
+    let features = TargetMachine::get_host_cpu_features().to_string();
+    let tm = target
+        .create_target_machine(
+            &triple,
+            &cpu,
+            &features,
+            OptimizationLevel::Aggressive,
+            RelocMode::Default,
+            CodeModel::JITDefault,
+        )
+        .ok_or_else(|| Error(format!("LLVM cannot generate code for this CPU ({cpu})")))?;
+    Ok((tm, cpu, features))
+}
+
+/// Compiles `tasks` of `p` and loads them.
+pub(crate) fn jit(p: &Program, tasks: &[TierTask]) -> R<CpuCode> {
+    let (tm, cpu, features) = host()?;
+    // The engine's code lives as long as its context: both are owned by
+    // the returned `CpuCode`, which frees them together.
+    let cx: &'static Context = Box::leak(Box::new(Context::create()));
+    let built = (|| -> R<(ExecutionEngine<'static>, HashMap<String, usize>)> {
+        let g = Gen::new(cx, p, Target::Cpu)?;
+        let on_cpu = [
+            cx.create_string_attribute("target-cpu", &cpu),
+            cx.create_string_attribute("target-features", &features),
+            g.enum_attr("nounwind"),
+        ];
+        for t in tasks {
+            let f = g.entry(&t.symbol, &[], 1);
+            for a in on_cpu {
+                f.add_attribute(AttributeLoc::Function, a);
+            }
+            func::emit_task(&g, f, &t.body, t.as_loop)
+                .map_err(|e| Error(format!("{}: {e}", t.symbol)))?;
+        }
+        let module = g.verified()?;
+        module.set_triple(&tm.get_triple());
+        module.set_data_layout(&tm.get_target_data().get_data_layout());
+        module
+            .run_passes("default<O3>", &tm, PassBuilderOptions::create())
+            .map_err(|e| Error(format!("LLVM O3: {e}")))?;
+        let engine = module
+            .create_jit_execution_engine(OptimizationLevel::Aggressive)
+            .map_err(|e| Error(format!("LLVM's JIT: {e}")))?;
+        let mut addresses = HashMap::new();
+        for t in tasks {
+            let a = engine
+                .get_function_address(&t.symbol)
+                .map_err(|e| Error(format!("{}: {e}", t.symbol)))?;
+            addresses.insert(t.symbol.clone(), a);
+        }
+        Ok((engine, addresses))
+    })();
+    match built {
+        // SAFETY: `cx` was leaked above and nothing else refers to it.
+        Ok((engine, addresses)) => Ok(unsafe { CpuCode::new(cx, engine, addresses) }),
+        Err(e) => {
+            // SAFETY: everything made in `cx` has been dropped.
+            drop(unsafe { Box::from_raw(cx as *const Context as *mut Context) });
+            Err(e)
+        }
+    }
+}
