@@ -17,10 +17,10 @@ use tfg_cpu::TierTask;
 use tfg_ir::kernel::Program;
 
 // llvm-sys is built with `disable-alltargets-init` (so that the `tfg`
-// binary initializes only the targets it uses), and then the program
-// supplies the "native target" entry points that MCJIT calls when it
-// starts. They call LLVM directly: inkwell's `Target::initialize_x86` would
-// wait on the lock that the engine's creation holds.
+// binary links only the targets it uses), and then the program supplies the
+// "native target" entry points that MCJIT calls when it starts. They call
+// LLVM directly: inkwell's `Target::initialize_x86` would wait on the lock
+// that the engine's creation holds.
 macro_rules! native_x86 {
     ($($name:ident => [$($init:ident),*]),*) => {$(
         #[no_mangle]
@@ -34,10 +34,21 @@ macro_rules! native_x86 {
 }
 native_x86!(
     LLVM_InitializeNativeTarget => [LLVMInitializeX86TargetInfo, LLVMInitializeX86Target, LLVMInitializeX86TargetMC],
-    LLVM_InitializeNativeAsmPrinter => [LLVMInitializeX86AsmPrinter],
-    LLVM_InitializeNativeAsmParser => [LLVMInitializeX86AsmParser],
-    LLVM_InitializeNativeDisassembler => [LLVMInitializeX86Disassembler]
+    LLVM_InitializeNativeAsmPrinter => [LLVMInitializeX86AsmPrinter]
 );
+
+// The JIT needs neither an assembly parser nor a disassembler: these report
+// success without registering one, so that their libraries are not linked
+// (3.4 MB less binary).
+#[no_mangle]
+extern "C" fn LLVM_InitializeNativeAsmParser() -> std::ffi::c_int {
+    0
+}
+
+#[no_mangle]
+extern "C" fn LLVM_InitializeNativeDisassembler() -> std::ffi::c_int {
+    0
+}
 
 /// A target machine for this CPU, and its name and features.
 fn host() -> R<(TargetMachine, String, String)> {
