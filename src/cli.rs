@@ -344,7 +344,9 @@ pub struct CompileArgs {
     #[arg(long)]
     pub train: bool,
     /// What to write. cpu: `obj` (the default), or the `clif` or `asm` of the
-    /// kernels. ptx: a module directory (the default), or its `ptx` or `llvm` IR.
+    /// kernels (LLVM's under TFG_CPU_TIER=llvm), or the `llvm` IR of the
+    /// CPU's LLVM tier. ptx: a module directory (the default), or its `ptx`
+    /// or `llvm` IR.
     #[arg(long, value_enum)]
     pub emit: Option<Emit>,
     /// The GPU architecture for --target ptx: sm_80 (the default), sm_90, …

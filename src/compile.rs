@@ -15,8 +15,8 @@ use crate::failure::Failure;
 use crate::stdout;
 use std::collections::BTreeMap;
 use tfg_cpu::{AotModel, AotParam, AotProgram, Slot};
-use tfg_driver::backend;
 use tfg_driver::source::Source;
+use tfg_driver::{backend, tier};
 use tfg_formats::whole_file;
 use tfg_ir::{Dim, Graph, Op};
 use tfg_passes::{Ir, Level, Options};
@@ -77,25 +77,25 @@ pub fn compile(args: &CompileArgs) -> Result<(), Failure> {
     };
 
     let opts = tfg_cpu::Options::default();
-    let listing = |p: &AotProgram, asm: bool| {
-        if asm {
-            tfg_cpu::asm(&p.program)
-        } else {
-            tfg_cpu::clif_with(&p.program, &opts)
-        }
-        .map_err(|e| failed(e.to_string()))
+    // Under TFG_CPU_TIER=llvm the machine code shown is the LLVM tier's.
+    let llvm_asm = tier::choice().map_err(Failure::new)? == tier::Choice::Llvm;
+    let listing = |p: &AotProgram, emit: Emit| match emit {
+        Emit::Asm if llvm_asm => backend::cpu_tier_listing(&p.program, true).map_err(failed),
+        Emit::Asm => tfg_cpu::asm(&p.program).map_err(|e| failed(e.to_string())),
+        Emit::Llvm => backend::cpu_tier_listing(&p.program, false).map_err(failed),
+        _ => tfg_cpu::clif_with(&p.program, &opts).map_err(|e| failed(e.to_string())),
     };
     match emit {
-        Emit::Clif | Emit::Asm => {
+        Emit::Clif | Emit::Asm | Emit::Llvm => {
             // With --train the step is shown; otherwise the forward graph.
             let p = match (&model.train, args.train) {
                 (Some(t), true) => t,
                 _ => &model.run,
             };
-            let text = listing(p, emit == Emit::Asm)?;
+            let text = listing(p, emit)?;
             stdout::write_to(args.output.as_deref(), &text)
         }
-        Emit::Llvm | Emit::Ptx => Err(Failure::new("--emit llvm|ptx needs --target ptx")),
+        Emit::Ptx => Err(Failure::new("--emit ptx needs --target ptx")),
         Emit::Obj => {
             let Some(out) = &args.output else {
                 return Err(Failure::new("-o FILE.o is needed to write an object file"));
@@ -121,9 +121,7 @@ fn check_options(args: &CompileArgs) -> Result<Emit, Failure> {
         (Target::Cpu, _) if args.sm.is_some() => {
             Err(Failure::new("--sm is for --target ptx"))
         }
-        (Target::Cpu, Some(Emit::Llvm | Emit::Ptx)) => {
-            Err(Failure::new("--emit llvm|ptx needs --target ptx"))
-        }
+        (Target::Cpu, Some(Emit::Ptx)) => Err(Failure::new("--emit ptx needs --target ptx")),
         (Target::Cpu, emit) => Ok(emit.unwrap_or(Emit::Obj)),
         (Target::Ptx, Some(Emit::Obj | Emit::Clif | Emit::Asm)) => Err(Failure::new(
             "--emit obj|clif|asm is for --target cpu; --target ptx writes a module, or --emit ptx|llvm",

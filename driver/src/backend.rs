@@ -303,6 +303,19 @@ pub fn llvm_ir(_: &tfg_ptx::Program) -> Result<String, String> {
     Err(NO_LLVM.into())
 }
 
+/// The optimised LLVM IR (or, with `asm`, the assembly) of the CPU
+/// backend's LLVM tier for `program`: what `TFG_CPU_TIER` switches to.
+#[cfg(feature = "llvm")]
+pub fn cpu_tier_listing(program: &tfg_ptx::Program, asm: bool) -> Result<String, String> {
+    let tasks = tfg_cpu::tier_tasks(program, &tfg_cpu::Options::default());
+    tfg_ptx::cpu::listing(program, &tasks, asm)
+}
+
+#[cfg(not(feature = "llvm"))]
+pub fn cpu_tier_listing(_: &tfg_ptx::Program, _: bool) -> Result<String, String> {
+    Err(NO_LLVM_CPU.into())
+}
+
 /// Why a build without the `llvm` feature has no LLVM tier on the CPU.
 pub const NO_LLVM_CPU: &str =
     "this tfg was built without LLVM (cargo feature `llvm`), so the CPU backend has Cranelift's code alone";

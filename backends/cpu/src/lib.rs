@@ -35,7 +35,7 @@ pub use object::{object, AotModel, AotParam, AotProgram, Slot};
 use std::fmt;
 pub use tfg_ir::kernel::Program;
 pub use tfg_rt::pool::share_cores;
-pub use tier::{Tier, TierCode, TierTask};
+pub use tier::{tier_tasks, Tier, TierCode, TierTask};
 
 /// Code generation choices; the defaults are what `tfg` runs.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -51,7 +51,7 @@ pub(crate) fn start(tier: Arc<dyn Tier>, p: Program, opts: Options) -> Upgrade {
     let spawned = std::thread::Builder::new()
         .name("tfg-tier-up".into())
         .spawn(move || {
-            let tasks = plan(&p, &opts);
+            let tasks = tier_tasks(&p, &opts);
             // The receiver is gone when the program was dropped first.
             let _ = send.send(tier.compile(&p, &tasks));
         });
@@ -87,9 +87,9 @@ impl Upgrade {
     }
 }
 
-/// The tasks of `p` the tier compiles: those `translate` makes, by the same
-/// names, except the ones with a GEMM.
-fn plan(p: &Program, opts: &Options) -> Vec<TierTask> {
+/// The tasks of `p` a tier compiles: those `translate` makes (with
+/// `opts`), by the same names, except the ones with a GEMM.
+pub fn tier_tasks(p: &Program, opts: &Options) -> Vec<TierTask> {
     let tiled = opts.tile.then(|| crate::tile::tile(p)).flatten();
     let p = tiled.as_ref().unwrap_or(p);
     let mut tasks = Vec::new();

@@ -70,10 +70,26 @@ pub fn compile(p: &Program, tasks: &[TierTask]) -> Result<CpuCode, String> {
     crate::codegen::task::jit(p, tasks).map_err(|e| e.0)
 }
 
+/// The optimised LLVM IR [`compile`] generates for `tasks` of `p`, or (with
+/// `asm`) its machine code as assembly.
+#[cfg(target_arch = "x86_64")]
+pub fn listing(p: &Program, tasks: &[TierTask], asm: bool) -> Result<String, String> {
+    tfg_ir::kernel::verify(p).map_err(|e| format!("invalid program: {e}"))?;
+    crate::codegen::task::listing(p, tasks, asm).map_err(|e| e.0)
+}
+
 #[cfg(not(target_arch = "x86_64"))]
 pub fn compile(_: &Program, _: &[TierTask]) -> Result<CpuCode, String> {
-    Err("the LLVM tier of the CPU backend is built for x86-64 hosts only".into())
+    Err(NOT_X86.into())
 }
+
+#[cfg(not(target_arch = "x86_64"))]
+pub fn listing(_: &Program, _: &[TierTask], _: bool) -> Result<String, String> {
+    Err(NOT_X86.into())
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+const NOT_X86: &str = "the LLVM tier of the CPU backend is built for x86-64 hosts only";
 
 /// This tier, for `tfg_cpu::Compiled::set_tier`.
 pub struct Llvm;

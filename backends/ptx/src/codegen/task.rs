@@ -8,8 +8,11 @@ use crate::cpu::CpuCode;
 use inkwell::attributes::AttributeLoc;
 use inkwell::context::Context;
 use inkwell::execution_engine::ExecutionEngine;
+use inkwell::module::Module;
 use inkwell::passes::PassBuilderOptions;
-use inkwell::targets::{CodeModel, RelocMode, Target as LlvmTarget, TargetMachine, TargetTriple};
+use inkwell::targets::{
+    CodeModel, FileType, RelocMode, Target as LlvmTarget, TargetMachine, TargetTriple,
+};
 use inkwell::OptimizationLevel;
 use std::collections::HashMap;
 use std::sync::Once;
@@ -75,33 +78,57 @@ fn host() -> R<(TargetMachine, String, String)> {
     Ok((tm, cpu, features))
 }
 
+/// The module of `tasks` of `p`, optimised for this CPU, and its target
+/// machine.
+fn optimised<'ctx>(
+    cx: &'ctx Context,
+    p: &Program,
+    tasks: &[TierTask],
+) -> R<(Module<'ctx>, TargetMachine)> {
+    let (tm, cpu, features) = host()?;
+    let g = Gen::new(cx, p, Target::Cpu)?;
+    let on_cpu = [
+        cx.create_string_attribute("target-cpu", &cpu),
+        cx.create_string_attribute("target-features", &features),
+        g.enum_attr("nounwind"),
+    ];
+    for t in tasks {
+        let f = g.entry(&t.symbol, &[], 1);
+        for a in on_cpu {
+            f.add_attribute(AttributeLoc::Function, a);
+        }
+        func::emit_task(&g, f, &t.body, t.as_loop)
+            .map_err(|e| Error(format!("{}: {e}", t.symbol)))?;
+    }
+    let module = g.verified()?;
+    module.set_triple(&tm.get_triple());
+    module.set_data_layout(&tm.get_target_data().get_data_layout());
+    module
+        .run_passes("default<O3>", &tm, PassBuilderOptions::create())
+        .map_err(|e| Error(format!("LLVM O3: {e}")))?;
+    Ok((module, tm))
+}
+
+/// The optimised LLVM IR of `tasks` of `p`, or its assembly where `asm`.
+pub(crate) fn listing(p: &Program, tasks: &[TierTask], asm: bool) -> R<String> {
+    let cx = Context::create();
+    let (module, tm) = optimised(&cx, p, tasks)?;
+    if !asm {
+        return Ok(module.print_to_string().to_string());
+    }
+    let buf = tm
+        .write_to_memory_buffer(&module, FileType::Assembly)
+        .map_err(|e| Error(format!("assembly: {e}")))?;
+    String::from_utf8(buf.as_slice().to_vec()).map_err(|e| Error(format!("assembly: {e}")))
+}
+
 /// Compiles `tasks` of `p` and loads them.
 pub(crate) fn jit(p: &Program, tasks: &[TierTask]) -> R<CpuCode> {
-    let (tm, cpu, features) = host()?;
     // The engine's code lives as long as its context: both are owned by
     // the returned `CpuCode`, which frees them together.
     let cx: &'static Context = Box::leak(Box::new(Context::create()));
     let built = (|| -> R<(ExecutionEngine<'static>, HashMap<String, usize>)> {
-        let g = Gen::new(cx, p, Target::Cpu)?;
-        let on_cpu = [
-            cx.create_string_attribute("target-cpu", &cpu),
-            cx.create_string_attribute("target-features", &features),
-            g.enum_attr("nounwind"),
-        ];
-        for t in tasks {
-            let f = g.entry(&t.symbol, &[], 1);
-            for a in on_cpu {
-                f.add_attribute(AttributeLoc::Function, a);
-            }
-            func::emit_task(&g, f, &t.body, t.as_loop)
-                .map_err(|e| Error(format!("{}: {e}", t.symbol)))?;
-        }
-        let module = g.verified()?;
-        module.set_triple(&tm.get_triple());
-        module.set_data_layout(&tm.get_target_data().get_data_layout());
-        module
-            .run_passes("default<O3>", &tm, PassBuilderOptions::create())
-            .map_err(|e| Error(format!("LLVM O3: {e}")))?;
+        let (module, _) = optimised(cx, p, tasks)?;
         let engine = module
             .create_jit_execution_engine(OptimizationLevel::Aggressive)
             .map_err(|e| Error(format!("LLVM's JIT: {e}")))?;
