@@ -101,7 +101,7 @@ fn print(
 /// times on the same inputs and the params loaded once (so what only the
 /// params determine is computed before the timed runs, as a served model
 /// computes it once). The CPU code's tier-up, where it would happen, is
-/// finished before the timed runs. `compile` is the time parsing,
+/// finished before the warm-up run. `compile` is the time parsing,
 /// checking, the pass pipeline and code generation took.
 fn bench(
     mut exe: Executable,
@@ -114,8 +114,8 @@ fn bench(
     let inputs = bound.inputs_for(exe.graph())?;
     let params = session.params_for(exe.graph())?;
     exe.load_params(params)?;
-    let mut result = exe.run_loaded(&inputs)?;
     timing.llvm = exe.settle_tier()?;
+    let mut result = exe.run_loaded(&inputs)?;
     for _ in 0..runs {
         result = timing.run(|| exe.run_loaded(&inputs))?;
     }

@@ -137,6 +137,7 @@ fn train_in(args: &TrainArgs, group: &dyn Collective, settled: &mut bool) -> Res
     progress.finish(steps, started.elapsed());
     if let Some(t) = timing.as_mut() {
         t.compile = frontend + trainer.compile_time;
+        t.llvm = trainer.llvm;
     }
     if let Some(events) = &events {
         progress.note(&format!("TensorBoard events: {}", events.path().display()));

@@ -113,9 +113,13 @@ pub struct Trainer<'s> {
     pub last_step: Duration,
     /// Set when training data-parallel.
     replicas: Option<Replicas<'s>>,
-    /// Finish the CPU code's tier-up right after the first step of each
-    /// compiled step graph (`--bench`: every timed step runs the same code).
+    /// Finish the CPU code's tier-up before the first step of each compiled
+    /// step graph (`--bench`: the warm-up step and every timed one run the
+    /// same code).
     pub settle_tiers: bool,
+    /// On the `cpu` backend, whether the last step graph settled so runs
+    /// LLVM's code (see `settle_tiers`).
+    pub llvm: Option<bool>,
 }
 
 /// The data-parallel half of a [`Trainer`]: the split step and the group.
@@ -156,6 +160,7 @@ impl<'s> Trainer<'s> {
             last_step: Duration::ZERO,
             replicas: None,
             settle_tiers: false,
+            llvm: None,
         })
     }
 
@@ -212,15 +217,17 @@ impl<'s> Trainer<'s> {
         inputs: &[Tensor],
     ) -> Result<Vec<Tensor>, Error> {
         let shapes: Vec<Vec<usize>> = inputs.iter().map(|t| t.shape.clone()).collect();
-        let fresh = !self.prepared.contains_key(&shapes);
-        if fresh {
+        if !self.prepared.contains_key(&shapes) {
             let started = Instant::now();
             let g = match &self.replicas {
                 Some(r) => &r.split.gradients,
                 None => &self.step.graph,
             };
-            let prepared = self.prepare(g, names, &shapes, session)?;
+            let mut prepared = self.prepare(g, names, &shapes, session)?;
             self.compile_time += started.elapsed();
+            if self.settle_tiers {
+                self.llvm = prepared.exe.settle_tier()?;
+            }
             self.prepared.insert(shapes.clone(), prepared);
         }
         if self.replicas.is_some() {
@@ -242,9 +249,6 @@ impl<'s> Trainer<'s> {
         }
         let outputs = exe.step(&inputs)?;
         self.last_step = started.elapsed();
-        if fresh && self.settle_tiers {
-            exe.settle_tier()?;
-        }
         Ok(outputs)
     }
 

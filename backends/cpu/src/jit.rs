@@ -66,13 +66,15 @@ pub struct Compiled {
     tier: Option<(Arc<dyn Tier>, u32)>,
     upgrade: Upgrade,
     runs: u32,
-    /// Estimated scalar operations of one run.
-    work: u64,
+    /// Estimated scalar operations of one run in the tasks a tier compiles
+    /// (all but the GEMMs).
+    tier_work: u64,
 }
 
-/// Programs with less estimated work a run than this are not worth a
-/// tier-up unless asked for: LLVM's compilation costs tens of milliseconds
-/// and megabytes of memory.
+/// Programs whose tasks other than GEMMs do less estimated work a run than
+/// this are not worth a tier-up unless asked for: LLVM's compilation costs
+/// tens to hundreds of milliseconds and megabytes of memory, and the GEMMs
+/// keep their code.
 pub const TIER_WORK: u64 = 1 << 20;
 
 /// Compiles `p` with the default [`Options`].
@@ -219,7 +221,10 @@ pub fn compile_with(p: &Program, opts: &Options) -> Result<Compiled, CompileErro
         tier: None,
         upgrade: Upgrade::None,
         runs: 0,
-        work: tasks.iter().fold(0u64, |w, t| w.saturating_add(t.work)),
+        tier_work: tasks
+            .iter()
+            .filter(|t| !t.gemm)
+            .fold(0u64, |w, t| w.saturating_add(t.work)),
     })
 }
 
@@ -326,8 +331,9 @@ unsafe fn written(d: &mut Data, n: usize) {
 
 impl Compiled {
     /// Compiles the program's tasks again with `tier`, on a background
-    /// thread, once it has run `after` times (at once for 0), if a run is at
-    /// least [`TIER_WORK`] (whatever it is, for 0). A run after the code is
+    /// thread, once it has run `after` times (at once for 0), if the tasks it
+    /// would compile do at least [`TIER_WORK`] a run (whatever they do, for
+    /// 0). A run after the code is
     /// ready uses it.
     pub fn set_tier(&mut self, tier: Arc<dyn Tier>, after: u32) {
         self.tier = Some((tier, after));
@@ -343,7 +349,7 @@ impl Compiled {
     }
 
     fn worth_tiering(&self) -> bool {
-        matches!(self.tier, Some((_, after)) if after == 0 || self.work >= TIER_WORK)
+        matches!(self.tier, Some((_, after)) if after == 0 || self.tier_work >= TIER_WORK)
     }
 
     /// Starts the tier-up now if [`Self::set_tier`] would start it at some

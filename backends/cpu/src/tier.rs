@@ -7,7 +7,7 @@
 //! [`Tier`]'s code where it has some. Tasks with a GEMM keep Cranelift's
 //! code, which calls the runtime's packed GEMM.
 
-use crate::translate::{task_symbol, tasks_of};
+use crate::translate::{has_gemm, task_symbol, tasks_of};
 use crate::Options;
 use std::sync::mpsc::{self, Receiver, TryRecvError};
 use std::sync::Arc;
@@ -95,9 +95,7 @@ pub fn tier_tasks(p: &Program, opts: &Options) -> Vec<TierTask> {
     let mut tasks = Vec::new();
     for (ki, k) in p.kernels.iter().enumerate() {
         for (ti, part) in tasks_of(&k.body).into_iter().enumerate() {
-            let mut gemm = false;
-            Stmt::walk(part, &mut |s| gemm |= matches!(s, Stmt::Gemm(_)));
-            if !gemm {
+            if !has_gemm(part) {
                 tasks.push(TierTask {
                     symbol: task_symbol("tfg", ki, ti),
                     body: part.to_vec(),

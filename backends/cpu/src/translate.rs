@@ -42,6 +42,8 @@ pub(crate) struct Task {
     pub parallel: bool,
     /// Estimated cost of running the whole task, in scalar operations.
     pub work: u64,
+    /// Whether it calls a GEMM (which a second tier leaves to this one).
+    pub gemm: bool,
 }
 
 pub(crate) type Result<T> = std::result::Result<T, String>;
@@ -105,6 +107,7 @@ pub(crate) fn translate_prefixed<M: Module>(
                 extent,
                 parallel,
                 work: work(part),
+                gemm: has_gemm(part),
             };
             // A vector operation the host cannot encode fails the
             // compilation; the scalar translation always works.
@@ -147,6 +150,13 @@ pub(crate) fn translate_prefixed<M: Module>(
         }
     }
     Ok(tasks)
+}
+
+/// Whether `part` has a GEMM.
+pub(crate) fn has_gemm(part: &[Stmt]) -> bool {
+    let mut gemm = false;
+    Stmt::walk(part, &mut |s| gemm |= matches!(s, Stmt::Gemm(_)));
+    gemm
 }
 
 /// The name of task `ti` of kernel `ki`.
