@@ -10,9 +10,11 @@
 
 use super::{Error, Gen, Target, R};
 use crate::schedule::{split, Launch, Mapping, RowIndex, Split, BLOCK};
+use inkwell::attributes::{Attribute, AttributeLoc};
 use inkwell::basic_block::BasicBlock;
 use inkwell::builder::Builder;
-use inkwell::types::{BasicTypeEnum, IntType};
+use inkwell::module::Linkage;
+use inkwell::types::{BasicMetadataTypeEnum, BasicTypeEnum, IntType};
 use inkwell::values::{
     BasicMetadataValueEnum, BasicValue, BasicValueEnum, FastMathFlags, FunctionValue, IntValue,
     PointerValue, VectorValue,
@@ -122,14 +124,17 @@ pub(crate) fn emit(g: &Gen, l: &Launch) -> R<()> {
 
 /// Generates the function of one task of the CPU backend ([`Target::Cpu`]):
 /// `body`, with its top-level loop over the parameters' `lo..hi` where
-/// `as_loop`.
+/// `as_loop`. `f` loads the buffers' addresses from the table and calls an
+/// always-inlined body that takes each as a `noalias` parameter (the buffer
+/// plan never lets two live buffers overlap), so LLVM vectorises without
+/// run-time overlap checks. `attrs` go on both functions.
 pub(crate) fn emit_task<'ctx>(
     g: &Gen<'_, 'ctx>,
     f: FunctionValue<'ctx>,
     body: &[Stmt],
     as_loop: bool,
+    attrs: &[Attribute],
 ) -> R<()> {
-    let mut fx = Fx::start(g, f, g.cx.i64_type(), body, &[])?;
     let mut used = BTreeSet::new();
     Stmt::walk(body, &mut |s| {
         match s {
@@ -147,26 +152,62 @@ pub(crate) fn emit_task<'ctx>(
             });
         }
     });
-    for b in used {
-        let p = match g.consts.get(&b) {
-            Some(p) => *p,
-            None => fx
-                .table_entry(u64::from(b.0))?
-                .ok_or_else(|| Error("a task without its table".into()))?,
-        };
-        fx.bufs.insert(b, p);
+    let fed: Vec<BufId> = used
+        .into_iter()
+        .filter(|b| !g.consts.contains_key(b))
+        .collect();
+    let (ptr, i64t) = (g.cx.ptr_type(g.global_space()), g.cx.i64_type());
+    let mut params: Vec<BasicMetadataTypeEnum> = vec![ptr.into(); fed.len()];
+    params.extend([BasicMetadataTypeEnum::from(i64t); 2]);
+    let name = format!("{}.body", f.get_name().to_string_lossy());
+    let inner = g.module.add_function(
+        &name,
+        g.cx.void_type().fn_type(&params, false),
+        Some(Linkage::Internal),
+    );
+    for &a in attrs {
+        f.add_attribute(AttributeLoc::Function, a);
+        inner.add_attribute(AttributeLoc::Function, a);
+    }
+    inner.add_attribute(AttributeLoc::Function, g.enum_attr("alwaysinline"));
+    for i in 0..fed.len() {
+        inner.add_attribute(AttributeLoc::Param(i as u32), g.enum_attr("noalias"));
+    }
+    let param = |fv: FunctionValue<'ctx>, i: usize| {
+        fv.get_nth_param(i as u32)
+            .ok_or_else(|| Error(format!("{name} lacks parameter {i}")))
+    };
+
+    // The entry: the table's addresses, then the body.
+    let b = &g.b;
+    b.position_at_end(g.cx.append_basic_block(f, "entry"));
+    let table = param(f, 0)?.into_pointer_value();
+    let mut args: Vec<BasicMetadataValueEnum> = Vec::with_capacity(fed.len() + 2);
+    for buf in &fed {
+        let i = i64t.const_int(u64::from(buf.0), false);
+        let at = unsafe { b.build_in_bounds_gep(ptr, table, &[i], "") }?;
+        args.push(b.build_load(ptr, at, "")?.into());
+    }
+    for i in [1, 2] {
+        args.push(param(f, i)?.into());
+    }
+    b.build_call(inner, &args, "")?;
+    b.build_return(None)?;
+
+    let mut fx = Fx::start(g, inner, i64t, body, &[])?;
+    for (i, buf) in fed.iter().enumerate() {
+        fx.bufs.insert(*buf, param(inner, i)?.into_pointer_value());
+    }
+    for (b, p) in &g.consts {
+        fx.bufs.insert(*b, *p);
     }
     match body {
         [Stmt::Loop { var, body, .. }] if as_loop => {
-            let bound = |i: u32| {
-                f.get_nth_param(i)
-                    .map(|p| p.into_int_value())
-                    .ok_or_else(|| Error("a task without its bounds".into()))
-            };
-            let (lo, hi) = (bound(1)?, bound(2)?);
-            let ptr = fx.var(*var)?;
+            let lo = param(inner, fed.len())?.into_int_value();
+            let hi = param(inner, fed.len() + 1)?.into_int_value();
+            let v = fx.var(*var)?;
             let one = fx.idx.const_int(1, false);
-            fx.for_range(ptr, lo, hi, one, |fx| fx.block(body, Mode::Thread))?;
+            fx.for_range(v, lo, hi, one, |fx| fx.block(body, Mode::Thread))?;
         }
         _ => fx.block(body, Mode::Thread)?,
     }

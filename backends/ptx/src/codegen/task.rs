@@ -5,7 +5,6 @@
 
 use super::{func, Error, Gen, Target, R};
 use crate::cpu::CpuCode;
-use inkwell::attributes::AttributeLoc;
 use inkwell::context::Context;
 use inkwell::execution_engine::ExecutionEngine;
 use inkwell::module::Module;
@@ -94,17 +93,16 @@ fn optimised<'ctx>(
     ];
     for t in tasks {
         let f = g.entry(&t.symbol, &[], 1);
-        for a in on_cpu {
-            f.add_attribute(AttributeLoc::Function, a);
-        }
-        func::emit_task(&g, f, &t.body, t.as_loop)
+        func::emit_task(&g, f, &t.body, t.as_loop, &on_cpu)
             .map_err(|e| Error(format!("{}: {e}", t.symbol)))?;
     }
     let module = g.verified()?;
+    let passes = PassBuilderOptions::create();
+    passes.set_loop_unrolling(false);
     module.set_triple(&tm.get_triple());
     module.set_data_layout(&tm.get_target_data().get_data_layout());
     module
-        .run_passes("default<O3>", &tm, PassBuilderOptions::create())
+        .run_passes("default<O3>", &tm, passes)
         .map_err(|e| Error(format!("LLVM O3: {e}")))?;
     Ok((module, tm))
 }
