@@ -6,8 +6,9 @@ median of B / A over the rounds and its spread. Below 1: B is faster.
 
     bench/ab.py OLD_TFG NEW_TFG [ROUNDS]      (needs numpy; default 5 rounds)
 
-Each measurement is `tfg run|train --bench 20 --json`'s median run time, or its
-compile time. Use it before and after a change that should not change speed."""
+Each measurement is `tfg run|train --bench 20 --json`'s median run time (200
+steps for W3: see W3_STEPS in bench/compare.py), or its compile time. Use it
+before and after a change that should not change speed."""
 import json, os, statistics, subprocess, sys, tempfile
 import numpy as np
 
@@ -15,9 +16,10 @@ W = os.path.join(os.path.dirname(os.path.abspath(__file__)), "workloads")
 
 
 def timing(tfg, args):
-    """`tfg ARGS --bench 20 --json`'s timing member (parsed alone: W1's outputs
-    are 2^24 numbers)."""
-    cmd = [tfg, *args, "--bench", "20", "--json"]
+    """`tfg ARGS --bench 20 --json`'s timing member (200 for training; parsed
+    alone: W1's outputs are 2^24 numbers)."""
+    runs = "200" if args[0] == "train" else "20"
+    cmd = [tfg, *args, "--bench", runs, "--json"]
     out = subprocess.run(cmd, capture_output=True, text=True)
     if out.returncode != 0:
         sys.exit(f"{' '.join(cmd)} failed:\n{out.stderr}")

@@ -8,13 +8,18 @@ import numpy as np
 
 TFG, PEERS, STREAM = os.environ["TFG"], os.environ["PEERS"], os.environ["STREAM"]
 RUNS = os.environ.get("RUNS", "20")
+# W3's steps are about a millisecond, and on this machine the first ~50 ms
+# after an idle pause (such as the LLVM tier-up's compile, before the warm-up
+# step) run at about half speed (measured with Cranelift's code and a 300 ms
+# sleep in its place: 1.06 -> 1.94 ms a step), so W3 times at least 200 steps.
+W3_STEPS = str(max(int(RUNS), 200))
 W = "bench/workloads"
 
 
-def tfg(*args):
+def tfg(*args, runs=RUNS):
     """`tfg ARGS --bench RUNS --json`'s timing member (the last one, parsed alone:
     the outputs of W1 are 2^24 numbers)."""
-    cmd = [TFG, *args, "--bench", RUNS, "--json"]
+    cmd = [TFG, *args, "--bench", runs, "--json"]
     out = subprocess.run(cmd, capture_output=True, text=True)
     if out.returncode != 0:
         sys.exit(f"{' '.join(cmd)} failed:\n{out.stderr}")
@@ -69,7 +74,7 @@ def main():
         rows.append((f"W2 matmul {n}³ f32", ms, pick(p2, "numpy", n=n)["ms"], pick(p2, "jax", n=n)["ms"],
                      f"tfg {gf:.0f} GFLOP/s; numpy {pick(p2, 'numpy', n=n)['gflops']:.0f}"))
 
-    t3 = tfg("train", f"{W}/w3_mlp_step.tfg", "--feed", f"x={x3}", "--feed", f"labels={y3}")
+    t3 = tfg("train", f"{W}/w3_mlp_step.tfg", "--feed", f"x={x3}", "--feed", f"labels={y3}", runs=W3_STEPS)
     p3 = peers("W3")
     rows.append(("W3 MLP train step, batch 128", t3["run_ms"]["median"], None, pick(p3, "jax")["ms"], "–"))
 
@@ -88,7 +93,7 @@ def main():
 
     def ms(v): return "–" if v is None else f"{v:.3f}" if v < 1 else f"{v:.2f}"
     def ratio(a, b): return "–" if b is None else f"{a / b:.2f}"
-    print(f"\ntfg: median of {RUNS} runs after one warm-up; peers: peers.py's medians. Ratios are tfg / peer (< 1: tfg faster).\n")
+    print(f"\ntfg: median of {RUNS} runs ({W3_STEPS} steps for W3) after one warm-up; peers: peers.py's medians. Ratios are tfg / peer (< 1: tfg faster).\n")
     print("| workload | tfg ms | numpy ms | jax.jit ms | tfg/numpy | tfg/jax | limit |")
     print("|---|---|---|---|---|---|---|")
     for name, t, n, j, limit in rows:

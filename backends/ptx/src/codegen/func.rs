@@ -16,8 +16,8 @@ use inkwell::builder::Builder;
 use inkwell::module::Linkage;
 use inkwell::types::{BasicMetadataTypeEnum, BasicTypeEnum, IntType};
 use inkwell::values::{
-    BasicMetadataValueEnum, BasicValue, BasicValueEnum, FastMathFlags, FunctionValue, IntValue,
-    PointerValue, VectorValue,
+    AsValueRef, BasicMetadataValueEnum, BasicValue, BasicValueEnum, FastMathFlags, FunctionValue,
+    InstructionValue, IntValue, PointerValue, VectorValue,
 };
 use inkwell::IntPredicate;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -73,6 +73,8 @@ pub(crate) struct Fx<'g, 'p, 'ctx> {
     /// On the CPU, the accumulators of the reduction loops being generated,
     /// whose updates may be reassociated (so that LLVM vectorises them).
     accumulating: HashMap<Local, BinaryOp>,
+    /// The back edge of the loop [`Self::for_range`] generated last.
+    back_edge: Option<InstructionValue<'ctx>>,
 }
 
 /// Generates the function for launch `l`.
@@ -327,6 +329,7 @@ impl<'g, 'p, 'ctx> Fx<'g, 'p, 'ctx> {
             slots: None,
             lanes: None,
             accumulating: HashMap::new(),
+            back_edge: None,
         };
         let mut types = HashMap::new();
         crate::schedule::local_types(stmts, &mut types);
@@ -512,6 +515,14 @@ impl<'g, 'p, 'ctx> Fx<'g, 'p, 'ctx> {
                 let (zero, one) = (self.idx.const_zero(), self.idx.const_int(1, false));
                 let end = self.idx.const_int(*extent, false);
                 self.for_range(ptr, zero, end, one, |fx| fx.block(body, mode))?;
+                if self.g.target == Target::Cpu && !accs.is_empty() {
+                    // LLVM's cost model narrows a reduction into an f64 sum
+                    // of f32 terms to the f64 vector's lanes; the f32 work
+                    // (an `exp`, say) is most of it, so ask for the f32 width.
+                    if let Some(edge) = self.back_edge {
+                        self.vector_width(edge, self.g.lanes);
+                    }
+                }
                 for (t, _) in accs {
                     self.accumulating.remove(t);
                 }
@@ -647,6 +658,34 @@ impl<'g, 'p, 'ctx> Fx<'g, 'p, 'ctx> {
         Ok(())
     }
 
+    /// Asks LLVM's loop vectoriser for `width` lanes on the loop whose back
+    /// edge is `edge` (`llvm.loop.vectorize.width`).
+    fn vector_width(&self, edge: InstructionValue<'ctx>, width: u32) {
+        use llvm_sys::core::{
+            LLVMGetMDKindIDInContext, LLVMMDNodeInContext2, LLVMMDStringInContext2,
+            LLVMMetadataAsValue, LLVMSetMetadata, LLVMValueAsMetadata,
+        };
+        use llvm_sys::debuginfo::{LLVMMetadataReplaceAllUsesWith, LLVMTemporaryMDNode};
+        let cx = self.g.cx.raw();
+        let key = "llvm.loop.vectorize.width";
+        let kind = "llvm.loop";
+        let lanes = self.g.cx.i32_type().const_int(u64::from(width), false);
+        // SAFETY: every node is made in `cx`, the context of `edge`; the
+        // temporary node is replaced (and so freed) before it is used, which
+        // makes the loop ID refer to itself, as LLVM's loop metadata must.
+        unsafe {
+            let name = LLVMMDStringInContext2(cx, key.as_ptr().cast(), key.len());
+            let mut hint = [name, LLVMValueAsMetadata(lanes.as_value_ref())];
+            let hint = LLVMMDNodeInContext2(cx, hint.as_mut_ptr(), 2);
+            let temp = LLVMTemporaryMDNode(cx, std::ptr::null_mut(), 0);
+            let mut id = [temp, hint];
+            let id = LLVMMDNodeInContext2(cx, id.as_mut_ptr(), 2);
+            LLVMMetadataReplaceAllUsesWith(temp, id);
+            let kind = LLVMGetMDKindIDInContext(cx, kind.as_ptr().cast(), kind.len() as u32);
+            LLVMSetMetadata(edge.as_value_ref(), kind, LLVMMetadataAsValue(cx, id));
+        }
+    }
+
     /// The value `x` with `op(x, y) == y` for every `y`.
     fn identity(&self, op: BinaryOp, d: DType) -> R<BasicValueEnum<'ctx>> {
         let s = tfg_ir::element::identity(op, d)
@@ -681,7 +720,7 @@ impl<'g, 'p, 'ctx> Fx<'g, 'p, 'ctx> {
         let v = b.build_load(t, var, "")?.into_int_value();
         let next = b.build_int_add(v, step, "")?;
         b.build_store(var, next)?;
-        b.build_unconditional_branch(head)?;
+        self.back_edge = Some(b.build_unconditional_branch(head)?);
         b.position_at_end(exit);
         Ok(())
     }

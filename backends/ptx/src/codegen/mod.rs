@@ -163,6 +163,8 @@ pub(crate) struct Gen<'p, 'ctx> {
     pub program: &'p Program,
     /// The global holding each constant buffer.
     pub consts: HashMap<BufId, PointerValue<'ctx>>,
+    /// On the CPU, the f32 lanes of its widest vectors (8 with AVX2).
+    pub lanes: u32,
 }
 
 impl<'p, 'ctx> Gen<'p, 'ctx> {
@@ -175,6 +177,7 @@ impl<'p, 'ctx> Gen<'p, 'ctx> {
             target,
             program: p,
             consts: HashMap::new(),
+            lanes: 4,
         };
         g.constants()?;
         Ok(g)

@@ -85,7 +85,14 @@ fn optimised<'ctx>(
     tasks: &[TierTask],
 ) -> R<(Module<'ctx>, TargetMachine)> {
     let (tm, cpu, features) = host()?;
-    let g = Gen::new(cx, p, Target::Cpu)?;
+    let mut g = Gen::new(cx, p, Target::Cpu)?;
+    g.lanes = if features.contains("+avx512f") {
+        16
+    } else if features.contains("+avx") {
+        8
+    } else {
+        4
+    };
     let on_cpu = [
         cx.create_string_attribute("target-cpu", &cpu),
         cx.create_string_attribute("target-features", &features),
