@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{json, scratch, tfg, tfg_ok};
+use common::{json, scratch, tfg, tfg_env, tfg_ok};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -290,6 +290,38 @@ fn the_header_is_pedantic_c11() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// `--emit llvm` lists the LLVM tier's optimised IR: one task function whose
+/// loop LLVM vectorised; `TFG_CPU_TIER=llvm` makes `--emit asm` its machine
+/// code, and without it `--emit asm` stays Cranelift's.
+#[test]
+fn the_llvm_tier_is_listed_as_ir_and_assembly() {
+    let args = [
+        "compile",
+        "examples/elementwise.tfg",
+        "--dim",
+        "N=1024",
+        "--emit",
+    ];
+    let ir = tfg_ok(&[&args[..], &["llvm"]].concat());
+    assert!(ir.contains("define void @tfg_kernel0_0(ptr"), "{ir}");
+    assert!(ir.contains("x float>"), "a vector loop: {ir}");
+    assert!(
+        ir.lines()
+            .filter(|l| l.starts_with("declare"))
+            .all(|l| l.contains("@llvm.")),
+        "math is inline, no function but LLVM's intrinsics is called: {ir}"
+    );
+    let run = tfg_env(&[&args[..], &["asm"]].concat(), &[("TFG_CPU_TIER", "llvm")]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("tfg_kernel0_0:"), "{}", run.stdout);
+    let cranelift = tfg_env(
+        &[&args[..], &["asm"]].concat(),
+        &[("TFG_CPU_TIER", "cranelift")],
+    );
+    assert_eq!(cranelift.status, 0, "{}", cranelift.stderr);
+    assert_ne!(run.stdout, cranelift.stdout);
 }
 
 #[test]
