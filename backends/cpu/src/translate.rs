@@ -22,7 +22,7 @@ use cranelift_codegen::ir::{
 };
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 use cranelift_module::{FuncId, Linkage, Module};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use tfg_ir::kernel::{
     BufId, Expr, Gemm, Index, Local, LoopKind, MatRef, Program, Ranges, Stmt, Var,
 };
@@ -352,23 +352,7 @@ impl<'a, M: Module> Translator<'a, M> {
 
     /// Loads the base address of every buffer `part` touches, once, at entry.
     fn load_bases(&mut self, table: Value, part: &[Stmt]) -> Result<()> {
-        let mut used = BTreeSet::new();
-        Stmt::walk(part, &mut |s| {
-            match s {
-                Stmt::Store { buf, .. } => {
-                    used.insert(*buf);
-                }
-                Stmt::Gemm(g) => used.extend([g.a.buf, g.b.buf, g.c.buf]),
-                _ => {}
-            }
-            for e in s.exprs() {
-                e.walk(&mut |x| {
-                    if let Expr::Load { buf, .. } = x {
-                        used.insert(*buf);
-                    }
-                });
-            }
-        });
+        let used = Stmt::buffers(part);
         let ptr = self.module.target_config().pointer_type();
         for buf in used {
             if self.p.buffer(buf).is_none() {

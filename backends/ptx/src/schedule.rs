@@ -225,10 +225,10 @@ fn buffers(p: &Program, m: &Mapping) -> Vec<BufId> {
     let mut set = BTreeSet::new();
     match m {
         Mapping::Rows { prelude, body, .. } => {
-            touched(prelude, &mut set);
-            touched(body, &mut set);
+            set.extend(Stmt::buffers(prelude));
+            set.extend(Stmt::buffers(body));
         }
-        Mapping::Serial { body, .. } => touched(body, &mut set),
+        Mapping::Serial { body, .. } => set.extend(Stmt::buffers(body)),
         Mapping::Gemm { gemm, .. } => {
             set.extend([gemm.a.buf, gemm.b.buf, gemm.c.buf]);
         }
@@ -236,25 +236,6 @@ fn buffers(p: &Program, m: &Mapping) -> Vec<BufId> {
     set.into_iter()
         .filter(|b| !matches!(p.buffer(*b).map(|x| &x.role), Some(Role::Const(_))))
         .collect()
-}
-
-fn touched(body: &[Stmt], set: &mut BTreeSet<BufId>) {
-    Stmt::walk(body, &mut |s| {
-        match s {
-            Stmt::Store { buf, .. } => {
-                set.insert(*buf);
-            }
-            Stmt::Gemm(g) => set.extend([g.a.buf, g.b.buf, g.c.buf]),
-            _ => {}
-        }
-        for e in s.exprs() {
-            e.walk(&mut |x| {
-                if let Expr::Load { buf, .. } = x {
-                    set.insert(*buf);
-                }
-            });
-        }
-    });
 }
 
 /// The units of one kernel, as launches' mappings.

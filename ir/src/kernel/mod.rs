@@ -454,6 +454,29 @@ impl Program {
 }
 
 impl Stmt {
+    /// Every buffer `body` loads from, stores to or multiplies, nested
+    /// statements included.
+    pub fn buffers(body: &[Stmt]) -> BTreeSet<BufId> {
+        let mut set = BTreeSet::new();
+        Stmt::walk(body, &mut |s| {
+            match s {
+                Stmt::Store { buf, .. } => {
+                    set.insert(*buf);
+                }
+                Stmt::Gemm(g) => set.extend([g.a.buf, g.b.buf, g.c.buf]),
+                _ => {}
+            }
+            for e in s.exprs() {
+                e.walk(&mut |x| {
+                    if let Expr::Load { buf, .. } = x {
+                        set.insert(*buf);
+                    }
+                });
+            }
+        });
+        set
+    }
+
     /// Calls `f` on every statement of `body`, nested ones included, outer first.
     pub fn walk(body: &[Stmt], f: &mut impl FnMut(&Stmt)) {
         for s in body {

@@ -137,24 +137,7 @@ pub(crate) fn emit_task<'ctx>(
     as_loop: bool,
     attrs: &[Attribute],
 ) -> R<()> {
-    let mut used = BTreeSet::new();
-    Stmt::walk(body, &mut |s| {
-        match s {
-            Stmt::Store { buf, .. } => {
-                used.insert(*buf);
-            }
-            Stmt::Gemm(gm) => used.extend([gm.a.buf, gm.b.buf, gm.c.buf]),
-            _ => {}
-        }
-        for e in s.exprs() {
-            e.walk(&mut |x| {
-                if let Expr::Load { buf, .. } = x {
-                    used.insert(*buf);
-                }
-            });
-        }
-    });
-    let fed: Vec<BufId> = used
+    let fed: Vec<BufId> = Stmt::buffers(body)
         .into_iter()
         .filter(|b| !g.consts.contains_key(b))
         .collect();
