@@ -13,7 +13,12 @@ use inkwell::targets::{
     CodeModel, FileType, RelocMode, Target as LlvmTarget, TargetMachine, TargetTriple,
 };
 use inkwell::OptimizationLevel;
+use llvm_sys::core::{LLVMContextSetDiagnosticHandler, LLVMGetDiagInfoSeverity};
+use llvm_sys::prelude::LLVMDiagnosticInfoRef;
+use llvm_sys::LLVMDiagnosticSeverity;
 use std::collections::HashMap;
+use std::ffi::c_void;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Once;
 use tfg_cpu::TierTask;
 use tfg_ir::kernel::Program;
@@ -77,6 +82,33 @@ fn host() -> R<(TargetMachine, String, String)> {
     Ok((tm, cpu, features))
 }
 
+/// Runs `f`, which compiles in `cx`, with LLVM's diagnostics kept off
+/// stderr: the loop vectoriser remarks on every loop it was asked to
+/// vectorise and could not (a hint that does not fit is no one's error),
+/// which in a tier-up would print in the middle of a program's output. An
+/// error diagnostic fails the compilation instead (Cranelift's code stays).
+fn quietly<T>(cx: &Context, f: impl FnOnce() -> R<T>) -> R<T> {
+    extern "C" fn note(info: LLVMDiagnosticInfoRef, failed: *mut c_void) {
+        // SAFETY: `failed` is the AtomicBool below, alive while `f` runs,
+        // and LLVM calls this only while it compiles in `cx`, inside `f`.
+        unsafe {
+            if LLVMGetDiagInfoSeverity(info) == LLVMDiagnosticSeverity::LLVMDSError {
+                (*(failed as *const AtomicBool)).store(true, Ordering::Relaxed);
+            }
+        }
+    }
+    let failed = AtomicBool::new(false);
+    let at = &failed as *const AtomicBool as *mut c_void;
+    // SAFETY: the handler is removed again before `failed` goes.
+    unsafe { LLVMContextSetDiagnosticHandler(cx.raw(), Some(note), at) };
+    let out = f();
+    unsafe { LLVMContextSetDiagnosticHandler(cx.raw(), None, std::ptr::null_mut()) };
+    if failed.load(Ordering::Relaxed) {
+        return Err(Error("LLVM reported an error while compiling".into()));
+    }
+    out
+}
+
 /// The module of `tasks` of `p`, optimised for this CPU, and its target
 /// machine.
 fn optimised<'ctx>(
@@ -117,14 +149,16 @@ fn optimised<'ctx>(
 /// The optimised LLVM IR of `tasks` of `p`, or its assembly where `asm`.
 pub(crate) fn listing(p: &Program, tasks: &[TierTask], asm: bool) -> R<String> {
     let cx = Context::create();
-    let (module, tm) = optimised(&cx, p, tasks)?;
-    if !asm {
-        return Ok(module.print_to_string().to_string());
-    }
-    let buf = tm
-        .write_to_memory_buffer(&module, FileType::Assembly)
-        .map_err(|e| Error(format!("assembly: {e}")))?;
-    String::from_utf8(buf.as_slice().to_vec()).map_err(|e| Error(format!("assembly: {e}")))
+    quietly(&cx, || {
+        let (module, tm) = optimised(&cx, p, tasks)?;
+        if !asm {
+            return Ok(module.print_to_string().to_string());
+        }
+        let buf = tm
+            .write_to_memory_buffer(&module, FileType::Assembly)
+            .map_err(|e| Error(format!("assembly: {e}")))?;
+        String::from_utf8(buf.as_slice().to_vec()).map_err(|e| Error(format!("assembly: {e}")))
+    })
 }
 
 /// Compiles `tasks` of `p` and loads them.
@@ -132,20 +166,23 @@ pub(crate) fn jit(p: &Program, tasks: &[TierTask]) -> R<CpuCode> {
     // The engine's code lives as long as its context: both are owned by
     // the returned `CpuCode`, which frees them together.
     let cx: &'static Context = Box::leak(Box::new(Context::create()));
-    let built = (|| -> R<(ExecutionEngine<'static>, HashMap<String, usize>)> {
-        let (module, _) = optimised(cx, p, tasks)?;
-        let engine = module
-            .create_jit_execution_engine(OptimizationLevel::Aggressive)
-            .map_err(|e| Error(format!("LLVM's JIT: {e}")))?;
-        let mut addresses = HashMap::new();
-        for t in tasks {
-            let a = engine
-                .get_function_address(&t.symbol)
-                .map_err(|e| Error(format!("{}: {e}", t.symbol)))?;
-            addresses.insert(t.symbol.clone(), a);
-        }
-        Ok((engine, addresses))
-    })();
+    let built = quietly(
+        cx,
+        || -> R<(ExecutionEngine<'static>, HashMap<String, usize>)> {
+            let (module, _) = optimised(cx, p, tasks)?;
+            let engine = module
+                .create_jit_execution_engine(OptimizationLevel::Aggressive)
+                .map_err(|e| Error(format!("LLVM's JIT: {e}")))?;
+            let mut addresses = HashMap::new();
+            for t in tasks {
+                let a = engine
+                    .get_function_address(&t.symbol)
+                    .map_err(|e| Error(format!("{}: {e}", t.symbol)))?;
+                addresses.insert(t.symbol.clone(), a);
+            }
+            Ok((engine, addresses))
+        },
+    );
     match built {
         // SAFETY: `cx` was leaked above and nothing else refers to it.
         Ok((engine, addresses)) => Ok(unsafe { CpuCode::new(cx, engine, addresses) }),
