@@ -60,7 +60,8 @@ pub struct Compiled {
     params: Vec<Binding>,
     outputs: Vec<Binding>,
     updates: Vec<Binding>,
-    /// The program and options, kept for a tier-up.
+    /// The program and options, kept for a tier-up until it starts or
+    /// cannot come.
     source: Option<(Program, Options)>,
     /// The second tier, and after how many runs it starts.
     tier: Option<(Arc<dyn Tier>, u32)>,
@@ -333,8 +334,7 @@ impl Compiled {
     /// Compiles the program's tasks again with `tier`, on a background
     /// thread, once it has run `after` times (at once for 0), if the tasks it
     /// would compile do at least [`TIER_WORK`] a run (whatever they do, for
-    /// 0). A run after the code is
-    /// ready uses it.
+    /// 0). A run after the code is ready uses it.
     pub fn set_tier(&mut self, tier: Arc<dyn Tier>, after: u32) {
         self.tier = Some((tier, after));
         if after == 0 {
@@ -367,11 +367,6 @@ impl Compiled {
         }
     }
 
-    /// Whether the tier-up's code runs.
-    pub fn tiered_up(&self) -> bool {
-        matches!(self.upgrade, Upgrade::Done(_))
-    }
-
     /// Switches the launches the tier-up compiled to its code, once it is
     /// ready.
     fn switch(&mut self, wait: bool) {
@@ -394,8 +389,12 @@ impl Compiled {
     /// zeroed first.
     pub fn run(&mut self, inputs: &[Tensor], params: &[Tensor]) -> Result<Outputs, RunError> {
         self.runs = self.runs.saturating_add(1);
-        if matches!(self.tier, Some((_, after)) if after == self.runs) && self.worth_tiering() {
-            self.start_tier_up();
+        match self.tier {
+            Some((_, after)) if after == self.runs && self.worth_tiering() => self.start_tier_up(),
+            // No tier-up will come: the program's copy can go.
+            Some((_, after)) if after <= self.runs && !self.worth_tiering() => self.source = None,
+            None => self.source = None,
+            Some(_) => {}
         }
         self.switch(false);
         bind(&mut self.table, &self.inputs, inputs, "input")?;
