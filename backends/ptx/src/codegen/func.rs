@@ -169,9 +169,7 @@ pub(crate) fn emit_task<'ctx>(
     let table = param(f, 0)?.into_pointer_value();
     let mut args: Vec<BasicMetadataValueEnum> = Vec::with_capacity(fed.len() + 2);
     for buf in &fed {
-        let i = i64t.const_int(u64::from(buf.0), false);
-        let at = unsafe { b.build_in_bounds_gep(ptr, table, &[i], "") }?;
-        args.push(b.build_load(ptr, at, "")?.into());
+        args.push(table_load(g, b, table, u64::from(buf.0))?.into());
     }
     for i in [1, 2] {
         args.push(param(f, i)?.into());
@@ -182,9 +180,6 @@ pub(crate) fn emit_task<'ctx>(
     let mut fx = Fx::start(g, inner, i64t, body, &[])?;
     for (i, buf) in fed.iter().enumerate() {
         fx.bufs.insert(*buf, param(inner, i)?.into_pointer_value());
-    }
-    for (b, p) in &g.consts {
-        fx.bufs.insert(*b, *p);
     }
     match body {
         [Stmt::Loop { var, body, .. }] if as_loop => {
@@ -197,6 +192,19 @@ pub(crate) fn emit_task<'ctx>(
         _ => fx.block(body, Mode::Thread)?,
     }
     fx.finish()
+}
+
+/// `table[i]`, a buffer's address in a table of them, loaded by `b`.
+fn table_load<'ctx>(
+    g: &Gen<'_, 'ctx>,
+    b: &Builder<'ctx>,
+    table: PointerValue<'ctx>,
+    i: u64,
+) -> R<PointerValue<'ctx>> {
+    let ptr = g.cx.ptr_type(g.global_space());
+    let at =
+        unsafe { b.build_in_bounds_gep(ptr, table, &[g.cx.i64_type().const_int(i, false)], "") }?;
+    Ok(b.build_load(ptr, at, "")?.into_pointer_value())
 }
 
 /// The thread and block indices, read in the entry block.
@@ -285,7 +293,8 @@ impl<'g, 'p, 'ctx> Fx<'g, 'p, 'ctx> {
     }
 
     /// A function body with a slot for every local and loop variable of
-    /// `stmts` (and `more` loop variables), its buffers not yet bound.
+    /// `stmts` (and `more` loop variables), its constant buffers bound (the
+    /// module's globals) and the others not yet.
     fn start(
         g: &'g Gen<'p, 'ctx>,
         f: FunctionValue<'ctx>,
@@ -304,7 +313,7 @@ impl<'g, 'p, 'ctx> Fx<'g, 'p, 'ctx> {
             f,
             entry,
             first,
-            bufs: HashMap::new(),
+            bufs: g.consts.clone(),
             locals: HashMap::new(),
             vars: HashMap::new(),
             idx,
@@ -357,9 +366,6 @@ impl<'g, 'p, 'ctx> Fx<'g, 'p, 'ctx> {
                 p.ok_or_else(|| Error(format!("launch {} lacks a parameter for {b}", l.entry)))?;
             self.bufs.insert(b, p);
         }
-        for (b, p) in &self.g.consts {
-            self.bufs.insert(*b, *p);
-        }
         Ok(())
     }
 
@@ -369,15 +375,7 @@ impl<'g, 'p, 'ctx> Fx<'g, 'p, 'ctx> {
         let Some(table) = self.f.get_nth_param(0).map(|p| p.into_pointer_value()) else {
             return Ok(None);
         };
-        let ptr_t = self.g.cx.ptr_type(self.g.global_space());
-        let i64t = self.g.cx.i64_type();
-        let at = unsafe {
-            self.entry
-                .build_in_bounds_gep(ptr_t, table, &[i64t.const_int(i, false)], "")
-        }?;
-        Ok(Some(
-            self.entry.build_load(ptr_t, at, "")?.into_pointer_value(),
-        ))
+        table_load(self.g, &self.entry, table, i).map(Some)
     }
 
     // ---- the mappings ----
