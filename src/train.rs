@@ -144,10 +144,18 @@ fn train_in(args: &TrainArgs, group: &dyn Collective, settled: &mut bool) -> Res
     }
     if ranks > 1 {
         progress.note(&format!(
-            "{ranks} ranks; each step all-reduced {} bytes a rank (the last took {:.3} ms)",
+            "{ranks} ranks; each step all-reduced {} bytes a rank {} (the last took {:.3} ms)",
             reduced.bytes,
+            if reduced.on_gpus {
+                "on the GPUs (NCCL)"
+            } else {
+                "on the host (MPI)"
+            },
             reduced.took.as_secs_f64() * 1e3
         ));
+        if let Some(why) = trainer.gpus_unused() {
+            progress.note(&format!("the gradients were averaged on the host: {why}"));
+        }
     }
 
     let finished = agree_on_params(group, &session).and_then(|()| {

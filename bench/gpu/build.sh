@@ -2,9 +2,11 @@
 # Builds, on any machine with Rust and LLVM 19, what bench/gpu/run.sh needs
 # on a GPU machine (which has neither), with the final command line:
 #
+#   bin/gpu_test    backends/ptx/tests/gpu.rs (run it with TFG_REQUIRE_GPU=1)
 #   bin/gpu_bench   the tfg-ptx example: test programs vs the interpreter,
 #                   kernel times (`time_launches`), device-to-device copy bandwidth
-#   bin/tfg         tfg with LLVM: `--backend cuda` from .tfg files
+#   bin/tfg         tfg with LLVM (and MPI where FEATURES="llvm mpi"):
+#                   `--backend cuda` from .tfg files
 #   bin/tfg-nollvm  tfg built with --no-default-features: runs modules only
 #   modules/NAME/   `tfg compile --target ptx` of every example (the default
 #                   feeds' dims), with NAME.feeds (the --feed arguments that
@@ -28,10 +30,14 @@ mkdir -p "$out"
 
 cargo build --release --quiet -p tfg-ptx --example gpu_bench
 cp target/release/examples/gpu_bench "$out/gpu_bench"
-# The LLVM-free build first, so target/release/tfg ends as the full one.
+# The crate's GPU tests (backends/ptx/tests/gpu.rs), as one program.
+test=$(cargo test --release --quiet -p tfg-ptx --test gpu --no-run --message-format=json \
+    | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)
+cp "$test" "$out/gpu_test"
 cargo build --release --quiet --bin tfg --no-default-features
 cp target/release/tfg "$out/tfg-nollvm"
-cargo build --release --quiet --bin tfg
+# Without MPI unless FEATURES says: a GPU machine need not have Open MPI.
+cargo build --release --quiet --bin tfg --no-default-features --features "${FEATURES:-llvm}"
 cp target/release/tfg "$out/tfg"
 strip "$out"/*
 
@@ -56,6 +62,14 @@ example linear_regression examples/linear_regression.tfg --dim N=256 -- \
 example mlp_digits examples/mlp_digits.tfg --dim N=1437 --dim T=360 -- \
     --feed x=examples/data/digits_train_x.npy --feed labels=examples/data/digits_train_y.npy \
     --feed x_test=examples/data/digits_test_x.npy --feed labels_test=examples/data/digits_test_y.npy
+example cnn_digits examples/cnn_digits.tfg --dim N=1437 --dim T=360 -- \
+    --feed x=examples/data/digits_train_x.npy --feed labels=examples/data/digits_train_y.npy \
+    --feed x_test=examples/data/digits_test_x.npy --feed labels_test=examples/data/digits_test_y.npy
+example digits_serving examples/digits_serving.tfg --dim N=1437 -- \
+    --feed x=examples/data/digits_train_x.npy --feed labels=examples/data/digits_train_y.npy
+example embedding examples/embedding.tfg -- \
+    --feed 'tokens=[[5, 1, 4, 2], [4, 5, 0, 1], [0, 5, 1, 4], [4, 2, 3, 5], [5, 4, 0, 0], [1, 4, 5, 2], [2, 5, 3, 4], [4, 0, 0, 5]]' \
+    --feed 'labels=[1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0]'
 
 "$tfg" compile examples/elementwise.tfg --target ptx --sm "$sm" --dim N=$((1 << 26)) -o "$modules/elementwise_26"
 for b in 64 4096; do

@@ -11,6 +11,7 @@
 //! params loaded once ([`Executable::load_params`], [`Executable::step`]),
 //! so a GPU keeps them in its memory and no backend copies them per step.
 
+use crate::collective::{self, Collective};
 use crate::dumps::Dumps;
 use crate::feed::Bound;
 use crate::memory::{check_memory, check_plan};
@@ -260,8 +261,7 @@ fn generate(backend: Backend, name: &str, program: tfg_ir::kernel::Program) -> R
         }
         Backend::Cuda => {
             // Each process of a machine takes its own GPU (under MPI, by its local rank).
-            let device =
-                tfg_ptx::cuda::open_nth(crate::collective::local_rank()).map_err(Error::new)?;
+            let device = tfg_ptx::cuda::open_nth(collective::local_rank()).map_err(Error::new)?;
             let module = ptx_for(&device, &program).map_err(failed)?;
             Code::Cuda(Box::new(device.load(&module).map_err(failed)?))
         }
@@ -449,6 +449,76 @@ impl Executable {
             }
         }
         Ok(out.outputs)
+    }
+
+    /// On `cuda`, this executable's GPU in a group with the other ranks'
+    /// (NCCL), so that [`Executable::run_averaged`] averages outputs on the
+    /// GPUs. Every rank must call it. `Ok(Err(why))` where some rank cannot
+    /// take part (another backend, no NCCL, ranks that share a GPU): every
+    /// rank then averages on the host.
+    pub fn join_gpus(
+        &self,
+        ranks: &dyn Collective,
+    ) -> Result<Result<tfg_ptx::nccl::Group, String>, Error> {
+        let here = match &self.code {
+            Code::Cuda(_) if !tfg_ptx::nccl::available() => {
+                Err("NCCL's library (libnccl.so) is not found".to_string())
+            }
+            Code::Cuda(_) if collective::local_ranks() > tfg_ptx::cuda::device_count() => {
+                Err("ranks share a GPU, which NCCL does not allow".to_string())
+            }
+            Code::Cuda(_) => Ok(()),
+            _ => Err("the backend is not cuda".to_string()),
+        };
+        let able = ranks.all_gather(u64::from(here.is_ok()))?;
+        if let Some(r) = able.iter().position(|&a| a == 0) {
+            return Ok(Err(here
+                .err()
+                .unwrap_or_else(|| format!("rank {r} cannot use NCCL"))));
+        }
+        // Rank 0 makes the group's id; the first byte says whether it could.
+        let mut id = [0u8; 129];
+        if ranks.rank() == 0 {
+            match tfg_ptx::nccl::unique_id() {
+                Ok(made) => {
+                    id[0] = 1;
+                    id[1..].copy_from_slice(&made);
+                }
+                Err(e) => {
+                    ranks.broadcast(&mut id)?;
+                    return Ok(Err(e));
+                }
+            }
+        }
+        ranks.broadcast(&mut id)?;
+        if id[0] == 0 {
+            return Ok(Err("rank 0 could not start an NCCL group".to_string()));
+        }
+        let Code::Cuda(m) = &self.code else {
+            return Ok(Err("the backend is not cuda".to_string()));
+        };
+        let mut made = [0u8; 128];
+        made.copy_from_slice(&id[1..]);
+        tfg_ptx::nccl::Group::join(&made, ranks.rank(), ranks.ranks(), m)
+            .map(Ok)
+            .map_err(Error::new)
+    }
+
+    /// One run whose float outputs are averaged over `gpus`' ranks on the
+    /// GPUs (`cuda` only). Gives the outputs and the milliseconds the
+    /// all-reduce took.
+    pub fn run_averaged(
+        &mut self,
+        inputs: &[Tensor],
+        params: &[Tensor],
+        gpus: &tfg_ptx::nccl::Group,
+    ) -> Result<(Vec<Tensor>, f64), Error> {
+        let failed = |e: String| Error::new(format!("graph `{}`: {e}", self.graph.name));
+        let Code::Cuda(m) = &mut self.code else {
+            return Err(failed("averaging on GPUs needs the cuda backend".into()));
+        };
+        m.set_params(params).map_err(failed)?;
+        m.run_averaged(inputs, gpus).map_err(failed)
     }
 
     /// The loaded params' current values, in `graph().params()` order.

@@ -2,7 +2,7 @@
 //! runs on, and the engines that provide it.
 //!
 //! tfg does not move bytes between processes itself: an existing engine does
-//! (MPI here; docs/distributed.md). A [`Collective`] is one process's handle
+//! (MPI here, and NCCL for gradients on GPUs; docs/distributed.md). A [`Collective`] is one process's handle
 //! on a group of ranks; [`Solo`] is the group of one, which every
 //! single-process command uses. [`join`] picks the engine the process was
 //! launched under. Gradients cross as one fused buffer per step
@@ -27,6 +27,8 @@ pub trait Collective {
     fn all_reduce_sum_f64(&self, values: &mut [f64]) -> Result<(), Error>;
     /// Every rank's `value`, by rank.
     fn all_gather(&self, value: u64) -> Result<Vec<u64>, Error>;
+    /// Gives every rank rank 0's `bytes`, in place.
+    fn broadcast(&self, bytes: &mut [u8]) -> Result<(), Error>;
     /// Returns when every rank has called it.
     fn barrier(&self) -> Result<(), Error>;
     /// Ends every rank of the group with exit status `code`, now.
@@ -94,6 +96,9 @@ impl Collective for Solo {
     }
     fn all_gather(&self, value: u64) -> Result<Vec<u64>, Error> {
         Ok(vec![value])
+    }
+    fn broadcast(&self, _: &mut [u8]) -> Result<(), Error> {
+        Ok(())
     }
     fn barrier(&self) -> Result<(), Error> {
         Ok(())
@@ -196,6 +201,9 @@ mod tests {
         }
         fn all_gather(&self, value: u64) -> Result<Vec<u64>, Error> {
             Ok(vec![value, value])
+        }
+        fn broadcast(&self, _: &mut [u8]) -> Result<(), Error> {
+            Ok(())
         }
         fn barrier(&self) -> Result<(), Error> {
             Ok(())

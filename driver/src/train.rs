@@ -53,8 +53,11 @@ pub struct Reduced {
     pub bytes: usize,
     /// How long this rank waited for the slowest rank to finish its gradients.
     pub waited: Duration,
-    /// How long the all-reduce itself took, once every rank had arrived.
+    /// How long the all-reduce itself took, once every rank had arrived
+    /// (on GPUs, the waiting included: NCCL waits on the device).
     pub took: Duration,
+    /// Whether NCCL averaged on the GPUs (MPI on the host otherwise).
+    pub on_gpus: bool,
 }
 
 /// Runs `steps` training steps, telling `observe` about each. NaN and
@@ -128,6 +131,9 @@ struct Replicas<'s> {
     group: &'s dyn Collective,
     /// The update half, prepared at the first step.
     update: Option<Executable>,
+    /// Decided at the first step: the GPUs' NCCL group that averages the
+    /// gradients where they are, or why they are averaged on the host.
+    gpus: Option<Result<tfg_ptx::nccl::Group, String>>,
     /// The last step's exchange.
     reduced: Reduced,
 }
@@ -182,6 +188,7 @@ impl<'s> Trainer<'s> {
             split,
             group,
             update: None,
+            gpus: None,
             reduced: Reduced::default(),
         });
         Ok(trainer)
@@ -200,6 +207,15 @@ impl<'s> Trainer<'s> {
         self.replicas
             .as_ref()
             .map_or(Reduced::default(), |r| r.reduced)
+    }
+
+    /// Why the gradients are averaged on the host when training on GPUs
+    /// (known after the first step).
+    pub fn gpus_unused(&self) -> Option<&str> {
+        match self.replicas.as_ref()?.gpus.as_ref()? {
+            Err(why) => Some(why),
+            Ok(_) => None,
+        }
     }
 
     /// The step graph as built, before specialisation: its inputs are what a step is fed.
@@ -280,16 +296,32 @@ impl<'s> Trainer<'s> {
         };
         let started = Instant::now();
         let params = session.params_for(exe.graph())?;
-        let mut outputs = exe.run(&arrange(order, inputs), &params)?.outputs;
-        // The barrier tells waiting for the slowest rank from moving bytes.
-        let arrived = Instant::now();
-        r.group.barrier()?;
-        let reducing = Instant::now();
-        let bytes = r.group.all_reduce_mean(&mut outputs)?;
-        r.reduced = Reduced {
-            bytes,
-            waited: reducing - arrived,
-            took: reducing.elapsed(),
+        if r.gpus.is_none() && self.backend == Backend::Cuda {
+            r.gpus = Some(exe.join_gpus(r.group)?);
+        }
+        let mut outputs = if let Some(Ok(gpus)) = &r.gpus {
+            let (outputs, ms) = exe.run_averaged(&arrange(order, inputs), &params, gpus)?;
+            r.reduced = Reduced {
+                bytes: float_bytes(&outputs),
+                waited: Duration::ZERO,
+                took: Duration::from_secs_f64(ms * 1e-3),
+                on_gpus: true,
+            };
+            outputs
+        } else {
+            let mut outputs = exe.run(&arrange(order, inputs), &params)?.outputs;
+            // The barrier tells waiting for the slowest rank from moving bytes.
+            let arrived = Instant::now();
+            r.group.barrier()?;
+            let reducing = Instant::now();
+            let bytes = r.group.all_reduce_mean(&mut outputs)?;
+            r.reduced = Reduced {
+                bytes,
+                waited: reducing - arrived,
+                took: reducing.elapsed(),
+                on_gpus: false,
+            };
+            outputs
         };
         // The gradients move from the gradient half's outputs to the update
         // half's inputs, matched by name; the loss and logged values stay.
@@ -527,4 +559,13 @@ pub fn user_params<'a>(
                 .ok_or_else(|| Error::new(format!("param `{name}` has no value in this session")))
         })
         .collect()
+}
+
+/// The bytes of `tensors`' float elements: what an all-reduce of them moves a rank.
+fn float_bytes(tensors: &[Tensor]) -> usize {
+    tensors
+        .iter()
+        .filter(|t| t.dtype().is_float())
+        .map(|t| t.data.len() * t.dtype().size())
+        .sum()
 }

@@ -183,7 +183,7 @@ fn mlp(
         name: "mlp".into(),
         program: common::lower(&step),
         graph: step,
-        tol: 1e-4,
+        tol: 1e-4.into(),
         special: false,
     };
     let (mut inputs, params) = common::feeds(&case, 1);

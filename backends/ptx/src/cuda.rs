@@ -11,10 +11,11 @@
 //! its feeds in and its outputs out.
 
 use crate::manifest::{self, Manifest, TensorSpec};
-use crate::PtxModule;
+use crate::{nccl, PtxModule};
+use cudarc::driver::sys::CUevent_flags;
 use cudarc::driver::{
-    CudaContext, CudaFunction, CudaModule, CudaSlice, CudaStream, DevicePtr, LaunchConfig,
-    PushKernelArg,
+    CudaContext, CudaEvent, CudaFunction, CudaModule, CudaSlice, CudaStream, DevicePtr,
+    LaunchConfig, PushKernelArg,
 };
 use cudarc::nvrtc::Ptx;
 use std::sync::Arc;
@@ -30,6 +31,14 @@ pub struct Device {
 /// The first GPU, or why there is none.
 pub fn open() -> Result<Device, String> {
     open_nth(0)
+}
+
+/// How many GPUs the driver sees (0 where there is no driver).
+pub fn device_count() -> usize {
+    if !unsafe { cudarc::driver::sys::is_culib_present() } {
+        return 0;
+    }
+    CudaContext::device_count().map_or(0, |n| n.max(0) as usize)
 }
 
 /// GPU `n` modulo the number of GPUs (so that several processes of one
@@ -56,6 +65,12 @@ pub fn open_nth(n: usize) -> Result<Device, String> {
         .unwrap_or_else(|_| format!("CUDA device {ordinal}"));
     let stream = ctx.default_stream();
     Ok(Device { ctx, stream, name })
+}
+
+/// An event that records a time (cudarc's default event does not).
+fn timing_event(ctx: &Arc<CudaContext>) -> Result<CudaEvent, String> {
+    ctx.new_event(Some(CUevent_flags::CU_EVENT_DEFAULT))
+        .map_err(driver("creating an event"))
 }
 
 fn driver(what: &str) -> impl Fn(cudarc::driver::DriverError) -> String + '_ {
@@ -144,8 +159,8 @@ impl Device {
         &self,
         work: impl FnOnce(&Arc<CudaStream>) -> Result<(), String>,
     ) -> Result<f64, String> {
-        let start = self.ctx.new_event(None).map_err(driver("event"))?;
-        let end = self.ctx.new_event(None).map_err(driver("event"))?;
+        let start = timing_event(&self.ctx)?;
+        let end = timing_event(&self.ctx)?;
         start.record(&self.stream).map_err(driver("event"))?;
         work(&self.stream)?;
         end.record(&self.stream).map_err(driver("event"))?;
@@ -250,6 +265,50 @@ impl LoadedModule {
         self.download(&self.manifest.outputs)
     }
 
+    /// One run whose float outputs are then averaged over `group`'s ranks
+    /// on the GPUs, before they are copied back (data-parallel training:
+    /// each rank computes gradients on its share of a batch). The updates
+    /// are not applied. Gives the outputs and the milliseconds the
+    /// all-reduce took on the device, waiting for the other ranks included.
+    pub fn run_averaged(
+        &mut self,
+        inputs: &[Tensor],
+        group: &nccl::Group,
+    ) -> Result<(Vec<Tensor>, f64), String> {
+        self.feed_and_launch(inputs)?;
+        let mut buffers = Vec::new();
+        for s in &self.manifest.outputs {
+            let f64 = match manifest::dtype(&s.dtype)? {
+                DType::F32 => false,
+                DType::F64 => true,
+                _ => continue,
+            };
+            let (_, len) = self.place(s.buffer)?;
+            let buffer = (self.address(s.buffer)?, len / if f64 { 8 } else { 4 }, f64);
+            // A buffer that two outputs share is averaged once.
+            if len > 0 && !buffers.contains(&buffer) {
+                buffers.push(buffer);
+            }
+        }
+        let ctx = self.stream.context().clone();
+        let start = timing_event(&ctx)?;
+        let end = timing_event(&ctx)?;
+        start.record(&self.stream).map_err(driver("event"))?;
+        group.average(&buffers, self.stream.cu_stream())?;
+        end.record(&self.stream).map_err(driver("event"))?;
+        let outputs = self.download(&self.manifest.outputs)?;
+        let ms = start.elapsed_ms(&end).map_err(driver("timing"))?;
+        Ok((outputs, f64::from(ms)))
+    }
+
+    /// Makes this module's GPU the current one of the calling thread.
+    pub(crate) fn bind(&self) -> Result<(), String> {
+        self.stream
+            .context()
+            .bind_to_thread()
+            .map_err(driver("using the GPU"))
+    }
+
     /// Mean milliseconds of each launch over `repeats` runs on `inputs`
     /// (updates are not applied, so every run sees the same params).
     pub fn time_launches(&mut self, inputs: &[Tensor], repeats: usize) -> Result<Vec<f64>, String> {
@@ -260,8 +319,8 @@ impl LoadedModule {
         let mut total = vec![0.0; self.functions.len()];
         for _ in 0..repeats.max(1) {
             for (i, t) in total.iter_mut().enumerate() {
-                let start = ctx.new_event(None).map_err(driver("event"))?;
-                let end = ctx.new_event(None).map_err(driver("event"))?;
+                let start = timing_event(&ctx)?;
+                let end = timing_event(&ctx)?;
                 start.record(&self.stream).map_err(driver("event"))?;
                 self.launch(i)?;
                 end.record(&self.stream).map_err(driver("event"))?;

@@ -7,7 +7,8 @@
 //! inputs, params, outputs and updates. [`cuda`] loads such a module on a
 //! GPU through the CUDA driver API (loaded at run time, so nothing here
 //! needs CUDA to build) and runs it, keeping params and optimizer state on
-//! the device between steps.
+//! the device between steps; [`nccl`] averages a run's outputs over the
+//! GPUs of several processes (data-parallel training).
 //!
 //! Code generation needs LLVM and sits behind the `llvm` feature (on by
 //! default); without it the crate still reads manifests and runs PTX, so a
@@ -23,6 +24,7 @@ mod codegen;
 pub mod cpu;
 pub mod cuda;
 pub mod manifest;
+pub mod nccl;
 #[cfg_attr(not(feature = "llvm"), allow(dead_code))]
 mod schedule;
 

@@ -48,7 +48,7 @@ fn random_graph_agrees(g: &Graph, seed: u64) -> Result<(), String> {
         name: "random".into(),
         graph: g.clone(),
         program,
-        tol: 1e-4,
+        tol: 1e-4.into(),
         special: true,
     };
     case_agrees(&c, seed).map_err(|e| format!("{e}\n{}", tfg_ir::kernel::print(&c.program)))

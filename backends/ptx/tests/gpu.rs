@@ -112,3 +112,84 @@ fn hello_trains_on_the_device_to_the_spec_value() {
     let want = 0.8 * 0.95f64.powi(100);
     assert!((w - want).abs() < 1e-6, "w = {w}, want {want}");
 }
+
+/// A training-step program (the mlp_digits example's step:
+/// matrix products and reductions), with feeds for `seed`.
+fn step_case(seed: u64) -> (common::Case, Vec<tfg_ir::Tensor>, Vec<tfg_ir::Tensor>) {
+    let c = common::example_cases()
+        .into_iter()
+        .find(|c| c.name == "mlp_digits_mlp_digits_train")
+        .expect("the mlp_digits training step");
+    let (inputs, params) = feeds(&c, seed);
+    (c, inputs, params)
+}
+
+/// NCCL, or `None` after saying why the test is skipped (required under
+/// `TFG_REQUIRE_NCCL`).
+fn nccl_here() -> Option<()> {
+    if tfg_ptx::nccl::available() {
+        return Some(());
+    }
+    skip("TFG_REQUIRE_NCCL", "NCCL (libnccl.so)");
+    None
+}
+
+#[test]
+fn a_group_of_one_gpu_averages_to_the_plain_run() {
+    let Some(dev) = device() else { return };
+    let Some(()) = nccl_here() else { return };
+    let (c, inputs, params) = step_case(3);
+    let m = tfg_ptx::compile_ptx(&c.program, &sm(&dev)).expect("compiles");
+    let mut s = dev.load(&m).expect("loads");
+    s.set_params(&params).expect("params");
+    let plain = s.run(&inputs).expect("runs").outputs;
+    let id = tfg_ptx::nccl::unique_id().expect("an NCCL id");
+    let group = tfg_ptx::nccl::Group::join(&id, 0, 1, &s).expect("joins a group of one");
+    let (averaged, ms) = s.run_averaged(&inputs, &group).expect("runs averaged");
+    // The mean over one rank is the value itself, bit for bit.
+    assert_eq!(averaged, plain);
+    assert!(ms >= 0.0, "the all-reduce took {ms} ms");
+}
+
+#[test]
+fn two_gpus_average_their_outputs() {
+    let Some(_) = device() else { return };
+    let Some(()) = nccl_here() else { return };
+    if cuda::device_count() < 2 {
+        skip("TFG_REQUIRE_GPUS", "a second GPU");
+        return;
+    }
+    let id = tfg_ptx::nccl::unique_id().expect("an NCCL id");
+    // One thread a rank: joining returns once both ranks have joined.
+    let ranks: Vec<_> = (0..2u64)
+        .map(|rank| {
+            std::thread::spawn(move || {
+                let dev = cuda::open_nth(rank as usize).expect("GPU");
+                let (c, inputs, params) = step_case(10 + rank);
+                let m = tfg_ptx::compile_ptx(&c.program, &sm(&dev)).expect("compiles");
+                let mut s = dev.load(&m).expect("loads");
+                s.set_params(&params).expect("params");
+                let plain = s.run(&inputs).expect("runs").outputs;
+                let group = tfg_ptx::nccl::Group::join(&id, rank as usize, 2, &s).expect("joins");
+                let (averaged, _) = s.run_averaged(&inputs, &group).expect("runs averaged");
+                (plain, averaged)
+            })
+        })
+        .collect();
+    let results: Vec<_> = ranks
+        .into_iter()
+        .map(|t| t.join().expect("rank thread"))
+        .collect();
+    let ((a, mean0), (b, mean1)) = (&results[0], &results[1]);
+    assert_eq!(mean0, mean1, "the ranks disagree on the mean");
+    for ((x, y), m) in a.iter().zip(b).zip(mean0) {
+        for i in 0..m.data.len() {
+            let want = (x.data.get_f64(i) + y.data.get_f64(i)) / 2.0;
+            let got = m.data.get_f64(i);
+            assert!(
+                (got - want).abs() <= 1e-6 * want.abs().max(1.0),
+                "element {i}: mean {got}, want {want}"
+            );
+        }
+    }
+}

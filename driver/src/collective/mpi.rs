@@ -6,7 +6,7 @@ use crate::Error;
 use ::mpi::collective::SystemOperation;
 use ::mpi::environment::Universe;
 use ::mpi::topology::SimpleCommunicator;
-use ::mpi::traits::{Communicator, CommunicatorCollectives};
+use ::mpi::traits::{Communicator, CommunicatorCollectives, Root};
 use ::mpi::Threading;
 
 /// The world communicator of an initialised MPI; finalises MPI when dropped.
@@ -59,6 +59,11 @@ impl Collective for Mpi {
         let mut all = vec![0u64; self.ranks()];
         self.world.all_gather_into(&value, &mut all[..]);
         Ok(all)
+    }
+
+    fn broadcast(&self, bytes: &mut [u8]) -> Result<(), Error> {
+        self.world.process_at_rank(0).broadcast_into(bytes);
+        Ok(())
     }
 
     fn barrier(&self) -> Result<(), Error> {

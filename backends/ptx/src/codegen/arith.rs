@@ -1,7 +1,7 @@
 //! [`Arith`] on LLVM values: the shared math formulas emitted as IR.
 
 use super::func::Fx;
-use super::{Error, R};
+use super::{Error, Target, R};
 use inkwell::builder::BuilderError;
 use inkwell::types::{FloatType, IntType};
 use inkwell::values::{FloatValue, IntValue};
@@ -71,14 +71,19 @@ impl<'a, 'g, 'p, 'ctx> Llvm<'a, 'g, 'p, 'ctx> {
     }
 
     /// `llvm.NAME.f32` / `.f64` applied to `args`.
+    /// `llvm.NAME.f32` (or `.f64`) on `args`.
     fn intrinsic(&mut self, name: &str, args: &[FloatValue<'ctx>]) -> FloatValue<'ctx> {
         let suffix = if self.wide { "f64" } else { "f32" };
+        self.call_named(&format!("llvm.{name}.{suffix}"), args)
+    }
+
+    /// The intrinsic `name` of floats of this width, on `args`.
+    fn call_named(&mut self, name: &str, args: &[FloatValue<'ctx>]) -> FloatValue<'ctx> {
         let t = self.ft();
-        let f = self.fx.g.intrinsic(
-            &format!("llvm.{name}.{suffix}"),
-            Some(t.into()),
-            &vec![t.into(); args.len()],
-        );
+        let f = self
+            .fx
+            .g
+            .intrinsic(name, Some(t.into()), &vec![t.into(); args.len()]);
         let args: Vec<_> = args.iter().map(|&a| a.into()).collect();
         match self.fx.call(f, &args) {
             Ok(v) => v.into_float_value(),
@@ -129,6 +134,14 @@ impl<'ctx> Arith for Llvm<'_, '_, '_, 'ctx> {
     fn div(&mut self, a: Self::F, b: Self::F) -> Self::F {
         let r = self.fx.g.b.build_float_div(a, b, "");
         self.float(r)
+    }
+    fn div_bounded(&mut self, a: Self::F, b: Self::F) -> Self::F {
+        if self.wide || self.fx.g.target != Target::Nvptx {
+            return self.div(a, b);
+        }
+        // div.approx.f32: two instructions instead of div.rn's refinement
+        // and slow path, within 2 ulp for the divisors this is given.
+        self.call_named("llvm.nvvm.div.approx.f", &[a, b])
     }
     fn fma(&mut self, a: Self::F, b: Self::F, c: Self::F) -> Self::F {
         self.intrinsic("fma", &[a, b, c])
