@@ -9,7 +9,8 @@
 //! its share of each batch. Rank 0 alone prints and writes files. Errors
 //! follow the run's phases: before training the ranks *settle* (every rank
 //! learns who failed; each failing rank reports itself, an error every rank
-//! hit is reported once, by rank 0); during training a failing rank reports
+//! hit is reported once, by rank 0), and then check that they start from
+//! the same params; during training a failing rank reports
 //! itself and aborts the group; after it, the ranks settle again on rank 0's
 //! outcome, so every rank exits non-zero when one fails.
 
@@ -110,6 +111,7 @@ fn train_in(args: &TrainArgs, group: &dyn Collective, settled: &mut bool) -> Res
     };
     *settled = true;
     settle(group, Ok(()))?;
+    settle(group, same_start(group, &session))?;
 
     let started = Instant::now();
     let final_loss = train_loop(
@@ -267,6 +269,22 @@ fn settle(group: &dyn Collective, outcome: Result<(), Failure>) -> Result<(), Fa
     }
     let _ = group.barrier();
     Err(Failure::reported_elsewhere())
+}
+
+/// Checks that this rank starts from rank 0's params: rank 0's fingerprint
+/// goes to every rank. Ranks that were given another `--seed`, file or
+/// `--restore` would otherwise average gradients of different models.
+fn same_start(group: &dyn Collective, session: &Session) -> Result<(), Failure> {
+    let mine = session.fingerprint().to_le_bytes();
+    let mut first = mine;
+    group.broadcast(&mut first)?;
+    if first == mine {
+        return Ok(());
+    }
+    Err(Failure::new(
+        "this rank's initial params differ from rank 0's: every rank must train the same file, \
+         with the same --seed and --restore",
+    ))
 }
 
 /// A failure in the middle of training, when the other ranks wait in the

@@ -305,6 +305,30 @@ fn a_batch_the_ranks_cannot_share_is_refused_before_training() {
 }
 
 #[test]
+fn ranks_that_start_from_different_params_are_refused_before_training() {
+    let Some(mpirun) = mpirun() else { return };
+    let dir = model("distributed-seeds", "sgd(lr = 0.1)", 16);
+    // One rank a seed (Open MPI's MPMD form: `-np 1 A : -np 1 B`).
+    let tfg = env!("CARGO_BIN_EXE_tfg");
+    let rank = |seed: &'static str| ["-np", "1", tfg, "train", "model.tfg", "--seed", seed];
+    let mut cmd = Command::new(mpirun);
+    cmd.args(["--allow-run-as-root", "--oversubscribe"])
+        .args(rank("1"))
+        .arg(":")
+        .args(rank("2"))
+        .current_dir(&dir);
+    let (status, stdout, stderr) = run(&mut cmd);
+    assert_ne!(status, 0);
+    assert_eq!(stdout, "");
+    assert!(
+        stderr.contains("rank 1 of 2: this rank's initial params differ from rank 0's"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("rank 1 of 2 failed"), "{stderr}");
+    assert!(!stderr.contains("step 1/"), "nothing trained:\n{stderr}");
+}
+
+#[test]
 fn a_rank_that_fails_alone_before_training_says_so_and_every_rank_stops() {
     let Some(mpirun) = mpirun() else { return };
     let dir = model("distributed-one-rank-fails", "sgd(lr = 0.1)", 16);
