@@ -145,17 +145,17 @@ fn train_in(args: &TrainArgs, group: &dyn Collective, settled: &mut bool) -> Res
         progress.note(&format!("TensorBoard events: {}", events.path().display()));
     }
     if ranks > 1 {
+        let gpus = trainer.gpus();
         progress.note(&format!(
             "{ranks} ranks; each step all-reduced {} bytes a rank {} (the last took {:.3} ms)",
             reduced.bytes,
-            if reduced.on_gpus {
-                "on the GPUs (NCCL)"
-            } else {
-                "on the host (MPI)"
+            match gpus {
+                Some(Ok(())) => "on the GPUs (NCCL)",
+                _ => "on the host (MPI)",
             },
             reduced.took.as_secs_f64() * 1e3
         ));
-        if let Some(why) = trainer.gpus_unused() {
+        if let Some(Err(why)) = gpus {
             progress.note(&format!("the gradients were averaged on the host: {why}"));
         }
     }

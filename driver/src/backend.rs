@@ -467,36 +467,33 @@ impl Executable {
             Code::Cuda(_) if collective::local_ranks() > tfg_ptx::cuda::device_count() => {
                 Err("ranks share a GPU, which NCCL does not allow".to_string())
             }
-            Code::Cuda(_) => Ok(()),
+            Code::Cuda(m) => Ok(m),
             _ => Err("the backend is not cuda".to_string()),
         };
         let able = ranks.all_gather(u64::from(here.is_ok()))?;
-        if let Some(r) = able.iter().position(|&a| a == 0) {
-            return Ok(Err(here
-                .err()
-                .unwrap_or_else(|| format!("rank {r} cannot use NCCL"))));
-        }
+        let m = match (here, able.iter().position(|&a| a == 0)) {
+            (Ok(m), None) => m,
+            (Err(why), _) => return Ok(Err(why)),
+            (Ok(_), Some(r)) => return Ok(Err(format!("rank {r} cannot use NCCL"))),
+        };
         // Rank 0 makes the group's id; the first byte says whether it could.
         let mut id = [0u8; 129];
+        let mut failed = None;
         if ranks.rank() == 0 {
             match tfg_ptx::nccl::unique_id() {
                 Ok(made) => {
                     id[0] = 1;
                     id[1..].copy_from_slice(&made);
                 }
-                Err(e) => {
-                    ranks.broadcast(&mut id)?;
-                    return Ok(Err(e));
-                }
+                Err(e) => failed = Some(e),
             }
         }
         ranks.broadcast(&mut id)?;
         if id[0] == 0 {
-            return Ok(Err("rank 0 could not start an NCCL group".to_string()));
+            return Ok(Err(failed.unwrap_or_else(|| {
+                "rank 0 could not start an NCCL group".to_string()
+            })));
         }
-        let Code::Cuda(m) = &self.code else {
-            return Ok(Err("the backend is not cuda".to_string()));
-        };
         let mut made = [0u8; 128];
         made.copy_from_slice(&id[1..]);
         tfg_ptx::nccl::Group::join(&made, ranks.rank(), ranks.ranks(), m)

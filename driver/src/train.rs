@@ -56,8 +56,6 @@ pub struct Reduced {
     /// How long the all-reduce itself took, once every rank had arrived
     /// (on GPUs, the waiting included: NCCL waits on the device).
     pub took: Duration,
-    /// Whether NCCL averaged on the GPUs (MPI on the host otherwise).
-    pub on_gpus: bool,
 }
 
 /// Runs `steps` training steps, telling `observe` about each. NaN and
@@ -209,13 +207,13 @@ impl<'s> Trainer<'s> {
             .map_or(Reduced::default(), |r| r.reduced)
     }
 
-    /// Why the gradients are averaged on the host when training on GPUs
-    /// (known after the first step).
-    pub fn gpus_unused(&self) -> Option<&str> {
-        match self.replicas.as_ref()?.gpus.as_ref()? {
-            Err(why) => Some(why),
-            Ok(_) => None,
-        }
+    /// Where the gradients are averaged when training data-parallel on
+    /// GPUs (known after the first step): `Ok` on the GPUs through NCCL,
+    /// `Err(why)` on the host through MPI. `None` off GPUs, where the host
+    /// averages.
+    pub fn gpus(&self) -> Option<Result<(), &str>> {
+        let gpus = self.replicas.as_ref()?.gpus.as_ref()?;
+        Some(gpus.as_ref().map(|_| ()).map_err(String::as_str))
     }
 
     /// The step graph as built, before specialisation: its inputs are what a step is fed.
@@ -305,7 +303,6 @@ impl<'s> Trainer<'s> {
                 bytes: float_bytes(&outputs),
                 waited: Duration::ZERO,
                 took: Duration::from_secs_f64(ms * 1e-3),
-                on_gpus: true,
             };
             outputs
         } else {
@@ -319,7 +316,6 @@ impl<'s> Trainer<'s> {
                 bytes,
                 waited: reducing - arrived,
                 took: reducing.elapsed(),
-                on_gpus: false,
             };
             outputs
         };

@@ -14,8 +14,8 @@ use crate::manifest::{self, Manifest, TensorSpec};
 use crate::{nccl, PtxModule};
 use cudarc::driver::sys::CUevent_flags;
 use cudarc::driver::{
-    CudaContext, CudaEvent, CudaFunction, CudaModule, CudaSlice, CudaStream, DevicePtr,
-    LaunchConfig, PushKernelArg,
+    CudaContext, CudaFunction, CudaModule, CudaSlice, CudaStream, DevicePtr, LaunchConfig,
+    PushKernelArg,
 };
 use cudarc::nvrtc::Ptx;
 use std::sync::Arc;
@@ -67,10 +67,26 @@ pub fn open_nth(n: usize) -> Result<Device, String> {
     Ok(Device { ctx, stream, name })
 }
 
-/// An event that records a time (cudarc's default event does not).
-fn timing_event(ctx: &Arc<CudaContext>) -> Result<CudaEvent, String> {
-    ctx.new_event(Some(CUevent_flags::CU_EVENT_DEFAULT))
-        .map_err(driver("creating an event"))
+/// Milliseconds `work` takes on `stream`, between two events that record
+/// a time (cudarc's default events do not).
+fn timed(
+    stream: &Arc<CudaStream>,
+    work: impl FnOnce() -> Result<(), String>,
+) -> Result<f64, String> {
+    let event = || {
+        stream
+            .context()
+            .new_event(Some(CUevent_flags::CU_EVENT_DEFAULT))
+            .map_err(driver("creating an event"))
+    };
+    let (start, end) = (event()?, event()?);
+    start.record(stream).map_err(driver("event"))?;
+    work()?;
+    end.record(stream).map_err(driver("event"))?;
+    start
+        .elapsed_ms(&end)
+        .map(f64::from)
+        .map_err(driver("timing"))
 }
 
 fn driver(what: &str) -> impl Fn(cudarc::driver::DriverError) -> String + '_ {
@@ -148,27 +164,14 @@ impl Device {
             .map_err(driver("allocating"))?;
         let mut best = f64::INFINITY;
         for _ in 0..repeats.max(1) {
-            let ms = self.timed(|s| s.memcpy_dtod(&src, &mut dst).map_err(driver("copy")))?;
+            let ms = timed(&self.stream, || {
+                self.stream
+                    .memcpy_dtod(&src, &mut dst)
+                    .map_err(driver("copy"))
+            })?;
             best = best.min(ms);
         }
         Ok(2.0 * bytes as f64 / (best * 1e-3) / 1e9)
-    }
-
-    /// Milliseconds `work` takes on the stream.
-    fn timed(
-        &self,
-        work: impl FnOnce(&Arc<CudaStream>) -> Result<(), String>,
-    ) -> Result<f64, String> {
-        let start = timing_event(&self.ctx)?;
-        let end = timing_event(&self.ctx)?;
-        start.record(&self.stream).map_err(driver("event"))?;
-        work(&self.stream)?;
-        end.record(&self.stream).map_err(driver("event"))?;
-        end.synchronize().map_err(driver("event"))?;
-        start
-            .elapsed_ms(&end)
-            .map(f64::from)
-            .map_err(driver("timing"))
     }
 }
 
@@ -290,15 +293,9 @@ impl LoadedModule {
                 buffers.push(buffer);
             }
         }
-        let ctx = self.stream.context().clone();
-        let start = timing_event(&ctx)?;
-        let end = timing_event(&ctx)?;
-        start.record(&self.stream).map_err(driver("event"))?;
-        group.average(&buffers, self.stream.cu_stream())?;
-        end.record(&self.stream).map_err(driver("event"))?;
-        let outputs = self.download(&self.manifest.outputs)?;
-        let ms = start.elapsed_ms(&end).map_err(driver("timing"))?;
-        Ok((outputs, f64::from(ms)))
+        let stream = self.stream.clone();
+        let ms = timed(&stream, || group.average(&buffers, stream.cu_stream()))?;
+        Ok((self.download(&self.manifest.outputs)?, ms))
     }
 
     /// Makes this module's GPU the current one of the calling thread.
@@ -315,17 +312,11 @@ impl LoadedModule {
         let specs = self.manifest.inputs.clone();
         self.upload("input", &specs, inputs)?;
         self.launch_all()?;
-        let ctx = self.stream.context().clone();
+        let stream = self.stream.clone();
         let mut total = vec![0.0; self.functions.len()];
         for _ in 0..repeats.max(1) {
             for (i, t) in total.iter_mut().enumerate() {
-                let start = timing_event(&ctx)?;
-                let end = timing_event(&ctx)?;
-                start.record(&self.stream).map_err(driver("event"))?;
-                self.launch(i)?;
-                end.record(&self.stream).map_err(driver("event"))?;
-                end.synchronize().map_err(driver("event"))?;
-                *t += f64::from(start.elapsed_ms(&end).map_err(driver("timing"))?);
+                *t += timed(&stream, || self.launch(i))?;
             }
         }
         Ok(total

@@ -40,7 +40,6 @@ fn missing() -> String {
 /// This process's member of a group of GPUs, one a rank.
 pub struct Group {
     comm: sys::ncclComm_t,
-    ranks: usize,
 }
 
 impl Group {
@@ -67,12 +66,7 @@ impl Group {
             .map_err(nccl("joining the group"))?;
         Ok(Group {
             comm: unsafe { comm.assume_init() },
-            ranks,
         })
-    }
-
-    pub fn ranks(&self) -> usize {
-        self.ranks
     }
 
     /// Averages the buffers `(address, elements, is_f64)` over the ranks,

@@ -124,20 +124,22 @@ fn step_case(seed: u64) -> (common::Case, Vec<tfg_ir::Tensor>, Vec<tfg_ir::Tenso
     (c, inputs, params)
 }
 
-/// NCCL, or `None` after saying why the test is skipped (required under
+/// Whether NCCL is here; if not, says the test is skipped (required under
 /// `TFG_REQUIRE_NCCL`).
-fn nccl_here() -> Option<()> {
-    if tfg_ptx::nccl::available() {
-        return Some(());
+fn nccl_here() -> bool {
+    let here = tfg_ptx::nccl::available();
+    if !here {
+        skip("TFG_REQUIRE_NCCL", "NCCL (libnccl.so)");
     }
-    skip("TFG_REQUIRE_NCCL", "NCCL (libnccl.so)");
-    None
+    here
 }
 
 #[test]
 fn a_group_of_one_gpu_averages_to_the_plain_run() {
     let Some(dev) = device() else { return };
-    let Some(()) = nccl_here() else { return };
+    if !nccl_here() {
+        return;
+    }
     let (c, inputs, params) = step_case(3);
     let m = tfg_ptx::compile_ptx(&c.program, &sm(&dev)).expect("compiles");
     let mut s = dev.load(&m).expect("loads");
@@ -154,7 +156,9 @@ fn a_group_of_one_gpu_averages_to_the_plain_run() {
 #[test]
 fn two_gpus_average_their_outputs() {
     let Some(_) = device() else { return };
-    let Some(()) = nccl_here() else { return };
+    if !nccl_here() {
+        return;
+    }
     if cuda::device_count() < 2 {
         skip("TFG_REQUIRE_GPUS", "a second GPU");
         return;
