@@ -4,7 +4,10 @@
 //! of a vector), and the accuracy tests on host floats. Because both code
 //! generators build the same operations in the same order, and each
 //! operation is IEEE (fused multiply-adds included), an f32 `exp`, `log`,
-//! `tanh` or `sigmoid` gives the same bits on the CPU as on the GPU.
+//! `tanh` or `sigmoid` gives the same bits on the CPU as on the GPU, except
+//! where a target takes one of the approximations the trait offers
+//! ([`Arith::div_bounded`], [`Arith::exp_reduced`]): the GPU does, for the
+//! f32 `exp`, `tanh` and `sigmoid`, which then differ by a few ulp.
 //!
 //! Every function is built from `+ - * /`, `fma`, `sqrt`, `floor`/`rint` and
 //! bit manipulation, with each special case (NaN, ±inf, ±0, subnormals) a
@@ -13,7 +16,8 @@
 //! NVPTX target turns `llvm.exp2`/`llvm.log2`/`llvm.sin` into calls to
 //! functions that do not exist), and a branch per lane would defeat SIMD.
 //!
-//! - f32 `exp`, `log`: Cephes' single-precision polynomials; `tanh`: a
+//! - f32 `exp`, `log`: Cephes' single-precision polynomials (on the GPU,
+//!   `exp`'s polynomial is `ex2.approx`); `tanh`: a
 //!   rational approximation (as Eigen's); `sigmoid` from `exp`.
 //! - f64 `exp`, `log`, `tanh`, `sigmoid`: range reduction plus Taylor or
 //!   `atanh` series long enough for full double precision.
@@ -48,6 +52,12 @@ pub trait Arith {
     /// (a GPU's `div.approx.f32`).
     fn div_bounded(&mut self, a: Self::F, b: Self::F) -> Self::F {
         self.div(a, b)
+    }
+    /// e^`r` for |r| ≤ ln2/2 (`exp`'s reduced argument): a target with a
+    /// fast base-2 exponential within 2 ulp (a GPU's `ex2.approx.f32`) gives
+    /// it here, in place of the polynomial.
+    fn exp_reduced(&mut self, _r: Self::F) -> Option<Self::F> {
+        None
     }
     /// `a·b + c` rounded once.
     fn fma(&mut self, a: Self::F, b: Self::F, c: Self::F) -> Self::F;
@@ -301,10 +311,15 @@ pub fn exp<A: Arith>(a: &mut A, x: A::F) -> A::F {
         let y = a.fma(r2, p, r);
         a.add(y, one)
     } else {
-        let p = horner(a, r, &EXP_P_32);
-        let r2 = a.mul(r, r);
-        let y = a.fma(r2, p, r);
-        a.add(y, one)
+        match a.exp_reduced(r) {
+            Some(y) => y,
+            None => {
+                let p = horner(a, r, &EXP_P_32);
+                let r2 = a.mul(r, r);
+                let y = a.fma(r2, p, r);
+                a.add(y, one)
+            }
+        }
     };
     scale_by_pow2(a, y, n)
 }
