@@ -4,7 +4,7 @@ use crate::constant::{dtype_of, Constant, Elem};
 use crate::names::Names;
 use crate::proto::{AttributeProto, GraphProto, NodeProto};
 use crate::{ExternalData, ImportError, Imported, Known, Needed};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use tfg_frontend::Incremental;
 use tfg_ir::{DType, Dim, Type};
@@ -146,6 +146,9 @@ pub(crate) struct Importer<'a> {
     /// The graph inputs behind an operand that had to be a constant and was
     /// not: the values a caller could give to import the model.
     needed: RefCell<BTreeSet<String>>,
+    /// Elements (and terms) the rules have written out so far, against
+    /// [`WRITTEN`].
+    written: Cell<u64>,
 }
 
 fn attr<'n>(n: &'n NodeProto, name: &str) -> Option<&'n AttributeProto> {
@@ -229,6 +232,7 @@ impl<'a> Importer<'a> {
             known,
             origins: HashMap::new(),
             needed: RefCell::new(BTreeSet::new()),
+            written: Cell::new(0),
         }
     }
 
@@ -439,6 +443,15 @@ impl<'a> Importer<'a> {
             None => text,
         });
         Ok(())
+    }
+
+    /// Binds `expr` to a fresh name from `hint`, a statement of its own
+    /// (without a node's comment): how a rule takes a computed value more
+    /// than once without writing it out again.
+    fn bind(&mut self, expr: String, hint: &str) -> Result<String> {
+        let ident = self.names.fresh(hint);
+        self.line(format!("{ident} = {expr}"), None)?;
+        Ok(ident)
     }
 
     /// Binds `expr` to a fresh name for ONNX value `out` (a graph output
@@ -894,7 +907,12 @@ impl<'a> Importer<'a> {
                     if out <= 0 || input == 0 || scale.is_nan() || scale <= 0.0 {
                         return Err("Resize to an empty or negative size".into());
                     }
-                    written(out as u64, "a Resize's output axis")?;
+                    let lists = if mode == "nearest" { 1 } else { 3 };
+                    written(
+                        &self.written,
+                        (out as u64).saturating_mul(lists),
+                        "a Resize's output axis",
+                    )?;
                     // With scales given, the resized length in the
                     // coordinates is the unrounded `input · scale`.
                     let o_n = match sizes {
@@ -938,6 +956,11 @@ impl<'a> Importer<'a> {
                         }
                         format!("take({a}, {}, axis = {axis})", list(&picks))
                     } else {
+                        // `a` is taken twice: the axes resized before are
+                        // bound to a name, or each axis would double the text.
+                        if a.contains('(') {
+                            a = self.bind(a, &format!("{out}_resized"))?;
+                        }
                         let (mut low, mut high, mut w) = (Vec::new(), Vec::new(), Vec::new());
                         for i in 0..out {
                             let x = coordinate(i as f64)?.clamp(0.0, last as f64);
@@ -1105,7 +1128,7 @@ impl<'a> Importer<'a> {
                     t.shape.0[axis].known()
                 }
                 .ok_or("Hardmax needs the size of its axis known")?;
-                written(depth, "a Hardmax axis")?;
+                written(&self.written, depth, "a Hardmax axis")?;
                 let iota = list(&(0..depth).collect::<Vec<_>>());
                 let hard = |x: &str, axis: usize, rank: usize| {
                     let mut at = vec!["1".to_string(); rank];
@@ -1148,7 +1171,7 @@ impl<'a> Importer<'a> {
                 if rows == 0 || cols == 0 {
                     return Ok(vec![v]);
                 }
-                let offsets = diagonal_offsets(rows, cols, "a Trilu matrix")?;
+                let offsets = diagonal_offsets(&self.written, rows, cols, "a Trilu matrix")?;
                 // Element (i, j) is kept where j - i is at least (upper) or at
                 // most (lower) k.
                 let keep = if attr_i(n, "upper", 1) == 1 {
@@ -1570,16 +1593,64 @@ impl<'a> Importer<'a> {
                     shape.extend(std::iter::repeat_n("1".to_string(), rank.saturating_sub(2)));
                     Ok(format!("reshape({p}, [{}])", shape.join(", ")))
                 };
-                let (scale, bias, mean, var) = (
-                    per_channel(self, 1)?,
-                    per_channel(self, 2)?,
-                    per_channel(self, 3)?,
-                    per_channel(self, 4)?,
-                );
-                format!(
-                    "(({a} - {mean}) * ({scale} * rsqrt({var} + {})) + {bias})",
-                    float(eps)
-                )
+                let (scale, bias) = (per_channel(self, 1)?, per_channel(self, 2)?);
+                let extra = n.output.iter().skip(1).any(|o| !o.is_empty());
+                if attr_i(n, "training_mode", 0) == 0 {
+                    if extra {
+                        // Before opset 14, asking for the statistics meant
+                        // training; later, `training_mode` says so.
+                        return Err("BatchNormalization's statistics outputs need training_mode = 1 (opset 14)".into());
+                    }
+                    let (mean, var) = (per_channel(self, 3)?, per_channel(self, 4)?);
+                    format!(
+                        "(({a} - {mean}) * ({scale} * rsqrt({var} + {})) + {bias})",
+                        float(eps)
+                    )
+                } else {
+                    // Training: normalised by the batch's own statistics
+                    // over every axis but the channels', the population
+                    // variance; the running ones move towards them.
+                    let axes = list(&[0].into_iter().chain(2..rank).collect::<Vec<_>>());
+                    let centred = self.emit(
+                        format!("{a} - mean({a}, axis = {axes}, keepdims = true)"),
+                        &format!("{out}_centred"),
+                        n,
+                        outputs,
+                    )?;
+                    let centred = self.operand(&centred)?;
+                    let var = self.emit(
+                        format!("mean(square({centred}), axis = {axes}, keepdims = true)"),
+                        &format!("{out}_var"),
+                        n,
+                        outputs,
+                    )?;
+                    let var = self.operand(&var)?;
+                    let y = format!(
+                        "({centred} * ({scale} * rsqrt({var} + {})) + {bias})",
+                        float(eps)
+                    );
+                    let mut outs = vec![self.emit(y, &out, n, outputs)?];
+                    let momentum = float(attr_f(n, "momentum", 0.9));
+                    let batch = [
+                        format!("mean({a}, axis = {axes})"),
+                        format!("reshape({var}, [-1])"),
+                    ];
+                    for (k, stat) in batch.iter().enumerate() {
+                        let Some(name) = n.output.get(k + 1).filter(|o| !o.is_empty()) else {
+                            // An output not asked for keeps its place.
+                            outs.push(outs[0].clone());
+                            continue;
+                        };
+                        let running = x(self, k + 3)?;
+                        outs.push(self.emit(
+                            format!("{running} * {momentum} + {stat} * (1.0 - {momentum})"),
+                            name,
+                            n,
+                            outputs,
+                        )?);
+                    }
+                    return Ok(outs);
+                }
             }
             "Conv" | "MaxPool" | "AveragePool" => return self.window(n, op, &out, outputs),
             "ConvTranspose" => return self.conv_transpose(n, &out, outputs),
@@ -1600,6 +1671,7 @@ impl<'a> Importer<'a> {
                 let t = self.ty(&v)?;
                 let a = self.operand(&v)?;
                 let size = attr_i(n, "size", 1).max(1) as u64;
+                written(&self.written, size, "an LRN window")?;
                 let alpha = attr_f(n, "alpha", 1e-4);
                 let beta = attr_f(n, "beta", 0.75);
                 let bias = attr_f(n, "bias", 1.0);
@@ -1823,7 +1895,8 @@ impl<'a> Importer<'a> {
             }
             _ => {
                 let pair = |v: &[u64]| [v[0], v[1]];
-                Pool2d {
+                let indices = n.output.get(1).filter(|o| !o.is_empty()).cloned();
+                let pool = Pool2d {
                     max: op == "MaxPool",
                     x: &x,
                     dtype: t.dtype,
@@ -1834,8 +1907,38 @@ impl<'a> Importer<'a> {
                     s: pair(&window.positive(&window.strides)?),
                     d: pair(&window.positive(&window.dilations)?),
                     sides: &padding.sides,
-                }
-                .text()?
+                };
+                let text = pool.text(&self.written)?;
+                let Some(indices) = indices else {
+                    return self.emit_nchw(text, one_d, out, n, outputs);
+                };
+                let nchw: Option<Vec<u64>> = t.shape.0.iter().map(Dim::known).collect();
+                let (n_, c, h, w) = match (nchw.as_deref(), pool.dims) {
+                    (Some(&[n_, c, ..]), Some([h, w])) => (n_, c, h, w),
+                    _ => return Err("MaxPool's Indices need the input's dims known".into()),
+                };
+                let none = n_.saturating_mul(c).saturating_mul(h).saturating_mul(w);
+                let flat = flat_index(&self.written, [n_, c, h, w])?;
+                let values = self.bind(pool.padded(&x, "-1.0 / 0.0")?, &format!("{out}_padded"))?;
+                let index = self.bind(
+                    pool.padded(&flat, &none.to_string())?,
+                    &format!("{indices}_flat"),
+                )?;
+                let pooled = self.bind(text, &format!("{out}_pooled"))?;
+                let first = pool.indices(&self.written, &pooled, &values, &index, none)?;
+                let mut outs = self.emit_nchw(pooled, one_d, out, n, outputs)?;
+                let first = self.bind(first, &format!("{indices}_nhwc"))?;
+                // `storage_order = 1`: the same element's index with H and
+                // W swapped (column-major).
+                let index = match attr_i(n, "storage_order", 0) {
+                    0 => first,
+                    _ => format!(
+                        "({first} / {hw} * {hw} + {first} % {w} * {h} + {first} / {w} % {h})",
+                        hw = h * w
+                    ),
+                };
+                outs.extend(self.emit_nchw(index, one_d, &indices, n, outputs)?);
+                return Ok(outs);
             }
         };
         self.emit_nchw(nhwc, one_d, out, n, outputs)
@@ -2001,7 +2104,7 @@ impl<'a> Importer<'a> {
             bias.push(mask);
         }
         if attr_i(n, "is_causal", 0) == 1 {
-            let offsets = diagonal_offsets(sq, skv, "an Attention's causal mask")?;
+            let offsets = diagonal_offsets(&self.written, sq, skv, "an Attention's causal mask")?;
             bias.push(format!(
                 "where({offsets} <= {past}, cast(0, {dt}), cast(-1.0 / 0.0, {dt}))"
             ));
@@ -2163,7 +2266,11 @@ impl<'a> Importer<'a> {
                 }
             };
         let s = pair(lift(attr_ints(n, "strides"), 1), 1, 1, "strides")?;
-        written(s[0].saturating_mul(s[1]), "a ConvTranspose stride")?;
+        written(
+            &self.written,
+            s[0].saturating_mul(s[1]),
+            "a ConvTranspose stride",
+        )?;
         let d = pair(lift(attr_ints(n, "dilations"), 1), 1, 1, "dilations")?;
         let extra = pair(
             lift(attr_ints(n, "output_padding"), 0),
@@ -2203,7 +2310,11 @@ impl<'a> Importer<'a> {
         }
         // Bounded, so that the sizes below cannot overflow.
         for v in [d[0], d[1], extra[0], extra[1]] {
-            written(v, "a ConvTranspose dilation or output_padding")?;
+            written(
+                &self.written,
+                v,
+                "a ConvTranspose dilation or output_padding",
+            )?;
         }
         if x.iter().chain(&k).any(|&v| v > 1 << 32) {
             return Err("a ConvTranspose too large".into());
@@ -2439,7 +2550,10 @@ impl<'a> Importer<'a> {
             d: [dil[1], dil[2]],
             sides: &hw,
         }
-        .text()?;
+        .text(&self.written)?;
+        // Bound to a name: a dilated pool over the depth repeats its input
+        // once a tap.
+        let over_hw = self.bind(over_hw, &format!("{out}_over_hw"))?;
         let over_d = Pool2d {
             max: op == "MaxPool",
             x: &format!("reshape({over_hw}, [-1, {}, {dd}, {c}])", oh * ow),
@@ -2450,7 +2564,7 @@ impl<'a> Importer<'a> {
             d: [1, dil[0]],
             sides: &d,
         }
-        .text()?;
+        .text(&self.written)?;
         let expr = format!(
             "transpose(reshape({over_d}, [-1, {oh}, {ow}, {od}, {c}]), perm = [0, 4, 3, 1, 2])"
         );
@@ -2736,7 +2850,8 @@ impl<'a> Importer<'a> {
                 match (first_of(s), first_of(l), first_of(d)) {
                     (Some(s), Some(l), Some(d)) if d != 0 => {
                         let count = ((l as f64 - s as f64) / d as f64).ceil().max(0.0) as i64;
-                        let vals: Option<Vec<i64>> = (0..count.min(1 << 20))
+                        written(&self.written, count.max(0) as u64, "a Range")?;
+                        let vals: Option<Vec<i64>> = (0..count)
                             .map(|k| k.checked_mul(d).and_then(|kd| s.checked_add(kd)))
                             .collect();
                         vals.map(|vals| Constant {
@@ -2840,8 +2955,8 @@ fn window_pads(n: &NodeProto, one_d: bool) -> Option<Vec<i64>> {
 /// `j - i` for every element (i, j) of a `rows × cols` matrix, as a column
 /// of row indices subtracted from a row of column indices: how masks about
 /// a diagonal (Trilu, a causal frontier) are written.
-fn diagonal_offsets(rows: u64, cols: u64, what: &str) -> Result<String> {
-    written(rows.saturating_add(cols), what)?;
+fn diagonal_offsets(budget: &Cell<u64>, rows: u64, cols: u64, what: &str) -> Result<String> {
+    written(budget, rows.saturating_add(cols), what)?;
     let rows: Vec<String> = (0..rows).map(|r| list(&[r])).collect();
     Ok(format!(
         "{} - {}",
@@ -2850,17 +2965,52 @@ fn diagonal_offsets(rows: u64, cols: u64, what: &str) -> Result<String> {
     ))
 }
 
-/// The most elements (or terms) a rule writes out in one statement: index
-/// lists, masks, taps. Beyond it a model is refused rather than turned into
-/// a file too large to read or compile.
+/// The flat row-major index of each element of an NCHW tensor of dims
+/// `nchw`, laid out NHWC: a sum of one short list an axis.
+fn flat_index(budget: &Cell<u64>, nchw: [u64; 4]) -> Result<String> {
+    let [n, c, h, w] = nchw;
+    written(
+        budget,
+        n.saturating_add(c).saturating_add(h).saturating_add(w),
+        "a flat index",
+    )?;
+    let iota = |len: u64, axis: usize, scale: u64| {
+        let mut shape = [1; 4];
+        shape[axis] = len;
+        format!(
+            "cast(reshape({}, {}), i64) * {scale}",
+            list(&(0..len).collect::<Vec<_>>()),
+            list(&shape)
+        )
+    };
+    Ok(format!(
+        "{} + {} + {} + {}",
+        iota(n, 0, c * h * w),
+        iota(c, 3, h * w),
+        iota(h, 1, w),
+        iota(w, 2, 1)
+    ))
+}
+
+/// The most elements (or terms) the rules write out in one model: index
+/// lists, masks, taps, folded ranges. Beyond it a model is refused rather
+/// than turned into a file too large to read or compile (or a param larger
+/// than its file); counted over the whole model, since a small file can
+/// hold many nodes that each write a long list.
 const WRITTEN: u64 = 1 << 16;
 
-/// `Err` naming `what` when `count` exceeds [`WRITTEN`].
-fn written(count: u64, what: &str) -> Result<()> {
-    match count <= WRITTEN {
-        true => Ok(()),
+/// Counts `count` more elements written for `what` into `budget`: `Err`
+/// naming `what` when the model's total would exceed [`WRITTEN`].
+fn written(budget: &Cell<u64>, count: u64, what: &str) -> Result<()> {
+    let total = budget.get().saturating_add(count);
+    match total <= WRITTEN {
+        true => {
+            budget.set(total);
+            Ok(())
+        }
         false => Err(format!(
-            "{what} too large to write out ({count} > {WRITTEN})"
+            "{what} too large to write out ({count} elements, {} before it in this model; at most {WRITTEN} in all)",
+            budget.get()
         )),
     }
 }
@@ -3067,22 +3217,77 @@ struct Pool2d<'a> {
     sides: &'a Sides,
 }
 
+/// A pool taken tap by tap: its input's spatial dims and its output's.
+struct Taps {
+    dims: [u64; 2],
+    out: [u64; 2],
+}
+
 impl Pool2d<'_> {
-    fn text(&self) -> Result<String> {
+    /// The pool, counting what it writes out in `budget`.
+    fn text(&self, budget: &Cell<u64>) -> Result<String> {
         let f = if self.max { "max_pool" } else { "avg_pool" };
-        let Sides::Explicit(sides) = self.sides else {
-            if self.d != [1, 1] {
-                return Err("internal error: a dilated pool without explicit padding".into());
-            }
-            return Ok(self.call(f));
-        };
         if self.d == [1, 1] {
             return Ok(self.call(f));
         }
+        let Taps { dims, .. } = self.taps("a dilated pool")?;
+        written(
+            budget,
+            self.k[0].saturating_mul(self.k[1]),
+            "a dilated pool window",
+        )?;
+        if self.max {
+            let all = self.tap_slices(&self.padded(self.x, "-1.0 / 0.0")?)?;
+            let first = all.first().cloned().unwrap_or_default();
+            return Ok(all[1..]
+                .iter()
+                .fold(first, |m, t| format!("maximum({m}, {t})")));
+        }
+        // The mean over the real elements: their count is the same taps'
+        // sum over ones padded with zeros.
+        let sum = self.tap_slices(&self.padded(self.x, "0.0")?)?.join(" + ");
+        let ones = format!(
+            "broadcast_to(cast(1.0, {}), [1, {}, {}, 1])",
+            self.dtype, dims[0], dims[1]
+        );
+        let count = self.tap_slices(&self.padded(&ones, "0.0")?)?.join(" + ");
+        Ok(format!("(({sum}) / ({count}))"))
+    }
+
+    /// MaxPool's `Indices` (NHWC): for each window, the flat row-major
+    /// NCHW index of its first largest element in row-major order, as
+    /// ONNX's reference scans. `pooled` names the pool's result, `values`
+    /// the input and `index` its [`flat_index`], both [`padded`](Self::padded)
+    /// (with -inf, and one past the last index). Computed tap by tap: the
+    /// smallest index whose element equals the window's maximum.
+    fn indices(
+        &self,
+        budget: &Cell<u64>,
+        pooled: &str,
+        values: &str,
+        index: &str,
+        none: u64,
+    ) -> Result<String> {
+        self.taps("a MaxPool's indices")?;
+        let taps = self.k[0].saturating_mul(self.k[1]);
+        written(budget, taps.saturating_mul(2), "a MaxPool's indices")?;
+        let values = self.tap_slices(values)?;
+        let index = self.tap_slices(index)?;
+        Ok(values
+            .iter()
+            .zip(&index)
+            .map(|(v, i)| format!("where({v} == {pooled}, {i}, {none})"))
+            .reduce(|m, t| format!("minimum({m}, {t})"))
+            .unwrap_or_default())
+    }
+
+    /// The input's spatial dims and the output's, where the pool is taken
+    /// tap by tap (`what` names it in errors).
+    fn taps(&self, what: &str) -> Result<Taps> {
+        let sides = self.explicit_sides()?;
         let dims = self
             .dims
-            .ok_or("a dilated pool needs the input's spatial dims known when importing")?;
-        written(self.k[0].saturating_mul(self.k[1]), "a dilated pool window")?;
+            .ok_or_else(|| format!("{what} needs the input's spatial dims known when importing"))?;
         let mut out = [0; 2];
         for a in 0..2 {
             let padded = dims[a]
@@ -3094,43 +3299,44 @@ impl Pool2d<'_> {
             }
             out[a] = (padded - reach) / self.s[a] + 1;
         }
-        let padded = |t: &str, value: &str| {
-            if sides.iter().all(|&(b, e)| b == 0 && e == 0) {
-                return t.to_string();
+        Ok(Taps { dims, out })
+    }
+
+    fn explicit_sides(&self) -> Result<&[(u64, u64)]> {
+        match self.sides {
+            Sides::Explicit(sides) => Ok(sides),
+            Sides::Valid => Ok(&[(0, 0), (0, 0)]),
+            Sides::Same => {
+                Err("a pool taken tap by tap needs explicit pads, not auto_pad SAME".into())
             }
-            format!(
-                "pad({t}, [[0, 0], [{}, {}], [{}, {}], [0, 0]], value = {value})",
-                sides[0].0, sides[0].1, sides[1].0, sides[1].1
-            )
-        };
-        // Tap (i, j) of every window: a strided slice of the padded input.
-        let taps = |t: &str| -> Vec<String> {
-            let along = |a: usize, i: u64| {
-                let start = i.saturating_mul(self.d[a]);
-                let end = start.saturating_add((out[a] - 1).saturating_mul(self.s[a]) + 1);
-                format!("{start}:{end}:{}", self.s[a])
-            };
-            (0..self.k[0])
-                .flat_map(|i| (0..self.k[1]).map(move |j| (i, j)))
-                .map(|(i, j)| format!("{t}[:, {}, {}]", along(0, i), along(1, j)))
-                .collect()
-        };
-        if self.max {
-            let all = taps(&padded(self.x, "-1.0 / 0.0"));
-            let first = all.first().cloned().unwrap_or_default();
-            return Ok(all[1..]
-                .iter()
-                .fold(first, |m, t| format!("maximum({m}, {t})")));
         }
-        // The mean over the real elements: their count is the same taps'
-        // sum over ones padded with zeros.
-        let sum = taps(&padded(self.x, "0.0")).join(" + ");
-        let ones = format!(
-            "broadcast_to(cast(1.0, {}), [1, {}, {}, 1])",
-            self.dtype, dims[0], dims[1]
-        );
-        let count = taps(&padded(&ones, "0.0")).join(" + ");
-        Ok(format!("(({sum}) / ({count}))"))
+    }
+
+    /// NHWC `t` padded by the pool's sides with `value`.
+    fn padded(&self, t: &str, value: &str) -> Result<String> {
+        let sides = self.explicit_sides()?;
+        if sides.iter().all(|&(b, e)| b == 0 && e == 0) {
+            return Ok(t.to_string());
+        }
+        Ok(format!(
+            "pad({t}, [[0, 0], [{}, {}], [{}, {}], [0, 0]], value = {value})",
+            sides[0].0, sides[0].1, sides[1].0, sides[1].1
+        ))
+    }
+
+    /// Tap (i, j) of every window, in row-major order of the taps: a
+    /// strided slice of the padded input `t`.
+    fn tap_slices(&self, t: &str) -> Result<Vec<String>> {
+        let Taps { out, .. } = self.taps("a pool taken tap by tap")?;
+        let along = |a: usize, i: u64| {
+            let start = i.saturating_mul(self.d[a]);
+            let end = start.saturating_add((out[a] - 1).saturating_mul(self.s[a]) + 1);
+            format!("{start}:{end}:{}", self.s[a])
+        };
+        Ok((0..self.k[0])
+            .flat_map(|i| (0..self.k[1]).map(move |j| (i, j)))
+            .map(|(i, j)| format!("{t}[:, {}, {}]", along(0, i), along(1, j)))
+            .collect())
     }
 
     /// The language's own pool.

@@ -242,10 +242,9 @@ mod tests {
         }
     }
 
-    /// `y = Reshape(x, Add(shape, 0))` (opset 14), with `shape` a graph input.
-    fn reshape_by_an_input() -> Vec<u8> {
+    fn info(name: &str, elem: i32, dims: &[i64]) -> proto::ValueInfoProto {
         use proto::*;
-        let info = |name: &str, elem: i32, dims: &[i64]| ValueInfoProto {
+        ValueInfoProto {
             name: Some(name.into()),
             r#type: Some(TypeProto {
                 tensor_type: Some(TypeProtoTensor {
@@ -261,21 +260,59 @@ mod tests {
                     }),
                 }),
             }),
-        };
-        let node = |op: &str, inputs: &[&str], output: &str| NodeProto {
+        }
+    }
+
+    fn node(op: &str, inputs: &[&str], output: &str) -> proto::NodeProto {
+        proto::NodeProto {
             input: inputs.iter().map(|s| s.to_string()).collect(),
             output: vec![output.into()],
-            name: Some(format!("{op}_node")),
+            name: Some(format!("{op}_{output}")),
             op_type: Some(op.into()),
             ..Default::default()
-        };
-        let zero = TensorProto {
-            dims: vec![1],
+        }
+    }
+
+    fn ints(name: &str, values: &[i64]) -> proto::TensorProto {
+        proto::TensorProto {
+            dims: vec![values.len() as i64],
             data_type: Some(7),
-            int64_data: vec![0],
-            name: Some("zero".into()),
+            int64_data: values.to_vec(),
+            name: Some(name.into()),
             ..Default::default()
-        };
+        }
+    }
+
+    /// A model of one graph with f32 input `x` of `dims` at `opset`.
+    fn model(
+        opset: i64,
+        dims: &[i64],
+        nodes: Vec<proto::NodeProto>,
+        initializer: Vec<proto::TensorProto>,
+        outputs: &[&str],
+    ) -> Vec<u8> {
+        use proto::*;
+        ModelProto {
+            ir_version: Some(8),
+            opset_import: vec![OperatorSetIdProto {
+                domain: None,
+                version: Some(opset),
+            }],
+            producer_name: None,
+            graph: Some(GraphProto {
+                node: nodes,
+                name: Some("g".into()),
+                initializer,
+                input: vec![info("x", 1, dims)],
+                output: outputs.iter().map(|o| info(o, 1, &[])).collect(),
+            }),
+        }
+        .encode_to_vec()
+    }
+
+    /// `y = Reshape(x, Add(shape, 0))` (opset 14), with `shape` a graph input.
+    fn reshape_by_an_input() -> Vec<u8> {
+        use proto::*;
         ModelProto {
             ir_version: Some(8),
             opset_import: vec![OperatorSetIdProto {
@@ -289,7 +326,7 @@ mod tests {
                     node("Reshape", &["x", "target"], "y"),
                 ],
                 name: Some("g".into()),
-                initializer: vec![zero],
+                initializer: vec![ints("zero", &[0])],
                 input: vec![info("x", 1, &[2, 3]), info("shape", 7, &[2])],
                 output: vec![info("y", 1, &[3, 2])],
             }),
@@ -419,5 +456,74 @@ mod tests {
               \x04\x0a\x00\x10\x11",
             "split sizes outside the axis's size",
         );
+    }
+
+    /// `Resize(x, sizes)` in `mode`, with `sizes` an initializer.
+    fn resize(mode: &str) -> proto::NodeProto {
+        let mut n = node("Resize", &["x", "", "", "sizes"], "y");
+        n.attribute.push(proto::AttributeProto {
+            name: Some("mode".into()),
+            s: Some(mode.as_bytes().to_vec()),
+            r#type: Some(3),
+            ..Default::default()
+        });
+        n
+    }
+
+    /// Found by the `onnx` fuzz target (a timeout): a linear Resize took
+    /// the axes resized before it twice, so the text doubled with each
+    /// axis. Each axis is now a statement of its own.
+    #[test]
+    fn a_linear_resize_writes_each_axis_once() {
+        let sizes = [1, 3, 5, 7];
+        let bytes = model(
+            13,
+            &[1, 1, 2, 2],
+            vec![resize("linear")],
+            vec![ints("sizes", &sizes)],
+            &["y"],
+        );
+        let m = import_bytes(&bytes).expect("imports");
+        for line in m.source.lines() {
+            assert!(line.matches("take(").count() <= 2, "{line}");
+        }
+        assert_eq!(m.source.matches("take(").count(), 6, "{}", m.source);
+    }
+
+    /// Found by the `onnx` fuzz target: many nodes that each write a long
+    /// index list stay within one budget for the whole model.
+    #[test]
+    fn index_lists_are_bounded_over_the_whole_model() {
+        let sizes = [1, 1, 2, 30_000];
+        let nodes = (0..3)
+            .map(|k| {
+                let mut n = resize("nearest");
+                n.output = vec![format!("y{k}")];
+                n
+            })
+            .collect();
+        let bytes = model(
+            13,
+            &[1, 1, 2, 2],
+            nodes,
+            vec![ints("sizes", &sizes)],
+            &["y0", "y1", "y2"],
+        );
+        refused(&bytes, "at most 65536 in all");
+    }
+
+    /// A Range folded to more elements than the model's budget is refused;
+    /// it was cut to its first 2^20 elements before.
+    #[test]
+    fn a_range_too_long_to_fold_is_an_error() {
+        let range = node("Range", &["s", "l", "d"], "r");
+        let bytes = model(
+            13,
+            &[1],
+            vec![range, node("Cast", &["r"], "y")],
+            vec![ints("s", &[0]), ints("l", &[1 << 17]), ints("d", &[1])],
+            &["y"],
+        );
+        refused(&bytes, "a Range too large to write out");
     }
 }
