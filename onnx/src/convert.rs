@@ -9,6 +9,8 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use tfg_frontend::Incremental;
 use tfg_ir::{DType, Dim, Type};
 
+mod resize;
+
 /// The operator types with a rule below.
 pub(crate) const SUPPORTED: &[&str] = &[
     "Abs",
@@ -838,147 +840,7 @@ impl<'a> Importer<'a> {
                     format!("{f}({a}, axis = {axis})")
                 }
             }
-            "Resize" | "Upsample" => {
-                let v = self.need(n, 0)?;
-                let t = self.ty(&v)?;
-                let mut a = self.operand(&v)?;
-                let rank = t.shape.rank();
-                // Opset 10 (and Upsample): scales are input 1; then input
-                // 1 is a region of interest, 2 scales and 3 sizes.
-                let (scales, sizes) = if self.opset < 11 || op == "Upsample" {
-                    let scales = match attr(n, "scales") {
-                        Some(a) => Some(a.floats.iter().map(|&f| f as f64).collect()),
-                        None => self.floats(n, 1)?,
-                    };
-                    (scales, None)
-                } else {
-                    (
-                        self.floats(n, 2)?,
-                        self.ints(n, 3)?.filter(|s| !s.is_empty()),
-                    )
-                };
-                let mode = attr_s(n, "mode").unwrap_or_else(|| "nearest".into());
-                let legacy = self.opset < 11 || op == "Upsample";
-                let transform = match legacy {
-                    true => "asymmetric".to_string(),
-                    false => attr_s(n, "coordinate_transformation_mode")
-                        .unwrap_or_else(|| "half_pixel".into()),
-                };
-                // Before opset 11, a nearest pick is the floor.
-                let nearest = match legacy {
-                    true => "floor".to_string(),
-                    false => {
-                        attr_s(n, "nearest_mode").unwrap_or_else(|| "round_prefer_floor".into())
-                    }
-                };
-                if !matches!(mode.as_str(), "nearest" | "linear" | "bilinear") {
-                    return Err(format!("mode = {mode} is not supported (nearest, linear)"));
-                }
-                if attr_i(n, "antialias", 0) != 0 || attr(n, "axes").is_some() {
-                    return Err("antialias and axes are not supported".into());
-                }
-                if attr_s(n, "keep_aspect_ratio_policy").is_some_and(|p| p != "stretch") {
-                    return Err(
-                        "keep_aspect_ratio_policy other than stretch is not supported".into(),
-                    );
-                }
-                for axis in 0..rank {
-                    let size = t.shape.0[axis].known();
-                    let (out, scale) = match (&sizes, &scales) {
-                        (Some(sz), _) => {
-                            let o = *sz.get(axis).ok_or("sizes must have one entry an axis")?;
-                            let i = size.ok_or("Resize needs the input's dims known")?;
-                            (o, o as f64 / i as f64)
-                        }
-                        (None, Some(sc)) => {
-                            let f = *sc.get(axis).ok_or("scales must have one entry an axis")?;
-                            if f == 1.0 {
-                                continue;
-                            }
-                            let i = size.ok_or("Resize needs the input's dims known")?;
-                            ((i as f64 * f).floor() as i64, f)
-                        }
-                        (None, None) => return Err("Resize needs scales or sizes".into()),
-                    };
-                    let Some(input) = size else { continue };
-                    if out as u64 == input && scale == 1.0 {
-                        continue;
-                    }
-                    if out <= 0 || input == 0 || scale.is_nan() || scale <= 0.0 {
-                        return Err("Resize to an empty or negative size".into());
-                    }
-                    let lists = if mode == "nearest" { 1 } else { 3 };
-                    written(
-                        &self.written,
-                        (out as u64).saturating_mul(lists),
-                        "a Resize's output axis",
-                    )?;
-                    // With scales given, the resized length in the
-                    // coordinates is the unrounded `input · scale`.
-                    let o_n = match sizes {
-                        Some(_) => out as f64,
-                        None => input as f64 * scale,
-                    };
-                    let i_n = input as f64;
-                    let coordinate = |i: f64| -> Result<f64> {
-                        Ok(match transform.as_str() {
-                            "half_pixel" => (i + 0.5) / scale - 0.5,
-                            "pytorch_half_pixel" if o_n > 1.0 => (i + 0.5) / scale - 0.5,
-                            "pytorch_half_pixel" => 0.0,
-                            "asymmetric" => i / scale,
-                            "align_corners" if o_n > 1.0 => i * (i_n - 1.0) / (o_n - 1.0),
-                            "align_corners" => 0.0,
-                            "tf_half_pixel_for_nn" => (i + 0.5) / scale,
-                            other => {
-                                return Err(format!(
-                                    "coordinate_transformation_mode = {other} is not supported"
-                                ))
-                            }
-                        })
-                    };
-                    let last = input as i64 - 1;
-                    let clamp = |k: i64| k.clamp(0, last);
-                    let mut shape = vec!["1".to_string(); rank];
-                    shape[axis] = out.to_string();
-                    let shape = shape.join(", ");
-                    a = if mode == "nearest" {
-                        let mut picks = Vec::new();
-                        for i in 0..out {
-                            let x = coordinate(i as f64)?;
-                            let k = match nearest.as_str() {
-                                "floor" => x.floor(),
-                                "ceil" => x.ceil(),
-                                "round_prefer_ceil" => (x + 0.5).floor(),
-                                _ if x.fract() == 0.5 => x.floor(),
-                                _ => x.round(),
-                            };
-                            picks.push(clamp(k as i64));
-                        }
-                        format!("take({a}, {}, axis = {axis})", list(&picks))
-                    } else {
-                        // `a` is taken twice: the axes resized before are
-                        // bound to a name, or each axis would double the text.
-                        if a.contains('(') {
-                            a = self.bind(a, &format!("{out}_resized"))?;
-                        }
-                        let (mut low, mut high, mut w) = (Vec::new(), Vec::new(), Vec::new());
-                        for i in 0..out {
-                            let x = coordinate(i as f64)?.clamp(0.0, last as f64);
-                            let k = x.floor() as i64;
-                            low.push(clamp(k));
-                            high.push(clamp(k + 1));
-                            w.push(float(x - k as f64));
-                        }
-                        let w = format!("reshape(cast({}, {}), [{shape}])", list(&w), t.dtype);
-                        format!(
-                            "(take({a}, {}, axis = {axis}) * (1.0 - {w}) + take({a}, {}, axis = {axis}) * {w})",
-                            list(&low),
-                            list(&high)
-                        )
-                    };
-                }
-                a
-            }
+            "Resize" | "Upsample" => self.resize(n, op, &out)?,
             "GatherElements" => {
                 // One-hot selection along the axis moved last: O(indices ×
                 // axis size), without a gather in the language.
