@@ -68,6 +68,7 @@ pub fn line_col(src: &str, byte: usize) -> (u32, u32) {
 /// The start of every line of a text, to find many places in it quickly:
 /// [`Lines::line_col`] gives what [`line_col`] gives, in logarithmic time on
 /// lines of ASCII text.
+#[derive(Clone, Debug, Default)]
 pub struct Lines {
     /// Byte offset of each line's start, and whether the line is ASCII.
     starts: Vec<(usize, bool)>,
@@ -75,16 +76,26 @@ pub struct Lines {
 
 impl Lines {
     pub fn new(src: &str) -> Lines {
-        let mut starts = Vec::new();
-        let mut at = 0;
-        for line in src.split_inclusive('\n') {
-            starts.push((at, line.is_ascii()));
+        let mut lines = Lines::default();
+        lines.extend(src);
+        lines
+    }
+
+    /// Brings the lines up to date with `src`, the text they were made from
+    /// with lines added or taken off its end (the REPL's and the ONNX
+    /// importer's text, a line at a time): only the last line is read again.
+    pub fn extend(&mut self, src: &str) {
+        while self.starts.last().is_some_and(|&(at, _)| at >= src.len()) {
+            self.starts.pop();
+        }
+        let mut at = self.starts.pop().map_or(0, |(at, _)| at);
+        for line in src[at..].split_inclusive('\n') {
+            self.starts.push((at, line.is_ascii()));
             at += line.len();
         }
-        if starts.is_empty() || src.ends_with('\n') {
-            starts.push((at, true));
+        if self.starts.is_empty() || src.ends_with('\n') {
+            self.starts.push((at, true));
         }
-        Lines { starts }
     }
 
     /// 1-based line and column (in characters) of byte `byte` of `src`, the
@@ -313,5 +324,31 @@ mod tests {
         let text = render(&[d], "long.tfg", &src, false);
         assert!(text.contains("long.tfg:1:70001"), "{}", &text[..200]);
         assert!(text.ends_with(&format!("{}^\n", " ".repeat(70_000))));
+    }
+
+    #[test]
+    fn extended_lines_are_the_lines_of_the_whole_text() {
+        // Lines added and taken off the end, as the REPL does with a line
+        // that fails; a text without a last newline; non-ASCII lines.
+        let mut src = String::from("graph g {\n  x = 1");
+        let mut lines = Lines::new(&src);
+        for (add, keep) in [
+            ("\n", None),
+            ("y = é\n", None),
+            ("bad line\n", Some(0)),
+            ("z = 2\nw = ü 3\n", None),
+            ("", Some(3)),
+            ("q\n", None),
+        ] {
+            src.push_str(add);
+            lines.extend(&src);
+            assert_eq!(lines.starts, Lines::new(&src).starts, "{src:?}");
+            if let Some(back) = keep {
+                let cut = src.len() - add.len() - back;
+                src.truncate(cut);
+                lines.extend(&src);
+                assert_eq!(lines.starts, Lines::new(&src).starts, "{src:?}");
+            }
+        }
     }
 }

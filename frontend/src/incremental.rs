@@ -14,7 +14,7 @@
 //! Diagnostics about a line have spans into the line.
 
 use crate::ast::{ExprKind, File, Ident, Item, Span, Stmt, StmtKind};
-use crate::diag::{line_col, Diagnostic};
+use crate::diag::{line_col, Diagnostic, Lines};
 use crate::lower::{Bound, FileScope, GraphLowerer, Val};
 use crate::parse::{self, Entry};
 use crate::train::lower_train;
@@ -46,9 +46,14 @@ pub struct Incremental {
 /// What lowering a line changes.
 struct State {
     graph: Graph,
-    /// Every name in scope: its value and the name's span in `text`.
-    scope: HashMap<String, (ValueId, Span)>,
+    /// Every name in scope, each bound to a tensor, with the name's span
+    /// in `text`: kept in the lowerer's own form, so that a line moves it
+    /// in and out rather than copying it.
+    scope: HashMap<String, Bound>,
     input_paths: Vec<InputPath>,
+    /// Where each line of the text starts, brought up to date as lines are
+    /// added rather than found again a line.
+    line_starts: Lines,
 }
 
 impl Incremental {
@@ -64,6 +69,7 @@ impl Incremental {
                 graph: Graph::new(name),
                 scope: HashMap::new(),
                 input_paths: Vec::new(),
+                line_starts: Lines::default(),
             },
             results: 0,
         }
@@ -152,7 +158,7 @@ impl Incremental {
         // can say which line bound it.
         let mut rebound: HashMap<&str, Diagnostic> = HashMap::new();
         for name in entries.iter().filter_map(binds) {
-            if let Some(&(_, first)) = self.state.scope.get(&name.name) {
+            if let Some(first) = self.state.scope.get(&name.name).map(|b| b.span) {
                 let d = Diagnostic::error(format!("`{}` is already defined", name.name))
                     .at(name.span)
                     .label("defined again here")
@@ -243,7 +249,7 @@ impl Incremental {
                 .state
                 .scope
                 .iter()
-                .map(|(name, &(v, _))| (name.clone(), Some(g.ty(v).clone())))
+                .filter_map(|(name, b)| Some((name.clone(), Some(g.ty(tensor(b)?).clone()))))
                 .collect();
             let graphs = HashMap::from([(g.name.as_str(), Some(names))]);
             match lower_train(t, &graphs, text, &mut diags) {
@@ -315,7 +321,7 @@ impl Incremental {
 
     /// The value bound to `name`.
     pub fn lookup(&self, name: &str) -> Option<ValueId> {
-        self.state.scope.get(name).map(|&(v, _)| v)
+        self.state.scope.get(name).and_then(tensor)
     }
 
     /// Every name in scope, in no particular order.
@@ -348,36 +354,47 @@ fn lower<T>(
     body: impl FnOnce(&mut GraphLowerer) -> T,
 ) -> (T, Vec<Diagnostic>) {
     let mut diags = Vec::new();
-    let module = FileScope::new(file, text, &mut diags);
+    state.line_starts.extend(text);
+    let lines = std::mem::take(&mut state.line_starts);
+    let module = FileScope::with_lines(file, text, lines, &mut diags);
     let mut l = GraphLowerer::new(&module, &state.graph.name);
     let (nodes, outputs) = (state.graph.nodes.len(), state.graph.outputs.len());
     l.graph = std::mem::take(&mut state.graph);
-    l.scope = state
-        .scope
-        .iter()
-        .map(|(name, &(v, span))| {
-            let val = Some(Val::Tensor(v));
-            (name.clone(), Bound { val, span })
-        })
-        .collect();
+    l.scope = std::mem::take(&mut state.scope);
     let out = body(&mut l);
     diags.append(&mut l.diags);
     state.graph = std::mem::take(&mut l.graph);
+    state.scope = std::mem::take(&mut l.scope);
     if diags.is_empty() {
-        state.scope = l
-            .scope
-            .into_iter()
-            .filter_map(|(name, b)| match b.val {
-                Some(Val::Tensor(v)) => Some((name, (v, b.span))),
-                _ => None,
-            })
-            .collect();
+        // Only tensors stay in scope.
+        for (name, _) in &l.bound {
+            if state.scope.get(name).and_then(tensor).is_none() {
+                state.scope.remove(name);
+            }
+        }
         state.input_paths.append(&mut l.input_paths);
     } else {
+        // Undone in reverse, so a name bound twice gets its first value.
+        for (name, before) in l.bound.drain(..).rev() {
+            match before {
+                Some(b) => state.scope.insert(name, b),
+                None => state.scope.remove(&name),
+            };
+        }
         state.graph.nodes.truncate(nodes);
         state.graph.outputs.truncate(outputs);
     }
+    drop(l);
+    state.line_starts = module.into_lines();
     (out, diags)
+}
+
+/// The tensor a name in scope stands for.
+fn tensor(b: &Bound) -> Option<ValueId> {
+    match b.val {
+        Some(Val::Tensor(v)) => Some(v),
+        _ => None,
+    }
 }
 
 /// The name an entry declares or binds, if any.

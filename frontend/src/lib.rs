@@ -197,14 +197,28 @@ pub fn parse_literal(text: &str) -> Result<Literal, Diagnostic> {
 /// whose frames are large.
 const STACK_BYTES: usize = 64 << 20;
 
-/// Runs `f` on a thread of its own with [`STACK_BYTES`] of stack, as rustc
-/// does, so that no input can overflow the caller's stack.
-fn on_big_stack<T: Send>(f: impl FnOnce() -> T + Send) -> Result<T, Diagnostic> {
+thread_local! {
+    /// Whether this thread is one [`on_big_stack`] started.
+    static BIG_STACK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` on a thread of its own with 64 MiB of stack (`STACK_BYTES`), as rustc
+/// does, so that no input can overflow the caller's stack; on such a thread
+/// already, runs it there. A caller that compiles many pieces in turn (the
+/// ONNX importer, a statement a node) runs them all inside one call, rather
+/// than starting a thread a piece.
+pub fn on_big_stack<T: Send>(f: impl FnOnce() -> T + Send) -> Result<T, Diagnostic> {
+    if BIG_STACK.get() {
+        return Ok(f());
+    }
     std::thread::scope(|s| {
         let worker = std::thread::Builder::new()
             .name("tfg-frontend".into())
             .stack_size(STACK_BYTES)
-            .spawn_scoped(s, f)
+            .spawn_scoped(s, || {
+                BIG_STACK.set(true);
+                f()
+            })
             .map_err(|e| Diagnostic::error(format!("cannot start the compiler's thread: {e}")))?;
         match worker.join() {
             Ok(out) => Ok(out),

@@ -22,7 +22,7 @@ use crate::signature::{self, bind_args, ArgKind, Param};
 use crate::train::{self, GraphNames};
 use crate::{InputPath, Module};
 use std::collections::{HashMap, HashSet};
-use std::rc::Rc;
+use std::sync::Arc;
 use tfg_ir::{
     BinaryOp, DType, Dim, Graph, Init, InputDefault, Loc, Op, Shape, Tensor, Type, UnaryOp, ValueId,
 };
@@ -45,15 +45,15 @@ pub(crate) type Lowered<T> = Result<T, Reported>;
 #[derive(Clone, Debug)]
 pub(crate) enum Val {
     Tensor(ValueId),
-    Weak(Rc<Weak>),
+    Weak(Arc<Weak>),
 }
 
 /// An expression of literals alone, not yet given a dtype.
 #[derive(Debug)]
 pub(crate) enum Weak {
     Lit(Literal, Span),
-    Unary(UnaryOp, Rc<Weak>, Span),
-    Binary(BinOp, Rc<Weak>, Rc<Weak>, Span),
+    Unary(UnaryOp, Arc<Weak>, Span),
+    Binary(BinOp, Arc<Weak>, Arc<Weak>, Span),
 }
 
 impl Weak {
@@ -180,6 +180,21 @@ impl<'f> FileScope<'f> {
     /// Collects the fns and checks each on its own: duplicate and builtin
     /// names, parameters, names and calls in its body, and recursion.
     pub(crate) fn new(file: &'f File, src: &'f str, diags: &mut Vec<Diagnostic>) -> FileScope<'f> {
+        FileScope::with_lines(file, src, Lines::new(src), diags)
+    }
+
+    /// The lines of `src`, for the next text that extends it.
+    pub(crate) fn into_lines(self) -> Lines {
+        self.lines
+    }
+
+    /// [`new`](Self::new) with the `lines` of `src` already found.
+    pub(crate) fn with_lines(
+        file: &'f File,
+        src: &'f str,
+        lines: Lines,
+        diags: &mut Vec<Diagnostic>,
+    ) -> FileScope<'f> {
         let mut fns: HashMap<&'f str, Option<&'f FnItem>> = HashMap::new();
         let mut order: Vec<&'f FnItem> = Vec::new();
         for item in &file.items {
@@ -217,11 +232,7 @@ impl<'f> FileScope<'f> {
                 _ => {}
             }
         }
-        let mut module = FileScope {
-            src,
-            fns,
-            lines: Lines::new(src),
-        };
+        let mut module = FileScope { src, fns, lines };
         let mut calls: HashMap<&'f str, Vec<(&'f str, Span)>> = HashMap::new();
         for f in &order {
             let mut checker = FnChecker {
@@ -480,6 +491,10 @@ pub(crate) struct GraphLowerer<'m, 'f> {
     pub(crate) m: &'m FileScope<'f>,
     pub(crate) graph: Graph,
     pub(crate) scope: HashMap<String, Bound>,
+    /// Every name [`bind`](Self::bind) has bound, in order, with what it
+    /// stood for before: what a line at the prompt changed in the scope, to
+    /// keep or to undo (`Incremental`) without copying the scope a line.
+    pub(crate) bound: Vec<(String, Option<Bound>)>,
     /// Where each graph-level name is bound, to say "defined later" when a
     /// name is used before its statement.
     later: HashMap<String, Span>,
@@ -503,6 +518,7 @@ impl<'m, 'f> GraphLowerer<'m, 'f> {
             m,
             graph: Graph::new(name),
             scope: HashMap::new(),
+            bound: Vec::new(),
             later: HashMap::new(),
             frames: Vec::new(),
             depth: 0,
@@ -720,13 +736,14 @@ impl<'m, 'f> GraphLowerer<'m, 'f> {
     }
 
     pub(crate) fn bind(&mut self, name: &Ident, val: Option<Val>) {
-        self.scope.insert(
+        let before = self.scope.insert(
             name.name.clone(),
             Bound {
                 val,
                 span: name.span,
             },
         );
+        self.bound.push((name.name.clone(), before));
     }
 
     /// Reports a second binding of `name`; true if it is free.
@@ -969,7 +986,7 @@ impl<'m, 'f> GraphLowerer<'m, 'f> {
     }
 
     fn expr_inner(&mut self, e: &Expr) -> Lowered<Val> {
-        let weak = |lit| Ok(Val::Weak(Rc::new(Weak::Lit(lit, e.span))));
+        let weak = |lit| Ok(Val::Weak(Arc::new(Weak::Lit(lit, e.span))));
         match &e.kind {
             ExprKind::Int(n) => weak(Literal::scalar(Scalar::Int(*n))),
             ExprKind::Float(x) => weak(Literal::scalar(Scalar::Float(*x))),
@@ -1024,7 +1041,7 @@ impl<'m, 'f> GraphLowerer<'m, 'f> {
 
     fn unary(&mut self, op: UnaryOp, v: Val, span: Span, what: &str) -> Lowered<Val> {
         match v {
-            Val::Weak(w) => Ok(Val::Weak(Rc::new(Weak::Unary(op, w, span)))),
+            Val::Weak(w) => Ok(Val::Weak(Arc::new(Weak::Unary(op, w, span)))),
             Val::Tensor(t) => Ok(Val::Tensor(self.add(Op::Unary(op), &[t], span, what)?)),
         }
     }
@@ -1033,7 +1050,7 @@ impl<'m, 'f> GraphLowerer<'m, 'f> {
     pub(crate) fn binary(&mut self, op: BinOp, l: Val, r: Val, span: Span) -> Lowered<Val> {
         if let (Val::Weak(a), Val::Weak(b)) = (&l, &r) {
             if !op.is_comparison() {
-                return Ok(Val::Weak(Rc::new(Weak::Binary(
+                return Ok(Val::Weak(Arc::new(Weak::Binary(
                     op,
                     a.clone(),
                     b.clone(),

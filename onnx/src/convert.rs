@@ -1473,20 +1473,14 @@ impl<'a> Importer<'a> {
                     // over every axis but the channels', the population
                     // variance; the running ones move towards them.
                     let axes = list(&[0].into_iter().chain(2..rank).collect::<Vec<_>>());
-                    let centred = self.emit(
+                    let centred = self.bind(
                         format!("{a} - mean({a}, axis = {axes}, keepdims = true)"),
                         &format!("{out}_centred"),
-                        n,
-                        outputs,
                     )?;
-                    let centred = self.operand(&centred)?;
-                    let var = self.emit(
+                    let var = self.bind(
                         format!("mean(square({centred}), axis = {axes}, keepdims = true)"),
                         &format!("{out}_var"),
-                        n,
-                        outputs,
                     )?;
-                    let var = self.operand(&var)?;
                     let y = format!(
                         "({centred} * ({scale} * rsqrt({var} + {})) + {bias})",
                         float(eps)

@@ -143,7 +143,7 @@ pub fn graph_name(stem: &str) -> String {
 
 /// Reads the bytes of an external-data file named in the model (a path
 /// relative to the model's directory).
-pub type ExternalData<'a> = &'a dyn Fn(&str) -> Result<Vec<u8>, String>;
+pub type ExternalData<'a> = &'a (dyn Fn(&str) -> Result<Vec<u8>, String> + Sync);
 
 /// Imports the ONNX model in `bytes`, its graph named `graph_name`.
 pub fn import(
@@ -182,7 +182,11 @@ pub fn import_with(
     if !unsupported.is_empty() {
         return Err(ImportError::Unsupported(unsupported));
     }
-    convert::Importer::new(graph_name, opset, external, known).run(graph)
+    // One thread for every statement the importer checks.
+    tfg_frontend::on_big_stack(|| {
+        convert::Importer::new(graph_name, opset, external, known).run(graph)
+    })
+    .unwrap_or_else(|d| Err(ImportError::Invalid(d.message)))
 }
 
 /// Every operator type of `graph` that [`convert`] has no rule for.
