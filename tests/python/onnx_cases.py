@@ -270,7 +270,8 @@ case("resize", [h.make_node("Resize", ["x", "", "up"], ["y1"], mode="nearest"),
      {"up": np.array([1, 1, 2, 1.5], np.float32), "down": np.array([1, 1, 0.6, 0.5], np.float32),
       "sizes": np.array([2, 3, 10, 4], np.int64), "small": np.array([2, 3, 4, 3], np.int64)}, opset=13)
 # Resize at opset 19: cubic (exclude_outside, another coefficient), axes,
-# a kept aspect ratio, half_pixel_symmetric.
+# a kept aspect ratio, half_pixel_symmetric, antialiased downsampling, a
+# crop past the input's edges.
 case("resize_cubic", [h.make_node("Resize", ["x", "", "up"], ["c1"], mode="cubic"),
                       h.make_node("Resize", ["x", "", "", "hw"], ["c2"], mode="cubic", axes=[3, 2],
                                   exclude_outside=1, cubic_coeff_a=-0.5),
@@ -278,9 +279,16 @@ case("resize_cubic", [h.make_node("Resize", ["x", "", "up"], ["c1"], mode="cubic
                                   keep_aspect_ratio_policy="not_larger"),
                       h.make_node("Resize", ["x", "", "", "hw"], ["l1"], mode="linear", axes=[2, 3],
                                   keep_aspect_ratio_policy="not_smaller",
-                                  coordinate_transformation_mode="half_pixel_symmetric")],
-     [("x", img, None)], ["c1", "c2", "n1", "l1"],
-     {"up": np.array([1, 1, 1.7, 0.6], np.float32), "hw": np.array([9, 4], np.int64)}, opset=19)
+                                  coordinate_transformation_mode="half_pixel_symmetric"),
+                      h.make_node("Resize", ["x", "", "down"], ["a1"], mode="linear", antialias=1),
+                      h.make_node("Resize", ["x", "", "down"], ["a2"], mode="cubic", antialias=1),
+                      h.make_node("Resize", ["x", "roi", "", "crop"], ["t1"], mode="linear", axes=[2, 3],
+                                  coordinate_transformation_mode="tf_crop_and_resize",
+                                  extrapolation_value=2.5)],
+     [("x", img, None)], ["c1", "c2", "n1", "l1", "a1", "a2", "t1"],
+     {"up": np.array([1, 1, 1.7, 0.6], np.float32), "hw": np.array([9, 4], np.int64),
+      "down": np.array([1, 1, 0.4, 0.7], np.float32), "crop": np.array([5, 4], np.int64),
+      "roi": np.array([0.2, -0.3, 0.9, 1.2], np.float32)}, opset=19)
 # Attention (opset 23): 4-D with a boolean mask, causal, a
 # past; 3-D with grouped KV heads, a scale and a softcap.
 case("attention", [h.make_node("Attention", ["q", "k", "v", "m", "pk", "pv"], ["y", "kp", "vp", "qk"],
