@@ -628,6 +628,28 @@ impl<'a> Importer<'a> {
         let expr = match op {
             "Identity" | "Dropout" => {
                 let v = self.need(n, 0)?;
+                if op == "Dropout" && self.opset >= 12 {
+                    // Training mode (input 2) draws a random mask, which tfg
+                    // has no operator for; with a ratio of 0 it keeps all.
+                    let training = match self.input(n, 2)? {
+                        Some(Value::Const(c)) => {
+                            c.to_ints().is_some_and(|t| t.iter().any(|&t| t != 0))
+                        }
+                        Some(Value::Tensor(_)) => return Err(self.not_known(n, 2)),
+                        None => false,
+                    };
+                    if training {
+                        let ratio = match self.floats(n, 1)? {
+                            Some(r) => r.first().copied().unwrap_or(0.5),
+                            None => 0.5,
+                        };
+                        if ratio != 0.0 {
+                            return Err(
+                                "Dropout in training mode (a random mask) is not supported".into(),
+                            );
+                        }
+                    }
+                }
                 let mut outs = vec![v.clone()];
                 if let Some(mask) = n.output.get(1).filter(|m| !m.is_empty()) {
                     // Dropout's mask: all true at inference.
@@ -643,6 +665,14 @@ impl<'a> Importer<'a> {
                 return Ok(outs);
             }
             "Not" => format!("!{}", x(self, 0)?),
+            // Range is folded (its length is a shape): inputs computed in
+            // the graph must be given values to import.
+            "Range" => {
+                let k = (0..3)
+                    .find(|&k| matches!(self.input(n, k), Ok(Some(Value::Tensor(_)))))
+                    .unwrap_or(0);
+                return Err(self.not_known(n, k));
+            }
             "Add" | "Sub" | "Mul" | "Div" | "Equal" | "Less" | "Greater" | "LessOrEqual"
             | "GreaterOrEqual" => {
                 let sym = match op {
@@ -2694,6 +2724,28 @@ impl<'a> Importer<'a> {
                             .map(|(&c, (x, y))| if c != 0 { x.clone() } else { y.clone() })
                             .collect();
                         Some(Constant { data, ..a })
+                    }
+                    _ => None,
+                }
+            }
+            "Range" if first.dtype.is_float() => {
+                let scalar = |k: usize| match known.get(k).cloned().flatten()?.data.first()? {
+                    Elem::F(x) => Some(*x),
+                    Elem::I(i) => Some(*i as f64),
+                    _ => None,
+                };
+                match (scalar(0), scalar(1), scalar(2)) {
+                    (Some(s), Some(l), Some(d)) if d != 0.0 => {
+                        // NaN counts none; an infinite count is refused.
+                        let count = ((l - s) / d).ceil().max(0.0);
+                        written(&self.written, count as u64, "a Range")?;
+                        Some(Constant {
+                            dtype: first.dtype,
+                            shape: vec![count as usize],
+                            data: (0..count as u64)
+                                .map(|k| Elem::F(s + k as f64 * d))
+                                .collect(),
+                        })
                     }
                     _ => None,
                 }

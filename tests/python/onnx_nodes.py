@@ -17,6 +17,8 @@ import subprocess
 import sys
 
 import numpy as np
+import onnx
+from onnx import numpy_helper
 from onnx.backend.test.case import node
 
 # Tests that fail, and why (docs/onnx.md, "Conformance").
@@ -40,6 +42,11 @@ def run(case):
         f.write(model.SerializeToString())
     args = [tfg, "run", path, "--json", "--backend", backend]
     for j, value in enumerate(inputs):
+        # A scalar or a TensorProto is a tensor too; a list or None is not.
+        if isinstance(value, np.generic):
+            value = np.asarray(value)
+        elif isinstance(value, onnx.TensorProto):
+            value = numpy_helper.to_array(value)
         if not isinstance(value, np.ndarray):
             return key, "refused", "a sequence or optional input"
         p = os.path.join(d, f"in{j}.npy")
@@ -55,7 +62,7 @@ def run(case):
     got = json.loads(r.stdout)["outputs"]
     for o, want in zip(model.graph.output, outputs):
         g = got.get(o.name)
-        want = np.asarray(want)
+        want = numpy_helper.to_array(want) if isinstance(want, onnx.TensorProto) else np.asarray(want)
         if g is None or list(want.shape) != g["shape"]:
             return key, "failed", "wrong shape"
         data = np.array(g["data"], dtype=np.float64).reshape(want.shape)
