@@ -1464,15 +1464,51 @@ impl<'a> Importer<'a> {
                 }
             }
             "CumSum" => {
-                let a = x(self, 0)?;
+                let v = self.need(n, 0)?;
+                let t = self.ty(&v)?;
+                let rank = t.shape.rank();
+                let mut a = self.operand(&v)?;
                 let axis = self
                     .ints(n, 1)?
                     .and_then(|v| v.first().copied())
                     .ok_or("CumSum needs an axis")?;
-                if attr_i(n, "exclusive", 0) == 1 || attr_i(n, "reverse", 0) == 1 {
-                    return Err("exclusive and reverse CumSum are not supported".into());
+                let axis = axis_in(axis, rank as i64, false)?;
+                let (exclusive, reverse) =
+                    (attr_i(n, "exclusive", 0) == 1, attr_i(n, "reverse", 0) == 1);
+                if !exclusive && !reverse {
+                    return Ok(vec![self.emit(
+                        format!("cumsum({a}, axis = {axis})"),
+                        &out,
+                        n,
+                        outputs,
+                    )?]);
                 }
-                format!("cumsum({a}, axis = {axis})")
+                let len = t.shape.0[axis]
+                    .known()
+                    .ok_or("an exclusive or reverse CumSum needs its axis's size known")?;
+                // Reversed: summed from the end, the axis taken backwards
+                // before and after. Exclusive: each sum leaves its own
+                // element out, the axis shifted by a zero in front.
+                let backwards = list(&(0..len).rev().collect::<Vec<_>>());
+                if reverse {
+                    written(&self.written, len.saturating_mul(2), "a reverse CumSum")?;
+                    a = format!("take({a}, {backwards}, axis = {axis})");
+                }
+                if exclusive {
+                    let mut widths = vec!["[0, 0]"; rank];
+                    widths[axis] = "[1, 0]";
+                    let shifted = self.bind(
+                        format!("pad({a}, [{}], value = 0)", widths.join(", ")),
+                        &format!("{out}_shifted"),
+                    )?;
+                    let mut at = vec![":".to_string(); rank];
+                    at[axis] = format!("0:{len}");
+                    a = format!("{shifted}[{}]", at.join(", "));
+                }
+                match reverse {
+                    true => format!("take(cumsum({a}, axis = {axis}), {backwards}, axis = {axis})"),
+                    false => format!("cumsum({a}, axis = {axis})"),
+                }
             }
             "BatchNormalization" => {
                 let v = self.need(n, 0)?;
@@ -1592,10 +1628,11 @@ impl<'a> Importer<'a> {
             }
             "Pad" => {
                 let v = self.need(n, 0)?;
-                let rank = self.rank(&v)?;
+                let t = self.ty(&v)?;
+                let rank = t.shape.rank();
                 let a = self.operand(&v)?;
                 let mode = attr_s(n, "mode").unwrap_or_else(|| "constant".into());
-                if mode != "constant" {
+                if !matches!(mode.as_str(), "constant" | "edge" | "reflect" | "wrap") {
                     return Err(format!("Pad mode `{mode}` is not supported"));
                 }
                 let (pads, value) = if self.opset < 11 {
@@ -1627,15 +1664,41 @@ impl<'a> Importer<'a> {
                     return Err("negative pads are not supported".into());
                 }
                 let k = axes.len();
-                let mut widths = vec!["[0, 0]".to_string(); rank];
-                for (j, &ax) in axes.iter().enumerate() {
-                    let (b, e) = (
-                        pads.get(j).copied().unwrap_or(0),
-                        pads.get(j + k).copied().unwrap_or(0),
-                    );
-                    widths[ax] = format!("[{b}, {e}]");
+                let sides: Vec<(usize, i64, i64)> = axes
+                    .iter()
+                    .enumerate()
+                    .map(|(j, &ax)| {
+                        let side = |i: usize| pads.get(i).copied().unwrap_or(0);
+                        (ax, side(j), side(j + k))
+                    })
+                    .collect();
+                if mode == "constant" {
+                    let mut widths = vec!["[0, 0]".to_string(); rank];
+                    for &(ax, b, e) in &sides {
+                        widths[ax] = format!("[{b}, {e}]");
+                    }
+                    format!("pad({a}, [{}], value = {value})", widths.join(", "))
+                } else {
+                    // The other modes repeat the input's own elements: a
+                    // `take` along each padded axis, of indices into it.
+                    let mut padded = a;
+                    for (ax, b, e) in sides.into_iter().filter(|&(_, b, e)| b + e > 0) {
+                        let len = t.shape.0[ax]
+                            .known()
+                            .ok_or("Pad needs the padded axes' sizes known")?
+                            as i64;
+                        if len == 0 {
+                            return Err(format!("Pad mode `{mode}` of an empty axis"));
+                        }
+                        let count = len.saturating_add(b).saturating_add(e);
+                        written(&self.written, count as u64, "a Pad's indices")?;
+                        let picks: Vec<i64> = (0..count)
+                            .map(|i| padded_index(&mode, i - b, len))
+                            .collect();
+                        padded = format!("take({padded}, {}, axis = {ax})", list(&picks));
+                    }
+                    padded
                 }
-                format!("pad({a}, [{}], value = {value})", widths.join(", "))
             }
             "ConstantOfShape" => {
                 let dims = self.dims_input(n, 0)?;
@@ -2871,6 +2934,26 @@ fn diagonal_offsets(budget: &Cell<u64>, rows: u64, cols: u64, what: &str) -> Res
         list(&(0..cols).collect::<Vec<_>>()),
         list(&rows)
     ))
+}
+
+/// The element of an axis of `len` that position `j` (0 is the first
+/// element; negative before it) of a padded copy holds, by `Pad`'s `mode`
+/// as numpy's `pad` defines it: the nearest end (`edge`), the axis mirrored
+/// about its ends (`reflect`), or repeated (`wrap`).
+fn padded_index(mode: &str, j: i64, len: i64) -> i64 {
+    match mode {
+        "edge" => j.clamp(0, len - 1),
+        "reflect" if len == 1 => 0,
+        "reflect" => {
+            let m = j.rem_euclid(2 * len - 2);
+            if m < len {
+                m
+            } else {
+                2 * len - 2 - m
+            }
+        }
+        _ => j.rem_euclid(len),
+    }
 }
 
 /// The flat row-major index of each element of an NCHW tensor of dims

@@ -142,6 +142,10 @@ for op in ["ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "R
 case("argmax", [h.make_node("ArgMax", ["x"], ["y"], axis=1), h.make_node("ArgMin", ["x"], ["z"], axis=-1, keepdims=0)],
      [("x", x, None)], ["y", "z"])
 case("cumsum", [h.make_node("CumSum", ["x", "a"], ["y"])], [("x", x, None)], ["y"], {"a": np.array(1, np.int64)})
+case("cumsum_modes", [h.make_node("CumSum", ["x", "a"], ["e"], exclusive=1),
+                      h.make_node("CumSum", ["x", "a"], ["r"], reverse=1),
+                      h.make_node("CumSum", ["x", "b"], ["er"], exclusive=1, reverse=1)],
+     [("x", x, None)], ["e", "r", "er"], {"a": np.array(-1, np.int64), "b": np.array(1, np.int64)})
 img = f32(2, 3, 7, 6)
 case("conv", [h.make_node("Conv", ["x", "w", "b"], ["y"], pads=[1, 0, 2, 1], strides=[2, 1], dilations=[1, 2])],
      [("x", img, ["N", 3, 7, 6])], ["y"], {"w": f32(4, 3, 3, 2), "b": f32(4)})
@@ -306,6 +310,13 @@ case("lrn", [h.make_node("LRN", ["x"], ["y"], size=3, alpha=1e-2, beta=0.75, bia
      [("x", img, None)], ["y"])
 case("pad", [h.make_node("Pad", ["x", "p", "v"], ["y"])], [("x", x, None)], ["y"],
      {"p": np.array([0, 1, 2, 1, 0, 1], np.int64), "v": np.array(0.5, np.float32)})
+# Pad's other modes, wider than the axis where they repeat it (opset 19: wrap).
+case("pad_modes", [h.make_node("Pad", ["x", "p"], ["edge"], mode="edge"),
+                   h.make_node("Pad", ["x", "p"], ["reflect"], mode="reflect"),
+                   h.make_node("Pad", ["x", "pw", "", "ax"], ["wrap"], mode="wrap")],
+     [("x", x, None)], ["edge", "reflect", "wrap"],
+     {"p": np.array([1, 0, 2, 0, 1, 3], np.int64), "pw": np.array([2, 5, 1, 0], np.int64),
+      "ax": np.array([1, 2], np.int64)}, opset=19)
 case("dropout_constant", [h.make_node("Dropout", ["x"], ["d"]),
                           h.make_node("Constant", [], ["c"], value=nh.from_array(f32(4), "c")),
                           h.make_node("Add", ["d", "c"], ["y"])], [("x", x, None)], ["y"])
