@@ -24,6 +24,7 @@ pub(crate) const SUPPORTED: &[&str] = &[
     "Cast",
     "CastLike",
     "Ceil",
+    "Celu",
     "Clip",
     "Concat",
     "Constant",
@@ -74,6 +75,7 @@ pub(crate) const SUPPORTED: &[&str] = &[
     "Neg",
     "NegativeLogLikelihoodLoss",
     "Not",
+    "OneHot",
     "Or",
     "Pad",
     "Pow",
@@ -111,7 +113,9 @@ pub(crate) const SUPPORTED: &[&str] = &[
     "Squeeze",
     "Sub",
     "Sum",
+    "Swish",
     "Tanh",
+    "ThresholdedRelu",
     "Tile",
     "Transpose",
     "Trilu",
@@ -768,6 +772,19 @@ impl<'a> Importer<'a> {
                 let (a, s) = (x(self, 0)?, x(self, 1)?);
                 format!("where({a} < 0, {s} * {a}, {a})")
             }
+            "Celu" => {
+                let a = x(self, 0)?;
+                let alpha = float(attr_f(n, "alpha", 1.0));
+                format!("where({a} > 0, {a}, {alpha} * expm1(minimum({a}, 0) / {alpha}))")
+            }
+            "ThresholdedRelu" => {
+                let a = x(self, 0)?;
+                format!("where({a} > {}, {a}, 0)", float(attr_f(n, "alpha", 1.0)))
+            }
+            "Swish" => {
+                let a = x(self, 0)?;
+                format!("{a} * sigmoid({} * {a})", float(attr_f(n, "alpha", 1.0)))
+            }
             "HardSigmoid" => format!(
                 "clip({} * {} + {}, 0, 1)",
                 x(self, 0)?,
@@ -1001,6 +1018,40 @@ impl<'a> Importer<'a> {
                 };
                 // A zero norm gives zeros, as ONNX's reference does.
                 format!("where({norm} == 0.0, 0.0, {a} / {norm})")
+            }
+            "OneHot" => {
+                let v = self.need(n, 0)?;
+                let t = self.ty(&v)?;
+                let mut i = self.operand(&v)?;
+                let depth = self
+                    .floats(n, 1)?
+                    .and_then(|d| d.first().copied())
+                    .ok_or("OneHot needs its depth known")?;
+                if !(depth >= 1.0) {
+                    return Err("OneHot needs a depth of at least 1".into());
+                }
+                let depth = depth as u64;
+                written(&self.written, depth, "a OneHot depth")?;
+                let values = self.need(n, 2)?;
+                let values = self.operand(&values)?;
+                let rank = t.shape.rank() + 1;
+                let axis = axis_in(attr_i(n, "axis", -1), rank as i64, false)?;
+                if t.dtype != DType::I64 {
+                    i = format!("cast({i}, i64)");
+                }
+                // A negative index counts from the end; one out of range
+                // matches no position and gives all `off`.
+                let i = self.bind(format!("expand_dims({i}, {axis})"), &format!("{out}_index"))?;
+                let mut at = vec!["1".to_string(); rank];
+                at[axis] = depth.to_string();
+                let iota = format!(
+                    "cast(reshape({}, [{}]), i64)",
+                    list(&(0..depth).collect::<Vec<_>>()),
+                    at.join(", ")
+                );
+                format!(
+                    "where(where({i} < 0, {i} + {depth}, {i}) == {iota}, {values}[1], {values}[0])"
+                )
             }
             "Hardmax" => {
                 let v = self.need(n, 0)?;
@@ -3020,6 +3071,9 @@ fn static_input(op: &str, k: usize) -> bool {
         "Slice" => k >= 1,
         "Pad" => k == 1 || k == 3,
         "ConstantOfShape" => k == 0,
+        "OneHot" => k == 1,
+        "Range" => true,
+        "Dropout" => k >= 1,
         _ => false,
     }
 }

@@ -142,6 +142,13 @@ for op in ["ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "R
 case("argmax", [h.make_node("ArgMax", ["x"], ["y"], axis=1), h.make_node("ArgMin", ["x"], ["z"], axis=-1, keepdims=0)],
      [("x", x, None)], ["y", "z"])
 case("cumsum", [h.make_node("CumSum", ["x", "a"], ["y"])], [("x", x, None)], ["y"], {"a": np.array(1, np.int64)})
+case("celu_thresholded", [h.make_node("Celu", ["x"], ["c"], alpha=0.7),
+                          h.make_node("ThresholdedRelu", ["x"], ["t"], alpha=0.3)],
+     [("x", x, None)], ["c", "t"], opset=13)
+# OneHot: a negative index, one out of range, the depth axis in the middle.
+case("onehot", [h.make_node("OneHot", ["i", "depth", "values"], ["y"], axis=1)],
+     [("i", np.array([[1, -1, 7], [0, 2, -4]], np.int64), None)], ["y"],
+     {"depth": np.array(4, np.int64), "values": np.array([-0.5, 2.0], np.float32)}, opset=11)
 case("cumsum_modes", [h.make_node("CumSum", ["x", "a"], ["e"], exclusive=1),
                       h.make_node("CumSum", ["x", "a"], ["r"], reverse=1),
                       h.make_node("CumSum", ["x", "b"], ["er"], exclusive=1, reverse=1)],
