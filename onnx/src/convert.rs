@@ -1027,7 +1027,7 @@ impl<'a> Importer<'a> {
                     .floats(n, 1)?
                     .and_then(|d| d.first().copied())
                     .ok_or("OneHot needs its depth known")?;
-                if !(depth >= 1.0) {
+                if depth.is_nan() || depth < 1.0 {
                     return Err("OneHot needs a depth of at least 1".into());
                 }
                 let depth = depth as u64;
