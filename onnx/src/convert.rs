@@ -3275,14 +3275,14 @@ impl Pool2d<'_> {
         if self.d == [1, 1] {
             return Ok(self.call(f));
         }
-        let Taps { dims, .. } = self.taps("a dilated pool")?;
+        let Taps { dims, out } = self.taps("a dilated pool")?;
         written(
             budget,
             self.k[0].saturating_mul(self.k[1]),
             "a dilated pool window",
         )?;
         if self.max {
-            let all = self.tap_slices(&self.padded(self.x, "-1.0 / 0.0")?)?;
+            let all = self.tap_slices(&self.padded(self.x, "-1.0 / 0.0")?, out);
             let first = all.first().cloned().unwrap_or_default();
             return Ok(all[1..]
                 .iter()
@@ -3290,12 +3290,16 @@ impl Pool2d<'_> {
         }
         // The mean over the real elements: their count is the same taps'
         // sum over ones padded with zeros.
-        let sum = self.tap_slices(&self.padded(self.x, "0.0")?)?.join(" + ");
+        let sum = self
+            .tap_slices(&self.padded(self.x, "0.0")?, out)
+            .join(" + ");
         let ones = format!(
             "broadcast_to(cast(1.0, {}), [1, {}, {}, 1])",
             self.dtype, dims[0], dims[1]
         );
-        let count = self.tap_slices(&self.padded(&ones, "0.0")?)?.join(" + ");
+        let count = self
+            .tap_slices(&self.padded(&ones, "0.0")?, out)
+            .join(" + ");
         Ok(format!("(({sum}) / ({count}))"))
     }
 
@@ -3313,11 +3317,11 @@ impl Pool2d<'_> {
         index: &str,
         none: u64,
     ) -> Result<String> {
-        self.taps("a MaxPool's indices")?;
+        let Taps { out, .. } = self.taps("a MaxPool's indices")?;
         let taps = self.k[0].saturating_mul(self.k[1]);
         written(budget, taps.saturating_mul(2), "a MaxPool's indices")?;
-        let values = self.tap_slices(values)?;
-        let index = self.tap_slices(index)?;
+        let values = self.tap_slices(values, out);
+        let index = self.tap_slices(index, out);
         Ok(values
             .iter()
             .zip(&index)
@@ -3370,18 +3374,18 @@ impl Pool2d<'_> {
     }
 
     /// Tap (i, j) of every window, in row-major order of the taps: a
-    /// strided slice of the padded input `t`.
-    fn tap_slices(&self, t: &str) -> Result<Vec<String>> {
-        let Taps { out, .. } = self.taps("a pool taken tap by tap")?;
+    /// strided slice of the padded input `t`, for an output of `out`
+    /// ([`taps`](Self::taps)).
+    fn tap_slices(&self, t: &str, out: [u64; 2]) -> Vec<String> {
         let along = |a: usize, i: u64| {
             let start = i.saturating_mul(self.d[a]);
             let end = start.saturating_add((out[a] - 1).saturating_mul(self.s[a]) + 1);
             format!("{start}:{end}:{}", self.s[a])
         };
-        Ok((0..self.k[0])
+        (0..self.k[0])
             .flat_map(|i| (0..self.k[1]).map(move |j| (i, j)))
             .map(|(i, j)| format!("{t}[:, {}, {}]", along(0, i), along(1, j)))
-            .collect())
+            .collect()
     }
 
     /// The language's own pool.
