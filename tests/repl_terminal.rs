@@ -161,11 +161,14 @@ fn a_terminal_session_defines_runs_survives_errors_and_trains() {
     // 0.8 · 0.95¹⁰⁰: each sgd step with lr 0.025 scales w by 0.95.
     t.expect(&["y = 0.0047364226 : f32"]);
 
+    // The file appears before rustyline has written into it: wait for the
+    // line itself, not for the file.
     t.tmux(&["send-keys", "C-d"]);
     let started = Instant::now();
-    while !history(&data).exists() && started.elapsed() < PATIENCE {
+    let read = || std::fs::read_to_string(history(&data)).unwrap_or_default();
+    while !read().contains("y = w * x\n") && started.elapsed() < PATIENCE {
         std::thread::sleep(Duration::from_millis(50));
     }
-    let kept = std::fs::read_to_string(history(&data)).expect("the history is saved");
-    assert!(kept.contains("y = w * x\n"), "{kept}");
+    let kept = read();
+    assert!(kept.contains("y = w * x\n"), "the history holds:\n{kept}");
 }
