@@ -1235,10 +1235,28 @@ impl<'c, 'g> Emitter<'c, 'g> {
         };
         let out_dims = self.dims(c);
         let out = self.cx.buffer_of(c)?;
+        // The dims before `axis` are every piece's: where they hold enough
+        // rows to share out among threads (a GPU's too), one loop nest over
+        // them holds each piece's own loops, so the result is written in
+        // order, row by row, in one parallel pass (an im2col of 49
+        // three-channel taps was 49 passes over the whole result before).
+        let outer = &out_dims[..axis.min(out_dims.len())];
+        let shared = if outer.iter().product::<u64>() >= SHARED_ROWS {
+            Some(self.open(outer, self.outer_flat, true))
+        } else {
+            None
+        };
+        let depth = self.blocks.len();
         let mut offset = 0u64;
         for &a in &g.node(c).args {
             let a_dims = self.dims(a);
-            let idx = self.open(&a_dims, self.outer_flat, true);
+            let idx = match &shared {
+                Some(outer_idx) => {
+                    let inner = self.open(&a_dims[outer.len()..], self.inner_flat, false);
+                    [outer_idx.clone(), inner].concat()
+                }
+                None => self.open(&a_dims, self.outer_flat, true),
+            };
             let mut at = idx.clone();
             if let Some(i) = at.get_mut(axis) {
                 *i = self.ranges.add(i, &Affine::constant(offset));
@@ -1251,9 +1269,19 @@ impl<'c, 'g> Emitter<'c, 'g> {
                 index,
                 value,
             });
-            self.close_to(1);
+            self.close_to(depth);
             offset += a_dims.get(axis).copied().unwrap_or(0);
         }
+        if shared.is_some() {
+            if let Some(block) = self.blocks.last_mut() {
+                let stmts = std::mem::take(&mut block.stmts);
+                let joined = join_copies(&mut self.ranges, stmts);
+                if let Some(block) = self.blocks.last_mut() {
+                    block.stmts = joined;
+                }
+            }
+        }
+        self.close_to(1);
         Ok(())
     }
 
@@ -1483,4 +1511,84 @@ fn merge(kept: &[Affine], rows: &[Affine], axes: &[usize], rank: usize) -> Vec<A
             .unwrap_or_default()
         })
         .collect()
+}
+
+/// The fewest rows (the product of the dims before the axis) for which a
+/// concatenation's pieces share one loop nest over them: fewer would leave
+/// a GPU's threads idle, where a nest for each piece has its own rows.
+const SHARED_ROWS: u64 = 256;
+
+/// `stmts` with each loop that continues the one before it joined to it:
+/// `for i in 0..n { b[x + i] = a[y + i] }` then `for j in 0..m { b[x + n +
+/// j] = a[y + n + j] }` become one loop of `n + m`, and the same for stores
+/// of one constant. An im2col's taps that lie side by side in the input
+/// (the `KW` taps of a row, all channels) so become one copy, not `KW`.
+fn join_copies(ranges: &mut Ranges, stmts: Vec<Stmt>) -> Vec<Stmt> {
+    let mut out: Vec<Stmt> = Vec::with_capacity(stmts.len());
+    for s in stmts {
+        let more = continued(ranges, out.last(), &s);
+        if let (Some(Stmt::Loop { var, extent, .. }), Some(more)) = (out.last_mut(), more) {
+            *extent += more;
+            ranges.set(*var, *extent);
+            continue;
+        }
+        out.push(s);
+    }
+    out
+}
+
+/// The extent of `b` where `b` is a serial copy (or constant) loop that
+/// continues `a`'s, element for element.
+fn continued(ranges: &Ranges, a: Option<&Stmt>, b: &Stmt) -> Option<u64> {
+    let (
+        Some(Stmt::Loop {
+            var: v1,
+            extent: n1,
+            kind: LoopKind::Serial,
+            body: b1,
+        }),
+        Stmt::Loop {
+            var: v2,
+            extent: n2,
+            kind: LoopKind::Serial,
+            body: b2,
+        },
+    ) = (a, b)
+    else {
+        return None;
+    };
+    let ((o1, i1, x1), (o2, i2, x2)) = (copy(b1)?, copy(b2)?);
+    // `p` at `v1` and `q` at `v2` walk on as one: `p + v2 + n1 = q + v1`
+    // holds exactly when each has its own variable once and `q` starts
+    // where `p` ends (neither can name the other's variable).
+    let walks_on = |p: &Index, q: &Index| {
+        let after = ranges.add(&ranges.var(*v2), &Affine::constant(*n1));
+        ranges.add(&ranges.affine(p), &after) == ranges.add(&ranges.affine(q), &ranges.var(*v1))
+    };
+    let same_value = match (x1, x2) {
+        (Expr::Const(c1), Expr::Const(c2)) => c1 == c2,
+        (Expr::Load { buf: s1, index: j1 }, Expr::Load { buf: s2, index: j2 }) => {
+            s1 == s2 && walks_on(j1, j2)
+        }
+        _ => false,
+    };
+    (o1 == o2 && walks_on(i1, i2) && same_value).then_some(*n2)
+}
+
+/// `(buffer, index, value)` of a loop body that only stores one constant or
+/// one loaded element: `b[i] = x`, or `let l = a[j]; b[i] = l`.
+fn copy(body: &[Stmt]) -> Option<(BufId, &Index, &Expr)> {
+    match body {
+        [Stmt::Store { buf, index, value }] => Some((*buf, index, value)),
+        [Stmt::Let {
+            local,
+            value: loaded @ Expr::Load { .. },
+            ..
+        }, Stmt::Store {
+            buf,
+            index,
+            value: Expr::Local(l),
+        }] if l == local => Some((*buf, index, loaded)),
+        _ => None,
+    }
 }
