@@ -345,9 +345,9 @@ impl Executable {
         match self.prologue.as_mut() {
             Some(p) => {
                 let main = p.main_params(params)?;
-                self.run_code(inputs, &main)
+                self.run_code(inputs, &main, false)
             }
-            None => self.run_code(inputs, params),
+            None => self.run_code(inputs, params, false),
         }
     }
 
@@ -366,7 +366,9 @@ impl Executable {
             Some(p) => std::mem::take(&mut p.loaded),
             None => std::mem::take(&mut self.held),
         };
-        let out = self.run_code(inputs, &params);
+        // The loaded params stay where they are until the next load or
+        // step, so the CPU code may keep its GEMMs' packed weights.
+        let out = self.run_code(inputs, &params, true);
         match self.prologue.as_mut() {
             Some(p) => p.loaded = params,
             None => self.held = params,
@@ -388,8 +390,14 @@ impl Executable {
     }
 
     /// One run of the compiled code on its own params (the main program's,
-    /// where a prologue was split off).
-    fn run_code(&mut self, inputs: &[Tensor], params: &[Tensor]) -> Result<Outputs, Error> {
+    /// where a prologue was split off); `loaded` where they are the loaded
+    /// ones, which the CPU code may keep packed (`tfg_cpu::Compiled::run_packed`).
+    fn run_code(
+        &mut self,
+        inputs: &[Tensor],
+        params: &[Tensor],
+        loaded: bool,
+    ) -> Result<Outputs, Error> {
         let failed = |e: String| Error::new(format!("graph `{}`: {e}", self.graph.name));
         match &mut self.code {
             Code::Interp => {
@@ -398,7 +406,11 @@ impl Executable {
             Code::InterpKernel(p) => tfg_interp::kernel::run_program(p, inputs, params)
                 .map_err(|e| failed(e.to_string())),
             Code::Cpu(c) => {
-                let out = c.run(inputs, params).map_err(|e| failed(e.to_string()))?;
+                let out = match loaded {
+                    true => c.run_packed(inputs, params),
+                    false => c.run(inputs, params),
+                }
+                .map_err(|e| failed(e.to_string()))?;
                 Ok(Outputs {
                     outputs: out.outputs,
                     updates: out.updates,
@@ -420,6 +432,7 @@ impl Executable {
     /// in its memory, the host backends here (with what a prologue derives
     /// from them, computed now).
     pub fn load_params(&mut self, params: Vec<Tensor>) -> Result<(), Error> {
+        self.forget_packed();
         if let Some(p) = self.prologue.as_mut() {
             p.loaded = p.main_params(&params)?;
         }
@@ -432,6 +445,14 @@ impl Executable {
         }
     }
 
+    /// Drops what the CPU code kept packed of the loaded params, whose
+    /// values are about to change.
+    fn forget_packed(&mut self) {
+        if let Code::Cpu(c) = &mut self.code {
+            c.forget_packed();
+        }
+    }
+
     /// One training step on the loaded params: each becomes its update
     /// (without leaving the GPU, on `cuda`). Gives the outputs.
     pub fn step(&mut self, inputs: &[Tensor]) -> Result<Vec<Tensor>, Error> {
@@ -441,6 +462,7 @@ impl Executable {
         let held = std::mem::take(&mut self.held);
         let out = self.run(inputs, &held)?;
         self.held = held;
+        self.forget_packed();
         let params: Vec<ValueId> = self.graph.params().collect();
         for (&(param, _), value) in self.graph.updates.iter().zip(out.updates) {
             let slot = params.iter().position(|&p| p == param);

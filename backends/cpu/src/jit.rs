@@ -10,6 +10,7 @@ use cranelift_module::{default_libcall_names, Linkage};
 use std::sync::Arc;
 use tfg_ir::kernel::{Program, Role, ARENA_ALIGN};
 use tfg_ir::{DType, Data, Tensor};
+use tfg_rt::packed::Site;
 use tfg_rt::pool::{self, Table, TaskFn};
 
 /// What one run computes (the interpreters' shape).
@@ -50,8 +51,13 @@ struct Line([u8; ARENA_ALIGN as usize]);
 pub struct Compiled {
     module: Option<JITModule>,
     launches: Vec<Launch>,
-    /// The base address of every buffer, by id, as the kernels read it.
+    /// The base address of every buffer, by id, as the kernels read it;
+    /// then, for each buffer, the address of its [`Site`] in a run that
+    /// keeps packings ([`Compiled::run_packed`]), else 0.
     table: Vec<usize>,
+    /// Each buffer's kept packing, for the GEMMs that read it as their
+    /// right operand; boxed, as the table holds their addresses.
+    sites: Box<[Site]>,
     /// Temporaries, placed by the program's plan; allocated once.
     arena: Vec<Line>,
     /// Constants' elements, kept alive for the kernels.
@@ -191,7 +197,7 @@ pub fn compile_with(p: &Program, opts: &Options) -> Result<Compiled, CompileErro
     };
     let mut arena = vec![Line([0; ARENA_ALIGN as usize]); lines(p.plan.arena_bytes)?];
     let arena_base = arena.as_mut_ptr() as usize;
-    let mut table = vec![0usize; p.buffers.len()];
+    let mut table = vec![0usize; 2 * p.buffers.len()];
     let mut consts = Vec::new();
     for (i, b) in p.buffers.iter().enumerate() {
         match (&b.role, p.plan.offsets.get(i).copied().flatten()) {
@@ -212,6 +218,7 @@ pub fn compile_with(p: &Program, opts: &Options) -> Result<Compiled, CompileErro
         module: Some(module),
         launches,
         table,
+        sites: (0..p.buffers.len()).map(|_| Site::default()).collect(),
         arena,
         consts,
         inputs,
@@ -388,6 +395,42 @@ impl Compiled {
     /// Nothing but the returned tensors is allocated, and they are not
     /// zeroed first.
     pub fn run(&mut self, inputs: &[Tensor], params: &[Tensor]) -> Result<Outputs, RunError> {
+        self.run_sites(inputs, params, false)
+    }
+
+    /// Runs the program once, as [`Compiled::run`], with each GEMM whose
+    /// right operand is a param or a constant keeping that operand packed
+    /// for the next such run (a served model's weights, packed once, not on
+    /// every run). The caller promises that a param fed at the same address
+    /// as in an earlier `run_packed` holds the same values, unless
+    /// [`Compiled::forget_packed`] was called since.
+    pub fn run_packed(
+        &mut self,
+        inputs: &[Tensor],
+        params: &[Tensor],
+    ) -> Result<Outputs, RunError> {
+        self.run_sites(inputs, params, true)
+    }
+
+    /// Drops the kept packings: the params' values may change.
+    pub fn forget_packed(&mut self) {
+        self.sites.iter_mut().for_each(Site::forget);
+    }
+
+    fn run_sites(
+        &mut self,
+        inputs: &[Tensor],
+        params: &[Tensor],
+        keep: bool,
+    ) -> Result<Outputs, RunError> {
+        let n = self.sites.len();
+        for (entry, site) in self.table[n..].iter_mut().zip(self.sites.iter()) {
+            *entry = if keep {
+                site as *const Site as usize
+            } else {
+                0
+            };
+        }
         self.runs = self.runs.saturating_add(1);
         match self.tier {
             Some((_, after)) if after == self.runs && self.worth_tiering() => self.start_tier_up(),

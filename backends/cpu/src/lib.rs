@@ -53,6 +53,10 @@ pub struct Options {
     /// Fill a GEMM's left operand tile by tile, each multiplied while in
     /// the cache, where the program allows (a convolution's im2col).
     pub tile: bool,
+    /// Let a GEMM whose right operand is a param or a constant keep it
+    /// packed between runs ([`Compiled::run_packed`]). Objects written
+    /// ahead of time never do: their buffer table has no room for it.
+    pub keep_packed: bool,
 }
 
 impl Default for Options {
@@ -63,6 +67,7 @@ impl Default for Options {
             threads: true,
             fma: true,
             tile: true,
+            keep_packed: true,
         }
     }
 }

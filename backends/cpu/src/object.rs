@@ -240,6 +240,11 @@ impl Writer {
         let p = &a.program;
         tfg_ir::kernel::verify(p).map_err(|e| e.to_string())?;
         let prefix = format!("{}_p{index}", self.prefix);
+        // The model driver's table holds the buffers alone.
+        let opts = &Options {
+            keep_packed: false,
+            ..opts.clone()
+        };
         let tasks = translate_prefixed(&mut self.module, p, opts, Linkage::Local, &prefix, None)?;
         let mut table = Blob::default();
         for t in &tasks {

@@ -232,6 +232,7 @@ fn build<M: Module>(
         opts,
         vectorize: vector,
         bases: HashMap::new(),
+        sites: HashMap::new(),
         vars: HashMap::new(),
         locals: HashMap::new(),
         ranges: Ranges::new(),
@@ -296,6 +297,9 @@ pub(crate) struct Translator<'a, M: Module> {
     pub opts: &'a Options,
     vectorize: bool,
     bases: HashMap<BufId, Value>,
+    /// The address of each packed operand's `Site` (0 where the run keeps
+    /// none), by the operand's buffer.
+    sites: HashMap<BufId, Value>,
     /// The current value of each loop variable in scope (in a vector loop,
     /// its variable holds the first lane's iteration).
     vars: HashMap<Var, Value>,
@@ -365,6 +369,27 @@ impl<'a, M: Module> Translator<'a, M> {
                 .ins()
                 .load(ptr, scalar_flags().with_readonly(), table, offset);
             self.bases.insert(buf, base);
+        }
+        // A kept packing's `Site` sits after the buffers in the table.
+        if self.opts.keep_packed {
+            let mut gemms = Vec::new();
+            Stmt::walk(part, &mut |s| {
+                if let Stmt::Gemm(g) = s {
+                    gemms.push(g.clone());
+                }
+            });
+            for g in gemms {
+                if !gemm::keeps_packed(self.p, &g) || self.sites.contains_key(&g.b.buf) {
+                    continue;
+                }
+                let at = (self.p.buffers.len() + g.b.buf.index()) * ptr.bytes() as usize;
+                let offset = i32::try_from(at).map_err(|_| "too many buffers".to_string())?;
+                let site = self
+                    .b
+                    .ins()
+                    .load(ptr, scalar_flags().with_readonly(), table, offset);
+                self.sites.insert(g.b.buf, site);
+            }
         }
         Ok(())
     }
@@ -958,6 +983,11 @@ impl<'a, M: Module> Translator<'a, M> {
         ));
         args.push(self.b.ins().f64const(g.alpha));
         args.push(self.b.ins().f64const(g.beta));
+        let site = match self.sites.get(&g.b.buf) {
+            Some(&site) => site,
+            None => ins(self, I64, 0),
+        };
+        args.push(site);
         self.b.ins().call(f, &args);
         Ok(())
     }

@@ -2,6 +2,7 @@
 //! matrix of a batch, through the `gemm` crate for floats (AVX2/AVX-512,
 //! multithreaded) and a plain wrapping loop for integers.
 
+use crate::packed::{self, Site};
 use gemm::Parallelism;
 
 /// [`tfg_rt_gemm`]'s `dtype` codes.
@@ -24,11 +25,14 @@ struct Operand<T> {
 }
 
 /// Called by compiled kernels. `trans` has bit 0 for `a` and bit 1 for `b`.
+/// `site` is 0, or the address of the [`Site`] that keeps `b` packed: a
+/// `b` that does not change between calls (see [`crate::packed`]).
 ///
 /// # Safety
 /// The compiler has checked that every element touched is in its buffer,
 /// that `c` overlaps neither `a` nor `b`, and that an integer product has
-/// `alpha == 1` and `beta` 0 or 1.
+/// `alpha == 1` and `beta` 0 or 1. A `site` is a live [`Site`] whose
+/// owner keeps the promise [`Site::packed`] asks for.
 #[allow(clippy::too_many_arguments)]
 #[no_mangle]
 pub unsafe extern "C" fn tfg_rt_gemm(
@@ -49,6 +53,7 @@ pub unsafe extern "C" fn tfg_rt_gemm(
     trans: i32,
     alpha: f64,
     beta: f64,
+    site: i64,
 ) {
     let dims = Dims {
         m: m as usize,
@@ -70,6 +75,26 @@ pub unsafe extern "C" fn tfg_rt_gemm(
             ld,
             stride,
         }
+    }
+    if dtype == F32_CODE && site != 0 && dims.packs(alpha, beta, b.2) {
+        // SAFETY: the caller's contract above.
+        unsafe {
+            let site = &*(site as usize as *const Site);
+            let bp = site.packed(b.0 as usize as *const f32, b.1 as usize, dims.k, dims.n);
+            let parts = dims.parts();
+            for p in 0..dims.batch as isize {
+                packed::gemm(
+                    dims.m,
+                    (a.0 as usize as *const f32).offset(p * a.2),
+                    a.1 as usize,
+                    &bp,
+                    (c.0 as usize as *mut f32).offset(p * c.2),
+                    c.1 as usize,
+                    parts,
+                );
+            }
+        }
+        return;
     }
     // SAFETY: the caller's contract above.
     unsafe {
@@ -100,6 +125,33 @@ struct Dims {
 }
 
 impl Dims {
+    /// Whether the packed GEMM computes this product: `c = a @ b`, plain,
+    /// the same `b` for every matrix of the batch, on a machine it runs on.
+    fn packs(&self, alpha: f64, beta: f64, b_stride: isize) -> bool {
+        alpha == 1.0
+            && beta == 0.0
+            && !self.trans_a
+            && !self.trans_b
+            && self.m > 0
+            && self.n > 0
+            && self.k > 0
+            && (self.batch == 1 || b_stride == 0)
+            && packed::available()
+    }
+
+    /// Threads for one product: one inside a kernel already split across
+    /// cores, or for a small product (see [`PARALLEL_WORK`]).
+    fn parts(&self) -> usize {
+        let work = (self.m as u64)
+            .saturating_mul(self.n as u64)
+            .saturating_mul(self.k.max(1) as u64);
+        if crate::pool::in_split_task() || work < PARALLEL_WORK {
+            1
+        } else {
+            rayon::current_num_threads()
+        }
+    }
+
     /// (row stride, column stride) of `op(x)`.
     fn strides<T>(x: &Operand<T>, trans: bool) -> (isize, isize) {
         if trans {
@@ -145,16 +197,8 @@ unsafe fn float<T: Float + Send + Sync + 'static>(
     }
     let (a_rs, a_cs) = Dims::strides(&a, d.trans_a);
     let (b_rs, b_cs) = Dims::strides(&b, d.trans_b);
-    let work = (d.m as u64)
-        .saturating_mul(d.n as u64)
-        .saturating_mul(d.k.max(1) as u64);
-    // Inside a kernel already split across cores, or for a small product,
-    // stay on this thread; otherwise one part a thread (see `Split`).
-    let parts = if crate::pool::in_split_task() || work < PARALLEL_WORK {
-        1
-    } else {
-        rayon::current_num_threads()
-    };
+    // One part a thread (see `Split`).
+    let parts = d.parts();
     let read_c = !beta.is_zero();
     for p in 0..d.batch as isize {
         let (ap, bp, cp) = (
@@ -397,6 +441,7 @@ mod tests {
                         trans,
                         0.5,
                         1.0,
+                        0,
                     );
                 }
                 for (e, (&got, &want)) in c.iter().zip(&want).enumerate() {

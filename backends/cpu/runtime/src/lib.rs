@@ -11,4 +11,5 @@
 pub mod gemm;
 pub mod math;
 pub mod model;
+pub mod packed;
 pub mod pool;
