@@ -1074,12 +1074,19 @@ proptest! {
         }
         let (plain, plain_report) = simplified(&g);
         let (s, report) = simplified(&decorated);
-        // Ties in cost may pick another copy of a constant, never another op.
+        // Both e-graphs hold the plain graph's terms, so the decorated one
+        // computes no more ops or costs no more: extraction is greedy, and
+        // may trade an op for a cheaper form (`transpose(w0 @ transpose(w1))`
+        // for `w1 @ transpose(w0)`) or pick `x - -4` over `x + 4` when a 4
+        // is shared. Ties in cost may pick another copy of a constant.
         let computed = |g: &Graph| ops(g).iter().filter(|o| *o != "const").count();
         if report.saturated() && plain_report.saturated() {
             prop_assert!(
-                computed(&s) <= computed(&plain),
-                "{}\nvs\n{}", tfg_ir::text::print(&s), tfg_ir::text::print(&plain)
+                computed(&s) <= computed(&plain)
+                    || report.cost_after <= plain_report.cost_after * (1.0 + 1e-12),
+                "{} ({})\nvs\n{} ({})",
+                tfg_ir::text::print(&s), report.cost_after,
+                tfg_ir::text::print(&plain), plain_report.cost_after
             );
         }
     }
