@@ -280,8 +280,9 @@ mod avx2 {
                 }
             }
             let rows: [*const f32; R] = std::array::from_fn(|r| t.a.add(row(r) * t.lda));
-            let mut b = t.b;
-            for p in 0..t.kc {
+            // One step: a rank-1 update of the tile by row `p` of the panel.
+            let mut step = |p: usize| {
+                let b = t.b.add(p * NR);
                 let b0 = _mm256_loadu_ps(b);
                 let b1 = _mm256_loadu_ps(b.add(8));
                 for r in 0..R {
@@ -289,7 +290,18 @@ mod avx2 {
                     lo[r] = _mm256_fmadd_ps(x, b0, lo[r]);
                     hi[r] = _mm256_fmadd_ps(x, b1, hi[r]);
                 }
-                b = b.add(NR);
+            };
+            // Four steps a turn, so that the loop's own instructions do not
+            // hold back the FMAs.
+            let whole = t.kc - t.kc % 4;
+            for p in (0..whole).step_by(4) {
+                step(p);
+                step(p + 1);
+                step(p + 2);
+                step(p + 3);
+            }
+            for p in whole..t.kc {
+                step(p);
             }
             for r in 0..R {
                 _mm256_storeu_ps(c.add(r * ldc), lo[r]);
