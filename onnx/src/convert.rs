@@ -14,10 +14,13 @@ mod resize;
 /// The operator types with a rule below.
 pub(crate) const SUPPORTED: &[&str] = &[
     "Abs",
+    "Acosh",
     "Add",
     "And",
     "ArgMax",
     "ArgMin",
+    "Asinh",
+    "Atanh",
     "Attention",
     "AveragePool",
     "BatchNormalization",
@@ -32,6 +35,7 @@ pub(crate) const SUPPORTED: &[&str] = &[
     "Conv",
     "ConvTranspose",
     "Cos",
+    "Cosh",
     "CumSum",
     "DepthToSpace",
     "Div",
@@ -54,6 +58,7 @@ pub(crate) const SUPPORTED: &[&str] = &[
     "GreaterOrEqual",
     "Hardmax",
     "HardSigmoid",
+    "HardSwish",
     "Identity",
     "IsInf",
     "IsNaN",
@@ -70,6 +75,7 @@ pub(crate) const SUPPORTED: &[&str] = &[
     "MaxPool",
     "Mean",
     "Min",
+    "Mish",
     "Mod",
     "Mul",
     "Neg",
@@ -99,14 +105,17 @@ pub(crate) const SUPPORTED: &[&str] = &[
     "Round",
     "Selu",
     "Shape",
+    "Shrink",
     "Sigmoid",
     "Sign",
     "Sin",
+    "Sinh",
     "Size",
     "Slice",
     "Softmax",
     "SoftmaxCrossEntropyLoss",
     "Softplus",
+    "Softsign",
     "SpaceToDepth",
     "Split",
     "Sqrt",
@@ -114,6 +123,7 @@ pub(crate) const SUPPORTED: &[&str] = &[
     "Sub",
     "Sum",
     "Swish",
+    "Tan",
     "Tanh",
     "ThresholdedRelu",
     "Tile",
@@ -780,6 +790,55 @@ impl<'a> Importer<'a> {
             "ThresholdedRelu" => {
                 let a = x(self, 0)?;
                 format!("where({a} > {}, {a}, 0)", float(attr_f(n, "alpha", 1.0)))
+            }
+            "Shrink" => {
+                let a = x(self, 0)?;
+                let (bias, lambd) = (attr_f(n, "bias", 0.0), attr_f(n, "lambd", 0.5));
+                format!(
+                    "where({a} < {}, {a} + {b}, where({a} > {}, {a} - {b}, 0))",
+                    float(-lambd),
+                    float(lambd),
+                    b = float(bias)
+                )
+            }
+            "Softsign" => {
+                let a = x(self, 0)?;
+                format!("{a} / (1 + abs({a}))")
+            }
+            "HardSwish" => {
+                let a = x(self, 0)?;
+                format!("{a} * clip({a} / 6 + 0.5, 0, 1)")
+            }
+            "Mish" => {
+                let a = x(self, 0)?;
+                format!("{a} * tanh(softplus({a}))")
+            }
+            // The hyperbolic functions and their inverses by their
+            // definitions, each written where it does not cancel: `expm1`
+            // near 0, the inverse sine on |x| with the sign put back.
+            "Sinh" => {
+                let a = x(self, 0)?;
+                format!("(expm1({a}) - expm1(-{a})) / 2")
+            }
+            "Cosh" => {
+                let a = x(self, 0)?;
+                format!("(exp({a}) + exp(-{a})) / 2")
+            }
+            "Tan" => {
+                let a = x(self, 0)?;
+                format!("sin({a}) / cos({a})")
+            }
+            "Asinh" => {
+                let a = x(self, 0)?;
+                format!("sign({a}) * log(abs({a}) + sqrt({a} * {a} + 1))")
+            }
+            "Acosh" => {
+                let a = x(self, 0)?;
+                format!("log({a} + sqrt({a} * {a} - 1))")
+            }
+            "Atanh" => {
+                let a = x(self, 0)?;
+                format!("log((1 + {a}) / (1 - {a})) / 2")
             }
             "Swish" => {
                 let a = x(self, 0)?;

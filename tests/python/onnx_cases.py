@@ -145,6 +145,15 @@ case("cumsum", [h.make_node("CumSum", ["x", "a"], ["y"])], [("x", x, None)], ["y
 case("celu_thresholded", [h.make_node("Celu", ["x"], ["c"], alpha=0.7),
                           h.make_node("ThresholdedRelu", ["x"], ["t"], alpha=0.3)],
      [("x", x, None)], ["c", "t"], opset=13)
+case("activations_more", [h.make_node("Softsign", ["x"], ["s"]), h.make_node("HardSwish", ["x"], ["hs"]),
+                          h.make_node("Mish", ["x"], ["m"]), h.make_node("Shrink", ["x"], ["sh"], bias=0.3, lambd=0.8)],
+     [("x", x, None)], ["s", "hs", "m", "sh"], opset=18)
+# The hyperbolic functions and their inverses, each on its domain.
+case("hyperbolic", [h.make_node("Sinh", ["x"], ["sinh"]), h.make_node("Cosh", ["x"], ["cosh"]),
+                    h.make_node("Tan", ["x"], ["tan"]), h.make_node("Asinh", ["x"], ["asinh"]),
+                    h.make_node("Acosh", ["g"], ["acosh"]), h.make_node("Atanh", ["u"], ["atanh"])],
+     [("x", x, None), ("g", f32(2, 3, 4, lo=1.0, hi=5.0), None), ("u", f32(2, 3, 4, lo=-0.95, hi=0.95), None)],
+     ["sinh", "cosh", "tan", "asinh", "acosh", "atanh"])
 # OneHot: a negative index, one out of range, the depth axis in the middle.
 case("onehot", [h.make_node("OneHot", ["i", "depth", "values"], ["y"], axis=1)],
      [("i", np.array([[1, -1, 7], [0, 2, -4]], np.int64), None)], ["y"],
