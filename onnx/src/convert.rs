@@ -14,12 +14,15 @@ mod resize;
 /// The operator types with a rule below.
 pub(crate) const SUPPORTED: &[&str] = &[
     "Abs",
+    "Acos",
     "Acosh",
     "Add",
     "And",
     "ArgMax",
     "ArgMin",
+    "Asin",
     "Asinh",
+    "Atan",
     "Atanh",
     "Attention",
     "AveragePool",
@@ -56,10 +59,12 @@ pub(crate) const SUPPORTED: &[&str] = &[
     "GlobalMaxPool",
     "Greater",
     "GreaterOrEqual",
+    "GroupNormalization",
     "Hardmax",
     "HardSigmoid",
     "HardSwish",
     "Identity",
+    "InstanceNormalization",
     "IsInf",
     "IsNaN",
     "LayerNormalization",
@@ -69,11 +74,13 @@ pub(crate) const SUPPORTED: &[&str] = &[
     "Log",
     "LogSoftmax",
     "LpNormalization",
+    "LpPool",
     "LRN",
     "MatMul",
     "Max",
     "MaxPool",
     "Mean",
+    "MeanVarianceNormalization",
     "Min",
     "Mish",
     "Mod",
@@ -470,6 +477,34 @@ impl<'a> Importer<'a> {
         Ok(ident)
     }
 
+    /// The expression of `atan(a)`, its steps bound to names from `hint`.
+    /// tfg has no arctangent: |a| is reduced to [0, 1] (atan(t) = π/2 -
+    /// atan(1/t)), then halved in angle (atan(r) = 2 atan(r / (1 + sqrt(1 +
+    /// r²)))) to at most tan(π/8), where the Taylor series to the 15th
+    /// power is within 2e-8.
+    fn atan(&mut self, a: &str, hint: &str) -> Result<String> {
+        let t = self.bind(format!("abs({a})"), &format!("{hint}_abs"))?;
+        let r = self.bind(
+            format!("where({t} > 1, 1 / {t}, {t})"),
+            &format!("{hint}_reduced"),
+        )?;
+        let u = self.bind(
+            format!("{r} / (1 + sqrt(1 + {r} * {r}))"),
+            &format!("{hint}_halved"),
+        )?;
+        let z = self.bind(format!("{u} * {u}"), &format!("{hint}_square"))?;
+        let mut series = float(-1.0 / 15.0);
+        for k in (0..7).rev() {
+            let sign = if k % 2 == 0 { 1.0 } else { -1.0 };
+            series = format!("{} + {z} * ({series})", float(sign / f64::from(2 * k + 1)));
+        }
+        let half = self.bind(format!("2 * {u} * ({series})"), &format!("{hint}_atan"))?;
+        Ok(format!(
+            "sign({a}) * where({t} > 1, {} - {half}, {half})",
+            float(std::f64::consts::FRAC_PI_2)
+        ))
+    }
+
     /// Binds `expr` to a fresh name for ONNX value `out` (a graph output
     /// keeps its own identifier).
     fn emit(
@@ -615,29 +650,14 @@ impl<'a> Importer<'a> {
             let v = s.need(n, k)?;
             s.operand(&v)
         };
-        let unary = |f: &str| -> Option<String> { Some(f.to_string()) };
-        let simple = match op {
-            "Abs" => unary("abs"),
-            "Neg" => unary("neg"),
-            "Exp" => unary("exp"),
-            "Log" => unary("log"),
-            "Sqrt" => unary("sqrt"),
-            "Relu" => unary("relu"),
-            "Sigmoid" => unary("sigmoid"),
-            "Tanh" => unary("tanh"),
-            "Sin" => unary("sin"),
-            "Cos" => unary("cos"),
-            "Floor" => unary("floor"),
-            "Ceil" => unary("ceil"),
-            "Reciprocal" => unary("reciprocal"),
-            "Sign" => unary("sign"),
-            "Erf" => unary("erf"),
-            "Softplus" => unary("softplus"),
-            _ => None,
-        };
-        if let Some(f) = simple {
+        if let Some(template) = elementwise(op) {
             let a = x(self, 0)?;
-            return Ok(vec![self.emit(format!("{f}({a})"), &out, n, outputs)?]);
+            return Ok(vec![self.emit(
+                template.replace('$', &a),
+                &out,
+                n,
+                outputs,
+            )?]);
         }
         let expr = match op {
             "Identity" | "Dropout" => {
@@ -801,44 +821,28 @@ impl<'a> Importer<'a> {
                     b = float(bias)
                 )
             }
-            "Softsign" => {
+            "Atan" => {
                 let a = x(self, 0)?;
-                format!("{a} / (1 + abs({a}))")
+                self.atan(&a, &out)?
             }
-            "HardSwish" => {
+            // asin(x) = atan(x / sqrt(1 - x²)), and acos(x) = 2 atan(sqrt((1
+            // - x) / (1 + x))), which does not cancel near 1 as π/2 - asin
+            // would.
+            "Asin" => {
                 let a = x(self, 0)?;
-                format!("{a} * clip({a} / 6 + 0.5, 0, 1)")
+                let q = self.bind(
+                    format!("{a} / sqrt((1 - {a}) * (1 + {a}))"),
+                    &format!("{out}_tan"),
+                )?;
+                self.atan(&q, &out)?
             }
-            "Mish" => {
+            "Acos" => {
                 let a = x(self, 0)?;
-                format!("{a} * tanh(softplus({a}))")
-            }
-            // The hyperbolic functions and their inverses by their
-            // definitions, each written where it does not cancel: `expm1`
-            // near 0, the inverse sine on |x| with the sign put back.
-            "Sinh" => {
-                let a = x(self, 0)?;
-                format!("(expm1({a}) - expm1(-{a})) / 2")
-            }
-            "Cosh" => {
-                let a = x(self, 0)?;
-                format!("(exp({a}) + exp(-{a})) / 2")
-            }
-            "Tan" => {
-                let a = x(self, 0)?;
-                format!("sin({a}) / cos({a})")
-            }
-            "Asinh" => {
-                let a = x(self, 0)?;
-                format!("sign({a}) * log(abs({a}) + sqrt({a} * {a} + 1))")
-            }
-            "Acosh" => {
-                let a = x(self, 0)?;
-                format!("log({a} + sqrt({a} * {a} - 1))")
-            }
-            "Atanh" => {
-                let a = x(self, 0)?;
-                format!("log((1 + {a}) / (1 - {a})) / 2")
+                let q = self.bind(
+                    format!("sqrt((1 - {a}) / (1 + {a}))"),
+                    &format!("{out}_tan_half"),
+                )?;
+                format!("2 * {}", self.atan(&q, &out)?)
             }
             "Swish" => {
                 let a = x(self, 0)?;
@@ -1064,6 +1068,91 @@ impl<'a> Importer<'a> {
                     let y = self.emit(y, &out, n, outputs)?;
                     return Ok(vec![y, mean, inv]);
                 }
+            }
+            // Normalized over some axes: (x - mean) / sqrt(variance + eps),
+            // the variance from the centred values (no cancellation).
+            "InstanceNormalization" | "MeanVarianceNormalization" | "GroupNormalization" => {
+                let v = self.need(n, 0)?;
+                let t = self.ty(&v)?;
+                let rank = t.shape.rank();
+                let mut a = self.operand(&v)?;
+                let axes: Vec<usize> = match op {
+                    "MeanVarianceNormalization" => attr_ints(n, "axes")
+                        .unwrap_or_else(|| vec![0, 2, 3])
+                        .into_iter()
+                        .map(|i| axis_in(i, rank as i64, false))
+                        .collect::<Result<_>>()?,
+                    _ if rank < 3 => {
+                        return Err(format!("{op} needs a rank of at least 3, got {t}"))
+                    }
+                    "GroupNormalization" => vec![2],
+                    _ => (2..rank).collect(),
+                };
+                // Groups: [N, C, ...] as [N, G, C / G · ...], normalized
+                // along the last axis, then back.
+                let spatial: Option<Vec<u64>> = t.shape.0[1..].iter().map(Dim::known).collect();
+                let groups = if op == "GroupNormalization" {
+                    let g = attr_i(n, "num_groups", 0);
+                    let (Some(dims), Ok(g @ 1..)) = (spatial.as_ref(), u64::try_from(g)) else {
+                        return Err(format!(
+                            "GroupNormalization needs a positive num_groups and the dims past the first known, got {g} and {t}"
+                        ));
+                    };
+                    if dims[0] % g != 0 {
+                        return Err(format!(
+                            "num_groups = {g} does not divide {} channels",
+                            dims[0]
+                        ));
+                    }
+                    let rest: u64 = dims.iter().product::<u64>() / g;
+                    a = self.bind(
+                        format!("reshape({a}, [-1, {g}, {rest}])"),
+                        &format!("{out}_groups"),
+                    )?;
+                    Some((g, dims.clone()))
+                } else {
+                    None
+                };
+                let axes = list(&axes);
+                let eps = match op {
+                    "MeanVarianceNormalization" => None,
+                    _ => Some(float(attr_f(n, "epsilon", 1e-5))),
+                };
+                let m = self.bind(
+                    format!("mean({a}, axis = {axes}, keepdims = true)"),
+                    &format!("{out}_mean"),
+                )?;
+                let d = self.bind(format!("{a} - {m}"), &format!("{out}_centred"))?;
+                let var = format!("mean(square({d}), axis = {axes}, keepdims = true)");
+                let mut y = match &eps {
+                    Some(eps) => format!("{d} * rsqrt({var} + {eps})"),
+                    // ONNX's definition adds 1e-9 to the deviation.
+                    None => format!("{d} / (sqrt({var}) + 1e-9)"),
+                };
+                if let Some((_, dims)) = &groups {
+                    y = format!(
+                        "reshape({y}, [-1, {}])",
+                        list(dims).trim_matches(['[', ']'])
+                    );
+                }
+                if eps.is_some() {
+                    // Scale and bias, one per channel ([C]), or per group
+                    // ([G], GroupNormalization before opset 21).
+                    let ones = ", 1".repeat(rank - 2);
+                    let per_channel = |s: &mut Self, k: usize| -> Result<String> {
+                        let p = x(s, k)?;
+                        Ok(match &groups {
+                            Some((g, dims)) if s.opset < 21 => format!(
+                                "reshape(broadcast_to(reshape({p}, [{g}, 1]), [{g}, {}]), [-1{ones}])",
+                                dims[0] / g
+                            ),
+                            _ => format!("reshape({p}, [-1{ones}])"),
+                        })
+                    };
+                    let (scale, bias) = (per_channel(self, 1)?, per_channel(self, 2)?);
+                    y = format!("{y} * {scale} + {bias}");
+                }
+                y
             }
             "LpNormalization" => {
                 let v = self.need(n, 0)?;
@@ -1684,7 +1773,9 @@ impl<'a> Importer<'a> {
                     return Ok(outs);
                 }
             }
-            "Conv" | "MaxPool" | "AveragePool" => return self.window(n, op, &out, outputs),
+            "Conv" | "MaxPool" | "AveragePool" | "LpPool" => {
+                return self.window(n, op, &out, outputs)
+            }
             "ConvTranspose" => return self.conv_transpose(n, &out, outputs),
             "GlobalAveragePool" | "GlobalMaxPool" => {
                 let v = self.need(n, 0)?;
@@ -1869,6 +1960,12 @@ impl<'a> Importer<'a> {
         out: &str,
         outputs: &HashMap<String, String>,
     ) -> Result<Vec<Value>> {
+        if Lp::p(n, op).is_some_and(|p| p < 1.0) {
+            return Err(format!(
+                "LpPool needs p of at least 1, got {}",
+                attr_i(n, "p", 2)
+            ));
+        }
         let v = self.need(n, 0)?;
         let t = self.ty(&v)?;
         // A 1-D window (NCL) runs as a 2-D one of height 1: a unit axis at
@@ -1884,7 +1981,7 @@ impl<'a> Importer<'a> {
             }
         };
         let lift = |v: Option<Vec<i64>>| lifted(v, one_d, 1);
-        let mut a = self.operand(&v)?;
+        let mut a = Lp::powered(n, op, self.operand(&v)?);
         if one_d {
             a = format!("expand_dims({a}, axis = 2)");
         }
@@ -1969,6 +2066,7 @@ impl<'a> Importer<'a> {
                 };
                 let text = pool.text(&self.written)?;
                 let Some(indices) = indices else {
+                    let text = Lp::root(n, op, text, &window.kernel);
                     return self.emit_nchw(text, one_d, out, n, outputs);
                 };
                 let nchw: Option<Vec<u64>> = t.shape.0.iter().map(Dim::known).collect();
@@ -2552,7 +2650,7 @@ impl<'a> Importer<'a> {
             window.positive(&window.strides)?,
             window.positive(&window.dilations)?,
         );
-        let mut x = self.operand(v)?;
+        let mut x = Lp::powered(n, op, self.operand(v)?);
         let mut dims = dims;
         if let Some(z) = &padding.zeros {
             let sides: Vec<String> = z.iter().map(|(b, e)| format!("[{b}, {e}]")).collect();
@@ -2627,6 +2725,7 @@ impl<'a> Importer<'a> {
         let expr = format!(
             "transpose(reshape({over_d}, [-1, {oh}, {ow}, {od}, {c}]), perm = [0, 4, 3, 1, 2])"
         );
+        let expr = Lp::root(n, op, expr, &window.kernel);
         Ok(vec![self.emit(expr, out, n, outputs)?])
     }
 
@@ -3137,6 +3236,70 @@ fn static_input(op: &str, k: usize) -> bool {
     }
 }
 
+/// The `.tfg` expression of a one-input, attribute-free elementwise ONNX
+/// operator, `$` standing for its input: a builtin, or the operator's
+/// definition written where it does not cancel (`expm1` near 0, odd
+/// functions on |x| with the sign put back).
+fn elementwise(op: &str) -> Option<&'static str> {
+    Some(match op {
+        "Abs" => "abs($)",
+        "Neg" => "neg($)",
+        "Exp" => "exp($)",
+        "Log" => "log($)",
+        "Sqrt" => "sqrt($)",
+        "Relu" => "relu($)",
+        "Sigmoid" => "sigmoid($)",
+        "Tanh" => "tanh($)",
+        "Sin" => "sin($)",
+        "Cos" => "cos($)",
+        "Floor" => "floor($)",
+        "Ceil" => "ceil($)",
+        "Reciprocal" => "reciprocal($)",
+        "Sign" => "sign($)",
+        "Erf" => "erf($)",
+        "Softplus" => "softplus($)",
+        "Softsign" => "$ / (1 + abs($))",
+        "HardSwish" => "$ * clip($ / 6 + 0.5, 0, 1)",
+        "Mish" => "$ * tanh(softplus($))",
+        "Sinh" => "(expm1($) - expm1(-$)) / 2",
+        "Cosh" => "(exp($) + exp(-$)) / 2",
+        "Tan" => "sin($) / cos($)",
+        "Asinh" => "sign($) * log(abs($) + sqrt($ * $ + 1))",
+        "Acosh" => "log($ + sqrt($ * $ - 1))",
+        "Atanh" => "log((1 + $) / (1 - $)) / 2",
+        _ => return None,
+    })
+}
+
+/// LpPool, as an average pool that counts its zero padding: of |x| to the
+/// `p`, times the window's taps, to the `1 / p`. Other windows pass through.
+struct Lp;
+
+impl Lp {
+    fn p(n: &NodeProto, op: &str) -> Option<f64> {
+        (op == "LpPool").then(|| attr_i(n, "p", 2) as f64)
+    }
+
+    /// The pool's input.
+    fn powered(n: &NodeProto, op: &str, x: String) -> String {
+        match Lp::p(n, op) {
+            None => x,
+            Some(2.0) => format!("square({x})"),
+            Some(p) => format!("pow(abs({x}), {})", float(p)),
+        }
+    }
+
+    /// The node's result, from the pool's.
+    fn root(n: &NodeProto, op: &str, average: String, kernel: &[i64]) -> String {
+        let taps = float(kernel.iter().product::<i64>() as f64);
+        match Lp::p(n, op) {
+            None => average,
+            Some(2.0) => format!("sqrt({average} * {taps})"),
+            Some(p) => format!("pow({average} * {taps}, {})", float(1.0 / p)),
+        }
+    }
+}
+
 /// A window's geometry along its spatial axes, for writing its padding in
 /// the language's terms.
 struct Window {
@@ -3214,7 +3377,8 @@ impl Window {
         let axes = self.spatial.len();
         let auto_pad = attr_s(n, "auto_pad").unwrap_or_else(|| "NOTSET".into());
         let ceil = op != "Conv" && attr_i(n, "ceil_mode", 0) == 1;
-        let include_pad = op == "AveragePool" && attr_i(n, "count_include_pad", 0) == 1;
+        let include_pad =
+            (op == "AveragePool" && attr_i(n, "count_include_pad", 0) == 1) || op == "LpPool";
         // A dilated pool is written tap by tap, each over explicit padding.
         let dilated = op != "Conv" && self.dilations.iter().any(|&d| d != 1);
         let keyword = |sides| Ok(Padding { zeros: None, sides });

@@ -154,6 +154,33 @@ case("hyperbolic", [h.make_node("Sinh", ["x"], ["sinh"]), h.make_node("Cosh", ["
                     h.make_node("Acosh", ["g"], ["acosh"]), h.make_node("Atanh", ["u"], ["atanh"])],
      [("x", x, None), ("g", f32(2, 3, 4, lo=1.0, hi=5.0), None), ("u", f32(2, 3, 4, lo=-0.95, hi=0.95), None)],
      ["sinh", "cosh", "tan", "asinh", "acosh", "atanh"])
+# The inverse circular functions: atan far out and at the reduction's
+# seams (|x| = 1, tan(pi/8)), asin and acos over [-1, 1] and at its ends.
+seams = np.array([[-1e4, -3.0, -1.0, -0.41421357, 0.0, 0.41421357], [1.0, 2.5, 1e4, 0.7, -0.2, 7.0]], np.float32)
+ends = np.array([[-1.0, -0.999, -0.5, 0.0, 0.5, 1.0], [0.999, 0.3, -0.7, 0.1, -0.05, 0.9]], np.float32)
+case("inverse_circular", [h.make_node("Atan", ["x"], ["atan"]), h.make_node("Atan", ["s"], ["atan_seams"]),
+                          h.make_node("Asin", ["u"], ["asin"]), h.make_node("Acos", ["u"], ["acos"]),
+                          h.make_node("Asin", ["e"], ["asin_ends"]), h.make_node("Acos", ["e"], ["acos_ends"])],
+     [("x", x, None), ("s", seams, None), ("u", f32(2, 3, 4, lo=-1.0, hi=1.0), None), ("e", ends, None)],
+     ["atan", "atan_seams", "asin", "acos", "asin_ends", "acos_ends"])
+# Normalizations over some axes: per instance and channel (3-D and 4-D),
+# over chosen axes (MVN), per group of channels (scale and bias per channel
+# from opset 21, per group before).
+case("normalizations", [h.make_node("InstanceNormalization", ["x", "s3", "b3"], ["inst"], epsilon=1e-3),
+                        h.make_node("InstanceNormalization", ["img", "s3", "b3"], ["inst2d"]),
+                        h.make_node("MeanVarianceNormalization", ["img"], ["mvn"]),
+                        h.make_node("MeanVarianceNormalization", ["img"], ["mvn_axes"], axes=[1, -1])],
+     [("x", x, None), ("img", f32(2, 3, 5, 4), ["N", 3, 5, 4])], ["inst", "inst2d", "mvn", "mvn_axes"],
+     {"s3": f32(3), "b3": f32(3)}, opset=18)
+case("group_norm", [h.make_node("GroupNormalization", ["img", "s", "b"], ["y"], num_groups=3, epsilon=1e-4)],
+     [("img", f32(2, 6, 4, 3), ["N", 6, 4, 3])], ["y"], {"s": f32(6), "b": f32(6)}, opset=21)
+case("group_norm_18", [h.make_node("GroupNormalization", ["img", "s", "b"], ["y"], num_groups=2)],
+     [("img", f32(2, 6, 4, 3), None)], ["y"], {"s": f32(2), "b": f32(2)}, opset=18)
+# LpPool: the p-norm of each window, zero padding counted as zeros.
+case("lp_pool", [h.make_node("LpPool", ["img"], ["y2"], kernel_shape=[3, 2], pads=[1, 0, 1, 1], strides=[2, 1]),
+                 h.make_node("LpPool", ["img"], ["y3"], kernel_shape=[2, 2], p=3, auto_pad="SAME_UPPER"),
+                 h.make_node("LpPool", ["x"], ["y1"], kernel_shape=[2], p=1, strides=[2])],
+     [("img", f32(2, 3, 5, 4), ["N", 3, 5, 4]), ("x", x, None)], ["y2", "y3", "y1"], opset=11)
 # OneHot: a negative index, one out of range, the depth axis in the middle.
 case("onehot", [h.make_node("OneHot", ["i", "depth", "values"], ["y"], axis=1)],
      [("i", np.array([[1, -1, 7], [0, 2, -4]], np.int64), None)], ["y"],
