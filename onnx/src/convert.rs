@@ -39,20 +39,22 @@ pub(crate) const SUPPORTED: &[&str] = &[
     "ConvTranspose",
     "Cos",
     "Cosh",
+    "CumProd",
     "CumSum",
     "DepthToSpace",
     "Div",
     "Dropout",
-    "Einsum",
     "Elu",
     "Equal",
     "Erf",
     "Exp",
     "Expand",
+    "EyeLike",
     "Flatten",
     "Floor",
     "Gather",
     "GatherElements",
+    "GatherND",
     "Gelu",
     "Gemm",
     "GlobalAveragePool",
@@ -1901,6 +1903,115 @@ impl<'a> Importer<'a> {
                     padded
                 }
             }
+            // The identity matrix of the input's shape, `k` diagonals up.
+            "EyeLike" => {
+                let t = self.ty(&self.need(n, 0)?)?;
+                let dims: Option<Vec<u64>> = t.shape.0.iter().map(Dim::known).collect();
+                let Some(&[rows, cols]) = dims.as_deref() else {
+                    return Err(format!("EyeLike needs a 2-D input of known dims, got {t}"));
+                };
+                let dtype = match attr(n, "dtype").and_then(|a| a.i) {
+                    Some(d) => dtype_of(d as i32)?,
+                    None => t.dtype,
+                };
+                format!(
+                    "cast({} + ({}) == {}, {dtype})",
+                    iota(&self.written, rows, 0, 2)?,
+                    attr_i(n, "k", 0),
+                    iota(&self.written, cols, 1, 2)?
+                )
+            }
+            // Each index tuple (the last axis of `indices`) as one flat
+            // index into the gathered axes, which are reshaped into one;
+            // `batch_dims` leading axes pair up, each batch's block offset.
+            "GatherND" => {
+                let (data, indices) = (self.need(n, 0)?, self.need(n, 1)?);
+                let (td, ti) = (self.ty(&data)?, self.ty(&indices)?);
+                let dims: Option<Vec<u64>> = td.shape.0.iter().map(Dim::known).collect();
+                let index_dims: Option<Vec<u64>> = ti.shape.0.iter().map(Dim::known).collect();
+                let b = usize::try_from(attr_i(n, "batch_dims", 0)).unwrap_or(usize::MAX);
+                let (Some(d), Some(id)) = (dims, index_dims) else {
+                    return Err(format!("GatherND needs known dims, got {td} and {ti}"));
+                };
+                let m = id.last().copied().unwrap_or(0) as usize;
+                if m == 0 || b >= id.len() || b.saturating_add(m) > d.len() || d[..b] != id[..b] {
+                    return Err(format!(
+                        "GatherND of {td} by {ti} with batch_dims = {b} is not supported"
+                    ));
+                }
+                let i = self.operand(&indices)?;
+                let i = self.bind(i, &format!("{out}_indices"))?;
+                let mut flat = Vec::new();
+                for j in 0..m {
+                    let len = d[b + j];
+                    let stride: u64 = d[b + j + 1..b + m].iter().product();
+                    flat.push(format!(
+                        "where({i}[..., {j}] < 0, {i}[..., {j}] + {len}, {i}[..., {j}]) * {stride}"
+                    ));
+                }
+                let block: u64 = d[b..b + m].iter().product();
+                let batches: u64 = d[..b].iter().product();
+                if b > 0 {
+                    // The batch's number, shaped [batches, 1, …] against
+                    // the index tuples' leading axes.
+                    let rank = id.len() - 1;
+                    let mut shape: Vec<u64> = d[..b].to_vec();
+                    shape.resize(rank, 1);
+                    flat.push(format!(
+                        "cast(reshape({}, {}), {}) * {block}",
+                        iota(&self.written, batches, 0, 1)?,
+                        list(&shape),
+                        ti.dtype
+                    ));
+                }
+                let flat = self.bind(flat.join(" + "), &format!("{out}_flat"))?;
+                let mut rows = vec![batches * block];
+                rows.extend(&d[b + m..]);
+                format!(
+                    "take(reshape({}, {}), {flat}, axis = 0)",
+                    self.operand(&data)?,
+                    list(&rows)
+                )
+            }
+            // A scan in log2(len) steps (Hillis and Steele): each multiplies
+            // in the running products `s` places back, then twice as far.
+            "CumProd" => {
+                let v = self.need(n, 0)?;
+                let t = self.ty(&v)?;
+                let rank = t.shape.rank();
+                let axis = match self.ints(n, 1)?.as_deref() {
+                    Some(&[a]) => axis_in(a, rank as i64, false)?,
+                    _ => return Err("CumProd needs its axis, one integer, known".into()),
+                };
+                let len = t.shape.0[axis].known().ok_or_else(|| {
+                    format!("CumProd needs the length of axis {axis} known, got {t}")
+                })?;
+                let reverse = attr_i(n, "reverse", 0) == 1;
+                // `y` moved `s` places along the scan, ones coming in.
+                let shift = |y: &str, s: u64| {
+                    let before = ":, ".repeat(axis);
+                    let mut pads = vec!["[0, 0]".to_string(); rank];
+                    let (kept, pad) = match reverse {
+                        false => (format!("0:{}", len - s), format!("[{s}, 0]")),
+                        true => (format!("{s}:{len}"), format!("[0, {s}]")),
+                    };
+                    pads[axis] = pad;
+                    format!("pad({y}[{before}{kept}], [{}], value = 1)", pads.join(", "))
+                };
+                // Bound, so that it can be indexed even when it is a literal.
+                let mut y = self.operand(&v)?;
+                y = self.bind(y, &format!("{out}_scan"))?;
+                let mut s = 1;
+                while s < len {
+                    y = self.bind(format!("{y} * {}", shift(&y, s)), &format!("{out}_scan"))?;
+                    s *= 2;
+                }
+                if attr_i(n, "exclusive", 0) == 1 && len > 0 {
+                    shift(&y, 1)
+                } else {
+                    y
+                }
+            }
             "ConstantOfShape" => {
                 let dims = self.dims_input(n, 0)?;
                 let value = self.fill_value(n)?;
@@ -1919,7 +2030,6 @@ impl<'a> Importer<'a> {
                     .collect();
                 format!("broadcast_to({lit}, [{}])", shown.join(", "))
             }
-            "Einsum" => return Err("Einsum is not supported".into()),
             other => return Err(format!("no rule for {other}")),
         };
         Ok(vec![self.emit(expr, &out, n, outputs)?])
@@ -3169,26 +3279,28 @@ fn padded_index(mode: &str, j: i64, len: i64) -> i64 {
 /// `nchw`, laid out NHWC: a sum of one short list an axis.
 fn flat_index(budget: &Cell<u64>, nchw: [u64; 4]) -> Result<String> {
     let [n, c, h, w] = nchw;
-    written(
-        budget,
-        n.saturating_add(c).saturating_add(h).saturating_add(w),
-        "a flat index",
-    )?;
-    let iota = |len: u64, axis: usize, scale: u64| {
-        let mut shape = [1; 4];
-        shape[axis] = len;
-        format!(
-            "cast(reshape({}, {}), i64) * {scale}",
-            list(&(0..len).collect::<Vec<_>>()),
-            list(&shape)
-        )
-    };
     Ok(format!(
-        "{} + {} + {} + {}",
-        iota(n, 0, c * h * w),
-        iota(c, 3, h * w),
-        iota(h, 1, w),
-        iota(w, 2, 1)
+        "{} * {} + {} * {} + {} * {} + {} * 1",
+        iota(budget, n, 0, 4)?,
+        c * h * w,
+        iota(budget, c, 3, 4)?,
+        h * w,
+        iota(budget, h, 1, 4)?,
+        w,
+        iota(budget, w, 2, 4)?,
+    ))
+}
+
+/// `0, 1, …, len - 1` (i64) along axis `axis` of a tensor of rank `rank`
+/// whose other dims are 1: a list written out, counted in `budget`.
+fn iota(budget: &Cell<u64>, len: u64, axis: usize, rank: usize) -> Result<String> {
+    written(budget, len, "an index list")?;
+    let mut shape = vec![1; rank];
+    shape[axis] = len;
+    Ok(format!(
+        "cast(reshape({}, {}), i64)",
+        list(&(0..len).collect::<Vec<_>>()),
+        list(&shape)
     ))
 }
 

@@ -181,6 +181,26 @@ case("lp_pool", [h.make_node("LpPool", ["img"], ["y2"], kernel_shape=[3, 2], pad
                  h.make_node("LpPool", ["img"], ["y3"], kernel_shape=[2, 2], p=3, auto_pad="SAME_UPPER"),
                  h.make_node("LpPool", ["x"], ["y1"], kernel_shape=[2], p=1, strides=[2])],
      [("img", f32(2, 3, 5, 4), ["N", 3, 5, 4]), ("x", x, None)], ["y2", "y3", "y1"], opset=11)
+# EyeLike off the diagonal, either way, and of another dtype.
+case("eye_like", [h.make_node("EyeLike", ["m"], ["up"], k=2), h.make_node("EyeLike", ["m"], ["down"], k=-1),
+                  h.make_node("EyeLike", ["m"], ["ints"], dtype=T.INT64)],
+     [("m", f32(4, 6), None)], ["up", "down", "ints"], opset=9)
+# GatherND: whole-element tuples with a negative index, slices (tuples
+# shorter than the rank), and index tuples paired with batches.
+cube = f32(3, 4, 5)
+case("gather_nd", [h.make_node("GatherND", ["d", "full"], ["elems"]), h.make_node("GatherND", ["d", "part"], ["rows"]),
+                   h.make_node("GatherND", ["d", "batched"], ["per_batch"], batch_dims=1)],
+     [("d", cube, None)], ["elems", "rows", "per_batch"],
+     {"full": np.array([[0, 1, 2], [-1, -2, 4], [2, 0, 0]], np.int64),
+      "part": np.array([[[1, 3], [0, -1]], [[2, 2], [1, 0]]], np.int64),
+      "batched": np.array([[[1], [3]], [[0], [2]], [[-1], [1]]], np.int64)}, opset=12)
+# CumProd along a middle axis of 5 (not a power of two), every mode.
+case("cumprod_modes", [h.make_node("CumProd", ["x5", "a"], ["p"]), h.make_node("CumProd", ["x5", "a"], ["e"], exclusive=1),
+                       h.make_node("CumProd", ["x5", "a"], ["r"], reverse=1),
+                       h.make_node("CumProd", ["x5", "a"], ["er"], exclusive=1, reverse=1),
+                       h.make_node("CumProd", ["i", "z"], ["ints"])],
+     [("x5", f32(2, 5, 3, lo=0.5, hi=1.5), None), ("i", np.array([[2, -1, 3], [1, 4, -2]], np.int64), None)],
+     ["p", "e", "r", "er", "ints"], {"a": np.array(1, np.int64), "z": np.array(-1, np.int64)}, opset=26)
 # OneHot: a negative index, one out of range, the depth axis in the middle.
 case("onehot", [h.make_node("OneHot", ["i", "depth", "values"], ["y"], axis=1)],
      [("i", np.array([[1, -1, 7], [0, 2, -4]], np.int64), None)], ["y"],
