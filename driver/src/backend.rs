@@ -483,9 +483,7 @@ impl Executable {
         ranks: &dyn Collective,
     ) -> Result<Result<tfg_ptx::nccl::Group, String>, Error> {
         let here = match &self.code {
-            Code::Cuda(_) if !tfg_ptx::nccl::available() => {
-                Err("NCCL's library (libnccl.so) is not found".to_string())
-            }
+            Code::Cuda(_) if !tfg_ptx::nccl::available() => Err(tfg_ptx::nccl::missing()),
             Code::Cuda(_) if collective::local_ranks() > tfg_ptx::cuda::device_count() => {
                 Err("ranks share a GPU, which NCCL does not allow".to_string())
             }

@@ -33,7 +33,8 @@ pub fn unique_id() -> Result<UniqueId, String> {
     Ok(id.internal.map(|c| c as u8))
 }
 
-fn missing() -> String {
+/// Why a group cannot form where [`available`] is false, with the fix.
+pub fn missing() -> String {
     "NCCL's library (libnccl.so) was not found: install libnccl2 and libnccl-dev, or put the directory that holds libnccl.so on LD_LIBRARY_PATH".into()
 }
 
