@@ -48,7 +48,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let worker = std::thread::Builder::new()
         .stack_size(STACK_SIZE)
-        .spawn(move || dispatch(&cli));
+        .spawn(move || {
+            tfg_frontend::started_with_stack(STACK_SIZE);
+            dispatch(&cli)
+        });
     match worker.map(|w| w.join()) {
         Ok(Ok(Ok(()))) => ExitCode::SUCCESS,
         Ok(Ok(Err(failure))) => {

@@ -202,6 +202,16 @@ thread_local! {
     static BIG_STACK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
+/// Tells the frontend that the calling thread was started with `bytes` of
+/// stack: with at least what [`on_big_stack`] gives its threads, it then
+/// compiles on this thread instead of starting one a call (the `tfg`
+/// binary's commands, and a REPL line after line, run on such a thread).
+pub fn started_with_stack(bytes: usize) {
+    if bytes >= STACK_BYTES {
+        BIG_STACK.set(true);
+    }
+}
+
 /// Runs `f` on a thread of its own with 64 MiB of stack (`STACK_BYTES`), as rustc
 /// does, so that no input can overflow the caller's stack; on such a thread
 /// already, runs it there. A caller that compiles many pieces in turn (the
