@@ -126,14 +126,20 @@ fn errors_are_values_that_point_into_the_source() {
 
 /// A dense layer whose weight is stored transposed and scaled, as imported
 /// models often have it: on `cpu` the params-only part runs apart.
-const PREPACKED: &str = "graph dense {
-    input x: f32[2, 4]
-    param w: f32[3, 4] = normal(std = 0.5)
+/// `x @ (transpose(w) * s)` for an `x` of `rows × cols` and `outs` outputs:
+/// the scaled transpose is params-only work (a prologue's).
+fn dense(rows: usize, cols: usize, outs: usize) -> String {
+    format!(
+        "graph dense {{
+    input x: f32[{rows}, {cols}]
+    param w: f32[{outs}, {cols}] = normal(std = 0.5)
     param s: f32 = 1.5
     y = x @ (transpose(w) * s)
     output y
+}}
+"
+    )
 }
-";
 
 #[test]
 fn runs_on_loaded_params_equal_runs_given_them_and_the_interpreter() {
@@ -142,7 +148,7 @@ fn runs_on_loaded_params_equal_runs_given_them_and_the_interpreter() {
         tfg_ir::Data::F32(vec![1.0, -2.0, 0.5, 3.0, -1.5, 0.25, 2.0, -0.75]),
     )
     .expect("a matrix");
-    let (bound, session) = fed_x(PREPACKED, x);
+    let (bound, session) = fed_x(&dense(2, 4, 3), x);
     let (_, want) =
         backend::run_once(&bound, &session, Backend::Interp, None, &dumps()).expect("interprets");
     let mut exe = backend::prepare(Backend::Cpu, bound.graph.clone(), &dumps()).expect("compiles");
@@ -174,20 +180,12 @@ fn runs_on_loaded_params_equal_runs_given_them_and_the_interpreter() {
 /// params (`tfg_rt::packed`); params loaded again are packed again.
 #[test]
 fn runs_on_reloaded_params_use_the_new_params() {
-    const DENSE: &str = "graph dense {
-    input x: f32[8, 32]
-    param w: f32[24, 32] = normal(std = 0.5)
-    param s: f32 = 1.5
-    y = x @ (transpose(w) * s)
-    output y
-}
-";
     let x = Tensor::new(
         vec![8, 32],
         tfg_ir::Data::from_f64(tfg_ir::DType::F32, (0..256).map(|i| f64::from(i % 7) - 3.0)),
     )
     .expect("a matrix");
-    let (bound, session) = fed_x(DENSE, x);
+    let (bound, session) = fed_x(&dense(8, 32, 24), x);
     let mut exe = backend::prepare(Backend::Cpu, bound.graph.clone(), &dumps()).expect("compiles");
     let inputs = bound.inputs_for(exe.graph()).expect("inputs");
     let first = session.params_for(exe.graph()).expect("params");
