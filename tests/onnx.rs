@@ -311,7 +311,7 @@ fn unsupported_operators_are_all_listed_at_once() {
             run.stderr
         );
         assert!(
-            run.stderr.contains("TopK (1 node, first: `top`)"),
+            run.stderr.contains("Unique (1 node, first: `uniq`)"),
             "{}",
             run.stderr
         );

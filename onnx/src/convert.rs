@@ -136,6 +136,7 @@ pub(crate) const SUPPORTED: &[&str] = &[
     "Tanh",
     "ThresholdedRelu",
     "Tile",
+    "TopK",
     "Transpose",
     "Trilu",
     "Unsqueeze",
@@ -1973,6 +1974,87 @@ impl<'a> Importer<'a> {
                     list(&rows)
                 )
             }
+            // The k largest (or smallest), one a step, in order: each step
+            // takes the first of the extremes not taken yet, so equal
+            // values come out by index, as ONNX asks, infinities included.
+            "TopK" => {
+                let v = self.need(n, 0)?;
+                let t = self.ty(&v)?;
+                let rank = t.shape.rank();
+                let axis = axis_in(attr_i(n, "axis", -1), rank as i64, false)?;
+                let k = match self.opset {
+                    ..10 => attr_i(n, "k", -1),
+                    _ => match self.ints(n, 1)?.as_deref() {
+                        Some(&[k]) => k,
+                        _ => return Err(self.not_known(n, 1)),
+                    },
+                };
+                let len = t.shape.0[axis].known().ok_or_else(|| {
+                    format!("TopK needs the length of axis {axis} known, got {t}")
+                })?;
+                let k = u64::try_from(k)
+                    .ok()
+                    .filter(|&k| (1..=len.min(TOP_K)).contains(&k))
+                    .ok_or_else(|| {
+                        format!(
+                            "TopK needs k between 1 and {} (the axis, at most {TOP_K}), got {k}",
+                            len.min(TOP_K)
+                        )
+                    })?;
+                // What a taken place holds: never better than a place left.
+                let largest = attr_i(n, "largest", 1) == 1;
+                let worst = match (t.dtype, largest) {
+                    (DType::F32 | DType::F64, true) => "-1.0 / 0.0",
+                    (DType::F32 | DType::F64, false) => "1.0 / 0.0",
+                    (DType::I32, true) => "(-2147483647 - 1)",
+                    (DType::I32, false) => "2147483647",
+                    (DType::I64, true) => "(-9223372036854775807 - 1)",
+                    (DType::I64, false) => "9223372036854775807",
+                    (DType::Bool, _) => return Err("TopK of booleans is not supported".into()),
+                };
+                let pick = if largest { "max" } else { "min" };
+                let x = self.operand(&v)?;
+                let x = self.bind(x, &format!("{out}_x"))?;
+                let mut along = vec![1; rank];
+                along[axis] = len;
+                let position = self.bind(
+                    format!(
+                        "reshape({}, {})",
+                        iota(&self.written, len, 0, 1)?,
+                        list(&along)
+                    ),
+                    &format!("{out}_position"),
+                )?;
+                let mut taken = self.bind(format!("{x} < {x}"), &format!("{out}_taken"))?;
+                let (mut values, mut indices) = (Vec::new(), Vec::new());
+                for _ in 0..k {
+                    let left = self.bind(
+                        format!("where({taken}, {worst}, {x})"),
+                        &format!("{out}_left"),
+                    )?;
+                    let best = self.bind(
+                        format!("{pick}({left}, axis = {axis}, keepdims = true)"),
+                        &format!("{out}_value"),
+                    )?;
+                    let at = self.bind(
+                        format!("expand_dims(cast(argmax(cast(logical_and({left} == {best}, !{taken}), i32), axis = {axis}), i64), {axis})"),
+                        &format!("{out}_index"),
+                    )?;
+                    taken = self.bind(
+                        format!("logical_or({taken}, {position} == {at})"),
+                        &format!("{out}_taken"),
+                    )?;
+                    values.push(best);
+                    indices.push(at);
+                }
+                let joined =
+                    |parts: &[String]| format!("concat([{}], axis = {axis})", parts.join(", "));
+                let mut outs = vec![self.emit(joined(&values), &out, n, outputs)?];
+                if let Some(i) = n.output.get(1).filter(|o| !o.is_empty()) {
+                    outs.push(self.emit(joined(&indices), i, n, outputs)?);
+                }
+                return Ok(outs);
+            }
             // A scan in log2(len) steps (Hillis and Steele): each multiplies
             // in the running products `s` places back, then twice as far.
             "CumProd" => {
@@ -3303,6 +3385,9 @@ fn iota(budget: &Cell<u64>, len: u64, axis: usize, rank: usize) -> Result<String
         list(&shape)
     ))
 }
+
+/// The largest `k` of a `TopK`: it takes `k` passes over its input.
+const TOP_K: u64 = 256;
 
 /// The most elements (or terms) the rules write out in one model: index
 /// lists, masks, taps, folded ranges. Beyond it a model is refused rather

@@ -201,6 +201,14 @@ case("cumprod_modes", [h.make_node("CumProd", ["x5", "a"], ["p"]), h.make_node("
                        h.make_node("CumProd", ["i", "z"], ["ints"])],
      [("x5", f32(2, 5, 3, lo=0.5, hi=1.5), None), ("i", np.array([[2, -1, 3], [1, 4, -2]], np.int64), None)],
      ["p", "e", "r", "er", "ints"], {"a": np.array(1, np.int64), "z": np.array(-1, np.int64)}, opset=26)
+# TopK: ties come out by index, infinities among the picks, the smallest
+# along a middle axis, integers, and k as an attribute (opset 1).
+ties = np.array([[3.0, -np.inf, 3.0, 1.0, np.inf, 3.0], [-np.inf, -np.inf, 0.5, -np.inf, 2.0, 0.5]], np.float32)
+case("top_k", [h.make_node("TopK", ["t", "k4"], ["tv", "ti"]), h.make_node("TopK", ["x", "k2"], ["sv", "si"], axis=1, largest=0),
+               h.make_node("TopK", ["i", "k2"], ["iv", "ii"])],
+     [("t", ties, None), ("x", x, None), ("i", np.array([[5, -3, 5, 9], [0, 0, -7, 0]], np.int64), None)],
+     ["tv", "ti", "sv", "si", "iv", "ii"], {"k4": np.array([4], np.int64), "k2": np.array([2], np.int64)}, opset=11)
+case("top_k_attribute", [h.make_node("TopK", ["x"], ["v", "i"], k=3)], [("x", x, None)], ["v", "i"], opset=9)
 # OneHot: a negative index, one out of range, the depth axis in the middle.
 case("onehot", [h.make_node("OneHot", ["i", "depth", "values"], ["y"], axis=1)],
      [("i", np.array([[1, -1, 7], [0, 2, -4]], np.int64), None)], ["y"],
@@ -487,7 +495,6 @@ print(len(cases))
 
 # Not a case: operators tfg does not support, for the error that lists them.
 g = h.make_graph([h.make_node("Relu", ["x"], ["a"]), h.make_node("NonZero", ["a"], ["b"], name="nz1"),
-                  h.make_node("NonZero", ["a"], ["c"]), h.make_node("TopK", ["a", "k"], ["d", "e"], name="top")],
-                 "unsupported", [h.make_tensor_value_info("x", F, [4])],
-                 [h.make_empty_tensor_value_info("b")], [nh.from_array(np.array([1], np.int64), "k")])
+                  h.make_node("NonZero", ["a"], ["c"]), h.make_node("Unique", ["a"], ["d"], name="uniq")],
+                 "unsupported", [h.make_tensor_value_info("x", F, [4])], [h.make_empty_tensor_value_info("b")])
 onnx.save(h.make_model(g, opset_imports=[h.make_opsetid("", 17)]), os.path.join(out_dir, "unsupported.onnx"))
