@@ -112,6 +112,9 @@ pub(crate) const SUPPORTED: &[&str] = &[
     "Resize",
     "RMSNormalization",
     "Round",
+    "Scatter",
+    "ScatterElements",
+    "ScatterND",
     "Selu",
     "Shape",
     "Shrink",
@@ -1942,14 +1945,7 @@ impl<'a> Importer<'a> {
                 }
                 let i = self.operand(&indices)?;
                 let i = self.bind(i, &format!("{out}_indices"))?;
-                let mut flat = Vec::new();
-                for j in 0..m {
-                    let len = d[b + j];
-                    let stride: u64 = d[b + j + 1..b + m].iter().product();
-                    flat.push(format!(
-                        "where({i}[..., {j}] < 0, {i}[..., {j}] + {len}, {i}[..., {j}]) * {stride}"
-                    ));
-                }
+                let mut flat = vec![tuple_index(&i, &d[b..b + m])];
                 let block: u64 = d[b..b + m].iter().product();
                 let batches: u64 = d[..b].iter().product();
                 if b > 0 {
@@ -1972,6 +1968,137 @@ impl<'a> Importer<'a> {
                     "take(reshape({}, {}), {flat}, axis = 0)",
                     self.operand(&data)?,
                     list(&rows)
+                )
+            }
+            // Each update's place as a one-hot along a new last axis, the
+            // updates that land on a place gathered over the axis they
+            // came along, moved into it, and combined with `data`.
+            "ScatterElements" | "Scatter" => {
+                let (data, indices, updates) =
+                    (self.need(n, 0)?, self.need(n, 1)?, self.need(n, 2)?);
+                let (td, ti) = (self.ty(&data)?, self.ty(&indices)?);
+                let d: Option<Vec<u64>> = td.shape.0.iter().map(Dim::known).collect();
+                let id: Option<Vec<u64>> = ti.shape.0.iter().map(Dim::known).collect();
+                let (Some(d), Some(id)) = (d, id) else {
+                    return Err(format!("{op} needs known dims, got {td} and {ti}"));
+                };
+                let r = d.len();
+                let axis = axis_in(attr_i(n, "axis", 0), r as i64, false)?;
+                if id.len() != r || (0..r).any(|a| a != axis && id[a] > d[a]) {
+                    return Err(format!("{op} of {td} at {ti} is not supported"));
+                }
+                let reduction = attr_s(n, "reduction").unwrap_or_else(|| "none".into());
+                let (gather, neutral) = gathering(&reduction, td.dtype)?;
+                let len = d[axis];
+                let i = self.operand(&indices)?;
+                let lands = self.bind(
+                    format!(
+                        "expand_dims(cast(where({i} < 0, {i} + {len}, {i}), i64), {r}) == {}",
+                        iota(&self.written, len, r, r + 1)?
+                    ),
+                    &format!("{out}_lands"),
+                )?;
+                // Without a reduction the last update to land wins, as in
+                // ONNX's reference (ONNX leaves duplicates undefined).
+                let chosen = match reduction.as_str() {
+                    "none" => {
+                        let position = iota(&self.written, id[axis], axis, r + 1)?;
+                        self.bind(
+                            format!("logical_and({lands}, {position} == max(where({lands}, {position}, -1), axis = {axis}, keepdims = true))"),
+                            &format!("{out}_last"),
+                        )?
+                    }
+                    _ => lands.clone(),
+                };
+                let u = self.operand(&updates)?;
+                let mut perm: Vec<usize> = (0..r - 1).collect();
+                perm.insert(axis, r - 1);
+                let pads: Vec<String> = (0..r)
+                    .map(|a| match a == axis {
+                        true => "[0, 0]".to_string(),
+                        false => format!("[0, {}]", d[a] - id[a]),
+                    })
+                    .collect();
+                let placed = |x: String| {
+                    format!(
+                        "pad(transpose({x}, perm = {}), [{}])",
+                        list(&perm),
+                        pads.join(", ")
+                    )
+                };
+                let gathered = self.bind(
+                    placed(format!(
+                        "{gather}(where({chosen}, expand_dims({u}, {r}), {neutral}), axis = {axis})"
+                    )),
+                    &format!("{out}_gathered"),
+                )?;
+                let hit = self.bind(
+                    format!(
+                        "{} > 0",
+                        placed(format!("sum(cast({lands}, i32), axis = {axis})"))
+                    ),
+                    &format!("{out}_hit"),
+                )?;
+                scattered(&reduction, &self.operand(&data)?, &hit, &gathered)
+            }
+            // The index tuples as flat places of `data`'s first axes made
+            // one, a one-hot of them, and the updates gathered onto them (a
+            // matrix product where they are summed).
+            "ScatterND" => {
+                let (data, indices, updates) =
+                    (self.need(n, 0)?, self.need(n, 1)?, self.need(n, 2)?);
+                let (td, ti) = (self.ty(&data)?, self.ty(&indices)?);
+                let d: Option<Vec<u64>> = td.shape.0.iter().map(Dim::known).collect();
+                let id: Option<Vec<u64>> = ti.shape.0.iter().map(Dim::known).collect();
+                let (Some(d), Some(id)) = (d, id) else {
+                    return Err(format!("ScatterND needs known dims, got {td} and {ti}"));
+                };
+                let m = id.last().copied().unwrap_or(0) as usize;
+                if m == 0 || m > d.len() {
+                    return Err(format!("ScatterND of {td} at {ti} is not supported"));
+                }
+                let reduction = attr_s(n, "reduction").unwrap_or_else(|| "none".into());
+                let (gather, neutral) = gathering(&reduction, td.dtype)?;
+                let tuples: u64 = id[..id.len() - 1].iter().product();
+                let places: u64 = d[..m].iter().product();
+                let rest: u64 = d[m..].iter().product();
+                let i = self.operand(&indices)?;
+                let i = self.bind(i, &format!("{out}_indices"))?;
+                let lands = self.bind(
+                    format!(
+                        "expand_dims(reshape(cast({}, i64), [{tuples}]), 1) == {}",
+                        tuple_index(&i, &d[..m]),
+                        iota(&self.written, places, 1, 2)?
+                    ),
+                    &format!("{out}_lands"),
+                )?;
+                let chosen = match reduction.as_str() {
+                    "none" => {
+                        let position = iota(&self.written, tuples, 0, 2)?;
+                        self.bind(
+                            format!("logical_and({lands}, {position} == max(where({lands}, {position}, -1), axis = 0, keepdims = true))"),
+                            &format!("{out}_last"),
+                        )?
+                    }
+                    _ => lands.clone(),
+                };
+                let u = format!("reshape({}, [{tuples}, {rest}])", self.operand(&updates)?);
+                let gathered = match gather {
+                    "sum" => format!("transpose(cast({chosen}, {}), perm = [1, 0]) @ {u}", td.dtype),
+                    _ => format!(
+                        "{gather}(where(expand_dims({chosen}, 2), expand_dims({u}, 1), {neutral}), axis = 0)"
+                    ),
+                };
+                let gathered = self.bind(gathered, &format!("{out}_gathered"))?;
+                let hit = self.bind(
+                    format!("expand_dims(sum(cast({lands}, i32), axis = 0) > 0, 1)"),
+                    &format!("{out}_hit"),
+                )?;
+                let flat = format!("reshape({}, [{places}, {rest}])", self.operand(&data)?);
+                format!(
+                    "reshape({}, {})",
+                    scattered(&reduction, &flat, &hit, &gathered),
+                    list(&d)
                 )
             }
             // The k largest (or smallest), one a step, in order: each step
@@ -2003,15 +2130,7 @@ impl<'a> Importer<'a> {
                     })?;
                 // What a taken place holds: never better than a place left.
                 let largest = attr_i(n, "largest", 1) == 1;
-                let worst = match (t.dtype, largest) {
-                    (DType::F32 | DType::F64, true) => "-1.0 / 0.0",
-                    (DType::F32 | DType::F64, false) => "1.0 / 0.0",
-                    (DType::I32, true) => "(-2147483647 - 1)",
-                    (DType::I32, false) => "2147483647",
-                    (DType::I64, true) => "(-9223372036854775807 - 1)",
-                    (DType::I64, false) => "9223372036854775807",
-                    (DType::Bool, _) => return Err("TopK of booleans is not supported".into()),
-                };
+                let worst = extreme(t.dtype, largest)?;
                 let pick = if largest { "max" } else { "min" };
                 let x = self.operand(&v)?;
                 let x = self.bind(x, &format!("{out}_x"))?;
@@ -3384,6 +3503,59 @@ fn iota(budget: &Cell<u64>, len: u64, axis: usize, rank: usize) -> Result<String
         list(&(0..len).collect::<Vec<_>>()),
         list(&shape)
     ))
+}
+
+/// The flat row-major place of each index tuple (the last axis of `i`, one
+/// entry an axis of `dims`), negative entries counted from the end.
+fn tuple_index(i: &str, dims: &[u64]) -> String {
+    let terms: Vec<String> = dims
+        .iter()
+        .enumerate()
+        .map(|(j, len)| {
+            let stride: u64 = dims[j + 1..].iter().product();
+            format!("where({i}[..., {j}] < 0, {i}[..., {j}] + {len}, {i}[..., {j}]) * {stride}")
+        })
+        .collect();
+    terms.join(" + ")
+}
+
+/// The lowest (or the highest) value of `dtype`, as a literal that takes
+/// that dtype: what a place holds that must lose every comparison.
+fn extreme(dtype: DType, lowest: bool) -> Result<&'static str> {
+    Ok(match (dtype, lowest) {
+        (DType::F32 | DType::F64, true) => "-1.0 / 0.0",
+        (DType::F32 | DType::F64, false) => "1.0 / 0.0",
+        (DType::I32, true) => "(-2147483647 - 1)",
+        (DType::I32, false) => "2147483647",
+        (DType::I64, true) => "(-9223372036854775807 - 1)",
+        (DType::I64, false) => "9223372036854775807",
+        (DType::Bool, _) => return Err("booleans are not supported here (no order)".into()),
+    })
+}
+
+/// A scatter's `reduction`: the reduction that gathers the updates landing
+/// on one place, and the value of a place none lands on.
+fn gathering(reduction: &str, dtype: DType) -> Result<(&'static str, &'static str)> {
+    Ok(match reduction {
+        "none" | "add" => ("sum", "0"),
+        "mul" => ("prod", "1"),
+        "max" => ("max", extreme(dtype, true)?),
+        "min" => ("min", extreme(dtype, false)?),
+        other => return Err(format!("reduction = {other} is not supported")),
+    })
+}
+
+/// A scatter's result: `data` where `hit` is false, else the `gathered`
+/// updates, or (with a `reduction`) them combined with `data`.
+fn scattered(reduction: &str, data: &str, hit: &str, gathered: &str) -> String {
+    let combined = match reduction {
+        "add" => format!("{data} + {gathered}"),
+        "mul" => format!("{data} * {gathered}"),
+        "max" => format!("maximum({data}, {gathered})"),
+        "min" => format!("minimum({data}, {gathered})"),
+        _ => gathered.to_string(),
+    };
+    format!("where({hit}, {combined}, {data})")
 }
 
 /// The largest `k` of a `TopK`: it takes `k` passes over its input.

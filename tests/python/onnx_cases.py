@@ -209,6 +209,30 @@ case("top_k", [h.make_node("TopK", ["t", "k4"], ["tv", "ti"]), h.make_node("TopK
      [("t", ties, None), ("x", x, None), ("i", np.array([[5, -3, 5, 9], [0, 0, -7, 0]], np.int64), None)],
      ["tv", "ti", "sv", "si", "iv", "ii"], {"k4": np.array([4], np.int64), "k2": np.array([2], np.int64)}, opset=11)
 case("top_k_attribute", [h.make_node("TopK", ["x"], ["v", "i"], k=3)], [("x", x, None)], ["v", "i"], opset=9)
+# Scatters: indices smaller than the data (the rest untouched), negative
+# indices, duplicates summed by reduction = add, the other reductions, rows
+# (ScatterND tuples shorter than the rank) and single elements, integers.
+grid = f32(3, 5)
+case("scatter_elements", [h.make_node("ScatterElements", ["d", "ix", "u"], ["y"], axis=1),
+                          h.make_node("ScatterElements", ["d", "dup", "u"], ["last"], axis=1),
+                          h.make_node("ScatterElements", ["d", "dup", "u"], ["sum"], axis=1, reduction="add"),
+                          h.make_node("ScatterElements", ["d", "ix", "u"], ["top"], axis=1, reduction="max"),
+                          h.make_node("ScatterElements", ["d", "rows", "u"], ["y0"]),
+                          h.make_node("ScatterElements", ["n", "rows", "m"], ["ints"], reduction="mul")],
+     [("d", grid, None), ("u", f32(2, 2), None), ("n", np.arange(15, dtype=np.int64).reshape(3, 5), None),
+      ("m", np.array([[2, -1], [3, 5]], np.int64), None)], ["y", "last", "sum", "top", "y0", "ints"],
+     {"ix": np.array([[4, -5], [1, 3]], np.int64), "dup": np.array([[2, 2], [0, 0]], np.int64),
+      "rows": np.array([[-1, 0], [0, 1]], np.int64)}, opset=18)
+case("scatter_nd", [h.make_node("ScatterND", ["c", "tuples", "upd"], ["y"]),
+                    h.make_node("ScatterND", ["c", "dups", "upd2"], ["last"]),
+                    h.make_node("ScatterND", ["c", "rows", "slab"], ["rows_y"]),
+                    h.make_node("ScatterND", ["c", "dups", "upd2"], ["sum"], reduction="add"),
+                    h.make_node("ScatterND", ["c", "dups", "upd2"], ["prod"], reduction="mul"),
+                    h.make_node("ScatterND", ["c", "tuples", "upd"], ["low"], reduction="min")],
+     [("c", cube, None), ("upd", f32(3), None), ("slab", f32(2, 4, 5), None), ("upd2", f32(2, 5), None)],
+     ["y", "last", "rows_y", "sum", "prod", "low"],
+     {"tuples": np.array([[0, 1, 2], [-1, -2, 4], [2, 0, 0]], np.int64), "rows": np.array([[2], [0]], np.int64),
+      "dups": np.array([[1, 3], [1, 3]], np.int64)}, opset=18)
 # OneHot: a negative index, one out of range, the depth axis in the middle.
 case("onehot", [h.make_node("OneHot", ["i", "depth", "values"], ["y"], axis=1)],
      [("i", np.array([[1, -1, 7], [0, 2, -4]], np.int64), None)], ["y"],
