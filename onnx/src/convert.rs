@@ -9,6 +9,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use tfg_frontend::Incremental;
 use tfg_ir::{DType, Dim, Type};
 
+mod recurrent;
 mod resize;
 
 /// The operator types with a rule below.
@@ -62,6 +63,7 @@ pub(crate) const SUPPORTED: &[&str] = &[
     "Greater",
     "GreaterOrEqual",
     "GroupNormalization",
+    "GRU",
     "Hardmax",
     "HardSigmoid",
     "HardSwish",
@@ -78,6 +80,7 @@ pub(crate) const SUPPORTED: &[&str] = &[
     "LpNormalization",
     "LpPool",
     "LRN",
+    "LSTM",
     "MatMul",
     "Max",
     "MaxPool",
@@ -111,6 +114,7 @@ pub(crate) const SUPPORTED: &[&str] = &[
     "Reshape",
     "Resize",
     "RMSNormalization",
+    "RNN",
     "Round",
     "Scatter",
     "ScatterElements",
@@ -1779,6 +1783,7 @@ impl<'a> Importer<'a> {
                     return Ok(outs);
                 }
             }
+            "RNN" | "GRU" | "LSTM" => return self.recurrent(n, op, outputs),
             "Conv" | "MaxPool" | "AveragePool" | "LpPool" => {
                 return self.window(n, op, &out, outputs)
             }

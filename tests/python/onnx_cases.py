@@ -233,6 +233,24 @@ case("scatter_nd", [h.make_node("ScatterND", ["c", "tuples", "upd"], ["y"]),
      ["y", "last", "rows_y", "sum", "prod", "low"],
      {"tuples": np.array([[0, 1, 2], [-1, -2, 4], [2, 0, 0]], np.int64), "rows": np.array([[2], [0]], np.int64),
       "dups": np.array([[1, 3], [1, 3]], np.int64)}, opset=18)
+# Recurrent operators: every input (biases, initial states, peepholes),
+# both directions, GRU's reset after its product, other activations and a
+# clip. (The batch first, layout 1, which ONNX Runtime refuses, is checked
+# by the ONNX node tests.)
+seq = f32(5, 2, 3)
+H = 4
+case("lstm", [h.make_node("LSTM", ["seq", "lw", "lr", "lb", "", "h0", "c0", "lp"], ["y", "yh", "yc"],
+                          hidden_size=H, direction="bidirectional")],
+     [("seq", seq, None)], ["y", "yh", "yc"],
+     {"lw": f32(2, 4 * H, 3), "lr": f32(2, 4 * H, H), "lb": f32(2, 8 * H), "h0": f32(2, 2, H), "c0": f32(2, 2, H),
+      "lp": f32(2, 3 * H)}, opset=14)
+case("gru", [h.make_node("GRU", ["seq", "gw", "gr", "gb"], ["y", "yh"], hidden_size=H, linear_before_reset=1,
+                         direction="reverse"),
+             h.make_node("GRU", ["seq", "gw", "gr", "gb"], ["y0"], hidden_size=H)],
+     [("seq", seq, None)], ["y", "yh", "y0"], {"gw": f32(1, 3 * H, 3), "gr": f32(1, 3 * H, H), "gb": f32(1, 6 * H)},
+     opset=14)
+case("rnn", [h.make_node("RNN", ["seq", "rw", "rr", "rb"], ["y", "yh"], hidden_size=H, activations=["Relu"], clip=1.5)],
+     [("seq", seq, None)], ["y", "yh"], {"rw": f32(1, H, 3), "rr": f32(1, H, H), "rb": f32(1, 2 * H)}, opset=14)
 # OneHot: a negative index, one out of range, the depth axis in the middle.
 case("onehot", [h.make_node("OneHot", ["i", "depth", "values"], ["y"], axis=1)],
      [("i", np.array([[1, -1, 7], [0, 2, -4]], np.int64), None)], ["y"],
