@@ -115,6 +115,7 @@ pub(crate) const SUPPORTED: &[&str] = &[
     "Resize",
     "RMSNormalization",
     "RNN",
+    "RotaryEmbedding",
     "Round",
     "Scatter",
     "ScatterElements",
@@ -2105,6 +2106,90 @@ impl<'a> Importer<'a> {
                     scattered(&reduction, &flat, &hit, &gathered),
                     list(&d)
                 )
+            }
+            // Pairs of features turned by the angle of each position
+            // (ONNX's reference: [batch, sequence, heads, head] inside).
+            "RotaryEmbedding" => {
+                let v = self.need(n, 0)?;
+                let t = self.ty(&v)?;
+                let dims: Vec<Option<u64>> = t.shape.0.iter().map(Dim::known).collect();
+                let a = self.operand(&v)?;
+                let (x, seq, heads, head) = match dims.as_slice() {
+                    [_, Some(heads), Some(seq), Some(head)] => (
+                        format!("transpose({a}, perm = [0, 2, 1, 3])"),
+                        *seq,
+                        *heads,
+                        *head,
+                    ),
+                    [_, Some(seq), Some(hidden)] => {
+                        let heads = u64::try_from(attr_i(n, "num_heads", 0)).unwrap_or(0);
+                        if heads == 0 || hidden % heads != 0 {
+                            return Err(format!(
+                                "a 3-D RotaryEmbedding needs num_heads dividing {hidden}"
+                            ));
+                        }
+                        let head = hidden / heads;
+                        (format!("reshape({a}, [-1, {seq}, {heads}, {head}])"), *seq, heads, head)
+                    }
+                    _ => {
+                        return Err(format!(
+                            "RotaryEmbedding needs an input of 3 or 4 dims, all but the batch known, got {t}"
+                        ))
+                    }
+                };
+                let x = self.bind(x, &format!("{out}_x"))?;
+                let turned = match attr_i(n, "rotary_embedding_dim", 0) {
+                    0 => head,
+                    d => u64::try_from(d).unwrap_or(u64::MAX),
+                };
+                if turned > head || turned % 2 != 0 {
+                    return Err(format!(
+                        "rotary_embedding_dim must be even and at most {head}, got {turned}"
+                    ));
+                }
+                let half = turned / 2;
+                let cache = |s: &mut Self, k: usize, what: &str| -> Result<String> {
+                    let c = s.need(n, k)?;
+                    let c = s.operand(&c)?;
+                    let c = match s.input(n, 3)? {
+                        Some(p) => format!("take({c}, {}, axis = 0)", s.operand(&p)?),
+                        None => c,
+                    };
+                    s.bind(format!("expand_dims({c}, 2)"), &format!("{out}_{what}"))
+                };
+                let (cos, sin) = (cache(self, 1, "cos")?, cache(self, 2, "sin")?);
+                let interleaved = attr_i(n, "interleaved", 0) == 1;
+                let (x1, x2) = match interleaved {
+                    true => (
+                        format!("{x}[..., 0:{turned}:2]"),
+                        format!("{x}[..., 1:{turned}:2]"),
+                    ),
+                    false => (
+                        format!("{x}[..., 0:{half}]"),
+                        format!("{x}[..., {half}:{turned}]"),
+                    ),
+                };
+                let real = self.bind(
+                    format!("{cos} * {x1} - {sin} * {x2}"),
+                    &format!("{out}_real"),
+                )?;
+                let imag = self.bind(
+                    format!("{sin} * {x1} + {cos} * {x2}"),
+                    &format!("{out}_imag"),
+                )?;
+                let mut y = match interleaved {
+                    true => format!(
+                        "reshape(stack([{real}, {imag}], axis = 4), [-1, {seq}, {heads}, {turned}])"
+                    ),
+                    false => format!("concat([{real}, {imag}], axis = 3)"),
+                };
+                if turned < head {
+                    y = format!("concat([{y}, {x}[..., {turned}:{head}]], axis = 3)");
+                }
+                match dims.len() {
+                    3 => format!("reshape({y}, [-1, {seq}, {}])", heads * head),
+                    _ => format!("transpose({y}, perm = [0, 2, 1, 3])"),
+                }
             }
             // The k largest (or smallest), one a step, in order: each step
             // takes the first of the extremes not taken yet, so equal

@@ -251,6 +251,16 @@ case("gru", [h.make_node("GRU", ["seq", "gw", "gr", "gb"], ["y", "yh"], hidden_s
      opset=14)
 case("rnn", [h.make_node("RNN", ["seq", "rw", "rr", "rb"], ["y", "yh"], hidden_size=H, activations=["Relu"], clip=1.5)],
      [("seq", seq, None)], ["y", "yh"], {"rw": f32(1, H, 3), "rr": f32(1, H, H), "rb": f32(1, 2 * H)}, opset=14)
+# RotaryEmbedding: heads first (4-D) with positions, interleaved pairs and
+# part of each head turned; 3-D with the caches per position already.
+angles = rng.uniform(0, 6.3, (8, 3)).astype(np.float32)
+case("rotary_embedding", [h.make_node("RotaryEmbedding", ["q", "cos", "sin", "pos"], ["y"], interleaved=1,
+                                      rotary_embedding_dim=6),
+                          h.make_node("RotaryEmbedding", ["k3", "cos_bs", "sin_bs"], ["y3"], num_heads=2)],
+     [("q", f32(2, 2, 3, 8), None), ("k3", f32(2, 3, 12), None), ("pos", np.array([[0, 5, 7], [1, 1, 2]], np.int64), None)],
+     ["y", "y3"], {"cos": np.cos(angles), "sin": np.sin(angles),
+                   "cos_bs": np.cos(angles[:6]).reshape(2, 3, 3), "sin_bs": np.sin(angles[:6]).reshape(2, 3, 3)},
+     opset=23)
 # OneHot: a negative index, one out of range, the depth axis in the middle.
 case("onehot", [h.make_node("OneHot", ["i", "depth", "values"], ["y"], axis=1)],
      [("i", np.array([[1, -1, 7], [0, 2, -4]], np.int64), None)], ["y"],
