@@ -642,6 +642,13 @@ impl<'a> Importer<'a> {
         }
     }
 
+    /// The dims of `v`, which `op` needs all known.
+    fn known_dims(&self, v: &Value, op: &str) -> Result<Vec<u64>> {
+        let t = self.ty(v)?;
+        let dims: Option<Vec<u64>> = t.shape.0.iter().map(Dim::known).collect();
+        dims.ok_or_else(|| format!("{op} needs the dims of its input {t} known"))
+    }
+
     fn rank(&self, v: &Value) -> Result<usize> {
         Ok(self.ty(v)?.shape.rank())
     }
@@ -1915,10 +1922,10 @@ impl<'a> Importer<'a> {
             }
             // The identity matrix of the input's shape, `k` diagonals up.
             "EyeLike" => {
-                let t = self.ty(&self.need(n, 0)?)?;
-                let dims: Option<Vec<u64>> = t.shape.0.iter().map(Dim::known).collect();
-                let Some(&[rows, cols]) = dims.as_deref() else {
-                    return Err(format!("EyeLike needs a 2-D input of known dims, got {t}"));
+                let v = self.need(n, 0)?;
+                let t = self.ty(&v)?;
+                let &[rows, cols] = self.known_dims(&v, op)?.as_slice() else {
+                    return Err(format!("EyeLike needs a 2-D input, got {t}"));
                 };
                 let dtype = match attr(n, "dtype").and_then(|a| a.i) {
                     Some(d) => dtype_of(d as i32)?,
@@ -1937,12 +1944,8 @@ impl<'a> Importer<'a> {
             "GatherND" => {
                 let (data, indices) = (self.need(n, 0)?, self.need(n, 1)?);
                 let (td, ti) = (self.ty(&data)?, self.ty(&indices)?);
-                let dims: Option<Vec<u64>> = td.shape.0.iter().map(Dim::known).collect();
-                let index_dims: Option<Vec<u64>> = ti.shape.0.iter().map(Dim::known).collect();
+                let (d, id) = (self.known_dims(&data, op)?, self.known_dims(&indices, op)?);
                 let b = usize::try_from(attr_i(n, "batch_dims", 0)).unwrap_or(usize::MAX);
-                let (Some(d), Some(id)) = (dims, index_dims) else {
-                    return Err(format!("GatherND needs known dims, got {td} and {ti}"));
-                };
                 let m = id.last().copied().unwrap_or(0) as usize;
                 if m == 0 || b >= id.len() || b.saturating_add(m) > d.len() || d[..b] != id[..b] {
                     return Err(format!(
@@ -1983,11 +1986,7 @@ impl<'a> Importer<'a> {
                 let (data, indices, updates) =
                     (self.need(n, 0)?, self.need(n, 1)?, self.need(n, 2)?);
                 let (td, ti) = (self.ty(&data)?, self.ty(&indices)?);
-                let d: Option<Vec<u64>> = td.shape.0.iter().map(Dim::known).collect();
-                let id: Option<Vec<u64>> = ti.shape.0.iter().map(Dim::known).collect();
-                let (Some(d), Some(id)) = (d, id) else {
-                    return Err(format!("{op} needs known dims, got {td} and {ti}"));
-                };
+                let (d, id) = (self.known_dims(&data, op)?, self.known_dims(&indices, op)?);
                 let r = d.len();
                 let axis = axis_in(attr_i(n, "axis", 0), r as i64, false)?;
                 if id.len() != r || (0..r).any(|a| a != axis && id[a] > d[a]) {
@@ -2054,11 +2053,7 @@ impl<'a> Importer<'a> {
                 let (data, indices, updates) =
                     (self.need(n, 0)?, self.need(n, 1)?, self.need(n, 2)?);
                 let (td, ti) = (self.ty(&data)?, self.ty(&indices)?);
-                let d: Option<Vec<u64>> = td.shape.0.iter().map(Dim::known).collect();
-                let id: Option<Vec<u64>> = ti.shape.0.iter().map(Dim::known).collect();
-                let (Some(d), Some(id)) = (d, id) else {
-                    return Err(format!("ScatterND needs known dims, got {td} and {ti}"));
-                };
+                let (d, id) = (self.known_dims(&data, op)?, self.known_dims(&indices, op)?);
                 let m = id.last().copied().unwrap_or(0) as usize;
                 if m == 0 || m > d.len() {
                     return Err(format!("ScatterND of {td} at {ti} is not supported"));
