@@ -9,6 +9,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use tfg_frontend::Incremental;
 use tfg_ir::{DType, Dim, Type};
 
+mod grid_sample;
 mod recurrent;
 mod resize;
 
@@ -62,6 +63,7 @@ pub(crate) const SUPPORTED: &[&str] = &[
     "GlobalMaxPool",
     "Greater",
     "GreaterOrEqual",
+    "GridSample",
     "GroupNormalization",
     "GRU",
     "Hardmax",
@@ -969,6 +971,7 @@ impl<'a> Importer<'a> {
                 }
             }
             "Resize" | "Upsample" => self.resize(n, op, &out)?,
+            "GridSample" => self.grid_sample(n, &out)?,
             "GatherElements" => {
                 // One-hot selection along the axis moved last: O(indices ×
                 // axis size), without a gather in the language.

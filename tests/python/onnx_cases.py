@@ -261,6 +261,18 @@ case("rotary_embedding", [h.make_node("RotaryEmbedding", ["q", "cos", "sin", "po
      ["y", "y3"], {"cos": np.cos(angles), "sin": np.sin(angles),
                    "cos_bs": np.cos(angles[:6]).reshape(2, 3, 3), "sin_bs": np.sin(angles[:6]).reshape(2, 3, 3)},
      opset=23)
+# GridSample: points inside and past the borders (the grid reaches 1.6),
+# every mode against every padding, corners aligned or not; a 3-D volume.
+pic, where_to = f32(2, 3, 5, 4), f32(2, 6, 7, 2, lo=-1.6, hi=1.6)
+case("grid_sample", [h.make_node("GridSample", ["pic", "at"], ["lz"], mode="linear"),
+                     h.make_node("GridSample", ["pic", "at"], ["cr"], mode="cubic", padding_mode="reflection",
+                                 align_corners=1),
+                     h.make_node("GridSample", ["pic", "at"], ["nb"], mode="nearest", padding_mode="border"),
+                     h.make_node("GridSample", ["pic", "at"], ["lr"], mode="linear", padding_mode="reflection"),
+                     h.make_node("GridSample", ["pic", "at"], ["cz"], mode="cubic")],
+     [("pic", pic, None), ("at", where_to, None)], ["lz", "cr", "nb", "lr", "cz"], opset=20)
+case("grid_sample_3d", [h.make_node("GridSample", ["vol", "at3"], ["y"], mode="linear", padding_mode="border")],
+     [("vol", f32(1, 2, 3, 4, 5), None), ("at3", f32(1, 2, 3, 4, 3, lo=-1.3, hi=1.3), None)], ["y"], opset=20)
 # OneHot: a negative index, one out of range, the depth axis in the middle.
 case("onehot", [h.make_node("OneHot", ["i", "depth", "values"], ["y"], axis=1)],
      [("i", np.array([[1, -1, 7], [0, 2, -4]], np.int64), None)], ["y"],
