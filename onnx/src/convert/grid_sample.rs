@@ -12,6 +12,14 @@ use crate::proto::NodeProto;
 /// Keys' cubic convolution constant, as ONNX's reference uses.
 const CUBIC: f64 = -0.75;
 
+/// One tap along one axis: its index, its weight (none for nearest), and
+/// (with zeros padding) whether it lies inside the input, as 1 or 0.
+struct Tap {
+    index: String,
+    weight: Option<String>,
+    inside: Option<String>,
+}
+
 #[derive(Clone, Copy, PartialEq)]
 enum Mode {
     Nearest,
@@ -63,10 +71,9 @@ impl Importer<'_> {
             ),
             &hint("pixels"),
         )?;
-        // Each axis's taps: (index, weight, in range), as expressions.
-        let mut axes: Vec<Vec<(String, Option<String>, Option<String>)>> = Vec::new();
-        for a in 0..k {
-            let len = spatial[a] as f64;
+        let mut axes: Vec<Vec<Tap>> = Vec::new();
+        for (a, &len) in spatial.iter().enumerate() {
+            let len = len as f64;
             // The grid's last axis lists x (the last spatial axis) first.
             let g = format!("{grid}[..., {}]", k - 1 - a);
             let (lo, hi) = if align {
@@ -132,9 +139,9 @@ impl Importer<'_> {
             };
             // Each tap read as the padding mode says.
             let mut read = Vec::new();
-            for (i, w) in taps {
+            for (i, weight) in taps {
                 let top = float(len - 1.0);
-                let (index, valid) = match padding.as_str() {
+                let (index, inside) = match padding.as_str() {
                     "zeros" => (
                         format!("clip({i}, 0.0, {top})"),
                         Some(format!("cast(logical_and({i} >= 0, {i} <= {top}), f32)")),
@@ -146,7 +153,11 @@ impl Importer<'_> {
                     }
                 };
                 let index = self.bind(format!("cast({index}, i64)"), &hint("index"))?;
-                read.push((index, w, valid));
+                read.push(Tap {
+                    index,
+                    weight,
+                    inside,
+                });
             }
             axes.push(read);
         }
@@ -162,11 +173,11 @@ impl Importer<'_> {
         loop {
             let mut flat = vec![first.clone()];
             let mut factors = Vec::new();
-            for a in 0..k {
-                let (index, w, valid) = &axes[a][pick[a]];
-                flat.push(format!("{index} * {}", strides[a]));
-                factors.extend(w.iter().cloned());
-                factors.extend(valid.iter().cloned());
+            for ((taps, &p), stride) in axes.iter().zip(&pick).zip(&strides) {
+                let tap = &taps[p];
+                flat.push(format!("{} * {stride}", tap.index));
+                factors.extend(tap.weight.iter().cloned());
+                factors.extend(tap.inside.iter().cloned());
             }
             let value = format!("take({source}, {}, axis = 0)", flat.join(" + "));
             terms.push(match factors.is_empty() {
