@@ -55,6 +55,7 @@ impl Importer<'_> {
         }
         let align = attr_i(n, "align_corners", 0) == 1;
         let (batch, channels, spatial) = (dims[0], dims[1], &dims[2..]);
+        let dtype = self.ty(&x)?.dtype;
         let pixels: u64 = spatial.iter().product();
         let hint = |what: &str| format!("{out}_{what}");
         let grid = self.operand(&g)?;
@@ -144,7 +145,7 @@ impl Importer<'_> {
                 let (index, inside) = match padding.as_str() {
                     "zeros" => (
                         format!("clip({i}, 0.0, {top})"),
-                        Some(format!("cast(logical_and({i} >= 0, {i} <= {top}), f32)")),
+                        Some(format!("cast(logical_and({i} >= 0, {i} <= {top}), {dtype})")),
                     ),
                     "border" => (format!("clip({i}, 0.0, {top})"), None),
                     _ => {
