@@ -19,6 +19,7 @@ pub(crate) const SUPPORTED: &[&str] = &[
     "Acos",
     "Acosh",
     "Add",
+    "AffineGrid",
     "And",
     "ArgMax",
     "ArgMin",
@@ -2189,6 +2190,61 @@ impl<'a> Importer<'a> {
                     _ => format!("transpose({y}, perm = [0, 2, 1, 3])"),
                 }
             }
+            // The sampling grid of `theta`: each output pixel's normalized
+            // coordinates (x first, then 1) times the batch's matrix.
+            "AffineGrid" => {
+                let theta = self.need(n, 0)?;
+                let dtype = self.ty(&theta)?.dtype;
+                let size = match self.ints(n, 1)? {
+                    Some(s) if s.len() == 4 || s.len() == 5 => s,
+                    Some(s) => {
+                        return Err(format!(
+                            "AffineGrid needs a size of 4 or 5 entries, got {s:?}"
+                        ))
+                    }
+                    None => return Err(self.not_known(n, 1)),
+                };
+                let spatial: Vec<u64> = size[2..]
+                    .iter()
+                    .map(|&d| u64::try_from(d).ok().filter(|&d| d > 0))
+                    .collect::<Option<_>>()
+                    .ok_or_else(|| format!("AffineGrid needs positive sizes, got {size:?}"))?;
+                let k = spatial.len();
+                let align = attr_i(n, "align_corners", 0) == 1;
+                // One coordinate a spatial axis, the last (x) first.
+                let mut coords = Vec::new();
+                for a in (0..k).rev() {
+                    let len = spatial[a];
+                    let i = format!("cast({}, {dtype})", iota(&self.written, len, a, k)?);
+                    let at = match (align, len) {
+                        (true, 1) => format!("{i} * 0.0"),
+                        (true, _) => format!("{i} * {} - 1", float(2.0 / (len - 1) as f64)),
+                        (false, _) => format!("({i} * 2 + 1) / {} - 1", float(len as f64)),
+                    };
+                    coords.push(format!("broadcast_to({at}, {})", list(&spatial)));
+                }
+                coords.push(format!(
+                    "broadcast_to(cast(1, {dtype}), {})",
+                    list(&spatial)
+                ));
+                let pixels: u64 = spatial.iter().product();
+                let base = self.bind(
+                    format!(
+                        "reshape(stack([{}], axis = {k}), [{pixels}, {}])",
+                        coords.join(", "),
+                        k + 1
+                    ),
+                    &format!("{out}_base"),
+                )?;
+                let mut shape = vec![size[0]];
+                shape.extend(spatial.iter().map(|&d| d as i64));
+                shape.push(k as i64);
+                format!(
+                    "reshape({base} @ transpose({}, perm = [0, 2, 1]), {})",
+                    self.operand(&theta)?,
+                    list(&shape)
+                )
+            }
             // The k largest (or smallest), one a step, in order: each step
             // takes the first of the extremes not taken yet, so equal
             // values come out by index, as ONNX asks, infinities included.
@@ -3687,6 +3743,7 @@ fn static_input(op: &str, k: usize) -> bool {
         "Pad" => k == 1 || k == 3,
         "ConstantOfShape" => k == 0,
         "OneHot" => k == 1,
+        "AffineGrid" => k == 1,
         "Range" => true,
         "Dropout" => k >= 1,
         _ => false,

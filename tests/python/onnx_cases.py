@@ -273,6 +273,12 @@ case("grid_sample", [h.make_node("GridSample", ["pic", "at"], ["lz"], mode="line
      [("pic", pic, None), ("at", where_to, None)], ["lz", "cr", "nb", "lr", "cz"], opset=20)
 case("grid_sample_3d", [h.make_node("GridSample", ["vol", "at3"], ["y"], mode="linear", padding_mode="border")],
      [("vol", f32(1, 2, 3, 4, 5), None), ("at3", f32(1, 2, 3, 4, 3, lo=-1.3, hi=1.3), None)], ["y"], opset=20)
+# AffineGrid: the sampling grid of a batch of 2-D and 3-D affine maps.
+case("affine_grid", [h.make_node("AffineGrid", ["theta", "size"], ["g"]),
+                     h.make_node("AffineGrid", ["theta", "size"], ["ga"], align_corners=1),
+                     h.make_node("AffineGrid", ["theta3", "size3"], ["g3"])],
+     [("theta", f32(2, 2, 3), None), ("theta3", f32(1, 3, 4), None)], ["g", "ga", "g3"],
+     {"size": np.array([2, 3, 4, 5], np.int64), "size3": np.array([1, 1, 2, 3, 4], np.int64)}, opset=20)
 # OneHot: a negative index, one out of range, the depth axis in the middle.
 case("onehot", [h.make_node("OneHot", ["i", "depth", "values"], ["y"], axis=1)],
      [("i", np.array([[1, -1, 7], [0, 2, -4]], np.int64), None)], ["y"],

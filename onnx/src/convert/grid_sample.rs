@@ -145,7 +145,9 @@ impl Importer<'_> {
                 let (index, inside) = match padding.as_str() {
                     "zeros" => (
                         format!("clip({i}, 0.0, {top})"),
-                        Some(format!("cast(logical_and({i} >= 0, {i} <= {top}), {dtype})")),
+                        Some(format!(
+                            "cast(logical_and({i} >= 0, {i} <= {top}), {dtype})"
+                        )),
                     ),
                     "border" => (format!("clip({i}, 0.0, {top})"), None),
                     _ => {
