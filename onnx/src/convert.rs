@@ -1112,8 +1112,8 @@ impl<'a> Importer<'a> {
                 };
                 // Groups: [N, C, ...] as [N, G, C / G · ...], normalized
                 // along the last axis, then back.
-                let spatial: Option<Vec<u64>> = t.shape.0[1..].iter().map(Dim::known).collect();
                 let groups = if op == "GroupNormalization" {
+                    let spatial: Option<Vec<u64>> = t.shape.0[1..].iter().map(Dim::known).collect();
                     let g = attr_i(n, "num_groups", 0);
                     let (Some(dims), Ok(g @ 1..)) = (spatial.as_ref(), u64::try_from(g)) else {
                         return Err(format!(
@@ -1932,7 +1932,7 @@ impl<'a> Importer<'a> {
                     return Err(format!("EyeLike needs a 2-D input, got {t}"));
                 };
                 let dtype = match attr(n, "dtype").and_then(|a| a.i) {
-                    Some(d) => dtype_of(d as i32)?,
+                    Some(d) => dtype_of(i32::try_from(d).unwrap_or(-1))?,
                     None => t.dtype,
                 };
                 format!(

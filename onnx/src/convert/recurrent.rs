@@ -63,7 +63,13 @@ impl Importer<'_> {
         outputs: &HashMap<String, String>,
     ) -> Result<Vec<Value>> {
         let cell = cell(op);
-        let out = n.output.first().cloned().unwrap_or_default();
+        // Names of the steps' values start with the first output's.
+        let out = n
+            .output
+            .iter()
+            .find(|o| !o.is_empty())
+            .cloned()
+            .unwrap_or_else(|| op.to_ascii_lowercase());
         let x = self.need(n, 0)?;
         let t = self.ty(&x)?;
         let dims: Option<Vec<u64>> = t.shape.0.iter().map(Dim::known).collect();
@@ -193,9 +199,11 @@ impl Importer<'_> {
                 Some(h0) => self.bind(format!("{h0}[{d}]"), &hint("h"))?,
                 None => self.bind(zeros.clone(), &hint("h"))?,
             };
-            let mut c = match &c0 {
-                Some(c0) => self.bind(format!("{c0}[{d}]"), &hint("c"))?,
-                None => self.bind(zeros.clone(), &hint("c"))?,
+            // The cell state, an LSTM's alone.
+            let mut c = match (&c0, op) {
+                (_, "RNN" | "GRU") => String::new(),
+                (Some(c0), _) => self.bind(format!("{c0}[{d}]"), &hint("c"))?,
+                (None, _) => self.bind(zeros.clone(), &hint("c"))?,
             };
             let gate = |all: &str, k: u64| format!("{all}[:, {}:{}]", k * hidden, (k + 1) * hidden);
             let mut hs = Vec::new();
@@ -289,21 +297,19 @@ impl Importer<'_> {
                 None => s,
             }
         };
-        // One value an output, in order (an omitted one named for the
-        // node, so that the later outputs keep their places).
+        // One value an output, in order; an omitted one is not computed
+        // (its place holds a value the caller skips).
         let mut values = Vec::new();
         let wanted = [
             Some(y),
             Some(states(&last_h)),
             (op == "LSTM").then(|| states(&last_c)),
         ];
-        for (k, expr) in wanted.into_iter().enumerate() {
-            let Some(expr) = expr else { continue };
-            let name = match n.output.get(k).filter(|o| !o.is_empty()) {
-                Some(name) => name.clone(),
-                None => format!("{} (omitted output {k})", n.name.as_deref().unwrap_or(op)),
-            };
-            values.push(self.emit(expr, &name, n, outputs)?);
+        for (name, expr) in n.output.iter().zip(wanted) {
+            values.push(match (name.is_empty(), expr) {
+                (false, Some(expr)) => self.emit(expr, name, n, outputs)?,
+                _ => Value::Tensor(String::new()),
+            });
         }
         Ok(values)
     }
