@@ -34,7 +34,9 @@ pub(crate) const SUPPORTED: &[&str] = &[
     "CastLike",
     "Ceil",
     "Celu",
+    "CenterCropPad",
     "Clip",
+    "Compress",
     "Concat",
     "Constant",
     "ConstantOfShape",
@@ -2245,6 +2247,88 @@ impl<'a> Importer<'a> {
                     list(&shape)
                 )
             }
+            // Each axis cut, or padded with zeros, about its centre to the
+            // size asked for (the odd element at the end).
+            "CenterCropPad" => {
+                let v = self.need(n, 0)?;
+                let dims = self.known_dims(&v, op)?;
+                let rank = dims.len();
+                let sizes = self.ints(n, 1)?.ok_or("CenterCropPad needs its shape")?;
+                let axes: Vec<usize> = match attr_ints(n, "axes") {
+                    Some(a) => a
+                        .into_iter()
+                        .map(|i| axis_in(i, rank as i64, false))
+                        .collect::<Result<_>>()?,
+                    None => (0..rank).collect(),
+                };
+                if sizes.len() != axes.len() || sizes.iter().any(|&s| s < 0) {
+                    return Err(format!(
+                        "CenterCropPad needs one size (not negative) an axis, got {sizes:?}"
+                    ));
+                }
+                if rank == 0 {
+                    return Err("CenterCropPad of a scalar is not supported".into());
+                }
+                let mut kept = vec![":".to_string(); rank];
+                let mut pads = vec!["[0, 0]".to_string(); rank];
+                for (&a, &size) in axes.iter().zip(&sizes) {
+                    let (len, size) = (dims[a], size as u64);
+                    if size < len {
+                        let start = (len - size) / 2;
+                        kept[a] = format!("{start}:{}", start + size);
+                    } else if size > len {
+                        let before = (size - len) / 2;
+                        pads[a] = format!("[{before}, {}]", size - len - before);
+                    }
+                }
+                format!(
+                    "pad({}[{}], [{}])",
+                    self.operand(&v)?,
+                    kept.join(", "),
+                    pads.join(", ")
+                )
+            }
+            // The slices along `axis` (of the flattened input without one)
+            // whose condition is true, as a `take` of their indices.
+            "Compress" => {
+                let v = self.need(n, 0)?;
+                let rank = self.rank(&v)?;
+                let condition = self.ints(n, 1)?.ok_or("Compress needs its condition")?;
+                let picked: Vec<usize> = condition
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, &c)| c != 0)
+                    .map(|(i, _)| i)
+                    .collect();
+                if picked.is_empty() {
+                    return Err(
+                        "a Compress that keeps nothing (an empty result) is not supported".into(),
+                    );
+                }
+                written(&self.written, picked.len() as u64, "Compress's indices")?;
+                let t = self.ty(&v)?;
+                let axis = match attr(n, "axis").and_then(|x| x.i) {
+                    Some(axis) => Some(axis_in(axis, rank as i64, false)?),
+                    None => None,
+                };
+                // A condition longer than the axis would pick past its end.
+                let len = match axis {
+                    Some(axis) => t.shape.0[axis].known(),
+                    None => t.shape.0.iter().map(Dim::known).product(),
+                };
+                if len.is_some_and(|len| condition.len() as u64 > len) {
+                    return Err(format!(
+                        "Compress's condition ({} long) is longer than the axis of {t}",
+                        condition.len()
+                    ));
+                }
+                let a = self.operand(&v)?;
+                let a = self.bind(a, &format!("{out}_input"))?;
+                match axis {
+                    Some(axis) => format!("take({a}, {}, axis = {axis})", list(&picked)),
+                    None => format!("take(reshape({a}, [-1]), {}, axis = 0)", list(&picked)),
+                }
+            }
             // The k largest (or smallest), one a step, in order: each step
             // takes the first of the extremes not taken yet, so equal
             // values come out by index, as ONNX asks, infinities included.
@@ -3743,7 +3827,7 @@ fn static_input(op: &str, k: usize) -> bool {
         "Pad" => k == 1 || k == 3,
         "ConstantOfShape" => k == 0,
         "OneHot" => k == 1,
-        "AffineGrid" => k == 1,
+        "AffineGrid" | "CenterCropPad" | "Compress" => k == 1,
         "Range" => true,
         "Dropout" => k >= 1,
         _ => false,

@@ -279,6 +279,14 @@ case("affine_grid", [h.make_node("AffineGrid", ["theta", "size"], ["g"]),
                      h.make_node("AffineGrid", ["theta3", "size3"], ["g3"])],
      [("theta", f32(2, 2, 3), None), ("theta3", f32(1, 3, 4), None)], ["g", "ga", "g3"],
      {"size": np.array([2, 3, 4, 5], np.int64), "size3": np.array([1, 1, 2, 3, 4], np.int64)}, opset=20)
+# CenterCropPad: one axis cut, one padded (odd differences), one kept;
+# Compress along an axis and of the flattened input.
+case("crop_pad_compress", [h.make_node("CenterCropPad", ["img", "size"], ["cp"], axes=[2, -1]),
+                           h.make_node("Compress", ["img", "keep"], ["c1"], axis=1),
+                           h.make_node("Compress", ["x", "flat"], ["c0"])],
+     [("img", f32(2, 3, 5, 4), None), ("x", x, None)], ["cp", "c1", "c0"],
+     {"size": np.array([2, 7], np.int64), "keep": np.array([True, False, True]),
+      "flat": np.array([False, True, True, False, False, True])}, opset=18)
 # OneHot: a negative index, one out of range, the depth axis in the middle.
 case("onehot", [h.make_node("OneHot", ["i", "depth", "values"], ["y"], axis=1)],
      [("i", np.array([[1, -1, 7], [0, 2, -4]], np.int64), None)], ["y"],
