@@ -2362,14 +2362,8 @@ impl<'a> Importer<'a> {
                 let pick = if largest { "max" } else { "min" };
                 let x = self.operand(&v)?;
                 let x = self.bind(x, &format!("{out}_x"))?;
-                let mut along = vec![1; rank];
-                along[axis] = len;
                 let position = self.bind(
-                    format!(
-                        "reshape({}, {})",
-                        iota(&self.written, len, 0, 1)?,
-                        list(&along)
-                    ),
+                    iota(&self.written, len, axis, rank)?,
                     &format!("{out}_position"),
                 )?;
                 let mut taken = self.bind(format!("{x} < {x}"), &format!("{out}_taken"))?;

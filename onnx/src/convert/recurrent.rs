@@ -160,6 +160,7 @@ impl Importer<'_> {
             _ => xs,
         };
         let gates = cell.gates as u64 * hidden;
+        let reset_after = op == "GRU" && attr_i(n, "linear_before_reset", 0) != 0;
         let zeros = format!("broadcast_to(0.0, [{batch}, {hidden}])");
         let mut ys = Vec::new();
         let (mut last_h, mut last_c) = (Vec::new(), Vec::new());
@@ -180,9 +181,7 @@ impl Importer<'_> {
             // The inputs' part of every gate, every step: [steps, batch, gates].
             let mut pre = format!("reshape(reshape({xs}, [{}, -1]) @ transpose({w}[{d}], perm = [1, 0]), [{steps}, {batch}, {gates}])", steps * batch);
             // Both biases, but a GRU that applies the reset gate after its
-            // hidden product (`linear_before_reset`) adds the candidate's
-            // hidden bias there.
-            let reset_after = op == "GRU" && attr_i(n, "linear_before_reset", 0) != 0;
+            // hidden product adds the candidate's hidden bias there.
             if let Some(b) = &b {
                 pre = format!("{pre} + {b}[{d}, 0:{gates}]");
                 pre = match reset_after {
@@ -281,22 +280,16 @@ impl Importer<'_> {
         }
         // Y: [steps, directions, batch, hidden]; the states [directions,
         // batch, hidden]; layout 1 puts the batch first in each.
-        let (y, state_perm) = match layout {
-            1 => ("perm = [2, 0, 1, 3]", Some("perm = [1, 0, 2]")),
-            _ => ("", None),
+        let arranged = |stacked: String, perm: &str| match layout {
+            1 => format!("transpose({stacked}, perm = {perm})"),
+            _ => stacked,
         };
-        let stacked = format!("stack([{}], axis = 1)", ys.join(", "));
-        let y = match y {
-            "" => stacked,
-            perm => format!("transpose({stacked}, {perm})"),
-        };
-        let states = |v: &[String]| {
-            let s = format!("stack([{}], axis = 0)", v.join(", "));
-            match state_perm {
-                Some(p) => format!("transpose({s}, {p})"),
-                None => s,
-            }
-        };
+        let y = arranged(
+            format!("stack([{}], axis = 1)", ys.join(", ")),
+            "[2, 0, 1, 3]",
+        );
+        let states =
+            |v: &[String]| arranged(format!("stack([{}], axis = 0)", v.join(", ")), "[1, 0, 2]");
         // One value an output, in order; an omitted one is not computed
         // (its place holds a value the caller skips).
         let mut values = Vec::new();
