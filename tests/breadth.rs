@@ -111,6 +111,44 @@ fn convolutions_match_tensorflow() {
     }
 }
 
+/// The 3 × 3 convolutions large enough for Winograd's F(2×2, 3×3) (odd
+/// sizes, both paddings, explicit uneven pads, a batch of 2) against numpy's
+/// direct sum over the taps, on every backend.
+#[test]
+fn winograd_convolutions_match_numpy() {
+    let Some(py) = numpy() else { return };
+    let dir = scratch("winograd_convolutions_match_numpy");
+    let dir_arg = dir.to_str().expect("UTF-8");
+    python(&py, "winograd_cases.py", &[dir_arg, "7"]);
+    let cases: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("cases.json")).expect("written by the script"),
+    )
+    .expect("JSON");
+    for (k, want) in cases.as_array().expect("cases").iter().enumerate() {
+        let program = dir.join(format!("conv{k}.tfg"));
+        let program = program.to_str().expect("UTF-8");
+        let x = format!("x={dir_arg}/x{k}.npy");
+        let w = format!("w={dir_arg}/w{k}.npy");
+        for backend in BACKENDS {
+            let out = report(&tfg_ok(&[
+                "run",
+                program,
+                "--feed",
+                &x,
+                "--feed",
+                &w,
+                "--json",
+                "--backend",
+                backend,
+            ]));
+            let y = &out["outputs"]["y"];
+            let what = format!("Winograd case {k} on {backend}");
+            assert_eq!(shape(&y["shape"]), shape(&want["shape"]), "{what}");
+            assert_close(&what, &floats(&y["data"]), &floats(&want["data"]), 1e-4);
+        }
+    }
+}
+
 #[test]
 fn pooling_matches_tensorflow() {
     let dir = scratch("pooling_matches_tensorflow");
@@ -378,7 +416,14 @@ fn check_gradient(loss: &str, x_dims: &[usize], w_dims: &[usize], seed: u64) {
     let base = run(&x, &w);
     let h = 1e-6;
     for (k, (v, other)) in [(&x, &w), (&w, &x)].into_iter().enumerate() {
-        for j in 0..v.len() {
+        // Every coordinate of a small operand; about 32 spread over a large
+        // one (a Winograd convolution's), each a run of the whole graph.
+        let step = if v.len() > 256 {
+            v.len().div_ceil(32)
+        } else {
+            1
+        };
+        for j in (0..v.len()).step_by(step) {
             let at = |delta: f64| {
                 let mut moved = v.clone();
                 moved[j] += delta;
@@ -406,6 +451,8 @@ fn gradients_match_finite_differences() {
         ("sum(square(conv2d(x, w, stride = [2, 1], padding = \"same\", groups = 2)))", &[1, 6, 5, 4], &[3, 2, 2, 6]),
         ("sum(square(conv2d(x, w, padding = [[1, 0], [2, 1]], dilation = 2)))", &[2, 6, 6, 2], &[2, 2, 2, 3]),
         ("sum(square(conv2d(x, w, padding = \"same\", groups = 3)))", &[1, 5, 5, 3], &[2, 2, 1, 3]),
+        // Winograd's F(2×2, 3×3): 32 channels in and out, 6 × 6 tiles.
+        ("sum(square(conv2d(x, w, padding = \"same\")))", &[1, 12, 11, 32], &[3, 3, 32, 32]),
         ("sum(square(max_pool(x, 2, stride = 1, padding = \"same\") * w)) + sum(avg_pool(x * x, 3, stride = 2, padding = \"same\"))", &[1, 6, 5, 2], &[2]),
         ("sum(square(x[1:, ::-2])) + sum(x[..., 0] * 3.0) + sum(w[::-1] * x[0, :3])", &[4, 5], &[3]),
         ("sum(square(pad(x, [[1, 0], [2, 1]]) * 1.5)) + sum(tile(x, [2, 1]) * 2.0) + sum(square(stack([w, w * 2.0], axis = 1))) + sum(cumsum(x, axis = 1) * x)", &[3, 4], &[4]),

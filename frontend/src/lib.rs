@@ -32,6 +32,7 @@ pub mod serve;
 pub mod signature;
 pub mod train;
 mod window;
+mod winograd;
 
 pub use diag::Diagnostic;
 pub use incremental::Incremental;

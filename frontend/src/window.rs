@@ -4,10 +4,12 @@
 //! A window of `KH × KW` taps becomes `KH · KW` strided `slice`s of the padded
 //! input ("taps"), each shaped like the output. A convolution joins its taps
 //! along the channels (an explicit im2col) and multiplies by the filter
-//! reshaped to `[KH·KW·C, K]`: one matmul, which the GEMM path runs; a
-//! depthwise convolution multiplies each tap by its filter row and adds; a
-//! pool takes the `maximum` or the sum of its taps. Gradients come from those
-//! ops: the slices' gradients scatter back into the padded input.
+//! reshaped to `[KH·KW·C, K]`: one matmul, which the GEMM path runs (a
+//! 3 × 3, stride-1 one large enough runs as Winograd's F(2×2, 3×3) instead,
+//! in [`crate::winograd`]); a depthwise convolution multiplies each tap by
+//! its filter row and adds; a pool takes the `maximum` or the sum of its
+//! taps. Gradients come from those ops: the slices' gradients scatter back
+//! into the padded input.
 
 use crate::ast::{Expr, ExprKind};
 use crate::diag::Diagnostic;
@@ -130,6 +132,17 @@ impl GraphLowerer<'_, '_> {
                     ));
                 }
                 let axes = self.axes_of(at, [h, wd], [kh, kw], dilation, stride, &padding)?;
+                let out = [axes[0].out, axes[1].out];
+                let batch_known = xt.shape.0[0].known().is_some();
+                if groups == 1
+                    && [kh, kw, stride[0], stride[1], dilation[0], dilation[1]]
+                        == [3, 3, 1, 1, 1, 1]
+                    && batch_known
+                    && crate::winograd::pays(out[0], out[1], ch, k)
+                {
+                    let v = self.winograd(at, x, w, out, [axes[0].pad, axes[1].pad])?;
+                    return Ok(Val::Tensor(v));
+                }
                 let zero = self.scalar(at, xt.dtype, 0.0)?;
                 let taps = self.taps(at, x, &axes, zero)?;
                 self.convolve(at, &taps, w, [kh, kw, cg, k], groups as u64)?

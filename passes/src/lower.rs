@@ -278,8 +278,13 @@ impl<'g> Context<'g> {
 
     /// The body of `grp`'s kernel, in the best loop shape that lowers: flat
     /// loops where no address then needs `/` or `%`, else one loop per dim.
+    /// Where every shape needs them, a reduction takes its first (flat)
+    /// shape, and other kernels one loop per dim, where `/` and `%` split
+    /// only outer loops' variables, once an iteration of those loops,
+    /// instead of every element's index.
     fn body(&mut self, grp: &Group) -> Result<Vec<Stmt>, String> {
-        let shapes: &[(bool, bool)] = if grp.kind == GroupKind::Reduction {
+        let reduction = grp.kind == GroupKind::Reduction;
+        let shapes: &[(bool, bool)] = if reduction {
             &[(true, true), (true, false), (false, true), (false, false)]
         } else {
             &[(true, true), (false, false)]
@@ -292,9 +297,10 @@ impl<'g> Context<'g> {
                     fallback = Some(body);
                     break;
                 }
-                Ok((body, true)) => {
+                Ok((body, true)) if reduction => {
                     fallback.get_or_insert(body);
                 }
+                Ok((body, true)) => fallback = Some(body),
                 Err(e) => last_error = e,
             }
         }

@@ -200,9 +200,10 @@ impl Ranges {
             return q;
         }
         // floor((n·q + r) / n) = q + floor(r / n) for non-negative q and r.
-        let rest = match r.as_atom() {
-            Some(Atom::Div(x, m)) => self.div(x, m.saturating_mul(n)),
-            _ => Affine::from_atom(Atom::Div(Box::new(r), n)),
+        let rest = match (self.factor(&r, n), r.as_atom()) {
+            (Some((c, x, _)), _) => self.div(&x, n / c),
+            (None, Some(Atom::Div(x, m))) => self.div(x, m.saturating_mul(n)),
+            (None, _) => Affine::from_atom(Atom::Div(Box::new(r), n)),
         };
         self.add(&q, &rest)
     }
@@ -216,10 +217,33 @@ impl Ranges {
         if self.max(&r) < n {
             return r;
         }
+        if let Some((c, x, y)) = self.factor(&r, n) {
+            return self.add(&self.mul(&self.rem(&x, n / c), c), &y);
+        }
         match r.as_atom() {
             Some(Atom::Rem(x, m)) if m % n == 0 => self.rem(x, n),
             _ => Affine::from_atom(Atom::Rem(Box::new(r), n)),
         }
+    }
+
+    /// `a = c·x + y` with `c` dividing `n` and `0 ≤ y < c`, for the largest
+    /// such `c > 1` among `a`'s coefficients: then `a / n = x / (n / c)` and
+    /// `a % n = c·(x % (n / c)) + y`. This is a row-major index whose inner
+    /// dims (`y`) fill whole rows of the divisor: `(i·128 + j) / 1792` with
+    /// `j < 128` is `i / 14`.
+    fn factor(&self, a: &Affine, n: u64) -> Option<(u64, Affine, Affine)> {
+        let mut candidates: Vec<u64> = a
+            .terms
+            .iter()
+            .map(|&(_, c)| c)
+            .filter(|&c| c > 1 && n.is_multiple_of(c))
+            .collect();
+        candidates.sort_unstable_by(|p, q| q.cmp(p));
+        candidates.dedup();
+        candidates.into_iter().find_map(|c| {
+            let (x, y) = a.split(c);
+            (self.max(&y) < c).then_some((c, x, y))
+        })
     }
 
     /// The canonical form of an index expression.
@@ -317,6 +341,56 @@ mod tests {
             flat = r.add(&flat, &r.mul(&i, stride));
         }
         flat
+    }
+
+    #[test]
+    fn whole_rows_of_a_divisor_factor_out() {
+        // i < 196, j < 128: (128 i + j) / 1792 = i / 14, and % 1792 keeps j.
+        let r = ranges(&[196, 128]);
+        let (i, j) = (r.var(Var(0)), r.var(Var(1)));
+        let a = r.add(&r.mul(&i, 128), &j);
+        assert_eq!(r.div(&a, 1792), r.div(&i, 14));
+        assert_eq!(r.rem(&a, 1792), r.add(&r.mul(&r.rem(&i, 14), 128), &j));
+        // A remainder of whole rows, after the quotient is taken: 6 i / 4
+        // is i + 2 i / 4, which is i + i / 2 (and stays so when built again).
+        let r3 = ranges(&[3]);
+        let i = r3.var(Var(0));
+        let six = r3.div(&r3.mul(&i, 6), 4);
+        assert_eq!(six, r3.add(&i, &r3.div(&i, 2)));
+        assert_eq!(r3.affine(&six.to_index()), six);
+        // j may reach 128: no such split, the division stays.
+        let wide = ranges(&[196, 129]);
+        let b = wide.add(&wide.mul(&wide.var(Var(0)), 128), &wide.var(Var(1)));
+        assert!(wide.div(&b, 1792).has_div_rem());
+        // Exhaustively, on small extents, against integer arithmetic.
+        let r = ranges(&[7, 6, 4]);
+        let v: Vec<Affine> = (0..3).map(|k| r.var(Var(k))).collect();
+        let a = r.add(&r.add(&r.mul(&v[0], 24), &r.mul(&v[1], 4)), &v[2]);
+        for n in [2, 4, 8, 12, 24, 48, 72] {
+            let (d, m) = (r.div(&a, n), r.rem(&a, n));
+            for x in 0..7u64 {
+                for y in 0..6u64 {
+                    for z in 0..4u64 {
+                        let env = [x, y, z];
+                        let flat = 24 * x + 4 * y + z;
+                        assert_eq!(eval(&d, &env), flat / n, "/ {n} at {env:?}");
+                        assert_eq!(eval(&m, &env), flat % n, "% {n} at {env:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// `a` with each variable `k` set to `env[k]`.
+    fn eval(a: &Affine, env: &[u64]) -> u64 {
+        a.terms.iter().fold(a.constant, |acc, (atom, c)| {
+            let v = match atom {
+                Atom::Var(k) => env[*k as usize],
+                Atom::Div(x, n) => eval(x, env) / n,
+                Atom::Rem(x, n) => eval(x, env) % n,
+            };
+            acc + c * v
+        })
     }
 
     #[test]

@@ -113,16 +113,44 @@ fn node_cost(egraph: &TensorGraph, node: &TensorLang, out: &Facts) -> f64 {
 /// The cost of a term in extraction: whole units, summed exactly. A term's
 /// cost counts a shared subterm once per use, so in a deep network with
 /// shortcuts (each block's output read by the next block and its shortcut,
-/// each 3×3 convolution's input by 9 taps) it grows tenfold a block, past
-/// 1e20 in ResNet-50. As an f64 sum that loses every difference smaller
-/// than a transpose there, and two forms would tie. A u128 holds those
-/// sums exactly, up to 3.4e38, and saturates beyond.
-type Cost = u128;
+/// each 3×3 convolution's input by 9 taps, a Winograd convolution's by 16
+/// and its products by 16 more) it grows tenfold to hundredfold a block:
+/// past 1e20 in ResNet-50 with im2col convolutions, past 1e38 with
+/// Winograd's. As an f64 sum that loses every difference smaller than a
+/// transpose there, and two forms would tie. Two u128 halves hold those
+/// sums exactly, up to 1.1e77, and saturate beyond.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Cost {
+    high: u128,
+    low: u128,
+}
+
+impl Cost {
+    const MAX: Cost = Cost {
+        high: u128::MAX,
+        low: u128::MAX,
+    };
+
+    fn saturating_add(self, other: Cost) -> Cost {
+        let (low, carry) = self.low.overflowing_add(other.low);
+        match self
+            .high
+            .checked_add(other.high)
+            .and_then(|h| h.checked_add(u128::from(carry)))
+        {
+            Some(high) => Cost { high, low },
+            None => Cost::MAX,
+        }
+    }
+}
 
 /// An operator's own cost, in whole units (an impossible one is the most).
 fn units(c: f64) -> Cost {
     if c.is_finite() {
-        c.max(0.0).ceil() as Cost
+        Cost {
+            high: 0,
+            low: c.max(0.0).ceil() as u128,
+        }
     } else {
         Cost::MAX
     }
@@ -246,4 +274,26 @@ pub fn extract(egraph: &TensorGraph) -> HashMap<Id, Choice> {
         pending = deferred;
     }
     best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cost;
+
+    #[test]
+    fn costs_carry_into_the_high_half_and_saturate_past_it() {
+        let low = |n: u128| Cost { high: 0, low: n };
+        let nearly = low(u128::MAX);
+        let carried = nearly.saturating_add(low(2));
+        assert_eq!(carried, Cost { high: 1, low: 1 });
+        // Past u128, still ordered: one more unit is more.
+        assert!(carried < carried.saturating_add(low(1)));
+        assert!(nearly < carried);
+        let top = Cost {
+            high: u128::MAX,
+            low: 5,
+        };
+        assert_eq!(top.saturating_add(Cost { high: 1, low: 0 }), Cost::MAX);
+        assert_eq!(top.saturating_add(low(u128::MAX)), Cost::MAX);
+    }
 }

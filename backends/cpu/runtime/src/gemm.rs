@@ -80,18 +80,36 @@ pub unsafe extern "C" fn tfg_rt_gemm(
         // SAFETY: the caller's contract above.
         unsafe {
             let site = &*(site as usize as *const Site);
-            let bp = site.packed(b.0 as usize as *const f32, b.1 as usize, dims.k, dims.n);
-            let parts = dims.parts();
-            for p in 0..dims.batch as isize {
+            let count = if b.2 == 0 { 1 } else { dims.batch };
+            let bp = site.packed(
+                b.0 as usize as *const f32,
+                b.1 as usize,
+                b.2 as usize,
+                count,
+                dims.k,
+                dims.n,
+            );
+            let (a0, c0) = (a.0 as usize, c.0 as usize);
+            let one = |p: usize, parts: usize| {
+                let p = p as isize;
                 packed::gemm(
                     dims.m,
-                    (a.0 as usize as *const f32).offset(p * a.2),
+                    (a0 as *const f32).offset(p * a.2),
                     a.1 as usize,
-                    &bp,
-                    (c.0 as usize as *mut f32).offset(p * c.2),
+                    &bp.matrices[if count == 1 { 0 } else { p as usize }],
+                    (c0 as *mut f32).offset(p * c.2),
                     c.1 as usize,
                     parts,
-                );
+                )
+            };
+            if dims.split_batch() {
+                // Whole matrices a thread: no thread waits on another
+                // between the products.
+                use rayon::prelude::*;
+                (0..dims.batch).into_par_iter().for_each(|p| one(p, 1));
+            } else {
+                let parts = dims.parts();
+                (0..dims.batch).for_each(|p| one(p, parts));
             }
         }
         return;
@@ -126,7 +144,8 @@ struct Dims {
 
 impl Dims {
     /// Whether the packed GEMM computes this product: `c = a @ b`, plain,
-    /// the same `b` for every matrix of the batch, on a machine it runs on.
+    /// the matrices of `b` apart or one for the whole batch, on a machine it
+    /// runs on.
     fn packs(&self, alpha: f64, beta: f64, b_stride: isize) -> bool {
         alpha == 1.0
             && beta == 0.0
@@ -135,14 +154,28 @@ impl Dims {
             && self.m > 0
             && self.n > 0
             && self.k > 0
-            && (self.batch == 1 || b_stride == 0)
+            && b_stride >= 0
             && packed::available()
     }
 
     /// Threads for one product: one inside a kernel already split across
     /// cores, or for a small product (see [`PARALLEL_WORK`]).
     fn parts(&self) -> usize {
+        self.threads_for(1)
+    }
+
+    /// Whether the batch's matrices go to the threads whole (a batch of at
+    /// least one a thread, more work than [`PARALLEL_WORK`] in all).
+    fn split_batch(&self) -> bool {
+        let threads = self.threads_for(self.batch as u64);
+        threads > 1 && self.batch >= threads
+    }
+
+    /// Threads for `matrices` products: one inside a kernel already split
+    /// across cores, or for little work.
+    fn threads_for(&self, matrices: u64) -> usize {
         let work = (self.m as u64)
+            .saturating_mul(matrices)
             .saturating_mul(self.n as u64)
             .saturating_mul(self.k.max(1) as u64);
         if crate::pool::in_split_task() || work < PARALLEL_WORK {
@@ -449,6 +482,67 @@ mod tests {
                     assert!(
                         (got as f64 - want).abs() <= 1e-4 * want.abs().max(1.0),
                         "{m}×{n}×{k}, trans {trans}, element {e}: {got} against {want}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// A batch kept packed at a site: one right operand a matrix (as
+    /// Winograd's 16 products have) or one for all, computed twice (the
+    /// second time from the kept packing), against a plain f64 loop.
+    #[test]
+    fn batches_kept_packed_match_a_plain_loop() {
+        if !packed::available() {
+            eprintln!("skipped: no AVX2 and FMA");
+            return;
+        }
+        let (m, n, k, batch) = (30usize, 40usize, 50usize, 5usize);
+        let value = |i: usize| ((i * 7919) % 13) as f32 * 0.25 - 1.5;
+        let a: Vec<f32> = (0..batch * m * k).map(value).collect();
+        for b_stride in [k * n, 0] {
+            let b: Vec<f32> = (0..batch * k * n).map(|i| value(i + 5)).collect();
+            let site = Site::default();
+            let want: Vec<f64> = (0..batch * m * n)
+                .map(|e| {
+                    let (p, i, j) = (e / (m * n), e / n % m, e % n);
+                    (0..k)
+                        .map(|l| {
+                            a[p * m * k + i * k + l] as f64 * b[p * b_stride + l * n + j] as f64
+                        })
+                        .sum()
+                })
+                .collect();
+            for round in 0..2 {
+                let mut c = vec![f32::NAN; batch * m * n];
+                // SAFETY: the buffers hold the matrices the dims describe;
+                // `site` outlives the calls and `b` does not change.
+                unsafe {
+                    tfg_rt_gemm(
+                        F32_CODE,
+                        m as i64,
+                        n as i64,
+                        k as i64,
+                        batch as i64,
+                        a.as_ptr() as i64,
+                        k as i64,
+                        (m * k) as i64,
+                        b.as_ptr() as i64,
+                        n as i64,
+                        b_stride as i64,
+                        c.as_mut_ptr() as i64,
+                        n as i64,
+                        (m * n) as i64,
+                        0,
+                        1.0,
+                        0.0,
+                        &site as *const Site as i64,
+                    );
+                }
+                for (e, (&got, &want)) in c.iter().zip(&want).enumerate() {
+                    assert!(
+                        (got as f64 - want).abs() <= 1e-4 * want.abs().max(1.0),
+                        "b_stride {b_stride}, round {round}, element {e}: {got} against {want}"
                     );
                 }
             }

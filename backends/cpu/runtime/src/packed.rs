@@ -33,9 +33,6 @@ const MC: usize = 120;
 
 /// `b`, `k × n`, as panels of [`NR`] columns.
 pub struct Packed {
-    /// Where it was packed from: the first element, the distance between
-    /// rows, `k` and `n`.
-    from: (usize, usize, usize, usize),
     k: usize,
     n: usize,
     data: Vec<f32>,
@@ -57,12 +54,7 @@ impl Packed {
                 out[..cols].copy_from_slice(src);
             }
         }
-        Packed {
-            from: (b as usize, ld, k, n),
-            k,
-            n,
-            data,
-        }
+        Packed { k, n, data }
     }
 
     fn panel(&self, j: usize) -> *const f32 {
@@ -70,25 +62,47 @@ impl Packed {
     }
 }
 
+/// The right operands of one GEMM call, packed: one matrix, or one for
+/// each matrix of a batch.
+pub struct Batch {
+    /// Where they were packed from: the first element, the distances
+    /// between rows and between matrices, how many, `k` and `n`.
+    from: (usize, usize, usize, usize, usize, usize),
+    pub matrices: Vec<Packed>,
+}
+
 /// One GEMM call site's packed right operand, packed at its first call.
 #[derive(Default)]
-pub struct Site(Mutex<Option<Arc<Packed>>>);
+pub struct Site(Mutex<Option<Arc<Batch>>>);
 
 impl Site {
-    /// The packing of `b` (`k × n`, rows `ld` apart): the one kept, if it
-    /// was packed from the same address and shape, else a new one, kept.
+    /// The packing of `count` matrices `b` (`k × n`, rows `ld` apart, the
+    /// matrices `stride` apart): the one kept, if it was packed from the
+    /// same address and shapes, else a new one, kept.
     ///
     /// # Safety
-    /// As [`Packed::new`]; and what a kept packing was packed from has not
-    /// changed since (the `Site`'s owner forgets it when it may have).
-    pub unsafe fn packed(&self, b: *const f32, ld: usize, k: usize, n: usize) -> Arc<Packed> {
-        let from = (b as usize, ld, k, n);
+    /// As [`Packed::new`] for each matrix; and what a kept packing was
+    /// packed from has not changed since (the `Site`'s owner forgets it when
+    /// it may have).
+    pub unsafe fn packed(
+        &self,
+        b: *const f32,
+        ld: usize,
+        stride: usize,
+        count: usize,
+        k: usize,
+        n: usize,
+    ) -> Arc<Batch> {
+        let from = (b as usize, ld, stride, count, k, n);
         let mut kept = self.0.lock().unwrap_or_else(|e| e.into_inner());
         match kept.as_ref() {
             Some(p) if p.from == from => Arc::clone(p),
             _ => {
-                // SAFETY: the caller's contract.
-                let p = Arc::new(unsafe { Packed::new(b, ld, k, n) });
+                let matrices = (0..count)
+                    // SAFETY: the caller's contract.
+                    .map(|i| unsafe { Packed::new(b.add(i * stride), ld, k, n) })
+                    .collect();
+                let p = Arc::new(Batch { from, matrices });
                 *kept = Some(Arc::clone(&p));
                 p
             }
@@ -391,12 +405,25 @@ mod tests {
         let site = Site::default();
         // SAFETY: each buffer holds 4 rows of 16.
         unsafe {
-            let first = site.packed(b1.as_ptr(), 16, 4, 16);
-            assert!(Arc::ptr_eq(&first, &site.packed(b1.as_ptr(), 16, 4, 16)));
-            let moved = site.packed(b2.as_ptr(), 16, 4, 16);
-            assert_eq!(moved.data[0], 2.0);
-            let reshaped = site.packed(b2.as_ptr(), 8, 8, 8);
-            assert_eq!((reshaped.k, reshaped.n), (8, 8));
+            let first = site.packed(b1.as_ptr(), 16, 0, 1, 4, 16);
+            assert!(Arc::ptr_eq(
+                &first,
+                &site.packed(b1.as_ptr(), 16, 0, 1, 4, 16)
+            ));
+            let moved = site.packed(b2.as_ptr(), 16, 0, 1, 4, 16);
+            assert_eq!(moved.matrices[0].data[0], 2.0);
+            let reshaped = site.packed(b2.as_ptr(), 8, 0, 1, 8, 8);
+            assert_eq!((reshaped.matrices[0].k, reshaped.matrices[0].n), (8, 8));
+            // Two matrices of 2 rows, 32 values apart: the second all 2s.
+            let mut b3 = vec![1.0f32; 64];
+            b3[32..].fill(2.0);
+            let batch = site.packed(b3.as_ptr(), 16, 32, 2, 2, 16);
+            assert_eq!(batch.matrices.len(), 2);
+            assert_eq!(batch.matrices[1].data[0], 2.0);
+            assert!(!Arc::ptr_eq(
+                &batch,
+                &site.packed(b3.as_ptr(), 16, 32, 1, 2, 16)
+            ));
         }
     }
 }
