@@ -113,7 +113,9 @@ fn tiled(p: &Program, i: usize) -> Option<(Kernel, Kernel)> {
             .iter()
             .enumerate()
             .all(|(j, k)| j == i + 1 || !k.reads.contains(&t));
-    if !(plain && alone && read_once) || shares_bytes(p, g.c.buf, &producer.reads) {
+    if !(plain && alone && read_once && copies(&producer.body))
+        || shares_bytes(p, g.c.buf, &producer.reads)
+    {
         return None;
     }
     let c_offset = constant(&g.c)?;
@@ -247,6 +249,25 @@ fn tiled(p: &Program, i: usize) -> Option<(Kernel, Kernel)> {
         kernel(&producer.name, body),
         kernel(&consumer.name, consumer.body[1..].to_vec()),
     ))
+}
+
+/// Whether `body` only moves values (an im2col, a padding): a producer that
+/// computes (a pool, an activation) runs better as a kernel of its own,
+/// which the LLVM tier vectorises, than inside a GEMM's task, which keeps
+/// Cranelift's code.
+fn copies(body: &[Stmt]) -> bool {
+    let mut only_moves = true;
+    Stmt::walk(body, &mut |s| {
+        for e in s.exprs() {
+            e.walk(&mut |e| {
+                only_moves &= matches!(
+                    e,
+                    Expr::Const(_) | Expr::Local(_) | Expr::Index(_) | Expr::Load { .. }
+                );
+            });
+        }
+    });
+    only_moves
 }
 
 fn kernel(name: &str, body: Vec<Stmt>) -> Kernel {
