@@ -281,6 +281,11 @@ pub(crate) struct VectorCtx {
 /// chains overlap.
 const UNROLL: u8 = 4;
 
+/// Serial loops of at most this many iterations run as copies of their body
+/// (an im2col's few channels, a pool's window row): a loop's counter, test
+/// and jump would cost more than the body, and a vector loop never starts.
+const UNROLL_EXTENT: u64 = 3;
+
 /// The largest body (statements and expression nodes) unrolled: a bigger
 /// one keeps the core busy without it, and would only grow the code.
 const UNROLL_BODY: usize = 16;
@@ -411,6 +416,12 @@ impl<'a, M: Module> Translator<'a, M> {
                 body,
             } => {
                 self.ranges.set(*var, *extent);
+                if *extent <= UNROLL_EXTENT
+                    && *kind == LoopKind::Serial
+                    && body_size(body) <= UNROLL_BODY
+                {
+                    return self.unrolled(*var, *extent, body);
+                }
                 let lo = self.b.ins().iconst(I64, 0);
                 let hi = self.b.ins().iconst(I64, *extent as i64);
                 self.for_loop(*var, lo, hi, kind, body)
@@ -485,6 +496,18 @@ impl<'a, M: Module> Translator<'a, M> {
             }
         }
         self.scalar_loop(v, lo, hi, body)
+    }
+
+    /// A loop of `extent` iterations as that many copies of its body, the
+    /// variable a constant in each.
+    fn unrolled(&mut self, v: Var, extent: u64, body: &[Stmt]) -> Result<()> {
+        for k in 0..extent {
+            let i = self.b.ins().iconst(I64, k as i64);
+            self.vars.insert(v, i);
+            self.block(body)?;
+        }
+        self.vars.remove(&v);
+        Ok(())
     }
 
     fn scalar_loop(&mut self, v: Var, lo: Value, hi: Value, body: &[Stmt]) -> Result<()> {
