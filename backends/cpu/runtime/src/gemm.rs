@@ -413,6 +413,58 @@ unsafe fn int<T: Wrapping>(
 mod tests {
     use super::*;
 
+    /// An operand for [`gemm_f32`]: the elements, the distance between rows
+    /// and between the matrices of a batch.
+    type Matrices<'a, T> = (T, usize, usize);
+
+    /// [`tfg_rt_gemm`] on f32 buffers, `[m, n, k, batch]`, after checking
+    /// that each buffer holds the elements the call will touch.
+    #[allow(clippy::too_many_arguments)]
+    fn gemm_f32(
+        [m, n, k, batch]: [usize; 4],
+        (a, lda, a_stride): Matrices<&[f32]>,
+        (b, ldb, b_stride): Matrices<&[f32]>,
+        (c, ldc, c_stride): Matrices<&mut [f32]>,
+        trans: i32,
+        alpha: f64,
+        beta: f64,
+        site: Option<&Site>,
+    ) {
+        let last = |rows: usize, cols: usize, ld: usize, stride: usize| {
+            (batch - 1) * stride + (rows - 1) * ld + cols
+        };
+        let (ar, ac) = if trans & 1 != 0 { (k, m) } else { (m, k) };
+        let (br, bc) = if trans & 2 != 0 { (n, k) } else { (k, n) };
+        assert!(a.len() >= last(ar, ac, lda, a_stride) && b.len() >= last(br, bc, ldb, b_stride));
+        assert!(c.len() >= last(m, n, ldc, c_stride));
+        let site = site.map_or(0, |s| s as *const Site as i64);
+        let i = |x: usize| x as i64;
+        // SAFETY: the buffers hold every element the dims name (checked
+        // above), `c` overlaps neither, and a `site` outlives the call.
+        unsafe {
+            tfg_rt_gemm(
+                F32_CODE,
+                i(m),
+                i(n),
+                i(k),
+                i(batch),
+                a.as_ptr() as i64,
+                i(lda),
+                i(a_stride),
+                b.as_ptr() as i64,
+                i(ldb),
+                i(b_stride),
+                c.as_mut_ptr() as i64,
+                i(ldc),
+                i(c_stride),
+                trans,
+                alpha,
+                beta,
+                site,
+            );
+        }
+    }
+
     #[test]
     fn parts_cover_the_longer_side_once_at_multiples_of_sixteen() {
         for (m, n, threads) in [(49, 2048, 2), (3136, 64, 2), (100, 100, 3), (5, 7, 4)] {
@@ -454,29 +506,17 @@ mod tests {
                     })
                     .collect();
                 let (lda, ldb) = (if ta { m } else { k }, if tb { k } else { n });
-                // SAFETY: the buffers hold the matrices the dims describe.
-                unsafe {
-                    tfg_rt_gemm(
-                        F32_CODE,
-                        m as i64,
-                        n as i64,
-                        k as i64,
-                        1,
-                        a.as_ptr() as i64,
-                        lda as i64,
-                        0,
-                        b.as_ptr() as i64,
-                        ldb as i64,
-                        0,
-                        c.as_mut_ptr() as i64,
-                        n as i64,
-                        0,
-                        trans,
-                        0.5,
-                        1.0,
-                        0,
-                    );
-                }
+                let (a, b) = ((&a[..], lda, 0), (&b[..], ldb, 0));
+                gemm_f32(
+                    [m, n, k, 1],
+                    a,
+                    b,
+                    (&mut c[..], n, 0),
+                    trans,
+                    0.5,
+                    1.0,
+                    None,
+                );
                 for (e, (&got, &want)) in c.iter().zip(&want).enumerate() {
                     // Sums of 40 terms of at most 2.25: f32 rounding alone.
                     assert!(
@@ -515,30 +555,17 @@ mod tests {
                 .collect();
             for round in 0..2 {
                 let mut c = vec![f32::NAN; batch * m * n];
-                // SAFETY: the buffers hold the matrices the dims describe;
-                // `site` outlives the calls and `b` does not change.
-                unsafe {
-                    tfg_rt_gemm(
-                        F32_CODE,
-                        m as i64,
-                        n as i64,
-                        k as i64,
-                        batch as i64,
-                        a.as_ptr() as i64,
-                        k as i64,
-                        (m * k) as i64,
-                        b.as_ptr() as i64,
-                        n as i64,
-                        b_stride as i64,
-                        c.as_mut_ptr() as i64,
-                        n as i64,
-                        (m * n) as i64,
-                        0,
-                        1.0,
-                        0.0,
-                        &site as *const Site as i64,
-                    );
-                }
+                let (a, b) = ((&a[..], k, m * k), (&b[..], n, b_stride));
+                gemm_f32(
+                    [m, n, k, batch],
+                    a,
+                    b,
+                    (&mut c[..], n, m * n),
+                    0,
+                    1.0,
+                    0.0,
+                    Some(&site),
+                );
                 for (e, (&got, &want)) in c.iter().zip(&want).enumerate() {
                     assert!(
                         (got as f64 - want).abs() <= 1e-4 * want.abs().max(1.0),
