@@ -415,7 +415,7 @@ mod tests {
 
     /// An operand for [`gemm_f32`]: the elements, the distance between rows
     /// and between the matrices of a batch.
-    type Matrices<'a, T> = (T, usize, usize);
+    type Matrices<T> = (T, usize, usize);
 
     /// [`tfg_rt_gemm`] on f32 buffers, `[m, n, k, batch]`, after checking
     /// that each buffer holds the elements the call will touch.
