@@ -134,16 +134,28 @@ impl GraphLowerer<'_, '_> {
                 let axes = self.axes_of(at, [h, wd], [kh, kw], dilation, stride, &padding)?;
                 let out = [axes[0].out, axes[1].out];
                 let batch_known = xt.shape.0[0].known().is_some();
+                let zero = self.scalar(at, xt.dtype, 0.0)?;
                 if groups == 1
                     && [kh, kw, stride[0], stride[1], dilation[0], dilation[1]]
                         == [3, 3, 1, 1, 1, 1]
                     && batch_known
                     && crate::winograd::pays(out[0], out[1], ch, k)
                 {
-                    let v = self.winograd(at, x, w, out, [axes[0].pad, axes[1].pad])?;
+                    // Winograd's input tiles: the taps of a 4 × 4 window,
+                    // stride 2, over the input padded to whole tiles.
+                    let pads = crate::winograd::padding([h, wd], out, [axes[0].pad, axes[1].pad]);
+                    let tiles = self.axes_of(
+                        at,
+                        [h, wd],
+                        [4, 4],
+                        [1, 1],
+                        [2, 2],
+                        &Padding::Explicit(pads),
+                    )?;
+                    let taps = self.taps(at, x, &tiles, zero)?;
+                    let v = self.winograd(at, &taps, w, out)?;
                     return Ok(Val::Tensor(v));
                 }
-                let zero = self.scalar(at, xt.dtype, 0.0)?;
                 let taps = self.taps(at, x, &axes, zero)?;
                 self.convolve(at, &taps, w, [kh, kw, cg, k], groups as u64)?
             }

@@ -45,10 +45,22 @@ pub(crate) fn pays(oh: u64, ow: u64, c: u64, k: u64) -> bool {
     c >= 32 && k >= 32 && tiles >= 36
 }
 
+/// The padding (`[(top, bottom), (left, right)]`) of an input of `size` that
+/// makes whole tiles for an output of `out` after the convolution's own
+/// `pad`: 2 · tiles + 2 rows and columns, the extra ones (for an odd output)
+/// at the bottom and right.
+pub(crate) fn padding(size: [u64; 2], out: [u64; 2], pad: [(u64, u64); 2]) -> [(u64, u64); 2] {
+    std::array::from_fn(|a| {
+        let lo = pad[a].0;
+        (lo, 2 * out[a].div_ceil(2) + 2 - size[a] - lo)
+    })
+}
+
 impl GraphLowerer<'_, '_> {
-    /// `x` (`[N, H, W, C]`, `N` known) convolved with `w` (`[3, 3, C, K]`),
-    /// stride 1: an output of `out = [OH, OW]` after padding `pad`
-    /// (`[(top, bottom), (left, right)]`).
+    /// The convolution, stride 1, of `w` (`[3, 3, C, K]`) over the tiles
+    /// `taps` (element `(r, q)` of every 4 × 4 tile, `[N, tiles, tiles, C]`,
+    /// in row-major order, `N` known: the taps of a 4 × 4 window, stride 2,
+    /// over the input as [`padding`] pads it): an output of `out = [OH, OW]`.
     ///
     /// Each transform is one sum of broadcast products, a constant of
     /// coefficients (0 or ±1) times a strided view, so that fusion makes
@@ -58,50 +70,28 @@ impl GraphLowerer<'_, '_> {
     pub(crate) fn winograd(
         &mut self,
         at: At,
-        x: ValueId,
+        taps: &[ValueId],
         w: ValueId,
         out: [u64; 2],
-        pad: [(u64, u64); 2],
     ) -> Lowered<ValueId> {
-        let n = self.known_dim(at, x, 0)?;
-        let size = [self.known_dim(at, x, 1)?, self.known_dim(at, x, 2)?];
-        let c = self.known_dim(at, x, 3)?;
+        let first = *taps.first().ok_or(crate::lower::Reported)?;
+        let n = self.known_dim(at, first, 0)?;
+        let tiles = [self.known_dim(at, first, 1)?, self.known_dim(at, first, 2)?];
+        let c = self.known_dim(at, first, 3)?;
         let k = self.known_dim(at, w, 3)?;
-        let dtype = self.ty(x).dtype;
-        let tiles = [out[0].div_ceil(2), out[1].div_ceil(2)];
+        let dtype = self.ty(first).dtype;
         let rows = n * tiles[0] * tiles[1];
         let known = |dims: &[u64]| dims.iter().map(|&d| Dim::Known(d)).collect::<Vec<_>>();
 
-        // Pad to whole tiles: 2 · tiles + 2 rows and columns, the extra
-        // ones (for an odd output) at the bottom and right.
-        let mut pads = vec![(0, 0)];
-        for a in 0..2 {
-            let lo = pad[a].0;
-            pads.push((lo, 2 * tiles[a] + 2 - size[a] - lo));
-        }
-        pads.push((0, 0));
-        let zero = self.scalar(at, dtype, 0.0)?;
-        let xp = self.pad(at, x, &pads, zero)?;
-
-        // Bᵀ d B for every tile at once: element (r, q) of each tile is a
-        // view of the padded input 2 apart, and position p = 4 i + j of the
-        // result takes it with the coefficient Bᵀ[i][r] · Bᵀ[j][q].
-        let mut taps = Vec::new();
-        for tap in 0..16 {
+        // Bᵀ d B for every tile at once: position p = 4 i + j of the result
+        // takes tap (r, q) with the coefficient Bᵀ[i][r] · Bᵀ[j][q].
+        let mut terms = Vec::new();
+        for (tap, &d) in taps.iter().enumerate() {
             let (r, q) = (tap / 4, tap % 4);
-            let d = self.op(
-                at,
-                Op::Slice {
-                    start: vec![0, r as u64, q as u64, 0],
-                    step: vec![1, 2, 2, 1],
-                    shape: tfg_ir::Shape(known(&[n, tiles[0], tiles[1], c])),
-                },
-                &[xp],
-            )?;
             let coef = (0..16).map(|p| INPUT[p / 4][r] * INPUT[p % 4][q]);
-            taps.push((d, coef.collect()));
+            terms.push((d, coef.collect()));
         }
-        let v = self.weighted_sum(at, dtype, &[16, 1, 1, 1, 1], taps)?;
+        let v = self.weighted_sum(at, dtype, &[16, 1, 1, 1, 1], terms)?;
         let v = self.reshape(at, v, known(&[16, rows, c]))?;
 
         // The 16 products, `[16, rows, C] @ [16, C, K]`.
