@@ -86,28 +86,25 @@ fn convolutions_match_tensorflow() {
         )
         .expect("writable");
         let feeds = [write_f32(&dir, "x", x), write_f32(&dir, "w", w)];
-        for backend in BACKENDS {
-            let out = report(&tfg_ok(&[
-                "run",
-                program.to_str().expect("UTF-8"),
-                "--feed",
-                &feeds[0],
-                "--feed",
-                &feeds[1],
-                "--json",
-                "--backend",
-                backend,
-            ]));
-            let y = &out["outputs"]["y"];
-            let what = format!("conv2d(x, w, {kwargs}) on {backend}");
-            assert_eq!(shape(&y["shape"]), shape(&case["y"]["shape"]), "{what}");
-            assert_close(
-                &what,
-                &floats(&y["data"]),
-                &floats(&case["y"]["data"]),
-                1e-4,
-            );
+        let what = format!("conv2d(x, w, {kwargs})");
+        assert_y_matches(&program, &feeds, &case["y"], &what, 1e-4);
+    }
+}
+
+/// The output `y` of `program` run with `feeds` on every backend: the shape
+/// of `want` and its data within `rtol`.
+fn assert_y_matches(program: &Path, feeds: &[String], want: &Value, what: &str, rtol: f64) {
+    for backend in BACKENDS {
+        let mut args = vec!["run", program.to_str().expect("UTF-8")];
+        for f in feeds {
+            args.extend(["--feed", f]);
         }
+        args.extend(["--json", "--backend", backend]);
+        let out = report(&tfg_ok(&args));
+        let y = &out["outputs"]["y"];
+        let what = format!("{what} on {backend}");
+        assert_eq!(shape(&y["shape"]), shape(&want["shape"]), "{what}");
+        assert_close(&what, &floats(&y["data"]), &floats(&want["data"]), rtol);
     }
 }
 
@@ -125,27 +122,12 @@ fn winograd_convolutions_match_numpy() {
     )
     .expect("JSON");
     for (k, want) in cases.as_array().expect("cases").iter().enumerate() {
+        let feeds = [
+            format!("x={dir_arg}/x{k}.npy"),
+            format!("w={dir_arg}/w{k}.npy"),
+        ];
         let program = dir.join(format!("conv{k}.tfg"));
-        let program = program.to_str().expect("UTF-8");
-        let x = format!("x={dir_arg}/x{k}.npy");
-        let w = format!("w={dir_arg}/w{k}.npy");
-        for backend in BACKENDS {
-            let out = report(&tfg_ok(&[
-                "run",
-                program,
-                "--feed",
-                &x,
-                "--feed",
-                &w,
-                "--json",
-                "--backend",
-                backend,
-            ]));
-            let y = &out["outputs"]["y"];
-            let what = format!("Winograd case {k} on {backend}");
-            assert_eq!(shape(&y["shape"]), shape(&want["shape"]), "{what}");
-            assert_close(&what, &floats(&y["data"]), &floats(&want["data"]), 1e-4);
-        }
+        assert_y_matches(&program, &feeds, want, &format!("Winograd case {k}"), 1e-4);
     }
 }
 
@@ -161,26 +143,7 @@ fn pooling_matches_tensorflow() {
         )
         .expect("writable");
         let feed = write_f32(&dir, "x", &case["x"]);
-        for backend in BACKENDS {
-            let out = report(&tfg_ok(&[
-                "run",
-                program.to_str().expect("UTF-8"),
-                "--feed",
-                &feed,
-                "--json",
-                "--backend",
-                backend,
-            ]));
-            let y = &out["outputs"]["y"];
-            let what = format!("{call} on {backend}");
-            assert_eq!(shape(&y["shape"]), shape(&case["y"]["shape"]), "{what}");
-            assert_close(
-                &what,
-                &floats(&y["data"]),
-                &floats(&case["y"]["data"]),
-                1e-5,
-            );
-        }
+        assert_y_matches(&program, &[feed], &case["y"], call, 1e-5);
     }
 }
 
